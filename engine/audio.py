@@ -1,0 +1,233 @@
+"""Audio decoding through PyAV (FFmpeg): every common format, mono, at the model's sample rate.
+
+Windows are read by seeking, so analysing a 10-minute file costs a few short decodes rather than a
+whole decode. A truncated file (its stated length is longer than what decodes) is an error, because
+FFmpeg decodes the first part of such a file silently.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import av
+import numpy as np
+
+AUDIO_EXTENSIONS = frozenset(
+    {
+        ".mp3", ".flac", ".ogg", ".oga", ".opus", ".m4a", ".mp4", ".aac", ".wav", ".wave", ".aif", ".aiff",
+        ".aifc", ".wma", ".wv", ".ape", ".mka", ".mkv", ".webm", ".m4v", ".mov", ".avi", ".alac", ".mpc",
+    }
+)
+MIN_DURATION_SECONDS = 1.0
+# A file is truncated when less than this share of its stated duration decodes (and more than the slack is missing).
+TRUNCATION_TOLERANCE_SECONDS = 1.0
+TRUNCATION_MIN_SHARE = 0.98
+EDGE_MARGIN_SHARE = 0.05  # windows avoid the first and last 5 % (intros, fade-outs, silence)
+
+
+class AudioDecodeError(Exception):
+    """A file could not be decoded into usable audio. ``reason`` is short and user-facing."""
+
+    def __init__(self, path: Path | str, reason: str) -> None:
+        super().__init__(f"{path}: {reason}")
+        self.path = str(path)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class AudioInfo:
+    """What the container states about its audio stream."""
+
+    duration_seconds: float
+    codec: str
+    sample_rate: int
+    channels: int
+    bitrate: int | None
+
+
+@dataclass
+class AudioWindows:
+    """Windows cut from a file: ``windows`` (count, window_samples) float32 at ``sample_rate``."""
+
+    windows: np.ndarray
+    sample_rate: int
+    duration_seconds: float
+    start_seconds: list[float]
+
+
+def _open(path: Path | str):
+    try:
+        container = av.open(os.fspath(path), metadata_errors="ignore")
+    except av.error.FileNotFoundError:
+        raise AudioDecodeError(path, "file not found") from None
+    except av.error.PermissionError:
+        raise AudioDecodeError(path, "permission denied") from None
+    except av.error.InvalidDataError:
+        raise AudioDecodeError(path, "not an audio file or corrupt header") from None
+    except (av.error.FFmpegError, OSError) as error:
+        raise AudioDecodeError(path, f"cannot open ({_short(error)})") from None
+    if not container.streams.audio:
+        container.close()
+        raise AudioDecodeError(path, "no audio stream (video-only or not media)")
+    return container
+
+
+def _short(error: BaseException) -> str:
+    text = str(error).strip() or type(error).__name__
+    return text.splitlines()[0][:200]
+
+
+def _stated_duration(container, stream) -> float:
+    if stream.duration is not None and stream.time_base is not None:
+        return float(stream.duration * stream.time_base)
+    if container.duration is not None:
+        return container.duration / av.time_base
+    return 0.0
+
+
+def probe(path: Path | str) -> AudioInfo:
+    """Read the stated properties of the first audio stream without decoding."""
+    container = _open(path)
+    try:
+        stream = container.streams.audio[0]
+        codec = stream.codec_context.name if stream.codec_context else "unknown"
+        bitrate = stream.bit_rate or container.bit_rate or None
+        return AudioInfo(
+            duration_seconds=_stated_duration(container, stream),
+            codec=codec,
+            sample_rate=int(stream.sample_rate or 0),
+            channels=int(stream.channels or 0),
+            bitrate=int(bitrate) if bitrate else None,
+        )
+    finally:
+        container.close()
+
+
+def _decode_span(container, stream, sample_rate: int, start_seconds: float, sample_count: int | None) -> np.ndarray:
+    """Decode from ``start_seconds`` for ``sample_count`` samples (None = to the end), mono float32."""
+    resampler = av.AudioResampler(format="flt", layout="mono", rate=sample_rate)
+    if start_seconds > 0:
+        container.seek(int(start_seconds / stream.time_base), stream=stream, backward=True, any_frame=False)
+    chunks: list[np.ndarray] = []
+    collected = 0
+    position: float | None = None  # time (s) of the next resampled sample
+    try:
+        for frame in container.decode(stream):
+            if position is None:
+                position = float(frame.time) if frame.time is not None else 0.0
+            for resampled in resampler.resample(frame):
+                samples = resampled.to_ndarray().reshape(-1)
+                skip = max(0, int(round((start_seconds - position) * sample_rate)))
+                position += samples.size / sample_rate
+                if skip >= samples.size:
+                    continue
+                samples = samples[skip:]
+                chunks.append(samples)
+                collected += samples.size
+            if sample_count is not None and collected >= sample_count:
+                break
+        else:
+            for resampled in resampler.resample(None):
+                chunks.append(resampled.to_ndarray().reshape(-1))
+    except av.error.FFmpegError as error:
+        if collected == 0:
+            raise AudioDecodeError(container.name, f"decoding failed ({_short(error)})") from None
+        # A damaged frame late in the file: keep what decoded; truncation checks judge the rest.
+    audio = np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.float32)
+    return audio[:sample_count] if sample_count is not None else audio
+
+
+def decode_mono(
+    path: Path | str, sample_rate: int, start_seconds: float = 0.0, duration_seconds: float | None = None
+) -> np.ndarray:
+    """Decode a span (default: the whole file) to mono float32 at ``sample_rate``."""
+    container = _open(path)
+    try:
+        stream = container.streams.audio[0]
+        count = None if duration_seconds is None else int(round(duration_seconds * sample_rate))
+        audio = _decode_span(container, stream, sample_rate, start_seconds, count)
+    finally:
+        container.close()
+    if audio.size == 0:
+        raise AudioDecodeError(path, "no audio decoded")
+    return audio
+
+
+def window_starts(duration_seconds: float, window_seconds: float, max_windows: int) -> list[float]:
+    """Evenly spread window starts over the body of a track (skipping edge margins when there is room)."""
+    if duration_seconds <= window_seconds or max_windows <= 1:
+        return [max(0.0, (duration_seconds - window_seconds) / 2)]
+    margin = EDGE_MARGIN_SHARE * duration_seconds
+    if duration_seconds - 2 * margin < window_seconds * max_windows:
+        margin = 0.0
+    first, last = margin, duration_seconds - margin - window_seconds
+    count = int(min(max_windows, max(1, math.floor((last - first) / window_seconds) + 1)))
+    if count == 1:
+        return [first + (last - first) / 2]
+    step = (last - first) / (count - 1)
+    return [first + index * step for index in range(count)]
+
+
+def read_windows(
+    path: Path | str, sample_rate: int, window_samples: int, max_windows: int, check_truncation: bool = True
+) -> AudioWindows:
+    """Cut up to ``max_windows`` windows from a file by seeking; short tracks are decoded whole and padded.
+
+    Raises ``AudioDecodeError`` for unreadable, silent-empty, too short (< 1 s) or truncated files.
+    """
+    window_seconds = window_samples / sample_rate
+    container = _open(path)
+    try:
+        stream = container.streams.audio[0]
+        stated = _stated_duration(container, stream)
+        seekable = stated > 0 and stream.time_base is not None
+        if not seekable or stated < window_seconds * max(2, max_windows) * 1.5:
+            audio = _decode_span(container, stream, sample_rate, 0.0, None)
+            return _windows_from_whole(path, audio, sample_rate, window_samples, max_windows, stated, check_truncation)
+        if check_truncation:
+            _check_tail(path, container, stream, sample_rate, stated)
+        starts = window_starts(stated, window_seconds, max_windows)
+        windows = []
+        for start in starts:
+            audio = _decode_span(container, stream, sample_rate, start, window_samples)
+            if audio.size < window_samples:
+                raise AudioDecodeError(path, f"truncated: audio ends before {start + window_seconds:.1f} s of {stated:.1f} s")
+            windows.append(audio)
+        return AudioWindows(np.stack(windows), sample_rate, stated, starts)
+    finally:
+        container.close()
+
+
+def _check_tail(path, container, stream, sample_rate: int, stated: float) -> None:
+    """Seek close to the stated end: a truncated file has no audio there."""
+    probe_seconds = min(2.0, stated / 4)
+    start = max(0.0, stated - probe_seconds - TRUNCATION_TOLERANCE_SECONDS)
+    tail = _decode_span(container, stream, sample_rate, start, None)
+    reached = start + tail.size / sample_rate
+    if reached < stated - TRUNCATION_TOLERANCE_SECONDS - probe_seconds / 2:
+        raise AudioDecodeError(path, f"truncated: decodes to {reached:.1f} s of a stated {stated:.1f} s")
+
+
+def _windows_from_whole(path, audio, sample_rate, window_samples, max_windows, stated, check_truncation) -> AudioWindows:
+    decoded_seconds = audio.size / sample_rate
+    if audio.size == 0:
+        raise AudioDecodeError(path, "no audio decoded (empty or header-only)")
+    if decoded_seconds < MIN_DURATION_SECONDS:
+        raise AudioDecodeError(path, f"too short ({decoded_seconds:.2f} s; at least {MIN_DURATION_SECONDS:.0f} s needed)")
+    if check_truncation and stated > 0:
+        missing = stated - decoded_seconds
+        if missing > TRUNCATION_TOLERANCE_SECONDS and decoded_seconds < TRUNCATION_MIN_SHARE * stated:
+            raise AudioDecodeError(path, f"truncated: decodes to {decoded_seconds:.1f} s of a stated {stated:.1f} s")
+    window_seconds = window_samples / sample_rate
+    starts = window_starts(decoded_seconds, window_seconds, max_windows)
+    windows = []
+    for start in starts:
+        offset = int(round(start * sample_rate))
+        piece = audio[offset : offset + window_samples]
+        if piece.size < window_samples:
+            piece = np.pad(piece, (0, window_samples - piece.size))
+        windows.append(piece)
+    return AudioWindows(np.stack(windows).astype(np.float32, copy=False), sample_rate, decoded_seconds, starts)

@@ -1,0 +1,268 @@
+"""Network definitions shared by inference (engine) and training (training/).
+
+Two encoders map a mono window of audio, shape ``(batch, samples)``, to an embedding ``(batch, 512)``:
+- ``SampleCNN``: the SemiSupCon paper's raw-waveform encoder (22,050 Hz, 59,535 samples = 2.7 s).
+- ``LogFreqCNN``: a fast CPU encoder on a log-frequency (24 bins/octave) spectrogram, so that pitch
+  (and therefore key) is kept on an explicit axis and a library embeds at thousands of times real time.
+Heads sit on the embedding: key (24 classes) and tags (multi-label). The projection head is training-only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import torch
+from torch import nn
+
+EMBEDDING_DIM = 512
+PROJECTION_DIM = 128
+
+
+@dataclass
+class SampleCNNConfig:
+    sample_rate: int = 22050
+    window_samples: int = 59535
+    channels: tuple[int, ...] = (128, 128, 256, 256, 256, 256, 256, 256, 512)
+    embedding_dim: int = EMBEDDING_DIM
+
+
+@dataclass
+class LogFreqCNNConfig:
+    sample_rate: int = 16000
+    window_samples: int = 43200  # 2.7 s at 16 kHz, the paper's crop length
+    n_fft: int = 2048
+    hop_length: int = 512
+    min_frequency: float = 32.70  # C1
+    bins_per_octave: int = 24
+    octaves: int = 8
+    channels: tuple[int, ...] = (24, 48, 96, 192)
+    embedding_dim: int = EMBEDDING_DIM
+
+
+class SampleCNN(nn.Module):
+    """Raw-waveform SampleCNN: stem conv stride 3, nine conv-BN-ReLU-maxpool(3) blocks, a 1x1 conv to 512."""
+
+    def __init__(self, config: SampleCNNConfig | None = None) -> None:
+        super().__init__()
+        self.config = config or SampleCNNConfig()
+        widths = self.config.channels
+        self.stem = nn.Sequential(
+            nn.Conv1d(1, widths[0], kernel_size=3, stride=3), nn.BatchNorm1d(widths[0]), nn.ReLU()
+        )
+        blocks = []
+        in_channels = widths[0]
+        for out_channels in widths:
+            blocks += [
+                nn.Conv1d(in_channels, out_channels, kernel_size=3, padding=1),
+                nn.BatchNorm1d(out_channels),
+                nn.ReLU(),
+                nn.MaxPool1d(3),
+            ]
+            in_channels = out_channels
+        self.blocks = nn.Sequential(*blocks)
+        self.head = nn.Sequential(
+            nn.Conv1d(in_channels, self.config.embedding_dim, kernel_size=1),
+            nn.BatchNorm1d(self.config.embedding_dim),
+            nn.ReLU(),
+        )
+
+    def forward(self, audio: torch.Tensor) -> torch.Tensor:
+        """``audio`` (batch, samples) → (batch, embedding_dim)."""
+        features = self.head(self.blocks(self.stem(audio.unsqueeze(1))))
+        return features.mean(dim=-1)
+
+
+def log_frequency_filterbank(
+    n_fft: int, sample_rate: int, min_frequency: float, bins_per_octave: int, octaves: int
+) -> torch.Tensor:
+    """Triangular filters centred on a geometric (semitone-aligned) grid: (n_fft//2+1, bins)."""
+    bin_count = bins_per_octave * octaves
+    centres = min_frequency * 2.0 ** (torch.arange(-1, bin_count + 1, dtype=torch.float64) / bins_per_octave)
+    nyquist = sample_rate / 2
+    centres = centres.clamp(max=nyquist)
+    fft_frequencies = torch.linspace(0, nyquist, n_fft // 2 + 1, dtype=torch.float64)
+    bin_spacing = sample_rate / n_fft
+    filters = torch.zeros(n_fft // 2 + 1, bin_count, dtype=torch.float64)
+    for index in range(bin_count):
+        low, centre, high = centres[index], centres[index + 1], centres[index + 2]
+        # Widen filters narrower than an FFT bin so that low notes still collect energy.
+        half_width_low = max(float(centre - low), bin_spacing)
+        half_width_high = max(float(high - centre), bin_spacing)
+        rising = (fft_frequencies - (centre - half_width_low)) / half_width_low
+        falling = ((centre + half_width_high) - fft_frequencies) / half_width_high
+        filters[:, index] = torch.clamp(torch.minimum(rising, falling), min=0)
+    filters = filters / filters.sum(dim=0, keepdim=True).clamp(min=1e-8)
+    return filters.float()
+
+
+class LogFrequencySpectrogram(nn.Module):
+    """Waveform (batch, samples) → log-magnitude log-frequency spectrogram (batch, 1, bins, frames)."""
+
+    def __init__(self, config: LogFreqCNNConfig) -> None:
+        super().__init__()
+        self.n_fft = config.n_fft
+        self.hop_length = config.hop_length
+        self.register_buffer("window", torch.hann_window(config.n_fft), persistent=False)
+        self.register_buffer(
+            "filterbank",
+            log_frequency_filterbank(
+                config.n_fft, config.sample_rate, config.min_frequency, config.bins_per_octave, config.octaves
+            ),
+            persistent=False,
+        )
+
+    def forward(self, audio: torch.Tensor) -> torch.Tensor:
+        spectrum = torch.stft(
+            audio.float(), self.n_fft, self.hop_length, window=self.window, center=True, return_complex=True
+        ).abs()
+        log_frequency = torch.matmul(spectrum.transpose(1, 2), self.filterbank).transpose(1, 2)
+        return torch.log1p(100.0 * log_frequency).unsqueeze(1)
+
+
+def _conv_block(in_channels: int, out_channels: int) -> nn.Sequential:
+    return nn.Sequential(
+        nn.Conv2d(in_channels, out_channels, kernel_size=3, padding=1, bias=False),
+        nn.BatchNorm2d(out_channels),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+    )
+
+
+class LogFreqCNN(nn.Module):
+    """Fast CPU encoder: log-frequency spectrogram → 4 conv blocks → time pooling (mean+max) that keeps
+    the pitch axis → linear 512. Keeping pitch positions lets the key head tell C from C#."""
+
+    def __init__(self, config: LogFreqCNNConfig | None = None) -> None:
+        super().__init__()
+        self.config = config or LogFreqCNNConfig()
+        self.frontend = LogFrequencySpectrogram(self.config)
+        self.input_norm = nn.BatchNorm2d(1)
+        blocks = []
+        in_channels = 1
+        for out_channels in self.config.channels:
+            blocks.append(_conv_block(in_channels, out_channels))
+            in_channels = out_channels
+        self.blocks = nn.Sequential(*blocks)
+        pooled_bins = (self.config.bins_per_octave * self.config.octaves) // 2 ** len(self.config.channels)
+        self.projection = nn.Sequential(
+            nn.Linear(2 * in_channels * pooled_bins, self.config.embedding_dim),
+            nn.BatchNorm1d(self.config.embedding_dim),
+            nn.ReLU(),
+            nn.Linear(self.config.embedding_dim, self.config.embedding_dim),
+        )
+
+    def forward(self, audio: torch.Tensor) -> torch.Tensor:
+        """``audio`` (batch, samples) → (batch, embedding_dim)."""
+        features = self.blocks(self.input_norm(self.frontend(audio)))  # (batch, channels, bins, frames)
+        pooled = torch.cat([features.mean(dim=-1), features.amax(dim=-1)], dim=1)
+        return self.projection(pooled.flatten(1))
+
+
+class ProjectionHead(nn.Module):
+    """SemiSupCon projection (training only): Linear(512,512)–ReLU–Linear(512,128), no biases as the reference."""
+
+    def __init__(self, embedding_dim: int = EMBEDDING_DIM, projection_dim: int = PROJECTION_DIM) -> None:
+        super().__init__()
+        self.layers = nn.Sequential(
+            nn.Linear(embedding_dim, embedding_dim, bias=False),
+            nn.ReLU(),
+            nn.Linear(embedding_dim, projection_dim, bias=False),
+        )
+
+    def forward(self, embeddings: torch.Tensor) -> torch.Tensor:
+        return self.layers(embeddings)
+
+
+class ClassifierHead(nn.Module):
+    """A linear head, or an MLP with one hidden layer when ``hidden_dim`` > 0; returns logits."""
+
+    def __init__(self, embedding_dim: int, output_dim: int, hidden_dim: int = 0) -> None:
+        super().__init__()
+        if hidden_dim > 0:
+            self.layers = nn.Sequential(
+                nn.Linear(embedding_dim, hidden_dim), nn.ReLU(), nn.Linear(hidden_dim, output_dim)
+            )
+        else:
+            self.layers = nn.Sequential(nn.Linear(embedding_dim, output_dim))
+
+    def forward(self, embeddings: torch.Tensor) -> torch.Tensor:
+        return self.layers(embeddings)
+
+
+ENCODER_TYPES: dict[str, tuple[type[nn.Module], type]] = {
+    "samplecnn": (SampleCNN, SampleCNNConfig),
+    "logfreqcnn": (LogFreqCNN, LogFreqCNNConfig),
+}
+
+
+def encoder_config_from_dict(architecture: dict[str, Any]):
+    """``{"type": "logfreqcnn", ...fields}`` → the matching config dataclass (unknown keys rejected)."""
+    kind = architecture.get("type")
+    if kind not in ENCODER_TYPES:
+        raise ValueError(f"unknown encoder type {kind!r}; known: {sorted(ENCODER_TYPES)}")
+    config_class = ENCODER_TYPES[kind][1]
+    fields = {name: value for name, value in architecture.items() if name != "type"}
+    if "channels" in fields:
+        fields["channels"] = tuple(fields["channels"])
+    return config_class(**fields)
+
+
+def encoder_config_to_dict(config) -> dict[str, Any]:
+    for kind, (_, config_class) in ENCODER_TYPES.items():
+        if isinstance(config, config_class):
+            values = asdict(config)
+            values["channels"] = list(values["channels"])
+            return {"type": kind, **values}
+    raise TypeError(f"not an encoder config: {config!r}")
+
+
+def build_encoder(architecture: dict[str, Any]) -> nn.Module:
+    config = encoder_config_from_dict(architecture)
+    return ENCODER_TYPES[architecture["type"]][0](config)
+
+
+@dataclass
+class HeadSpec:
+    """A head as stored in config.json: its label names and hidden width (0 = linear)."""
+
+    labels: list[str]
+    hidden_dim: int = 0
+    multi_label: bool = True
+    metrics: dict[str, Any] = field(default_factory=dict)
+
+
+class AudioModel(nn.Module):
+    """Encoder + optional key and tag heads: what a model folder holds and what the engine runs."""
+
+    def __init__(self, encoder: nn.Module, key_head: nn.Module | None = None, tag_head: nn.Module | None = None):
+        super().__init__()
+        self.encoder = encoder
+        self.key_head = key_head
+        self.tag_head = tag_head
+
+    def forward(self, audio: torch.Tensor) -> dict[str, torch.Tensor]:
+        """``audio`` (windows, samples) → embeddings (windows, D), key_logits (windows, 24), tag_logits (windows, T)."""
+        embeddings = self.encoder(audio)
+        outputs = {"embeddings": embeddings}
+        if self.key_head is not None:
+            outputs["key_logits"] = self.key_head(embeddings)
+        if self.tag_head is not None:
+            outputs["tag_logits"] = self.tag_head(embeddings)
+        return outputs
+
+
+def count_parameters(module: nn.Module) -> int:
+    return sum(parameter.numel() for parameter in module.parameters())
+
+
+def receptive_window_seconds(config) -> float:
+    return config.window_samples / config.sample_rate
+
+
+__all__ = [
+    "AudioModel", "ClassifierHead", "HeadSpec", "LogFreqCNN", "LogFreqCNNConfig", "ProjectionHead",
+    "SampleCNN", "SampleCNNConfig", "build_encoder", "count_parameters", "encoder_config_from_dict",
+    "encoder_config_to_dict", "log_frequency_filterbank", "receptive_window_seconds", "EMBEDDING_DIM",
+    "PROJECTION_DIM",
+]
