@@ -1,0 +1,56 @@
+"""What a new user sees instead of an empty table: what the app does and the one thing to do first."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QLabel, QPushButton, QVBoxLayout, QWidget
+
+INTRO_HTML = """
+<h2>Your music library is empty</h2>
+<p>Add a folder of music. Every track gets scanned and analysed on this computer:
+its <b>key</b> (with Camelot and Open Key), its <b>tags</b>, and a fingerprint of how it
+<b>sounds</b>.</p>
+<p>Then select any track to see the tracks that sound like it, or drag an audio file from
+your file manager onto this window.</p>
+"""
+EXPLANATION_WIDTH = 520
+NO_MODEL_HTML = """
+<p style="color:#b3261e"><b>No analysis model is installed yet.</b> Choose a model folder
+(one with <code>config.json</code> and <code>weights.safetensors</code>) in the Model box
+at the top, or train one in the Training tab.</p>
+"""
+
+
+class EmptyState(QWidget):
+    """A centred explanation with an "Add music folder" button; ``add_folder_requested`` when clicked."""
+
+    add_folder_requested = Signal()
+    choose_model_requested = Signal()
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.text = QLabel(INTRO_HTML)
+        self.text.setWordWrap(True)
+        self.text.setTextFormat(Qt.TextFormat.RichText)
+        self.text.setFixedWidth(EXPLANATION_WIDTH)
+        self.model_warning = QLabel(NO_MODEL_HTML)
+        self.model_warning.setWordWrap(True)
+        self.model_warning.setFixedWidth(EXPLANATION_WIDTH)
+        self.model_warning.setVisible(False)
+        self.add_button = QPushButton("Add music folder…")
+        self.add_button.setDefault(True)
+        self.add_button.setMinimumHeight(36)
+        self.add_button.setToolTip("Ctrl+O")
+        self.model_button = QPushButton("Choose model folder…")
+        self.model_button.setVisible(False)
+        layout = QVBoxLayout(self)
+        layout.addStretch(1)
+        for widget in (self.text, self.model_warning, self.add_button, self.model_button):
+            layout.addWidget(widget, 0, Qt.AlignmentFlag.AlignHCenter)
+        layout.addStretch(2)
+        self.add_button.clicked.connect(self.add_folder_requested)
+        self.model_button.clicked.connect(self.choose_model_requested)
+
+    def set_model_missing(self, missing: bool) -> None:
+        self.model_warning.setVisible(missing)
+        self.model_button.setVisible(missing)

@@ -1,0 +1,36 @@
+"""Errors reach the user as one clear sentence in a message box, never as a traceback."""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from types import TracebackType
+
+from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
+
+MAX_MESSAGE_CHARS = 400
+
+
+def describe_error(error: BaseException) -> str:
+    """One line for the user: the exception's own message (engine errors name the path and reason)."""
+    text = str(error).strip()
+    if not text:
+        text = type(error).__name__
+    first_line = text.splitlines()[0]
+    return first_line[:MAX_MESSAGE_CHARS]
+
+
+def show_error(parent: QWidget | None, title: str, message: str) -> None:
+    """A modal warning with the message; safe to call from any GUI-thread slot."""
+    QMessageBox.warning(parent, title, message)
+
+
+def install_excepthook() -> None:
+    """An unexpected exception in a slot becomes a message box; the traceback goes to stderr for bug reports."""
+
+    def hook(kind: type[BaseException], error: BaseException, trace: TracebackType | None) -> None:
+        traceback.print_exception(kind, error, trace, file=sys.stderr)
+        if QApplication.instance() is not None:
+            show_error(QApplication.activeWindow(), "Something went wrong", describe_error(error))
+
+    sys.excepthook = hook

@@ -1,0 +1,210 @@
+"""Library folders and the scan: add/remove folders (remembered by the engine), scan with progress and cancel."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QProgressBar,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app import track_format
+from app.errors import show_error
+from app.index_worker import IndexStatus, IndexThread
+from app.tasks import run_task
+
+
+def progress_text(status: IndexStatus) -> str:
+    """``"120 / 480 files · about 0:42 left · 850× real time"``."""
+    parts = [f"{status.done} / {status.total} files"]
+    if status.eta_seconds is not None:
+        parts.append(f"about {track_format.duration_text(max(1.0, status.eta_seconds))} left")
+    if status.realtime_factor is not None:
+        parts.append(f"{status.realtime_factor:,.0f}× real time")
+    return " · ".join(parts)
+
+
+def report_text(report: Any) -> str:
+    """The one-line summary shown after a scan, from the engine's ``IndexReport``."""
+    fields = ("added", "updated", "unchanged", "removed", "problems")
+    counts = [f"{getattr(report, name)} {name}" for name in fields if getattr(report, name, 0)]
+    summary = ", ".join(counts) if counts else "nothing changed"
+    seconds = getattr(report, "seconds", None)
+    timing = f" in {seconds:.1f} s" if seconds else ""
+    prefix = "Scan cancelled: " if getattr(report, "cancelled", False) else "Scan finished: "
+    return f"{prefix}{summary}{timing}."
+
+
+class FoldersPanel(QWidget):
+    """Shows the folders and the scan; emits ``scan_finished`` (report) so lists can refresh."""
+
+    scan_started = Signal()
+    scan_progressed = Signal(object)  # IndexStatus
+    scan_finished = Signal(object)  # IndexReport
+    folders_changed = Signal(list)
+
+    def __init__(self, library: Any, parent=None) -> None:
+        super().__init__(parent)
+        self.library = library
+        self.thread: IndexThread | None = None
+        self.folder_list = QListWidget()
+        self.folder_list.setSelectionMode(QListWidget.SelectionMode.ExtendedSelection)
+        self.folder_list.setToolTip("Folders whose music is in the library")
+        self.add_button = QPushButton("Add folder…")
+        self.add_button.setToolTip("Add a folder of music and scan it (Ctrl+O)")
+        self.remove_button = QPushButton("Remove")
+        self.remove_button.setToolTip("Remove the selected folders from the library (the files stay on disk)")
+        self.scan_button = QPushButton("Scan now")
+        self.scan_button.setToolTip("Look for new, changed and removed files (F5)")
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setToolTip("Stop the scan; the next scan continues where it stopped (Esc)")
+        self.progress_bar = QProgressBar()
+        self.progress_bar.setTextVisible(True)
+        self.status_label = QLabel("No scan yet.")
+        self.status_label.setWordWrap(True)
+        self.status_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+
+        buttons = QHBoxLayout()
+        for button in (self.add_button, self.remove_button, self.scan_button):
+            buttons.addWidget(button)
+        progress_row = QHBoxLayout()
+        progress_row.addWidget(self.progress_bar, 1)
+        progress_row.addWidget(self.cancel_button)
+        layout = QVBoxLayout(self)
+        layout.addWidget(QLabel("Library folders"))
+        layout.addWidget(self.folder_list, 1)
+        layout.addLayout(buttons)
+        layout.addLayout(progress_row)
+        layout.addWidget(self.status_label)
+
+        self.add_button.clicked.connect(self.choose_folder)
+        self.remove_button.clicked.connect(self.remove_selected)
+        self.scan_button.clicked.connect(lambda: self.start_scan())
+        self.cancel_button.clicked.connect(self.cancel_scan)
+        self.folder_list.itemSelectionChanged.connect(self._update_buttons)
+        self._set_scanning(False)
+        self.refresh()
+
+    # ---- folders --------------------------------------------------------------------------
+    def refresh(self) -> None:
+        library = self.library
+        run_task(lambda: [str(folder) for folder in library.folders()], self._show_folders, self._error)
+
+    def _show_folders(self, folders: list[str]) -> None:
+        self.folder_list.clear()
+        self.folder_list.addItems(folders)
+        self._update_buttons()
+        self.folders_changed.emit(folders)
+
+    def folders(self) -> list[str]:
+        return [self.folder_list.item(row).text() for row in range(self.folder_list.count())]
+
+    def choose_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Add a music folder", str(Path.home()))
+        if folder:
+            self.add_folder(Path(folder))
+
+    def add_folder(self, folder: Path) -> None:
+        """Remember the folder and scan it right away: a user who adds a folder wants to see its music."""
+        library = self.library
+
+        def add() -> list[str]:
+            library.add_folder(folder)
+            return [str(each) for each in library.folders()]
+
+        def added(folders: list[str]) -> None:
+            self._show_folders(folders)
+            self.start_scan()
+
+        run_task(add, added, self._error)
+
+    def remove_selected(self) -> None:
+        chosen = [item.text() for item in self.folder_list.selectedItems()]
+        if not chosen:
+            return
+        library = self.library
+
+        def remove() -> list[str]:
+            for folder in chosen:
+                library.remove_folder(Path(folder))
+            return [str(each) for each in library.folders()]
+
+        def removed(folders: list[str]) -> None:
+            self._show_folders(folders)
+            self.start_scan()  # the removed folders' tracks leave the library
+
+        run_task(remove, removed, self._error)
+
+    # ---- scanning -------------------------------------------------------------------------
+    @property
+    def scanning(self) -> bool:
+        return self.thread is not None and self.thread.isRunning()
+
+    def start_scan(self, paths: list[Path] | None = None) -> None:
+        if self.scanning:
+            return
+        self.thread = IndexThread(self.library, paths, self)
+        self.thread.progressed.connect(self._on_progress)
+        self.thread.completed.connect(self._on_completed)
+        self.thread.failed.connect(self._on_failed)
+        self.progress_bar.setRange(0, 0)  # busy until the first file count arrives
+        self.status_label.setText("Looking for music files…")
+        self._set_scanning(True)
+        self.scan_started.emit()
+        self.thread.start()
+
+    def cancel_scan(self) -> None:
+        if self.scanning:
+            self.thread.cancel()
+            self.cancel_button.setEnabled(False)
+            self.status_label.setText("Cancelling after the files in progress…")
+
+    def wait_for_scan(self, timeout_ms: int = 60000) -> bool:
+        return self.thread is None or self.thread.wait(timeout_ms)
+
+    def _on_progress(self, status: IndexStatus) -> None:
+        self.progress_bar.setRange(0, max(1, status.total))
+        self.progress_bar.setValue(status.done)
+        self.progress_bar.setFormat(f"{status.fraction:.0%}")
+        self.status_label.setText(progress_text(status))
+        self.scan_progressed.emit(status)
+
+    def _on_completed(self, report: Any) -> None:
+        self._set_scanning(False)
+        self.progress_bar.setRange(0, 1)
+        self.progress_bar.setValue(0 if getattr(report, "cancelled", False) else 1)
+        self.progress_bar.setFormat("%p%")
+        self.status_label.setText(report_text(report))
+        self.scan_finished.emit(report)
+
+    def _on_failed(self, message: str) -> None:
+        self._set_scanning(False)
+        self.progress_bar.setRange(0, 1)
+        self.progress_bar.setValue(0)
+        self.status_label.setText("Scan failed.")
+        show_error(self, "Scan failed", message)
+        self.scan_finished.emit(None)
+
+    def _set_scanning(self, scanning: bool) -> None:
+        self.cancel_button.setEnabled(scanning)
+        self.cancel_button.setVisible(scanning)
+        self.progress_bar.setVisible(scanning)
+        self.scan_button.setEnabled(not scanning)
+        self.add_button.setEnabled(not scanning)
+        self._update_buttons()
+
+    def _update_buttons(self) -> None:
+        self.remove_button.setEnabled(bool(self.folder_list.selectedItems()) and not self.scanning)
+        self.scan_button.setEnabled(self.folder_list.count() > 0 and not self.scanning)
+
+    def _error(self, message: str) -> None:
+        show_error(self, "Library folders", message)

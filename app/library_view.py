@@ -1,0 +1,124 @@
+"""The Library tab: a search box over the lazily paged track table, or the empty state for a new user."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import QItemSelection, QModelIndex, Qt, QTimer, Signal
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QStackedWidget,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.empty_state import EmptyState
+from app.errors import show_error
+from app.library_model import COLUMNS, TRACK_ID_ROLE, TRACK_ROLE, LibraryTableModel
+
+SEARCH_DELAY_MS = 200  # wait for a pause in typing before asking the engine
+ROW_HEIGHT = 24
+COLUMN_WIDTHS = {"Title": 260, "Artist": 170, "Album": 170, "Genre": 100, "Time": 56, "Key": 120, "BPM": 50, "Tags": 200}
+
+
+class LibraryView(QWidget):
+    """Emits ``track_selected(track_id, label)`` and ``play_requested(path)``."""
+
+    track_selected = Signal(int, str)
+    play_requested = Signal(str)
+    count_changed = Signal(int)
+
+    def __init__(self, library: Any, parent=None) -> None:
+        super().__init__(parent)
+        self.model = LibraryTableModel(library, self)
+        self.search_box = QLineEdit()
+        self.search_box.setPlaceholderText("Search title, artist, album, genre or file name  (Ctrl+F)")
+        self.search_box.setClearButtonEnabled(True)
+        self.count_label = QLabel("")
+        self.table = QTableView()
+        self.table.setModel(self.model)
+        self.table.setSortingEnabled(True)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setAlternatingRowColors(True)
+        self.table.setWordWrap(False)
+        self.table.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
+        vertical = self.table.verticalHeader()
+        vertical.setVisible(False)
+        vertical.setSectionResizeMode(QHeaderView.ResizeMode.Fixed)  # no per-row size hints: 100k rows stay cheap
+        vertical.setDefaultSectionSize(ROW_HEIGHT)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        header.setStretchLastSection(True)
+        for position, column in enumerate(COLUMNS):
+            header.resizeSection(position, COLUMN_WIDTHS.get(column.header, 120))
+        header.setSortIndicator(self.model.sorted_column(), Qt.SortOrder.AscendingOrder)
+        self.empty_state = EmptyState()
+        self.no_match = QLabel("No track matches this search.")
+        self.no_match.setAlignment(Qt.AlignmentFlag.AlignCenter)
+
+        self.stack = QStackedWidget()
+        self.stack.addWidget(self.table)
+        self.stack.addWidget(self.empty_state)
+        self.stack.addWidget(self.no_match)
+        search_row = QHBoxLayout()
+        search_row.addWidget(self.search_box, 1)
+        search_row.addWidget(self.count_label)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addLayout(search_row)
+        layout.addWidget(self.stack, 1)
+
+        self._search_timer = QTimer(self)
+        self._search_timer.setSingleShot(True)
+        self._search_timer.setInterval(SEARCH_DELAY_MS)
+        self._search_timer.timeout.connect(lambda: self.model.set_filter(self.search_box.text().strip()))
+        self.search_box.textChanged.connect(lambda _: self._search_timer.start())
+        self.model.loaded.connect(self._on_loaded)
+        self.model.failed.connect(lambda message: show_error(self, "Library", message))
+        self.model.sort_refused.connect(self._restore_sort_indicator)
+        self.table.selectionModel().selectionChanged.connect(self._on_selection)
+        self.table.doubleClicked.connect(self._on_double_clicked)
+
+    def reload(self) -> None:
+        self.model.reload()
+
+    def _on_loaded(self, count: int) -> None:
+        filtered = bool(self.model.filter_text)
+        if count:
+            self.stack.setCurrentWidget(self.table)
+        else:
+            self.stack.setCurrentWidget(self.no_match if filtered else self.empty_state)
+        noun = "track" if count == 1 else "tracks"
+        self.count_label.setText(f"{count:,} {noun}" + (" found" if filtered else ""))
+        self.count_changed.emit(count)
+
+    def _restore_sort_indicator(self, column: int, descending: bool) -> None:
+        order = Qt.SortOrder.DescendingOrder if descending else Qt.SortOrder.AscendingOrder
+        header = self.table.horizontalHeader()
+        header.blockSignals(True)
+        header.setSortIndicator(column, order)
+        header.blockSignals(False)
+
+    def _on_selection(self, selected: QItemSelection, _deselected: QItemSelection) -> None:
+        indexes = selected.indexes()
+        if not indexes:
+            return
+        row = indexes[0].data(TRACK_ROLE)
+        if row is not None:
+            self.track_selected.emit(int(row.id), row.title or row.display_path)
+
+    def _on_double_clicked(self, index: QModelIndex) -> None:
+        row = index.data(TRACK_ROLE)
+        if row is not None:
+            self.play_requested.emit(str(row.path))
+
+    def selected_track_id(self) -> int | None:
+        rows = self.table.selectionModel().selectedRows()
+        return int(rows[0].data(TRACK_ID_ROLE)) if rows else None

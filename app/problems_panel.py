@@ -1,0 +1,69 @@
+"""Files that could not be analysed, with the engine's reason, so a user can fix or remove them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QLabel, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget
+
+from app.errors import show_error
+from app.tasks import run_task
+
+
+def problem_fields(problem: Any) -> tuple[str, str]:
+    """(path as shown, reason) from the engine's ``Problem`` (non-UTF-8 names come with a readable form)."""
+    return str(problem.display_path or problem.path), str(problem.reason)
+
+
+class ProblemsPanel(QWidget):
+    """A sortable path/reason table; ``counted(n)`` lets the window show the number in the dock title."""
+
+    counted = Signal(int)
+
+    def __init__(self, library: Any, parent=None) -> None:
+        super().__init__(parent)
+        self.library = library
+        self.summary = QLabel("No problems: every file could be analysed.")
+        self.table = QTableWidget(0, 2)
+        self.table.setHorizontalHeaderLabels(["File", "Reason"])
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setWordWrap(False)
+        self.table.verticalHeader().setVisible(False)
+        self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        self.table.horizontalHeader().setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.summary)
+        layout.addWidget(self.table, 1)
+        self.refresh()
+
+    def refresh(self) -> None:
+        library = self.library
+        run_task(
+            lambda: [problem_fields(problem) for problem in library.problems()],
+            self.show_problems,
+            lambda message: show_error(self, "Problems", message),
+        )
+
+    def show_problems(self, problems: list[tuple[str, str]]) -> None:
+        self.table.setSortingEnabled(False)
+        self.table.setRowCount(len(problems))
+        for row, (path, reason) in enumerate(problems):
+            path_item = QTableWidgetItem(path)
+            path_item.setToolTip(path)
+            reason_item = QTableWidgetItem(reason)
+            reason_item.setToolTip(reason)
+            self.table.setItem(row, 0, path_item)
+            self.table.setItem(row, 1, reason_item)
+        self.table.setSortingEnabled(True)
+        self.table.sortByColumn(0, Qt.SortOrder.AscendingOrder)
+        if problems:
+            noun = "file" if len(problems) == 1 else "files"
+            self.summary.setText(f"{len(problems)} {noun} could not be analysed. Fix or remove them, then scan again.")
+        else:
+            self.summary.setText("No problems: every file could be analysed.")
+        self.counted.emit(len(problems))
+
+    def rows(self) -> list[tuple[str, str]]:
+        return [(self.table.item(row, 0).text(), self.table.item(row, 1).text()) for row in range(self.table.rowCount())]

@@ -1,0 +1,199 @@
+"""Tracks that sound like a seed (a library track or a dropped file), a radio playlist, and M3U8 export.
+
+Every query runs in a worker: a dropped file is decoded and embedded by the engine, which takes a
+moment, and the window stays responsive meanwhile.
+"""
+
+from __future__ import annotations
+
+from html import escape
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QModelIndex, Qt, Signal
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QCheckBox,
+    QFileDialog,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QPushButton,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.errors import show_error
+from app.library_model import TRACK_ID_ROLE
+from app.tasks import run_task
+from app.track_list_model import TrackListModel
+
+SIMILAR_COUNT = 25
+RADIO_LENGTH = 30
+
+
+@dataclass(frozen=True)
+class Seed:
+    """What the list is about: a library track (``track_id``) or a file from outside (``path``)."""
+
+    label: str
+    track_id: int | None = None
+    path: str | None = None
+
+    @property
+    def query(self) -> int | str:
+        return self.track_id if self.track_id is not None else str(self.path)
+
+
+class SimilarityPanel(QWidget):
+    """Shows similar tracks or a radio playlist; emits what the map and the player need."""
+
+    track_activated = Signal(int)  # a result was clicked: show it
+    play_requested = Signal(str)
+    results_shown = Signal(object, list)  # seed track id (or None), result track ids
+
+    def __init__(self, library: Any, parent=None) -> None:
+        super().__init__(parent)
+        self.library = library
+        self.seed: Seed | None = None
+        self.mode = "similar"  # or "radio"
+        self._generation = 0
+        self.heading = QLabel("Select a track, or drop an audio file on the window, to find tracks that sound like it.")
+        self.heading.setWordWrap(True)
+        self.harmonic_box = QCheckBox("Harmonic only")
+        self.harmonic_box.setToolTip("Keep only tracks whose keys mix well (same Camelot number, ±1, or relative key)")
+        self.radio_button = QPushButton("Radio")
+        self.radio_button.setToolTip("A playlist that walks from this track through its neighbours")
+        self.save_button = QPushButton("Save M3U8…")
+        self.save_button.setToolTip("Save this list as an M3U8 playlist (Ctrl+S)")
+        self.model = TrackListModel(self)
+        self.table = QTableView()
+        self.table.setModel(self.model)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.verticalHeader().setVisible(False)
+        self.table.setAlternatingRowColors(True)
+        self.table.setWordWrap(False)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+
+        controls = QHBoxLayout()
+        controls.addWidget(self.harmonic_box)
+        controls.addStretch(1)
+        controls.addWidget(self.radio_button)
+        controls.addWidget(self.save_button)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.heading)
+        layout.addLayout(controls)
+        layout.addWidget(self.table, 1)
+
+        self.harmonic_box.toggled.connect(self._rerun)
+        self.radio_button.clicked.connect(self.make_radio)
+        self.save_button.clicked.connect(self.choose_playlist_file)
+        self.table.clicked.connect(self._on_clicked)
+        self.table.doubleClicked.connect(self._on_double_clicked)
+        self._update_buttons()
+
+    # ---- queries --------------------------------------------------------------------------
+    def query_track(self, track_id: int, label: str) -> None:
+        self.seed, self.mode = Seed(label=label, track_id=track_id), "similar"
+        self._run_similar()
+
+    def query_file(self, path: Path | str) -> None:
+        """A file from outside the library: the engine analyses it, then searches the library."""
+        self.seed, self.mode = Seed(label=Path(path).name, path=str(path)), "similar"
+        self._run_similar(busy_text=f"Analysing {Path(path).name}…")
+
+    def make_radio(self) -> None:
+        if self.seed is None:
+            return
+        self.mode = "radio"
+        self._generation += 1
+        generation, library, seed = self._generation, self.library, self.seed
+        self.heading.setText(f"Building a radio playlist from {seed.label}…")
+        run_task(
+            lambda: library.playlist(seed.query, RADIO_LENGTH),
+            lambda tracks: self._show(generation, tracks, f"Radio from {seed.label}"),
+            lambda message: self._fail(generation, message),
+            kind="background",
+        )
+
+    def _rerun(self) -> None:
+        if self.seed is not None and self.mode == "similar":
+            self._run_similar()
+
+    def _run_similar(self, busy_text: str | None = None) -> None:
+        self._generation += 1
+        generation, library, seed = self._generation, self.library, self.seed
+        harmonic = self.harmonic_box.isChecked()
+        self.heading.setText(busy_text or f"Searching for tracks like {seed.label}…")
+        self._update_buttons()
+
+        def search() -> list[Any]:
+            return list(library.similar(seed.query, k=SIMILAR_COUNT, harmonic=harmonic))
+
+        prefix = "Harmonic matches for" if harmonic else "Sounds like"
+        run_task(
+            search,
+            lambda results: self._show(generation, results, f"{prefix} {seed.label}"),
+            lambda message: self._fail(generation, message),
+            kind="background",
+        )
+
+    def _show(self, generation: int, entries: list[Any], heading: str) -> None:
+        if generation != self._generation:
+            return
+        self.model.set_entries(entries)
+        count = len(entries)
+        self.heading.setText(f"<b>{escape(heading)}</b> — {count} track{'s' if count != 1 else ''}")
+        self._update_buttons()
+        self.results_shown.emit(self.seed.track_id if self.seed else None, self.result_ids())
+
+    def _fail(self, generation: int, message: str) -> None:
+        if generation != self._generation:
+            return
+        self.heading.setText("No results.")
+        self._update_buttons()
+        show_error(self, "Similar tracks", message)
+
+    # ---- playlist export ------------------------------------------------------------------
+    def choose_playlist_file(self) -> None:
+        if not self.model.tracks:
+            return
+        suggested = str(Path.home() / f"{_safe_file_name(self.seed.label if self.seed else 'playlist')}.m3u8")
+        path, _ = QFileDialog.getSaveFileName(self, "Save playlist", suggested, "M3U8 playlists (*.m3u8)")
+        if path:
+            self.save_playlist(Path(path) if path.endswith(".m3u8") else Path(path + ".m3u8"))
+
+    def save_playlist(self, path: Path) -> None:
+        tracks, library = list(self.model.tracks), self.library
+        run_task(
+            lambda: library.write_m3u8(tracks, path),
+            lambda _: self.heading.setText(f"{self.heading.text()} — saved to {escape(path.name)}"),
+            lambda message: show_error(self, "Save playlist", message),
+        )
+
+    # ---- interaction ----------------------------------------------------------------------
+    def _on_clicked(self, index: QModelIndex) -> None:
+        self.track_activated.emit(int(index.data(TRACK_ID_ROLE)))
+
+    def _on_double_clicked(self, index: QModelIndex) -> None:
+        self.play_requested.emit(str(self.model.tracks[index.row()].path))
+
+    def _update_buttons(self) -> None:
+        self.save_button.setEnabled(bool(self.model.tracks))
+        self.radio_button.setEnabled(self.seed is not None)
+
+    def result_ids(self) -> list[int]:
+        return [track.id for track in self.model.tracks]
+
+
+def _safe_file_name(text: str) -> str:
+    kept = "".join(char if char.isalnum() or char in " -_" else "_" for char in Path(text).stem or text)
+    return kept.strip() or "playlist"
+
+

@@ -1,0 +1,64 @@
+"""How a track's fields read on screen: durations, keys, tags and scores, the same in every list."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+UNKNOWN = ""
+TOP_TAGS_SHOWN = 3
+
+
+def duration_text(seconds: float | None) -> str:
+    """``245.2`` → ``"4:05"``; hours only when needed."""
+    if seconds is None or seconds <= 0:
+        return UNKNOWN
+    whole = int(round(seconds))
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+def key_text(name: str | None, camelot: str | None) -> str:
+    """``"A minor", "8A"`` → ``"A minor (8A)"``: the name musicians read and the number DJs mix by."""
+    if not name:
+        return UNKNOWN
+    return f"{name} ({camelot})" if camelot else name
+
+
+def track_key_text(track: Any) -> str:
+    """The key column of any track list (``TrackRow.key`` is a ``KeyInfo`` or None)."""
+    key = track.key
+    return key_text(key.name, key.camelot) if key is not None else UNKNOWN
+
+
+def bpm_text(bpm: float | None) -> str:
+    if not bpm:
+        return UNKNOWN
+    return f"{bpm:.0f}" if abs(bpm - round(bpm)) < 0.05 else f"{bpm:.1f}"
+
+
+def tags_text(tags: Mapping[str, float] | Iterable[Any] | None, limit: int = TOP_TAGS_SHOWN) -> str:
+    """Top tags as ``"rock, calm"``; accepts ``{name: p}``, ``[(name, p)]`` or ``[name]``."""
+    if not tags:
+        return UNKNOWN
+    if isinstance(tags, Mapping):
+        names = [name for name, _ in sorted(tags.items(), key=lambda item: -item[1])]
+    else:
+        names = [item[0] if isinstance(item, (tuple, list)) else str(item) for item in tags]
+    return ", ".join(names[:limit])
+
+
+def score_text(score: float) -> str:
+    return f"{score:.3f}"
+
+
+def title_or_file_name(title: str | None, path: str | Path) -> str:
+    """A track without a title tag is shown by its file name, so no row is blank."""
+    return title if title else Path(path).name
+
+
+def artist_title(artist: str | None, title: str | None, path: str | Path) -> str:
+    name = title_or_file_name(title, path)
+    return f"{artist} – {name}" if artist else name

@@ -1,0 +1,73 @@
+"""A short, fully loaded list of tracks (similar results, a radio playlist) for a ``QTableView``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
+
+from app import track_format
+from app.library_model import TRACK_ID_ROLE, TRACK_ROLE
+
+HEADERS = ("#", "Title", "Artist", "Key", "Score")
+
+
+class TrackListModel(QAbstractTableModel):
+    """Rows are ``SimilarTrack`` results (with a score) or plain ``TrackRow`` playlist entries (without)."""
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.entries: list[Any] = []
+        self.tracks: list[Any] = []
+        self.scores: list[float | None] = []
+
+    def set_entries(self, entries: list[Any]) -> None:
+        self.beginResetModel()
+        self.entries = list(entries)
+        self.tracks = [entry_track(entry) for entry in self.entries]
+        self.scores = [getattr(entry, "score", None) for entry in self.entries]
+        self.endResetModel()
+
+    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(self.entries)
+
+    def columnCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(HEADERS)
+
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole):
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
+            return HEADERS[section]
+        return None
+
+    def data(self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole):
+        if not index.isValid():
+            return None
+        track = self.tracks[index.row()]
+        if role == Qt.ItemDataRole.DisplayRole:
+            return self._text(track, self.scores[index.row()], index.row(), index.column())
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return track.display_path or str(track.path)
+        if role == Qt.ItemDataRole.TextAlignmentRole and index.column() in (0, 4):
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        if role == TRACK_ID_ROLE:
+            return track.id
+        if role == TRACK_ROLE:
+            return track
+        return None
+
+    @staticmethod
+    def _text(track: Any, score: float | None, row: int, column: int) -> str:
+        if column == 0:
+            return str(row + 1)
+        if column == 1:
+            return track_format.title_or_file_name(track.title, track.path)
+        if column == 2:
+            return track.artist or ""
+        if column == 3:
+            return track_format.track_key_text(track)
+        return track_format.score_text(score) if score is not None else ""
+
+
+def entry_track(entry: Any) -> Any:
+    """The ``TrackRow`` of a result: a ``SimilarTrack`` wraps one, a playlist entry is one."""
+    return entry.track if hasattr(entry, "track") else entry
