@@ -1,0 +1,123 @@
+"""Run-folder checkpoints: weights as safetensors, optimizer + random state as a ``weights_only``-loadable file.
+
+    <run>/checkpoints/step_000500/model.safetensors   learner weights (encoder.*, projection.*, heads)
+    <run>/checkpoints/step_000500/state.pt            step, optimizer, rank 0 random states
+    <run>/checkpoints/step_000500/rng_rank1.pt        random states of every other rank (DDP)
+    <run>/checkpoints/latest                          name of the newest complete checkpoint
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from engine.networks import build_encoder
+
+CHECKPOINTS_DIR = "checkpoints"
+LATEST_FILE = "latest"
+WEIGHTS_FILE = "model.safetensors"
+STATE_FILE = "state.pt"
+
+
+class CheckpointError(Exception):
+    """A checkpoint is missing or unreadable; the message names the folder."""
+
+
+def checkpoint_name(step: int) -> str:
+    return f"step_{step:07d}"
+
+
+def rng_file(rank: int) -> str:
+    return STATE_FILE if rank == 0 else f"rng_rank{rank}.pt"
+
+
+def save_weights(folder: Path, state_dict: dict[str, torch.Tensor]) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    tensors = {name: tensor.detach().contiguous().cpu() for name, tensor in state_dict.items()}
+    save_file(tensors, str(folder / WEIGHTS_FILE))
+
+
+def save_state(folder: Path, rank: int, state: dict[str, Any]) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    partial = folder / (rng_file(rank) + ".partial")
+    torch.save(state, partial)
+    partial.replace(folder / rng_file(rank))
+
+
+def mark_latest(run_dir: Path, step: int, keep: int) -> None:
+    """Point ``latest`` at ``step`` (after every file is written) and delete all but the ``keep`` newest."""
+    root = run_dir / CHECKPOINTS_DIR
+    (root / (LATEST_FILE + ".partial")).write_text(checkpoint_name(step), encoding="utf-8")
+    (root / (LATEST_FILE + ".partial")).replace(root / LATEST_FILE)
+    if keep > 0:
+        for old in sorted(path for path in root.glob("step_*") if path.is_dir())[:-keep]:
+            shutil.rmtree(old, ignore_errors=True)
+
+
+def latest_checkpoint(run_dir: Path) -> Path | None:
+    pointer = Path(run_dir) / CHECKPOINTS_DIR / LATEST_FILE
+    if not pointer.is_file():
+        return None
+    folder = pointer.parent / pointer.read_text(encoding="utf-8").strip()
+    return folder if (folder / WEIGHTS_FILE).is_file() else None
+
+
+def resolve_checkpoint(path: Path | str) -> Path:
+    """Accept a run folder (its latest checkpoint) or a checkpoint folder."""
+    path = Path(path)
+    if (path / WEIGHTS_FILE).is_file():
+        return path
+    latest = latest_checkpoint(path)
+    if latest is None:
+        raise CheckpointError(f"no checkpoint in {path} (expected {WEIGHTS_FILE} or {CHECKPOINTS_DIR}/{LATEST_FILE})")
+    return latest
+
+
+def load_weights(folder: Path) -> dict[str, torch.Tensor]:
+    try:
+        return load_file(str(folder / WEIGHTS_FILE))
+    except (OSError, ValueError) as error:
+        raise CheckpointError(f"{folder}: unreadable {WEIGHTS_FILE} ({error})") from None
+
+
+def load_state(folder: Path, rank: int) -> dict[str, Any]:
+    path = folder / rng_file(rank)
+    if not path.is_file():
+        raise CheckpointError(f"{folder}: no {path.name} (was the run started with another number of processes?)")
+    return torch.load(path, map_location="cpu", weights_only=True)
+
+
+def run_dir_of(checkpoint: Path) -> Path:
+    return checkpoint.parent.parent
+
+
+def read_run_summary(checkpoint: Path) -> dict[str, Any]:
+    """The run's ``config.json`` (mode, architecture, config) written when the run started."""
+    path = run_dir_of(checkpoint) / "config.json"
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as error:
+        raise CheckpointError(f"{path}: unreadable run summary ({error})") from None
+
+
+def load_encoder(path: Path | str) -> tuple[nn.Module, dict[str, Any], Path]:
+    """(encoder in eval mode, its architecture dict, checkpoint folder) from a run or checkpoint folder."""
+    folder = resolve_checkpoint(path)
+    architecture = read_run_summary(folder)["architecture"]
+    encoder = build_encoder(architecture)
+    prefix = "encoder."
+    weights = {name[len(prefix) :]: tensor for name, tensor in load_weights(folder).items() if name.startswith(prefix)}
+    encoder.load_state_dict(weights, strict=True)
+    return encoder.eval(), architecture, folder
+
+
+__all__ = [
+    "CheckpointError", "checkpoint_name", "latest_checkpoint", "load_encoder", "load_state", "read_run_summary", "load_weights", "mark_latest",
+    "resolve_checkpoint", "run_dir_of", "save_state", "save_weights",
+]

@@ -1,0 +1,201 @@
+"""Training configuration as data: TOML → dataclasses, every value defaulted to the SemiSupCon reference.
+
+Reference: ``config/pretrain.yaml`` and the data module of the paper's code (Adam, lr 1e-4, batch 96,
+two views of 2.7 s, temperature 0.1, severity modifier 2 (= our severity 1.0), labeled share 0.5).
+Unknown keys are errors so that a typo never silently trains with a default.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import asdict, dataclass, field, fields, is_dataclass
+from pathlib import Path
+from typing import Any
+
+from engine.networks import LogFreqCNNConfig, encoder_config_to_dict
+
+
+class ConfigError(ValueError):
+    """A configuration file is unreadable or holds an unknown key or a bad value."""
+
+
+@dataclass
+class RunConfig:
+    name: str = "semisupcon"
+    output_dir: str = "runs/semisupcon"
+    seed: int = 123  # reference seed_everything
+    device: str = "auto"  # "auto" = cuda when present, else cpu
+    steps: int = 20000  # ~100 reference epochs of MTAT at batch 96
+    log_every: int = 10
+    checkpoint_every: int = 500
+    keep_checkpoints: int = 3
+    amp: str = "auto"  # "auto" = bf16 on cuda, off on cpu; "bf16" | "off"
+    compile: bool = False
+    time_split: bool = True  # synchronise the device to time data/augment/forward/backward separately
+    sync_batchnorm: bool = False  # reference: false
+    progress: bool = True
+
+
+@dataclass
+class DataConfig:
+    unlabeled_manifest: str = ""  # JSONL; empty = none
+    labeled_manifest: str = ""  # JSONL with a "labels" list per line; empty = SSL only
+    cache_dir: str = "cache/audio"
+    split: str = "train"
+    views: int = 2  # reference n_augmentations
+    batch_size: int = 96  # clips per step over all ranks (reference 96)
+    labeled_share: float = 0.5  # b_s: share of each batch that is labeled (reference intrabatch_supervised_p)
+    labeled_fraction: float = 1.0  # p_s: share of the labeled set used as labeled; the rest joins the unlabeled pool
+    decode_workers: int = 2
+
+
+@dataclass
+class LossConfig:
+    temperature: float = 0.1
+    min_shared_labels: int = 1
+    weighting: str = "binary"  # "binary" | "dice"
+
+
+@dataclass
+class AugmentConfig:
+    """Values at severity 1.0 (= the reference's severity_modifier 2); ``severity`` scales them as it does."""
+
+    enabled: bool = True
+    severity: float = 1.0
+    chain_p: float = 0.8
+    gain_p: float = 0.4
+    gain_db: tuple[float, float] = (-15.0, 5.0)
+    polarity_p: float = 0.6
+    noise_p: float = 0.6
+    noise_snr_db: tuple[float, float] = (3.0, 30.0)
+    noise_decay: tuple[float, float] = (-2.0, 2.0)  # spectral slope: 0 white, 1 pink, 2 brown, <0 blue
+    filter_p: float = 0.3
+    band_center_hz: tuple[float, float] = (200.0, 4000.0)
+    band_fraction: tuple[float, float] = (0.5, 1.99)
+    highpass_hz: tuple[float, float] = (200.0, 2400.0)
+    lowpass_hz: tuple[float, float] = (150.0, 7500.0)
+    pitch_p: float = 0.6
+    pitch_semitones: float = 4.0
+    pitch_integer: bool = False  # whole semitones only (lets finetuning transpose key labels exactly)
+    delay_p: float = 0.6
+    delay_ms: tuple[float, float] = (100.0, 500.0)
+    delay_volume: float = 0.5
+    delay_repeats: int = 2
+    delay_attenuation: float = 0.5
+
+
+@dataclass
+class OptimConfig:
+    name: str = "adam"  # "adam" | "adamw"
+    lr: float = 1e-4
+    betas: tuple[float, float] = (0.9, 0.999)
+    eps: float = 1e-8
+    weight_decay: float = 0.0
+    warmup_steps: int = 0
+    schedule: str = "constant"  # "constant" | "cosine" (after warm-up, down to min_lr_ratio * lr)
+    min_lr_ratio: float = 0.0
+    grad_clip: float = 0.0  # 0 = no clipping (reference gradient_clip_val null)
+
+
+@dataclass
+class FinetuneConfig:
+    """Supervised training of encoder + heads; ``contrastive_weight`` > 0 adds the SemiSupCon term."""
+
+    init_from: str = ""  # a pretraining run folder or checkpoint folder; empty = from scratch
+    manifest: str = ""  # JSONL with "labels" (tags) and/or "key" per line
+    key_weight: float = 1.0
+    tag_weight: float = 1.0
+    contrastive_weight: float = 0.0
+    head_hidden_dim: int = 0  # 0 = linear heads
+    encoder_lr_scale: float = 1.0
+
+
+@dataclass
+class TrainConfig:
+    run: RunConfig = field(default_factory=RunConfig)
+    encoder: dict[str, Any] = field(default_factory=lambda: encoder_config_to_dict(LogFreqCNNConfig()))
+    data: DataConfig = field(default_factory=DataConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    finetune: FinetuneConfig = field(default_factory=FinetuneConfig)
+
+
+def _fill(cls, values: dict[str, Any], where: str):
+    known = {item.name: item for item in fields(cls)}
+    unknown = sorted(set(values) - set(known))
+    if unknown:
+        raise ConfigError(f"unknown key(s) in [{where}]: {', '.join(unknown)}; known: {', '.join(known)}")
+    defaults = cls()
+    kwargs = {}
+    for name, value in values.items():
+        default = getattr(defaults, name)
+        if is_dataclass(default):
+            if not isinstance(value, dict):
+                raise ConfigError(f"[{where}.{name}] must be a table")
+            value = _fill(type(default), value, f"{where}.{name}" if where else name)
+        elif isinstance(default, tuple):
+            value = tuple(value)
+        elif isinstance(default, bool) and not isinstance(value, bool):
+            raise ConfigError(f"{where}.{name} must be true or false, got {value!r}")
+        elif isinstance(default, float) and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        elif default is not None and not isinstance(default, dict) and not isinstance(value, type(default)):
+            raise ConfigError(f"{where}.{name} must be {type(default).__name__}, got {value!r}")
+        kwargs[name] = value
+    return cls(**kwargs)
+
+
+def config_from_dict(values: dict[str, Any]) -> TrainConfig:
+    config = _fill(TrainConfig, values, "")
+    if "encoder" in values:
+        if "type" not in config.encoder:
+            raise ConfigError("[encoder] needs a type: \"logfreqcnn\" or \"samplecnn\"")
+    validate(config)
+    return config
+
+
+def load_config(path: Path | str) -> TrainConfig:
+    """Read a TOML file; relative paths inside it stay relative to the working directory."""
+    path = Path(path)
+    try:
+        values = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"config file not found: {path}") from None
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"{path}: not valid TOML ({error})") from None
+    return config_from_dict(values)
+
+
+def validate(config: TrainConfig) -> None:
+    if config.data.views < 1 or config.data.batch_size < 1:
+        raise ConfigError("data.views and data.batch_size must be at least 1")
+    if not 0.0 <= config.data.labeled_share <= 1.0 or not 0.0 <= config.data.labeled_fraction <= 1.0:
+        raise ConfigError("data.labeled_share and data.labeled_fraction must lie in [0, 1]")
+    if config.loss.weighting not in ("binary", "dice"):
+        raise ConfigError(f"loss.weighting must be \"binary\" or \"dice\", got {config.loss.weighting!r}")
+    if config.optim.name not in ("adam", "adamw"):
+        raise ConfigError(f"optim.name must be \"adam\" or \"adamw\", got {config.optim.name!r}")
+    if config.optim.schedule not in ("constant", "cosine"):
+        raise ConfigError(f"optim.schedule must be \"constant\" or \"cosine\", got {config.optim.schedule!r}")
+    if config.run.amp not in ("auto", "bf16", "off"):
+        raise ConfigError(f"run.amp must be \"auto\", \"bf16\" or \"off\", got {config.run.amp!r}")
+
+
+def config_to_dict(config: TrainConfig) -> dict[str, Any]:
+    """Plain JSON-able values (tuples become lists) for run folders and model cards."""
+
+    def plain(value):
+        if isinstance(value, dict):
+            return {key: plain(item) for key, item in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [plain(item) for item in value]
+        return value
+
+    return plain(asdict(config))
+
+
+__all__ = [
+    "AugmentConfig", "ConfigError", "DataConfig", "FinetuneConfig", "LossConfig", "OptimConfig", "RunConfig",
+    "TrainConfig", "config_from_dict", "config_to_dict", "load_config", "validate",
+]

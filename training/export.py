@@ -1,0 +1,102 @@
+"""Turn a training run into a model folder that the engine loads (``engine.model_folder``).
+
+The encoder comes from a run checkpoint; key and tag heads come from a probe folder (``training.probes``)
+or, for a finetuning run, from the run's own heads. ``config.json`` records a training summary and metrics.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from engine.keys import KEY_CLASS_NAMES
+from engine.model_folder import ModelConfig, save_model
+from engine.networks import AudioModel, ClassifierHead
+from training.checkpoints import load_encoder, load_weights, read_run_summary
+from training.probes import load_probe_heads
+from training.trainer import LABELS_FILE, read_metrics
+
+
+class ExportError(ValueError):
+    """The run cannot be exported (no heads, mismatching probe); the message says why."""
+
+
+def _run_heads(checkpoint: Path, summary: dict[str, Any], embedding_dim: int) -> dict[str, tuple[ClassifierHead, dict]]:
+    """Heads trained inside a finetuning run, keyed by task."""
+    weights = load_weights(checkpoint)
+    hidden = int(summary["config"]["finetune"]["head_hidden_dim"])
+    labels = json.loads((checkpoint.parent.parent / LABELS_FILE).read_text(encoding="utf-8"))
+    heads = {}
+    for task, prefix, names in (("key", "key_head.", list(KEY_CLASS_NAMES)), ("tags", "tag_head.", labels["tags"])):
+        state = {name[len(prefix) :]: tensor for name, tensor in weights.items() if name.startswith(prefix)}
+        if state:
+            head = ClassifierHead(embedding_dim, len(names), hidden)
+            head.load_state_dict(state)
+            heads[task] = (head.eval(), {"labels": names, "hidden_dim": hidden})
+    return heads
+
+
+def _model_card(name: str, summary: dict[str, Any], metrics: dict[str, Any], architecture: dict[str, Any]) -> str:
+    config = summary.get("config", {})
+    data = config.get("data", {})
+    lines = [
+        f"# {name}",
+        "",
+        f"A SemiSupCon-trained `{architecture['type']}` encoder ({architecture['sample_rate']} Hz, "
+        f"{architecture['window_samples'] / architecture['sample_rate']:.1f} s windows, "
+        f"{architecture.get('embedding_dim', 512)}-d embeddings), exported from a `{summary.get('mode', 'pretrain')}` run.",
+        "",
+        "## Training",
+        f"- steps: {config.get('run', {}).get('steps')}, batch {data.get('batch_size')} clips x {data.get('views')} views",
+        f"- labeled share b_s {data.get('labeled_share')}, labeled fraction p_s {data.get('labeled_fraction')}",
+        f"- unlabeled manifest: {data.get('unlabeled_manifest') or '-'}; labeled manifest: {data.get('labeled_manifest') or '-'}",
+        "",
+        "## Metrics",
+    ]
+    lines += [f"- {task}: {values}" for task, values in metrics.items()] or ["- none recorded"]
+    return "\n".join(lines) + "\n"
+
+
+def export_model(checkpoint: Path | str, out_dir: Path | str, probe_dir: Path | str | None = None, name: str | None = None) -> Path:
+    """Write ``out_dir`` as a model folder; returns it."""
+    encoder, architecture, folder = load_encoder(checkpoint)
+    summary = read_run_summary(folder)
+    embedding_dim = int(architecture.get("embedding_dim", 512))
+    heads: dict[str, tuple[ClassifierHead, dict]] = {}
+    metrics: dict[str, Any] = {}
+    if probe_dir is not None:
+        report, probe_heads = load_probe_heads(probe_dir)
+        if report["architecture"] != architecture:
+            raise ExportError(f"probe {probe_dir} was made on another encoder architecture than {folder}")
+        for task, head in probe_heads.items():
+            info = report["tasks"][task]
+            heads[task] = (head, {"labels": info["labels"], "hidden_dim": info["hidden_dim"], "metrics": info["metrics"]})
+            metrics[task] = info["metrics"]
+    elif summary.get("mode") == "finetune":
+        heads = _run_heads(folder, summary, embedding_dim)
+    key = heads.get("key")
+    tags = heads.get("tags")
+    network = AudioModel(encoder, key[0] if key else None, tags[0] if tags else None)
+    run_dir = folder.parent.parent
+    history = read_metrics(run_dir) if (run_dir / "metrics.jsonl").is_file() else []
+    training = {
+        "mode": summary.get("mode"),
+        "checkpoint": folder.name,
+        "steps": history[-1]["step"] if history else None,
+        "final_loss": history[-1]["loss"] if history else None,
+        "config": summary.get("config", {}),
+    }
+    model_name = name or summary.get("config", {}).get("run", {}).get("name", "semisupcon")
+    config = ModelConfig(
+        name=model_name,
+        architecture=architecture,
+        key_head=key[1] if key else None,
+        tag_head=tags[1] if tags else None,
+        training=training,
+        metrics=metrics,
+    )
+    return save_model(out_dir, network, config, _model_card(model_name, summary, metrics, architecture))
+
+
+__all__ = ["ExportError", "export_model"]

@@ -1,0 +1,85 @@
+"""What is trained: encoder + projection head (+ key/tag heads when finetuning) and its objective.
+
+The learner's ``forward`` returns the loss so that DDP wraps one module whose forward does all the work.
+Pretraining: the SemiSupCon loss on projections. Finetuning: cross-entropy on keys (labels transposed by
+whole-semitone pitch shifts), binary cross-entropy on tags, plus ``contrastive_weight`` x SemiSupCon.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from engine.keys import KEY_CLASS_COUNT
+from engine.networks import ClassifierHead, ProjectionHead, build_encoder
+from training.config import FinetuneConfig, LossConfig
+from training.losses import semisupcon_loss
+
+NO_KEY = -1
+
+
+def transpose_key_index(key_index: torch.Tensor, semitones: torch.Tensor) -> torch.Tensor:
+    """Key classes (any shape, -1 = unknown) moved by whole ``semitones``: major stays major, minor minor."""
+    shift = semitones.round().long()
+    pitch_class = (key_index % 12 + shift) % 12
+    moved = pitch_class + 12 * (key_index // 12)
+    return torch.where(key_index >= 0, moved, key_index)
+
+
+class Learner(nn.Module):
+    """Encoder + projection; with ``tag_count``/``with_key`` it also carries the supervised heads."""
+
+    def __init__(
+        self,
+        architecture: dict,
+        loss: LossConfig,
+        finetune: FinetuneConfig | None = None,
+        tag_count: int = 0,
+        with_key: bool = False,
+    ) -> None:
+        super().__init__()
+        self.encoder = build_encoder(architecture)
+        embedding_dim = self.encoder.config.embedding_dim
+        self.projection = ProjectionHead(embedding_dim)
+        self.loss_config = loss
+        self.finetune = finetune
+        hidden = finetune.head_hidden_dim if finetune else 0
+        self.key_head = ClassifierHead(embedding_dim, KEY_CLASS_COUNT, hidden) if with_key else None
+        self.tag_head = ClassifierHead(embedding_dim, tag_count, hidden) if tag_count else None
+
+    def contrastive(self, projections: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
+        return semisupcon_loss(
+            projections, labels, self.loss_config.temperature, self.loss_config.min_shared_labels, self.loss_config.weighting
+        )
+
+    def forward(
+        self, audio: torch.Tensor, labels: torch.Tensor | None, key_index: torch.Tensor, semitones: torch.Tensor
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """``audio`` (clips, views, samples) augmented; returns (loss, detached parts for logging)."""
+        clips, views, samples = audio.shape
+        embeddings = self.encoder(audio.reshape(clips * views, samples))
+        if self.finetune is None:
+            loss = self.contrastive(self.projection(embeddings).reshape(clips, views, -1), labels)
+            return loss, {"contrastive": loss.detach()}
+        parts: dict[str, torch.Tensor] = {}
+        loss = embeddings.new_zeros((), dtype=torch.float32)
+        if self.key_head is not None and self.finetune.key_weight > 0:
+            targets = transpose_key_index(key_index[:, None].expand(clips, views), semitones).reshape(-1)
+            if bool((targets >= 0).any()):
+                parts["key"] = F.cross_entropy(self.key_head(embeddings).float(), targets, ignore_index=NO_KEY)
+                loss = loss + self.finetune.key_weight * parts["key"]
+        if self.tag_head is not None and labels is not None and self.finetune.tag_weight > 0:
+            tag_targets = labels.repeat_interleave(views, dim=0)
+            parts["tags"] = F.binary_cross_entropy_with_logits(self.tag_head(embeddings).float(), tag_targets)
+            loss = loss + self.finetune.tag_weight * parts["tags"]
+        if self.finetune.contrastive_weight > 0:
+            parts["contrastive"] = self.contrastive(self.projection(embeddings).reshape(clips, views, -1), labels)
+            loss = loss + self.finetune.contrastive_weight * parts["contrastive"]
+        else:
+            # Keep the projection in the graph (zero gradient) so DDP sees every parameter used.
+            loss = loss + 0.0 * self.projection(embeddings[:1]).sum()
+        return loss, {name: value.detach() for name, value in parts.items()}
+
+
+__all__ = ["Learner", "transpose_key_index"]

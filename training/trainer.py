@@ -1,0 +1,383 @@
+"""The training loop, in one readable place (pretraining and finetuning share it).
+
+    batch = composer.next_batch()            # labeled + unlabeled clips, V adjacent views each (CPU, memmap)
+    audio, semitones = augment(batch.audio)  # batched, on the training device
+    loss = learner(audio, ...)               # encoder → projection → SemiSupCon (+ heads when finetuning)
+    loss.backward(); clip; optimizer.step()  # AMP bf16 on GPU, DDP averages gradients
+
+Run with ``python -m training.cli pretrain --config FILE`` or, on several GPUs/processes,
+``torchrun --nproc_per_node N -m training.cli pretrain --config FILE`` (NCCL on GPU, gloo on CPU).
+A run folder resumes from its latest checkpoint unless ``fresh=True``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.distributed as dist
+from torch.nn.parallel import DistributedDataParallel
+
+from engine.keys import KEY_CLASS_NAMES
+from engine.model_folder import CONFIG_FILE as MODEL_CONFIG_FILE
+from engine.model_folder import WEIGHTS_FILE as MODEL_WEIGHTS_FILE
+from engine.model_folder import ModelLoadError, load_model
+from engine.networks import encoder_config_from_dict, encoder_config_to_dict
+from training import checkpoints
+from training.augment import BatchAugmenter
+from training.config import TrainConfig, config_to_dict
+from training.data import AudioCache, BatchComposer, LabelVocabulary, read_manifest, make_tracks, split_labeled
+from training.learner import Learner
+
+METRICS_FILE = "metrics.jsonl"
+CONFIG_FILE = "config.json"
+LABELS_FILE = "labels.json"
+TENSORBOARD_DIR = "tensorboard"
+
+
+class TrainingError(Exception):
+    """The run cannot start or go on (no data, diverged); the message says why and what to try."""
+
+
+@dataclass
+class StepTimes:
+    """Seconds spent per phase since the last log line."""
+
+    data: float = 0.0
+    augment: float = 0.0
+    forward: float = 0.0
+    backward: float = 0.0
+    steps: int = 0
+    started: float = field(default_factory=time.perf_counter)
+
+
+def learning_rate(step: int, config: TrainConfig) -> float:
+    """Linear warm-up, then constant or cosine decay to ``min_lr_ratio * lr`` at ``run.steps``."""
+    optim = config.optim
+    if optim.warmup_steps and step < optim.warmup_steps:
+        return optim.lr * (step + 1) / optim.warmup_steps
+    if optim.schedule == "constant":
+        return optim.lr
+    progress = (step - optim.warmup_steps) / max(1, config.run.steps - optim.warmup_steps)
+    cosine = 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+    return optim.lr * (optim.min_lr_ratio + (1 - optim.min_lr_ratio) * cosine)
+
+
+def setup_distributed(device_setting: str) -> tuple[int, int, torch.device]:
+    """(rank, world_size, device); initialises the process group when launched by torchrun."""
+    world_size = int(os.environ.get("WORLD_SIZE", "1"))
+    rank = int(os.environ.get("RANK", "0"))
+    use_cuda = torch.cuda.is_available() if device_setting == "auto" else device_setting.startswith("cuda")
+    if world_size > 1 and not dist.is_initialized():
+        dist.init_process_group(backend="nccl" if use_cuda else "gloo")
+    if use_cuda:
+        local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+        device = torch.device("cuda", local_rank)
+        torch.cuda.set_device(device)
+    else:
+        device = torch.device("cpu")
+    return rank, world_size, device
+
+
+class Trainer:
+    """Sets up data, augmentation, learner and optimizer from a ``TrainConfig``; ``fit()`` runs the loop."""
+
+    def __init__(self, config: TrainConfig, mode: str = "pretrain", fresh: bool = False) -> None:
+        self.config, self.mode = config, mode
+        self.rank, self.world_size, self.device = setup_distributed(config.run.device)
+        self.run_dir = Path(config.run.output_dir)
+        if config.data.batch_size % self.world_size:
+            raise TrainingError(f"data.batch_size {config.data.batch_size} is not divisible by {self.world_size} processes")
+        torch.manual_seed(config.run.seed + self.rank)
+        initial_weights = None
+        if mode == "finetune" and config.finetune.init_from:
+            config.encoder, initial_weights = initial_encoder(Path(config.finetune.init_from))
+        try:
+            encoder_config = encoder_config_from_dict(config.encoder)
+        except (TypeError, ValueError) as error:
+            raise TrainingError(f"[encoder]: {error}") from None
+        architecture = self.architecture = encoder_config_to_dict(encoder_config)
+        self.sample_rate, self.window_samples = encoder_config.sample_rate, encoder_config.window_samples
+        if mode == "finetune" and config.finetune.key_weight > 0:
+            config.augment.pitch_integer = True  # key labels can only follow whole-semitone shifts
+        self.augmenter = BatchAugmenter(config.augment, self.sample_rate, self.window_samples, seed=config.run.seed * 1000 + self.rank)
+
+        self.composer, self.vocabulary = self._make_data()
+        finetune = config.finetune if mode == "finetune" else None
+        self.learner = Learner(
+            architecture,
+            config.loss,
+            finetune,
+            tag_count=len(self.vocabulary) if finetune and config.finetune.tag_weight > 0 else 0,
+            with_key=bool(finetune and config.finetune.key_weight > 0),
+        )
+        if initial_weights is not None:
+            self.learner.load_state_dict(initial_weights, strict=False)
+        if config.run.sync_batchnorm and self.world_size > 1:
+            self.learner = torch.nn.SyncBatchNorm.convert_sync_batchnorm(self.learner)
+        self.learner.to(self.device)
+        self.optimizer = self._make_optimizer()
+        self.amp_enabled = config.run.amp == "bf16" or (config.run.amp == "auto" and self.device.type == "cuda")
+        self.model: torch.nn.Module = self.learner
+        if self.world_size > 1:
+            self.model = DistributedDataParallel(
+                self.learner, device_ids=[self.device.index] if self.device.type == "cuda" else None
+            )
+        if config.run.compile:
+            self.model = torch.compile(self.model)
+        self.step = 0
+        latest = None if fresh else checkpoints.latest_checkpoint(self.run_dir)
+        if latest is not None:
+            self._resume(latest)
+        elif self.rank == 0:
+            self._start_run_folder()
+
+    # ------------------------------------------------------------ setup
+
+    def _make_data(self) -> tuple[BatchComposer, LabelVocabulary]:
+        data = self.config.data
+        if self.mode == "finetune":
+            if not self.config.finetune.manifest:
+                raise TrainingError("finetune needs finetune.manifest (JSONL with \"labels\" and/or \"key\")")
+            labeled_entries, unlabeled_entries = read_manifest(self.config.finetune.manifest, data.split), []
+            labeled_share = 1.0
+        else:
+            unlabeled_entries = read_manifest(data.unlabeled_manifest, data.split) if data.unlabeled_manifest else []
+            labeled_entries = read_manifest(data.labeled_manifest, data.split) if data.labeled_manifest else []
+            labeled_entries = [entry for entry in labeled_entries if entry.labels]
+            labeled_entries, demoted = split_labeled(labeled_entries, data.labeled_fraction, self.config.run.seed)
+            unlabeled_entries += demoted
+            labeled_share = data.labeled_share
+        if not labeled_entries and not unlabeled_entries:
+            raise TrainingError(f"no tracks of split {data.split!r} in the configured manifests")
+        cache = AudioCache(data.cache_dir, self.sample_rate)
+        if self.rank == 0:
+            problems = cache.build(labeled_entries + unlabeled_entries, workers=data.decode_workers)
+            for path, reason in list(problems.items())[:5]:
+                print(f"skipped {path}: {reason}")
+        if self.world_size > 1:
+            dist.barrier()
+        vocabulary = LabelVocabulary.from_entries(labeled_entries)
+        labeled = make_tracks(labeled_entries, cache, vocabulary, with_labels=True)
+        unlabeled = make_tracks(unlabeled_entries, cache, vocabulary, with_labels=False)
+        if labeled_share == 0.0:
+            unlabeled, labeled = unlabeled + labeled, []
+        composer = BatchComposer(
+            labeled, unlabeled, len(vocabulary), data.batch_size // self.world_size, data.views,
+            self.window_samples, self.augmenter.input_samples(), labeled_share, seed=self.config.run.seed + 7919 * self.rank,
+        )
+        return composer, vocabulary
+
+    def _make_optimizer(self) -> torch.optim.Optimizer:
+        optim = self.config.optim
+        scale = self.config.finetune.encoder_lr_scale if self.mode == "finetune" else 1.0
+        encoder_parameters = list(self.learner.encoder.parameters())
+        encoder_ids = {id(parameter) for parameter in encoder_parameters}
+        groups = [
+            {"params": encoder_parameters, "lr_scale": scale},
+            {"params": [p for p in self.learner.parameters() if id(p) not in encoder_ids], "lr_scale": 1.0},
+        ]
+        kind = torch.optim.AdamW if optim.name == "adamw" else torch.optim.Adam
+        return kind(groups, lr=optim.lr, betas=optim.betas, eps=optim.eps, weight_decay=optim.weight_decay)
+
+    def _start_run_folder(self) -> None:
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        summary = {
+            "mode": self.mode, "world_size": self.world_size, "architecture": self.architecture,
+            "config": config_to_dict(self.config),
+        }
+        (self.run_dir / CONFIG_FILE).write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+        labels = {"tags": self.vocabulary.names, "keys": list(KEY_CLASS_NAMES)}
+        (self.run_dir / LABELS_FILE).write_text(json.dumps(labels, indent=2) + "\n", encoding="utf-8")
+        (self.run_dir / METRICS_FILE).write_text("", encoding="utf-8")
+
+    # ------------------------------------------------------------ checkpoints
+
+    def save_checkpoint(self) -> Path:
+        folder = self.run_dir / checkpoints.CHECKPOINTS_DIR / checkpoints.checkpoint_name(self.step)
+        state: dict[str, Any] = {
+            "step": self.step,
+            "torch_rng": torch.get_rng_state(),
+            "cuda_rng": torch.cuda.get_rng_state(self.device) if self.device.type == "cuda" else torch.zeros(0, dtype=torch.uint8),
+            "augment_rng": self.augmenter.rng_state(),
+            "composer": self.composer.state(),
+        }
+        if self.rank == 0:
+            checkpoints.save_weights(folder, self.learner.state_dict())
+            state["optimizer"] = self.optimizer.state_dict()
+        checkpoints.save_state(folder, self.rank, state)
+        if self.world_size > 1:
+            dist.barrier()
+        if self.rank == 0:
+            checkpoints.mark_latest(self.run_dir, self.step, self.config.run.keep_checkpoints)
+        return folder
+
+    def _resume(self, folder: Path) -> None:
+        self.learner.load_state_dict({k: v.to(self.device) for k, v in checkpoints.load_weights(folder).items()})
+        own = checkpoints.load_state(folder, self.rank)
+        shared = own if self.rank == 0 else checkpoints.load_state(folder, 0)
+        self.optimizer.load_state_dict(shared["optimizer"])
+        self.step = int(own["step"])
+        torch.set_rng_state(own["torch_rng"])
+        if self.device.type == "cuda" and own["cuda_rng"].numel():
+            torch.cuda.set_rng_state(own["cuda_rng"], self.device)
+        self.augmenter.load_rng(own["augment_rng"])
+        self.composer.load_state(own["composer"])
+        if self.rank == 0:
+            self._truncate_metrics(self.step)
+
+    def _truncate_metrics(self, step: int) -> None:
+        """Drop metric lines past the resumed step so the file reads as one uninterrupted run."""
+        path = self.run_dir / METRICS_FILE
+        if path.is_file():
+            kept = [line for line in path.read_text(encoding="utf-8").splitlines() if line and json.loads(line)["step"] <= step]
+            path.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
+
+    # ------------------------------------------------------------ the loop
+
+    def _sync(self) -> None:
+        if self.config.run.time_split and self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+
+    def train_step(self, times: StepTimes) -> tuple[float, dict[str, float]]:
+        """One optimisation step; returns the loss averaged over ranks and its logged parts."""
+        started = time.perf_counter()
+        batch = self.composer.next_batch().to(self.device)
+        self._sync()
+        after_data = time.perf_counter()
+        audio, semitones = self.augmenter(batch.audio)
+        self._sync()
+        after_augment = time.perf_counter()
+
+        lr = learning_rate(self.step, self.config)
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr * group["lr_scale"]
+        autocast = torch.autocast(self.device.type, dtype=torch.bfloat16) if self.amp_enabled else contextlib.nullcontext()
+        with autocast:
+            loss, parts = self.model(audio, batch.labels, batch.key_index, semitones)
+        self._sync()
+        after_forward = time.perf_counter()
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if self.config.optim.grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_(self.learner.parameters(), self.config.optim.grad_clip)
+        self.optimizer.step()
+        self._sync()
+        finished = time.perf_counter()
+
+        times.data += after_data - started
+        times.augment += after_augment - after_data
+        times.forward += after_forward - after_augment
+        times.backward += finished - after_forward
+        times.steps += 1
+        logged = torch.stack([loss.detach().float(), *[value.float() for value in parts.values()]])
+        if self.world_size > 1:
+            dist.all_reduce(logged)
+            logged /= self.world_size
+        values = logged.tolist()
+        if not all(math.isfinite(value) for value in values):
+            latest = checkpoints.latest_checkpoint(self.run_dir)
+            raise TrainingError(
+                f"loss became {values[0]} at step {self.step + 1}: training diverged. Last good checkpoint: "
+                f"{latest or 'none'}. Try a lower optim.lr, optim.grad_clip = 1.0, or run.amp = \"off\"."
+            )
+        return values[0], dict(zip(parts.keys(), values[1:]))
+
+    def fit(self) -> list[float]:
+        """Train until ``run.steps``; returns this session's per-step losses. Ctrl-C saves a checkpoint first."""
+        run = self.config.run
+        writer = _summary_writer(self.run_dir) if self.rank == 0 else None
+        progress = _progress(run.progress and self.rank == 0, self.mode)
+        losses: list[float] = []
+        times = StepTimes()
+        try:
+            with progress:
+                task = progress.add_task(self.mode, total=run.steps, completed=self.step, loss=float("nan"))
+                while self.step < run.steps:
+                    loss, parts = self.train_step(times)
+                    self.step += 1
+                    losses.append(loss)
+                    progress.update(task, completed=self.step, loss=loss)
+                    if self.step % run.log_every == 0 or self.step == run.steps:
+                        self._log(loss, parts, times, writer)
+                        times = StepTimes()
+                    if self.step % run.checkpoint_every == 0 or self.step == run.steps:
+                        self.save_checkpoint()
+        except KeyboardInterrupt:
+            self.save_checkpoint()
+            raise
+        finally:
+            if writer is not None:
+                writer.close()
+        return losses
+
+    def _log(self, loss: float, parts: dict[str, float], times: StepTimes, writer) -> None:
+        if self.rank != 0:
+            return
+        elapsed = max(time.perf_counter() - times.started, 1e-9)
+        clips = times.steps * self.config.data.batch_size
+        record = {
+            "step": self.step,
+            "loss": loss,
+            **{f"loss_{name}": value for name, value in parts.items()},
+            "lr": learning_rate(self.step - 1, self.config),
+            "samples_per_s": clips / elapsed,
+            "views_per_s": clips * self.config.data.views / elapsed,
+            "time_data_s": times.data / times.steps,
+            "time_augment_s": times.augment / times.steps,
+            "time_forward_s": times.forward / times.steps,
+            "time_backward_s": times.backward / times.steps,
+            "labeled_per_batch": self.composer.labeled_count * self.world_size,
+            "wall_time": time.time(),
+        }
+        with open(self.run_dir / METRICS_FILE, "a", encoding="utf-8") as handle:
+            handle.write(json.dumps(record) + "\n")
+        if writer is not None:
+            for name, value in record.items():
+                if name not in ("step", "wall_time"):
+                    writer.add_scalar(f"train/{name}", value, self.step)
+
+
+def initial_encoder(path: Path) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+    """(architecture, learner weights to start from) of a model folder (engine format) or a training run."""
+    if (path / MODEL_CONFIG_FILE).is_file() and (path / MODEL_WEIGHTS_FILE).is_file():
+        try:
+            loaded = load_model(path)
+        except ModelLoadError as error:
+            raise TrainingError(str(error)) from None
+        encoder_state = loaded.network.encoder.state_dict()
+        return loaded.config.architecture, {f"encoder.{name}": tensor for name, tensor in encoder_state.items()}
+    folder = checkpoints.resolve_checkpoint(path)
+    architecture = checkpoints.read_run_summary(folder)["architecture"]
+    weights = checkpoints.load_weights(folder)
+    return architecture, {name: t for name, t in weights.items() if name.startswith(("encoder.", "projection."))}
+
+
+def _summary_writer(run_dir: Path):
+    from torch.utils.tensorboard import SummaryWriter
+
+    return SummaryWriter(log_dir=str(run_dir / TENSORBOARD_DIR))
+
+
+def _progress(enabled: bool, mode: str):
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    return Progress(
+        TextColumn(f"[bold]{mode}"), BarColumn(), MofNCompleteColumn(), TextColumn("loss {task.fields[loss]:.4f}"),
+        TimeRemainingColumn(), disable=not enabled, transient=False,
+    )
+
+
+def read_metrics(run_dir: Path | str) -> list[dict[str, Any]]:
+    path = Path(run_dir) / METRICS_FILE
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+__all__ = ["Trainer", "TrainingError", "learning_rate", "read_metrics", "setup_distributed"]
