@@ -205,7 +205,10 @@ def _check_tail(path, container, stream, sample_rate: int, stated: float) -> Non
     """Seek close to the stated end: a truncated file has no audio there."""
     probe_seconds = min(2.0, stated / 4)
     start = max(0.0, stated - probe_seconds - TRUNCATION_TOLERANCE_SECONDS)
-    tail = _decode_span(container, stream, sample_rate, start, None)
+    try:
+        tail = _decode_span(container, stream, sample_rate, start, None)
+    except AudioDecodeError:
+        raise AudioDecodeError(path, f"truncated: no decodable audio near the stated end ({stated:.1f} s)") from None
     reached = start + tail.size / sample_rate
     if reached < stated - TRUNCATION_TOLERANCE_SECONDS - probe_seconds / 2:
         raise AudioDecodeError(path, f"truncated: decodes to {reached:.1f} s of a stated {stated:.1f} s")

@@ -1,0 +1,112 @@
+"""Turn decoded windows into what the library stores: one embedding, key and tag probabilities per track.
+
+Windows of many tracks are stacked into one batch so the network runs on full batches; the track
+embedding is the L2-normalised mean of its window embeddings, key probabilities the mean softmax and
+tag probabilities the mean sigmoid over its windows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from engine.audio import read_windows
+from engine.keys import Key, key_from_index
+from engine.model_folder import LoadedModel
+
+DEFAULT_MAX_WINDOWS = 8  # windows per track; enough for a stable mean, cheap enough for 1000x real time
+DEFAULT_BATCH_WINDOWS = 64
+QUERY_MAX_WINDOWS = 12  # a single dropped-in file can afford a few more windows
+
+
+@dataclass
+class TrackAnalysis:
+    """``embedding`` (D,) float32 unit length; ``key_probs`` (24,) or None; ``tag_probs`` (T,) or None."""
+
+    embedding: np.ndarray
+    key_probs: np.ndarray | None
+    tag_probs: np.ndarray | None
+    window_count: int
+
+
+@dataclass(frozen=True)
+class KeyEstimate:
+    key: Key
+    confidence: float
+
+
+def key_estimate(key_probs: np.ndarray | None) -> KeyEstimate | None:
+    """The most probable of the 24 keys and its probability."""
+    if key_probs is None or key_probs.size == 0:
+        return None
+    index = int(np.argmax(key_probs))
+    return KeyEstimate(key_from_index(index), float(key_probs[index]))
+
+
+def l2_normalise(vectors: np.ndarray) -> np.ndarray:
+    """Rows of ``vectors`` (N, D) scaled to unit length (zero rows stay zero)."""
+    norms = np.linalg.norm(vectors, axis=-1, keepdims=True)
+    return (vectors / np.maximum(norms, 1e-12)).astype(np.float32)
+
+
+class Analyzer:
+    """Runs one loaded model on windows; holds the model and the batching policy."""
+
+    def __init__(
+        self, model: LoadedModel, max_windows: int = DEFAULT_MAX_WINDOWS, batch_windows: int = DEFAULT_BATCH_WINDOWS
+    ) -> None:
+        self.model = model
+        self.max_windows = max_windows
+        self.batch_windows = batch_windows
+
+    @property
+    def sample_rate(self) -> int:
+        return self.model.config.sample_rate
+
+    @property
+    def window_samples(self) -> int:
+        return self.model.config.window_samples
+
+    def analyze_tracks(self, windows_per_track: list[np.ndarray]) -> list[TrackAnalysis]:
+        """Each item (windows, samples) float32 → one ``TrackAnalysis``; batched across tracks."""
+        if not windows_per_track:
+            return []
+        counts = [len(windows) for windows in windows_per_track]
+        stacked = np.concatenate(windows_per_track, axis=0)
+        outputs = self._run(stacked)
+        analyses = []
+        start = 0
+        for count in counts:
+            part = {name: values[start : start + count] for name, values in outputs.items()}
+            start += count
+            analyses.append(self._summarise(part, count))
+        return analyses
+
+    def analyze_file(self, path: Path | str, max_windows: int = QUERY_MAX_WINDOWS) -> TrackAnalysis:
+        """Decode and analyse one file; raises ``AudioDecodeError`` when it cannot be decoded."""
+        audio = read_windows(path, self.sample_rate, self.window_samples, max_windows)
+        return self.analyze_tracks([audio.windows])[0]
+
+    def _run(self, windows: np.ndarray) -> dict[str, np.ndarray]:
+        """Forward ``windows`` (N, samples) in batches → per-window embeddings, key and tag probabilities."""
+        parts: dict[str, list[np.ndarray]] = {}
+        with torch.inference_mode():
+            for start in range(0, len(windows), self.batch_windows):
+                batch = torch.from_numpy(np.ascontiguousarray(windows[start : start + self.batch_windows]))
+                outputs = self.model.network(batch)
+                parts.setdefault("embeddings", []).append(outputs["embeddings"].float().numpy())
+                if "key_logits" in outputs:
+                    parts.setdefault("key_probs", []).append(torch.softmax(outputs["key_logits"], -1).numpy())
+                if "tag_logits" in outputs:
+                    parts.setdefault("tag_probs", []).append(torch.sigmoid(outputs["tag_logits"]).numpy())
+        return {name: np.concatenate(chunks, axis=0) for name, chunks in parts.items()}
+
+    @staticmethod
+    def _summarise(outputs: dict[str, np.ndarray], count: int) -> TrackAnalysis:
+        embedding = l2_normalise(outputs["embeddings"].mean(axis=0, keepdims=True))[0]
+        key_probs = outputs["key_probs"].mean(axis=0).astype(np.float32) if "key_probs" in outputs else None
+        tag_probs = outputs["tag_probs"].mean(axis=0).astype(np.float32) if "tag_probs" in outputs else None
+        return TrackAnalysis(embedding, key_probs, tag_probs, count)

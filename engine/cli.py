@@ -1,0 +1,280 @@
+"""The ``engine`` command: argument parsing and printing on top of the ``Library`` API.
+
+Exit codes: 0 success, 1 bad input (one line on stderr, no traceback), 2 usage, 130 interrupted.
+``--json`` prints only JSON on stdout; progress and messages go to stderr. ``train`` and ``eval`` are
+handed to ``training/`` lazily, so the engine never imports training code at startup.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import signal
+import sys
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+EXIT_OK, EXIT_BAD_INPUT, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+DELEGATED_COMMANDS = {"train": "training.cli", "eval": "training.evaluation.cli"}
+DEFAULT_NEIGHBOURS = 10
+DEFAULT_PLAYLIST_LENGTH = 20
+
+
+def main(argv: list[str] | None = None) -> int:
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    if arguments and arguments[0] in DELEGATED_COMMANDS:
+        return _delegate(arguments[0], arguments[1:])
+    options = build_parser().parse_args(arguments)
+    from engine.library import LibraryError  # lazy: keeps `engine --help` fast
+
+    try:
+        return options.handler(options)
+    except LibraryError as error:
+        _fail(str(error))
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        _fail("interrupted")
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        return EXIT_OK
+
+
+def _delegate(command: str, rest: list[str]) -> int:
+    module_name = DELEGATED_COMMANDS[command]
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as error:
+        _fail(f"`engine {command}` is unavailable: cannot import {module_name} ({error})")
+        return EXIT_BAD_INPUT
+    return int(module.main(rest) or 0)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="engine", description="Index, search and analyse a music library.")
+    _add_common_options(parser, None)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    index = _command(commands, "index", "scan, analyse and store files (incremental, resumable)", run_index)
+    index.add_argument("paths", nargs="*", metavar="PATH", help="folders or files (default: the library folders)")
+    index.add_argument("--workers", type=int, default=None, help="decode processes (default: cores - 1)")
+    index.add_argument("--max-windows", type=int, default=None, help="windows analysed per track")
+
+    similar = _command(commands, "similar", "tracks that sound like each query (file or track id)", run_similar)
+    similar.add_argument("queries", nargs="+", metavar="QUERY")
+    similar.add_argument("-k", type=int, default=DEFAULT_NEIGHBOURS, help="results per query")
+    similar.add_argument("--harmonic", action="store_true", help="only tracks whose keys mix well")
+
+    key = _command(commands, "key", "estimate the key of each file", run_key)
+    key.add_argument("files", nargs="+", metavar="FILE")
+
+    tag = _command(commands, "tag", "tag probabilities of each file", run_tag)
+    tag.add_argument("files", nargs="+", metavar="FILE")
+
+    _command(commands, "info", "library summary", run_info)
+    _command(commands, "problems", "files that could not be analysed", run_problems)
+
+    playlist = _command(commands, "playlist", "radio-style M3U8 playlist from a seed track", run_playlist)
+    playlist.add_argument("seed", metavar="SEED", help="an indexed file or a track id")
+    playlist.add_argument("-n", type=int, default=DEFAULT_PLAYLIST_LENGTH, help="number of tracks")
+    playlist.add_argument("-o", "--output", required=True, type=Path, metavar="FILE.m3u8")
+
+    commands.add_parser("train", help="training subcommands (data, pretrain, probe, export)")
+    commands.add_parser("eval", help="evaluation reports")
+    return parser
+
+
+def _add_common_options(parser: argparse.ArgumentParser, default: Any) -> None:
+    parser.add_argument("--db", type=Path, default=default, metavar="FILE", help="library database file")
+    parser.add_argument("--model", type=Path, default=default, metavar="DIR", help="model folder")
+    json_default = False if default is None else default
+    parser.add_argument("--json", action="store_true", default=json_default, help="print JSON on stdout")
+
+
+def _command(commands, name: str, help_text: str, handler: Callable) -> argparse.ArgumentParser:
+    parser = commands.add_parser(name, help=help_text, description=help_text)
+    _add_common_options(parser, argparse.SUPPRESS)  # given after the command, they override the global ones
+    parser.set_defaults(handler=handler)
+    return parser
+
+
+# -- commands -------------------------------------------------------------------------------------------
+def run_index(options) -> int:
+    from engine.cli_progress import IndexProgressDisplay
+
+    cancel = threading.Event()
+    with _open_library(options) as library, _interrupt_sets(cancel), IndexProgressDisplay() as display:
+        report = library.index(options.paths or None, workers=options.workers, progress=display.update,
+                               cancel=cancel, **_optional(max_windows=options.max_windows))
+    if options.json:
+        _print_json(report.to_json())
+    else:
+        print(f"added {report.added}, updated {report.updated} (moved {report.moved}), unchanged {report.unchanged}, "
+              f"removed {report.removed}, problems {report.problems} in {report.seconds:.1f} s "
+              f"({report.to_json()['realtime_factor']}x real time)")
+    if report.cancelled:
+        _fail("interrupted; run the same command again to continue")
+        return EXIT_INTERRUPTED
+    return EXIT_OK
+
+
+def run_similar(options) -> int:
+    from engine import json_shapes
+    from engine.library import QueryError
+
+    outputs, failures = [], 0
+    with _open_library(options) as library:
+        for query in options.queries:
+            try:
+                outputs.append(json_shapes.similar_result(query, library.similar(query, options.k, options.harmonic)))
+            except QueryError as error:
+                failures += 1
+                outputs.append(json_shapes.similar_error(query, error.reason))
+                _fail(str(error))
+    if options.json:
+        _print_json(outputs)
+    else:
+        for output in outputs:
+            print(f"{output['query']}:")
+            for hit in output["results"]:
+                print(f"  {hit['score']:.3f}  {hit['artist'] or '?'} - {hit['title'] or '?'}  [{hit['key'] or '-'}]  "
+                      f"{hit['path']}  (#{hit['track_id']})")
+    return EXIT_BAD_INPUT if failures == len(outputs) else EXIT_OK
+
+
+def run_key(options) -> int:
+    from engine import json_shapes
+
+    return _per_file(options, json_shapes.key_result,
+                     lambda row: f"{row['key']}  {row['camelot']}  {row['open_key']}  ({row['confidence']:.2f})")
+
+
+def run_tag(options) -> int:
+    from engine import json_shapes
+
+    def text(row):
+        best = sorted(row["tags"].items(), key=lambda item: -item[1])[:5]
+        return ", ".join(f"{name} {probability:.2f}" for name, probability in best) or "(no tag head)"
+
+    return _per_file(options, json_shapes.tag_result, text)
+
+
+def _per_file(options, shape: Callable, text: Callable) -> int:
+    """Analyse each file (stored analysis when indexed); an undecodable file gives {"path", "error"}."""
+    from engine import json_shapes
+    from engine.library import QueryError
+
+    outputs, failures = [], 0
+    with _open_library(options) as library:
+        library.model()  # no usable model: one clear line before any file is touched
+        for path in options.files:
+            try:
+                outputs.append(shape(path, library.analysis_for_path(path)))
+            except QueryError as error:
+                outputs.append(json_shapes.error_result(path, error.reason))
+            failures += "error" in outputs[-1]
+    if options.json:
+        _print_json(outputs)
+    else:
+        for row in outputs:
+            print(f"{row['path']}: {row['error'] if 'error' in row else text(row)}")
+    return EXIT_BAD_INPUT if failures == len(outputs) else EXIT_OK
+
+
+def run_info(options) -> int:
+    from engine import json_shapes
+
+    with _open_library(options) as library:
+        info = library.info()
+    if options.json:
+        _print_json(json_shapes.info_result(info))
+    else:
+        print(f"database: {info.database}\ntracks: {info.tracks} ({info.analysed_tracks} analysed)\n"
+              f"problems: {info.problems}\nmodel: {info.model or '(none usable)'}\nfolders:")
+        for folder in info.folders:
+            print(f"  {folder}")
+    return EXIT_OK
+
+
+def run_problems(options) -> int:
+    from engine import json_shapes
+
+    with _open_library(options) as library:
+        rows = json_shapes.problems_result(library.problems())
+    if options.json:
+        _print_json(rows)
+    else:
+        for row in rows:
+            print(f"{row['path']}: {row['reason']}")
+    return EXIT_OK
+
+
+def run_playlist(options) -> int:
+    from engine import json_shapes
+
+    if options.n < 1:
+        _fail("-n must be at least 1")
+        return EXIT_USAGE
+    with _open_library(options) as library:
+        tracks = library.playlist(options.seed, options.n)
+        try:
+            library.write_m3u8(tracks, options.output)
+        except OSError as error:
+            _fail(f"cannot write {options.output}: {error.strerror or error}")
+            return EXIT_BAD_INPUT
+    if options.json:
+        _print_json({"seed": options.seed, "output": str(options.output),
+                     "tracks": [json_shapes.track_summary(track) for track in tracks]})
+    else:
+        print(f"wrote {len(tracks)} tracks to {options.output}")
+    return EXIT_OK
+
+
+# -- helpers --------------------------------------------------------------------------------------------
+def _open_library(options):
+    from engine.library import Library
+
+    return Library(options.db, options.model)
+
+
+def _optional(**values) -> dict:
+    return {name: value for name, value in values.items() if value is not None}
+
+
+class _interrupt_sets:
+    """First Ctrl-C sets ``cancel`` (finish the batch, commit, stop); a second one interrupts at once."""
+
+    def __init__(self, cancel: threading.Event) -> None:
+        self.cancel = cancel
+        self.previous = None
+
+    def _handle(self, signum, frame) -> None:
+        if self.cancel.is_set():
+            raise KeyboardInterrupt
+        self.cancel.set()
+        _fail("stopping after the current batch (Ctrl-C again to abort)")
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            self.previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        if self.previous is not None:
+            signal.signal(signal.SIGINT, self.previous)
+
+
+def _print_json(value: Any) -> None:
+    json.dump(value, sys.stdout, indent=2)
+    sys.stdout.write("\n")
+    sys.stdout.flush()
+
+
+def _fail(message: str) -> None:
+    print(f"engine: {message}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

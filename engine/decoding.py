@@ -1,0 +1,67 @@
+"""The decode stage of indexing, run in worker processes: one file → windows + metadata, or a reason.
+
+This module must stay light (PyAV, mutagen, numpy; no torch) because every spawned worker imports it.
+"""
+
+from __future__ import annotations
+
+import signal
+from dataclasses import dataclass
+
+import numpy as np
+
+from engine.audio import AudioDecodeError, probe, read_windows
+from engine.metadata import TrackMetadata, read_metadata
+
+
+@dataclass(frozen=True)
+class DecodeJob:
+    """A file to (re-)analyse; ``track_id`` is set when it replaces an existing track row, and
+    ``file_changed`` is False when only this model's analysis is missing (other models' stay valid)."""
+
+    path: str
+    size: int
+    mtime_ns: int
+    quick_hash: str
+    track_id: int | None
+    sample_rate: int
+    window_samples: int
+    max_windows: int
+    file_changed: bool = True
+
+
+@dataclass
+class DecodeOutcome:
+    """``windows`` (count, window_samples) float32 when decoding worked, else ``reason``."""
+
+    job: DecodeJob
+    windows: np.ndarray | None
+    metadata: TrackMetadata | None
+    duration_seconds: float
+    reason: str | None = None
+
+
+def decode_job(job: DecodeJob) -> DecodeOutcome:
+    """Decode a file's windows and read its tags; any failure becomes a reason, never an exception."""
+    try:
+        audio = read_windows(job.path, job.sample_rate, job.window_samples, job.max_windows)
+    except AudioDecodeError as error:
+        return DecodeOutcome(job, None, None, 0.0, error.reason)
+    except (OSError, ValueError, MemoryError) as error:
+        return DecodeOutcome(job, None, None, 0.0, f"decoding failed ({type(error).__name__}: {error})"[:300])
+    metadata = read_metadata(job.path)
+    if metadata.codec is None or metadata.duration is None or metadata.bitrate is None:
+        try:
+            info = probe(job.path)
+            metadata.codec = info.codec
+            metadata.duration = metadata.duration or info.duration_seconds or audio.duration_seconds
+            metadata.bitrate = metadata.bitrate or info.bitrate
+            metadata.sample_rate = metadata.sample_rate or info.sample_rate
+        except AudioDecodeError:
+            metadata.duration = metadata.duration or audio.duration_seconds
+    return DecodeOutcome(job, audio.windows, metadata, audio.duration_seconds)
+
+
+def ignore_interrupts() -> None:
+    """Worker initializer: Ctrl-C goes to the whole process group; only the main process handles it."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)

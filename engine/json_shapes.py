@@ -1,0 +1,69 @@
+"""The JSON shapes of the ``engine`` CLI (DESIGN.md's contract): fields may be added, never renamed or dropped.
+
+Paths are shown in their printable form (undecodable bytes of non-UTF-8 names become U+FFFD), so the
+output is valid UTF-8 JSON for every consumer.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from engine.results import FileAnalysis, KeyInfo, LibraryInfo, Problem, SimilarTrack, TrackRow
+from engine.scan import display_path
+
+SCORE_DECIMALS = 6
+PROBABILITY_DECIMALS = 4
+
+
+def key_fields(key: KeyInfo) -> dict[str, Any]:
+    """``tonic``, ``pitch_class``, ``mode``, ``camelot``, ``confidence`` (+ ``key``, ``open_key``, ``source``)."""
+    confidence = None if key.confidence is None else round(key.confidence, PROBABILITY_DECIMALS)
+    return {
+        "key": key.name, "tonic": key.tonic, "pitch_class": key.pitch_class, "mode": key.mode,
+        "camelot": key.camelot, "open_key": key.open_key, "confidence": confidence, "source": key.source,
+    }
+
+
+def key_result(path: str, analysis: FileAnalysis) -> dict[str, Any]:
+    if analysis.key is None:
+        return error_result(path, "the model has no key head")
+    return {"path": display_path(path), **key_fields(analysis.key)}
+
+
+def tag_result(path: str, analysis: FileAnalysis) -> dict[str, Any]:
+    tags = {name: round(probability, PROBABILITY_DECIMALS) for name, probability in analysis.tags.items()}
+    return {"path": display_path(path), "tags": tags}
+
+
+def error_result(path: str, reason: str) -> dict[str, Any]:
+    return {"path": display_path(path), "error": reason}
+
+
+def track_summary(track: TrackRow) -> dict[str, Any]:
+    return {
+        "path": track.display_path or display_path(track.path), "track_id": track.id, "title": track.title,
+        "artist": track.artist, "album": track.album, "duration": track.duration,
+        "key": track.key.name if track.key else None, "camelot": track.key.camelot if track.key else None,
+    }
+
+
+def similar_result(query: str, results: list[SimilarTrack]) -> dict[str, Any]:
+    return {
+        "query": query,
+        "results": [{**track_summary(hit.track), "score": round(hit.score, SCORE_DECIMALS)} for hit in results],
+    }
+
+
+def similar_error(query: str, reason: str) -> dict[str, Any]:
+    return {"query": query, "results": [], "error": reason}
+
+
+def info_result(info: LibraryInfo) -> dict[str, Any]:
+    return {
+        "tracks": info.tracks, "problems": info.problems, "model": info.model, "folders": info.folders,
+        "analysed": info.analysed_tracks, "database": info.database,
+    }
+
+
+def problems_result(problems: list[Problem]) -> list[dict[str, Any]]:
+    return [{"path": problem.display_path or display_path(problem.path), "reason": problem.reason} for problem in problems]

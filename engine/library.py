@@ -1,0 +1,417 @@
+"""The ``Library``: the one object the CLI and the Qt app use to index, browse and search a collection.
+
+It ties the store (SQLite, the truth), the active model, the FAISS cache and the indexing pipeline
+together. Browsing works without a model; indexing and searching raise ``ModelUnavailableError``
+when no usable model is there. Every error it raises is a ``LibraryError`` with one clear line.
+
+Thread use (the app): methods may be called from worker threads; the model and vector index are
+guarded by a lock, and SQLite (WAL) lets browsing read while an index run writes.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+import platformdirs
+
+from engine.analyzer import DEFAULT_MAX_WINDOWS, Analyzer, TrackAnalysis, key_estimate
+from engine.audio import AudioDecodeError
+from engine.database import DatabaseOpenError
+from engine.keys import key_from_index, keys_mix_harmonically, parse_key
+from engine.model_folder import DEFAULT_MODEL_DIR, LoadedModel, ModelLoadError, load_model
+from engine.pipeline import AnalysisPipeline
+from engine.planner import DecodeSettings, plan_index
+from engine.playlist import radio_walk, write_m3u8
+from engine.results import (
+    FileAnalysis, IndexProgress, IndexReport, KeyInfo, LibraryInfo, ModelInfo, Problem, SimilarTrack, TrackRow,
+)
+from engine.scan import display_path, path_from_key, scan_paths
+from engine.store import Store, unblob
+from engine.vector_index import VectorIndex
+
+APP_NAME = "semisup-music"
+DATABASE_FILE = "library.db"
+ACTIVE_MODEL_SETTING = "active_model_folder"
+MODEL_DIR_ENVIRONMENT = "ENGINE_MODEL_DIR"  # overrides the shipped default model folder
+TOP_TAG_COUNT = 3
+HARMONIC_OVERSAMPLE = 8  # neighbours fetched per wanted result before key filtering
+
+Query = str | int | Path
+
+
+class LibraryError(Exception):
+    """Base of every error the library raises; the message is one line fit for a user."""
+
+
+class LibraryOpenError(LibraryError):
+    """The database cannot be opened."""
+
+
+class ModelUnavailableError(LibraryError):
+    """No usable model: the default is missing or a model folder is invalid."""
+
+
+class QueryError(LibraryError):
+    """A query (file path or track id) cannot be used; ``reason`` is short, ``query`` as given."""
+
+    def __init__(self, query: Query, reason: str) -> None:
+        super().__init__(f"{query}: {reason}")
+        self.query = query
+        self.reason = reason
+
+
+def default_database_path() -> Path:
+    """``<user data dir>/semisup-music/library.db`` (created on first use)."""
+    folder = Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / DATABASE_FILE
+
+
+class Library:
+    """A music library in one SQLite file. Use as a context manager or call ``close()``."""
+
+    def __init__(self, db_path: Path | str | None = None, model_dir: Path | str | None = None) -> None:
+        self.db_path = Path(db_path) if db_path is not None else default_database_path()
+        try:
+            self.store = Store(self.db_path)
+        except DatabaseOpenError as error:
+            raise LibraryOpenError(str(error)) from None
+        self._lock = threading.RLock()
+        self._model: LoadedModel | None = None
+        self._model_problem: str | None = None
+        self._vector_indexes: dict[str, VectorIndex] = {}
+        self._explicit_model = model_dir is not None
+        if model_dir is not None:
+            self.use_model(model_dir, remember=False)
+
+    # -- lifetime -----------------------------------------------------------------------------------
+    def close(self) -> None:
+        self.store.close()
+
+    def __enter__(self) -> "Library":
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        self.close()
+
+    # -- models ---------------------------------------------------------------------------------------
+    def use_model(self, folder: Path | str, remember: bool = True) -> str:
+        """Load a model folder and make it active; returns its model id. Raises ``ModelUnavailableError``."""
+        try:
+            model = load_model(folder)
+        except ModelLoadError as error:
+            raise ModelUnavailableError(str(error)) from None
+        with self._lock:
+            self._model, self._model_problem = model, None
+            self.store.register_model(model.model_id, model.config.name, model.weights_sha256,
+                                      str(Path(folder).resolve()), model.config.embedding_dim, model.config.tag_names)
+            if remember:
+                self.store.set_setting(ACTIVE_MODEL_SETTING, str(Path(folder).resolve()))
+        return model.model_id
+
+    def model(self) -> LoadedModel:
+        """The active model, loaded on first use; raises ``ModelUnavailableError`` when there is none."""
+        with self._lock:
+            if self._model is not None:
+                return self._model
+            if self._model_problem is None:
+                self._model_problem = self._load_default_model()
+            if self._model is None:
+                raise ModelUnavailableError(self._model_problem)
+            return self._model
+
+    def _load_default_model(self) -> str | None:
+        """Try the remembered model folder, then the shipped default; returns why neither works."""
+        remembered = self.store.get_setting(ACTIVE_MODEL_SETTING)
+        for folder in [Path(remembered)] if remembered else []:
+            if folder.is_dir():
+                try:
+                    self.use_model(folder, remember=False)
+                    return None
+                except ModelUnavailableError:
+                    pass
+        default = Path(os.environ.get(MODEL_DIR_ENVIRONMENT) or DEFAULT_MODEL_DIR)
+        try:
+            self.use_model(default, remember=False)
+            return None
+        except ModelUnavailableError as error:
+            return f"no usable model: {error} (pass --model DIR or set {MODEL_DIR_ENVIRONMENT})"
+
+    @property
+    def active_model_id(self) -> str | None:
+        try:
+            return self.model().model_id
+        except ModelUnavailableError:
+            return None
+
+    def models(self) -> list[ModelInfo]:
+        active = self.active_model_id
+        return [
+            ModelInfo(row["model_id"], row["name"], row["folder"], row["embedding_dim"], row["tag_names"],
+                      row["analysed"], row["model_id"] == active)
+            for row in self.store.models()
+        ]
+
+    def _vector_index(self, model: LoadedModel) -> VectorIndex:
+        with self._lock:
+            index = self._vector_indexes.get(model.model_id)
+            if index is None:
+                index = VectorIndex(self.store, model.model_id, model.config.embedding_dim)
+                self._vector_indexes[model.model_id] = index
+            return index
+
+    # -- folders --------------------------------------------------------------------------------------
+    def folders(self) -> list[str]:
+        return self.store.folders()
+
+    def add_folder(self, path: Path | str) -> bool:
+        folder = os.path.abspath(os.fspath(path))
+        if not os.path.isdir(folder):
+            raise LibraryError(f"not a folder: {display_path(folder)}")
+        return self.store.add_folder(folder)
+
+    def remove_folder(self, path: Path | str) -> int:
+        """Forget a folder and its tracks; returns how many tracks left the library."""
+        return self.store.remove_folder(os.path.abspath(os.fspath(path)))
+
+    # -- indexing -------------------------------------------------------------------------------------
+    def index(
+        self,
+        paths: Sequence[Path | str] | None = None,
+        workers: int | None = None,
+        progress: Callable[[IndexProgress], None] | None = None,
+        cancel: threading.Event | None = None,
+        max_windows: int = DEFAULT_MAX_WINDOWS,
+    ) -> IndexReport:
+        """Scan ``paths`` (default: every library folder), analyse what is new or changed, drop what is gone.
+
+        Folders given here become library folders. Broken files become problems; the run still succeeds.
+        Setting ``cancel`` stops after the current batch; the next run resumes from there.
+        """
+        started = time.monotonic()
+        model = self.model()
+        roots = [os.path.abspath(os.fspath(path)) for path in paths] if paths else self.folders()
+        for root in roots:
+            if not os.path.exists(root):
+                raise LibraryError(f"not found: {display_path(root)}")
+        for root in roots:
+            if os.path.isdir(root):
+                self.store.add_folder(root)
+        if progress is not None:
+            progress(IndexProgress("scan", 0, 0, 0.0, 0.0))
+        scan = scan_paths(roots)
+        settings = DecodeSettings(model.config.sample_rate, model.config.window_samples, max_windows)
+        plan = plan_index(scan, self.store, roots, model.model_id, settings)
+        self.store.remove_tracks(plan.removed_track_ids)
+        for move in plan.moves:
+            self.store.move_track(move.track_id, move.new_path, move.mtime_ns)
+        self.store.record_problems(plan.new_problems)
+        self.store.remove_problems(plan.stale_problem_keys)
+        pipeline = AnalysisPipeline(Analyzer(model, max_windows=max_windows), self.store, workers, progress, cancel)
+        result = pipeline.run(plan.jobs)
+        self._vector_index(model).ensure_current()
+        return IndexReport(
+            added=result.added,
+            updated=result.updated + plan.moved_only,
+            unchanged=plan.unchanged,
+            removed=len(plan.removed_track_ids) + result.removed,
+            problems=self.store.problem_count(roots),
+            seconds=time.monotonic() - started,
+            moved=len(plan.moves),
+            analysed=result.analysed,
+            audio_seconds=result.audio_seconds,
+            cancelled=result.cancelled,
+        )
+
+    # -- browsing -------------------------------------------------------------------------------------
+    def track_count(self, filter_text: str = "") -> int:
+        return self.store.track_count(filter_text)
+
+    def tracks(
+        self, offset: int = 0, limit: int = 100, order_by: str = "artist", descending: bool = False,
+        filter_text: str = "",
+    ) -> list[TrackRow]:
+        """One page of tracks. ``order_by``: artist, title, album, genre, year, duration, added, path, bpm."""
+        model_id, tag_names = self._browse_model()
+        try:
+            rows = self.store.track_rows(model_id, offset, limit, order_by, descending, filter_text)
+        except ValueError as error:
+            raise LibraryError(str(error)) from None
+        return [_track_row(row, tag_names) for row in rows]
+
+    def track(self, track_id: int) -> TrackRow | None:
+        return self._rows_by_ids([track_id]).get(track_id)
+
+    def problems(self) -> list[Problem]:
+        return [Problem(path, reason, display_path(path)) for path, reason in self.store.problems()]
+
+    def info(self) -> LibraryInfo:
+        model_id = self.active_model_id
+        analysed = len(self.store.analysed_track_ids(model_id)) if model_id else 0
+        return LibraryInfo(self.store.track_count(), self.store.problem_count(), model_id,
+                           [display_path(folder) for folder in self.folders()], analysed, str(self.db_path))
+
+    def embeddings(self) -> tuple[np.ndarray, np.ndarray]:
+        """Track ids (N,) and unit embeddings (N, D) by the active model, e.g. for a 2-D map."""
+        return self.store.embeddings(self.model().model_id)
+
+    def _browse_model(self) -> tuple[str | None, list[str]]:
+        try:
+            model = self.model()
+        except ModelUnavailableError:
+            return None, []
+        return model.model_id, model.config.tag_names
+
+    def _rows_by_ids(self, track_ids: Sequence[int]) -> dict[int, TrackRow]:
+        model_id, tag_names = self._browse_model()
+        rows = self.store.track_rows_by_ids(model_id, list(track_ids))
+        return {track_id: _track_row(row, tag_names) for track_id, row in rows.items()}
+
+    # -- analysis of single files ---------------------------------------------------------------------
+    def analyze_file(self, path: Path | str) -> FileAnalysis:
+        """Analyse any audio file with the active model (not stored). Raises ``QueryError`` if undecodable."""
+        model = self.model()
+        try:
+            analysis = Analyzer(model).analyze_file(path)
+        except AudioDecodeError as error:
+            raise QueryError(path, error.reason) from None
+        return _file_analysis(str(path), analysis, model)
+
+    def analysis_for_path(self, path: Path | str) -> FileAnalysis:
+        """The stored analysis when ``path`` is indexed, unchanged and analysed by the active model; else fresh."""
+        model = self.model()
+        absolute = os.path.abspath(os.fspath(path))
+        track_id = self.store.track_id_for_path(absolute)
+        if track_id is not None and self._is_current(track_id, absolute):
+            stored = self.store.analysis_of(track_id, model.model_id)
+            if stored is not None:
+                return _file_analysis(os.fspath(path), stored, model)
+        return self.analyze_file(path)
+
+    def _is_current(self, track_id: int, path: str) -> bool:
+        row = self.store.track_rows_by_ids(None, [track_id]).get(track_id)
+        try:
+            stat = os.stat(path)
+        except OSError:
+            return False
+        return row is not None and row["size"] == stat.st_size and row["mtime_ns"] == stat.st_mtime_ns
+
+    # -- similarity -----------------------------------------------------------------------------------
+    def resolve_query(self, query: Query) -> tuple[int | None, np.ndarray, KeyInfo | None]:
+        """(own track id or None, unit embedding (D,), key) of a file path or track id."""
+        model = self.model()
+        track_id = _as_track_id(query)
+        if track_id is not None:
+            stored = self.store.analysis_of(track_id, model.model_id)
+            if stored is None:
+                reason = "no such track" if self.track(track_id) is None else "track not analysed by the active model"
+                raise QueryError(query, reason)
+            row = self.track(track_id)
+            return track_id, stored.embedding, row.key if row else None
+        path = os.path.abspath(os.fspath(query))
+        if not os.path.exists(path):
+            raise QueryError(query, "no such file or track id")
+        analysis = self.analysis_for_path(path)
+        return self.store.track_id_for_path(path), analysis.embedding, analysis.key
+
+    def similar(self, query: Query, k: int = 10, harmonic: bool = False) -> list[SimilarTrack]:
+        """The ``k`` most similar tracks to a file (indexed or not) or track id, best first, never the query's own
+        track. ``harmonic`` keeps only tracks whose key mixes with the query's (Camelot rule)."""
+        own_track_id, embedding, query_key = self.resolve_query(query)
+        if harmonic and query_key is None:
+            raise QueryError(query, "key unknown (the model has no key head and the file no key tag)")
+        index = self._vector_index(self.model())
+        wanted = k * HARMONIC_OVERSAMPLE if harmonic else k + 1
+        while True:
+            scores, track_ids = index.search(embedding[None, :], wanted)
+            hits = [(int(t), float(s)) for t, s in zip(track_ids[0], scores[0]) if t >= 0 and t != own_track_id]
+            rows = self._rows_by_ids([track_id for track_id, _ in hits])
+            results = [SimilarTrack(rows[t], score) for t, score in hits if t in rows]
+            if harmonic:
+                results = [r for r in results if r.track.key and keys_mix_harmonically(query_key.to_key(), r.track.key.to_key())]
+            exhausted = len(track_ids[0]) < wanted or index.size <= wanted
+            if len(results) >= k or exhausted or not harmonic:
+                return results[:k]
+            wanted *= HARMONIC_OVERSAMPLE
+
+    # -- playlists ------------------------------------------------------------------------------------
+    def playlist(self, seed: Query, n: int) -> list[TrackRow]:
+        """A radio walk of up to ``n`` tracks from an indexed seed (file path or track id)."""
+        own_track_id, _, _ = self.resolve_query(seed)
+        if own_track_id is None:
+            raise QueryError(seed, "the seed must be a track in the library (index it first)")
+        index = self._vector_index(self.model())
+        artists: dict[int, str | None] = {}
+
+        def neighbours(track_id: int, count: int) -> list[int]:
+            vector = index.vector_of(track_id)
+            if vector is None:
+                return []
+            _, found = index.search(vector[None, :], count + 1)
+            return [int(t) for t in found[0] if t >= 0 and t != track_id]
+
+        def artist_of(track_id: int) -> str | None:
+            if track_id not in artists:
+                row = self.track(track_id)
+                artists[track_id] = row.artist if row else None
+            return artists[track_id]
+
+        order = radio_walk(own_track_id, n, neighbours, artist_of)
+        rows = self._rows_by_ids(order)
+        return [rows[track_id] for track_id in order if track_id in rows]
+
+    @staticmethod
+    def write_m3u8(tracks: Sequence[TrackRow], path: Path | str) -> Path:
+        return write_m3u8(tracks, path)
+
+
+def _as_track_id(query: Query) -> int | None:
+    """An int, or a string of digits that is not an existing file, is a track id."""
+    if isinstance(query, bool):
+        return None
+    if isinstance(query, int):
+        return query
+    if isinstance(query, str) and query.strip().isdigit() and not os.path.exists(query):
+        return int(query)
+    return None
+
+
+def _key_info(key_index: int | None, confidence: float | None, tag_key: str | None) -> KeyInfo | None:
+    if key_index is not None:
+        return KeyInfo.from_key(key_from_index(key_index), confidence, "analysis")
+    parsed = parse_key(tag_key) if tag_key else None
+    return KeyInfo.from_key(parsed, None, "tag") if parsed else None
+
+
+def _top_tags(tag_probs: bytes | None, tag_names: list[str]) -> list[tuple[str, float]]:
+    probabilities = unblob(tag_probs)
+    if probabilities is None or len(probabilities) != len(tag_names):
+        return []
+    order = np.argsort(-probabilities)[:TOP_TAG_COUNT]
+    return [(tag_names[i], float(probabilities[i])) for i in order]
+
+
+def _track_row(row: dict, tag_names: list[str]) -> TrackRow:
+    path = path_from_key(row["path_key"])
+    return TrackRow(
+        id=row["id"], path=path, title=row["title"], artist=row["artist"], album=row["album"],
+        album_artist=row["album_artist"], genre=row["genre"], year=row["year"], track_number=row["track_number"],
+        duration=row["duration"], codec=row["codec"], bitrate=row["bitrate"], bpm=row["bpm"],
+        key=_key_info(row["key_index"], row["key_confidence"], row["tag_key"]),
+        top_tags=_top_tags(row["tag_probs"], tag_names), analysed=row["analysis_id"] is not None,
+        display_path=row["path"],
+    )
+
+
+def _file_analysis(path: str, analysis: TrackAnalysis, model: LoadedModel) -> FileAnalysis:
+    estimate = key_estimate(analysis.key_probs)
+    key = KeyInfo.from_key(estimate.key, estimate.confidence, "analysis") if estimate else None
+    tags = {}
+    if analysis.tag_probs is not None:
+        tags = {name: float(p) for name, p in zip(model.config.tag_names, analysis.tag_probs)}
+    return FileAnalysis(path, analysis.embedding, key, tags, analysis.window_count, model.model_id)

@@ -1,0 +1,172 @@
+"""Read tags and stream facts from a file with mutagen (ID3, Vorbis comments, MP4 atoms, ASF).
+
+Tags never make a file a problem: an unreadable tag block gives empty fields, and decoding decides
+whether the audio is usable.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import mutagen
+from mutagen.asf import ASFTags
+from mutagen.id3 import ID3
+from mutagen.mp4 import MP4Tags
+
+# Field name → keys to try, per tag family; the first non-empty value wins.
+ID3_FRAMES = {
+    "title": ["TIT2"], "artist": ["TPE1"], "album": ["TALB"], "album_artist": ["TPE2"], "genre": ["TCON"],
+    "year": ["TDRC", "TYER", "TDOR"], "track_number": ["TRCK"], "key": ["TKEY"], "bpm": ["TBPM"],
+    "mood": ["TMOO", "TXXX:MOOD", "TXXX:mood"], "grouping": ["GRP1", "TIT1"],
+}
+VORBIS_FIELDS = {
+    "title": ["title"], "artist": ["artist"], "album": ["album"], "album_artist": ["albumartist", "album artist"],
+    "genre": ["genre"], "year": ["date", "year", "originaldate"], "track_number": ["tracknumber"],
+    "key": ["initialkey", "key"], "bpm": ["bpm"], "mood": ["mood"], "grouping": ["grouping", "contentgroup"],
+}
+MP4_ATOMS = {
+    "title": ["\xa9nam"], "artist": ["\xa9ART"], "album": ["\xa9alb"], "album_artist": ["aART"], "genre": ["\xa9gen"],
+    "year": ["\xa9day"], "track_number": ["trkn"],
+    "key": ["----:com.apple.iTunes:initialkey", "----:com.apple.iTunes:KEY", "----:com.apple.iTunes:INITIALKEY"],
+    "bpm": ["tmpo", "----:com.apple.iTunes:BPM"], "mood": ["----:com.apple.iTunes:MOOD", "----:com.apple.iTunes:mood"],
+    "grouping": ["\xa9grp"],
+}
+ASF_ATTRIBUTES = {
+    "title": ["Title"], "artist": ["Author", "WM/AlbumArtist"], "album": ["WM/AlbumTitle"],
+    "album_artist": ["WM/AlbumArtist"], "genre": ["WM/Genre"], "year": ["WM/Year"], "track_number": ["WM/TrackNumber"],
+    "key": ["WM/InitialKey"], "bpm": ["WM/BeatsPerMinute"], "mood": ["WM/Mood"], "grouping": ["WM/ContentGroupDescription"],
+}
+YEAR_PATTERN = re.compile(r"(\d{4})")
+LEADING_NUMBER_PATTERN = re.compile(r"\s*(\d+)")
+
+
+@dataclass
+class TrackMetadata:
+    """Tags and stream facts of one file; any field may be None when the file does not say."""
+
+    title: str | None = None
+    artist: str | None = None
+    album: str | None = None
+    album_artist: str | None = None
+    genre: str | None = None
+    year: int | None = None
+    track_number: int | None = None
+    duration: float | None = None
+    codec: str | None = None
+    bitrate: int | None = None
+    sample_rate: int | None = None
+    key: str | None = None  # the key tag as written in the file (TKEY / INITIALKEY), unparsed
+    bpm: float | None = None
+    mood: str | None = None
+    grouping: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def read_metadata(path: str) -> TrackMetadata:
+    """Tags and stream info of ``path``; empty metadata if mutagen cannot read the file."""
+    try:
+        audio = mutagen.File(path)
+    except Exception:  # mutagen raises many unrelated types on garbage input; tags are optional
+        return TrackMetadata()
+    if audio is None:
+        return TrackMetadata()
+    raw = _raw_fields(audio)
+    info = getattr(audio, "info", None)
+    return TrackMetadata(
+        title=raw.get("title"),
+        artist=raw.get("artist"),
+        album=raw.get("album"),
+        album_artist=raw.get("album_artist"),
+        genre=raw.get("genre"),
+        year=_leading_year(raw.get("year")),
+        track_number=_leading_int(raw.get("track_number")),
+        duration=_positive_float(getattr(info, "length", None)),
+        codec=_codec_name(audio),
+        bitrate=_positive_int(getattr(info, "bitrate", None)),
+        sample_rate=_positive_int(getattr(info, "sample_rate", None)),
+        key=raw.get("key"),
+        bpm=_positive_float(raw.get("bpm")),
+        mood=raw.get("mood"),
+        grouping=raw.get("grouping"),
+    )
+
+
+def _raw_fields(audio) -> dict[str, str]:
+    tags = getattr(audio, "tags", None)
+    if tags is None:
+        return {}
+    case_sensitive = True
+    if isinstance(tags, ID3):
+        table = ID3_FRAMES
+    elif isinstance(tags, MP4Tags):
+        table = MP4_ATOMS
+    elif isinstance(tags, ASFTags):
+        table = ASF_ATTRIBUTES
+    else:
+        table, case_sensitive = VORBIS_FIELDS, False
+    fields = {}
+    for field, keys in table.items():
+        for key in keys:
+            value = _first_text(tags, key, case_sensitive)
+            if value:
+                fields[field] = value
+                break
+    return fields
+
+
+def _first_text(tags, key: str, case_sensitive: bool) -> str | None:
+    try:
+        value = tags.get(key) if hasattr(tags, "get") else None
+        if value is None and not case_sensitive:
+            value = tags.get(key.upper())
+    except (KeyError, ValueError, TypeError):
+        return None
+    if value is None:
+        return None
+    if hasattr(value, "text"):  # ID3 frame
+        value = value.text
+    if isinstance(value, (list, tuple)):
+        if not value:
+            return None
+        value = value[0]
+    if isinstance(value, tuple):  # MP4 trkn (number, total)
+        value = value[0]
+    if isinstance(value, (bytes, bytearray)):  # MP4 freeform atom
+        value = bytes(value).decode("utf-8", errors="replace")
+    if hasattr(value, "value"):  # ASF attribute
+        value = value.value
+    text = str(value).strip().replace("\x00", "")
+    return text or None
+
+
+def _codec_name(audio) -> str | None:
+    info = getattr(audio, "info", None)
+    codec = getattr(info, "codec", None) or getattr(info, "codec_name", None)
+    return codec if isinstance(codec, str) and codec else None
+
+
+def _leading_year(text: str | None) -> int | None:
+    match = YEAR_PATTERN.search(text or "")
+    return int(match.group(1)) if match else None
+
+
+def _leading_int(text: str | None) -> int | None:
+    match = LEADING_NUMBER_PATTERN.match(text or "")
+    return int(match.group(1)) if match else None
+
+
+def _positive_float(value) -> float | None:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if number > 0 else None
+
+
+def _positive_int(value) -> int | None:
+    number = _positive_float(value)
+    return int(number) if number else None

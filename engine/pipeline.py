@@ -1,0 +1,173 @@
+"""Run decode jobs through the model and into the store: the hot loop of indexing.
+
+Decoding runs in spawned worker processes (PyAV releases no GIL worth sharing, and spawn is safe
+next to torch's threads); inference runs here, on batches of windows from many tracks; results are
+written in batched transactions. A finished track is committed with its analysis, so a cancelled or
+killed run loses at most the current batch and the next run starts after the last commit.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass
+
+from engine.analyzer import Analyzer
+from engine.decoding import DecodeJob, DecodeOutcome, decode_job, ignore_interrupts
+from engine.results import IndexProgress
+from engine.store import NewTrack, ProblemRecord, Store
+
+WRITE_INTERVAL_SECONDS = 3.0  # commit at least this often, so a kill loses little work
+IN_FLIGHT_PER_WORKER = 4  # decoded-but-not-analysed tracks queued per worker (bounds memory)
+POLL_SECONDS = 0.25
+
+
+@dataclass
+class PipelineResult:
+    analysed: int = 0
+    added: int = 0
+    updated: int = 0
+    problems: int = 0
+    removed: int = 0
+    audio_seconds: float = 0.0
+    cancelled: bool = False
+
+
+def default_worker_count() -> int:
+    """Decode workers: one per core but one, leaving a core for inference (at least one worker)."""
+    return max(1, (os.cpu_count() or 2) - 1)
+
+
+class AnalysisPipeline:
+    """Decode (workers) → analyse (batched, here) → store (one transaction per inference batch)."""
+
+    def __init__(
+        self,
+        analyzer: Analyzer,
+        store: Store,
+        workers: int | None = None,
+        progress: Callable[[IndexProgress], None] | None = None,
+        cancel: threading.Event | None = None,
+    ) -> None:
+        self.analyzer = analyzer
+        self.store = store
+        self.workers = default_worker_count() if workers is None else max(0, workers)
+        self.progress = progress
+        self.cancel = cancel or threading.Event()
+        self._decoded: list[DecodeOutcome] = []
+        self._decoded_windows = 0
+        self._to_write: list[NewTrack] = []
+        self._problems_to_write: list[ProblemRecord] = []
+        self._tracks_now_broken: list[int] = []  # known tracks whose changed file no longer decodes
+        self._last_write = time.monotonic()
+        self._result = PipelineResult()
+        self._started = 0.0
+        self._done = 0
+        self._total = 0
+
+    def run(self, jobs: Sequence[DecodeJob]) -> PipelineResult:
+        self._started = time.monotonic()
+        self._total = len(jobs)
+        self._report("analyse", "")
+        if self.workers == 0 or len(jobs) <= 1:
+            self._run_inline(jobs)
+        else:
+            self._run_pooled(jobs)
+        self._analyse_decoded()
+        self._write()
+        self._report("done", "")
+        return self._result
+
+    # -- scheduling ---------------------------------------------------------------------------------
+    def _run_inline(self, jobs: Sequence[DecodeJob]) -> None:
+        for job in jobs:
+            if self.cancel.is_set():
+                self._result.cancelled = True
+                return
+            self._accept(decode_job(job))
+
+    def _run_pooled(self, jobs: Sequence[DecodeJob]) -> None:
+        pending = deque(jobs)
+        in_flight: set[Future] = set()
+        context = multiprocessing.get_context("spawn")
+        limit = max(2, self.workers * IN_FLIGHT_PER_WORKER)
+        executor = ProcessPoolExecutor(self.workers, mp_context=context, initializer=ignore_interrupts)
+        try:
+            while pending or in_flight:
+                if self.cancel.is_set():
+                    self._result.cancelled = True
+                    break
+                while pending and len(in_flight) < limit:
+                    in_flight.add(executor.submit(decode_job, pending.popleft()))
+                finished, in_flight = wait(in_flight, timeout=POLL_SECONDS, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    self._accept(future.result())
+                if not finished:
+                    self._write_if_due()
+        finally:
+            executor.shutdown(wait=True, cancel_futures=True)
+
+    # -- stages ---------------------------------------------------------------------------------------
+    def _accept(self, outcome: DecodeOutcome) -> None:
+        self._done += 1
+        if outcome.windows is None:
+            job = outcome.job
+            self._problems_to_write.append(ProblemRecord(job.path, outcome.reason or "unknown", job.size, job.mtime_ns))
+            if job.track_id is not None:
+                self._tracks_now_broken.append(job.track_id)
+        else:
+            self._decoded.append(outcome)
+            self._decoded_windows += len(outcome.windows)
+            self._result.audio_seconds += outcome.duration_seconds
+            if self._decoded_windows >= self.analyzer.batch_windows:
+                self._analyse_decoded()
+                self._write()  # one transaction per inference batch
+        self._report("analyse", outcome.job.path)
+        self._write_if_due()
+
+    def _analyse_decoded(self) -> None:
+        if not self._decoded:
+            return
+        analyses = self.analyzer.analyze_tracks([outcome.windows for outcome in self._decoded])
+        for outcome, analysis in zip(self._decoded, analyses):
+            job = outcome.job
+            self._to_write.append(
+                NewTrack(job.path, job.size, job.mtime_ns, job.quick_hash, outcome.metadata, analysis, job.track_id,
+                         job.file_changed)
+            )
+        self._decoded, self._decoded_windows = [], 0
+
+    def _write_if_due(self) -> None:
+        due = time.monotonic() - self._last_write >= WRITE_INTERVAL_SECONDS
+        if due and (self._decoded or self._problems_to_write):
+            self._analyse_decoded()
+            self._write()
+
+    def _write(self) -> None:
+        if self._to_write:
+            self.store.save_tracks(self._to_write, self.analyzer.model.model_id)
+            for item in self._to_write:
+                self._result.analysed += 1
+                if item.track_id is None:
+                    self._result.added += 1
+                else:
+                    self._result.updated += 1
+            self._to_write = []
+        if self._problems_to_write:
+            self.store.remove_tracks(self._tracks_now_broken)
+            self.store.record_problems(self._problems_to_write)
+            self._result.removed += len(self._tracks_now_broken)
+            self._tracks_now_broken = []
+            self._result.problems += len(self._problems_to_write)
+            self._problems_to_write = []
+        self._last_write = time.monotonic()
+
+    def _report(self, phase: str, path: str) -> None:
+        if self.progress is not None:
+            self.progress(IndexProgress(phase, self._done, self._total, time.monotonic() - self._started,
+                                        self._result.audio_seconds, path))

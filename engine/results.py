@@ -1,0 +1,147 @@
+"""The value types the ``Library`` API hands out (to the CLI and the Qt app): plain dataclasses."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from engine.keys import Key
+
+
+@dataclass(frozen=True)
+class KeyInfo:
+    """A key with every notation shown to users; ``source`` is "analysis" or "tag"."""
+
+    name: str  # "A minor"
+    tonic: str  # "A"
+    pitch_class: int
+    mode: str  # "major" | "minor"
+    camelot: str  # "8A"
+    open_key: str  # "1m"
+    confidence: float | None
+    source: str
+
+    @classmethod
+    def from_key(cls, key: Key, confidence: float | None, source: str) -> "KeyInfo":
+        return cls(key.name, key.tonic, key.pitch_class, key.mode, key.camelot, key.open_key, confidence, source)
+
+    def to_key(self) -> Key:
+        return Key(self.pitch_class, self.mode)
+
+
+@dataclass(frozen=True)
+class TrackRow:
+    """One library track as listed: tags, stream facts, and (if analysed by the active model) key and tags."""
+
+    id: int
+    path: str  # str with surrogate escapes for non-UTF-8 names: use as-is with open()/os functions
+    title: str | None
+    artist: str | None
+    album: str | None
+    album_artist: str | None
+    genre: str | None
+    year: int | None
+    track_number: int | None
+    duration: float | None
+    codec: str | None
+    bitrate: int | None
+    bpm: float | None
+    key: KeyInfo | None
+    top_tags: list[tuple[str, float]] = field(default_factory=list)
+    analysed: bool = False
+    display_path: str = ""
+
+
+@dataclass(frozen=True)
+class SimilarTrack:
+    """A neighbour of a query: cosine similarity ``score`` in [-1, 1], best first."""
+
+    track: TrackRow
+    score: float
+
+
+@dataclass
+class FileAnalysis:
+    """The analysis of one file, not stored: ``embedding`` (D,) unit length float32."""
+
+    path: str
+    embedding: np.ndarray
+    key: KeyInfo | None
+    tags: dict[str, float]
+    window_count: int
+    model_id: str
+
+
+@dataclass(frozen=True)
+class Problem:
+    path: str
+    reason: str
+    display_path: str = ""
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    model_id: str
+    name: str
+    folder: str
+    embedding_dim: int
+    tag_names: list[str]
+    analysed_tracks: int
+    active: bool
+
+
+@dataclass(frozen=True)
+class LibraryInfo:
+    tracks: int
+    problems: int
+    model: str | None  # active model id, None when no usable model
+    folders: list[str]
+    analysed_tracks: int
+    database: str
+
+
+@dataclass
+class IndexProgress:
+    """A snapshot for progress displays; ``phase`` is "scan", "analyse" or "done"."""
+
+    phase: str
+    files_done: int
+    files_total: int
+    seconds: float
+    audio_seconds: float
+    current_path: str = ""
+
+    @property
+    def files_per_second(self) -> float:
+        return self.files_done / self.seconds if self.seconds > 0 else 0.0
+
+    @property
+    def realtime_factor(self) -> float:
+        """Audio duration processed / wall time."""
+        return self.audio_seconds / self.seconds if self.seconds > 0 else 0.0
+
+
+@dataclass
+class IndexReport:
+    """What an index run did. ``analysed`` counts tracks run through the model (0 on a no-change re-run)."""
+
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    removed: int = 0
+    problems: int = 0
+    seconds: float = 0.0
+    moved: int = 0
+    analysed: int = 0
+    audio_seconds: float = 0.0
+    cancelled: bool = False
+
+    def to_json(self) -> dict:
+        return {
+            "added": self.added, "updated": self.updated, "unchanged": self.unchanged, "removed": self.removed,
+            "problems": self.problems, "seconds": round(self.seconds, 3), "moved": self.moved,
+            "analysed": self.analysed, "audio_seconds": round(self.audio_seconds, 1),
+            "realtime_factor": round(self.audio_seconds / self.seconds, 1) if self.seconds > 0 else 0.0,
+            "cancelled": self.cancelled,
+        }

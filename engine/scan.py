@@ -1,0 +1,158 @@
+"""Find audio files under library folders and fingerprint them cheaply.
+
+A file's identity is (size, mtime, a hash of a few blocks): enough to tell "unchanged" from a stat
+alone, and to recognise a moved or renamed file without reading it whole. The walk follows directory
+symlinks but remembers every (device, inode) it entered, so a symlink cycle is walked once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import stat
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from engine.audio import AUDIO_EXTENSIONS
+
+HASH_BLOCK_BYTES = 64 * 1024  # three blocks (start, middle, end) are hashed
+HASH_DIGEST_BYTES = 16
+SYSTEM_NAMES = frozenset(
+    {"thumbs.db", "desktop.ini", "$recycle.bin", "system volume information", "__macosx", "lost+found"}
+)
+
+
+@dataclass(frozen=True)
+class ScannedFile:
+    """An audio file found by the walk: its path and the stat part of its identity."""
+
+    path: str
+    size: int
+    mtime_ns: int
+
+
+@dataclass(frozen=True)
+class ScanProblem:
+    """An audio-looking entry that cannot even be stat'ed or opened (dangling link, no permission)."""
+
+    path: str
+    reason: str
+
+
+@dataclass
+class ScanResult:
+    files: list[ScannedFile]
+    problems: list[ScanProblem]
+
+
+def is_skipped_name(name: str) -> bool:
+    """Hidden (dot) files and well-known system files and folders are skipped silently."""
+    return name.startswith(".") or name.lower() in SYSTEM_NAMES
+
+
+def is_audio_name(name: str) -> bool:
+    return os.path.splitext(name)[1].lower() in AUDIO_EXTENSIONS
+
+
+def scan_paths(roots: Iterable[Path | str]) -> ScanResult:
+    """Walk every root (a folder or a single file); paths are absolute, as ``str`` (surrogate-escaped)."""
+    files: list[ScannedFile] = []
+    problems: list[ScanProblem] = []
+    seen_directories: set[tuple[int, int]] = set()
+    seen_files: set[str] = set()
+    for root in roots:
+        root_path = os.path.abspath(os.fspath(root))
+        if os.path.isdir(root_path):
+            entries = _walk(root_path, seen_directories)
+        else:
+            entries = iter([root_path])
+        for path in entries:
+            if path in seen_files:
+                continue
+            seen_files.add(path)
+            _classify(path, files, problems)
+    return ScanResult(files, problems)
+
+
+def _walk(root: str, seen_directories: set[tuple[int, int]]) -> Iterator[str]:
+    """Yield audio-named file paths below ``root``, depth first, each directory entered once."""
+    stack = [root]
+    while stack:
+        directory = stack.pop()
+        try:
+            info = os.stat(directory)
+        except OSError:
+            continue
+        identity = (info.st_dev, info.st_ino)
+        if identity in seen_directories:
+            continue
+        seen_directories.add(identity)
+        try:
+            with os.scandir(directory) as listing:
+                entries = sorted(listing, key=lambda entry: entry.name)
+        except OSError:
+            continue
+        subdirectories = []
+        for entry in entries:
+            if is_skipped_name(entry.name):
+                continue
+            try:
+                is_directory = entry.is_dir(follow_symlinks=True)
+            except OSError:
+                is_directory = False
+            if is_directory:
+                subdirectories.append(entry.path)
+            elif is_audio_name(entry.name):
+                yield entry.path
+        stack.extend(reversed(subdirectories))
+
+
+def _classify(path: str, files: list[ScannedFile], problems: list[ScanProblem]) -> None:
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        reason = "dangling symlink" if os.path.islink(path) else "file not found"
+        problems.append(ScanProblem(path, reason))
+        return
+    except OSError as error:
+        problems.append(ScanProblem(path, f"cannot stat ({error.strerror or error})"))
+        return
+    if not stat.S_ISREG(info.st_mode):
+        problems.append(ScanProblem(path, "not a regular file"))
+        return
+    files.append(ScannedFile(path, info.st_size, info.st_mtime_ns))
+
+
+def quick_hash(path: str, size: int) -> str:
+    """Hash of the size and three blocks (start, middle, end): cheap, and stable across renames.
+
+    Raises ``OSError`` when the file cannot be read.
+    """
+    digest = hashlib.blake2b(str(size).encode(), digest_size=HASH_DIGEST_BYTES)
+    with open(path, "rb") as handle:
+        offsets = sorted({0, max(0, size // 2 - HASH_BLOCK_BYTES // 2), max(0, size - HASH_BLOCK_BYTES)})
+        for offset in offsets:
+            handle.seek(offset)
+            digest.update(handle.read(HASH_BLOCK_BYTES))
+    return digest.hexdigest()
+
+
+def path_key(path: str) -> bytes:
+    """The exact bytes of a path: the database key, so non-UTF-8 file names survive a round trip."""
+    return os.fsencode(path)
+
+
+def path_from_key(key: bytes) -> str:
+    return os.fsdecode(key)
+
+
+def display_path(path: str) -> str:
+    """A printable form of a path (undecodable bytes become U+FFFD)."""
+    return os.fsencode(path).decode("utf-8", errors="replace")
+
+
+def under_prefix_bounds(folder: str) -> tuple[bytes, bytes]:
+    """Byte range [low, high) of path keys strictly below ``folder`` ('/' + 1 == '0')."""
+    prefix = path_key(folder.rstrip(os.sep))
+    return prefix + os.sep.encode(), prefix + bytes([ord(os.sep) + 1])

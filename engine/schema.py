@@ -1,0 +1,105 @@
+"""The library database schema (SQLAlchemy Core tables): what SQLite holds as the source of truth.
+
+Paths are stored twice: ``path_key`` (the exact bytes, unique, so non-UTF-8 names round-trip) and
+``path`` (printable text for showing and filtering). Analyses are keyed by (track, model_id), so the
+vectors of two models never mix; their ``id`` is AUTOINCREMENT so (count, max id) fingerprints them.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    Column, Float, ForeignKey, Index, Integer, LargeBinary, MetaData, String, Table, Text, UniqueConstraint,
+)
+
+SCHEMA_VERSION = 1
+
+metadata = MetaData()
+
+settings = Table(
+    "settings", metadata,
+    Column("name", String, primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+folders = Table(
+    "folders", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("path_key", LargeBinary, nullable=False, unique=True),
+    Column("path", Text, nullable=False),
+    Column("added_at", Float, nullable=False),
+)
+
+tracks = Table(
+    "tracks", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("path_key", LargeBinary, nullable=False, unique=True),
+    Column("path", Text, nullable=False),
+    Column("size", Integer, nullable=False),
+    Column("mtime_ns", Integer, nullable=False),
+    Column("quick_hash", String, nullable=False),
+    Column("title", Text),
+    Column("artist", Text),
+    Column("album", Text),
+    Column("album_artist", Text),
+    Column("genre", Text),
+    Column("year", Integer),
+    Column("track_number", Integer),
+    Column("duration", Float),
+    Column("codec", String),
+    Column("bitrate", Integer),
+    Column("sample_rate", Integer),
+    Column("tag_key", String),
+    Column("bpm", Float),
+    Column("mood", Text),
+    Column("grouping", Text),
+    Column("added_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+)
+Index("ix_tracks_identity", tracks.c.size, tracks.c.quick_hash)
+Index("ix_tracks_artist", tracks.c.artist.collate("NOCASE"), tracks.c.album.collate("NOCASE"), tracks.c.track_number)
+Index("ix_tracks_title", tracks.c.title.collate("NOCASE"))
+Index("ix_tracks_album", tracks.c.album.collate("NOCASE"), tracks.c.track_number)
+Index("ix_tracks_genre", tracks.c.genre.collate("NOCASE"))
+Index("ix_tracks_year", tracks.c.year)
+Index("ix_tracks_duration", tracks.c.duration)
+Index("ix_tracks_added", tracks.c.added_at)
+
+models = Table(
+    "models", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("model_id", String, nullable=False, unique=True),
+    Column("name", String, nullable=False),
+    Column("weights_sha256", String, nullable=False),
+    Column("folder", Text, nullable=False),
+    Column("embedding_dim", Integer, nullable=False),
+    Column("tag_names", Text, nullable=False),  # JSON list
+    Column("registered_at", Float, nullable=False),
+)
+
+analyses = Table(
+    "analyses", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("track_id", Integer, ForeignKey("tracks.id", ondelete="CASCADE"), nullable=False),
+    Column("model_id", String, nullable=False),
+    Column("embedding", LargeBinary, nullable=False),  # float32 (D,)
+    Column("key_index", Integer),
+    Column("key_confidence", Float),
+    Column("key_probs", LargeBinary),  # float32 (24,)
+    Column("tag_probs", LargeBinary),  # float32 (T,)
+    Column("window_count", Integer, nullable=False),
+    Column("analyzed_at", Float, nullable=False),
+    UniqueConstraint("track_id", "model_id", name="uq_analyses_track_model"),
+    sqlite_autoincrement=True,
+)
+Index("ix_analyses_model", analyses.c.model_id, analyses.c.id)
+
+problems = Table(
+    "problems", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("path_key", LargeBinary, nullable=False, unique=True),
+    Column("path", Text, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("size", Integer),
+    Column("mtime_ns", Integer),
+    Column("recorded_at", Float, nullable=False),
+)

@@ -1,0 +1,377 @@
+"""The music-domain operations on the library database: tracks, analyses, problems, folders, models.
+
+Every write that belongs together is one transaction: a track row and its analysis are committed
+together, so a killed run leaves either a finished track or nothing, and the next run resumes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from sqlalchemy import and_, delete, false, func, or_, select, update
+from sqlalchemy.sql import ColumnElement
+
+from engine.analyzer import TrackAnalysis
+from engine.database import open_database
+from engine.metadata import TrackMetadata
+from engine.scan import display_path, path_from_key, path_key, under_prefix_bounds
+from engine.schema import analyses, folders, models, problems, settings, tracks
+
+FILTER_COLUMNS = ("title", "artist", "album", "genre", "path")
+SORT_ORDERS = {
+    "artist": ("artist", "album", "track_number", "title"),
+    "title": ("title", "artist"),
+    "album": ("album", "track_number", "title"),
+    "genre": ("genre", "artist", "title"),
+    "year": ("year", "artist", "album"),
+    "duration": ("duration",),
+    "added": ("added_at",),
+    "path": ("path",),
+    "bpm": ("bpm",),
+}
+TEXT_SORT_COLUMNS = frozenset({"artist", "album", "title", "genre"})
+ID_CHUNK = 500  # SQLite bound-parameter batches
+
+
+@dataclass(frozen=True)
+class KnownFile:
+    """What the database remembers about a path, to decide unchanged / changed / moved."""
+
+    track_id: int
+    size: int
+    mtime_ns: int
+    quick_hash: str
+
+
+@dataclass
+class NewTrack:
+    """A decoded and analysed file ready to store; ``track_id`` set when it replaces an existing row."""
+
+    path: str
+    size: int
+    mtime_ns: int
+    quick_hash: str
+    metadata: TrackMetadata
+    analysis: TrackAnalysis
+    track_id: int | None = None
+    file_changed: bool = True  # False: keep other models' analyses of this track
+
+
+@dataclass(frozen=True)
+class ProblemRecord:
+    path: str
+    reason: str
+    size: int | None = None
+    mtime_ns: int | None = None
+
+
+def _blob(array: np.ndarray | None) -> bytes | None:
+    return None if array is None else np.ascontiguousarray(array, dtype=np.float32).tobytes()
+
+
+def unblob(blob: bytes | None) -> np.ndarray | None:
+    return None if blob is None else np.frombuffer(blob, dtype=np.float32)
+
+
+def _under(column, roots: Iterable[str]) -> ColumnElement:
+    """Rows whose path key is a root itself or lies below a root folder."""
+    clauses = []
+    for root in roots:
+        low, high = under_prefix_bounds(root)
+        clauses.append(or_(column == path_key(root.rstrip(os.sep) or os.sep), and_(column >= low, column < high)))
+    return or_(*clauses) if clauses else false()
+
+
+class Store:
+    """One open library database. Not thread-safe per call sequence; open one per thread or guard it."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.engine = open_database(self.path)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # -- settings ---------------------------------------------------------------------------------
+    def get_setting(self, name: str) -> str | None:
+        with self.engine.connect() as connection:
+            return connection.execute(select(settings.c.value).where(settings.c.name == name)).scalar()
+
+    def set_setting(self, name: str, value: str) -> None:
+        with self.engine.begin() as connection:
+            connection.execute(delete(settings).where(settings.c.name == name))
+            connection.execute(settings.insert().values(name=name, value=value))
+
+    # -- folders ----------------------------------------------------------------------------------
+    def folders(self) -> list[str]:
+        with self.engine.connect() as connection:
+            keys = connection.execute(select(folders.c.path_key).order_by(folders.c.path)).scalars().all()
+        return [path_from_key(key) for key in keys]
+
+    def add_folder(self, path: str) -> bool:
+        """Register a library folder; False if it was already registered."""
+        key = path_key(path)
+        with self.engine.begin() as connection:
+            if connection.execute(select(folders.c.id).where(folders.c.path_key == key)).first():
+                return False
+            connection.execute(folders.insert().values(path_key=key, path=display_path(path), added_at=time.time()))
+        return True
+
+    def remove_folder(self, path: str) -> int:
+        """Forget a folder and the tracks and problems below it (unless another folder covers them)."""
+        remaining = [folder for folder in self.folders() if folder != path]
+        covered = [folder for folder in remaining if path.startswith(folder.rstrip(os.sep) + os.sep)]
+        with self.engine.begin() as connection:
+            connection.execute(delete(folders).where(folders.c.path_key == path_key(path)))
+            if covered:
+                return 0
+            removed = connection.execute(delete(tracks).where(_under(tracks.c.path_key, [path]))).rowcount
+            connection.execute(delete(problems).where(_under(problems.c.path_key, [path])))
+        return removed
+
+    # -- what is known under some roots -------------------------------------------------------------
+    def known_files_under(self, roots: Sequence[str]) -> dict[bytes, KnownFile]:
+        query = select(tracks.c.path_key, tracks.c.id, tracks.c.size, tracks.c.mtime_ns, tracks.c.quick_hash).where(
+            _under(tracks.c.path_key, roots)
+        )
+        with self.engine.connect() as connection:
+            return {row[0]: KnownFile(row[1], row[2], row[3], row[4]) for row in connection.execute(query)}
+
+    def known_problems_under(self, roots: Sequence[str]) -> dict[bytes, tuple[int | None, int | None, str]]:
+        query = select(problems.c.path_key, problems.c.size, problems.c.mtime_ns, problems.c.reason).where(
+            _under(problems.c.path_key, roots)
+        )
+        with self.engine.connect() as connection:
+            return {row[0]: (row[1], row[2], row[3]) for row in connection.execute(query)}
+
+    def analysed_track_ids(self, model_id: str) -> set[int]:
+        with self.engine.connect() as connection:
+            return set(connection.execute(select(analyses.c.track_id).where(analyses.c.model_id == model_id)).scalars())
+
+    def tracks_with_identity(self, size: int, quick_hash: str) -> list[tuple[int, str]]:
+        query = select(tracks.c.id, tracks.c.path_key).where(tracks.c.size == size, tracks.c.quick_hash == quick_hash)
+        with self.engine.connect() as connection:
+            return [(row[0], path_from_key(row[1])) for row in connection.execute(query)]
+
+    # -- writes -----------------------------------------------------------------------------------
+    def save_tracks(self, items: Sequence[NewTrack], model_id: str) -> list[int]:
+        """Insert or replace track rows with their analysis by ``model_id``, in one transaction."""
+        now = time.time()
+        track_ids = []
+        with self.engine.begin() as connection:
+            for item in items:
+                values = _track_values(item, now)
+                if item.track_id is None:
+                    track_id = connection.execute(tracks.insert().values(added_at=now, **values)).inserted_primary_key[0]
+                else:
+                    track_id = item.track_id
+                    connection.execute(update(tracks).where(tracks.c.id == track_id).values(**values))
+                    stale = analyses.c.track_id == track_id
+                    if not item.file_changed:
+                        stale = and_(stale, analyses.c.model_id == model_id)
+                    connection.execute(delete(analyses).where(stale))
+                connection.execute(analyses.insert().values(**_analysis_values(item.analysis, track_id, model_id, now)))
+                connection.execute(delete(problems).where(problems.c.path_key == values["path_key"]))
+                track_ids.append(track_id)
+        return track_ids
+
+    def move_track(self, track_id: int, path: str, mtime_ns: int) -> None:
+        key = path_key(path)
+        with self.engine.begin() as connection:
+            connection.execute(
+                update(tracks)
+                .where(tracks.c.id == track_id)
+                .values(path_key=key, path=display_path(path), mtime_ns=mtime_ns, updated_at=time.time())
+            )
+            connection.execute(delete(problems).where(problems.c.path_key == key))
+
+    def remove_tracks(self, track_ids: Sequence[int]) -> None:
+        with self.engine.begin() as connection:
+            for start in range(0, len(track_ids), ID_CHUNK):
+                chunk = list(track_ids[start : start + ID_CHUNK])
+                connection.execute(delete(analyses).where(analyses.c.track_id.in_(chunk)))
+                connection.execute(delete(tracks).where(tracks.c.id.in_(chunk)))
+
+    def record_problems(self, records: Sequence[ProblemRecord]) -> None:
+        now = time.time()
+        with self.engine.begin() as connection:
+            for record in records:
+                key = path_key(record.path)
+                connection.execute(delete(problems).where(problems.c.path_key == key))
+                connection.execute(
+                    problems.insert().values(
+                        path_key=key, path=display_path(record.path), reason=record.reason,
+                        size=record.size, mtime_ns=record.mtime_ns, recorded_at=now,
+                    )
+                )
+
+    def remove_problems(self, keys: Sequence[bytes]) -> None:
+        with self.engine.begin() as connection:
+            for start in range(0, len(keys), ID_CHUNK):
+                connection.execute(delete(problems).where(problems.c.path_key.in_(list(keys[start : start + ID_CHUNK]))))
+
+    # -- reads ------------------------------------------------------------------------------------
+    def track_count(self, filter_text: str = "") -> int:
+        query = select(func.count()).select_from(tracks)
+        if filter_text:
+            query = query.where(_filter_clause(filter_text))
+        with self.engine.connect() as connection:
+            return int(connection.execute(query).scalar())
+
+    def track_rows(
+        self, model_id: str | None, offset: int, limit: int, order_by: str = "artist",
+        descending: bool = False, filter_text: str = "",
+    ) -> list[dict]:
+        """A page of track rows (as mappings) joined with their analysis by ``model_id`` (if any)."""
+        if order_by not in SORT_ORDERS:
+            raise ValueError(f"unknown sort order {order_by!r}; choose from {sorted(SORT_ORDERS)}")
+        query = _track_select(model_id)
+        if filter_text:
+            query = query.where(_filter_clause(filter_text))
+        ordering = []
+        for name in SORT_ORDERS[order_by] + ("id",):
+            column = tracks.c[name]
+            if name in TEXT_SORT_COLUMNS:
+                column = column.collate("NOCASE")
+            ordering.append(column.desc() if descending else column.asc())
+        query = query.order_by(*ordering).offset(max(0, offset)).limit(max(0, limit))
+        with self.engine.connect() as connection:
+            return [dict(row._mapping) for row in connection.execute(query)]
+
+    def track_rows_by_ids(self, model_id: str | None, track_ids: Sequence[int]) -> dict[int, dict]:
+        rows: dict[int, dict] = {}
+        with self.engine.connect() as connection:
+            for start in range(0, len(track_ids), ID_CHUNK):
+                query = _track_select(model_id).where(tracks.c.id.in_(list(track_ids[start : start + ID_CHUNK])))
+                rows.update({row.id: dict(row._mapping) for row in connection.execute(query)})
+        return rows
+
+    def track_id_for_path(self, path: str) -> int | None:
+        with self.engine.connect() as connection:
+            return connection.execute(select(tracks.c.id).where(tracks.c.path_key == path_key(path))).scalar()
+
+    def analysis_of(self, track_id: int, model_id: str) -> TrackAnalysis | None:
+        query = select(analyses.c.embedding, analyses.c.key_probs, analyses.c.tag_probs, analyses.c.window_count).where(
+            analyses.c.track_id == track_id, analyses.c.model_id == model_id
+        )
+        with self.engine.connect() as connection:
+            row = connection.execute(query).first()
+        if row is None:
+            return None
+        return TrackAnalysis(unblob(row[0]), unblob(row[1]), unblob(row[2]), row[3])
+
+    def embeddings(self, model_id: str, after_analysis_id: int = 0) -> tuple[np.ndarray, np.ndarray]:
+        """Track ids (N,) int64 and embeddings (N, D) float32 of ``model_id``, analyses newer than the given id."""
+        query = (
+            select(analyses.c.track_id, analyses.c.embedding)
+            .where(analyses.c.model_id == model_id, analyses.c.id > after_analysis_id)
+            .order_by(analyses.c.id)
+        )
+        with self.engine.connect() as connection:
+            rows = connection.execute(query).all()
+        if not rows:
+            return np.zeros(0, dtype=np.int64), np.zeros((0, 0), dtype=np.float32)
+        track_ids = np.fromiter((row[0] for row in rows), dtype=np.int64, count=len(rows))
+        matrix = np.frombuffer(b"".join(row[1] for row in rows), dtype=np.float32).reshape(len(rows), -1)
+        return track_ids, matrix
+
+    def analyses_fingerprint(self, model_id: str, up_to_id: int | None = None) -> tuple[int, int]:
+        """(count, max analysis id) of a model's analyses; ids only grow, so any change moves it."""
+        query = select(func.count(), func.coalesce(func.max(analyses.c.id), 0)).where(analyses.c.model_id == model_id)
+        if up_to_id is not None:
+            query = query.where(analyses.c.id <= up_to_id)
+        with self.engine.connect() as connection:
+            count, max_id = connection.execute(query).one()
+        return int(count), int(max_id)
+
+    def problems(self) -> list[tuple[str, str]]:
+        with self.engine.connect() as connection:
+            rows = connection.execute(select(problems.c.path_key, problems.c.reason).order_by(problems.c.path)).all()
+        return [(path_from_key(row[0]), row[1]) for row in rows]
+
+    def problem_count(self, roots: Sequence[str] | None = None) -> int:
+        query = select(func.count()).select_from(problems)
+        if roots is not None:
+            query = query.where(_under(problems.c.path_key, roots))
+        with self.engine.connect() as connection:
+            return int(connection.execute(query).scalar())
+
+    # -- models -----------------------------------------------------------------------------------
+    def register_model(self, model_id: str, name: str, weights_sha256: str, folder: str, embedding_dim: int,
+                       tag_names: list[str]) -> None:
+        with self.engine.begin() as connection:
+            if connection.execute(select(models.c.id).where(models.c.model_id == model_id)).first():
+                connection.execute(update(models).where(models.c.model_id == model_id).values(folder=folder))
+                return
+            connection.execute(
+                models.insert().values(
+                    model_id=model_id, name=name, weights_sha256=weights_sha256, folder=folder,
+                    embedding_dim=embedding_dim, tag_names=json.dumps(tag_names), registered_at=time.time(),
+                )
+            )
+
+    def models(self) -> list[dict]:
+        counts = (
+            select(analyses.c.model_id, func.count().label("analysed"))
+            .group_by(analyses.c.model_id)
+            .subquery()
+        )
+        query = (
+            select(models, func.coalesce(counts.c.analysed, 0).label("analysed"))
+            .select_from(models.outerjoin(counts, counts.c.model_id == models.c.model_id))
+            .order_by(models.c.registered_at)
+        )
+        with self.engine.connect() as connection:
+            rows = [dict(row._mapping) for row in connection.execute(query)]
+        for row in rows:
+            row["tag_names"] = json.loads(row["tag_names"])
+        return rows
+
+
+def _track_values(item: NewTrack, now: float) -> dict:
+    meta = item.metadata
+    return {
+        "path_key": path_key(item.path), "path": display_path(item.path), "size": item.size,
+        "mtime_ns": item.mtime_ns, "quick_hash": item.quick_hash,
+        "title": meta.title or Path(display_path(item.path)).stem, "artist": meta.artist, "album": meta.album,
+        "album_artist": meta.album_artist, "genre": meta.genre, "year": meta.year,
+        "track_number": meta.track_number, "duration": meta.duration, "codec": meta.codec,
+        "bitrate": meta.bitrate, "sample_rate": meta.sample_rate, "tag_key": meta.key, "bpm": meta.bpm,
+        "mood": meta.mood, "grouping": meta.grouping, "updated_at": now,
+    }
+
+
+def _analysis_values(analysis: TrackAnalysis, track_id: int, model_id: str, now: float) -> dict:
+    key_index = key_confidence = None
+    if analysis.key_probs is not None:
+        key_index = int(np.argmax(analysis.key_probs))
+        key_confidence = float(analysis.key_probs[key_index])
+    return {
+        "track_id": track_id, "model_id": model_id, "embedding": _blob(analysis.embedding),
+        "key_index": key_index, "key_confidence": key_confidence, "key_probs": _blob(analysis.key_probs),
+        "tag_probs": _blob(analysis.tag_probs), "window_count": analysis.window_count, "analyzed_at": now,
+    }
+
+
+def _track_select(model_id: str | None):
+    condition = and_(analyses.c.track_id == tracks.c.id, analyses.c.model_id == model_id) if model_id else false()
+    return select(
+        tracks, analyses.c.key_index, analyses.c.key_confidence, analyses.c.tag_probs,
+        analyses.c.id.label("analysis_id"),
+    ).select_from(tracks.outerjoin(analyses, condition))
+
+
+def _filter_clause(filter_text: str) -> ColumnElement:
+    """Every word must appear in one of title/artist/album/genre/path (case-insensitive)."""
+    clauses = []
+    for word in filter_text.split():
+        escaped = word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        pattern = f"%{escaped}%"
+        clauses.append(or_(*(tracks.c[name].ilike(pattern, escape="\\") for name in FILTER_COLUMNS)))
+    return and_(*clauses)
