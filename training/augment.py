@@ -161,8 +161,10 @@ class ScaledChain:
 
 
 def scale_chain(config: AugmentConfig, sample_rate: int) -> ScaledChain:
-    """Apply ``config.severity`` as the reference does (ranges widen, SNRs fall, probabilities rise to caps)."""
+    """Apply ``config.severity`` (> 0) as the reference does (ranges widen, SNRs fall, probabilities rise to caps)."""
     s = config.severity
+    if s <= 0:
+        raise ValueError(f"severity must be positive to scale the chain, got {s}")
     nyquist = sample_rate / 2
     return ScaledChain(
         chain_p=min(PROBABILITY_CAPS["chain"], config.chain_p * s),
@@ -200,8 +202,8 @@ class BatchAugmenter(nn.Module):
         self.sample_rate = sample_rate
         self.window_samples = window_samples
         self.seed = seed
-        self.chain = scale_chain(config, sample_rate)
         self.active = config.enabled and config.severity > 0
+        self.chain = scale_chain(config, sample_rate) if self.active else None
         self._generator: torch.Generator | None = None
         self._pending_rng: torch.Tensor | None = None
 

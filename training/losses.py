@@ -76,16 +76,17 @@ def positive_mask(
     if weighting not in WEIGHTINGS:
         raise ValueError(f"unknown weighting {weighting!r}; choose one of {WEIGHTINGS}")
     rows = anchor_rows if anchor_rows is not None else torch.arange(clip_index.shape[0], device=clip_index.device)
-    same_clip = (clip_index[rows, None] == clip_index[None, :]).float()
+    dtype = labels.dtype if labels is not None and labels.is_floating_point() else torch.float32
+    same_clip = (clip_index[rows, None] == clip_index[None, :]).to(dtype)
     mask = same_clip
     if labels is not None:
-        labels = labels.float()
+        labels = labels.to(dtype)
         shared = labels[rows] @ labels.T  # (anchors, N) count of shared labels
         counts = labels.sum(dim=1)
         both_labeled = (counts[rows, None] > 0) & (counts[None, :] > 0)
         sharing = both_labeled & (shared >= min_shared_labels)
         if weighting == "binary":
-            label_weight = sharing.float()
+            label_weight = sharing.to(dtype)
         else:
             label_weight = torch.where(sharing, 2 * shared / (counts[rows, None] + counts[None, :]).clamp(min=1), 0.0)
         mask = torch.clamp(same_clip + label_weight, max=1.0)
@@ -108,12 +109,13 @@ def semisupcon_loss(
     """
     clips, views, _ = embeddings.shape
     rank, _ = distributed_world()
-    local = F.normalize(embeddings.float().reshape(clips * views, -1), dim=-1)
+    compute_dtype = torch.promote_types(embeddings.dtype, torch.float32)  # float32 under bf16/fp16, float64 stays
+    local = F.normalize(embeddings.to(compute_dtype).reshape(clips * views, -1), dim=-1)
     everything = gather_across_ranks(local)  # (N, D) global views, rank-major
     clip_index = torch.arange(everything.shape[0], device=local.device) // views
     view_labels = None
     if labels is not None:
-        view_labels = gather_across_ranks(labels.float()).repeat_interleave(views, dim=0)
+        view_labels = gather_across_ranks(labels.to(compute_dtype)).repeat_interleave(views, dim=0)
     anchor_rows = torch.arange(clips * views, device=local.device) + rank * clips * views
 
     with torch.autocast(device_type=local.device.type, enabled=False):

@@ -1,0 +1,100 @@
+"""Batched augmentation: each pure function does its one job; the chain draws per view and is reproducible."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from training.augment import (
+    BatchAugmenter, add_echoes, apply_frequency_response, coloured_noise, filter_response, resample_rows, add_noise,
+)
+from training.config import AugmentConfig
+
+SAMPLE_RATE = 16000
+WINDOW = 8000
+
+
+def _sine(frequency: float, samples: int) -> torch.Tensor:
+    return torch.sin(2 * math.pi * frequency * torch.arange(samples) / SAMPLE_RATE)
+
+
+def _peak_hz(audio: torch.Tensor) -> float:
+    spectrum = torch.fft.rfft(audio * torch.hann_window(audio.shape[-1])).abs()
+    return float(spectrum.argmax()) * SAMPLE_RATE / audio.shape[-1]
+
+
+def test_resampling_moves_pitch_by_the_requested_semitones():
+    rows = torch.stack([_sine(440.0, 12000)] * 3)
+    semitones = torch.tensor([-4.0, 0.0, 3.0])
+    shifted = resample_rows(rows, 2 ** (semitones / 12), WINDOW, SAMPLE_RATE)
+    assert shifted.shape == (3, WINDOW)
+    for row, steps in zip(shifted, semitones):
+        assert _peak_hz(row) == pytest.approx(440.0 * 2 ** (steps / 12), abs=2.5)
+    torch.testing.assert_close(shifted[1], rows[1, :WINDOW])
+
+
+def test_filters_keep_their_band_and_cut_the_rest():
+    low, high = _sine(200.0, WINDOW), _sine(5000.0, WINDOW)
+    audio = torch.stack([low + high] * 4)
+    frequencies = torch.fft.rfftfreq(WINDOW, 1 / SAMPLE_RATE)
+    kinds = torch.arange(4)  # bandpass, bandstop, highpass, lowpass
+    edges_low = torch.tensor([3000.0, 3000.0, 1000.0, 1000.0])
+    edges_high = torch.tensor([7000.0, 7000.0, 1000.0, 1000.0])
+    out = apply_frequency_response(audio, filter_response(kinds, edges_low, edges_high, frequencies))
+
+    def energy(signal, reference):
+        return float((signal * reference).mean().abs() * 2)
+
+    assert energy(out[0], high) > 0.8 and energy(out[0], low) < 0.05  # band-pass keeps 5 kHz
+    assert energy(out[1], low) > 0.8 and energy(out[1], high) < 0.2  # band-stop removes 5 kHz
+    assert energy(out[2], high) > 0.9 and energy(out[2], low) < 0.05  # high-pass
+    assert energy(out[3], low) > 0.9 and energy(out[3], high) < 0.05  # low-pass
+
+
+def test_noise_is_mixed_at_the_requested_snr():
+    audio = torch.stack([_sine(300.0, WINDOW)] * 2)
+    noise = coloured_noise(2, WINDOW, torch.tensor([0.0, 2.0]))
+    noisy = add_noise(audio, noise, torch.tensor([10.0, 20.0]))
+    residual = noisy - audio
+    snr = 10 * torch.log10(audio.pow(2).mean(dim=1) / residual.pow(2).mean(dim=1))
+    torch.testing.assert_close(snr, torch.tensor([10.0, 20.0]), atol=0.05, rtol=0)
+
+
+def test_echoes_repeat_the_signal_after_each_delay():
+    impulse = torch.zeros(1, 1000)
+    impulse[0, 0] = 1.0
+    out = add_echoes(impulse, torch.tensor([100]), torch.tensor([0.5]), torch.tensor([3]), torch.tensor([0.5]))
+    expected = {0: 0.5, 100: 0.5, 200: 0.25, 300: 0.125}
+    assert {int(i): round(float(out[0, i]), 6) for i in out[0].nonzero().flatten()} == expected
+
+
+def test_chain_gives_windows_reproducibly_and_views_differ():
+    augmenter = BatchAugmenter(AugmentConfig(severity=1.0), SAMPLE_RATE, WINDOW, seed=7)
+    audio = torch.randn(6, 2, augmenter.input_samples()) * 0.1
+    first, semitones = augmenter(audio)
+    assert first.shape == (6, 2, WINDOW) and torch.isfinite(first).all()
+    assert semitones.abs().max() <= 4.0
+    again, _ = BatchAugmenter(AugmentConfig(severity=1.0), SAMPLE_RATE, WINDOW, seed=7)(audio)
+    torch.testing.assert_close(first, again)
+    changed = (first - audio[..., :WINDOW]).abs().amax(dim=-1) > 1e-6
+    assert changed.any() and not torch.equal(first[:, 0], first[:, 1])
+
+
+def test_severity_zero_or_disabled_is_identity():
+    for config in (AugmentConfig(severity=0.0), AugmentConfig(enabled=False)):
+        augmenter = BatchAugmenter(config, SAMPLE_RATE, WINDOW)
+        assert augmenter.input_samples() == WINDOW
+        audio = torch.randn(3, 2, WINDOW)
+        out, semitones = augmenter(audio)
+        torch.testing.assert_close(out, audio)
+        assert not semitones.any()
+
+
+def test_integer_pitch_mode_draws_whole_semitones():
+    config = AugmentConfig(pitch_p=1.0, chain_p=1.0, pitch_integer=True)
+    augmenter = BatchAugmenter(config, SAMPLE_RATE, WINDOW, seed=1)
+    _, semitones = augmenter(torch.randn(16, 2, augmenter.input_samples()))
+    torch.testing.assert_close(semitones, semitones.round())
+    assert semitones.abs().max() <= 4.0 and semitones.abs().sum() > 0

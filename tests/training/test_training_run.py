@@ -1,0 +1,112 @@
+"""End to end on synthesised chords: pretrain → probe → export → engine loads it; resume; finetune; CLI."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from conftest import small_config
+from engine.model_folder import load_model
+from training import cli
+from training.checkpoints import load_encoder
+from training.export import export_model
+from training.probes import ProbeSettings, run_probes, track_chunks
+from training.trainer import Trainer, TrainingError, read_metrics
+
+CHANCE = 0.25  # four keys
+
+
+@pytest.fixture(scope="module")
+def pretrained_run(tmp_path_factory, chord_manifest, shared_cache):
+    run_dir = tmp_path_factory.mktemp("run")
+    config = small_config(chord_manifest, shared_cache, run_dir, run={"steps": 8, "checkpoint_every": 4})
+    losses = Trainer(config, fresh=True).fit()
+    return run_dir, losses
+
+
+def test_pretraining_writes_metrics_and_key_probe_is_far_above_chance(pretrained_run, chord_manifest, shared_cache, tmp_path):
+    run_dir, losses = pretrained_run
+    assert len(losses) == 8 and all(torch.isfinite(torch.tensor(losses)))
+    records = read_metrics(run_dir)
+    assert [r["step"] for r in records] == list(range(1, 9))
+    assert {"loss", "lr", "samples_per_s", "time_augment_s", "time_forward_s", "time_backward_s"} <= set(records[0])
+    assert (run_dir / "tensorboard").is_dir()
+    report = run_probes(run_dir, chord_manifest, shared_cache, tmp_path / "probe", ProbeSettings(max_chunks=3, epochs=150))
+    key = report["tasks"]["key"]["metrics"]
+    assert key["tracks"] == 8 and key["accuracy"] >= 3 * CHANCE and key["mirex"] >= key["accuracy"]
+    assert report["tasks"]["tags"]["metrics"]["roc_auc"] > 0.8
+
+
+def test_resumed_run_gives_the_same_losses_as_uninterrupted(pretrained_run, chord_manifest, shared_cache, tmp_path):
+    _, uninterrupted = pretrained_run
+    config = small_config(chord_manifest, shared_cache, tmp_path / "resumed", run={"steps": 4, "checkpoint_every": 4})
+    first = Trainer(config, fresh=True).fit()
+    config.run.steps = 8
+    trainer = Trainer(config)
+    assert trainer.step == 4
+    second = trainer.fit()
+    assert first + second == pytest.approx(uninterrupted, rel=1e-5)
+    assert [r["step"] for r in read_metrics(tmp_path / "resumed")] == list(range(1, 9))
+    state = torch.load(tmp_path / "resumed" / "checkpoints" / "step_0000008" / "state.pt", weights_only=True)
+    assert state["step"] == 8
+
+
+def test_export_loads_in_the_engine_with_the_same_embeddings(pretrained_run, chord_manifest, shared_cache, tmp_path):
+    run_dir, _ = pretrained_run
+    probe_dir = tmp_path / "probe"
+    run_probes(run_dir, chord_manifest, shared_cache, probe_dir, ProbeSettings(max_chunks=2, epochs=20))
+    folder = export_model(run_dir, tmp_path / "model", probe_dir, name="chords")
+    loaded = load_model(folder)
+    encoder, _, _ = load_encoder(run_dir)
+    audio = torch.randn(3, loaded.config.window_samples) * 0.1
+    with torch.no_grad():
+        outputs = loaded.network(audio)
+        torch.testing.assert_close(outputs["embeddings"], encoder(audio))
+    assert outputs["key_logits"].shape == (3, 24) and outputs["tag_logits"].shape == (3, 4)
+    saved = json.loads((folder / "config.json").read_text())
+    assert saved["heads"]["key"]["metrics"]["tracks"] == 8 and saved["training"]["steps"] == 8
+    assert (folder / "MODEL_CARD.md").read_text().startswith("# chords")
+
+
+def test_finetune_from_a_run_trains_heads_and_exports_them(pretrained_run, chord_manifest, shared_cache, tmp_path):
+    run_dir, _ = pretrained_run
+    config = small_config(chord_manifest, shared_cache, tmp_path / "ft", run={"steps": 2})
+    config.finetune.init_from = str(run_dir)
+    config.finetune.manifest = str(chord_manifest)
+    config.finetune.contrastive_weight = 0.5
+    trainer = Trainer(config, mode="finetune", fresh=True)
+    assert trainer.augmenter.config.pitch_integer
+    losses = trainer.fit()
+    assert len(losses) == 2
+    assert {"loss_key", "loss_tags", "loss_contrastive"} <= set(read_metrics(tmp_path / "ft")[-1])
+    loaded = load_model(export_model(tmp_path / "ft", tmp_path / "ft_model"))
+    assert loaded.config.key_head["labels"][0] == "C major" and len(loaded.config.tag_names) == 4
+
+
+def test_divergence_stops_with_a_clear_message(chord_manifest, shared_cache, tmp_path):
+    config = small_config(chord_manifest, shared_cache, tmp_path / "nan", run={"steps": 5})
+    config.optim.lr = float("inf")
+    with pytest.raises(TrainingError, match="training diverged"):
+        Trainer(config, fresh=True).fit()
+
+
+def test_cli_exit_codes_and_probe_json(pretrained_run, chord_manifest, shared_cache, tmp_path, capsys):
+    run_dir, _ = pretrained_run
+    assert cli.main(["pretrain"]) == cli.EXIT_USAGE
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[data]\nbatch_sizee = 3\n")
+    assert cli.main(["pretrain", "--config", str(bad)]) == cli.EXIT_BAD_INPUT
+    assert "batch_sizee" in capsys.readouterr().err
+    code = cli.main(["probe", "--checkpoint", str(run_dir), "--manifest", str(chord_manifest), "--out", str(tmp_path / "p"),
+                     "--cache-dir", str(shared_cache), "--tasks", "key", "--max-chunks", "1", "--epochs", "10", "--json"])
+    assert code == cli.EXIT_OK
+    assert set(json.loads(capsys.readouterr().out)["tasks"]) == {"key"}
+    assert cli.main(["export", str(tmp_path / "missing"), "--out", str(tmp_path / "m")]) == cli.EXIT_BAD_INPUT
+
+
+def test_track_chunks_cover_the_track_evenly():
+    samples = (torch.arange(16000 * 10) % 30000).to(torch.int16).numpy()
+    chunks = track_chunks(samples, 16000, 16000, max_chunks=4)
+    assert chunks.shape == (4, 16000) and chunks.dtype.name == "float32"
