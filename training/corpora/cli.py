@@ -1,0 +1,95 @@
+"""``engine train data ...``: build the corpora into a data folder outside the repository.
+
+    engine train data scores --out DIR [--train-hours H] [--val-hours H] [--test-hours H] [--workers N]
+    engine train data debian --out DIR [--packages P ...] [--skip P ...] [--test-packages P ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="engine train data", description="Build training/evaluation corpora.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    scores = commands.add_parser("scores", help="render music21 scores with exact key/instrument labels")
+    scores.add_argument("--out", type=Path, required=True)
+    scores.add_argument("--train-hours", type=float, default=5.0)
+    scores.add_argument("--val-hours", type=float, default=0.5)
+    scores.add_argument("--test-hours", type=float, default=1.0)
+    scores.add_argument("--workers", type=int, default=2)
+    scores.add_argument("--seed", type=int, default=5)
+    scores.add_argument("--json", action="store_true", help="print the summary as JSON")
+    debian = commands.add_parser("debian", help="fetch free game soundtracks from Debian packages")
+    debian.add_argument("--out", type=Path, required=True)
+    debian.add_argument("--packages", nargs="*", help="only these packages (default: all known)")
+    debian.add_argument("--skip", nargs="*", default=[], help="leave these packages out")
+    debian.add_argument("--test-packages", nargs="*", help="soundtracks held out whole as the test split")
+    debian.add_argument("--json", action="store_true")
+    return parser
+
+
+class _RichProgress:
+    """Adapter from the corpus builders' (stage, done, total) callbacks to one rich progress bar per stage."""
+
+    def __init__(self, progress: Progress) -> None:
+        self._progress = progress
+        self._tasks: dict[str, int] = {}
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        if stage not in self._tasks:
+            self._tasks[stage] = self._progress.add_task(stage, total=total)
+        self._progress.update(self._tasks[stage], completed=done, total=total)
+
+
+def _progress() -> Progress:
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                    console=Console(stderr=True), transient=False, redirect_stdout=False)
+
+
+def _run_scores(arguments: argparse.Namespace) -> dict:
+    from training.corpora.score_corpus import build_score_corpus
+    from training.corpora.score_plan import ScoreCorpusConfig
+
+    hours = {"train": arguments.train_hours, "val": arguments.val_hours, "test": arguments.test_hours}
+    with _progress() as progress:
+        return build_score_corpus(arguments.out, hours, arguments.workers, ScoreCorpusConfig(seed=arguments.seed),
+                                  _RichProgress(progress))
+
+
+def _run_debian(arguments: argparse.Namespace) -> dict:
+    from training.corpora.game_music import DEFAULT_TEST_PACKAGES, GAME_MUSIC_PACKAGES, build_game_music_corpus
+
+    names = arguments.packages or [package.name for package in GAME_MUSIC_PACKAGES]
+    names = [name for name in names if name not in set(arguments.skip)]
+    test_packages = arguments.test_packages if arguments.test_packages is not None else list(DEFAULT_TEST_PACKAGES)
+    with _progress() as progress:
+        return build_game_music_corpus(arguments.out, names, test_packages, _RichProgress(progress))
+
+
+def main(argv: list[str]) -> int:
+    """Entry point forwarded from ``engine train data``; returns the exit code."""
+    arguments = _parser().parse_args(argv)
+    try:
+        summary = _run_scores(arguments) if arguments.command == "scores" else _run_debian(arguments)
+    except KeyboardInterrupt:
+        print("stopped; run the same command again to resume", file=sys.stderr)
+        return 130
+    except (OSError, KeyError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    if arguments.json:
+        print(json.dumps(summary, indent=2))
+    else:
+        print(json.dumps(summary, indent=2), file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

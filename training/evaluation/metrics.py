@@ -1,0 +1,90 @@
+"""Evaluation metrics as pure functions: key accuracy / MIREX score, retrieval (R-precision, mAP,
+top-1), and average precision for tags."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from engine.keys import Key, mirex_key_score
+
+
+def key_metrics(estimated: Sequence[Key], reference: Sequence[Key]) -> dict[str, float]:
+    """Exact accuracy and mean MIREX weighted score, both in [0, 1]."""
+    if not reference:
+        return {"accuracy": float("nan"), "mirex": float("nan"), "count": 0}
+    exact = [e == r for e, r in zip(estimated, reference)]
+    mirex = [mirex_key_score(e, r) for e, r in zip(estimated, reference)]
+    return {"accuracy": float(np.mean(exact)), "mirex": float(np.mean(mirex)), "count": len(reference)}
+
+
+def cosine_similarities(queries: np.ndarray, database: np.ndarray) -> np.ndarray:
+    """(Q, D), (N, D) → (Q, N) cosine similarities."""
+    q = queries / (np.linalg.norm(queries, axis=1, keepdims=True) + 1e-12)
+    d = database / (np.linalg.norm(database, axis=1, keepdims=True) + 1e-12)
+    return q @ d.T
+
+
+def average_precision(scores: np.ndarray, relevant: np.ndarray) -> float:
+    """AP of a ranking by descending ``scores`` against boolean ``relevant``; nan when nothing is relevant."""
+    relevant = np.asarray(relevant, dtype=bool)
+    if not relevant.any():
+        return float("nan")
+    order = np.argsort(-np.asarray(scores), kind="stable")
+    hits = relevant[order]
+    precision_at_hit = np.cumsum(hits)[hits] / (np.flatnonzero(hits) + 1)
+    return float(precision_at_hit.mean())
+
+
+def same_label_retrieval(embeddings: np.ndarray, labels: Sequence[str]) -> dict[str, float]:
+    """Leave-one-out retrieval: each item queries all others; relevant = same label.
+    R-precision = share of relevant items among the top R (R = number of relevant items)."""
+    labels_array = np.asarray(labels)
+    similarities = cosine_similarities(embeddings, embeddings)
+    r_precisions, average_precisions = [], []
+    for index in range(len(labels_array)):
+        others = np.arange(len(labels_array)) != index
+        relevant = labels_array[others] == labels_array[index]
+        count = int(relevant.sum())
+        if count == 0:
+            continue
+        scores = similarities[index, others]
+        top = np.argsort(-scores, kind="stable")[:count]
+        r_precisions.append(relevant[top].mean())
+        average_precisions.append(average_precision(scores, relevant))
+    return {
+        "r_precision": float(np.mean(r_precisions)) if r_precisions else float("nan"),
+        "map": float(np.mean(average_precisions)) if average_precisions else float("nan"),
+        "queries": len(r_precisions),
+    }
+
+
+def top1_retrieval(queries: np.ndarray, database: np.ndarray, targets: Sequence[int]) -> dict[str, float]:
+    """Share of queries whose nearest database item is their target, and the mean reciprocal rank."""
+    similarities = cosine_similarities(queries, database)
+    ranks = []
+    for row, target in zip(similarities, targets):
+        ranks.append(int((row > row[target]).sum()) + 1)
+    ranks_array = np.asarray(ranks)
+    return {"top1": float(np.mean(ranks_array == 1)), "mrr": float(np.mean(1.0 / ranks_array)), "queries": len(ranks)}
+
+
+def version_pair_retrieval(embeddings: np.ndarray, pair_ids: Sequence[str]) -> dict[str, float]:
+    """For each item with a partner (same non-empty pair id): is the partner its nearest other item?"""
+    pair_array = np.asarray(pair_ids)
+    similarities = cosine_similarities(embeddings, embeddings)
+    np.fill_diagonal(similarities, -np.inf)
+    ranks = []
+    for index, pair in enumerate(pair_array):
+        if not pair:
+            continue
+        partners = np.flatnonzero((pair_array == pair) & (np.arange(len(pair_array)) != index))
+        if partners.size == 0:
+            continue
+        best_partner = similarities[index, partners].max()
+        ranks.append(int((similarities[index] > best_partner).sum()) + 1)
+    if not ranks:
+        return {"top1": float("nan"), "mrr": float("nan"), "queries": 0}
+    ranks_array = np.asarray(ranks)
+    return {"top1": float(np.mean(ranks_array == 1)), "mrr": float(np.mean(1.0 / ranks_array)), "queries": len(ranks)}
