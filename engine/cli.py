@@ -59,12 +59,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     index = _command(commands, "index", "scan, analyse and store files (incremental, resumable)", run_index)
     index.add_argument("paths", nargs="*", metavar="PATH", help="folders or files (default: the library folders)")
-    index.add_argument("--workers", type=int, default=None, help="decode processes (default: cores - 1)")
-    index.add_argument("--max-windows", type=int, default=None, help="windows analysed per track")
+    index.add_argument("--workers", type=_at_least(0), default=None, help="decode processes (default: cores - 1)")
+    index.add_argument("--max-windows", type=_at_least(1), default=None, help="windows analysed per track")
+    index.add_argument("--batch-windows", type=_at_least(1), default=None,
+                       help="windows per inference batch (one commit each)")
 
     similar = _command(commands, "similar", "tracks that sound like each query (file or track id)", run_similar)
     similar.add_argument("queries", nargs="+", metavar="QUERY")
-    similar.add_argument("-k", type=int, default=DEFAULT_NEIGHBOURS, help="results per query")
+    similar.add_argument("-k", type=_at_least(1), default=DEFAULT_NEIGHBOURS, help="results per query")
     similar.add_argument("--harmonic", action="store_true", help="only tracks whose keys mix well")
 
     key = _command(commands, "key", "estimate the key of each file", run_key)
@@ -78,12 +80,27 @@ def build_parser() -> argparse.ArgumentParser:
 
     playlist = _command(commands, "playlist", "radio-style M3U8 playlist from a seed track", run_playlist)
     playlist.add_argument("seed", metavar="SEED", help="an indexed file or a track id")
-    playlist.add_argument("-n", type=int, default=DEFAULT_PLAYLIST_LENGTH, help="number of tracks")
+    playlist.add_argument("-n", type=_at_least(1), default=DEFAULT_PLAYLIST_LENGTH, help="number of tracks")
     playlist.add_argument("-o", "--output", required=True, type=Path, metavar="FILE.m3u8")
 
     commands.add_parser("train", help="training subcommands (data, pretrain, probe, export)")
     commands.add_parser("eval", help="evaluation reports")
     return parser
+
+
+def _at_least(minimum: int) -> Callable[[str], int]:
+    """An argparse type: an integer >= ``minimum`` (anything else is a usage error, exit 2)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum}: {value}")
+        return value
+
+    return parse
 
 
 def _add_common_options(parser: argparse.ArgumentParser, default: Any) -> None:
@@ -107,7 +124,7 @@ def run_index(options) -> int:
     cancel = threading.Event()
     with _open_library(options) as library, _interrupt_sets(cancel), IndexProgressDisplay() as display:
         report = library.index(options.paths or None, workers=options.workers, progress=display.update,
-                               cancel=cancel, **_optional(max_windows=options.max_windows))
+                               cancel=cancel, **_optional(max_windows=options.max_windows, batch_windows=options.batch_windows))
     if options.json:
         _print_json(report.to_json())
     else:
@@ -136,7 +153,7 @@ def run_similar(options) -> int:
     if options.json:
         _print_json(outputs)
     else:
-        for output in outputs:
+        for output in (output for output in outputs if "error" not in output):
             print(f"{output['query']}:")
             for hit in output["results"]:
                 print(f"  {hit['score']:.3f}  {hit['artist'] or '?'} - {hit['title'] or '?'}  [{hit['key'] or '-'}]  "
@@ -214,9 +231,6 @@ def run_problems(options) -> int:
 def run_playlist(options) -> int:
     from engine import json_shapes
 
-    if options.n < 1:
-        _fail("-n must be at least 1")
-        return EXIT_USAGE
     with _open_library(options) as library:
         tracks = library.playlist(options.seed, options.n)
         try:

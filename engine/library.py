@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import platformdirs
 
-from engine.analyzer import DEFAULT_MAX_WINDOWS, Analyzer, TrackAnalysis, key_estimate
+from engine.analyzer import DEFAULT_BATCH_WINDOWS, DEFAULT_MAX_WINDOWS, Analyzer, TrackAnalysis, key_estimate
 from engine.audio import AudioDecodeError
 from engine.database import DatabaseOpenError
 from engine.keys import key_from_index, keys_mix_harmonically, parse_key
@@ -187,11 +187,13 @@ class Library:
         progress: Callable[[IndexProgress], None] | None = None,
         cancel: threading.Event | None = None,
         max_windows: int = DEFAULT_MAX_WINDOWS,
+        batch_windows: int = DEFAULT_BATCH_WINDOWS,
     ) -> IndexReport:
         """Scan ``paths`` (default: every library folder), analyse what is new or changed, drop what is gone.
 
         Folders given here become library folders. Broken files become problems; the run still succeeds.
-        Setting ``cancel`` stops after the current batch; the next run resumes from there.
+        Setting ``cancel`` stops after the current batch; the next run resumes from there. ``batch_windows``
+        is the inference batch, and each batch is one commit.
         """
         started = time.monotonic()
         model = self.model()
@@ -212,7 +214,7 @@ class Library:
             self.store.move_track(move.track_id, move.new_path, move.mtime_ns)
         self.store.record_problems(plan.new_problems)
         self.store.remove_problems(plan.stale_problem_keys)
-        pipeline = AnalysisPipeline(Analyzer(model, max_windows=max_windows), self.store, workers, progress, cancel)
+        pipeline = AnalysisPipeline(Analyzer(model, max_windows, batch_windows), self.store, workers, progress, cancel)
         result = pipeline.run(plan.jobs)
         self._vector_index(model).ensure_current()
         return IndexReport(

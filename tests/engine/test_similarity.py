@@ -1,0 +1,93 @@
+"""Similarity search, harmonic filtering, single-file analysis and radio playlists on an indexed library."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import audio_factory
+from engine.keys import keys_mix_harmonically
+from engine.library import Library, QueryError
+from engine.playlist import same_artist
+
+
+@pytest.fixture(scope="module")
+def library(indexed_library, model_dir):
+    database, _ = indexed_library
+    with Library(database, model_dir) as opened:
+        yield opened
+
+
+@pytest.mark.parametrize("track_number, target", [(2, "copy.ogg"), (17, "copy.mp3"), (25, "copy.m4a")])
+def test_reencoded_copy_finds_its_original_first(library, generated_library_source, tmp_path, track_number, target):
+    original = generated_library_source.valid[track_number]
+    copy = audio_factory.reencode(original, tmp_path / target, bitrate="64k")
+    results = library.similar(str(copy), k=5)
+    assert Path(results[0].track.path) == original
+    assert results[0].score > results[1].score
+
+
+def test_similar_never_returns_the_query_track(library, generated_library_source):
+    query = generated_library_source.valid[3]
+    own_id = library.store.track_id_for_path(str(query))
+    by_path = library.similar(str(query), k=50)
+    by_id = library.similar(own_id, k=50)
+    assert own_id not in {hit.track.id for hit in by_path}
+    assert own_id not in {hit.track.id for hit in by_id}
+    assert len(by_id) == library.track_count() - 1
+    scores = [hit.score for hit in by_id]
+    assert scores == sorted(scores, reverse=True)
+    assert [hit.track.id for hit in library.similar(str(own_id), k=5)] == [hit.track.id for hit in by_id[:5]]
+
+
+def test_harmonic_results_all_mix_with_the_query_key(library):
+    query_id = library.tracks(0, 1)[0].id
+    query_key = library.track(query_id).key.to_key()
+    results = library.similar(query_id, k=5, harmonic=True)
+    assert results
+    for hit in results:
+        assert keys_mix_harmonically(query_key, hit.track.key.to_key())
+
+
+def test_unknown_queries_raise_query_error(library, tmp_path):
+    with pytest.raises(QueryError, match="no such file or track id"):
+        library.similar(str(tmp_path / "missing.mp3"))
+    with pytest.raises(QueryError, match="no such track"):
+        library.similar(999_999)
+    broken = audio_factory.make_text_as_audio(tmp_path / "text.mp3")
+    with pytest.raises(QueryError, match="not an audio file"):
+        library.similar(str(broken))
+
+
+def test_analyze_file_gives_unit_embedding_key_and_tags(library, tmp_path):
+    from engine.keys import Key
+
+    path = audio_factory.write_audio(audio_factory.chord_progression(Key(9, "minor"), 8.0, seed=5), tmp_path / "q.flac")
+    analysis = library.analyze_file(path)
+    assert analysis.embedding.dtype == np.float32
+    assert np.isclose(np.linalg.norm(analysis.embedding), 1.0, atol=1e-5)
+    assert analysis.key is not None and 0.0 < analysis.key.confidence <= 1.0
+    assert set(analysis.tags) == {"rock", "jazz", "calm", "electronic"}
+    assert all(0.0 <= p <= 1.0 for p in analysis.tags.values())
+
+
+def test_playlist_walks_without_repeats_or_artist_runs(library, tmp_path):
+    seed = library.tracks(0, 1, filter_text="Alpha")[0]
+    tracks = library.playlist(seed.id, 15)
+    assert len(tracks) == 15 and tracks[0].id == seed.id
+    assert len({track.id for track in tracks}) == 15
+    for previous, following in zip(tracks, tracks[1:]):
+        assert not same_artist(previous.artist, following.artist), (previous.artist, following.artist)
+    written = library.write_m3u8(tracks, tmp_path / "radio.m3u8")
+    lines = written.read_bytes().splitlines()
+    assert lines[0] == b"#EXTM3U"
+    assert len([line for line in lines if line.startswith(b"#EXTINF:")]) == 15
+    assert lines[2] == str(Path(seed.path)).encode()
+
+
+def test_embeddings_for_the_map_are_unit_vectors(library):
+    track_ids, matrix = library.embeddings()
+    assert len(track_ids) == library.track_count() == len(matrix)
+    assert np.allclose(np.linalg.norm(matrix, axis=1), 1.0, atol=1e-5)

@@ -1,0 +1,65 @@
+"""The FAISS cache stays consistent with SQLite: loaded when current, extended on additions, rebuilt otherwise."""
+
+from __future__ import annotations
+
+import shutil
+
+import faiss
+import numpy as np
+
+from engine.library import Library
+from engine.vector_index import FLAT_LIMIT, VectorIndex, build_faiss_index, index_paths
+
+
+def _fresh_index(library: Library) -> VectorIndex:
+    model = library.model()
+    return VectorIndex(library.store, model.model_id, model.config.embedding_dim)
+
+
+def test_saved_index_is_loaded_when_current_and_rebuilt_when_missing_or_corrupt(indexed_library, model_dir, tmp_path):
+    database, report = indexed_library
+    copy = tmp_path / "lib.db"
+    shutil.copyfile(database, copy)
+    with Library(copy, model_dir) as library:
+        first = _fresh_index(library)
+        first.ensure_current()
+        assert first.last_action == "rebuilt" and first.size == report.added
+        second = _fresh_index(library)
+        second.ensure_current()
+        assert second.last_action == "loaded"
+        index_file, _ = index_paths(copy, library.active_model_id)
+        index_file.write_bytes(b"garbage")
+        third = _fresh_index(library)
+        third.ensure_current()
+        assert third.last_action == "rebuilt" and third.size == report.added
+
+
+def test_index_follows_additions_and_removals(library_copy, model_dir, tmp_path):
+    with Library(tmp_path / "lib.db", model_dir) as library:
+        for path in library_copy.valid[10:]:
+            path.rename(path.with_name("." + path.name))  # hidden: not indexed yet
+        library.index([library_copy.root], workers=0)
+        stale = _fresh_index(library)
+        stale.ensure_current()
+        for path in library_copy.valid[10:]:
+            path.with_name("." + path.name).rename(path)
+        library.index(workers=0)
+        stale.ensure_current()
+        assert stale.last_action == "extended" and stale.size == len(library_copy.valid)
+        library_copy.valid[0].unlink()
+        library.index(workers=0)
+        stale.ensure_current()
+        assert stale.last_action == "rebuilt" and stale.size == len(library_copy.valid) - 1
+        ids, _ = library.embeddings()
+        assert all(stale.vector_of(int(track_id)) is not None for track_id in ids)
+
+
+def test_large_collections_use_an_approximate_index():
+    assert isinstance(faiss.downcast_index(build_faiss_index(8, FLAT_LIMIT).index), faiss.IndexFlatIP)
+    hnsw = build_faiss_index(8, FLAT_LIMIT + 1)
+    assert isinstance(faiss.downcast_index(hnsw.index), faiss.IndexHNSWFlat)
+    vectors = np.random.default_rng(0).standard_normal((500, 8)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    hnsw.add_with_ids(vectors, np.arange(500, dtype=np.int64) + 1000)
+    _, found = hnsw.search(vectors[:5], 1)
+    assert list(found[:, 0]) == [1000, 1001, 1002, 1003, 1004]
