@@ -56,6 +56,8 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _train(args: argparse.Namespace) -> int:
+    import torch.distributed
+
     from training.config import TrainConfig, load_config
     from training.trainer import Trainer
 
@@ -73,6 +75,9 @@ def _train(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print("interrupted: checkpoint saved; run the same command to resume", file=sys.stderr)
         return EXIT_INTERRUPTED
+    finally:
+        if torch.distributed.is_initialized():
+            torch.distributed.destroy_process_group()
     if trainer.rank == 0:
         print(f"{args.command}: {trainer.step} steps; run folder {trainer.run_dir}", file=sys.stderr)
     return EXIT_OK
