@@ -35,7 +35,7 @@ def notes_from_stream(score) -> ScoreNotes:
     from music21 import harmony
 
     score = score.stripTies()
-    parts = list(score.parts) or [score]
+    parts = list(getattr(score, "parts", None) or []) or [score]
     parts = parts[:MAX_PARTS]
     notes: list[list[float]] = []
     for part_index, part in enumerate(parts):

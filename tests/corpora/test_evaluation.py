@@ -1,0 +1,89 @@
+"""Baselines and metrics on synthesised audio and toy inputs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from engine.keys import Key
+from training.evaluation.chroma_key import estimate_key
+from training.evaluation.corruptions import CORRUPTIONS, pitch_shift_by_resampling
+from training.evaluation.logmel_embedding import logmel_statistics
+from training.evaluation.metrics import (
+    average_precision, key_metrics, same_label_retrieval, top1_retrieval, version_pair_retrieval,
+)
+
+SAMPLE_RATE = 22050
+MAJOR_SCALE = (0, 2, 4, 5, 7, 9, 11)
+HARMONIC_MINOR_SCALE = (0, 2, 3, 5, 7, 8, 11)
+
+
+def _tone(midi: int, seconds: float) -> np.ndarray:
+    t = np.arange(int(seconds * SAMPLE_RATE)) / SAMPLE_RATE
+    frequency = 440.0 * 2 ** ((midi - 69) / 12)
+    return sum(np.sin(2 * np.pi * frequency * h * t) / h**2 for h in (1, 2, 3)) * np.exp(-2 * t)
+
+
+def _cadence_in(key: Key) -> np.ndarray:
+    """Scale up and down, then I–IV–V–I chords, in ``key`` (tonic around middle C)."""
+    scale = HARMONIC_MINOR_SCALE if key.mode == "minor" else MAJOR_SCALE
+    tonic = 60 + key.pitch_class - (12 if key.pitch_class > 6 else 0)
+    notes = [_tone(tonic + step, 0.3) for step in list(scale) + [12] + list(reversed(scale))]
+    third = 3 if key.mode == "minor" else 4
+    for root in (0, 5, 7, 0):
+        chord_third = 4 if root == 7 else third
+        notes.append(sum(_tone(tonic + root + i - 12 * (root > 5), 1.0) for i in (0, chord_third, 7)))
+    return (np.concatenate(notes) / 3).astype(np.float32)
+
+
+@pytest.mark.parametrize("key", [Key(0, "major"), Key(7, "major"), Key(9, "minor"), Key(2, "minor"), Key(10, "major")])
+def test_chroma_key_finder_names_the_key_of_a_synthesised_cadence(key):
+    assert estimate_key(_cadence_in(key), SAMPLE_RATE) == key
+
+
+def test_resampling_pitch_shift_moves_the_estimated_key_by_the_shift():
+    audio = _cadence_in(Key(0, "major"))
+    assert estimate_key(pitch_shift_by_resampling(audio, SAMPLE_RATE, 3), SAMPLE_RATE) == Key(3, "major")
+
+
+@pytest.mark.parametrize("name", list(CORRUPTIONS))
+def test_corruptions_keep_length_and_change_the_signal(name):
+    audio = _cadence_in(Key(0, "major"))[: SAMPLE_RATE * 3]
+    corrupted = CORRUPTIONS[name](audio, SAMPLE_RATE, np.random.default_rng(0))
+    assert corrupted.shape == audio.shape
+    assert not np.allclose(corrupted, audio, atol=1e-3)
+
+
+def test_key_metrics_count_exact_and_mirex_partial_credit():
+    reference = [Key(0, "major")] * 4
+    estimated = [Key(0, "major"), Key(7, "major"), Key(9, "minor"), Key(3, "minor")]
+    result = key_metrics(estimated, reference)
+    assert result["accuracy"] == pytest.approx(0.25)
+    assert result["mirex"] == pytest.approx((1 + 0.5 + 0.3 + 0) / 4)
+
+
+def test_average_precision_of_perfect_and_worst_rankings():
+    assert average_precision(np.array([0.9, 0.8, 0.1]), np.array([True, True, False])) == pytest.approx(1.0)
+    assert average_precision(np.array([0.9, 0.8, 0.1]), np.array([False, False, True])) == pytest.approx(1 / 3)
+
+
+def test_same_label_retrieval_is_perfect_for_separated_clusters():
+    embeddings = np.array([[1, 0], [0.9, 0.1], [0, 1], [0.1, 0.9]], dtype=float)
+    result = same_label_retrieval(embeddings, ["a", "a", "b", "b"])
+    assert result["r_precision"] == pytest.approx(1.0) and result["map"] == pytest.approx(1.0)
+
+
+def test_excerpt_and_version_pair_retrieval_find_their_targets():
+    database = np.eye(3)
+    queries = np.array([[0.9, 0.1, 0], [0, 0.2, 0.8]])
+    assert top1_retrieval(queries, database, [0, 2])["top1"] == pytest.approx(1.0)
+    embeddings = np.array([[1, 0, 0], [0.95, 0.05, 0], [0, 0, 1]])
+    assert version_pair_retrieval(embeddings, ["x", "x", ""])["top1"] == pytest.approx(1.0)
+
+
+def test_logmel_statistics_separate_low_and_high_sounds():
+    low = _cadence_in(Key(0, "major"))
+    high = pitch_shift_by_resampling(low, SAMPLE_RATE, 24)
+    first, second = logmel_statistics(low, SAMPLE_RATE), logmel_statistics(high, SAMPLE_RATE)
+    assert first.shape == (128,)
+    assert not np.allclose(first, second)

@@ -1,0 +1,79 @@
+"""``engine eval``: evaluate a model folder (or the baselines alone) on the held-out manifests.
+
+    engine eval [--model DIR] [--scores MANIFEST] [--debian MANIFEST] --out DIR
+                [--max-clips N] [--max-tracks N] [--no-corruptions] [--no-essentia] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+DEFAULT_SCORES_MANIFEST = Path("/work/data/scores/manifest.jsonl")
+DEFAULT_DEBIAN_MANIFEST = Path("/work/data/debian/manifest.jsonl")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="engine eval", description="Held-out evaluation report (Markdown + JSON).")
+    parser.add_argument("--model", type=Path, help="model folder; without it only the baselines are evaluated")
+    parser.add_argument("--scores", type=Path, default=DEFAULT_SCORES_MANIFEST, help="rendered-score manifest")
+    parser.add_argument("--debian", type=Path, default=DEFAULT_DEBIAN_MANIFEST, help="game-music manifest")
+    parser.add_argument("--out", type=Path, required=True, help="report folder")
+    parser.add_argument("--max-clips", type=int, help="evaluate a seeded sample of held-out renders")
+    parser.add_argument("--max-tracks", type=int, help="evaluate a seeded sample of held-out tracks")
+    parser.add_argument("--no-corruptions", action="store_true")
+    parser.add_argument("--no-essentia", action="store_true")
+    parser.add_argument("--skip-renders", action="store_true")
+    parser.add_argument("--skip-soundtracks", action="store_true")
+    parser.add_argument("--json", action="store_true", help="print the results as JSON on stdout")
+    return parser
+
+
+def main(argv: list[str]) -> int:
+    """Entry point forwarded from ``engine eval``; returns the exit code."""
+    arguments = _parser().parse_args(argv)
+    from engine.model_folder import ModelLoadError, load_model
+    from training.corpora.manifest import read_manifest
+    from training.evaluation.evaluate import EvaluationSettings, evaluate_renders, evaluate_soundtracks
+    from training.evaluation.report import write_report
+
+    try:
+        loaded = load_model(arguments.model) if arguments.model else None
+    except ModelLoadError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    results: dict = {"model": loaded.config.name if loaded else "baselines only",
+                     "command": "engine eval " + " ".join(argv)}
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                  console=Console(stderr=True)) as progress:
+        tasks: dict[str, int] = {}
+
+        def report(stage: str, done: int, total: int) -> None:
+            tasks.setdefault(stage, progress.add_task(stage, total=total))
+            progress.update(tasks[stage], completed=done)
+
+        settings = EvaluationSettings(max_clips=arguments.max_clips, max_tracks=arguments.max_tracks,
+                                      corruptions=() if arguments.no_corruptions else EvaluationSettings().corruptions,
+                                      essentia=not arguments.no_essentia, progress=report)
+        try:
+            if not arguments.skip_renders:
+                results["renders"] = evaluate_renders(read_manifest(arguments.scores), loaded, settings)
+            if not arguments.skip_soundtracks:
+                results["soundtracks"] = evaluate_soundtracks(read_manifest(arguments.debian), loaded, settings)
+        except KeyboardInterrupt:
+            print("stopped", file=sys.stderr)
+            return 130
+    json_path, markdown_path = write_report(results, arguments.out)
+    print(f"report: {markdown_path} and {json_path}", file=sys.stderr)
+    if arguments.json:
+        print(json.dumps(results, indent=2, default=float))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
