@@ -198,6 +198,8 @@ class Library:
         started = time.monotonic()
         model = self.model()
         roots = [os.path.abspath(os.fspath(path)) for path in paths] if paths else self.folders()
+        if not roots:
+            raise LibraryError("the library has no folders yet: give a folder to index")
         for root in roots:
             if not os.path.exists(root):
                 raise LibraryError(f"not found: {display_path(root)}")

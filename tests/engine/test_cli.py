@@ -24,17 +24,33 @@ KILL_POLL_SECONDS = 0.05
 KILL_WAIT_SECONDS = 90
 
 
-def engine(*arguments: str, check_exit: int | None = 0, timeout: float = 180) -> subprocess.CompletedProcess:
-    completed = subprocess.run([sys.executable, "-m", "engine.cli", *arguments], capture_output=True, text=True,
-                               timeout=timeout, env=os.environ.copy())
-    if check_exit is not None:
-        assert completed.returncode == check_exit, completed.stderr
-    return completed
+@pytest.fixture
+def engine(capsys):
+    """Run the CLI in-process (same ``main`` as the console script): → CompletedProcess-like result."""
+    from engine import cli
+
+    def run(*arguments: str, check_exit: int | None = 0) -> subprocess.CompletedProcess:
+        try:
+            code = cli.main(list(arguments))
+        except SystemExit as exit_:  # argparse usage errors
+            code = exit_.code
+        out, err = capsys.readouterr()
+        completed = subprocess.CompletedProcess(list(arguments), code, out, err)
+        if check_exit is not None:
+            assert code == check_exit, err
+        return completed
+
+    return run
 
 
-def engine_json(*arguments: str):
-    completed = engine(*arguments, "--json")
-    return json.loads(completed.stdout)
+@pytest.fixture
+def engine_json(engine):
+    return lambda *arguments: json.loads(engine(*arguments, "--json").stdout)
+
+
+def engine_subprocess(*arguments: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "engine.cli", *arguments], capture_output=True, text=True,
+                          timeout=timeout, env=os.environ.copy())
 
 
 def assert_one_clear_line(completed: subprocess.CompletedProcess, fragment: str) -> None:
@@ -45,7 +61,8 @@ def assert_one_clear_line(completed: subprocess.CompletedProcess, fragment: str)
     assert completed.stdout == ""
 
 
-def test_similar_key_tag_info_problems_json_shapes(indexed_library, generated_library_source, model_dir, tmp_path):
+def test_similar_key_tag_info_problems_json_shapes(engine, engine_json, indexed_library, generated_library_source,
+                                                   model_dir, tmp_path):
     database, report = indexed_library
     common = ("--db", str(database), "--model", str(model_dir))
     query_path = str(generated_library_source.valid[0])
@@ -82,7 +99,8 @@ def test_similar_key_tag_info_problems_json_shapes(indexed_library, generated_li
     assert playlist_file.read_text(encoding="utf-8").startswith("#EXTM3U\n")
 
 
-def test_without_a_model_analysis_commands_fail_in_one_line_and_browsing_works(indexed_library, tmp_path):
+def test_without_a_model_analysis_commands_fail_in_one_line_and_browsing_works(engine, engine_json, indexed_library,
+                                                                               tmp_path):
     database, report = indexed_library
     song = tmp_path / "x.mp3"
     song.write_bytes(b"")
@@ -93,7 +111,7 @@ def test_without_a_model_analysis_commands_fail_in_one_line_and_browsing_works(i
     assert len(engine_json("problems", "--db", str(database))) == report.problems
 
 
-def test_bad_database_and_model_folder_exit_1_with_one_line(tmp_path, model_dir):
+def test_bad_database_and_model_folder_exit_1_with_one_line(engine, tmp_path, model_dir):
     assert_one_clear_line(engine("info", "--db", str(tmp_path / "no" / "such" / "lib.db"), check_exit=None),
                           "database folder does not exist")
     assert_one_clear_line(engine("info", "--db", str(tmp_path), check_exit=None), "database path is a folder")
@@ -104,8 +122,9 @@ def test_bad_database_and_model_folder_exit_1_with_one_line(tmp_path, model_dir)
                                  check_exit=None), "no such track")
 
 
-def test_usage_errors_exit_2():
+def test_usage_errors_exit_2(engine):
     assert engine(check_exit=None).returncode == 2
+    assert engine("--help", check_exit=None).returncode == 0
     assert engine("frobnicate", check_exit=None).returncode == 2
     assert engine("similar", check_exit=None).returncode == 2
     assert engine("similar", "1", "-k", "zero", check_exit=None).returncode == 2
@@ -158,7 +177,8 @@ def test_kill_9_at_several_points_then_resume_without_redoing_finished_tracks(li
         index.ensure_current()
         assert index.size == len(ids) == len(finished)
 
-    completed = engine(*arguments, "--json")
+    completed = engine_subprocess(*arguments, "--json")
+    assert completed.returncode == 0, completed.stderr
     report = json.loads(completed.stdout)
     assert INDEX_FIELDS <= set(report)
     assert report["added"] == len(library_copy.valid) - len(finished)
@@ -193,6 +213,37 @@ def test_ctrl_c_stops_cleanly_and_resume_finishes(library_copy, model_dir, tmp_p
         assert json.loads(stdout)["cancelled"] is True
     else:
         assert process.returncode == 0  # it had already finished
-    resumed = engine(*arguments[3:])
+    resumed = engine_subprocess(*arguments[3:])
+    assert resumed.returncode == 0, resumed.stderr
     report = json.loads(resumed.stdout)
     assert report["added"] + report["unchanged"] == len(library_copy.valid)
+
+
+def test_train_and_eval_are_handed_to_training_lazily(monkeypatch):
+    import types
+
+    from engine import cli
+
+    calls = []
+    for name in ("training.cli", "training.evaluation.cli"):
+        fake = types.ModuleType(name)
+        fake.main = lambda rest, name=name: calls.append((name, rest)) or 7
+        monkeypatch.setitem(sys.modules, name, fake)
+    assert cli.main(["train", "pretrain", "--epochs", "1"]) == 7
+    assert cli.main(["eval", "report"]) == 7
+    assert calls == [("training.cli", ["pretrain", "--epochs", "1"]), ("training.evaluation.cli", ["report"])]
+
+
+def test_console_entry_point_prints_only_json_on_stdout(indexed_library):
+    database, report = indexed_library
+    completed = engine_subprocess("info", "--db", str(database), "--json")
+    assert completed.returncode == 0, completed.stderr
+    assert json.loads(completed.stdout)["tracks"] == report.added
+
+
+def test_missing_training_package_is_one_clear_line(monkeypatch, capsys):
+    from engine import cli
+
+    monkeypatch.setitem(sys.modules, "training.evaluation.cli", None)  # import raises ImportError
+    assert cli.main(["eval", "report"]) == 1
+    assert capsys.readouterr().err.count("\n") == 1

@@ -1,0 +1,225 @@
+"""Library-engine benchmarks: indexing real-time factor (decode, embed, whole pipeline), query latency, FAISS.
+
+    .venv/bin/python benchmarks/bench_engine_data.py              # once: the library and the model
+    .venv/bin/python benchmarks/bench_engine.py index [--workers 1] [--max-windows 8]
+    .venv/bin/python benchmarks/bench_engine.py query
+    .venv/bin/python benchmarks/bench_engine.py vectors --sizes 100000 1000000
+
+Real-time factor = total audio duration / wall time. Prints absolute figures and ratios.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import statistics
+import sys
+import tempfile
+import time
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from engine.analyzer import DEFAULT_BATCH_WINDOWS, DEFAULT_MAX_WINDOWS, Analyzer  # noqa: E402
+from engine.decoding import DecodeJob, decode_job  # noqa: E402
+from engine.library import Library  # noqa: E402
+from engine.model_folder import load_model  # noqa: E402
+from engine.scan import scan_paths  # noqa: E402
+
+DATA = Path("/work/.bench_data/engine")
+QUERY_REPEATS = 10
+SEARCH_QUERIES = 300
+EMBED_SAMPLE_TRACKS = 40
+
+
+def peak_memory_mib() -> tuple[float, float]:
+    """(this process, largest child) peak resident memory in MiB (Linux ru_maxrss is KiB)."""
+    return (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024)
+
+
+def jobs_for(model, max_windows: int) -> list[DecodeJob]:
+    files = scan_paths([DATA / "library"]).files
+    config = model.config
+    return [DecodeJob(f.path, f.size, f.mtime_ns, "", None, config.sample_rate, config.window_samples, max_windows)
+            for f in files]
+
+
+def bench_decode(jobs: list[DecodeJob], workers: int) -> tuple[float, list]:
+    started = time.monotonic()
+    if workers == 0:
+        outcomes = [decode_job(job) for job in jobs]
+    else:
+        with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
+            outcomes = list(pool.map(decode_job, jobs, chunksize=4))
+    return time.monotonic() - started, outcomes
+
+
+def bench_embed(analyzer: Analyzer, outcomes: list) -> tuple[float, float]:
+    """Seconds to embed the windows of a sample of tracks, and their audio duration."""
+    sample = [outcome for outcome in outcomes if outcome.windows is not None][:EMBED_SAMPLE_TRACKS]
+    analyzer.analyze_tracks([sample[0].windows])  # warm-up
+    started = time.monotonic()
+    for start in range(0, len(sample), 8):
+        analyzer.analyze_tracks([outcome.windows for outcome in sample[start : start + 8]])
+    return time.monotonic() - started, sum(outcome.duration_seconds for outcome in sample)
+
+
+def profile_network(analyzer: Analyzer) -> dict[str, float]:
+    """Milliseconds per window in the frontend (STFT + log-frequency filterbank), conv blocks and projection."""
+    import torch
+
+    network = analyzer.model.network
+    encoder = network.encoder
+    batch = torch.randn(DEFAULT_BATCH_WINDOWS, analyzer.window_samples)
+    timings = {}
+    with torch.inference_mode():
+        network(batch)
+        started = time.monotonic()
+        spectrogram = encoder.input_norm(encoder.frontend(batch))
+        timings["frontend_ms_per_window"] = (time.monotonic() - started) * 1000 / len(batch)
+        started = time.monotonic()
+        features = encoder.blocks(spectrogram)
+        timings["conv_blocks_ms_per_window"] = (time.monotonic() - started) * 1000 / len(batch)
+        started = time.monotonic()
+        pooled = torch.cat([features.mean(dim=-1), features.amax(dim=-1)], dim=1)
+        network.key_head(encoder.projection(pooled.flatten(1)))
+        timings["projection_heads_ms_per_window"] = (time.monotonic() - started) * 1000 / len(batch)
+    return timings
+
+
+def run_index(options) -> dict:
+    model = load_model(DATA / "model")
+    jobs = jobs_for(model, options.max_windows)
+    decode_seconds, outcomes = bench_decode(jobs, options.workers)
+    audio_seconds = sum(outcome.duration_seconds for outcome in outcomes)
+    analyzer = Analyzer(model, options.max_windows, options.batch_windows)
+    embed_seconds, embed_audio = bench_embed(analyzer, outcomes)
+    del outcomes
+    with tempfile.TemporaryDirectory() as folder, Library(Path(folder) / "bench.db", DATA / "model") as library:
+        report = library.index([DATA / "library"], workers=options.workers, max_windows=options.max_windows,
+                               batch_windows=options.batch_windows)
+    main_mib, child_mib = peak_memory_mib()
+    results = {
+        "tracks": len(jobs), "audio_hours": round(audio_seconds / 3600, 2), "workers": options.workers,
+        "max_windows": options.max_windows, "batch_windows": options.batch_windows,
+        "decode_seconds": round(decode_seconds, 2), "decode_realtime": round(audio_seconds / decode_seconds),
+        "embed_seconds_per_track": round(embed_seconds / EMBED_SAMPLE_TRACKS, 4),
+        "embed_realtime": round(embed_audio / embed_seconds),
+        "pipeline_seconds": round(report.seconds, 2), "pipeline_realtime": round(report.audio_seconds / report.seconds),
+        "pipeline_files_per_second": round(report.analysed / report.seconds, 1),
+        "peak_rss_main_mib": round(main_mib), "peak_rss_worker_mib": round(child_mib),
+        "problems": report.problems, **{k: round(v, 3) for k, v in profile_network(analyzer).items()},
+    }
+    return results
+
+
+def run_query(options) -> dict:
+    query = DATA / "query-not-in-library.mp3"
+    with tempfile.TemporaryDirectory() as folder:
+        database = Path(folder) / "bench.db"
+        with Library(database, DATA / "model") as library:
+            library.index([DATA / "library"], workers=options.workers)
+        timings = []
+        cold_started = time.monotonic()
+        with Library(database, DATA / "model") as library:
+            library.similar(str(query), k=10)
+            cold = time.monotonic() - cold_started
+            for _ in range(QUERY_REPEATS):
+                started = time.monotonic()
+                library.similar(str(query), k=10)
+                timings.append(time.monotonic() - started)
+    return {"query_cold_ms_incl_model_load": round(cold * 1000), "query_warm_median_ms": round(statistics.median(timings) * 1000),
+            "query_warm_max_ms": round(max(timings) * 1000)}
+
+
+def synthetic_database(path: Path, count: int, dimension: int) -> str:
+    """A library database with ``count`` synthetic tracks and unit embeddings, written in bulk."""
+    from sqlalchemy import insert
+
+    from engine.schema import analyses, tracks
+    from engine.store import Store
+
+    store = Store(path)
+    model_id = "synthetic-model"
+    rng = np.random.default_rng(0)
+    chunk = 20_000
+    now = time.time()
+    with store.engine.begin() as connection:
+        for start in range(0, count, chunk):
+            ids = range(start + 1, min(count, start + chunk) + 1)
+            vectors = rng.standard_normal((len(ids), dimension)).astype(np.float32)
+            vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+            connection.execute(insert(tracks), [
+                {"id": i, "path_key": f"/synthetic/{i}.mp3".encode(), "path": f"/synthetic/{i}.mp3", "size": i,
+                 "mtime_ns": 0, "quick_hash": "x", "title": f"T{i}", "artist": f"A{i % 997}", "added_at": now,
+                 "updated_at": now} for i in ids])
+            connection.execute(insert(analyses), [
+                {"track_id": i, "model_id": model_id, "embedding": vectors[n].tobytes(), "key_index": i % 24,
+                 "key_confidence": 0.5, "window_count": 8, "analyzed_at": now} for n, i in enumerate(ids)])
+    store.close()
+    return model_id
+
+
+def run_vectors(options) -> dict:
+    from engine.store import Store
+    from engine.vector_index import VectorIndex
+
+    results = {}
+    for size in options.sizes:
+        with tempfile.TemporaryDirectory(dir=options.scratch) as folder:
+            database = Path(folder) / "synthetic.db"
+            started = time.monotonic()
+            model_id = synthetic_database(database, size, options.dimension)
+            fill_seconds = time.monotonic() - started
+            store = Store(database)
+            index = VectorIndex(store, model_id, options.dimension)
+            started = time.monotonic()
+            index.ensure_current()  # rebuild from SQLite: read blobs + build + save
+            rebuild_seconds = time.monotonic() - started
+            rng = np.random.default_rng(1)
+            query_ids = rng.integers(1, size + 1, SEARCH_QUERIES)
+            latencies = []
+            for track_id in query_ids:  # what Library.similar does for an indexed track, minus the model
+                started = time.monotonic()
+                vector = store.analysis_of(int(track_id), model_id).embedding
+                scores, found = index.search(vector[None, :], 11)
+                store.track_rows_by_ids(model_id, [int(t) for t in found[0] if t != track_id][:10])
+                latencies.append(time.monotonic() - started)
+            latencies_ms = np.array(latencies) * 1000
+            store.close()
+            results[str(size)] = {
+                "kind": "flat" if size <= 300_000 else "hnsw", "sqlite_fill_seconds": round(fill_seconds, 1),
+                "rebuild_from_sqlite_seconds": round(rebuild_seconds, 2),
+                "similar_p50_ms": round(float(np.percentile(latencies_ms, 50)), 3),
+                "similar_p99_ms": round(float(np.percentile(latencies_ms, 99)), 3),
+            }
+            print(size, results[str(size)], flush=True)
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    index = commands.add_parser("index")
+    index.add_argument("--workers", type=int, default=1)
+    index.add_argument("--max-windows", type=int, default=DEFAULT_MAX_WINDOWS)
+    index.add_argument("--batch-windows", type=int, default=DEFAULT_BATCH_WINDOWS)
+    query = commands.add_parser("query")
+    query.add_argument("--workers", type=int, default=1)
+    vectors = commands.add_parser("vectors")
+    vectors.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
+    vectors.add_argument("--dimension", type=int, default=512)
+    vectors.add_argument("--scratch", type=Path, default=Path("/work/.bench_data"))
+    options = parser.parse_args()
+    runner = {"index": run_index, "query": run_query, "vectors": run_vectors}[options.command]
+    print(json.dumps(runner(options), indent=2))
+
+
+if __name__ == "__main__":
+    main()
