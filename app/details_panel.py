@@ -95,7 +95,7 @@ class WaveformView(pg.PlotWidget):
 class DetailsPanel(QWidget):
     """Shows the track chosen anywhere in the app; ``play_requested(path)`` asks the player to play it."""
 
-    play_requested = Signal(str)
+    play_requested = Signal(object)  # a path str; object keeps non-UTF-8 names (surrogate escapes) intact
 
     def __init__(self, library: Any, parent=None) -> None:
         super().__init__(parent)

@@ -45,6 +45,15 @@ COLUMNS: tuple[Column, ...] = (
 )
 
 
+PageEntry = tuple[Any, tuple[str, ...]]  # a TrackRow and its cell texts
+
+
+def fetch_page(library: Any, page_number: int, query: dict[str, Any]) -> list[PageEntry]:
+    """One page of rows with every cell's text already formatted (on the worker, so painting stays cheap)."""
+    rows = library.tracks(page_number * PAGE_SIZE, PAGE_SIZE, **query)
+    return [(row, tuple(column.text(row) for column in COLUMNS)) for row in rows]
+
+
 class LibraryTableModel(QAbstractTableModel):
     """Pages of ``TrackRow`` fetched on demand; emits ``loaded(row_count)`` after each reload."""
 
@@ -59,8 +68,8 @@ class LibraryTableModel(QAbstractTableModel):
         self.order_by = "artist"
         self.descending = False
         self._row_count = 0
-        self._pages: OrderedDict[int, list[Any]] = OrderedDict()
-        self._stale_pages: dict[int, list[Any]] = {}  # shown while their fresh copies load after a refresh
+        self._pages: OrderedDict[int, list[PageEntry]] = OrderedDict()
+        self._stale_pages: dict[int, list[PageEntry]] = {}  # shown while their fresh copies load after a refresh
         self._requested: set[int] = set()
         self._generation = 0
 
@@ -85,11 +94,12 @@ class LibraryTableModel(QAbstractTableModel):
             return int(horizontal | Qt.AlignmentFlag.AlignVCenter)
         if role not in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole, TRACK_ID_ROLE, TRACK_ROLE):
             return None
-        row = self.track_at(index.row())
-        if row is None:
+        entry = self._entry_at(index.row())
+        if entry is None:
             return None
+        row, texts = entry
         if role == Qt.ItemDataRole.DisplayRole:
-            return column.text(row)
+            return texts[index.column()]
         if role == Qt.ItemDataRole.ToolTipRole:
             return row.display_path or str(row.path)
         if role == TRACK_ID_ROLE:
@@ -112,6 +122,10 @@ class LibraryTableModel(QAbstractTableModel):
     # ---- paging -------------------------------------------------------------------------
     def track_at(self, row: int) -> Any | None:
         """The loaded ``TrackRow`` at ``row``, or None (and a page request) when not loaded yet."""
+        entry = self._entry_at(row)
+        return None if entry is None else entry[0]
+
+    def _entry_at(self, row: int) -> PageEntry | None:
         page_number, offset = divmod(row, PAGE_SIZE)
         page = self._pages.get(page_number)
         if page is None:
@@ -133,10 +147,9 @@ class LibraryTableModel(QAbstractTableModel):
         self._requested.clear()
         library, query = self.library, self._query()
 
-        def fetch() -> tuple[int, list[Any]]:
+        def fetch() -> tuple[int, list[PageEntry]]:
             count = library.track_count(filter_text=query["filter_text"])
-            first_page = library.tracks(0, PAGE_SIZE, **query) if count else []
-            return count, first_page
+            return count, (fetch_page(library, 0, query) if count else [])
 
         run_task(fetch, lambda result: self._on_reloaded(generation, result), self.failed.emit)
 
@@ -171,7 +184,7 @@ class LibraryTableModel(QAbstractTableModel):
     def _query(self) -> dict[str, Any]:
         return {"order_by": self.order_by, "descending": self.descending, "filter_text": self.filter_text}
 
-    def _on_reloaded(self, generation: int, result: tuple[int, list[Any]]) -> None:
+    def _on_reloaded(self, generation: int, result: tuple[int, list[PageEntry]]) -> None:
         if generation != self._generation:
             return
         count, first_page = result
@@ -190,12 +203,12 @@ class LibraryTableModel(QAbstractTableModel):
         self._requested.add(page_number)
         generation, library, query = self._generation, self.library, self._query()
         run_task(
-            lambda: library.tracks(page_number * PAGE_SIZE, PAGE_SIZE, **query),
+            lambda: fetch_page(library, page_number, query),
             lambda rows: self._on_page(generation, page_number, rows),
             self.failed.emit,
         )
 
-    def _on_page(self, generation: int, page_number: int, rows: list[Any]) -> None:
+    def _on_page(self, generation: int, page_number: int, rows: list[PageEntry]) -> None:
         if generation != self._generation:
             return
         self._requested.discard(page_number)

@@ -30,7 +30,7 @@ class LibraryView(QWidget):
     """Emits ``track_selected(track_id, label)`` and ``play_requested(path)``."""
 
     track_selected = Signal(int, str)
-    play_requested = Signal(str)
+    play_requested = Signal(object)  # a path str; object keeps non-UTF-8 names (surrogate escapes) intact
     count_changed = Signal(int)
 
     def __init__(self, library: Any, parent=None) -> None:

@@ -232,7 +232,6 @@ class MainWindow(QMainWindow):
         """A new model: its analyses are separate, so re-analyse the library with it and redraw everything."""
         self.statusBar().showMessage(f"Using model {model_id}.", 10000)
         self.library_view.reload()
-        self.training_view.refresh_models()
         self.map_stale = True
         self._check_model()
         if self.folders_panel.folders():

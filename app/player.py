@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
-from PySide6.QtCore import Qt, QUrl, Signal
+from PySide6.QtCore import QBuffer, QByteArray, QIODevice, Qt, QUrl, Signal
 from PySide6.QtMultimedia import QAudioOutput, QMediaPlayer
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QSlider, QStyle, QToolButton, QWidget
 
@@ -25,6 +26,7 @@ class PlayerBar(QWidget):
         self.audio_output.setVolume(DEFAULT_VOLUME)
         self.player.setAudioOutput(self.audio_output)
         self.current_path: str | None = None
+        self._buffer: QBuffer | None = None
         self._seeking = False
 
         self.play_button = QToolButton()
@@ -54,12 +56,30 @@ class PlayerBar(QWidget):
 
     def play(self, path: str, label: str | None = None) -> None:
         self.current_path = path
-        self.now_playing.setText(label or Path(path).name)
-        self.now_playing.setToolTip(path)
-        self.player.setSource(QUrl.fromLocalFile(path))
+        shown = readable(path)
+        self.now_playing.setText(label or Path(shown).name)
+        self.now_playing.setToolTip(shown)
+        self._buffer = None
+        if is_unicode(path):
+            self.player.setSource(QUrl.fromLocalFile(path))
+        else:
+            self._play_from_memory(path)
         self.play_button.setEnabled(True)
         self.seek_slider.setEnabled(True)
         self.player.play()
+
+    def _play_from_memory(self, path: str) -> None:
+        """A file name that is not valid UTF-8 cannot travel through a QUrl: hand Qt the bytes instead."""
+        try:
+            with open(path, "rb") as handle:
+                data = handle.read()
+        except OSError as error:
+            self.failed.emit(f"Cannot play {readable(path)}: {error.strerror or error}")
+            return
+        self._buffer = QBuffer(self)
+        self._buffer.setData(QByteArray(data))
+        self._buffer.open(QIODevice.OpenModeFlag.ReadOnly)
+        self.player.setSourceDevice(self._buffer, QUrl.fromLocalFile("preview" + Path(readable(path)).suffix))
 
     def toggle(self) -> None:
         if self.current_path is None:
@@ -100,4 +120,17 @@ class PlayerBar(QWidget):
 
     def _on_error(self, error: QMediaPlayer.Error, message: str) -> None:
         if error != QMediaPlayer.Error.NoError:
-            self.failed.emit(f"Cannot play {Path(self.current_path or '').name}: {message or error.name}")
+            self.failed.emit(f"Cannot play {Path(readable(self.current_path or '')).name}: {message or error.name}")
+
+
+def is_unicode(path: str) -> bool:
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def readable(path: str) -> str:
+    """A path as text for labels: undecodable bytes shown as replacement characters."""
+    return path if is_unicode(path) else os.fsencode(path).decode("utf-8", errors="replace")

@@ -51,7 +51,7 @@ class SimilarityPanel(QWidget):
     """Shows similar tracks or a radio playlist; emits what the map and the player need."""
 
     track_activated = Signal(int)  # a result was clicked: show it
-    play_requested = Signal(str)
+    play_requested = Signal(object)  # a path str; object keeps non-UTF-8 names (surrogate escapes) intact
     results_shown = Signal(object, list)  # seed track id (or None), result track ids
 
     def __init__(self, library: Any, parent=None) -> None:

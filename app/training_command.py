@@ -1,32 +1,51 @@
-"""The ``engine train`` command lines the Training tab runs, built from what the user picked."""
+"""The ``engine train`` command lines the Training tab runs, and the TOML config it writes for them.
+
+``engine train finetune`` reads everything from a TOML file (``training/config.py``); the app writes
+one into the run folder from the user's choices, so the run can be repeated or resumed by hand.
+The base model is a training run folder (a checkpoint, not an exported model folder): that is what
+``finetune.init_from`` accepts. Its encoder architecture is copied so the weights fit.
+"""
 
 from __future__ import annotations
 
+import json
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import platformdirs
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 FROM_SCRATCH = ""
 APP_DATA_NAME = "semisup-music"
+CONFIG_FILE_NAME = "app-finetune.toml"
+MODEL_SUBFOLDER = "model"
+RUN_SUMMARY_FILE = "config.json"  # written by the trainer into every run folder
+LATEST_CHECKPOINT_POINTER = Path("checkpoints") / "latest"
+DEFAULT_BATCH_SIZE = 32
 
 
 @dataclass(frozen=True)
 class TrainingRequest:
-    """One fine-tuning run: labels manifest, base model folder ("" = from scratch), name, steps, run folder."""
+    """One fine-tuning run; ``overrides`` are extra config sections (``{"encoder": {...}}``) merged last."""
 
     labels: Path
-    base_model: str
+    base_run: str  # a run folder, or FROM_SCRATCH
     name: str
     steps: int
     run_dir: Path
+    batch_size: int = DEFAULT_BATCH_SIZE
+    overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def model_dir(self) -> Path:
         """Where the finished run is exported as a model folder."""
-        return self.run_dir / "model"
+        return self.run_dir / MODEL_SUBFOLDER
+
+    @property
+    def config_path(self) -> Path:
+        return self.run_dir / CONFIG_FILE_NAME
 
 
 def default_runs_folder() -> Path:
@@ -37,18 +56,74 @@ def python_program() -> str:
     return sys.executable
 
 
+def is_run_folder(folder: Path) -> bool:
+    """A folder the trainer wrote that has at least one checkpoint (so it can be a base or be exported)."""
+    return (folder / RUN_SUMMARY_FILE).is_file() and (folder / LATEST_CHECKPOINT_POINTER).is_file()
+
+
+def find_run_folders(parent: Path) -> list[Path]:
+    if not parent.is_dir():
+        return []
+    return sorted(child for child in parent.iterdir() if child.is_dir() and is_run_folder(child))
+
+
+def run_architecture(run_dir: Path) -> dict[str, Any] | None:
+    try:
+        return json.loads((run_dir / RUN_SUMMARY_FILE).read_text(encoding="utf-8")).get("architecture")
+    except (OSError, ValueError):
+        return None
+
+
+def config_sections(request: TrainingRequest) -> dict[str, dict[str, Any]]:
+    """The TOML sections for this run: run, data and finetune (plus the base run's encoder)."""
+    sections: dict[str, dict[str, Any]] = {
+        "run": {"name": request.name, "output_dir": str(request.run_dir), "steps": request.steps,
+                "progress": False, "checkpoint_every": max(1, min(500, request.steps))},
+        "data": {"batch_size": request.batch_size, "cache_dir": str(request.run_dir.parent / "audio-cache")},
+        "finetune": {"manifest": str(request.labels)},
+    }
+    if request.base_run:
+        sections["finetune"]["init_from"] = request.base_run
+        architecture = run_architecture(Path(request.base_run))
+        if architecture:
+            sections["encoder"] = dict(architecture)
+    for name, values in request.overrides.items():
+        sections.setdefault(name, {}).update(values)
+    return sections
+
+
+def toml_text(sections: dict[str, dict[str, Any]]) -> str:
+    """Flat sections of strings, numbers, booleans and lists; JSON's string escaping is valid TOML."""
+    lines = []
+    for section, values in sections.items():
+        lines.append(f"[{section}]")
+        for name, value in values.items():
+            lines.append(f"{name} = {_toml_value(value)}")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_toml_value(item) for item in value) + "]"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    return json.dumps(str(value))
+
+
+def write_config(request: TrainingRequest) -> Path:
+    request.run_dir.mkdir(parents=True, exist_ok=True)
+    request.config_path.write_text(toml_text(config_sections(request)), encoding="utf-8")
+    return request.config_path
+
+
 def train_arguments(request: TrainingRequest) -> list[str]:
-    arguments = [
-        "-m", "engine.cli", "train", "finetune",
-        "--manifest", str(request.labels),
-        "--output", str(request.run_dir),
-        "--steps", str(request.steps),
-    ]
-    if request.base_model:
-        arguments += ["--init-from", request.base_model]
-    return arguments
+    """``python -m engine.cli train finetune --config …`` (resumes when the run folder has checkpoints)."""
+    return ["-m", "engine.cli", "train", "finetune", "--config", str(request.config_path)]
 
 
 def export_arguments(request: TrainingRequest) -> list[str]:
-    return ["-m", "engine.cli", "train", "export", str(request.run_dir), "--output", str(request.model_dir),
-            "--name", request.name]
+    return ["-m", "engine.cli", "train", "export", "--checkpoint", str(request.run_dir),
+            "--out", str(request.model_dir), "--name", request.name]

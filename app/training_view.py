@@ -32,13 +32,16 @@ from app.errors import show_error
 from app.metrics_file import MetricsFollower
 from app.tasks import run_task
 from app.training_command import (
+    DEFAULT_BATCH_SIZE,
     FROM_SCRATCH,
     REPO_ROOT,
     TrainingRequest,
     default_runs_folder,
     export_arguments,
+    find_run_folders,
     python_program,
     train_arguments,
+    write_config,
 )
 
 POLL_INTERVAL_MS = 500
@@ -72,16 +75,25 @@ class TrainingView(QWidget):
         labels_row.addWidget(self.labels_edit, 1)
         labels_row.addWidget(browse)
         self.base_box = QComboBox()
-        self.base_box.setToolTip("Start from an existing model's weights, or from scratch")
+        self.base_box.setToolTip("Start from the encoder of an earlier training run (e.g. a pretraining run), or from scratch")
         self.name_edit = QLineEdit("my-model")
         self.steps_box = QSpinBox()
         self.steps_box.setRange(1, 1_000_000)
         self.steps_box.setValue(DEFAULT_STEPS)
+        self.batch_box = QSpinBox()
+        self.batch_box.setRange(2, 4096)
+        self.batch_box.setValue(DEFAULT_BATCH_SIZE)
+        self.batch_box.setToolTip("Clips per step; smaller is faster per step on a CPU")
+        sizes_row = QHBoxLayout()
+        sizes_row.addWidget(self.steps_box)
+        sizes_row.addWidget(QLabel("Batch size:"))
+        sizes_row.addWidget(self.batch_box)
+        sizes_row.addStretch(1)
         form = QFormLayout()
         form.addRow("Labels:", labels_row)
         form.addRow("Base model:", self.base_box)
         form.addRow("Model name:", self.name_edit)
-        form.addRow("Steps:", self.steps_box)
+        form.addRow("Steps:", sizes_row)
 
         self.start_button = QPushButton("Start training")
         self.stop_button = QPushButton("Stop")
@@ -134,7 +146,7 @@ class TrainingView(QWidget):
         self.start_button.clicked.connect(self.start)
         self.stop_button.clicked.connect(self.stop)
         self.open_button.clicked.connect(self._choose_run)
-        self.refresh_models()
+        self.refresh_runs()
 
     @staticmethod
     def _make_plot(title: str) -> pg.PlotWidget:
@@ -146,19 +158,20 @@ class TrainingView(QWidget):
         return plot
 
     # ---- form -----------------------------------------------------------------------------
-    def refresh_models(self) -> None:
-        library = self.library
-        run_task(lambda: [(info.name, info.folder) for info in library.models()], self._show_models,
+    def refresh_runs(self) -> None:
+        """Offer every run folder with a checkpoint under the runs folder as a base."""
+        runs_folder = default_runs_folder()
+        run_task(lambda: [str(folder) for folder in find_run_folders(runs_folder)], self._show_runs,
                  lambda message: show_error(self, "Training", message))
 
-    def _show_models(self, models: list[tuple[str, str]]) -> None:
+    def _show_runs(self, run_folders: list[str]) -> None:
         current = self.base_box.currentData()
         self.base_box.clear()
         self.base_box.addItem("From scratch", FROM_SCRATCH)
-        for name, folder in models:
-            self.base_box.addItem(f"{name}  ({folder})", folder)
+        for folder in run_folders:
+            self.base_box.addItem(f"{Path(folder).name}  (run in {Path(folder).parent})", folder)
         position = self.base_box.findData(current)
-        self.base_box.setCurrentIndex(position if position >= 0 else min(1, self.base_box.count() - 1))
+        self.base_box.setCurrentIndex(max(0, position))
 
     def _choose_labels(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Labels manifest", str(Path.home()), "JSONL manifests (*.jsonl);;All files (*)")
@@ -175,10 +188,11 @@ class TrainingView(QWidget):
         name = self.name_edit.text().strip() or "my-model"
         return TrainingRequest(
             labels=Path(self.labels_edit.text().strip()),
-            base_model=self.base_box.currentData() or FROM_SCRATCH,
+            base_run=self.base_box.currentData() or FROM_SCRATCH,
             name=name,
             steps=self.steps_box.value(),
             run_dir=default_runs_folder() / name,
+            batch_size=self.batch_box.value(),
         )
 
     def start(self, request: TrainingRequest | None = None) -> None:
@@ -187,6 +201,11 @@ class TrainingView(QWidget):
         request = request or self.current_request()
         if not request.labels.is_file():
             show_error(self, "Training", f"The labels file does not exist: {request.labels}")
+            return
+        try:
+            write_config(request)
+        except OSError as error:
+            show_error(self, "Training", f"Cannot write the run folder {request.run_dir}: {error.strerror or error}")
             return
         self.request = request
         self.show_run(request.run_dir, follow=True)
@@ -256,6 +275,7 @@ class TrainingView(QWidget):
         elif stage == "export" and self.request is not None:
             folder = str(self.request.model_dir)
             self._finish_ui(f"Finished: the model is in {folder} and in the Model box.")
+            self.refresh_runs()
             self.model_ready.emit(folder)
 
     def _finish_ui(self, message: str) -> None:

@@ -1,0 +1,120 @@
+"""App fixtures: Qt offscreen with private settings, and real libraries (the shared generated music, a test model)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+
+@pytest.fixture(autouse=True)
+def private_settings(qapp, tmp_path, monkeypatch):
+    """Every test gets empty QSettings and its own data folder, so no test sees another's (or a user's) state."""
+    from PySide6.QtCore import QSettings
+
+    from app import settings, theme
+
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    QSettings.setPath(QSettings.Format.NativeFormat, QSettings.Scope.UserScope, str(tmp_path / "settings"))
+    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(tmp_path / "settings"))
+    qapp.setOrganizationName(settings.ORGANIZATION)
+    qapp.setApplicationName(settings.APPLICATION)
+    theme.configure_pyqtgraph()
+    yield
+
+
+KEY_SPREAD_SCALE = 8.0
+WINDOWS_PER_TRACK = 4
+
+
+def build_key_spreading_model(source_model: Path, folder: Path, audio_files: list[Path]) -> Path:
+    """The shared random test model, with its key head re-centred on these tracks' encoder outputs.
+
+    A random network gives every track the same key, which cannot exercise the harmonic filter; centring
+    the (scaled) random key head on the mean encoder output makes the predicted keys differ between tracks.
+    """
+    import numpy as np
+    import torch
+
+    from engine.audio import read_windows
+    from engine.model_folder import load_model, save_model
+
+    shutil.copytree(source_model, folder)
+    loaded = load_model(folder)
+    config, network = loaded.config, loaded.network
+    windows = [read_windows(path, config.sample_rate, config.window_samples, WINDOWS_PER_TRACK).windows
+               for path in audio_files]
+    with torch.inference_mode():
+        outputs = network.encoder(torch.from_numpy(np.concatenate(windows)))
+    linear = network.key_head.layers[0]
+    with torch.no_grad():
+        linear.weight.mul_(KEY_SPREAD_SCALE / outputs.std(dim=0).clamp(min=1e-6))
+        linear.bias.copy_(-(linear.weight @ outputs.mean(dim=0)))
+    config.name = "test-key-spread"
+    return save_model(folder, network, config, model_card="Random weights, for tests only.\n")
+
+
+@pytest.fixture(scope="session")
+def app_model_dir(model_dir, generated_library_source, tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("app-model") / "key-spread"
+    return build_key_spreading_model(model_dir, folder, generated_library_source.valid[:16])
+
+
+@pytest.fixture(scope="session")
+def app_indexed_database(generated_library_source, app_model_dir, tmp_path_factory) -> Path:
+    """The generated library indexed once with ``app_model_dir``; tests use copies (``indexed_copy``)."""
+    from engine.library import Library
+
+    database = tmp_path_factory.mktemp("app-indexed") / "library.db"
+    with Library(database, app_model_dir) as library:
+        library.index([generated_library_source.root], workers=0)
+    return database
+
+
+@pytest.fixture
+def open_library(app_model_dir):
+    """Opens ``Library`` objects with the test model and closes them after the test."""
+    from engine.library import Library
+
+    opened = []
+
+    def open_(database: Path, model: Path | None = app_model_dir) -> Library:
+        library = Library(database, model)
+        opened.append(library)
+        return library
+
+    yield open_
+    for library in opened:
+        library.close()
+
+
+@pytest.fixture
+def indexed_copy(app_indexed_database, open_library, tmp_path):
+    """A private copy of the session's indexed database (with its FAISS cache), opened with the test model."""
+    database = app_indexed_database
+    target = tmp_path / "indexed"
+    shutil.copytree(database.parent, target)
+    return open_library(target / database.name)
+
+
+@pytest.fixture
+def make_window(qtbot, open_library):
+    """Builds the main window on a library; shuts its workers down before the library closes."""
+    from app.main_window import MainWindow
+
+    windows = []
+
+    def make(library) -> MainWindow:
+        window = MainWindow(library)
+        qtbot.addWidget(window)
+        window.show()
+        windows.append(window)
+        return window
+
+    yield make
+    for window in windows:
+        window.shutdown()

@@ -1,0 +1,105 @@
+"""Track details, similar tracks, dropped files, the harmonic toggle, playlists and the player."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QMimeData, QPoint, Qt, QUrl
+from PySide6.QtGui import QDropEvent
+
+from engine.keys import keys_mix_harmonically
+from tests_app_helpers import first_track_id, wait_for_results
+
+RESULT_TIMEOUT_MS = 60_000
+
+
+def test_selecting_a_track_shows_its_details_and_similar_tracks(make_window, indexed_copy, qtbot):
+    window = make_window(indexed_copy)
+    track_id = first_track_id(qtbot, window)
+    window.library_view.table.selectRow(0)
+    panel = wait_for_results(qtbot, window.similarity_panel)
+    assert track_id not in panel.result_ids()
+    scores = panel.model.scores
+    assert scores == sorted(scores, reverse=True)
+    details = window.details_panel
+    qtbot.waitUntil(lambda: details.details is not None and details.details.track_id == track_id, timeout=RESULT_TIMEOUT_MS)
+    key = details.details.key
+    assert key.name in details.key_label.text() and key.camelot in details.key_label.text()
+    assert key.open_key in details.key_label.text() and "confidence" in details.key_label.text()
+    assert len(details.tag_chart.values()) == 4  # every tag of the test model, not only the top three
+    qtbot.waitUntil(lambda: details.waveform.low_curve.xData is not None and len(details.waveform.low_curve.xData) > 100,
+                    timeout=RESULT_TIMEOUT_MS)
+
+
+def test_dropping_an_audio_file_analyses_it_and_lists_similar_tracks(make_window, indexed_copy, generated_library_source, tmp_path, qtbot):
+    window = make_window(indexed_copy)
+    outside = tmp_path / "dropped.mp3"
+    outside.write_bytes(generated_library_source.valid[1].read_bytes())  # same audio, a path not in the library
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(outside))])
+    event = QDropEvent(QPoint(200, 200).toPointF(), Qt.DropAction.CopyAction, mime,
+                       Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+    window.dropEvent(event)
+    panel = wait_for_results(qtbot, window.similarity_panel)
+    assert "dropped.mp3" in panel.heading.text()
+    top = panel.model.tracks[0]
+    assert Path(top.path) == generated_library_source.valid[1]  # its own audio in the library comes first
+    qtbot.waitUntil(lambda: window.details_panel.details is not None
+                    and window.details_panel.details.path == str(outside), timeout=RESULT_TIMEOUT_MS)
+    assert window.details_panel.details.key is not None
+
+
+def test_harmonic_toggle_keeps_only_tracks_whose_keys_mix(make_window, indexed_copy, qtbot):
+    window = make_window(indexed_copy)
+    seed_id = first_track_id(qtbot, window)
+    seed_key = indexed_copy.track(seed_id).key.to_key()
+    panel = window.similarity_panel
+    panel.query_track(seed_id, "seed")
+    all_results = wait_for_results(qtbot, panel).model.tracks
+    assert any(not keys_mix_harmonically(seed_key, track.key.to_key()) for track in all_results)
+    with qtbot.waitSignal(panel.results_shown, timeout=RESULT_TIMEOUT_MS):
+        panel.harmonic_box.setChecked(True)
+    harmonic = panel.model.tracks
+    assert harmonic, "the generated library has keys that mix with every seed"
+    assert all(keys_mix_harmonically(seed_key, track.key.to_key()) for track in harmonic)
+    assert "Harmonic" in panel.heading.text()
+
+
+def test_saved_playlist_is_a_readable_m3u8_of_the_listed_tracks(make_window, indexed_copy, tmp_path, qtbot):
+    window = make_window(indexed_copy)
+    panel = window.similarity_panel
+    panel.query_track(first_track_id(qtbot, window), "seed")
+    wait_for_results(qtbot, panel)
+    target = tmp_path / "list.m3u8"
+    panel.save_playlist(target)
+    qtbot.waitUntil(target.exists, timeout=RESULT_TIMEOUT_MS)
+    qtbot.waitUntil(lambda: "saved" in panel.heading.text())
+    lines = target.read_bytes().decode("utf-8", errors="surrogateescape").splitlines()
+    assert lines[0] == "#EXTM3U"
+    entries = [line for line in lines if line and not line.startswith("#")]
+    assert entries == [str(Path(track.path).resolve()) for track in panel.model.tracks]
+    assert all(Path(entry).is_file() for entry in entries)
+
+
+def test_radio_builds_a_playlist_from_the_seed_without_repeats(make_window, indexed_copy, qtbot):
+    window = make_window(indexed_copy)
+    panel = window.similarity_panel
+    seed_id = first_track_id(qtbot, window)
+    panel.query_track(seed_id, "seed")
+    wait_for_results(qtbot, panel)
+    with qtbot.waitSignal(panel.results_shown, timeout=RESULT_TIMEOUT_MS):
+        panel.make_radio()
+    ids = panel.result_ids()
+    assert ids[0] == seed_id and len(ids) == len(set(ids)) > 5
+    assert "Radio" in panel.heading.text()
+
+
+def test_double_clicking_a_result_plays_it_in_the_player(make_window, indexed_copy, qtbot):
+    window = make_window(indexed_copy)
+    panel = window.similarity_panel
+    panel.query_track(first_track_id(qtbot, window), "seed")
+    wait_for_results(qtbot, panel)
+    panel.table.doubleClicked.emit(panel.model.index(0, 1))
+    assert window.player.current_path == str(panel.model.tracks[0].path)
+    assert window.player.play_button.isEnabled() and window.player.seek_slider.isEnabled()
+    window.player.toggle()
