@@ -1,0 +1,135 @@
+"""Model picker, the map, the training view (a real short run) and the pure helpers behind them."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from app.metrics_file import MetricsFollower
+from app.projection import pca_2d
+from app.training_command import TrainingRequest
+from app.waveform import peak_envelope
+from tests_app_helpers import RESULT_TIMEOUT_MS, first_track_id, wait_for_results
+
+TRAINING_TIMEOUT_MS = 400_000
+
+
+def test_model_picker_switches_the_model_and_similar_follows_it(make_window, indexed_copy, second_model_dir, qtbot):
+    window = make_window(indexed_copy)
+    picker = window.model_picker
+    qtbot.waitUntil(lambda: picker.active_folder() is not None, timeout=RESULT_TIMEOUT_MS)
+    first_model = indexed_copy.active_model_id
+    picker.add_folder(str(second_model_dir))
+    qtbot.waitUntil(lambda: any("not used yet" in choice.label for choice in picker.choices), timeout=RESULT_TIMEOUT_MS)
+    with qtbot.waitSignal(window.folders_panel.scan_finished, timeout=RESULT_TIMEOUT_MS * 2):
+        picker.switch_to(str(second_model_dir))  # switching re-analyses the library with the new model
+    assert indexed_copy.active_model_id != first_model
+    assert indexed_copy.active_model_id.startswith("test-random-1")
+    analysed = {info.model_id: info.analysed_tracks for info in indexed_copy.models()}
+    assert analysed[indexed_copy.active_model_id] == indexed_copy.track_count()
+    qtbot.waitUntil(lambda: Path(picker.active_folder()) == second_model_dir.resolve(), timeout=RESULT_TIMEOUT_MS)
+    seed = first_track_id(qtbot, window)
+    window.similarity_panel.query_track(seed, "seed")
+    results = wait_for_results(qtbot, window.similarity_panel).model
+    expected = indexed_copy.similar(seed, k=len(results.tracks))
+    assert [track.id for track in results.tracks] == [hit.track.id for hit in expected]
+
+
+def test_map_places_every_analysed_track_and_clicking_selects_it(make_window, indexed_copy, qtbot):
+    window = make_window(indexed_copy)
+    window.tabs.setCurrentWidget(window.map_view)
+    map_view = window.map_view
+    qtbot.waitUntil(lambda: map_view.data is not None, timeout=RESULT_TIMEOUT_MS)
+    assert len(map_view.data) == indexed_copy.track_count()
+    assert np.isfinite(map_view.data.points).all() and map_view.data.points.std(axis=0).min() > 0
+    with qtbot.waitSignal(window.similarity_panel.results_shown, timeout=RESULT_TIMEOUT_MS):
+        points = map_view.scatter.points()
+        map_view.scatter.sigClicked.emit(map_view.scatter, [points[3]], None)
+    selected, neighbours = map_view.highlighted_counts()
+    assert selected == 1 and neighbours == len(window.similarity_panel.result_ids()) > 0
+    map_view.colour_box.setCurrentText("Top tag")
+    assert len(map_view.legend.items) >= 1
+
+
+def write_manifest(folder: Path, audio_files: list[Path]) -> Path:
+    """A tiny finetuning manifest: each clip with a tag and a key (the generated keys are known)."""
+    from engine.keys import key_from_index
+
+    lines = []
+    for number, path in enumerate(audio_files):
+        track_number = int(path.stem.removeprefix("track"))
+        lines.append(json.dumps({"path": str(path), "labels": ["calm" if number % 2 else "bright"],
+                                 "key": key_from_index((track_number * 7) % 24).name, "split": "train"}))
+    manifest = folder / "labels.jsonl"
+    manifest.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return manifest
+
+
+def test_training_view_runs_engine_train_and_plots_its_metrics_live(make_window, indexed_copy, generated_library_source, tmp_path, qtbot):
+    window = make_window(indexed_copy)
+    view = window.training_view
+    files = [path for path in generated_library_source.valid if path.stem.startswith("track")][:8]
+    request = TrainingRequest(
+        labels=write_manifest(tmp_path, files), base_run="", name="tiny", steps=6, run_dir=tmp_path / "runs" / "tiny",
+        batch_size=4,
+        overrides={"run": {"log_every": 1, "device": "cpu"}, "data": {"decode_workers": 1},
+                   "encoder": {"type": "logfreqcnn", "channels": [4, 8, 8, 8], "embedding_dim": 32}},
+    )
+    points_while_running: list[int] = []
+    view.timer.timeout.connect(lambda: points_while_running.append(view.curve_points("loss")) if view.running else None)
+    with qtbot.waitSignal(view.model_ready, timeout=TRAINING_TIMEOUT_MS) as ready:
+        view.start(request)
+    assert max(points_while_running, default=0) >= 1, "the curve grew while the trainer was still running"
+    assert view.curve_points("loss") == 6
+    assert view.metric_box.count() > 0 and view.curve_points(view.metric_box.currentText()) == 6
+    model_folder = Path(ready.args[0])
+    assert (model_folder / "config.json").is_file() and (model_folder / "weights.safetensors").is_file()
+    qtbot.waitUntil(lambda: any(choice.folder == str(model_folder.resolve()) for choice in window.model_picker.choices),
+                    timeout=RESULT_TIMEOUT_MS)
+
+
+def test_stop_button_ends_a_running_training(make_window, indexed_copy, generated_library_source, tmp_path, qtbot):
+    window = make_window(indexed_copy)
+    view = window.training_view
+    files = [path for path in generated_library_source.valid if path.stem.startswith("track")][:4]
+    request = TrainingRequest(labels=write_manifest(tmp_path, files), base_run="", name="long", steps=100_000,
+                              run_dir=tmp_path / "runs" / "long", batch_size=2,
+                              overrides={"run": {"log_every": 1, "device": "cpu"},
+                                         "encoder": {"type": "logfreqcnn", "channels": [4, 8, 8, 8], "embedding_dim": 32}})
+    view.start(request)
+    qtbot.waitUntil(lambda: view.curve_points("loss") >= 1, timeout=TRAINING_TIMEOUT_MS)
+    view.stop()
+    qtbot.waitUntil(lambda: not view.running, timeout=30_000)
+    assert "Stopped" in view.status.text()
+    assert view.start_button.isEnabled()
+
+
+def test_metrics_follower_reads_only_complete_lines(tmp_path):
+    path = tmp_path / "metrics.jsonl"
+    follower = MetricsFollower(path)
+    assert follower.poll() == []
+    path.write_text('{"step": 1, "loss": 2.0, "lr": 0.1}\n{"step": 2, "lo', encoding="utf-8")
+    assert [record["step"] for record in follower.poll()] == [1]
+    with open(path, "a", encoding="utf-8") as handle:
+        handle.write('ss": 1.5, "lr": 0.1, "wall_time": 5}\nnot json\n')
+    assert [record["step"] for record in follower.poll()] == [2]
+    assert follower.series["loss"] == ([1.0, 2.0], [2.0, 1.5])
+    assert "wall_time" not in follower.series
+
+
+def test_pca_2d_keeps_the_direction_of_largest_spread():
+    rng = np.random.default_rng(0)
+    vectors = rng.normal(size=(200, 16)).astype(np.float32) * 0.01
+    vectors[:, 5] += np.linspace(-3, 3, 200)
+    points = pca_2d(vectors)
+    assert points.shape == (200, 2)
+    assert abs(np.corrcoef(points[:, 0], vectors[:, 5])[0, 1]) > 0.99
+    assert pca_2d(vectors[:1]).shape == (1, 2)
+
+
+def test_peak_envelope_gives_min_and_max_per_column():
+    audio = np.array([0.0, 1.0, -1.0, 0.5, 0.2, -0.3], dtype=np.float32)
+    lows, highs = peak_envelope(audio, columns=3)
+    assert lows.tolist() == [0.0, -1.0, -0.30000001192092896] and highs.tolist() == [1.0, 0.5, 0.20000000298023224]
