@@ -18,7 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 import audio_factory  # noqa: E402
 
 # Share of each format in the library (mixed like a real collection; lossy formats dominate).
-FORMAT_MIX = (("mp3", 8), ("flac", 3), ("ogg", 3), ("m4a", 3), ("opus", 2), ("wav", 1))
+FORMAT_MIX = (("mp3", 9), ("flac", 3), ("ogg", 3), ("m4a", 2), ("opus", 2), ("wav", 1))
 MIN_SECONDS, MAX_SECONDS = 180.0, 300.0
 QUERY_SECONDS = 240.0
 TAG_NAMES = ["rock", "jazz", "electronic", "classical", "calm", "energetic"]

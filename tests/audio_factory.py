@@ -79,22 +79,30 @@ def chord_progression(key: Key, seconds: float, seed: int = 0, sample_rate: int 
     t = np.arange(chord_samples) / sample_rate
     envelope = np.exp(-t * 1.5) * (0.6 + 0.4 * np.cos(2 * np.pi * voice.pulse_hz * t) ** 2)
     output = np.zeros(total, dtype=np.float64)
+    segments: dict[int, np.ndarray] = {}  # one rendering per chord degree, reused every time it recurs
     for start in range(0, total, chord_samples):
         degree = PROGRESSION_DEGREES[(start // chord_samples) % len(PROGRESSION_DEGREES)]
-        notes = [tonic_midi + scale[(degree + step) % 7] + 12 * ((degree + step) // 7) for step in (0, 2, 4)]
-        notes.append(notes[0] - 12)  # bass
-        segment = np.zeros(chord_samples)
-        for note in notes:
-            frequency = midi_to_hz(note)
-            for number, amplitude in enumerate(voice.harmonics, start=1):
-                if frequency * number < sample_rate / 2:
-                    segment += amplitude * np.sin(2 * np.pi * frequency * number * t)
-        segment *= envelope
+        if degree not in segments:
+            segments[degree] = _render_chord(tonic_midi, scale, degree, voice, t, sample_rate) * envelope
         length = min(chord_samples, total - start)
-        output[start : start + length] = segment[:length]
+        output[start : start + length] = segments[degree][:length]
     output += voice.noise_level * np.random.default_rng(seed).standard_normal(total)
     peak = np.max(np.abs(output)) or 1.0
     return (0.8 * output / peak).astype(np.float32)
+
+
+def _render_chord(tonic_midi: int, scale: tuple[int, ...], degree: int, voice: Voice, t: np.ndarray,
+                  sample_rate: int) -> np.ndarray:
+    """A triad on scale ``degree`` plus its bass an octave down, with the voice's harmonics, over times ``t``."""
+    notes = [tonic_midi + scale[(degree + step) % 7] + 12 * ((degree + step) // 7) for step in (0, 2, 4)]
+    notes.append(notes[0] - 12)
+    segment = np.zeros(len(t))
+    for note in notes:
+        frequency = midi_to_hz(note)
+        for number, amplitude in enumerate(voice.harmonics, start=1):
+            if frequency * number < sample_rate / 2:
+                segment += amplitude * np.sin(2 * np.pi * frequency * number * t)
+    return segment
 
 
 def write_audio(samples: np.ndarray, path: Path | str, sample_rate: int = SAMPLE_RATE, bitrate: str | None = None,
