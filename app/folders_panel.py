@@ -59,6 +59,8 @@ class FoldersPanel(QWidget):
         self.folder_list = QListWidget()
         self.folder_list.setSelectionMode(QListWidget.SelectionMode.ExtendedSelection)
         self.folder_list.setToolTip("Folders whose music is in the library")
+        self.folder_list.setMinimumWidth(160)
+        self.folder_list.setTextElideMode(Qt.TextElideMode.ElideLeft)
         self.add_button = QPushButton("Add folder…")
         self.add_button.setToolTip("Add a folder of music and scan it (Ctrl+O)")
         self.remove_button = QPushButton("Remove")
@@ -69,7 +71,7 @@ class FoldersPanel(QWidget):
         self.cancel_button.setToolTip("Stop the scan; the next scan continues where it stopped (Esc)")
         self.progress_bar = QProgressBar()
         self.progress_bar.setTextVisible(True)
-        self.status_label = QLabel("No scan yet.")
+        self.status_label = QLabel("")
         self.status_label.setWordWrap(True)
         self.status_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
 

@@ -79,8 +79,8 @@ class MapView(QWidget):
         plot.hideAxis("bottom")
         plot.setAspectLocked(True)
         self.scatter = pg.ScatterPlotItem(size=DOT_SIZE, pen=pg.mkPen(None), hoverable=True, tip=None)
-        self.neighbours = pg.ScatterPlotItem(size=NEIGHBOUR_SIZE, pen=pg.mkPen("#333333", width=1),
-                                             brush=pg.mkBrush(theme.NEIGHBOUR))
+        self.neighbours = pg.ScatterPlotItem(size=NEIGHBOUR_SIZE, pen=pg.mkPen(theme.NEIGHBOUR, width=2.5),
+                                             brush=pg.mkBrush(None))  # a ring: the dot's own colour stays visible
         self.selected = pg.ScatterPlotItem(size=SELECTED_SIZE, symbol="star", pen=pg.mkPen("#222222", width=1),
                                            brush=pg.mkBrush(theme.HIGHLIGHT))
         for item in (self.scatter, self.neighbours, self.selected):

@@ -50,7 +50,7 @@ LOG_MAX_LINES = 3000
 LOSS_FIELDS = ("loss",)
 METRICS_FILE_NAME = "metrics.jsonl"
 # The lower plot starts on the first of these the run logs (quality first, then throughput).
-PREFERRED_METRICS = ("val_map", "tag_map", "key_accuracy", "accuracy", "loss_supervised", "samples_per_s", "lr")
+PREFERRED_METRICS = ("val_map", "tag_map", "key_accuracy", "accuracy", "samples_per_s", "lr")
 DEFAULT_STEPS = 500
 
 
@@ -115,7 +115,8 @@ class TrainingView(QWidget):
         self.metric_box = QComboBox()
         self.metric_box.setToolTip("Which logged metric the lower plot shows")
         self.metric_box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
-        self.metric_box.currentTextChanged.connect(lambda _: self._draw_metric())
+        self._metric_chosen_by_user = False
+        self.metric_box.activated.connect(self._on_metric_chosen)
         metric_panel = QWidget()
         metric_layout = QVBoxLayout(metric_panel)
         metric_layout.setContentsMargins(0, 0, 0, 0)
@@ -208,6 +209,10 @@ class TrainingView(QWidget):
             show_error(self, "Training", f"Cannot write the run folder {request.run_dir}: {error.strerror or error}")
             return
         self.request = request
+        self.labels_edit.setText(str(request.labels))
+        self.name_edit.setText(request.name)
+        self.steps_box.setValue(request.steps)
+        self.batch_box.setValue(request.batch_size)
         self.show_run(request.run_dir, follow=True)
         self._launch("train", train_arguments(request))
 
@@ -311,16 +316,22 @@ class TrainingView(QWidget):
         for name in sorted(series):
             if name not in LOSS_FIELDS and self.metric_box.findText(name) < 0:
                 self.metric_box.addItem(name)
-        if self.metric_box.currentIndex() < 0 or self.metric_box.currentText() not in series:
+        if not self._metric_chosen_by_user:
             preferred = next((name for name in PREFERRED_METRICS if name in series), None)
             if preferred is not None:
+                self.metric_box.blockSignals(True)
                 self.metric_box.setCurrentText(preferred)
+                self.metric_box.blockSignals(False)
         for name in LOSS_FIELDS:
             if name in series:
                 self.loss_curve.setData(*series[name])
         self._draw_metric()
         if self.running and self._stage == "train":
             self.status.setText(f"Training… step {self.last_step()}")
+
+    def _on_metric_chosen(self, _position: int) -> None:
+        self._metric_chosen_by_user = True
+        self._draw_metric()
 
     def _draw_metric(self) -> None:
         name = self.metric_box.currentText()
