@@ -1,6 +1,6 @@
 """Generate the engine benchmark library once: tracks of 3-5 minutes in mixed formats, plus a benchmark model.
 
-    .venv/bin/python benchmarks/bench_engine_data.py --out /work/.bench_data/engine --tracks 200
+    .venv/bin/python benchmarks/bench_engine_data.py --out /work/.bench_data/engine --tracks 200 --unique 60
 
 The model is a random-initialised LogFreqCNN with the default architecture (the size the shipped
 default will have; weights do not change speed). It lives outside the repository and is never shipped.
@@ -9,6 +9,7 @@ default will have; weights do not change speed). It lives outside the repository
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -21,6 +22,7 @@ import audio_factory  # noqa: E402
 FORMAT_MIX = (("mp3", 9), ("flac", 3), ("ogg", 3), ("m4a", 2), ("opus", 2), ("wav", 1))
 MIN_SECONDS, MAX_SECONDS = 180.0, 300.0
 QUERY_SECONDS = 240.0
+FILE_SAMPLE_RATE = 44100  # files are stored like real music (synthesis runs at 22.05 kHz and is upsampled)
 TAG_NAMES = ["rock", "jazz", "electronic", "classical", "calm", "energetic"]
 
 
@@ -29,29 +31,37 @@ def format_for(number: int) -> str:
     return cycle[number % len(cycle)]
 
 
-def generate(out: Path, tracks: int) -> None:
+def track_path(library: Path, number: int) -> Path:
+    return library / f"{number // 50:02d}" / f"track{number:04d}.{format_for(number)}"
+
+
+def generate(out: Path, tracks: int, unique: int) -> None:
+    """``unique`` tracks are synthesised and encoded; the rest are re-tagged copies of one of the same format
+    (encoding is the slow part here, and decode/embed speed does not depend on what the music is)."""
     from engine.keys import key_from_index
 
     library = out / "library"
     library.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
+    cycle = sum(weight for _, weight in FORMAT_MIX)
     for number in range(tracks):
-        extension = format_for(number)
-        path = library / f"{number // 50:02d}" / f"track{number:04d}.{extension}"
+        path = track_path(library, number)
         if path.exists():
             continue
         path.parent.mkdir(exist_ok=True)
-        seconds = MIN_SECONDS + (MAX_SECONDS - MIN_SECONDS) * ((number * 37) % 100) / 100
-        samples = audio_factory.chord_progression(key_from_index((number * 5) % 24), seconds, seed=number,
-                                                  sample_rate=audio_factory.SAMPLE_RATE)
-        audio_factory.write_audio(samples, path)
+        if number >= unique:
+            shutil.copyfile(track_path(library, number % max(cycle, unique - unique % cycle)), path)
+        else:
+            seconds = MIN_SECONDS + (MAX_SECONDS - MIN_SECONDS) * ((number * 37) % 100) / 100
+            samples = audio_factory.chord_progression(key_from_index((number * 5) % 24), seconds, seed=number)
+            audio_factory.write_audio(samples, path, output_rate=FILE_SAMPLE_RATE)
         audio_factory.write_tags(path, title=f"Track {number}", artist=f"Artist {number % 23}", album=f"Album {number % 40}")
         if number % 10 == 0:
             print(f"{number + 1}/{tracks} tracks, {time.monotonic() - started:.0f} s", flush=True)
     query = out / "query-not-in-library.mp3"
     if not query.exists():
         samples = audio_factory.chord_progression(key_from_index(9 + 12), QUERY_SECONDS, seed=10_000)
-        audio_factory.write_audio(samples, query, bitrate="192k")
+        audio_factory.write_audio(samples, query, bitrate="192k", output_rate=FILE_SAMPLE_RATE)
     print(f"library ready in {out} ({time.monotonic() - started:.0f} s)")
 
 
@@ -73,9 +83,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("/work/.bench_data/engine"))
     parser.add_argument("--tracks", type=int, default=200)
+    parser.add_argument("--unique", type=int, default=60, help="tracks synthesised; the others are re-tagged copies")
     options = parser.parse_args()
     build_benchmark_model(options.out / "model")
-    generate(options.out, options.tracks)
+    generate(options.out, options.tracks, options.unique)
 
 
 if __name__ == "__main__":

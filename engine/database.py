@@ -9,10 +9,10 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event, select
+from sqlalchemy import Engine, create_engine, event, func, insert, select, text
 from sqlalchemy.exc import SQLAlchemyError
 
-from engine.schema import SCHEMA_VERSION, metadata, settings
+from engine.schema import ANALYSIS_COUNT_TRIGGERS, SCHEMA_VERSION, analyses, analysis_counts, metadata, settings
 
 BUSY_TIMEOUT_MS = 10_000
 SQLITE_PRAGMAS = ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON", f"busy_timeout={BUSY_TIMEOUT_MS}")
@@ -39,6 +39,7 @@ def open_database(path: Path) -> Engine:
                 connection.execute(settings.insert().values(name="schema_version", value=str(SCHEMA_VERSION)))
             elif int(stored) > SCHEMA_VERSION:
                 raise DatabaseOpenError(f"{path} was written by a newer version (schema {stored})")
+            _install_count_triggers(connection)
     except (SQLAlchemyError, sqlite3.Error, ValueError) as error:
         engine.dispose()
         reason = str(getattr(error, "orig", None) or error).splitlines()[0]
@@ -47,6 +48,15 @@ def open_database(path: Path) -> Engine:
         engine.dispose()
         raise
     return engine
+
+
+def _install_count_triggers(connection) -> None:
+    """Create the triggers that keep ``analysis_counts``; seed the counts if they are missing."""
+    for statement in ANALYSIS_COUNT_TRIGGERS:
+        connection.execute(text(statement))
+    if connection.execute(select(func.count()).select_from(analysis_counts)).scalar() == 0:
+        per_model = select(analyses.c.model_id, func.count(), func.max(analyses.c.id)).group_by(analyses.c.model_id)
+        connection.execute(insert(analysis_counts).from_select(["model_id", "count", "max_id"], per_model))
 
 
 def _set_pragmas(dbapi_connection, _record) -> None:

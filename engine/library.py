@@ -311,12 +311,12 @@ class Library:
         model = self.model()
         track_id = _as_track_id(query)
         if track_id is not None:
-            stored = self.store.analysis_of(track_id, model.model_id)
-            if stored is None:
-                reason = "no such track" if self.track(track_id) is None else "track not analysed by the active model"
-                raise QueryError(query, reason)
+            embedding = self._vector_index(model).vector_of(track_id)
             row = self.track(track_id)
-            return track_id, stored.embedding, row.key if row else None
+            if embedding is None or row is None:
+                reason = "no such track" if row is None else "track not analysed by the active model"
+                raise QueryError(query, reason)
+            return track_id, embedding, row.key
         path = os.path.abspath(os.fspath(query))
         if not os.path.exists(path):
             raise QueryError(query, "no such file or track id")

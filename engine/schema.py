@@ -93,6 +93,25 @@ analyses = Table(
 )
 Index("ix_analyses_model", analyses.c.model_id, analyses.c.id)
 
+# Kept by triggers (see ``database.py``) so that the FAISS cache can check staleness with a one-row read.
+analysis_counts = Table(
+    "analysis_counts", metadata,
+    Column("model_id", String, primary_key=True),
+    Column("count", Integer, nullable=False),
+    Column("max_id", Integer, nullable=False),
+)
+
+ANALYSIS_COUNT_TRIGGERS = (
+    """CREATE TRIGGER IF NOT EXISTS analyses_counted_insert AFTER INSERT ON analyses BEGIN
+        INSERT INTO analysis_counts (model_id, count, max_id) VALUES (NEW.model_id, 0, 0)
+            ON CONFLICT (model_id) DO NOTHING;
+        UPDATE analysis_counts SET count = count + 1, max_id = max(max_id, NEW.id) WHERE model_id = NEW.model_id;
+    END""",
+    """CREATE TRIGGER IF NOT EXISTS analyses_counted_delete AFTER DELETE ON analyses BEGIN
+        UPDATE analysis_counts SET count = count - 1 WHERE model_id = OLD.model_id;
+    END""",
+)
+
 problems = Table(
     "problems", metadata,
     Column("id", Integer, primary_key=True),

@@ -14,14 +14,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from sqlalchemy import and_, delete, false, func, or_, select, update
+from sqlalchemy import and_, bindparam, delete, false, func, or_, select, update
 from sqlalchemy.sql import ColumnElement
 
 from engine.analyzer import TrackAnalysis
 from engine.database import open_database
 from engine.metadata import TrackMetadata
 from engine.scan import display_path, path_from_key, path_key, under_prefix_bounds
-from engine.schema import analyses, folders, models, problems, settings, tracks
+from engine.schema import analyses, analysis_counts, folders, models, problems, settings, tracks
 
 FILTER_COLUMNS = ("title", "artist", "album", "genre", "path")
 SORT_ORDERS = {
@@ -231,7 +231,7 @@ class Store:
         """A page of track rows (as mappings) joined with their analysis by ``model_id`` (if any)."""
         if order_by not in SORT_ORDERS:
             raise ValueError(f"unknown sort order {order_by!r}; choose from {sorted(SORT_ORDERS)}")
-        query = _track_select(model_id)
+        query = TRACK_SELECT
         if filter_text:
             query = query.where(_filter_clause(filter_text))
         ordering = []
@@ -242,14 +242,15 @@ class Store:
             ordering.append(column.desc() if descending else column.asc())
         query = query.order_by(*ordering).offset(max(0, offset)).limit(max(0, limit))
         with self.engine.connect() as connection:
-            return [dict(row._mapping) for row in connection.execute(query)]
+            return [dict(row._mapping) for row in connection.execute(query, {"model_id": model_id or ""})]
 
     def track_rows_by_ids(self, model_id: str | None, track_ids: Sequence[int]) -> dict[int, dict]:
         rows: dict[int, dict] = {}
         with self.engine.connect() as connection:
             for start in range(0, len(track_ids), ID_CHUNK):
-                query = _track_select(model_id).where(tracks.c.id.in_(list(track_ids[start : start + ID_CHUNK])))
-                rows.update({row.id: dict(row._mapping) for row in connection.execute(query)})
+                chunk = [int(track_id) for track_id in track_ids[start : start + ID_CHUNK]]
+                result = connection.execute(TRACK_SELECT_BY_IDS, {"model_id": model_id or "", "track_ids": chunk})
+                rows.update({row.id: dict(row._mapping) for row in result})
         return rows
 
     def track_id_for_path(self, path: str) -> int | None:
@@ -268,27 +269,33 @@ class Store:
 
     def embeddings(self, model_id: str, after_analysis_id: int = 0) -> tuple[np.ndarray, np.ndarray]:
         """Track ids (N,) int64 and embeddings (N, D) float32 of ``model_id``, analyses newer than the given id."""
+        _, track_ids, matrix = self.embedding_snapshot(model_id, after_analysis_id)
+        return track_ids, matrix
+
+    def embedding_snapshot(self, model_id: str, after_analysis_id: int = 0) -> tuple[tuple[int, int], np.ndarray, np.ndarray]:
+        """``embeddings`` plus the fingerprint they belong to, read in one transaction (one consistent snapshot)."""
         query = (
             select(analyses.c.track_id, analyses.c.embedding)
             .where(analyses.c.model_id == model_id, analyses.c.id > after_analysis_id)
             .order_by(analyses.c.id)
         )
-        with self.engine.connect() as connection:
+        with self.engine.connect() as connection, connection.begin():
+            fingerprint = _fingerprint(connection, model_id, None)
             rows = connection.execute(query).all()
         if not rows:
-            return np.zeros(0, dtype=np.int64), np.zeros((0, 0), dtype=np.float32)
+            return fingerprint, np.zeros(0, dtype=np.int64), np.zeros((0, 0), dtype=np.float32)
         track_ids = np.fromiter((row[0] for row in rows), dtype=np.int64, count=len(rows))
         matrix = np.frombuffer(b"".join(row[1] for row in rows), dtype=np.float32).reshape(len(rows), -1)
-        return track_ids, matrix
+        return fingerprint, track_ids, matrix
 
     def analyses_fingerprint(self, model_id: str, up_to_id: int | None = None) -> tuple[int, int]:
-        """(count, max analysis id) of a model's analyses; ids only grow, so any change moves it."""
-        query = select(func.count(), func.coalesce(func.max(analyses.c.id), 0)).where(analyses.c.model_id == model_id)
-        if up_to_id is not None:
-            query = query.where(analyses.c.id <= up_to_id)
+        """(count, max analysis id) of a model's analyses (those with id <= ``up_to_id`` if given).
+
+        Analysis ids only grow, so any insert or delete changes it. Without ``up_to_id`` it is a one-row
+        read of the trigger-kept ``analysis_counts`` table, cheap enough to check before every search.
+        """
         with self.engine.connect() as connection:
-            count, max_id = connection.execute(query).one()
-        return int(count), int(max_id)
+            return _fingerprint(connection, model_id, up_to_id)
 
     def problems(self) -> list[tuple[str, str]]:
         with self.engine.connect() as connection:
@@ -334,6 +341,17 @@ class Store:
         return rows
 
 
+def _fingerprint(connection, model_id: str, up_to_id: int | None) -> tuple[int, int]:
+    if up_to_id is None:
+        query = select(analysis_counts.c.count, analysis_counts.c.max_id).where(analysis_counts.c.model_id == model_id)
+    else:
+        query = select(func.count(), func.coalesce(func.max(analyses.c.id), 0)).where(
+            analyses.c.model_id == model_id, analyses.c.id <= up_to_id
+        )
+    row = connection.execute(query).first()
+    return (0, 0) if row is None else (int(row[0]), int(row[1]))
+
+
 def _track_values(item: NewTrack, now: float) -> dict:
     meta = item.metadata
     return {
@@ -359,12 +377,13 @@ def _analysis_values(analysis: TrackAnalysis, track_id: int, model_id: str, now:
     }
 
 
-def _track_select(model_id: str | None):
-    condition = and_(analyses.c.track_id == tracks.c.id, analyses.c.model_id == model_id) if model_id else false()
-    return select(
-        tracks, analyses.c.key_index, analyses.c.key_confidence, analyses.c.tag_probs,
-        analyses.c.id.label("analysis_id"),
-    ).select_from(tracks.outerjoin(analyses, condition))
+# Built once: tracks left-joined with their analysis by the model bound as ``model_id`` ("" = none).
+TRACK_SELECT = select(
+    tracks, analyses.c.key_index, analyses.c.key_confidence, analyses.c.tag_probs, analyses.c.id.label("analysis_id"),
+).select_from(
+    tracks.outerjoin(analyses, and_(analyses.c.track_id == tracks.c.id, analyses.c.model_id == bindparam("model_id")))
+)
+TRACK_SELECT_BY_IDS = TRACK_SELECT.where(tracks.c.id.in_(bindparam("track_ids", expanding=True)))
 
 
 def _filter_clause(filter_text: str) -> ColumnElement:

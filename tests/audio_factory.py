@@ -106,12 +106,13 @@ def _render_chord(tonic_midi: int, scale: tuple[int, ...], degree: int, voice: V
 
 
 def write_audio(samples: np.ndarray, path: Path | str, sample_rate: int = SAMPLE_RATE, bitrate: str | None = None,
-                channels: int = 2) -> Path:
-    """Encode mono float samples into the format named by ``path``'s extension (via ffmpeg)."""
+                channels: int = 2, output_rate: int | None = None) -> Path:
+    """Encode mono float samples into the format named by ``path``'s extension (via ffmpeg), stored at
+    ``output_rate`` (default: ``sample_rate``; Opus is always 48 kHz)."""
     path = Path(path)
     extension = path.suffix.lstrip(".").lower()
     codec = FORMATS[extension]
-    rate = 48000 if extension == "opus" else sample_rate
+    rate = 48000 if extension == "opus" else (output_rate or sample_rate)
     bitrate = bitrate or LOSSY_DEFAULT_BITRATE.get(extension)
     command = ["ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error", "-y",
                "-f", "f32le", "-ar", str(sample_rate), "-ac", "1", "-i", "pipe:0",
