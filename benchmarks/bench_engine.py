@@ -2,8 +2,9 @@
 
     .venv/bin/python benchmarks/bench_engine_data.py              # once: the library and the model
     .venv/bin/python benchmarks/bench_engine.py index [--workers 1] [--max-windows 8]
-    .venv/bin/python benchmarks/bench_engine.py query
-    .venv/bin/python benchmarks/bench_engine.py vectors --sizes 100000 1000000
+    .venv/bin/python benchmarks/bench_engine.py query [--db an-indexed.db]
+    .venv/bin/python benchmarks/bench_engine.py vectors --sizes 100000     # Library.similar, SQLite + FAISS
+    .venv/bin/python benchmarks/bench_engine.py faiss --sizes 1000000      # FAISS alone
 
 Real-time factor = total audio duration / wall time. Prints absolute figures and ratios.
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import statistics
 import sys
@@ -39,6 +41,12 @@ EMBED_SAMPLE_TRACKS = 40
 RECALL_QUERIES = 50
 SYNTHETIC_INTRINSIC_DIMENSION = 24
 SYNTHETIC_NOISE = 0.1
+
+
+def cpu_seconds() -> float:
+    """User + system CPU time of this process and its finished children (decode workers once joined)."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
 def peak_memory_mib() -> tuple[float, float]:
@@ -106,8 +114,10 @@ def run_index(options) -> dict:
     embed_seconds, embed_audio = bench_embed(analyzer, outcomes)
     del outcomes
     with tempfile.TemporaryDirectory() as folder, Library(Path(folder) / "bench.db", DATA / "model") as library:
+        cpu_before = cpu_seconds()
         report = library.index([DATA / "library"], workers=options.workers, max_windows=options.max_windows,
                                batch_windows=options.batch_windows)
+        pipeline_cpu = cpu_seconds() - cpu_before
     main_mib, child_mib = peak_memory_mib()
     results = {
         "tracks": len(jobs), "audio_hours": round(audio_seconds / 3600, 2), "workers": options.workers,
@@ -117,6 +127,9 @@ def run_index(options) -> dict:
         "embed_realtime": round(embed_audio / embed_seconds),
         "pipeline_seconds": round(report.seconds, 2), "pipeline_realtime": round(report.audio_seconds / report.seconds),
         "pipeline_files_per_second": round(report.analysed / report.seconds, 1),
+        "pipeline_cpu_seconds": round(pipeline_cpu, 1),
+        "pipeline_audio_seconds_per_cpu_second": round(report.audio_seconds / pipeline_cpu),
+        "load_average_1min_after": round(os.getloadavg()[0], 2),
         "peak_rss_main_mib": round(main_mib), "peak_rss_worker_mib": round(child_mib),
         "problems": report.problems, **{k: round(v, 3) for k, v in profile_network(analyzer).items()},
     }
@@ -126,20 +139,24 @@ def run_index(options) -> dict:
 def run_query(options) -> dict:
     query = DATA / "query-not-in-library.mp3"
     with tempfile.TemporaryDirectory() as folder:
-        database = Path(folder) / "bench.db"
+        database = options.db or Path(folder) / "bench.db"
         with Library(database, DATA / "model") as library:
-            library.index([DATA / "library"], workers=options.workers)
+            library.index([DATA / "library"], workers=options.workers)  # a no-op when --db is already indexed
         timings = []
         cold_started = time.monotonic()
         with Library(database, DATA / "model") as library:
             library.similar(str(query), k=10)
             cold = time.monotonic() - cold_started
+            cpu_before = cpu_seconds()
             for _ in range(QUERY_REPEATS):
                 started = time.monotonic()
                 library.similar(str(query), k=10)
                 timings.append(time.monotonic() - started)
-    return {"query_cold_ms_incl_model_load": round(cold * 1000), "query_warm_median_ms": round(statistics.median(timings) * 1000),
-            "query_warm_max_ms": round(max(timings) * 1000)}
+            query_cpu_ms = (cpu_seconds() - cpu_before) * 1000 / QUERY_REPEATS
+    return {"query_cold_ms_incl_model_load": round(cold * 1000),
+            "query_warm_median_ms": round(statistics.median(timings) * 1000), "query_warm_max_ms": round(max(timings) * 1000),
+            "query_cpu_ms": round(query_cpu_ms),
+            "load_average_1min_after": round(os.getloadavg()[0], 2)}
 
 
 def synthetic_embeddings(rng: np.random.Generator, mixing: np.ndarray, count: int) -> np.ndarray:
@@ -225,6 +242,45 @@ def run_vectors(options) -> dict:
     return results
 
 
+def run_faiss(options) -> dict:
+    """The FAISS part alone at sizes where a SQLite fill would take long: build, single-query latency, recall."""
+    from engine.vector_index import build_faiss_index
+
+    results = {}
+    for size in options.sizes:
+        rng = np.random.default_rng(0)
+        mixing = rng.standard_normal((SYNTHETIC_INTRINSIC_DIMENSION, options.dimension)).astype(np.float32)
+        vectors = np.concatenate([synthetic_embeddings(rng, mixing, min(100_000, size - start))
+                                  for start in range(0, size, 100_000)])
+        started = time.monotonic()
+        index = build_faiss_index(options.dimension, size)
+        index.add_with_ids(vectors, np.arange(1, size + 1, dtype=np.int64))
+        build_seconds = time.monotonic() - started
+        import faiss
+
+        faiss.omp_set_num_threads(1)  # as VectorIndex.search does for single queries
+        picks = rng.integers(0, size, SEARCH_QUERIES)
+        latencies, found = [], 0
+        for position in picks:
+            started = time.monotonic()
+            _, hits = index.search(vectors[position : position + 1], 11)
+            latencies.append(time.monotonic() - started)
+        for position in picks[:RECALL_QUERIES]:
+            exact = set((np.argpartition(-(vectors @ vectors[position]), 10)[:10] + 1).tolist())
+            _, hits = index.search(vectors[position : position + 1], 10)
+            found += len(exact & set(hits[0].tolist()))
+        latencies_ms = np.array(latencies) * 1000
+        results[str(size)] = {
+            "kind": type(faiss.downcast_index(index.index)).__name__, "build_seconds": round(build_seconds, 1),
+            "search_p50_ms": round(float(np.percentile(latencies_ms, 50)), 3),
+            "search_p99_ms": round(float(np.percentile(latencies_ms, 99)), 3),
+            "recall_at_10_vs_exact": round(found / (10 * RECALL_QUERIES), 3),
+            "load_average_1min_after": round(os.getloadavg()[0], 2),
+        }
+        print(size, results[str(size)], flush=True)
+    return results
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -234,12 +290,16 @@ def main() -> None:
     index.add_argument("--batch-windows", type=int, default=DEFAULT_BATCH_WINDOWS)
     query = commands.add_parser("query")
     query.add_argument("--workers", type=int, default=1)
+    query.add_argument("--db", type=Path, default=None, help="an already indexed benchmark library")
     vectors = commands.add_parser("vectors")
     vectors.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
     vectors.add_argument("--dimension", type=int, default=512)
     vectors.add_argument("--scratch", type=Path, default=Path("/work/.bench_data"))
+    faiss_only = commands.add_parser("faiss")
+    faiss_only.add_argument("--sizes", type=int, nargs="+", default=[1_000_000])
+    faiss_only.add_argument("--dimension", type=int, default=512)
     options = parser.parse_args()
-    runner = {"index": run_index, "query": run_query, "vectors": run_vectors}[options.command]
+    runner = {"index": run_index, "query": run_query, "vectors": run_vectors, "faiss": run_faiss}[options.command]
     print(json.dumps(runner(options), indent=2))
 
 

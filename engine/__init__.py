@@ -6,7 +6,7 @@ Public API (stable; used by the ``engine`` CLI and the Qt app) — ``engine.libr
     .close() / context manager
     .folders() -> list[str];  .add_folder(path) -> bool;  .remove_folder(path) -> int
     .index(paths=None, workers=None, progress=callback(IndexProgress), cancel=threading.Event,
-           max_windows=8, batch_windows=64) -> IndexReport
+           max_windows=6, batch_windows=64) -> IndexReport
     .track_count(filter_text="") -> int
     .tracks(offset=0, limit=100, order_by="artist", descending=False, filter_text="") -> list[TrackRow]
     .track(track_id) -> TrackRow | None

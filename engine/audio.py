@@ -202,16 +202,40 @@ def read_windows(
 
 
 def _check_tail(path, container, stream, sample_rate: int, stated: float) -> None:
-    """Seek close to the stated end: a truncated file has no audio there."""
+    """Seek close to the stated end: a truncated file has no audio there. Packets are only demuxed, not
+    decoded (a tenth of the decode work of a track); decoding is the fallback when packets carry no times."""
     probe_seconds = min(2.0, stated / 4)
     start = max(0.0, stated - probe_seconds - TRUNCATION_TOLERANCE_SECONDS)
-    try:
-        tail = _decode_span(container, stream, sample_rate, start, None)
-    except AudioDecodeError:
-        raise AudioDecodeError(path, f"truncated: no decodable audio near the stated end ({stated:.1f} s)") from None
-    reached = start + tail.size / sample_rate
+    reached = _last_packet_end(container, stream, start)
+    if reached is None:
+        try:
+            tail = _decode_span(container, stream, sample_rate, start, None)
+        except AudioDecodeError:
+            raise AudioDecodeError(path, f"truncated: no decodable audio near the stated end ({stated:.1f} s)") from None
+        reached = start + tail.size / sample_rate
     if reached < stated - TRUNCATION_TOLERANCE_SECONDS - probe_seconds / 2:
         raise AudioDecodeError(path, f"truncated: decodes to {reached:.1f} s of a stated {stated:.1f} s")
+
+
+def _last_packet_end(container, stream, start_seconds: float) -> float | None:
+    """End time (s) of the last packet after seeking to ``start_seconds``; ``start_seconds`` when there is
+    none; None when packets carry no timestamps."""
+    ends: list[float] = []
+    untimed = False
+    try:
+        container.seek(int(start_seconds / stream.time_base), stream=stream, backward=True, any_frame=False)
+        for packet in container.demux(stream):
+            if not packet.size:
+                continue
+            if packet.pts is None:
+                untimed = True
+            else:
+                ends.append(float((packet.pts + (packet.duration or 0)) * stream.time_base))
+    except av.error.FFmpegError:
+        return start_seconds
+    if ends:
+        return max(ends)
+    return None if untimed else start_seconds
 
 
 def _windows_from_whole(path, audio, sample_rate, window_samples, max_windows, stated, check_truncation) -> AudioWindows:

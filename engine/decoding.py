@@ -8,6 +8,7 @@ from __future__ import annotations
 import signal
 from dataclasses import dataclass
 
+import av
 import numpy as np
 
 from engine.audio import AudioDecodeError, probe, read_windows
@@ -47,7 +48,7 @@ def decode_job(job: DecodeJob) -> DecodeOutcome:
         audio = read_windows(job.path, job.sample_rate, job.window_samples, job.max_windows)
     except AudioDecodeError as error:
         return DecodeOutcome(job, None, None, 0.0, error.reason)
-    except (OSError, ValueError, MemoryError) as error:
+    except (av.error.FFmpegError, OSError, ValueError, MemoryError) as error:
         return DecodeOutcome(job, None, None, 0.0, f"decoding failed ({type(error).__name__}: {error})"[:300])
     metadata = read_metadata(job.path)
     if metadata.codec is None or metadata.duration is None or metadata.bitrate is None:

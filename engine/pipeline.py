@@ -17,6 +17,8 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 
+import torch
+
 from engine.analyzer import Analyzer
 from engine.decoding import DecodeJob, DecodeOutcome, decode_job, ignore_interrupts
 from engine.results import IndexProgress
@@ -41,6 +43,11 @@ class PipelineResult:
 def default_worker_count() -> int:
     """Decode workers: one per core but one, leaving a core for inference (at least one worker)."""
     return max(1, (os.cpu_count() or 2) - 1)
+
+
+def inference_thread_count(workers: int) -> int:
+    """Torch threads for inference: the cores the decode workers leave free (oversubscribing is slower)."""
+    return max(1, (os.cpu_count() or 2) - workers)
 
 
 class AnalysisPipeline:
@@ -74,12 +81,17 @@ class AnalysisPipeline:
         self._started = time.monotonic()
         self._total = len(jobs)
         self._report("analyse", "")
-        if self.workers == 0 or len(jobs) <= 1:
-            self._run_inline(jobs)
-        else:
-            self._run_pooled(jobs)
-        self._analyse_decoded()
-        self._write()
+        threads = torch.get_num_threads()
+        torch.set_num_threads(inference_thread_count(self.workers))
+        try:
+            if self.workers == 0 or len(jobs) <= 1:
+                self._run_inline(jobs)
+            else:
+                self._run_pooled(jobs)
+            self._analyse_decoded()
+            self._write()
+        finally:
+            torch.set_num_threads(threads)
         self._report("done", "")
         return self._result
 
