@@ -56,13 +56,18 @@ tracks = Table(
     Column("updated_at", Float, nullable=False),
 )
 Index("ix_tracks_identity", tracks.c.size, tracks.c.quick_hash)
-Index("ix_tracks_artist", tracks.c.artist.collate("NOCASE"), tracks.c.album.collate("NOCASE"), tracks.c.track_number)
-Index("ix_tracks_title", tracks.c.title.collate("NOCASE"))
-Index("ix_tracks_album", tracks.c.album.collate("NOCASE"), tracks.c.track_number)
-Index("ix_tracks_genre", tracks.c.genre.collate("NOCASE"))
-Index("ix_tracks_year", tracks.c.year)
-Index("ix_tracks_duration", tracks.c.duration)
-Index("ix_tracks_added", tracks.c.added_at)
+# One index per browse order, covering the whole ORDER BY (``store.SORT_ORDERS`` + id), so a page at any offset
+# is an index walk, not a sort of the table.
+_nocase = {name: tracks.c[name].collate("NOCASE") for name in ("artist", "album", "title", "genre")}
+Index("ix_tracks_by_artist", _nocase["artist"], _nocase["album"], tracks.c.track_number, _nocase["title"], tracks.c.id)
+Index("ix_tracks_by_title", _nocase["title"], _nocase["artist"], tracks.c.id)
+Index("ix_tracks_by_album", _nocase["album"], tracks.c.track_number, _nocase["title"], tracks.c.id)
+Index("ix_tracks_by_genre", _nocase["genre"], _nocase["artist"], _nocase["title"], tracks.c.id)
+Index("ix_tracks_by_year", tracks.c.year, _nocase["artist"], _nocase["album"], tracks.c.id)
+Index("ix_tracks_by_duration", tracks.c.duration, tracks.c.id)
+Index("ix_tracks_by_added", tracks.c.added_at, tracks.c.id)
+Index("ix_tracks_by_path", tracks.c.path, tracks.c.id)
+Index("ix_tracks_by_bpm", tracks.c.bpm, tracks.c.id)
 
 models = Table(
     "models", metadata,

@@ -231,18 +231,20 @@ class Store:
         """A page of track rows (as mappings) joined with their analysis by ``model_id`` (if any)."""
         if order_by not in SORT_ORDERS:
             raise ValueError(f"unknown sort order {order_by!r}; choose from {sorted(SORT_ORDERS)}")
-        query = TRACK_SELECT
+        page = select(tracks.c.id)  # the page's ids first: an index-only walk, then the rows for those ids
         if filter_text:
-            query = query.where(_filter_clause(filter_text))
+            page = page.where(_filter_clause(filter_text))
         ordering = []
         for name in SORT_ORDERS[order_by] + ("id",):
             column = tracks.c[name]
             if name in TEXT_SORT_COLUMNS:
                 column = column.collate("NOCASE")
             ordering.append(column.desc() if descending else column.asc())
-        query = query.order_by(*ordering).offset(max(0, offset)).limit(max(0, limit))
+        page = page.order_by(*ordering).offset(max(0, offset)).limit(max(0, limit))
         with self.engine.connect() as connection:
-            return [dict(row._mapping) for row in connection.execute(query, {"model_id": model_id or ""})]
+            track_ids = connection.execute(page).scalars().all()
+        rows = self.track_rows_by_ids(model_id, track_ids)
+        return [rows[track_id] for track_id in track_ids if track_id in rows]
 
     def track_rows_by_ids(self, model_id: str | None, track_ids: Sequence[int]) -> dict[int, dict]:
         rows: dict[int, dict] = {}
@@ -387,10 +389,10 @@ TRACK_SELECT_BY_IDS = TRACK_SELECT.where(tracks.c.id.in_(bindparam("track_ids", 
 
 
 def _filter_clause(filter_text: str) -> ColumnElement:
-    """Every word must appear in one of title/artist/album/genre/path (case-insensitive)."""
+    """Every word must appear in one of title/artist/album/genre/path (SQLite LIKE: ASCII case-insensitive)."""
     clauses = []
     for word in filter_text.split():
         escaped = word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         pattern = f"%{escaped}%"
-        clauses.append(or_(*(tracks.c[name].ilike(pattern, escape="\\") for name in FILTER_COLUMNS)))
+        clauses.append(or_(*(tracks.c[name].like(pattern, escape="\\") for name in FILTER_COLUMNS)))
     return and_(*clauses)
