@@ -18,7 +18,8 @@ from app.track_details import TrackDetails, file_details, track_details
 from app.waveform import waveform_overview
 
 TAGS_SHOWN = 10
-WAVEFORM_HEIGHT = 70
+WAVEFORM_HEIGHT = 56
+TAG_CHART_MINIMUM_HEIGHT = 110
 TAG_BAR_HEIGHT = 0.7
 
 
@@ -40,7 +41,7 @@ class TagChart(pg.PlotWidget):
         self.getPlotItem().setXRange(0, 1, padding=0.02)
         self.getPlotItem().getAxis("bottom").setLabel("probability")
         self.bars: pg.BarGraphItem | None = None
-        self.setMinimumHeight(140)
+        self.setMinimumHeight(TAG_CHART_MINIMUM_HEIGHT)
 
     def show_tags(self, tags: list[tuple[str, float]]) -> None:
         plot = self.getPlotItem()
@@ -117,7 +118,7 @@ class DetailsPanel(QWidget):
         self.key_label.setWordWrap(True)
         self.heading.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.fields: dict[str, QLabel] = {}
-        form = QFormLayout()
+        self.form = form = QFormLayout()
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
         for name in ("Album", "Genre", "Year", "Time", "BPM", "File"):
             label = QLabel("")
@@ -128,15 +129,26 @@ class DetailsPanel(QWidget):
             form.addRow(f"{name}:", label)
         self.waveform = WaveformView()
         self.tag_chart = TagChart()
+        self.waveform_title = QLabel("Waveform")
+        self.tags_title = QLabel("Tags")
 
         layout = QVBoxLayout(self)
         layout.addLayout(heading_row)
         layout.addWidget(self.key_label)
         layout.addLayout(form)
-        layout.addWidget(QLabel("Waveform"))
+        layout.addWidget(self.waveform_title)
         layout.addWidget(self.waveform)
-        layout.addWidget(QLabel("Tags"))
+        layout.addWidget(self.tags_title)
         layout.addWidget(self.tag_chart, 1)
+        layout.addStretch(0)
+        self._show_sections(False)
+
+    def _show_sections(self, visible: bool) -> None:
+        """Before a track is chosen only the prompt shows: empty fields and charts would look broken."""
+        for widget in (self.key_label, self.waveform_title, self.waveform, self.tags_title, self.tag_chart):
+            widget.setVisible(visible)
+        for label in self.fields.values():
+            self.form.setRowVisible(label, visible and bool(label.text()))
 
     def show_track_id(self, track_id: int) -> None:
         """Fetch the row and every tag probability in a worker, then the waveform in another."""
@@ -174,7 +186,11 @@ class DetailsPanel(QWidget):
         self.fields["Time"].setText(track_format.duration_text(details.duration))
         self.fields["BPM"].setText(track_format.bpm_text(details.bpm))
         self.fields["File"].setText(details.display_path)
-        self.tag_chart.show_tags(sorted_tags(details.tags))
+        tags = sorted_tags(details.tags)
+        self.tag_chart.show_tags(tags)
+        self._show_sections(True)
+        self.tags_title.setVisible(bool(tags))
+        self.tag_chart.setVisible(bool(tags))  # a file the model has not tagged has no chart to show
         self.play_button.setEnabled(True)
         self.waveform.clear_envelope()
         path = details.path

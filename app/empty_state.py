@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QResizeEvent
 from PySide6.QtWidgets import QLabel, QPushButton, QVBoxLayout, QWidget
 
 INTRO_HTML = """
@@ -13,7 +14,8 @@ its <b>key</b> (with Camelot and Open Key), its <b>tags</b>, and a fingerprint o
 <p>Then select any track to see the tracks that sound like it, or drag an audio file from
 your file manager onto this window.</p>
 """
-EXPLANATION_WIDTH = 520
+EXPLANATION_WIDTH = 520  # the widest the text grows; it wraps narrower when the window is small
+EXPLANATION_MINIMUM_WIDTH = 240
 NO_MODEL_HTML = """
 <p style="color:#b3261e"><b>No analysis model is installed yet.</b> Choose a model folder
 (one with <code>config.json</code> and <code>weights.safetensors</code>) in the Model box
@@ -43,6 +45,7 @@ class EmptyState(QWidget):
         self.add_button.setToolTip("Ctrl+O")
         self.model_button = QPushButton("Choose model folder…")
         self.model_button.setVisible(False)
+        self.setMinimumWidth(EXPLANATION_MINIMUM_WIDTH)  # explicit, so the labels' current width does not set it
         layout = QVBoxLayout(self)
         layout.addStretch(1)
         for widget in (self.text, self.model_warning, self.add_button, self.model_button):
@@ -50,6 +53,14 @@ class EmptyState(QWidget):
         layout.addStretch(2)
         self.add_button.clicked.connect(self.add_folder_requested)
         self.model_button.clicked.connect(self.choose_model_requested)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 (Qt's name)
+        """The text keeps a readable width, narrower only when the window is (it wraps to more lines)."""
+        margins = self.layout().contentsMargins()
+        width = max(EXPLANATION_MINIMUM_WIDTH, min(EXPLANATION_WIDTH, event.size().width() - margins.left() - margins.right()))
+        for label in (self.text, self.model_warning):
+            label.setFixedWidth(width)
+        super().resizeEvent(event)
 
     def set_model_missing(self, missing: bool) -> None:
         self.model_warning.setVisible(missing)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import QItemSelection, QModelIndex, Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QItemSelection, QModelIndex, QObject, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QApplication,
     QHBoxLayout,
     QHeaderView,
     QLabel,
@@ -23,7 +24,35 @@ from app.library_model import COLUMNS, TRACK_ID_ROLE, TRACK_ROLE, LibraryTableMo
 
 SEARCH_DELAY_MS = 200  # wait for a pause in typing before asking the engine
 ROW_HEIGHT = 24
-COLUMN_WIDTHS = {"Title": 260, "Artist": 170, "Album": 170, "Genre": 100, "Time": 56, "Key": 120, "BPM": 50, "Tags": 200}
+# Columns share the table's width until the user drags one: fixed columns fit a sample value, the
+# others split the rest by weight (never narrower than MINIMUM_COLUMN_WIDTH; the table scrolls instead).
+FIXED_COLUMN_SAMPLES = {"Time": "88:88", "Key": "F# minor (12A)", "BPM": "188.8"}
+COLUMN_WEIGHTS = {"Title": 3.0, "Artist": 2.0, "Album": 2.0, "Genre": 1.0, "Tags": 2.0}
+MINIMUM_COLUMN_WIDTH = 60
+CELL_PADDING = 18  # cell margins plus the header's sort arrow
+
+
+def fitted_column_widths(available: int, fixed_widths: dict[str, int], headers: list[str]) -> list[int]:
+    """Pixel widths for ``headers`` filling ``available``: fixed columns as given, the rest by COLUMN_WEIGHTS.
+
+    A flexible column whose share is below MINIMUM_COLUMN_WIDTH gets the minimum and the others share
+    what is left; when even the minimums do not fit, every flexible column gets its minimum.
+    """
+    widths = {header: fixed_widths[header] for header in headers if header in fixed_widths}
+    flexible = [header for header in headers if header not in fixed_widths]
+    room = available - sum(widths.values())
+    while flexible:
+        total_weight = sum(COLUMN_WEIGHTS.get(header, 1.0) for header in flexible)
+        shares = {header: room * COLUMN_WEIGHTS.get(header, 1.0) / total_weight for header in flexible}
+        too_narrow = [header for header in flexible if shares[header] < MINIMUM_COLUMN_WIDTH]
+        if not too_narrow:
+            widths.update({header: int(share) for header, share in shares.items()})
+            break
+        for header in too_narrow:
+            widths[header] = MINIMUM_COLUMN_WIDTH
+            room -= MINIMUM_COLUMN_WIDTH
+            flexible.remove(header)
+    return [widths[header] for header in headers]
 
 
 class LibraryView(QWidget):
@@ -56,8 +85,10 @@ class LibraryView(QWidget):
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         header.setStretchLastSection(True)
-        for position, column in enumerate(COLUMNS):
-            header.resizeSection(position, COLUMN_WIDTHS.get(column.header, 120))
+        self._columns_sized_by_user = False
+        self._fitting_columns = False
+        header.sectionResized.connect(self._on_section_resized)
+        self.table.viewport().installEventFilter(self)
         header.setSortIndicator(self.model.sorted_column(), Qt.SortOrder.AscendingOrder)
         self.empty_state = EmptyState()
         self.no_match = QLabel("No track matches this search.")
@@ -88,6 +119,28 @@ class LibraryView(QWidget):
 
     def reload(self) -> None:
         self.model.reload()
+
+    # ---- column widths --------------------------------------------------------------------
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt's name)
+        if watched is self.table.viewport() and event.type() == QEvent.Type.Resize and not self._columns_sized_by_user:
+            self.fit_columns()
+        return super().eventFilter(watched, event)
+
+    def fit_columns(self) -> None:
+        """Share the visible width between the columns, so a narrow window shows every column."""
+        metrics = self.table.fontMetrics()
+        header_metrics = self.table.horizontalHeader().fontMetrics()
+        fixed = {name: max(metrics.horizontalAdvance(sample), header_metrics.horizontalAdvance(name)) + CELL_PADDING
+                 for name, sample in FIXED_COLUMN_SAMPLES.items()}
+        headers = [column.header for column in COLUMNS]
+        self._fitting_columns = True
+        for position, width in enumerate(fitted_column_widths(self.table.viewport().width(), fixed, headers)):
+            self.table.horizontalHeader().resizeSection(position, width)
+        self._fitting_columns = False
+
+    def _on_section_resized(self, _position: int, _old: int, _new: int) -> None:
+        if not self._fitting_columns and QApplication.mouseButtons() & Qt.MouseButton.LeftButton:
+            self._columns_sized_by_user = True  # the user dragged a column edge: keep their widths from now on
 
     def _on_loaded(self, count: int) -> None:
         filtered = bool(self.model.filter_text)

@@ -12,7 +12,17 @@ from typing import Any
 
 from PySide6.QtCore import QByteArray, Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence, QShortcut
-from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QSizePolicy, QTabWidget, QToolBar, QWidget
+from PySide6.QtWidgets import (
+    QDockWidget,
+    QFrame,
+    QLabel,
+    QMainWindow,
+    QScrollArea,
+    QSizePolicy,
+    QTabWidget,
+    QToolBar,
+    QWidget,
+)
 
 from app import settings, tasks
 from app.details_panel import DetailsPanel
@@ -28,9 +38,12 @@ from app.training_view import TrainingView
 from engine.audio import AUDIO_EXTENSIONS
 
 WINDOW_TITLE = "SemiSup Music"
-DEFAULT_SIZE = (1280, 800)
+DEFAULT_SIZE = (1280, 800)  # shrunk to the screen's free area when that is smaller
+SIDE_DOCK_WIDTHS = {"folders": 280, "details": 330}  # the central table keeps the rest of a 1280-pixel screen
+RIGHT_DOCK_HEIGHTS = {"details": 440, "similar": 240}
+LEFT_DOCK_HEIGHTS = {"folders": 230, "problems": 450}  # one or two folders, maybe many problems
 LIVE_REFRESH_MS = 2000  # how often the table picks up tracks while a scan runs
-LAYOUT_VERSION = 1
+LAYOUT_VERSION = 2  # bumped when the dock layout changes, so an old saved layout is not restored
 
 
 def dropped_paths(event: QDragEnterEvent | QDropEvent) -> tuple[list[Path], list[Path]]:
@@ -55,7 +68,7 @@ class MainWindow(QMainWindow):
         self.library = library
         self.setWindowTitle(f"{WINDOW_TITLE} — {Path(str(library.db_path)).name}")
         self.setAcceptDrops(True)
-        self.resize(*DEFAULT_SIZE)
+        self._resize_to_screen()
 
         self.library_view = LibraryView(library)
         self.map_view = MapView(library)
@@ -73,7 +86,7 @@ class MainWindow(QMainWindow):
         self.problems_panel = ProblemsPanel(library)
         self.docks = {
             "folders": self._dock("Folders", self.folders_panel, Qt.DockWidgetArea.LeftDockWidgetArea),
-            "details": self._dock("Track", self.details_panel, Qt.DockWidgetArea.RightDockWidgetArea),
+            "details": self._dock("Track", self.details_panel, Qt.DockWidgetArea.RightDockWidgetArea, scrollable=True),
             "similar": self._dock("Similar tracks", self.similarity_panel, Qt.DockWidgetArea.RightDockWidgetArea),
             "problems": self._dock("Problems", self.problems_panel, Qt.DockWidgetArea.LeftDockWidgetArea),
         }
@@ -95,9 +108,24 @@ class MainWindow(QMainWindow):
         self._check_model()
 
     # ---- construction ---------------------------------------------------------------------
-    def _dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
+    def _resize_to_screen(self) -> None:
+        width, height = DEFAULT_SIZE
+        screen = self.screen()
+        if screen is not None:
+            available = screen.availableGeometry()
+            width, height = min(width, available.width()), min(height, available.height())
+        self.resize(width, height)
+
+    def _dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea, scrollable: bool = False) -> QDockWidget:
         dock = QDockWidget(title, self)
         dock.setObjectName(f"dock-{title.lower().replace(' ', '-')}")
+        if scrollable:  # a tall panel scrolls instead of making the window taller than the screen
+            scroller = QScrollArea()
+            scroller.setWidgetResizable(True)
+            scroller.setFrameShape(QFrame.Shape.NoFrame)
+            scroller.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+            scroller.setWidget(widget)
+            widget = scroller
         dock.setWidget(widget)
         dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable | QDockWidget.DockWidgetFeature.DockWidgetClosable
                          | QDockWidget.DockWidgetFeature.DockWidgetFloatable)
@@ -263,15 +291,20 @@ class MainWindow(QMainWindow):
         if geometry is not None:
             self.restoreGeometry(geometry)
         state = settings.bytes_value("window/state")
-        if state is not None:
-            self.restoreState(state, LAYOUT_VERSION)
-        else:
+        if state is None or not self.restoreState(state, LAYOUT_VERSION):  # first run, or a layout from an older version
             self.splitDockWidget(self.docks["details"], self.docks["similar"], Qt.Orientation.Vertical)
             self.splitDockWidget(self.docks["folders"], self.docks["problems"], Qt.Orientation.Vertical)
-            self.resizeDocks([self.docks["folders"], self.docks["details"]], [300, 380], Qt.Orientation.Horizontal)
+            self._size_docks()
         self.similarity_panel.harmonic_box.setChecked(settings.value("similar/harmonic", False, bool))
         self.map_view.colour_box.setCurrentText(settings.value("map/colour_by", self.map_view.colour_box.currentText(), str))
         self.tabs.setCurrentIndex(settings.value("window/tab", 0, int))
+
+    def _size_docks(self) -> None:
+        """The first-run layout: narrow side panels, the library table gets the middle."""
+        for sizes, orientation in ((SIDE_DOCK_WIDTHS, Qt.Orientation.Horizontal),
+                                   (RIGHT_DOCK_HEIGHTS, Qt.Orientation.Vertical),
+                                   (LEFT_DOCK_HEIGHTS, Qt.Orientation.Vertical)):
+            self.resizeDocks([self.docks[name] for name in sizes], list(sizes.values()), orientation)
 
     def save_settings(self) -> None:
         settings.set_value("window/geometry", QByteArray(self.saveGeometry()))

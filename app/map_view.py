@@ -10,11 +10,12 @@ from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Signal
 from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from app import theme
+from app.elided_label import ElidedLabel
 from app.errors import show_error
 from app.map_data import MapData, load_map_data
 from app.tasks import run_task
@@ -68,9 +69,8 @@ class MapView(QWidget):
         self.colour_box.setToolTip("What the dots' colours mean")
         self.refresh_button = QPushButton("Recompute")
         self.refresh_button.setToolTip("Project the library again (after a scan or a model change)")
-        self.status = QLabel("The map appears here once the library has analysed tracks.")
-        self.hover_label = QLabel("Hover over a dot to see the track; click it to select.")
-        self.hover_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.status = ElidedLabel("The map appears here once the library has analysed tracks.")
+        self.hover_label = ElidedLabel("Hover over a dot to see the track; click it to select.")
 
         self.plot_widget = pg.PlotWidget()
         self.plot_widget.setMenuEnabled(False)

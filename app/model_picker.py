@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QComboBox, QFileDialog, QHBoxLayout, QLabel, QWidget
 
 from app import settings
@@ -18,6 +18,7 @@ from app.errors import show_error
 from app.tasks import run_task
 
 CHOOSE_FOLDER_TEXT = "Choose a model folder…"
+PICKER_WIDTH_CHARACTERS = 24  # the combo shows this much; its list and tooltips show whole names
 
 
 @dataclass(frozen=True)
@@ -36,13 +37,13 @@ def list_model_choices(library: Any, extra_folders: list[str]) -> list[ModelChoi
     for info in library.models():
         folder = str(Path(info.folder).resolve())
         known.add(folder)
-        label = f"{info.name} · {info.analysed_tracks:,} tracks analysed"
+        label = f"{info.name} ({info.analysed_tracks:,} tracks analysed)"
         choices.append(ModelChoice(folder, label, info.active))
     for folder in extra_folders:
         resolved = str(Path(folder).resolve())
         if resolved not in known and Path(resolved).is_dir():
             known.add(resolved)
-            choices.append(ModelChoice(resolved, f"{Path(resolved).name} · not used yet", False))
+            choices.append(ModelChoice(resolved, f"{Path(resolved).name} (not used yet)", False))
     return choices
 
 
@@ -56,7 +57,7 @@ class ModelPicker(QWidget):
         self.library = library
         self.choices: list[ModelChoice] = []
         self.combo = QComboBox()
-        self.combo.setMinimumContentsLength(28)
+        self.combo.setMinimumContentsLength(PICKER_WIDTH_CHARACTERS)
         self.combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         self.combo.setToolTip("The model that analyses tracks and decides what \"similar\" means")
         layout = QHBoxLayout(self)
@@ -79,10 +80,13 @@ class ModelPicker(QWidget):
             self.combo.addItem("No model yet", None)
         for choice in choices:
             self.combo.addItem(choice.label, choice.folder)
+            self.combo.setItemData(self.combo.count() - 1, f"{choice.label}\n{choice.folder}", Qt.ItemDataRole.ToolTipRole)
         self.combo.addItem(CHOOSE_FOLDER_TEXT, None)
         active = next((position for position, choice in enumerate(choices) if choice.active), None)
         offset = 0 if any(choice.active for choice in choices) else 1
         self.combo.setCurrentIndex(offset + active if active is not None else 0)
+        view = self.combo.view()
+        view.setMinimumWidth(view.sizeHintForColumn(0) + view.verticalScrollBar().sizeHint().width())  # whole names in the list
         self.combo.blockSignals(False)
 
     def active_folder(self) -> str | None:

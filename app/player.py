@@ -10,6 +10,7 @@ from PySide6.QtMultimedia import QAudioOutput, QMediaPlayer
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QSlider, QStyle, QToolButton, QWidget
 
 from app import track_format
+from app.elided_label import ElidedLabel
 
 DEFAULT_VOLUME = 0.8
 
@@ -36,8 +37,7 @@ class PlayerBar(QWidget):
         self.seek_slider.setEnabled(False)
         self.seek_slider.setToolTip("Seek")
         self.time_label = QLabel("0:00 / 0:00")
-        self.now_playing = QLabel("Nothing playing — double-click a track to preview it")
-        self.now_playing.setMinimumWidth(220)
+        self.now_playing = ElidedLabel("Nothing playing — double-click a track to preview it")
         layout = QHBoxLayout(self)
         layout.setContentsMargins(6, 2, 6, 2)
         layout.addWidget(self.play_button)

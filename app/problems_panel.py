@@ -25,6 +25,7 @@ class ProblemsPanel(QWidget):
         super().__init__(parent)
         self.library = library
         self.summary = QLabel("No problems: every file could be analysed.")
+        self.summary.setWordWrap(True)
         self.table = QTableWidget(0, 2)
         self.table.setHorizontalHeaderLabels(["File", "Reason"])
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)

@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 
 from app.errors import show_error
 from app.library_model import TRACK_ID_ROLE
+from app.library_view import ROW_HEIGHT
 from app.tasks import run_task
 from app.track_list_model import TrackListModel
 
@@ -77,6 +78,7 @@ class SimilarityPanel(QWidget):
         self.table.verticalHeader().setVisible(False)
         self.table.setAlternatingRowColors(True)
         self.table.setWordWrap(False)
+        self.table.verticalHeader().setDefaultSectionSize(ROW_HEIGHT)
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)

@@ -77,6 +77,11 @@ def run_task(
     return signals
 
 
+def all_idle() -> bool:
+    """True when no task is running or queued in any pool (start-up work has finished)."""
+    return all(each.activeThreadCount() == 0 for each in _pools.values())
+
+
 def wait_for_all(timeout_ms: int = 30000) -> bool:
     """Block until every pool is idle (used on shutdown, before the library closes)."""
     return all(each.waitForDone(timeout_ms) for each in _pools.values())
