@@ -142,7 +142,7 @@ class IndexThread(QThread):
             return
         receiver, sender = self._context.Pipe(duplex=False)
         child = self._context.Process(
-            target=index_in_child_process, name="library-index", daemon=True,
+            target=index_in_child_process, name="library-index",  # not daemonic: it starts decode processes
             args=(str(self.library.db_path), model_folder, self.paths, sender, self.cancel_event),
         )
         child.start()
