@@ -269,6 +269,17 @@ class Store:
             return None
         return TrackAnalysis(unblob(row[0]), unblob(row[1]), unblob(row[2]), row[3])
 
+    def track_tags(self, model_id: str | None) -> list[dict]:
+        """Every track's id, path, album, album artist and label tags (genre, mood, grouping, tag_key), with the
+        key index of its analysis by ``model_id`` (None when not analysed by it), in id order."""
+        joined = tracks.outerjoin(analyses, and_(analyses.c.track_id == tracks.c.id, analyses.c.model_id == (model_id or "")))
+        query = select(
+            tracks.c.id, tracks.c.path_key, tracks.c.album, tracks.c.album_artist, tracks.c.genre, tracks.c.mood,
+            tracks.c.grouping, tracks.c.tag_key, analyses.c.key_index,
+        ).select_from(joined).order_by(tracks.c.id)
+        with self.engine.connect() as connection:
+            return [dict(row._mapping) for row in connection.execute(query)]
+
     def embeddings(self, model_id: str, after_analysis_id: int = 0) -> tuple[np.ndarray, np.ndarray]:
         """Track ids (N,) int64 and embeddings (N, D) float32 of ``model_id``, analyses newer than the given id."""
         _, track_ids, matrix = self.embedding_snapshot(model_id, after_analysis_id)
