@@ -39,9 +39,9 @@ COLUMNS: tuple[Column, ...] = (
     Column("Album", "album", lambda row: row.album or ""),
     Column("Genre", "genre", lambda row: row.genre or ""),
     Column("Time", "duration", lambda row: track_format.duration_text(row.duration), align_right=True),
-    Column("Key", None, track_format.track_key_text),
+    Column("Key", "key", track_format.track_key_text),  # sorted around the Camelot wheel: 1A, 1B, 2A …
     Column("BPM", "bpm", lambda row: track_format.bpm_text(row.bpm), align_right=True),
-    Column("Tags", None, lambda row: track_format.tags_text(row.top_tags)),
+    Column("Tags", "top_tag", lambda row: track_format.tags_text(row.top_tags)),  # sorted by the first tag, A-Z
 )
 
 

@@ -71,6 +71,7 @@ class MainWindow(QMainWindow):
         self._resize_to_screen()
 
         self.library_view = LibraryView(library)
+        self.library_view.reload()  # the first page loads on a worker while the other views are built
         self.map_view = MapView(library)
         self.training_view = TrainingView(library)
         self.tabs = QTabWidget()
@@ -104,7 +105,6 @@ class MainWindow(QMainWindow):
         self.map_stale = True
         self._connect()
         self._restore_settings()
-        self.library_view.reload()
         self._check_model()
 
     # ---- construction ---------------------------------------------------------------------

@@ -7,7 +7,7 @@ probabilities, varied metadata) for a random-initialised model of the default's 
 from ``--db`` when it already holds the requested number of tracks. Each start is a fresh interpreter
 (``main.py``'s path: QApplication, Library, MainWindow), timed from process launch to the first page
 of rows drawn; the same child then jumps through the table and records page latencies and the
-longest event-loop stall (5 ms heartbeat).
+longest event-loop stall (5 ms heartbeat), then sorts by Key and by Tags (first rows, and a row half-way).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -28,6 +29,7 @@ DEFAULT_TRACKS = 100_000
 WRITE_BATCH = 5_000
 TAG_NAMES = ["rock", "jazz", "electronic", "classical", "calm", "energetic", "vocal", "instrumental"]
 JUMP_FRACTIONS = (0.5, 0.99, 0.25, 0.75, 0.0)
+ANALYSIS_SORT_HEADERS = ("Key", "Tags")  # sorts over the model's analyses, not over track columns
 HEARTBEAT_MS = 5
 
 
@@ -86,11 +88,12 @@ def build_database(database: Path, model_dir: Path, track_count: int) -> float:
 def child(database: Path, model_dir: Path, launched_at: float) -> None:
     """Runs in a fresh interpreter: start the app as main.py does and report timings as one JSON line."""
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    from PySide6.QtCore import QTimer
+    from PySide6.QtCore import Qt, QTimer
 
     from app.application import make_application
 
     application = make_application()
+    from app.library_model import COLUMNS
     from app.main_window import MainWindow
     from engine.library import Library
 
@@ -113,25 +116,49 @@ def child(database: Path, model_dir: Path, launched_at: float) -> None:
             heartbeat.start()
             QTimer.singleShot(200, lambda: jump(0))
 
+    sorted_by_analysis: dict[str, dict[str, float]] = {}
+
+    def when_row_loaded(row: int, asked: float, record: Callable[[float], None], then: Callable[[], None]) -> None:
+        if model.track_at(row) is None:
+            QTimer.singleShot(1, lambda: when_row_loaded(row, asked, record, then))
+            return
+        table.viewport().repaint()
+        record(time.perf_counter() - asked)
+        QTimer.singleShot(150, then)
+
     def jump(position: int) -> None:
         if position == len(JUMP_FRACTIONS):
-            heartbeat.stop()
-            application.quit()
+            sort_by(0)
             return
         row = int(JUMP_FRACTIONS[position] * (model.rowCount() - 1))
         asked = time.perf_counter()
         table.scrollTo(model.index(row, 0))
-        model.track_at(row)
+        when_row_loaded(row, asked, jumps.append, lambda: jump(position + 1))
 
-        def check() -> None:
-            if model.track_at(row) is None:
-                QTimer.singleShot(1, check)
-                return
-            table.viewport().repaint()
-            jumps.append(time.perf_counter() - asked)
-            QTimer.singleShot(150, lambda: jump(position + 1))
+    def sort_by(position: int) -> None:
+        """Sort by an analysis column (Key, Tags): time to the first rows, then to a row half-way down."""
+        if position == len(ANALYSIS_SORT_HEADERS):
+            heartbeat.stop()
+            application.quit()
+            return
+        header = ANALYSIS_SORT_HEADERS[position]
+        figures = sorted_by_analysis.setdefault(header, {})
 
-        check()
+        def half_way() -> None:
+            model.loaded.disconnect(first_rows_sorted)
+            row = model.rowCount() // 2
+            started = time.perf_counter()
+            table.scrollTo(model.index(row, 0))
+            when_row_loaded(row, started, lambda seconds: figures.update(half_way_ms=round(1000 * seconds, 1)),
+                            lambda: sort_by(position + 1))
+
+        def first_rows_sorted(_count: int) -> None:
+            when_row_loaded(0, asked, lambda seconds: figures.update(first_rows_ms=round(1000 * seconds, 1)), half_way)
+
+        table.scrollToTop()
+        model.loaded.connect(first_rows_sorted)
+        asked = time.perf_counter()
+        table.sortByColumn([column.header for column in COLUMNS].index(header), Qt.SortOrder.AscendingOrder)
 
     model.loaded.connect(lambda _: QTimer.singleShot(0, first_rows_drawn))
     model.dataChanged.connect(lambda *_: QTimer.singleShot(0, first_rows_drawn))
@@ -144,6 +171,7 @@ def child(database: Path, model_dir: Path, launched_at: float) -> None:
         "qt_ready_to_first_rows_s": timings["first_rows"] - qt_ready_at,
         "page_jump_ms": [round(1000 * seconds, 1) for seconds in jumps],
         "max_stall_while_scrolling_ms": round(max(gaps_ms, default=0.0), 1),
+        "sorted_by": sorted_by_analysis,
     }
     window.shutdown()
     library.close()
@@ -179,6 +207,11 @@ def main() -> None:
     print(f"launch → first rows: best {best['launch_to_first_rows_s']:.2f} s "
           f"(interpreter + Qt/torch/engine imports {best['interpreter_and_imports_s']:.2f} s); "
           f"window + library → first rows: median {median:.3f} s (target ≤ 1 s)")
+    for header in ANALYSIS_SORT_HEADERS:
+        first = sorted(result["sorted_by"][header]["first_rows_ms"] for result in results)
+        half = sorted(result["sorted_by"][header]["half_way_ms"] for result in results)
+        print(f"sorted by {header}: first rows {first[len(first) // 2]:.0f} ms, row {results[0]['rows'] // 2:,} "
+              f"{half[len(half) // 2]:.0f} ms (medians)")
 
 
 if __name__ == "__main__":

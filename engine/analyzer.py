@@ -45,6 +45,13 @@ def key_estimate(key_probs: np.ndarray | None) -> KeyEstimate | None:
     return KeyEstimate(key_from_index(index), float(key_probs[index]))
 
 
+def top_tag_index(tag_probs: np.ndarray | None) -> int | None:
+    """The index of the most probable tag (what the library sorts by), or None without tag probabilities."""
+    if tag_probs is None or tag_probs.size == 0:
+        return None
+    return int(np.argmax(tag_probs))
+
+
 def l2_normalise(vectors: np.ndarray) -> np.ndarray:
     """Rows of ``vectors`` (N, D) scaled to unit length (zero rows stay zero)."""
     norms = np.linalg.norm(vectors, axis=-1, keepdims=True)

@@ -9,9 +9,10 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event, func, insert, select, text
+from sqlalchemy import Engine, create_engine, event, func, insert, select, text, update
 from sqlalchemy.exc import SQLAlchemyError
 
+from engine.migrations import upgrade
 from engine.schema import ANALYSIS_COUNT_TRIGGERS, SCHEMA_VERSION, analyses, analysis_counts, metadata, settings
 
 BUSY_TIMEOUT_MS = 10_000
@@ -39,6 +40,9 @@ def open_database(path: Path) -> Engine:
                 connection.execute(settings.insert().values(name="schema_version", value=str(SCHEMA_VERSION)))
             elif int(stored) > SCHEMA_VERSION:
                 raise DatabaseOpenError(f"{path} was written by a newer version (schema {stored})")
+            elif int(stored) < SCHEMA_VERSION:
+                upgrade(connection, int(stored), SCHEMA_VERSION)
+                connection.execute(update(settings).where(settings.c.name == "schema_version").values(value=str(SCHEMA_VERSION)))
             _install_count_triggers(connection)
     except (SQLAlchemyError, sqlite3.Error, ValueError) as error:
         engine.dispose()

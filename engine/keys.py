@@ -66,6 +66,9 @@ def key_from_index(index: int) -> Key:
 
 
 KEY_CLASS_NAMES = tuple(key_from_index(i).name for i in range(KEY_CLASS_COUNT))
+# Key class indices around the Camelot wheel: 1A, 1B, 2A, … 12B (how DJ software sorts a key column).
+KEY_INDICES_IN_CAMELOT_ORDER = tuple(sorted(
+    range(KEY_CLASS_COUNT), key=lambda i: (key_from_index(i).camelot_number, key_from_index(i).mode == "major")))
 
 
 def parse_key(text: str) -> Key | None:

@@ -240,7 +240,8 @@ class Library:
         self, offset: int = 0, limit: int = 100, order_by: str = "artist", descending: bool = False,
         filter_text: str = "",
     ) -> list[TrackRow]:
-        """One page of tracks. ``order_by``: artist, title, album, genre, year, duration, added, path, bpm."""
+        """One page of tracks. ``order_by``: artist, title, album, genre, year, duration, added, path, bpm, or by
+        the active model's analysis: key (Camelot order 1A, 1B, 2A …) and top_tag (A-Z); unanalysed tracks last."""
         model_id, tag_names = self._browse_model()
         try:
             rows = self.store.track_rows(model_id, offset, limit, order_by, descending, filter_text)

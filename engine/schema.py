@@ -11,7 +11,7 @@ from sqlalchemy import (
     Column, Float, ForeignKey, Index, Integer, LargeBinary, MetaData, String, Table, Text, UniqueConstraint,
 )
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: analyses.top_tag_index and the per-model sort indexes (see database.MIGRATIONS)
 
 metadata = MetaData()
 
@@ -91,12 +91,16 @@ analyses = Table(
     Column("key_confidence", Float),
     Column("key_probs", LargeBinary),  # float32 (24,)
     Column("tag_probs", LargeBinary),  # float32 (T,)
+    Column("top_tag_index", Integer),  # argmax of tag_probs, so the library can be sorted by top tag
     Column("window_count", Integer, nullable=False),
     Column("analyzed_at", Float, nullable=False),
     UniqueConstraint("track_id", "model_id", name="uq_analyses_track_model"),
     sqlite_autoincrement=True,
 )
 Index("ix_analyses_model", analyses.c.model_id, analyses.c.id)
+# Sorting by key / top tag: per-category counts and each category's tracks in id order are index walks.
+Index("ix_analyses_by_key", analyses.c.model_id, analyses.c.key_index, analyses.c.track_id)
+Index("ix_analyses_by_top_tag", analyses.c.model_id, analyses.c.top_tag_index, analyses.c.track_id)
 
 # Kept by triggers (see ``database.py``) so that the FAISS cache can check staleness with a one-row read.
 analysis_counts = Table(

@@ -17,8 +17,9 @@ import numpy as np
 from sqlalchemy import and_, bindparam, delete, false, func, or_, select, update
 from sqlalchemy.sql import ColumnElement
 
-from engine.analyzer import TrackAnalysis
+from engine.analyzer import TrackAnalysis, top_tag_index
 from engine.database import open_database
+from engine.keys import KEY_INDICES_IN_CAMELOT_ORDER
 from engine.metadata import TrackMetadata
 from engine.scan import display_path, path_from_key, path_key, under_prefix_bounds
 from engine.schema import analyses, analysis_counts, folders, models, problems, settings, tracks
@@ -36,6 +37,9 @@ SORT_ORDERS = {
     "bpm": ("bpm",),
 }
 TEXT_SORT_COLUMNS = frozenset({"artist", "album", "title", "genre"})
+# Sorts by what the active model found: a small category per analysis, shown in a musical or alphabetical order
+# (Camelot wheel; tag names A-Z), each category's tracks in id order; tracks without one come last.
+ANALYSIS_SORT_ORDERS = {"key": "key_index", "top_tag": "top_tag_index"}
 ID_CHUNK = 500  # SQLite bound-parameter batches
 
 
@@ -94,6 +98,7 @@ class Store:
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         self.engine = open_database(self.path)
+        self._category_counts_cache: dict[tuple[str, str], tuple[tuple[int, int], dict[int, int]]] = {}
 
     def close(self) -> None:
         self.engine.dispose()
@@ -218,19 +223,21 @@ class Store:
 
     # -- reads ------------------------------------------------------------------------------------
     def track_count(self, filter_text: str = "") -> int:
-        query = select(func.count()).select_from(tracks)
-        if filter_text:
-            query = query.where(_filter_clause(filter_text))
         with self.engine.connect() as connection:
-            return int(connection.execute(query).scalar())
+            return int(connection.execute(_filtered(select(func.count()).select_from(tracks), filter_text)).scalar())
 
     def track_rows(
         self, model_id: str | None, offset: int, limit: int, order_by: str = "artist",
         descending: bool = False, filter_text: str = "",
     ) -> list[dict]:
         """A page of track rows (as mappings) joined with their analysis by ``model_id`` (if any)."""
+        if order_by in ANALYSIS_SORT_ORDERS:
+            track_ids = self._page_ids_by_category(model_id, order_by, offset, limit, descending, filter_text)
+            rows = self.track_rows_by_ids(model_id, track_ids)
+            return [rows[track_id] for track_id in track_ids if track_id in rows]
         if order_by not in SORT_ORDERS:
-            raise ValueError(f"unknown sort order {order_by!r}; choose from {sorted(SORT_ORDERS)}")
+            choices = sorted([*SORT_ORDERS, *ANALYSIS_SORT_ORDERS])
+            raise ValueError(f"unknown sort order {order_by!r}; choose from {choices}")
         page = select(tracks.c.id)  # the page's ids first: an index-only walk, then the rows for those ids
         if filter_text:
             page = page.where(_filter_clause(filter_text))
@@ -245,6 +252,57 @@ class Store:
             track_ids = connection.execute(page).scalars().all()
         rows = self.track_rows_by_ids(model_id, track_ids)
         return [rows[track_id] for track_id in track_ids if track_id in rows]
+
+    def _page_ids_by_category(
+        self, model_id: str | None, order_by: str, offset: int, limit: int, descending: bool, filter_text: str,
+    ) -> list[int]:
+        """Track ids of one page sorted by an analysis category: per-category counts (an index walk), then only
+        the categories the page overlaps are read, each by its own index range, so any offset stays cheap."""
+        column = analyses.c[ANALYSIS_SORT_ORDERS[order_by]]
+        model_id = model_id or ""
+        with self.engine.connect() as connection, connection.begin():  # counts and pages from one snapshot
+            counts = self._category_counts(connection, column, model_id, filter_text)
+            total = connection.execute(_filtered(select(func.count()).select_from(tracks), filter_text)).scalar()
+            order = self._category_order(connection, order_by, model_id)
+            order += sorted(set(counts) - set(order))
+            buckets = [(category, counts[category]) for category in order if counts.get(category)]
+            buckets.append((None, int(total) - sum(counts.values())))
+            if descending:
+                buckets.reverse()
+            track_ids: list[int] = []
+            skip = max(0, offset)
+            for category, size in buckets:
+                if len(track_ids) >= limit:
+                    break
+                if skip >= size:
+                    skip -= size
+                    continue
+                query = _category_members(column, category, model_id, filter_text, descending)
+                track_ids += connection.execute(query.offset(skip).limit(limit - len(track_ids))).scalars()
+                skip = 0
+        return track_ids
+
+    def _category_counts(self, connection, column, model_id: str, filter_text: str) -> dict[int, int]:
+        """Tracks per category; unfiltered counts are kept until the model's analyses change (fingerprint)."""
+        fingerprint = _fingerprint(connection, model_id, None)
+        cached = self._category_counts_cache.get((model_id, column.name))
+        if not filter_text and cached is not None and cached[0] == fingerprint:
+            return cached[1]
+        counted = select(column, func.count()).where(analyses.c.model_id == model_id, column.is_not(None))
+        if filter_text:
+            counted = counted.join(tracks, tracks.c.id == analyses.c.track_id).where(_filter_clause(filter_text))
+        counts = dict(connection.execute(counted.group_by(column)).all())
+        if not filter_text:
+            self._category_counts_cache[(model_id, column.name)] = (fingerprint, counts)
+        return counts
+
+    @staticmethod
+    def _category_order(connection, order_by: str, model_id: str) -> list[int]:
+        if order_by == "key":
+            return list(KEY_INDICES_IN_CAMELOT_ORDER)
+        stored = connection.execute(select(models.c.tag_names).where(models.c.model_id == model_id)).scalar()
+        names = json.loads(stored) if stored else []
+        return sorted(range(len(names)), key=lambda index: (names[index].casefold(), index))
 
     def track_rows_by_ids(self, model_id: str | None, track_ids: Sequence[int]) -> dict[int, dict]:
         rows: dict[int, dict] = {}
@@ -386,7 +444,8 @@ def _analysis_values(analysis: TrackAnalysis, track_id: int, model_id: str, now:
     return {
         "track_id": track_id, "model_id": model_id, "embedding": _blob(analysis.embedding),
         "key_index": key_index, "key_confidence": key_confidence, "key_probs": _blob(analysis.key_probs),
-        "tag_probs": _blob(analysis.tag_probs), "window_count": analysis.window_count, "analyzed_at": now,
+        "tag_probs": _blob(analysis.tag_probs), "top_tag_index": top_tag_index(analysis.tag_probs),
+        "window_count": analysis.window_count, "analyzed_at": now,
     }
 
 
@@ -397,6 +456,23 @@ TRACK_SELECT = select(
     tracks.outerjoin(analyses, and_(analyses.c.track_id == tracks.c.id, analyses.c.model_id == bindparam("model_id")))
 )
 TRACK_SELECT_BY_IDS = TRACK_SELECT.where(tracks.c.id.in_(bindparam("track_ids", expanding=True)))
+
+
+def _filtered(query, filter_text: str):
+    return query.where(_filter_clause(filter_text)) if filter_text else query
+
+
+def _category_members(column, category: int | None, model_id: str, filter_text: str, descending: bool):
+    """The ids of tracks whose analysis by ``model_id`` has ``column == category`` (None: has no such value)."""
+    if category is None:
+        categorised = select(analyses.c.id).where(
+            analyses.c.track_id == tracks.c.id, analyses.c.model_id == model_id, column.is_not(None)).exists()
+        query = _filtered(select(tracks.c.id).where(~categorised), filter_text)
+        return query.order_by(tracks.c.id.desc() if descending else tracks.c.id)
+    query = select(analyses.c.track_id).where(analyses.c.model_id == model_id, column == category)
+    if filter_text:
+        query = query.join(tracks, tracks.c.id == analyses.c.track_id).where(_filter_clause(filter_text))
+    return query.order_by(analyses.c.track_id.desc() if descending else analyses.c.track_id)
 
 
 def _filter_clause(filter_text: str) -> ColumnElement:

@@ -119,3 +119,28 @@ def test_sorting_by_title_descending_reorders_rows(make_window, indexed_copy, qt
         window.library_view.table.sortByColumn(0, Qt.SortOrder.DescendingOrder)
     titles = [model.track_at(row).title or "" for row in range(model.rowCount())]
     assert titles == sorted(titles, key=str.lower, reverse=True)
+
+
+def test_sorting_by_key_follows_the_camelot_wheel_and_by_tags_the_first_tag(make_window, indexed_copy, qtbot):
+    from PySide6.QtCore import Qt
+
+    from app.library_model import COLUMNS
+    from engine.keys import KEY_INDICES_IN_CAMELOT_ORDER
+
+    window = make_window(indexed_copy)
+    model = window.library_view.model
+    qtbot.waitUntil(lambda: model.rowCount() > 0 and model.track_at(0) is not None)
+    headers = [column.header for column in COLUMNS]
+    with qtbot.waitSignal(model.loaded, timeout=10_000):
+        window.library_view.table.sortByColumn(headers.index("Key"), Qt.SortOrder.AscendingOrder)
+    qtbot.waitUntil(lambda: all(model.track_at(row) is not None for row in range(model.rowCount())))
+    rows = [model.track_at(row) for row in range(model.rowCount())]
+    ranks = [KEY_INDICES_IN_CAMELOT_ORDER.index(row.key.to_key().index) for row in rows if row.key]
+    assert len(set(ranks)) > 1 and ranks == sorted(ranks)
+    assert "(" in model.index(0, headers.index("Key")).data()  # "A minor (8A)": name and Camelot
+    with qtbot.waitSignal(model.loaded, timeout=10_000):
+        window.library_view.table.sortByColumn(headers.index("Tags"), Qt.SortOrder.DescendingOrder)
+    qtbot.waitUntil(lambda: all(model.track_at(row) is not None for row in range(model.rowCount())))
+    firsts = [model.track_at(row).top_tags[0][0].casefold() for row in range(model.rowCount())]
+    assert firsts == sorted(firsts, reverse=True)
+    assert window.library_view.table.horizontalHeader().sortIndicatorSection() == headers.index("Tags")

@@ -1,0 +1,39 @@
+"""Upgrades for library databases written by older versions: one function per schema version step.
+
+``open_database`` runs the steps from the stored version up to ``schema.SCHEMA_VERSION`` in the
+transaction that opens the file, so an interrupted upgrade leaves the old version intact.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+from sqlalchemy import Connection, bindparam, inspect, select, text, update
+
+from engine.analyzer import top_tag_index
+from engine.schema import analyses, metadata
+
+
+def _add_top_tag_index(connection: Connection) -> None:
+    """2: ``analyses.top_tag_index`` filled from the stored tag probabilities (for sorting by top tag)."""
+    if "top_tag_index" not in {column["name"] for column in inspect(connection).get_columns("analyses")}:
+        connection.execute(text("ALTER TABLE analyses ADD COLUMN top_tag_index INTEGER"))
+    rows = connection.execute(select(analyses.c.id, analyses.c.tag_probs).where(analyses.c.tag_probs.is_not(None)))
+    values = [{"analysis_id": analysis_id, "top": top_tag_index(np.frombuffer(blob, dtype=np.float32))}
+              for analysis_id, blob in rows]
+    if values:
+        statement = update(analyses).where(analyses.c.id == bindparam("analysis_id")).values(top_tag_index=bindparam("top"))
+        connection.execute(statement, values)
+
+
+UPGRADES: dict[int, Callable[[Connection], None]] = {2: _add_top_tag_index}  # target version → step
+
+
+def upgrade(connection: Connection, stored_version: int, target_version: int) -> None:
+    """Run every step above ``stored_version``, then create the indexes an older file lacks."""
+    for version in range(stored_version + 1, target_version + 1):
+        UPGRADES[version](connection)
+    for table in metadata.sorted_tables:
+        for index in table.indexes:
+            index.create(connection, checkfirst=True)

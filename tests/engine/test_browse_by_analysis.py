@@ -1,0 +1,85 @@
+"""Browsing sorted by what the active model found (key in Camelot order, top tag A-Z), and the schema upgrade behind it."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import numpy as np
+
+from engine.analyzer import TrackAnalysis
+from engine.keys import KEY_CLASS_COUNT, KEY_INDICES_IN_CAMELOT_ORDER
+from engine.library import Library
+from engine.metadata import TrackMetadata
+from engine.store import NewTrack
+
+TRACKS = 60
+UNANALYSED = 5
+
+
+def camelot_rank(row) -> int:
+    return [KEY_INDICES_IN_CAMELOT_ORDER.index(index) for index in range(KEY_CLASS_COUNT)][row.key.to_key().index]
+
+
+def fill(library: Library, count: int, seed: int = 0) -> None:
+    """``count`` analysed tracks with random keys and tag probabilities, then UNANALYSED tracks with no analysis."""
+    rng = np.random.default_rng(seed)
+    model = library.model()
+    tag_count = len(model.config.tag_names)
+    items = []
+    for number in range(count):
+        key_probs = np.full(KEY_CLASS_COUNT, 0.01, dtype=np.float32)
+        key_probs[rng.integers(KEY_CLASS_COUNT)] = 0.9
+        analysis = TrackAnalysis(np.ones(model.config.embedding_dim, np.float32), key_probs,
+                                 rng.random(tag_count, dtype=np.float32), 1)
+        items.append(NewTrack(f"/music/{number:03d}.mp3", 1000 + number, number, f"{number:032x}",
+                              TrackMetadata(title=f"Song {number:03d}"), analysis))
+    library.store.save_tracks(items, model.model_id)
+    with sqlite3.connect(library.db_path) as connection:  # tracks another model analysed, not the active one
+        connection.execute("DELETE FROM analyses WHERE track_id IN (SELECT id FROM tracks ORDER BY id DESC LIMIT ?)",
+                           (UNANALYSED,))
+
+
+def test_sorting_by_key_follows_the_camelot_wheel_and_pages_agree(model_dir, tmp_path):
+    with Library(tmp_path / "lib.db", model_dir) as library:
+        fill(library, TRACKS)
+        everything = library.tracks(0, 1000, order_by="key")
+        analysed, unanalysed = everything[:-UNANALYSED], everything[-UNANALYSED:]
+        ranks = [(camelot_rank(row), row.id) for row in analysed]
+        assert ranks == sorted(ranks)
+        assert not any(row.analysed for row in unanalysed)
+        paged = [row for offset in range(0, len(everything), 7) for row in library.tracks(offset, 7, order_by="key")]
+        assert [row.id for row in paged] == [row.id for row in everything]
+        descending = library.tracks(0, 1000, order_by="key", descending=True)
+        assert [row.id for row in descending] == [row.id for row in reversed(everything)]
+        filtered = library.tracks(0, 1000, order_by="key", filter_text="Song 01")  # "01" is also in paths like 001.mp3
+        assert [row.id for row in filtered] == [row.id for row in everything if "01" in row.display_path]
+
+
+def test_sorting_by_top_tag_is_alphabetical_by_the_first_tag_shown(model_dir, tmp_path):
+    with Library(tmp_path / "lib.db", model_dir) as library:
+        fill(library, TRACKS)
+        everything = library.tracks(0, 1000, order_by="top_tag")
+        names = [(row.top_tags[0][0].casefold(), row.id) for row in everything[:-UNANALYSED]]
+        assert names == sorted(names)
+        assert not any(row.top_tags for row in everything[-UNANALYSED:])
+        assert [row.id for row in library.tracks(20, 10, order_by="top_tag", descending=True)] == \
+            [row.id for row in reversed(everything)][20:30]
+
+
+def test_a_version_1_database_is_upgraded_with_top_tags_filled_in(model_dir, tmp_path):
+    database = tmp_path / "old.db"
+    with Library(database, model_dir) as library:
+        fill(library, 10)
+        expected = [row.id for row in library.tracks(0, 100, order_by="top_tag")]
+    with sqlite3.connect(database) as connection:  # back to the version 1 layout
+        connection.execute("DROP INDEX ix_analyses_by_top_tag")
+        connection.execute("DROP INDEX ix_analyses_by_key")
+        connection.execute("ALTER TABLE analyses DROP COLUMN top_tag_index")
+        connection.execute("UPDATE settings SET value = '1' WHERE name = 'schema_version'")
+    with Library(database, model_dir) as library:
+        assert [row.id for row in library.tracks(0, 100, order_by="top_tag")] == expected
+    with sqlite3.connect(database) as connection:
+        assert connection.execute("SELECT value FROM settings WHERE name = 'schema_version'").fetchone() == ("2",)
+        assert connection.execute("SELECT count(*) FROM analyses WHERE top_tag_index IS NULL").fetchone() == (0,)
+        indexes = {row[1] for row in connection.execute("PRAGMA index_list(analyses)")}
+        assert {"ix_analyses_by_key", "ix_analyses_by_top_tag"} <= indexes
