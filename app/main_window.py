@@ -180,7 +180,7 @@ class MainWindow(QMainWindow):
         self.library_view.track_selected.connect(self.select_track)
         self.library_view.play_requested.connect(self.player.play)
         self.library_view.empty_state.add_folder_requested.connect(self.folders_panel.choose_folder)
-        self.library_view.empty_state.choose_model_requested.connect(self._choose_model_folder)
+        self.library_view.empty_state.choose_model_requested.connect(self.model_picker.choose_folder_to_use)
         self.map_view.track_selected.connect(lambda track_id: self.select_track(track_id, ""))
         self.similarity_panel.track_activated.connect(self.details_panel.show_track_id)
         self.similarity_panel.play_requested.connect(self.player.play)
@@ -193,7 +193,7 @@ class MainWindow(QMainWindow):
         self.folders_panel.scan_finished.connect(self._on_scan_finished)
         self.problems_panel.counted.connect(self._show_problem_count)
         self.model_picker.model_changed.connect(self._on_model_changed)
-        self.training_view.model_ready.connect(self.model_picker.add_folder)
+        self.training_view.model_ready.connect(self.model_picker.register_folder)
         self.tabs.currentChanged.connect(self._on_tab_changed)
 
     # ---- selection and search -------------------------------------------------------------
@@ -269,10 +269,6 @@ class MainWindow(QMainWindow):
         library = self.library
         run_task(lambda: library.info().model is None,
                  self.library_view.empty_state.set_model_missing, lambda message: None)
-
-    def _choose_model_folder(self) -> None:
-        self.model_picker.combo.setCurrentIndex(self.model_picker.combo.count() - 1)
-        self.model_picker.combo.activated.emit(self.model_picker.combo.count() - 1)
 
     def _on_tab_changed(self, _index: int) -> None:
         if self.tabs.currentWidget() is self.map_view and self.map_stale:

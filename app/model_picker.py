@@ -1,7 +1,8 @@
-"""The model picker: which model's embeddings "similar", the map, keys and tags use.
+"""The model picker: which model's embeddings "similar", the map, keys and tags use, and the models dialog.
 
-It lists the models the library knows (every model ever used with it) plus model folders the app
-has seen (finished training runs, folders the user chose), and switches with ``Library.use_model``.
+The toolbar combo switches between the models registered in the library (``Library.models()``) with
+``Library.use_model``. The dialog shows every model with how many tracks it has analysed, and registers
+a model folder without making it active (``Library.register_model``), e.g. to compare it later.
 """
 
 from __future__ import annotations
@@ -11,46 +12,75 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QComboBox, QFileDialog, QHBoxLayout, QLabel, QWidget
+from PySide6.QtGui import QFont
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
 
-from app import settings
 from app.errors import show_error
 from app.tasks import run_task
 
-CHOOSE_FOLDER_TEXT = "Choose a model folder…"
+CHOOSE_FOLDER_TEXT = "Use another model folder…"
 PICKER_WIDTH_CHARACTERS = 24  # the combo shows this much; its list and tooltips show whole names
+DIALOG_SIZE = (760, 360)
+DIALOG_COLUMNS = ("Model", "Tracks analysed", "Tags", "Folder")
+TAGS_SHOWN = 6
 
 
 @dataclass(frozen=True)
 class ModelChoice:
-    """One entry of the picker: a model folder, how it reads, and whether it is the active one."""
+    """One registered model: its folder, names, how much of the library it has analysed, and whether it is active."""
 
     folder: str
-    label: str
+    model_id: str
+    name: str
+    analysed_tracks: int
+    library_tracks: int
+    tag_names: tuple[str, ...]
     active: bool
+    available: bool  # the folder is still there
+
+    @property
+    def label(self) -> str:
+        return f"{self.name} ({self.analysed_text})"
+
+    @property
+    def analysed_text(self) -> str:
+        if not self.available:
+            return "folder missing"
+        if not self.analysed_tracks:
+            return "not used yet"
+        return f"{self.analysed_tracks:,} of {self.library_tracks:,} tracks analysed"
 
 
-def list_model_choices(library: Any, extra_folders: list[str]) -> list[ModelChoice]:
-    """Registered models first (with how many tracks each has analysed), then extra folders not yet used."""
-    choices: list[ModelChoice] = []
-    known: set[str] = set()
-    for info in library.models():
-        folder = str(Path(info.folder).resolve())
-        known.add(folder)
-        label = f"{info.name} ({info.analysed_tracks:,} tracks analysed)"
-        choices.append(ModelChoice(folder, label, info.active))
-    for folder in extra_folders:
-        resolved = str(Path(folder).resolve())
-        if resolved not in known and Path(resolved).is_dir():
-            known.add(resolved)
-            choices.append(ModelChoice(resolved, f"{Path(resolved).name} (not used yet)", False))
-    return choices
+def list_model_choices(library: Any) -> list[ModelChoice]:
+    """Every model the library knows, oldest first, with its count of analysed tracks (runs on a worker)."""
+    total = library.track_count()
+    return [
+        ModelChoice(str(Path(info.folder).resolve()), info.model_id, info.name, info.analysed_tracks, total,
+                    tuple(info.tag_names), info.active, Path(info.folder).is_dir())
+        for info in library.models()
+    ]
 
 
 class ModelPicker(QWidget):
-    """A combo box; ``model_changed(model_id)`` after a successful switch."""
+    """A combo box and a "Models…" button; ``model_changed(model_id)`` after a successful switch."""
 
     model_changed = Signal(str)
+    choices_changed = Signal()
+    registered = Signal(str)  # the model id of a folder registered without activating it
 
     def __init__(self, library: Any, parent=None) -> None:
         super().__init__(parent)
@@ -60,16 +90,21 @@ class ModelPicker(QWidget):
         self.combo.setMinimumContentsLength(PICKER_WIDTH_CHARACTERS)
         self.combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         self.combo.setToolTip("The model that analyses tracks and decides what \"similar\" means")
+        self.manage_button = QPushButton("Models…")
+        self.manage_button.setToolTip("Every model of this library, how many tracks each has analysed; add a model folder")
+        self.manage_button.clicked.connect(self.open_dialog)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(QLabel("Model:"))
         layout.addWidget(self.combo)
+        layout.addWidget(self.manage_button)
         self.combo.activated.connect(self._on_activated)
+        self.dialog: ModelsDialog | None = None
         self.refresh()
 
     def refresh(self) -> None:
-        library, extra = self.library, settings.known_model_folders()
-        run_task(lambda: list_model_choices(library, extra), self._show_choices,
+        library = self.library
+        run_task(lambda: list_model_choices(library), self._show_choices,
                  lambda message: show_error(self, "Models", message))
 
     def _show_choices(self, choices: list[ModelChoice]) -> None:
@@ -83,28 +118,34 @@ class ModelPicker(QWidget):
             self.combo.setItemData(self.combo.count() - 1, f"{choice.label}\n{choice.folder}", Qt.ItemDataRole.ToolTipRole)
         self.combo.addItem(CHOOSE_FOLDER_TEXT, None)
         active = next((position for position, choice in enumerate(choices) if choice.active), None)
-        offset = 0 if any(choice.active for choice in choices) else 1
+        offset = 0 if active is not None else 1
         self.combo.setCurrentIndex(offset + active if active is not None else 0)
         view = self.combo.view()
         view.setMinimumWidth(view.sizeHintForColumn(0) + view.verticalScrollBar().sizeHint().width())  # whole names in the list
         self.combo.blockSignals(False)
+        self.choices_changed.emit()
 
     def active_folder(self) -> str | None:
         return next((choice.folder for choice in self.choices if choice.active), None)
 
-    def add_folder(self, folder: str) -> None:
-        """Remember a model folder (e.g. a finished training run) so it is offered in the list."""
-        settings.remember_model_folder(folder)
+    def open_dialog(self) -> "ModelsDialog":
+        if self.dialog is None:
+            self.dialog = ModelsDialog(self, self.window())
+        self.dialog.show()
+        self.dialog.raise_()
         self.refresh()
+        return self.dialog
+
+    def choose_folder_to_use(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Choose a model folder (with config.json)")
+        if folder:
+            self.switch_to(folder)
+        else:
+            self.refresh()
 
     def _on_activated(self, position: int) -> None:
         if self.combo.itemText(position) == CHOOSE_FOLDER_TEXT:
-            folder = QFileDialog.getExistingDirectory(self, "Choose a model folder (with config.json)")
-            if folder:
-                settings.remember_model_folder(folder)
-                self.switch_to(folder)
-            else:
-                self.refresh()
+            self.choose_folder_to_use()
             return
         folder = self.combo.itemData(position)
         if folder and folder != self.active_folder():
@@ -113,16 +154,108 @@ class ModelPicker(QWidget):
     def switch_to(self, folder: str) -> None:
         """Load the model in a worker (it can take a moment) and make it the library's active model."""
         library = self.library
-        self.combo.setEnabled(False)
+        self.setEnabled(False)
 
         def switched(model_id: str) -> None:
-            self.combo.setEnabled(True)
+            self.setEnabled(True)
             self.refresh()
             self.model_changed.emit(model_id)
 
-        def failed(message: str) -> None:
-            self.combo.setEnabled(True)
-            self.refresh()
-            show_error(self, "Cannot use this model", message)
+        run_task(lambda: library.use_model(folder), switched, lambda message: self._failed("Cannot use this model", message),
+                 kind="background")
 
-        run_task(lambda: library.use_model(folder), switched, failed, kind="background")
+    def register_folder(self, folder: str) -> None:
+        """List a model folder (e.g. a finished training run) without making it active."""
+        library = self.library
+
+        def registered(model_id: str) -> None:
+            self.refresh()
+            self.registered.emit(model_id)
+
+        run_task(lambda: library.register_model(folder), registered,
+                 lambda message: self._failed("Cannot add this model", message), kind="background")
+
+    def _failed(self, title: str, message: str) -> None:
+        self.setEnabled(True)
+        self.refresh()
+        show_error(self, title, message)
+
+
+class ModelsDialog(QDialog):
+    """Every registered model: tracks analysed, tag vocabulary, folder; use one, or add a folder without using it."""
+
+    def __init__(self, picker: ModelPicker, parent=None) -> None:
+        super().__init__(parent)
+        self.picker = picker
+        self.setWindowTitle("Models")
+        self.resize(*DIALOG_SIZE)
+        intro = QLabel("Each model analyses the library on its own; switching keeps the other models' analyses, "
+                       "so switching back is instant. Tracks a model has not analysed yet are analysed when you use it.")
+        intro.setWordWrap(True)
+        self.table = QTableWidget(0, len(DIALOG_COLUMNS))
+        self.table.setHorizontalHeaderLabels(DIALOG_COLUMNS)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.verticalHeader().setVisible(False)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setStretchLastSection(True)
+        self.use_button = QPushButton("Use this model")
+        self.use_button.setEnabled(False)
+        self.add_button = QPushButton("Add model folder…")
+        self.add_button.setToolTip("List a model folder here without using it yet")
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        buttons.addButton(self.use_button, QDialogButtonBox.ButtonRole.ActionRole)
+        buttons.addButton(self.add_button, QDialogButtonBox.ButtonRole.ActionRole)
+        buttons.rejected.connect(self.close)
+        layout = QVBoxLayout(self)
+        layout.addWidget(intro)
+        layout.addWidget(self.table, 1)
+        layout.addWidget(buttons)
+        self.use_button.clicked.connect(self.use_selected)
+        self.add_button.clicked.connect(self._choose_folder_to_add)
+        self.table.itemSelectionChanged.connect(self._update_buttons)
+        self.table.itemDoubleClicked.connect(lambda _item: self.use_selected())
+        picker.choices_changed.connect(self.show_choices)
+        self.show_choices()
+
+    def show_choices(self) -> None:
+        selected = self.selected_choice()
+        choices = self.picker.choices
+        self.table.setRowCount(len(choices))
+        for row, choice in enumerate(choices):
+            tags = ", ".join(choice.tag_names[:TAGS_SHOWN]) + (" …" if len(choice.tag_names) > TAGS_SHOWN else "")
+            texts = (choice.name + ("  (active)" if choice.active else ""), choice.analysed_text, tags or "none",
+                     choice.folder)
+            for column, text in enumerate(texts):
+                item = QTableWidgetItem(text)
+                item.setToolTip(f"{choice.model_id}\n{choice.folder}")
+                if choice.active:
+                    font = QFont(item.font())
+                    font.setBold(True)
+                    item.setFont(font)
+                self.table.setItem(row, column, item)
+            if selected is not None and choice.folder == selected.folder:
+                self.table.selectRow(row)
+        self._update_buttons()
+
+    def selected_choice(self) -> ModelChoice | None:
+        rows = self.table.selectionModel().selectedRows()
+        if not rows or rows[0].row() >= len(self.picker.choices):
+            return None
+        return self.picker.choices[rows[0].row()]
+
+    def use_selected(self) -> None:
+        choice = self.selected_choice()
+        if choice is not None and not choice.active and choice.available:
+            self.picker.switch_to(choice.folder)
+
+    def _update_buttons(self) -> None:
+        choice = self.selected_choice()
+        self.use_button.setEnabled(choice is not None and not choice.active and choice.available)
+
+    def _choose_folder_to_add(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Add a model folder (with config.json)")
+        if folder:
+            self.picker.register_folder(folder)

@@ -1,19 +1,16 @@
-"""What the app remembers between runs (QSettings): window layout, choices, known model folders.
+"""What the app remembers between runs (QSettings): window layout and choices.
 
-Library content (folders, tracks, the active model) lives in the engine's database, not here.
+Library content (folders, tracks, registered models and the active one) lives in the engine's database, not here.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QByteArray, QSettings
 
 ORGANIZATION = "semisup-music"
 APPLICATION = "semisup-music"
-MODEL_FOLDERS_KEY = "models/known_folders"
-MAX_KNOWN_MODEL_FOLDERS = 50
 
 
 def store() -> QSettings:
@@ -40,15 +37,3 @@ def set_value(key: str, new_value: Any) -> None:
 def bytes_value(key: str) -> QByteArray | None:
     raw = store().value(key)
     return raw if isinstance(raw, QByteArray) and not raw.isEmpty() else None
-
-
-def known_model_folders() -> list[str]:
-    raw = store().value(MODEL_FOLDERS_KEY, [])
-    folders = [raw] if isinstance(raw, str) else list(raw or [])
-    return [folder for folder in folders if folder]
-
-
-def remember_model_folder(folder: str | Path) -> None:
-    resolved = str(Path(folder).resolve())
-    folders = [resolved] + [each for each in known_model_folders() if each != resolved]
-    store().setValue(MODEL_FOLDERS_KEY, folders[:MAX_KNOWN_MODEL_FOLDERS])

@@ -14,6 +14,8 @@ Public API (stable; used by the ``engine`` CLI and the Qt app) — ``engine.libr
     .analyze_file(path) -> FileAnalysis;  .analysis_for_path(path) -> FileAnalysis (stored when current)
     .problems() -> list[Problem];  .info() -> LibraryInfo
     .playlist(seed, n) -> list[TrackRow];  .write_m3u8(tracks, path) -> Path
+    .write_key(track id or Path, notation="standard", overwrite=False) -> KeyWrite   # into the file, verified
+    .write_tags(path, {"genre": [...], "mood": [...]}, on_existing="keep") -> TagWriteResult
     .embeddings() -> (track_ids (N,), embeddings (N, D))
     .models() -> list[ModelInfo];  .use_model(folder) -> model_id;  .model() -> LoadedModel;  .active_model_id
 
@@ -23,4 +25,5 @@ Errors are ``engine.library.LibraryError`` subclasses (``LibraryOpenError``, ``M
 Modules, in data-flow order: scan (find + fingerprint files) → planner (what changed) → decoding
 (worker stage: windows + tags) → analyzer (model → embedding, key, tags) → store (SQLite, the truth)
 → vector_index (FAISS cache) → library (the API) → cli / json_shapes / cli_progress (the command).
+Writing tags on request: tag_writer (what to write, verified) → tag_fields (per tag format) → safe_replace.
 """

@@ -7,6 +7,7 @@ FFmpeg decodes the first part of such a file silently.
 
 from __future__ import annotations
 
+import hashlib
 import math
 import os
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ AUDIO_EXTENSIONS = frozenset(
     }
 )
 MIN_DURATION_SECONDS = 1.0
+AUDIO_DIGEST_BYTES = 16
 # A file is truncated when less than this share of its stated duration decodes (and more than the slack is missing).
 TRUNCATION_TOLERANCE_SECONDS = 1.0
 TRUNCATION_MIN_SHARE = 0.98
@@ -154,6 +156,30 @@ def decode_mono(
     if audio.size == 0:
         raise AudioDecodeError(path, "no audio decoded")
     return audio
+
+
+def decoded_audio_digest(path: Path | str) -> str:
+    """Hash of every decoded sample of the first audio stream, in its own format and layout (no resampling).
+
+    Two files with the same digest play the same: tag writing checks it before replacing a user's file.
+    Raises ``AudioDecodeError`` when the file does not decode from start to end.
+    """
+    container = _open(path)
+    digest = hashlib.blake2b(digest_size=AUDIO_DIGEST_BYTES)
+    sample_count = 0
+    try:
+        stream = container.streams.audio[0]
+        for frame in container.decode(stream):
+            digest.update(f"{frame.format.name} {frame.layout.name} {frame.sample_rate} {frame.samples};".encode())
+            digest.update(frame.to_ndarray().tobytes())
+            sample_count += frame.samples
+    except av.error.FFmpegError as error:
+        raise AudioDecodeError(path, f"decoding failed ({_short(error)})") from None
+    finally:
+        container.close()
+    if sample_count == 0:
+        raise AudioDecodeError(path, "no audio decoded")
+    return digest.hexdigest()
 
 
 def window_starts(duration_seconds: float, window_seconds: float, max_windows: int) -> list[float]:

@@ -17,6 +17,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from engine.keys import KEY_NOTATIONS
+
 EXIT_OK, EXIT_BAD_INPUT, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 DELEGATED_COMMANDS = {"train": "training.cli", "eval": "training.evaluation.cli"}
 DEFAULT_NEIGHBOURS = 10
@@ -71,6 +73,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     key = _command(commands, "key", "estimate the key of each file", run_key)
     key.add_argument("files", nargs="+", metavar="FILE")
+    key.add_argument("--write", action="store_true",
+                     help="write the key into each file's key tag (verified copy, then atomic replace)")
+    key.add_argument("--notation", choices=KEY_NOTATIONS, default="standard",
+                     help="key tag text: standard (Am), camelot (8A) or openkey (1m)")
+    key.add_argument("--overwrite", action="store_true", help="with --write: replace an existing key tag")
 
     tag = _command(commands, "tag", "tag probabilities of each file", run_tag)
     tag.add_argument("files", nargs="+", metavar="FILE")
@@ -164,8 +171,39 @@ def run_similar(options) -> int:
 def run_key(options) -> int:
     from engine import json_shapes
 
-    return _per_file(options, json_shapes.key_result,
-                     lambda row: f"{row['key']}  {row['camelot']}  {row['open_key']}  ({row['confidence']:.2f})")
+    def text(row):
+        line = f"{row['key']}  {row['camelot']}  {row['open_key']}  ({row['confidence']:.2f})"
+        return line + (f"  [{_write_note(row)}]" if "written" in row else "")
+
+    if options.write:
+        return _write_keys(options, text)
+    return _per_file(options, json_shapes.key_result, text)
+
+
+def _write_keys(options, text: Callable) -> int:
+    """``key --write``: each file's key row gains what was written or why not; problems never stop the batch."""
+    from engine import json_shapes
+
+    with _open_library(options) as library:
+        library.model()  # no usable model: one clear line before any file is touched
+        outputs = [
+            json_shapes.key_write_result(path, library.write_key(Path(path), options.notation, options.overwrite))
+            for path in options.files
+        ]
+    if options.json:
+        _print_json(outputs)
+    else:
+        for row in outputs:
+            print(f"{row['path']}: {text(row) if 'key' in row else row['error']}")
+    return EXIT_BAD_INPUT if all("error" in row for row in outputs) else EXIT_OK
+
+
+def _write_note(row: dict) -> str:
+    if row["written"]:
+        return f"wrote {row['key_tag']}"
+    if row["kept_existing"]:
+        return f"kept existing {row['key_tag']}"
+    return f"not written: {row['write_problem']}"
 
 
 def run_tag(options) -> int:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine.results import FileAnalysis, KeyInfo, LibraryInfo, Problem, SimilarTrack, TrackRow
+from engine.results import FileAnalysis, KeyInfo, KeyWrite, LibraryInfo, Problem, SimilarTrack, TrackRow
 from engine.scan import display_path
 
 SCORE_DECIMALS = 6
@@ -28,6 +28,21 @@ def key_result(path: str, analysis: FileAnalysis) -> dict[str, Any]:
     if analysis.key is None:
         return error_result(path, "the model has no key head")
     return {"path": display_path(path), **key_fields(analysis.key)}
+
+
+def key_write_result(path: str, outcome: KeyWrite) -> dict[str, Any]:
+    """``key_result`` (or ``error_result``) plus ``written``, ``key_tag`` (the key tag now in the file),
+    ``kept_existing`` and ``write_problem`` (why nothing was written)."""
+    write = outcome.write
+    if outcome.key is None:
+        row = error_result(path, write.problem)
+    else:
+        row = {"path": display_path(path), **key_fields(outcome.key)}
+    key_tag = (write.written or write.kept).get("key")
+    return {
+        **row, "written": write.changed, "key_tag": key_tag[0] if key_tag else None,
+        "kept_existing": "key" in write.kept and write.problem is None, "write_problem": write.problem,
+    }
 
 
 def tag_result(path: str, analysis: FileAnalysis) -> dict[str, Any]:

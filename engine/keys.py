@@ -18,6 +18,7 @@ _NAME_TO_PITCH_CLASS = {
 # Camelot number of each major tonic (C major = 8B); a minor key shares the number of its relative major.
 _CAMELOT_NUMBER_OF_MAJOR = (8, 3, 10, 5, 12, 7, 2, 9, 4, 11, 6, 1)
 MODES = ("major", "minor")
+KEY_NOTATIONS = ("standard", "camelot", "openkey")  # how a key is written into a file's key tag
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,11 @@ class Key:
     def name(self) -> str:
         """Mixxx/Traktor style, e.g. "A minor", "Eb major"."""
         return f"{self.tonic} {self.mode}"
+
+    @property
+    def short_name(self) -> str:
+        """The ID3 TKEY convention (at most three characters), e.g. "Am", "Eb"."""
+        return f"{self.tonic}{'m' if self.mode == 'minor' else ''}"
 
     @property
     def camelot_number(self) -> int:
@@ -63,6 +69,14 @@ def key_from_index(index: int) -> Key:
     if not 0 <= index < KEY_CLASS_COUNT:
         raise ValueError(f"key class index out of range: {index}")
     return Key(index % 12, "minor" if index >= 12 else "major")
+
+
+def key_tag_text(key: Key, notation: str) -> str:
+    """The text of a key tag in ``notation`` (one of ``KEY_NOTATIONS``): "Am", "8A" or "1m"; ``parse_key`` reads it back."""
+    texts = {"standard": key.short_name, "camelot": key.camelot, "openkey": key.open_key}
+    if notation not in texts:
+        raise ValueError(f"unknown key notation {notation!r}; choose from {', '.join(KEY_NOTATIONS)}")
+    return texts[notation]
 
 
 KEY_CLASS_NAMES = tuple(key_from_index(i).name for i in range(KEY_CLASS_COUNT))

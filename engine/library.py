@@ -19,19 +19,23 @@ from pathlib import Path
 import numpy as np
 import platformdirs
 
+from engine import tag_writer
 from engine.analyzer import DEFAULT_BATCH_WINDOWS, DEFAULT_MAX_WINDOWS, Analyzer, TrackAnalysis, key_estimate
 from engine.audio import AudioDecodeError
 from engine.database import DatabaseOpenError
 from engine.keys import key_from_index, keys_mix_harmonically, parse_key
+from engine.metadata import read_metadata
 from engine.model_folder import DEFAULT_MODEL_DIR, LoadedModel, ModelLoadError, load_model
 from engine.pipeline import AnalysisPipeline
 from engine.planner import DecodeSettings, plan_index
 from engine.playlist import radio_walk, write_m3u8
 from engine.results import (
-    FileAnalysis, IndexProgress, IndexReport, KeyInfo, LibraryInfo, ModelInfo, Problem, SimilarTrack, TrackRow,
+    FileAnalysis, IndexProgress, IndexReport, KeyInfo, KeyWrite, LibraryInfo, ModelInfo, Problem, SimilarTrack,
+    TrackRow,
 )
-from engine.scan import display_path, path_from_key, scan_paths
+from engine.scan import display_path, path_from_key, quick_hash, scan_paths
 from engine.store import Store, unblob
+from engine.tag_writer import ExistingPolicy, TagWriteResult
 from engine.vector_index import VectorIndex
 
 APP_NAME = "semisup-music"
@@ -102,17 +106,24 @@ class Library:
     # -- models ---------------------------------------------------------------------------------------
     def use_model(self, folder: Path | str, remember: bool = True) -> str:
         """Load a model folder and make it active; returns its model id. Raises ``ModelUnavailableError``."""
-        try:
-            model = load_model(folder)
-        except ModelLoadError as error:
-            raise ModelUnavailableError(str(error)) from None
+        model = _load_model_folder(folder)
         with self._lock:
             self._model, self._model_problem = model, None
-            self.store.register_model(model.model_id, model.config.name, model.weights_sha256,
-                                      str(Path(folder).resolve()), model.config.embedding_dim, model.config.tag_names)
+            self._record_model(model, folder)
             if remember:
                 self.store.set_setting(ACTIVE_MODEL_SETTING, str(Path(folder).resolve()))
         return model.model_id
+
+    def register_model(self, folder: Path | str) -> str:
+        """Check a model folder and list it among the library's models without making it active (the active model,
+        its analyses and index stay as they are); returns its model id. Raises ``ModelUnavailableError``."""
+        model = _load_model_folder(folder)
+        self._record_model(model, folder)
+        return model.model_id
+
+    def _record_model(self, model: LoadedModel, folder: Path | str) -> None:
+        self.store.register_model(model.model_id, model.config.name, model.weights_sha256,
+                                  str(Path(folder).resolve()), model.config.embedding_dim, model.config.tag_names)
 
     def model(self) -> LoadedModel:
         """The active model, loaded on first use; raises ``ModelUnavailableError`` when there is none."""
@@ -306,6 +317,53 @@ class Library:
             return False
         return row is not None and row["size"] == stat.st_size and row["mtime_ns"] == stat.st_mtime_ns
 
+    # -- writing tags into files (only on request) -----------------------------------------------------
+    def write_key(self, query: Query, notation: str = "standard", overwrite: bool = False,
+                  key: KeyInfo | None = None) -> KeyWrite:
+        """Write the active model's key of a track (id or file path) into its file's key tag, safely (see
+        ``engine.tag_writer``); ``key`` skips the lookup when the caller has it. Problems come back in the
+        result, never raised (except ``ModelUnavailableError``)."""
+        path = self._path_of(query)
+        if path is None:
+            return KeyWrite(None, TagWriteResult(str(query), problem="no such track"))
+        if key is None:
+            try:
+                key = self.analysis_for_path(path).key
+            except QueryError as error:
+                return KeyWrite(None, TagWriteResult(path, problem=error.reason))
+        if key is None:
+            return KeyWrite(None, TagWriteResult(path, problem="the model has no key head"))
+        return KeyWrite(key, self._recorded(tag_writer.write_key(path, key.to_key(), notation, overwrite)))
+
+    def write_tags(self, path: Path | str, values_by_field: dict[str, list[str]],
+                   on_existing: ExistingPolicy = "keep") -> TagWriteResult:
+        """Write text fields (genre, mood, grouping, key) into a file safely; see ``tag_writer.write_tags``."""
+        return self._recorded(tag_writer.write_tags(os.path.abspath(os.fspath(path)), values_by_field, on_existing))
+
+    def _path_of(self, query: Query) -> str | None:
+        track_id = _as_track_id(query)
+        if track_id is None:
+            return os.path.abspath(os.fspath(query))
+        row = self.track(track_id)
+        return row.path if row is not None else None
+
+    def _recorded(self, result: TagWriteResult) -> TagWriteResult:
+        """A track whose row matched the file before the write now matches it after: no re-analysis needed
+        (a row that was already stale stays stale, so the next scan still analyses the changed audio)."""
+        track_id = self.store.track_id_for_path(result.path)
+        if not result.changed or track_id is None:
+            return result
+        row = self.store.track_rows_by_ids(None, [track_id]).get(track_id)
+        if row is None or (row["size"], row["mtime_ns"]) != (result.before.size, result.before.mtime_ns):
+            return result
+        try:
+            digest = quick_hash(result.path, result.after.size)
+        except OSError:
+            return result
+        self.store.update_file_state(track_id, result.path, result.after.size, result.after.mtime_ns, digest,
+                                     read_metadata(result.path))
+        return result
+
     # -- similarity -----------------------------------------------------------------------------------
     def resolve_query(self, query: Query) -> tuple[int | None, np.ndarray, KeyInfo | None]:
         """(own track id or None, unit embedding (D,), key) of a file path or track id."""
@@ -373,6 +431,13 @@ class Library:
     @staticmethod
     def write_m3u8(tracks: Sequence[TrackRow], path: Path | str) -> Path:
         return write_m3u8(tracks, path)
+
+
+def _load_model_folder(folder: Path | str) -> LoadedModel:
+    try:
+        return load_model(folder)
+    except ModelLoadError as error:
+        raise ModelUnavailableError(str(error)) from None
 
 
 def _as_track_id(query: Query) -> int | None:

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from engine.keys import Key
+from engine.tag_writer import TagWriteResult
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,14 @@ class KeyInfo:
 
     def to_key(self) -> Key:
         return Key(self.pitch_class, self.mode)
+
+
+@dataclass(frozen=True)
+class KeyWrite:
+    """Writing a track's key tag: the analysed key (None when there was none to write) and what the write did."""
+
+    key: KeyInfo | None
+    write: TagWriteResult
 
 
 @dataclass(frozen=True)

@@ -196,6 +196,15 @@ class Store:
             )
             connection.execute(delete(problems).where(problems.c.path_key == key))
 
+    def update_file_state(
+        self, track_id: int, path: str, size: int, mtime_ns: int, quick_hash: str, metadata: TrackMetadata
+    ) -> None:
+        """After the engine rewrote a track's tags: its identity and tags follow the file, and its analyses
+        stay (the audio is unchanged), so the next scan sees an unchanged file."""
+        values = _file_values(path, size, mtime_ns, quick_hash, metadata)
+        with self.engine.begin() as connection:
+            connection.execute(update(tracks).where(tracks.c.id == track_id).values(updated_at=time.time(), **values))
+
     def remove_tracks(self, track_ids: Sequence[int]) -> None:
         with self.engine.begin() as connection:
             for start in range(0, len(track_ids), ID_CHUNK):
@@ -424,15 +433,21 @@ def _fingerprint(connection, model_id: str, up_to_id: int | None) -> tuple[int, 
 
 
 def _track_values(item: NewTrack, now: float) -> dict:
-    meta = item.metadata
     return {
-        "path_key": path_key(item.path), "path": display_path(item.path), "size": item.size,
-        "mtime_ns": item.mtime_ns, "quick_hash": item.quick_hash,
-        "title": meta.title or Path(display_path(item.path)).stem, "artist": meta.artist, "album": meta.album,
+        "path_key": path_key(item.path), "path": display_path(item.path),
+        **_file_values(item.path, item.size, item.mtime_ns, item.quick_hash, item.metadata), "updated_at": now,
+    }
+
+
+def _file_values(path: str, size: int, mtime_ns: int, quick_hash: str, meta: TrackMetadata) -> dict:
+    """The columns that follow the file's bytes: its identity and its tags."""
+    return {
+        "size": size, "mtime_ns": mtime_ns, "quick_hash": quick_hash,
+        "title": meta.title or Path(display_path(path)).stem, "artist": meta.artist, "album": meta.album,
         "album_artist": meta.album_artist, "genre": meta.genre, "year": meta.year,
         "track_number": meta.track_number, "duration": meta.duration, "codec": meta.codec,
         "bitrate": meta.bitrate, "sample_rate": meta.sample_rate, "tag_key": meta.key, "bpm": meta.bpm,
-        "mood": meta.mood, "grouping": meta.grouping, "updated_at": now,
+        "mood": meta.mood, "grouping": meta.grouping,
     }
 
 

@@ -21,7 +21,7 @@ def test_model_picker_switches_the_model_and_similar_follows_it(make_window, ind
     picker = window.model_picker
     qtbot.waitUntil(lambda: picker.active_folder() is not None, timeout=RESULT_TIMEOUT_MS)
     first_model = indexed_copy.active_model_id
-    picker.add_folder(str(second_model_dir))
+    picker.register_folder(str(second_model_dir))
     qtbot.waitUntil(lambda: any("not used yet" in choice.label for choice in picker.choices), timeout=RESULT_TIMEOUT_MS)
     with qtbot.waitSignal(window.folders_panel.scan_finished, timeout=RESULT_TIMEOUT_MS * 2):
         picker.switch_to(str(second_model_dir))  # switching re-analyses the library with the new model
@@ -35,6 +35,33 @@ def test_model_picker_switches_the_model_and_similar_follows_it(make_window, ind
     results = wait_for_results(qtbot, window.similarity_panel).model
     expected = indexed_copy.similar(seed, k=len(results.tracks))
     assert [track.id for track in results.tracks] == [hit.track.id for hit in expected]
+
+
+def test_models_dialog_lists_analysed_counts_and_adds_a_folder_without_using_it(make_window, indexed_copy, second_model_dir, qtbot):
+    window = make_window(indexed_copy)
+    picker = window.model_picker
+    qtbot.waitUntil(lambda: picker.active_folder() is not None, timeout=RESULT_TIMEOUT_MS)
+    dialog = picker.open_dialog()
+    active_model = indexed_copy.active_model_id
+    tracks = indexed_copy.track_count()
+    qtbot.waitUntil(lambda: dialog.table.rowCount() == 1)
+    assert dialog.table.item(0, 0).text().endswith("(active)")
+    assert dialog.table.item(0, 1).text() == f"{tracks} of {tracks} tracks analysed"
+    with qtbot.waitSignal(picker.registered, timeout=RESULT_TIMEOUT_MS):
+        picker.register_folder(str(second_model_dir))
+    qtbot.waitUntil(lambda: dialog.table.rowCount() == 2)
+    assert dialog.table.item(1, 1).text() == "not used yet" and not dialog.table.item(1, 0).text().endswith("(active)")
+    assert indexed_copy.active_model_id == active_model  # registering does not switch
+    assert [info.active for info in indexed_copy.models()] == [True, False]
+    dialog.table.selectRow(0)
+    assert not dialog.use_button.isEnabled()  # already active
+    dialog.table.selectRow(1)
+    assert dialog.use_button.isEnabled()
+    with qtbot.waitSignal(picker.model_changed, timeout=RESULT_TIMEOUT_MS):
+        dialog.use_button.click()
+    assert indexed_copy.active_model_id != active_model
+    qtbot.waitUntil(lambda: dialog.table.item(1, 0).text().endswith("(active)"), timeout=RESULT_TIMEOUT_MS)
+    window.folders_panel.cancel_scan()  # switching starts the re-analysis with the new model; not needed here
 
 
 def test_map_places_every_analysed_track_and_clicking_selects_it(make_window, indexed_copy, qtbot):

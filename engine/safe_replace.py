@@ -1,0 +1,153 @@
+"""Change a user's file only through a verified copy: copy beside it, edit, verify, atomically replace.
+
+The copy lives in the file's own folder (so ``os.replace`` is atomic), under a hidden name (so a library
+scan running meanwhile skips it), and keeps the original's mode, owner and extended attributes. Until
+the final ``os.replace`` the original is never opened for writing; on any failure the copy is removed.
+
+The new file gets a fresh modification time on purpose: its bytes changed, and backup and sync tools
+(and other players' caches) decide "unchanged" from size + mtime, while a tag edit often keeps the size.
+The library records the new (size, mtime) itself, so its own scanner does not re-analyse the file.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from engine.file_problem import FileProblem
+
+TEMPORARY_PREFIX = ".tagwrite-"  # hidden: scans skip dot files
+
+
+class FileReplaceError(FileProblem):
+    """The file cannot be (or was not) replaced; the original is untouched."""
+
+
+@dataclass(frozen=True)
+class FileState:
+    """The stat part of a file's identity, as the library scanner compares it."""
+
+    size: int
+    mtime_ns: int
+    inode: int
+
+    @classmethod
+    def of(cls, info: os.stat_result) -> "FileState":
+        return cls(info.st_size, info.st_mtime_ns, info.st_ino)
+
+
+def check_replaceable(path: str) -> FileState:
+    """Refuse what must not be replaced: a missing or non-regular file, a read-only one (no write bit, so
+    even root respects it) or one in a read-only folder, or one with hard links (a replacement would split them)."""
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        raise FileReplaceError(path, "file not found") from None
+    except OSError as error:
+        raise FileReplaceError(path, f"cannot stat ({error.strerror or error})") from None
+    if not stat.S_ISREG(info.st_mode):
+        raise FileReplaceError(path, "not a regular file")
+    if not info.st_mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH) or not os.access(path, os.W_OK):
+        raise FileReplaceError(path, "file is read-only")
+    if not os.access(os.path.dirname(path) or os.curdir, os.W_OK | os.X_OK):
+        raise FileReplaceError(path, "its folder is read-only (the file is replaced by a verified copy)")
+    if info.st_nlink > 1:
+        raise FileReplaceError(path, f"file has {info.st_nlink} hard links; replacing it would split them")
+    return FileState.of(info)
+
+
+def replace_through_copy(
+    path: str, edit: Callable[[str], None], verify: Callable[[str], None], expected: FileState | None = None
+) -> FileState:
+    """``edit`` a copy of ``path`` (a symlink's target), ``verify`` the copy, then atomically put it in place.
+
+    Returns the new file's state. ``FileReplaceError`` when the file cannot be copied or replaced, or changed
+    since ``expected`` (the state the caller inspected) or during the write; exceptions from ``edit`` and
+    ``verify`` pass through. Either way the original is untouched.
+    """
+    target = os.path.realpath(path)
+    before = check_replaceable(target)
+    if expected is not None and before != expected:
+        raise FileReplaceError(path, "file changed while writing")
+    copy = _make_copy(target)
+    try:
+        edit(copy)
+        verify(copy)
+        _flush(copy)
+        _check_unchanged(target, before)
+        try:
+            os.replace(copy, target)
+        except OSError as error:
+            raise FileReplaceError(path, f"cannot replace the file ({error.strerror or error})") from None
+        _flush_folder(os.path.dirname(target))
+        return FileState.of(os.stat(target))
+    finally:
+        if os.path.lexists(copy):
+            os.unlink(copy)
+
+
+def _make_copy(target: str) -> str:
+    folder, name = os.path.split(target)
+    extension = os.path.splitext(name)[1]  # kept, so format detection by name still works on the copy
+    try:
+        handle, copy = tempfile.mkstemp(prefix=TEMPORARY_PREFIX, suffix=extension, dir=folder)
+    except OSError as error:
+        reason = f"cannot create a temporary file in its folder ({error.strerror or error})"
+        raise FileReplaceError(target, reason) from None
+    os.close(handle)
+    try:
+        shutil.copyfile(target, copy)
+        shutil.copystat(target, copy)  # mode, times, extended attributes
+        _copy_owner(target, copy)
+    except FileReplaceError:
+        os.unlink(copy)
+        raise
+    except OSError as error:
+        os.unlink(copy)
+        missing = isinstance(error, FileNotFoundError)
+        reason = "file not found" if missing else f"cannot copy ({error.strerror or error})"
+        raise FileReplaceError(target, reason) from None
+    return copy
+
+
+def _copy_owner(target: str, copy: str) -> None:
+    original, made = os.stat(target), os.stat(copy)
+    if (original.st_uid, original.st_gid) == (made.st_uid, made.st_gid) or not hasattr(os, "chown"):
+        return
+    try:
+        os.chown(copy, original.st_uid, original.st_gid)
+    except PermissionError:
+        raise FileReplaceError(target, "cannot keep the file's owner (the file belongs to another user)") from None
+
+
+def _check_unchanged(target: str, before: FileState) -> None:
+    """The original must still be the file that was copied: never resurrect a deleted file or undo an edit."""
+    try:
+        now = FileState.of(os.stat(target))
+    except FileNotFoundError:
+        raise FileReplaceError(target, "file vanished while writing") from None
+    if now != before:
+        raise FileReplaceError(target, "file changed while writing")
+
+
+def _flush(path: str) -> None:
+    with open(path, "rb+") as handle:
+        os.fsync(handle.fileno())
+
+
+def _flush_folder(folder: str) -> None:
+    """Make the rename durable; some platforms (Windows) cannot open a folder, which is fine there."""
+    try:
+        handle = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(handle)
+    except OSError:
+        pass
+    finally:
+        os.close(handle)

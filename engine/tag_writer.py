@@ -1,0 +1,139 @@
+"""Write tags (key, genre, mood, grouping) into a user's audio file, only on request and only safely.
+
+Every write goes through a copy (``engine.safe_replace``): the tags are written into the copy, read back
+with mutagen and with our own reader, and the copy's decoded audio must hash the same as the original's
+before it replaces the file. Any failure leaves the original untouched and comes back as ``problem``,
+never as an exception: a bad file in a batch must not stop the others.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from engine.audio import AudioDecodeError, decoded_audio_digest
+from engine.file_problem import FileProblem
+from engine.keys import Key, key_tag_text
+from engine.metadata import read_metadata
+from engine.safe_replace import FileState, check_replaceable, replace_through_copy
+from engine.tag_fields import WRITABLE_FIELDS, field_values, open_tags, save_tags, set_field
+
+ExistingPolicy = Literal["keep", "replace", "add"]
+EXISTING_POLICIES = ("keep", "replace", "add")  # keep what is there / replace it / add new values to it
+
+
+class TagWriteError(FileProblem):
+    """The tags could not be written or did not verify."""
+
+
+@dataclass(frozen=True)
+class TagWriteResult:
+    """What one write did. ``written``: field → values now in the file (changed by this call); ``kept``:
+    field → values already there and left alone; ``problem``: why nothing was written (file untouched).
+    ``before`` / ``after``: the file's identity around the write (equal when nothing changed)."""
+
+    path: str
+    written: dict[str, list[str]] = field(default_factory=dict)
+    kept: dict[str, list[str]] = field(default_factory=dict)
+    problem: str | None = None
+    before: FileState | None = None
+    after: FileState | None = None
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.written) and self.problem is None
+
+
+def write_key(path: Path | str, key: Key, notation: str = "standard", overwrite: bool = False) -> TagWriteResult:
+    """Write ``key`` in ``notation`` ("standard" "Am", "camelot" "8A", "openkey" "1m") as the file's key tag
+    (TKEY / INITIALKEY / the MP4 initialkey atom); an existing key tag is kept unless ``overwrite``."""
+    try:
+        text = key_tag_text(key, notation)
+    except ValueError as error:
+        return TagWriteResult(os.fspath(path), problem=str(error))
+    return write_tags(path, {"key": [text]}, "replace" if overwrite else "keep")
+
+
+def write_tags(
+    path: Path | str, values_by_field: dict[str, list[str]], on_existing: ExistingPolicy = "keep"
+) -> TagWriteResult:
+    """Write text fields (``WRITABLE_FIELDS``: key, genre, mood, grouping; each a list of values) safely.
+
+    ``on_existing`` decides for a field that already has values: "keep" them, "replace" them, or "add" the
+    new values not yet there (case-insensitive). Never raises for a file problem; see ``TagWriteResult``.
+    """
+    path = os.fspath(path)
+    try:
+        wanted = _cleaned(path, values_by_field, on_existing)
+        before = check_replaceable(os.path.realpath(path))
+        audio, family = open_tags(path)
+        planned, kept = {}, {}
+        for name, values in wanted.items():
+            existing = field_values(audio, family, name)
+            final = _final_values(existing, values, on_existing)
+            if final == existing:
+                kept[name] = existing
+            else:
+                planned[name] = final
+        if not planned:
+            return TagWriteResult(path, {}, kept, None, before, before)
+        original_digest = decoded_audio_digest(path)
+        after = replace_through_copy(path, lambda copy: _apply(copy, planned),
+                                     lambda copy: _verify(copy, planned, original_digest), expected=before)
+        return TagWriteResult(path, planned, kept, None, before, after)
+    except (FileProblem, AudioDecodeError) as error:
+        return TagWriteResult(path, problem=error.reason)
+    except Exception as error:  # a user's file and a batch of others: report, never crash (original untouched)
+        return TagWriteResult(path, problem=f"unexpected error ({type(error).__name__}: {error})")
+
+
+def _cleaned(path: str, values_by_field: dict[str, list[str]], on_existing: str) -> dict[str, list[str]]:
+    if on_existing not in EXISTING_POLICIES:
+        raise TagWriteError(path, f"unknown policy for existing tags {on_existing!r}")
+    wanted = {}
+    for name, values in values_by_field.items():
+        if name not in WRITABLE_FIELDS:
+            raise TagWriteError(path, f"cannot write field {name!r} (writable: {', '.join(WRITABLE_FIELDS)})")
+        cleaned = [text.strip() for text in ([values] if isinstance(values, str) else values) if text and text.strip()]
+        if cleaned:
+            wanted[name] = cleaned
+    if not wanted:
+        raise TagWriteError(path, "no tag values to write")
+    return wanted
+
+
+def _final_values(existing: list[str], values: list[str], on_existing: str) -> list[str]:
+    if not existing or on_existing == "replace":
+        return values
+    if on_existing == "keep":
+        return existing
+    final, present = list(existing), {text.casefold() for text in existing}
+    for text in values:
+        if text.casefold() not in present:
+            final.append(text)
+            present.add(text.casefold())
+    return final
+
+
+def _apply(copy: str, planned: dict[str, list[str]]) -> None:
+    audio, family = open_tags(copy)
+    for name, values in planned.items():
+        set_field(audio, family, name, values)
+    save_tags(audio, family)
+
+
+def _verify(copy: str, planned: dict[str, list[str]], original_digest: str) -> None:
+    """Raise ``TagWriteError`` unless mutagen and our reader see the new values and the audio is unchanged."""
+    audio, family = open_tags(copy)
+    metadata = read_metadata(copy)
+    for name, values in planned.items():
+        expected = family.stored_values(values)
+        found = field_values(audio, family, name)
+        if found != expected:
+            raise TagWriteError(copy, f"{name} reads back as {found!r}, not {expected!r}; file not changed")
+        if getattr(metadata, name) != expected[0]:
+            raise TagWriteError(copy, f"the library reads {name} back as {getattr(metadata, name)!r}; file not changed")
+    if decoded_audio_digest(copy) != original_digest:
+        raise TagWriteError(copy, "the decoded audio would change; file not changed")
