@@ -8,7 +8,7 @@ when it arrives the rows repaint. Sorting and filtering are done by the engine (
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -124,6 +124,26 @@ class LibraryTableModel(QAbstractTableModel):
         """The loaded ``TrackRow`` at ``row``, or None (and a page request) when not loaded yet."""
         entry = self._entry_at(row)
         return None if entry is None else entry[0]
+
+    def track_ids_at(self, rows: Sequence[int]) -> Callable[[], list[int]]:
+        """A function for a worker: the track ids at ``rows`` (in this order and filter), reading the pages not
+        loaded yet from the engine, so a selection of a whole large library works."""
+        loaded: dict[int, int] = {}
+        for row in rows:
+            page = self._pages.get(row // PAGE_SIZE)  # fresh pages only: stale ones may be in an older order
+            if page is not None and row % PAGE_SIZE < len(page):
+                loaded[row] = page[row % PAGE_SIZE][0].id
+        missing_pages = sorted({row // PAGE_SIZE for row in rows if row not in loaded})
+        library, query = self.library, self._query()
+
+        def resolve() -> list[int]:
+            ids = dict(loaded)
+            for page_number in missing_pages:
+                first = page_number * PAGE_SIZE
+                ids.update({first + offset: row.id for offset, row in enumerate(library.tracks(first, PAGE_SIZE, **query))})
+            return [ids[row] for row in rows if row in ids]
+
+        return resolve
 
     def _entry_at(self, row: int) -> PageEntry | None:
         page_number, offset = divmod(row, PAGE_SIZE)

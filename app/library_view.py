@@ -73,7 +73,8 @@ class LibraryView(QWidget):
         self.table.setModel(self.model)
         self.table.setSortingEnabled(True)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)  # several tracks for tag writes
+        self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)  # the window adds the track actions
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.setAlternatingRowColors(True)
         self.table.setWordWrap(False)
@@ -175,3 +176,7 @@ class LibraryView(QWidget):
     def selected_track_id(self) -> int | None:
         rows = self.table.selectionModel().selectedRows()
         return int(rows[0].data(TRACK_ID_ROLE)) if rows else None
+
+    def selected_rows(self) -> list[int]:
+        """The selected row numbers, top to bottom (the tracks may not all be loaded yet)."""
+        return sorted(index.row() for index in self.table.selectionModel().selectedRows())

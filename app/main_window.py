@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 from app import settings, tasks
 from app.details_panel import DetailsPanel
 from app.folders_panel import FoldersPanel
+from app.key_write import KeyWriteFlow
 from app.library_view import LibraryView
 from app.map_view import MapView
 from app.model_picker import ModelPicker
@@ -91,6 +92,7 @@ class MainWindow(QMainWindow):
             "similar": self._dock("Similar tracks", self.similarity_panel, Qt.DockWidgetArea.RightDockWidgetArea),
             "problems": self._dock("Problems", self.problems_panel, Qt.DockWidgetArea.LeftDockWidgetArea),
         }
+        self.key_write = KeyWriteFlow(library, self)
         self.player = PlayerBar()
         self.model_picker = ModelPicker(library)
         self._build_toolbars()
@@ -103,6 +105,7 @@ class MainWindow(QMainWindow):
         self.live_refresh.setInterval(LIVE_REFRESH_MS)
         self.live_refresh.timeout.connect(self.library_view.model.refresh)
         self.map_stale = True
+        self.scan_running = False
         self._connect()
         self._restore_settings()
         self._check_model()
@@ -161,6 +164,14 @@ class MainWindow(QMainWindow):
             library_menu.addAction(action)
         library_menu.addSeparator()
         library_menu.addAction(QAction("Quit", self, shortcut=QKeySequence("Ctrl+Q"), triggered=self.close))
+        self.write_key_action = QAction("Write key to file…", self, shortcut=QKeySequence("Ctrl+K"),
+                                        triggered=self.write_key_to_selected)
+        self.write_key_action.setToolTip("Write the analysed key into the selected tracks' key tags (asks first)")
+        tracks_menu = self.menuBar().addMenu("&Tracks")
+        for action in (self.write_key_action,):
+            action.setEnabled(False)  # until tracks are selected
+            tracks_menu.addAction(action)
+            self.library_view.table.addAction(action)
 
     def _build_shortcuts(self) -> None:
         bindings = {
@@ -195,6 +206,8 @@ class MainWindow(QMainWindow):
         self.model_picker.model_changed.connect(self._on_model_changed)
         self.training_view.model_ready.connect(self.model_picker.register_folder)
         self.tabs.currentChanged.connect(self._on_tab_changed)
+        self.library_view.table.selectionModel().selectionChanged.connect(lambda *_: self._update_track_actions())
+        self.key_write.done.connect(lambda _summary: self.library_view.model.refresh())
 
     # ---- selection and search -------------------------------------------------------------
     def select_track(self, track_id: int, label: str) -> None:
@@ -209,6 +222,18 @@ class MainWindow(QMainWindow):
         self.details_panel.show_file(path)
         self.similarity_panel.query_file(path)
         self.statusBar().showMessage(f"Analysing {path.name}…", 5000)
+
+    def write_key_to_selected(self) -> None:
+        """Ask how to write the analysed key into the selected tracks' files, then write it (never silently)."""
+        rows = self.library_view.selected_rows()
+        if not rows:
+            self.statusBar().showMessage("Select the tracks whose key should be written into their files.", 5000)
+            return
+        self.key_write.ask(len(rows), self.library_view.model.track_ids_at(rows))
+
+    def _update_track_actions(self) -> None:
+        selected = self.library_view.table.selectionModel().hasSelection()
+        self.write_key_action.setEnabled(selected and not self.scan_running)
 
     def _focus_search(self) -> None:
         self.tabs.setCurrentWidget(self.library_view)
@@ -237,6 +262,8 @@ class MainWindow(QMainWindow):
         self.scan_action.setEnabled(False)
         self.cancel_action.setEnabled(True)
         self.model_picker.setEnabled(False)  # the running scan analyses with the model it started with
+        self.scan_running = True
+        self.write_key_action.setEnabled(False)  # files are not rewritten while the scan reads them
         self.scan_label.setText("Scanning…")
         self.live_refresh.start()
 
@@ -246,6 +273,8 @@ class MainWindow(QMainWindow):
         self.scan_action.setEnabled(True)
         self.cancel_action.setEnabled(False)
         self.model_picker.setEnabled(True)
+        self.scan_running = False
+        self._update_track_actions()
         self.scan_label.setText("")
         self.library_view.model.refresh()
         self.problems_panel.refresh()
@@ -316,6 +345,8 @@ class MainWindow(QMainWindow):
         if self.folders_panel.scanning:
             self.folders_panel.cancel_scan()
         self.folders_panel.wait_for_scan()
+        if self.key_write.running:
+            self.key_write.job.cancel()  # stops after the file being written; that file is whole either way
         if self.training_view.running:
             self.training_view.stop()
             self.training_view.wait_for_finished(10000)

@@ -118,3 +118,25 @@ def make_window(qtbot, open_library):
     yield make
     for window in windows:
         window.shutdown()
+
+
+WRITABLE_FORMATS = ("mp3", "flac", "ogg", "m4a")
+
+
+@pytest.fixture
+def writable_library(generated_library_source, open_library, tmp_path):
+    """A private folder with one track per format (so tests may write tags into them), indexed with the test model;
+    the FLAC already has a key tag ("C"). Returns (library, {format: path}).
+    """
+    import audio_factory
+
+    folder = tmp_path / "writable"
+    folder.mkdir()
+    paths = {}
+    for extension in WRITABLE_FORMATS:
+        source = next(path for path in generated_library_source.valid if path.suffix == f".{extension}")
+        paths[extension] = Path(shutil.copy2(source, folder / f"{extension}-track{source.suffix}"))
+    audio_factory.write_tags(paths["flac"], initialkey="C")
+    library = open_library(tmp_path / "writable.db")
+    library.index([folder], workers=0)
+    return library, paths

@@ -1,0 +1,124 @@
+"""Write the analysed key into the selected tracks' files: ask first, write on a worker, then say what happened.
+
+Nothing is written without the user's confirmation in ``WriteKeyDialog`` (notation, overwrite or keep an
+existing key tag). The writes go through ``Library.write_key`` (the engine's safe writer: a verified copy,
+the audio left byte-identical, problems reported per file, never raised).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtWidgets import (
+    QButtonGroup,
+    QCheckBox,
+    QDialog,
+    QDialogButtonBox,
+    QLabel,
+    QRadioButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.batch_job import BatchJob, BatchProgress
+from app.errors import show_error
+from app.tasks import run_task
+from app.write_results import show_summary, summarise
+
+# (engine notation, what the user reads): the engine's ``KEY_NOTATIONS`` with an example of each.
+NOTATION_CHOICES = (
+    ("standard", "Standard: Am, F#, Eb"),
+    ("camelot", "Camelot: 8A, 2B, 5B"),
+    ("openkey", "Open Key: 1m, 7d, 10d"),
+)
+EXPLANATION = (
+    "The key the active model found is written into each file's key tag (TKEY for MP3 and WAV/AIFF, INITIALKEY "
+    "for FLAC, Ogg and Opus, initialkey for M4A). Each file is written through a checked copy, so its audio "
+    "stays exactly as it is; a file that cannot be written is listed afterwards and left unchanged."
+)
+
+
+class WriteKeyDialog(QDialog):
+    """Asks how to write the key into ``track_count`` files; accepted means "write"."""
+
+    def __init__(self, track_count: int, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Write key to files")
+        noun = "file" if track_count == 1 else "files"
+        heading = QLabel(f"<b>Write the analysed key into {track_count:,} {noun}?</b>")
+        explanation = QLabel(EXPLANATION)
+        explanation.setWordWrap(True)
+        self.notation_buttons = QButtonGroup(self)
+        layout = QVBoxLayout(self)
+        layout.addWidget(heading)
+        layout.addWidget(explanation)
+        layout.addWidget(QLabel("Notation:"))
+        for position, (notation, text) in enumerate(NOTATION_CHOICES):
+            button = QRadioButton(text)
+            button.setProperty("notation", notation)
+            button.setChecked(position == 0)
+            self.notation_buttons.addButton(button, position)
+            layout.addWidget(button)
+        self.overwrite_box = QCheckBox("Overwrite existing key tags (otherwise files that have one keep it)")
+        layout.addWidget(self.overwrite_box)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel)
+        self.write_button = buttons.addButton(f"Write to {track_count:,} {noun}", QDialogButtonBox.ButtonRole.AcceptRole)
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        layout.addWidget(buttons)
+        self.setMaximumWidth(560)
+
+    def notation(self) -> str:
+        return str(self.notation_buttons.checkedButton().property("notation"))
+
+    def set_notation(self, notation: str) -> None:
+        position = [choice for choice, _ in NOTATION_CHOICES].index(notation)
+        self.notation_buttons.button(position).setChecked(True)
+
+    def overwrite(self) -> bool:
+        return self.overwrite_box.isChecked()
+
+
+class KeyWriteFlow(QObject):
+    """Confirm → write on a worker with progress and Cancel → summary. ``done(summary)`` when it is over."""
+
+    done = Signal(object)
+
+    def __init__(self, library: Any, parent: QWidget) -> None:
+        super().__init__(parent)
+        self.library = library
+        self.parent_widget = parent
+        self.job: BatchJob | None = None
+        self.progress: BatchProgress | None = None
+        self.summary_box = None
+
+    @property
+    def running(self) -> bool:
+        return self.job is not None and self.job.running
+
+    def ask(self, track_count: int, resolve_ids: Callable[[], list[int]]) -> None:
+        """Ask with the dialog; on "Write", resolve the selected rows' ids on a worker and write."""
+        if self.running or track_count == 0:
+            return
+        dialog = WriteKeyDialog(track_count, self.parent_widget)
+        if dialog.exec() == QDialog.DialogCode.Accepted:
+            notation, overwrite = dialog.notation(), dialog.overwrite()
+            run_task(resolve_ids, lambda track_ids: self.write(track_ids, notation, overwrite),
+                     lambda message: show_error(self.parent_widget, "Write key", message))
+
+    def write(self, track_ids: list[int], notation: str, overwrite: bool) -> BatchJob:
+        """Write (the user has confirmed): one ``Library.write_key`` per track on the background pool."""
+        library = self.library
+        self.job = BatchJob(track_ids, lambda track_id: library.write_key(track_id, notation, overwrite).write, self)
+        self.progress = BatchProgress(self.job, "Writing keys", self.parent_widget)
+        self.job.finished.connect(lambda results, _cancelled: self._finished(results, len(track_ids)))
+        self.job.failed.connect(lambda message: show_error(self.parent_widget, "Write key", message))
+        self.job.start()
+        return self.job
+
+    def _finished(self, results: list[Any], asked: int) -> None:
+        summary = summarise(results, asked)
+        self.summary_box = show_summary(self.parent_widget, "Key tags", summary)
+        self.done.emit(summary)
