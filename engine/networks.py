@@ -5,6 +5,11 @@ Two encoders map a mono window of audio, shape ``(batch, samples)``, to an embed
 - ``LogFreqCNN``: a fast CPU encoder on a log-frequency (24 bins/octave) spectrogram, so that pitch
   (and therefore key) is kept on an explicit axis and a library embeds at thousands of times real time.
 Heads sit on the embedding: key (24 classes) and tags (multi-label). The projection head is training-only.
+
+Every encoder also has ``encode(audio) -> (embedding, key_features)``: the key head reads ``key_features``.
+For most encoders they are the same tensor. A LogFreqCNN with ``embedding_pooling = "invariant"`` splits them:
+its embedding (what similarity search compares) is pooled over pitch and time, so tracks are near each other
+for how they sound rather than for which key they are in, while the key head keeps the pitch-position path.
 """
 
 from __future__ import annotations
@@ -38,6 +43,12 @@ class LogFreqCNNConfig:
     octaves: int = 8
     channels: tuple[int, ...] = (24, 48, 96, 192)
     embedding_dim: int = EMBEDDING_DIM
+    # "pitch": the embedding keeps pitch positions (model v1). "invariant": the embedding is pooled over
+    # pitch and time; pitch positions go to the key head only (see the module docstring).
+    embedding_pooling: str = "pitch"
+
+
+EMBEDDING_POOLINGS = ("pitch", "invariant")
 
 
 class SampleCNN(nn.Module):
@@ -71,6 +82,11 @@ class SampleCNN(nn.Module):
         """``audio`` (batch, samples) → (batch, embedding_dim)."""
         features = self.head(self.blocks(self.stem(audio.unsqueeze(1))))
         return features.mean(dim=-1)
+
+    def encode(self, audio: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(embedding, key_features): the same tensor for this encoder."""
+        embedding = self.forward(audio)
+        return embedding, embedding
 
 
 def log_frequency_filterbank(
@@ -130,12 +146,17 @@ def _conv_block(in_channels: int, out_channels: int) -> nn.Sequential:
 
 
 class LogFreqCNN(nn.Module):
-    """Fast CPU encoder: log-frequency spectrogram → 4 conv blocks → time pooling (mean+max) that keeps
-    the pitch axis → linear 512. Keeping pitch positions lets the key head tell C from C#."""
+    """Fast CPU encoder: log-frequency spectrogram → 4 conv blocks → pooling → linear 512.
+
+    The pitch-position path pools over time only (mean+max) and keeps the pitch axis, so the key head can
+    tell C from C#. With ``embedding_pooling = "invariant"`` the embedding comes from a second path that
+    pools over pitch and time (mean, max, std per channel), which a transposition barely moves."""
 
     def __init__(self, config: LogFreqCNNConfig | None = None) -> None:
         super().__init__()
         self.config = config or LogFreqCNNConfig()
+        if self.config.embedding_pooling not in EMBEDDING_POOLINGS:
+            raise ValueError(f"embedding_pooling must be one of {EMBEDDING_POOLINGS}, not {self.config.embedding_pooling!r}")
         self.frontend = LogFrequencySpectrogram(self.config)
         self.input_norm = nn.BatchNorm2d(1)
         blocks = []
@@ -145,18 +166,36 @@ class LogFreqCNN(nn.Module):
             in_channels = out_channels
         self.blocks = nn.Sequential(*blocks)
         pooled_bins = (self.config.bins_per_octave * self.config.octaves) // 2 ** len(self.config.channels)
-        self.projection = nn.Sequential(
-            nn.Linear(2 * in_channels * pooled_bins, self.config.embedding_dim),
-            nn.BatchNorm1d(self.config.embedding_dim),
-            nn.ReLU(),
-            nn.Linear(self.config.embedding_dim, self.config.embedding_dim),
+        # The pitch-position path keeps the name ``projection`` so that v1 weights load into it.
+        self.projection = _embedding_mlp(2 * in_channels * pooled_bins, self.config.embedding_dim)
+        self.invariant_projection = (
+            _embedding_mlp(3 * in_channels, self.config.embedding_dim)
+            if self.config.embedding_pooling == "invariant" else None
         )
+
+    def encode(self, audio: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``audio`` (batch, samples) → (embedding, key_features), each (batch, embedding_dim)."""
+        features = self.blocks(self.input_norm(self.frontend(audio)))  # (batch, channels, bins, frames)
+        pooled = torch.cat([features.mean(dim=-1), features.amax(dim=-1)], dim=1)
+        key_features = self.projection(pooled.flatten(1))
+        if self.invariant_projection is None:
+            return key_features, key_features
+        flat = features.flatten(2)  # (batch, channels, bins * frames)
+        statistics = torch.cat([flat.mean(dim=-1), flat.amax(dim=-1), flat.std(dim=-1)], dim=1)
+        return self.invariant_projection(statistics), key_features
 
     def forward(self, audio: torch.Tensor) -> torch.Tensor:
         """``audio`` (batch, samples) → (batch, embedding_dim)."""
-        features = self.blocks(self.input_norm(self.frontend(audio)))  # (batch, channels, bins, frames)
-        pooled = torch.cat([features.mean(dim=-1), features.amax(dim=-1)], dim=1)
-        return self.projection(pooled.flatten(1))
+        return self.encode(audio)[0]
+
+
+def _embedding_mlp(input_dim: int, embedding_dim: int) -> nn.Sequential:
+    return nn.Sequential(
+        nn.Linear(input_dim, embedding_dim),
+        nn.BatchNorm1d(embedding_dim),
+        nn.ReLU(),
+        nn.Linear(embedding_dim, embedding_dim),
+    )
 
 
 class ProjectionHead(nn.Module):
@@ -243,10 +282,10 @@ class AudioModel(nn.Module):
 
     def forward(self, audio: torch.Tensor) -> dict[str, torch.Tensor]:
         """``audio`` (windows, samples) → embeddings (windows, D), key_logits (windows, 24), tag_logits (windows, T)."""
-        embeddings = self.encoder(audio)
+        embeddings, key_features = self.encoder.encode(audio)
         outputs = {"embeddings": embeddings}
         if self.key_head is not None:
-            outputs["key_logits"] = self.key_head(embeddings)
+            outputs["key_logits"] = self.key_head(key_features)
         if self.tag_head is not None:
             outputs["tag_logits"] = self.tag_head(embeddings)
         return outputs

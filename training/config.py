@@ -106,8 +106,12 @@ class FinetuneConfig:
     key_weight: float = 1.0
     tag_weight: float = 1.0
     contrastive_weight: float = 0.0
+    key_consistency_weight: float = 0.0  # transposition consistency of the key head between views (no labels needed)
     head_hidden_dim: int = 0  # 0 = linear heads
     encoder_lr_scale: float = 1.0
+    # "" keeps the starting model's; "invariant" gives a LogFreqCNN a pitch-invariant embedding path (new
+    # layers, trained here) while the pitch-position path and key head carry on (engine.networks).
+    embedding_pooling: str = ""
 
 
 @dataclass

@@ -2,7 +2,10 @@
 
 The learner's ``forward`` returns the loss so that DDP wraps one module whose forward does all the work.
 Pretraining: the SemiSupCon loss on projections. Finetuning: cross-entropy on keys (labels transposed by
-whole-semitone pitch shifts), binary cross-entropy on tags, plus ``contrastive_weight`` x SemiSupCon.
+whole-semitone pitch shifts), binary cross-entropy on tags, plus ``contrastive_weight`` x SemiSupCon, plus
+``key_consistency_weight`` x transposition consistency: two views of one clip, pitch-shifted by different
+amounts, must give key distributions that match once each is moved back by its shift. That term needs no
+labels, so it teaches the key head to follow transpositions on the unlabeled (real) music too.
 """
 
 from __future__ import annotations
@@ -17,6 +20,22 @@ from training.config import FinetuneConfig, LossConfig
 from training.losses import semisupcon_loss
 
 NO_KEY = -1
+
+
+def untranspose_key_distribution(log_probs: torch.Tensor, semitones: torch.Tensor) -> torch.Tensor:
+    """(..., 24) key log-probabilities of audio shifted by ``semitones`` (...) → those of the unshifted audio."""
+    shift = semitones.round().long()
+    pitch_classes = (torch.arange(12, device=log_probs.device) + shift[..., None]) % 12  # (..., 12)
+    by_mode = log_probs.reshape(*log_probs.shape[:-1], 2, 12)
+    index = pitch_classes[..., None, :].expand(by_mode.shape)
+    return by_mode.gather(-1, index).reshape(log_probs.shape)
+
+
+def transposition_consistency(key_logits: torch.Tensor, semitones: torch.Tensor) -> torch.Tensor:
+    """Symmetric KL between the views' untransposed key distributions; ``key_logits`` (clips, views, 24)."""
+    aligned = untranspose_key_distribution(F.log_softmax(key_logits.float(), dim=-1), semitones)
+    target = aligned.detach().exp().mean(dim=1, keepdim=True)  # the views' consensus, no gradient through it
+    return F.kl_div(aligned, target.expand_as(aligned), reduction="batchmean") / aligned.shape[1]
 
 
 def transpose_key_index(key_index: torch.Tensor, semitones: torch.Tensor) -> torch.Tensor:
@@ -58,17 +77,24 @@ class Learner(nn.Module):
     ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """``audio`` (clips, views, samples) augmented; returns (loss, detached parts for logging)."""
         clips, views, samples = audio.shape
-        embeddings = self.encoder(audio.reshape(clips * views, samples))
+        embeddings, key_features = self.encoder.encode(audio.reshape(clips * views, samples))
+        # A pitch-invariant embedding leaves the key path unused unless a key head trains it: keep it in the
+        # graph with a zero gradient so that DDP sees every parameter used.
+        unused_key_path = 0.0 * key_features[:1].sum() if key_features is not embeddings else 0.0
         if self.finetune is None:
             loss = self.contrastive(self.projection(embeddings).reshape(clips, views, -1), labels)
-            return loss, {"contrastive": loss.detach()}
+            return loss + unused_key_path, {"contrastive": loss.detach()}
         parts: dict[str, torch.Tensor] = {}
         loss = embeddings.new_zeros((), dtype=torch.float32)
-        if self.key_head is not None and self.finetune.key_weight > 0:
+        key_logits = self.key_head(key_features) if self.key_head is not None else None
+        if key_logits is not None and self.finetune.key_weight > 0:
             targets = transpose_key_index(key_index[:, None].expand(clips, views), semitones).reshape(-1)
             if bool((targets >= 0).any()):
-                parts["key"] = F.cross_entropy(self.key_head(embeddings).float(), targets, ignore_index=NO_KEY)
+                parts["key"] = F.cross_entropy(key_logits.float(), targets, ignore_index=NO_KEY)
                 loss = loss + self.finetune.key_weight * parts["key"]
+        if key_logits is not None and self.finetune.key_consistency_weight > 0 and views > 1:
+            parts["key_consistency"] = transposition_consistency(key_logits.reshape(clips, views, -1), semitones)
+            loss = loss + self.finetune.key_consistency_weight * parts["key_consistency"]
         if self.tag_head is not None and labels is not None and self.finetune.tag_weight > 0:
             tag_targets = labels.repeat_interleave(views, dim=0)
             parts["tags"] = F.binary_cross_entropy_with_logits(self.tag_head(embeddings).float(), tag_targets)
@@ -79,7 +105,7 @@ class Learner(nn.Module):
         else:
             # Keep the projection in the graph (zero gradient) so DDP sees every parameter used.
             loss = loss + 0.0 * self.projection(embeddings[:1]).sum()
-        return loss, {name: value.detach() for name, value in parts.items()}
+        return loss + unused_key_path, {name: value.detach() for name, value in parts.items()}
 
 
-__all__ = ["Learner", "transpose_key_index"]
+__all__ = ["Learner", "transpose_key_index", "transposition_consistency", "untranspose_key_distribution"]

@@ -82,14 +82,16 @@ def track_chunks(samples: np.ndarray, sample_rate: int, window_samples: int, max
 @torch.no_grad()
 def embed_tracks(
     encoder: nn.Module, cache: AudioCache, entries: list[ManifestEntry], window_samples: int, settings: ProbeSettings,
-    device: torch.device,
+    device: torch.device, key_features: bool = False,
 ) -> TrackEmbeddings:
-    """Chunk embeddings of every cached track (encoder in eval mode, batched over chunks)."""
+    """Chunk embeddings of every cached track (encoder in eval mode, batched over chunks); with
+    ``key_features`` the features the key head reads instead (they differ for pitch-invariant embeddings)."""
     encoder.eval().to(device)
+    output = 1 if key_features else 0
     kept, results = [], []
     for entry in cache.usable(entries):
         chunks = torch.from_numpy(track_chunks(cache.open(entry.path), cache.sample_rate, window_samples, settings.max_chunks))
-        embedded = [encoder(part.to(device)).float().cpu() for part in chunks.split(settings.batch_size)]
+        embedded = [encoder.encode(part.to(device))[output].float().cpu() for part in chunks.split(settings.batch_size)]
         kept.append(entry)
         results.append(torch.cat(embedded))
     return TrackEmbeddings(kept, results)
@@ -154,15 +156,20 @@ def run_probes(
     }
     for task in settings.tasks:
         if task == "key":
-            track_keys = torch.tensor([entry.key_index for entry in train.entries])
-            chunk_keys = track_keys[owners]
+            key_train, key_evaluation, key_chunks, key_owners = train, evaluation, train_chunks, owners
+            if architecture.get("embedding_pooling", "pitch") != "pitch":
+                key_train = embed_tracks(encoder, cache, train_entries, window, settings, torch_device, key_features=True)
+                key_evaluation = embed_tracks(encoder, cache, eval_entries, window, settings, torch_device, key_features=True)
+                key_chunks, key_owners = key_train.chunk_matrix()
+            track_keys = torch.tensor([entry.key_index for entry in key_train.entries])
+            chunk_keys = track_keys[key_owners]
             usable = chunk_keys >= 0
-            eval_keys = np.array([entry.key_index for entry in evaluation.entries])
+            eval_keys = np.array([entry.key_index for entry in key_evaluation.entries])
             if not bool(usable.any()) or not (eval_keys >= 0).any():
                 raise ProbeError(f"task key: no tracks with a readable \"key\" in split {settings.train_split!r} or {eval_split!r}")
-            head = train_head(train_chunks[usable], chunk_keys[usable], KEY_CLASS_COUNT, False, settings)
+            head = train_head(key_chunks[usable], chunk_keys[usable], KEY_CLASS_COUNT, False, settings)
             with torch.no_grad():
-                predicted = head(evaluation.track_means()).argmax(dim=1).numpy()
+                predicted = head(key_evaluation.track_means()).argmax(dim=1).numpy()
             scored = eval_keys >= 0
             metrics = key_metrics(predicted[scored], eval_keys[scored])
             labels = list(KEY_CLASS_NAMES)

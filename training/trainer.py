@@ -99,6 +99,8 @@ class Trainer:
         initial_weights = None
         if mode == "finetune" and config.finetune.init_from:
             config.encoder, initial_weights = initial_encoder(Path(config.finetune.init_from))
+        if mode == "finetune" and config.finetune.embedding_pooling:
+            config.encoder = {**config.encoder, "embedding_pooling": config.finetune.embedding_pooling}
         try:
             encoder_config = encoder_config_from_dict(config.encoder)
         except (TypeError, ValueError) as error:

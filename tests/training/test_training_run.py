@@ -110,3 +110,30 @@ def test_track_chunks_cover_the_track_evenly():
     samples = (torch.arange(16000 * 10) % 30000).to(torch.int16).numpy()
     chunks = track_chunks(samples, 16000, 16000, max_chunks=4)
     assert chunks.shape == (4, 16000) and chunks.dtype.name == "float32"
+
+
+def test_finetune_to_an_invariant_embedding_keeps_the_key_path_and_exports(pretrained_run, chord_manifest, shared_cache, tmp_path):
+    run_dir, _ = pretrained_run
+    config = small_config(chord_manifest, shared_cache, tmp_path / "inv", run={"steps": 2})
+    config.finetune.init_from = str(run_dir)
+    config.finetune.manifest = str(chord_manifest)
+    config.finetune.unlabeled_manifest = str(chord_manifest)
+    config.finetune.contrastive_weight = 1.0
+    config.finetune.embedding_pooling = "invariant"
+    trainer = Trainer(config, mode="finetune", fresh=True)
+    start, _, _ = load_encoder(run_dir)
+    # The pitch-position path starts from the pretrained weights; the invariant path is new.
+    torch.testing.assert_close(trainer.learner.encoder.projection[0].weight, start.projection[0].weight)
+    assert trainer.fit() and trainer.learner.encoder.invariant_projection is not None
+    folder = export_model(tmp_path / "inv", tmp_path / "inv_model")
+    loaded = load_model(folder)
+    assert loaded.config.architecture["embedding_pooling"] == "invariant"
+    audio = torch.randn(2, loaded.config.window_samples) * 0.1
+    with torch.no_grad():
+        outputs = loaded.network(audio)
+        embedding, key_features = loaded.network.encoder.encode(audio)
+        torch.testing.assert_close(outputs["key_logits"], loaded.network.key_head(key_features))
+    torch.testing.assert_close(outputs["embeddings"], embedding)
+    assert not torch.allclose(embedding, key_features)
+    report = run_probes(tmp_path / "inv", chord_manifest, shared_cache, tmp_path / "probe", ProbeSettings(max_chunks=2, epochs=30))
+    assert report["tasks"]["key"]["metrics"]["tracks"] == 8
