@@ -8,6 +8,7 @@ killed run loses at most the current batch and the next run starts after the las
 
 from __future__ import annotations
 
+import math
 import multiprocessing
 import os
 import threading
@@ -24,8 +25,10 @@ from engine.decoding import DecodeJob, DecodeOutcome, decode_job, ignore_interru
 from engine.results import IndexProgress
 from engine.store import NewTrack, ProblemRecord, Store
 
-WRITE_INTERVAL_SECONDS = 3.0  # commit at least this often, so a kill loses little work
-IN_FLIGHT_PER_WORKER = 4  # decoded-but-not-analysed tracks queued per worker (bounds memory)
+WRITE_INTERVAL_SECONDS = 3.0  # a decoded track waits at most this long for its commit, so a kill loses little
+# Decode jobs queued per worker on top of one inference batch of tracks: while the main process runs a batch
+# through the model, the workers go on decoding the next one (with only 4 queued they ran dry: BENCHMARKS.md).
+IN_FLIGHT_PER_WORKER = 4
 POLL_SECONDS = 0.25
 
 
@@ -71,7 +74,7 @@ class AnalysisPipeline:
         self._to_write: list[NewTrack] = []
         self._problems_to_write: list[ProblemRecord] = []
         self._tracks_now_broken: list[int] = []  # known tracks whose changed file no longer decodes
-        self._last_write = time.monotonic()
+        self._pending_since: float | None = None  # when the oldest not yet written outcome arrived
         self._result = PipelineResult()
         self._started = 0.0
         self._done = 0
@@ -107,7 +110,8 @@ class AnalysisPipeline:
         pending = deque(jobs)
         in_flight: set[Future] = set()
         context = multiprocessing.get_context("spawn")
-        limit = max(2, self.workers * IN_FLIGHT_PER_WORKER)
+        tracks_per_batch = math.ceil(self.analyzer.batch_windows / max(1, self.analyzer.max_windows))
+        limit = self.workers * IN_FLIGHT_PER_WORKER + tracks_per_batch
         executor = ProcessPoolExecutor(self.workers, mp_context=context, initializer=ignore_interrupts)
         try:
             while pending or in_flight:
@@ -127,6 +131,8 @@ class AnalysisPipeline:
     # -- stages ---------------------------------------------------------------------------------------
     def _accept(self, outcome: DecodeOutcome) -> None:
         self._done += 1
+        if self._pending_since is None:
+            self._pending_since = time.monotonic()
         if outcome.windows is None:
             job = outcome.job
             self._problems_to_write.append(ProblemRecord(job.path, outcome.reason or "unknown", job.size, job.mtime_ns))
@@ -155,8 +161,8 @@ class AnalysisPipeline:
         self._decoded, self._decoded_windows = [], 0
 
     def _write_if_due(self) -> None:
-        due = time.monotonic() - self._last_write >= WRITE_INTERVAL_SECONDS
-        if due and (self._decoded or self._problems_to_write):
+        pending = self._pending_since is not None and (self._decoded or self._problems_to_write)
+        if pending and time.monotonic() - self._pending_since >= WRITE_INTERVAL_SECONDS:
             self._analyse_decoded()
             self._write()
 
@@ -177,7 +183,7 @@ class AnalysisPipeline:
             self._tracks_now_broken = []
             self._result.problems += len(self._problems_to_write)
             self._problems_to_write = []
-        self._last_write = time.monotonic()
+        self._pending_since = None
 
     def _report(self, phase: str, path: str) -> None:
         if self.progress is not None:
