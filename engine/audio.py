@@ -27,6 +27,8 @@ AUDIO_DIGEST_BYTES = 16
 # A file is truncated when less than this share of its stated duration decodes (and more than the slack is missing).
 TRUNCATION_TOLERANCE_SECONDS = 1.0
 TRUNCATION_MIN_SHARE = 0.98
+RESAMPLE_RUN_SECONDS = 8.0  # decoded audio resampled per call: long runs, bounded memory for whole files
+RESAMPLER_TAIL_SAMPLES = 256  # input decoded past a span's end, so the resampler's filter tail lies outside it
 EDGE_MARGIN_SHARE = 0.05  # windows avoid the first and last 5 % (intros, fade-outs, silence)
 
 
@@ -109,37 +111,71 @@ def probe(path: Path | str) -> AudioInfo:
 
 
 def _decode_span(container, stream, sample_rate: int, start_seconds: float, sample_count: int | None) -> np.ndarray:
-    """Decode from ``start_seconds`` for ``sample_count`` samples (None = to the end), mono float32."""
-    resampler = av.AudioResampler(format="flt", layout="mono", rate=sample_rate)
+    """Decode from ``start_seconds`` for ``sample_count`` samples (None = to the end), mono float32.
+
+    Decoded frames are gathered in an ``AudioFifo`` and resampled in long runs: calling the resampler (and
+    ``to_ndarray``) once per codec frame cost more than decoding (BENCHMARKS.md), and the output is the same.
+    """
     if start_seconds > 0:
         container.seek(int(start_seconds / stream.time_base), stream=stream, backward=True, any_frame=False)
-    chunks: list[np.ndarray] = []
-    collected = 0
-    position: float | None = None  # time (s) of the next resampled sample
+    gathered = _ResampledRun(sample_rate)
+    first_time: float | None = None  # time (s) of the first decoded sample
+    input_needed: float | None = None  # input samples that cover the span, from the first frame on
     try:
         for frame in container.decode(stream):
-            if position is None:
-                position = float(frame.time) if frame.time is not None else 0.0
-            for resampled in resampler.resample(frame):
-                samples = resampled.to_ndarray().reshape(-1)
-                skip = max(0, int(round((start_seconds - position) * sample_rate)))
-                position += samples.size / sample_rate
-                if skip >= samples.size:
-                    continue
-                samples = samples[skip:]
-                chunks.append(samples)
-                collected += samples.size
-            if sample_count is not None and collected >= sample_count:
+            if first_time is None:
+                first_time = float(frame.time) if frame.time is not None else 0.0
+                if sample_count is not None:
+                    lead_seconds = max(0.0, start_seconds - first_time)  # a seek may also land just after the start
+                    input_needed = (lead_seconds + sample_count / sample_rate) * frame.sample_rate
+            gathered.add(frame)
+            if input_needed is not None and gathered.input_samples >= input_needed + RESAMPLER_TAIL_SAMPLES:
                 break
-        else:
-            for resampled in resampler.resample(None):
-                chunks.append(resampled.to_ndarray().reshape(-1))
     except av.error.FFmpegError as error:
-        if collected == 0:
+        if gathered.input_samples == 0:
             raise AudioDecodeError(container.name, f"decoding failed ({_short(error)})") from None
         # A damaged frame late in the file: keep what decoded; truncation checks judge the rest.
-    audio = np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.float32)
+    audio = gathered.finish()
+    skip = max(0, int(round((start_seconds - (first_time or 0.0)) * sample_rate)))
+    audio = audio[skip:]
     return audio[:sample_count] if sample_count is not None else audio
+
+
+class _ResampledRun:
+    """Decoded frames → one mono float32 array at ``sample_rate``; frames wait in a FIFO and go through the
+    resampler in runs of up to ``RESAMPLE_RUN_SECONDS`` (or when the stream's format changes)."""
+
+    def __init__(self, sample_rate: int) -> None:
+        self.sample_rate = sample_rate
+        self.input_samples = 0
+        self._fifo: av.AudioFifo | None = None
+        self._fifo_format: tuple | None = None
+        self._resampler: av.AudioResampler | None = None
+        self._chunks: list[np.ndarray] = []
+
+    def add(self, frame) -> None:
+        frame_format = (frame.format.name, frame.layout.name, frame.sample_rate)
+        if frame_format != self._fifo_format:
+            self._drain(flush=True)
+            self._fifo, self._fifo_format = av.AudioFifo(), frame_format
+            self._resampler = av.AudioResampler(format="flt", layout="mono", rate=self.sample_rate)
+        frame.pts = None  # the FIFO checks timestamps for gaps; seeks and damaged frames make harmless ones
+        self._fifo.write(frame)
+        self.input_samples += frame.samples
+        if self._fifo.samples >= RESAMPLE_RUN_SECONDS * frame.sample_rate:
+            self._drain(flush=False)
+
+    def finish(self) -> np.ndarray:
+        self._drain(flush=True)
+        return np.concatenate(self._chunks) if self._chunks else np.zeros(0, dtype=np.float32)
+
+    def _drain(self, flush: bool) -> None:
+        if self._fifo is None:
+            return
+        frames = self._resampler.resample(self._fifo.read()) if self._fifo.samples else []
+        if flush:
+            frames = [*frames, *self._resampler.resample(None)]
+        self._chunks.extend(frame.to_ndarray().reshape(-1) for frame in frames)
 
 
 def decode_mono(
