@@ -27,12 +27,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from engine.analyzer import DEFAULT_BATCH_WINDOWS, DEFAULT_MAX_WINDOWS, Analyzer  # noqa: E402
+# Only light modules at the top: spawned decode workers import this file again, and torch there would cost
+# seconds of start-up that the CLI's workers do not pay. The rest is imported by the commands that need it.
 from engine.decoding import DecodeJob, decode_job  # noqa: E402
-from engine.library import Library  # noqa: E402
-from engine.model_folder import load_model  # noqa: E402
 from engine.scan import scan_paths  # noqa: E402
-from engine.vector_index import FLAT_LIMIT  # noqa: E402
 
 DATA = Path("/work/.bench_data/engine")
 QUERY_REPEATS = 10
@@ -62,56 +60,78 @@ def jobs_for(model, max_windows: int) -> list[DecodeJob]:
             for f in files]
 
 
-def bench_decode(jobs: list[DecodeJob], workers: int) -> tuple[float, list]:
-    started = time.monotonic()
+def bench_decode(jobs: list[DecodeJob], workers: int) -> tuple[float, float, list]:
+    """(wall seconds, CPU seconds incl. the workers' start-up, outcomes) of the decode stage alone."""
+    started, cpu_started = time.monotonic(), cpu_seconds()
     if workers == 0:
         outcomes = [decode_job(job) for job in jobs]
     else:
         with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
             outcomes = list(pool.map(decode_job, jobs, chunksize=4))
-    return time.monotonic() - started, outcomes
+    return time.monotonic() - started, cpu_seconds() - cpu_started, outcomes
 
 
-def bench_embed(analyzer: Analyzer, outcomes: list) -> tuple[float, float]:
-    """Seconds to embed the windows of a sample of tracks, and their audio duration."""
-    sample = [outcome for outcome in outcomes if outcome.windows is not None][:EMBED_SAMPLE_TRACKS]
-    analyzer.analyze_tracks([sample[0].windows])  # warm-up
-    started = time.monotonic()
-    for start in range(0, len(sample), 8):
-        analyzer.analyze_tracks([outcome.windows for outcome in sample[start : start + 8]])
-    return time.monotonic() - started, sum(outcome.duration_seconds for outcome in sample)
-
-
-def profile_network(analyzer: Analyzer) -> dict[str, float]:
-    """Milliseconds per window in the frontend (STFT + log-frequency filterbank), conv blocks and projection."""
+def bench_embed(analyzer, outcomes: list) -> tuple[float, float, float]:
+    """(wall seconds, CPU seconds) to embed the windows of a sample of tracks on one torch thread (as indexing
+    with one decode worker on 2 cores does), and their audio duration."""
     import torch
 
-    network = analyzer.model.network
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    sample = [outcome for outcome in outcomes if outcome.windows is not None][:EMBED_SAMPLE_TRACKS]
+    analyzer.analyze_tracks([sample[0].windows])  # warm-up
+    started, cpu_started = time.monotonic(), time.process_time()
+    for start in range(0, len(sample), 8):
+        analyzer.analyze_tracks([outcome.windows for outcome in sample[start : start + 8]])
+    wall, cpu = time.monotonic() - started, time.process_time() - cpu_started
+    torch.set_num_threads(threads)
+    return wall, cpu, sum(outcome.duration_seconds for outcome in sample)
+
+
+def profile_network(analyzer, repeats: int = 4) -> dict[str, float]:
+    """CPU milliseconds per window (1 thread) in the frontend (STFT + log-frequency filterbank), the conv blocks
+    and the projection + heads of the folded inference network that indexing runs, on one inference chunk."""
+    import torch
+
+    from engine.analyzer import INFERENCE_CHUNK_WINDOWS
+
+    network = analyzer.network
     encoder = network.encoder
-    batch = torch.randn(DEFAULT_BATCH_WINDOWS, analyzer.window_samples)
-    timings = {}
+    batch = torch.randn(INFERENCE_CHUNK_WINDOWS, analyzer.window_samples)
+    totals = {"frontend_ms_per_window": 0.0, "conv_blocks_ms_per_window": 0.0, "projection_heads_ms_per_window": 0.0}
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
     with torch.inference_mode():
         network(batch)
-        started = time.monotonic()
-        spectrogram = encoder.input_norm(encoder.frontend(batch))
-        timings["frontend_ms_per_window"] = (time.monotonic() - started) * 1000 / len(batch)
-        started = time.monotonic()
-        features = encoder.blocks(spectrogram)
-        timings["conv_blocks_ms_per_window"] = (time.monotonic() - started) * 1000 / len(batch)
-        started = time.monotonic()
-        pooled = torch.cat([features.mean(dim=-1), features.amax(dim=-1)], dim=1)
-        network.key_head(encoder.projection(pooled.flatten(1)))
-        timings["projection_heads_ms_per_window"] = (time.monotonic() - started) * 1000 / len(batch)
-    return timings
+        for _ in range(repeats):
+            started = time.process_time()
+            spectrogram = encoder.input_norm(encoder.frontend(batch))
+            totals["frontend_ms_per_window"] += time.process_time() - started
+            started = time.process_time()
+            features = encoder.blocks(spectrogram)
+            totals["conv_blocks_ms_per_window"] += time.process_time() - started
+            started = time.process_time()
+            pooled = torch.cat([features.mean(dim=-1), features.amax(dim=-1)], dim=1)
+            network.key_head(encoder.projection(pooled.flatten(1)))
+            totals["projection_heads_ms_per_window"] += time.process_time() - started
+    torch.set_num_threads(threads)
+    return {name: seconds * 1000 / (repeats * len(batch)) for name, seconds in totals.items()}
 
 
 def run_index(options) -> dict:
+    from engine.analyzer import DEFAULT_BATCH_WINDOWS, DEFAULT_MAX_WINDOWS, Analyzer
+    from engine.library import Library
+    from engine.model_folder import load_model
+
+    load_before = round(os.getloadavg()[0], 2)
+    options.max_windows = options.max_windows or DEFAULT_MAX_WINDOWS
+    options.batch_windows = options.batch_windows or DEFAULT_BATCH_WINDOWS
     model = load_model(DATA / "model")
     jobs = jobs_for(model, options.max_windows)
-    decode_seconds, outcomes = bench_decode(jobs, options.workers)
+    decode_seconds, decode_cpu_seconds, outcomes = bench_decode(jobs, options.workers)
     audio_seconds = sum(outcome.duration_seconds for outcome in outcomes)
     analyzer = Analyzer(model, options.max_windows, options.batch_windows)
-    embed_seconds, embed_audio = bench_embed(analyzer, outcomes)
+    embed_seconds, embed_cpu_seconds, embed_audio = bench_embed(analyzer, outcomes)
     del outcomes
     with tempfile.TemporaryDirectory() as folder, Library(Path(folder) / "bench.db", DATA / "model") as library:
         cpu_before = cpu_seconds()
@@ -123,13 +143,15 @@ def run_index(options) -> dict:
         "tracks": len(jobs), "audio_hours": round(audio_seconds / 3600, 2), "workers": options.workers,
         "max_windows": options.max_windows, "batch_windows": options.batch_windows,
         "decode_seconds": round(decode_seconds, 2), "decode_realtime": round(audio_seconds / decode_seconds),
+        "decode_cpu_seconds_per_track": round(decode_cpu_seconds / len(jobs), 4),
         "embed_seconds_per_track": round(embed_seconds / EMBED_SAMPLE_TRACKS, 4),
+        "embed_cpu_seconds_per_track": round(embed_cpu_seconds / EMBED_SAMPLE_TRACKS, 4),
         "embed_realtime": round(embed_audio / embed_seconds),
         "pipeline_seconds": round(report.seconds, 2), "pipeline_realtime": round(report.audio_seconds / report.seconds),
         "pipeline_files_per_second": round(report.analysed / report.seconds, 1),
         "pipeline_cpu_seconds": round(pipeline_cpu, 1),
         "pipeline_audio_seconds_per_cpu_second": round(report.audio_seconds / pipeline_cpu),
-        "load_average_1min_after": round(os.getloadavg()[0], 2),
+        "load_average_1min_before": load_before, "load_average_1min_after": round(os.getloadavg()[0], 2),
         "peak_rss_main_mib": round(main_mib), "peak_rss_worker_mib": round(child_mib),
         "problems": report.problems, **{k: round(v, 3) for k, v in profile_network(analyzer).items()},
     }
@@ -137,6 +159,8 @@ def run_index(options) -> dict:
 
 
 def run_query(options) -> dict:
+    from engine.library import Library
+
     query = DATA / "query-not-in-library.mp3"
     with tempfile.TemporaryDirectory() as folder:
         database = options.db or Path(folder) / "bench.db"
@@ -195,7 +219,7 @@ def synthetic_database(path: Path, count: int, dimension: int, model_id: str) ->
     store.close()
 
 
-def recall_at_10(library: Library, index, track_ids) -> float:
+def recall_at_10(library, index, track_ids) -> float:
     """Share of the exact top 10 (brute force over all embeddings) that the index returns."""
     all_ids, matrix = library.store.embeddings(index.model_id)
     found = 0
@@ -209,6 +233,10 @@ def recall_at_10(library: Library, index, track_ids) -> float:
 
 def run_vectors(options) -> dict:
     """``Library.similar(track_id)`` on synthetic libraries: SQLite fill, FAISS rebuild from SQLite, latency."""
+    from engine.library import Library
+    from engine.model_folder import load_model
+    from engine.vector_index import FLAT_LIMIT
+
     model = load_model(DATA / "model")
     results = {}
     for size in options.sizes:
@@ -286,8 +314,8 @@ def main() -> None:
     commands = parser.add_subparsers(dest="command", required=True)
     index = commands.add_parser("index")
     index.add_argument("--workers", type=int, default=1)
-    index.add_argument("--max-windows", type=int, default=DEFAULT_MAX_WINDOWS)
-    index.add_argument("--batch-windows", type=int, default=DEFAULT_BATCH_WINDOWS)
+    index.add_argument("--max-windows", type=int, default=None, help="default: the engine's")
+    index.add_argument("--batch-windows", type=int, default=None, help="default: the engine's")
     query = commands.add_parser("query")
     query.add_argument("--workers", type=int, default=1)
     query.add_argument("--db", type=Path, default=None, help="an already indexed benchmark library")

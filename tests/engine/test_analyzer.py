@@ -1,0 +1,53 @@
+"""The analyzer's inference network: folded BatchNorm and reordered pooling compute the original function."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from engine.analyzer import Analyzer, fold_for_inference, inference_network
+from engine.model_folder import load_model
+
+
+def _trained_looking(network: nn.Module) -> nn.Module:
+    """Give every BatchNorm non-trivial running statistics and affine values, as training would."""
+    generator = torch.Generator().manual_seed(0)
+    for module in network.modules():
+        if isinstance(module, nn.modules.batchnorm._BatchNorm):
+            size = module.num_features
+            module.running_mean.copy_(torch.randn(size, generator=generator))
+            module.running_var.copy_(torch.rand(size, generator=generator) + 0.5)
+            module.weight.data.copy_(torch.randn(size, generator=generator))
+            module.bias.data.copy_(torch.randn(size, generator=generator))
+    return network.eval()
+
+
+def test_folded_network_gives_the_same_outputs_with_fewer_batch_norms(model_dir):
+    network = _trained_looking(load_model(model_dir).network)
+    folded = fold_for_inference(network)
+    audio = torch.randn(5, load_model(model_dir).config.window_samples, generator=torch.Generator().manual_seed(1))
+    with torch.inference_mode():
+        expected, actual = network(audio), folded(audio)
+    assert expected.keys() == actual.keys()
+    for name in expected:
+        torch.testing.assert_close(actual[name], expected[name], rtol=1e-4, atol=1e-4)
+
+    def batch_norms(module: nn.Module) -> int:
+        return sum(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in module.modules())
+
+    assert batch_norms(folded) < batch_norms(network)
+    assert batch_norms(network) > 1  # the original is left as it was
+
+
+def test_relu_moves_after_max_pooling():
+    block = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(), nn.MaxPool2d(2)).eval()
+    folded = fold_for_inference(block)
+    assert [type(layer) for layer in folded] == [nn.Conv2d, nn.MaxPool2d, nn.ReLU]
+    values = torch.randn(3, 1, 8, 8)
+    with torch.inference_mode():
+        torch.testing.assert_close(folded(values), block(values), rtol=1e-5, atol=1e-5)
+
+
+def test_every_analyzer_of_a_model_shares_one_inference_network(model_dir):
+    model = load_model(model_dir)
+    assert Analyzer(model).network is Analyzer(model).network is inference_network(model.network)
