@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import copy
 import weakref
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +29,9 @@ DEFAULT_BATCH_WINDOWS = 64
 # 11.5 ms per window at 16, 13.5 ms at 64; BENCHMARKS.md). ``batch_windows`` still sets how many windows are
 # gathered (from many tracks) before they run, and so how often indexing commits.
 INFERENCE_CHUNK_WINDOWS = 16
+# A single file's windows run on one torch thread: intra-op threads on a handful of windows wait on each other
+# whenever a core is busy (a 6-window query at load 8: 140 ms on 1 thread, 355-518 ms on 2; BENCHMARKS.md).
+QUERY_INFERENCE_THREADS = 1
 _CONVOLUTIONS = (nn.Conv1d, nn.Conv2d)
 _BATCH_NORMS = (nn.BatchNorm1d, nn.BatchNorm2d)
 _MAX_POOLS = (nn.MaxPool1d, nn.MaxPool2d)
@@ -110,6 +115,17 @@ def inference_network(network: nn.Module) -> nn.Module:
     return folded
 
 
+@contextmanager
+def torch_threads(count: int) -> Iterator[None]:
+    """Run the body with ``count`` torch intra-op threads (a process-wide setting), then restore the old count."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(max(1, count))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
 class Analyzer:
     """Runs one loaded model on windows; holds the model and the batching policy."""
 
@@ -146,9 +162,10 @@ class Analyzer:
 
     def analyze_file(self, path: Path | str) -> TrackAnalysis:
         """Decode and analyse one file with the same windows as indexing (so a copy of an indexed track lands
-        on the same windows); raises ``AudioDecodeError`` when it cannot be decoded."""
+        on the same windows) on ``QUERY_INFERENCE_THREADS``; raises ``AudioDecodeError`` when it cannot be decoded."""
         audio = read_windows(path, self.sample_rate, self.window_samples, self.max_windows)
-        return self.analyze_tracks([audio.windows])[0]
+        with torch_threads(QUERY_INFERENCE_THREADS):
+            return self.analyze_tracks([audio.windows])[0]
 
     def _run(self, windows: np.ndarray) -> dict[str, np.ndarray]:
         """Forward ``windows`` (N, samples) in chunks → per-window embeddings, key and tag probabilities."""

@@ -18,9 +18,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 
-import torch
-
-from engine.analyzer import Analyzer
+from engine.analyzer import Analyzer, torch_threads
 from engine.decoding import DecodeJob, DecodeOutcome, decode_job, ignore_interrupts
 from engine.results import IndexProgress
 from engine.store import NewTrack, ProblemRecord, Store
@@ -84,17 +82,13 @@ class AnalysisPipeline:
         self._started = time.monotonic()
         self._total = len(jobs)
         self._report("analyse", "")
-        threads = torch.get_num_threads()
-        torch.set_num_threads(inference_thread_count(self.workers))
-        try:
+        with torch_threads(inference_thread_count(self.workers)):
             if self.workers == 0 or len(jobs) <= 1:
                 self._run_inline(jobs)
             else:
                 self._run_pooled(jobs)
             self._analyse_decoded()
             self._write()
-        finally:
-            torch.set_num_threads(threads)
         self._report("done", "")
         return self._result
 

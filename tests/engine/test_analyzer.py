@@ -51,3 +51,20 @@ def test_relu_moves_after_max_pooling():
 def test_every_analyzer_of_a_model_shares_one_inference_network(model_dir):
     model = load_model(model_dir)
     assert Analyzer(model).network is Analyzer(model).network is inference_network(model.network)
+
+
+def test_a_file_query_runs_on_one_thread_and_restores_the_thread_count(model_dir, tmp_path, monkeypatch):
+    import audio_factory
+    from engine import analyzer as analyzer_module
+    from engine.keys import key_from_index
+
+    path = audio_factory.write_audio(audio_factory.chord_progression(key_from_index(0), 8.0), tmp_path / "q.ogg")
+    analyzer = Analyzer(load_model(model_dir))
+    seen: list[int] = []
+    run = analyzer._run
+    monkeypatch.setattr(analyzer, "_run", lambda windows: seen.append(torch.get_num_threads()) or run(windows))
+    before = torch.get_num_threads()
+    analysis = analyzer.analyze_file(path)
+    assert seen == [analyzer_module.QUERY_INFERENCE_THREADS]
+    assert torch.get_num_threads() == before
+    assert abs(float((analysis.embedding**2).sum()) - 1.0) < 1e-4
