@@ -16,6 +16,8 @@ from pathlib import Path
 import av
 import numpy as np
 
+from engine.truncation import container_truncation
+
 AUDIO_EXTENSIONS = frozenset(
     {
         ".mp3", ".flac", ".ogg", ".oga", ".opus", ".m4a", ".mp4", ".aac", ".wav", ".wave", ".aif", ".aiff",
@@ -248,19 +250,31 @@ def read_windows(
         seekable = stated > 0 and stream.time_base is not None
         if not seekable or stated < window_seconds * max(2, max_windows) * 1.5:
             audio = _decode_span(container, stream, sample_rate, 0.0, None)
-            return _windows_from_whole(path, audio, sample_rate, window_samples, max_windows, stated, check_truncation)
-        if check_truncation:
-            _check_tail(path, container, stream, sample_rate, stated)
-        starts = window_starts(stated, window_seconds, max_windows)
-        windows = []
-        for start in starts:
-            audio = _decode_span(container, stream, sample_rate, start, window_samples)
-            if audio.size < window_samples:
-                raise AudioDecodeError(path, f"truncated: audio ends before {start + window_seconds:.1f} s of {stated:.1f} s")
-            windows.append(audio)
-        return AudioWindows(np.stack(windows), sample_rate, stated, starts)
+            windows = _windows_from_whole(path, audio, sample_rate, window_samples, max_windows, stated, check_truncation)
+        else:
+            if check_truncation:
+                _check_tail(path, container, stream, sample_rate, stated)
+            windows = _windows_by_seeking(path, container, stream, sample_rate, window_samples, max_windows, stated)
+        format_name = container.format.name
     finally:
         container.close()
+    if check_truncation:
+        reason = container_truncation(path, format_name)  # Ogg and WAV state the length of what is there
+        if reason is not None:
+            raise AudioDecodeError(path, reason)
+    return windows
+
+
+def _windows_by_seeking(path, container, stream, sample_rate, window_samples, max_windows, stated) -> AudioWindows:
+    starts = window_starts(stated, window_samples / sample_rate, max_windows)
+    windows = []
+    for start in starts:
+        audio = _decode_span(container, stream, sample_rate, start, window_samples)
+        if audio.size < window_samples:
+            end = start + window_samples / sample_rate
+            raise AudioDecodeError(path, f"truncated: audio ends before {end:.1f} s of {stated:.1f} s")
+        windows.append(audio)
+    return AudioWindows(np.stack(windows), sample_rate, stated, starts)
 
 
 def _check_tail(path, container, stream, sample_rate: int, stated: float) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import os
 import signal
 import sys
 import threading
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.keys import KEY_NOTATIONS
+from engine.tag_suggestions import DEFAULT_MIN_CONFIDENCE, SUGGESTIBLE_FIELDS, label_field
 
 EXIT_OK, EXIT_BAD_INPUT, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 DELEGATED_COMMANDS = {"train": "training.cli", "eval": "training.evaluation.cli"}
@@ -79,8 +81,24 @@ def build_parser() -> argparse.ArgumentParser:
                      help="key tag text: standard (Am), camelot (8A) or openkey (1m)")
     key.add_argument("--overwrite", action="store_true", help="with --write: replace an existing key tag")
 
-    tag = _command(commands, "tag", "tag probabilities of each file", run_tag)
-    tag.add_argument("files", nargs="+", metavar="FILE")
+    tag = _command(commands, "tag", "tag probabilities of each file, or suggested tags for empty fields (--suggest)",
+                   run_tag)
+    tag.epilog = (
+        "--suggest lists, for indexed tracks whose genre, mood or grouping tag is empty, the labels the model's tag "
+        "head gives at least --min-confidence (a model trained by `engine train from-library`, chosen with --model "
+        "NAME). It writes nothing unless --write is given: then every listed suggestion is written, or only those "
+        "named with --accept TRACK_ID:FIELD:VALUE (e.g. --accept '12:genre:hip hop'; repeatable). Writing goes "
+        "through a verified copy of each file and keeps any value the file has meanwhile."
+    )
+    tag.add_argument("files", nargs="*", metavar="FILE",
+                     help="files to analyse; with --suggest, only these indexed files (default: the whole library)")
+    tag.add_argument("--suggest", action="store_true", help="suggest tags for empty genre / mood / grouping fields")
+    tag.add_argument("--min-confidence", type=_probability, default=DEFAULT_MIN_CONFIDENCE, metavar="P",
+                     help=f"with --suggest: lowest probability listed (default {DEFAULT_MIN_CONFIDENCE})")
+    tag.add_argument("--write", action="store_true",
+                     help="with --suggest: write the listed suggestions (or only the --accept ones) into the files")
+    tag.add_argument("--accept", action="append", type=_accepted_suggestion, default=[],
+                     metavar="TRACK_ID:FIELD:VALUE", help="with --suggest --write: write only this suggestion")
 
     _command(commands, "info", "library summary", run_info)
     _command(commands, "problems", "files that could not be analysed", run_problems)
@@ -110,9 +128,29 @@ def _at_least(minimum: int) -> Callable[[str], int]:
     return parse
 
 
+def _probability(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must lie in [0, 1]: {value}")
+    return value
+
+
+def _accepted_suggestion(text: str) -> tuple[int, str]:
+    """"12:genre:hip hop" → (12, "genre:hip hop")."""
+    track_id, _, label = text.partition(":")
+    if not track_id.strip().isdigit() or label_field(label) not in SUGGESTIBLE_FIELDS or not label.partition(":")[2]:
+        raise argparse.ArgumentTypeError(
+            f"expected TRACK_ID:FIELD:VALUE with FIELD one of {', '.join(SUGGESTIBLE_FIELDS)}, got {text!r}")
+    return int(track_id), label
+
+
 def _add_common_options(parser: argparse.ArgumentParser, default: Any) -> None:
     parser.add_argument("--db", type=Path, default=default, metavar="FILE", help="library database file")
-    parser.add_argument("--model", type=Path, default=default, metavar="DIR", help="model folder")
+    parser.add_argument("--model", type=Path, default=default, metavar="DIR|NAME",
+                        help="model folder, or the name or id of a registered model (see `engine info`)")
     json_default = False if default is None else default
     parser.add_argument("--json", action="store_true", default=json_default, help="print JSON on stdout")
 
@@ -213,7 +251,65 @@ def run_tag(options) -> int:
         best = sorted(row["tags"].items(), key=lambda item: -item[1])[:5]
         return ", ".join(f"{name} {probability:.2f}" for name, probability in best) or "(no tag head)"
 
+    if options.suggest:
+        return _suggest_tags(options)
+    if options.write or options.accept:
+        return _usage("tag: --write and --accept go with --suggest")
+    if not options.files:
+        return _usage("tag: give FILE... or --suggest")
     return _per_file(options, json_shapes.tag_result, text)
+
+
+def _suggest_tags(options) -> int:
+    """``tag --suggest``: one row per track with suggestions; with --write, what was written into its file."""
+    from engine import json_shapes
+
+    if options.accept and not options.write:
+        return _usage("tag: --accept goes with --write")
+    accepted: dict[int, set[str]] = {}
+    for track_id, label in options.accept:
+        accepted.setdefault(track_id, set()).add(label)
+    outputs: list[dict] = []
+    with _open_library(options) as library:
+        wanted = None
+        if options.files:
+            wanted = [library.store.track_id_for_path(os.path.abspath(path)) for path in options.files]
+            outputs += [json_shapes.error_result(path, "not in the library (index it first)")
+                        for path, track_id in zip(options.files, wanted) if track_id is None]
+            wanted = [track_id for track_id in wanted if track_id is not None]
+        if accepted:
+            wanted = [track_id for track_id in accepted if wanted is None or track_id in wanted]
+        minimum = 0.0 if accepted else options.min_confidence
+        for track in library.tag_suggestions(minimum, wanted):
+            chosen = [s for s in track.suggestions if not accepted or s.label in accepted.get(track.track_id, ())]
+            row = json_shapes.tag_suggestions_result(track, chosen)
+            if options.write:
+                values: dict[str, list[str]] = {}
+                for suggestion in chosen:
+                    values.setdefault(suggestion.field, []).append(suggestion.value)
+                row.update(json_shapes.tag_write_fields(library.write_tags(track.path, values, "keep")))
+            outputs.append(row)
+            accepted.get(track.track_id, set()).difference_update(s.label for s in chosen)
+        outputs += [{"track_id": track_id, "label": label, "error": "not a suggestion for this track (field not empty, "
+                     "label unknown to the model, or track not analysed by it)"}
+                    for track_id, labels in accepted.items() for label in sorted(labels)]
+    if options.json:
+        _print_json(outputs)
+    else:
+        for row in outputs:
+            _print_suggestion(row)
+    failed = [row for row in outputs if row.get("error") or row.get("write_problem")]
+    return EXIT_BAD_INPUT if outputs and len(failed) == len(outputs) else EXIT_OK
+
+
+def _print_suggestion(row: dict) -> None:
+    if "suggestions" not in row:
+        print(f"{row.get('path') or row.get('track_id')}: {row.get('label', '')} {row['error']}".replace("  ", " "))
+        return
+    listed = ", ".join(f"{s['field']}: {s['value']} {s['confidence']:.2f}" for s in row["suggestions"])
+    written = ", ".join(f"{name}={'; '.join(values)}" for name, values in row.get("written", {}).items())
+    note = f"  [wrote {written}]" if written else (f"  [not written: {row['write_problem']}]" if row.get("write_problem") else "")
+    print(f"#{row['track_id']} {row['artist'] or '?'} - {row['title'] or '?'}: {listed}{note}  ({row['path']})")
 
 
 def _per_file(options, shape: Callable, text: Callable) -> int:
@@ -242,14 +338,18 @@ def run_info(options) -> int:
     from engine import json_shapes
 
     with _open_library(options) as library:
-        info = library.info()
+        info, models = library.info(), library.models()
     if options.json:
-        _print_json(json_shapes.info_result(info))
+        _print_json(json_shapes.info_result(info, models))
     else:
         print(f"database: {info.database}\ntracks: {info.tracks} ({info.analysed_tracks} analysed)\n"
               f"problems: {info.problems}\nmodel: {info.model or '(none usable)'}\nfolders:")
         for folder in info.folders:
             print(f"  {folder}")
+        print("models (engine similar --model NAME):")
+        for model in models:
+            print(f"  {'*' if model.active else ' '} {model.name}  {model.model_id}  {model.analysed_tracks} tracks analysed"
+                  f"  {model.folder}")
     return EXIT_OK
 
 
@@ -322,6 +422,11 @@ def _print_json(value: Any) -> None:
     json.dump(value, sys.stdout, indent=2)
     sys.stdout.write("\n")
     sys.stdout.flush()
+
+
+def _usage(message: str) -> int:
+    _fail(message)
+    return EXIT_USAGE
 
 
 def _fail(message: str) -> None:

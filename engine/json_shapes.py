@@ -8,8 +8,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine.results import FileAnalysis, KeyInfo, KeyWrite, LibraryInfo, Problem, SimilarTrack, TrackRow
+from engine.results import (
+    FileAnalysis, KeyInfo, KeyWrite, LibraryInfo, ModelInfo, Problem, SimilarTrack, TrackRow, TrackSuggestions,
+)
 from engine.scan import display_path
+from engine.tag_suggestions import TagSuggestion
+from engine.tag_writer import TagWriteResult
 
 SCORE_DECIMALS = 6
 PROBABILITY_DECIMALS = 4
@@ -50,6 +54,24 @@ def tag_result(path: str, analysis: FileAnalysis) -> dict[str, Any]:
     return {"path": display_path(path), "tags": tags}
 
 
+def tag_suggestions_result(track: TrackSuggestions, suggestions: list[TagSuggestion] | None = None) -> dict[str, Any]:
+    """``{"track_id", "path", "title", "artist", "suggestions": [{"field", "value", "label", "confidence"}...]}``,
+    best first; ``suggestions`` narrows the track's own list (e.g. to the accepted ones)."""
+    chosen = track.suggestions if suggestions is None else suggestions
+    return {
+        "track_id": track.track_id, "path": display_path(track.path), "title": track.title, "artist": track.artist,
+        "suggestions": [
+            {"field": s.field, "value": s.value, "label": s.label, "confidence": round(s.confidence, PROBABILITY_DECIMALS)}
+            for s in chosen
+        ],
+    }
+
+
+def tag_write_fields(write: TagWriteResult) -> dict[str, Any]:
+    """What a tag write did, to merge into a row: ``written`` / ``kept`` (field → values) and ``write_problem``."""
+    return {"written": write.written if write.problem is None else {}, "kept": write.kept, "write_problem": write.problem}
+
+
 def error_result(path: str, reason: str) -> dict[str, Any]:
     return {"path": display_path(path), "error": reason}
 
@@ -73,11 +95,19 @@ def similar_error(query: str, reason: str) -> dict[str, Any]:
     return {"query": query, "results": [], "error": reason}
 
 
-def info_result(info: LibraryInfo) -> dict[str, Any]:
-    return {
+def info_result(info: LibraryInfo, models: list[ModelInfo] | None = None) -> dict[str, Any]:
+    """The library summary; ``models`` adds every registered model (``similar --model NAME`` chooses one)."""
+    result = {
         "tracks": info.tracks, "problems": info.problems, "model": info.model, "folders": info.folders,
         "analysed": info.analysed_tracks, "database": info.database,
     }
+    if models is not None:
+        result["models"] = [
+            {"model_id": model.model_id, "name": model.name, "folder": model.folder, "analysed": model.analysed_tracks,
+             "active": model.active, "tags": len(model.tag_names)}
+            for model in models
+        ]
+    return result
 
 
 def problems_result(problems: list[Problem]) -> list[dict[str, Any]]:

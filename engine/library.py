@@ -31,10 +31,11 @@ from engine.planner import DecodeSettings, plan_index
 from engine.playlist import radio_walk, write_m3u8
 from engine.results import (
     FileAnalysis, IndexProgress, IndexReport, KeyInfo, KeyWrite, LibraryInfo, ModelInfo, Problem, SimilarTrack,
-    TrackRow,
+    TrackRow, TrackSuggestions,
 )
 from engine.scan import display_path, path_from_key, quick_hash, scan_paths
 from engine.store import Store, unblob
+from engine.tag_suggestions import DEFAULT_MIN_CONFIDENCE, SUGGESTIBLE_FIELDS, suggest_tags
 from engine.tag_writer import ExistingPolicy, TagWriteResult
 from engine.vector_index import VectorIndex
 
@@ -91,7 +92,11 @@ class Library:
         self._vector_indexes: dict[str, VectorIndex] = {}
         self._explicit_model = model_dir is not None
         if model_dir is not None:
-            self.use_model(model_dir, remember=False)
+            folder = model_dir if Path(model_dir).is_dir() else self.registered_model_folder(model_dir)
+            if folder is None:
+                self.store.close()
+                raise ModelUnavailableError(f"{model_dir}: neither a model folder nor a registered model (see `engine info`)")
+            self.use_model(folder, remember=False)
 
     # -- lifetime -----------------------------------------------------------------------------------
     def close(self) -> None:
@@ -167,6 +172,14 @@ class Library:
                       row["analysed"], row["model_id"] == active)
             for row in self.store.models()
         ]
+
+    def registered_model_folder(self, reference: Path | str) -> Path | None:
+        """The folder of a registered model named by its model id or name (the newest of that name); None when
+        no registered model has that id or name."""
+        rows = self.store.models()  # oldest first
+        matches = [row for row in rows if row["model_id"] == str(reference)]
+        matches = matches or [row for row in reversed(rows) if row["name"] == str(reference)]
+        return Path(matches[0]["folder"]) if matches else None
 
     def _vector_index(self, model: LoadedModel) -> VectorIndex:
         with self._lock:
@@ -401,6 +414,23 @@ class Library:
             if len(results) >= k or exhausted or not harmonic:
                 return results[:k]
             wanted *= HARMONIC_OVERSAMPLE
+
+    # -- tag suggestions ------------------------------------------------------------------------------
+    def tag_suggestions(
+        self, min_confidence: float = DEFAULT_MIN_CONFIDENCE, track_ids: Sequence[int] | None = None,
+    ) -> list[TrackSuggestions]:
+        """For tracks analysed by the active model (all, or ``track_ids``): labels of its tag head for genre /
+        mood / grouping fields the track leaves empty, with probability >= ``min_confidence``. Tracks with no
+        suggestion are left out. Only a model trained from the library names its tags by field (``"genre:rock"``)."""
+        model = self.model()
+        found = []
+        for row in self.store.track_tags(model.model_id, None if track_ids is None else list(track_ids)):
+            filled = {name for name in SUGGESTIBLE_FIELDS if (row[name] or "").strip()}
+            suggestions = suggest_tags(model.config.tag_names, unblob(row["tag_probs"]), filled, min_confidence)
+            if suggestions:
+                found.append(TrackSuggestions(row["id"], path_from_key(row["path_key"]), row["title"], row["artist"],
+                                              suggestions))
+        return found
 
     # -- playlists ------------------------------------------------------------------------------------
     def playlist(self, seed: Query, n: int) -> list[TrackRow]:

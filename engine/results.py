@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from engine.keys import Key
+from engine.tag_suggestions import TagSuggestion
 from engine.tag_writer import TagWriteResult
 
 
@@ -87,6 +88,17 @@ class Problem:
     path: str
     reason: str
     display_path: str = ""
+
+
+@dataclass(frozen=True)
+class TrackSuggestions:
+    """Tags a model's head proposes for the empty genre / mood / grouping fields of one track, best first."""
+
+    track_id: int
+    path: str  # str with surrogate escapes, as ``TrackRow.path``
+    title: str | None
+    artist: str | None
+    suggestions: list[TagSuggestion]
 
 
 @dataclass(frozen=True)

@@ -336,16 +336,24 @@ class Store:
             return None
         return TrackAnalysis(unblob(row[0]), unblob(row[1]), unblob(row[2]), row[3])
 
-    def track_tags(self, model_id: str | None) -> list[dict]:
-        """Every track's id, path, album, album artist and label tags (genre, mood, grouping, tag_key), with the
-        key index of its analysis by ``model_id`` (None when not analysed by it), in id order."""
+    def track_tags(self, model_id: str | None, track_ids: Sequence[int] | None = None) -> list[dict]:
+        """Every track's id, path key, title, artist, album, album artist and label tags (genre, mood, grouping,
+        tag_key), with the key index and tag probabilities of its analysis by ``model_id`` (None when not
+        analysed by it), in id order; only ``track_ids`` when given."""
         joined = tracks.outerjoin(analyses, and_(analyses.c.track_id == tracks.c.id, analyses.c.model_id == (model_id or "")))
         query = select(
-            tracks.c.id, tracks.c.path_key, tracks.c.album, tracks.c.album_artist, tracks.c.genre, tracks.c.mood,
-            tracks.c.grouping, tracks.c.tag_key, analyses.c.key_index,
+            tracks.c.id, tracks.c.path_key, tracks.c.title, tracks.c.artist, tracks.c.album, tracks.c.album_artist,
+            tracks.c.genre, tracks.c.mood, tracks.c.grouping, tracks.c.tag_key, analyses.c.key_index,
+            analyses.c.tag_probs,
         ).select_from(joined).order_by(tracks.c.id)
         with self.engine.connect() as connection:
-            return [dict(row._mapping) for row in connection.execute(query)]
+            if track_ids is None:
+                return [dict(row._mapping) for row in connection.execute(query)]
+            rows = []
+            for start in range(0, len(track_ids), ID_CHUNK):
+                chunk = [int(track_id) for track_id in track_ids[start : start + ID_CHUNK]]
+                rows += [dict(row._mapping) for row in connection.execute(query.where(tracks.c.id.in_(chunk)))]
+            return sorted(rows, key=lambda row: row["id"])
 
     def embeddings(self, model_id: str, after_analysis_id: int = 0) -> tuple[np.ndarray, np.ndarray]:
         """Track ids (N,) int64 and embeddings (N, D) float32 of ``model_id``, analyses newer than the given id."""

@@ -140,16 +140,17 @@ def reencode(source: Path | str, target: Path | str, bitrate: str | None = None,
 
 
 def write_tags(path: Path | str, **tags: str) -> None:
-    """Write common tags (title, artist, album, genre, date, tracknumber, bpm, initialkey) with mutagen."""
+    """Write common tags (title, artist, album, albumartist, genre, date, tracknumber, bpm, initialkey, mood,
+    grouping) with mutagen."""
     import mutagen
     from mutagen.asf import ASF
-    from mutagen.id3 import ID3, TALB, TBPM, TCON, TDRC, TIT2, TKEY, TPE1, TRCK
+    from mutagen.id3 import GRP1, ID3, TALB, TBPM, TCON, TDRC, TIT2, TKEY, TMOO, TPE1, TPE2, TRCK
 
     path = Path(path)
     extension = path.suffix.lower()
     if extension in (".mp3", ".wav", ".aiff"):
-        frames = {"title": TIT2, "artist": TPE1, "album": TALB, "genre": TCON, "date": TDRC,
-                  "tracknumber": TRCK, "bpm": TBPM, "initialkey": TKEY}
+        frames = {"title": TIT2, "artist": TPE1, "album": TALB, "albumartist": TPE2, "genre": TCON, "date": TDRC,
+                  "tracknumber": TRCK, "bpm": TBPM, "initialkey": TKEY, "mood": TMOO, "grouping": GRP1}
         audio = mutagen.File(path)
         if audio.tags is None:
             audio.add_tags()
@@ -158,9 +159,9 @@ def write_tags(path: Path | str, **tags: str) -> None:
             id3.add(frames[name](encoding=3, text=[value]))
         audio.save()
     elif extension == ".wma":
-        names = {"title": "Title", "artist": "Author", "album": "WM/AlbumTitle", "genre": "WM/Genre",
-                 "date": "WM/Year", "tracknumber": "WM/TrackNumber", "bpm": "WM/BeatsPerMinute",
-                 "initialkey": "WM/InitialKey"}
+        names = {"title": "Title", "artist": "Author", "album": "WM/AlbumTitle", "albumartist": "WM/AlbumArtist",
+                 "genre": "WM/Genre", "date": "WM/Year", "tracknumber": "WM/TrackNumber", "bpm": "WM/BeatsPerMinute",
+                 "initialkey": "WM/InitialKey", "mood": "WM/Mood", "grouping": "WM/ContentGroupDescription"}
         audio = ASF(path)
         for name, value in tags.items():
             audio[names[name]] = [value]
@@ -168,11 +169,13 @@ def write_tags(path: Path | str, **tags: str) -> None:
     elif extension == ".m4a":
         from mutagen.mp4 import MP4, MP4FreeForm
 
-        atoms = {"title": "\xa9nam", "artist": "\xa9ART", "album": "\xa9alb", "genre": "\xa9gen", "date": "\xa9day"}
+        atoms = {"title": "\xa9nam", "artist": "\xa9ART", "album": "\xa9alb", "albumartist": "aART", "genre": "\xa9gen",
+                 "date": "\xa9day", "grouping": "\xa9grp"}
+        freeform = {"initialkey": "----:com.apple.iTunes:initialkey", "mood": "----:com.apple.iTunes:MOOD"}
         audio = MP4(path)
         for name, value in tags.items():
-            if name == "initialkey":
-                audio["----:com.apple.iTunes:initialkey"] = [MP4FreeForm(value.encode())]
+            if name in freeform:
+                audio[freeform[name]] = [MP4FreeForm(value.encode())]
             elif name == "tracknumber":
                 audio["trkn"] = [(int(value), 0)]
             elif name == "bpm":

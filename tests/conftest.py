@@ -34,19 +34,26 @@ class GeneratedLibrary:
     special_names: list[str]  # valid files with a non-UTF-8 or very long name (str paths)
 
 
-def build_test_model(folder: Path, seed: int = 0) -> Path:
+def build_test_model(folder: Path, seed: int = 0, window_samples: int = 43200) -> Path:
     import torch
 
     from engine.model_folder import ModelConfig, build_network, save_model
     from engine.networks import LogFreqCNNConfig, encoder_config_to_dict
 
     torch.manual_seed(seed)
-    architecture = encoder_config_to_dict(LogFreqCNNConfig(channels=(8, 16, 32, 32), embedding_dim=64))
+    encoder = LogFreqCNNConfig(channels=(8, 16, 32, 32), embedding_dim=64, window_samples=window_samples)
+    architecture = encoder_config_to_dict(encoder)
     config = ModelConfig(name=f"test-random-{seed}", architecture=architecture,
                          key_head={"hidden_dim": 0}, tag_head={"labels": TEST_TAG_NAMES, "hidden_dim": 0})
     network = build_network(config)
     network.eval()
     return save_model(folder, network, config, model_card="Random weights, for tests only.\n")
+
+
+@pytest.fixture(scope="session")
+def test_model_builder():
+    """``build_test_model``, for test folders whose own conftest shadows this one's imports (tests/training)."""
+    return build_test_model
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,4 @@
-"""``engine train ...``: pretrain, finetune, probe, export, and ``data`` (forwarded to training.corpora).
+"""``engine train ...``: pretrain, finetune, probe, export, from-library, and ``data`` (forwarded to training.corpora).
 
 Exit codes follow the engine: 0 success, 1 bad input or a failed run (one clear line on stderr),
 2 usage, 130 interrupted (a checkpoint was saved; the same command resumes).
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 from pathlib import Path
 
@@ -51,8 +52,50 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--probe", type=Path, help="probe folder whose heads to include")
     export.add_argument("--name", help="model name (default: run.name)")
 
+    _from_library_parser(commands)
     commands.add_parser("data", help="corpora and manifests (see `engine train data --help`)", add_help=False)
     return parser
+
+
+def _from_library_parser(commands) -> None:
+    from training.library_labels import DEFAULT_HOLDOUT_SHARE, DEFAULT_MAX_UNLABELED, DEFAULT_MIN_TRACKS, LABEL_FIELDS
+
+    command = commands.add_parser(
+        "from-library", help="finetune a custom model from the library's own tags (genre, mood, ...)",
+        description="Finetune the active model on the library's own tags with SemiSupCon (tagged tracks labeled, the "
+        "rest unlabeled), hold out whole albums to measure it, export it to <database folder>/custom-models/NAME, "
+        "register it beside the active model (not made active) and re-embed the library with it. Prints what it "
+        "found before training; rerunning the same command resumes. Exit 1 when the tags give too little to learn from.",
+    )
+    command.add_argument("--labels", required=True, metavar="FIELD[,FIELD...]",
+                         help=f"tag fields to learn from: {', '.join(LABEL_FIELDS)}")
+    command.add_argument("--name", help="model name (default: library-FIELDS)")
+    command.add_argument("--db", type=Path, metavar="FILE", help="library database file")
+    command.add_argument("--base", "--model", dest="base", metavar="DIR|NAME",
+                         help="model to start from: a folder or a registered name (default: the active model)")
+    command.add_argument("--min-tracks", type=int, default=DEFAULT_MIN_TRACKS, metavar="N",
+                         help=f"drop tag values with fewer tracks (default {DEFAULT_MIN_TRACKS})")
+    command.add_argument("--holdout", type=float, default=DEFAULT_HOLDOUT_SHARE, metavar="SHARE",
+                         help=f"share of tagged tracks held out, by album, to evaluate (default {DEFAULT_HOLDOUT_SHARE})")
+    command.add_argument("--max-unlabeled", type=int, default=DEFAULT_MAX_UNLABELED, metavar="N",
+                         help=f"untagged tracks sampled for training (default {DEFAULT_MAX_UNLABELED})")
+    command.add_argument("--steps", type=int, help="training steps (default: run.steps of the config)")
+    command.add_argument("--config", type=Path, help="TOML config (default: training/configs/from_library.toml)")
+    command.add_argument("--workers", type=int, help="decode processes for re-embedding (default: cores - 1)")
+    command.add_argument("--dry-run", action="store_true", help="only report what the tags give; train nothing")
+    command.add_argument("--fresh", action="store_true", help="discard an earlier run of the same name")
+    command.add_argument("--json", action="store_true", help="print the report as JSON on stdout")
+
+
+def _interrupt_on_stop_signals() -> None:
+    """SIGTERM and SIGINT both stop a run through KeyboardInterrupt, so it saves a checkpoint first. SIGINT
+    is set explicitly because a shell starts background jobs with it ignored, and then Ctrl-C-style stops
+    (``kill -INT``) would be lost."""
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -70,6 +113,7 @@ def _train(args: argparse.Namespace) -> int:
     if args.output_dir:
         config.run.output_dir = args.output_dir
     trainer = Trainer(config, mode=args.command, fresh=args.fresh)
+    _interrupt_on_stop_signals()
     try:
         trainer.fit()
     except KeyboardInterrupt:
@@ -112,6 +156,42 @@ def _export(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _from_library(args: argparse.Namespace) -> int:
+    """Plan (reported on stderr before training) → train → re-embed → evaluate; the report on stdout."""
+    import threading
+
+    from engine.cli import _interrupt_sets
+    from engine.cli_progress import IndexProgressDisplay
+    from training.from_library import DEFAULT_CONFIG, LibraryTraining, plan_text, result_text
+
+    fields = [name.strip().lower() for name in args.labels.split(",") if name.strip()]
+    say = lambda message: print(message, file=sys.stderr, flush=True)  # noqa: E731
+    with LibraryTraining(args.db, fields, args.name, args.base, args.min_tracks, args.holdout, args.max_unlabeled,
+                         args.steps, args.config or DEFAULT_CONFIG, args.fresh, say=say) as run:
+        report = run.report()
+        if args.dry_run:
+            print(json.dumps(report, indent=2) if args.json else plan_text(report))
+            return EXIT_OK
+        say(plan_text(report))
+        try:
+            report["training"] = run.train()
+        except KeyboardInterrupt:
+            say("interrupted: checkpoint saved; run the same command again to continue")
+            return EXIT_INTERRUPTED
+        say("re-embedding the library with the new model (its own index; the active model is unchanged) ...")
+        cancel = threading.Event()
+        with _interrupt_sets(cancel), IndexProgressDisplay() as display:
+            embedded = run.embed(args.workers, display.update, cancel)
+        report["reembedding"] = embedded.to_json()
+        if embedded.cancelled:
+            say("interrupted; run the same command again to continue")
+            return EXIT_INTERRUPTED
+        report["evaluation"] = run.evaluate()
+        run.write_report(report)
+    print(json.dumps(report, indent=2) if args.json else result_text(report))
+    return EXIT_OK
+
+
 def _known_errors() -> tuple[type[BaseException], ...]:
     from engine.model_folder import ModelLoadError
     from training.checkpoints import CheckpointError
@@ -119,9 +199,13 @@ def _known_errors() -> tuple[type[BaseException], ...]:
     from training.data import ManifestError
     from training.export import ExportError
     from training.probes import ProbeError
+    from engine.library import LibraryError
+    from training.from_library import FromLibraryError
+    from training.library_labels import NotEnoughLabelsError
     from training.trainer import TrainingError
 
-    return (ConfigError, ManifestError, CheckpointError, ProbeError, ExportError, TrainingError, ModelLoadError)
+    return (ConfigError, ManifestError, CheckpointError, ProbeError, ExportError, TrainingError, ModelLoadError,
+            LibraryError, FromLibraryError, NotEnoughLabelsError)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -134,7 +218,7 @@ def main(argv: list[str] | None = None) -> int:
         args = _parser().parse_args(argv)
     except SystemExit as stop:
         return EXIT_OK if stop.code in (0, None) else EXIT_USAGE
-    handlers = {"pretrain": _train, "finetune": _train, "probe": _probe, "export": _export}
+    handlers = {"pretrain": _train, "finetune": _train, "probe": _probe, "export": _export, "from-library": _from_library}
     try:
         return handlers[args.command](args)
     except KeyboardInterrupt:

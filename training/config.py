@@ -47,6 +47,7 @@ class DataConfig:
     labeled_share: float = 0.5  # b_s: share of each batch that is labeled (reference intrabatch_supervised_p)
     labeled_fraction: float = 1.0  # p_s: share of the labeled set used as labeled; the rest joins the unlabeled pool
     decode_workers: int = 2
+    max_seconds: float = 0.0  # > 0: cache only the middle excerpt of this length of each track (large libraries)
 
 
 @dataclass
@@ -103,6 +104,7 @@ class FinetuneConfig:
 
     init_from: str = ""  # a pretraining run folder or checkpoint folder; empty = from scratch
     manifest: str = ""  # JSONL with "labels" (tags) and/or "key" per line
+    unlabeled_manifest: str = ""  # SemiSupCon's unlabeled part (then data.labeled_share of a batch is labeled); "" = none
     key_weight: float = 1.0
     tag_weight: float = 1.0
     contrastive_weight: float = 0.0

@@ -21,7 +21,7 @@ from typing import Any, Callable, Iterable
 import numpy as np
 import torch
 
-from engine.audio import AudioDecodeError, decode_mono
+from engine.audio import AudioDecodeError, decode_mono, probe
 from engine.keys import parse_key
 
 INT16_SCALE = 32767.0
@@ -107,16 +107,23 @@ class LabelVocabulary:
 # ---------------------------------------------------------------- audio cache
 
 
-def _cache_name(path: Path, sample_rate: int) -> str:
+def _cache_name(path: Path, sample_rate: int, max_seconds: float = 0.0) -> str:
     stat = path.stat()
     identity = f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{sample_rate}"
+    if max_seconds > 0:
+        identity += f"|excerpt {max_seconds:g}"
     return hashlib.sha1(identity.encode("utf-8")).hexdigest() + ".npy"
 
 
-def _decode_to_cache(path: str, target: str, sample_rate: int) -> str | None:
-    """Worker: decode one file to an int16 .npy (atomically); returns a problem reason or None."""
+def _decode_to_cache(path: str, target: str, sample_rate: int, max_seconds: float = 0.0) -> str | None:
+    """Worker: decode one file (or the middle ``max_seconds`` of it) to an int16 .npy (atomically); returns a
+    problem reason or None."""
     try:
-        audio = decode_mono(path, sample_rate)
+        if max_seconds > 0:
+            start = max(0.0, (probe(path).duration_seconds - max_seconds) / 2)
+            audio = decode_mono(path, sample_rate, start, max_seconds)
+        else:
+            audio = decode_mono(path, sample_rate)
     except AudioDecodeError as error:
         return error.reason
     pcm = np.clip(np.round(audio * INT16_SCALE), -INT16_SCALE, INT16_SCALE).astype(np.int16)
@@ -128,15 +135,18 @@ def _decode_to_cache(path: str, target: str, sample_rate: int) -> str | None:
 
 
 class AudioCache:
-    """Decoded mono int16 arrays at one sample rate under ``folder/<sample_rate>/``, one per source file."""
+    """Decoded mono int16 arrays at one sample rate under ``folder/<sample_rate>/``, one per source file.
+    ``max_seconds`` > 0 keeps only the middle excerpt of that length of each file (bounds the disk a large
+    library's cache takes: 16 kHz int16 is 1.9 MB a minute)."""
 
-    def __init__(self, folder: Path | str, sample_rate: int) -> None:
+    def __init__(self, folder: Path | str, sample_rate: int, max_seconds: float = 0.0) -> None:
         self.folder = Path(folder) / str(sample_rate)
         self.sample_rate = sample_rate
+        self.max_seconds = max_seconds
         self.folder.mkdir(parents=True, exist_ok=True)
 
     def file_for(self, path: Path) -> Path:
-        return self.folder / _cache_name(path, self.sample_rate)
+        return self.folder / _cache_name(path, self.sample_rate, self.max_seconds)
 
     def build(
         self, entries: list[ManifestEntry], workers: int = 2, on_progress: Callable[[int, int], None] | None = None
@@ -154,7 +164,10 @@ class AudioCache:
         done = 0
         if missing:
             with ProcessPoolExecutor(max_workers=max(1, workers)) as pool:
-                futures = {pool.submit(_decode_to_cache, path, target, self.sample_rate): path for path, target in missing}
+                futures = {
+                    pool.submit(_decode_to_cache, path, target, self.sample_rate, self.max_seconds): path
+                    for path, target in missing
+                }
                 for future in as_completed(futures):
                     reason = future.result()
                     if reason is not None:

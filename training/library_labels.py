@@ -1,7 +1,7 @@
 """Labels from a library's own file tags: normalise, split and alias tag values, drop rare ones, hold out albums.
 
-A label is ``"<field>:<value>"`` (``"genre:hip hop"``, ``"mood:calm"``, ``"key:A minor"``), so the values of
-two fields never merge. Normalisation: Unicode NFKC, case-folded, ``-``/``_`` read as spaces, runs of white
+A label is ``"<field>:<value>"`` (``"genre:hip hop"``, ``"mood:calm"``, ``"key:A minor"``; the convention is
+``engine.tag_suggestions``'s, which reads it back), so the values of two fields never merge. Normalisation: Unicode NFKC, case-folded, ``-``/``_`` read as spaces, runs of white
 space folded. Genre, mood and grouping values are split on ``; / , | \\`` and NUL (ID3 multi-values), except
 where the whole value is in the alias table ("singer/songwriter"). ID3v1 genre numbers ("(17)", "17") become
 their names. The alias table is deliberately short: it only merges spellings of *one* genre ("hiphop",
@@ -22,14 +22,13 @@ from pathlib import PurePath
 from typing import Any, Iterable
 
 from engine.keys import parse_key
+from engine.tag_suggestions import LABEL_FIELDS, label_field, label_value, make_label  # noqa: F401 (re-exported)
 
-LABEL_FIELDS = ("genre", "mood", "grouping", "key")  # --labels choices; "key" reads the TKEY/INITIALKEY tag
-SPLIT_FIELDS = frozenset({"genre", "mood", "grouping"})
-SUGGESTIBLE_FIELDS = ("genre", "mood", "grouping")  # fields `engine tag --suggest` may fill in
 SEPARATORS = re.compile(r"[;/,|\\\x00]")
 ID3V1_NUMBER = re.compile(r"^\(?(\d{1,3})\)?(.*)$")  # "17", "(17)", "(17)Rock" (ID3v2.3)
 DEFAULT_MIN_TRACKS = 10
 DEFAULT_HOLDOUT_SHARE = 0.2
+DEFAULT_MAX_UNLABELED = 1000  # untagged tracks sampled for training (bounds the audio cache and decode time)
 MIN_LABELS = 2  # fewer distinct labels give the contrastive term nothing to separate
 MIN_LABELED_TRACKS = 10
 MIN_HELD_OUT_TRACKS = 2
@@ -114,18 +113,8 @@ def track_labels(track: TaggedTrack, fields: Iterable[str]) -> list[str]:
     labels = []
     for field_name in fields:
         raw = track.tag_key if field_name == "key" else getattr(track, field_name)
-        labels += [f"{field_name}:{value}" for value in field_values(field_name, raw)]
+        labels += [make_label(field_name, value) for value in field_values(field_name, raw)]
     return labels
-
-
-def label_field(label: str) -> str:
-    """"genre:rock" → "genre"; a label without a namespace (a shipped model's tag) → ""."""
-    namespace, separator, _ = label.partition(":")
-    return namespace if separator and namespace in LABEL_FIELDS else ""
-
-
-def label_value(label: str) -> str:
-    return label.partition(":")[2] if label_field(label) else label
 
 
 def album_group(track: TaggedTrack) -> str:
@@ -146,10 +135,11 @@ class LabelPlan:
     dropped_counts: dict[str, int]  # labels with fewer than ``min_tracks`` tracks
     train_labeled: list[int]
     held_out: list[int]  # labeled tracks of the held-out albums
-    unlabeled: list[int]  # tracks without a kept label, outside the held-out albums
+    unlabeled: list[int]  # tracks without a kept label, outside the held-out albums, sampled to max_unlabeled
     held_out_groups: list[str]
     total_tracks: int
     excluded: list[int] = field(default_factory=list)  # unlabeled tracks of held-out albums (in neither side)
+    unlabeled_not_sampled: int = 0
 
     @property
     def labels(self) -> list[str]:
@@ -180,6 +170,7 @@ class LabelPlan:
             "held_out_tracks": len(self.held_out),
             "held_out_albums": len(self.held_out_groups),
             "unlabeled_tracks": len(self.unlabeled),
+            "unlabeled_not_sampled": self.unlabeled_not_sampled,
             "excluded_tracks": len(self.excluded),
             "labels": [
                 {"label": label, "tracks": count, "train": train[label], "held_out": held[label]}
@@ -194,10 +185,11 @@ class LabelPlan:
 
 def plan_labels(
     tracks: list[TaggedTrack], fields: list[str], min_tracks: int = DEFAULT_MIN_TRACKS,
-    holdout_share: float = DEFAULT_HOLDOUT_SHARE, seed: int = 0,
+    holdout_share: float = DEFAULT_HOLDOUT_SHARE, seed: int = 0, max_unlabeled: int = DEFAULT_MAX_UNLABELED,
 ) -> LabelPlan:
     """Labels per track (rare ones dropped), then whole albums held out until ``holdout_share`` of the labeled
-    tracks is reached, never taking a label's last training album. Raises ``NotEnoughLabelsError``."""
+    tracks is reached, never taking a label's last training album; at most ``max_unlabeled`` untagged tracks
+    (a seeded sample) train. Raises ``NotEnoughLabelsError``."""
     unknown = [name for name in fields if name not in LABEL_FIELDS]
     if unknown or not fields:
         raise NotEnoughLabelsError(f"unknown label field(s) {', '.join(unknown) or '(none)'}; choose from {', '.join(LABEL_FIELDS)}")
@@ -241,14 +233,17 @@ def plan_labels(
         )
     held_members = {t for group in held_groups for t in groups[group]}
     order = [track.track_id for track in tracks]
+    unlabeled = [t for t in order if t not in labels_by_track and t not in held_members]
+    sampled = set(random.Random(seed).sample(unlabeled, min(len(unlabeled), max(0, max_unlabeled))))
     return LabelPlan(
         fields=list(fields), min_tracks=min_tracks, labels_by_track=labels_by_track, label_counts=kept,
         dropped_counts=dropped,
         train_labeled=[t for t in order if t in labels_by_track and t not in held_members],
         held_out=[t for t in order if t in labels_by_track and t in held_members],
-        unlabeled=[t for t in order if t not in labels_by_track and t not in held_members],
+        unlabeled=[t for t in unlabeled if t in sampled],
         held_out_groups=held_groups, total_tracks=len(tracks),
         excluded=[t for t in order if t not in labels_by_track and t in held_members],
+        unlabeled_not_sampled=len(unlabeled) - len(sampled),
     )
 
 
@@ -270,7 +265,7 @@ def _check_enough(kept: dict[str, int], counts: Counter, labels_by_track: dict, 
 
 
 __all__ = [
-    "ALIASES", "DEFAULT_HOLDOUT_SHARE", "DEFAULT_MIN_TRACKS", "LABEL_FIELDS", "LabelPlan", "NotEnoughLabelsError",
-    "SUGGESTIBLE_FIELDS", "TaggedTrack", "album_group", "field_values", "label_field", "label_value",
+    "ALIASES", "DEFAULT_HOLDOUT_SHARE", "DEFAULT_MAX_UNLABELED", "DEFAULT_MIN_TRACKS", "LABEL_FIELDS", "LabelPlan", "NotEnoughLabelsError",
+    "TaggedTrack", "album_group", "field_values", "label_field", "label_value",
     "normalise_value", "plan_labels", "track_labels",
 ]

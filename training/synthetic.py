@@ -1,7 +1,9 @@
-"""Synthesised chord tracks in known keys: tiny labeled corpora for tests, benchmarks and smoke runs.
+"""Synthesised tracks with a known label: tiny labeled corpora for tests, benchmarks and smoke runs.
 
-A track plays a cadence (I–IV–V–I in major, i–iv–v–i in minor) of harmonic-rich chords over a bass line,
-with a random voicing, tempo and background noise, and is written as 16-bit WAV.
+Chord tracks play a cadence (I–IV–V–I in major, i–iv–v–i in minor) of harmonic-rich chords over a bass line,
+with a random voicing, tempo and background noise, and are written as 16-bit WAV. Timbre tracks play a random
+melody whose notes share one harmonic profile (a timbre family); pitch, tempo, loudness and noise vary at
+random, so the family is learnable but is not what dominates an untrained embedding.
 """
 
 from __future__ import annotations
@@ -49,6 +51,34 @@ def chord_track(key: Key, seconds: float, sample_rate: int, rng: np.random.Gener
     return (audio + noise).astype(np.float32)
 
 
+# Harmonic amplitude of harmonic number h (1-based) per timbre family.
+TIMBRE_FAMILIES = {
+    "bright": lambda h: 1.0 / h,  # sawtooth-like: every harmonic
+    "hollow": lambda h: (1.0 / h) if h % 2 else 0.0,  # clarinet/square-like: odd harmonics only
+    "pure": lambda h: 1.0 if h == 1 else (0.08 if h == 2 else 0.0),  # nearly a sine
+    "nasal": lambda h: 0.3 if h == 1 else (1.0 / (1 + abs(h - 5)) if h <= 10 else 0.0),  # energy around h = 5
+}
+TIMBRE_HARMONICS = 12
+
+
+def timbre_track(family: str, seconds: float, sample_rate: int, rng: np.random.Generator) -> np.ndarray:
+    """Mono float32: a random melody (MIDI 45-81, notes of 0.15-0.6 s) in one ``TIMBRE_FAMILIES`` timbre, plus noise."""
+    profile = [TIMBRE_FAMILIES[family](h) for h in range(1, TIMBRE_HARMONICS + 1)]
+    total = int(seconds * sample_rate)
+    note_seconds = rng.uniform(0.15, 0.6)
+    centre = rng.uniform(50, 76)
+    audio = np.zeros(total)
+    for start in range(0, total, int(note_seconds * sample_rate)):
+        length = min(int(note_seconds * sample_rate), total - start)
+        time = np.arange(length) / sample_rate
+        frequency = 440.0 * 2 ** ((np.clip(centre + rng.normal(0, 5), 45, 81) - 69) / 12)
+        note = sum(a * np.sin(2 * np.pi * frequency * h * time) for h, a in enumerate(profile, 1) if a and frequency * h < sample_rate / 2)
+        audio[start : start + length] = note * np.minimum(1.0, time / 0.01) * np.exp(-rng.uniform(0.5, 4.0) * time)
+    audio = audio / (np.abs(audio).max() + 1e-9) * rng.uniform(0.2, 0.8)
+    noise = rng.standard_normal(total) * np.sqrt(np.mean(audio**2)) / 10 ** (rng.uniform(10, 30) / 20)
+    return (audio + noise).astype(np.float32)
+
+
 def write_wav(path: Path, audio: np.ndarray, sample_rate: int) -> None:
     pcm = (np.clip(audio, -1.0, 1.0) * 32767).astype(np.int16)
     with wave.open(str(path), "wb") as handle:
@@ -83,4 +113,4 @@ def write_chord_corpus(
     return manifest
 
 
-__all__ = ["chord_track", "write_chord_corpus", "write_wav"]
+__all__ = ["TIMBRE_FAMILIES", "chord_track", "timbre_track", "write_chord_corpus", "write_wav"]

@@ -16,6 +16,7 @@ import contextlib
 import json
 import math
 import os
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -121,7 +122,7 @@ class Trainer:
             with_key=bool(finetune and config.finetune.key_weight > 0),
         )
         if initial_weights is not None:
-            self.learner.load_state_dict(initial_weights, strict=False)
+            self.learner.load_state_dict(_fitting_heads(initial_weights, self.learner.state_dict()), strict=False)
         if config.run.sync_batchnorm and self.world_size > 1:
             self.learner = torch.nn.SyncBatchNorm.convert_sync_batchnorm(self.learner)
         self.learner.to(self.device)
@@ -150,6 +151,9 @@ class Trainer:
                 raise TrainingError("finetune needs finetune.manifest (JSONL with \"labels\" and/or \"key\")")
             labeled_entries, unlabeled_entries = read_manifest(self.config.finetune.manifest, data.split), []
             labeled_share = 1.0
+            if self.config.finetune.unlabeled_manifest:
+                unlabeled_entries = read_manifest(self.config.finetune.unlabeled_manifest, data.split)
+                labeled_share = data.labeled_share
         else:
             unlabeled_entries = read_manifest(data.unlabeled_manifest, data.split) if data.unlabeled_manifest else []
             labeled_entries = read_manifest(data.labeled_manifest, data.split) if data.labeled_manifest else []
@@ -159,11 +163,11 @@ class Trainer:
             labeled_share = data.labeled_share
         if not labeled_entries and not unlabeled_entries:
             raise TrainingError(f"no tracks of split {data.split!r} in the configured manifests")
-        cache = AudioCache(data.cache_dir, self.sample_rate)
+        cache = AudioCache(data.cache_dir, self.sample_rate, data.max_seconds)
         if self.rank == 0:
             problems = cache.build(labeled_entries + unlabeled_entries, workers=data.decode_workers)
             for path, reason in list(problems.items())[:5]:
-                print(f"skipped {path}: {reason}")
+                print(f"skipped {path}: {reason}", file=sys.stderr)
         if self.world_size > 1:
             dist.barrier()
         vocabulary = LabelVocabulary.from_entries(labeled_entries)
@@ -354,12 +358,21 @@ def initial_encoder(path: Path) -> tuple[dict[str, Any], dict[str, torch.Tensor]
             loaded = load_model(path)
         except ModelLoadError as error:
             raise TrainingError(str(error)) from None
-        encoder_state = loaded.network.encoder.state_dict()
-        return loaded.config.architecture, {f"encoder.{name}": tensor for name, tensor in encoder_state.items()}
+        kept = ("encoder.", "key_head.")  # a model folder's key head goes on being used; its tag head names other labels
+        state = {name: tensor for name, tensor in loaded.network.state_dict().items() if name.startswith(kept)}
+        return loaded.config.architecture, state
     folder = checkpoints.resolve_checkpoint(path)
     architecture = checkpoints.read_run_summary(folder)["architecture"]
     weights = checkpoints.load_weights(folder)
     return architecture, {name: t for name, t in weights.items() if name.startswith(("encoder.", "projection."))}
+
+
+def _fitting_heads(initial: dict[str, torch.Tensor], own: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """``initial`` without head weights that this learner has no place for (no such head, or another shape)."""
+    return {
+        name: tensor for name, tensor in initial.items()
+        if not name.startswith(("key_head.", "tag_head.")) or (name in own and own[name].shape == tensor.shape)
+    }
 
 
 def _summary_writer(run_dir: Path):
@@ -369,11 +382,12 @@ def _summary_writer(run_dir: Path):
 
 
 def _progress(enabled: bool, mode: str):
+    from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     return Progress(
         TextColumn(f"[bold]{mode}"), BarColumn(), MofNCompleteColumn(), TextColumn("loss {task.fields[loss]:.4f}"),
-        TimeRemainingColumn(), disable=not enabled, transient=False,
+        TimeRemainingColumn(), disable=not enabled, transient=False, console=Console(stderr=True),
     )
 
 

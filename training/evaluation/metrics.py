@@ -1,5 +1,5 @@
 """Evaluation metrics as pure functions: key accuracy / MIREX score, retrieval (R-precision, mAP,
-top-1), and average precision for tags."""
+top-1, shared-label precision@k), and average precision for tags."""
 
 from __future__ import annotations
 
@@ -58,6 +58,25 @@ def same_label_retrieval(embeddings: np.ndarray, labels: Sequence[str]) -> dict[
         "map": float(np.mean(average_precisions)) if average_precisions else float("nan"),
         "queries": len(r_precisions),
     }
+
+
+def shared_label_precision_at_k(
+    queries: np.ndarray, query_labels: Sequence[set[str]], query_groups: Sequence[str],
+    candidates: np.ndarray, candidate_labels: Sequence[set[str]], candidate_groups: Sequence[str], k: int = 10,
+) -> dict[str, float]:
+    """Each query ranks the candidates by cosine similarity, skipping those of its own group (its album, so
+    itself too); precision@k = share of its ``k`` nearest that share at least one label with it (multi-label,
+    unlike ``same_label_retrieval``). Queries with fewer than ``k`` candidates outside their group are skipped."""
+    similarities = cosine_similarities(queries, candidates)
+    groups = np.asarray(candidate_groups)
+    precisions = []
+    for index, labels in enumerate(query_labels):
+        allowed = np.flatnonzero(groups != query_groups[index])
+        if not labels or allowed.size < k:
+            continue
+        nearest = allowed[np.argsort(-similarities[index, allowed], kind="stable")[:k]]
+        precisions.append(np.mean([bool(labels & candidate_labels[other]) for other in nearest]))
+    return {"precision": float(np.mean(precisions)) if precisions else float("nan"), "k": k, "queries": len(precisions)}
 
 
 def top1_retrieval(queries: np.ndarray, database: np.ndarray, targets: Sequence[int]) -> dict[str, float]:
