@@ -30,6 +30,7 @@ AUDIO_DIGEST_BYTES = 16
 TRUNCATION_TOLERANCE_SECONDS = 1.0
 TRUNCATION_MIN_SHARE = 0.98
 RESAMPLE_RUN_SECONDS = 8.0  # decoded audio resampled per call: long runs, bounded memory for whole files
+SEEK_BACKOFF_SECONDS = 1.0  # how much earlier a seek that landed after the wanted start is tried again
 RESAMPLER_TAIL_SAMPLES = 256  # input decoded past a span's end, so the resampler's filter tail lies outside it
 EDGE_MARGIN_SHARE = 0.05  # windows avoid the first and last 5 % (intros, fade-outs, silence)
 
@@ -115,11 +116,35 @@ def probe(path: Path | str) -> AudioInfo:
 def _decode_span(container, stream, sample_rate: int, start_seconds: float, sample_count: int | None) -> np.ndarray:
     """Decode from ``start_seconds`` for ``sample_count`` samples (None = to the end), mono float32.
 
+    Times count from the stream's first sample, as in a whole decode: an MP3's start padding, which FFmpeg
+    drops, gives its stream a start time of about 50 ms, and a window found by seeking starts that much later
+    in container time. A seek that lands after the start (Ogg pages) is retried from a second earlier.
+    """
+    target = _stream_origin(stream) + start_seconds
+    audio, first_time = _decode_from(container, stream, sample_rate, target, target, sample_count)
+    if start_seconds > 0 and first_time > target + 0.5 / sample_rate:
+        audio, _ = _decode_from(container, stream, sample_rate, target - SEEK_BACKOFF_SECONDS, target, sample_count)
+    return audio
+
+
+def _stream_origin(stream) -> float:
+    """Container time (s) of the stream's first sample; 0 when it is unknown or negative (codec priming)."""
+    if stream.start_time is None or stream.time_base is None:
+        return 0.0
+    return max(0.0, float(stream.start_time * stream.time_base))
+
+
+def _decode_from(
+    container, stream, sample_rate: int, seek_seconds: float, start_seconds: float, sample_count: int | None
+) -> tuple[np.ndarray, float]:
+    """Seek to ``seek_seconds`` (container time; none at 0), decode, and cut the audio from ``start_seconds``;
+    returns it with the time of the first decoded sample.
+
     Decoded frames are gathered in an ``AudioFifo`` and resampled in long runs: calling the resampler (and
     ``to_ndarray``) once per codec frame cost more than decoding (BENCHMARKS.md), and the output is the same.
     """
-    if start_seconds > 0:
-        container.seek(int(start_seconds / stream.time_base), stream=stream, backward=True, any_frame=False)
+    if seek_seconds > 0:
+        container.seek(int(seek_seconds / stream.time_base), stream=stream, backward=True, any_frame=False)
     gathered = _ResampledRun(sample_rate)
     first_time: float | None = None  # time (s) of the first decoded sample
     input_needed: float | None = None  # input samples that cover the span, from the first frame on
@@ -128,7 +153,7 @@ def _decode_span(container, stream, sample_rate: int, start_seconds: float, samp
             if first_time is None:
                 first_time = float(frame.time) if frame.time is not None else 0.0
                 if sample_count is not None:
-                    lead_seconds = max(0.0, start_seconds - first_time)  # a seek may also land just after the start
+                    lead_seconds = max(0.0, start_seconds - first_time)
                     input_needed = (lead_seconds + sample_count / sample_rate) * frame.sample_rate
             gathered.add(frame)
             if input_needed is not None and gathered.input_samples >= input_needed + RESAMPLER_TAIL_SAMPLES:
@@ -138,9 +163,10 @@ def _decode_span(container, stream, sample_rate: int, start_seconds: float, samp
             raise AudioDecodeError(container.name, f"decoding failed ({_short(error)})") from None
         # A damaged frame late in the file: keep what decoded; truncation checks judge the rest.
     audio = gathered.finish()
-    skip = max(0, int(round((start_seconds - (first_time or 0.0)) * sample_rate)))
+    first_time = first_time or 0.0
+    skip = max(0, int(round((start_seconds - first_time) * sample_rate)))
     audio = audio[skip:]
-    return audio[:sample_count] if sample_count is not None else audio
+    return (audio[:sample_count] if sample_count is not None else audio), first_time
 
 
 class _ResampledRun:

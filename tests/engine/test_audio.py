@@ -1,0 +1,94 @@
+"""Decoding: seek-based windows match a whole decode, and cut-off Ogg / Opus / WAV files count as truncated."""
+
+from __future__ import annotations
+
+import struct
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import audio_factory
+from engine.audio import AudioDecodeError, decode_mono, read_windows
+from engine.keys import key_from_index
+from engine.library import Library
+from engine.truncation import ogg_truncation, wav_truncation
+
+SAMPLE_RATE = 16000
+WINDOW_SAMPLES = 43200
+TRACK_SECONDS = 40.0
+
+
+@pytest.fixture(scope="module")
+def full_tracks(tmp_path_factory) -> dict[str, Path]:
+    """A complete 40 s track in each format whose container states the length of what is present."""
+    folder = tmp_path_factory.mktemp("full")
+    samples = audio_factory.chord_progression(key_from_index(4), TRACK_SECONDS, seed=5)
+    return {extension: audio_factory.write_audio(samples, folder / f"full.{extension}")
+            for extension in ("ogg", "opus", "wav", "mp3")}
+
+
+@pytest.mark.parametrize("extension", ["ogg", "opus", "wav", "mp3"])
+def test_seek_windows_match_the_same_span_of_a_whole_decode(full_tracks, extension):
+    path = full_tracks[extension]
+    windows = read_windows(path, SAMPLE_RATE, WINDOW_SAMPLES, 6)
+    whole = decode_mono(path, SAMPLE_RATE)
+    assert windows.windows.shape == (6, WINDOW_SAMPLES)
+    for window, start in zip(windows.windows, windows.start_seconds):
+        offset = int(round(start * SAMPLE_RATE))
+        reference = whole[offset : offset + WINDOW_SAMPLES]
+        assert np.corrcoef(window[1000:], reference[1000:])[0, 1] > 0.99
+
+
+@pytest.mark.parametrize("extension", ["ogg", "opus", "wav"])
+def test_complete_ogg_opus_and_wav_files_are_not_truncated(full_tracks, extension):
+    assert read_windows(full_tracks[extension], SAMPLE_RATE, WINDOW_SAMPLES, 6).duration_seconds > 39
+
+
+@pytest.mark.parametrize("extension", ["ogg", "opus", "wav"])
+def test_truncated_ogg_opus_and_wav_files_raise_truncated(full_tracks, tmp_path, extension):
+    cut = audio_factory.make_truncated(full_tracks[extension], tmp_path / f"cut.{extension}", keep_share=0.5)
+    with pytest.raises(AudioDecodeError, match="truncated"):
+        read_windows(cut, SAMPLE_RATE, WINDOW_SAMPLES, 6)
+
+
+def test_ogg_cut_at_a_page_boundary_has_no_end_of_stream_page(full_tracks, tmp_path):
+    data = full_tracks["ogg"].read_bytes()
+    last_page = data.rfind(b"OggS", 0, len(data) // 2)  # some page in the middle: cut right before it
+    cut = tmp_path / "cut-at-page.ogg"
+    cut.write_bytes(data[:last_page])
+    assert ogg_truncation(cut) == "truncated: the Ogg stream has no end-of-stream page"
+    assert ogg_truncation(full_tracks["ogg"]) is None
+
+
+@pytest.mark.parametrize("kept_bytes", [1, 2, 10, 30])
+def test_ogg_cut_inside_a_page_header_is_truncated(full_tracks, tmp_path, kept_bytes):
+    data = full_tracks["opus"].read_bytes()
+    page = data.rfind(b"OggS", 0, len(data) // 2)
+    cut = tmp_path / "cut-in-header.opus"
+    cut.write_bytes(data[: page + kept_bytes])
+    assert ogg_truncation(cut) == "truncated: the Ogg stream ends inside a page"
+
+
+def test_wav_with_unknown_data_size_is_not_truncated(full_tracks, tmp_path):
+    """Streamed WAVs (written to a pipe) leave the sizes at 0xFFFFFFFF; that is not a truncation."""
+    data = bytearray(full_tracks["wav"].read_bytes())
+    data_chunk = data.find(b"data")
+    data[data_chunk + 4 : data_chunk + 8] = struct.pack("<I", 0xFFFFFFFF)
+    streamed = tmp_path / "streamed.wav"
+    streamed.write_bytes(bytes(data[: len(data) // 2]))
+    assert wav_truncation(streamed) is None
+
+
+def test_truncated_ogg_opus_and_wav_are_recorded_as_problems(full_tracks, model_dir, tmp_path):
+    folder = tmp_path / "music"
+    folder.mkdir()
+    for extension in ("ogg", "opus", "wav"):
+        audio_factory.make_truncated(full_tracks[extension], folder / f"cut.{extension}", keep_share=0.6)
+    (folder / "complete.ogg").write_bytes(full_tracks["ogg"].read_bytes())
+    with Library(tmp_path / "library.db", model_dir) as library:
+        report = library.index([folder], workers=0)
+        reasons = {Path(problem.path).name: problem.reason for problem in library.problems()}
+    assert report.added == 1
+    assert set(reasons) == {"cut.ogg", "cut.opus", "cut.wav"}
+    assert all(reason.startswith("truncated") for reason in reasons.values())
