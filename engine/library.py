@@ -37,7 +37,7 @@ from engine.scan import display_path, path_from_key, quick_hash, scan_paths
 from engine.store import Store, unblob
 from engine.tag_suggestions import DEFAULT_MIN_CONFIDENCE, SUGGESTIBLE_FIELDS, suggest_tags
 from engine.tag_writer import ExistingPolicy, TagWriteResult
-from engine.vector_index import VectorIndex
+from engine.vector_index import VectorIndex, index_paths
 
 APP_NAME = "semisup-music"
 DATABASE_FILE = "library.db"
@@ -172,6 +172,16 @@ class Library:
                       row["analysed"], row["model_id"] == active)
             for row in self.store.models()
         ]
+
+    def forget_model(self, model_id: str) -> None:
+        """Unregister a model (not the active one): its analyses and FAISS cache go; its folder is left alone."""
+        if model_id == self.active_model_id:
+            raise LibraryError(f"{model_id} is the active model; make another model active first")
+        with self._lock:
+            self._vector_indexes.pop(model_id, None)
+            self.store.forget_model(model_id)
+            for path in index_paths(self.db_path, model_id):
+                path.unlink(missing_ok=True)
 
     def registered_model_folder(self, reference: Path | str) -> Path | None:
         """The folder of a registered model named by its model id or name (the newest of that name); None when

@@ -398,6 +398,13 @@ class Store:
             return int(connection.execute(query).scalar())
 
     # -- models -----------------------------------------------------------------------------------
+    def forget_model(self, model_id: str) -> int:
+        """Drop a model's registration and every analysis it made; returns how many analyses went."""
+        with self.engine.begin() as connection:
+            removed = connection.execute(delete(analyses).where(analyses.c.model_id == model_id)).rowcount
+            connection.execute(delete(models).where(models.c.model_id == model_id))
+        return removed
+
     def register_model(self, model_id: str, name: str, weights_sha256: str, folder: str, embedding_dim: int,
                        tag_names: list[str]) -> None:
         with self.engine.begin() as connection:

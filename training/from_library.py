@@ -24,7 +24,6 @@ Evaluation (held-out albums only, embeddings as the library stores them, 6 windo
 
 from __future__ import annotations
 
-import contextlib
 import json
 import re
 import shutil
@@ -37,6 +36,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from engine.analyzer import torch_threads
 from engine.keys import key_from_index, parse_key
 from engine.library import Library
 from engine.model_folder import CONFIG_FILE as MODEL_CONFIG_FILE
@@ -104,8 +104,7 @@ class LibraryTraining:
         self.settings = {"fields": self.fields, "min_tracks": min_tracks, "holdout_share": holdout_share,
                          "max_unlabeled": max_unlabeled, "seed": seed, "base_model": self.base.model_id}
         self.steps, self.config_path = steps, Path(config_path)
-        if fresh and self.workspace.exists():
-            shutil.rmtree(self.workspace)
+        self.fresh = fresh  # the earlier run is discarded when training starts (a dry run keeps it)
         rows = self.library.store.track_tags(self.base.model_id)
         self.tracks = {
             row["id"]: TaggedTrack(row["id"], path_from_key(row["path_key"]), row["album"], row["album_artist"], row["genre"],
@@ -123,10 +122,21 @@ class LibraryTraining:
     def __exit__(self, *_exc) -> None:
         self.close()
 
+    def _discard_earlier_run(self) -> None:
+        """--fresh: forget the models registered from this name's folder (their analyses and indexes), then
+        delete its run and model folders."""
+        model_dir = self.model_dir.resolve()
+        if Path(self.base.folder).resolve() == model_dir:
+            raise FromLibraryError(f"{self.name} is the model being trained from; give the new model another --name")
+        for model in self.library.models():
+            if Path(model.folder).resolve() == model_dir:
+                self.library.forget_model(model.model_id)
+        shutil.rmtree(self.workspace, ignore_errors=True)
+
     # -- plan ---------------------------------------------------------------------------------------------
     def _load_or_make_plan(self, min_tracks: int, holdout_share: float, max_unlabeled: int) -> LabelPlan:
         path = self.run_dir / PLAN_FILE
-        if path.is_file():
+        if path.is_file() and not self.fresh:
             saved = json.loads(path.read_text(encoding="utf-8"))
             if saved["settings"] != self.settings:
                 raise FromLibraryError(
@@ -151,6 +161,9 @@ class LibraryTraining:
     def train(self) -> dict[str, Any]:
         """Finetune (resuming from the latest checkpoint) and export the model folder; Ctrl-C raises
         ``KeyboardInterrupt`` after saving a checkpoint. Returns the training summary."""
+        if self.fresh:
+            self._discard_earlier_run()
+            self.fresh = False
         if self.exported:
             return json.loads((self.run_dir / DONE_FILE).read_text(encoding="utf-8"))
         self.run_dir.mkdir(parents=True, exist_ok=True)
@@ -162,7 +175,8 @@ class LibraryTraining:
         self.say(f"finetuning {self.base.config.name} for {config.run.steps} steps on {len(self.plan.train_labeled)} "
                  f"tagged + {len(self.plan.unlabeled)} untagged tracks "
                  f"(decoding them first) ...")
-        trainer = Trainer(config, mode="finetune")
+        trainer = Trainer(config, mode="finetune")  # decodes the training tracks into the audio cache first
+        set_up = time.monotonic()
         resumed_from = trainer.step
         losses = trainer.fit()
         seconds = time.monotonic() - started
@@ -172,6 +186,8 @@ class LibraryTraining:
         shutil.rmtree(self.run_dir / CACHE_FOLDER, ignore_errors=True)  # decoded audio: large, no longer needed
         summary = {
             "steps": trainer.step, "resumed_from_step": resumed_from, "seconds": round(seconds, 1),
+            "setup_seconds": round(set_up - started, 1), "step_seconds": round(seconds - (set_up - started), 1),
+            "training_tracks": len(self.plan.train_labeled) + len(self.plan.unlabeled),
             "final_loss": losses[-1] if losses else None, "device": str(trainer.device),
             "tag_labels": trainer.vocabulary.names, "key_head": self._key_weight(config) > 0,
         }
@@ -253,7 +269,7 @@ class LibraryTraining:
         train = [t for t in self.plan.train_labeled if t in before and t in after]
         vocabulary = LabelVocabulary(self.plan.labels)
         targets = np.stack([vocabulary.encode(self.plan.labels_by_track[t]) for t in held]) if held else None
-        with _torch_threads(1):  # tiny full-batch probes: extra threads only contend
+        with torch_threads(1):  # tiny full-batch probes: extra threads only contend
             tag_map = {
                 "before": _probe_map(before, train, held, self.plan, vocabulary),
                 "after": _head_map(after, held, custom, vocabulary, targets),
@@ -329,16 +345,6 @@ def result_text(report: dict[str, Any]) -> str:
         f"  key agreement with the base model: {shown(evaluation['key_agreement_with_base'])}",
         f"use it: engine similar QUERY --model {report['name']}",
     ])
-
-
-@contextlib.contextmanager
-def _torch_threads(count: int):
-    previous = torch.get_num_threads()
-    torch.set_num_threads(count)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
 
 
 def _differences(saved: dict[str, Any], wanted: dict[str, Any]) -> str:

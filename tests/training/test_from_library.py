@@ -183,7 +183,17 @@ def test_interrupted_training_resumes_from_its_checkpoint(engine, indexed, monke
     monkeypatch.setattr(Trainer, "train_step", original)
     second = from_library(engine, indexed, "--name", "resumed", "--steps", "5", "--json")
     assert second.returncode == 0, second.stderr
+    first_model = json.loads(second.stdout)["evaluation"]["model_id"]
     assert json.loads(second.stdout)["training"]["resumed_from_step"] == 3
+
+    dry = from_library(engine, indexed, "--name", "resumed", "--steps", "2", "--fresh", "--dry-run")
+    assert dry.returncode == 0 and (indexed["database"].parent / "custom-models" / "resumed" / "run").is_dir()
+    fresh = from_library(engine, indexed, "--name", "resumed", "--steps", "2", "--fresh", "--json")
+    assert fresh.returncode == 0, fresh.stderr
+    assert json.loads(fresh.stdout)["training"]["resumed_from_step"] == 0
+    models = json.loads(engine("info", "--db", indexed["database"], "--json").stdout)["models"]
+    assert [model["name"] for model in models].count("resumed") == 1  # the earlier "resumed" is forgotten
+    assert not index_paths(indexed["database"], first_model)[0].exists()
 
 
 def _suggestions(engine, database, *extra: str) -> list[dict]:
