@@ -414,7 +414,8 @@ class Library:
         index = self._vector_index(self.model())
         wanted = k * HARMONIC_OVERSAMPLE if harmonic else k + 1
         while True:
-            scores, track_ids = index.search(embedding[None, :], wanted)
+            # A file outside the library has paid ~150 ms to decode and embed: it gets an exact scan.
+            scores, track_ids = index.search(embedding[None, :], wanted, exact=own_track_id is None)
             hits = [(int(t), float(s)) for t, s in zip(track_ids[0], scores[0]) if t >= 0 and t != own_track_id]
             rows = self._rows_by_ids([track_id for track_id, _ in hits])
             results = [SimilarTrack(rows[t], score) for t, score in hits if t in rows]

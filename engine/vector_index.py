@@ -3,9 +3,11 @@
 SQLite is the truth; this file only makes search fast. Its sidecar JSON records the fingerprint of
 the analyses it holds (count, max analysis id). On open: same fingerprint → use it; only newer
 analyses were added → add those; anything else (missing, removed rows, unreadable) → rebuild.
-Exact inner product (cosine on unit vectors) up to ``FLAT_LIMIT`` vectors, HNSW above: an exact
-scan reads every vector (100k x 512 float32 = 200 MB per query, 15-30 ms on this machine, memory
-bound), so beyond a few tens of thousands of tracks only a graph index answers in a millisecond or two.
+Exact inner product (cosine on unit vectors) up to ``FLAT_LIMIT`` vectors, an HNSW graph above. An exact
+scan reads every vector and costs about 0.25 ms of CPU per 1,000 512-d vectors here (100k: 26 ms, memory
+bound), so past a few thousand tracks only a graph answers a track's neighbours within the 2 ms budget.
+The graph keeps every vector too (``IndexHNSWFlat``), so ``exact=True`` still scans them all: a query by
+file, which pays ~150 ms to decode and embed anyway, stays exact up to a few hundred thousand tracks.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ import json
 import os
 import re
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,10 +26,12 @@ import numpy as np
 
 from engine.store import Store
 
-FLAT_LIMIT = 25_000
+FLAT_LIMIT = 5_000  # an exact scan of 5k vectors costs what a graph search at 100k does (~1 ms CPU)
 HNSW_NEIGHBOURS = 16
-HNSW_EF_CONSTRUCTION = 40
-HNSW_EF_SEARCH = 96
+# 100k synthetic vectors, 1 thread (BENCHMARKS.md): construction effort 80 instead of 40 doubles the build
+# time but lets efSearch 40 reach recall@10 0.99 in ~0.5 ms, where efC 40 needed efSearch 96 and ~1 ms.
+HNSW_EF_CONSTRUCTION = 80
+HNSW_EF_SEARCH = 40
 STALENESS_CHECK_SECONDS = 1.0  # searches within this time of the last check trust the cache
 SINGLE_THREAD_QUERIES = 16  # smaller searches run on one thread: OpenMP start-up costs more than it saves
 INDEX_FORMAT = 1
@@ -55,6 +61,26 @@ def build_faiss_index(dimension: int, expected_count: int) -> faiss.Index:
     return faiss.IndexIDMap2(inner)
 
 
+def _graph(index: faiss.Index) -> faiss.IndexHNSW | None:
+    """The HNSW graph inside an ID-mapped index, or None for a flat one."""
+    inner = faiss.downcast_index(index.index)
+    return inner if isinstance(inner, faiss.IndexHNSW) else None
+
+
+@contextmanager
+def _faiss_threads(count: int | None) -> Iterator[None]:
+    """Run the body on ``count`` OpenMP threads (None: leave FAISS's setting), then restore it."""
+    if count is None:
+        yield
+        return
+    previous = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(count)
+    try:
+        yield
+    finally:
+        faiss.omp_set_num_threads(previous)
+
+
 class VectorIndex:
     """Nearest-neighbour search over one model's embeddings, kept consistent with the ``Store``."""
 
@@ -67,6 +93,7 @@ class VectorIndex:
         self._fingerprint: Fingerprint | None = None
         self.last_action = "none"  # "loaded", "extended", "rebuilt", "current": for tests and logs
         self._checked_at = float("-inf")
+        self._ids_by_position: tuple[int, np.ndarray] | None = None  # (ntotal, ids) for exact scans of a graph
 
     @property
     def size(self) -> int:
@@ -95,22 +122,29 @@ class VectorIndex:
         self._save()
         return self._index
 
-    def search(self, vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    def search(self, vectors: np.ndarray, k: int, exact: bool = False) -> tuple[np.ndarray, np.ndarray]:
         """``vectors`` (Q, D) unit length → (scores (Q, k), track_ids (Q, k)); missing slots have id -1.
-        Sees changes by other processes within ``STALENESS_CHECK_SECONDS``."""
+        ``exact`` scans every vector even when the index is a graph. Sees changes by other processes within
+        ``STALENESS_CHECK_SECONDS``."""
         index = self.ensure_current(STALENESS_CHECK_SECONDS)
         if index.ntotal == 0 or k <= 0:
             shape = (len(vectors), max(k, 0))
             return np.zeros(shape, dtype=np.float32), np.full(shape, -1, dtype=np.int64)
         queries = np.ascontiguousarray(vectors, dtype=np.float32).reshape(-1, self.dimension)
-        if len(queries) > SINGLE_THREAD_QUERIES:
-            return index.search(queries, min(k, int(index.ntotal)))
-        threads = faiss.omp_get_max_threads()
-        faiss.omp_set_num_threads(1)
-        try:
-            return index.search(queries, min(k, int(index.ntotal)))
-        finally:
-            faiss.omp_set_num_threads(threads)
+        k = min(k, int(index.ntotal))
+        with _faiss_threads(1 if len(queries) <= SINGLE_THREAD_QUERIES else None):
+            graph = _graph(index)
+            if exact and graph is not None:
+                scores, positions = faiss.downcast_index(graph.storage).search(queries, k)
+                ids = self._ids_in_order(index)
+                return scores, np.where(positions >= 0, ids[np.maximum(positions, 0)], -1)
+            return index.search(queries, k)
+
+    def _ids_in_order(self, index: faiss.Index) -> np.ndarray:
+        """Track ids by storage position (``IndexIDMap2.id_map``), cached while the index does not change."""
+        if self._ids_by_position is None or self._ids_by_position[0] != index.ntotal:
+            self._ids_by_position = (int(index.ntotal), faiss.vector_to_array(index.id_map))
+        return self._ids_by_position[1]
 
     def vector_of(self, track_id: int) -> np.ndarray | None:
         index = self.ensure_current(STALENESS_CHECK_SECONDS)
@@ -128,8 +162,7 @@ class VectorIndex:
         still_there, _ = self.store.analyses_fingerprint(self.model_id, up_to_id=saved.max_analysis_id)
         if still_there != saved.count:  # ids never come back, so an equal count means nothing was removed
             return False
-        grows_past_flat = saved.count <= FLAT_LIMIT < current.count
-        return not grows_past_flat
+        return (_graph(self._index) is not None) == (current.count > FLAT_LIMIT)  # same kind of index after
 
     def _extend(self, current: Fingerprint) -> None:
         (count, max_id), track_ids, matrix = self.store.embedding_snapshot(
@@ -147,7 +180,7 @@ class VectorIndex:
         index = build_faiss_index(self.dimension, len(track_ids))
         if len(track_ids):
             index.add_with_ids(np.ascontiguousarray(matrix), track_ids)
-        self._index = index
+        self._index, self._ids_by_position = index, None
         self._fingerprint = Fingerprint(count, max_id)
         self.last_action = "rebuilt"
 
@@ -162,7 +195,10 @@ class VectorIndex:
         fingerprint = Fingerprint(int(meta.get("count", -1)), int(meta.get("max_analysis_id", -1)))
         if meta.get("format") != INDEX_FORMAT or index.d != self.dimension or index.ntotal != fingerprint.count:
             return
-        self._index, self._fingerprint = index, fingerprint
+        graph = _graph(index)
+        if graph is not None:
+            graph.hnsw.efSearch = HNSW_EF_SEARCH  # the setting of this version, whatever the file holds
+        self._index, self._fingerprint, self._ids_by_position = index, fingerprint, None
 
     def _save(self) -> None:
         """Write index then sidecar, each through a temporary file and an atomic rename."""
@@ -172,7 +208,7 @@ class VectorIndex:
         meta = {
             "format": INDEX_FORMAT, "model_id": self.model_id, "dimension": self.dimension,
             "count": self._fingerprint.count, "max_analysis_id": self._fingerprint.max_analysis_id,
-            "kind": "flat" if self._index.ntotal <= FLAT_LIMIT else "hnsw",
+            "kind": "hnsw" if _graph(self._index) is not None else "flat",
         }
         temporary_meta = self.meta_path.with_name(self.meta_path.name + ".tmp")
         temporary_meta.write_text(json.dumps(meta), encoding="utf-8")

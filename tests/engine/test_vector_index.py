@@ -63,3 +63,46 @@ def test_large_collections_use_an_approximate_index():
     hnsw.add_with_ids(vectors, np.arange(500, dtype=np.int64) + 1000)
     _, found = hnsw.search(vectors[:5], 1)
     assert list(found[:, 0]) == [1000, 1001, 1002, 1003, 1004]
+
+
+def test_graph_index_answers_exact_searches_by_scanning_every_vector(indexed_library, model_dir, tmp_path, monkeypatch):
+    from engine import vector_index
+
+    monkeypatch.setattr(vector_index, "FLAT_LIMIT", 4)  # the ~30 generated tracks now make a graph
+    database, _ = indexed_library
+    copy = tmp_path / "lib.db"
+    shutil.copyfile(database, copy)
+    with Library(copy, model_dir) as library:
+        index = _fresh_index(library)
+        index.ensure_current()
+        assert isinstance(faiss.downcast_index(index._index.index), faiss.IndexHNSWFlat)
+        ids, matrix = library.embeddings()
+        queries = matrix[:3] * 0.5 + matrix[3:6] * 0.5
+        queries /= np.linalg.norm(queries, axis=1, keepdims=True)
+        scores, found = index.search(queries, 5, exact=True)
+        exact_scores = queries @ matrix.T  # (3, N); the random test model makes near-ties, so compare scores
+        position = {int(track_id): n for n, track_id in enumerate(ids)}
+        np.testing.assert_allclose(scores, np.sort(exact_scores, axis=1)[:, ::-1][:, :5], rtol=1e-5)
+        for row, hits in enumerate(found):
+            np.testing.assert_allclose(scores[row], [exact_scores[row, position[int(t)]] for t in hits], rtol=1e-5)
+        _, approximate = index.search(queries, 5)
+        assert set(approximate.ravel().tolist()) <= set(ids.tolist())
+
+
+def test_flat_index_that_outgrows_the_limit_is_rebuilt_as_a_graph(library_copy, model_dir, tmp_path, monkeypatch):
+    from engine import vector_index
+
+    monkeypatch.setattr(vector_index, "FLAT_LIMIT", 12)
+    with Library(tmp_path / "lib.db", model_dir) as library:
+        for path in library_copy.valid[10:]:
+            path.rename(path.with_name("." + path.name))
+        library.index([library_copy.root], workers=0)
+        index = _fresh_index(library)
+        index.ensure_current()
+        assert isinstance(faiss.downcast_index(index._index.index), faiss.IndexFlatIP)
+        for path in library_copy.valid[10:]:
+            path.with_name("." + path.name).rename(path)
+        library.index(workers=0)
+        index.ensure_current()
+        assert index.last_action == "rebuilt"
+        assert isinstance(faiss.downcast_index(index._index.index), faiss.IndexHNSWFlat)
