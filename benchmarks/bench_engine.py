@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/bench_engine_data.py              # once: the library and the model
     .venv/bin/python benchmarks/bench_engine.py index [--workers 1] [--max-windows 8]
     .venv/bin/python benchmarks/bench_engine.py query [--db an-indexed.db]
-    .venv/bin/python benchmarks/bench_engine.py vectors --sizes 100000     # Library.similar, SQLite + FAISS
+    .venv/bin/python benchmarks/bench_engine.py vectors --sizes 100000 [--database reused.db]  # Library.similar
     .venv/bin/python benchmarks/bench_engine.py faiss --sizes 1000000      # FAISS alone
 
 Real-time factor = total audio duration / wall time. Prints absolute figures and ratios.
