@@ -33,7 +33,7 @@ PER_THOUSAND = 1000
 
 def library_folder(out: Path, albums_per_genre: int, tracks_per_album: int, untagged_albums: int, seconds: float) -> Path:
     """The generated library (made once per shape; later runs reuse it)."""
-    folder = out / f"library-{albums_per_genre}x{tracks_per_album}-{untagged_albums}-{seconds:g}s"
+    folder = out / f"library-v2-{albums_per_genre}x{tracks_per_album}-{untagged_albums}-{seconds:g}s"
     done = folder / ".complete"
     if not done.is_file():
         shutil.rmtree(folder, ignore_errors=True)
@@ -77,6 +77,8 @@ def run(args: argparse.Namespace) -> dict:
         "tag_map_after_heads": report["evaluation"]["tag_map"]["after"],
         "tag_map_after_probe": report["evaluation"]["tag_map"]["after_probe"],
         "held_out_tracks": report["evaluation"]["held_out_tracks"],
+        "key_agreement_with_base": report["evaluation"]["key_agreement_with_base"],
+        "key_accuracy_vs_tags": report["evaluation"]["key_accuracy_vs_tags"],
         "index_seconds": round(index_seconds, 1),
         "finetune_seconds": trained["seconds"],
         "finetune_setup_seconds": trained["setup_seconds"],

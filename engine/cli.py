@@ -108,7 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
     playlist.add_argument("-n", type=_at_least(1), default=DEFAULT_PLAYLIST_LENGTH, help="number of tracks")
     playlist.add_argument("-o", "--output", required=True, type=Path, metavar="FILE.m3u8")
 
-    commands.add_parser("train", help="training subcommands (data, pretrain, probe, export)")
+    commands.add_parser("train", help="training subcommands (data, pretrain, finetune, probe, export, from-library)")
     commands.add_parser("eval", help="evaluation reports")
     return parser
 

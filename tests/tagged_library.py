@@ -3,7 +3,8 @@
 Albums of one genre each, written in several formats and tagged with mutagen the way real collections are:
 the genre spelled differently from album to album ("Hip-Hop", "hip hop", "HipHop"), a mood on some albums,
 a rare genre that ``--min-tracks`` drops, and untagged albums (the unlabeled part, and what ``tag --suggest``
-fills in). Used by the from-library tests and ``benchmarks/bench_from_library.py``.
+fills in). Every melody is in a random key, written as a key tag on most tracks (so key accuracy can be
+measured before and after finetuning). Used by the from-library tests and ``benchmarks/bench_from_library.py``.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 import audio_factory
+from engine.keys import Key, key_from_index
 from training.synthetic import timbre_track
 
 SAMPLE_RATE = 16000  # synthesis (the models' rate)
@@ -29,12 +31,17 @@ FORMATS = ("flac", "mp3", "ogg", "m4a", "wav")
 RARE_GENRE = "Polka"
 
 
+KEY_TAGGED_SHARE = 0.75  # tracks whose true key is written as a key tag (INITIALKEY / TKEY), as DJ tools do
+
+
 @dataclass(frozen=True)
 class GeneratedTrack:
     path: Path
     family: str  # the timbre family, the truth behind the genre
     album: str
     genre: str | None  # as written in the file
+    key: Key  # the key the melody is in
+    key_tagged: bool
 
 
 def generate_tagged_library(
@@ -59,16 +66,20 @@ def generate_tagged_library(
         for track_number in range(count):
             extension = formats[(album_number + track_number) % len(formats)]
             path = folder / f"{track_number + 1:02d}.{extension}"
-            audio_factory.write_audio(timbre_track(family, seconds, SAMPLE_RATE, rng), path, sample_rate=SAMPLE_RATE,
-                                      channels=1, output_rate=FILE_SAMPLE_RATE)
+            key = key_from_index(int(rng.integers(24)))
+            audio_factory.write_audio(timbre_track(family, seconds, SAMPLE_RATE, rng, key), path,
+                                      sample_rate=SAMPLE_RATE, channels=1, output_rate=FILE_SAMPLE_RATE)
             tags = {"title": f"{album} {track_number + 1}", "artist": f"Artist {album_number}", "album": album,
                     "tracknumber": str(track_number + 1)}
             if genre:
                 tags["genre"] = genre
             if mood:
                 tags["mood"] = mood
+            key_tagged = bool(rng.random() < KEY_TAGGED_SHARE)
+            if key_tagged:
+                tags["initialkey"] = key.name
             audio_factory.write_tags(path, **tags)
-            tracks.append(GeneratedTrack(path, family, album, genre))
+            tracks.append(GeneratedTrack(path, family, album, genre, key, key_tagged))
     return tracks
 
 

@@ -19,7 +19,8 @@ Evaluation (held-out albums only, embeddings as the library stores them, 6 windo
 - tag mAP: macro average precision over the labels. The base model's heads know other labels, so "before"
   is a linear probe fitted on the base model's embeddings of the tagged training tracks; "after" is the new
   model's own tag head, and "after_probe" the same linear probe on the new embeddings (like for like).
-- key agreement: share of held-out tracks whose key by the new model equals the base model's.
+- key: share of held-out tracks whose key by the new model equals the base model's, and where tracks have
+  a key tag, the share whose estimate equals the tag, before and after.
 """
 
 from __future__ import annotations
@@ -166,10 +167,11 @@ class LibraryTraining:
             self.fresh = False
         if self.exported:
             return json.loads((self.run_dir / DONE_FILE).read_text(encoding="utf-8"))
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        (self.run_dir / PLAN_FILE).write_text(
-            json.dumps({"settings": self.settings, "plan": self.plan.to_json()}, indent=1) + "\n", encoding="utf-8")
-        self._write_manifests()
+        if not (self.run_dir / PLAN_FILE).is_file():  # a resumed run keeps its plan and manifests
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            self._write_manifests()
+            (self.run_dir / PLAN_FILE).write_text(
+                json.dumps({"settings": self.settings, "plan": self.plan.to_json()}, indent=1) + "\n", encoding="utf-8")
         config = self._config()
         started = time.monotonic()
         self.say(f"finetuning {self.base.config.name} for {config.run.steps} steps on {len(self.plan.train_labeled)} "
@@ -286,9 +288,22 @@ class LibraryTraining:
             },
             "tag_map": tag_map,
             "key_agreement_with_base": _key_agreement([before[t] for t in held], [after[t] for t in held]),
+            "key_accuracy_vs_tags": self._key_accuracy(before, after, held),
         }
         (self.model_dir / EVALUATION_FILE).write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
         return result
+
+    def _key_accuracy(self, before: dict, after: dict, held: list[int]) -> dict[str, Any] | None:
+        """Share of held-out tracks with a readable key tag whose estimated key equals it, before and after."""
+        tagged = {t: key.index for t in held if self.tracks[t].tag_key and (key := parse_key(self.tracks[t].tag_key))}
+        scored = [t for t in tagged if before[t].key_probs is not None and after[t].key_probs is not None]
+        if not scored:
+            return None
+
+        def accuracy(analyses: dict) -> float | None:
+            return _rounded(float(np.mean([int(np.argmax(analyses[t].key_probs)) == tagged[t] for t in scored])))
+
+        return {"before": accuracy(before), "after": accuracy(after), "tracks": len(scored)}
 
     def _precision(self, analyses: dict, queries: list[int], candidates: list[int]) -> float | None:
         """Shared-label precision@10 of ``queries`` against ``candidates`` outside each query's album."""
@@ -342,7 +357,9 @@ def result_text(report: dict[str, Any]) -> str:
         f"  same-label precision@10: {shown(precision['before'])} before -> {shown(precision['after'])} after",
         f"  tag mAP: {shown(tag_map['before'])} before (linear probe) -> {shown(tag_map['after'])} after (heads), "
         f"{shown(tag_map['after_probe'])} (linear probe)",
-        f"  key agreement with the base model: {shown(evaluation['key_agreement_with_base'])}",
+        f"  key agreement with the base model: {shown(evaluation['key_agreement_with_base'])}"
+        + (f"; key = key tag: {shown(keys['before'])} before -> {shown(keys['after'])} after ({keys['tracks']} tracks)"
+           if (keys := evaluation.get("key_accuracy_vs_tags")) else ""),
         f"use it: engine similar QUERY --model {report['name']}",
     ])
 

@@ -1,12 +1,16 @@
 """Labels from a library's own file tags: normalise, split and alias tag values, drop rare ones, hold out albums.
 
 A label is ``"<field>:<value>"`` (``"genre:hip hop"``, ``"mood:calm"``, ``"key:A minor"``; the convention is
-``engine.tag_suggestions``'s, which reads it back), so the values of two fields never merge. Normalisation: Unicode NFKC, case-folded, ``-``/``_`` read as spaces, runs of white
-space folded. Genre, mood and grouping values are split on ``; / , | \\`` and NUL (ID3 multi-values), except
-where the whole value is in the alias table ("singer/songwriter"). ID3v1 genre numbers ("(17)", "17") become
-their names. The alias table is deliberately short: it only merges spellings of *one* genre ("hiphop",
-"hip-hop" → "hip hop"), never related genres ("electronica" stays apart from "electronic"). Key tags are
-read with ``engine.keys.parse_key`` ("Am", "8A", "1m" → "A minor"); unreadable ones are ignored.
+``engine.tag_suggestions``'s, which reads it back), so the values of two fields never merge.
+
+Normalisation: Unicode NFKC, case-folded, ``-``/``_`` read as spaces, runs of white space folded. Genre,
+mood and grouping values are split on ``; / , | \\`` and NUL (ID3 multi-values), except where the whole
+value is in the alias table ("singer/songwriter"); "&", "and" and "+" never split ("Drum & Bass"). ID3v1
+genre numbers ("(17)", "17") become their names. The alias table (``ALIASES``) is deliberately short: it
+only merges spellings of *one* genre ("hiphop", "hip-hop" → "hip hop"; "rnb" → "r&b"; "dnb", "drum & bass"
+→ "drum and bass"), never related genres ("electronica" stays apart from "electronic", "rap" from "hip
+hop"). Key tags are read with ``engine.keys.parse_key`` ("Am", "8A", "1m" → "A minor"); unreadable ones
+are ignored.
 
 Everything here is pure: the caller reads tracks from the store and writes manifests.
 """
@@ -50,7 +54,6 @@ ALIASES = {
     "kpop": "k pop", "jpop": "j pop",
     "ost": "soundtrack", "original soundtrack": "soundtrack",
     "singer/songwriter": "singer songwriter", "singer songwriter": "singer songwriter",
-    "acid/jazz": "acid jazz",
 }
 
 
@@ -213,19 +216,8 @@ def plan_labels(
             "to measure the result; tag tracks of more albums"
         )
     random.Random(seed).shuffle(labeled_groups)
-    target = holdout_share * len(labels_by_track)
-    train_albums = Counter(label for group in labeled_groups for label in _group_labels(groups[group], labels_by_track))
-    held_groups: list[str] = []
-    held_count = 0
-    for group in labeled_groups:
-        if held_count >= target:
-            break
-        group_labels = _group_labels(groups[group], labels_by_track)
-        if any(train_albums[label] <= 1 for label in group_labels):
-            continue  # this album is a label's last one on the training side
-        held_groups.append(group)
-        held_count += sum(1 for t in groups[group] if t in labels_by_track)
-        train_albums.subtract(group_labels)
+    held_groups = _held_out_groups(labeled_groups, groups, labels_by_track, holdout_share * len(labels_by_track))
+    held_count = sum(1 for group in held_groups for t in groups[group] if t in labels_by_track)
     if held_count < MIN_HELD_OUT_TRACKS:
         raise NotEnoughLabelsError(
             f"cannot hold out at least {MIN_HELD_OUT_TRACKS} tagged tracks by album without taking a label's last "
@@ -245,6 +237,35 @@ def plan_labels(
         excluded=[t for t in order if t not in labels_by_track and t in held_members],
         unlabeled_not_sampled=len(unlabeled) - len(sampled),
     )
+
+
+def _held_out_groups(
+    shuffled_groups: list[str], groups: dict[str, list[int]], labels_by_track: dict[int, list[str]], target: float,
+) -> list[str]:
+    """Albums taken in turn for each label (rarest label first, each label's albums in ``shuffled_groups`` order)
+    until ``target`` tagged tracks are held out, so every label is evaluated; an album that is some label's last
+    one on the training side stays there."""
+    labels_of = {group: _group_labels(groups[group], labels_by_track) for group in shuffled_groups}
+    train_albums = Counter(label for labels in labels_of.values() for label in labels)
+    queues = {label: [group for group in shuffled_groups if label in labels_of[group]]
+              for label in sorted(train_albums, key=lambda label: (train_albums[label], label))}
+    held: list[str] = []
+    held_count = 0
+    while held_count < target:
+        taken = False
+        for queue in queues.values():
+            while queue and held_count < target:
+                group = queue.pop(0)
+                if group in held or any(train_albums[label] <= 1 for label in labels_of[group]):
+                    continue
+                held.append(group)
+                held_count += sum(1 for track in groups[group] if track in labels_by_track)
+                train_albums.subtract(labels_of[group])
+                taken = True
+                break
+        if not taken:
+            break
+    return held
 
 
 def _group_labels(members: list[int], labels_by_track: dict[int, list[str]]) -> set[str]:

@@ -2,8 +2,9 @@
 
 Chord tracks play a cadence (I–IV–V–I in major, i–iv–v–i in minor) of harmonic-rich chords over a bass line,
 with a random voicing, tempo and background noise, and are written as 16-bit WAV. Timbre tracks play a random
-melody whose notes share one harmonic profile (a timbre family); pitch, tempo, loudness and noise vary at
-random, so the family is learnable but is not what dominates an untrained embedding.
+melody (in a key, over a tonic drone, when one is given) whose notes share one harmonic profile (a timbre
+family); pitch, tempo, loudness and noise vary at random, so the family is learnable but is not what
+dominates an untrained embedding.
 """
 
 from __future__ import annotations
@@ -61,19 +62,41 @@ TIMBRE_FAMILIES = {
 TIMBRE_HARMONICS = 12
 
 
-def timbre_track(family: str, seconds: float, sample_rate: int, rng: np.random.Generator) -> np.ndarray:
-    """Mono float32: a random melody (MIDI 45-81, notes of 0.15-0.6 s) in one ``TIMBRE_FAMILIES`` timbre, plus noise."""
+SCALE_STEPS = {"major": (0, 2, 4, 5, 7, 9, 11), "minor": (0, 2, 3, 5, 7, 8, 10)}
+DEGREE_WEIGHTS = np.array([3, 1, 2, 1, 2, 1, 1]) / 11  # tonic, third and fifth most often: the key is audible
+DRONE_LEVEL = 0.3  # a low tonic under a melody in a key, as a bass line would give
+
+
+def _tone(profile: list[float], frequency: float, time: np.ndarray, sample_rate: int) -> np.ndarray:
+    return sum(a * np.sin(2 * np.pi * frequency * h * time) for h, a in enumerate(profile, 1) if a and frequency * h < sample_rate / 2)
+
+
+def timbre_track(
+    family: str, seconds: float, sample_rate: int, rng: np.random.Generator, key: Key | None = None,
+) -> np.ndarray:
+    """Mono float32: a melody (notes of 0.15-0.6 s around a random register in MIDI 45-81) in one
+    ``TIMBRE_FAMILIES`` timbre, plus noise. With ``key``: scale notes (tonic, third and fifth most often) over a
+    tonic drone; without: any pitch."""
     profile = [TIMBRE_FAMILIES[family](h) for h in range(1, TIMBRE_HARMONICS + 1)]
     total = int(seconds * sample_rate)
-    note_seconds = rng.uniform(0.15, 0.6)
+    note_samples = int(rng.uniform(0.15, 0.6) * sample_rate)
     centre = rng.uniform(50, 76)
     audio = np.zeros(total)
-    for start in range(0, total, int(note_seconds * sample_rate)):
-        length = min(int(note_seconds * sample_rate), total - start)
+    for start in range(0, total, note_samples):
+        length = min(note_samples, total - start)
         time = np.arange(length) / sample_rate
-        frequency = 440.0 * 2 ** ((np.clip(centre + rng.normal(0, 5), 45, 81) - 69) / 12)
-        note = sum(a * np.sin(2 * np.pi * frequency * h * time) for h, a in enumerate(profile, 1) if a and frequency * h < sample_rate / 2)
+        target = float(np.clip(centre + rng.normal(0, 5), 45, 81))
+        pitch = target
+        if key is not None:
+            pitch_class = (key.pitch_class + SCALE_STEPS[key.mode][rng.choice(7, p=DEGREE_WEIGHTS)]) % 12
+            pitch = round(target) + (pitch_class - round(target)) % 12
+            pitch -= 12 if pitch - target > 6 else 0
+        note = _tone(profile, 440.0 * 2 ** ((pitch - 69) / 12), time, sample_rate)
         audio[start : start + length] = note * np.minimum(1.0, time / 0.01) * np.exp(-rng.uniform(0.5, 4.0) * time)
+    audio /= np.abs(audio).max() + 1e-9
+    if key is not None:
+        drone_midi = 36 + key.pitch_class  # C2..B2
+        audio += DRONE_LEVEL * _tone(profile, 440.0 * 2 ** ((drone_midi - 69) / 12), np.arange(total) / sample_rate, sample_rate)
     audio = audio / (np.abs(audio).max() + 1e-9) * rng.uniform(0.2, 0.8)
     noise = rng.standard_normal(total) * np.sqrt(np.mean(audio**2)) / 10 ** (rng.uniform(10, 30) / 20)
     return (audio + noise).astype(np.float32)

@@ -119,6 +119,8 @@ def test_finetuning_raises_held_out_precision(trained):
     assert evaluation["held_out_tracks"] == report["labels"]["held_out_tracks"]
     tag_map = evaluation["tag_map"]
     assert all(0.0 <= tag_map[name] <= 1.0 for name in ("before", "after", "after_probe"))
+    keys = evaluation["key_accuracy_vs_tags"]  # most generated tracks carry their true key as a tag
+    assert 0 < keys["tracks"] <= evaluation["held_out_tracks"] and 0.0 <= keys["after"] <= 1.0
     assert "genre:rock: 12 tracks" in trained["stderr"]  # the plan is reported before training
     model_folder = Path(report["model_folder"])
     config = json.loads((model_folder / "config.json").read_text())

@@ -112,6 +112,16 @@ def test_held_out_albums_are_never_on_both_sides():
         assert any(label in plan.labels_by_track[t] for t in plan.train_labeled)
 
 
+def test_every_label_gets_held_out_albums_in_turn():
+    genres = ("Rock", "Jazz", "Ambient", "Hip Hop")
+    spec = [(f"{genre}{i}", genre, None) for genre in genres for i in range(8)]
+    for seed in range(5):
+        plan = plan_labels(_library(spec, tracks_per_album=4), ["genre"], min_tracks=3, holdout_share=0.2, seed=seed)
+        held = plan.summary()["labels"]
+        assert all(row["held_out"] >= 4 for row in held), (seed, held)  # at least one album each
+        assert max(row["held_out"] for row in held) - min(row["held_out"] for row in held) <= 4
+
+
 def test_tracks_without_album_are_grouped_by_folder():
     tracks = []
     for folder in range(8):
