@@ -7,18 +7,21 @@ when it arrives the rows repaint. Sorting and filtering are done by the engine (
 
 from __future__ import annotations
 
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, Signal
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, QTimer, Signal
 
 from app import track_format
 from app.tasks import run_task
 
 PAGE_SIZE = 200
 MAX_CACHED_PAGES = 64
+PAGES_ON_SCREEN = 2  # a screen of rows spans at most two pages
+REPAINT_CHUNK_ROWS = 6  # visible rows that take their new text per frame after a refresh
+FRAME_MS = 16
 TRACK_ID_ROLE = Qt.ItemDataRole.UserRole + 1
 TRACK_ROLE = Qt.ItemDataRole.UserRole + 2
 
@@ -46,12 +49,35 @@ COLUMNS: tuple[Column, ...] = (
 
 
 PageEntry = tuple[Any, tuple[str, ...]]  # a TrackRow and its cell texts
+# Plain ints, worked out once: ``data`` runs for every cell and role at each repaint.
+DISPLAY_ROLE, TOOLTIP_ROLE = int(Qt.ItemDataRole.DisplayRole), int(Qt.ItemDataRole.ToolTipRole)
+ALIGNMENT_ROLE = int(Qt.ItemDataRole.TextAlignmentRole)
+SERVED_ROLES = frozenset({DISPLAY_ROLE, TOOLTIP_ROLE, ALIGNMENT_ROLE, int(TRACK_ID_ROLE), int(TRACK_ROLE)})
+HELD_ROLES = frozenset({DISPLAY_ROLE, TOOLTIP_ROLE})  # what a held row shows from before a refresh
+COLUMN_ALIGNMENTS = tuple(
+    int((Qt.AlignmentFlag.AlignRight if column.align_right else Qt.AlignmentFlag.AlignLeft) | Qt.AlignmentFlag.AlignVCenter)
+    for column in COLUMNS
+)
 
 
 def fetch_page(library: Any, page_number: int, query: dict[str, Any]) -> list[PageEntry]:
     """One page of rows with every cell's text already formatted (on the worker, so painting stays cheap)."""
     rows = library.tracks(page_number * PAGE_SIZE, PAGE_SIZE, **query)
     return [(row, tuple(column.text(row) for column in COLUMNS)) for row in rows]
+
+
+def changed_row_ranges(shown: list[PageEntry] | None, fresh: list[PageEntry], chunk_rows: int) -> list[tuple[int, int]]:
+    """(first, last) offsets within a page of the rows whose cell texts differ between ``shown`` (None: the
+    page showed nothing) and ``fresh``, as runs of at most ``chunk_rows`` rows."""
+    changed = [offset for offset, entry in enumerate(fresh)
+               if shown is None or offset >= len(shown) or shown[offset][1] != entry[1]]
+    ranges: list[tuple[int, int]] = []
+    for offset in changed:
+        if ranges and offset == ranges[-1][1] + 1 and offset - ranges[-1][0] < chunk_rows:
+            ranges[-1] = (ranges[-1][0], offset)
+        else:
+            ranges.append((offset, offset))
+    return ranges
 
 
 class LibraryTableModel(QAbstractTableModel):
@@ -72,6 +98,12 @@ class LibraryTableModel(QAbstractTableModel):
         self._stale_pages: dict[int, list[PageEntry]] = {}  # shown while their fresh copies load after a refresh
         self._requested: set[int] = set()
         self._generation = 0
+        self._visible_rows: tuple[int, int] | None = None  # None: treat every row as visible
+        self._held: dict[int, PageEntry | None] = {}  # row → what it showed before a refresh, until its turn
+        self._held_chunks: deque[tuple[int, int]] = deque()  # (first row, last row) still to show
+        self._change_timer = QTimer(self)
+        self._change_timer.setInterval(FRAME_MS)
+        self._change_timer.timeout.connect(self._show_next_change)
 
     # ---- Qt model interface -------------------------------------------------------------
     def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:
@@ -85,22 +117,21 @@ class LibraryTableModel(QAbstractTableModel):
             return COLUMNS[section].header
         return None
 
-    def data(self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole):
-        if not index.isValid():
+    def data(self, index: QModelIndex | QPersistentModelIndex, role: int = DISPLAY_ROLE):
+        """Called for every visible cell and role at each repaint: roles not served return at the first line."""
+        if role not in SERVED_ROLES or not index.isValid():
             return None
-        column = COLUMNS[index.column()]
-        if role == Qt.ItemDataRole.TextAlignmentRole:
-            horizontal = Qt.AlignmentFlag.AlignRight if column.align_right else Qt.AlignmentFlag.AlignLeft
-            return int(horizontal | Qt.AlignmentFlag.AlignVCenter)
-        if role not in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole, TRACK_ID_ROLE, TRACK_ROLE):
-            return None
+        if role == ALIGNMENT_ROLE:
+            return COLUMN_ALIGNMENTS[index.column()]
         entry = self._entry_at(index.row())
+        if self._held and role in HELD_ROLES and index.row() in self._held:
+            entry = self._held[index.row()]
         if entry is None:
             return None
         row, texts = entry
-        if role == Qt.ItemDataRole.DisplayRole:
+        if role == DISPLAY_ROLE:
             return texts[index.column()]
-        if role == Qt.ItemDataRole.ToolTipRole:
+        if role == TOOLTIP_ROLE:
             return row.display_path or str(row.path)
         if role == TRACK_ID_ROLE:
             return row.id
@@ -174,16 +205,27 @@ class LibraryTableModel(QAbstractTableModel):
         run_task(fetch, lambda result: self._on_reloaded(generation, result), self.failed.emit)
 
     def refresh(self) -> None:
-        """Pick up tracks added or removed by a running scan without resetting the view's scroll or selection."""
+        """Pick up tracks added, removed or re-analysed by a running scan without resetting the view's scroll or
+        selection. The count and the pages on screen are re-read together on a worker; the view then gets the
+        changes a few rows per frame (see below)."""
         self._generation += 1
         generation = self._generation
         library, query = self.library, self._query()
-        run_task(lambda: library.track_count(filter_text=query["filter_text"]),
-                 lambda count: self._on_refreshed(generation, count), self.failed.emit)
+        first_visible = self._visible_rows[0] if self._visible_rows else 0
+        on_screen = list(self._pages)[-PAGES_ON_SCREEN:] or [first_visible // PAGE_SIZE]  # the pages drawn last
 
-    def _on_refreshed(self, generation: int, count: int) -> None:
+        def fetch() -> tuple[int, dict[int, list[PageEntry]]]:
+            count = library.track_count(filter_text=query["filter_text"])
+            return count, {page: fetch_page(library, page, query) for page in on_screen if page * PAGE_SIZE < count}
+
+        run_task(fetch, lambda result: self._on_refreshed(generation, *result), self.failed.emit)
+
+    def _on_refreshed(self, generation: int, count: int, fresh_pages: dict[int, list[PageEntry]]) -> None:
         if generation != self._generation:
             return
+        shown_before = self._pages
+        for page, rows in fresh_pages.items():  # visible rows keep what they showed until their turn (below)
+            self._hold_changed_rows(page, shown_before.get(page), rows)
         old_count = self._row_count
         if count > old_count:
             self.beginInsertRows(QModelIndex(), old_count, count - 1)
@@ -193,12 +235,12 @@ class LibraryTableModel(QAbstractTableModel):
             self.beginRemoveRows(QModelIndex(), count, old_count - 1)
             self._row_count = count
             self.endRemoveRows()
-        # Rows may have moved in the sort order: re-read what is on screen, showing the old rows meanwhile.
-        self._stale_pages = dict(self._pages)
-        self._pages.clear()
+        # Rows may have moved in the sort order: other cached pages are shown as they were until re-read.
+        self._stale_pages = {page: rows for page, rows in shown_before.items() if page not in fresh_pages}
+        self._pages = OrderedDict(fresh_pages)
         self._requested.clear()
-        if count:
-            self.dataChanged.emit(self.index(0, 0), self.index(count - 1, len(COLUMNS) - 1))
+        if self._held_chunks and not self._change_timer.isActive():
+            self._change_timer.start()
         self.loaded.emit(count)
 
     def _query(self) -> dict[str, Any]:
@@ -208,6 +250,8 @@ class LibraryTableModel(QAbstractTableModel):
         if generation != self._generation:
             return
         count, first_page = result
+        self._held.clear()  # the reset repaints everything
+        self._held_chunks.clear()
         self.beginResetModel()
         self._row_count = count
         self._pages.clear()
@@ -236,7 +280,40 @@ class LibraryTableModel(QAbstractTableModel):
         self._pages[page_number] = list(rows)
         while len(self._pages) > MAX_CACHED_PAGES:
             self._pages.popitem(last=False)
-        first = page_number * PAGE_SIZE
+        first = page_number * PAGE_SIZE  # a page the view asked for (scrolling): drawn at once
         last = min(self._row_count, first + len(rows)) - 1
         if last >= first:
             self.dataChanged.emit(self.index(first, 0), self.index(last, len(COLUMNS) - 1))
+
+    # ---- showing changes a few rows per frame --------------------------------------------------
+    # Drawing a screenful of rows costs ~20 ms of GUI time (more on a busy machine), and a scan changes the
+    # rows every few seconds. So after a refresh the visible rows that changed keep showing what they showed
+    # (``_held``; nothing for new rows) and take their new text a few rows per frame; changed rows that are not
+    # on screen are not repainted at all (they are read when scrolled to).
+    def set_visible_rows(self, first: int, last: int) -> None:
+        """The view's visible row range (the library view keeps it current on scrolling and resizing)."""
+        self._visible_rows = (first, last)
+
+    def _hold_changed_rows(self, page_number: int, shown: list[PageEntry] | None, fresh: list[PageEntry]) -> None:
+        first_row = page_number * PAGE_SIZE
+        visible_first, visible_last = self._visible_rows or (0, first_row + len(fresh))
+        for first, last in changed_row_ranges(shown, fresh, REPAINT_CHUNK_ROWS):
+            first, last = max(first_row + first, visible_first), min(first_row + last, visible_last)
+            if first > last:
+                continue
+            for row in range(first, last + 1):
+                offset = row - first_row
+                self._held[row] = shown[offset] if shown is not None and offset < len(shown) else None
+            self._held_chunks.append((first, last))
+
+    def _show_next_change(self) -> None:
+        """One step: a few held rows take their new text."""
+        while self._held_chunks:
+            first, last = self._held_chunks.popleft()
+            for row in range(first, last + 1):
+                self._held.pop(row, None)
+            last = min(last, self._row_count - 1)
+            if first <= last:
+                self.dataChanged.emit(self.index(first, 0), self.index(last, len(COLUMNS) - 1))
+                return
+        self._change_timer.stop()

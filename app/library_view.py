@@ -87,9 +87,11 @@ class LibraryView(QWidget):
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         header.setStretchLastSection(True)
         self._columns_sized_by_user = False
+        self._rows_expected = False  # a scan is running: keep the table shown even while it is empty
         self._fitting_columns = False
         header.sectionResized.connect(self._on_section_resized)
         self.table.viewport().installEventFilter(self)
+        self.table.verticalScrollBar().valueChanged.connect(lambda _value: self._tell_model_visible_rows())
         header.setSortIndicator(self.model.sorted_column(), Qt.SortOrder.AscendingOrder)
         self.empty_state = EmptyState()
         self.no_match = QLabel("No track matches this search.")
@@ -123,9 +125,15 @@ class LibraryView(QWidget):
 
     # ---- column widths --------------------------------------------------------------------
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt's name)
-        if watched is self.table.viewport() and event.type() == QEvent.Type.Resize and not self._columns_sized_by_user:
-            self.fit_columns()
+        if watched is self.table.viewport() and event.type() == QEvent.Type.Resize:
+            self._tell_model_visible_rows()
+            if not self._columns_sized_by_user:
+                self.fit_columns()
         return super().eventFilter(watched, event)
+
+    def _tell_model_visible_rows(self) -> None:
+        first = max(0, self.table.rowAt(0))
+        self.model.set_visible_rows(first, first + self.table.viewport().height() // ROW_HEIGHT + 1)
 
     def fit_columns(self) -> None:
         """Share the visible width between the columns, so a narrow window shows every column."""
@@ -143,9 +151,20 @@ class LibraryView(QWidget):
         if not self._fitting_columns and QApplication.mouseButtons() & Qt.MouseButton.LeftButton:
             self._columns_sized_by_user = True  # the user dragged a column edge: keep their widths from now on
 
+    def expect_rows(self) -> None:
+        """A scan has started: show the (still empty) table now, while it is cheap to draw, rather than when the
+        first rows arrive (showing a table full of rows at once is a ~30 ms stall of the GUI)."""
+        self._rows_expected = True
+        if self.stack.currentWidget() is self.empty_state:
+            self.stack.setCurrentWidget(self.table)
+
+    def scan_ended(self) -> None:
+        self._rows_expected = False
+        self._on_loaded(self.model.rowCount())
+
     def _on_loaded(self, count: int) -> None:
         filtered = bool(self.model.filter_text)
-        if count:
+        if count or (self._rows_expected and not filtered):
             self.stack.setCurrentWidget(self.table)
         else:
             self.stack.setCurrentWidget(self.no_match if filtered else self.empty_state)

@@ -265,6 +265,7 @@ class MainWindow(QMainWindow):
         self.scan_running = True
         self.write_key_action.setEnabled(False)  # files are not rewritten while the scan reads them
         self.scan_label.setText("Scanning…")
+        self.library_view.expect_rows()
         self.live_refresh.start()
 
     def _on_scan_finished(self, report: Any) -> None:
@@ -276,6 +277,7 @@ class MainWindow(QMainWindow):
         self.scan_running = False
         self._update_track_actions()
         self.scan_label.setText("")
+        self.library_view.scan_ended()
         self.library_view.model.refresh()
         self.problems_panel.refresh()
         self.model_picker.refresh()

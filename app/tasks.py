@@ -6,6 +6,7 @@ result (or a one-line error) delivered on the GUI thread through a queued signal
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -17,6 +18,9 @@ from app.errors import describe_error
 # (analysing a dropped file, projecting the map) never delays scrolling.
 _INTERACTIVE_POOL_THREADS = 2
 _BACKGROUND_POOL_THREADS = 2
+# Python's default makes a thread that wants the GIL wait up to 5 ms; with worker threads the GUI thread
+# would wait that long behind them, and longer on a busy machine. 1 ms keeps the event loop fluid.
+GIL_SWITCH_INTERVAL_SECONDS = 0.001
 _pools: dict[str, QThreadPool] = {}
 
 
@@ -48,6 +52,7 @@ _live_signals: set[TaskSignals] = set()  # keeps each task's signal object alive
 def pool(kind: str = "interactive") -> QThreadPool:
     """The shared pool for ``kind`` ("interactive" or "background"), created on first use."""
     if kind not in _pools:
+        sys.setswitchinterval(min(sys.getswitchinterval(), GIL_SWITCH_INTERVAL_SECONDS))
         threads = _INTERACTIVE_POOL_THREADS if kind == "interactive" else _BACKGROUND_POOL_THREADS
         created = QThreadPool()
         created.setMaxThreadCount(threads)
