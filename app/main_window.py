@@ -34,6 +34,7 @@ from app.model_picker import ModelPicker
 from app.player import PlayerBar
 from app.problems_panel import ProblemsPanel
 from app.similarity_panel import SimilarityPanel
+from app.suggestions_panel import SELECTED_TRACK, SuggestionsPanel
 from app.tasks import run_task
 from app.training_view import TrainingView
 from engine.audio import AUDIO_EXTENSIONS
@@ -44,7 +45,7 @@ SIDE_DOCK_WIDTHS = {"folders": 280, "details": 330}  # the central table keeps t
 RIGHT_DOCK_HEIGHTS = {"details": 440, "similar": 240}
 LEFT_DOCK_HEIGHTS = {"folders": 230, "problems": 450}  # one or two folders, maybe many problems
 LIVE_REFRESH_MS = 2000  # how often the table picks up tracks while a scan runs
-LAYOUT_VERSION = 2  # bumped when the dock layout changes, so an old saved layout is not restored
+LAYOUT_VERSION = 3  # bumped when the dock layout changes, so an old saved layout is not restored
 
 
 def dropped_paths(event: QDragEnterEvent | QDropEvent) -> tuple[list[Path], list[Path]]:
@@ -86,11 +87,13 @@ class MainWindow(QMainWindow):
         self.details_panel = DetailsPanel(library)
         self.similarity_panel = SimilarityPanel(library)
         self.problems_panel = ProblemsPanel(library)
+        self.suggestions_panel = SuggestionsPanel(library)
         self.docks = {
             "folders": self._dock("Folders", self.folders_panel, Qt.DockWidgetArea.LeftDockWidgetArea),
             "details": self._dock("Track", self.details_panel, Qt.DockWidgetArea.RightDockWidgetArea, scrollable=True),
             "similar": self._dock("Similar tracks", self.similarity_panel, Qt.DockWidgetArea.RightDockWidgetArea),
             "problems": self._dock("Problems", self.problems_panel, Qt.DockWidgetArea.LeftDockWidgetArea),
+            "suggestions": self._dock("Suggested tags", self.suggestions_panel, Qt.DockWidgetArea.RightDockWidgetArea),
         }
         self.key_write = KeyWriteFlow(library, self)
         self.player = PlayerBar()
@@ -167,8 +170,11 @@ class MainWindow(QMainWindow):
         self.write_key_action = QAction("Write key to file…", self, shortcut=QKeySequence("Ctrl+K"),
                                         triggered=self.write_key_to_selected)
         self.write_key_action.setToolTip("Write the analysed key into the selected tracks' key tags (asks first)")
+        self.suggest_tags_action = QAction("Suggest tags…", self, shortcut=QKeySequence("Ctrl+G"),
+                                           triggered=self.show_tag_suggestions)
+        self.suggest_tags_action.setToolTip("Tags the active model suggests for the selected track's empty fields")
         tracks_menu = self.menuBar().addMenu("&Tracks")
-        for action in (self.write_key_action,):
+        for action in (self.write_key_action, self.suggest_tags_action):
             action.setEnabled(False)  # until tracks are selected
             tracks_menu.addAction(action)
             self.library_view.table.addAction(action)
@@ -208,12 +214,15 @@ class MainWindow(QMainWindow):
         self.tabs.currentChanged.connect(self._on_tab_changed)
         self.library_view.table.selectionModel().selectionChanged.connect(lambda *_: self._update_track_actions())
         self.key_write.done.connect(lambda _summary: self.library_view.model.refresh())
+        self.suggestions_panel.written.connect(lambda _summary: self.library_view.model.refresh())
+        self.docks["suggestions"].visibilityChanged.connect(self.suggestions_panel.set_shown)
 
     # ---- selection and search -------------------------------------------------------------
     def select_track(self, track_id: int, label: str) -> None:
         """A track chosen in any view: show it and what sounds like it."""
         self.details_panel.show_track_id(track_id)
         self.similarity_panel.query_track(track_id, label or f"track {track_id}")
+        self.suggestions_panel.show_track(track_id)
 
     def search_file(self, path: Path) -> None:
         """An audio file from outside: analyse it (details) and search the library by its sound."""
@@ -231,9 +240,16 @@ class MainWindow(QMainWindow):
             return
         self.key_write.ask(len(rows), self.library_view.model.track_ids_at(rows))
 
+    def show_tag_suggestions(self) -> None:
+        dock = self.docks["suggestions"]
+        dock.show()
+        dock.raise_()
+        self.suggestions_panel.scope_box.setCurrentText(SELECTED_TRACK)
+
     def _update_track_actions(self) -> None:
         selected = self.library_view.table.selectionModel().hasSelection()
         self.write_key_action.setEnabled(selected and not self.scan_running)
+        self.suggest_tags_action.setEnabled(selected)
 
     def _focus_search(self) -> None:
         self.tabs.setCurrentWidget(self.library_view)
@@ -281,6 +297,7 @@ class MainWindow(QMainWindow):
         self.library_view.model.refresh()
         self.problems_panel.refresh()
         self.model_picker.refresh()
+        self.suggestions_panel.refresh()
         self.map_stale = True
         if self.tabs.currentWidget() is self.map_view:
             self._refresh_map()
@@ -291,6 +308,7 @@ class MainWindow(QMainWindow):
         """A new model: its analyses are separate, so re-analyse the library with it and redraw everything."""
         self.statusBar().showMessage(f"Using model {model_id}.", 10000)
         self.library_view.reload()
+        self.suggestions_panel.refresh()
         self.map_stale = True
         self._check_model()
         if self.folders_panel.folders():
@@ -320,6 +338,8 @@ class MainWindow(QMainWindow):
         state = settings.bytes_value("window/state")
         if state is None or not self.restoreState(state, LAYOUT_VERSION):  # first run, or a layout from an older version
             self.splitDockWidget(self.docks["details"], self.docks["similar"], Qt.Orientation.Vertical)
+            self.tabifyDockWidget(self.docks["similar"], self.docks["suggestions"])
+            self.docks["similar"].raise_()
             self.splitDockWidget(self.docks["folders"], self.docks["problems"], Qt.Orientation.Vertical)
             self._size_docks()
         self.similarity_panel.harmonic_box.setChecked(settings.value("similar/harmonic", False, bool))

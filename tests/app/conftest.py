@@ -123,20 +123,44 @@ def make_window(qtbot, open_library):
 WRITABLE_FORMATS = ("mp3", "flac", "ogg", "m4a")
 
 
-@pytest.fixture
-def writable_library(generated_library_source, open_library, tmp_path):
-    """A private folder with one track per format (so tests may write tags into them), indexed with the test model;
-    the FLAC already has a key tag ("C"). Returns (library, {format: path}).
-    """
+FIELD_TAG_NAMES = ["mood:calm", "grouping:live", "genre:rock", "mood:energetic"]  # as `train from-library` names them
+
+
+@pytest.fixture(scope="session")
+def field_tag_model_dir(app_model_dir, tmp_path_factory) -> Path:
+    """The test model with its tag head named like a model trained from library tags (so it suggests tags)."""
+    from engine.model_folder import load_model, save_model
+
+    loaded = load_model(app_model_dir)
+    loaded.config.tag_head["labels"] = FIELD_TAG_NAMES
+    loaded.config.name = "test-field-tags"
+    return save_model(tmp_path_factory.mktemp("field-tags") / "model", loaded.network, loaded.config,
+                      model_card="Random weights, for tests only.\n")
+
+
+def index_writable_copies(source, open_library, tmp_path: Path, model_dir: Path):
+    """A private folder with one track per format (so tests may write tags into them), indexed with ``model_dir``;
+    the FLAC already has a key tag ("C"). Returns (library, {format: path})."""
     import audio_factory
 
     folder = tmp_path / "writable"
     folder.mkdir()
     paths = {}
     for extension in WRITABLE_FORMATS:
-        source = next(path for path in generated_library_source.valid if path.suffix == f".{extension}")
-        paths[extension] = Path(shutil.copy2(source, folder / f"{extension}-track{source.suffix}"))
+        original = next(path for path in source.valid if path.suffix == f".{extension}")
+        paths[extension] = Path(shutil.copy2(original, folder / f"{extension}-track{original.suffix}"))
     audio_factory.write_tags(paths["flac"], initialkey="C")
-    library = open_library(tmp_path / "writable.db")
+    library = open_library(tmp_path / "writable.db", model_dir)
     library.index([folder], workers=0)
     return library, paths
+
+
+@pytest.fixture
+def writable_library(generated_library_source, open_library, app_model_dir, tmp_path):
+    return index_writable_copies(generated_library_source, open_library, tmp_path, app_model_dir)
+
+
+@pytest.fixture
+def suggesting_library(generated_library_source, open_library, field_tag_model_dir, tmp_path):
+    """``writable_library`` analysed by a model whose tags name fields ("mood:calm"), so it has suggestions."""
+    return index_writable_copies(generated_library_source, open_library, tmp_path, field_tag_model_dir)

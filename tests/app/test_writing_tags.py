@@ -93,3 +93,73 @@ def test_overwrite_replaces_an_existing_key_tag(make_window, writable_library, q
         window.key_write.write([flac_id], "openkey", overwrite=True)
     assert done.args[0].written == 1
     assert read_metadata(paths["flac"]).key == library.track(flac_id).key.open_key
+
+
+def show_suggestions(qtbot, window, scope: str):
+    from app.suggestions_panel import SELECTED_TRACK
+
+    panel = window.suggestions_panel
+    window.docks["suggestions"].show()
+    window.docks["suggestions"].raise_()
+    panel.confidence_box.setValue(0.0)  # a random head is unsure of everything: show every suggestion
+    if scope == SELECTED_TRACK:
+        window.library_view.table.selectRow(0)
+    panel.scope_box.setCurrentText(scope)
+    qtbot.waitUntil(lambda: bool(panel.suggestion_items()) and "Looking" not in panel.heading.text(), timeout=RESULT_TIMEOUT_MS)
+    return panel
+
+
+def test_suggestions_list_the_selected_tracks_empty_fields_unticked(make_window, suggesting_library, qtbot):
+    from PySide6.QtCore import Qt
+
+    from app.suggestions_panel import SELECTED_TRACK
+
+    library, _ = suggesting_library
+    window = make_window(library)
+    select_all_rows(qtbot, window)
+    panel = show_suggestions(qtbot, window, SELECTED_TRACK)
+    assert panel.tree.topLevelItemCount() == 1
+    texts = [item.text(0) for item in panel.suggestion_items()]
+    assert texts and all(text.split(":")[0] in ("mood", "grouping") for text in texts)  # the genre tag is filled
+    assert all(item.text(1).endswith("%") for item in panel.suggestion_items())
+    assert all(item.checkState(0) == Qt.CheckState.Unchecked for item in panel.suggestion_items())
+    assert not panel.write_button.isEnabled()
+
+
+def test_ticked_suggestions_are_written_after_confirmation_and_leave_the_list(make_window, suggesting_library, qtbot):
+    from PySide6.QtCore import Qt
+    from PySide6.QtWidgets import QMessageBox
+
+    from app.suggestions_panel import TRACKS_LACKING_TAGS
+
+    library, paths = suggesting_library
+    window = make_window(library)
+    select_all_rows(qtbot, window)
+    panel = show_suggestions(qtbot, window, TRACKS_LACKING_TAGS)
+    assert panel.tree.topLevelItemCount() == len(paths)
+    mood_item = next(item for item in panel.suggestion_items() if item.text(0).startswith("mood:"))
+    track, suggestion = mood_item.data(0, Qt.ItemDataRole.UserRole + 1)
+    mood_item.setCheckState(0, Qt.CheckState.Checked)
+    assert panel.write_button.isEnabled()
+    answer_next_dialog(lambda box: box.button(QMessageBox.StandardButton.Yes).click())
+    with qtbot.waitSignal(panel.written, timeout=RESULT_TIMEOUT_MS) as written:
+        panel.write_button.click()
+    assert (written.args[0].written, written.args[0].problems) == (1, [])
+    assert read_metadata(track.path).mood == suggestion.value
+    qtbot.waitUntil(lambda: "Looking" not in panel.heading.text() and bool(panel.suggestion_items()), timeout=RESULT_TIMEOUT_MS)
+    remaining = {(item.data(0, Qt.ItemDataRole.UserRole + 1)[0].track_id, item.text(0).split(":")[0])
+                 for item in panel.suggestion_items()}
+    assert (track.track_id, "mood") not in remaining  # the field is filled now
+
+
+def test_a_model_with_plain_tag_names_suggests_nothing_and_says_why(make_window, writable_library, qtbot):
+    from app.suggestions_panel import TRACKS_LACKING_TAGS
+
+    library, _ = writable_library
+    window = make_window(library)
+    panel = window.suggestions_panel
+    window.docks["suggestions"].show()
+    window.docks["suggestions"].raise_()
+    panel.scope_box.setCurrentText(TRACKS_LACKING_TAGS)
+    qtbot.waitUntil(lambda: "trained on your own tags" in panel.heading.text(), timeout=RESULT_TIMEOUT_MS)
+    assert not panel.suggestion_items()
