@@ -2,8 +2,9 @@
 
 ``engine train finetune`` reads everything from a TOML file (``training/config.py``); the app writes
 one into the run folder from the user's choices, so the run can be repeated or resumed by hand.
-The base model is a training run folder (a checkpoint, not an exported model folder): that is what
-``finetune.init_from`` accepts. Its encoder architecture is copied so the weights fit.
+The base model is a training run folder or a model folder (the shipped default, a registered model): both
+are what ``finetune.init_from`` accepts. Its encoder architecture is copied so the weights fit.
+``engine train from-library`` needs no config file: the app passes the user's choices as options.
 """
 
 from __future__ import annotations
@@ -16,14 +17,92 @@ from typing import Any
 
 import platformdirs
 
+from engine.model_folder import DEFAULT_MODEL_DIR
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 FROM_SCRATCH = ""
+ACTIVE_MODEL = ""  # from-library without --base: the library's active model
+DEFAULT_MIN_TRACKS = 10  # the command's default: tag values with fewer tracks are dropped
 APP_DATA_NAME = "semisup-music"
 CONFIG_FILE_NAME = "app-finetune.toml"
 MODEL_SUBFOLDER = "model"
 RUN_SUMMARY_FILE = "config.json"  # written by the trainer into every run folder
 LATEST_CHECKPOINT_POINTER = Path("checkpoints") / "latest"
 DEFAULT_BATCH_SIZE = 32
+
+
+@dataclass(frozen=True)
+class LibraryTrainingRequest:
+    """``engine train from-library``: a model learnt from the library's own tags (``fields``: genre, mood, …).
+
+    ``base_model`` is a model folder to finetune ("" = the library's active model); ``steps`` None = the
+    config's; ``config`` another TOML (tests use a smaller one). The command exports the model into
+    ``model_dir``, registers it (not active) and analyses the library with it.
+    """
+
+    database: Path
+    fields: tuple[str, ...]
+    name: str
+    min_tracks: int = DEFAULT_MIN_TRACKS
+    base_model: str = ACTIVE_MODEL
+    steps: int | None = None
+    config: Path | None = None
+
+    @property
+    def workspace(self) -> Path:
+        from training.from_library import custom_models_root  # the command's own layout (imported when needed)
+
+        return custom_models_root(self.database) / self.name
+
+    @property
+    def run_dir(self) -> Path:
+        return self.workspace / "run"
+
+    @property
+    def model_dir(self) -> Path:
+        return self.workspace / MODEL_SUBFOLDER
+
+
+def from_library_arguments(request: LibraryTrainingRequest) -> list[str]:
+    """``python -m engine.cli train from-library --labels genre,mood --name NAME --db FILE …`` (resumes by name)."""
+    arguments = ["-m", "engine.cli", "train", "from-library", "--labels", ",".join(request.fields),
+                 "--name", request.name, "--db", str(request.database), "--min-tracks", str(request.min_tracks)]
+    if request.base_model:
+        arguments += ["--base", request.base_model]
+    if request.steps:
+        arguments += ["--steps", str(request.steps)]
+    if request.config is not None:
+        arguments += ["--config", str(request.config)]
+    return arguments
+
+
+@dataclass(frozen=True)
+class BaseModelChoice:
+    """A starting point offered in the Training tab: what it reads as and the folder ("" = scratch / active)."""
+
+    label: str
+    folder: str
+
+
+def base_model_choices(library: Any, from_library: bool) -> list[BaseModelChoice]:
+    """Library tags: the active model, the shipped default, every registered model. A labels file: from scratch,
+    the shipped default, registered models (model folders) and earlier training runs (runs on a worker)."""
+    choices = [BaseModelChoice("The active model", ACTIVE_MODEL) if from_library else BaseModelChoice("From scratch", FROM_SCRATCH)]
+    seen: set[str] = set()
+
+    def offer(label: str, folder: Path) -> None:
+        resolved = str(folder.resolve())
+        if resolved not in seen and folder.is_dir():
+            seen.add(resolved)
+            choices.append(BaseModelChoice(label, resolved))
+
+    offer("The shipped default model", DEFAULT_MODEL_DIR)
+    for info in library.models():
+        offer(f"{info.name} (model in {Path(info.folder).parent.name})", Path(info.folder))
+    if not from_library:
+        for run_dir in find_run_folders(default_runs_folder()):
+            offer(f"{run_dir.name} (training run in {run_dir.parent})", run_dir)
+    return choices
 
 
 @dataclass(frozen=True)

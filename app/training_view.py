@@ -1,18 +1,27 @@
 """The Training tab: start ``engine train`` as a subprocess, plot its ``metrics.jsonl`` live, stop it.
 
-Training runs in its own process (QProcess), so a crash or a long run never touches the app; the
-app only reads the metrics file the trainer appends to, and the process's output for the log pane.
-When a run finishes, its exported model folder is offered in the model picker.
+Two sources of labels: the library's own tags (``engine train from-library``: tag fields, a name, a
+minimum of tracks per value; it trains, exports, registers the model and analyses the library with it)
+or a JSONL labels file (``engine train finetune`` then ``export``). Either way training runs in its own
+process (QProcess), so a crash or a long run never touches the app; the app reads the metrics file the
+trainer appends to, the process's output for the log pane and phase, and (while the library is analysed
+with the new model) the count of tracks it has analysed. Stop sends an interrupt, so the trainer saves a
+checkpoint and the same run resumes. A finished model is offered in the model picker.
 """
 
 from __future__ import annotations
 
+import os
+import re
+import signal
 from pathlib import Path
 from typing import Any
 
 import pyqtgraph as pg
 from PySide6.QtCore import QProcess, QProcessEnvironment, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
+    QButtonGroup,
+    QCheckBox,
     QComboBox,
     QFileDialog,
     QFormLayout,
@@ -21,8 +30,11 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QPlainTextEdit,
     QPushButton,
+    QRadioButton,
+    QSizePolicy,
     QSpinBox,
     QSplitter,
+    QStackedWidget,
     QVBoxLayout,
     QWidget,
 )
@@ -33,25 +45,66 @@ from app.metrics_file import MetricsFollower
 from app.tasks import run_task
 from app.training_command import (
     DEFAULT_BATCH_SIZE,
+    DEFAULT_MIN_TRACKS,
     FROM_SCRATCH,
     REPO_ROOT,
+    BaseModelChoice,
+    LibraryTrainingRequest,
     TrainingRequest,
+    base_model_choices,
     default_runs_folder,
     export_arguments,
-    find_run_folders,
+    from_library_arguments,
     python_program,
     train_arguments,
     write_config,
 )
+from engine.tag_suggestions import LABEL_FIELDS
 
 POLL_INTERVAL_MS = 500
-STOP_GRACE_MS = 5000
+STOP_GRACE_MS = 15000  # the trainer saves a checkpoint when interrupted; killed only if it has not exited by then
+EMBED_POLL_TICKS = 4  # while the library is analysed with the new model, count its analyses every 4th tick
+DEFAULT_LABEL_FIELDS = ("genre",)
+FIELD_SPACING = 12  # pixels between the tag fields and the minimum-tracks box
+FROM_LIBRARY, FROM_FILE = 0, 1  # the labels source buttons
+# Lines of `engine train from-library` output (stderr) that start a phase, and what the status then says.
+LIBRARY_PHASES = (
+    ("finetuning", "Decoding the tagged tracks, then training…"),
+    ("exporting", "Exporting the model…"),
+    ("re-embedding", "Analysing the library with the new model…"),
+)
+STEPS_IN_LOG = re.compile(r"for (\d+) steps")
 LOG_MAX_LINES = 3000
 LOSS_FIELDS = ("loss",)
 METRICS_FILE_NAME = "metrics.jsonl"
 # The lower plot starts on the first of these the run logs (quality first, then throughput).
 PREFERRED_METRICS = ("val_map", "tag_map", "key_accuracy", "accuracy", "samples_per_s", "lr")
 DEFAULT_STEPS = 500
+
+
+def spin_box(minimum: int, maximum: int, value: int, tooltip: str) -> QSpinBox:
+    box = QSpinBox()
+    box.setRange(minimum, maximum)
+    box.setValue(value)
+    box.setToolTip(tooltip)
+    return box
+
+
+def row_widget(*parts: QWidget | str | int | None) -> QWidget:
+    """A row without margins: widgets (the first line edit stretches), a str is a label, an int a spacing, None a stretch."""
+    row = QWidget()
+    layout = QHBoxLayout(row)
+    layout.setContentsMargins(0, 0, 0, 0)
+    for part in parts:
+        if part is None:
+            layout.addStretch(1)
+        elif isinstance(part, str):
+            layout.addWidget(QLabel(part))
+        elif isinstance(part, int):
+            layout.addSpacing(part)
+        else:
+            layout.addWidget(part, 1 if isinstance(part, QLineEdit) else 0)
+    return row
 
 
 class TrainingView(QWidget):
@@ -65,42 +118,69 @@ class TrainingView(QWidget):
         self.process: QProcess | None = None
         self.follower: MetricsFollower | None = None
         self.request: TrainingRequest | None = None
-        self._stage = "idle"  # "train" | "export" | "idle"
+        self.library_request: LibraryTrainingRequest | None = None
+        self._stage = "idle"  # "train" | "export" | "library" | "stopping" | "idle"
+        self._ticks = 0
+        self._total_steps = 0
+        self._library_phase = ""  # the last phase `engine train from-library` announced
+
+        self.source_buttons = QButtonGroup(self)
+        self.from_library_button = QRadioButton("My library's tags")
+        self.from_library_button.setToolTip("Learn what your genre / mood / grouping / key tags mean (engine train from-library)")
+        self.from_file_button = QRadioButton("A labels file (JSONL)")
+        self.source_buttons.addButton(self.from_library_button, FROM_LIBRARY)
+        self.source_buttons.addButton(self.from_file_button, FROM_FILE)
+        self.from_library_button.setChecked(True)
+        source_row = QHBoxLayout()
+        source_row.addWidget(self.from_library_button)
+        source_row.addWidget(self.from_file_button)
+        source_row.addStretch(1)
+
+        self.field_boxes = {name: QCheckBox(name) for name in LABEL_FIELDS}
+        for name, box in self.field_boxes.items():
+            box.setChecked(name in DEFAULT_LABEL_FIELDS)
+            box.toggled.connect(self._suggest_name)
+        self.min_tracks_box = spin_box(1, 100_000, DEFAULT_MIN_TRACKS,
+                                       "Tag values on fewer tracks are left out (too few to learn from)")
+        library_fields = row_widget(*self.field_boxes.values(), FIELD_SPACING, "Min. tracks per value:",
+                                    self.min_tracks_box, None)
 
         self.labels_edit = QLineEdit()
         self.labels_edit.setPlaceholderText("A JSONL manifest: one clip per line with its \"labels\" and/or \"key\"")
         browse = QPushButton("Browse…")
         browse.clicked.connect(self._choose_labels)
-        labels_row = QHBoxLayout()
-        labels_row.addWidget(self.labels_edit, 1)
-        labels_row.addWidget(browse)
+        self.batch_box = spin_box(2, 4096, DEFAULT_BATCH_SIZE, "Clips per step; smaller is faster per step on a CPU")
+        file_fields = row_widget(self.labels_edit, browse, "Batch size:", self.batch_box)
+        self.source_stack = QStackedWidget()
+        self.source_stack.addWidget(library_fields)
+        self.source_stack.addWidget(file_fields)
+        self.source_stack.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
+
         self.base_box = QComboBox()
-        self.base_box.setToolTip("Start from the encoder of an earlier training run (e.g. a pretraining run), or from scratch")
-        self.name_edit = QLineEdit("my-model")
+        self.base_box.setToolTip("The model to finetune: its encoder (and key head) are the starting point")
+        self.name_edit = QLineEdit()
+        self._name_edited_by_user = False
+        self.name_edit.textEdited.connect(lambda _text: setattr(self, "_name_edited_by_user", True))
         self.steps_box = QSpinBox()
-        self.steps_box.setRange(1, 1_000_000)
-        self.steps_box.setValue(DEFAULT_STEPS)
-        self.batch_box = QSpinBox()
-        self.batch_box.setRange(2, 4096)
-        self.batch_box.setValue(DEFAULT_BATCH_SIZE)
-        self.batch_box.setToolTip("Clips per step; smaller is faster per step on a CPU")
-        sizes_row = QHBoxLayout()
-        sizes_row.addWidget(self.steps_box)
-        sizes_row.addWidget(QLabel("Batch size:"))
-        sizes_row.addWidget(self.batch_box)
-        sizes_row.addStretch(1)
+        self.steps_box.setRange(0, 1_000_000)
+        self.steps_box.setSpecialValueText("as configured")
+        self.steps_box.setToolTip("Training steps; \"as configured\" uses the command's config (200 for library tags)")
+        name_row = QHBoxLayout()
+        name_row.addWidget(self.name_edit, 1)
+        name_row.addWidget(QLabel("Steps:"))
+        name_row.addWidget(self.steps_box)
         form = QFormLayout()
-        form.addRow("Labels:", labels_row)
+        form.addRow("Learn from:", source_row)
+        form.addRow("", self.source_stack)
         form.addRow("Base model:", self.base_box)
-        form.addRow("Model name:", self.name_edit)
-        form.addRow("Steps:", sizes_row)
+        form.addRow("Model name:", name_row)
 
         self.start_button = QPushButton("Start training")
         self.stop_button = QPushButton("Stop")
         self.stop_button.setEnabled(False)
         self.open_button = QPushButton("Open run…")
         self.open_button.setToolTip("Show the curves of an earlier run folder")
-        self.status = QLabel("Pick a labels file and a base model, then start.")
+        self.status = QLabel("")
         self.status.setWordWrap(True)
         buttons = QHBoxLayout()
         buttons.addWidget(self.start_button)
@@ -144,10 +224,11 @@ class TrainingView(QWidget):
         self.timer = QTimer(self)
         self.timer.setInterval(POLL_INTERVAL_MS)
         self.timer.timeout.connect(self.poll_metrics)
-        self.start_button.clicked.connect(self.start)
+        self.start_button.clicked.connect(lambda: self.start())
         self.stop_button.clicked.connect(self.stop)
         self.open_button.clicked.connect(self._choose_run)
-        self.refresh_runs()
+        self.source_buttons.idToggled.connect(lambda _id, checked: self._on_source_changed() if checked else None)
+        self._on_source_changed()
 
     @staticmethod
     def _make_plot(title: str) -> pg.PlotWidget:
@@ -159,20 +240,42 @@ class TrainingView(QWidget):
         return plot
 
     # ---- form -----------------------------------------------------------------------------
-    def refresh_runs(self) -> None:
-        """Offer every run folder with a checkpoint under the runs folder as a base."""
-        runs_folder = default_runs_folder()
-        run_task(lambda: [str(folder) for folder in find_run_folders(runs_folder)], self._show_runs,
+    @property
+    def from_library(self) -> bool:
+        return self.source_buttons.checkedId() == FROM_LIBRARY
+
+    def _on_source_changed(self) -> None:
+        self.source_stack.setCurrentIndex(FROM_LIBRARY if self.from_library else FROM_FILE)
+        self._suggest_name()
+        if not self.running:
+            self.status.setText("Tick the tag fields to learn from, then start." if self.from_library
+                                else "Pick a labels file and a base model, then start.")
+        self.refresh_bases()
+
+    def _suggest_name(self) -> None:
+        """Until the user types a name: "library-genre-mood" for library tags (the command's default), else "my-model"."""
+        if not self._name_edited_by_user:
+            self.name_edit.setText("library-" + "-".join(self.label_fields()) if self.from_library else "my-model")
+
+    def label_fields(self) -> list[str]:
+        return [name for name, box in self.field_boxes.items() if box.isChecked()]
+
+    def refresh_bases(self) -> None:
+        """Offer the models this source can start from (registered models, the shipped default, training runs)."""
+        library, from_library = self.library, self.from_library
+        run_task(lambda: base_model_choices(library, from_library), self._show_bases,
                  lambda message: show_error(self, "Training", message))
 
-    def _show_runs(self, run_folders: list[str]) -> None:
+    def refresh_runs(self) -> None:
+        self.refresh_bases()
+
+    def _show_bases(self, choices: list[BaseModelChoice]) -> None:
         current = self.base_box.currentData()
         self.base_box.clear()
-        self.base_box.addItem("From scratch", FROM_SCRATCH)
-        for folder in run_folders:
-            self.base_box.addItem(f"{Path(folder).name}  (run in {Path(folder).parent})", folder)
-        position = self.base_box.findData(current)
-        self.base_box.setCurrentIndex(max(0, position))
+        for choice in choices:
+            self.base_box.addItem(choice.label, choice.folder)
+            self.base_box.setItemData(self.base_box.count() - 1, choice.folder or choice.label, Qt.ItemDataRole.ToolTipRole)
+        self.base_box.setCurrentIndex(max(0, self.base_box.findData(current)))
 
     def _choose_labels(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Labels manifest", str(Path.home()), "JSONL manifests (*.jsonl);;All files (*)")
@@ -191,15 +294,27 @@ class TrainingView(QWidget):
             labels=Path(self.labels_edit.text().strip()),
             base_run=self.base_box.currentData() or FROM_SCRATCH,
             name=name,
-            steps=self.steps_box.value(),
+            steps=self.steps_box.value() or DEFAULT_STEPS,
             run_dir=default_runs_folder() / name,
             batch_size=self.batch_box.value(),
         )
 
-    def start(self, request: TrainingRequest | None = None) -> None:
+    def current_library_request(self) -> LibraryTrainingRequest:
+        return LibraryTrainingRequest(
+            database=Path(str(self.library.db_path)), fields=tuple(self.label_fields()),
+            name=self.name_edit.text().strip() or "library-" + "-".join(self.label_fields()),
+            min_tracks=self.min_tracks_box.value(), base_model=self.base_box.currentData() or "",
+            steps=self.steps_box.value() or None,
+        )
+
+    def start(self, request: TrainingRequest | LibraryTrainingRequest | None = None) -> None:
         if self.running:
             return
-        request = request or self.current_request()
+        if request is None:
+            request = self.current_library_request() if self.from_library else self.current_request()
+        if isinstance(request, LibraryTrainingRequest):
+            self.start_from_library(request)
+            return
         if not request.labels.is_file():
             show_error(self, "Training", f"The labels file does not exist: {request.labels}")
             return
@@ -209,15 +324,36 @@ class TrainingView(QWidget):
             show_error(self, "Training", f"Cannot write the run folder {request.run_dir}: {error.strerror or error}")
             return
         self.request = request
+        self.from_file_button.setChecked(True)
         self.labels_edit.setText(str(request.labels))
         self.name_edit.setText(request.name)
         self.steps_box.setValue(request.steps)
         self.batch_box.setValue(request.batch_size)
+        self._total_steps = request.steps
         self.show_run(request.run_dir, follow=True)
         self._launch("train", train_arguments(request))
 
+    def start_from_library(self, request: LibraryTrainingRequest) -> None:
+        """``engine train from-library``: it reports what the tags give, trains, exports, registers the model and
+        analyses the library with it; a rerun with the same name resumes."""
+        if not request.fields:
+            show_error(self, "Training", "Tick at least one tag field to learn from (genre, mood, grouping or key).")
+            return
+        self.library_request = request
+        self._total_steps = request.steps or 0
+        self.start_button.setEnabled(False)
+        self.status.setText("Preparing…")
+        run_task(lambda: request.run_dir, self._launch_from_library,
+                 lambda message: self._finish_ui(f"Cannot start: {message}"))
+
+    def _launch_from_library(self, run_dir: Path) -> None:
+        self.show_run(run_dir, follow=True)
+        self._launch("library", from_library_arguments(self.library_request))
+        self.status.setText("Reading the library's tags…")
+
     def _launch(self, stage: str, arguments: list[str]) -> None:
         self._stage = stage
+        self._library_phase = ""
         process = QProcess(self)
         environment = QProcessEnvironment.systemEnvironment()
         environment.insert("PYTHONUNBUFFERED", "1")
@@ -229,9 +365,9 @@ class TrainingView(QWidget):
         process.errorOccurred.connect(self._on_process_error)
         self.process = process
         self.log.appendPlainText(f"$ {python_program()} {' '.join(arguments)}")
-        self.status.setText("Training…" if stage == "train" else "Exporting the model…")
+        self.status.setText("Exporting the model…" if stage == "export" else "Training…")
         self.start_button.setEnabled(False)
-        self.stop_button.setEnabled(stage == "train")
+        self.stop_button.setEnabled(stage in ("train", "library"))
         process.start(python_program(), arguments)
 
     @property
@@ -239,13 +375,18 @@ class TrainingView(QWidget):
         return self.process is not None and self.process.state() != QProcess.ProcessState.NotRunning
 
     def stop(self) -> None:
-        """Ask the trainer to stop (it saves a checkpoint on SIGTERM/SIGINT); kill it if it does not."""
+        """Interrupt the trainer as Ctrl-C would (it saves a checkpoint, or the analysis stops after its batch);
+        kill it if it has not exited after STOP_GRACE_MS."""
         if not self.running:
             return
-        self.status.setText("Stopping…")
+        self.status.setText("Stopping (saving a checkpoint)…")
         self.stop_button.setEnabled(False)
         self._stage = "stopping"
-        self.process.terminate()
+        process_id = self.process.processId()
+        if hasattr(signal, "SIGINT") and os.name == "posix" and process_id:
+            os.kill(process_id, signal.SIGINT)
+        else:
+            self.process.terminate()
         QTimer.singleShot(STOP_GRACE_MS, self._kill_if_running)
 
     def _kill_if_running(self) -> None:
@@ -260,6 +401,18 @@ class TrainingView(QWidget):
         for line in text.replace("\r", "\n").splitlines():
             if line.strip():
                 self.log.appendPlainText(line.rstrip())
+                if self._stage == "library":
+                    self._follow_library_phase(line)
+
+    def _follow_library_phase(self, line: str) -> None:
+        """The status line follows the phases `engine train from-library` announces on its output."""
+        for start, status in LIBRARY_PHASES:
+            if line.lstrip().startswith(start):
+                self._library_phase = start
+                self.status.setText(status)
+        steps = STEPS_IN_LOG.search(line)
+        if steps and not self._total_steps:
+            self._total_steps = int(steps.group(1))
 
     def _on_process_error(self, error: QProcess.ProcessError) -> None:
         if error == QProcess.ProcessError.FailedToStart:
@@ -271,7 +424,7 @@ class TrainingView(QWidget):
         stage = self._stage
         crashed = exit_status != QProcess.ExitStatus.NormalExit
         if stage == "stopping":
-            self._finish_ui("Stopped. Start again with the same name to continue from the last checkpoint.")
+            self._finish_ui("Stopped. Start again with the same name to continue where it stopped.")
         elif crashed or exit_code != 0:
             self._finish_ui(f"{'Training' if stage == 'train' else 'Export'} failed (exit code {exit_code}); see the log.")
             show_error(self, "Training", self._last_log_line() or f"The trainer exited with code {exit_code}.")
@@ -280,7 +433,13 @@ class TrainingView(QWidget):
         elif stage == "export" and self.request is not None:
             folder = str(self.request.model_dir)
             self._finish_ui(f"Finished: the model is in {folder} and in the Model box.")
-            self.refresh_runs()
+            self.refresh_bases()
+            self.model_ready.emit(folder)
+        elif stage == "library" and self.library_request is not None:
+            folder = str(self.library_request.model_dir)
+            self._finish_ui(f"Finished: \"{self.library_request.name}\" has analysed the library; choose it in the "
+                            "Model box to use it. Its before/after figures are in the log.")
+            self.refresh_bases()
             self.model_ready.emit(folder)
 
     def _finish_ui(self, message: str) -> None:
@@ -310,6 +469,9 @@ class TrainingView(QWidget):
             self.status.setText(f"Showing {run_dir.name}: {self.last_step()} steps.")
 
     def poll_metrics(self) -> None:
+        self._ticks += 1
+        if self._stage == "library" and self._library_phase == "re-embedding" and self._ticks % EMBED_POLL_TICKS == 0:
+            self._count_new_model_analyses()
         if self.follower is None or not self.follower.poll():
             return
         series = self.follower.series
@@ -326,8 +488,24 @@ class TrainingView(QWidget):
             if name in series:
                 self.loss_curve.setData(*series[name])
         self._draw_metric()
-        if self.running and self._stage == "train":
-            self.status.setText(f"Training… step {self.last_step()}")
+        training = self._stage == "train" or (self._stage == "library" and self._library_phase == "finetuning")
+        if self.running and training and self.last_step():
+            of_total = f" of {self._total_steps}" if self._total_steps else ""
+            self.status.setText(f"Training… step {self.last_step()}{of_total}")
+
+    def _count_new_model_analyses(self) -> None:
+        """While the new model analyses the library: how many tracks it has done (the store counts them)."""
+        library, folder = self.library, str(self.library_request.model_dir.resolve())
+
+        def count() -> tuple[int, int]:
+            done = next((info.analysed_tracks for info in library.models() if str(Path(info.folder).resolve()) == folder), 0)
+            return done, library.track_count()
+
+        def show(counts: tuple[int, int]) -> None:
+            if self._stage == "library" and self._library_phase == "re-embedding":
+                self.status.setText(f"Analysing the library with the new model: {counts[0]:,} of {counts[1]:,} tracks")
+
+        run_task(count, show, lambda _message: None, kind="background")
 
     def _on_metric_chosen(self, _position: int) -> None:
         self._metric_chosen_by_user = True

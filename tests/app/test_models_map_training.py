@@ -160,3 +160,42 @@ def test_peak_envelope_gives_min_and_max_per_column():
     audio = np.array([0.0, 1.0, -1.0, 0.5, 0.2, -0.3], dtype=np.float32)
     lows, highs = peak_envelope(audio, columns=3)
     assert lows.tolist() == [0.0, -1.0, -0.30000001192092896] and highs.tolist() == [1.0, 0.5, 0.20000000298023224]
+
+
+def test_training_from_library_tags_runs_the_command_and_registers_the_model(
+        make_window, open_library, app_model_dir, tmp_path, qtbot):
+    from tagged_library import generate_tagged_library
+
+    from app.training_command import LibraryTrainingRequest
+
+    folder = tmp_path / "tagged"
+    generate_tagged_library(folder, albums_per_genre=2, tracks_per_album=2, untagged_albums=1, seconds=4.0)
+    library = open_library(tmp_path / "tagged.db")
+    library.index([folder], workers=0)
+    window = make_window(library)
+    view = window.training_view
+    assert view.from_library and view.name_edit.text() == "library-genre"
+    qtbot.waitUntil(lambda: view.base_box.count() >= 2, timeout=RESULT_TIMEOUT_MS)
+    assert [view.base_box.itemText(i) for i in range(2)] == ["The active model", "The shipped default model"]
+    view.from_file_button.setChecked(True)  # a labels file may also start from the shipped model (a model folder)
+    qtbot.waitUntil(lambda: view.base_box.itemText(0) == "From scratch", timeout=RESULT_TIMEOUT_MS)
+    assert view.base_box.itemText(1) == "The shipped default model" and view.name_edit.text() == "my-model"
+    view.from_library_button.setChecked(True)
+    request = LibraryTrainingRequest(database=library.db_path, fields=("genre",), name="mine", min_tracks=2,
+                                     base_model=str(app_model_dir), steps=3)
+    statuses: list[str] = []
+    show_status = view.status.setText
+    view.status.setText = lambda text: (statuses.append(text), show_status(text))  # every status the run shows
+    with qtbot.waitSignal(view.model_ready, timeout=TRAINING_TIMEOUT_MS) as ready:
+        view.start(request)
+    model_folder = Path(ready.args[0])
+    assert model_folder == request.model_dir and (model_folder / "config.json").is_file()
+    assert "Finished" in view.status.text(), view.log.toPlainText()[-2000:]
+    assert view.curve_points("loss") >= 1
+    assert {"Decoding the tagged tracks, then training…", "Exporting the model…"} <= set(statuses)  # phases followed
+    assert f"Analysing the library with the new model: {library.track_count()} of {library.track_count()} tracks" in statuses
+    log = view.log.toPlainText()
+    assert "train from-library" in log and "--labels genre" in log and "precision" in log.lower()
+    registered = {Path(info.folder).resolve(): info for info in library.models()}
+    assert registered[model_folder.resolve()].analysed_tracks == library.track_count()  # the library re-embedded
+    assert not registered[model_folder.resolve()].active  # the active model stays
