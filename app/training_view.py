@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import re
 import signal
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -339,16 +340,24 @@ class TrainingView(QWidget):
         if not request.fields:
             show_error(self, "Training", "Tick at least one tag field to learn from (genre, mood, grouping or key).")
             return
-        self.library_request = request
         self._total_steps = request.steps or 0
         self.start_button.setEnabled(False)
         self.status.setText("Preparing…")
-        run_task(lambda: request.run_dir, self._launch_from_library,
-                 lambda message: self._finish_ui(f"Cannot start: {message}"))
+        library = self.library
 
-    def _launch_from_library(self, run_dir: Path) -> None:
-        self.show_run(run_dir, follow=True)
-        self._launch("library", from_library_arguments(self.library_request))
+        def prepare() -> LibraryTrainingRequest:
+            """The command is told the app's active model by folder: the app may have been opened with --model."""
+            base = request.base_model or str(library.model().folder)
+            prepared = replace(request, base_model=base)
+            prepared.run_dir  # noqa: B018 (imports the command's folder layout here, off the GUI thread)
+            return prepared
+
+        run_task(prepare, self._launch_from_library, lambda message: self._finish_ui(f"Cannot start: {message}"))
+
+    def _launch_from_library(self, request: LibraryTrainingRequest) -> None:
+        self.library_request = request
+        self.show_run(request.run_dir, follow=True)
+        self._launch("library", from_library_arguments(request))
         self.status.setText("Reading the library's tags…")
 
     def _launch(self, stage: str, arguments: list[str]) -> None:

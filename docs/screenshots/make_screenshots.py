@@ -38,29 +38,73 @@ def grab(name: str) -> None:
     print("saved", OUTPUT / f"{name}.png")
 
 
+WAIT_POLL_MS = 500
+WAIT_POLLS = 400  # a step waits at most 200 s for its condition
+
+
+class Wait:
+    """A step that waits (polling) until ``condition()`` holds before the next step's delay starts."""
+
+    def __init__(self, condition) -> None:
+        self.condition = condition
+        self.polls = 0
+
+
+SCREENSHOT_CONFIG = {"run": {"log_every": 2, "checkpoint_every": 20},
+                     "data": {"batch_size": 8, "decode_workers": 1, "max_seconds": 6.0},
+                     "optim": {"warmup_steps": 5}}
+
+
+def write_small_config(folder: Path) -> Path:
+    """The shipped from-library config with a smaller batch and frequent logging (a curve within a minute)."""
+    import tomllib
+
+    from app.training_command import toml_text
+    from training.from_library import DEFAULT_CONFIG
+
+    sections = tomllib.loads(DEFAULT_CONFIG.read_text(encoding="utf-8"))
+    for name, values in SCREENSHOT_CONFIG.items():
+        sections.setdefault(name, {}).update(values)
+    path = folder / "from-library-screenshots.toml"
+    path.write_text(toml_text(sections), encoding="utf-8")
+    return path
+
+
 def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="screenshots-"))
     os.environ["QT_QPA_PLATFORM"] = "xcb"  # a real window (tests/app/conftest.py would default to offscreen)
     os.environ["XDG_CONFIG_HOME"] = str(work / "config")
     os.environ["XDG_DATA_HOME"] = str(work / "data")
     shared = load_module("shared_conftest", REPO_ROOT / "tests" / "conftest.py")  # model and library generators
-    build_key_spreading_model = load_module("app_conftest", REPO_ROOT / "tests" / "app" / "conftest.py").build_key_spreading_model
+    app_conftest = load_module("app_conftest", REPO_ROOT / "tests" / "app" / "conftest.py")
+    build_key_spreading_model = app_conftest.build_key_spreading_model
+    from tagged_library import generate_tagged_library
 
     from engine.library import Library
 
     base_model = shared.build_test_model(work / "random-model")
     music = shared.generate_library(work / "Music")
+    for name in music.special_names:  # `train from-library` cannot cache non-UTF-8 file names yet (training/data.py)
+        try:
+            name.encode("utf-8")
+        except UnicodeEncodeError:
+            os.remove(name)
     model_dir = build_key_spreading_model(base_model, work / "models" / "demo-model", music.valid[:16])
+    tagged_music = work / "Tagged"  # albums with genre tags, for "Train from my library's tags"
+    generate_tagged_library(tagged_music, albums_per_genre=3, tracks_per_album=3, untagged_albums=2, seconds=6.0)
+    field_model_dir = app_conftest.build_field_tag_model(model_dir, work / "models" / "my-library-tags")
     database = work / "library.db"
     with Library(database, model_dir) as library:
-        library.index([music.root], workers=0)
+        library.index([music.root, tagged_music], workers=0)
 
     from PySide6.QtCore import QMimeData, QPoint, Qt, QTimer, QUrl
     from PySide6.QtGui import QDropEvent
 
     from app.application import make_application
-    from app.training_command import TrainingRequest
-    from test_models_map_training import write_manifest
+    from app.key_write import WriteKeyDialog
+    from app.library_model import COLUMNS
+    from app.suggestions_panel import TRACKS_LACKING_TAGS
+    from app.training_command import LibraryTrainingRequest
 
     application = make_application()
     from app.main_window import MainWindow
@@ -75,11 +119,64 @@ def main() -> None:
     dropped = work / "Downloads" / "new-song.mp3"
     dropped.parent.mkdir()
     dropped.write_bytes(music.valid[5].read_bytes())
-    files = [path for path in music.valid if path.stem.startswith("track")][:8]
-    request = TrainingRequest(labels=write_manifest(work, files), base_run="", name="my-tags", steps=40,
-                              run_dir=work / "data" / "semisup-music" / "runs" / "my-tags", batch_size=4,
-                              overrides={"run": {"log_every": 1, "device": "cpu"},
-                                         "encoder": {"type": "logfreqcnn", "channels": [4, 8, 8, 8], "embedding_dim": 32}})
+    request = LibraryTrainingRequest(database=database, fields=("genre",), name="library-genre", min_tracks=3,
+                                     steps=60, config=write_small_config(work))
+    headers = [column.header for column in COLUMNS]
+    dialogs = []
+
+    def start_training() -> None:
+        view = window.training_view
+        window.tabs.setCurrentWidget(view)
+        view.name_edit.setText(request.name)
+        view.min_tracks_box.setValue(request.min_tracks)
+        view.steps_box.setValue(request.steps)
+        view.start(request)
+
+    def open_tracks_menu() -> None:
+        window.library_view.table.sortByColumn(headers.index("Key"), Qt.SortOrder.AscendingOrder)
+        QTimer.singleShot(1500, lambda: (window.library_view.table.selectRow(3), select_more(4)))
+
+    def select_more(count: int) -> None:
+        table = window.library_view.table
+        for row in range(4, 4 + count):
+            table.selectionModel().select(table.model().index(row, 0), table.selectionModel().SelectionFlag.Select
+                                          | table.selectionModel().SelectionFlag.Rows)
+        menu = next(action.menu() for action in window.menuBar().actions() if action.text() == "&Tracks")
+        menu.popup(window.mapToGlobal(window.menuBar().actionGeometry(menu.menuAction()).bottomLeft()))
+        dialogs.append(menu)
+
+    def show_write_key_dialog() -> None:
+        dialogs.pop().close()
+        dialog = WriteKeyDialog(len(window.library_view.selected_rows()), window)
+        dialog.set_notation("camelot")
+        dialog.show()
+        dialogs.append(dialog)
+
+    def write_keys() -> None:
+        dialogs.pop().close()
+        rows = window.library_view.selected_rows()
+        track_ids = window.library_view.model.track_ids_at(rows)()
+        os.chmod(library.track(track_ids[-1]).path, 0o444)  # one read-only file: its problem is listed
+        window.key_write.write(track_ids, "camelot", overwrite=False)
+
+    def show_models() -> None:
+        window.key_write.summary_box.close()
+        window.model_picker.register_folder(str(field_model_dir))
+        QTimer.singleShot(1500, window.model_picker.open_dialog)
+
+    def use_field_tag_model() -> None:
+        window.model_picker.dialog.close()
+        window.model_picker.switch_to(str(field_model_dir))  # re-analyses the library with it
+
+    def show_suggestions() -> None:
+        window.docks["suggestions"].show()
+        window.docks["suggestions"].raise_()
+        window.suggestions_panel.scope_box.setCurrentText(TRACKS_LACKING_TAGS)
+        QTimer.singleShot(2500, tick_some_suggestions)
+
+    def tick_some_suggestions() -> None:
+        for item in window.suggestions_panel.suggestion_items()[:6:2]:
+            item.setCheckState(0, Qt.CheckState.Checked)
 
     def drop_file() -> None:
         mime = QMimeData()
@@ -103,20 +200,41 @@ def main() -> None:
         (500, lambda: grab("06-map-by-key")),
         (0, lambda: window.map_view.colour_box.setCurrentText("Top tag")),
         (1500, lambda: grab("07-map-by-tag")),
-        (0, lambda: (window.tabs.setCurrentWidget(window.training_view), window.training_view.start(request))),
-        (25000, lambda: grab("08-training-live")),
-        (0, lambda: (window.tabs.setCurrentWidget(window.library_view), window.docks["problems"].raise_())),
+        (0, start_training),
+        (1000, Wait(lambda: window.training_view.curve_points("loss") >= 12)),
+        (0, lambda: grab("08-training-live")),
+        (0, lambda: window.training_view.stop()),
+        (8000, lambda: (window.tabs.setCurrentWidget(window.library_view), window.docks["problems"].raise_())),
         (1500, lambda: grab("09-problems")),
         (0, lambda: window.folders_panel.start_scan()),
         (300, lambda: grab("10-scanning")),
-        (3000, application.quit),
+        (1000, Wait(lambda: not window.folders_panel.scanning)),
+        (1000, open_tracks_menu),
+        (3000, lambda: grab("11-sorted-by-key-tracks-menu")),
+        (0, show_write_key_dialog),
+        (1500, lambda: grab("12-write-key-dialog")),
+        (0, write_keys),
+        (6000, lambda: grab("13-write-key-summary")),
+        (0, show_models),
+        (3500, lambda: grab("14-models")),
+        (0, use_field_tag_model),
+        (3000, Wait(lambda: not window.folders_panel.scanning)),
+        (1000, show_suggestions),
+        (5000, lambda: grab("15-suggested-tags")),
+        (1000, application.quit),
     ]
 
     def run_step(position: int) -> None:
         if position == len(steps):
             return
         delay, action = steps[position]
-        action()
+        if isinstance(action, Wait):
+            if not action.condition() and action.polls < WAIT_POLLS:
+                action.polls += 1
+                QTimer.singleShot(WAIT_POLL_MS, lambda: run_step(position))
+                return
+        else:
+            action()
         QTimer.singleShot(steps[position + 1][0] if position + 1 < len(steps) else 0, lambda: run_step(position + 1))
 
     QTimer.singleShot(steps[0][0], lambda: run_step(0))

@@ -126,16 +126,19 @@ WRITABLE_FORMATS = ("mp3", "flac", "ogg", "m4a")
 FIELD_TAG_NAMES = ["mood:calm", "grouping:live", "genre:rock", "mood:energetic"]  # as `train from-library` names them
 
 
-@pytest.fixture(scope="session")
-def field_tag_model_dir(app_model_dir, tmp_path_factory) -> Path:
-    """The test model with its tag head named like a model trained from library tags (so it suggests tags)."""
+def build_field_tag_model(source: Path, folder: Path) -> Path:
+    """``source`` with its tag head named like a model trained from library tags names it (so it suggests tags)."""
     from engine.model_folder import load_model, save_model
 
-    loaded = load_model(app_model_dir)
+    loaded = load_model(source)
     loaded.config.tag_head["labels"] = FIELD_TAG_NAMES
-    loaded.config.name = "test-field-tags"
-    return save_model(tmp_path_factory.mktemp("field-tags") / "model", loaded.network, loaded.config,
-                      model_card="Random weights, for tests only.\n")
+    loaded.config.name = "my-library-tags"
+    return save_model(folder, loaded.network, loaded.config, model_card="Random weights, for tests only.\n")
+
+
+@pytest.fixture(scope="session")
+def field_tag_model_dir(app_model_dir, tmp_path_factory) -> Path:
+    return build_field_tag_model(app_model_dir, tmp_path_factory.mktemp("field-tags") / "model")
 
 
 def index_writable_copies(source, open_library, tmp_path: Path, model_dir: Path):

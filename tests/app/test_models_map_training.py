@@ -182,7 +182,7 @@ def test_training_from_library_tags_runs_the_command_and_registers_the_model(
     assert view.base_box.itemText(1) == "The shipped default model" and view.name_edit.text() == "my-model"
     view.from_library_button.setChecked(True)
     request = LibraryTrainingRequest(database=library.db_path, fields=("genre",), name="mine", min_tracks=2,
-                                     base_model=str(app_model_dir), steps=3)
+                                     steps=3)  # from the active model: the app passes its folder to the command
     statuses: list[str] = []
     show_status = view.status.setText
     view.status.setText = lambda text: (statuses.append(text), show_status(text))  # every status the run shows
@@ -196,6 +196,7 @@ def test_training_from_library_tags_runs_the_command_and_registers_the_model(
     assert f"Analysing the library with the new model: {library.track_count()} of {library.track_count()} tracks" in statuses
     log = view.log.toPlainText()
     assert "train from-library" in log and "--labels genre" in log and "precision" in log.lower()
+    assert f"--base {app_model_dir.resolve()}" in log or f"--base {app_model_dir}" in log
     registered = {Path(info.folder).resolve(): info for info in library.models()}
     assert registered[model_folder.resolve()].analysed_tracks == library.track_count()  # the library re-embedded
     assert not registered[model_folder.resolve()].active  # the active model stays
