@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -136,10 +137,17 @@ def save_model(folder: Path | str, network: AudioModel, config: ModelConfig, mod
         config.key_head.setdefault("labels", list(KEY_CLASS_NAMES))
     state = {name: tensor.detach().contiguous().cpu() for name, tensor in network.state_dict().items()}
     save_file(state, str(folder / WEIGHTS_FILE), metadata={"format_version": str(FORMAT_VERSION)})
+    _readable_by_everyone_the_umask_allows(folder / WEIGHTS_FILE)  # safetensors writes 0600; a model is for sharing
     (folder / CONFIG_FILE).write_text(json.dumps(config.to_json(), indent=2) + "\n", encoding="utf-8")
     if model_card is not None:
         (folder / MODEL_CARD_FILE).write_text(model_card, encoding="utf-8")
     return folder
+
+
+def _readable_by_everyone_the_umask_allows(path: Path) -> None:
+    umask = os.umask(0)
+    os.umask(umask)
+    path.chmod(0o666 & ~umask)
 
 
 def load_model(folder: Path | str, device: str | torch.device = "cpu") -> LoadedModel:

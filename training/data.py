@@ -112,7 +112,7 @@ def _cache_name(path: Path, sample_rate: int, max_seconds: float = 0.0) -> str:
     identity = f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{sample_rate}"
     if max_seconds > 0:
         identity += f"|excerpt {max_seconds:g}"
-    return hashlib.sha1(identity.encode("utf-8")).hexdigest() + ".npy"
+    return hashlib.sha1(identity.encode("utf-8", "surrogateescape")).hexdigest() + ".npy"
 
 
 def _decode_to_cache(path: str, target: str, sample_rate: int, max_seconds: float = 0.0) -> str | None:

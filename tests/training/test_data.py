@@ -82,3 +82,17 @@ def test_labeled_fraction_demotes_the_rest_and_vocabulary_encodes():
     assert len(kept) == 3 and sorted(kept + demoted) == entries
     vocabulary = LabelVocabulary(["a", "b", "c"])
     assert vocabulary.encode(["c", "a", "zzz"]).tolist() == [1.0, 0.0, 1.0]
+
+
+def test_cache_names_accept_file_names_that_are_not_utf8(tmp_path):
+    import os
+
+    from training.data import _cache_name
+
+    raw = os.path.join(os.fsencode(tmp_path), b"caf\xe9.wav")
+    with open(raw, "wb") as handle:
+        handle.write(b"RIFF")
+    from pathlib import Path
+
+    name = _cache_name(Path(os.fsdecode(raw)), 16000)
+    assert name.endswith(".npy") and len(name) == 44
