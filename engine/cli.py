@@ -298,6 +298,9 @@ def _suggest_tags(options) -> int:
     else:
         for row in outputs:
             _print_suggestion(row)
+        if not outputs:
+            _fail("no suggestions: none reach --min-confidence, or the model's tags name no field (train one with "
+                  "`engine train from-library` and pass --model NAME)")
     failed = [row for row in outputs if row.get("error") or row.get("write_problem")]
     return EXIT_BAD_INPUT if outputs and len(failed) == len(outputs) else EXIT_OK
 
