@@ -408,16 +408,27 @@ class Library:
     def similar(self, query: Query, k: int = 10, harmonic: bool = False) -> list[SimilarTrack]:
         """The ``k`` most similar tracks to a file (indexed or not) or track id, best first, never the query's own
         track. ``harmonic`` keeps only tracks whose key mixes with the query's (Camelot rule)."""
-        own_track_id, embedding, query_key = self.resolve_query(query)
-        if harmonic and query_key is None:
-            raise QueryError(query, "key unknown (the model has no key head and the file no key tag)")
         index = self._vector_index(self.model())
+        own_track_id = _as_track_id(query)
+        embedding = index.vector_of(own_track_id) if own_track_id is not None else None
+        # An indexed track's own row comes with the first page of hits: one database round trip, not two
+        # (they are most of a query's time at 100k tracks).
+        own_row_pending = embedding is not None
+        query_key = None
+        if not own_row_pending:
+            own_track_id, embedding, query_key = self.resolve_query(query)
+            self._require_key(query, harmonic, query_key)
         wanted = k * HARMONIC_OVERSAMPLE if harmonic else k + 1
         while True:
             # A file outside the library has paid ~150 ms to decode and embed: it gets an exact scan.
             scores, track_ids = index.search(embedding[None, :], wanted, exact=own_track_id is None)
             hits = [(int(t), float(s)) for t, s in zip(track_ids[0], scores[0]) if t >= 0 and t != own_track_id]
-            rows = self._rows_by_ids([track_id for track_id, _ in hits])
+            rows = self._rows_by_ids([track_id for track_id, _ in hits] + ([own_track_id] if own_row_pending else []))
+            if own_row_pending:
+                if own_track_id not in rows:
+                    raise QueryError(query, "no such track")
+                query_key, own_row_pending = rows[own_track_id].key, False
+                self._require_key(query, harmonic, query_key)
             results = [SimilarTrack(rows[t], score) for t, score in hits if t in rows]
             if harmonic:
                 results = [r for r in results if r.track.key and keys_mix_harmonically(query_key.to_key(), r.track.key.to_key())]
@@ -425,6 +436,11 @@ class Library:
             if len(results) >= k or exhausted or not harmonic:
                 return results[:k]
             wanted *= HARMONIC_OVERSAMPLE
+
+    @staticmethod
+    def _require_key(query: Query, harmonic: bool, query_key: KeyInfo | None) -> None:
+        if harmonic and query_key is None:
+            raise QueryError(query, "key unknown (the model has no key head and the file no key tag)")
 
     # -- tag suggestions ------------------------------------------------------------------------------
     def tag_suggestions(
