@@ -245,7 +245,9 @@ class BatchAugmenter(nn.Module):
         return chained & (torch.rand(chained.shape[0], device=chained.device, generator=generator) < p)
 
     @torch.no_grad()
-    def forward(self, audio: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, audio: torch.Tensor, keep_pitch: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """``keep_pitch`` (clips,) bool: clips never pitch-shifted, e.g. those whose labels are keys that a shift
+        would make wrong. The random draws are the same either way, so runs stay reproducible."""
         clips, views, in_samples = audio.shape
         rows = clips * views
         device = audio.device
@@ -257,6 +259,8 @@ class BatchAugmenter(nn.Module):
         chained = (torch.rand(clips, device=device, generator=generator) < chain.chain_p).repeat_interleave(views)
 
         pitched = self._gate(chained, chain.pitch_p, generator)
+        if keep_pitch is not None:
+            pitched = pitched & ~keep_pitch.to(device).repeat_interleave(views)
         drawn = self._uniform(rows, (-chain.pitch_semitones, chain.pitch_semitones), generator, device)
         if self.config.pitch_integer:
             drawn = drawn.round()

@@ -13,6 +13,7 @@ A run folder resumes from its latest checkpoint unless ``fresh=True``.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import math
 import os
@@ -85,6 +86,9 @@ def setup_distributed(device_setting: str) -> tuple[int, int, torch.device]:
     else:
         device = torch.device("cpu")
     return rank, world_size, device
+
+
+KEY_LABEL_PREFIX = "key:"  # labels that name a key (engine.keys names), as the scores corpus writes them
 
 
 class Trainer:
@@ -252,13 +256,24 @@ class Trainer:
         if self.config.run.time_split and self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
 
+    def _unshiftable(self, labels: torch.Tensor | None) -> torch.Tensor | None:
+        """Pretraining clips labeled with a key (``key:...``): SemiSupCon's positives by label would be wrong
+        after a pitch shift, so they keep their pitch (finetuning moves key targets with the shift instead)."""
+        if self.mode != "pretrain" or labels is None or not self._key_label_columns:
+            return None
+        return labels[:, self._key_label_columns].sum(dim=1) > 0
+
+    @functools.cached_property
+    def _key_label_columns(self) -> list[int]:
+        return [index for index, name in enumerate(self.vocabulary.names) if name.startswith(KEY_LABEL_PREFIX)]
+
     def train_step(self, times: StepTimes) -> tuple[float, dict[str, float]]:
         """One optimisation step; returns the loss averaged over ranks and its logged parts."""
         started = time.perf_counter()
         batch = self.composer.next_batch().to(self.device)
         self._sync()
         after_data = time.perf_counter()
-        audio, semitones = self.augmenter(batch.audio)
+        audio, semitones = self.augmenter(batch.audio, self._unshiftable(batch.labels))
         self._sync()
         after_augment = time.perf_counter()
 

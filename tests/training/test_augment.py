@@ -98,3 +98,18 @@ def test_integer_pitch_mode_draws_whole_semitones():
     _, semitones = augmenter(torch.randn(16, 2, augmenter.input_samples()))
     torch.testing.assert_close(semitones, semitones.round())
     assert semitones.abs().max() <= 4.0 and semitones.abs().sum() > 0
+
+
+def test_clips_marked_keep_pitch_are_never_pitch_shifted_and_the_others_draw_the_same():
+    from training.augment import BatchAugmenter
+    from training.config import AugmentConfig
+
+    config = AugmentConfig(chain_p=1.0, pitch_p=1.0, pitch_semitones=4.0)
+    audio = torch.randn(6, 2, 50000) * 0.1
+    keep = torch.tensor([True, False, True, False, False, True])
+    plain = BatchAugmenter(config, 16000, 43200, seed=3)
+    masked = BatchAugmenter(config, 16000, 43200, seed=3)
+    _, shifted = plain(audio, None)
+    _, kept = masked(audio, keep)
+    assert torch.all(kept[keep] == 0) and bool((shifted[keep] != 0).any())
+    torch.testing.assert_close(kept[~keep], shifted[~keep])
