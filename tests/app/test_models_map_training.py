@@ -193,7 +193,9 @@ def test_training_from_library_tags_runs_the_command_and_registers_the_model(
     assert "Finished" in view.status.text(), view.log.toPlainText()[-2000:]
     assert view.curve_points("loss") >= 1
     assert {"Decoding the tagged tracks, then training…", "Exporting the model…"} <= set(statuses)  # phases followed
-    assert f"Analysing the library with the new model: {library.track_count()} of {library.track_count()} tracks" in statuses
+    # The count is polled every 2 s, so a small library may finish between polls: the phase must show, and the
+    # store (checked below) must hold every track's analysis.
+    assert any(status.startswith("Analysing the library with the new model") for status in statuses)
     log = view.log.toPlainText()
     assert "train from-library" in log and "--labels genre" in log and "precision" in log.lower()
     assert f"--base {app_model_dir.resolve()}" in log or f"--base {app_model_dir}" in log
