@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -207,8 +207,7 @@ class Store:
 
     def remove_tracks(self, track_ids: Sequence[int]) -> None:
         with self.engine.begin() as connection:
-            for start in range(0, len(track_ids), ID_CHUNK):
-                chunk = list(track_ids[start : start + ID_CHUNK])
+            for chunk in _chunks(track_ids):
                 connection.execute(delete(analyses).where(analyses.c.track_id.in_(chunk)))
                 connection.execute(delete(tracks).where(tracks.c.id.in_(chunk)))
 
@@ -227,8 +226,8 @@ class Store:
 
     def remove_problems(self, keys: Sequence[bytes]) -> None:
         with self.engine.begin() as connection:
-            for start in range(0, len(keys), ID_CHUNK):
-                connection.execute(delete(problems).where(problems.c.path_key.in_(list(keys[start : start + ID_CHUNK]))))
+            for chunk in _chunks(keys):
+                connection.execute(delete(problems).where(problems.c.path_key.in_(chunk)))
 
     # -- reads ------------------------------------------------------------------------------------
     def track_count(self, filter_text: str = "") -> int:
@@ -242,25 +241,25 @@ class Store:
         """A page of track rows (as mappings) joined with their analysis by ``model_id`` (if any)."""
         if order_by in ANALYSIS_SORT_ORDERS:
             track_ids = self._page_ids_by_category(model_id, order_by, offset, limit, descending, filter_text)
-            rows = self.track_rows_by_ids(model_id, track_ids)
-            return [rows[track_id] for track_id in track_ids if track_id in rows]
+        else:
+            track_ids = self._page_ids(order_by, offset, limit, descending, filter_text)
+        rows = self.track_rows_by_ids(model_id, track_ids)
+        return [rows[track_id] for track_id in track_ids if track_id in rows]
+
+    def _page_ids(self, order_by: str, offset: int, limit: int, descending: bool, filter_text: str) -> list[int]:
+        """Track ids of one page in a metadata order: an index-only walk (``schema`` has an index per order)."""
         if order_by not in SORT_ORDERS:
             choices = sorted([*SORT_ORDERS, *ANALYSIS_SORT_ORDERS])
             raise ValueError(f"unknown sort order {order_by!r}; choose from {choices}")
-        page = select(tracks.c.id)  # the page's ids first: an index-only walk, then the rows for those ids
-        if filter_text:
-            page = page.where(_filter_clause(filter_text))
         ordering = []
         for name in SORT_ORDERS[order_by] + ("id",):
             column = tracks.c[name]
             if name in TEXT_SORT_COLUMNS:
                 column = column.collate("NOCASE")
             ordering.append(column.desc() if descending else column.asc())
-        page = page.order_by(*ordering).offset(max(0, offset)).limit(max(0, limit))
+        page = _filtered(select(tracks.c.id), filter_text).order_by(*ordering).offset(max(0, offset)).limit(max(0, limit))
         with self.engine.connect() as connection:
-            track_ids = connection.execute(page).scalars().all()
-        rows = self.track_rows_by_ids(model_id, track_ids)
-        return [rows[track_id] for track_id in track_ids if track_id in rows]
+            return list(connection.execute(page).scalars())
 
     def _page_ids_by_category(
         self, model_id: str | None, order_by: str, offset: int, limit: int, descending: bool, filter_text: str,
@@ -316,8 +315,7 @@ class Store:
     def track_rows_by_ids(self, model_id: str | None, track_ids: Sequence[int]) -> dict[int, dict]:
         rows: dict[int, dict] = {}
         with self.engine.connect() as connection:
-            for start in range(0, len(track_ids), ID_CHUNK):
-                chunk = [int(track_id) for track_id in track_ids[start : start + ID_CHUNK]]
+            for chunk in _chunks([int(track_id) for track_id in track_ids]):
                 result = connection.execute(TRACK_SELECT_BY_IDS, {"model_id": model_id or "", "track_ids": chunk})
                 rows.update({row.id: dict(row._mapping) for row in result})
         return rows
@@ -350,8 +348,7 @@ class Store:
             if track_ids is None:
                 return [dict(row._mapping) for row in connection.execute(query)]
             rows = []
-            for start in range(0, len(track_ids), ID_CHUNK):
-                chunk = [int(track_id) for track_id in track_ids[start : start + ID_CHUNK]]
+            for chunk in _chunks([int(track_id) for track_id in track_ids]):
                 rows += [dict(row._mapping) for row in connection.execute(query.where(tracks.c.id.in_(chunk)))]
             return sorted(rows, key=lambda row: row["id"])
 
@@ -486,6 +483,12 @@ TRACK_SELECT = select(
     tracks.outerjoin(analyses, and_(analyses.c.track_id == tracks.c.id, analyses.c.model_id == bindparam("model_id")))
 )
 TRACK_SELECT_BY_IDS = TRACK_SELECT.where(tracks.c.id.in_(bindparam("track_ids", expanding=True)))
+
+
+def _chunks(values: Sequence) -> Iterator[list]:
+    """``values`` in lists of at most ID_CHUNK (SQLite caps the bound parameters of one statement)."""
+    for start in range(0, len(values), ID_CHUNK):
+        yield list(values[start : start + ID_CHUNK])
 
 
 def _filtered(query, filter_text: str):
