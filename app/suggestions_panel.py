@@ -8,7 +8,6 @@ safe writer) on a worker, with progress, Cancel and a summary of problems.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
@@ -31,9 +30,9 @@ from app.batch_job import BatchJob, BatchProgress
 from app.errors import show_error
 from app.tasks import run_task
 from app.write_results import show_summary, summarise
+from engine.tag_suggestions import DEFAULT_MIN_CONFIDENCE, values_by_field
 
 SELECTED_TRACK, TRACKS_LACKING_TAGS = "Selected track", "All tracks lacking tags"
-DEFAULT_MIN_CONFIDENCE = 0.5
 MAX_TRACKS_SHOWN = 500  # the list of a whole library is cut here (the most confident first)
 SUGGESTION_ROLE = Qt.ItemDataRole.UserRole + 1
 NO_SUGGESTIONS_TEXT = (
@@ -44,11 +43,10 @@ NO_SUGGESTIONS_TEXT = (
 
 def ticked_values(accepted: list[tuple[Any, Any]]) -> list[tuple[Any, dict[str, list[str]]]]:
     """(track, suggestion) pairs → one (track, {field: [values]}) per track, in first-seen order."""
-    by_track: dict[int, tuple[Any, dict[str, list[str]]]] = {}
+    by_track: dict[int, tuple[Any, list[Any]]] = {}
     for track, suggestion in accepted:
-        _, fields = by_track.setdefault(track.track_id, (track, defaultdict(list)))
-        fields[suggestion.field].append(suggestion.value)
-    return [(track, dict(fields)) for track, fields in by_track.values()]
+        by_track.setdefault(track.track_id, (track, []))[1].append(suggestion)
+    return [(track, values_by_field(suggestions)) for track, suggestions in by_track.values()]
 
 
 class SuggestionsPanel(QWidget):

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.keys import KEY_NOTATIONS
-from engine.tag_suggestions import DEFAULT_MIN_CONFIDENCE, SUGGESTIBLE_FIELDS, label_field
+from engine.tag_suggestions import DEFAULT_MIN_CONFIDENCE, SUGGESTIBLE_FIELDS, label_field, values_by_field
 
 EXIT_OK, EXIT_BAD_INPUT, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 DELEGATED_COMMANDS = {"train": "training.cli", "eval": "training.evaluation.cli"}
@@ -284,10 +284,8 @@ def _suggest_tags(options) -> int:
             chosen = [s for s in track.suggestions if not accepted or s.label in accepted.get(track.track_id, ())]
             row = json_shapes.tag_suggestions_result(track, chosen)
             if options.write:
-                values: dict[str, list[str]] = {}
-                for suggestion in chosen:
-                    values.setdefault(suggestion.field, []).append(suggestion.value)
-                row.update(json_shapes.tag_write_fields(library.write_tags(track.path, values, "keep")))
+                written = library.write_tags(track.path, values_by_field(chosen), "keep")
+                row.update(json_shapes.tag_write_fields(written))
             outputs.append(row)
             accepted.get(track.track_id, set()).difference_update(s.label for s in chosen)
         outputs += [{"track_id": track_id, "label": label, "error": "not a suggestion for this track (field not empty, "

@@ -8,7 +8,7 @@ never second-guessed here.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -63,7 +63,15 @@ def suggest_tags(
     return sorted(found, key=lambda suggestion: (-suggestion.confidence, suggestion.label))
 
 
+def values_by_field(suggestions: Iterable[TagSuggestion]) -> dict[str, list[str]]:
+    """Suggestions → the ``{field: [values]}`` that ``tag_writer.write_tags`` takes, in the given order."""
+    values: dict[str, list[str]] = {}
+    for suggestion in suggestions:
+        values.setdefault(suggestion.field, []).append(suggestion.value)
+    return values
+
+
 __all__ = [
     "DEFAULT_MIN_CONFIDENCE", "LABEL_FIELDS", "SUGGESTIBLE_FIELDS", "TagSuggestion", "label_field", "label_value",
-    "make_label", "suggest_tags",
+    "make_label", "suggest_tags", "values_by_field",
 ]
