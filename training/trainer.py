@@ -32,6 +32,7 @@ from engine.model_folder import CONFIG_FILE as MODEL_CONFIG_FILE
 from engine.model_folder import WEIGHTS_FILE as MODEL_WEIGHTS_FILE
 from engine.model_folder import ModelLoadError, load_model
 from engine.networks import encoder_config_from_dict, encoder_config_to_dict
+from engine.tag_suggestions import label_field
 from training import checkpoints
 from training.augment import BatchAugmenter
 from training.config import TrainConfig, config_to_dict
@@ -86,9 +87,6 @@ def setup_distributed(device_setting: str) -> tuple[int, int, torch.device]:
     else:
         device = torch.device("cpu")
     return rank, world_size, device
-
-
-KEY_LABEL_PREFIX = "key:"  # labels that name a key (engine.keys names), as the scores corpus writes them
 
 
 class Trainer:
@@ -265,7 +263,7 @@ class Trainer:
 
     @functools.cached_property
     def _key_label_columns(self) -> list[int]:
-        return [index for index, name in enumerate(self.vocabulary.names) if name.startswith(KEY_LABEL_PREFIX)]
+        return [index for index, name in enumerate(self.vocabulary.names) if label_field(name) == "key"]
 
     def train_step(self, times: StepTimes) -> tuple[float, dict[str, float]]:
         """One optimisation step; returns the loss averaged over ranks and its logged parts."""
