@@ -53,18 +53,25 @@ class ProbeSettings:
 
 @dataclass
 class TrackEmbeddings:
-    """Chunk embeddings per track: ``chunks`` list of (n_chunks, D) tensors, aligned with ``entries``."""
+    """Chunk embeddings per track: ``chunks`` list of (n_chunks, D) tensors, aligned with ``entries``;
+    ``key_chunks`` the features the key head reads, when they differ from the embeddings (pitch-invariant
+    embeddings, ``engine.networks``), else None."""
 
     entries: list[ManifestEntry]
     chunks: list[torch.Tensor]
+    key_chunks: list[torch.Tensor] | None = None
 
-    def chunk_matrix(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """(all chunks (N, D), track index of each chunk (N,))."""
-        owners = torch.cat([torch.full((c.shape[0],), i) for i, c in enumerate(self.chunks)])
-        return torch.cat(self.chunks), owners
+    def _chunks(self, key: bool) -> list[torch.Tensor]:
+        return self.key_chunks if key and self.key_chunks is not None else self.chunks
 
-    def track_means(self) -> torch.Tensor:
-        return torch.stack([c.mean(dim=0) for c in self.chunks])
+    def chunk_matrix(self, key: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+        """(all chunks (N, D), track index of each chunk (N,)); ``key``: the key head's features."""
+        chunks = self._chunks(key)
+        owners = torch.cat([torch.full((c.shape[0],), i) for i, c in enumerate(chunks)])
+        return torch.cat(chunks), owners
+
+    def track_means(self, key: bool = False) -> torch.Tensor:
+        return torch.stack([c.mean(dim=0) for c in self._chunks(key)])
 
 
 def track_chunks(samples: np.ndarray, sample_rate: int, window_samples: int, max_chunks: int) -> np.ndarray:
@@ -82,19 +89,25 @@ def track_chunks(samples: np.ndarray, sample_rate: int, window_samples: int, max
 @torch.no_grad()
 def embed_tracks(
     encoder: nn.Module, cache: AudioCache, entries: list[ManifestEntry], window_samples: int, settings: ProbeSettings,
-    device: torch.device, key_features: bool = False,
+    device: torch.device,
 ) -> TrackEmbeddings:
-    """Chunk embeddings of every cached track (encoder in eval mode, batched over chunks); with
-    ``key_features`` the features the key head reads instead (they differ for pitch-invariant embeddings)."""
+    """Chunk embeddings (and key features, where they differ) of every cached track in one pass (encoder in
+    eval mode, batched over chunks)."""
     encoder.eval().to(device)
-    output = 1 if key_features else 0
-    kept, results = [], []
+    kept, results, key_results = [], [], []
     for entry in cache.usable(entries):
         chunks = torch.from_numpy(track_chunks(cache.open(entry.path), cache.sample_rate, window_samples, settings.max_chunks))
-        embedded = [encoder.encode(part.to(device))[output].float().cpu() for part in chunks.split(settings.batch_size)]
+        embedded, key_features = [], []
+        for part in chunks.split(settings.batch_size):
+            embedding, key_feature = encoder.encode(part.to(device))
+            embedded.append(embedding.float().cpu())
+            if key_feature is not embedding:
+                key_features.append(key_feature.float().cpu())
         kept.append(entry)
         results.append(torch.cat(embedded))
-    return TrackEmbeddings(kept, results)
+        if key_features:
+            key_results.append(torch.cat(key_features))
+    return TrackEmbeddings(kept, results, key_results if key_results else None)
 
 
 def fold_standardisation(head: ClassifierHead, mean: torch.Tensor, std: torch.Tensor) -> None:
@@ -156,20 +169,16 @@ def run_probes(
     }
     for task in settings.tasks:
         if task == "key":
-            key_train, key_evaluation, key_chunks, key_owners = train, evaluation, train_chunks, owners
-            if architecture.get("embedding_pooling", "pitch") != "pitch":
-                key_train = embed_tracks(encoder, cache, train_entries, window, settings, torch_device, key_features=True)
-                key_evaluation = embed_tracks(encoder, cache, eval_entries, window, settings, torch_device, key_features=True)
-                key_chunks, key_owners = key_train.chunk_matrix()
-            track_keys = torch.tensor([entry.key_index for entry in key_train.entries])
-            chunk_keys = track_keys[key_owners]
+            key_chunks, _ = train.chunk_matrix(key=True)  # same chunks, so the same owners
+            track_keys = torch.tensor([entry.key_index for entry in train.entries])
+            chunk_keys = track_keys[owners]
             usable = chunk_keys >= 0
-            eval_keys = np.array([entry.key_index for entry in key_evaluation.entries])
+            eval_keys = np.array([entry.key_index for entry in evaluation.entries])
             if not bool(usable.any()) or not (eval_keys >= 0).any():
                 raise ProbeError(f"task key: no tracks with a readable \"key\" in split {settings.train_split!r} or {eval_split!r}")
             head = train_head(key_chunks[usable], chunk_keys[usable], KEY_CLASS_COUNT, False, settings)
             with torch.no_grad():
-                predicted = head(key_evaluation.track_means()).argmax(dim=1).numpy()
+                predicted = head(evaluation.track_means(key=True)).argmax(dim=1).numpy()
             scored = eval_keys >= 0
             metrics = key_metrics(predicted[scored], eval_keys[scored])
             labels = list(KEY_CLASS_NAMES)
