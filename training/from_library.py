@@ -273,9 +273,9 @@ class LibraryTraining:
         targets = np.stack([vocabulary.encode(self.plan.labels_by_track[t]) for t in held]) if held else None
         with torch_threads(1):  # tiny full-batch probes: extra threads only contend
             tag_map = {
-                "before": _probe_map(before, train, held, self.plan, vocabulary),
+                "before": _probe_map(before, train, held, self.plan, vocabulary, targets),
                 "after": _head_map(after, held, custom, vocabulary, targets),
-                "after_probe": _probe_map(after, train, held, self.plan, vocabulary),
+                "after_probe": _probe_map(after, train, held, self.plan, vocabulary, targets),
                 "before_method": "linear probe on the base model's embeddings (its heads know other labels)",
             }
         result: dict[str, Any] = {
@@ -372,17 +372,18 @@ def _rounded(value: float | None) -> float | None:
     return None if value is None or not np.isfinite(value) else round(float(value), 4)
 
 
-def _probe_map(analyses: dict, train: list[int], held: list[int], plan: LabelPlan, vocabulary: LabelVocabulary) -> float | None:
-    """Macro AP on ``held`` of a linear multi-label probe fitted on the embeddings of ``train``."""
-    if not train or not held:
+def _probe_map(analyses: dict, train: list[int], held: list[int], plan: LabelPlan, vocabulary: LabelVocabulary,
+               targets: np.ndarray | None) -> float | None:
+    """Macro AP on ``held`` (``targets``: their multi-hot labels) of a linear multi-label probe fitted on the
+    embeddings of ``train``."""
+    if not train or targets is None:
         return None
     features = torch.from_numpy(np.stack([analyses[t].embedding for t in train]))
-    targets = torch.from_numpy(np.stack([vocabulary.encode(plan.labels_by_track[t]) for t in train]))
-    head = train_head(features, targets, len(vocabulary), True, ProbeSettings(epochs=PROBE_EPOCHS))
+    train_targets = torch.from_numpy(np.stack([vocabulary.encode(plan.labels_by_track[t]) for t in train]))
+    head = train_head(features, train_targets, len(vocabulary), True, ProbeSettings(epochs=PROBE_EPOCHS))
     with torch.no_grad():
         scores = torch.sigmoid(head(torch.from_numpy(np.stack([analyses[t].embedding for t in held])))).numpy()
-    held_targets = np.stack([vocabulary.encode(plan.labels_by_track[t]) for t in held])
-    return _rounded(tag_metrics(scores, held_targets)["average_precision"])
+    return _rounded(tag_metrics(scores, targets)["average_precision"])
 
 
 def _head_map(analyses: dict, held: list[int], model: LoadedModel, vocabulary: LabelVocabulary,
