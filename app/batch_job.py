@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from PySide6.QtCore import QObject, QRunnable, Qt, Signal
+from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtWidgets import QProgressDialog, QWidget
 
 from app.errors import describe_error
@@ -43,7 +43,7 @@ class BatchJob(QObject):
         self.running = True
         self.finished.connect(self._stopped)
         self.failed.connect(self._stopped)
-        pool("background").start(_Runnable(self._run))
+        pool("background").start(self._run)
 
     def cancel(self) -> None:
         self.cancel_requested.set()
@@ -69,15 +69,6 @@ class BatchJob(QObject):
             return
         self.progressed.emit(len(results), total)
         self.finished.emit(results, self.cancel_requested.is_set() and len(results) < total)
-
-
-class _Runnable(QRunnable):
-    def __init__(self, function: Callable[[], None]) -> None:
-        super().__init__()
-        self.function = function
-
-    def run(self) -> None:
-        self.function()
 
 
 class BatchProgress(QProgressDialog):
