@@ -2,6 +2,7 @@
 
     engine train data scores --out DIR [--train-hours H] [--val-hours H] [--test-hours H] [--workers N]
     engine train data debian --out DIR [--packages P ...] [--skip P ...] [--test-packages P ...]
+    engine train data manifests --scores FILE --debian FILE --out DIR
 """
 
 from __future__ import annotations
@@ -32,6 +33,11 @@ def _parser() -> argparse.ArgumentParser:
     debian.add_argument("--skip", nargs="*", default=[], help="leave these packages out")
     debian.add_argument("--test-packages", nargs="*", help="soundtracks held out whole as the test split")
     debian.add_argument("--json", action="store_true")
+    manifests = commands.add_parser("manifests", help="training manifests (labeled, unlabeled, scores_probe) from both corpora")
+    manifests.add_argument("--scores", type=Path, required=True, help="manifest.jsonl written by `data scores`")
+    manifests.add_argument("--debian", type=Path, required=True, help="manifest.jsonl written by `data debian`")
+    manifests.add_argument("--out", type=Path, required=True, help="folder for the training manifests")
+    manifests.add_argument("--json", action="store_true")
     return parser
 
 
@@ -73,15 +79,22 @@ def _run_debian(arguments: argparse.Namespace) -> dict:
         return build_game_music_corpus(arguments.out, names, test_packages, _RichProgress(progress))
 
 
+def _run_manifests(arguments: argparse.Namespace) -> dict:
+    from training.corpora.training_manifests import build_training_manifests
+
+    return build_training_manifests(arguments.scores, arguments.debian, arguments.out)
+
+
 def main(argv: list[str]) -> int:
     """Entry point forwarded from ``engine train data``; returns the exit code."""
     arguments = _parser().parse_args(argv)
     try:
-        summary = _run_scores(arguments) if arguments.command == "scores" else _run_debian(arguments)
+        run = {"scores": _run_scores, "debian": _run_debian, "manifests": _run_manifests}[arguments.command]
+        summary = run(arguments)
     except KeyboardInterrupt:
         print("stopped; run the same command again to resume", file=sys.stderr)
         return 130
-    except (OSError, KeyError) as error:
+    except (OSError, KeyError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     if arguments.json:

@@ -3,6 +3,8 @@
 # Each variant: pretrain (resumable) → frozen linear probes for key and tags on the rendered scores
 # (train → test split) → model folder with the probe heads → `engine eval` (key clean + corrupted,
 # tag AP, held-out soundtrack similarity, transposition consistency).
+# Every held-out clip and track is evaluated (no sampling): the two runs differ by a few points at most.
+# Data: engine train data scores|debian, then engine train data manifests (data/manifests/*.jsonl).
 # Run from the folder that holds data/:  bash main/training/experiments/ssl_vs_semisupcon.sh
 set -euo pipefail
 ENGINE=${ENGINE:-main/.venv/bin/engine}
@@ -13,5 +15,5 @@ for variant in ssl_only semisupcon; do
     --cache-dir data/cache/audio16k --out "$run/probe" --tasks key,tags
   $ENGINE train export "$run" --probe "$run/probe" --out data/models/compare_$variant --name "compare-$variant"
   $ENGINE eval --model data/models/compare_$variant --scores data/scores/manifest.jsonl \
-    --debian data/debian/manifest.jsonl --out data/eval/compare_$variant --max-clips 60 --max-tracks 24 --no-essentia
+    --debian data/debian/manifest.jsonl --out data/eval/compare_$variant --no-essentia
 done

@@ -1,0 +1,57 @@
+"""Training manifests from the two corpus manifests: splits kept apart, labels in the trainer's schema."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from training.corpora.cli import main as data_main
+from training.corpora.manifest import write_manifest
+from training.data import read_manifest
+
+
+def _corpora(root: Path) -> tuple[Path, Path]:
+    """A scores corpus whose records hold cwd-relative paths plus ``relative_path`` (as the builder writes them)
+    and a game-music corpus with absolute paths; the files exist but hold nothing."""
+    scores, debian = root / "scores", root / "debian"
+    records = []
+    for number, (split, key) in enumerate([("train", "A minor"), ("val", "C major"), ("test", "D major")]):
+        relative = f"audio/{split}/clip{number}.flac"
+        (scores / relative).parent.mkdir(parents=True, exist_ok=True)
+        (scores / relative).write_bytes(b"")
+        records.append({"path": f"somewhere/else/{relative}", "relative_path": relative, "split": split, "key": key,
+                        "families": ["strings", "brass"], "texture": "ensemble", "source": "bach_chorales"})
+    write_manifest(scores / "manifest.jsonl", records)
+    tracks = []
+    for split in ("train", "val", "test"):
+        path = debian / "extracted" / f"{split}.ogg"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"")
+        tracks.append({"path": str(path), "package": f"game-{split}", "split": split})
+    write_manifest(debian / "manifest.jsonl", tracks)
+    return scores / "manifest.jsonl", debian / "manifest.jsonl"
+
+
+def test_manifests_keep_test_material_out_of_training_and_resolve_every_path(tmp_path):
+    scores, debian = _corpora(tmp_path)
+    out = tmp_path / "manifests"
+    assert data_main(["manifests", "--scores", str(scores), "--debian", str(debian), "--out", str(out)]) == 0
+
+    labeled = read_manifest(out / "labeled.jsonl")
+    assert [(e.split, e.labels, e.key) for e in labeled] == [("train", ["key:A minor"], "A minor"),
+                                                             ("val", ["key:C major"], "C major")]
+    unlabeled = read_manifest(out / "unlabeled.jsonl")
+    assert sorted(e.split for e in unlabeled) == ["train", "train", "val", "val"] and not any(e.labels for e in unlabeled)
+    probe = read_manifest(out / "scores_probe.jsonl")
+    assert [e.split for e in probe] == ["train", "val", "test"] and probe[0].labels == ["brass", "strings", "ensemble"]
+    assert all(e.path.is_file() for e in labeled + unlabeled + probe)
+    assert not any(os.path.isabs(line) for line in (out / "labeled.jsonl").read_text().split('"'))
+
+
+def test_missing_corpora_give_one_clear_error(tmp_path, capsys):
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("")
+    assert data_main(["manifests", "--scores", str(empty), "--debian", str(empty), "--out", str(tmp_path / "m")]) == 1
+    assert "engine train data scores" in capsys.readouterr().err

@@ -1,0 +1,77 @@
+"""Training manifests derived from the two corpora, so a training run is reproducible from the product's commands.
+
+The corpus manifests describe files (package, license, key, instrumentation); the trainer reads a smaller
+schema (``path``, ``split``, ``labels``, ``key``). Three files are written:
+
+- ``labeled.jsonl``: rendered scores of the training splits, labeled with their exact key (``key:A minor``),
+  the SemiSupCon labeled part;
+- ``unlabeled.jsonl``: game music and rendered scores of the training splits, no labels, the SSL part;
+- ``scores_probe.jsonl``: every rendered clip with its tags (instrument families + solo/ensemble) and key,
+  all splits, for probes and finetuning (they pick train and test by split).
+
+Held-out test material never enters the first two files, whatever split a config later asks for.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from training.corpora.manifest import read_manifest, write_manifest
+
+LABELED_FILE, UNLABELED_FILE, PROBE_FILE = "labeled.jsonl", "unlabeled.jsonl", "scores_probe.jsonl"
+TRAINING_SPLITS = ("train", "val")
+KEY_LABEL_FIELD = "key"
+
+
+def _relative(record: dict[str, Any], manifest_folder: Path, corpus_folder: Path) -> str:
+    """The record's file relative to the manifests' folder, so a data folder can be moved whole. Corpus
+    manifests hold paths as the builder was given them (often relative to where it ran); ``relative_path``,
+    where present, is relative to the corpus folder."""
+    if record.get("relative_path"):
+        located = corpus_folder / record["relative_path"]
+    else:
+        path = Path(record["path"])
+        located = path if path.is_absolute() or path.exists() else corpus_folder / path
+    return os.path.relpath(located.resolve(), manifest_folder.resolve())
+
+
+def _score_tags(record: dict[str, Any]) -> list[str]:
+    return sorted(set(record.get("families", []))) + [record["texture"]]
+
+
+def build_training_manifests(scores_manifest: Path, debian_manifest: Path, out: Path) -> dict[str, Any]:
+    """Write the three manifests into ``out``; returns counts per file and split."""
+    out.mkdir(parents=True, exist_ok=True)
+    scores = read_manifest(scores_manifest)
+    debian = read_manifest(debian_manifest)
+    if not scores:
+        raise ValueError(f"no rendered clips in {scores_manifest}; run `engine train data scores` first")
+    if not debian:
+        raise ValueError(f"no game music in {debian_manifest}; run `engine train data debian` first")
+
+    def score_path(record: dict[str, Any]) -> str:
+        return _relative(record, out, scores_manifest.parent)
+
+    labeled = [{"path": score_path(record), "split": record["split"], "key": record["key"],
+                "labels": [f"{KEY_LABEL_FIELD}:{record['key']}"], "source": record["source"]}
+               for record in scores if record["split"] in TRAINING_SPLITS]
+    unlabeled = [{"path": _relative(record, out, debian_manifest.parent), "split": record["split"],
+                  "source": record["package"]}
+                 for record in debian if record["split"] in TRAINING_SPLITS]
+    unlabeled += [{"path": score_path(record), "split": record["split"], "source": record["source"]}
+                  for record in scores if record["split"] in TRAINING_SPLITS]
+    probe = [{"path": score_path(record), "split": record["split"], "key": record["key"],
+              "labels": _score_tags(record), "source": record["source"],
+              "soundfont_held_out": record.get("soundfont_held_out", False)}
+             for record in scores]
+
+    summary: dict[str, Any] = {}
+    for name, records in ((LABELED_FILE, labeled), (UNLABELED_FILE, unlabeled), (PROBE_FILE, probe)):
+        write_manifest(out / name, records)
+        counts: dict[str, int] = {}
+        for record in records:
+            counts[record["split"]] = counts.get(record["split"], 0) + 1
+        summary[name] = counts
+    return summary
