@@ -17,8 +17,8 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from engine.keys import KEY_CLASS_COUNT, KEY_CLASS_NAMES
-from engine.networks import AudioModel, ClassifierHead, build_encoder
+from engine.keys import KEY_CLASS_NAMES
+from engine.networks import AudioModel, ClassifierHead, build_encoder, build_key_head
 
 FORMAT_VERSION = 1
 WEIGHTS_FILE = "weights.safetensors"
@@ -112,7 +112,7 @@ def build_network(config: ModelConfig) -> AudioModel:
     embedding_dim = config.embedding_dim
     key_head = None
     if config.key_head:
-        key_head = ClassifierHead(embedding_dim, KEY_CLASS_COUNT, int(config.key_head.get("hidden_dim", 0)))
+        key_head = build_key_head(encoder, int(config.key_head.get("hidden_dim", 0)))
     tag_head = None
     if config.tag_head:
         tag_head = ClassifierHead(

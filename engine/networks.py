@@ -10,6 +10,10 @@ Every encoder also has ``encode(audio) -> (embedding, key_features)``: the key h
 For most encoders they are the same tensor. A LogFreqCNN with ``embedding_pooling = "invariant"`` splits them:
 its embedding (what similarity search compares) is pooled over pitch and time, so tracks are near each other
 for how they sound rather than for which key they are in, while the key head keeps the pitch-position path.
+A LogFreqCNN with ``key_path = "pitch_class"`` gives the key head its own path instead: first-block features at
+one bin per semitone, folded over octaves into pitch classes, read by ``PitchClassKeyHead``, which scores every
+rotation with one template. Transposing the music by k semitones then moves the key estimate by exactly k keys
+(up to the spectrogram's edges), which a head that learns each key separately only approximates.
 """
 
 from __future__ import annotations
@@ -19,6 +23,8 @@ from typing import Any
 
 import torch
 from torch import nn
+
+from engine.keys import KEY_CLASS_COUNT
 
 EMBEDDING_DIM = 512
 PROJECTION_DIM = 128
@@ -46,9 +52,15 @@ class LogFreqCNNConfig:
     # "pitch": the embedding keeps pitch positions (model v1). "invariant": the embedding is pooled over
     # pitch and time; pitch positions go to the key head only (see the module docstring).
     embedding_pooling: str = "pitch"
+    # "pooled": key features are the pitch-position path's (model v1). "pitch_class": a key path of its own,
+    # folded into pitch classes, for ``PitchClassKeyHead`` (see the module docstring).
+    key_path: str = "pooled"
+    key_path_channels: int = 32
 
 
 EMBEDDING_POOLINGS = ("pitch", "invariant")
+KEY_PATHS = ("pooled", "pitch_class")
+PITCH_CLASSES = 12
 
 
 class SampleCNN(nn.Module):
@@ -172,21 +184,78 @@ class LogFreqCNN(nn.Module):
             _embedding_mlp(3 * in_channels, self.config.embedding_dim)
             if self.config.embedding_pooling == "invariant" else None
         )
+        if self.config.key_path not in KEY_PATHS:
+            raise ValueError(f"key_path must be one of {KEY_PATHS}, not {self.config.key_path!r}")
+        self.key_path = (
+            PitchClassKeyPath(self.config.channels[0], self.config.key_path_channels, self.config.bins_per_octave // 2,
+                              self.config.octaves)
+            if self.config.key_path == "pitch_class" else None
+        )
 
     def encode(self, audio: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """``audio`` (batch, samples) → (embedding, key_features), each (batch, embedding_dim)."""
-        features = self.blocks(self.input_norm(self.frontend(audio)))  # (batch, channels, bins, frames)
+        """``audio`` (batch, samples) → (embedding (batch, embedding_dim), key_features): the same tensor for
+        a v1 model; (batch, key_path_channels * 2 * bins per octave / 2) with a pitch-class key path."""
+        first = self.blocks[0](self.input_norm(self.frontend(audio)))
+        features = self.blocks[1:](first)  # (batch, channels, bins, frames)
         pooled = torch.cat([features.mean(dim=-1), features.amax(dim=-1)], dim=1)
-        key_features = self.projection(pooled.flatten(1))
+        pitch_embedding = self.projection(pooled.flatten(1))
         if self.invariant_projection is None:
-            return key_features, key_features
-        flat = features.flatten(2)  # (batch, channels, bins * frames)
-        statistics = torch.cat([flat.mean(dim=-1), flat.amax(dim=-1), flat.std(dim=-1)], dim=1)
-        return self.invariant_projection(statistics), key_features
+            embedding = pitch_embedding
+        else:
+            flat = features.flatten(2)  # (batch, channels, bins * frames)
+            statistics = torch.cat([flat.mean(dim=-1), flat.amax(dim=-1), flat.std(dim=-1)], dim=1)
+            embedding = self.invariant_projection(statistics)
+        key_features = pitch_embedding if self.key_path is None else self.key_path(first)
+        return embedding, key_features
 
     def forward(self, audio: torch.Tensor) -> torch.Tensor:
         """``audio`` (batch, samples) → (batch, embedding_dim)."""
         return self.encode(audio)[0]
+
+
+class PitchClassKeyPath(nn.Module):
+    """First-block features (one bin per semitone) → two convolutions that pool time only → mean and max over
+    time → folded over octaves: (batch, 2 * channels * bins_per_octave). Every step treats pitch positions alike
+    (convolutions, channel-wise norms), so shifting the input by a semitone rotates the output by one bin."""
+
+    def __init__(self, in_channels: int, channels: int, bins_per_octave: int, octaves: int) -> None:
+        super().__init__()
+        if bins_per_octave % PITCH_CLASSES:
+            raise ValueError(f"a pitch-class key path needs whole bins per semitone after the first block, not "
+                             f"{bins_per_octave} per octave (use bins_per_octave = 24 or 48)")
+        self.bins_per_octave, self.octaves, self.output_channels = bins_per_octave, octaves, 2 * channels
+        self.layers = nn.Sequential(
+            nn.Conv2d(in_channels, channels, kernel_size=3, padding=1, bias=False), nn.BatchNorm2d(channels), nn.ReLU(),
+            nn.MaxPool2d((1, 2)),
+            nn.Conv2d(channels, channels, kernel_size=3, padding=1, bias=False), nn.BatchNorm2d(channels), nn.ReLU(),
+        )
+        self.norm = nn.BatchNorm1d(self.output_channels)
+
+    def forward(self, first_block: torch.Tensor) -> torch.Tensor:
+        features = self.layers(first_block)  # (batch, channels, octaves * bins_per_octave, frames)
+        pooled = torch.cat([features.mean(dim=-1), features.amax(dim=-1)], dim=1)
+        folded = pooled.reshape(pooled.shape[0], self.output_channels, self.octaves, self.bins_per_octave).mean(dim=2)
+        return self.norm(folded).flatten(1)
+
+
+class PitchClassKeyHead(nn.Module):
+    """24 key logits (12 major, then 12 minor, tonic C first) from a pitch-class key path's features: one
+    template (linear, or an MLP with ``hidden_dim``) scores the profile rotated to each tonic, so a transposition
+    by k semitones moves the logits by exactly k keys."""
+
+    def __init__(self, channels: int, bins_per_octave: int, hidden_dim: int = 0) -> None:
+        super().__init__()
+        self.channels, self.bins_per_octave = channels, bins_per_octave
+        step = bins_per_octave // PITCH_CLASSES
+        rotations = (torch.arange(bins_per_octave)[None, :] + step * torch.arange(PITCH_CLASSES)[:, None]) % bins_per_octave
+        self.register_buffer("rotations", rotations, persistent=False)  # (tonic, bin) → bin of the profile
+        self.template = ClassifierHead(channels * bins_per_octave, 2, hidden_dim)  # (major, minor) per tonic
+
+    def forward(self, key_features: torch.Tensor) -> torch.Tensor:
+        batch = key_features.shape[0]
+        profile = key_features.reshape(batch, self.channels, self.bins_per_octave)
+        rotated = profile[:, :, self.rotations].transpose(1, 2).reshape(batch, PITCH_CLASSES, -1)
+        return self.template(rotated).transpose(1, 2).reshape(batch, 2 * PITCH_CLASSES)
 
 
 def _embedding_mlp(input_dim: int, embedding_dim: int) -> nn.Sequential:
@@ -259,6 +328,15 @@ def encoder_config_to_dict(config) -> dict[str, Any]:
 def build_encoder(architecture: dict[str, Any]) -> nn.Module:
     config = encoder_config_from_dict(architecture)
     return ENCODER_TYPES[architecture["type"]][0](config)
+
+
+def build_key_head(encoder: nn.Module, hidden_dim: int = 0) -> nn.Module:
+    """The key head that reads ``encoder``'s key features: rotation-shared templates for a pitch-class key path,
+    else a classifier on the embedding-sized features."""
+    key_path = getattr(encoder, "key_path", None)
+    if isinstance(key_path, PitchClassKeyPath):
+        return PitchClassKeyHead(key_path.output_channels, key_path.bins_per_octave, hidden_dim)
+    return ClassifierHead(encoder.config.embedding_dim, KEY_CLASS_COUNT, hidden_dim)
 
 
 @dataclass

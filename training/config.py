@@ -114,6 +114,12 @@ class FinetuneConfig:
     # "" keeps the starting model's; "invariant" gives a LogFreqCNN a pitch-invariant embedding path (new
     # layers, trained here) while the pitch-position path and key head carry on (engine.networks).
     embedding_pooling: str = ""
+    # "" keeps the starting model's; "pitch_class" gives a LogFreqCNN a transposition-equivariant key path and
+    # head (new layers, trained here; engine.networks.PitchClassKeyPath).
+    key_path: str = ""
+    # Parameter-name prefixes to train (e.g. ["encoder.key_path.", "key_head."]); empty = all. Everything else
+    # is frozen, batch-norm statistics included, so a shipped model's embedding and tags stay as they were.
+    trainable: list[str] = field(default_factory=list)
 
 
 @dataclass

@@ -10,9 +10,11 @@ import json
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from engine.keys import KEY_CLASS_NAMES
 from engine.model_folder import ModelConfig, save_model
-from engine.networks import AudioModel, ClassifierHead
+from engine.networks import AudioModel, ClassifierHead, build_key_head
 from training.checkpoints import load_encoder, load_weights, read_run_summary
 from training.probes import load_probe_heads
 from training.trainer import LABELS_FILE, read_metrics
@@ -22,7 +24,7 @@ class ExportError(ValueError):
     """The run cannot be exported (no heads, mismatching probe); the message says why."""
 
 
-def _run_heads(checkpoint: Path, summary: dict[str, Any], embedding_dim: int) -> dict[str, tuple[ClassifierHead, dict]]:
+def _run_heads(checkpoint: Path, summary: dict[str, Any], encoder: torch.nn.Module) -> dict[str, tuple[torch.nn.Module, dict]]:
     """Heads trained inside a finetuning run, keyed by task."""
     weights = load_weights(checkpoint)
     hidden = int(summary["config"]["finetune"]["head_hidden_dim"])
@@ -31,7 +33,8 @@ def _run_heads(checkpoint: Path, summary: dict[str, Any], embedding_dim: int) ->
     for task, prefix, names in (("key", "key_head.", list(KEY_CLASS_NAMES)), ("tags", "tag_head.", labels["tags"])):
         state = {name[len(prefix) :]: tensor for name, tensor in weights.items() if name.startswith(prefix)}
         if state:
-            head = ClassifierHead(embedding_dim, len(names), hidden)
+            head = (build_key_head(encoder, hidden) if task == "key"
+                    else ClassifierHead(encoder.config.embedding_dim, len(names), hidden))
             head.load_state_dict(state)
             heads[task] = (head.eval(), {"labels": names, "hidden_dim": hidden})
     return heads
@@ -62,19 +65,21 @@ def export_model(checkpoint: Path | str, out_dir: Path | str, probe_dir: Path | 
     """Write ``out_dir`` as a model folder; returns it."""
     encoder, architecture, folder = load_encoder(checkpoint)
     summary = read_run_summary(folder)
-    embedding_dim = int(architecture.get("embedding_dim", 512))
-    heads: dict[str, tuple[ClassifierHead, dict]] = {}
+    heads: dict[str, tuple[torch.nn.Module, dict]] = {}
     metrics: dict[str, Any] = {}
     if probe_dir is not None:
         report, probe_heads = load_probe_heads(probe_dir)
         if report["architecture"] != architecture:
             raise ExportError(f"probe {probe_dir} was made on another encoder architecture than {folder}")
+        if "key" in probe_heads and not isinstance(build_key_head(encoder), ClassifierHead):
+            raise ExportError(f"{folder} has a pitch-class key path: its key head is trained by finetuning "
+                              "(finetune.key_path), not by a linear probe; export without --probe or probe tags only")
         for task, head in probe_heads.items():
             info = report["tasks"][task]
             heads[task] = (head, {"labels": info["labels"], "hidden_dim": info["hidden_dim"], "metrics": info["metrics"]})
             metrics[task] = info["metrics"]
     elif summary.get("mode") == "finetune":
-        heads = _run_heads(folder, summary, embedding_dim)
+        heads = _run_heads(folder, summary, encoder)
     key = heads.get("key")
     tags = heads.get("tags")
     network = AudioModel(encoder, key[0] if key else None, tags[0] if tags else None)

@@ -14,8 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from engine.keys import KEY_CLASS_COUNT
-from engine.networks import ClassifierHead, ProjectionHead, build_encoder
+from engine.networks import ClassifierHead, ProjectionHead, build_encoder, build_key_head
 from training.config import FinetuneConfig, LossConfig
 from training.losses import semisupcon_loss
 
@@ -64,8 +63,31 @@ class Learner(nn.Module):
         self.loss_config = loss
         self.finetune = finetune
         hidden = finetune.head_hidden_dim if finetune else 0
-        self.key_head = ClassifierHead(embedding_dim, KEY_CLASS_COUNT, hidden) if with_key else None
+        self.key_head = build_key_head(self.encoder, hidden) if with_key else None
         self.tag_head = ClassifierHead(embedding_dim, tag_count, hidden) if tag_count else None
+
+    trainable_prefixes: tuple[str, ...] = ()
+
+    def restrict_training(self, prefixes: list[str] | tuple[str, ...]) -> None:
+        """Train only parameters whose names start with one of ``prefixes``. Frozen layers also stay in eval
+        mode, so their batch-norm statistics do not drift with the new data either."""
+        prefixes = tuple(prefixes)
+        names = [name for name, _ in self.named_parameters()]
+        unmatched = [prefix for prefix in prefixes if not any(name.startswith(prefix) for name in names)]
+        if unmatched:
+            raise ValueError(f"no parameters under {unmatched} (they start with e.g. {sorted({n.split('.')[0] for n in names})})")
+        self.trainable_prefixes = prefixes
+        for name, parameter in self.named_parameters():
+            parameter.requires_grad_(name.startswith(prefixes))
+        self.train(self.training)
+
+    def train(self, mode: bool = True) -> "Learner":
+        super().train(mode)
+        if self.trainable_prefixes:
+            for name, module in self.named_modules():
+                if name and not any(module.children()) and not f"{name}.".startswith(self.trainable_prefixes):
+                    module.eval()
+        return self
 
     def contrastive(self, projections: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
         return semisupcon_loss(

@@ -99,11 +99,13 @@ class Trainer:
         if config.data.batch_size % self.world_size:
             raise TrainingError(f"data.batch_size {config.data.batch_size} is not divisible by {self.world_size} processes")
         torch.manual_seed(config.run.seed + self.rank)
-        initial_weights = None
+        initial_weights, initial_tag_names = None, None
         if mode == "finetune" and config.finetune.init_from:
-            config.encoder, initial_weights = initial_encoder(Path(config.finetune.init_from))
+            config.encoder, initial_weights, initial_tag_names = initial_encoder(Path(config.finetune.init_from))
         if mode == "finetune" and config.finetune.embedding_pooling:
             config.encoder = {**config.encoder, "embedding_pooling": config.finetune.embedding_pooling}
+        if mode == "finetune" and config.finetune.key_path:
+            config.encoder = {**config.encoder, "key_path": config.finetune.key_path}
         try:
             encoder_config = encoder_config_from_dict(config.encoder)
         except (TypeError, ValueError) as error:
@@ -124,7 +126,14 @@ class Trainer:
             with_key=bool(finetune and config.finetune.key_weight > 0),
         )
         if initial_weights is not None:
+            if initial_tag_names != self.vocabulary.names:  # a tag head is only kept for the very same labels
+                initial_weights = {name: t for name, t in initial_weights.items() if not name.startswith("tag_head.")}
             self.learner.load_state_dict(_fitting_heads(initial_weights, self.learner.state_dict()), strict=False)
+        if finetune and finetune.trainable:
+            try:
+                self.learner.restrict_training(finetune.trainable)
+            except ValueError as error:
+                raise TrainingError(f"finetune.trainable: {error}") from None
         if config.run.sync_batchnorm and self.world_size > 1:
             self.learner = torch.nn.SyncBatchNorm.convert_sync_batchnorm(self.learner)
         self.learner.to(self.device)
@@ -364,20 +373,21 @@ class Trainer:
                     writer.add_scalar(f"train/{name}", value, self.step)
 
 
-def initial_encoder(path: Path) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
-    """(architecture, learner weights to start from) of a model folder (engine format) or a training run."""
+def initial_encoder(path: Path) -> tuple[dict[str, Any], dict[str, torch.Tensor], list[str] | None]:
+    """(architecture, learner weights to start from, tag names of those weights' tag head or None) of a model
+    folder (engine format) or a training run."""
     if (path / MODEL_CONFIG_FILE).is_file() and (path / MODEL_WEIGHTS_FILE).is_file():
         try:
             loaded = load_model(path)
         except ModelLoadError as error:
             raise TrainingError(str(error)) from None
-        kept = ("encoder.", "key_head.")  # a model folder's key head goes on being used; its tag head names other labels
-        state = {name: tensor for name, tensor in loaded.network.state_dict().items() if name.startswith(kept)}
-        return loaded.config.architecture, state
+        state = {name: tensor for name, tensor in loaded.network.state_dict().items()
+                 if name.startswith(("encoder.", "key_head.", "tag_head."))}
+        return loaded.config.architecture, state, loaded.config.tag_names or None
     folder = checkpoints.resolve_checkpoint(path)
     architecture = checkpoints.read_run_summary(folder)["architecture"]
     weights = checkpoints.load_weights(folder)
-    return architecture, {name: t for name, t in weights.items() if name.startswith(("encoder.", "projection."))}
+    return architecture, {name: t for name, t in weights.items() if name.startswith(("encoder.", "projection."))}, None
 
 
 def _fitting_heads(initial: dict[str, torch.Tensor], own: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:

@@ -6,7 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from engine.networks import LogFreqCNN, LogFreqCNNConfig, SampleCNN, SampleCNNConfig
+from engine.networks import (
+    ClassifierHead, LogFreqCNN, LogFreqCNNConfig, PitchClassKeyHead, SampleCNN, SampleCNNConfig, build_key_head,
+)
 
 RATE = 16000
 
@@ -54,3 +56,41 @@ def test_unknown_pooling_is_refused_and_samplecnn_encodes_one_tensor():
     with torch.no_grad():
         embedding, key_features = encoder.encode(torch.randn(1, encoder.config.window_samples) * 0.1)
     assert embedding is key_features and embedding.shape == (1, 16)
+
+
+def test_pitch_class_key_head_moves_its_logits_by_the_transposition():
+    """Random weights are enough: equivariance is structural, so shifting a chord by k semitones rotates the 24
+    logits by k keys within each mode (edges of the spectrogram aside)."""
+    torch.manual_seed(1)
+    encoder = LogFreqCNN(LogFreqCNNConfig(key_path="pitch_class")).eval()
+    head = build_key_head(encoder).eval()
+    assert isinstance(head, PitchClassKeyHead)
+    base = 196.0
+    audio = torch.stack([_chord(base)] + [_chord(base * 2 ** (k / 12)) for k in (1, 5, 7)])
+    with torch.no_grad():
+        embedding, key_features = encoder.encode(audio)
+        logits = head(key_features).reshape(len(audio), 2, 12)
+    assert embedding.shape == (4, 512) and key_features.shape == (4, 2 * 32 * 12)
+    centred = logits - logits.mean(dim=2, keepdim=True)
+    for row, k in enumerate((1, 5, 7), start=1):
+        distances = [float((centred[row] - torch.roll(centred[0], shifts=r, dims=1)).norm()) for r in range(12)]
+        assert int(np.argmin(distances)) == k
+        assert distances[k] < 0.5 * sorted(distances)[1]
+
+
+def test_pitch_class_head_rotation_is_exact_on_a_rotated_profile():
+    torch.manual_seed(2)
+    head = PitchClassKeyHead(channels=3, bins_per_octave=24, hidden_dim=8).eval()
+    features = torch.randn(1, 3, 24)
+    rotated = torch.roll(features, shifts=2 * 4, dims=2)  # two bins per semitone: up a major third
+    with torch.no_grad():
+        logits, moved = head(features.flatten(1)).reshape(2, 12), head(rotated.flatten(1)).reshape(2, 12)
+    assert torch.allclose(moved, torch.roll(logits, shifts=4, dims=1), atol=1e-5)
+
+
+def test_v1_encoders_keep_a_classifier_key_head_and_bad_key_paths_are_refused():
+    assert isinstance(build_key_head(LogFreqCNN(LogFreqCNNConfig())), ClassifierHead)
+    with pytest.raises(ValueError, match="key_path"):
+        LogFreqCNN(LogFreqCNNConfig(key_path="chromatic"))
+    with pytest.raises(ValueError, match="bins per semitone"):
+        LogFreqCNN(LogFreqCNNConfig(key_path="pitch_class", bins_per_octave=36))

@@ -137,3 +137,43 @@ def test_finetune_to_an_invariant_embedding_keeps_the_key_path_and_exports(pretr
     assert not torch.allclose(embedding, key_features)
     report = run_probes(tmp_path / "inv", chord_manifest, shared_cache, tmp_path / "probe", ProbeSettings(max_chunks=2, epochs=30))
     assert report["tasks"]["key"]["metrics"]["tracks"] == 8
+
+
+def test_a_pitch_class_key_path_is_trained_onto_a_frozen_model(pretrained_run, chord_manifest, shared_cache, tmp_path):
+    """The retrofit that model v1.1 came from: start from a model folder, train only the new key path and head;
+    the embedding, the tag head and every batch-norm statistic stay the base model's."""
+    run_dir, _ = pretrained_run
+    base_config = small_config(chord_manifest, shared_cache, tmp_path / "base", run={"steps": 2})
+    base_config.finetune.init_from, base_config.finetune.manifest = str(run_dir), str(chord_manifest)
+    Trainer(base_config, mode="finetune", fresh=True).fit()
+    base = load_model(export_model(tmp_path / "base", tmp_path / "base_model"))
+
+    config = small_config(chord_manifest, shared_cache, tmp_path / "keypath", run={"steps": 3})
+    config.finetune.init_from, config.finetune.manifest = str(tmp_path / "base_model"), str(chord_manifest)
+    config.finetune.key_path = "pitch_class"
+    config.finetune.trainable = ["encoder.key_path.", "key_head."]
+    trainer = Trainer(config, mode="finetune", fresh=True)
+    before = {name: value.clone() for name, value in trainer.learner.state_dict().items()}
+    trainer.fit()
+    after = trainer.learner.state_dict()
+    changed = {name for name in before if not torch.equal(before[name], after[name])}
+    assert changed and all(name.startswith(("encoder.key_path.", "key_head.")) for name in changed)
+    assert any(name.startswith("encoder.key_path.") and "running_mean" in name for name in changed)
+
+    loaded = load_model(export_model(tmp_path / "keypath", tmp_path / "keypath_model"))
+    assert loaded.config.architecture["key_path"] == "pitch_class"
+    assert loaded.config.tag_names == base.config.tag_names
+    audio = torch.randn(3, loaded.config.window_samples) * 0.1
+    with torch.no_grad():
+        new, old = loaded.network(audio), base.network(audio)
+    torch.testing.assert_close(new["embeddings"], old["embeddings"])
+    torch.testing.assert_close(new["tag_logits"], old["tag_logits"])
+    assert new["key_logits"].shape == (3, 24)
+
+
+def test_trainable_prefixes_that_match_nothing_are_refused(chord_manifest, shared_cache, tmp_path):
+    config = small_config(chord_manifest, shared_cache, tmp_path / "bad", run={"steps": 1})
+    config.finetune.manifest = str(chord_manifest)
+    config.finetune.trainable = ["encoder.no_such_layer."]
+    with pytest.raises(TrainingError, match="no_such_layer"):
+        Trainer(config, mode="finetune", fresh=True)
