@@ -2,8 +2,9 @@
 
     .venv/bin/python benchmarks/bench_engine_data.py --out /work/.bench_data/engine --tracks 200 --unique 60
 
-The model is a random-initialised LogFreqCNN with the default architecture (the size the shipped
-default will have; weights do not change speed). It lives outside the repository and is never shipped.
+The model is a random-initialised network with the shipped default model's architecture (read from
+resources/models/default/config.json, so the benchmark follows the default; weights do not change speed). It
+lives outside the repository and is never shipped. Delete the model folder to rebuild it after the default changes.
 """
 
 from __future__ import annotations
@@ -68,13 +69,15 @@ def generate(out: Path, tracks: int, unique: int) -> None:
 def build_benchmark_model(folder: Path) -> Path:
     import torch
 
-    from engine.model_folder import ModelConfig, build_network, save_model
-    from engine.networks import LogFreqCNNConfig, encoder_config_to_dict
+    import json
+
+    from engine.model_folder import CONFIG_FILE, DEFAULT_MODEL_DIR, ModelConfig, build_network, save_model
 
     if (folder / "config.json").is_file():
         return folder
     torch.manual_seed(0)
-    config = ModelConfig(name="bench-random-logfreqcnn", architecture=encoder_config_to_dict(LogFreqCNNConfig()),
+    shipped = ModelConfig.from_json(json.loads((DEFAULT_MODEL_DIR / CONFIG_FILE).read_text(encoding="utf-8")))
+    config = ModelConfig(name=f"bench-random-{shipped.architecture['type']}", architecture=shipped.architecture,
                          key_head={"hidden_dim": 0}, tag_head={"labels": TAG_NAMES, "hidden_dim": 0})
     return save_model(folder, build_network(config).eval(), config, "Random weights: for speed benchmarks only.\n")
 
