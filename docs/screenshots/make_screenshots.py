@@ -1,17 +1,21 @@
 """Screenshots of every view in a real window: run under Xvfb, grabbed with ImageMagick's ``import``.
 
     Xvfb :99 -screen 0 1280x800x24 &
-    DISPLAY=:99 python docs/screenshots/make_screenshots.py
+    DISPLAY=:99 python docs/screenshots/make_screenshots.py [--music [NAME=]FOLDER ...]
 
-Builds a generated library (tests/audio_factory.py) and a random-weights model whose key head is
-spread over the tracks (the trained default is not shipped yet), indexes it, then walks the views.
-Nothing it makes is shipped: everything lives in a temporary folder.
+Indexes with the shipped default model (resources/models/default): a generated library (tests/audio_factory.py,
+with broken files for the problems panel), a genre-tagged one for "Train from my library's tags", and any real
+music folders given with ``--music`` (the committed screenshots used the held-out Debian game music of
+``engine train data debian``: hedgewars-data, singularity-music, supertuxkart-data). The tag-suggestion model
+is the random test model with library-style labels. Nothing it makes is shipped: it works in a temporary folder.
 """
 
 from __future__ import annotations
 
+import argparse
 import importlib.util
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -70,17 +74,33 @@ def write_small_config(folder: Path) -> Path:
     return path
 
 
+def copy_audio_files(source: Path, destination: Path) -> Path:
+    """The audio files under ``source`` (a package tree holds much else), copied: the screenshots write key tags."""
+    from engine.scan import is_audio_name
+
+    for path in source.rglob("*"):
+        if path.is_file() and is_audio_name(path.name):
+            target = destination / path.relative_to(source)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(path, target)
+    return destination
+
+
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--music", action="append", default=[], metavar="[NAME=]FOLDER",
+                        help="a real music folder to index too (copied, under NAME or the folder's name)")
+    options = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="screenshots-"))
     os.environ["QT_QPA_PLATFORM"] = "xcb"  # a real window (tests/app/conftest.py would default to offscreen)
     os.environ["XDG_CONFIG_HOME"] = str(work / "config")
     os.environ["XDG_DATA_HOME"] = str(work / "data")
     shared = load_module("shared_conftest", REPO_ROOT / "tests" / "conftest.py")  # model and library generators
     app_conftest = load_module("app_conftest", REPO_ROOT / "tests" / "app" / "conftest.py")
-    build_key_spreading_model = app_conftest.build_key_spreading_model
     from tagged_library import generate_tagged_library
 
     from engine.library import Library
+    from engine.model_folder import DEFAULT_MODEL_DIR
 
     base_model = shared.build_test_model(work / "random-model")
     music = shared.generate_library(work / "Music")
@@ -89,13 +109,17 @@ def main() -> None:
             name.encode("utf-8")
         except UnicodeEncodeError:
             os.remove(name)
-    model_dir = build_key_spreading_model(base_model, work / "models" / "demo-model", music.valid[:16])
+    model_dir = Path(shutil.copytree(DEFAULT_MODEL_DIR, work / "models" / "default"))
+    real_music = []
+    for argument in options.music:
+        name, _, folder = argument.rpartition("=")
+        real_music.append(copy_audio_files(Path(folder), work / "Game music" / (name or Path(folder).name)))
     tagged_music = work / "Tagged"  # albums with genre tags, for "Train from my library's tags"
     generate_tagged_library(tagged_music, albums_per_genre=3, tracks_per_album=3, untagged_albums=2, seconds=6.0)
-    field_model_dir = app_conftest.build_field_tag_model(model_dir, work / "models" / "my-library-tags")
+    field_model_dir = app_conftest.build_field_tag_model(base_model, work / "models" / "my-library-tags")
     database = work / "library.db"
     with Library(database, model_dir) as library:
-        library.index([music.root, tagged_music], workers=0)
+        library.index([*real_music, music.root, tagged_music], workers=1)
 
     from PySide6.QtCore import QMimeData, QPoint, Qt, QTimer, QUrl
     from PySide6.QtGui import QDropEvent
@@ -118,7 +142,12 @@ def main() -> None:
     window.setWindowState(Qt.WindowState.WindowMaximized)
     dropped = work / "Downloads" / "new-song.mp3"
     dropped.parent.mkdir()
-    dropped.write_bytes(music.valid[5].read_bytes())
+    if real_music:  # a minute of a real track, re-encoded as a download would be
+        source = sorted(path for path in real_music[0].rglob("*") if path.is_file())[0]
+        subprocess.run(["ffmpeg", "-v", "error", "-y", "-ss", "30", "-t", "60", "-i", str(source), "-b:a", "160k",
+                        str(dropped)], check=True)
+    else:
+        dropped.write_bytes(music.valid[5].read_bytes())
     request = LibraryTrainingRequest(database=database, fields=("genre",), name="library-genre", min_tracks=3,
                                      steps=60, config=write_small_config(work))
     headers = [column.header for column in COLUMNS]
