@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/bench_engine_data.py              # once: the library and the model
     .venv/bin/python benchmarks/bench_engine.py index [--workers 1] [--max-windows 8]
-    .venv/bin/python benchmarks/bench_engine.py query [--db an-indexed.db]
+    .venv/bin/python benchmarks/bench_engine.py query [--db an-indexed.db] [--model DIR]
     .venv/bin/python benchmarks/bench_engine.py vectors --sizes 100000 [--database reused.db]  # Library.similar
     .venv/bin/python benchmarks/bench_engine.py faiss --sizes 1000000      # FAISS alone
 
@@ -164,11 +164,11 @@ def run_query(options) -> dict:
     query = DATA / "query-not-in-library.mp3"
     with tempfile.TemporaryDirectory() as folder:
         database = options.db or Path(folder) / "bench.db"
-        with Library(database, DATA / "model") as library:
+        with Library(database, options.model) as library:
             library.index([DATA / "library"], workers=options.workers)  # a no-op when --db is already indexed
         timings = []
         cold_started = time.monotonic()
-        with Library(database, DATA / "model") as library:
+        with Library(database, options.model) as library:
             library.similar(str(query), k=10)
             cold = time.monotonic() - cold_started
             cpu_before = cpu_seconds()
@@ -336,6 +336,7 @@ def main() -> None:
     query = commands.add_parser("query")
     query.add_argument("--workers", type=int, default=1)
     query.add_argument("--db", type=Path, default=None, help="an already indexed benchmark library")
+    query.add_argument("--model", type=Path, default=DATA / "model", help="model folder (default: the benchmark model)")
     vectors = commands.add_parser("vectors")
     vectors.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
     vectors.add_argument("--dimension", type=int, default=512)
