@@ -5,8 +5,6 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import pytest
-
 from training.corpora.cli import main as data_main
 from training.corpora.manifest import write_manifest
 from training.data import read_manifest
