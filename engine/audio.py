@@ -123,7 +123,8 @@ def _decode_span(container, stream, sample_rate: int, start_seconds: float, samp
     target = _stream_origin(stream) + start_seconds
     audio, first_time = _decode_from(container, stream, sample_rate, target, target, sample_count)
     if start_seconds > 0 and first_time > target + 0.5 / sample_rate:
-        audio, _ = _decode_from(container, stream, sample_rate, target - SEEK_BACKOFF_SECONDS, target, sample_count)
+        audio, _ = _decode_from(container, stream, sample_rate, max(0.0, target - SEEK_BACKOFF_SECONDS), target,
+                                sample_count, rewind=True)
     return audio
 
 
@@ -135,15 +136,17 @@ def _stream_origin(stream) -> float:
 
 
 def _decode_from(
-    container, stream, sample_rate: int, seek_seconds: float, start_seconds: float, sample_count: int | None
+    container, stream, sample_rate: int, seek_seconds: float, start_seconds: float, sample_count: int | None,
+    rewind: bool = False,
 ) -> tuple[np.ndarray, float]:
-    """Seek to ``seek_seconds`` (container time; none at 0), decode, and cut the audio from ``start_seconds``;
-    returns it with the time of the first decoded sample.
+    """Seek to ``seek_seconds`` (container time; none at 0 unless ``rewind``: a container already read must go
+    back to its start), decode, and cut the audio from ``start_seconds``; returns it with the time of the first
+    decoded sample.
 
     Decoded frames are gathered in an ``AudioFifo`` and resampled in long runs: calling the resampler (and
     ``to_ndarray``) once per codec frame cost more than decoding (BENCHMARKS.md), and the output is the same.
     """
-    if seek_seconds > 0:
+    if seek_seconds > 0 or rewind:
         container.seek(int(seek_seconds / stream.time_base), stream=stream, backward=True, any_frame=False)
     gathered = _ResampledRun(sample_rate)
     first_time: float | None = None  # time (s) of the first decoded sample
@@ -214,7 +217,16 @@ def decode_mono(
     try:
         stream = container.streams.audio[0]
         count = None if duration_seconds is None else int(round(duration_seconds * sample_rate))
-        audio = _decode_span(container, stream, sample_rate, start_seconds, count)
+        try:
+            audio = _decode_span(container, stream, sample_rate, start_seconds, count)
+        except AudioDecodeError:
+            if start_seconds <= 0:
+                raise
+            # Some containers fail to decode after a seek (a short WMA: "End of file"): read from the start.
+            container.close()
+            container = _open(path)
+            stream = container.streams.audio[0]
+            audio, _ = _decode_from(container, stream, sample_rate, 0.0, _stream_origin(stream) + start_seconds, count)
     finally:
         container.close()
     if audio.size == 0:
