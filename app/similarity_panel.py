@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QModelIndex, Qt, Signal
+from PySide6.QtCore import QModelIndex, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -29,10 +29,11 @@ from app.errors import show_error
 from app.library_model import TRACK_ID_ROLE
 from app.library_view import ROW_HEIGHT
 from app.tasks import run_task
-from app.track_list_model import TrackListModel
+from app.track_list_model import ARTIST_COLUMN, TITLE_COLUMN, TrackListModel
 
 SIMILAR_COUNT = 25
 RADIO_LENGTH = 30
+ARTIST_COLUMN_WIDTH = 90  # px
 
 
 @dataclass(frozen=True)
@@ -81,7 +82,10 @@ class SimilarityPanel(QWidget):
         self.table.verticalHeader().setDefaultSectionSize(ROW_HEIGHT)
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(TITLE_COLUMN, QHeaderView.ResizeMode.Stretch)
+        # Artists are elided at a fixed width (the user can drag it), so one long name cannot push the scores out.
+        header.setSectionResizeMode(ARTIST_COLUMN, QHeaderView.ResizeMode.Interactive)
+        header.resizeSection(ARTIST_COLUMN, ARTIST_COLUMN_WIDTH)
 
         controls = QHBoxLayout()
         controls.addWidget(self.harmonic_box)
@@ -189,6 +193,7 @@ class SimilarityPanel(QWidget):
     def _update_buttons(self) -> None:
         self.save_button.setEnabled(bool(self.model.tracks))
         self.radio_button.setEnabled(self.seed is not None)
+        self.harmonic_box.setEnabled(self.mode == "similar")  # a radio walk goes by sound only
 
     def result_ids(self) -> list[int]:
         return [track.id for track in self.model.tracks]

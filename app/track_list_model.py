@@ -10,6 +10,7 @@ from app import track_format
 from app.library_model import TRACK_ID_ROLE, TRACK_ROLE
 
 HEADERS = ("#", "Title", "Artist", "Key", "Score")
+TITLE_COLUMN, ARTIST_COLUMN, KEY_COLUMN = 1, 2, 3
 
 
 class TrackListModel(QAbstractTableModel):
@@ -46,6 +47,8 @@ class TrackListModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.DisplayRole:
             return self._text(track, self.scores[index.row()], index.row(), index.column())
         if role == Qt.ItemDataRole.ToolTipRole:
+            if index.column() == KEY_COLUMN and track.key is not None:
+                return track_format.track_key_text(track)
             return track.display_path or str(track.path)
         if role == Qt.ItemDataRole.TextAlignmentRole and index.column() in (0, 4):
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
@@ -63,8 +66,8 @@ class TrackListModel(QAbstractTableModel):
             return track_format.title_or_file_name(track.title, track.path)
         if column == 2:
             return track.artist or ""
-        if column == 3:
-            return track_format.track_key_text(track)
+        if column == KEY_COLUMN:  # Camelot alone: a docked list is narrow; the tooltip names the key
+            return track.key.camelot if track.key is not None and track.key.camelot else track_format.track_key_text(track)
         return track_format.score_text(score) if score is not None else ""
 
 

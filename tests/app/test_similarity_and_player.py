@@ -92,6 +92,7 @@ def test_radio_builds_a_playlist_from_the_seed_without_repeats(make_window, inde
     ids = panel.result_ids()
     assert ids[0] == seed_id and len(ids) == len(set(ids)) > 5
     assert "Radio" in panel.heading.text()
+    assert not panel.harmonic_box.isEnabled()  # a radio walk goes by sound; the toggle is for similar lists
 
 
 def test_double_clicking_a_result_plays_it_in_the_player(make_window, indexed_copy, qtbot):
