@@ -6,7 +6,8 @@ import torch
 from torch import nn
 
 from engine.analyzer import Analyzer, fold_for_inference, inference_network
-from engine.model_folder import load_model
+from engine.model_folder import ModelConfig, build_network, load_model
+from engine.networks import LogFreqCNNConfig, encoder_config_to_dict
 
 
 def _trained_looking(network: nn.Module) -> nn.Module:
@@ -68,3 +69,17 @@ def test_a_file_query_runs_on_one_thread_and_restores_the_thread_count(model_dir
     assert seen == [analyzer_module.QUERY_INFERENCE_THREADS]
     assert torch.get_num_threads() == before
     assert abs(float((analysis.embedding**2).sum()) - 1.0) < 1e-4
+
+
+def test_folding_keeps_the_outputs_of_the_shipped_architecture():
+    """Pitch-class key path and invariant embedding (the default model since v1.2): nested Sequentials fold too."""
+    architecture = encoder_config_to_dict(LogFreqCNNConfig(embedding_pooling="invariant", key_path="pitch_class"))
+    config = ModelConfig(name="folding", architecture=architecture, key_head={"hidden_dim": 0},
+                         tag_head={"labels": ["a", "b"], "hidden_dim": 0})
+    network = _trained_looking(build_network(config))
+    folded = fold_for_inference(network)
+    audio = torch.randn(3, config.window_samples, generator=torch.Generator().manual_seed(2))
+    with torch.inference_mode():
+        expected, actual = network(audio), folded(audio)
+    for name in ("embeddings", "key_logits", "tag_logits"):
+        torch.testing.assert_close(actual[name], expected[name], rtol=1e-4, atol=1e-4)
