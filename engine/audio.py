@@ -217,16 +217,7 @@ def decode_mono(
     try:
         stream = container.streams.audio[0]
         count = None if duration_seconds is None else int(round(duration_seconds * sample_rate))
-        try:
-            audio = _decode_span(container, stream, sample_rate, start_seconds, count)
-        except AudioDecodeError:
-            if start_seconds <= 0:
-                raise
-            # Some containers fail to decode after a seek (a short WMA: "End of file"): read from the start.
-            container.close()
-            container = _open(path)
-            stream = container.streams.audio[0]
-            audio, _ = _decode_from(container, stream, sample_rate, 0.0, _stream_origin(stream) + start_seconds, count)
+        audio = _decode_span(container, stream, sample_rate, start_seconds, count)
     finally:
         container.close()
     if audio.size == 0:

@@ -43,8 +43,9 @@ def test_seek_windows_match_the_same_span_of_a_whole_decode(full_tracks, extensi
 @pytest.mark.parametrize("extension", ["wma", "ogg", "opus", "mp3"])
 @pytest.mark.parametrize("start", [0.5, 1.0, 2.0])
 def test_a_span_near_the_start_of_a_short_file_is_the_right_audio(tmp_path, extension, start):
-    """Seeks into the first seconds may land late (Ogg) or fail (a 6 s WMA: "End of file"); the span must still
-    be full length and the same audio as a whole decode (up to the ~0.1 s that codec priming shifts)."""
+    """A seek into the first seconds may land late (Ogg pages, a 6 s WMA); the retry from before 0 s must rewind,
+    not decode on from where the first try stopped (which gave short audio, or "End of file" for the WMA). The
+    span must be full length and the same audio as a whole decode (up to the ~0.1 s that codec priming shifts)."""
     samples = audio_factory.chord_progression(key_from_index(7), 6.0, seed=2)
     path = audio_factory.write_audio(samples, tmp_path / f"short.{extension}")
     whole = decode_mono(path, SAMPLE_RATE)
