@@ -62,9 +62,9 @@ class TrackListModel(QAbstractTableModel):
     def _text(track: Any, score: float | None, row: int, column: int) -> str:
         if column == 0:
             return str(row + 1)
-        if column == 1:
+        if column == TITLE_COLUMN:
             return track_format.title_or_file_name(track.title, track.path)
-        if column == 2:
+        if column == ARTIST_COLUMN:
             return track.artist or ""
         if column == KEY_COLUMN:  # Camelot alone: a docked list is narrow; the tooltip names the key
             return track.key.camelot if track.key is not None and track.key.camelot else track_format.track_key_text(track)

@@ -10,6 +10,7 @@ lives outside the repository and is never shipped. Delete the model folder to re
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 import sys
 import time
@@ -68,8 +69,6 @@ def generate(out: Path, tracks: int, unique: int) -> None:
 
 def build_benchmark_model(folder: Path) -> Path:
     import torch
-
-    import json
 
     from engine.model_folder import CONFIG_FILE, DEFAULT_MODEL_DIR, ModelConfig, build_network, save_model
 

@@ -18,11 +18,11 @@ import os
 from pathlib import Path
 from typing import Any
 
+from engine.tag_suggestions import make_label
 from training.corpora.manifest import read_manifest, write_manifest
 
 LABELED_FILE, UNLABELED_FILE, PROBE_FILE = "labeled.jsonl", "unlabeled.jsonl", "scores_probe.jsonl"
 TRAINING_SPLITS = ("train", "val")
-KEY_LABEL_FIELD = "key"
 
 
 def _relative(record: dict[str, Any], manifest_folder: Path, corpus_folder: Path) -> str:
@@ -55,7 +55,7 @@ def build_training_manifests(scores_manifest: Path, debian_manifest: Path, out: 
         return _relative(record, out, scores_manifest.parent)
 
     labeled = [{"path": score_path(record), "split": record["split"], "key": record["key"],
-                "labels": [f"{KEY_LABEL_FIELD}:{record['key']}"], "source": record["source"]}
+                "labels": [make_label("key", record["key"])], "source": record["source"]}
                for record in scores if record["split"] in TRAINING_SPLITS]
     unlabeled = [{"path": _relative(record, out, debian_manifest.parent), "split": record["split"],
                   "source": record["package"]}
