@@ -44,7 +44,10 @@ def test_manifests_keep_test_material_out_of_training_and_resolve_every_path(tmp
     assert sorted(e.split for e in unlabeled) == ["train", "train", "val", "val"] and not any(e.labels for e in unlabeled)
     probe = read_manifest(out / "scores_probe.jsonl")
     assert [e.split for e in probe] == ["train", "val", "test"] and probe[0].labels == ["brass", "strings", "ensemble"]
-    assert all(e.path.is_file() for e in labeled + unlabeled + probe)
+    soundtracks = read_manifest(out / "labeled_soundtracks.jsonl")
+    assert [(e.split, e.labels) for e in soundtracks] == [("train", ["soundtrack:game-train"]),
+                                                          ("val", ["soundtrack:game-val"])]
+    assert all(e.path.is_file() for e in labeled + unlabeled + probe + soundtracks)
     assert not any(os.path.isabs(line) for line in (out / "labeled.jsonl").read_text().split('"'))
 
 

@@ -1,13 +1,16 @@
 """Training manifests derived from the two corpora, so a training run is reproducible from the product's commands.
 
 The corpus manifests describe files (package, license, key, instrumentation); the trainer reads a smaller
-schema (``path``, ``split``, ``labels``, ``key``). Three files are written:
+schema (``path``, ``split``, ``labels``, ``key``). Four files are written:
 
 - ``labeled.jsonl``: rendered scores of the training splits, labeled with their exact key (``key:A minor``),
   the SemiSupCon labeled part;
 - ``unlabeled.jsonl``: game music and rendered scores of the training splits, no labels, the SSL part;
 - ``scores_probe.jsonl``: every rendered clip with its tags (instrument families + solo/ensemble) and key,
-  all splits, for probes and finetuning (they pick train and test by split).
+  all splits, for probes and finetuning (they pick train and test by split);
+- ``labeled_soundtracks.jsonl``: game music of the training splits labeled with its soundtrack
+  (``soundtrack:wesnoth-1.16-music``), a labeled part that teaches what sounds alike: tracks of one
+  soundtrack share a production (composer, instruments, mixing). Held-out soundtracks stay out.
 
 Held-out test material never enters the first two files, whatever split a config later asks for.
 """
@@ -22,6 +25,7 @@ from engine.tag_suggestions import make_label
 from training.corpora.manifest import read_manifest, write_manifest
 
 LABELED_FILE, UNLABELED_FILE, PROBE_FILE = "labeled.jsonl", "unlabeled.jsonl", "scores_probe.jsonl"
+SOUNDTRACKS_FILE = "labeled_soundtracks.jsonl"
 TRAINING_SPLITS = ("train", "val")
 
 
@@ -42,7 +46,7 @@ def _score_tags(record: dict[str, Any]) -> list[str]:
 
 
 def build_training_manifests(scores_manifest: Path, debian_manifest: Path, out: Path) -> dict[str, Any]:
-    """Write the three manifests into ``out``; returns counts per file and split."""
+    """Write the four manifests into ``out``; returns counts per file and split."""
     out.mkdir(parents=True, exist_ok=True)
     scores = read_manifest(scores_manifest)
     debian = read_manifest(debian_manifest)
@@ -62,13 +66,17 @@ def build_training_manifests(scores_manifest: Path, debian_manifest: Path, out: 
                  for record in debian if record["split"] in TRAINING_SPLITS]
     unlabeled += [{"path": score_path(record), "split": record["split"], "source": record["source"]}
                   for record in scores if record["split"] in TRAINING_SPLITS]
+    soundtracks = [{"path": _relative(record, out, debian_manifest.parent), "split": record["split"],
+                    "labels": [make_label("soundtrack", record.get("soundtrack") or record["package"])], "source": record["package"]}
+                   for record in debian if record["split"] in TRAINING_SPLITS]
     probe = [{"path": score_path(record), "split": record["split"], "key": record["key"],
               "labels": _score_tags(record), "source": record["source"],
               "soundfont_held_out": record.get("soundfont_held_out", False)}
              for record in scores]
 
     summary: dict[str, Any] = {}
-    for name, records in ((LABELED_FILE, labeled), (UNLABELED_FILE, unlabeled), (PROBE_FILE, probe)):
+    for name, records in ((LABELED_FILE, labeled), (UNLABELED_FILE, unlabeled), (PROBE_FILE, probe),
+                          (SOUNDTRACKS_FILE, soundtracks)):
         write_manifest(out / name, records)
         counts: dict[str, int] = {}
         for record in records:

@@ -6,14 +6,18 @@
 # Every held-out clip and track is evaluated (no sampling): the two runs differ by a few points at most.
 # Data: engine train data scores|debian, then engine train data manifests (data/manifests/*.jsonl).
 # Run from the folder that holds data/:  bash main/training/experiments/ssl_vs_semisupcon.sh
+# STEPS=600 bash ... trains both for 600 steps instead of the configs' 150, into folders named compare_*_600.
 set -euo pipefail
 ENGINE=${ENGINE:-main/.venv/bin/engine}
+STEPS=${STEPS:-150}
+suffix=$([ "$STEPS" = 150 ] && echo "" || echo "_$STEPS")
 for variant in ssl_only semisupcon; do
-  run=data/runs/compare_$variant
-  $ENGINE train pretrain --config main/training/configs/compare_$variant.toml
+  name=compare_$variant$suffix
+  run=data/runs/$name
+  $ENGINE train pretrain --config main/training/configs/compare_$variant.toml --steps "$STEPS" --output-dir "$run"
   $ENGINE train probe --checkpoint "$run" --manifest data/manifests/scores_probe.jsonl \
     --cache-dir data/cache/audio16k --out "$run/probe" --tasks key,tags
-  $ENGINE train export "$run" --probe "$run/probe" --out data/models/compare_$variant --name "compare-$variant"
-  $ENGINE eval --model data/models/compare_$variant --scores data/scores/manifest.jsonl \
-    --debian data/debian/manifest.jsonl --out data/eval/compare_$variant --no-essentia
+  $ENGINE train export "$run" --probe "$run/probe" --out "data/models/$name" --name "${name//_/-}"
+  $ENGINE eval --model "data/models/$name" --scores data/scores/manifest.jsonl \
+    --debian data/debian/manifest.jsonl --out "data/eval/$name" --no-essentia
 done
