@@ -50,7 +50,9 @@ class LogFreqCNNConfig:
     channels: tuple[int, ...] = (24, 48, 96, 192)
     embedding_dim: int = EMBEDDING_DIM
     # "pitch": the embedding keeps pitch positions (model v1). "invariant": the embedding is pooled over
-    # pitch and time; pitch positions go to the key head only (see the module docstring).
+    # pitch and time; pitch positions go to the key head only (see the module docstring). "statistics": the
+    # embedding is the standardised per-channel mean, max and std of every block over pitch and time, no MLP
+    # (embedding_dim must then be ``statistics_dimension(channels)``).
     embedding_pooling: str = "pitch"
     # "pooled": key features are the pitch-position path's (model v1). "pitch_class": a key path of its own,
     # folded into pitch classes, for ``PitchClassKeyHead`` (see the module docstring).
@@ -58,7 +60,12 @@ class LogFreqCNNConfig:
     key_path_channels: int = 32
 
 
-EMBEDDING_POOLINGS = ("pitch", "invariant")
+EMBEDDING_POOLINGS = ("pitch", "invariant", "statistics")
+
+
+def statistics_dimension(channels) -> int:
+    """Width of the "statistics" embedding: mean, max and std of every channel of every block."""
+    return 3 * sum(channels)
 KEY_PATHS = ("pooled", "pitch_class")
 PITCH_CLASSES = 12
 
@@ -178,12 +185,22 @@ class LogFreqCNN(nn.Module):
             in_channels = out_channels
         self.blocks = nn.Sequential(*blocks)
         pooled_bins = (self.config.bins_per_octave * self.config.octaves) // 2 ** len(self.config.channels)
-        # The pitch-position path keeps the name ``projection`` so that v1 weights load into it.
-        self.projection = _embedding_mlp(2 * in_channels * pooled_bins, self.config.embedding_dim)
+        # The pitch-position path keeps the name ``projection`` so that v1 weights load into it. A statistics
+        # embedding has no use for it (its key path, if any, reads the first block).
+        self.projection = (
+            _embedding_mlp(2 * in_channels * pooled_bins, self.config.embedding_dim)
+            if self.config.embedding_pooling != "statistics" else None
+        )
         self.invariant_projection = (
             _embedding_mlp(3 * in_channels, self.config.embedding_dim)
             if self.config.embedding_pooling == "invariant" else None
         )
+        self.block_statistics = (
+            BlockStatistics(self.config.channels) if self.config.embedding_pooling == "statistics" else None
+        )
+        if self.block_statistics is not None and self.config.embedding_dim != self.block_statistics.dimension:
+            raise ValueError(f"a statistics embedding has {self.block_statistics.dimension} dimensions for channels "
+                             f"{tuple(self.config.channels)}, not embedding_dim {self.config.embedding_dim}")
         if self.config.key_path not in KEY_PATHS:
             raise ValueError(f"key_path must be one of {KEY_PATHS}, not {self.config.key_path!r}")
         self.key_path = (
@@ -195,6 +212,11 @@ class LogFreqCNN(nn.Module):
     def encode(self, audio: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``audio`` (batch, samples) → (embedding (batch, embedding_dim), key_features): the same tensor for
         a v1 model; (batch, key_path_channels * 2 * bins per octave / 2) with a pitch-class key path."""
+        if self.block_statistics is not None:
+            outputs = self.block_outputs(audio)
+            embedding = self.block_statistics(outputs)
+            key_features = self.key_path(outputs[0]) if self.key_path is not None else embedding
+            return embedding, key_features
         first = self.blocks[0](self.input_norm(self.frontend(audio)))
         features = self.blocks[1:](first)  # (batch, channels, bins, frames)
         pooled = torch.cat([features.mean(dim=-1), features.amax(dim=-1)], dim=1)
@@ -207,6 +229,13 @@ class LogFreqCNN(nn.Module):
             embedding = self.invariant_projection(statistics)
         key_features = pitch_embedding if self.key_path is None else self.key_path(first)
         return embedding, key_features
+
+    def block_outputs(self, audio: torch.Tensor) -> list[torch.Tensor]:
+        """Every convolution block's output (batch, channels, bins, frames), first block first."""
+        outputs = [self.blocks[0](self.input_norm(self.frontend(audio)))]
+        for block in self.blocks[1:]:
+            outputs.append(block(outputs[-1]))
+        return outputs
 
     def forward(self, audio: torch.Tensor) -> torch.Tensor:
         """``audio`` (batch, samples) → (batch, embedding_dim)."""
@@ -265,6 +294,40 @@ def _embedding_mlp(input_dim: int, embedding_dim: int) -> nn.Sequential:
         nn.ReLU(),
         nn.Linear(embedding_dim, embedding_dim),
     )
+
+
+class BlockStatistics(nn.Module):
+    """The "statistics" embedding: per-channel mean, max and std of every block's output over pitch and time,
+    standardised with moments measured once on training audio (``mean``/``std`` buffers, saved with the weights).
+
+    Early blocks hold timbre and texture, late ones larger patterns; read together, without an MLP trained on
+    a few soundtracks, they grouped unseen soundtracks best (BENCHMARKS.md, "Default model"). Until the moments
+    are fitted (``fitted`` is 0) the raw statistics pass through unchanged."""
+
+    def __init__(self, channels) -> None:
+        super().__init__()
+        self.dimension = statistics_dimension(channels)
+        self.register_buffer("mean", torch.zeros(self.dimension))
+        self.register_buffer("std", torch.ones(self.dimension))
+        self.register_buffer("fitted", torch.zeros((), dtype=torch.int64))
+
+    @staticmethod
+    def raw(block_outputs: list[torch.Tensor]) -> torch.Tensor:
+        """(batch, 3 * sum of channels): mean, max, std of each block's channels over pitch and time."""
+        parts = []
+        for output in block_outputs:
+            flat = output.flatten(2)
+            parts += [flat.mean(dim=-1), flat.amax(dim=-1), flat.std(dim=-1)]
+        return torch.cat(parts, dim=1)
+
+    def fit(self, raw_statistics: torch.Tensor) -> None:
+        """Set the moments from (windows, dimension) raw statistics of training audio."""
+        self.mean.copy_(raw_statistics.mean(dim=0))
+        self.std.copy_(raw_statistics.std(dim=0).clamp_min(1e-6))
+        self.fitted.fill_(1)
+
+    def forward(self, block_outputs: list[torch.Tensor]) -> torch.Tensor:
+        return (self.raw(block_outputs) - self.mean) / self.std
 
 
 class ProjectionHead(nn.Module):
@@ -378,8 +441,8 @@ def receptive_window_seconds(config) -> float:
 
 
 __all__ = [
-    "AudioModel", "ClassifierHead", "HeadSpec", "LogFreqCNN", "LogFreqCNNConfig", "ProjectionHead",
+    "AudioModel", "BlockStatistics", "ClassifierHead", "HeadSpec", "LogFreqCNN", "LogFreqCNNConfig", "ProjectionHead",
     "SampleCNN", "SampleCNNConfig", "build_encoder", "count_parameters", "encoder_config_from_dict",
-    "encoder_config_to_dict", "log_frequency_filterbank", "receptive_window_seconds", "EMBEDDING_DIM",
+    "encoder_config_to_dict", "log_frequency_filterbank", "receptive_window_seconds", "statistics_dimension", "EMBEDDING_DIM",
     "PROJECTION_DIM",
 ]

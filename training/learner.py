@@ -118,9 +118,15 @@ class Learner(nn.Module):
             parts["key_consistency"] = transposition_consistency(key_logits.reshape(clips, views, -1), semitones)
             loss = loss + self.finetune.key_consistency_weight * parts["key_consistency"]
         if self.tag_head is not None and labels is not None and self.finetune.tag_weight > 0:
-            tag_targets = labels.repeat_interleave(views, dim=0)
-            parts["tags"] = F.binary_cross_entropy_with_logits(self.tag_head(embeddings).float(), tag_targets)
-            loss = loss + self.finetune.tag_weight * parts["tags"]
+            # Only clips with labels teach tags: an unlabeled clip (SemiSupCon's unlabeled part) has unknown
+            # tags, not none, and must not pull every tag towards "absent".
+            tagged = (labels.sum(dim=1) > 0).repeat_interleave(views, dim=0)
+            if bool(tagged.any()):
+                tag_targets = labels.repeat_interleave(views, dim=0)[tagged]
+                parts["tags"] = F.binary_cross_entropy_with_logits(self.tag_head(embeddings[tagged]).float(), tag_targets)
+                loss = loss + self.finetune.tag_weight * parts["tags"]
+            else:
+                loss = loss + 0.0 * self.tag_head(embeddings[:1]).sum()  # in the graph for DDP
         if self.finetune.contrastive_weight > 0:
             parts["contrastive"] = self.contrastive(self.projection(embeddings).reshape(clips, views, -1), labels)
             loss = loss + self.finetune.contrastive_weight * parts["contrastive"]

@@ -31,7 +31,7 @@ from engine.keys import KEY_CLASS_NAMES
 from engine.model_folder import CONFIG_FILE as MODEL_CONFIG_FILE
 from engine.model_folder import WEIGHTS_FILE as MODEL_WEIGHTS_FILE
 from engine.model_folder import ModelLoadError, load_model
-from engine.networks import encoder_config_from_dict, encoder_config_to_dict
+from engine.networks import LogFreqCNNConfig, encoder_config_from_dict, encoder_config_to_dict, statistics_dimension
 from engine.tag_suggestions import label_field
 from training import checkpoints
 from training.augment import BatchAugmenter
@@ -43,6 +43,7 @@ METRICS_FILE = "metrics.jsonl"
 CONFIG_FILE = "config.json"
 LABELS_FILE = "labels.json"
 TENSORBOARD_DIR = "tensorboard"
+STATISTICS_FIT_BATCHES = 16  # 16 x batch_size windows fix a statistics embedding's standardisation
 
 
 class TrainingError(Exception):
@@ -104,6 +105,8 @@ class Trainer:
             config.encoder, initial_weights, initial_tag_names = initial_encoder(Path(config.finetune.init_from))
         if mode == "finetune" and config.finetune.embedding_pooling:
             config.encoder = {**config.encoder, "embedding_pooling": config.finetune.embedding_pooling}
+            if config.finetune.embedding_pooling == "statistics":
+                config.encoder["embedding_dim"] = statistics_dimension(config.encoder.get("channels", LogFreqCNNConfig.channels))
         if mode == "finetune" and config.finetune.key_path:
             config.encoder = {**config.encoder, "key_path": config.finetune.key_path}
         try:
@@ -129,6 +132,9 @@ class Trainer:
             if initial_tag_names != self.vocabulary.names:  # a tag head is only kept for the very same labels
                 initial_weights = {name: t for name, t in initial_weights.items() if not name.startswith("tag_head.")}
             self.learner.load_state_dict(_fitting_heads(initial_weights, self.learner.state_dict()), strict=False)
+        statistics = getattr(self.learner.encoder, "block_statistics", None)
+        if statistics is not None and not int(statistics.fitted):
+            self._fit_block_statistics(statistics)
         if finetune and finetune.trainable:
             try:
                 self.learner.restrict_training(finetune.trainable)
@@ -191,6 +197,23 @@ class Trainer:
             self.window_samples, self.augmenter.input_samples(), labeled_share, seed=self.config.run.seed + 7919 * self.rank,
         )
         return composer, vocabulary
+
+    def _fit_block_statistics(self, statistics) -> None:
+        """Measure the statistics embedding's standardisation on ``STATISTICS_FIT_BATCHES`` batches of the
+        training data, unaugmented (one centred window per clip), before any step: the moments are fixed
+        from then on and travel with the weights."""
+        encoder = self.learner.encoder
+        was_training = encoder.training
+        encoder.eval()
+        raw = []
+        with torch.inference_mode():
+            for _ in range(STATISTICS_FIT_BATCHES):
+                audio = self.composer.next_batch().audio[:, 0]
+                offset = max(0, (audio.shape[-1] - self.window_samples) // 2)
+                windows = audio[:, offset:offset + self.window_samples]
+                raw.append(statistics.raw(encoder.block_outputs(windows)))
+        statistics.fit(torch.cat(raw))
+        encoder.train(was_training)
 
     def _make_optimizer(self) -> torch.optim.Optimizer:
         optim = self.config.optim
@@ -391,10 +414,11 @@ def initial_encoder(path: Path) -> tuple[dict[str, Any], dict[str, torch.Tensor]
 
 
 def _fitting_heads(initial: dict[str, torch.Tensor], own: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """``initial`` without head weights that this learner has no place for (no such head, or another shape)."""
+    """``initial`` without head weights that this learner has no place for (no such head, or another shape, as
+    the training projection has when the embedding changes width)."""
     return {
         name: tensor for name, tensor in initial.items()
-        if not name.startswith(("key_head.", "tag_head.")) or (name in own and own[name].shape == tensor.shape)
+        if not name.startswith(("key_head.", "tag_head.", "projection.")) or (name in own and own[name].shape == tensor.shape)
     }
 
 

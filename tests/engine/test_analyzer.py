@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 from torch import nn
 
 from engine.analyzer import Analyzer, fold_for_inference, inference_network
 from engine.model_folder import ModelConfig, build_network, load_model
-from engine.networks import LogFreqCNNConfig, encoder_config_to_dict
+from engine.networks import EMBEDDING_DIM, LogFreqCNNConfig, encoder_config_to_dict, statistics_dimension
 
 
 def _trained_looking(network: nn.Module) -> nn.Module:
@@ -71,9 +72,12 @@ def test_a_file_query_runs_on_one_thread_and_restores_the_thread_count(model_dir
     assert abs(float((analysis.embedding**2).sum()) - 1.0) < 1e-4
 
 
-def test_folding_keeps_the_outputs_of_the_shipped_architecture():
-    """Pitch-class key path and invariant embedding (the default model since v1.2): nested Sequentials fold too."""
-    architecture = encoder_config_to_dict(LogFreqCNNConfig(embedding_pooling="invariant", key_path="pitch_class"))
+@pytest.mark.parametrize("pooling", ["invariant", "statistics"])
+def test_folding_keeps_the_outputs_of_the_shipped_architectures(pooling):
+    """Pitch-class key path with an invariant (v1.2) or statistics (v1.3) embedding: nested Sequentials fold too."""
+    width = statistics_dimension(LogFreqCNNConfig.channels) if pooling == "statistics" else EMBEDDING_DIM
+    architecture = encoder_config_to_dict(LogFreqCNNConfig(embedding_pooling=pooling, key_path="pitch_class",
+                                                           embedding_dim=width))
     config = ModelConfig(name="folding", architecture=architecture, key_head={"hidden_dim": 0},
                          tag_head={"labels": ["a", "b"], "hidden_dim": 0})
     network = _trained_looking(build_network(config))

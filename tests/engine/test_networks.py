@@ -94,3 +94,31 @@ def test_v1_encoders_keep_a_classifier_key_head_and_bad_key_paths_are_refused():
         LogFreqCNN(LogFreqCNNConfig(key_path="chromatic"))
     with pytest.raises(ValueError, match="bins per semitone"):
         LogFreqCNN(LogFreqCNNConfig(key_path="pitch_class", bins_per_octave=36))
+
+
+def test_statistics_embedding_is_every_blocks_standardised_channel_statistics():
+    from engine.networks import BlockStatistics, statistics_dimension
+
+    torch.manual_seed(0)
+    channels = (24, 48, 96, 192)
+    encoder = LogFreqCNN(LogFreqCNNConfig(embedding_pooling="statistics", key_path="pitch_class",
+                                          embedding_dim=statistics_dimension(channels))).eval()
+    assert encoder.projection is None and encoder.invariant_projection is None
+    audio = torch.randn(6, encoder.config.window_samples) * 0.1
+    with torch.no_grad():
+        raw = BlockStatistics.raw(encoder.block_outputs(audio))
+        unfitted, key_features = encoder.encode(audio)
+        encoder.block_statistics.fit(raw)
+        fitted, _ = encoder.encode(audio)
+    assert raw.shape == (6, 3 * sum(channels)) and key_features.shape[1] == encoder.key_path.output_channels * 12
+    torch.testing.assert_close(unfitted, raw)  # until fitted, the statistics pass through
+    varying = raw.std(dim=0) > 1e-3  # channels a random network leaves (nearly) dead stay at 0
+    assert varying.sum() > raw.shape[1] // 4
+    torch.testing.assert_close(fitted.mean(dim=0)[varying], torch.zeros(int(varying.sum())), atol=1e-3, rtol=0)
+    torch.testing.assert_close(fitted.std(dim=0)[varying], torch.ones(int(varying.sum())), atol=1e-3, rtol=0)
+    assert int(encoder.block_statistics.fitted) == 1 and "block_statistics.mean" in encoder.state_dict()
+
+
+def test_statistics_embedding_needs_its_own_width():
+    with pytest.raises(ValueError, match="1080 dimensions"):
+        LogFreqCNN(LogFreqCNNConfig(embedding_pooling="statistics"))

@@ -177,3 +177,28 @@ def test_trainable_prefixes_that_match_nothing_are_refused(chord_manifest, share
     config.finetune.trainable = ["encoder.no_such_layer."]
     with pytest.raises(TrainingError, match="no_such_layer"):
         Trainer(config, mode="finetune", fresh=True)
+
+
+def test_finetune_to_a_statistics_embedding_fits_its_standardisation_and_exports(pretrained_run, chord_manifest, shared_cache, tmp_path):
+    run_dir, _ = pretrained_run
+    config = small_config(chord_manifest, shared_cache, tmp_path / "stats", run={"steps": 2})
+    config.finetune.init_from = str(run_dir)
+    config.finetune.manifest = str(chord_manifest)
+    config.finetune.embedding_pooling = "statistics"
+    config.finetune.trainable = ["tag_head."]
+    trainer = Trainer(config, mode="finetune", fresh=True)
+    statistics = trainer.learner.encoder.block_statistics
+    start, _, _ = load_encoder(run_dir)
+    # The trunk is the pretrained one; the standardisation was measured before the first step.
+    torch.testing.assert_close(trainer.learner.encoder.blocks[0][0].weight, start.blocks[0][0].weight)
+    assert int(statistics.fitted) == 1 and not torch.allclose(statistics.std, torch.ones_like(statistics.std))
+    moments = statistics.mean.clone(), statistics.std.clone()
+    assert trainer.fit()
+    torch.testing.assert_close((statistics.mean, statistics.std), moments)  # fixed once measured
+    loaded = load_model(export_model(tmp_path / "stats", tmp_path / "stats_model"))
+    assert loaded.config.architecture["embedding_pooling"] == "statistics" and loaded.config.embedding_dim == 3 * sum(
+        loaded.config.architecture["channels"])
+    torch.testing.assert_close(loaded.network.encoder.block_statistics.mean, moments[0])
+    outputs = loaded.network(torch.randn(2, loaded.config.window_samples) * 0.1)
+    assert outputs["embeddings"].shape == (2, loaded.config.embedding_dim) and "tag_logits" in outputs
+

@@ -27,6 +27,7 @@ import torch
 
 from engine.audio import decode_mono
 from engine.model_folder import load_model
+from engine.networks import BlockStatistics
 from training.corpora.manifest import read_manifest
 from training.evaluation.corruptions import EXCERPT_BITRATE, mp3_round_trip
 from training.evaluation.evaluate import EXCERPT_SECONDS, SHIFTS_PER_TRACK, TRANSPOSITION_SHIFTS, at_rate
@@ -51,12 +52,9 @@ def window_features(network: torch.nn.Module, windows: np.ndarray) -> dict[str, 
     with torch.inference_mode():
         features = {"embedding": torch.nn.functional.normalize(network(audio)["embeddings"], dim=1).numpy()}
         encoder = network.encoder
-        if hasattr(encoder, "frontend"):
-            hidden = encoder.input_norm(encoder.frontend(audio))
-            for index, block in enumerate(encoder.blocks):
-                hidden = block(hidden)
-                flat = hidden.flatten(2)
-                features[f"block{index}"] = torch.cat([flat.mean(-1), flat.amax(-1), flat.std(-1)], 1).numpy()
+        if hasattr(encoder, "block_outputs"):
+            for index, output in enumerate(encoder.block_outputs(audio)):
+                features[f"block{index}"] = BlockStatistics.raw([output]).numpy()
     return features
 
 
