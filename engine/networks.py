@@ -63,11 +63,13 @@ class LogFreqCNNConfig:
 EMBEDDING_POOLINGS = ("pitch", "invariant", "statistics")
 
 
+KEY_PATHS = ("pooled", "pitch_class")
+PITCH_CLASSES = 12
+
+
 def statistics_dimension(channels) -> int:
     """Width of the "statistics" embedding: mean, max and std of every channel of every block."""
     return 3 * sum(channels)
-KEY_PATHS = ("pooled", "pitch_class")
-PITCH_CLASSES = 12
 
 
 class SampleCNN(nn.Module):
@@ -212,21 +214,17 @@ class LogFreqCNN(nn.Module):
     def encode(self, audio: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``audio`` (batch, samples) → (embedding (batch, embedding_dim), key_features): the same tensor for
         a v1 model; (batch, key_path_channels * 2 * bins per octave / 2) with a pitch-class key path."""
+        outputs = self.block_outputs(audio)
+        first, features = outputs[0], outputs[-1]  # (batch, channels, bins, frames)
         if self.block_statistics is not None:
-            outputs = self.block_outputs(audio)
             embedding = self.block_statistics(outputs)
-            key_features = self.key_path(outputs[0]) if self.key_path is not None else embedding
-            return embedding, key_features
-        first = self.blocks[0](self.input_norm(self.frontend(audio)))
-        features = self.blocks[1:](first)  # (batch, channels, bins, frames)
+            return embedding, (embedding if self.key_path is None else self.key_path(first))
         pooled = torch.cat([features.mean(dim=-1), features.amax(dim=-1)], dim=1)
         pitch_embedding = self.projection(pooled.flatten(1))
         if self.invariant_projection is None:
             embedding = pitch_embedding
         else:
-            flat = features.flatten(2)  # (batch, channels, bins * frames)
-            statistics = torch.cat([flat.mean(dim=-1), flat.amax(dim=-1), flat.std(dim=-1)], dim=1)
-            embedding = self.invariant_projection(statistics)
+            embedding = self.invariant_projection(BlockStatistics.raw([features]))
         key_features = pitch_embedding if self.key_path is None else self.key_path(first)
         return embedding, key_features
 

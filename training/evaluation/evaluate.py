@@ -132,6 +132,15 @@ def _tag_average_precision(scores: np.ndarray, records: list[dict[str, Any]], ta
     return table
 
 
+def draw_excerpt_and_shifts(track: np.ndarray, sample_rate: int, rng: random.Random) -> tuple[np.ndarray, list[int]]:
+    """A track's 30 s excerpt re-encoded at 96 kbps and its transposition shifts, drawn from ``rng`` in the
+    evaluation's order, so experiments seeded alike see the very excerpts ``engine eval`` scores."""
+    excerpt_samples = int(EXCERPT_SECONDS * sample_rate)
+    start = rng.randrange(max(1, track.size - excerpt_samples))
+    excerpt = mp3_round_trip(track[start:start + excerpt_samples], sample_rate, EXCERPT_BITRATE)
+    return excerpt, rng.sample(TRANSPOSITION_SHIFTS, SHIFTS_PER_TRACK)
+
+
 def evaluate_soundtracks(records: list[dict[str, Any]], loaded, settings: EvaluationSettings) -> dict[str, Any]:
     """Same-soundtrack retrieval, 96 kbps excerpt retrieval, version pairs, transposition consistency."""
     records = _limited([r for r in records if r["split"] == "test"], settings.max_tracks, settings.seed)
@@ -150,16 +159,14 @@ def evaluate_soundtracks(records: list[dict[str, Any]], loaded, settings: Evalua
         except AudioDecodeError:
             continue
         kept.append(record)
-        excerpt_samples = int(EXCERPT_SECONDS * settings.sample_rate)
-        start = rng.randrange(max(1, track.size - excerpt_samples))
-        excerpt = mp3_round_trip(track[start:start + excerpt_samples], settings.sample_rate, EXCERPT_BITRATE)
+        excerpt, shifts = draw_excerpt_and_shifts(track, settings.sample_rate, rng)
         logmel_tracks.append(logmel_statistics(track, settings.sample_rate))
         logmel_excerpts.append(logmel_statistics(excerpt, settings.sample_rate))
         if loaded:
             model_tracks.append(run_model(loaded, at_rate(track, settings.sample_rate, loaded.config.sample_rate)).embedding)
             model_excerpts.append(run_model(loaded, at_rate(excerpt, settings.sample_rate, loaded.config.sample_rate)).embedding)
         key_audio = track[: int(KEY_EXCERPT_SECONDS * settings.sample_rate)]
-        for shift in rng.sample(TRANSPOSITION_SHIFTS, SHIFTS_PER_TRACK):
+        for shift in shifts:
             shifted = pitch_shift_by_resampling(key_audio, settings.sample_rate, shift)
             consistency["ks_chroma"].append(
                 estimate_key(shifted, settings.sample_rate) == estimate_key(key_audio, settings.sample_rate).transposed(shift))

@@ -23,8 +23,7 @@ import torch
 from engine.audio import decode_mono
 from engine.model_folder import load_model
 from training.corpora.manifest import read_manifest
-from training.evaluation.corruptions import EXCERPT_BITRATE, mp3_round_trip
-from training.evaluation.evaluate import EXCERPT_SECONDS, SHIFTS_PER_TRACK, TRANSPOSITION_SHIFTS, at_rate
+from training.evaluation.evaluate import at_rate, draw_excerpt_and_shifts
 
 EVALUATION_RATE = 22050
 STORED_SPACING_SECONDS = 27.0  # a 30 s excerpt then always holds one stored 2.7 s window whole
@@ -53,10 +52,7 @@ def main() -> None:
     stored, queries = [], {hop: [] for hop in QUERY_HOPS_SECONDS}
     for record in (r for r in read_manifest(options.debian) if r["split"] == "test"):
         track = decode_mono(record["path"], EVALUATION_RATE)
-        excerpt_samples = int(EXCERPT_SECONDS * EVALUATION_RATE)
-        start = rng.randrange(max(1, track.size - excerpt_samples))
-        excerpt = mp3_round_trip(track[start:start + excerpt_samples], EVALUATION_RATE, EXCERPT_BITRATE)
-        rng.sample(TRANSPOSITION_SHIFTS, SHIFTS_PER_TRACK)  # keeps the excerpt draws in step with engine eval
+        excerpt, _ = draw_excerpt_and_shifts(track, EVALUATION_RATE, rng)
         stored.append(embed(_windows(at_rate(track, EVALUATION_RATE, rate), window, int(STORED_SPACING_SECONDS * rate))))
         for hop in QUERY_HOPS_SECONDS:
             queries[hop].append(embed(_windows(at_rate(excerpt, EVALUATION_RATE, rate), window, int(hop * rate))))

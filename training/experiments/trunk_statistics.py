@@ -18,6 +18,7 @@ import torch
 
 from engine.audio import decode_mono
 from engine.model_folder import load_model
+from engine.networks import BlockStatistics
 from training.corpora.manifest import read_manifest
 from training.evaluation.logmel_embedding import standardised
 from training.evaluation.metrics import same_label_retrieval
@@ -26,8 +27,7 @@ from training.evaluation.model_inference import evenly_spaced_windows
 
 def trunk_statistics(encoder: torch.nn.Module, windows: torch.Tensor) -> np.ndarray:
     """Window-averaged (mean, max, std) per channel of the last block, over pitch and time."""
-    features = encoder.blocks(encoder.input_norm(encoder.frontend(windows))).flatten(2)
-    return torch.cat([features.mean(-1), features.amax(-1), features.std(-1)], dim=1).mean(0).numpy()
+    return BlockStatistics.raw(encoder.block_outputs(windows)[-1:]).mean(0).numpy()
 
 
 def main() -> None:

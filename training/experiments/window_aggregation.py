@@ -29,8 +29,7 @@ from engine.audio import decode_mono
 from engine.model_folder import load_model
 from engine.networks import BlockStatistics
 from training.corpora.manifest import read_manifest
-from training.evaluation.corruptions import EXCERPT_BITRATE, mp3_round_trip
-from training.evaluation.evaluate import EXCERPT_SECONDS, SHIFTS_PER_TRACK, TRANSPOSITION_SHIFTS, at_rate
+from training.evaluation.evaluate import at_rate, draw_excerpt_and_shifts
 from training.evaluation.metrics import same_label_retrieval
 
 EVALUATION_RATE = 22050
@@ -68,10 +67,7 @@ def collect(model: Path, debian: Path, seed: int = 5) -> dict[str, np.ndarray]:
     soundtracks = []
     for record in records:
         track = decode_mono(record["path"], EVALUATION_RATE)
-        excerpt_samples = int(EXCERPT_SECONDS * EVALUATION_RATE)
-        start = rng.randrange(max(1, track.size - excerpt_samples))
-        excerpt = mp3_round_trip(track[start:start + excerpt_samples], EVALUATION_RATE, EXCERPT_BITRATE)
-        rng.sample(TRANSPOSITION_SHIFTS, SHIFTS_PER_TRACK)  # keeps the excerpt draws in step with engine eval
+        excerpt, _ = draw_excerpt_and_shifts(track, EVALUATION_RATE, rng)
         for prefix, audio in (("track", track), ("excerpt", excerpt)):
             features = window_features(loaded.network, all_windows(at_rate(audio, EVALUATION_RATE, rate), window_samples))
             for name, values in features.items():
