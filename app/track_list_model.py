@@ -10,7 +10,9 @@ from app import track_format
 from app.library_model import TRACK_ID_ROLE, TRACK_ROLE
 
 HEADERS = ("#", "Title", "Artist", "Key", "Score")
-TITLE_COLUMN, ARTIST_COLUMN, KEY_COLUMN = 1, 2, 3
+TITLE_COLUMN, ARTIST_COLUMN, KEY_COLUMN, SCORE_COLUMN = 1, 2, 3, 4
+SAME_RECORDING_TEXT = "same"
+SAME_RECORDING_TIP = "The same recording as the query (their landmark hashes line up): a copy, a re-encode or an excerpt"
 
 
 class TrackListModel(QAbstractTableModel):
@@ -21,12 +23,14 @@ class TrackListModel(QAbstractTableModel):
         self.entries: list[Any] = []
         self.tracks: list[Any] = []
         self.scores: list[float | None] = []
+        self.same_recordings: list[bool] = []  # results that are the query's recording (shown as "same")
 
     def set_entries(self, entries: list[Any]) -> None:
         self.beginResetModel()
         self.entries = list(entries)
         self.tracks = [entry_track(entry) for entry in self.entries]
         self.scores = [getattr(entry, "score", None) for entry in self.entries]
+        self.same_recordings = [bool(getattr(entry, "same_recording", False)) for entry in self.entries]
         self.endResetModel()
 
     def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:
@@ -45,12 +49,16 @@ class TrackListModel(QAbstractTableModel):
             return None
         track = self.tracks[index.row()]
         if role == Qt.ItemDataRole.DisplayRole:
+            if index.column() == SCORE_COLUMN and self.same_recordings[index.row()]:
+                return SAME_RECORDING_TEXT
             return self._text(track, self.scores[index.row()], index.row(), index.column())
         if role == Qt.ItemDataRole.ToolTipRole:
             if index.column() == KEY_COLUMN and track.key is not None:
                 return track_format.track_key_text(track)
+            if index.column() == SCORE_COLUMN and self.same_recordings[index.row()]:
+                return SAME_RECORDING_TIP
             return track.display_path or str(track.path)
-        if role == Qt.ItemDataRole.TextAlignmentRole and index.column() in (0, 4):
+        if role == Qt.ItemDataRole.TextAlignmentRole and index.column() in (0, SCORE_COLUMN):
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         if role == TRACK_ID_ROLE:
             return track.id

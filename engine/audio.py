@@ -63,6 +63,7 @@ class AudioWindows:
     sample_rate: int
     duration_seconds: float
     start_seconds: list[float]
+    whole: np.ndarray | None = None  # the whole decoded file, when it was short enough to decode whole
 
 
 def _open(path: Path | str):
@@ -362,4 +363,17 @@ def _windows_from_whole(path, audio, sample_rate, window_samples, max_windows, s
         if piece.size < window_samples:
             piece = np.pad(piece, (0, window_samples - piece.size))
         windows.append(piece)
-    return AudioWindows(np.stack(windows).astype(np.float32, copy=False), sample_rate, decoded_seconds, starts)
+    return AudioWindows(np.stack(windows).astype(np.float32, copy=False), sample_rate, decoded_seconds, starts, audio)
+
+
+def read_spans(path: Path | str, sample_rate: int, start_seconds: list[float], span_samples: int) -> list[np.ndarray]:
+    """Decode spans of ``span_samples`` at each start by seeking (one open); a span may come back shorter
+    where the audio ends. Raises ``AudioDecodeError`` when the file cannot be opened or decoded."""
+    container = _open(path)
+    try:
+        stream = container.streams.audio[0]
+        return [_decode_span(container, stream, sample_rate, start, span_samples) for start in start_seconds]
+    except av.error.FFmpegError as error:
+        raise AudioDecodeError(path, _short(error)) from None
+    finally:
+        container.close()

@@ -201,8 +201,9 @@ def run_similar(options) -> int:
         for output in (output for output in outputs if "error" not in output):
             print(f"{output['query']}:")
             for hit in output["results"]:
+                same = "  same recording" if hit["same_recording"] else ""
                 print(f"  {hit['score']:.3f}  {hit['artist'] or '?'} - {hit['title'] or '?'}  [{hit['key'] or '-'}]  "
-                      f"{hit['path']}  (#{hit['track_id']})")
+                      f"{hit['path']}  (#{hit['track_id']}){same}")
     return EXIT_BAD_INPUT if failures == len(outputs) else EXIT_OK
 
 

@@ -13,7 +13,10 @@ from sqlalchemy import Engine, create_engine, event, func, insert, select, text,
 from sqlalchemy.exc import SQLAlchemyError
 
 from engine.migrations import upgrade
-from engine.schema import ANALYSIS_COUNT_TRIGGERS, SCHEMA_VERSION, analyses, analysis_counts, metadata, settings
+from engine.schema import (
+    ANALYSIS_COUNT_TRIGGERS, LANDMARK_COUNT_TRIGGERS, SCHEMA_VERSION, analyses, analysis_counts, landmark_counts, metadata,
+    settings, track_landmarks,
+)
 
 BUSY_TIMEOUT_MS = 10_000
 SQLITE_PRAGMAS = ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON", f"busy_timeout={BUSY_TIMEOUT_MS}")
@@ -55,12 +58,16 @@ def open_database(path: Path) -> Engine:
 
 
 def _install_count_triggers(connection) -> None:
-    """Create the triggers that keep ``analysis_counts``; seed the counts if they are missing."""
-    for statement in ANALYSIS_COUNT_TRIGGERS:
+    """Create the triggers that keep ``analysis_counts`` and ``landmark_counts``; seed the counts if missing."""
+    for statement in ANALYSIS_COUNT_TRIGGERS + LANDMARK_COUNT_TRIGGERS:
         connection.execute(text(statement))
     if connection.execute(select(func.count()).select_from(analysis_counts)).scalar() == 0:
         per_model = select(analyses.c.model_id, func.count(), func.max(analyses.c.id)).group_by(analyses.c.model_id)
         connection.execute(insert(analysis_counts).from_select(["model_id", "count", "max_id"], per_model))
+    if connection.execute(select(func.count()).select_from(landmark_counts)).scalar() == 0:
+        per_version = select(track_landmarks.c.version, func.count(), func.max(track_landmarks.c.id)).group_by(
+            track_landmarks.c.version)
+        connection.execute(insert(landmark_counts).from_select(["version", "count", "max_id"], per_version))
 
 
 def _set_pragmas(dbapi_connection, _record) -> None:

@@ -87,7 +87,8 @@ def track_summary(track: TrackRow) -> dict[str, Any]:
 def similar_result(query: str, results: list[SimilarTrack]) -> dict[str, Any]:
     return {
         "query": query,
-        "results": [{**track_summary(hit.track), "score": round(hit.score, SCORE_DECIMALS)} for hit in results],
+        "results": [{**track_summary(hit.track), "score": round(hit.score, SCORE_DECIMALS),
+                     "same_recording": hit.same_recording} for hit in results],
     }
 
 

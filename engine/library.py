@@ -24,6 +24,8 @@ from engine.analyzer import DEFAULT_BATCH_WINDOWS, DEFAULT_MAX_WINDOWS, Analyzer
 from engine.audio import AudioDecodeError
 from engine.database import DatabaseOpenError
 from engine.keys import key_from_index, keys_mix_harmonically, parse_key
+from engine.landmark_audio import query_landmarks
+from engine.landmark_index import LandmarkIndex, RecordingMatch
 from engine.metadata import read_metadata
 from engine.model_folder import DEFAULT_MODEL_DIR, LoadedModel, ModelLoadError, load_model
 from engine.pipeline import AnalysisPipeline
@@ -90,6 +92,7 @@ class Library:
         self._model: LoadedModel | None = None
         self._model_problem: str | None = None
         self._vector_indexes: dict[str, VectorIndex] = {}
+        self._landmark_index: LandmarkIndex | None = None
         self._explicit_model = model_dir is not None
         if model_dir is not None:
             folder = model_dir if Path(model_dir).is_dir() else self.registered_model_folder(model_dir)
@@ -198,6 +201,12 @@ class Library:
                 index = VectorIndex(self.store, model.model_id, model.config.embedding_dim)
                 self._vector_indexes[model.model_id] = index
             return index
+
+    def landmark_index(self) -> LandmarkIndex:
+        with self._lock:
+            if self._landmark_index is None:
+                self._landmark_index = LandmarkIndex(self.store)
+            return self._landmark_index
 
     # -- folders --------------------------------------------------------------------------------------
     def folders(self) -> list[str]:
@@ -407,16 +416,51 @@ class Library:
 
     def similar(self, query: Query, k: int = 10, harmonic: bool = False) -> list[SimilarTrack]:
         """The ``k`` most similar tracks to a file (indexed or not) or track id, best first, never the query's own
-        track. ``harmonic`` keeps only tracks whose key mixes with the query's (Camelot rule)."""
+        track. For a file, tracks that are the same recording (landmark hashes line up: a copy, a re-encode, the
+        track an excerpt comes from) come first with score 1.0, then the embedding's neighbours. ``harmonic`` keeps only tracks
+        whose key mixes with the query's (Camelot rule)."""
+        own_track_id, recordings = self._same_recordings(query)
+        neighbours, query_key = self._embedding_neighbours(query, k + len(recordings), harmonic, own_track_id)
+        if not recordings:
+            return neighbours[:k]
+        rows = self._rows_by_ids([match.track_id for match in recordings])
+        first = [SimilarTrack(rows[m.track_id], 1.0, True, m.aligned_hashes) for m in recordings if m.track_id in rows]
+        if harmonic:
+            first = [r for r in first if r.track.key and keys_mix_harmonically(query_key.to_key(), r.track.key.to_key())]
+        matched = {result.track.id for result in first}
+        return (first + [result for result in neighbours if result.track.id not in matched])[:k]
+
+    def _same_recordings(self, query: Query) -> tuple[int | None, list[RecordingMatch]]:
+        """(the query's own track id or None, the library tracks its landmarks say are the same recording).
+        A track id is answered by the vector index alone (a lookup of its hashes would take a 100k-track query
+        past its 2 ms; BENCHMARKS.md); a file, indexed or not, also by the landmark index."""
+        track_id = _as_track_id(query)
+        if track_id is not None:
+            return track_id, []
+        path = os.path.abspath(os.fspath(query))
+        if not os.path.exists(path):
+            raise QueryError(query, "no such file or track id")
+        own = self.store.track_id_for_path(path)
+        found = self.store.landmarks_of(own) if own is not None and self._is_current(own, path) else None
+        if found is None:
+            model = self.model()
+            try:
+                found = query_landmarks(path, model.config.sample_rate, model.config.window_samples, DEFAULT_MAX_WINDOWS)
+            except AudioDecodeError as error:
+                raise QueryError(query, error.reason) from None
+        return own, self.landmark_index().same_recordings(found, exclude_track_id=own)
+
+    def _embedding_neighbours(self, query: Query, k: int, harmonic: bool,
+                              own_track_id: int | None) -> tuple[list[SimilarTrack], KeyInfo | None]:
+        """The embedding's ``k`` nearest tracks to the query (never ``own_track_id``) and the query's key."""
         index = self._vector_index(self.model())
-        own_track_id = _as_track_id(query)
-        embedding = index.vector_of(own_track_id) if own_track_id is not None else None
+        embedding = index.vector_of(own_track_id) if _as_track_id(query) is not None else None
         # An indexed track's own row comes with the first page of hits: one database round trip, not two
         # (they are most of a query's time at 100k tracks).
         own_row_pending = embedding is not None
         query_key = None
         if not own_row_pending:
-            own_track_id, embedding, query_key = self.resolve_query(query)
+            _, embedding, query_key = self.resolve_query(query)
             self._require_key(query, harmonic, query_key)
         wanted = k * HARMONIC_OVERSAMPLE if harmonic else k + 1
         while True:
@@ -434,7 +478,7 @@ class Library:
                 results = [r for r in results if r.track.key and keys_mix_harmonically(query_key.to_key(), r.track.key.to_key())]
             exhausted = len(track_ids[0]) < wanted or index.size <= wanted
             if len(results) >= k or exhausted or not harmonic:
-                return results[:k]
+                return results[:k], query_key
             wanted *= HARMONIC_OVERSAMPLE
 
     @staticmethod

@@ -27,7 +27,12 @@ def _add_top_tag_index(connection: Connection) -> None:
         connection.execute(statement, values)
 
 
-UPGRADES: dict[int, Callable[[Connection], None]] = {2: _add_top_tag_index}  # target version → step
+def _landmarks_table(_connection: Connection) -> None:
+    """3: ``track_landmarks``. ``metadata.create_all`` has made the empty table; the tracks analysed before
+    have no landmarks, so the next ``engine index`` analyses them once more (as after a model change)."""
+
+
+UPGRADES: dict[int, Callable[[Connection], None]] = {2: _add_top_tag_index, 3: _landmarks_table}  # version → step
 
 
 def upgrade(connection: Connection, stored_version: int, target_version: int) -> None:

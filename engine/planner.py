@@ -53,7 +53,7 @@ def plan_index(scan: ScanResult, store: Store, roots: list[str], model_id: str, 
     plan = IndexPlan()
     known = store.known_files_under(roots)
     known_problems = store.known_problems_under(roots)
-    analysed = store.analysed_track_ids(model_id)
+    analysed = store.finished_track_ids(model_id)  # analysed by this model, with current landmarks
     present = {path_key(found.path) for found in scan.files} | {path_key(problem.path) for problem in scan.problems}
     claimed_track_ids: set[int] = set()
 

@@ -65,10 +65,14 @@ class TrackRow:
 
 @dataclass(frozen=True)
 class SimilarTrack:
-    """A neighbour of a query: cosine similarity ``score`` in [-1, 1], best first."""
+    """A neighbour of a query: cosine similarity ``score`` in [-1, 1], best first. ``same_recording``: its
+    landmark hashes show the same recording as the query (a copy, re-encode or excerpt); such tracks come
+    first, with score 1.0."""
 
     track: TrackRow
     score: float
+    same_recording: bool = False
+    aligned_hashes: int = 0  # landmark hashes that line up with the query (0 unless same_recording)
 
 
 @dataclass

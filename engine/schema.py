@@ -11,7 +11,7 @@ from sqlalchemy import (
     Column, Float, ForeignKey, Index, Integer, LargeBinary, MetaData, String, Table, Text, UniqueConstraint,
 )
 
-SCHEMA_VERSION = 2  # 2: analyses.top_tag_index and the per-model sort indexes (see database.MIGRATIONS)
+SCHEMA_VERSION = 3  # 2: analyses.top_tag_index and the per-model sort indexes; 3: track_landmarks (migrations.py)
 
 metadata = MetaData()
 
@@ -110,16 +110,22 @@ analysis_counts = Table(
     Column("max_id", Integer, nullable=False),
 )
 
-ANALYSIS_COUNT_TRIGGERS = (
-    """CREATE TRIGGER IF NOT EXISTS analyses_counted_insert AFTER INSERT ON analyses BEGIN
-        INSERT INTO analysis_counts (model_id, count, max_id) VALUES (NEW.model_id, 0, 0)
-            ON CONFLICT (model_id) DO NOTHING;
-        UPDATE analysis_counts SET count = count + 1, max_id = max(max_id, NEW.id) WHERE model_id = NEW.model_id;
+
+
+def counting_triggers(counted: str, counts: str, key: str) -> tuple[str, str]:
+    """Triggers that keep ``counts`` (``key``, count, max_id) in step with the rows of table ``counted``."""
+    return (
+        f"""CREATE TRIGGER IF NOT EXISTS {counted}_counted_insert AFTER INSERT ON {counted} BEGIN
+        INSERT INTO {counts} ({key}, count, max_id) VALUES (NEW.{key}, 0, 0) ON CONFLICT ({key}) DO NOTHING;
+        UPDATE {counts} SET count = count + 1, max_id = max(max_id, NEW.id) WHERE {key} = NEW.{key};
     END""",
-    """CREATE TRIGGER IF NOT EXISTS analyses_counted_delete AFTER DELETE ON analyses BEGIN
-        UPDATE analysis_counts SET count = count - 1 WHERE model_id = OLD.model_id;
+        f"""CREATE TRIGGER IF NOT EXISTS {counted}_counted_delete AFTER DELETE ON {counted} BEGIN
+        UPDATE {counts} SET count = count - 1 WHERE {key} = OLD.{key};
     END""",
-)
+    )
+
+
+ANALYSIS_COUNT_TRIGGERS = counting_triggers("analyses", "analysis_counts", "model_id")
 
 problems = Table(
     "problems", metadata,
@@ -131,3 +137,27 @@ problems = Table(
     Column("mtime_ns", Integer),
     Column("recorded_at", Float, nullable=False),
 )
+
+# Landmark hashes of each track's audio (``engine.landmarks``): they belong to the file, not to a model. The
+# AUTOINCREMENT id changes whenever a track's row is replaced, so (count, max id) says whether the on-disk
+# landmark index is current.
+track_landmarks = Table(
+    "track_landmarks", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("track_id", Integer, ForeignKey("tracks.id", ondelete="CASCADE"), nullable=False, unique=True),
+    Column("version", Integer, nullable=False),  # engine.landmarks.LANDMARK_VERSION that made them
+    Column("hashes", LargeBinary, nullable=False),  # uint32 (N,)
+    Column("frames", LargeBinary, nullable=False),  # int32 (N,): anchor times in landmark frames
+    sqlite_autoincrement=True,
+)
+
+# Kept by triggers (see ``database.py``), like ``analysis_counts``: the landmark index checks staleness with a
+# one-row read instead of counting the table.
+landmark_counts = Table(
+    "landmark_counts", metadata,
+    Column("version", Integer, primary_key=True),
+    Column("count", Integer, nullable=False),
+    Column("max_id", Integer, nullable=False),
+)
+
+LANDMARK_COUNT_TRIGGERS = counting_triggers("track_landmarks", "landmark_counts", "version")

@@ -22,9 +22,12 @@ from sqlalchemy.sql import ColumnElement
 from engine.analyzer import TrackAnalysis, top_tag_index
 from engine.database import open_database
 from engine.keys import KEY_INDICES_IN_CAMELOT_ORDER
+from engine.landmarks import LANDMARK_VERSION, Landmarks
 from engine.metadata import TrackMetadata
 from engine.scan import display_path, path_from_key, path_key, under_prefix_bounds
-from engine.schema import analyses, analysis_counts, folders, models, problems, settings, tracks
+from engine.schema import (
+    analyses, analysis_counts, folders, landmark_counts, models, problems, settings, track_landmarks, tracks,
+)
 
 FILTER_COLUMNS = ("title", "artist", "album", "genre", "path")
 SORT_ORDERS = {
@@ -67,6 +70,7 @@ class NewTrack:
     analysis: TrackAnalysis
     track_id: int | None = None
     file_changed: bool = True  # False: keep other models' analyses of this track
+    landmarks: Landmarks | None = None  # None: the stored ones stay
 
 
 @dataclass(frozen=True)
@@ -161,6 +165,13 @@ class Store:
         with self.engine.connect() as connection:
             return set(connection.execute(select(analyses.c.track_id).where(analyses.c.model_id == model_id)).scalars())
 
+    def finished_track_ids(self, model_id: str) -> set[int]:
+        """Tracks with an analysis by ``model_id`` and landmarks of the current version: nothing left to do."""
+        query = select(analyses.c.track_id).join(track_landmarks, track_landmarks.c.track_id == analyses.c.track_id).where(
+            analyses.c.model_id == model_id, track_landmarks.c.version == LANDMARK_VERSION)
+        with self.engine.connect() as connection:
+            return set(connection.execute(query).scalars())
+
     def tracks_with_identity(self, size: int, quick_hash: str) -> list[tuple[int, str]]:
         query = select(tracks.c.id, tracks.c.path_key).where(tracks.c.size == size, tracks.c.quick_hash == quick_hash)
         with self.engine.connect() as connection:
@@ -184,6 +195,9 @@ class Store:
                         stale = and_(stale, analyses.c.model_id == model_id)
                     connection.execute(delete(analyses).where(stale))
                 connection.execute(analyses.insert().values(**_analysis_values(item.analysis, track_id, model_id, now)))
+                if item.landmarks is not None:
+                    connection.execute(delete(track_landmarks).where(track_landmarks.c.track_id == track_id))
+                    connection.execute(track_landmarks.insert().values(**_landmark_values(item.landmarks, track_id)))
                 connection.execute(delete(problems).where(problems.c.path_key == values["path_key"]))
                 track_ids.append(track_id)
         return track_ids
@@ -211,6 +225,7 @@ class Store:
         with self.engine.begin() as connection:
             for chunk in _chunks(track_ids):
                 connection.execute(delete(analyses).where(analyses.c.track_id.in_(chunk)))
+                connection.execute(delete(track_landmarks).where(track_landmarks.c.track_id.in_(chunk)))
                 connection.execute(delete(tracks).where(tracks.c.id.in_(chunk)))
 
     def record_problems(self, records: Sequence[ProblemRecord]) -> None:
@@ -390,6 +405,29 @@ class Store:
         with self.engine.connect() as connection:
             return _fingerprint(connection, model_id, up_to_id)
 
+    def landmarks_of(self, track_id: int) -> Landmarks | None:
+        """The stored landmarks of a track (None when it has none of the current version)."""
+        query = select(track_landmarks.c.hashes, track_landmarks.c.frames).where(
+            track_landmarks.c.track_id == track_id, track_landmarks.c.version == LANDMARK_VERSION)
+        with self.engine.connect() as connection:
+            row = connection.execute(query).first()
+        return None if row is None else _landmarks_from(row[0], row[1])
+
+    def landmarks_state(self) -> tuple[int, int]:
+        """(count, max id) of the current version's landmark rows: changes whenever any track's landmarks do."""
+        query = select(landmark_counts.c.count, landmark_counts.c.max_id).where(landmark_counts.c.version == LANDMARK_VERSION)
+        with self.engine.connect() as connection:
+            row = connection.execute(query).first()
+        return (0, 0) if row is None else (int(row[0]), int(row[1]))
+
+    def all_landmarks(self) -> Iterator[tuple[int, Landmarks]]:
+        """(track id, landmarks) of every track with landmarks of the current version, read in one pass."""
+        query = select(track_landmarks.c.track_id, track_landmarks.c.hashes, track_landmarks.c.frames).where(
+            track_landmarks.c.version == LANDMARK_VERSION)
+        with self.engine.connect() as connection:
+            for track_id, hashes, frames in connection.execute(query):
+                yield int(track_id), _landmarks_from(hashes, frames)
+
     def problems(self) -> list[tuple[str, str]]:
         with self.engine.connect() as connection:
             rows = connection.execute(select(problems.c.path_key, problems.c.reason).order_by(problems.c.path)).all()
@@ -482,6 +520,16 @@ def _analysis_values(analysis: TrackAnalysis, track_id: int, model_id: str, now:
         "tag_probs": _blob(analysis.tag_probs), "top_tag_index": top_tag_index(analysis.tag_probs),
         "window_count": analysis.window_count, "analyzed_at": now,
     }
+
+
+def _landmark_values(found: Landmarks, track_id: int) -> dict:
+    return {"track_id": track_id, "version": LANDMARK_VERSION,
+            "hashes": np.ascontiguousarray(found.hashes, dtype=np.uint32).tobytes(),
+            "frames": np.ascontiguousarray(found.frames, dtype=np.int32).tobytes()}
+
+
+def _landmarks_from(hashes: bytes, frames: bytes) -> Landmarks:
+    return Landmarks(np.frombuffer(hashes, dtype=np.uint32), np.frombuffer(frames, dtype=np.int32))
 
 
 # Built once: tracks left-joined with their analysis by the model bound as ``model_id`` ("" = none).

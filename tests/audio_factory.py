@@ -91,6 +91,27 @@ def chord_progression(key: Key, seconds: float, seed: int = 0, sample_rate: int 
     return (0.8 * output / peak).astype(np.float32)
 
 
+def random_melody(seconds: float, seed: int = 0, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
+    """Notes of random pitch (two octaves around A4) and length (0.1-0.5 s) with a seeded timbre and no
+    repeats: a track whose every passage is its own, for tests of same-recording matching."""
+    rng = np.random.default_rng(seed)
+    voice = random_voice(seed)
+    total = int(seconds * sample_rate)
+    output = np.zeros(total, dtype=np.float64)
+    start = 0
+    while start < total:
+        length = min(int(rng.uniform(0.1, 0.5) * sample_rate), total - start)
+        t = np.arange(length) / sample_rate
+        frequency = midi_to_hz(float(rng.integers(57, 82)))
+        note = sum(amplitude * np.sin(2 * np.pi * frequency * number * t)
+                   for number, amplitude in enumerate(voice.harmonics, start=1) if frequency * number < sample_rate / 2)
+        output[start : start + length] = note * np.exp(-t * 4.0)
+        start += length
+    output += voice.noise_level * rng.standard_normal(total)
+    peak = np.max(np.abs(output)) or 1.0
+    return (0.8 * output / peak).astype(np.float32)
+
+
 def _render_chord(tonic_midi: int, scale: tuple[int, ...], degree: int, voice: Voice, t: np.ndarray,
                   sample_rate: int) -> np.ndarray:
     """A triad on scale ``degree`` plus its bass an octave down, with the voice's harmonics, over times ``t``."""

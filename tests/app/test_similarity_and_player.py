@@ -7,6 +7,7 @@ from pathlib import Path
 from PySide6.QtCore import QMimeData, QPoint, Qt, QUrl
 from PySide6.QtGui import QDropEvent
 
+from app.track_list_model import SAME_RECORDING_TEXT, SCORE_COLUMN
 from engine.keys import keys_mix_harmonically
 from tests_app_helpers import first_track_id, wait_for_results
 
@@ -44,6 +45,10 @@ def test_dropping_an_audio_file_analyses_it_and_lists_similar_tracks(make_window
     assert "dropped.mp3" in panel.heading.text()
     top = panel.model.tracks[0]
     assert Path(top.path) == generated_library_source.valid[1]  # its own audio in the library comes first
+    score_cell = panel.model.index(0, SCORE_COLUMN)
+    assert panel.model.data(score_cell) == SAME_RECORDING_TEXT  # ... marked as the same recording
+    assert "same recording" in panel.model.data(score_cell, Qt.ItemDataRole.ToolTipRole)
+    assert panel.model.data(panel.model.index(1, SCORE_COLUMN)) != SAME_RECORDING_TEXT
     qtbot.waitUntil(lambda: window.details_panel.details is not None
                     and window.details_panel.details.path == str(outside), timeout=RESULT_TIMEOUT_MS)
     assert window.details_panel.details.key is not None

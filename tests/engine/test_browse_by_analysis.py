@@ -10,6 +10,7 @@ from engine.analyzer import TrackAnalysis
 from engine.keys import KEY_CLASS_COUNT, KEY_INDICES_IN_CAMELOT_ORDER
 from engine.library import Library
 from engine.metadata import TrackMetadata
+from engine.schema import SCHEMA_VERSION
 from engine.store import NewTrack
 
 TRACKS = 60
@@ -79,7 +80,7 @@ def test_a_version_1_database_is_upgraded_with_top_tags_filled_in(model_dir, tmp
     with Library(database, model_dir) as library:
         assert [row.id for row in library.tracks(0, 100, order_by="top_tag")] == expected
     with sqlite3.connect(database) as connection:
-        assert connection.execute("SELECT value FROM settings WHERE name = 'schema_version'").fetchone() == ("2",)
+        assert connection.execute("SELECT value FROM settings WHERE name = 'schema_version'").fetchone() == (str(SCHEMA_VERSION),)
         assert connection.execute("SELECT count(*) FROM analyses WHERE top_tag_index IS NULL").fetchone() == (0,)
         indexes = {row[1] for row in connection.execute("PRAGMA index_list(analyses)")}
         assert {"ix_analyses_by_key", "ix_analyses_by_top_tag"} <= indexes

@@ -18,7 +18,7 @@ from engine.library import Library
 from engine.vector_index import index_paths
 
 KEY_FIELDS = {"path", "tonic", "pitch_class", "mode", "camelot", "confidence", "key", "open_key"}
-SIMILAR_RESULT_FIELDS = {"path", "track_id", "score", "title", "artist", "key"}
+SIMILAR_RESULT_FIELDS = {"path", "track_id", "score", "title", "artist", "key", "same_recording"}
 INDEX_FIELDS = {"added", "updated", "unchanged", "removed", "problems", "seconds"}
 KILL_POLL_SECONDS = 0.05
 KILL_WAIT_SECONDS = 90

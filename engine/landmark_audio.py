@@ -1,0 +1,47 @@
+"""Which audio of a file gets landmark hashes: for a library track, its analysis windows plus just enough
+extra spans that any 30 s excerpt holds one span whole; for a query, the whole file when it is short.
+
+Indexing never decodes a whole track (that would cost ~10x the windows: BENCHMARKS.md), so a library track's
+landmarks cover a quarter or less of it, spread so that an excerpt of ``COVERED_EXCERPT_SECONDS`` or longer,
+cut anywhere, finds one of them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from engine.audio import AudioDecodeError, AudioWindows, decode_mono, probe, read_spans, read_windows
+from engine.landmarks import Landmarks, landmarks, span_starts
+
+COVERED_EXCERPT_SECONDS = 30.0  # any excerpt this long, from anywhere in a track, holds one hashed span whole
+COVERAGE_SLACK_SECONDS = 1.5  # seek precision and the peaks lost at a span's edges
+QUERY_WHOLE_SECONDS = 120.0  # query files up to this long are hashed whole (2 min: ~0.25 s of decoding and hashing)
+
+
+def track_landmarks(path: Path | str, audio: AudioWindows) -> Landmarks:
+    """Landmarks of a library track from its decoded ``audio`` windows and the extra spans they need.
+    Extra spans that fail to decode are left out: the windows decoded, so the track is still usable."""
+    rate = audio.sample_rate
+    if audio.whole is not None:
+        return landmarks(audio.whole, rate)
+    span_samples = audio.windows.shape[1]
+    starts = span_starts(audio.duration_seconds, span_samples / rate, audio.start_seconds,
+                         COVERED_EXCERPT_SECONDS, COVERAGE_SLACK_SECONDS)
+    windows_by_start = dict(zip(audio.start_seconds, audio.windows))
+    extra_starts = [start for start in starts if start not in windows_by_start]
+    try:
+        extra = dict(zip(extra_starts, read_spans(path, rate, extra_starts, span_samples))) if extra_starts else {}
+    except AudioDecodeError:
+        extra = {}
+    spans = [(start, windows_by_start[start] if start in windows_by_start else extra.get(start)) for start in starts]
+    return Landmarks.concatenate([landmarks(samples, rate, start) for start, samples in spans if samples is not None])
+
+
+def query_landmarks(path: Path | str, sample_rate: int, window_samples: int, max_windows: int) -> Landmarks:
+    """Landmarks of a query file: all of it up to ``QUERY_WHOLE_SECONDS``, else the spans indexing would hash
+    (so a copy of a library track still lines up with it). Raises ``AudioDecodeError``."""
+    duration = probe(path).duration_seconds or 0.0
+    if 0 < duration <= QUERY_WHOLE_SECONDS:
+        return landmarks(decode_mono(path, sample_rate), sample_rate)
+    audio = read_windows(path, sample_rate, window_samples, max_windows, check_truncation=False)
+    return track_landmarks(path, audio)

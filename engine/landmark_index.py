@@ -1,0 +1,154 @@
+"""An inverted index of every track's landmark hashes, saved beside the database: which tracks are the same
+recording as a query (a copy, a re-encode, an excerpt).
+
+SQLite holds the landmarks; this file holds them sorted by hash so that a query's hashes are found by binary
+search, memory-mapped so that a large library costs no load time. Its sidecar JSON records the (count,
+max id) of the landmark rows it was built from; any other state of the database rebuilds it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from engine.landmarks import LANDMARK_VERSION, Landmarks
+from engine.store import Store
+
+INDEX_FORMAT = 1
+# A track is the same recording when this many query hashes agree with it at one time offset. Chance
+# agreements stayed at or below 6 between different tracks of one soundtrack; an excerpt's own track scored
+# 24 or more in 95 % of cases (BENCHMARKS.md, "Same-recording matching").
+MIN_ALIGNED_HASHES = 10
+# Hashes this common in the library say little about identity (a held tone, a loop many tracks share) and
+# would cost a lookup most of its time: like stop words, they are skipped. In a 100k-track library of game
+# music this skips about 1 % of a query's hashes (BENCHMARKS.md).
+MAX_BUCKET_ENTRIES = 1024
+# ... and lines up with at least this share of what the best match does: a jingle's excerpt aligned 644 hashes
+# with its own track and 11 with a sibling sharing its motif (SuperTuxKart's lose / win themes).
+MIN_SHARE_OF_BEST = 0.1
+_OFFSET_SPAN = 1 << 24  # offsets (frames) are shifted by half of this to pack (track, offset) into one int64
+
+
+@dataclass(frozen=True)
+class RecordingMatch:
+    track_id: int
+    aligned_hashes: int  # query hashes that agree with the track at its best time offset (± one frame)
+
+
+def landmark_index_paths(database: Path) -> tuple[Path, Path]:
+    """``<db>.landmarks-v<version>.npy`` and its ``.json`` sidecar, beside the database."""
+    base = f"{database.name}.landmarks-v{LANDMARK_VERSION}"
+    return database.with_name(base + ".npy"), database.with_name(base + ".json")
+
+
+class LandmarkIndex:
+    """Sorted (hash, track id, frame) rows of every track; rebuilt from SQLite whenever it is stale."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.index_path, self.meta_path = landmark_index_paths(Path(store.path))
+        self._rows: np.ndarray | None = None  # (3, N) uint32: hash, track id, frame (int32 bits)
+        self._state: tuple[int, int] | None = None
+        self.last_action = ""
+
+    @property
+    def size(self) -> int:
+        return 0 if self._rows is None else int(self._rows.shape[1])
+
+    def ensure_current(self) -> None:
+        """Load the saved index, or rebuild and save it, so that it matches the database."""
+        state = self.store.landmarks_state()
+        if self._rows is not None and self._state == state:
+            self.last_action = "current"
+            return
+        if self._load(state):
+            self.last_action = "loaded"
+            return
+        self._rebuild(state)
+        self._save()
+        self.last_action = "rebuilt"
+
+    def same_recordings(self, query: Landmarks, exclude_track_id: int | None = None,
+                        min_aligned: int = MIN_ALIGNED_HASHES) -> list[RecordingMatch]:
+        """Tracks with at least ``min_aligned`` of ``query``'s hashes at one time offset, most aligned first."""
+        self.ensure_current()
+        if self._rows is None or self.size == 0 or len(query) == 0:
+            return []
+        hashes = self._rows[0]
+        low = np.searchsorted(hashes, query.hashes, side="left")
+        high = np.searchsorted(hashes, query.hashes, side="right")
+        counts = high - low
+        counts[counts > MAX_BUCKET_ENTRIES] = 0
+        total = int(counts.sum())
+        if total == 0:
+            return []
+        positions = np.repeat(low, counts) + (np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts))
+        track_ids = self._rows[1][positions].astype(np.int64)
+        offsets = self._rows[2][positions].view(np.int32).astype(np.int64) - np.repeat(query.frames, counts)
+        return _best_alignments(track_ids, offsets, exclude_track_id, min_aligned)
+
+    def _rebuild(self, state: tuple[int, int]) -> None:
+        parts_hashes, parts_tracks, parts_frames = [], [], []
+        for track_id, found in self.store.all_landmarks():
+            parts_hashes.append(found.hashes)
+            parts_frames.append(found.frames)
+            parts_tracks.append(np.full(len(found), track_id, dtype=np.uint32))
+        if parts_hashes:
+            hashes = np.concatenate(parts_hashes)
+            order = np.argsort(hashes, kind="stable")
+            rows = np.stack([hashes[order], np.concatenate(parts_tracks)[order],
+                             np.concatenate(parts_frames).view(np.uint32)[order]])
+        else:
+            rows = np.zeros((3, 0), dtype=np.uint32)
+        self._rows, self._state = rows, state
+
+    def _load(self, state: tuple[int, int]) -> bool:
+        if not (self.index_path.is_file() and self.meta_path.is_file()):
+            return False
+        try:
+            meta = json.loads(self.meta_path.read_text(encoding="utf-8"))
+            if meta.get("format") != INDEX_FORMAT or (meta.get("count"), meta.get("max_id")) != state:
+                return False
+            rows = np.load(self.index_path, mmap_mode="r", allow_pickle=False)
+        except (OSError, ValueError):
+            return False
+        if rows.dtype != np.uint32 or rows.ndim != 2 or rows.shape[0] != 3:
+            return False
+        self._rows, self._state = rows, state
+        return True
+
+    def _save(self) -> None:
+        """Write rows then sidecar, each through a temporary file and an atomic rename."""
+        temporary_rows = self.index_path.with_name(self.index_path.name + ".tmp")
+        with open(temporary_rows, "wb") as handle:
+            np.save(handle, self._rows, allow_pickle=False)
+        os.replace(temporary_rows, self.index_path)
+        meta = {"format": INDEX_FORMAT, "version": LANDMARK_VERSION, "count": self._state[0], "max_id": self._state[1],
+                "rows": self.size}
+        temporary_meta = self.meta_path.with_name(self.meta_path.name + ".tmp")
+        temporary_meta.write_text(json.dumps(meta), encoding="utf-8")
+        os.replace(temporary_meta, self.meta_path)
+
+
+def _best_alignments(track_ids: np.ndarray, offsets: np.ndarray, exclude_track_id: int | None,
+                     min_aligned: int) -> list[RecordingMatch]:
+    """Per track, the most hashes agreeing on one offset, counting the next offset too (frames of the query
+    and of the track start up to one frame apart); tracks below ``min_aligned`` or far below the best are dropped."""
+    keys = track_ids * _OFFSET_SPAN + (offsets + _OFFSET_SPAN // 2)
+    unique, counts = np.unique(keys, return_counts=True)
+    following = np.searchsorted(unique, unique + 1)
+    has_following = following < unique.size
+    has_following[has_following] = unique[following[has_following]] == unique[has_following] + 1
+    paired = counts + np.where(has_following, counts[np.minimum(following, unique.size - 1)], 0)
+    tracks = unique // _OFFSET_SPAN
+    best: dict[int, int] = {}
+    for track_id, aligned in zip(tracks[paired >= min_aligned].tolist(), paired[paired >= min_aligned].tolist()):
+        if aligned > best.get(track_id, 0):
+            best[track_id] = aligned
+    floor = MIN_SHARE_OF_BEST * max(best.values(), default=0)  # the excluded track counts: it is the query's own
+    return [RecordingMatch(t, a) for t, a in sorted(best.items(), key=lambda item: (-item[1], item[0]))
+            if a >= floor and t != exclude_track_id]
