@@ -15,6 +15,7 @@ from engine.audio import AudioDecodeError, decode_mono
 from engine.keys import key_from_index
 from training.evaluation.chroma_key import estimate_key
 from training.evaluation.corruptions import CORRUPTIONS, EXCERPT_BITRATE, mp3_round_trip, pitch_shift_by_resampling
+from training.evaluation.library_retrieval import library_excerpt_retrieval
 from training.evaluation.logmel_embedding import logmel_statistics, standardised
 from training.evaluation.metrics import (
     average_precision, key_metrics, same_label_retrieval, top1_retrieval, version_pair_retrieval,
@@ -135,17 +136,37 @@ def _tag_average_precision(scores: np.ndarray, records: list[dict[str, Any]], ta
 def draw_excerpt_and_shifts(track: np.ndarray, sample_rate: int, rng: random.Random) -> tuple[np.ndarray, list[int]]:
     """A track's 30 s excerpt re-encoded at 96 kbps and its transposition shifts, drawn from ``rng`` in the
     evaluation's order, so experiments seeded alike see the very excerpts ``engine eval`` scores."""
+    excerpt, shifts = draw_clean_excerpt_and_shifts(track, sample_rate, rng)
+    return mp3_round_trip(excerpt, sample_rate, EXCERPT_BITRATE), shifts
+
+
+def draw_clean_excerpt_and_shifts(track: np.ndarray, sample_rate: int, rng: random.Random) -> tuple[np.ndarray, list[int]]:
+    """``draw_excerpt_and_shifts`` before the 96 kbps encoding (the same draws from ``rng``)."""
     excerpt_samples = int(EXCERPT_SECONDS * sample_rate)
     start = rng.randrange(max(1, track.size - excerpt_samples))
-    excerpt = mp3_round_trip(track[start:start + excerpt_samples], sample_rate, EXCERPT_BITRATE)
-    return excerpt, rng.sample(TRANSPOSITION_SHIFTS, SHIFTS_PER_TRACK)
+    return track[start:start + excerpt_samples], rng.sample(TRANSPOSITION_SHIFTS, SHIFTS_PER_TRACK)
+
+
+def _stranger_excerpts(records: list[dict[str, Any]], count: int, settings: EvaluationSettings) -> list[np.ndarray]:
+    """30 s from the middle of ``count`` seeded tracks outside the held-out library (other soundtracks)."""
+    excerpts = []
+    excerpt_samples = int(EXCERPT_SECONDS * settings.sample_rate)
+    for record in _limited(records, count, settings.seed):
+        try:
+            track = decode_mono(record["path"], settings.sample_rate)
+        except AudioDecodeError:
+            continue
+        start = max(0, (track.size - excerpt_samples) // 2)
+        excerpts.append(track[start:start + excerpt_samples])
+    return excerpts
 
 
 def evaluate_soundtracks(records: list[dict[str, Any]], loaded, settings: EvaluationSettings) -> dict[str, Any]:
     """Same-soundtrack retrieval, 96 kbps excerpt retrieval, version pairs, transposition consistency."""
+    others = [r for r in records if r["split"] != "test"]
     records = _limited([r for r in records if r["split"] == "test"], settings.max_tracks, settings.seed)
     rng = random.Random(settings.seed)
-    logmel_tracks, logmel_excerpts, model_tracks, model_excerpts = [], [], [], []
+    logmel_tracks, logmel_excerpts, model_tracks, model_excerpts, clean_excerpts = [], [], [], [], []
     consistency: dict[str, list[bool]] = {"ks_chroma": []}
     essentia = _essentia_key_function() if settings.essentia else None
     if essentia:
@@ -159,7 +180,9 @@ def evaluate_soundtracks(records: list[dict[str, Any]], loaded, settings: Evalua
         except AudioDecodeError:
             continue
         kept.append(record)
-        excerpt, shifts = draw_excerpt_and_shifts(track, settings.sample_rate, rng)
+        clean_excerpt, shifts = draw_clean_excerpt_and_shifts(track, settings.sample_rate, rng)
+        clean_excerpts.append(clean_excerpt)
+        excerpt = mp3_round_trip(clean_excerpt, settings.sample_rate, EXCERPT_BITRATE)
         logmel_tracks.append(logmel_statistics(track, settings.sample_rate))
         logmel_excerpts.append(logmel_statistics(excerpt, settings.sample_rate))
         if loaded:
@@ -193,6 +216,10 @@ def evaluate_soundtracks(records: list[dict[str, Any]], loaded, settings: Evalua
             "excerpt_96kbps": top1_retrieval(excerpts, tracks, list(range(len(kept)))),
             "version_pairs": version_pair_retrieval(tracks, pairs),
         }
+    if loaded:
+        similarity["model"]["library_excerpt_96kbps"] = library_excerpt_retrieval(
+            [r["path"] for r in kept], clean_excerpts, _stranger_excerpts(others, len(kept), settings),
+            settings.sample_rate, loaded.folder)
     return {
         "tracks": len(kept),
         "hours": round(sum(r["duration"] for r in kept) / 3600, 3),

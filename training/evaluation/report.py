@@ -35,6 +35,15 @@ def markdown_report(results: dict[str, Any]) -> str:
         for name, entry in tracks["similarity"].items():
             lines.append(f"| {name} | {_percent(entry['same_soundtrack']['r_precision'])} | {_percent(entry['same_soundtrack']['map'])} "
                          f"| {_percent(entry['excerpt_96kbps']['top1'])} | {_percent(entry['version_pairs']['top1'])} |")
+        library = tracks["similarity"].get("model", {}).get("library_excerpt_96kbps")
+        if library:
+            lines += ["", "The model's excerpt column compares embeddings only. Through the product (`engine index` of the "
+                      f"{library['indexed']} tracks, then `engine similar` on each excerpt written as a 96 kbps MP3), "
+                      f"top-1 is {_percent(library['top1'])} %, {_percent(library['same_recording_top1'])} % of queries "
+                      "as a same-recording (landmark) match. Another library track was called the same recording for "
+                      f"{_percent(library['other_track_called_same_recording'])} % of them, and some track for "
+                      f"{_percent(library['stranger_called_same_recording'])} % of {library['strangers']} excerpts of "
+                      "tracks outside the library."]
         lines += ["", "## Transposition consistency on held-out game music", "", "| method | consistent % | pairs |", "|---|---|---|"]
         for name, entry in tracks["transposition_consistency"].items():
             lines.append(f"| {name} | {_percent(entry['rate'])} | {entry['pairs']} |")

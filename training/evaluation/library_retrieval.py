@@ -1,0 +1,51 @@
+"""Excerpt retrieval through the product itself: the held-out tracks indexed by ``Library.index`` into a
+temporary library, each excerpt written as a real 96 kbps MP3 and asked for with ``Library.similar``, which is
+what ``engine similar`` answers (the embedding's neighbours, with same-recording matches first). Excerpts of
+tracks outside the library measure false same-recording matches."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from engine.library import Library
+from training.corpora.audio_files import write_audio
+from training.evaluation.corruptions import EXCERPT_BITRATE
+
+RESULTS_CHECKED = 5  # how many results of each query are checked for false same-recording matches
+
+
+def library_excerpt_retrieval(track_paths: list[str], excerpts: list[np.ndarray], strangers: list[np.ndarray],
+                              sample_rate: int, model_folder: Path) -> dict[str, Any]:
+    """Top-1 rate of ``excerpts[i]`` (clean audio at ``sample_rate``, encoded here at 96 kbps) finding
+    ``track_paths[i]`` among all of them; how often that answer was a same-recording match; how often another
+    track, or any track for an excerpt of a ``strangers`` track (not in the library), was called the same recording."""
+    with tempfile.TemporaryDirectory(prefix="eval-library-") as folder:
+        with Library(Path(folder) / "library.db", model_folder) as library:
+            report = library.index(track_paths, workers=0)
+
+            def ask(samples: np.ndarray, number: int) -> list:
+                query = Path(folder) / f"excerpt{number:04d}.mp3"
+                write_audio(query, samples, sample_rate, codec="mp3", bit_rate=EXCERPT_BITRATE)
+                return library.similar(str(query), k=RESULTS_CHECKED)
+
+            hits, same_recording, others_flagged = [], [], []
+            for number, (path, excerpt) in enumerate(zip(track_paths, excerpts)):
+                results = ask(excerpt, number)
+                own = [Path(r.track.path).resolve() == Path(path).resolve() for r in results]
+                hits.append(bool(own) and own[0])
+                same_recording.append(bool(own) and own[0] and results[0].same_recording)
+                others_flagged.append(any(r.same_recording and not mine for r, mine in zip(results, own)))
+            strangers_flagged = [any(r.same_recording for r in ask(samples, len(excerpts) + number))
+                                 for number, samples in enumerate(strangers)]
+
+    def share(values: list[bool]) -> float:
+        return float(np.mean(values)) if values else float("nan")
+
+    return {"top1": share(hits), "same_recording_top1": share(same_recording),
+            "other_track_called_same_recording": share(others_flagged),
+            "stranger_called_same_recording": share(strangers_flagged), "strangers": len(strangers),
+            "queries": len(hits), "indexed": report.added, "problems": report.problems}
