@@ -5,6 +5,8 @@
     .venv/bin/python benchmarks/bench_engine.py query [--db an-indexed.db] [--model DIR]
     .venv/bin/python benchmarks/bench_engine.py vectors --sizes 100000 [--database reused.db]  # Library.similar
     .venv/bin/python benchmarks/bench_engine.py faiss --sizes 1000000      # FAISS alone
+    cd /work && main/.venv/bin/python main/benchmarks/bench_engine.py landmarks \
+        --database /work/.bench_data/synthetic-100k-landmarks.db --pool-manifest data/debian/manifest.jsonl
 
 Real-time factor = total audio duration / wall time. Prints absolute figures and ratios.
 """
@@ -16,6 +18,7 @@ import json
 import os
 import resource
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -89,8 +92,9 @@ def bench_embed(analyzer, outcomes: list) -> tuple[float, float, float]:
 
 
 def profile_network(analyzer, repeats: int = 4) -> dict[str, float]:
-    """CPU milliseconds per window (1 thread) in the frontend (STFT + log-frequency filterbank), the conv blocks
-    and the projection + heads of the folded inference network that indexing runs, on one inference chunk."""
+    """CPU milliseconds per window (1 thread) in the frontend (STFT + log-frequency filterbank), the conv blocks,
+    and the rest (pooling into the embedding, key path and heads: the whole forward pass less those two) of the
+    folded inference network that indexing runs, on one inference chunk."""
     import torch
 
     from engine.analyzer import INFERENCE_CHUNK_WINDOWS
@@ -98,7 +102,7 @@ def profile_network(analyzer, repeats: int = 4) -> dict[str, float]:
     network = analyzer.network
     encoder = network.encoder
     batch = torch.randn(INFERENCE_CHUNK_WINDOWS, analyzer.window_samples)
-    totals = {"frontend_ms_per_window": 0.0, "conv_blocks_ms_per_window": 0.0, "projection_heads_ms_per_window": 0.0}
+    totals = {"frontend_ms_per_window": 0.0, "conv_blocks_ms_per_window": 0.0, "whole_forward_ms_per_window": 0.0}
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     with torch.inference_mode():
@@ -108,14 +112,16 @@ def profile_network(analyzer, repeats: int = 4) -> dict[str, float]:
             spectrogram = encoder.input_norm(encoder.frontend(batch))
             totals["frontend_ms_per_window"] += time.process_time() - started
             started = time.process_time()
-            features = encoder.blocks(spectrogram)
+            encoder.blocks(spectrogram)
             totals["conv_blocks_ms_per_window"] += time.process_time() - started
             started = time.process_time()
-            pooled = torch.cat([features.mean(dim=-1), features.amax(dim=-1)], dim=1)
-            network.key_head(encoder.projection(pooled.flatten(1)))
-            totals["projection_heads_ms_per_window"] += time.process_time() - started
+            network(batch)
+            totals["whole_forward_ms_per_window"] += time.process_time() - started
     torch.set_num_threads(threads)
-    return {name: seconds * 1000 / (repeats * len(batch)) for name, seconds in totals.items()}
+    result = {name: seconds * 1000 / (repeats * len(batch)) for name, seconds in totals.items()}
+    result["pooling_key_path_heads_ms_per_window"] = (
+        result["whole_forward_ms_per_window"] - result["frontend_ms_per_window"] - result["conv_blocks_ms_per_window"])
+    return result
 
 
 def run_index(options) -> dict:
@@ -326,6 +332,111 @@ def run_faiss(options) -> dict:
     return results
 
 
+def synthetic_landmarks(database: Path, pool: np.ndarray, per_track: int) -> int:
+    """Give every track of ``database`` without current landmarks ``per_track`` hashes at random frames of a
+    4 min track; returns how many got them. Each hash joins the frequency fields (high 20 bits) of one real
+    hash from ``pool`` to the time gaps (low 12 bits) of another, so buckets are about as uneven as real ones
+    without copying any real track (copies would all match one another)."""
+    from sqlalchemy import delete, insert, select
+
+    from engine.landmarks import LANDMARK_VERSION
+    from engine.schema import track_landmarks, tracks
+    from engine.store import Store
+
+    store = Store(database)
+    rng = np.random.default_rng(2)
+    gap_bits = np.uint32((1 << 12) - 1)
+    with store.engine.begin() as connection:
+        connection.execute(delete(track_landmarks).where(track_landmarks.c.version != LANDMARK_VERSION))
+        have = set(connection.execute(select(track_landmarks.c.track_id)).scalars())
+        missing = [t for t in connection.execute(select(tracks.c.id)).scalars() if t not in have]
+        for start in range(0, len(missing), 10_000):
+            chunk = missing[start:start + 10_000]
+            high = rng.choice(pool, (len(chunk), per_track)) & ~gap_bits
+            low = rng.choice(pool, (len(chunk), per_track)) & gap_bits
+            frames = np.sort(rng.integers(0, 15_000, (len(chunk), per_track)), axis=1).astype(np.int32)
+            connection.execute(insert(track_landmarks), [
+                {"track_id": t, "version": LANDMARK_VERSION, "hashes": (high[n] | low[n]).astype(np.uint32).tobytes(),
+                 "frames": frames[n].tobytes()} for n, t in enumerate(chunk)])
+    store.close()
+    return len(missing)
+
+
+def run_landmarks(options) -> dict:
+    """Same-recording lookups on a large library: the landmark index's rebuild from SQLite, its size and load
+    time, and the lookup of 30 s excerpts of real music against it; then whole ``similar`` calls by file."""
+    from engine.audio import AudioDecodeError, decode_mono, read_windows
+    from engine.landmark_audio import track_landmarks
+    from engine.landmark_index import MAX_BUCKET_ENTRIES, LandmarkIndex, landmark_index_paths
+    from engine.landmarks import landmarks
+    from engine.library import Library
+    from engine.model_folder import load_model
+    from engine.store import Store
+    from training.corpora.manifest import read_manifest
+
+    model = load_model(DATA / "model")
+    rate, window_samples = model.config.sample_rate, model.config.window_samples
+    listed = [record["path"] for record in read_manifest(options.pool_manifest)]  # paths relative to where it was built
+    real_files, real = [], []
+    for path in listed[:: max(1, options.pool_step)]:
+        try:
+            real.append(track_landmarks(path, read_windows(path, rate, window_samples, 6)))
+            real_files.append(path)
+        except AudioDecodeError:
+            continue
+    pool = np.concatenate([found.hashes for found in real])
+    per_track = int(np.mean([len(found) for found in real]))
+    started = time.monotonic()
+    filled = synthetic_landmarks(options.database, pool, per_track)
+    fill_seconds = time.monotonic() - started
+    store = Store(options.database)
+    for path in landmark_index_paths(options.database):
+        path.unlink(missing_ok=True)
+    index = LandmarkIndex(store)
+    started = time.monotonic()
+    index.ensure_current()
+    rebuild_seconds = time.monotonic() - started
+    index = LandmarkIndex(store)
+    started = time.monotonic()
+    index.ensure_current()
+    load_seconds, load_action = time.monotonic() - started, index.last_action
+    excerpts = []
+    for path in real_files[: options.queries]:
+        audio = decode_mono(path, rate)
+        start = audio.size // 3
+        excerpts.append(landmarks(audio[start:start + 30 * rate], rate))
+    hashes = index._rows[0]
+    entries = [np.searchsorted(hashes, q.hashes, "right") - np.searchsorted(hashes, q.hashes, "left") for q in excerpts]
+    index.same_recordings(excerpts[0])
+    walls, cpus = timed_calls(index.same_recordings, excerpts)
+    store.close()
+    with Library(options.database, DATA / "model") as library:
+        query = str(DATA / "query-not-in-library.mp3")
+        library.similar(query, k=10)
+        similar_walls, _ = timed_calls(lambda path: library.similar(path, k=10), [query] * QUERY_REPEATS)
+        excerpt_path = Path(tempfile.mkdtemp()) / "excerpt.mp3"
+        subprocess.run(["ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-ss", "60", "-t", "30", "-i", query,
+                        "-b:a", "96k", str(excerpt_path)], check=True)
+        excerpt_walls, _ = timed_calls(lambda path: library.similar(path, k=10), [str(excerpt_path)] * QUERY_REPEATS)
+        query_ids = [int(t) for t in np.random.default_rng(1).integers(1, library.track_count() + 1, SEARCH_QUERIES)]
+        library.similar(query_ids[0], k=10)
+        by_id_walls, by_id_cpus = timed_calls(lambda track_id: library.similar(track_id, k=10), query_ids)
+    rows_path = landmark_index_paths(options.database)[0]
+    all_entries = np.concatenate(entries)
+    return {"tracks_given_landmarks": filled, "hashes_per_track": per_track, "pool_tracks": len(real_files),
+            "sqlite_fill_seconds": round(fill_seconds, 1), "rows": index.size,
+            "index_file_mib": round(rows_path.stat().st_size / 2**20), "rebuild_seconds": round(rebuild_seconds, 2),
+            "load_seconds": round(load_seconds, 3), "load_action": load_action,
+            "query_hashes_mean": round(float(np.mean([len(q) for q in excerpts]))),
+            "entries_per_query_hash_mean": round(float(all_entries.mean()), 1),
+            "query_hashes_over_bucket_cap": round(float(np.mean(all_entries > MAX_BUCKET_ENTRIES)), 4),
+            "lookup_30s_excerpt_wall_ms": percentiles_ms(walls), "lookup_30s_excerpt_cpu_ms": percentiles_ms(cpus),
+            "similar_4min_mp3_file_wall_ms": percentiles_ms(similar_walls),
+            "similar_30s_excerpt_file_wall_ms": percentiles_ms(excerpt_walls),
+            "similar_track_id_wall_ms": percentiles_ms(by_id_walls), "similar_track_id_cpu_ms": percentiles_ms(by_id_cpus),
+            "load_average_1min_after": round(os.getloadavg()[0], 2)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -345,8 +456,16 @@ def main() -> None:
     faiss_only = commands.add_parser("faiss")
     faiss_only.add_argument("--sizes", type=int, nargs="+", default=[1_000_000])
     faiss_only.add_argument("--dimension", type=int, default=512)
+    landmark_lookups = commands.add_parser("landmarks", help="same-recording index at library scale")
+    landmark_lookups.add_argument("--database", type=Path, required=True, help="a filled synthetic library (vectors)")
+    landmark_lookups.add_argument("--pool-manifest", type=Path, default=Path("data/debian/manifest.jsonl"),
+                                  help="real music (a corpus manifest) whose hashes are drawn and whose excerpts "
+                                       "are the queries")
+    landmark_lookups.add_argument("--pool-step", type=int, default=4, help="take every Nth file of the folder")
+    landmark_lookups.add_argument("--queries", type=int, default=30)
     options = parser.parse_args()
-    runner = {"index": run_index, "query": run_query, "vectors": run_vectors, "faiss": run_faiss}[options.command]
+    runner = {"index": run_index, "query": run_query, "vectors": run_vectors, "faiss": run_faiss,
+              "landmarks": run_landmarks}[options.command]
     print(json.dumps(runner(options), indent=2))
 
 

@@ -1,0 +1,128 @@
+"""How well landmark hashes tell recordings apart, on real music: the figures behind ``MIN_ALIGNED_HASHES``,
+``MIN_SHARE_OF_BEST`` and ``MAX_BUCKET_ENTRIES`` (engine/landmark_index.py).
+
+    cd /work && main/.venv/bin/python main/benchmarks/bench_landmark_quality.py --debian data/debian/manifest.jsonl
+
+(from the folder the corpora were built in: manifest paths are relative to it)
+
+1. Separation: the held-out tracks of the Debian manifest hashed as ``engine index`` hashes them (windows plus
+   coverage spans), 30 s excerpts drawn and encoded at 96 kbps exactly as ``engine eval`` draws them; for each
+   excerpt, the aligned-hash count of its own track and of the best other track.
+2. Skew: every track of the manifest hashed the same way; the collision probability of the hashes (the chance
+   that two random hashes are equal) and what it means for a 100k-track library: the entries a query hash
+   finds in its bucket, and the share of query hashes in buckets over ``MAX_BUCKET_ENTRIES``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from engine.audio import AudioDecodeError, decode_mono, read_windows  # noqa: E402
+from engine.landmark_audio import track_landmarks  # noqa: E402
+from engine.landmark_index import MAX_BUCKET_ENTRIES, _best_alignments  # noqa: E402
+from engine.landmarks import Landmarks, landmarks  # noqa: E402
+from training.corpora.audio_files import write_audio  # noqa: E402
+from training.corpora.manifest import read_manifest  # noqa: E402
+from training.evaluation.corruptions import EXCERPT_BITRATE  # noqa: E402
+from training.evaluation.evaluate import EvaluationSettings, _limited, draw_clean_excerpt_and_shifts  # noqa: E402
+
+RATE = 16000  # the default model's rate: what indexing decodes at
+WINDOW_SAMPLES = 43200
+MAX_WINDOWS = 6
+LIBRARY_TRACKS = 100_000
+
+
+def indexed_landmarks(path: str) -> Landmarks:
+    return track_landmarks(path, read_windows(path, RATE, WINDOW_SAMPLES, MAX_WINDOWS))
+
+
+def excerpt_landmarks(track: np.ndarray, sample_rate: int, rng: random.Random, folder: Path) -> Landmarks:
+    """The excerpt ``engine eval`` draws, through a real 96 kbps MP3, decoded at the indexing rate."""
+    excerpt, _ = draw_clean_excerpt_and_shifts(track, sample_rate, rng)
+    path = folder / "excerpt.mp3"
+    write_audio(path, excerpt, sample_rate, codec="mp3", bit_rate=EXCERPT_BITRATE)
+    return landmarks(decode_mono(path, RATE), RATE)
+
+
+def aligned_per_track(query: Landmarks, library: list[Landmarks]) -> np.ndarray:
+    """Best aligned-hash count of ``query`` with every library track (no threshold)."""
+    hashes = np.concatenate([found.hashes for found in library])
+    frames = np.concatenate([found.frames for found in library]).astype(np.int64)
+    owners = np.concatenate([np.full(len(found), number) for number, found in enumerate(library)])
+    order = np.argsort(hashes, kind="stable")
+    hashes, frames, owners = hashes[order], frames[order], owners[order]
+    low, high = np.searchsorted(hashes, query.hashes, "left"), np.searchsorted(hashes, query.hashes, "right")
+    counts = high - low
+    positions = np.repeat(low, counts) + (np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts))
+    offsets = frames[positions] - np.repeat(query.frames.astype(np.int64), counts)
+    scores = np.zeros(len(library))
+    for match in _best_alignments(owners[positions].astype(np.int64), offsets, None, 1):
+        scores[match.track_id] = match.aligned_hashes
+    return scores
+
+
+def separation(records: list[dict]) -> dict:
+    settings = EvaluationSettings()
+    records = _limited([r for r in records if r["split"] == "test"], None, settings.seed)
+    rng = random.Random(settings.seed)
+    library, queries = [], []
+    with tempfile.TemporaryDirectory() as folder:
+        for record in records:
+            try:
+                track = decode_mono(record["path"], settings.sample_rate)
+            except AudioDecodeError:
+                continue
+            queries.append(excerpt_landmarks(track, settings.sample_rate, rng, Path(folder)))
+            library.append(indexed_landmarks(record["path"]))
+    own, other = [], []
+    for number, query in enumerate(queries):
+        scores = aligned_per_track(query, library)
+        own.append(scores[number])
+        other.append(np.delete(scores, number).max())
+    own, other = np.array(own), np.array(other)
+    return {"tracks": len(library), "hashes_per_track": round(float(np.mean([len(x) for x in library]))),
+            "hashes_per_30s_query": round(float(np.mean([len(q) for q in queries]))),
+            "own_aligned_p5_p50": [float(np.percentile(own, 5)), float(np.median(own))],
+            "own_aligned_lowest": sorted(own.tolist())[:5],
+            "best_other_aligned_p50_p95_max": [float(np.median(other)), float(np.percentile(other, 95)), float(other.max())],
+            "own_above_every_other": float(np.mean(own > other))}
+
+
+def skew(records: list[dict]) -> dict:
+    found = []
+    for record in records:
+        try:
+            found.append(indexed_landmarks(record["path"]).hashes)
+        except AudioDecodeError:
+            continue
+    hashes = np.concatenate(found)
+    total = hashes.size
+    _, counts = np.unique(hashes, return_counts=True)
+    collision = float((counts * (counts - 1.0)).sum() / (total * (total - 1.0)))
+    library_rows = LIBRARY_TRACKS * total / len(found)
+    heavy = counts > MAX_BUCKET_ENTRIES * total / library_rows  # buckets that would pass the cap at 100k
+    return {"tracks": len(found), "hashes": int(total), "collision_probability": collision,
+            "uniform_32bit_collision_probability": 2.0**-32,
+            "entries_per_query_hash_at_100k": round(collision * library_rows, 1),
+            "query_hashes_over_cap_at_100k": round(float(counts[heavy].sum() / total), 4)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--debian", type=Path, required=True, help="the game-music manifest (engine train data)")
+    options = parser.parse_args()
+    records = read_manifest(options.debian)
+    print(json.dumps({"separation": separation(records), "skew": skew(records)}, indent=2))
+
+
+if __name__ == "__main__":
+    main()
