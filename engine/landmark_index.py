@@ -3,7 +3,7 @@ recording as a query (a copy, a re-encode, an excerpt).
 
 SQLite holds the landmarks; this file holds them sorted by hash so that a query's hashes are found by binary
 search, memory-mapped so that a large library costs no load time. Its sidecar JSON records the (count,
-max id) of the landmark rows it was built from; any other state of the database rebuilds it.
+max id) of the landmark rows it was built from. Rows added since are merged in; a removal rebuilds it.
 """
 
 from __future__ import annotations
@@ -60,17 +60,25 @@ class LandmarkIndex:
         return 0 if self._rows is None else int(self._rows.shape[1])
 
     def ensure_current(self) -> None:
-        """Load the saved index, or rebuild and save it, so that it matches the database."""
+        """Bring the index in line with the database: use it as it is, load the saved one, merge in only the
+        rows added since (when none were removed), or rebuild it; save what changed."""
         state = self.store.landmarks_state()
         if self._rows is not None and self._state == state:
             self.last_action = "current"
             return
-        if self._load(state):
-            self.last_action = "loaded"
-            return
-        self._rebuild(state)
+        if self._rows is None:
+            self._load()
+            if self._rows is not None and self._state == state:
+                self.last_action = "loaded"
+                return
+        added = self._added_since_built(state)
+        if added is not None:
+            self._merge(added, state)
+            self.last_action = "extended"
+        else:
+            self._rebuild(state)
+            self.last_action = "rebuilt"
         self._save()
-        self.last_action = "rebuilt"
 
     def same_recordings(self, query: Landmarks, exclude_track_id: int | None = None,
                         min_aligned: int = MIN_ALIGNED_HASHES) -> list[RecordingMatch]:
@@ -91,47 +99,69 @@ class LandmarkIndex:
         offsets = self._rows[2][positions].view(np.int32).astype(np.int64) - np.repeat(query.frames, counts)
         return _best_alignments(track_ids, offsets, exclude_track_id, min_aligned)
 
-    def _rebuild(self, state: tuple[int, int]) -> None:
-        parts_hashes, parts_tracks, parts_frames = [], [], []
-        for track_id, found in self.store.all_landmarks():
-            parts_hashes.append(found.hashes)
-            parts_frames.append(found.frames)
-            parts_tracks.append(np.full(len(found), track_id, dtype=np.uint32))
-        if parts_hashes:
-            hashes = np.concatenate(parts_hashes)
-            order = np.argsort(hashes, kind="stable")
-            rows = np.stack([hashes[order], np.concatenate(parts_tracks)[order],
-                             np.concatenate(parts_frames).view(np.uint32)[order]])
-        else:
-            rows = np.zeros((3, 0), dtype=np.uint32)
-        self._rows, self._state = rows, state
+    def _added_since_built(self, state: tuple[int, int]) -> list[tuple[int, Landmarks]] | None:
+        """The landmark rows added since this index was built, or None when rows were also removed (or there
+        is no index): deletions lower the count, so count + added == the database's count means none."""
+        if self._rows is None or self._state is None:
+            return None
+        built_count, built_max_id = self._state
+        added = list(self.store.all_landmarks(after_id=built_max_id))
+        return added if built_count + len(added) == state[0] else None
 
-    def _load(self, state: tuple[int, int]) -> bool:
+    def _merge(self, added: list[tuple[int, Landmarks]], state: tuple[int, int]) -> None:
+        """Insert the sorted new rows into the sorted old ones (one pass over the index, no re-sort)."""
+        new_rows = _sorted_rows(added)
+        positions = np.searchsorted(self._rows[0], new_rows[0], side="right")
+        self._rows, self._state = np.insert(np.asarray(self._rows), positions, new_rows, axis=1), state
+
+    def _rebuild(self, state: tuple[int, int]) -> None:
+        self._rows, self._state = _sorted_rows(self.store.all_landmarks()), state
+
+    def _load(self) -> None:
+        """The saved index and the state it was built at, if the files are readable and of this format."""
         if not (self.index_path.is_file() and self.meta_path.is_file()):
-            return False
+            return
         try:
             meta = json.loads(self.meta_path.read_text(encoding="utf-8"))
-            if meta.get("format") != INDEX_FORMAT or (meta.get("count"), meta.get("max_id")) != state:
-                return False
+            if meta.get("format") != INDEX_FORMAT or meta.get("version") != LANDMARK_VERSION:
+                return
             rows = np.load(self.index_path, mmap_mode="r", allow_pickle=False)
-        except (OSError, ValueError):
-            return False
-        if rows.dtype != np.uint32 or rows.ndim != 2 or rows.shape[0] != 3:
-            return False
-        self._rows, self._state = rows, state
-        return True
+            state = (int(meta["count"]), int(meta["max_id"]))
+        except (OSError, ValueError, KeyError, TypeError):
+            return
+        if rows.dtype == np.uint32 and rows.ndim == 2 and rows.shape[0] == 3:
+            self._rows, self._state = rows, state
 
     def _save(self) -> None:
         """Write rows then sidecar, each through a temporary file and an atomic rename."""
         temporary_rows = self.index_path.with_name(self.index_path.name + ".tmp")
         with open(temporary_rows, "wb") as handle:
             np.save(handle, self._rows, allow_pickle=False)
-        os.replace(temporary_rows, self.index_path)
+        try:
+            os.replace(temporary_rows, self.index_path)
+        except PermissionError:  # Windows: another process maps the old file; this one stays in memory only
+            temporary_rows.unlink(missing_ok=True)
+            return
         meta = {"format": INDEX_FORMAT, "version": LANDMARK_VERSION, "count": self._state[0], "max_id": self._state[1],
                 "rows": self.size}
         temporary_meta = self.meta_path.with_name(self.meta_path.name + ".tmp")
         temporary_meta.write_text(json.dumps(meta), encoding="utf-8")
         os.replace(temporary_meta, self.meta_path)
+
+
+def _sorted_rows(landmarks_by_track) -> np.ndarray:
+    """(3, N) uint32 rows (hash, track id, frame bits) of ``(track id, Landmarks)`` pairs, sorted by hash."""
+    parts_hashes, parts_tracks, parts_frames = [], [], []
+    for track_id, found in landmarks_by_track:
+        parts_hashes.append(found.hashes)
+        parts_frames.append(found.frames)
+        parts_tracks.append(np.full(len(found), track_id, dtype=np.uint32))
+    if not parts_hashes:
+        return np.zeros((3, 0), dtype=np.uint32)
+    hashes = np.concatenate(parts_hashes)
+    order = np.argsort(hashes, kind="stable")
+    return np.stack([hashes[order], np.concatenate(parts_tracks)[order],
+                     np.concatenate(parts_frames).view(np.uint32)[order]])
 
 
 def _best_alignments(track_ids: np.ndarray, offsets: np.ndarray, exclude_track_id: int | None,

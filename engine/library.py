@@ -262,6 +262,7 @@ class Library:
         pipeline = AnalysisPipeline(Analyzer(model, max_windows, batch_windows), self.store, workers, progress, cancel)
         result = pipeline.run(plan.jobs)
         self._vector_index(model).ensure_current()
+        self.landmark_index().ensure_current()  # here, not on the first query after the run
         return IndexReport(
             added=result.added,
             updated=result.updated + plan.moved_only,

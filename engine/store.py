@@ -420,10 +420,11 @@ class Store:
             row = connection.execute(query).first()
         return (0, 0) if row is None else (int(row[0]), int(row[1]))
 
-    def all_landmarks(self) -> Iterator[tuple[int, Landmarks]]:
-        """(track id, landmarks) of every track with landmarks of the current version, read in one pass."""
+    def all_landmarks(self, after_id: int = 0) -> Iterator[tuple[int, Landmarks]]:
+        """(track id, landmarks) of every track with landmarks of the current version stored after row
+        ``after_id`` (0: all), read in one pass."""
         query = select(track_landmarks.c.track_id, track_landmarks.c.hashes, track_landmarks.c.frames).where(
-            track_landmarks.c.version == LANDMARK_VERSION)
+            track_landmarks.c.version == LANDMARK_VERSION, track_landmarks.c.id > after_id)
         with self.engine.connect() as connection:
             for track_id, hashes, frames in connection.execute(query):
                 yield int(track_id), _landmarks_from(hashes, frames)

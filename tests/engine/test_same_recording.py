@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import audio_factory
-from engine.landmark_index import landmark_index_paths
+from engine.landmark_index import LandmarkIndex, landmark_index_paths
 from engine.library import Library
 
 TRACK_SECONDS = (48.0, 75.0, 62.0, 90.0, 55.0)
@@ -89,21 +89,29 @@ def test_the_landmark_index_is_saved_reloaded_and_follows_the_database(melodies,
     database = tmp_path / "library.db"
     excerpt = _excerpt_mp3(melodies[4], tmp_path / "excerpt.mp3", 10.0)
     with Library(database, model_dir) as library:
-        library.index([folder], workers=0)
-        assert not any(r.same_recording for r in library.similar(str(excerpt), k=3))
+        library.index([folder], workers=0)  # the index run brings the landmark index up to date
         assert library.landmark_index().last_action == "rebuilt"
         assert all(path.is_file() for path in landmark_index_paths(database))
+        assert not any(r.same_recording for r in library.similar(str(excerpt), k=3))
+        assert library.landmark_index().last_action == "current"
     with Library(database, model_dir) as library:
         library.similar(str(excerpt), k=3)
         assert library.landmark_index().last_action == "loaded"
         shutil.copy(melodies[4], folder)
         library.index([folder], workers=0)
+        assert library.landmark_index().last_action == "extended"  # only the new track's rows merged in
+        rebuilt = LandmarkIndex(library.store)
+        rebuilt._rebuild(library.store.landmarks_state())
+        assert np.array_equal(np.asarray(library.landmark_index()._rows), rebuilt._rows)
         results = library.similar(str(excerpt), k=3)
-        assert library.landmark_index().last_action == "rebuilt"
         assert results[0].same_recording and Path(results[0].track.path).name == melodies[4].name
         (folder / melodies[4].name).unlink()
         library.index([folder], workers=0)
+        assert library.landmark_index().last_action == "rebuilt"
         assert not any(r.same_recording for r in library.similar(str(excerpt), k=3))
+    with Library(database, model_dir) as library:  # the saved index is the rebuilt one
+        assert not any(r.same_recording for r in library.similar(str(excerpt), k=3))
+        assert library.landmark_index().last_action == "loaded"
 
 
 def test_a_library_from_before_landmarks_gets_them_on_the_next_index_run(melodies, model_dir, tmp_path):
