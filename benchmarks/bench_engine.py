@@ -362,6 +362,34 @@ def synthetic_landmarks(database: Path, pool: np.ndarray, per_track: int) -> int
     return len(missing)
 
 
+CHANGED_TRACKS = 100
+
+
+def time_index_changes(store, index, pool: np.ndarray, per_track: int) -> tuple[float, str, float, str]:
+    """Seconds (and what the index did) to catch up after an index run adds ``CHANGED_TRACKS`` tracks, then
+    after one removes them again (the database is left as it was)."""
+    from sqlalchemy import func, insert, select
+
+    from engine.schema import tracks
+
+    with store.engine.begin() as connection:
+        first = int(connection.execute(select(func.max(tracks.c.id))).scalar()) + 1
+        now = time.time()
+        connection.execute(insert(tracks), [
+            {"id": i, "path_key": f"/synthetic/added-{i}.mp3".encode(), "path": f"/synthetic/added-{i}.mp3",
+             "size": i, "mtime_ns": 0, "quick_hash": "x", "added_at": now, "updated_at": now}
+            for i in range(first, first + CHANGED_TRACKS)])
+    added = list(range(first, first + CHANGED_TRACKS))
+    synthetic_landmarks(store.path, pool, per_track)
+    started = time.monotonic()
+    index.ensure_current()
+    extend_seconds, extend_action = time.monotonic() - started, index.last_action
+    store.remove_tracks(added)
+    started = time.monotonic()
+    index.ensure_current()
+    return extend_seconds, extend_action, time.monotonic() - started, index.last_action
+
+
 def run_landmarks(options) -> dict:
     """Same-recording lookups on a large library: the landmark index's rebuild from SQLite, its size and load
     time, and the lookup of 30 s excerpts of real music against it; then whole ``similar`` calls by file."""
@@ -409,6 +437,7 @@ def run_landmarks(options) -> dict:
     entries = [np.searchsorted(hashes, q.hashes, "right") - np.searchsorted(hashes, q.hashes, "left") for q in excerpts]
     index.same_recordings(excerpts[0])
     walls, cpus = timed_calls(index.same_recordings, excerpts)
+    extend_seconds, extend_action, shrink_seconds, shrink_action = time_index_changes(store, index, pool, per_track)
     store.close()
     with Library(options.database, DATA / "model") as library:
         query = str(DATA / "query-not-in-library.mp3")
@@ -431,6 +460,8 @@ def run_landmarks(options) -> dict:
             "entries_per_query_hash_mean": round(float(all_entries.mean()), 1),
             "query_hashes_over_bucket_cap": round(float(np.mean(all_entries > MAX_BUCKET_ENTRIES)), 4),
             "lookup_30s_excerpt_wall_ms": percentiles_ms(walls), "lookup_30s_excerpt_cpu_ms": percentiles_ms(cpus),
+            f"add_{CHANGED_TRACKS}_tracks_seconds": round(extend_seconds, 2), "add_action": extend_action,
+            f"remove_{CHANGED_TRACKS}_tracks_seconds": round(shrink_seconds, 2), "remove_action": shrink_action,
             "similar_4min_mp3_file_wall_ms": percentiles_ms(similar_walls),
             "similar_30s_excerpt_file_wall_ms": percentiles_ms(excerpt_walls),
             "similar_track_id_wall_ms": percentiles_ms(by_id_walls), "similar_track_id_cpu_ms": percentiles_ms(by_id_cpus),
