@@ -8,7 +8,10 @@
 1. Separation: the held-out tracks of the Debian manifest hashed as ``engine index`` hashes them (windows plus
    coverage spans), 30 s excerpts drawn and encoded at 96 kbps exactly as ``engine eval`` draws them; for each
    excerpt, the aligned-hash count of its own track and of the best other track.
-2. Skew: every track of the manifest hashed the same way; the collision probability of the hashes (the chance
+2. Conditions: the same excerpts shortened to 20 and 10 s, or put through ``engine eval``'s key corruptions
+   (pink noise at 5 dB SNR, 3 kHz low-pass + 48 kbps MP3, reverb + telephone band) before the 96 kbps MP3:
+   how often the own track is named the same recording, and how often another track is.
+3. Skew: every track of the manifest hashed the same way; the collision probability of the hashes (the chance
    that two random hashes are equal) and what it means for a 100k-track library: the entries a query hash
    finds in its bucket, and the share of query hashes in buckets over ``MAX_BUCKET_ENTRIES``.
 """
@@ -28,11 +31,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from engine.audio import AudioDecodeError, decode_mono, read_windows  # noqa: E402
 from engine.landmark_audio import track_landmarks  # noqa: E402
-from engine.landmark_index import MAX_BUCKET_ENTRIES, _best_alignments  # noqa: E402
+from engine.landmark_index import MAX_BUCKET_ENTRIES, MIN_ALIGNED_HASHES, _best_alignments  # noqa: E402
 from engine.landmarks import Landmarks, landmarks  # noqa: E402
 from training.corpora.audio_files import write_audio  # noqa: E402
 from training.corpora.manifest import read_manifest  # noqa: E402
-from training.evaluation.corruptions import EXCERPT_BITRATE  # noqa: E402
+from training.evaluation.corruptions import CORRUPTIONS, EXCERPT_BITRATE  # noqa: E402
 from training.evaluation.evaluate import EvaluationSettings, _limited, draw_clean_excerpt_and_shifts  # noqa: E402
 
 RATE = 16000  # the default model's rate: what indexing decodes at
@@ -45,47 +48,55 @@ def indexed_landmarks(path: str) -> Landmarks:
     return track_landmarks(path, read_windows(path, RATE, WINDOW_SAMPLES, MAX_WINDOWS))
 
 
-def excerpt_landmarks(track: np.ndarray, sample_rate: int, rng: random.Random, folder: Path) -> Landmarks:
-    """The excerpt ``engine eval`` draws, through a real 96 kbps MP3, decoded at the indexing rate."""
-    excerpt, _ = draw_clean_excerpt_and_shifts(track, sample_rate, rng)
+def query_landmarks_of(excerpt: np.ndarray, sample_rate: int, folder: Path) -> Landmarks:
+    """An excerpt through a real 96 kbps MP3, decoded at the indexing rate and hashed whole."""
     path = folder / "excerpt.mp3"
     write_audio(path, excerpt, sample_rate, codec="mp3", bit_rate=EXCERPT_BITRATE)
     return landmarks(decode_mono(path, RATE), RATE)
 
 
-def aligned_per_track(query: Landmarks, library: list[Landmarks]) -> np.ndarray:
-    """Best aligned-hash count of ``query`` with every library track (no threshold)."""
+def library_arrays(library: list[Landmarks]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(hashes, frames, owner positions) of every library track, sorted by hash."""
     hashes = np.concatenate([found.hashes for found in library])
     frames = np.concatenate([found.frames for found in library]).astype(np.int64)
     owners = np.concatenate([np.full(len(found), number) for number, found in enumerate(library)])
     order = np.argsort(hashes, kind="stable")
-    hashes, frames, owners = hashes[order], frames[order], owners[order]
+    return hashes[order], frames[order], owners[order]
+
+
+def matches(query: Landmarks, arrays, min_aligned: int) -> list:
+    """``_best_alignments`` of ``query`` against the library arrays (track ids are library positions)."""
+    hashes, frames, owners = arrays
     low, high = np.searchsorted(hashes, query.hashes, "left"), np.searchsorted(hashes, query.hashes, "right")
     counts = high - low
     positions = np.repeat(low, counts) + (np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts))
     offsets = frames[positions] - np.repeat(query.frames.astype(np.int64), counts)
-    scores = np.zeros(len(library))
-    for match in _best_alignments(owners[positions].astype(np.int64), offsets, None, 1):
-        scores[match.track_id] = match.aligned_hashes
-    return scores
+    return _best_alignments(owners[positions].astype(np.int64), offsets, None, min_aligned)
 
 
-def separation(records: list[dict]) -> dict:
+def held_out(records: list[dict]) -> tuple[list[Landmarks], list[np.ndarray], int]:
+    """The held-out tracks hashed as indexing hashes them, and their ``engine eval`` excerpts (clean audio)."""
     settings = EvaluationSettings()
     records = _limited([r for r in records if r["split"] == "test"], None, settings.seed)
     rng = random.Random(settings.seed)
-    library, queries = [], []
-    with tempfile.TemporaryDirectory() as folder:
-        for record in records:
-            try:
-                track = decode_mono(record["path"], settings.sample_rate)
-            except AudioDecodeError:
-                continue
-            queries.append(excerpt_landmarks(track, settings.sample_rate, rng, Path(folder)))
-            library.append(indexed_landmarks(record["path"]))
+    library, excerpts = [], []
+    for record in records:
+        try:
+            track = decode_mono(record["path"], settings.sample_rate)
+        except AudioDecodeError:
+            continue
+        excerpts.append(draw_clean_excerpt_and_shifts(track, settings.sample_rate, rng)[0])
+        library.append(indexed_landmarks(record["path"]))
+    return library, excerpts, settings.sample_rate
+
+
+def separation(library: list[Landmarks], queries: list[Landmarks]) -> dict:
+    arrays = library_arrays(library)
     own, other = [], []
     for number, query in enumerate(queries):
-        scores = aligned_per_track(query, library)
+        scores = np.zeros(len(library))
+        for match in matches(query, arrays, 1):
+            scores[match.track_id] = match.aligned_hashes
         own.append(scores[number])
         other.append(np.delete(scores, number).max())
     own, other = np.array(own), np.array(other)
@@ -95,6 +106,25 @@ def separation(records: list[dict]) -> dict:
             "own_aligned_lowest": sorted(own.tolist())[:5],
             "best_other_aligned_p50_p95_max": [float(np.median(other)), float(np.percentile(other, 95)), float(other.max())],
             "own_above_every_other": float(np.mean(own > other))}
+
+
+def conditions(library: list[Landmarks], excerpts: list[np.ndarray], sample_rate: int, folder: Path) -> dict:
+    arrays = library_arrays(library)
+    variants = {"30 s clean": lambda x, rng: x, "20 s": lambda x, rng: x[: 20 * sample_rate],
+                "10 s": lambda x, rng: x[: 10 * sample_rate],
+                **{f"30 s {name}": (lambda corrupt: lambda x, rng: corrupt(x, sample_rate, rng))(corrupt)
+                   for name, corrupt in CORRUPTIONS.items()}}
+    results = {}
+    for name, variant in variants.items():
+        rng = np.random.default_rng(5)
+        named, wrong = [], []
+        for number, excerpt in enumerate(excerpts):
+            found = matches(query_landmarks_of(variant(excerpt, rng), sample_rate, folder), arrays, MIN_ALIGNED_HASHES)
+            named.append(any(match.track_id == number for match in found))
+            wrong.append(any(match.track_id != number for match in found))
+        results[name] = {"own_track_named_same_recording": float(np.mean(named)),
+                         "another_track_named": float(np.mean(wrong))}
+    return results
 
 
 def skew(records: list[dict]) -> dict:
@@ -121,7 +151,13 @@ def main() -> None:
     parser.add_argument("--debian", type=Path, required=True, help="the game-music manifest (engine train data)")
     options = parser.parse_args()
     records = read_manifest(options.debian)
-    print(json.dumps({"separation": separation(records), "skew": skew(records)}, indent=2))
+    library, excerpts, sample_rate = held_out(records)
+    with tempfile.TemporaryDirectory() as folder:
+        queries = [query_landmarks_of(excerpt, sample_rate, Path(folder)) for excerpt in excerpts]
+        report = {"separation": separation(library, queries),
+                  "conditions": conditions(library, excerpts, sample_rate, Path(folder))}
+    report["skew"] = skew(records)
+    print(json.dumps(report, indent=2))
 
 
 if __name__ == "__main__":
