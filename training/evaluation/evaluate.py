@@ -219,7 +219,7 @@ def evaluate_soundtracks(records: list[dict[str, Any]], loaded, settings: Evalua
     if loaded:
         similarity["model"]["library_excerpt_96kbps"] = library_excerpt_retrieval(
             [r["path"] for r in kept], clean_excerpts, _stranger_excerpts(others, len(kept), settings),
-            settings.sample_rate, loaded.folder)
+            settings.sample_rate, loaded.folder, soundtracks)
     return {
         "tracks": len(kept),
         "hours": round(sum(r["duration"] for r in kept) / 3600, 3),

@@ -1,7 +1,9 @@
-"""Excerpt retrieval through the product itself: the held-out tracks indexed by ``Library.index`` into a
-temporary library, each excerpt written as a real 96 kbps MP3 and asked for with ``Library.similar``, which is
-what ``engine similar`` answers (the embedding's neighbours, with same-recording matches first). Excerpts of
-tracks outside the library measure false same-recording matches."""
+"""Retrieval through the product itself: the held-out tracks indexed by ``Library.index`` into a temporary
+library. Each excerpt is written as a real 96 kbps MP3 and asked for with ``Library.similar``, which is what
+``engine similar`` answers (the embedding's neighbours, with same-recording matches first); excerpts of tracks
+outside the library measure false same-recording matches. Same-soundtrack retrieval is scored on the vectors
+the library stored, which come from the windows ``engine index`` analyses (6, inside the track's first and
+last 5 %), where the model row of the report embeds 16 windows spread edge to edge."""
 
 from __future__ import annotations
 
@@ -14,18 +16,21 @@ import numpy as np
 from engine.library import Library
 from training.corpora.audio_files import write_audio
 from training.evaluation.corruptions import EXCERPT_BITRATE
+from training.evaluation.metrics import same_label_retrieval
 
 RESULTS_CHECKED = 5  # how many results of each query are checked for false same-recording matches
 
 
 def library_excerpt_retrieval(track_paths: list[str], excerpts: list[np.ndarray], strangers: list[np.ndarray],
-                              sample_rate: int, model_folder: Path) -> dict[str, Any]:
+                              sample_rate: int, model_folder: Path, soundtracks: list[str] | None = None) -> dict[str, Any]:
     """Top-1 rate of ``excerpts[i]`` (clean audio at ``sample_rate``, encoded here at 96 kbps) finding
     ``track_paths[i]`` among all of them; how often that answer was a same-recording match; how often another
-    track, or any track for an excerpt of a ``strangers`` track (not in the library), was called the same recording."""
+    track, or any track for an excerpt of a ``strangers`` track (not in the library), was called the same
+    recording; with ``soundtracks`` (a label per path), same-soundtrack retrieval on the stored vectors."""
     with tempfile.TemporaryDirectory(prefix="eval-library-") as folder:
         with Library(Path(folder) / "library.db", model_folder) as library:
             report = library.index(track_paths, workers=0)
+            stored = _same_soundtrack_on_stored_vectors(library, track_paths, soundtracks) if soundtracks else None
 
             def ask(samples: np.ndarray, number: int) -> list:
                 query = Path(folder) / f"excerpt{number:04d}.mp3"
@@ -45,7 +50,18 @@ def library_excerpt_retrieval(track_paths: list[str], excerpts: list[np.ndarray]
     def share(values: list[bool]) -> float:
         return float(np.mean(values)) if values else float("nan")
 
-    return {"top1": share(hits), "same_recording_top1": share(same_recording),
+    return {"top1": share(hits), "same_recording_top1": share(same_recording), "same_soundtrack": stored,
             "other_track_called_same_recording": share(others_flagged),
             "stranger_called_same_recording": share(strangers_flagged), "strangers": len(strangers),
             "queries": len(hits), "indexed": report.added, "problems": report.problems}
+
+
+def _same_soundtrack_on_stored_vectors(library: Library, track_paths: list[str], soundtracks: list[str]) -> dict | None:
+    """R-precision and mAP of the embeddings the library stored, labelled by soundtrack."""
+    label_of = {Path(path).resolve(): label for path, label in zip(track_paths, soundtracks)}
+    track_ids, vectors = library.embeddings()
+    labels = [label_of.get(Path(library.track(int(track_id)).path).resolve()) for track_id in track_ids]
+    kept = [position for position, label in enumerate(labels) if label is not None]
+    if len(kept) < 2:
+        return None
+    return same_label_retrieval(vectors[kept], [labels[position] for position in kept])

@@ -44,6 +44,11 @@ def markdown_report(results: dict[str, Any]) -> str:
                       f"{_percent(library['other_track_called_same_recording'])} % of them, and some track for "
                       f"{_percent(library['stranger_called_same_recording'])} % of {library['strangers']} excerpts of "
                       "tracks outside the library."]
+            stored = library.get("same_soundtrack")
+            if stored:
+                lines += ["", "Same-soundtrack retrieval on the vectors `engine index` stored (its 6 windows, inside the "
+                          f"first and last 5 % of each track): R-precision {_percent(stored['r_precision'])} %, "
+                          f"mAP {_percent(stored['map'])} %."]
         lines += ["", "## Transposition consistency on held-out game music", "", "| method | consistent % | pairs |", "|---|---|---|"]
         for name, entry in tracks["transposition_consistency"].items():
             lines.append(f"| {name} | {_percent(entry['rate'])} | {entry['pairs']} |")
