@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -53,6 +54,7 @@ class LandmarkIndex:
         self.index_path, self.meta_path = landmark_index_paths(Path(store.path))
         self._rows: np.ndarray | None = None  # (3, N) uint32: hash, track id, frame (int32 bits)
         self._state: tuple[int, int] | None = None
+        self._lock = threading.Lock()  # the app queries from worker threads while an index run may catch it up
         self.last_action = ""
 
     @property
@@ -62,6 +64,10 @@ class LandmarkIndex:
     def ensure_current(self) -> None:
         """Bring the index in line with the database: use it as it is, load the saved one, merge in only the
         rows added since (when none were removed), or rebuild it; save what changed."""
+        with self._lock:
+            self._catch_up()
+
+    def _catch_up(self) -> None:
         state = self.store.landmarks_state()
         if self._rows is not None and self._state == state:
             self.last_action = "current"
@@ -84,9 +90,10 @@ class LandmarkIndex:
                         min_aligned: int = MIN_ALIGNED_HASHES) -> list[RecordingMatch]:
         """Tracks with at least ``min_aligned`` of ``query``'s hashes at one time offset, most aligned first."""
         self.ensure_current()
-        if self._rows is None or self.size == 0 or len(query) == 0:
+        rows = self._rows  # one consistent snapshot, whatever another thread swaps in meanwhile
+        if rows is None or rows.shape[1] == 0 or len(query) == 0:
             return []
-        hashes = self._rows[0]
+        hashes = rows[0]
         low = np.searchsorted(hashes, query.hashes, side="left")
         high = np.searchsorted(hashes, query.hashes, side="right")
         counts = high - low
@@ -95,8 +102,8 @@ class LandmarkIndex:
         if total == 0:
             return []
         positions = np.repeat(low, counts) + (np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts))
-        track_ids = self._rows[1][positions].astype(np.int64)
-        offsets = self._rows[2][positions].view(np.int32).astype(np.int64) - np.repeat(query.frames, counts)
+        track_ids = rows[1][positions].astype(np.int64)
+        offsets = rows[2][positions].view(np.int32).astype(np.int64) - np.repeat(query.frames, counts)
         return _best_alignments(track_ids, offsets, exclude_track_id, min_aligned)
 
     def _added_since_built(self, state: tuple[int, int]) -> list[tuple[int, Landmarks]] | None:
@@ -134,7 +141,8 @@ class LandmarkIndex:
 
     def _save(self) -> None:
         """Write rows then sidecar, each through a temporary file and an atomic rename."""
-        temporary_rows = self.index_path.with_name(self.index_path.name + ".tmp")
+        unique = f".{os.getpid()}.{threading.get_ident()}.tmp"  # two processes may catch up at once
+        temporary_rows = self.index_path.with_name(self.index_path.name + unique)
         with open(temporary_rows, "wb") as handle:
             np.save(handle, self._rows, allow_pickle=False)
         try:
@@ -144,7 +152,7 @@ class LandmarkIndex:
             return
         meta = {"format": INDEX_FORMAT, "version": LANDMARK_VERSION, "count": self._state[0], "max_id": self._state[1],
                 "rows": self.size}
-        temporary_meta = self.meta_path.with_name(self.meta_path.name + ".tmp")
+        temporary_meta = self.meta_path.with_name(self.meta_path.name + unique)
         temporary_meta.write_text(json.dumps(meta), encoding="utf-8")
         os.replace(temporary_meta, self.meta_path)
 
