@@ -20,17 +20,17 @@ from engine.landmarks import LANDMARK_VERSION, Landmarks
 from engine.store import Store
 
 INDEX_FORMAT = 1
-# A track is the same recording when this many query hashes agree with it at one time offset. Chance
-# agreements stayed at or below 6 between different tracks of one soundtrack; an excerpt's own track scored
-# 24 or more in 95 % of cases (BENCHMARKS.md, "Same-recording matching").
+# A track is the same recording when this many query hashes agree with it at one time offset. On the held-out
+# game music an excerpt's own track aligned 24.7 or more in 95 % of cases (lowest 10); no other track aligned
+# more than 5 (BENCHMARKS.md, "Same-recording matching").
 MIN_ALIGNED_HASHES = 10
-# Hashes this common in the library say little about identity (a held tone, a loop many tracks share) and
-# would cost a lookup most of its time: like stop words, they are skipped. In a 100k-track library of game
-# music this skips about 1 % of a query's hashes (BENCHMARKS.md).
-MAX_BUCKET_ENTRIES = 1024
 # ... and lines up with at least this share of what the best match does: a jingle's excerpt aligned 644 hashes
 # with its own track and 11 with a sibling sharing its motif (SuperTuxKart's lose / win themes).
 MIN_SHARE_OF_BEST = 0.1
+# Hashes this common in the library say little about identity (a held tone, a loop many tracks share) and
+# would cost a lookup most of its time: like stop words, they are skipped. In a 100k-track library of game
+# music this would skip about 1 % of a query's hashes (BENCHMARKS.md).
+MAX_BUCKET_ENTRIES = 1024
 _OFFSET_SPAN = 1 << 24  # offsets (frames) are shifted by half of this to pack (track, offset) into one int64
 
 
@@ -47,7 +47,7 @@ def landmark_index_paths(database: Path) -> tuple[Path, Path]:
 
 
 class LandmarkIndex:
-    """Sorted (hash, track id, frame) rows of every track; rebuilt from SQLite whenever it is stale."""
+    """Sorted (hash, track id, frame) rows of every track, kept in step with SQLite by ``ensure_current``."""
 
     def __init__(self, store: Store) -> None:
         self.store = store
