@@ -195,7 +195,8 @@ class Store:
                         stale = and_(stale, analyses.c.model_id == model_id)
                     connection.execute(delete(analyses).where(stale))
                 connection.execute(analyses.insert().values(**_analysis_values(item.analysis, track_id, model_id, now)))
-                if item.landmarks is not None:
+                if item.landmarks is not None and (item.file_changed or not _has_current_landmarks(connection, track_id)):
+                    # an unchanged file (another model's analysis) keeps its rows, so the landmark index stays valid
                     connection.execute(delete(track_landmarks).where(track_landmarks.c.track_id == track_id))
                     connection.execute(track_landmarks.insert().values(**_landmark_values(item.landmarks, track_id)))
                 connection.execute(delete(problems).where(problems.c.path_key == values["path_key"]))
@@ -521,6 +522,12 @@ def _analysis_values(analysis: TrackAnalysis, track_id: int, model_id: str, now:
         "tag_probs": _blob(analysis.tag_probs), "top_tag_index": top_tag_index(analysis.tag_probs),
         "window_count": analysis.window_count, "analyzed_at": now,
     }
+
+
+def _has_current_landmarks(connection, track_id: int) -> bool:
+    query = select(track_landmarks.c.id).where(track_landmarks.c.track_id == track_id,
+                                               track_landmarks.c.version == LANDMARK_VERSION)
+    return connection.execute(query).first() is not None
 
 
 def _landmark_values(found: Landmarks, track_id: int) -> dict:

@@ -129,3 +129,16 @@ def test_a_library_from_before_landmarks_gets_them_on_the_next_index_run(melodie
         assert library.index([folder], workers=0).unchanged == 2
         stored = library.store.landmarks_of(library.store.track_id_for_path(str(folder / melodies[0].name)))
         assert stored is not None and len(stored) > 100 and stored.frames.dtype == np.int32
+
+
+def test_indexing_with_a_second_model_keeps_the_landmarks_and_their_index(melodies, model_dir, second_model_dir, tmp_path):
+    folder = _folder_with(melodies[:2], tmp_path / "music")
+    database = tmp_path / "library.db"
+    with Library(database, model_dir) as library:
+        library.index([folder], workers=0)
+        before = library.store.landmarks_state()
+    with Library(database, second_model_dir) as library:
+        report = library.index([folder], workers=0)
+        assert report.analysed == 2  # the new model analysed both tracks ...
+        assert library.store.landmarks_state() == before  # ... and their landmark rows stayed as they were
+        assert library.landmark_index().last_action == "loaded"
