@@ -68,21 +68,18 @@ class LandmarkIndex:
             self._catch_up()
 
     def _catch_up(self) -> None:
-        state = self.store.landmarks_state()
-        if self._rows is not None and self._state == state:
+        if self._rows is not None and self._state == self.store.landmarks_state():
             self.last_action = "current"
             return
         if self._rows is None:
             self._load()
-            if self._rows is not None and self._state == state:
+            if self._rows is not None and self._state == self.store.landmarks_state():
                 self.last_action = "loaded"
                 return
-        added = self._added_since_built(state)
-        if added is not None:
-            self._merge(added, state)
+        if self._rows is not None and self._merge_added():
             self.last_action = "extended"
         else:
-            self._rebuild(state)
+            self._rebuild()
             self.last_action = "rebuilt"
         self._save()
 
@@ -106,23 +103,22 @@ class LandmarkIndex:
         offsets = rows[2][positions].view(np.int32).astype(np.int64) - np.repeat(query.frames, counts)
         return _best_alignments(track_ids, offsets, exclude_track_id, min_aligned)
 
-    def _added_since_built(self, state: tuple[int, int]) -> list[tuple[int, Landmarks]] | None:
-        """The landmark rows added since this index was built, or None when rows were also removed (or there
-        is no index): deletions lower the count, so count + added == the database's count means none."""
-        if self._rows is None or self._state is None:
-            return None
+    def _merge_added(self) -> bool:
+        """Insert the rows added since this index was built into its sorted rows (one pass, no re-sort); False,
+        changing nothing, when rows were also removed: deletions lower the count, so the built count plus the
+        added rows equals the database's count only when there were none."""
         built_count, built_max_id = self._state
-        added = list(self.store.all_landmarks(after_id=built_max_id))
-        return added if built_count + len(added) == state[0] else None
-
-    def _merge(self, added: list[tuple[int, Landmarks]], state: tuple[int, int]) -> None:
-        """Insert the sorted new rows into the sorted old ones (one pass over the index, no re-sort)."""
+        state, added = self.store.landmarks_since(built_max_id)
+        if built_count + len(added) != state[0]:
+            return False
         new_rows = _sorted_rows(added)
         positions = np.searchsorted(self._rows[0], new_rows[0], side="right")
         self._rows, self._state = np.insert(np.asarray(self._rows), positions, new_rows, axis=1), state
+        return True
 
-    def _rebuild(self, state: tuple[int, int]) -> None:
-        self._rows, self._state = _sorted_rows(self.store.all_landmarks()), state
+    def _rebuild(self) -> None:
+        state, everything = self.store.landmarks_since(0)
+        self._rows, self._state = _sorted_rows(everything), state
 
     def _load(self) -> None:
         """The saved index and the state it was built at, if the files are readable and of this format."""

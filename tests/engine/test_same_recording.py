@@ -101,7 +101,7 @@ def test_the_landmark_index_is_saved_reloaded_and_follows_the_database(melodies,
         library.index([folder], workers=0)
         assert library.landmark_index().last_action == "extended"  # only the new track's rows merged in
         rebuilt = LandmarkIndex(library.store)
-        rebuilt._rebuild(library.store.landmarks_state())
+        rebuilt._rebuild()
         assert np.array_equal(np.asarray(library.landmark_index()._rows), rebuilt._rows)
         results = library.similar(str(excerpt), k=3)
         assert results[0].same_recording and Path(results[0].track.path).name == melodies[4].name
