@@ -3,7 +3,8 @@ recording as a query (a copy, a re-encode, an excerpt).
 
 SQLite holds the landmarks; this file holds them sorted by hash so that a query's hashes are found by binary
 search, memory-mapped so that a large library costs no load time. Its sidecar JSON records the (count,
-max id) of the landmark rows it was built from. Rows added since are merged in; a removal rebuilds it.
+max id) of the landmark rows it was built from, and a members file the (track id, row id) pairs. A catch-up
+filters out the tracks whose rows are gone and merges in the rows added since, without re-sorting.
 """
 
 from __future__ import annotations
@@ -40,10 +41,10 @@ class RecordingMatch:
     aligned_hashes: int  # query hashes that agree with the track at its best time offset (± one frame)
 
 
-def landmark_index_paths(database: Path) -> tuple[Path, Path]:
-    """``<db>.landmarks-v<version>.npy`` and its ``.json`` sidecar, beside the database."""
+def landmark_index_paths(database: Path) -> tuple[Path, Path, Path]:
+    """``<db>.landmarks-v<version>.npy``, its ``.json`` sidecar and its ``.members.npy``, beside the database."""
     base = f"{database.name}.landmarks-v{LANDMARK_VERSION}"
-    return database.with_name(base + ".npy"), database.with_name(base + ".json")
+    return database.with_name(base + ".npy"), database.with_name(base + ".json"), database.with_name(base + ".members.npy")
 
 
 class LandmarkIndex:
@@ -51,9 +52,10 @@ class LandmarkIndex:
 
     def __init__(self, store: Store) -> None:
         self.store = store
-        self.index_path, self.meta_path = landmark_index_paths(Path(store.path))
+        self.index_path, self.meta_path, self.members_path = landmark_index_paths(Path(store.path))
         self._rows: np.ndarray | None = None  # (3, N) uint32: hash, track id, frame (int32 bits)
         self._state: tuple[int, int] | None = None
+        self._members: np.ndarray | None = None  # (M, 2) int64: (track id, landmark row id) of the rows held
         self._lock = threading.Lock()  # the app queries from worker threads while an index run may catch it up
         self.last_action = ""
 
@@ -62,8 +64,8 @@ class LandmarkIndex:
         return 0 if self._rows is None else int(self._rows.shape[1])
 
     def ensure_current(self) -> None:
-        """Bring the index in line with the database: use it as it is, load the saved one, merge in only the
-        rows added since (when none were removed), or rebuild it; save what changed."""
+        """Bring the index in line with the database: use it as it is, load the saved one, update it (filter
+        out removed tracks, merge in added rows), or rebuild it; save what changed."""
         with self._lock:
             self._catch_up()
 
@@ -76,8 +78,8 @@ class LandmarkIndex:
             if self._rows is not None and self._state == self.store.landmarks_state():
                 self.last_action = "loaded"
                 return
-        if self._rows is not None and self._merge_added():
-            self.last_action = "extended"
+        if self._rows is not None and self._members is not None and self._update():
+            self.last_action = "updated"
         else:
             self._rebuild()
             self.last_action = "rebuilt"
@@ -103,22 +105,31 @@ class LandmarkIndex:
         offsets = rows[2][positions].view(np.int32).astype(np.int64) - np.repeat(query.frames, counts)
         return _best_alignments(track_ids, offsets, exclude_track_id, min_aligned)
 
-    def _merge_added(self) -> bool:
-        """Insert the rows added since this index was built into its sorted rows (one pass, no re-sort); False,
-        changing nothing, when rows were also removed: deletions lower the count, so the built count plus the
-        added rows equals the database's count only when there were none."""
+    def _update(self) -> bool:
+        """Drop the rows of tracks whose landmark rows are gone since the build (removed, or replaced when their
+        file changed), then insert the rows added since into the sorted rows: one pass, no re-sort. False,
+        changing nothing, when the counts do not add up."""
         built_count, built_max_id = self._state
-        state, added = self.store.landmarks_since(built_max_id)
-        if built_count + len(added) != state[0]:
+        state, added, members = self.store.landmarks_since(built_max_id)
+        gone = ~np.isin(_member_keys(self._members), _member_keys(members))
+        if built_count - int(gone.sum()) + len(added) != state[0]:
             return False
+        rows = np.asarray(self._rows)
+        if gone.any():
+            removed = self._members[gone, 0]
+            flagged = np.zeros(int(removed.max()) + 1, dtype=bool)
+            flagged[removed] = True
+            track_ids = rows[1]
+            in_range = track_ids < flagged.size
+            rows = rows[:, ~(in_range & flagged[np.where(in_range, track_ids, 0)])]
         new_rows = _sorted_rows(added)
-        positions = np.searchsorted(self._rows[0], new_rows[0], side="right")
-        self._rows, self._state = np.insert(np.asarray(self._rows), positions, new_rows, axis=1), state
+        positions = np.searchsorted(rows[0], new_rows[0], side="right")
+        self._rows, self._state, self._members = np.insert(rows, positions, new_rows, axis=1), state, members
         return True
 
     def _rebuild(self) -> None:
-        state, everything = self.store.landmarks_since(0)
-        self._rows, self._state = _sorted_rows(everything), state
+        state, everything, members = self.store.landmarks_since(0)
+        self._rows, self._state, self._members = _sorted_rows(everything), state, members
 
     def _load(self) -> None:
         """The saved index and the state it was built at, if the files are readable and of this format."""
@@ -130,27 +141,38 @@ class LandmarkIndex:
                 return
             rows = np.load(self.index_path, mmap_mode="r", allow_pickle=False)
             state = (int(meta["count"]), int(meta["max_id"]))
+            members = np.load(self.members_path, allow_pickle=False) if self.members_path.is_file() else None
         except (OSError, ValueError, KeyError, TypeError):
             return
-        if rows.dtype == np.uint32 and rows.ndim == 2 and rows.shape[0] == 3:
-            self._rows, self._state = rows, state
+        if rows.dtype != np.uint32 or rows.ndim != 2 or rows.shape[0] != 3 or rows.shape[1] != meta.get("rows"):
+            return
+        if members is not None and (members.dtype != np.int64 or members.shape != (state[0], 2)):
+            members = None  # left from another build: the next change rebuilds
+        self._rows, self._state, self._members = rows, state, members
 
     def _save(self) -> None:
-        """Write rows then sidecar, each through a temporary file and an atomic rename."""
+        """Write rows, members, then the sidecar that vouches for them, each through a temporary file and an
+        atomic rename."""
         unique = f".{os.getpid()}.{threading.get_ident()}.tmp"  # two processes may catch up at once
-        temporary_rows = self.index_path.with_name(self.index_path.name + unique)
-        with open(temporary_rows, "wb") as handle:
-            np.save(handle, self._rows, allow_pickle=False)
-        try:
-            os.replace(temporary_rows, self.index_path)
-        except PermissionError:  # Windows: another process maps the old file; this one stays in memory only
-            temporary_rows.unlink(missing_ok=True)
-            return
+        for array, path in ((self._rows, self.index_path), (self._members, self.members_path)):
+            temporary = path.with_name(path.name + unique)
+            with open(temporary, "wb") as handle:
+                np.save(handle, array, allow_pickle=False)
+            try:
+                os.replace(temporary, path)
+            except PermissionError:  # Windows: another process maps the old file; this one stays in memory only
+                temporary.unlink(missing_ok=True)
+                return
         meta = {"format": INDEX_FORMAT, "version": LANDMARK_VERSION, "count": self._state[0], "max_id": self._state[1],
                 "rows": self.size}
         temporary_meta = self.meta_path.with_name(self.meta_path.name + unique)
         temporary_meta.write_text(json.dumps(meta), encoding="utf-8")
         os.replace(temporary_meta, self.meta_path)
+
+
+def _member_keys(members: np.ndarray) -> np.ndarray:
+    """One int64 per (track id, row id) pair."""
+    return members[:, 0] * (1 << 32) + members[:, 1]
 
 
 def _sorted_rows(landmarks_by_track) -> np.ndarray:

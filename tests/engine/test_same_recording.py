@@ -84,6 +84,12 @@ def _folder_with(melodies: list[Path], folder: Path) -> Path:
     return folder
 
 
+def _assert_same_as_a_rebuild(library: Library) -> None:
+    rebuilt = LandmarkIndex(library.store)
+    rebuilt._rebuild()
+    assert np.array_equal(np.asarray(library.landmark_index()._rows), rebuilt._rows)
+
+
 def test_the_landmark_index_is_saved_reloaded_and_follows_the_database(melodies, model_dir, tmp_path):
     folder = _folder_with(melodies[:3], tmp_path / "music")
     database = tmp_path / "library.db"
@@ -99,19 +105,28 @@ def test_the_landmark_index_is_saved_reloaded_and_follows_the_database(melodies,
         assert library.landmark_index().last_action == "loaded"
         shutil.copy(melodies[4], folder)
         library.index([folder], workers=0)
-        assert library.landmark_index().last_action == "extended"  # only the new track's rows merged in
-        rebuilt = LandmarkIndex(library.store)
-        rebuilt._rebuild()
-        assert np.array_equal(np.asarray(library.landmark_index()._rows), rebuilt._rows)
+        assert library.landmark_index().last_action == "updated"  # only the new track's rows merged in
+        _assert_same_as_a_rebuild(library)
         results = library.similar(str(excerpt), k=3)
         assert results[0].same_recording and Path(results[0].track.path).name == melodies[4].name
         (folder / melodies[4].name).unlink()
         library.index([folder], workers=0)
-        assert library.landmark_index().last_action == "rebuilt"
+        assert library.landmark_index().last_action == "updated"  # the removed track's rows filtered out
+        _assert_same_as_a_rebuild(library)
         assert not any(r.same_recording for r in library.similar(str(excerpt), k=3))
-    with Library(database, model_dir) as library:  # the saved index is the rebuilt one
+    with Library(database, model_dir) as library:  # the saved index is the updated one
         assert not any(r.same_recording for r in library.similar(str(excerpt), k=3))
         assert library.landmark_index().last_action == "loaded"
+        changed = folder / melodies[0].name  # the file now holds another recording
+        audio_factory.write_audio(audio_factory.random_melody(50.0, seed=77), tmp_path / "other.mp3")
+        shutil.copy(tmp_path / "other.mp3", changed)
+        library.index([folder], workers=0)
+        assert library.landmark_index().last_action == "updated"
+        _assert_same_as_a_rebuild(library)
+        new_excerpt = _excerpt_mp3(changed, tmp_path / "new-excerpt.mp3", 12.0)
+        old_excerpt = _excerpt_mp3(melodies[0], tmp_path / "old-excerpt.mp3", 12.0)
+        assert library.similar(str(new_excerpt), k=1)[0].same_recording
+        assert not any(r.same_recording for r in library.similar(str(old_excerpt), k=3))
 
 
 def test_a_library_from_before_landmarks_gets_them_on_the_next_index_run(melodies, model_dir, tmp_path):
