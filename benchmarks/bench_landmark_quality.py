@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from engine.audio import AudioDecodeError, decode_mono, read_windows  # noqa: E402
 from engine.landmark_audio import track_landmarks  # noqa: E402
-from engine.landmark_index import MAX_BUCKET_ENTRIES, MIN_ALIGNED_HASHES, _best_alignments  # noqa: E402
+from engine.landmark_index import MAX_BUCKET_ENTRIES, aligned_matches, sorted_rows  # noqa: E402
 from engine.landmarks import Landmarks, landmarks  # noqa: E402
 from training.corpora.audio_files import write_audio  # noqa: E402
 from training.corpora.manifest import read_manifest  # noqa: E402
@@ -55,23 +55,9 @@ def query_landmarks_of(excerpt: np.ndarray, sample_rate: int, folder: Path) -> L
     return landmarks(decode_mono(path, RATE), RATE)
 
 
-def library_arrays(library: list[Landmarks]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(hashes, frames, owner positions) of every library track, sorted by hash."""
-    hashes = np.concatenate([found.hashes for found in library])
-    frames = np.concatenate([found.frames for found in library]).astype(np.int64)
-    owners = np.concatenate([np.full(len(found), number) for number, found in enumerate(library)])
-    order = np.argsort(hashes, kind="stable")
-    return hashes[order], frames[order], owners[order]
-
-
-def matches(query: Landmarks, arrays, min_aligned: int) -> list:
-    """``_best_alignments`` of ``query`` against the library arrays (track ids are library positions)."""
-    hashes, frames, owners = arrays
-    low, high = np.searchsorted(hashes, query.hashes, "left"), np.searchsorted(hashes, query.hashes, "right")
-    counts = high - low
-    positions = np.repeat(low, counts) + (np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts))
-    offsets = frames[positions] - np.repeat(query.frames.astype(np.int64), counts)
-    return _best_alignments(owners[positions].astype(np.int64), offsets, None, min_aligned)
+def library_rows(library: list[Landmarks]) -> np.ndarray:
+    """The index rows of the library, with each track's position in ``library`` as its track id."""
+    return sorted_rows(enumerate(library))
 
 
 def held_out(records: list[dict]) -> tuple[list[Landmarks], list[np.ndarray], int]:
@@ -91,11 +77,11 @@ def held_out(records: list[dict]) -> tuple[list[Landmarks], list[np.ndarray], in
 
 
 def separation(library: list[Landmarks], queries: list[Landmarks]) -> dict:
-    arrays = library_arrays(library)
+    rows = library_rows(library)
     own, other = [], []
     for number, query in enumerate(queries):
         scores = np.zeros(len(library))
-        for match in matches(query, arrays, 1):
+        for match in aligned_matches(rows, query, min_aligned=1):
             scores[match.track_id] = match.aligned_hashes
         own.append(scores[number])
         other.append(np.delete(scores, number).max())
@@ -109,7 +95,7 @@ def separation(library: list[Landmarks], queries: list[Landmarks]) -> dict:
 
 
 def conditions(library: list[Landmarks], excerpts: list[np.ndarray], sample_rate: int, folder: Path) -> dict:
-    arrays = library_arrays(library)
+    rows = library_rows(library)
     variants = {"30 s clean": lambda x, rng: x, "20 s": lambda x, rng: x[: 20 * sample_rate],
                 "10 s": lambda x, rng: x[: 10 * sample_rate],
                 **{f"30 s {name}": (lambda corrupt: lambda x, rng: corrupt(x, sample_rate, rng))(corrupt)
@@ -119,7 +105,7 @@ def conditions(library: list[Landmarks], excerpts: list[np.ndarray], sample_rate
         rng = np.random.default_rng(5)
         named, wrong = [], []
         for number, excerpt in enumerate(excerpts):
-            found = matches(query_landmarks_of(variant(excerpt, rng), sample_rate, folder), arrays, MIN_ALIGNED_HASHES)
+            found = aligned_matches(rows, query_landmarks_of(variant(excerpt, rng), sample_rate, folder))
             named.append(any(match.track_id == number for match in found))
             wrong.append(any(match.track_id != number for match in found))
         results[name] = {"own_track_named_same_recording": float(np.mean(named)),

@@ -90,20 +90,7 @@ class LandmarkIndex:
         """Tracks with at least ``min_aligned`` of ``query``'s hashes at one time offset, most aligned first."""
         self.ensure_current()
         rows = self._rows  # one consistent snapshot, whatever another thread swaps in meanwhile
-        if rows is None or rows.shape[1] == 0 or len(query) == 0:
-            return []
-        hashes = rows[0]
-        low = np.searchsorted(hashes, query.hashes, side="left")
-        high = np.searchsorted(hashes, query.hashes, side="right")
-        counts = high - low
-        counts[counts > MAX_BUCKET_ENTRIES] = 0
-        total = int(counts.sum())
-        if total == 0:
-            return []
-        positions = np.repeat(low, counts) + (np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts))
-        track_ids = rows[1][positions].astype(np.int64)
-        offsets = rows[2][positions].view(np.int32).astype(np.int64) - np.repeat(query.frames, counts)
-        return _best_alignments(track_ids, offsets, exclude_track_id, min_aligned)
+        return [] if rows is None else aligned_matches(rows, query, exclude_track_id, min_aligned)
 
     def _update(self) -> bool:
         """Drop the rows of tracks whose landmark rows are gone since the build (removed, or replaced when their
@@ -122,14 +109,14 @@ class LandmarkIndex:
             track_ids = rows[1]
             in_range = track_ids < flagged.size
             rows = rows[:, ~(in_range & flagged[np.where(in_range, track_ids, 0)])]
-        new_rows = _sorted_rows(added)
+        new_rows = sorted_rows(added)
         positions = np.searchsorted(rows[0], new_rows[0], side="right")
         self._rows, self._state, self._members = np.insert(rows, positions, new_rows, axis=1), state, members
         return True
 
     def _rebuild(self) -> None:
         state, everything, members = self.store.landmarks_since(0)
-        self._rows, self._state, self._members = _sorted_rows(everything), state, members
+        self._rows, self._state, self._members = sorted_rows(everything), state, members
 
     def _load(self) -> None:
         """The saved index and the state it was built at, if the files are readable and of this format."""
@@ -175,7 +162,25 @@ def _member_keys(members: np.ndarray) -> np.ndarray:
     return members[:, 0] * (1 << 32) + members[:, 1]
 
 
-def _sorted_rows(landmarks_by_track) -> np.ndarray:
+def aligned_matches(rows: np.ndarray, query: Landmarks, exclude_track_id: int | None = None,
+                    min_aligned: int = MIN_ALIGNED_HASHES) -> list[RecordingMatch]:
+    """The tracks of ``rows`` (``sorted_rows``) with at least ``min_aligned`` of ``query``'s hashes at one time
+    offset, most aligned first; hashes in buckets over ``MAX_BUCKET_ENTRIES`` are skipped."""
+    if rows.shape[1] == 0 or len(query) == 0:
+        return []
+    low = np.searchsorted(rows[0], query.hashes, side="left")
+    counts = np.searchsorted(rows[0], query.hashes, side="right") - low
+    counts[counts > MAX_BUCKET_ENTRIES] = 0
+    total = int(counts.sum())
+    if total == 0:
+        return []
+    positions = np.repeat(low, counts) + (np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts))
+    track_ids = rows[1][positions].astype(np.int64)
+    offsets = rows[2][positions].view(np.int32).astype(np.int64) - np.repeat(query.frames, counts)
+    return _best_alignments(track_ids, offsets, exclude_track_id, min_aligned)
+
+
+def sorted_rows(landmarks_by_track) -> np.ndarray:
     """(3, N) uint32 rows (hash, track id, frame bits) of ``(track id, Landmarks)`` pairs, sorted by hash."""
     parts_hashes, parts_tracks, parts_frames = [], [], []
     for track_id, found in landmarks_by_track:
