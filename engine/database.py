@@ -61,13 +61,10 @@ def _install_count_triggers(connection) -> None:
     """Create the triggers that keep ``analysis_counts`` and ``landmark_counts``; seed the counts if missing."""
     for statement in ANALYSIS_COUNT_TRIGGERS + LANDMARK_COUNT_TRIGGERS:
         connection.execute(text(statement))
-    if connection.execute(select(func.count()).select_from(analysis_counts)).scalar() == 0:
-        per_model = select(analyses.c.model_id, func.count(), func.max(analyses.c.id)).group_by(analyses.c.model_id)
-        connection.execute(insert(analysis_counts).from_select(["model_id", "count", "max_id"], per_model))
-    if connection.execute(select(func.count()).select_from(landmark_counts)).scalar() == 0:
-        per_version = select(track_landmarks.c.version, func.count(), func.max(track_landmarks.c.id)).group_by(
-            track_landmarks.c.version)
-        connection.execute(insert(landmark_counts).from_select(["version", "count", "max_id"], per_version))
+    for counts, counted, key in ((analysis_counts, analyses, "model_id"), (landmark_counts, track_landmarks, "version")):
+        if connection.execute(select(func.count()).select_from(counts)).scalar() == 0:
+            grouped = select(counted.c[key], func.count(), func.max(counted.c.id)).group_by(counted.c[key])
+            connection.execute(insert(counts).from_select([key, "count", "max_id"], grouped))
 
 
 def _set_pragmas(dbapi_connection, _record) -> None:

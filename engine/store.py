@@ -416,27 +416,23 @@ class Store:
 
     def landmarks_state(self) -> tuple[int, int]:
         """(count, max id) of the current version's landmark rows: changes whenever any track's landmarks do."""
-        query = select(landmark_counts.c.count, landmark_counts.c.max_id).where(landmark_counts.c.version == LANDMARK_VERSION)
         with self.engine.connect() as connection:
-            row = connection.execute(query).first()
-        return (0, 0) if row is None else (int(row[0]), int(row[1]))
+            return _landmarks_state(connection)
 
     def landmarks_since(self, after_id: int = 0) -> tuple[tuple[int, int], list[tuple[int, Landmarks]], np.ndarray]:
         """``landmarks_state()``, the (track id, landmarks) rows of the current version stored after row
         ``after_id`` (0: all), and the (track id, row id) pairs (M, 2) int64 of every current row, read in one
         transaction: the rows and pairs are exactly those the state counts."""
-        state_query = select(landmark_counts.c.count, landmark_counts.c.max_id).where(
-            landmark_counts.c.version == LANDMARK_VERSION)
         current = track_landmarks.c.version == LANDMARK_VERSION
         rows_query = select(track_landmarks.c.track_id, track_landmarks.c.hashes, track_landmarks.c.frames).where(
             current, track_landmarks.c.id > after_id)
         members_query = select(track_landmarks.c.track_id, track_landmarks.c.id).where(current)
         with self.engine.connect() as connection, connection.begin():
-            counted = connection.execute(state_query).first()
+            state = _landmarks_state(connection)
             rows = [(int(track_id), _landmarks_from(hashes, frames))
                     for track_id, hashes, frames in connection.execute(rows_query)]
             members = np.array(connection.execute(members_query).all(), dtype=np.int64).reshape(-1, 2)
-        return ((0, 0) if counted is None else (int(counted[0]), int(counted[1]))), rows, members
+        return state, rows, members
 
     def problems(self) -> list[tuple[str, str]]:
         with self.engine.connect() as connection:
@@ -530,6 +526,12 @@ def _analysis_values(analysis: TrackAnalysis, track_id: int, model_id: str, now:
         "tag_probs": _blob(analysis.tag_probs), "top_tag_index": top_tag_index(analysis.tag_probs),
         "window_count": analysis.window_count, "analyzed_at": now,
     }
+
+
+def _landmarks_state(connection) -> tuple[int, int]:
+    query = select(landmark_counts.c.count, landmark_counts.c.max_id).where(landmark_counts.c.version == LANDMARK_VERSION)
+    row = connection.execute(query).first()
+    return (0, 0) if row is None else (int(row[0]), int(row[1]))
 
 
 def _has_current_landmarks(connection, track_id: int) -> bool:
