@@ -27,14 +27,13 @@ def track_landmarks(path: Path | str, audio: AudioWindows) -> Landmarks:
     span_samples = audio.windows.shape[1]
     starts = span_starts(audio.duration_seconds, span_samples / rate, audio.start_seconds,
                          COVERED_EXCERPT_SECONDS, COVERAGE_SLACK_SECONDS)
-    windows_by_start = dict(zip(audio.start_seconds, audio.windows))
-    extra_starts = [start for start in starts if start not in windows_by_start]
+    spans = dict(zip(audio.start_seconds, audio.windows))
+    extra_starts = [start for start in starts if start not in spans]
     try:
-        extra = dict(zip(extra_starts, read_spans(path, rate, extra_starts, span_samples))) if extra_starts else {}
+        spans.update(zip(extra_starts, read_spans(path, rate, extra_starts, span_samples)) if extra_starts else ())
     except AudioDecodeError:
-        extra = {}
-    spans = [(start, windows_by_start[start] if start in windows_by_start else extra.get(start)) for start in starts]
-    return Landmarks.concatenate([landmarks(samples, rate, start) for start, samples in spans if samples is not None])
+        pass  # the windows decoded: hash those
+    return Landmarks.concatenate([landmarks(spans[start], rate, start) for start in starts if start in spans])
 
 
 def query_landmarks(path: Path | str, sample_rate: int, window_samples: int, max_windows: int) -> Landmarks:

@@ -5,7 +5,7 @@ Spectral peaks are grouped with later peaks nearby (Wang, "An industrial-strengt
 ISMIR 2003). Each anchor peak and two of its nearest later peaks become one hash of (anchor frequency, the two
 frequency steps, the two time gaps) stamped with the anchor's time. Triplets rather than Wang's pairs: music
 puts most peaks in a few low bands, so pair hashes collide 150x more than uniform ones would, and a lookup in
-a 100k-track library would sift ~2,900 entries per query hash; triplets cut that to ~90 (BENCHMARKS.md). Peaks
+a 100k-track library would sift ~2,900 entries per query hash; triplets cut that to ~50 (BENCHMARKS.md). Peaks
 of a 96 kbps re-encode, a resample or a little noise mostly stay where they were, and two recordings line up
 when many of their hashes agree at one time offset. Every unit is in seconds or hertz, so audio at any sample
 rate gives the same hashes.
@@ -144,7 +144,7 @@ def _triplet_hashes(peak_frames: np.ndarray, peak_bins: np.ndarray) -> tuple[np.
     found = np.zeros(count, dtype=np.int64)
     for offset in range(1, count):  # peaks ``offset`` apart in time order: nearer ones come first
         gaps = peak_frames[offset:] - peak_frames[:-offset]
-        if gaps.min() > TARGET_MAX_FRAMES or found.min() >= TARGETS_PER_ANCHOR:
+        if gaps.min() > TARGET_MAX_FRAMES:
             break
         in_zone = (gaps >= TARGET_MIN_FRAMES) & (gaps <= TARGET_MAX_FRAMES)
         in_zone &= np.abs(peak_bins[offset:] - peak_bins[:-offset]) <= TARGET_MAX_BINS
@@ -157,8 +157,6 @@ def _triplet_hashes(peak_frames: np.ndarray, peak_bins: np.ndarray) -> tuple[np.
             anchors = np.nonzero(targets[:, second] >= 0)[0]  # ``second`` filled implies ``first`` is
             hashes.append(_pack(peak_frames, peak_bins, anchors, targets[anchors, first], targets[anchors, second]))
             anchor_frames.append(peak_frames[anchors])
-    if not hashes:
-        return np.zeros(0, np.uint32), np.zeros(0, np.int32)
     return np.concatenate(hashes).astype(np.uint32), np.concatenate(anchor_frames).astype(np.int32)
 
 
@@ -194,7 +192,7 @@ def span_starts(duration_seconds: float, span_seconds: float, window_starts: lis
         starts.append(window)
         due = window + gap
     end_needed = duration_seconds - excerpt_seconds + margin_seconds  # the last excerpt start to cover
-    while (not starts or starts[-1] < end_needed) and (not starts or starts[-1] < last_allowed):
+    while not starts or (starts[-1] < end_needed and starts[-1] < last_allowed):
         starts.append(min(due, last_allowed))
         due = starts[-1] + gap
     return starts
