@@ -178,7 +178,7 @@ class SimilarityPanel(QWidget):
     def save_playlist(self, path: Path) -> None:
         tracks, library = list(self.model.tracks), self.library
         run_task(
-            lambda: library.write_m3u8(tracks, path),
+            lambda: library.write_m3u8(tracks, path, overwrite=True),  # the save dialog asked
             lambda _: self.heading.setText(f"{self.heading.text()} — saved to {escape(path.name)}"),
             lambda message: show_error(self, "Save playlist", message),
         )

@@ -107,6 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
     playlist.add_argument("seed", metavar="SEED", help="an indexed file or a track id")
     playlist.add_argument("-n", type=_at_least(1), default=DEFAULT_PLAYLIST_LENGTH, help="number of tracks")
     playlist.add_argument("-o", "--output", required=True, type=Path, metavar="FILE.m3u8")
+    playlist.add_argument("--overwrite", action="store_true", help="replace FILE.m3u8 if it exists")
 
     commands.add_parser("train", help="training subcommands (data, pretrain, finetune, probe, export, from-library)")
     commands.add_parser("eval", help="evaluation reports")
@@ -370,19 +371,25 @@ def run_problems(options) -> int:
 
 def run_playlist(options) -> int:
     from engine import json_shapes
+    from engine.playlist import fits_one_line
 
     with _open_library(options) as library:
         tracks = library.playlist(options.seed, options.n)
         try:
-            library.write_m3u8(tracks, options.output)
+            library.write_m3u8(tracks, options.output, options.overwrite)
         except OSError as error:
             _fail(f"cannot write {options.output}: {error.strerror or error}")
             return EXIT_BAD_INPUT
+    written = [track for track in tracks if fits_one_line(track)]
+    skipped = [track for track in tracks if not fits_one_line(track)]
+    for track in skipped:
+        _fail(f"warning: left out {json_shapes.track_summary(track)['path']!r}: its path cannot be one playlist line")
     if options.json:
         _print_json({"seed": options.seed, "output": str(options.output),
-                     "tracks": [json_shapes.track_summary(track) for track in tracks]})
+                     "tracks": [json_shapes.track_summary(track) for track in written],
+                     "skipped": [json_shapes.track_summary(track) for track in skipped]})
     else:
-        print(f"wrote {len(tracks)} tracks to {options.output}")
+        print(f"wrote {len(written)} tracks to {options.output}")
     return EXIT_OK
 
 

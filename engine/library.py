@@ -30,7 +30,7 @@ from engine.metadata import read_metadata
 from engine.model_folder import DEFAULT_MODEL_DIR, LoadedModel, ModelLoadError, load_model
 from engine.pipeline import AnalysisPipeline
 from engine.planner import DecodeSettings, plan_index
-from engine.playlist import radio_walk, write_m3u8
+from engine.playlist import PlaylistWriteError, radio_walk, write_m3u8
 from engine.results import (
     FileAnalysis, IndexProgress, IndexReport, KeyInfo, KeyWrite, LibraryInfo, ModelInfo, Problem, SimilarTrack,
     TrackRow, TrackSuggestions,
@@ -530,9 +530,14 @@ class Library:
         rows = self._rows_by_ids(order)
         return [rows[track_id] for track_id in order if track_id in rows]
 
-    @staticmethod
-    def write_m3u8(tracks: Sequence[TrackRow], path: Path | str) -> Path:
-        return write_m3u8(tracks, path)
+    def write_m3u8(self, tracks: Sequence[TrackRow], path: Path | str, overwrite: bool = False) -> Path:
+        """Save a playlist (``playlist.write_m3u8``); an existing file only with ``overwrite``, never the
+        library's own database files. Raises ``LibraryError`` when the target is refused."""
+        protected = [self.db_path.with_name(self.db_path.name + suffix) for suffix in ("", "-wal", "-shm")]
+        try:
+            return write_m3u8(tracks, path, overwrite, protected)
+        except PlaylistWriteError as error:
+            raise LibraryError(str(error)) from None
 
 
 def _load_model_folder(folder: Path | str) -> LoadedModel:

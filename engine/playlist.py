@@ -7,13 +7,22 @@ current track's, so a playlist drifts smoothly, never repeats, and never plays o
 from __future__ import annotations
 
 import os
+import stat
+import unicodedata
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from engine.atomic_write import write_bytes_atomically
+from engine.audio import AUDIO_EXTENSIONS
 from engine.results import TrackRow
 
 NEIGHBOUR_POOL = 32  # neighbours looked at per step before widening the search
 POOL_GROWTH = 4
+# Unicode control characters (Cc: NUL-US, DEL and C1, NEL included) and line / paragraph separators (Zl, Zp):
+# a player may start a new playlist line at any of them.
+LINE_BREAKING_CATEGORIES = frozenset({"Cc", "Zl", "Zp"})
+FIRST_PRINTABLE_BYTE, DELETE_BYTE = 0x20, 0x7F
+SQLITE_HEADER = b"SQLite format 3\x00"
 
 Neighbours = Callable[[int, int], list[int]]  # (track_id, k) → track ids, best first, excluding track_id
 
@@ -51,14 +60,66 @@ def _next_track(current: int, used: set[int], neighbours: Neighbours, artist_of)
         pool *= POOL_GROWTH
 
 
-def write_m3u8(tracks: Sequence[TrackRow], path: Path | str) -> Path:
-    """Extended M3U in UTF-8 with absolute paths; non-UTF-8 file names are written as their raw bytes."""
+class PlaylistWriteError(Exception):
+    """The playlist file was not written (the target is protected or exists); the message is one line."""
+
+
+def control_free(text: str) -> str:
+    """``text`` with every control or line-breaking character made a space: one ``#EXTINF`` line stays one line."""
+    return "".join(" " if unicodedata.category(character) in LINE_BREAKING_CATEGORIES else character
+                   for character in text)
+
+
+def fits_one_line(track: TrackRow) -> bool:
+    """Whether the track's absolute path can be written as one M3U8 line (no line break or other control byte)."""
+    return not any(byte < FIRST_PRINTABLE_BYTE or byte == DELETE_BYTE for byte in os.fsencode(os.path.abspath(track.path)))
+
+
+def check_target(path: Path, overwrite: bool, protected: Sequence[Path] = ()) -> None:
+    """Refuse a target that must not be replaced: an existing file without ``overwrite``, and never a file of
+    ``protected`` (the library database), any SQLite database, an audio file or anything but a regular file."""
+    if path.suffix.lower() in AUDIO_EXTENSIONS:
+        raise PlaylistWriteError(f"refusing to give a playlist an audio file's name: {path}")
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        return
+    except OSError as error:
+        raise PlaylistWriteError(f"cannot write {path}: {error.strerror or error}") from None
+    if any(_same_file(path, other) for other in protected):
+        raise PlaylistWriteError(f"refusing to overwrite the library database: {path}")
+    if not stat.S_ISREG(info.st_mode):
+        raise PlaylistWriteError(f"not a regular file: {path}")
+    if not overwrite:
+        raise PlaylistWriteError(f"{path} exists; pass --overwrite to replace it")
+    with open(path, "rb") as handle:
+        if handle.read(len(SQLITE_HEADER)) == SQLITE_HEADER:
+            raise PlaylistWriteError(f"refusing to overwrite a database file: {path}")
+
+
+def write_m3u8(tracks: Sequence[TrackRow], path: Path | str, overwrite: bool = False,
+               protected: Sequence[Path] = ()) -> Path:
+    """Extended M3U in UTF-8 with absolute paths; non-UTF-8 file names are written as their raw bytes.
+
+    Written through a temporary file and a rename (a full disk leaves the old file or none, never a part).
+    Tracks whose path cannot be one line are left out (``fits_one_line``); ``check_target`` says which
+    targets are refused with ``PlaylistWriteError``.
+    """
     path = Path(path)
+    check_target(path, overwrite, protected)
     lines = [b"#EXTM3U"]
     for track in tracks:
+        if not fits_one_line(track):
+            continue
         seconds = int(round(track.duration)) if track.duration else -1
         label = " - ".join(part for part in (track.artist, track.title) if part) or Path(track.display_path).stem
-        lines.append(f"#EXTINF:{seconds},{label}".encode("utf-8", errors="replace"))
+        lines.append(f"#EXTINF:{seconds},{control_free(label)}".encode("utf-8", errors="replace"))
         lines.append(os.fsencode(os.path.abspath(track.path)))
-    path.write_bytes(b"\n".join(lines) + b"\n")
-    return path
+    return write_bytes_atomically(path, b"\n".join(lines) + b"\n")
+
+
+def _same_file(first: Path, second: Path) -> bool:
+    try:
+        return os.path.samefile(first, second)
+    except OSError:
+        return False
