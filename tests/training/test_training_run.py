@@ -7,7 +7,7 @@ import json
 import pytest
 import torch
 
-from conftest import small_config
+from training_configs import small_config
 from engine.model_folder import load_model
 from training import cli
 from training.checkpoints import load_encoder
