@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 import audio_factory
-from engine.keys import keys_mix_harmonically
 from engine.library import Library, QueryError
 from engine.playlist import same_artist
+from key_wheel import codes_mix
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +48,7 @@ def test_harmonic_results_all_mix_with_the_query_key(library):
     results = library.similar(query_id, k=5, harmonic=True)
     assert results
     for hit in results:
-        assert keys_mix_harmonically(query_key, hit.track.key.to_key())
+        assert codes_mix(query_key.index, hit.track.key.to_key().index)
 
 
 def test_unknown_queries_raise_query_error(library, tmp_path):
