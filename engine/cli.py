@@ -10,6 +10,8 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import logging
+import math
 import os
 import signal
 import sys
@@ -25,13 +27,17 @@ EXIT_OK, EXIT_BAD_INPUT, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 DELEGATED_COMMANDS = {"train": "training.cli", "eval": "training.evaluation.cli"}
 DEFAULT_NEIGHBOURS = 10
 DEFAULT_PLAYLIST_LENGTH = 20
+GLOBAL_VALUE_OPTIONS, GLOBAL_FLAGS = ("--db", "--model"), ("--json",)  # accepted before or after the command
 
 
 def main(argv: list[str] | None = None) -> int:
     arguments = list(sys.argv[1:] if argv is None else argv)
-    if arguments and arguments[0] in DELEGATED_COMMANDS:
-        return _delegate(arguments[0], arguments[1:])
+    delegated = _delegated_command(arguments)
+    if delegated is not None:
+        return _delegate(*delegated)
     options = build_parser().parse_args(arguments)
+    _print_engine_warnings()
+    from engine.cli_faults import fault_message
     from engine.library import LibraryError  # lazy: keeps `engine --help` fast
 
     try:
@@ -44,6 +50,28 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_INTERRUPTED
     except BrokenPipeError:
         return EXIT_OK
+    except Exception as error:  # a full disk, a damaged database: one line; anything else is a bug and surfaces
+        message = fault_message(error, options.db)
+        if message is None:
+            raise
+        _fail(message)
+        return EXIT_BAD_INPUT
+
+
+def _delegated_command(arguments: list[str]) -> tuple[str, list[str]] | None:
+    """``engine [--db X] [--model M] [--json] train|eval REST`` → (command, REST + those options): global
+    options work before the command as after it."""
+    position, leading = 0, []
+    while position < len(arguments):
+        argument = arguments[position]
+        step = 1 if argument in GLOBAL_FLAGS or "=" in argument else 2
+        if argument.split("=", 1)[0] not in GLOBAL_VALUE_OPTIONS + GLOBAL_FLAGS:
+            break
+        leading += arguments[position : position + step]
+        position += step
+    if position < len(arguments) and arguments[position] in DELEGATED_COMMANDS:
+        return arguments[position], arguments[position + 1 :] + leading
+    return None
 
 
 def _delegate(command: str, rest: list[str]) -> int:
@@ -188,7 +216,7 @@ def run_similar(options) -> int:
     from engine.library import QueryError
 
     outputs, failures = [], 0
-    with _open_library(options) as library:
+    with _open_library(options, read_only=True) as library:
         for query in options.queries:
             try:
                 outputs.append(json_shapes.similar_result(query, library.similar(query, options.k, options.harmonic)))
@@ -272,7 +300,7 @@ def _suggest_tags(options) -> int:
     for track_id, label in options.accept:
         accepted.setdefault(track_id, set()).add(label)
     outputs: list[dict] = []
-    with _open_library(options) as library:
+    with _open_library(options, read_only=not options.write) as library:
         wanted = None
         if options.files:
             wanted = [library.store.track_id_for_path(os.path.abspath(path)) for path in options.files]
@@ -321,7 +349,7 @@ def _per_file(options, shape: Callable, text: Callable) -> int:
     from engine.library import QueryError
 
     outputs, failures = [], 0
-    with _open_library(options) as library:
+    with _open_library(options, read_only=True) as library:
         library.model()  # no usable model: one clear line before any file is touched
         for path in options.files:
             try:
@@ -340,7 +368,7 @@ def _per_file(options, shape: Callable, text: Callable) -> int:
 def run_info(options) -> int:
     from engine import json_shapes
 
-    with _open_library(options) as library:
+    with _open_library(options, read_only=True) as library:
         info, models = library.info(), library.models()
     if options.json:
         _print_json(json_shapes.info_result(info, models))
@@ -359,7 +387,7 @@ def run_info(options) -> int:
 def run_problems(options) -> int:
     from engine import json_shapes
 
-    with _open_library(options) as library:
+    with _open_library(options, read_only=True) as library:
         rows = json_shapes.problems_result(library.problems())
     if options.json:
         _print_json(rows)
@@ -373,7 +401,7 @@ def run_playlist(options) -> int:
     from engine import json_shapes
     from engine.playlist import fits_one_line
 
-    with _open_library(options) as library:
+    with _open_library(options, read_only=True) as library:
         tracks = library.playlist(options.seed, options.n)
         try:
             library.write_m3u8(tracks, options.output, options.overwrite)
@@ -394,10 +422,11 @@ def run_playlist(options) -> int:
 
 
 # -- helpers --------------------------------------------------------------------------------------------
-def _open_library(options):
+def _open_library(options, read_only: bool = False):
+    """The library of ``--db`` with ``--model``; ``read_only`` for commands that only read it (never written)."""
     from engine.library import Library
 
-    return Library(options.db, options.model)
+    return Library(options.db, options.model, read_only=read_only)
 
 
 def _optional(**values) -> dict:
@@ -428,14 +457,39 @@ class _interrupt_sets:
 
 
 def _print_json(value: Any) -> None:
-    json.dump(value, sys.stdout, indent=2)
+    """Strict JSON: a non-finite number (NaN from a broken model) is written as null, never as ``NaN``."""
+    json.dump(_finite(value), sys.stdout, indent=2, allow_nan=False)
     sys.stdout.write("\n")
     sys.stdout.flush()
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(item) for item in value]
+    return value
 
 
 def _usage(message: str) -> int:
     _fail(message)
     return EXIT_USAGE
+
+
+class _WarningLine(logging.Handler):
+    """The engine's warnings (e.g. a cache that could not be saved) as ``engine: warning: ...`` on stderr."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        _fail(f"warning: {record.getMessage()}")
+
+
+def _print_engine_warnings() -> None:
+    logger = logging.getLogger("engine")
+    if not any(isinstance(handler, _WarningLine) for handler in logger.handlers):
+        logger.addHandler(_WarningLine(logging.WARNING))
+        logger.propagate = False
 
 
 def _fail(message: str) -> None:

@@ -10,13 +10,14 @@ filters out the tracks whose rows are gone and merges in the rows added since, w
 from __future__ import annotations
 
 import json
-import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from engine.atomic_write import atomic_path, write_bytes_atomically
+from engine.cache_files import beside_database, read_sidecar, warn_unsaved
 from engine.landmarks import LANDMARK_VERSION, Landmarks
 from engine.store import Store
 
@@ -32,6 +33,8 @@ MIN_SHARE_OF_BEST = 0.1
 # would cost a lookup most of its time: like stop words, they are skipped. In a 100k-track library of game
 # music this would skip about 1 % of a query's hashes (BENCHMARKS.md).
 MAX_BUCKET_ENTRIES = 1024
+# A saved index is checked on load against this many tracks' stored landmarks, this many hashes each (~1 ms).
+VERIFIED_TRACKS, VERIFIED_HASHES = 16, 8
 _OFFSET_SPAN = 1 << 24  # offsets (frames) are shifted by half of this to pack (track, offset) into one int64
 
 
@@ -43,8 +46,8 @@ class RecordingMatch:
 
 def landmark_index_paths(database: Path) -> tuple[Path, Path, Path]:
     """``<db>.landmarks-v<version>.npy``, its ``.json`` sidecar and its ``.members.npy``, beside the database."""
-    base = f"{database.name}.landmarks-v{LANDMARK_VERSION}"
-    return database.with_name(base + ".npy"), database.with_name(base + ".json"), database.with_name(base + ".members.npy")
+    base = f".landmarks-v{LANDMARK_VERSION}"
+    return tuple(beside_database(database, base + suffix) for suffix in (".npy", ".json", ".members.npy"))
 
 
 class LandmarkIndex:
@@ -119,42 +122,56 @@ class LandmarkIndex:
         self._rows, self._state, self._members = sorted_rows(everything), state, members
 
     def _load(self) -> None:
-        """The saved index and the state it was built at, if the files are readable and of this format."""
+        """The saved index and the state it was built at, if the files are readable, of this format, and agree
+        with SQLite on a sample of tracks (``_agrees_with_store``)."""
         if not (self.index_path.is_file() and self.meta_path.is_file()):
             return
-        try:
-            meta = json.loads(self.meta_path.read_text(encoding="utf-8"))
-            if meta.get("format") != INDEX_FORMAT or meta.get("version") != LANDMARK_VERSION:
-                return
-            rows = np.load(self.index_path, mmap_mode="r", allow_pickle=False)
-            state = (int(meta["count"]), int(meta["max_id"]))
-            members = np.load(self.members_path, allow_pickle=False) if self.members_path.is_file() else None
-        except (OSError, ValueError, KeyError, TypeError):
+        meta = read_sidecar(self.meta_path, ("format", "version", "count", "max_id", "rows"))
+        if meta is None or meta["format"] != INDEX_FORMAT or meta["version"] != LANDMARK_VERSION:
             return
-        if rows.dtype != np.uint32 or rows.ndim != 2 or rows.shape[0] != 3 or rows.shape[1] != meta.get("rows"):
+        try:
+            rows = np.load(self.index_path, mmap_mode="r", allow_pickle=False)
+            members = np.load(self.members_path, allow_pickle=False) if self.members_path.is_file() else None
+        except (OSError, ValueError):
+            return
+        state = (meta["count"], meta["max_id"])
+        if rows.dtype != np.uint32 or rows.ndim != 2 or rows.shape[0] != 3 or rows.shape[1] != meta["rows"]:
             return
         if members is not None and (members.dtype != np.int64 or members.shape != (state[0], 2)):
             members = None  # left from another build: the next change rebuilds
+        if not self._agrees_with_store(rows):
+            return
         self._rows, self._state, self._members = rows, state, members
+
+    def _agrees_with_store(self, rows: np.ndarray) -> bool:
+        """``VERIFIED_TRACKS`` tracks spread over the library each find ``VERIFIED_HASHES`` of their stored
+        (hash, frame) pairs under their own id: scrambled ids or rows are rebuilt instead of losing matches."""
+        for track_id in self.store.landmark_sample(VERIFIED_TRACKS):
+            found = self.store.landmarks_of(track_id)
+            if found is None or len(found) == 0:
+                continue
+            picked = np.linspace(0, len(found) - 1, min(VERIFIED_HASHES, len(found))).astype(int)
+            low = np.searchsorted(rows[0], found.hashes[picked], side="left")
+            high = np.searchsorted(rows[0], found.hashes[picked], side="right")
+            for start, stop, frame in zip(low.tolist(), high.tolist(), found.frames[picked].view(np.uint32).tolist()):
+                bucket = rows[:, start:stop]
+                if not np.any((bucket[1] == track_id) & (bucket[2] == frame)):
+                    return False
+        return True
 
     def _save(self) -> None:
         """Write rows, members, then the sidecar that vouches for them, each through a temporary file and an
-        atomic rename."""
-        unique = f".{os.getpid()}.{threading.get_ident()}.tmp"  # two processes may catch up at once
-        for array, path in ((self._rows, self.index_path), (self._members, self.members_path)):
-            temporary = path.with_name(path.name + unique)
-            with open(temporary, "wb") as handle:
-                np.save(handle, array, allow_pickle=False)
-            try:
-                os.replace(temporary, path)
-            except PermissionError:  # Windows: another process maps the old file; this one stays in memory only
-                temporary.unlink(missing_ok=True)
-                return
+        atomic rename. When they cannot be saved (a full disk, a read-only folder, or on Windows another
+        process mapping the old file) the index stays in memory for this process."""
         meta = {"format": INDEX_FORMAT, "version": LANDMARK_VERSION, "count": self._state[0], "max_id": self._state[1],
                 "rows": self.size}
-        temporary_meta = self.meta_path.with_name(self.meta_path.name + unique)
-        temporary_meta.write_text(json.dumps(meta), encoding="utf-8")
-        os.replace(temporary_meta, self.meta_path)
+        try:
+            for array, path in ((self._rows, self.index_path), (self._members, self.members_path)):
+                with atomic_path(path) as temporary, open(temporary, "wb") as handle:
+                    np.save(handle, array, allow_pickle=False)
+            write_bytes_atomically(self.meta_path, json.dumps(meta).encode("utf-8"))
+        except OSError as error:
+            warn_unsaved(self.index_path, error)
 
 
 def _member_keys(members: np.ndarray) -> np.ndarray:

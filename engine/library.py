@@ -11,6 +11,7 @@ guarded by a lock, and SQLite (WAL) lets browsing read while an index run writes
 from __future__ import annotations
 
 import os
+import stat
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -23,6 +24,7 @@ from engine import tag_writer
 from engine.analyzer import DEFAULT_BATCH_WINDOWS, DEFAULT_MAX_WINDOWS, Analyzer, TrackAnalysis, key_estimate
 from engine.audio import AudioDecodeError
 from engine.database import DatabaseOpenError
+from engine.index_lock import IndexLockedError, index_lock
 from engine.keys import key_from_index, keys_mix_harmonically, parse_key
 from engine.landmark_audio import query_landmarks
 from engine.landmark_index import LandmarkIndex, RecordingMatch
@@ -82,10 +84,12 @@ def default_database_path() -> Path:
 class Library:
     """A music library in one SQLite file. Use as a context manager or call ``close()``."""
 
-    def __init__(self, db_path: Path | str | None = None, model_dir: Path | str | None = None) -> None:
+    def __init__(self, db_path: Path | str | None = None, model_dir: Path | str | None = None,
+                 read_only: bool = False) -> None:
+        """``read_only``: for reading commands; a current database is then never written (see ``Store``)."""
         self.db_path = Path(db_path) if db_path is not None else default_database_path()
         try:
-            self.store = Store(self.db_path)
+            self.store = Store(self.db_path, read_only)
         except DatabaseOpenError as error:
             raise LibraryOpenError(str(error)) from None
         self._lock = threading.RLock()
@@ -130,6 +134,8 @@ class Library:
         return model.model_id
 
     def _record_model(self, model: LoadedModel, folder: Path | str) -> None:
+        if self.store.read_only:
+            return
         self.store.register_model(model.model_id, model.config.name, model.weights_sha256,
                                   str(Path(folder).resolve()), model.config.embedding_dim, model.config.tag_names)
 
@@ -238,6 +244,13 @@ class Library:
         Setting ``cancel`` stops after the current batch; the next run resumes from there. ``batch_windows``
         is the inference batch, and each batch is one commit.
         """
+        try:
+            with index_lock(self.db_path):
+                return self._index(paths, workers, progress, cancel, max_windows, batch_windows)
+        except IndexLockedError as error:
+            raise LibraryError(str(error)) from None
+
+    def _index(self, paths, workers, progress, cancel, max_windows, batch_windows) -> IndexReport:
         started = time.monotonic()
         model = self.model()
         roots = [os.path.abspath(os.fspath(path)) for path in paths] if paths else self.folders()
@@ -325,6 +338,7 @@ class Library:
     def analyze_file(self, path: Path | str) -> FileAnalysis:
         """Analyse any audio file with the active model (not stored). Raises ``QueryError`` if undecodable."""
         model = self.model()
+        _require_regular_file(path, missing="file not found")
         try:
             analysis = Analyzer(model).analyze_file(path)
         except AudioDecodeError as error:
@@ -409,9 +423,7 @@ class Library:
                 reason = "no such track" if row is None else "track not analysed by the active model"
                 raise QueryError(query, reason)
             return track_id, embedding, row.key
-        path = os.path.abspath(os.fspath(query))
-        if not os.path.exists(path):
-            raise QueryError(query, "no such file or track id")
+        path = _require_regular_file(query)
         analysis = self.analysis_for_path(path)
         return self.store.track_id_for_path(path), analysis.embedding, analysis.key
 
@@ -438,9 +450,7 @@ class Library:
         track_id = _as_track_id(query)
         if track_id is not None:
             return track_id, []
-        path = os.path.abspath(os.fspath(query))
-        if not os.path.exists(path):
-            raise QueryError(query, "no such file or track id")
+        path = _require_regular_file(query)
         own = self.store.track_id_for_path(path)
         found = self.store.landmarks_of(own) if own is not None and self._is_current(own, path) else None
         if found is None:
@@ -545,6 +555,21 @@ def _load_model_folder(folder: Path | str) -> LoadedModel:
         return load_model(folder)
     except ModelLoadError as error:
         raise ModelUnavailableError(str(error)) from None
+
+
+def _require_regular_file(query: Query, missing: str = "no such file or track id") -> str:
+    """The absolute path of a query file; ``QueryError`` for a missing one (reason ``missing``) and for a FIFO,
+    device or folder, which decoding would block on forever or misread."""
+    path = os.path.abspath(os.fspath(query))
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        raise QueryError(query, missing) from None
+    except OSError as error:
+        raise QueryError(query, f"cannot stat ({error.strerror or error})") from None
+    if not stat.S_ISREG(info.st_mode):
+        raise QueryError(query, "not a regular file")
+    return path
 
 
 def _as_track_id(query: Query) -> int | None:

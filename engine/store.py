@@ -20,7 +20,7 @@ from sqlalchemy.dialects.sqlite import dialect as sqlite_dialect
 from sqlalchemy.sql import ColumnElement
 
 from engine.analyzer import TrackAnalysis, top_tag_index
-from engine.database import open_database
+from engine.database import inspect_database, open_database
 from engine.keys import KEY_INDICES_IN_CAMELOT_ORDER
 from engine.landmarks import LANDMARK_VERSION, Landmarks
 from engine.metadata import TrackMetadata
@@ -101,9 +101,12 @@ def _under(column, roots: Iterable[str]) -> ColumnElement:
 class Store:
     """One open library database. Not thread-safe per call sequence; open one per thread or guard it."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, read_only: bool = False) -> None:
+        """``read_only``: a current library is opened through a connection that cannot write (see
+        ``database.open_database``); ``self.read_only`` says whether that happened."""
         self.path = Path(path)
-        self.engine = open_database(self.path)
+        self.engine = open_database(self.path, read_only)
+        self.read_only = read_only and inspect_database(self.path).current
         self._category_counts_cache: dict[tuple[str, str], tuple[tuple[int, int], dict[int, int]]] = {}
 
     def close(self) -> None:
@@ -358,6 +361,16 @@ class Store:
             return None
         return TrackAnalysis(unblob(row[0]), unblob(row[1]), unblob(row[2]), row[3])
 
+    def embeddings_of(self, model_id: str, track_ids: Sequence[int]) -> dict[int, np.ndarray]:
+        """Track id → embedding (D,) float32 by ``model_id`` of those of ``track_ids`` it analysed."""
+        found: dict[int, np.ndarray] = {}
+        with self.engine.connect() as connection:
+            for chunk in _chunks([int(track_id) for track_id in track_ids]):
+                query = select(analyses.c.track_id, analyses.c.embedding).where(
+                    analyses.c.model_id == model_id, analyses.c.track_id.in_(chunk))
+                found.update({track_id: unblob(blob) for track_id, blob in connection.execute(query)})
+        return found
+
     def track_tags(self, model_id: str | None, track_ids: Sequence[int] | None = None) -> list[dict]:
         """Every track's id, path key, title, artist, album, album artist and label tags (genre, mood, grouping,
         tag_key), with the key index and tag probabilities of its analysis by ``model_id`` (None when not
@@ -413,6 +426,22 @@ class Store:
         with self.engine.connect() as connection:
             row = connection.execute(query).first()
         return None if row is None else _landmarks_from(row[0], row[1])
+
+    def landmark_sample(self, count: int) -> list[int]:
+        """Up to ``count`` distinct track ids with current landmarks, spread evenly over the row ids (each an
+        index seek, so a sample costs the same at any library size)."""
+        current = track_landmarks.c.version == LANDMARK_VERSION
+        seek = select(track_landmarks.c.track_id).where(current, track_landmarks.c.id >= bindparam("start")) \
+            .order_by(track_landmarks.c.id).limit(1)
+        with self.engine.connect() as connection, connection.begin():
+            _, high = _landmarks_state(connection)
+            low = connection.execute(select(track_landmarks.c.id).where(current).order_by(track_landmarks.c.id)
+                                     .limit(1)).scalar()
+            if low is None:
+                return []
+            starts = np.unique(np.linspace(low, max(low, high), max(1, count)).astype(np.int64)).tolist()
+            found = [connection.execute(seek, {"start": start}).scalar() for start in starts]
+        return list(dict.fromkeys(track_id for track_id in found if track_id is not None))
 
     def landmarks_state(self) -> tuple[int, int]:
         """(count, max id) of the current version's landmark rows: changes whenever any track's landmarks do."""

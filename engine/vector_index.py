@@ -13,7 +13,6 @@ file, which pays ~150 ms to decode and embed anyway, stays exact up to a few hun
 from __future__ import annotations
 
 import json
-import os
 import re
 import time
 from collections.abc import Iterator
@@ -24,6 +23,8 @@ from pathlib import Path
 import faiss
 import numpy as np
 
+from engine.atomic_write import atomic_path, write_bytes_atomically
+from engine.cache_files import beside_database, read_sidecar, warn_unsaved
 from engine.store import Store
 
 FLAT_LIMIT = 5_000  # an exact scan of 5k vectors costs what a graph search at 100k does (~1 ms CPU)
@@ -35,6 +36,8 @@ HNSW_EF_SEARCH = 40
 STALENESS_CHECK_SECONDS = 1.0  # searches within this time of the last check trust the cache
 SINGLE_THREAD_QUERIES = 16  # smaller searches run on one thread: OpenMP start-up costs more than it saves
 INDEX_FORMAT = 1
+VERIFIED_VECTORS = 32  # vectors of a saved index compared with SQLite when it is loaded (one query, < 1 ms)
+VECTOR_TOLERANCE = 1e-6  # a loaded vector is the stored float32 one, bit for bit; this only allows for rounding
 
 
 @dataclass(frozen=True)
@@ -46,8 +49,7 @@ class Fingerprint:
 def index_paths(database: Path, model_id: str) -> tuple[Path, Path]:
     """``<db>.<model_id>.faiss`` and its ``.json`` sidecar, beside the database."""
     safe = re.sub(r"[^A-Za-z0-9_.-]", "_", model_id)
-    base = database.with_name(f"{database.name}.{safe}")
-    return base.with_suffix(base.suffix + ".faiss"), base.with_suffix(base.suffix + ".faiss.json")
+    return beside_database(database, f".{safe}.faiss"), beside_database(database, f".{safe}.faiss.json")
 
 
 def build_faiss_index(dimension: int, expected_count: int) -> faiss.Index:
@@ -185,31 +187,58 @@ class VectorIndex:
         self.last_action = "rebuilt"
 
     def _load_from_disk(self) -> None:
+        """The saved index, if its sidecar vouches for it and a sample of its vectors matches SQLite."""
         if not (self.index_path.is_file() and self.meta_path.is_file()):
             return
+        meta = read_sidecar(self.meta_path, ("format", "count", "max_analysis_id"))
+        if meta is None or meta["format"] != INDEX_FORMAT or meta.get("model_id") != self.model_id:
+            return
         try:
-            meta = json.loads(self.meta_path.read_text(encoding="utf-8"))
             index = faiss.read_index(str(self.index_path))
         except (OSError, ValueError, RuntimeError):
             return
-        fingerprint = Fingerprint(int(meta.get("count", -1)), int(meta.get("max_analysis_id", -1)))
-        if meta.get("format") != INDEX_FORMAT or index.d != self.dimension or index.ntotal != fingerprint.count:
+        fingerprint = Fingerprint(meta["count"], meta["max_analysis_id"])
+        if index.d != self.dimension or index.ntotal != fingerprint.count or not self._agrees_with_store(index):
             return
         graph = _graph(index)
         if graph is not None:
             graph.hnsw.efSearch = HNSW_EF_SEARCH  # the setting of this version, whatever the file holds
         self._index, self._fingerprint, self._ids_by_position = index, fingerprint, None
 
+    def _agrees_with_store(self, index: faiss.Index) -> bool:
+        """Track ids all distinct, and ``VERIFIED_VECTORS`` vectors spread over the file equal to SQLite's: a file
+        whose vectors or ids were overwritten under an intact header is rebuilt, not searched."""
+        if not isinstance(index, faiss.IndexIDMap2):
+            return False
+        ids = faiss.vector_to_array(index.id_map)
+        if len(ids) != index.ntotal or np.unique(ids).size != len(ids):
+            return False
+        if not len(ids):
+            return True
+        positions = np.unique(np.linspace(0, len(ids) - 1, min(VERIFIED_VECTORS, len(ids))).astype(np.int64))
+        stored = self.store.embeddings_of(self.model_id, [int(track_id) for track_id in ids[positions]])
+        inner = faiss.downcast_index(index.index)
+        for position in positions.tolist():
+            expected = stored.get(int(ids[position]))
+            if expected is None or expected.shape != (self.dimension,):
+                return False
+            if not np.allclose(inner.reconstruct(position), expected, rtol=0.0, atol=VECTOR_TOLERANCE):
+                return False
+        return True
+
     def _save(self) -> None:
-        """Write index then sidecar, each through a temporary file and an atomic rename."""
-        temporary_index = self.index_path.with_name(self.index_path.name + ".tmp")
-        faiss.write_index(self._index, str(temporary_index))
-        os.replace(temporary_index, self.index_path)
+        """Write index then sidecar, each through a temporary file and an atomic rename; a cache that cannot be
+        saved (full disk, read-only folder) stays in memory for this process."""
         meta = {
             "format": INDEX_FORMAT, "model_id": self.model_id, "dimension": self.dimension,
             "count": self._fingerprint.count, "max_analysis_id": self._fingerprint.max_analysis_id,
             "kind": "hnsw" if _graph(self._index) is not None else "flat",
         }
-        temporary_meta = self.meta_path.with_name(self.meta_path.name + ".tmp")
-        temporary_meta.write_text(json.dumps(meta), encoding="utf-8")
-        os.replace(temporary_meta, self.meta_path)
+        try:
+            with atomic_path(self.index_path) as temporary_index:
+                faiss.write_index(self._index, str(temporary_index))
+            write_bytes_atomically(self.meta_path, json.dumps(meta).encode("utf-8"))
+        except OSError as error:
+            warn_unsaved(self.index_path, error)
+        except RuntimeError as error:  # FAISS reports a failed write (a full disk) as a RuntimeError
+            warn_unsaved(self.index_path, OSError(str(error).splitlines()[0] if str(error) else "write failed"))

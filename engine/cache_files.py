@@ -1,0 +1,54 @@
+"""The files beside the library database that only make it fast (caches): their names and their JSON sidecars.
+
+A cache is named after the database, so a long database name could make a cache name longer than a file name
+may be: then the database name is shortened and a hash of it keeps the names apart. A sidecar is read without
+trusting it (any JSON, or none): what is not an object with the expected integer fields reads as "no cache",
+and the caller rebuilds from SQLite.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+NAME_MAX_BYTES = 255  # longest file name on common file systems (ext4, APFS, NTFS)
+# Room left for the temporary names that ``atomic_write`` derives from a cache name (pid, thread id, random).
+TEMPORARY_NAME_ROOM = 64
+SHORT_HASH_CHARACTERS = 16
+
+log = logging.getLogger("engine")
+
+
+def beside_database(database: Path, suffix: str) -> Path:
+    """``<database name><suffix>`` in the database's folder, shortened (with a hash) when too long a name."""
+    name = database.name + suffix
+    room = NAME_MAX_BYTES - TEMPORARY_NAME_ROOM
+    if len(name.encode()) <= room:
+        return database.with_name(name)
+    digest = hashlib.sha256(database.name.encode("utf-8", errors="surrogateescape")).hexdigest()[:SHORT_HASH_CHARACTERS]
+    keep = room - len(suffix.encode()) - len(digest) - 1
+    stem = database.name.encode("utf-8", errors="surrogateescape")[:keep].decode("utf-8", errors="ignore")
+    return database.with_name(f"{stem}~{digest}{suffix}")
+
+
+def read_sidecar(path: Path, integer_fields: tuple[str, ...]) -> dict[str, Any] | None:
+    """The sidecar's JSON object when it has every ``integer_fields`` as a (non-negative) integer; else None."""
+    try:
+        meta = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(meta, dict):
+        return None
+    for name in integer_fields:
+        value = meta.get(name)
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            return None
+    return meta
+
+
+def warn_unsaved(path: Path, error: OSError) -> None:
+    """A cache that could not be saved (full disk, read-only folder) is only slower next time: a warning."""
+    log.warning("could not save the cache %s (%s); it is rebuilt when needed", path.name, error.strerror or error)

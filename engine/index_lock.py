@@ -1,0 +1,65 @@
+"""One index run per library at a time: an exclusive lock on a file beside the database.
+
+Two runs on one library would both plan the same new files and race to insert them (``UNIQUE constraint
+failed``). The second run is refused at once with one clear line rather than made to wait behind a run that
+may take hours. The operating system releases the lock when its process ends, however it ends (``kill -9``
+included), so a stale lock file means nothing and is safe to delete while no engine runs.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+LOCK_SUFFIX = ".index-lock"
+
+try:
+    import fcntl
+except ImportError:  # Windows
+    fcntl = None
+    import msvcrt
+
+
+class IndexLockedError(Exception):
+    """Another process is indexing this library."""
+
+
+def lock_path(database: Path) -> Path:
+    return database.with_name(database.name + LOCK_SUFFIX)
+
+
+@contextmanager
+def index_lock(database: Path) -> Iterator[None]:
+    """Hold the library's index lock for the body; ``IndexLockedError`` when another process holds it."""
+    path = lock_path(Path(database))
+    handle = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        if not _try_lock(handle):
+            raise IndexLockedError(f"another index run is working on this library ({database}); wait for it to "
+                                   f"finish, or stop it, and run again")
+        try:
+            yield
+        finally:
+            _unlock(handle)
+    finally:
+        os.close(handle)
+
+
+def _try_lock(handle: int) -> bool:
+    try:
+        if fcntl is not None:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        else:
+            msvcrt.locking(handle, msvcrt.LK_NBLCK, 1)
+    except OSError:
+        return False
+    return True
+
+
+def _unlock(handle: int) -> None:
+    if fcntl is not None:
+        fcntl.flock(handle, fcntl.LOCK_UN)
+    else:
+        msvcrt.locking(handle, msvcrt.LK_UNLCK, 1)
