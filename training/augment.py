@@ -5,10 +5,15 @@ Pure functions first (each takes ``audio`` (rows, samples) and per-row parameter
 to a clip with probability ``chain_p`` (all its views or none), and every transform draws its own gate and
 parameters per view. ``severity`` scales ranges and probabilities as the reference's severity modifier.
 
-Pitch shift resamples each row at its own rate 2**(semitones/12) by linear interpolation (an FFT low-pass
-first guards against aliasing when reading faster), so the input carries a little extra context:
-``BatchAugmenter.input_samples(window)`` tells the data loader how much. It runs first, so everything
-after it works on the final window length.
+Pitch shift keeps duration and tempo, as the reference's PitchShift (torch-pitch-shift) does: each row is
+first stretched in time by its own ratio 2**(semitones/12) with a phase vocoder (batched STFT, per-row
+frame positions), then resampled by the same ratio back to its length (an FFT low-pass first guards
+against aliasing when reading faster). The data loader hands over a little extra context
+(``BatchAugmenter.input_samples()``) for the vocoder's last frames. It runs first, so everything after it
+works on the final window length.
+
+The delay and the coloured noise follow the reference's definitions (its ``Delay`` transform and
+torch-audiomentations' ``AddColoredNoise``); the tests pin their impulse response and spectral slope.
 """
 
 from __future__ import annotations
@@ -25,6 +30,9 @@ FILTER_ORDER = 4  # Butterworth-like magnitude slopes, 24 dB/octave
 ANTI_ALIAS_ORDER = 16
 ANTI_ALIAS_MARGIN = 0.95  # cut just under the new Nyquist frequency
 MIN_FILTER_HZ = 20.0
+PHASE_VOCODER_SECONDS = 0.046  # STFT window of the pitch shift's time stretch: 1024 samples at 16 or 22.05 kHz
+PHASE_VOCODER_HOPS_PER_WINDOW = 4
+PEAK_NEIGHBOURHOOD = 5  # bins: a peak is the largest of itself and two neighbours each side (a Hann main lobe)
 EPSILON = 1e-8
 # The reference's caps on probabilities when severity grows (its severity modifier 2 = our 1.0).
 PROBABILITY_CAPS = {"gain": 0.7, "polarity": 0.8, "noise": 0.8, "filter": 0.6, "pitch": 0.75, "delay": 0.6, "chain": 1.0}
@@ -39,13 +47,17 @@ def apply_gain(audio: torch.Tensor, gain_db: torch.Tensor) -> torch.Tensor:
     return audio * torch.pow(10.0, gain_db / 20.0)[:, None]
 
 
-def coloured_noise(rows: int, samples: int, decay: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-    """Unit-RMS noise (rows, samples) whose power falls as 1/f**decay (0 white, 1 pink, 2 brown, <0 blue)."""
+def coloured_noise(
+    rows: int, samples: int, decay: torch.Tensor, sample_rate: int, generator: torch.Generator | None = None
+) -> torch.Tensor:
+    """Unit-RMS noise (rows, samples) whose amplitude spectrum is ``1 / ramp**decay`` (0 white, > 0 falling,
+    < 0 rising), ``ramp`` running linearly from 1 at 0 Hz to sqrt(sample_rate / 2) at Nyquist: the reference's
+    spectral shape, about -5.4 dB per octave and unit of decay through the 0.5-4 kHz band at 22.05 kHz."""
     device = decay.device
     white = torch.randn(rows, samples, device=device, generator=generator)
     spectrum = torch.fft.rfft(white)
-    bins = torch.arange(1, spectrum.shape[-1] + 1, device=device, dtype=white.dtype)
-    spectrum = spectrum * bins[None, :].pow(-decay[:, None] / 2)
+    ramp = torch.linspace(1.0, math.sqrt(sample_rate / 2), spectrum.shape[-1], device=device, dtype=white.dtype)
+    spectrum = spectrum * ramp[None, :].pow(-decay[:, None])
     noise = torch.fft.irfft(spectrum, n=samples)
     return noise / noise.pow(2).mean(dim=-1, keepdim=True).sqrt().clamp(min=EPSILON)
 
@@ -104,19 +116,78 @@ def resample_rows(audio: torch.Tensor, rate: torch.Tensor, out_samples: int, sam
 def add_echoes(
     audio: torch.Tensor, delay_samples: torch.Tensor, volume: torch.Tensor, repeats: torch.Tensor, attenuation: torch.Tensor
 ) -> torch.Tensor:
-    """``volume * dry + (1 - volume) * sum_{r=1..repeats} attenuation**(r-1) * dry delayed by r * delay``.
+    """The reference's delay: ``(dry + volume * sum_{i=0..repeats-1} attenuation**i * dry delayed by i * delay) / 2``.
 
-    All per row (rows,); ``repeats`` is an integer tensor; echoes past the end are cut.
+    The sum starts with the dry signal itself, so ``repeats`` r gives r - 1 echoes and the dry tap is
+    ``(1 + volume) / 2``. All per row (rows,); ``repeats`` is an integer tensor; echoes past the end are cut.
     """
     rows, samples = audio.shape
     time = torch.arange(samples, device=audio.device)[None, :]
-    echoes = torch.zeros_like(audio)
-    for repeat in range(1, int(repeats.max().item()) + 1):
+    taps = audio.clone()  # i = 0
+    for repeat in range(1, int(repeats.max().item())):
         source = time - repeat * delay_samples[:, None]
-        valid = (source >= 0) & (repeat <= repeats[:, None])
+        valid = (source >= 0) & (repeat < repeats[:, None])
         shifted = audio.gather(1, source.clamp(min=0)) * valid
-        echoes = echoes + attenuation[:, None].pow(repeat - 1) * shifted
-    return volume[:, None] * audio + (1.0 - volume[:, None]) * echoes
+        taps = taps + attenuation[:, None].pow(repeat) * shifted
+    return (audio + volume[:, None] * taps) / 2
+
+
+def vocoder_sizes(sample_rate: int) -> tuple[int, int]:
+    """(FFT size, hop) of the pitch shift's phase vocoder: a power of two near ``PHASE_VOCODER_SECONDS``."""
+    n_fft = 2 ** round(math.log2(sample_rate * PHASE_VOCODER_SECONDS))
+    return n_fft, n_fft // PHASE_VOCODER_HOPS_PER_WINDOW
+
+
+def stretch_rows(audio: torch.Tensor, factor: torch.Tensor, out_samples: int, n_fft: int, hop: int) -> torch.Tensor:
+    """Each row of ``audio`` (rows, samples) played ``factor`` (rows,) times longer (> 1 slower) at the same
+    pitch, by a phase vocoder; returns the first ``out_samples`` of each (rows, out_samples).
+
+    Output frame k reads the input's STFT at fractional frame k / factor: magnitudes are interpolated between
+    the two frames around it, and phases advance by each bin's measured frequency, so partials stay
+    continuous. Reading past the input's end repeats its last frame."""
+    rows = audio.shape[0]
+    window = torch.hann_window(n_fft, device=audio.device, dtype=audio.dtype)
+    spectrum = torch.stft(audio, n_fft, hop, window=window, return_complex=True)  # (rows, bins, frames)
+    bins, frames = spectrum.shape[1], spectrum.shape[2]
+    magnitude_in, phase_in = spectrum.abs(), spectrum.angle()
+    expected = (2 * math.pi * hop / n_fft) * torch.arange(bins, device=audio.device, dtype=audio.dtype)[None, :, None]
+    deviation = phase_in[:, :, 1:] - phase_in[:, :, :-1] - expected
+    advance_in = expected + deviation - 2 * math.pi * torch.round(deviation / (2 * math.pi))  # radians per hop
+
+    out_frames = out_samples // hop + 2
+    positions = torch.arange(out_frames, device=audio.device, dtype=audio.dtype)[None, :] / factor.to(audio.dtype)[:, None]
+    left = positions.floor().long().clamp(max=frames - 2)
+    fraction = (positions - left).clamp(0.0, 1.0)[:, None, :]
+    index = left[:, None, :].expand(rows, bins, out_frames)
+    magnitude = torch.lerp(magnitude_in.gather(2, index), magnitude_in.gather(2, index + 1), fraction)
+    advance = advance_in.gather(2, index)
+    advance[:, :, 1:] = advance[:, :, :-1].clone()
+    advance[:, :, 0] = phase_in[:, :, 0]
+    phase = lock_to_peaks(torch.cumsum(advance, dim=2), magnitude, phase_in.gather(2, index))
+    return torch.istft(torch.polar(magnitude, phase), n_fft, hop, window=window, length=out_samples)
+
+
+def lock_to_peaks(phase: torch.Tensor, magnitude: torch.Tensor, analysis_phase: torch.Tensor) -> torch.Tensor:
+    """Phase locking (after Laroche & Dolson 1999) on (rows, bins, frames): every bin keeps the phase offset it
+    has in the input from the largest bin within ``PEAK_NEIGHBOURHOOD`` (its partial's peak). Without it the
+    bins of one partial drift apart as phases accumulate, and a stretched steady tone loses half its level."""
+    rows, bins, frames = magnitude.shape
+    by_frame = magnitude.transpose(1, 2).reshape(rows * frames, 1, bins)
+    _, peak = torch.nn.functional.max_pool1d(
+        by_frame, PEAK_NEIGHBOURHOOD, stride=1, padding=PEAK_NEIGHBOURHOOD // 2, return_indices=True
+    )
+    peak = peak.reshape(rows, frames, bins).transpose(1, 2)
+    return phase.gather(1, peak) + analysis_phase - analysis_phase.gather(1, peak)
+
+
+def pitch_shift_rows(audio: torch.Tensor, semitones: torch.Tensor, out_samples: int, sample_rate: int) -> torch.Tensor:
+    """Each row (rows, samples) shifted by its ``semitones`` (rows,) with duration and tempo kept: stretched in
+    time by 2**(semitones/12), then resampled by the same ratio back to ``out_samples``. Row content maps
+    in time: output sample t carries what was around input sample t."""
+    rate = torch.pow(2.0, semitones.float() / 12)
+    n_fft, hop = vocoder_sizes(sample_rate)
+    stretched = stretch_rows(audio, rate, math.ceil(out_samples * float(rate.max())) + 2, n_fft, hop)
+    return resample_rows(stretched, rate, out_samples, sample_rate)
 
 
 def fft_friendly_length(minimum: int) -> int:
@@ -265,10 +336,12 @@ class BatchAugmenter(nn.Module):
         if self.config.pitch_integer:
             drawn = drawn.round()
         semitones = torch.where(pitched, drawn, 0.0)
+        window = flat[:, : self.window_samples]
         if bool(pitched.any()):
-            flat = resample_rows(flat, torch.pow(2.0, semitones / 12), self.window_samples, self.sample_rate)
-        else:
-            flat = flat[:, : self.window_samples]
+            index = pitched.nonzero().squeeze(1)
+            shifted = pitch_shift_rows(flat[index], semitones[index], self.window_samples, self.sample_rate)
+            window = window.index_copy(0, index, shifted)
+        flat = window
 
         gain = torch.where(self._gate(chained, chain.gain_p, generator), self._uniform(rows, chain.gain_db, generator, device), 0.0)
         sign = torch.where(self._gate(chained, chain.polarity_p, generator), -1.0, 1.0)
@@ -279,7 +352,7 @@ class BatchAugmenter(nn.Module):
         decay = self._uniform(rows, chain.noise_decay, generator, device)
         if bool(noisy.any()):
             index = noisy.nonzero().squeeze(1)
-            noise = coloured_noise(index.numel(), flat.shape[1], decay[index], generator)
+            noise = coloured_noise(index.numel(), flat.shape[1], decay[index], self.sample_rate, generator)
             flat = flat.index_copy(0, index, add_noise(flat[index], noise, snr[index]))
 
         # One filter kind per clip (the reference's OneOf), each applied with its own probability per view.
@@ -316,5 +389,6 @@ def augment_clip_by_clip(augmenter: BatchAugmenter, audio: torch.Tensor) -> torc
 
 __all__ = [
     "BatchAugmenter", "ScaledChain", "add_echoes", "add_noise", "apply_frequency_response", "apply_gain",
-    "augment_clip_by_clip", "coloured_noise", "fft_friendly_length", "filter_response", "resample_rows", "scale_chain", "FILTER_KINDS",
+    "augment_clip_by_clip", "coloured_noise", "fft_friendly_length", "filter_response", "pitch_shift_rows", "resample_rows",
+    "scale_chain", "stretch_rows", "vocoder_sizes", "FILTER_KINDS",
 ]

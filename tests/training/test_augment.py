@@ -8,7 +8,8 @@ import pytest
 import torch
 
 from training.augment import (
-    BatchAugmenter, add_echoes, apply_frequency_response, coloured_noise, filter_response, resample_rows, add_noise,
+    BatchAugmenter, add_echoes, apply_frequency_response, coloured_noise, filter_response, pitch_shift_rows, resample_rows,
+    add_noise,
 )
 from training.config import AugmentConfig
 
@@ -55,19 +56,71 @@ def test_filters_keep_their_band_and_cut_the_rest():
 
 def test_noise_is_mixed_at_the_requested_snr():
     audio = torch.stack([_sine(300.0, WINDOW)] * 2)
-    noise = coloured_noise(2, WINDOW, torch.tensor([0.0, 2.0]))
+    noise = coloured_noise(2, WINDOW, torch.tensor([0.0, 2.0]), SAMPLE_RATE)
     noisy = add_noise(audio, noise, torch.tensor([10.0, 20.0]))
     residual = noisy - audio
     snr = 10 * torch.log10(audio.pow(2).mean(dim=1) / residual.pow(2).mean(dim=1))
     torch.testing.assert_close(snr, torch.tensor([10.0, 20.0]), atol=0.05, rtol=0)
 
 
-def test_echoes_repeat_the_signal_after_each_delay():
-    impulse = torch.zeros(1, 1000)
-    impulse[0, 0] = 1.0
-    out = add_echoes(impulse, torch.tensor([100]), torch.tensor([0.5]), torch.tensor([3]), torch.tensor([0.5]))
-    expected = {0: 0.5, 100: 0.5, 200: 0.25, 300: 0.125}
-    assert {int(i): round(float(out[0, i]), 6) for i in out[0].nonzero().flatten()} == expected
+def test_delay_impulse_response_is_the_references():
+    """Reference Delay (v = 0.7, 3 repeats, a = 0.3): taps [0.85, 0.105, 0.0315, 0]; the sum of repeats starts
+    with the dry signal, so 3 repeats give 2 echoes, and 1 repeat none."""
+    impulse = torch.zeros(2, 1000)
+    impulse[:, 0] = 1.0
+    out = add_echoes(impulse, torch.tensor([100, 100]), torch.tensor([0.7, 0.7]), torch.tensor([3, 1]), torch.tensor([0.3, 0.3]))
+    assert {int(i): round(float(out[0, i]), 6) for i in out[0].nonzero().flatten()} == {0: 0.85, 100: 0.105, 200: 0.0315}
+    assert {int(i): round(float(out[1, i]), 6) for i in out[1].nonzero().flatten()} == {0: 0.85}
+
+
+def _octave_slope_db(noise: torch.Tensor, sample_rate: int) -> float:
+    """Mean power change per octave from the 0.5-1 kHz octave to the 2-4 kHz one, in dB."""
+    power = torch.fft.rfft(noise).abs().pow(2).mean(dim=0)
+    frequencies = torch.fft.rfftfreq(noise.shape[-1], 1 / sample_rate)
+    bands = [float(power[(frequencies >= low) & (frequencies < 2 * low)].mean()) for low in (500.0, 2000.0)]
+    return 10 * math.log10(bands[1] / bands[0]) / 2
+
+
+def test_coloured_noise_has_the_references_spectral_slope():
+    """torch-audiomentations' mask 1 / linspace(1, sqrt(sr / 2))**decay: -5.55 dB per octave per unit of decay
+    over 0.5-4 kHz at 22.05 kHz (a 1/f**decay power law would give -3.0)."""
+    torch.manual_seed(0)
+    slopes = {decay: _octave_slope_db(coloured_noise(16, 2**16, torch.full((16,), decay), 22050), 22050)
+              for decay in (0.0, 1.0, 2.0, -1.0)}
+    assert slopes[0.0] == pytest.approx(0.0, abs=0.3)
+    assert slopes[1.0] == pytest.approx(-5.55, abs=0.3)
+    assert slopes[2.0] == pytest.approx(-11.05, abs=0.5)
+    assert slopes[-1.0] == pytest.approx(5.61, abs=0.3)
+
+
+def _beat_period(audio: torch.Tensor, sample_rate: int, shortest: int, longest: int) -> int:
+    """The lag (samples) at which the energy envelope best repeats itself, between ``shortest`` and ``longest``."""
+    envelope = torch.nn.functional.avg_pool1d(audio.pow(2)[None, None], 220, 110)[0, 0]
+    envelope = envelope - envelope.mean()
+    lags = range(shortest // 110, longest // 110)
+    scores = [float((envelope[lag:] * envelope[:-lag]).sum()) for lag in lags]
+    return lags[max(range(len(scores)), key=scores.__getitem__)] * 110
+
+
+def test_pitch_shift_keeps_the_click_spacing():
+    """A click every 11,025 samples: +4 semitones used to read the audio faster (spacing 8,750); now the tempo stays."""
+    sample_rate, window = 22050, 59535
+    clicks = torch.zeros(1, 75000)
+    clicks[0, 3000::11025] = 1.0
+    shifted = pitch_shift_rows(clicks, torch.tensor([4.0]), window, sample_rate)
+    assert shifted.shape == (1, window)
+    assert _beat_period(shifted[0], sample_rate, 6000, 16000) == pytest.approx(11025, rel=0.02)
+    sped_up = resample_rows(clicks, torch.tensor([2 ** (4 / 12)]), window, sample_rate)
+    assert _beat_period(sped_up[0], sample_rate, 6000, 16000) == pytest.approx(8750, rel=0.02)
+
+
+def test_pitch_shift_moves_a_tone_by_the_semitones_and_keeps_its_level():
+    rows = torch.stack([_sine(440.0, 12000)] * 3)
+    semitones = torch.tensor([-4.0, 0.0, 3.0])
+    shifted = pitch_shift_rows(rows, semitones, WINDOW, SAMPLE_RATE)
+    for row, steps in zip(shifted, semitones):
+        assert _peak_hz(row) == pytest.approx(440.0 * 2 ** (steps / 12), abs=2.5)
+        assert float(row[1000:-1000].pow(2).mean()) == pytest.approx(0.5, rel=0.05)
 
 
 def test_chain_gives_windows_reproducibly_and_views_differ():
