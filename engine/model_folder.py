@@ -8,16 +8,18 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors import SafetensorError
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
 from engine.keys import KEY_CLASS_NAMES
+from engine.model_checks import check_config_json, check_parameter_count, estimated_parameters, non_finite_tensor
 from engine.networks import AudioModel, ClassifierHead, build_encoder, build_key_head
 
 FORMAT_VERSION = 1
@@ -150,6 +152,12 @@ def _readable_by_everyone_the_umask_allows(path: Path) -> None:
     path.chmod(0o666 & ~umask)
 
 
+def _stored_parameters(weights: Path) -> int:
+    """Values in a safetensors file, read from its header (no tensor is loaded)."""
+    with safe_open(str(weights), framework="pt") as handle:
+        return sum(math.prod(handle.get_slice(name).get_shape()) for name in handle.keys())
+
+
 def load_model(folder: Path | str, device: str | torch.device = "cpu") -> LoadedModel:
     """Load a model folder or raise ``ModelLoadError`` with one clear reason."""
     folder = Path(folder)
@@ -160,19 +168,29 @@ def load_model(folder: Path | str, device: str | torch.device = "cpu") -> Loaded
         if not required.is_file():
             raise ModelLoadError(f"model folder {folder} has no {required.name}")
     try:
-        config = ModelConfig.from_json(json.loads(config_path.read_text(encoding="utf-8")))
-    except (json.JSONDecodeError, KeyError, TypeError, UnicodeDecodeError) as error:
+        data = json.loads(config_path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise ModelLoadError(f"model folder {folder}: unreadable {CONFIG_FILE} ({error})") from None
+    try:
+        check_config_json(data)  # every field's type and limits, before anything is built from them
+        config = ModelConfig.from_json(data)
+    except (ValueError, KeyError, TypeError) as error:
+        raise ModelLoadError(f"model folder {folder}: bad {CONFIG_FILE} ({error})") from None
     if config.format_version > FORMAT_VERSION:
         raise ModelLoadError(f"model folder {folder} uses format {config.format_version}; this engine reads {FORMAT_VERSION}")
     try:
+        check_parameter_count(estimated_parameters(config.architecture), CONFIG_FILE)  # before any allocation
         network = build_network(config)
-    except (ValueError, TypeError, KeyError) as error:
+    except (ValueError, TypeError, KeyError, RuntimeError) as error:
         raise ModelLoadError(f"model folder {folder}: bad architecture in {CONFIG_FILE} ({error})") from None
     try:
+        check_parameter_count(_stored_parameters(weights_path), WEIGHTS_FILE)
         state = load_file(str(weights_path))
     except (SafetensorError, OSError, ValueError) as error:
         raise ModelLoadError(f"model folder {folder}: unreadable {WEIGHTS_FILE} ({error})") from None
+    broken = non_finite_tensor(state)
+    if broken is not None:
+        raise ModelLoadError(f"model folder {folder}: {WEIGHTS_FILE} holds NaN or infinite values ({broken})")
     try:
         network.load_state_dict(state, strict=True)
     except RuntimeError as error:

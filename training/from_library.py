@@ -26,7 +26,6 @@ Evaluation (held-out albums only, embeddings as the library stores them, 6 windo
 from __future__ import annotations
 
 import json
-import re
 import shutil
 import threading
 import time
@@ -41,6 +40,7 @@ from engine.analyzer import torch_threads
 from engine.keys import key_from_index, parse_key
 from engine.library import Library
 from engine.model_folder import CONFIG_FILE as MODEL_CONFIG_FILE
+from engine.model_checks import check_model_name
 from engine.model_folder import MODEL_CARD_FILE, LoadedModel, load_model
 from engine.results import IndexProgress, IndexReport
 from engine.scan import path_from_key
@@ -64,7 +64,6 @@ CACHE_FOLDER = "cache"
 PRECISION_DEPTH = 10
 PROBE_EPOCHS = 300
 WARMUP_SHARE_OF_STEPS = 0.2  # --steps below the config's warm-up shortens the warm-up to this share
-NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 Say = Callable[[str], None]
 
@@ -96,8 +95,10 @@ class LibraryTraining:
     ) -> None:
         self.fields, self.say, self.seed = list(fields), say, seed
         self.name = name or default_name(self.fields)
-        if not NAME_PATTERN.match(self.name):
-            raise FromLibraryError(f"model name {self.name!r}: use letters, digits, '.', '_' or '-' (at most 64)")
+        try:
+            check_model_name(self.name)  # the whole name: a trailing newline is refused too
+        except ValueError as error:
+            raise FromLibraryError(str(error)) from None
         self.library = Library(database, base)
         self.base = self.library.model()
         self.workspace = custom_models_root(self.library.db_path) / self.name

@@ -13,12 +13,13 @@ import torchaudio
 
 from engine.audio import AudioDecodeError, decode_mono
 from engine.keys import key_from_index
+from training.evaluation.bootstrap import paired_difference, retrieval_with_intervals
 from training.evaluation.chroma_key import estimate_key
 from training.evaluation.corruptions import CORRUPTIONS, EXCERPT_BITRATE, mp3_round_trip, pitch_shift_by_resampling
 from training.evaluation.library_retrieval import library_excerpt_retrieval
 from training.evaluation.logmel_embedding import logmel_statistics, standardised
 from training.evaluation.metrics import (
-    average_precision, key_metrics, same_label_retrieval, top1_retrieval, version_pair_retrieval,
+    average_precision, key_metrics, per_query_label_retrieval, top1_retrieval, version_pair_retrieval,
 )
 from training.evaluation.model_inference import run_model
 
@@ -167,6 +168,7 @@ def evaluate_soundtracks(records: list[dict[str, Any]], loaded, settings: Evalua
     records = _limited([r for r in records if r["split"] == "test"], settings.max_tracks, settings.seed)
     rng = random.Random(settings.seed)
     logmel_tracks, logmel_excerpts, model_tracks, model_excerpts, clean_excerpts = [], [], [], [], []
+    tag_probabilities: list[np.ndarray] = []
     consistency: dict[str, list[bool]] = {"ks_chroma": []}
     essentia = _essentia_key_function() if settings.essentia else None
     if essentia:
@@ -186,7 +188,10 @@ def evaluate_soundtracks(records: list[dict[str, Any]], loaded, settings: Evalua
         logmel_tracks.append(logmel_statistics(track, settings.sample_rate))
         logmel_excerpts.append(logmel_statistics(excerpt, settings.sample_rate))
         if loaded:
-            model_tracks.append(run_model(loaded, at_rate(track, settings.sample_rate, loaded.config.sample_rate)).embedding)
+            whole = run_model(loaded, at_rate(track, settings.sample_rate, loaded.config.sample_rate))
+            model_tracks.append(whole.embedding)
+            if whole.tag_probabilities is not None:
+                tag_probabilities.append(whole.tag_probabilities)
             model_excerpts.append(run_model(loaded, at_rate(excerpt, settings.sample_rate, loaded.config.sample_rate)).embedding)
         key_audio = track[: int(KEY_EXCERPT_SECONDS * settings.sample_rate)]
         for shift in shifts:
@@ -209,17 +214,21 @@ def evaluate_soundtracks(records: list[dict[str, Any]], loaded, settings: Evalua
     embeddings = {"logmel_stats": (normalised[: len(kept)], normalised[len(kept):])}
     if loaded:
         embeddings["model"] = (np.stack(model_tracks), np.stack(model_excerpts))
-    similarity = {}
+    similarity, per_query = {}, {}
     for name, (tracks, excerpts) in embeddings.items():
+        per_query[name] = per_query_label_retrieval(tracks, soundtracks)
         similarity[name] = {
-            "same_soundtrack": same_label_retrieval(tracks, soundtracks),
+            "same_soundtrack": retrieval_with_intervals(*per_query[name]),
             "excerpt_96kbps": top1_retrieval(excerpts, tracks, list(range(len(kept)))),
             "version_pairs": version_pair_retrieval(tracks, pairs),
         }
     if loaded:
-        similarity["model"]["library_excerpt_96kbps"] = library_excerpt_retrieval(
+        similarity["model"]["same_soundtrack"]["minus_logmel_stats"] = _differences(per_query["model"], per_query["logmel_stats"])
+        baseline_by_path = dict(zip((r["path"] for r in kept), embeddings["logmel_stats"][0]))
+        library = library_excerpt_retrieval(
             [r["path"] for r in kept], clean_excerpts, _stranger_excerpts(others, len(kept), settings),
-            settings.sample_rate, loaded.folder, soundtracks)
+            settings.sample_rate, loaded.folder, soundtracks, baseline_by_path)
+        similarity["model"]["library_excerpt_96kbps"] = library
     return {
         "tracks": len(kept),
         "hours": round(sum(r["duration"] for r in kept) / 3600, 3),
@@ -227,4 +236,26 @@ def evaluate_soundtracks(records: list[dict[str, Any]], loaded, settings: Evalua
         "similarity": similarity,
         "transposition_consistency": {m: {"rate": float(np.mean(v)) if v else float("nan"), "pairs": len(v)}
                                       for m, v in consistency.items()},
+        **({"tags_on_real_music": tag_firing(np.stack(tag_probabilities), loaded)} if tag_probabilities else {}),
     }
+
+
+def _differences(model: tuple[np.ndarray, np.ndarray], baseline: tuple[np.ndarray, np.ndarray]) -> dict[str, Any]:
+    """Paired bootstrap of model minus baseline, per query, for R-precision and AP."""
+    return {"r_precision": paired_difference(model[0], baseline[0]), "map": paired_difference(model[1], baseline[1])}
+
+
+def tag_firing(probabilities: np.ndarray, loaded) -> dict[str, Any]:
+    """Share of real tracks each tag fires on: at 0.5, and at the model's calibrated threshold where it has one
+    (``heads.tags.calibration`` of its config), with whether the model shows the tag at all."""
+    calibration = (loaded.config.tag_head or {}).get("calibration", {})
+    table = {}
+    for column, tag in enumerate(loaded.config.tag_names):
+        scores = probabilities[:, column]
+        entry = {"fires_at_0.5": float(np.mean(scores > 0.5)), "median_probability": float(np.median(scores))}
+        if tag in calibration:
+            entry["fires_at_threshold"] = float(np.mean(scores > calibration[tag]["threshold"]))
+            entry["threshold"] = float(calibration[tag]["threshold"])
+            entry["shown"] = bool(calibration[tag]["shown"])
+        table[tag] = entry
+    return {"tracks": int(probabilities.shape[0]), "tags": table}

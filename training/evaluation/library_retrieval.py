@@ -16,21 +16,25 @@ import numpy as np
 from engine.library import Library
 from training.corpora.audio_files import write_audio
 from training.evaluation.corruptions import EXCERPT_BITRATE
-from training.evaluation.metrics import same_label_retrieval
+from training.evaluation.bootstrap import paired_difference, retrieval_with_intervals
+from training.evaluation.metrics import per_query_label_retrieval
 
 RESULTS_CHECKED = 5  # how many results of each query are checked for false same-recording matches
 
 
 def library_excerpt_retrieval(track_paths: list[str], excerpts: list[np.ndarray], strangers: list[np.ndarray],
-                              sample_rate: int, model_folder: Path, soundtracks: list[str] | None = None) -> dict[str, Any]:
+                              sample_rate: int, model_folder: Path, soundtracks: list[str] | None = None,
+                              baseline_by_path: dict[str, np.ndarray] | None = None) -> dict[str, Any]:
     """Top-1 rate of ``excerpts[i]`` (clean audio at ``sample_rate``, encoded here at 96 kbps) finding
     ``track_paths[i]`` among all of them; how often that answer was a same-recording match; how often another
     track, or any track for an excerpt of a ``strangers`` track (not in the library), was called the same
-    recording; with ``soundtracks`` (a label per path), same-soundtrack retrieval on the stored vectors."""
+    recording; with ``soundtracks`` (a label per path), same-soundtrack retrieval on the stored vectors, and
+    with ``baseline_by_path`` its paired difference to that baseline embedding on the very same tracks."""
     with tempfile.TemporaryDirectory(prefix="eval-library-") as folder:
         with Library(Path(folder) / "library.db", model_folder) as library:
             report = library.index(track_paths, workers=0)
-            stored = _same_soundtrack_on_stored_vectors(library, track_paths, soundtracks) if soundtracks else None
+            stored = (_same_soundtrack_on_stored_vectors(library, track_paths, soundtracks, baseline_by_path)
+                      if soundtracks else None)
 
             def ask(samples: np.ndarray, number: int) -> list:
                 query = Path(folder) / f"excerpt{number:04d}.mp3"
@@ -56,12 +60,22 @@ def library_excerpt_retrieval(track_paths: list[str], excerpts: list[np.ndarray]
             "queries": len(hits), "indexed": report.added, "problems": report.problems}
 
 
-def _same_soundtrack_on_stored_vectors(library: Library, track_paths: list[str], soundtracks: list[str]) -> dict | None:
-    """R-precision and mAP of the embeddings the library stored, labelled by soundtrack."""
+def _same_soundtrack_on_stored_vectors(library: Library, track_paths: list[str], soundtracks: list[str],
+                                       baseline_by_path: dict[str, np.ndarray] | None) -> dict | None:
+    """R-precision and mAP (with 95 % intervals) of the embeddings the library stored, labelled by soundtrack;
+    minus the baseline's on the same tracks when ``baseline_by_path`` is given."""
     label_of = {Path(path).resolve(): label for path, label in zip(track_paths, soundtracks)}
+    baseline_of = {Path(path).resolve(): vector for path, vector in (baseline_by_path or {}).items()}
     track_ids, vectors = library.embeddings()
-    labels = [label_of.get(Path(library.track(int(track_id)).path).resolve()) for track_id in track_ids]
-    kept = [position for position, label in enumerate(labels) if label is not None]
+    stored_paths = [Path(library.track(int(track_id)).path).resolve() for track_id in track_ids]
+    kept = [position for position, path in enumerate(stored_paths) if path in label_of]
     if len(kept) < 2:
         return None
-    return same_label_retrieval(vectors[kept], [labels[position] for position in kept])
+    labels = [label_of[stored_paths[position]] for position in kept]
+    stored = per_query_label_retrieval(vectors[kept], labels)
+    result = retrieval_with_intervals(*stored)
+    if baseline_of and all(stored_paths[position] in baseline_of for position in kept):
+        baseline = per_query_label_retrieval(np.stack([baseline_of[stored_paths[p]] for p in kept]), labels)
+        result["minus_logmel_stats"] = {"r_precision": paired_difference(stored[0], baseline[0]),
+                                        "map": paired_difference(stored[1], baseline[1])}
+    return result

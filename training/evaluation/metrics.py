@@ -37,9 +37,9 @@ def average_precision(scores: np.ndarray, relevant: np.ndarray) -> float:
     return float(precision_at_hit.mean())
 
 
-def same_label_retrieval(embeddings: np.ndarray, labels: Sequence[str]) -> dict[str, float]:
-    """Leave-one-out retrieval: each item queries all others; relevant = same label.
-    R-precision = share of relevant items among the top R (R = number of relevant items)."""
+def per_query_label_retrieval(embeddings: np.ndarray, labels: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Leave-one-out retrieval, one value per query that has a relevant item: (R-precisions, APs).
+    R-precision = share of relevant items among the top R (R = number of items sharing the query's label)."""
     labels_array = np.asarray(labels)
     similarities = cosine_similarities(embeddings, embeddings)
     r_precisions, average_precisions = [], []
@@ -53,10 +53,16 @@ def same_label_retrieval(embeddings: np.ndarray, labels: Sequence[str]) -> dict[
         top = np.argsort(-scores, kind="stable")[:count]
         r_precisions.append(relevant[top].mean())
         average_precisions.append(average_precision(scores, relevant))
+    return np.asarray(r_precisions, dtype=float), np.asarray(average_precisions, dtype=float)
+
+
+def same_label_retrieval(embeddings: np.ndarray, labels: Sequence[str]) -> dict[str, float]:
+    """Mean R-precision and mAP of ``per_query_label_retrieval``."""
+    r_precisions, average_precisions = per_query_label_retrieval(embeddings, labels)
     return {
-        "r_precision": float(np.mean(r_precisions)) if r_precisions else float("nan"),
-        "map": float(np.mean(average_precisions)) if average_precisions else float("nan"),
-        "queries": len(r_precisions),
+        "r_precision": float(r_precisions.mean()) if r_precisions.size else float("nan"),
+        "map": float(average_precisions.mean()) if average_precisions.size else float("nan"),
+        "queries": int(r_precisions.size),
     }
 
 

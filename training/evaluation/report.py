@@ -12,6 +12,20 @@ def _percent(value: float) -> str:
     return "–" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{100 * value:.1f}"
 
 
+def _with_interval(entry: dict[str, Any], name: str) -> str:
+    interval = entry.get(f"{name}_ci95")
+    suffix = f" [{_percent(interval[0])}, {_percent(interval[1])}]" if interval else ""
+    return _percent(entry[name]) + suffix
+
+
+def _difference(entry: dict[str, Any]) -> str:
+    parts = []
+    for name, label in (("r_precision", "R-precision"), ("map", "mAP")):
+        gap = entry[name]
+        parts.append(f"{label} {100 * gap['mean']:+.1f} points [{100 * gap['ci95'][0]:+.1f}, {100 * gap['ci95'][1]:+.1f}]")
+    return "; ".join(parts)
+
+
 def markdown_report(results: dict[str, Any]) -> str:
     lines = [f"# Evaluation: {results.get('model', 'baselines only')}", ""]
     renders = results.get("renders")
@@ -30,11 +44,16 @@ def markdown_report(results: dict[str, Any]) -> str:
     tracks = results.get("soundtracks")
     if tracks:
         lines += ["", f"## Held-out soundtracks ({tracks['tracks']} tracks, {tracks['hours']} h: {', '.join(tracks['soundtracks'])})", "",
-                  "| embedding | same-soundtrack R-precision % | mAP % | 30 s excerpt @96 kbps top-1 % | version pairs top-1 % |",
+                  "| embedding | same-soundtrack R-precision % [95 % CI] | mAP % [95 % CI] | 30 s excerpt @96 kbps top-1 % | version pairs top-1 % |",
                   "|---|---|---|---|---|"]
         for name, entry in tracks["similarity"].items():
-            lines.append(f"| {name} | {_percent(entry['same_soundtrack']['r_precision'])} | {_percent(entry['same_soundtrack']['map'])} "
+            retrieval = entry["same_soundtrack"]
+            lines.append(f"| {name} | {_with_interval(retrieval, 'r_precision')} | {_with_interval(retrieval, 'map')} "
                          f"| {_percent(entry['excerpt_96kbps']['top1'])} | {_percent(entry['version_pairs']['top1'])} |")
+        difference = tracks["similarity"].get("model", {}).get("same_soundtrack", {}).get("minus_logmel_stats")
+        if difference:
+            lines += ["", "Model minus log-mel statistics (16 windows edge to edge vs the whole track), paired bootstrap "
+                      f"over queries: {_difference(difference)}."]
         library = tracks["similarity"].get("model", {}).get("library_excerpt_96kbps")
         if library:
             lines += ["", "The model's excerpt column compares embeddings only. Through the product (`engine index` of the "
@@ -46,12 +65,25 @@ def markdown_report(results: dict[str, Any]) -> str:
                       "tracks outside the library."]
             stored = library.get("same_soundtrack")
             if stored:
-                lines += ["", "Same-soundtrack retrieval on the vectors `engine index` stored (its 6 windows, inside the "
-                          f"first and last 5 % of each track): R-precision {_percent(stored['r_precision'])} %, "
-                          f"mAP {_percent(stored['map'])} %."]
+                lines += ["", "Same-soundtrack retrieval on the vectors `engine index` stored (the windows indexing "
+                          f"reads): R-precision {_with_interval(stored, 'r_precision')} %, mAP {_with_interval(stored, 'map')} %."]
+                if stored.get("minus_logmel_stats"):
+                    lines += ["", f"Stored vectors minus log-mel statistics on the same tracks: {_difference(stored['minus_logmel_stats'])}."]
         lines += ["", "## Transposition consistency on held-out game music", "", "| method | consistent % | pairs |", "|---|---|---|"]
         for name, entry in tracks["transposition_consistency"].items():
             lines.append(f"| {name} | {_percent(entry['rate'])} | {entry['pairs']} |")
+        firing = tracks.get("tags_on_real_music")
+        if firing:
+            lines += ["", f"## Tags on held-out real music ({firing['tracks']} tracks)", "",
+                      "| tag | fires at 0.5 % | median probability | threshold | fires at threshold % | shown |", "|---|---|---|---|---|---|"]
+            for tag, entry in firing["tags"].items():
+                lines.append(f"| {tag} | {_percent(entry['fires_at_0.5'])} | {entry['median_probability']:.2f} "
+                             f"| {entry.get('threshold', '')} | {_percent(entry['fires_at_threshold']) if 'fires_at_threshold' in entry else ''} "
+                             f"| {entry.get('shown', '')} |")
+    if results.get("tonal_test"):
+        from training.evaluation.key_breakdown import tonal_test_markdown
+
+        lines += tonal_test_markdown(results["tonal_test"])
     lines += ["", "Command: `" + results.get("command", "") + "`", ""]
     return "\n".join(lines)
 
