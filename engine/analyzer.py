@@ -11,7 +11,6 @@ import copy
 import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -20,11 +19,11 @@ from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval, fuse_linear_bn_eval
 
 from engine.audio import read_windows
-from engine.keys import Key, key_from_index
 from engine.model_folder import LoadedModel
+from engine.track_analysis import (  # noqa: F401 (re-exported: the analyzer's results and defaults)
+    DEFAULT_BATCH_WINDOWS, DEFAULT_MAX_WINDOWS, KeyEstimate, TrackAnalysis, key_estimate, top_tag_index,
+)
 
-DEFAULT_MAX_WINDOWS = 6  # 16 s of a track: a stable mean, and cheap enough for >1000x real time (BENCHMARKS.md)
-DEFAULT_BATCH_WINDOWS = 64
 # Windows per forward pass: small enough for the activations to stay in the CPU caches (LogFreqCNN on 1 thread:
 # 11.5 ms per window at 16, 13.5 ms at 64; BENCHMARKS.md). ``batch_windows`` still sets how many windows are
 # gathered (from many tracks) before they run, and so how often indexing commits.
@@ -36,37 +35,6 @@ _CONVOLUTIONS = (nn.Conv1d, nn.Conv2d)
 _BATCH_NORMS = (nn.BatchNorm1d, nn.BatchNorm2d)
 _MAX_POOLS = (nn.MaxPool1d, nn.MaxPool2d)
 _inference_networks: "weakref.WeakKeyDictionary[nn.Module, nn.Module]" = weakref.WeakKeyDictionary()
-
-
-@dataclass
-class TrackAnalysis:
-    """``embedding`` (D,) float32 unit length; ``key_probs`` (24,) or None; ``tag_probs`` (T,) or None."""
-
-    embedding: np.ndarray
-    key_probs: np.ndarray | None
-    tag_probs: np.ndarray | None
-    window_count: int
-
-
-@dataclass(frozen=True)
-class KeyEstimate:
-    key: Key
-    confidence: float
-
-
-def key_estimate(key_probs: np.ndarray | None) -> KeyEstimate | None:
-    """The most probable of the 24 keys and its probability."""
-    if key_probs is None or key_probs.size == 0:
-        return None
-    index = int(np.argmax(key_probs))
-    return KeyEstimate(key_from_index(index), float(key_probs[index]))
-
-
-def top_tag_index(tag_probs: np.ndarray | None) -> int | None:
-    """The index of the most probable tag (what the library sorts by), or None without tag probabilities."""
-    if tag_probs is None or tag_probs.size == 0:
-        return None
-    return int(np.argmax(tag_probs))
 
 
 def l2_normalise(vectors: np.ndarray) -> np.ndarray:

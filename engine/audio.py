@@ -16,14 +16,9 @@ from pathlib import Path
 import av
 import numpy as np
 
+from engine.audio_formats import AUDIO_EXTENSIONS  # noqa: F401 (re-exported)
 from engine.truncation import container_truncation
 
-AUDIO_EXTENSIONS = frozenset(
-    {
-        ".mp3", ".flac", ".ogg", ".oga", ".opus", ".m4a", ".mp4", ".aac", ".wav", ".wave", ".aif", ".aiff",
-        ".aifc", ".wma", ".wv", ".ape", ".mka", ".mkv", ".webm", ".m4v", ".mov", ".avi", ".alac", ".mpc",
-    }
-)
 MIN_DURATION_SECONDS = 1.0
 AUDIO_DIGEST_BYTES = 16
 # A file is truncated when less than this share of its stated duration decodes (and more than the slack is missing).

@@ -11,7 +11,7 @@ from collections.abc import Callable
 import numpy as np
 from sqlalchemy import Connection, bindparam, inspect, select, text, update
 
-from engine.analyzer import top_tag_index
+from engine.track_analysis import top_tag_index
 from engine.schema import analyses, metadata
 
 

@@ -6,107 +6,30 @@ Loading never unpickles: tensors come from safetensors, everything else is JSON.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
 from engine.keys import KEY_CLASS_NAMES
-from engine.model_checks import check_config_json, check_parameter_count, estimated_parameters, non_finite_tensor
+from engine.model_checks import check_parameter_count, estimated_parameters, non_finite_tensor
+from engine.model_spec import (  # noqa: F401 (re-exported: the model format's names live in model_spec)
+    CONFIG_FILE, DEFAULT_MODEL_DIR, FORMAT_VERSION, MODEL_CARD_FILE, WEIGHTS_FILE, ModelConfig, ModelLoadError,
+    ModelSpec, default_model_available, file_sha256, read_model_spec,
+)
 from engine.networks import AudioModel, ClassifierHead, build_encoder, build_key_head
 
-FORMAT_VERSION = 1
-WEIGHTS_FILE = "weights.safetensors"
-CONFIG_FILE = "config.json"
-MODEL_CARD_FILE = "MODEL_CARD.md"
-DEFAULT_MODEL_DIR = Path(__file__).resolve().parent.parent / "resources" / "models" / "default"
-
-
-class ModelLoadError(Exception):
-    """A model folder is missing, incomplete or inconsistent; the message says which and why."""
-
 
 @dataclass
-class ModelConfig:
-    """What ``config.json`` holds. ``architecture`` is the encoder config with its ``type``."""
-
-    name: str
-    architecture: dict[str, Any]
-    key_head: dict[str, Any] | None = None  # {"labels": [...24 names], "hidden_dim": 0}
-    tag_head: dict[str, Any] | None = None  # {"labels": [...], "hidden_dim": 0, "metrics": {...}}
-    training: dict[str, Any] = field(default_factory=dict)
-    metrics: dict[str, Any] = field(default_factory=dict)
-    format_version: int = FORMAT_VERSION
-
-    @property
-    def sample_rate(self) -> int:
-        return int(self.architecture["sample_rate"])
-
-    @property
-    def window_samples(self) -> int:
-        return int(self.architecture["window_samples"])
-
-    @property
-    def window_seconds(self) -> float:
-        return self.window_samples / self.sample_rate
-
-    @property
-    def embedding_dim(self) -> int:
-        return int(self.architecture.get("embedding_dim", 512))
-
-    @property
-    def tag_names(self) -> list[str]:
-        return list(self.tag_head["labels"]) if self.tag_head else []
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "format_version": self.format_version,
-            "name": self.name,
-            "architecture": self.architecture,
-            "sample_rate": self.sample_rate,
-            "window_seconds": self.window_seconds,
-            "embedding_dim": self.embedding_dim,
-            "heads": {
-                **({"key": self.key_head} if self.key_head else {}),
-                **({"tags": self.tag_head} if self.tag_head else {}),
-            },
-            "training": self.training,
-            "metrics": self.metrics,
-        }
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> "ModelConfig":
-        heads = data.get("heads", {})
-        return cls(
-            name=data["name"],
-            architecture=data["architecture"],
-            key_head=heads.get("key"),
-            tag_head=heads.get("tags"),
-            training=data.get("training", {}),
-            metrics=data.get("metrics", {}),
-            format_version=data.get("format_version", FORMAT_VERSION),
-        )
-
-
-@dataclass
-class LoadedModel:
-    """A ready-to-run model: the network in eval mode, its config, and its identity."""
+class LoadedModel(ModelSpec):
+    """A ready-to-run model: its config and identity (``ModelSpec``) and the network in eval mode."""
 
     network: AudioModel
-    config: ModelConfig
-    folder: Path
-    weights_sha256: str
-
-    @property
-    def model_id(self) -> str:
-        return f"{self.config.name}-{self.weights_sha256[:12]}"
 
 
 def build_network(config: ModelConfig) -> AudioModel:
@@ -121,14 +44,6 @@ def build_network(config: ModelConfig) -> AudioModel:
             embedding_dim, len(config.tag_head["labels"]), int(config.tag_head.get("hidden_dim", 0))
         )
     return AudioModel(encoder, key_head, tag_head)
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def save_model(folder: Path | str, network: AudioModel, config: ModelConfig, model_card: str | None = None) -> Path:
@@ -160,32 +75,21 @@ def _stored_parameters(weights: Path) -> int:
 
 def load_model(folder: Path | str, device: str | torch.device = "cpu") -> LoadedModel:
     """Load a model folder or raise ``ModelLoadError`` with one clear reason."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise ModelLoadError(f"model folder not found: {folder}")
-    config_path, weights_path = folder / CONFIG_FILE, folder / WEIGHTS_FILE
-    for required in (config_path, weights_path):
-        if not required.is_file():
-            raise ModelLoadError(f"model folder {folder} has no {required.name}")
-    try:
-        data = json.loads(config_path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise ModelLoadError(f"model folder {folder}: unreadable {CONFIG_FILE} ({error})") from None
-    try:
-        check_config_json(data)  # every field's type and limits, before anything is built from them
-        config = ModelConfig.from_json(data)
-    except (ValueError, KeyError, TypeError) as error:
-        raise ModelLoadError(f"model folder {folder}: bad {CONFIG_FILE} ({error})") from None
-    if config.format_version > FORMAT_VERSION:
-        raise ModelLoadError(f"model folder {folder} uses format {config.format_version}; this engine reads {FORMAT_VERSION}")
+    return load_network(read_model_spec(folder), device)
+
+
+def load_network(spec: ModelSpec, device: str | torch.device = "cpu") -> LoadedModel:
+    """Build the network of a model folder read by ``read_model_spec`` and load its weights into it, or raise
+    ``ModelLoadError`` (a bad architecture, unreadable weights, weights that do not fit the config)."""
+    folder, config = spec.folder, spec.config
     try:
         check_parameter_count(estimated_parameters(config.architecture), CONFIG_FILE)  # before any allocation
         network = build_network(config)
     except (ValueError, TypeError, KeyError, RuntimeError) as error:
         raise ModelLoadError(f"model folder {folder}: bad architecture in {CONFIG_FILE} ({error})") from None
     try:
-        check_parameter_count(_stored_parameters(weights_path), WEIGHTS_FILE)
-        state = load_file(str(weights_path))
+        check_parameter_count(_stored_parameters(folder / WEIGHTS_FILE), WEIGHTS_FILE)
+        state = load_file(str(folder / WEIGHTS_FILE))
     except (SafetensorError, OSError, ValueError) as error:
         raise ModelLoadError(f"model folder {folder}: unreadable {WEIGHTS_FILE} ({error})") from None
     broken = non_finite_tensor(state)
@@ -197,8 +101,4 @@ def load_model(folder: Path | str, device: str | torch.device = "cpu") -> Loaded
         first_line = str(error).splitlines()[0]
         raise ModelLoadError(f"model folder {folder}: weights do not match config.json ({first_line})") from None
     network.eval().to(device)
-    return LoadedModel(network=network, config=config, folder=folder, weights_sha256=file_sha256(weights_path))
-
-
-def default_model_available() -> bool:
-    return (DEFAULT_MODEL_DIR / WEIGHTS_FILE).is_file() and (DEFAULT_MODEL_DIR / CONFIG_FILE).is_file()
+    return LoadedModel(network=network, config=config, folder=folder, weights_sha256=spec.weights_sha256)

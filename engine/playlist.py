@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from engine.atomic_write import write_bytes_atomically
-from engine.audio import AUDIO_EXTENSIONS
+from engine.audio_formats import AUDIO_EXTENSIONS
 from engine.results import TrackRow
 
 NEIGHBOUR_POOL = 32  # neighbours looked at per step before widening the search

@@ -19,7 +19,6 @@ from sqlalchemy import and_, bindparam, delete, false, func, or_, select, update
 from sqlalchemy.dialects.sqlite import dialect as sqlite_dialect
 from sqlalchemy.sql import ColumnElement
 
-from engine.analyzer import TrackAnalysis, top_tag_index
 from engine.database import inspect_database, open_database
 from engine.keys import KEY_INDICES_IN_CAMELOT_ORDER
 from engine.landmarks import LANDMARK_VERSION, Landmarks
@@ -28,6 +27,7 @@ from engine.scan import display_path, path_from_key, path_key, under_prefix_boun
 from engine.schema import (
     analyses, analysis_counts, folders, landmark_counts, models, problems, settings, track_landmarks, tracks,
 )
+from engine.track_analysis import TrackAnalysis, top_tag_index
 
 FILTER_COLUMNS = ("title", "artist", "album", "genre", "path")
 SORT_ORDERS = {

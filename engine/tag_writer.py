@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from engine.audio import AudioDecodeError, decoded_audio_digest
 from engine.file_problem import FileProblem
 from engine.keys import Key, key_tag_text
 from engine.metadata import read_metadata
@@ -64,6 +63,8 @@ def write_tags(
     ``on_existing`` decides for a field that already has values: "keep" them, "replace" them, or "add" the
     new values not yet there (case-insensitive). Never raises for a file problem; see ``TagWriteResult``.
     """
+    from engine.audio import AudioDecodeError, decoded_audio_digest  # here: reading commands never load PyAV
+
     path = os.fspath(path)
     try:
         wanted = _cleaned(path, values_by_field, on_existing)
@@ -126,6 +127,8 @@ def _apply(copy: str, planned: dict[str, list[str]]) -> None:
 
 def _verify(copy: str, planned: dict[str, list[str]], original_digest: str) -> None:
     """Raise ``TagWriteError`` unless mutagen and our reader see the new values and the audio is unchanged."""
+    from engine.audio import decoded_audio_digest
+
     audio, family = open_tags(copy)
     metadata = read_metadata(copy)
     for name, values in planned.items():

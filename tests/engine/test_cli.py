@@ -16,11 +16,16 @@ import pytest
 
 from engine.library import Library
 from engine.vector_index import index_paths
+from json_contract import (
+    BPM_TYPES, INDEX_TYPES, INFO_TYPES, KEY_TYPES, PROBLEM_TYPES, SIMILAR_TYPES, WHEEL_BY_INDEX, assert_types,
+)
 
 KEY_FIELDS = {"path", "tonic", "pitch_class", "mode", "camelot", "confidence", "key", "open_key"}
 SIMILAR_RESULT_FIELDS = {"path", "track_id", "score", "title", "artist", "key", "same_recording"}
 INDEX_FIELDS = {"added", "updated", "unchanged", "removed", "problems", "seconds"}
 KILL_POLL_SECONDS = 0.05
+SCORE_SLACK = 1e-6  # cosine of float32 unit vectors
+CTRL_C_EXIT = 130
 KILL_WAIT_SECONDS = 90
 
 
@@ -72,6 +77,8 @@ def test_similar_key_tag_info_problems_json_shapes(engine, engine_json, indexed_
         assert len(entry["results"]) == 4
         for hit in entry["results"]:
             assert SIMILAR_RESULT_FIELDS <= set(hit)
+            assert_types(hit, SIMILAR_TYPES)
+            assert -1.0 - SCORE_SLACK <= hit["score"] <= 1.0 + SCORE_SLACK
         assert [hit["score"] for hit in entry["results"]] == sorted((hit["score"] for hit in entry["results"]), reverse=True)
     assert query_path not in {hit["path"] for hit in similar[0]["results"]}
     assert 3 not in {hit["track_id"] for hit in similar[1]["results"]}
@@ -79,20 +86,29 @@ def test_similar_key_tag_info_problems_json_shapes(engine, engine_json, indexed_
     broken = str(generated_library_source.root / "broken" / "text.mp3")
     keys = engine_json("key", query_path, broken, *common)
     assert KEY_FIELDS <= set(keys[0]) and keys[0]["path"] == query_path
+    assert_types(keys[0], KEY_TYPES)
     assert keys[0]["mode"] in ("major", "minor") and 0 <= keys[0]["pitch_class"] < 12
-    assert keys[0]["camelot"][-1] in "AB" and 0.0 <= keys[0]["confidence"] <= 1.0
+    index = keys[0]["pitch_class"] + (12 if keys[0]["mode"] == "minor" else 0)
+    assert (keys[0]["key"], keys[0]["camelot"], keys[0]["open_key"]) == WHEEL_BY_INDEX[index]  # the published wheel
+    assert keys[0]["key"] == f"{keys[0]['tonic']} {keys[0]['mode']}" and 0.0 <= keys[0]["confidence"] <= 1.0
     assert keys[1] == {"path": broken, "error": "not an audio file or corrupt header"}
+
+    (tempo,) = engine_json("bpm", query_path, *common)
+    assert_types(tempo, BPM_TYPES)
 
     tags = engine_json("tag", query_path, *common)
     assert set(tags[0]) == {"path", "tags"} and set(tags[0]["tags"]) == {"rock", "jazz", "calm", "electronic"}
+    assert all(isinstance(probability, float) for probability in tags[0]["tags"].values())
 
     info = engine_json("info", *common)
-    assert {"tracks", "problems", "model", "folders"} <= set(info)
+    assert_types(info, INFO_TYPES)
     assert (info["tracks"], info["problems"]) == (report.added, report.problems)
     assert info["folders"] == [str(generated_library_source.root)]
 
     problems = engine_json("problems", "--db", str(database))
     assert len(problems) == report.problems and all(set(row) == {"path", "reason"} for row in problems)
+    for row in problems:
+        assert_types(row, PROBLEM_TYPES)
 
     playlist_file = tmp_path / "radio.m3u8"
     engine("playlist", "3", "-n", "5", "-o", str(playlist_file), *common)
@@ -209,14 +225,18 @@ def test_ctrl_c_stops_cleanly_and_resume_finishes(library_copy, model_dir, tmp_p
     os.killpg(process.pid, signal.SIGINT)  # what a terminal's Ctrl-C does
     stdout, stderr = process.communicate(timeout=60)
     assert "Traceback" not in stderr
-    if process.returncode == 130:
-        assert json.loads(stdout)["cancelled"] is True
-    else:
-        assert process.returncode == 0  # it had already finished
+    assert process.returncode == CTRL_C_EXIT, (process.returncode, stderr)  # stopped mid-run, not "already done"
+    stopped = json.loads(stdout)
+    assert stopped["cancelled"] is True
+    assert_types(stopped, INDEX_TYPES)
+    stored = _track_count(database)
+    assert 0 < stored < len(library_copy.valid)
     resumed = engine_subprocess(*arguments[3:])
     assert resumed.returncode == 0, resumed.stderr
     report = json.loads(resumed.stdout)
-    assert report["added"] + report["unchanged"] == len(library_copy.valid)
+    assert_types(report, INDEX_TYPES)
+    assert report["cancelled"] is False and report["added"] == len(library_copy.valid) - report["unchanged"]
+    assert report["unchanged"] >= 1 and report["added"] >= 1
 
 
 def test_train_and_eval_are_handed_to_training_lazily(monkeypatch):

@@ -1,0 +1,48 @@
+"""What the analysis of one track is (embedding, key and tag probabilities), free of torch.
+
+The store, the migrations and the reading commands need this record and its summaries, but not the network that
+makes it: keeping them here lets ``engine info`` / ``problems`` / ``similar TRACK_ID`` start without importing
+torch (``engine.analyzer`` fills the record).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from engine.keys import Key, key_from_index
+
+DEFAULT_MAX_WINDOWS = 6  # 16 s of a track: a stable mean, and cheap enough for >1000x real time (BENCHMARKS.md)
+DEFAULT_BATCH_WINDOWS = 64
+
+
+@dataclass
+class TrackAnalysis:
+    """``embedding`` (D,) float32 unit length; ``key_probs`` (24,) or None; ``tag_probs`` (T,) or None."""
+
+    embedding: np.ndarray
+    key_probs: np.ndarray | None
+    tag_probs: np.ndarray | None
+    window_count: int
+
+
+@dataclass(frozen=True)
+class KeyEstimate:
+    key: Key
+    confidence: float
+
+
+def key_estimate(key_probs: np.ndarray | None) -> KeyEstimate | None:
+    """The most probable of the 24 keys and its probability."""
+    if key_probs is None or key_probs.size == 0:
+        return None
+    index = int(np.argmax(key_probs))
+    return KeyEstimate(key_from_index(index), float(key_probs[index]))
+
+
+def top_tag_index(tag_probs: np.ndarray | None) -> int | None:
+    """The index of the most probable tag (what the library sorts by), or None without tag probabilities."""
+    if tag_probs is None or tag_probs.size == 0:
+        return None
+    return int(np.argmax(tag_probs))
