@@ -8,7 +8,7 @@ import pytest
 from engine.keys import Key
 from training.evaluation.chroma_key import estimate_key
 from training.evaluation.corruptions import CORRUPTIONS, pitch_shift_by_resampling
-from training.evaluation.logmel_embedding import logmel_statistics
+from training.evaluation.logmel_embedding import MEL_BANDS, logmel_statistics
 from training.evaluation.metrics import (
     average_precision, key_metrics, same_label_retrieval, top1_retrieval, version_pair_retrieval,
 )
@@ -16,6 +16,8 @@ from training.evaluation.metrics import (
 SAMPLE_RATE = 22050
 MAJOR_SCALE = (0, 2, 4, 5, 7, 9, 11)
 HARMONIC_MINOR_SCALE = (0, 2, 3, 5, 7, 8, 11)
+STEADY_TONE_MAX_STD = 0.5  # log units; measured 0.006-0.045 in the tone's band
+MIN_CENTROID_SHIFT_BANDS = 8.0  # measured: power centroid at band 9.1, two octaves up at 26.3
 
 
 def _tone(midi: int, seconds: float) -> np.ndarray:
@@ -81,9 +83,33 @@ def test_excerpt_and_version_pair_retrieval_find_their_targets():
     assert version_pair_retrieval(embeddings, ["x", "x", ""])["top1"] == pytest.approx(1.0)
 
 
-def test_logmel_statistics_separate_low_and_high_sounds():
+def _mel_band_of(frequency: float) -> int:
+    """The HTK mel band (of ``MEL_BANDS`` spread evenly in mel up to Nyquist) whose centre is nearest ``frequency``."""
+    def mel(hertz: float) -> float:
+        return 2595.0 * np.log10(1.0 + hertz / 700.0)
+    return int(round(mel(frequency) / (mel(SAMPLE_RATE / 2) / (MEL_BANDS + 1)))) - 1
+
+
+@pytest.mark.parametrize("frequency", [220.0, 440.0, 1760.0, 3000.0])
+def test_logmel_statistics_put_a_tone_in_its_mel_band(frequency):
+    """Oracle: the mel scale's own formula. The means (first half) peak in the tone's band; a steady tone's
+    standard deviations (second half) stay small there."""
+    t = np.arange(2 * SAMPLE_RATE) / SAMPLE_RATE
+    statistics = logmel_statistics((0.5 * np.sin(2 * np.pi * frequency * t)).astype(np.float32), SAMPLE_RATE)
+    means, deviations = statistics[:MEL_BANDS], statistics[MEL_BANDS:]
+    assert statistics.shape == (2 * MEL_BANDS,) and statistics.dtype == np.float32
+    assert int(np.argmax(means)) == _mel_band_of(frequency)
+    assert deviations[_mel_band_of(frequency)] < STEADY_TONE_MAX_STD
+
+
+def test_logmel_statistics_of_a_cadence_two_octaves_up_move_up_the_bands():
     low = _cadence_in(Key(0, "major"))
     high = pitch_shift_by_resampling(low, SAMPLE_RATE, 24)
-    first, second = logmel_statistics(low, SAMPLE_RATE), logmel_statistics(high, SAMPLE_RATE)
-    assert first.shape == (128,)
-    assert not np.allclose(first, second)
+    first, second = logmel_statistics(low, SAMPLE_RATE)[:MEL_BANDS], logmel_statistics(high, SAMPLE_RATE)[:MEL_BANDS]
+    bands = np.arange(MEL_BANDS)
+
+    def centroid(means: np.ndarray) -> float:
+        power = np.exp(means)
+        return float((bands * power).sum() / power.sum())
+
+    assert centroid(second) > centroid(first) + MIN_CENTROID_SHIFT_BANDS
