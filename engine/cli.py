@@ -95,6 +95,8 @@ def build_parser() -> argparse.ArgumentParser:
     index.add_argument("--max-windows", type=_at_least(1), default=None, help="windows analysed per track")
     index.add_argument("--batch-windows", type=_at_least(1), default=None,
                        help="windows per inference batch (one commit each)")
+    index.add_argument("--retry-problems", action="store_true",
+                       help="try every problem file again (unreadable ones are always retried)")
 
     similar = _command(commands, "similar", "tracks that sound like each query (file or track id)", run_similar)
     similar.add_argument("queries", nargs="+", metavar="QUERY")
@@ -198,7 +200,8 @@ def run_index(options) -> int:
     cancel = threading.Event()
     with _open_library(options) as library, _interrupt_sets(cancel), IndexProgressDisplay() as display:
         report = library.index(options.paths or None, workers=options.workers, progress=display.update,
-                               cancel=cancel, **_optional(max_windows=options.max_windows, batch_windows=options.batch_windows))
+                               cancel=cancel, retry_problems=options.retry_problems,
+                               **_optional(max_windows=options.max_windows, batch_windows=options.batch_windows))
     if options.json:
         _print_json(report.to_json())
     else:

@@ -237,20 +237,22 @@ class Library:
         cancel: threading.Event | None = None,
         max_windows: int = DEFAULT_MAX_WINDOWS,
         batch_windows: int = DEFAULT_BATCH_WINDOWS,
+        retry_problems: bool = False,
     ) -> IndexReport:
         """Scan ``paths`` (default: every library folder), analyse what is new or changed, drop what is gone.
 
         Folders given here become library folders. Broken files become problems; the run still succeeds.
         Setting ``cancel`` stops after the current batch; the next run resumes from there. ``batch_windows``
-        is the inference batch, and each batch is one commit.
+        is the inference batch, and each batch is one commit. Problems of the moment (permission denied, I/O
+        errors) are always tried again; ``retry_problems`` tries every problem file again.
         """
         try:
             with index_lock(self.db_path):
-                return self._index(paths, workers, progress, cancel, max_windows, batch_windows)
+                return self._index(paths, workers, progress, cancel, max_windows, batch_windows, retry_problems)
         except IndexLockedError as error:
             raise LibraryError(str(error)) from None
 
-    def _index(self, paths, workers, progress, cancel, max_windows, batch_windows) -> IndexReport:
+    def _index(self, paths, workers, progress, cancel, max_windows, batch_windows, retry_problems) -> IndexReport:
         started = time.monotonic()
         model = self.model()
         roots = [os.path.abspath(os.fspath(path)) for path in paths] if paths else self.folders()
@@ -262,6 +264,7 @@ class Library:
         for root in roots:
             if os.path.isdir(root):
                 self.store.add_folder(root)
+        self.store.forget_problems(roots, transient_only=not retry_problems)
         if progress is not None:
             progress(IndexProgress("scan", 0, 0, 0.0, 0.0))
         scan = scan_paths(roots)

@@ -23,6 +23,7 @@ from engine.database import inspect_database, open_database
 from engine.keys import KEY_INDICES_IN_CAMELOT_ORDER
 from engine.landmarks import LANDMARK_VERSION, Landmarks
 from engine.metadata import TrackMetadata
+from engine.problem_reasons import is_transient
 from engine.scan import display_path, path_from_key, path_key, under_prefix_bounds
 from engine.schema import (
     analyses, analysis_counts, folders, landmark_counts, models, problems, settings, track_landmarks, tracks,
@@ -244,6 +245,15 @@ class Store:
                         size=record.size, mtime_ns=record.mtime_ns, recorded_at=now,
                     )
                 )
+
+    def forget_problems(self, roots: Sequence[str], transient_only: bool = True) -> int:
+        """Drop the problems under ``roots`` (only those ``problem_reasons.is_transient`` calls passing, unless
+        ``transient_only`` is False) so that the next plan tries their files again; returns how many went."""
+        query = select(problems.c.path_key, problems.c.reason).where(_under(problems.c.path_key, roots))
+        with self.engine.connect() as connection:
+            keys = [key for key, reason in connection.execute(query) if not transient_only or is_transient(reason)]
+        self.remove_problems(keys)
+        return len(keys)
 
     def remove_problems(self, keys: Sequence[bytes]) -> None:
         with self.engine.begin() as connection:
