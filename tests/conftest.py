@@ -6,6 +6,7 @@ The model is for tests only (never shipped): a narrow LogFreqCNN with key and ta
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 from dataclasses import dataclass
@@ -168,6 +169,16 @@ def indexed_library(generated_library_source, model_dir, tmp_path_factory):
     with Library(database, model_dir) as library:
         report = library.index([generated_library_source.root], workers=0)
     return database, report
+
+
+@pytest.fixture
+def as_non_root():
+    """For tests of file permissions, which root bypasses: skipped as root on a developer's machine, but a
+    failure under CI, which runs the suite as an unprivileged user (.ci/run) so that they always run there."""
+    if os.geteuid() == 0:
+        if os.environ.get("CI") == "true":
+            pytest.fail("permission tests cannot run as root; .ci/run runs pytest as an unprivileged user")
+        pytest.skip("root reads and writes files whatever their mode")
 
 
 @pytest.fixture(autouse=True)

@@ -113,9 +113,7 @@ def test_non_utf8_and_long_file_names_are_indexed(indexed_library, generated_lib
             assert row.path == path and os.path.exists(row.path)
 
 
-def test_unreadable_file_is_a_problem(library_copy, model_dir, tmp_path):
-    if os.geteuid() == 0:
-        pytest.skip("root reads files whatever their mode")
+def test_unreadable_file_is_a_problem(as_non_root, library_copy, model_dir, tmp_path):
     import audio_factory
 
     locked = audio_factory.make_unreadable(library_copy.valid[0], library_copy.root / "locked.mp3")

@@ -163,9 +163,7 @@ def test_read_only_file_is_refused_as_a_problem_even_for_root(copy_of):
     assert file_sha(path) == before and leftovers(path) == []
 
 
-def test_read_only_folder_is_refused_as_a_problem(copy_of):
-    if os.geteuid() == 0:
-        pytest.skip("root writes into folders whatever their mode")
+def test_read_only_folder_is_refused_as_a_problem(as_non_root, copy_of):
     path = copy_of("ogg")
     folder = os.path.dirname(path)
     os.chmod(folder, 0o555)
