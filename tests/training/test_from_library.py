@@ -25,6 +25,8 @@ WINDOW_SAMPLES = 16000  # 1 s windows: the test model trains fast enough for a C
 TRAINING_STEPS = 32
 LABELS = ["genre:ambient", "genre:hip hop", "genre:jazz", "genre:rock", "mood:calm", "mood:energetic"]
 PRECISION_GAIN = 0.1  # measured on this library and config: 0.41 -> 0.65
+TAG_MAP_GAIN = 0.15  # measured: linear probe mAP 0.65 -> 0.96 (the new tag head: 0.76)
+SHARE_ROUNDING = 1e-3  # the report rounds to 4 decimals
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -126,9 +128,12 @@ def test_finetuning_raises_held_out_precision(trained):
     assert precision["after"] >= precision["before"] + PRECISION_GAIN, precision
     assert evaluation["held_out_tracks"] == report["labels"]["held_out_tracks"]
     tag_map = evaluation["tag_map"]
-    assert all(0.0 <= tag_map[name] <= 1.0 for name in ("before", "after", "after_probe"))
+    assert tag_map["after_probe"] >= tag_map["before"] + TAG_MAP_GAIN, tag_map  # like for like: the same linear probe
+    assert tag_map["after"] > tag_map["before"], tag_map  # the new tag head beats a probe on the old embedding
     keys = evaluation["key_accuracy_vs_tags"]  # most generated tracks carry their true key as a tag
-    assert 0 < keys["tracks"] <= evaluation["held_out_tracks"] and 0.0 <= keys["after"] <= 1.0
+    assert 0 < keys["tracks"] <= evaluation["held_out_tracks"]
+    for accuracy in (keys["before"], keys["after"]):  # a share of the scored tracks
+        assert abs(accuracy * keys["tracks"] - round(accuracy * keys["tracks"])) < SHARE_ROUNDING
     assert "genre:rock: 12 tracks" in trained["stderr"]  # the plan is reported before training
     model_folder = Path(report["model_folder"])
     config = json.loads((model_folder / "config.json").read_text())
