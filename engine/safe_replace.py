@@ -12,6 +12,7 @@ The library records the new (size, mtime) itself, so its own scanner does not re
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import stat
 import tempfile
@@ -21,6 +22,8 @@ from dataclasses import dataclass
 from engine.file_problem import FileProblem
 
 TEMPORARY_PREFIX = ".tagwrite-"  # hidden: scans skip dot files
+# ".tagwrite-<pid of the writer>-<random><extension>": a copy whose writer is gone is stale (remove_stale_copies).
+COPY_NAME = re.compile(re.escape(TEMPORARY_PREFIX) + r"(?:(?P<pid>\d+)-)?")
 
 
 class FileReplaceError(FileProblem):
@@ -90,11 +93,45 @@ def replace_through_copy(
             os.unlink(copy)
 
 
+def remove_stale_copies(folder: str) -> list[str]:
+    """Remove the hidden copies that writers killed mid-write (``kill -9``, a power cut) left in ``folder``: those
+    whose writing process is gone, and unnumbered ones from versions before the pid was in the name. Returns
+    their names. A copy whose process still runs is another write in progress and is left alone."""
+    removed = []
+    try:
+        names = [name for name in os.listdir(folder) if name.startswith(TEMPORARY_PREFIX)]
+    except OSError:
+        return removed
+    for name in names:
+        match = COPY_NAME.match(name)
+        if match is not None and match.group("pid") and _process_alive(int(match.group("pid"))):
+            continue
+        path = os.path.join(folder, name)
+        try:
+            if stat.S_ISREG(os.lstat(path).st_mode):
+                os.unlink(path)
+                removed.append(name)
+        except OSError:
+            pass  # not ours to remove (another user's folder), or gone meanwhile
+    return removed
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True  # exists (another user's process), or cannot tell: keep the copy
+    return True
+
+
 def _make_copy(target: str) -> str:
     folder, name = os.path.split(target)
     extension = os.path.splitext(name)[1]  # kept, so format detection by name still works on the copy
+    remove_stale_copies(folder)
     try:
-        handle, copy = tempfile.mkstemp(prefix=TEMPORARY_PREFIX, suffix=extension, dir=folder)
+        handle, copy = tempfile.mkstemp(prefix=f"{TEMPORARY_PREFIX}{os.getpid()}-", suffix=extension, dir=folder)
     except OSError as error:
         reason = f"cannot create a temporary file in its folder ({error.strerror or error})"
         raise FileReplaceError(target, reason) from None
