@@ -3,6 +3,7 @@
     engine train data scores --out DIR [--train-hours H] [--val-hours H] [--test-hours H] [--workers N]
     engine train data debian --out DIR [--packages P ...] [--skip P ...] [--test-packages P ...]
     engine train data manifests --scores FILE --debian FILE --out DIR
+    engine train data tonal-test --out DIR [--pieces N] [--seed S] [--workers N]
 """
 
 from __future__ import annotations
@@ -38,6 +39,12 @@ def _parser() -> argparse.ArgumentParser:
     manifests.add_argument("--debian", type=Path, required=True, help="manifest.jsonl written by `data debian`")
     manifests.add_argument("--out", type=Path, required=True, help="folder for the training manifests")
     manifests.add_argument("--json", action="store_true")
+    tonal = commands.add_parser("tonal-test", help="the independent tonal key TEST set (held-out sound font, evaluation only)")
+    tonal.add_argument("--out", type=Path, required=True, help="folder for the audio, MIDI and manifest.jsonl")
+    tonal.add_argument("--pieces", type=int, default=240, help="pieces 0..N-1 (24 keys balanced per 24 pieces)")
+    tonal.add_argument("--seed", type=int, default=20)
+    tonal.add_argument("--workers", type=int, default=2)
+    tonal.add_argument("--json", action="store_true")
     return parser
 
 
@@ -85,11 +92,20 @@ def _run_manifests(arguments: argparse.Namespace) -> dict:
     return build_training_manifests(arguments.scores, arguments.debian, arguments.out)
 
 
+def _run_tonal_test(arguments: argparse.Namespace) -> dict:
+    from training.evaluation.tonal_test_set import build_tonal_test_set
+
+    with _progress() as progress:
+        return build_tonal_test_set(arguments.out, arguments.pieces, arguments.seed, arguments.workers,
+                                    _RichProgress(progress))
+
+
 def main(argv: list[str]) -> int:
     """Entry point forwarded from ``engine train data``; returns the exit code."""
     arguments = _parser().parse_args(argv)
     try:
-        run = {"scores": _run_scores, "debian": _run_debian, "manifests": _run_manifests}[arguments.command]
+        run = {"scores": _run_scores, "debian": _run_debian, "manifests": _run_manifests,
+               "tonal-test": _run_tonal_test}[arguments.command]
         summary = run(arguments)
     except KeyboardInterrupt:
         print("stopped; run the same command again to resume", file=sys.stderr)

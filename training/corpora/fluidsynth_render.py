@@ -34,16 +34,23 @@ def _read_wav_mono(path: Path) -> np.ndarray:
     return pcm.reshape(-1, channels).astype(np.float32).mean(axis=1) / 32768.0
 
 
-def render_midi(midi_bytes: bytes, soundfont: Path, sample_rate: int, reverb: bool = True) -> np.ndarray:
-    """Render MIDI bytes; returns (samples,) float32 mono. Raises RenderError on any failure."""
+def render_midi(midi_bytes: bytes, soundfont: Path, sample_rate: int, reverb: bool = True,
+                load_samples_on_demand: bool = False) -> np.ndarray:
+    """Render MIDI bytes; returns (samples,) float32 mono. Raises RenderError on any failure.
+
+    ``load_samples_on_demand`` loads only the samples the MIDI plays (FluidSynth's dynamic sample loading):
+    a 30 s clip through the compressed FluidR3Mono_GM.sf3 renders in 0.5 s instead of 2.4 s."""
     with tempfile.TemporaryDirectory(prefix="render-") as folder:
         midi_path = Path(folder) / "in.mid"
         wav_path = Path(folder) / "out.wav"
         midi_path.write_bytes(midi_bytes)
         command = [
             "fluidsynth", "-ni", "-q", "-r", str(sample_rate), "-F", str(wav_path), "-T", "wav", "-O", "s16",
-            "-R", "1" if reverb else "0", str(soundfont), str(midi_path),
+            "-R", "1" if reverb else "0",
         ]
+        if load_samples_on_demand:
+            command += ["-o", "synth.dynamic-sample-loading=1"]
+        command += [str(soundfont), str(midi_path)]
         try:
             result = subprocess.run(command, capture_output=True, text=True, timeout=FLUIDSYNTH_TIMEOUT_SECONDS)
         except subprocess.TimeoutExpired:
