@@ -1,11 +1,13 @@
 """The JSON shapes of the ``engine`` CLI (DESIGN.md's contract): fields may be added, never renamed or dropped.
 
 Paths are shown in their printable form (undecodable bytes of non-UTF-8 names become U+FFFD), so the
-output is valid UTF-8 JSON for every consumer.
+output is valid UTF-8 JSON for every consumer; ``path_bytes`` beside each ``path`` holds the exact bytes.
 """
 
 from __future__ import annotations
 
+import base64
+import os
 from typing import Any
 
 from engine.results import (
@@ -17,6 +19,12 @@ from engine.tag_writer import TagWriteResult
 
 SCORE_DECIMALS = 6
 PROBABILITY_DECIMALS = 4
+
+
+def path_fields(path: str, shown: str | None = None) -> dict[str, str]:
+    """``path``: printable (``shown``, or undecodable bytes as U+FFFD); ``path_bytes``: the exact bytes of the
+    file name, base64-encoded, so a consumer can open a non-UTF-8 name the printable form cannot reach."""
+    return {"path": shown or display_path(path), "path_bytes": base64.b64encode(os.fsencode(path)).decode("ascii")}
 
 
 def key_fields(key: KeyInfo) -> dict[str, Any]:
@@ -31,7 +39,7 @@ def key_fields(key: KeyInfo) -> dict[str, Any]:
 def key_result(path: str, analysis: FileAnalysis) -> dict[str, Any]:
     if analysis.key is None:
         return error_result(path, "the model has no key head")
-    return {"path": display_path(path), **key_fields(analysis.key)}
+    return {**path_fields(path), **key_fields(analysis.key)}
 
 
 def key_write_result(path: str, outcome: KeyWrite) -> dict[str, Any]:
@@ -41,7 +49,7 @@ def key_write_result(path: str, outcome: KeyWrite) -> dict[str, Any]:
     if outcome.key is None:
         row = error_result(path, write.problem)
     else:
-        row = {"path": display_path(path), **key_fields(outcome.key)}
+        row = {**path_fields(path), **key_fields(outcome.key)}
     key_tag = (write.written or write.kept).get("key")
     return {
         **row, "written": write.changed, "key_tag": key_tag[0] if key_tag else None,
@@ -51,7 +59,7 @@ def key_write_result(path: str, outcome: KeyWrite) -> dict[str, Any]:
 
 def tag_result(path: str, analysis: FileAnalysis) -> dict[str, Any]:
     tags = {name: round(probability, PROBABILITY_DECIMALS) for name, probability in analysis.tags.items()}
-    return {"path": display_path(path), "tags": tags}
+    return {**path_fields(path), "tags": tags}
 
 
 def tag_suggestions_result(track: TrackSuggestions, suggestions: list[TagSuggestion] | None = None) -> dict[str, Any]:
@@ -59,7 +67,7 @@ def tag_suggestions_result(track: TrackSuggestions, suggestions: list[TagSuggest
     best first; ``suggestions`` narrows the track's own list (e.g. to the accepted ones)."""
     chosen = track.suggestions if suggestions is None else suggestions
     return {
-        "track_id": track.track_id, "path": display_path(track.path), "title": track.title, "artist": track.artist,
+        "track_id": track.track_id, **path_fields(track.path), "title": track.title, "artist": track.artist,
         "suggestions": [
             {"field": s.field, "value": s.value, "label": s.label, "confidence": round(s.confidence, PROBABILITY_DECIMALS)}
             for s in chosen
@@ -73,12 +81,12 @@ def tag_write_fields(write: TagWriteResult) -> dict[str, Any]:
 
 
 def error_result(path: str, reason: str) -> dict[str, Any]:
-    return {"path": display_path(path), "error": reason}
+    return {**path_fields(path), "error": reason}
 
 
 def track_summary(track: TrackRow) -> dict[str, Any]:
     return {
-        "path": track.display_path or display_path(track.path), "track_id": track.id, "title": track.title,
+        **path_fields(track.path, track.display_path), "track_id": track.id, "title": track.title,
         "artist": track.artist, "album": track.album, "duration": track.duration,
         "key": track.key.name if track.key else None, "camelot": track.key.camelot if track.key else None,
     }
@@ -112,4 +120,4 @@ def info_result(info: LibraryInfo, models: list[ModelInfo] | None = None) -> dic
 
 
 def problems_result(problems: list[Problem]) -> list[dict[str, Any]]:
-    return [{"path": problem.display_path or display_path(problem.path), "reason": problem.reason} for problem in problems]
+    return [{**path_fields(problem.path, problem.display_path), "reason": problem.reason} for problem in problems]
