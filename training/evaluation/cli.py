@@ -2,6 +2,7 @@
 
     engine eval [--model DIR] [--scores MANIFEST] [--debian MANIFEST] --out DIR
                 [--max-clips N] [--max-tracks N] [--no-corruptions] [--no-essentia] [--json]
+                [--tonal-test MANIFEST]
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--no-essentia", action="store_true")
     parser.add_argument("--skip-renders", action="store_true")
     parser.add_argument("--skip-soundtracks", action="store_true")
+    parser.add_argument("--tonal-test", type=Path, metavar="MANIFEST",
+                        help="also score key on the tonal test set (`engine train data tonal-test`), with error kinds")
     parser.add_argument("--json", action="store_true", help="print the results as JSON on stdout")
     return parser
 
@@ -65,6 +68,14 @@ def main(argv: list[str]) -> int:
                 results["renders"] = evaluate_renders(read_manifest(arguments.scores), loaded, settings)
             if not arguments.skip_soundtracks:
                 results["soundtracks"] = evaluate_soundtracks(read_manifest(arguments.debian), loaded, settings)
+            if arguments.tonal_test:
+                from training.evaluation.key_breakdown import TonalTestManifestError, evaluate_tonal_test
+
+                try:
+                    results["tonal_test"] = evaluate_tonal_test(read_manifest(arguments.tonal_test), loaded, settings)
+                except TonalTestManifestError as error:
+                    print(f"error: {error}", file=sys.stderr)
+                    return 1
         except KeyboardInterrupt:
             print("stopped", file=sys.stderr)
             return 130

@@ -84,6 +84,10 @@ def markdown_report(results: dict[str, Any]) -> str:
         from training.evaluation.key_breakdown import tonal_test_markdown
 
         lines += tonal_test_markdown(results["tonal_test"])
+    if results.get("tonal_test"):
+        from training.evaluation.key_breakdown import tonal_test_markdown
+
+        lines += tonal_test_markdown(results["tonal_test"])
     lines += ["", "Command: `" + results.get("command", "") + "`", ""]
     return "\n".join(lines)
 
