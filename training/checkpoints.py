@@ -4,12 +4,17 @@
     <run>/checkpoints/step_000500/state.pt            step, optimizer, rank 0 random states
     <run>/checkpoints/step_000500/rng_rank1.pt        random states of every other rank (DDP)
     <run>/checkpoints/latest                          name of the newest complete checkpoint
+    <run>/checkpoints/saved                           this run's checkpoints in the order they were saved
+
+Retention deletes only checkpoints listed in ``saved``, oldest first; it never sorts folders by name, so a
+run started again with ``--fresh`` (which first sets the earlier checkpoints aside) cannot delete its own.
 """
 
 from __future__ import annotations
 
 import json
 import shutil
+import time
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +26,8 @@ from engine.networks import build_encoder
 
 CHECKPOINTS_DIR = "checkpoints"
 LATEST_FILE = "latest"
+SAVED_FILE = "saved"
+SET_ASIDE_PREFIX = CHECKPOINTS_DIR + ".replaced-"
 WEIGHTS_FILE = "model.safetensors"
 STATE_FILE = "state.pt"
 
@@ -50,14 +57,48 @@ def save_state(folder: Path, rank: int, state: dict[str, Any]) -> None:
     partial.replace(folder / rng_file(rank))
 
 
-def mark_latest(run_dir: Path, step: int, keep: int) -> None:
-    """Point ``latest`` at ``step`` (after every file is written) and delete all but the ``keep`` newest."""
+def _write_atomically(path: Path, text: str) -> None:
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text(text, encoding="utf-8")
+    partial.replace(path)
+
+
+def saved_checkpoints(run_dir: Path) -> list[str]:
+    """This run's checkpoint names in save order. A folder from before the ``saved`` list existed lists its
+    ``step_*`` folders by step (they can only be its own: ``--fresh`` sets earlier runs' aside)."""
     root = run_dir / CHECKPOINTS_DIR
-    (root / (LATEST_FILE + ".partial")).write_text(checkpoint_name(step), encoding="utf-8")
-    (root / (LATEST_FILE + ".partial")).replace(root / LATEST_FILE)
+    listing = root / SAVED_FILE
+    if listing.is_file():
+        return [name for name in listing.read_text(encoding="utf-8").split() if name]
+    return sorted(path.name for path in root.glob("step_*") if path.is_dir())
+
+
+def mark_latest(run_dir: Path, step: int, keep: int) -> None:
+    """Point ``latest`` at ``step`` (after every file is written) and delete all but the ``keep`` most
+    recently saved checkpoints of this run."""
+    root = run_dir / CHECKPOINTS_DIR
+    name = checkpoint_name(step)
+    saved = [old for old in saved_checkpoints(run_dir) if old != name] + [name]
+    _write_atomically(root / LATEST_FILE, name)
     if keep > 0:
-        for old in sorted(path for path in root.glob("step_*") if path.is_dir())[:-keep]:
-            shutil.rmtree(old, ignore_errors=True)
+        for old in saved[:-keep]:
+            shutil.rmtree(root / old, ignore_errors=True)
+        saved = saved[-keep:]
+    _write_atomically(root / SAVED_FILE, "\n".join(saved) + "\n")
+
+
+def set_aside(run_dir: Path) -> Path | None:
+    """Move an earlier run's checkpoints out of the way of a fresh start (kept, never deleted); returns where."""
+    root = Path(run_dir) / CHECKPOINTS_DIR
+    if not root.is_dir():
+        return None
+    target = root.with_name(SET_ASIDE_PREFIX + time.strftime("%Y%m%dT%H%M%S"))
+    suffix = 1
+    while target.exists():
+        target = root.with_name(f"{SET_ASIDE_PREFIX}{time.strftime('%Y%m%dT%H%M%S')}-{suffix}")
+        suffix += 1
+    root.rename(target)
+    return target
 
 
 def latest_checkpoint(run_dir: Path) -> Path | None:
@@ -119,5 +160,5 @@ def load_encoder(path: Path | str) -> tuple[nn.Module, dict[str, Any], Path]:
 
 __all__ = [
     "CheckpointError", "checkpoint_name", "latest_checkpoint", "load_encoder", "load_state", "read_run_summary", "load_weights", "mark_latest",
-    "resolve_checkpoint", "run_dir_of", "save_state", "save_weights",
+    "resolve_checkpoint", "run_dir_of", "save_state", "save_weights", "saved_checkpoints", "set_aside",
 ]

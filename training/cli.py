@@ -1,4 +1,4 @@
-"""``engine train ...``: pretrain, finetune, probe, export, from-library, and ``data`` (forwarded to training.corpora).
+"""``engine train ...``: cache, pretrain, finetune, probe, export, from-library, and ``data`` (forwarded to training.corpora).
 
 Exit codes follow the engine: 0 success, 1 bad input or a failed run (one clear line on stderr),
 2 usage, 130 interrupted (a checkpoint was saved; the same command resumes).
@@ -23,12 +23,34 @@ def _parser() -> argparse.ArgumentParser:
                             ("finetune", "supervised encoder + heads, optional SemiSupCon term")):
         command = commands.add_parser(name, help=help_text)
         command.add_argument("--config", required=name == "pretrain", type=Path, help="TOML file (see training/configs/)")
-        command.add_argument("--fresh", action="store_true", help="ignore checkpoints in run.output_dir")
+        command.add_argument("--fresh", action="store_true",
+                             help="start again at step 0 (earlier checkpoints are moved to checkpoints.replaced-TIME)")
+        command.add_argument("--override", action="store_true",
+                             help="resume even though the config changed; the changes are recorded in config.json")
         command.add_argument("--steps", type=int, help="override run.steps")
         command.add_argument("--output-dir", "--output", dest="output_dir", help="override run.output_dir")
         if name == "finetune":
             command.add_argument("--manifest", help="override finetune.manifest")
             command.add_argument("--init-from", help="override finetune.init_from (model folder or run folder)")
+
+    cache = commands.add_parser(
+        "cache", help="decode the audio a config trains on into its cache (parallel, resumable)",
+        description="Decode every track the config's manifests name into data.cache_dir, in parallel processes, as "
+        "a step of its own before a (multi-GPU) training launch. Interrupted, the same command resumes. Under "
+        "torchrun every process decodes its part (RANK of WORLD_SIZE) without any collective.",
+    )
+    cache.add_argument("--config", required=True, type=Path, help="TOML file (see training/configs/)")
+    cache.add_argument("--workers", type=int, help="decode processes (default: data.decode_workers)")
+    cache.add_argument("--json", action="store_true", help="print the summary as JSON on stdout")
+
+    calibrate = commands.add_parser(
+        "calibrate-tags", help="per-tag thresholds and which tags are shown, from validation material",
+        description="Measure each tag's F1-best threshold and AP on the validation renders and how often it fires on "
+        "the validation soundtracks; write them into the model folder's config.json (heads.tags.calibration).")
+    calibrate.add_argument("--model", required=True, type=Path, help="model folder to calibrate (changed in place)")
+    calibrate.add_argument("--scores", required=True, type=Path, help="rendered-score manifest (its val split)")
+    calibrate.add_argument("--debian", required=True, type=Path, help="game-music manifest (its val split)")
+    calibrate.add_argument("--json", action="store_true", help="print the calibration as JSON on stdout")
 
     probe = commands.add_parser("probe", help="linear/MLP probes on a frozen encoder (key, tags)")
     probe.add_argument("--checkpoint", required=True, type=Path, help="run folder or checkpoint folder")
@@ -112,7 +134,7 @@ def _train(args: argparse.Namespace) -> int:
         config.run.steps = args.steps
     if args.output_dir:
         config.run.output_dir = args.output_dir
-    trainer = Trainer(config, mode=args.command, fresh=args.fresh)
+    trainer = Trainer(config, mode=args.command, fresh=args.fresh, override=args.override)
     _interrupt_on_stop_signals()
     try:
         trainer.fit()
@@ -124,6 +146,40 @@ def _train(args: argparse.Namespace) -> int:
             torch.distributed.destroy_process_group()
     if trainer.rank == 0:
         print(f"{args.command}: {trainer.step} steps; run folder {trainer.run_dir}", file=sys.stderr)
+    return EXIT_OK
+
+
+def _cache(args: argparse.Namespace) -> int:
+    """Build the audio cache for a config; each torchrun process (RANK of WORLD_SIZE) takes its part."""
+    import os
+
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from training.config import load_config
+    from training.data import AudioCache
+    from training.trainer import cache_plan
+
+    config = load_config(args.config)
+    sample_rate, entries = cache_plan(config)
+    part = (int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1")))
+    cache = AudioCache(config.data.cache_dir, sample_rate, config.data.max_seconds)
+    missing = len(cache.missing(entries)[part[0]::part[1]])
+    with Progress(TextColumn("[bold]decoding"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                  console=Console(stderr=True), disable=missing == 0) as progress:
+        task = progress.add_task("decode", total=missing)
+        problems = cache.build(entries, workers=args.workers or config.data.decode_workers,
+                               on_progress=lambda done, total: progress.update(task, completed=done), part=part)
+    summary = {"folder": str(cache.folder), "tracks": len(cache.usable(entries)), "entries": len(entries),
+               "decoded": missing - len([p for p in problems if problems[p] != "file not found"]),
+               "problems": [{"path": path, "reason": reason} for path, reason in problems.items()]}
+    if args.json:
+        print(json.dumps(summary))
+    else:
+        for problem in summary["problems"][:5]:
+            print(f"skipped {problem['path']}: {problem['reason']}", file=sys.stderr)
+        print(f"cache: {summary['tracks']} of {len(entries)} tracks ready in {cache.folder} ({summary['decoded']} decoded "
+              f"now, {len(problems)} problems)", file=sys.stderr)
     return EXIT_OK
 
 
@@ -153,6 +209,20 @@ def _export(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     folder = export_model(checkpoint, args.out, args.probe, args.name)
     print(f"model folder written: {folder}", file=sys.stderr)
+    return EXIT_OK
+
+
+def _calibrate_tags(args: argparse.Namespace) -> int:
+    from training.tag_calibration import calibrate, write_calibration
+
+    calibration = calibrate(args.model, args.scores, args.debian)
+    write_calibration(args.model, calibration, {"scores": str(args.scores), "debian": str(args.debian), "split": "val"})
+    for tag, entry in calibration.items():
+        state = "shown" if entry["shown"] else f"hidden ({entry['reason']})"
+        print(f"{tag}: threshold {entry['threshold']}, AP {entry['held_out_ap']}, fires on "
+              f"{100 * entry['real_fire_rate']:.0f} % of real tracks: {state}", file=sys.stderr)
+    if args.json:
+        print(json.dumps(calibration, indent=2))
     return EXIT_OK
 
 
@@ -218,7 +288,8 @@ def main(argv: list[str] | None = None) -> int:
         args = _parser().parse_args(argv)
     except SystemExit as stop:
         return EXIT_OK if stop.code in (0, None) else EXIT_USAGE
-    handlers = {"pretrain": _train, "finetune": _train, "probe": _probe, "export": _export, "from-library": _from_library}
+    handlers = {"cache": _cache, "pretrain": _train, "finetune": _train, "probe": _probe, "export": _export, "from-library": _from_library,
+                "calibrate-tags": _calibrate_tags}
     try:
         return handlers[args.command](args)
     except KeyboardInterrupt:

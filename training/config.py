@@ -31,8 +31,12 @@ class RunConfig:
     keep_checkpoints: int = 3
     amp: str = "auto"  # "auto" = bf16 on cuda, off on cpu; "bf16" | "off"
     compile: bool = False
-    time_split: bool = True  # synchronise the device to time data/augment/forward/backward separately
-    sync_batchnorm: bool = False  # reference: false
+    # Synchronise the device four times a step to time data/augment/forward/backward separately (costs GPU
+    # throughput; without it the split shows where the host waits, and samples/s stays exact).
+    time_split: bool = False
+    # Batch-norm statistics over the global batch instead of each GPU's share (torch SyncBatchNorm; CUDA only).
+    # Worth it when a GPU's share is small (under ~32 clips), e.g. batch 96 on 8 GPUs. Reference: false.
+    sync_batchnorm: bool = False
     progress: bool = True
 
 
@@ -47,6 +51,7 @@ class DataConfig:
     labeled_share: float = 0.5  # b_s: share of each batch that is labeled (reference intrabatch_supervised_p)
     labeled_fraction: float = 1.0  # p_s: share of the labeled set used as labeled; the rest joins the unlabeled pool
     decode_workers: int = 2
+    prefetch_batches: int = 2  # batches composed ahead in a background thread (0 = on the training thread)
     max_seconds: float = 0.0  # > 0: cache only the middle excerpt of this length of each track (large libraries)
 
 
@@ -190,8 +195,42 @@ def validate(config: TrainConfig) -> None:
         raise ConfigError(f"optim.name must be \"adam\" or \"adamw\", got {config.optim.name!r}")
     if config.optim.schedule not in ("constant", "cosine"):
         raise ConfigError(f"optim.schedule must be \"constant\" or \"cosine\", got {config.optim.schedule!r}")
+    if config.data.prefetch_batches < 0:
+        raise ConfigError(f"data.prefetch_batches must be 0 or more, got {config.data.prefetch_batches}")
     if config.run.amp not in ("auto", "bf16", "off"):
         raise ConfigError(f"run.amp must be \"auto\", \"bf16\" or \"off\", got {config.run.amp!r}")
+
+
+# Keys a resumed run may change without --override: they set how long it runs and how it reports, not what
+# one step computes (the learning-rate schedule's length follows run.steps, and warm-up with it).
+RESUMABLE_KEYS = frozenset({
+    "run.name", "run.output_dir", "run.steps", "run.log_every", "run.checkpoint_every", "run.keep_checkpoints",
+    "run.time_split", "run.progress", "run.compile", "optim.warmup_steps", "data.cache_dir", "data.decode_workers",
+    "data.prefetch_batches",
+})
+
+
+def _flatten(values: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat = {}
+    for name, value in values.items():
+        if isinstance(value, dict):
+            flat.update(_flatten(value, f"{prefix}{name}."))
+        else:
+            flat[prefix + name] = value
+    return flat
+
+
+def config_changes(before: dict[str, Any], after: dict[str, Any]) -> dict[str, tuple[Any, Any]]:
+    """{"section.key": (before, after)} for every value that differs between two ``config_to_dict`` results.
+    A key that ``before`` lacks (an option added since) counts as its default."""
+    defaults = _flatten(config_to_dict(TrainConfig()))
+    old, new = _flatten(before), _flatten(after)
+    changes = {}
+    for key, value in new.items():
+        previous = old.get(key, defaults.get(key, value))
+        if previous != value:
+            changes[key] = (previous, value)
+    return changes
 
 
 def config_to_dict(config: TrainConfig) -> dict[str, Any]:
@@ -209,5 +248,5 @@ def config_to_dict(config: TrainConfig) -> dict[str, Any]:
 
 __all__ = [
     "AugmentConfig", "ConfigError", "DataConfig", "FinetuneConfig", "LossConfig", "OptimConfig", "RunConfig",
-    "TrainConfig", "config_from_dict", "config_to_dict", "load_config", "validate",
+    "RESUMABLE_KEYS", "TrainConfig", "config_changes", "config_from_dict", "config_to_dict", "load_config", "validate",
 ]

@@ -4,28 +4,24 @@ Manifest: one JSON object per line, ``{"path": "...", "labels": ["rock", ...], "
 ``labels`` and ``key`` are optional, other fields are kept in ``ManifestEntry.extra``. Relative paths are
 relative to the manifest's folder.
 
-The cache decodes every track once (in parallel, resumably) to a mono int16 ``.npy`` at the model's sample
-rate; steps then read memory-mapped slices and never wait on MP3 decoding.
+The cache (``training.audio_cache``) decodes every track once, in parallel and resumably, into a few large
+shards; steps then read memory-mapped slices and never wait on MP3 decoding. The composer draws each step's
+global batch (every rank draws the same one) and hands each rank its interleaved share of it.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
-from concurrent.futures import ProcessPoolExecutor, as_completed
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Iterable
 
 import numpy as np
 import torch
 
-from engine.audio import AudioDecodeError, decode_mono, probe
 from engine.keys import parse_key
-
-INT16_SCALE = 32767.0
-CACHE_PROBLEMS_FILE = "problems.jsonl"
+from training.audio_cache import CACHE_PROBLEMS_FILE, INT16_SCALE, AudioCache, _cache_name  # noqa: F401  (re-exported)
 
 
 class ManifestError(ValueError):
@@ -104,91 +100,6 @@ class LabelVocabulary:
         return vector
 
 
-# ---------------------------------------------------------------- audio cache
-
-
-def _cache_name(path: Path, sample_rate: int, max_seconds: float = 0.0) -> str:
-    stat = path.stat()
-    identity = f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{sample_rate}"
-    if max_seconds > 0:
-        identity += f"|excerpt {max_seconds:g}"
-    return hashlib.sha1(identity.encode("utf-8", "surrogateescape")).hexdigest() + ".npy"
-
-
-def _decode_to_cache(path: str, target: str, sample_rate: int, max_seconds: float = 0.0) -> str | None:
-    """Worker: decode one file (or the middle ``max_seconds`` of it) to an int16 .npy (atomically); returns a
-    problem reason or None."""
-    try:
-        if max_seconds > 0:
-            start = max(0.0, (probe(path).duration_seconds - max_seconds) / 2)
-            audio = decode_mono(path, sample_rate, start, max_seconds)
-        else:
-            audio = decode_mono(path, sample_rate)
-    except AudioDecodeError as error:
-        return error.reason
-    pcm = np.clip(np.round(audio * INT16_SCALE), -INT16_SCALE, INT16_SCALE).astype(np.int16)
-    partial = target + f".{os.getpid()}.partial"
-    with open(partial, "wb") as handle:
-        np.save(handle, pcm)
-    os.replace(partial, target)
-    return None
-
-
-class AudioCache:
-    """Decoded mono int16 arrays at one sample rate under ``folder/<sample_rate>/``, one per source file.
-    ``max_seconds`` > 0 keeps only the middle excerpt of that length of each file (bounds the disk a large
-    library's cache takes: 16 kHz int16 is 1.9 MB a minute)."""
-
-    def __init__(self, folder: Path | str, sample_rate: int, max_seconds: float = 0.0) -> None:
-        self.folder = Path(folder) / str(sample_rate)
-        self.sample_rate = sample_rate
-        self.max_seconds = max_seconds
-        self.folder.mkdir(parents=True, exist_ok=True)
-
-    def file_for(self, path: Path) -> Path:
-        return self.folder / _cache_name(path, self.sample_rate, self.max_seconds)
-
-    def build(
-        self, entries: list[ManifestEntry], workers: int = 2, on_progress: Callable[[int, int], None] | None = None
-    ) -> dict[str, str]:
-        """Decode what is missing (resumable: finished files are kept); returns {path: problem} for failures."""
-        problems: dict[str, str] = {}
-        missing: list[tuple[str, str]] = []
-        for entry in entries:
-            if not entry.path.is_file():
-                problems[str(entry.path)] = "file not found"
-                continue
-            target = self.file_for(entry.path)
-            if not target.is_file():
-                missing.append((str(entry.path), str(target)))
-        done = 0
-        if missing:
-            with ProcessPoolExecutor(max_workers=max(1, workers)) as pool:
-                futures = {
-                    pool.submit(_decode_to_cache, path, target, self.sample_rate, self.max_seconds): path
-                    for path, target in missing
-                }
-                for future in as_completed(futures):
-                    reason = future.result()
-                    if reason is not None:
-                        problems[futures[future]] = reason
-                    done += 1
-                    if on_progress:
-                        on_progress(done, len(missing))
-        if problems:
-            with open(self.folder / CACHE_PROBLEMS_FILE, "a", encoding="utf-8") as handle:
-                for path, reason in problems.items():
-                    handle.write(json.dumps({"path": path, "reason": reason}) + "\n")
-        return problems
-
-    def open(self, path: Path) -> np.ndarray:
-        """The cached int16 samples of ``path``, memory-mapped (read-only)."""
-        return np.load(self.file_for(path), mmap_mode="r")
-
-    def usable(self, entries: list[ManifestEntry]) -> list[ManifestEntry]:
-        return [entry for entry in entries if entry.path.is_file() and self.file_for(entry.path).is_file()]
-
-
 # ---------------------------------------------------------------- batches
 
 
@@ -248,11 +159,34 @@ class _ShuffledPool:
         return np.asarray(chosen)
 
 
-class BatchComposer:
-    """Makes batches of ``batch_size`` clips: the first ``labeled_share`` labeled, the rest unlabeled.
+class LabeledShareError(ValueError):
+    """A non-zero labeled share rounds to no labeled clip per batch; the message names the settings."""
 
-    Each clip is a random stretch of one track cut into ``views`` adjacent windows. ``state()`` /
-    ``load_state()`` capture the random state and positions, so a resumed run sees the same batches.
+
+def labeled_clips(batch_size: int, labeled_share: float, has_labeled: bool, has_unlabeled: bool) -> int:
+    """Labeled clips in a global batch, as the reference: ``int(B * b_s)``; all or none when only one kind
+    exists. Refuses a share that rounds to zero, which would silently train SSL-only."""
+    if not has_unlabeled:
+        return batch_size
+    if not has_labeled or labeled_share == 0.0:
+        return 0
+    count = int(batch_size * labeled_share)
+    if count == 0:
+        raise LabeledShareError(
+            f"data.labeled_share {labeled_share:g} of data.batch_size {batch_size} rounds to 0 labeled clips per "
+            f"batch (the run would be SSL-only); raise data.batch_size to at least {math.ceil(1 / labeled_share)} or the share"
+        )
+    return count
+
+
+class BatchComposer:
+    """Makes each step's global batch of ``batch_size`` clips, the first ``labeled_share`` labeled, the rest
+    unlabeled, and returns this rank's share: global clips ``rank, rank + world_size, ...``.
+
+    Every rank draws the same global batch (same seed) but reads only its own clips, so the labeled share is
+    that of the whole batch, whatever the number of ranks, and one process (``world_size`` 1) sees exactly
+    the global batch. Each clip is a random stretch of one track cut into ``views`` adjacent windows.
+    ``state()`` / ``load_state()`` capture the random state and positions, so a resumed run sees the same batches.
     """
 
     def __init__(
@@ -266,27 +200,26 @@ class BatchComposer:
         view_samples: int,
         labeled_share: float,
         seed: int,
+        rank: int = 0,
+        world_size: int = 1,
     ) -> None:
         if not labeled and not unlabeled:
             raise ValueError("no usable tracks: every manifest entry is missing or failed to decode")
+        if batch_size % world_size:
+            raise ValueError(f"batch of {batch_size} clips does not split over {world_size} ranks")
         self.labeled, self.unlabeled = labeled, unlabeled
         self.label_count, self.batch_size, self.views = label_count, batch_size, views
         self.window_samples, self.view_samples = window_samples, view_samples
-        if not unlabeled:
-            self.labeled_count = batch_size
-        elif not labeled:
-            self.labeled_count = 0
-        else:
-            self.labeled_count = int(batch_size * labeled_share)  # as the reference: int(B * b_s)
+        self.rank, self.world_size = rank, world_size
+        self.labeled_count = labeled_clips(batch_size, labeled_share, bool(labeled), bool(unlabeled))
         self.rng = np.random.default_rng(seed)
         self.labeled_pool = _ShuffledPool(len(labeled), self.rng) if labeled else None
         self.unlabeled_pool = _ShuffledPool(len(unlabeled), self.rng) if unlabeled else None
 
-    def _clip(self, track: Track) -> np.ndarray:
+    def _start(self, track: Track) -> int:
         span = (self.views - 1) * self.window_samples + self.view_samples
         latest = track.samples.shape[0] - span
-        start = int(self.rng.integers(0, latest + 1)) if latest > 0 else 0
-        return read_views(track.samples, self.views, self.window_samples, self.view_samples, start)
+        return int(self.rng.integers(0, latest + 1)) if latest > 0 else 0
 
     def next_batch(self) -> Batch:
         chosen: list[Track] = []
@@ -294,14 +227,18 @@ class BatchComposer:
             chosen += [self.labeled[i] for i in self.labeled_pool.take(self.labeled_count)]
         if self.batch_size - self.labeled_count:
             chosen += [self.unlabeled[i] for i in self.unlabeled_pool.take(self.batch_size - self.labeled_count)]
-        audio = torch.from_numpy(np.stack([self._clip(track) for track in chosen]))
-        labeled = torch.arange(self.batch_size) < self.labeled_count
+        starts = [self._start(track) for track in chosen]  # drawn for the whole batch: every rank stays in step
+        mine = range(self.rank, self.batch_size, self.world_size)
+        audio = torch.from_numpy(np.stack([
+            read_views(chosen[i].samples, self.views, self.window_samples, self.view_samples, starts[i]) for i in mine
+        ]))
+        labeled = torch.tensor([i < self.labeled_count for i in mine])
         labels = None
         if self.labeled:
-            labels = torch.from_numpy(np.stack([track.labels for track in chosen]))
+            labels = torch.from_numpy(np.stack([chosen[i].labels for i in mine]))
             labels[~labeled] = 0.0
-        key_index = torch.tensor([track.key_index for track in chosen], dtype=torch.long)
-        if audio.device.type == "cpu" and torch.cuda.is_available():
+        key_index = torch.tensor([chosen[i].key_index for i in mine], dtype=torch.long)
+        if torch.cuda.is_available():
             audio = audio.pin_memory()
         return Batch(audio, labels, key_index, labeled)
 
@@ -336,6 +273,6 @@ def make_tracks(entries: list[ManifestEntry], cache: AudioCache, vocabulary: Lab
 
 
 __all__ = [
-    "AudioCache", "Batch", "BatchComposer", "LabelVocabulary", "ManifestEntry", "ManifestError", "Track",
-    "make_tracks", "read_manifest", "read_views", "split_labeled", "write_manifest",
+    "AudioCache", "Batch", "BatchComposer", "LabelVocabulary", "LabeledShareError", "ManifestEntry", "ManifestError",
+    "Track", "labeled_clips", "make_tracks", "read_manifest", "read_views", "split_labeled", "write_manifest",
 ]

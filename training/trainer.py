@@ -1,13 +1,20 @@
 """The training loop, in one readable place (pretraining and finetuning share it).
 
-    batch = composer.next_batch()            # labeled + unlabeled clips, V adjacent views each (CPU, memmap)
+    batch = batches.next()                   # labeled + unlabeled clips, V adjacent views each (CPU, memmap,
+                                             # composed ahead in a background thread)
     audio, semitones = augment(batch.audio)  # batched, on the training device
     loss = learner(audio, ...)               # encoder → projection → SemiSupCon (+ heads when finetuning)
     loss.backward(); clip; optimizer.step()  # AMP bf16 on GPU, DDP averages gradients
 
 Run with ``python -m training.cli pretrain --config FILE`` or, on several GPUs/processes,
 ``torchrun --nproc_per_node N -m training.cli pretrain --config FILE`` (NCCL on GPU, gloo on CPU).
-A run folder resumes from its latest checkpoint unless ``fresh=True``.
+A run folder resumes from its latest checkpoint unless ``fresh=True``, and only with the configuration it
+was started with unless ``override=True`` (the changes are then recorded in its ``config.json``).
+
+Under several processes every rank decodes its part of a missing audio cache and the ranks then wait for
+each other on a gloo group of their own with a long timeout, so no NCCL collective is ever held while audio
+is decoded (NCCL's watchdog kills a collective after 10 minutes). ``engine train cache`` builds the cache
+as a step of its own beforehand.
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ import os
 import sys
 import time
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -35,15 +43,21 @@ from engine.networks import LogFreqCNNConfig, encoder_config_from_dict, encoder_
 from engine.tag_suggestions import label_field
 from training import checkpoints
 from training.augment import BatchAugmenter
-from training.config import TrainConfig, config_to_dict
-from training.data import AudioCache, BatchComposer, LabelVocabulary, read_manifest, make_tracks, split_labeled
+from training.config import RESUMABLE_KEYS, TrainConfig, config_changes, config_to_dict
+from training.data import (
+    AudioCache, BatchComposer, LabeledShareError, LabelVocabulary, ManifestEntry, make_tracks, read_manifest, split_labeled,
+)
 from training.learner import Learner
+from training.prefetch import BatchPrefetcher
 
 METRICS_FILE = "metrics.jsonl"
 CONFIG_FILE = "config.json"
 LABELS_FILE = "labels.json"
 TENSORBOARD_DIR = "tensorboard"
 STATISTICS_FIT_BATCHES = 16  # 16 x batch_size windows fix a statistics embedding's standardisation
+# How long ranks wait for each other to finish decoding the audio cache (on a gloo group of its own; NCCL's
+# default 10 minutes would kill the first launch on any real dataset). A week: decoding is never the limit.
+CACHE_WAIT_TIMEOUT = timedelta(days=7)
 
 
 class TrainingError(Exception):
@@ -93,7 +107,7 @@ def setup_distributed(device_setting: str) -> tuple[int, int, torch.device]:
 class Trainer:
     """Sets up data, augmentation, learner and optimizer from a ``TrainConfig``; ``fit()`` runs the loop."""
 
-    def __init__(self, config: TrainConfig, mode: str = "pretrain", fresh: bool = False) -> None:
+    def __init__(self, config: TrainConfig, mode: str = "pretrain", fresh: bool = False, override: bool = False) -> None:
         self.config, self.mode = config, mode
         self.rank, self.world_size, self.device = setup_distributed(config.run.device)
         self.run_dir = Path(config.run.output_dir)
@@ -141,6 +155,8 @@ class Trainer:
             except ValueError as error:
                 raise TrainingError(f"finetune.trainable: {error}") from None
         if config.run.sync_batchnorm and self.world_size > 1:
+            if self.device.type != "cuda":
+                raise TrainingError("run.sync_batchnorm needs CUDA devices (torch's SyncBatchNorm does not run on CPU); set it to false")
             self.learner = torch.nn.SyncBatchNorm.convert_sync_batchnorm(self.learner)
         self.learner.to(self.device)
         self.optimizer = self._make_optimizer()
@@ -153,10 +169,18 @@ class Trainer:
         if config.run.compile:
             self.model = torch.compile(self.model)
         self.step = 0
+        self.batches = BatchPrefetcher(self.composer, config.data.prefetch_batches)
         latest = None if fresh else checkpoints.latest_checkpoint(self.run_dir)
         if latest is not None:
+            summary = checkpoints.read_run_summary(latest)
+            changes = self._config_changes(summary, override)
             self._resume(latest)
+            if changes and self.rank == 0:
+                self._record_changes(summary, changes)
         elif self.rank == 0:
+            aside = checkpoints.set_aside(self.run_dir)
+            if aside is not None:
+                print(f"earlier checkpoints of {self.run_dir} moved to {aside}", file=sys.stderr)
             self._start_run_folder()
 
     # ------------------------------------------------------------ setup
@@ -180,23 +204,45 @@ class Trainer:
             labeled_share = data.labeled_share
         if not labeled_entries and not unlabeled_entries:
             raise TrainingError(f"no tracks of split {data.split!r} in the configured manifests")
-        cache = AudioCache(data.cache_dir, self.sample_rate, data.max_seconds)
-        if self.rank == 0:
-            problems = cache.build(labeled_entries + unlabeled_entries, workers=data.decode_workers)
-            for path, reason in list(problems.items())[:5]:
-                print(f"skipped {path}: {reason}", file=sys.stderr)
-        if self.world_size > 1:
-            dist.barrier()
+        cache = self._build_cache(labeled_entries + unlabeled_entries)
         vocabulary = LabelVocabulary.from_entries(labeled_entries)
         labeled = make_tracks(labeled_entries, cache, vocabulary, with_labels=True)
         unlabeled = make_tracks(unlabeled_entries, cache, vocabulary, with_labels=False)
         if labeled_share == 0.0:
             unlabeled, labeled = unlabeled + labeled, []
-        composer = BatchComposer(
-            labeled, unlabeled, len(vocabulary), data.batch_size // self.world_size, data.views,
-            self.window_samples, self.augmenter.input_samples(), labeled_share, seed=self.config.run.seed + 7919 * self.rank,
-        )
+        try:  # one global batch drawn alike on every rank (one seed), each rank reading its share
+            composer = BatchComposer(
+                labeled, unlabeled, len(vocabulary), data.batch_size, data.views, self.window_samples,
+                self.augmenter.input_samples(), labeled_share, seed=self.config.run.seed, rank=self.rank, world_size=self.world_size,
+            )
+        except LabeledShareError as error:
+            raise TrainingError(str(error)) from None
         return composer, vocabulary
+
+    def _build_cache(self, entries: list[ManifestEntry]) -> AudioCache:
+        """Decode what the cache lacks, each rank its interleaved part; ranks then wait for each other on a
+        gloo group with ``CACHE_WAIT_TIMEOUT``, never inside an NCCL collective."""
+        data = self.config.data
+        cache = AudioCache(data.cache_dir, self.sample_rate, data.max_seconds)
+        # Made while the ranks are together: gloo connects its peers when a group is created.
+        waiting = dist.new_group(backend="gloo", timeout=CACHE_WAIT_TIMEOUT) if self.world_size > 1 else None
+        problems = cache.build(entries, workers=data.decode_workers, part=(self.rank, self.world_size))
+        for path, reason in list(problems.items())[:5]:
+            print(f"skipped {path}: {reason}", file=sys.stderr)
+        if waiting is not None:
+            dist.barrier(group=waiting)
+            cache.refresh()
+            usable = torch.tensor([len(cache.usable(entries))] * 2)
+            usable[1] *= -1
+            dist.all_reduce(usable, op=dist.ReduceOp.MAX, group=waiting)
+            dist.destroy_process_group(waiting)
+            if usable[0] != -usable[1]:
+                raise TrainingError(
+                    f"ranks see different audio caches in {data.cache_dir} ({-int(usable[1])} to {int(usable[0])} tracks): "
+                    "data.cache_dir must be one folder every node sees, or build it on every node first with "
+                    "`engine train cache --config FILE`"
+                )
+        return cache
 
     def _fit_block_statistics(self, statistics) -> None:
         """Measure the statistics embedding's standardisation on ``STATISTICS_FIT_BATCHES`` batches of the
@@ -247,7 +293,7 @@ class Trainer:
             "torch_rng": torch.get_rng_state(),
             "cuda_rng": torch.cuda.get_rng_state(self.device) if self.device.type == "cuda" else torch.zeros(0, dtype=torch.uint8),
             "augment_rng": self.augmenter.rng_state(),
-            "composer": self.composer.state(),
+            "composer": self.batches.state(),
         }
         if self.rank == 0:
             checkpoints.save_weights(folder, self.learner.state_dict())
@@ -269,9 +315,37 @@ class Trainer:
         if self.device.type == "cuda" and own["cuda_rng"].numel():
             torch.cuda.set_rng_state(own["cuda_rng"], self.device)
         self.augmenter.load_rng(own["augment_rng"])
-        self.composer.load_state(own["composer"])
+        self.composer.load_state(shared["composer"])  # one global batch stream: rank 0's is every rank's
         if self.rank == 0:
             self._truncate_metrics(self.step)
+
+    def _config_changes(self, summary: dict[str, Any], override: bool) -> dict[str, tuple[Any, Any]]:
+        """What differs from the configuration the run folder was started with. The architecture and the mode
+        can never change (the weights would not fit); other keys outside ``RESUMABLE_KEYS`` only with ``override``."""
+        where = f"run folder {self.run_dir}"
+        if json.loads(json.dumps(self.architecture)) != summary.get("architecture"):
+            raise TrainingError(f"{where} holds another encoder architecture; its weights cannot carry over: start it "
+                                "again with --fresh or give another run.output_dir")
+        if summary.get("mode", self.mode) != self.mode:
+            raise TrainingError(f"{where} is a {summary['mode']} run, not {self.mode}: give another run.output_dir")
+        changes = config_changes(summary.get("config", {}), config_to_dict(self.config))
+        refused = sorted(key for key in changes if key not in RESUMABLE_KEYS)
+        if refused and not override:
+            listed = ", ".join(f"{key} {changes[key][0]!r} -> {changes[key][1]!r}" for key in refused)
+            raise TrainingError(f"{where} was started with another configuration ({listed}): rerun with --override to "
+                                "apply the new values from its latest checkpoint, or --fresh to start again")
+        return changes
+
+    def _record_changes(self, summary: dict[str, Any], changes: dict[str, tuple[Any, Any]]) -> None:
+        """``config.json`` says what runs from now on and, under ``resumes``, what changed at which step."""
+        summary["config"] = config_to_dict(self.config)
+        summary.setdefault("resumes", []).append(
+            {"step": self.step, "changes": {key: list(values) for key, values in sorted(changes.items())}}
+        )
+        path = self.run_dir / CONFIG_FILE
+        partial = path.with_name(path.name + ".partial")
+        partial.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+        partial.replace(path)
 
     def _truncate_metrics(self, step: int) -> None:
         """Drop metric lines past the resumed step so the file reads as one uninterrupted run."""
@@ -300,7 +374,7 @@ class Trainer:
     def train_step(self, times: StepTimes) -> tuple[float, dict[str, float]]:
         """One optimisation step; returns the loss averaged over ranks and its logged parts."""
         started = time.perf_counter()
-        batch = self.composer.next_batch().to(self.device)
+        batch = self.batches.next().to(self.device)
         self._sync()
         after_data = time.perf_counter()
         audio, semitones = self.augmenter(batch.audio, self._unshiftable(batch.labels))
@@ -365,6 +439,7 @@ class Trainer:
             self.save_checkpoint()
             raise
         finally:
+            self.batches.close()
             if writer is not None:
                 writer.close()
         return losses
@@ -385,7 +460,7 @@ class Trainer:
             "time_augment_s": times.augment / times.steps,
             "time_forward_s": times.forward / times.steps,
             "time_backward_s": times.backward / times.steps,
-            "labeled_per_batch": self.composer.labeled_count * self.world_size,
+            "labeled_per_batch": self.composer.labeled_count,
             "wall_time": time.time(),
         }
         with open(self.run_dir / METRICS_FILE, "a", encoding="utf-8") as handle:
@@ -411,6 +486,21 @@ def initial_encoder(path: Path) -> tuple[dict[str, Any], dict[str, torch.Tensor]
     architecture = checkpoints.read_run_summary(folder)["architecture"]
     weights = checkpoints.load_weights(folder)
     return architecture, {name: t for name, t in weights.items() if name.startswith(("encoder.", "projection."))}, None
+
+
+def cache_plan(config: TrainConfig) -> tuple[int, list[ManifestEntry]]:
+    """(sample rate, entries) of what training with ``config`` decodes: every manifest it names (split
+    ``data.split``) at the sample rate of the encoder it trains (a finetune's starting model's, when given)."""
+    encoder = config.encoder
+    if config.finetune.init_from and config.finetune.manifest:
+        encoder = initial_encoder(Path(config.finetune.init_from))[0]
+    try:
+        sample_rate = encoder_config_from_dict(encoder).sample_rate
+    except (TypeError, ValueError) as error:
+        raise TrainingError(f"[encoder]: {error}") from None
+    manifests = (config.data.unlabeled_manifest, config.data.labeled_manifest, config.finetune.manifest,
+                 config.finetune.unlabeled_manifest)
+    return sample_rate, [entry for manifest in manifests if manifest for entry in read_manifest(manifest, config.data.split)]
 
 
 def _fitting_heads(initial: dict[str, torch.Tensor], own: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -443,4 +533,4 @@ def read_metrics(run_dir: Path | str) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
-__all__ = ["Trainer", "TrainingError", "learning_rate", "read_metrics", "setup_distributed"]
+__all__ = ["Trainer", "TrainingError", "cache_plan", "learning_rate", "read_metrics", "setup_distributed"]

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import torch
 import torch.distributed as dist
-import torch.multiprocessing as mp
 from torch.nn.parallel import DistributedDataParallel
 
+from gloo_spawn import spawn_gloo_workers
 from training.losses import semisupcon_loss
 
 CLIPS, VIEWS, FEATURES, PROJECTION = 8, 2, 10, 6
@@ -43,28 +43,8 @@ def _worker(rank: int, init_file: str, out_dir: str) -> None:
     dist.destroy_process_group()
 
 
-def _spawn_workers(tmp_path: Path) -> None:
-    """Two gloo workers over loopback. A connection that the transport drops (seen once in three full-suite runs
-    on a 2-core machine, never alone), or gloo aborting a worker as it tears the connection down ("terminate
-    called without an active exception", SIGABRT: seen once with a second test run sharing the 2 cores), is
-    retried once with a fresh rendezvous file; any other error fails."""
-    if Path("/sys/class/net/lo").exists():
-        os.environ.setdefault("GLOO_SOCKET_IFNAME", "lo")  # the spawned workers inherit it
-    for attempt in range(2):
-        try:
-            mp.spawn(_worker, args=(str(tmp_path / f"init{attempt}"), str(tmp_path)), nprocs=WORLD_SIZE, join=True)
-            return
-        except mp.ProcessRaisedException as error:
-            transport = any(word in str(error) for word in ("Gloo", "gloo", "Connection", "connect", "Socket"))
-            if attempt or not transport:
-                raise
-        except mp.ProcessExitedException as error:
-            if attempt or "SIGABRT" not in str(error):
-                raise
-
-
 def test_two_process_ddp_equals_single_process_on_concatenated_batch(tmp_path: Path):
-    _spawn_workers(tmp_path)
+    spawn_gloo_workers(_worker, tmp_path, WORLD_SIZE, str(tmp_path))
     model, inputs, labels = _problem()
     loss = semisupcon_loss(model(inputs), labels, weighting="dice")
     loss.backward()
