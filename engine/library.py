@@ -204,7 +204,8 @@ class Library:
         with self._lock:
             index = self._vector_indexes.get(model.model_id)
             if index is None:
-                index = VectorIndex(self.store, model.model_id, model.config.embedding_dim)
+                index = VectorIndex(self.store, model.model_id, model.config.embedding_dim,
+                                    standardise=model.config.library_standardisation)
                 self._vector_indexes[model.model_id] = index
             return index
 

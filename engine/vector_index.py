@@ -25,6 +25,7 @@ import numpy as np
 
 from engine.atomic_write import atomic_path, write_bytes_atomically
 from engine.cache_files import beside_database, read_sidecar, warn_unsaved
+from engine.library_standardisation import Standardisation, fit_standardisation
 from engine.store import Store
 
 FLAT_LIMIT = 5_000  # an exact scan of 5k vectors costs what a graph search at 100k does (~1 ms CPU)
@@ -86,10 +87,14 @@ def _faiss_threads(count: int | None) -> Iterator[None]:
 class VectorIndex:
     """Nearest-neighbour search over one model's embeddings, kept consistent with the ``Store``."""
 
-    def __init__(self, store: Store, model_id: str, dimension: int) -> None:
+    def __init__(self, store: Store, model_id: str, dimension: int, standardise: bool = False) -> None:
         self.store = store
         self.model_id = model_id
         self.dimension = dimension
+        # With ``standardise`` the index holds the vectors centred and scaled on the library's moments
+        # (engine.library_standardisation), and ``search`` moves its raw queries there first.
+        self.standardise = standardise
+        self._standardisation: Standardisation | None = None
         self.index_path, self.meta_path = index_paths(store.path, model_id)
         self._index: faiss.Index | None = None
         self._fingerprint: Fingerprint | None = None
@@ -125,14 +130,14 @@ class VectorIndex:
         return self._index
 
     def search(self, vectors: np.ndarray, k: int, exact: bool = False) -> tuple[np.ndarray, np.ndarray]:
-        """``vectors`` (Q, D) unit length → (scores (Q, k), track_ids (Q, k)); missing slots have id -1.
+        """``vectors`` (Q, D) unit-length embeddings as stored → (scores (Q, k), track_ids (Q, k)); missing slots have id -1.
         ``exact`` scans every vector even when the index is a graph. Sees changes by other processes within
         ``STALENESS_CHECK_SECONDS``."""
         index = self.ensure_current(STALENESS_CHECK_SECONDS)
         if index.ntotal == 0 or k <= 0:
             shape = (len(vectors), max(k, 0))
             return np.zeros(shape, dtype=np.float32), np.full(shape, -1, dtype=np.int64)
-        queries = np.ascontiguousarray(vectors, dtype=np.float32).reshape(-1, self.dimension)
+        queries = self._searchable(np.ascontiguousarray(vectors, dtype=np.float32).reshape(-1, self.dimension))
         k = min(k, int(index.ntotal))
         with _faiss_threads(1 if len(queries) <= SINGLE_THREAD_QUERIES else None):
             graph = _graph(index)
@@ -149,11 +154,20 @@ class VectorIndex:
         return self._ids_by_position[1]
 
     def vector_of(self, track_id: int) -> np.ndarray | None:
+        """A track's embedding as stored (what ``search`` takes), or None when this model has not analysed it."""
         index = self.ensure_current(STALENESS_CHECK_SECONDS)
+        if self._standardisation is not None:  # the index holds the standardised vector: read the stored one
+            return self.store.embeddings_of(self.model_id, [int(track_id)]).get(int(track_id))
         try:
             return index.reconstruct(int(track_id))
         except RuntimeError:
             return None
+
+    def _searchable(self, vectors: np.ndarray) -> np.ndarray:
+        """Stored-form vectors (count, D) → the form this index holds."""
+        if self._standardisation is None:
+            return vectors
+        return np.ascontiguousarray(self._standardisation.apply(vectors))
 
     # -- keeping in step with SQLite ------------------------------------------------------------------
     def _can_extend(self, current: Fingerprint) -> bool:
@@ -164,6 +178,8 @@ class VectorIndex:
         still_there, _ = self.store.analyses_fingerprint(self.model_id, up_to_id=saved.max_analysis_id)
         if still_there != saved.count:  # ids never come back, so an equal count means nothing was removed
             return False
+        if self._standardisation is not None and self._standardisation.needs_refit(current.count):
+            return False  # the library has outgrown the moments its vectors were standardised with
         return (_graph(self._index) is not None) == (current.count > FLAT_LIMIT)  # same kind of index after
 
     def _extend(self, current: Fingerprint) -> None:
@@ -171,7 +187,7 @@ class VectorIndex:
             self.model_id, after_analysis_id=self._fingerprint.max_analysis_id
         )
         if len(track_ids):
-            self._index.add_with_ids(np.ascontiguousarray(matrix), track_ids)
+            self._index.add_with_ids(self._searchable(np.ascontiguousarray(matrix)), track_ids)
         self._fingerprint = Fingerprint(count, max_id)
         self.last_action = "extended"
         if self._index.ntotal != count:  # something was also removed meanwhile
@@ -180,8 +196,9 @@ class VectorIndex:
     def _rebuild(self, _current: Fingerprint) -> None:
         (count, max_id), track_ids, matrix = self.store.embedding_snapshot(self.model_id)
         index = build_faiss_index(self.dimension, len(track_ids))
+        self._standardisation = fit_standardisation(matrix) if self.standardise else None
         if len(track_ids):
-            index.add_with_ids(np.ascontiguousarray(matrix), track_ids)
+            index.add_with_ids(self._searchable(np.ascontiguousarray(matrix)), track_ids)
         self._index, self._ids_by_position = index, None
         self._fingerprint = Fingerprint(count, max_id)
         self.last_action = "rebuilt"
@@ -198,7 +215,12 @@ class VectorIndex:
         except (OSError, ValueError, RuntimeError):
             return
         fingerprint = Fingerprint(meta["count"], meta["max_analysis_id"])
+        standardisation = _standardisation_from_meta(meta.get("standardisation"), self.dimension)
+        if self.standardise != (standardisation is not None):
+            return  # saved with the other search setting (the model folder's ``search`` changed)
+        self._standardisation = standardisation
         if index.d != self.dimension or index.ntotal != fingerprint.count or not self._agrees_with_store(index):
+            self._standardisation = None
             return
         graph = _graph(index)
         if graph is not None:
@@ -222,6 +244,7 @@ class VectorIndex:
             expected = stored.get(int(ids[position]))
             if expected is None or expected.shape != (self.dimension,):
                 return False
+            expected = self._searchable(expected[None, :])[0]
             if not np.allclose(inner.reconstruct(position), expected, rtol=0.0, atol=VECTOR_TOLERANCE):
                 return False
         return True
@@ -233,6 +256,9 @@ class VectorIndex:
             "format": INDEX_FORMAT, "model_id": self.model_id, "dimension": self.dimension,
             "count": self._fingerprint.count, "max_analysis_id": self._fingerprint.max_analysis_id,
             "kind": "hnsw" if _graph(self._index) is not None else "flat",
+            "standardisation": None if self._standardisation is None else {
+                "mean": self._standardisation.mean.tolist(), "scale": self._standardisation.scale.tolist(),
+                "fitted_on": self._standardisation.fitted_on},
         }
         try:
             with atomic_path(self.index_path) as temporary_index:
@@ -242,3 +268,19 @@ class VectorIndex:
             warn_unsaved(self.index_path, error)
         except RuntimeError as error:  # FAISS reports a failed write (a full disk) as a RuntimeError
             warn_unsaved(self.index_path, OSError(str(error).splitlines()[0] if str(error) else "write failed"))
+
+
+def _standardisation_from_meta(saved: object, dimension: int) -> Standardisation | None:
+    """The moments a saved index was standardised with, or None when it was not (or they are unreadable)."""
+    if not isinstance(saved, dict):
+        return None
+    try:
+        mean = np.asarray(saved["mean"], dtype=np.float32)
+        scale = np.asarray(saved["scale"], dtype=np.float32)
+        fitted_on = int(saved["fitted_on"])
+    except (KeyError, TypeError, ValueError):
+        return None
+    if mean.shape != (dimension,) or scale.shape != (dimension,) or not np.all(np.isfinite(mean)) \
+            or not np.all(scale > 0) or fitted_on < 0:
+        return None
+    return Standardisation(mean, scale, fitted_on)

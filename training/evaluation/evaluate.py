@@ -13,6 +13,7 @@ import torchaudio
 
 from engine.audio import AudioDecodeError, decode_mono
 from engine.keys import key_from_index
+from engine.library_standardisation import fit_standardisation
 from training.evaluation.bootstrap import paired_difference, retrieval_with_intervals
 from training.evaluation.chroma_key import estimate_key
 from training.evaluation.corruptions import CORRUPTIONS, EXCERPT_BITRATE, mp3_round_trip, pitch_shift_by_resampling
@@ -214,6 +215,10 @@ def evaluate_soundtracks(records: list[dict[str, Any]], loaded, settings: Evalua
     embeddings = {"logmel_stats": (normalised[: len(kept)], normalised[len(kept):])}
     if loaded:
         embeddings["model"] = (np.stack(model_tracks), np.stack(model_excerpts))
+        if loaded.config.library_standardisation:  # as the product searches: on the evaluated library's moments
+            moments = fit_standardisation(np.stack(model_tracks))
+            embeddings["model_library_standardised"] = (moments.apply(np.stack(model_tracks)),
+                                                        moments.apply(np.stack(model_excerpts)))
     similarity, per_query = {}, {}
     for name, (tracks, excerpts) in embeddings.items():
         per_query[name] = per_query_label_retrieval(tracks, soundtracks)
@@ -223,7 +228,8 @@ def evaluate_soundtracks(records: list[dict[str, Any]], loaded, settings: Evalua
             "version_pairs": version_pair_retrieval(tracks, pairs),
         }
     if loaded:
-        similarity["model"]["same_soundtrack"]["minus_logmel_stats"] = _differences(per_query["model"], per_query["logmel_stats"])
+        for name in [name for name in similarity if name.startswith("model")]:
+            similarity[name]["same_soundtrack"]["minus_logmel_stats"] = _differences(per_query[name], per_query["logmel_stats"])
         baseline_by_path = dict(zip((r["path"] for r in kept), embeddings["logmel_stats"][0]))
         library = library_excerpt_retrieval(
             [r["path"] for r in kept], clean_excerpts, _stranger_excerpts(others, len(kept), settings),

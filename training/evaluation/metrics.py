@@ -38,10 +38,15 @@ def average_precision(scores: np.ndarray, relevant: np.ndarray) -> float:
 
 
 def per_query_label_retrieval(embeddings: np.ndarray, labels: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-    """Leave-one-out retrieval, one value per query that has a relevant item: (R-precisions, APs).
-    R-precision = share of relevant items among the top R (R = number of items sharing the query's label)."""
+    """Leave-one-out retrieval by cosine similarity; see ``per_query_ranked_retrieval``."""
+    return per_query_ranked_retrieval(cosine_similarities(embeddings, embeddings), labels)
+
+
+def per_query_ranked_retrieval(similarities: np.ndarray, labels: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Leave-one-out retrieval from an (items, items) score matrix, one value per query that has a relevant item:
+    (R-precisions, APs). R-precision = share of relevant items among the top R (R = number of other items sharing
+    the query's label)."""
     labels_array = np.asarray(labels)
-    similarities = cosine_similarities(embeddings, embeddings)
     r_precisions, average_precisions = [], []
     for index in range(len(labels_array)):
         others = np.arange(len(labels_array)) != index

@@ -50,10 +50,11 @@ def markdown_report(results: dict[str, Any]) -> str:
             retrieval = entry["same_soundtrack"]
             lines.append(f"| {name} | {_with_interval(retrieval, 'r_precision')} | {_with_interval(retrieval, 'map')} "
                          f"| {_percent(entry['excerpt_96kbps']['top1'])} | {_percent(entry['version_pairs']['top1'])} |")
-        difference = tracks["similarity"].get("model", {}).get("same_soundtrack", {}).get("minus_logmel_stats")
-        if difference:
-            lines += ["", "Model minus log-mel statistics (16 windows edge to edge vs the whole track), paired bootstrap "
-                      f"over queries: {_difference(difference)}."]
+        for name, entry in tracks["similarity"].items():
+            difference = entry["same_soundtrack"].get("minus_logmel_stats")
+            if difference:
+                lines += ["", f"{name} minus log-mel statistics (16 windows edge to edge vs the whole track), paired "
+                          f"bootstrap over queries: {_difference(difference)}."]
         library = tracks["similarity"].get("model", {}).get("library_excerpt_96kbps")
         if library:
             lines += ["", "The model's excerpt column compares embeddings only. Through the product (`engine index` of the "
@@ -84,10 +85,10 @@ def markdown_report(results: dict[str, Any]) -> str:
         from training.evaluation.key_breakdown import tonal_test_markdown
 
         lines += tonal_test_markdown(results["tonal_test"])
-    if results.get("tonal_test"):
-        from training.evaluation.key_breakdown import tonal_test_markdown
+    if results.get("tempo"):
+        from training.evaluation.tempo_eval import tempo_markdown
 
-        lines += tonal_test_markdown(results["tonal_test"])
+        lines += ["", *tempo_markdown(results["tempo"])]
     lines += ["", "Command: `" + results.get("command", "") + "`", ""]
     return "\n".join(lines)
 
