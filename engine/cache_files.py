@@ -8,6 +8,7 @@ and the caller rebuilds from SQLite.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import logging
@@ -18,6 +19,7 @@ NAME_MAX_BYTES = 255  # longest file name on common file systems (ext4, APFS, NT
 # Room left for the temporary names that ``atomic_write`` derives from a cache name (pid, thread id, random).
 TEMPORARY_NAME_ROOM = 64
 SHORT_HASH_CHARACTERS = 16
+EXPECTED_UNWRITABLE = frozenset({errno.EROFS, errno.EACCES, errno.EPERM})  # read-only media, another user's folder
 
 log = logging.getLogger("engine")
 
@@ -50,5 +52,7 @@ def read_sidecar(path: Path, integer_fields: tuple[str, ...]) -> dict[str, Any] 
 
 
 def warn_unsaved(path: Path, error: OSError) -> None:
-    """A cache that could not be saved (full disk, read-only folder) is only slower next time: a warning."""
-    log.warning("could not save the cache %s (%s); it is rebuilt when needed", path.name, error.strerror or error)
+    """A cache that could not be saved is only slower next time: a warning for a full disk or an I/O error; on
+    read-only media or in a folder the user may not write (expected there, every time) only a debug note."""
+    level = logging.DEBUG if error.errno in EXPECTED_UNWRITABLE else logging.WARNING
+    log.log(level, "could not save the cache %s (%s); it is rebuilt when needed", path.name, error.strerror or error)
