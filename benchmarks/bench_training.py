@@ -117,7 +117,8 @@ class CpuAugmentedClips(IterableDataset):
         worker = get_worker_info()
         seed = self.seed + (worker.id if worker else 0)
         augmenter = BatchAugmenter(AugmentConfig(), self.sample_rate, self.window, seed=seed)
-        composer = BatchComposer([], self.tracks, 0, 1, self.views, self.window, augmenter.input_samples(), 0.0, seed=seed)
+        composer = BatchComposer([], self.tracks, 0, 1, self.views, self.window, augmenter.input_samples(), 0.0, seed=seed,
+                                 pin_memory=False)  # the loader pins whole batches in the main process
         while True:
             augmented, _ = augmenter(composer.next_batch().audio)
             yield augmented[0]

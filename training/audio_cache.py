@@ -5,7 +5,8 @@
 
 A shard is written by one decode process and becomes visible only when its index is renamed into place, so
 builds are resumable (an interrupted build loses at most the shards in flight) and several processes or
-ranks may build disjoint parts at once. Readers map each shard once: a library of 65k tracks takes ~260
+ranks may build disjoint parts at once. A build killed mid-shard leaves ``*.partial`` files behind; they
+are never read, and can be deleted whenever no build is running. Readers map each shard once: a library of 65k tracks takes ~260
 open files and memory maps, not 65k of each (``ulimit -n`` 1024 and ``vm.max_map_count`` 65530 are the
 limits one file per track hit). Per-track ``<key>.npy`` files of the earlier layout are copied into shards
 instead of being decoded again.

@@ -202,7 +202,10 @@ class BatchComposer:
         seed: int,
         rank: int = 0,
         world_size: int = 1,
+        pin_memory: bool | None = None,
     ) -> None:
+        """``pin_memory``: page-lock each batch for fast copies to the GPU; None = when CUDA is available (give
+        False in processes forked after CUDA started, such as DataLoader workers, which must not touch it)."""
         if not labeled and not unlabeled:
             raise ValueError("no usable tracks: every manifest entry is missing or failed to decode")
         if batch_size % world_size:
@@ -211,6 +214,7 @@ class BatchComposer:
         self.label_count, self.batch_size, self.views = label_count, batch_size, views
         self.window_samples, self.view_samples = window_samples, view_samples
         self.rank, self.world_size = rank, world_size
+        self.pin_memory = torch.cuda.is_available() if pin_memory is None else pin_memory
         self.labeled_count = labeled_clips(batch_size, labeled_share, bool(labeled), bool(unlabeled))
         self.rng = np.random.default_rng(seed)
         self.labeled_pool = _ShuffledPool(len(labeled), self.rng) if labeled else None
@@ -238,7 +242,7 @@ class BatchComposer:
             labels = torch.from_numpy(np.stack([chosen[i].labels for i in mine]))
             labels[~labeled] = 0.0
         key_index = torch.tensor([chosen[i].key_index for i in mine], dtype=torch.long)
-        if torch.cuda.is_available():
+        if self.pin_memory:
             audio = audio.pin_memory()
         return Batch(audio, labels, key_index, labeled)
 
