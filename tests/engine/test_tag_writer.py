@@ -280,3 +280,24 @@ def test_file_changed_by_another_program_during_the_write_keeps_that_change(copy
     assert not result.changed and "changed while writing" in result.problem
     metadata = read_metadata(path)
     assert (metadata.title, metadata.key) == ("Saved elsewhere", None) and leftovers(path) == []
+
+
+def test_file_changed_between_inspection_and_copy_is_refused_and_keeps_that_change(copy_of, monkeypatch):
+    """Another tagger saves the file (same size: FLAC padding absorbs the tag) after the writer decided from the
+    old tags that the key field was empty: the write must be refused, not overwrite the key just written."""
+    import engine.audio
+
+    path = copy_of("flac")
+    real_digest = engine.audio.decoded_audio_digest
+
+    def digest_while_another_tagger_saves(target):
+        size = os.path.getsize(path)
+        audio_factory.write_tags(path, initialkey="C")
+        assert os.path.getsize(path) == size  # only the modification time tells
+        return real_digest(target)
+
+    monkeypatch.setattr(engine.audio, "decoded_audio_digest", digest_while_another_tagger_saves)
+    result = write_key(path, B_MINOR)
+
+    assert not result.changed and "changed while writing" in result.problem
+    assert read_metadata(path).key == "C" and leftovers(path) == []
