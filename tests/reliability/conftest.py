@@ -39,3 +39,25 @@ def indexed_copy(indexed_library, generated_library_source, tmp_path) -> Path:
         if path.name.startswith(database.name) and path.is_file():
             shutil.copy2(path, folder / path.name)
     return folder / database.name
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """``small_disk(size)`` mounts a tmpfs of ``size`` (a real full disk, even for root) and returns (its folder,
+    a function that grows it to 64 MB: space freed). Skipped where mounting is not allowed; the tests with an
+    injected ``OSError(ENOSPC)`` cover those machines."""
+    mounted: list[Path] = []
+
+    def mount(size: str):
+        mount_point = tmp_path / f"small-{len(mounted)}"
+        mount_point.mkdir()
+        done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(mount_point)],
+                              capture_output=True)
+        if done.returncode != 0:
+            pytest.skip("cannot mount a tmpfs here (needs root)")
+        mounted.append(mount_point)
+        return mount_point, lambda: subprocess.run(["mount", "-o", "remount,size=64m", str(mount_point)], check=True)
+
+    yield mount
+    for mount_point in mounted:
+        subprocess.run(["umount", "-l", str(mount_point)], check=False)

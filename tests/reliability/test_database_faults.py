@@ -151,6 +151,21 @@ def test_database_full_during_index_keeps_committed_tracks(engine, library_copy,
     assert json.loads(resumed.stdout)["unchanged"] == sum(saved_batches)
 
 
+def test_a_real_full_disk_during_index_is_one_line_and_the_run_resumes_once_space_is_freed(
+        library_copy, model_dir, small_disk):
+    mount_point, grow = small_disk("384k")
+    database = mount_point / "library.db"
+    command = [sys.executable, "-m", "engine.cli", "index", str(library_copy.root), "--workers", "0",
+               *_common(database, model_dir)]
+    full = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert_one_line_exit_1(full, "database or disk is full")
+    grow()
+    resumed = subprocess.run([*command, "--json"], capture_output=True, text=True, timeout=600)
+    assert resumed.returncode == 0, resumed.stderr
+    assert _track_count(database) == len(library_copy.valid)
+    assert temporary_files(mount_point) == []
+
+
 def test_a_cache_that_cannot_be_saved_on_a_full_disk_leaves_no_temporary_file(engine, indexed_copy, model_dir,
                                                                              monkeypatch):
     import faiss

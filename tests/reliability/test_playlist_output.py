@@ -71,6 +71,24 @@ def test_full_disk_leaves_the_old_playlist_and_no_partial_or_temporary_file(engi
     assert temporary_files(tmp_path) == []
 
 
+def test_a_real_full_disk_leaves_the_old_playlist(engine, indexed_copy, model_dir, small_disk):
+    folder, _ = small_disk("64k")
+    output = folder / "radio.m3u8"
+    output.write_text("#EXTM3U\nold\n", encoding="utf-8")
+    filler = folder / "filler"
+    with open(filler, "wb", buffering=0) as handle:  # fill the disk to its last byte
+        try:
+            while True:
+                handle.write(b"\0" * 1024)
+        except OSError:
+            pass
+    completed = engine("playlist", "1", "-n", "30", "-o", str(output), "--overwrite", "--db", str(indexed_copy),
+                       "--model", str(model_dir))
+    assert_one_line_exit_1(completed, "No space left")
+    assert output.read_text(encoding="utf-8") == "#EXTM3U\nold\n"
+    assert temporary_files(folder) == []
+
+
 def _retitle_first_track(database: Path, model_dir: Path, title: str) -> None:
     with Library(database, model_dir) as library:
         track = library.playlist(1, 1)[0]
