@@ -8,7 +8,7 @@ from PySide6.QtCore import QMimeData, QPoint, Qt, QUrl
 from PySide6.QtGui import QDropEvent
 
 from app.track_list_model import SAME_RECORDING_TEXT, SCORE_COLUMN
-from engine.keys import keys_mix_harmonically
+from key_wheel import codes_mix
 from tests_app_helpers import first_track_id, wait_for_results
 
 RESULT_TIMEOUT_MS = 60_000
@@ -61,12 +61,12 @@ def test_harmonic_toggle_keeps_only_tracks_whose_keys_mix(make_window, indexed_c
     panel = window.similarity_panel
     panel.query_track(seed_id, "seed")
     all_results = wait_for_results(qtbot, panel).model.tracks
-    assert any(not keys_mix_harmonically(seed_key, track.key.to_key()) for track in all_results)
+    assert any(not codes_mix(seed_key.index, track.key.to_key().index) for track in all_results)
     with qtbot.waitSignal(panel.results_shown, timeout=RESULT_TIMEOUT_MS):
         panel.harmonic_box.setChecked(True)
     harmonic = panel.model.tracks
     assert harmonic, "the generated library has keys that mix with every seed"
-    assert all(keys_mix_harmonically(seed_key, track.key.to_key()) for track in harmonic)
+    assert all(codes_mix(seed_key.index, track.key.to_key().index) for track in harmonic)  # the published wheel
     assert "Harmonic" in panel.heading.text()
 
 

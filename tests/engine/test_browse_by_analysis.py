@@ -7,18 +7,21 @@ import sqlite3
 import numpy as np
 
 from engine.analyzer import TrackAnalysis
-from engine.keys import KEY_CLASS_COUNT, KEY_INDICES_IN_CAMELOT_ORDER
+from engine.keys import KEY_CLASS_COUNT
 from engine.library import Library
 from engine.metadata import TrackMetadata
 from engine.schema import SCHEMA_VERSION
 from engine.store import NewTrack
+from key_wheel import CAMELOT_OF_INDEX
 
 TRACKS = 60
 UNANALYSED = 5
 
 
-def camelot_rank(row) -> int:
-    return [KEY_INDICES_IN_CAMELOT_ORDER.index(index) for index in range(KEY_CLASS_COUNT)][row.key.to_key().index]
+def camelot_rank(row) -> tuple[int, str]:
+    """Position on the published wheel (tests/key_wheel.py): 1A, 1B, 2A, ... 12B."""
+    code = CAMELOT_OF_INDEX[row.key.to_key().index]
+    return int(code[:-1]), code[-1]
 
 
 def fill(library: Library, count: int, seed: int = 0) -> None:
