@@ -102,6 +102,8 @@ def build_parser() -> argparse.ArgumentParser:
     similar.add_argument("queries", nargs="+", metavar="QUERY")
     similar.add_argument("-k", type=_at_least(1), default=DEFAULT_NEIGHBOURS, help="results per query")
     similar.add_argument("--harmonic", action="store_true", help="only tracks whose keys mix well")
+    similar.add_argument("--bpm-range", type=_percent, default=None, metavar="PCT",
+                         help="only tracks whose tempo is within PCT %% of the query's (half / double tempo counts)")
 
     key = _command(commands, "key", "estimate the key of each file", run_key)
     key.add_argument("files", nargs="+", metavar="FILE")
@@ -110,6 +112,12 @@ def build_parser() -> argparse.ArgumentParser:
     key.add_argument("--notation", choices=KEY_NOTATIONS, default="standard",
                      help="key tag text: standard (Am), camelot (8A) or openkey (1m)")
     key.add_argument("--overwrite", action="store_true", help="with --write: replace an existing key tag")
+
+    bpm = _command(commands, "bpm", "estimate the tempo (BPM) of each file", run_bpm)
+    bpm.add_argument("files", nargs="+", metavar="FILE")
+    bpm.add_argument("--write", action="store_true",
+                     help="write the tempo into each file's BPM tag (TBPM / BPM / tmpo; verified copy, atomic replace)")
+    bpm.add_argument("--overwrite", action="store_true", help="with --write: replace an existing BPM tag")
 
     tag = _command(commands, "tag", "tag probabilities of each file, or suggested tags for empty fields (--suggest)",
                    run_tag)
@@ -138,6 +146,8 @@ def build_parser() -> argparse.ArgumentParser:
     playlist.add_argument("-n", type=_at_least(1), default=DEFAULT_PLAYLIST_LENGTH, help="number of tracks")
     playlist.add_argument("-o", "--output", required=True, type=Path, metavar="FILE.m3u8")
     playlist.add_argument("--overwrite", action="store_true", help="replace FILE.m3u8 if it exists")
+    playlist.add_argument("--bpm-range", type=_percent, default=None, metavar="PCT",
+                          help="only tracks whose tempo is within PCT %% of the seed's (half / double tempo counts)")
 
     commands.add_parser("train", help="training subcommands (data, pretrain, finetune, probe, export, from-library)")
     commands.add_parser("eval", help="evaluation reports")
@@ -166,6 +176,17 @@ def _probability(text: str) -> float:
         raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
     if not 0.0 <= value <= 1.0:
         raise argparse.ArgumentTypeError(f"must lie in [0, 1]: {value}")
+    return value
+
+
+def _percent(text: str) -> float:
+    """An argparse type: a percentage > 0 (a tempo range)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be above 0: {value}")
     return value
 
 
@@ -222,7 +243,8 @@ def run_similar(options) -> int:
     with _open_library(options, read_only=True) as library:
         for query in options.queries:
             try:
-                outputs.append(json_shapes.similar_result(query, library.similar(query, options.k, options.harmonic)))
+                outputs.append(json_shapes.similar_result(query, library.similar(query, options.k, options.harmonic,
+                                                                                  options.bpm_range)))
             except QueryError as error:
                 failures += 1
                 outputs.append(json_shapes.similar_error(query, error.reason))
@@ -261,20 +283,31 @@ def _write_keys(options, text: Callable) -> int:
             json_shapes.key_write_result(path, library.write_key(Path(path), options.notation, options.overwrite))
             for path in options.files
         ]
-    if options.json:
-        _print_json(outputs)
-    else:
-        for row in outputs:
-            print(f"{row['path']}: {text(row) if 'key' in row else row['error']}")
-    return EXIT_BAD_INPUT if all("error" in row for row in outputs) else EXIT_OK
+    return _print_rows(options, outputs, text)
 
 
-def _write_note(row: dict) -> str:
+def _write_note(row: dict, tag_field: str = "key_tag") -> str:
     if row["written"]:
-        return f"wrote {row['key_tag']}"
+        return f"wrote {row[tag_field]}"
     if row["kept_existing"]:
-        return f"kept existing {row['key_tag']}"
+        return f"kept existing {row[tag_field]}"
     return f"not written: {row['write_problem']}"
+
+
+def run_bpm(options) -> int:
+    from engine import json_shapes
+
+    def text(row):
+        line = f"{row['bpm']:.1f} BPM  ({row['confidence']:.2f})"
+        return line + (f"  [{_write_note(row, 'bpm_tag')}]" if "written" in row else "")
+
+    if options.write:
+        with _open_library(options) as library:
+            outputs = [json_shapes.bpm_write_result(path, library.write_bpm(Path(path), options.overwrite))
+                       for path in options.files]
+        return _print_rows(options, outputs, text)
+    return _per_file(options, lambda path, tempo: json_shapes.bpm_result(path, tempo), text,
+                     analyse=lambda library, path: library.tempo_for_path(path))
 
 
 def run_tag(options) -> int:
@@ -346,26 +379,36 @@ def _print_suggestion(row: dict) -> None:
     print(f"#{row['track_id']} {row['artist'] or '?'} - {row['title'] or '?'}: {listed}{note}  ({row['path']})")
 
 
-def _per_file(options, shape: Callable, text: Callable) -> int:
-    """Analyse each file (stored analysis when indexed); an undecodable file gives {"path", "error"}."""
+def _per_file(options, shape: Callable, text: Callable, analyse: Callable | None = None) -> int:
+    """Analyse each file (stored analysis when indexed); an undecodable file gives {"path", "error"}.
+    ``analyse(library, path)`` replaces the model's analysis (a tempo needs no model)."""
     from engine import json_shapes
     from engine.library import QueryError
 
-    outputs, failures = [], 0
+    outputs = []
     with _open_library(options, read_only=True) as library:
-        library.model()  # no usable model: one clear line before any file is touched
+        if analyse is None:
+            library.model()  # no usable model: one clear line before any file is touched
         for path in options.files:
             try:
-                outputs.append(shape(path, library.analysis_for_path(path)))
+                outputs.append(shape(path, (analyse or _model_analysis)(library, path)))
             except QueryError as error:
                 outputs.append(json_shapes.error_result(path, error.reason))
-            failures += "error" in outputs[-1]
+    return _print_rows(options, outputs, text)
+
+
+def _model_analysis(library, path: str):
+    return library.analysis_for_path(path)
+
+
+def _print_rows(options, outputs: list[dict], text: Callable) -> int:
+    """Per-file rows as JSON or one line each; exit 1 only when every file failed."""
     if options.json:
         _print_json(outputs)
     else:
         for row in outputs:
             print(f"{row['path']}: {row['error'] if 'error' in row else text(row)}")
-    return EXIT_BAD_INPUT if failures == len(outputs) else EXIT_OK
+    return EXIT_BAD_INPUT if all("error" in row for row in outputs) else EXIT_OK
 
 
 def run_info(options) -> int:
@@ -405,7 +448,7 @@ def run_playlist(options) -> int:
     from engine.playlist import fits_one_line
 
     with _open_library(options, read_only=True) as library:
-        tracks = library.playlist(options.seed, options.n)
+        tracks = library.playlist(options.seed, options.n, options.bpm_range)
         try:
             library.write_m3u8(tracks, options.output, options.overwrite)
         except OSError as error:

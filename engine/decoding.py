@@ -1,4 +1,4 @@
-"""The decode stage of indexing, run in worker processes: one file → windows, landmarks + metadata, or a reason.
+"""The decode stage of indexing, run in worker processes: one file → windows, landmarks, tempo + metadata, or a reason.
 
 This module must stay light (PyAV, mutagen, numpy; no torch) because every spawned worker imports it.
 """
@@ -15,6 +15,8 @@ from engine.audio import AudioDecodeError, probe, read_windows
 from engine.landmark_audio import track_landmarks
 from engine.landmarks import Landmarks
 from engine.metadata import TrackMetadata, read_metadata
+from engine.tempo import TempoEstimate
+from engine.tempo_audio import track_tempo
 
 
 @dataclass(frozen=True)
@@ -35,7 +37,8 @@ class DecodeJob:
 
 @dataclass
 class DecodeOutcome:
-    """``windows`` (count, window_samples) float32 and the track's landmarks when decoding worked, else ``reason``."""
+    """``windows`` (count, window_samples) float32, the track's landmarks and tempo (None when its audio gives
+    none) when decoding worked, else ``reason``."""
 
     job: DecodeJob
     windows: np.ndarray | None
@@ -43,6 +46,7 @@ class DecodeOutcome:
     duration_seconds: float
     reason: str | None = None
     landmarks: Landmarks | None = None
+    tempo: TempoEstimate | None = None
 
 
 def decode_job(job: DecodeJob) -> DecodeOutcome:
@@ -54,6 +58,7 @@ def decode_job(job: DecodeJob) -> DecodeOutcome:
     except (av.error.FFmpegError, OSError, ValueError, MemoryError) as error:
         return DecodeOutcome(job, None, None, 0.0, f"decoding failed ({type(error).__name__}: {error})"[:300])
     found_landmarks = track_landmarks(job.path, audio)
+    tempo = track_tempo(job.path, audio)
     metadata = read_metadata(job.path)
     if metadata.codec is None or metadata.duration is None or metadata.bitrate is None:
         try:
@@ -64,7 +69,8 @@ def decode_job(job: DecodeJob) -> DecodeOutcome:
             metadata.sample_rate = metadata.sample_rate or info.sample_rate
         except AudioDecodeError:
             metadata.duration = metadata.duration or audio.duration_seconds
-    return DecodeOutcome(job, audio.windows, metadata, audio.duration_seconds, landmarks=found_landmarks)
+    return DecodeOutcome(job, audio.windows, metadata, audio.duration_seconds, landmarks=found_landmarks,
+                         tempo=tempo)
 
 
 def ignore_interrupts() -> None:

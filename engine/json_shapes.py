@@ -11,14 +11,16 @@ import os
 from typing import Any
 
 from engine.results import (
-    FileAnalysis, KeyInfo, KeyWrite, LibraryInfo, ModelInfo, Problem, SimilarTrack, TrackRow, TrackSuggestions,
+    BpmWrite, FileAnalysis, KeyInfo, KeyWrite, LibraryInfo, ModelInfo, Problem, SimilarTrack, TrackRow, TrackSuggestions,
 )
 from engine.scan import display_path
 from engine.tag_suggestions import TagSuggestion
 from engine.tag_writer import TagWriteResult
+from engine.tempo import TempoEstimate
 
 SCORE_DECIMALS = 6
 PROBABILITY_DECIMALS = 4
+BPM_DECIMALS = 2
 
 
 def path_fields(path: str, shown: str | None = None) -> dict[str, str]:
@@ -57,6 +59,24 @@ def key_write_result(path: str, outcome: KeyWrite) -> dict[str, Any]:
     }
 
 
+def bpm_result(path: str, tempo: TempoEstimate) -> dict[str, Any]:
+    """``{"path", "bpm", "confidence"}``: the tempo estimated from the audio (quarter-note beats per minute)."""
+    return {"path": display_path(path), "bpm": round(tempo.bpm, BPM_DECIMALS),
+            "confidence": round(tempo.confidence, PROBABILITY_DECIMALS)}
+
+
+def bpm_write_result(path: str, outcome: BpmWrite) -> dict[str, Any]:
+    """``bpm_result`` (or ``error_result``) plus ``written``, ``bpm_tag`` (the tempo tag now in the file),
+    ``kept_existing`` and ``write_problem`` (why nothing was written), as ``key_write_result``."""
+    write = outcome.write
+    row = error_result(path, write.problem) if outcome.tempo is None else bpm_result(path, outcome.tempo)
+    bpm_tag = (write.written or write.kept).get("bpm")
+    return {
+        **row, "written": write.changed, "bpm_tag": bpm_tag[0] if bpm_tag else None,
+        "kept_existing": "bpm" in write.kept and write.problem is None, "write_problem": write.problem,
+    }
+
+
 def tag_result(path: str, analysis: FileAnalysis) -> dict[str, Any]:
     tags = {name: round(probability, PROBABILITY_DECIMALS) for name, probability in analysis.tags.items()}
     return {**path_fields(path), "tags": tags}
@@ -89,6 +109,8 @@ def track_summary(track: TrackRow) -> dict[str, Any]:
         **path_fields(track.path, track.display_path), "track_id": track.id, "title": track.title,
         "artist": track.artist, "album": track.album, "duration": track.duration,
         "key": track.key.name if track.key else None, "camelot": track.key.camelot if track.key else None,
+        "bpm": None if track.estimated_bpm is None else round(track.estimated_bpm, BPM_DECIMALS),
+        "tag_bpm": track.bpm,  # the file's own BPM tag, kept apart from the estimate
     }
 
 

@@ -34,13 +34,15 @@ from engine.pipeline import AnalysisPipeline
 from engine.planner import DecodeSettings, plan_index
 from engine.playlist import PlaylistWriteError, radio_walk, write_m3u8
 from engine.results import (
-    FileAnalysis, IndexProgress, IndexReport, KeyInfo, KeyWrite, LibraryInfo, ModelInfo, Problem, SimilarTrack,
+    BpmWrite, FileAnalysis, IndexProgress, IndexReport, KeyInfo, KeyWrite, LibraryInfo, ModelInfo, Problem, SimilarTrack,
     TrackRow, TrackSuggestions,
 )
 from engine.scan import display_path, path_from_key, quick_hash, scan_paths
 from engine.store import Store, unblob
 from engine.tag_suggestions import DEFAULT_MIN_CONFIDENCE, SUGGESTIBLE_FIELDS, suggest_tags
 from engine.tag_writer import ExistingPolicy, TagWriteResult
+from engine.tempo import TempoError, TempoEstimate
+from engine.tempo_range import tempos_match
 from engine.vector_index import VectorIndex, index_paths
 
 APP_NAME = "semisup-music"
@@ -360,6 +362,23 @@ class Library:
                 return _file_analysis(os.fspath(path), stored, model)
         return self.analyze_file(path)
 
+    def tempo_for_path(self, path: Path | str) -> TempoEstimate:
+        """The stored tempo estimate when ``path`` is indexed, unchanged and analysed by the active model; else
+        estimated now (no model needed). Raises ``QueryError`` when the file does not decode or has no tempo."""
+        absolute = os.path.abspath(os.fspath(path))
+        track_id = self.store.track_id_for_path(absolute)
+        if track_id is not None and self._is_current(track_id, absolute):
+            row = self.track(track_id)
+            if row is not None and row.estimated_bpm is not None:
+                return TempoEstimate(row.estimated_bpm, row.bpm_confidence or 0.0)
+        from engine.audio import AudioDecodeError
+        from engine.tempo_audio import file_tempo
+
+        try:
+            return file_tempo(path)
+        except (AudioDecodeError, TempoError) as error:
+            raise QueryError(path, error.reason) from None
+
     def _is_current(self, track_id: int, path: str) -> bool:
         row = self.store.track_rows_by_ids(None, [track_id]).get(track_id)
         try:
@@ -385,6 +404,19 @@ class Library:
         if key is None:
             return KeyWrite(None, TagWriteResult(path, problem="the model has no key head"))
         return KeyWrite(key, self._recorded(tag_writer.write_key(path, key.to_key(), notation, overwrite)))
+
+    def write_bpm(self, query: Query, overwrite: bool = False, tempo: TempoEstimate | None = None) -> BpmWrite:
+        """Write a track's (id or file path) estimated tempo into its file's tempo tag, safely, like ``write_key``;
+        ``tempo`` skips the estimate when the caller has it. Problems come back in the result, never raised."""
+        path = self._path_of(query)
+        if path is None:
+            return BpmWrite(None, TagWriteResult(str(query), problem="no such track"))
+        if tempo is None:
+            try:
+                tempo = self.tempo_for_path(path)
+            except QueryError as error:
+                return BpmWrite(None, TagWriteResult(path, problem=error.reason))
+        return BpmWrite(tempo, self._recorded(tag_writer.write_bpm(path, tempo.bpm, overwrite)))
 
     def write_tags(self, path: Path | str, values_by_field: dict[str, list[str]],
                    on_existing: ExistingPolicy = "keep") -> TagWriteResult:
@@ -431,19 +463,20 @@ class Library:
         analysis = self.analysis_for_path(path)
         return self.store.track_id_for_path(path), analysis.embedding, analysis.key
 
-    def similar(self, query: Query, k: int = 10, harmonic: bool = False) -> list[SimilarTrack]:
+    def similar(self, query: Query, k: int = 10, harmonic: bool = False,
+                bpm_range: float | None = None) -> list[SimilarTrack]:
         """The ``k`` most similar tracks to a file (indexed or not) or track id, best first, never the query's own
         track. For a file, tracks that are the same recording (landmark hashes line up: a copy, a re-encode, the
         track an excerpt comes from) come first with score 1.0, then the embedding's neighbours. ``harmonic`` keeps only tracks
-        whose key mixes with the query's (Camelot rule)."""
+        whose key mixes with the query's (Camelot rule); ``bpm_range`` only tracks whose tempo is within that many
+        percent of the query's, half and double tempo included (``tempo_range.tempos_match``)."""
         own_track_id, recordings = self._same_recordings(query)
-        neighbours, query_key = self._embedding_neighbours(query, k + len(recordings), harmonic, own_track_id)
+        neighbours, mixes = self._embedding_neighbours(query, k + len(recordings), harmonic, own_track_id, bpm_range)
         if not recordings:
             return neighbours[:k]
         rows = self._rows_by_ids([match.track_id for match in recordings])
         first = [SimilarTrack(rows[m.track_id], 1.0, True, m.aligned_hashes) for m in recordings if m.track_id in rows]
-        if harmonic:
-            first = [r for r in first if r.track.key and keys_mix_harmonically(query_key.to_key(), r.track.key.to_key())]
+        first = [result for result in first if mixes(result.track)]
         matched = {result.track.id for result in first}
         return (first + [result for result in neighbours if result.track.id not in matched])[:k]
 
@@ -465,19 +498,23 @@ class Library:
                 raise QueryError(query, error.reason) from None
         return own, self.landmark_index().same_recordings(found, exclude_track_id=own)
 
-    def _embedding_neighbours(self, query: Query, k: int, harmonic: bool,
-                              own_track_id: int | None) -> tuple[list[SimilarTrack], KeyInfo | None]:
-        """The embedding's ``k`` nearest tracks to the query (never ``own_track_id``) and the query's key."""
+    def _embedding_neighbours(
+        self, query: Query, k: int, harmonic: bool, own_track_id: int | None, bpm_range: float | None = None,
+    ) -> tuple[list[SimilarTrack], Callable[[TrackRow], bool]]:
+        """The embedding's ``k`` nearest tracks to the query (never ``own_track_id``) that mix with it (key and
+        tempo filters), and that test of a track."""
         index = self._vector_index(self.model())
         embedding = index.vector_of(own_track_id) if _as_track_id(query) is not None else None
         # An indexed track's own row comes with the first page of hits: one database round trip, not two
         # (they are most of a query's time at 100k tracks).
         own_row_pending = embedding is not None
-        query_key = None
+        filtered = harmonic or bpm_range is not None
+        mixes: Callable[[TrackRow], bool] = lambda _row: True  # noqa: E731 (replaced once the query is known)
         if not own_row_pending:
             _, embedding, query_key = self.resolve_query(query)
-            self._require_key(query, harmonic, query_key)
-        wanted = k * HARMONIC_OVERSAMPLE if harmonic else k + 1
+            query_bpm = self.tempo_for_path(query).bpm if bpm_range is not None else None
+            mixes = self._mix_test(query, harmonic, query_key, bpm_range, query_bpm)
+        wanted = k * HARMONIC_OVERSAMPLE if filtered else k + 1
         while True:
             # A file outside the library has paid ~150 ms to decode and embed: it gets an exact scan.
             scores, track_ids = index.search(embedding[None, :], wanted, exact=own_track_id is None)
@@ -486,20 +523,31 @@ class Library:
             if own_row_pending:
                 if own_track_id not in rows:
                     raise QueryError(query, "no such track")
-                query_key, own_row_pending = rows[own_track_id].key, False
-                self._require_key(query, harmonic, query_key)
+                own = rows[own_track_id]
+                mixes, own_row_pending = self._mix_test(query, harmonic, own.key, bpm_range, own.mixing_bpm), False
             results = [SimilarTrack(rows[t], score) for t, score in hits if t in rows]
-            if harmonic:
-                results = [r for r in results if r.track.key and keys_mix_harmonically(query_key.to_key(), r.track.key.to_key())]
+            results = [result for result in results if mixes(result.track)]
             exhausted = len(track_ids[0]) < wanted or index.size <= wanted
-            if len(results) >= k or exhausted or not harmonic:
-                return results[:k], query_key
+            if len(results) >= k or exhausted or not filtered:
+                return results[:k], mixes
             wanted *= HARMONIC_OVERSAMPLE
 
     @staticmethod
-    def _require_key(query: Query, harmonic: bool, query_key: KeyInfo | None) -> None:
+    def _mix_test(query: Query, harmonic: bool, query_key: KeyInfo | None, bpm_range: float | None,
+                  query_bpm: float | None) -> Callable[[TrackRow], bool]:
+        """Whether a track mixes with the query: its key on the Camelot rule (``harmonic``) and its tempo within
+        ``bpm_range`` % (half / double included). Raises ``QueryError`` when the query's key or tempo is unknown."""
         if harmonic and query_key is None:
             raise QueryError(query, "key unknown (the model has no key head and the file no key tag)")
+        if bpm_range is not None and query_bpm is None:
+            raise QueryError(query, "tempo unknown (no estimate and no BPM tag)")
+
+        def mixes(row: TrackRow) -> bool:
+            if harmonic and not (row.key and keys_mix_harmonically(query_key.to_key(), row.key.to_key())):
+                return False
+            return bpm_range is None or (row.mixing_bpm is not None and tempos_match(query_bpm, row.mixing_bpm, bpm_range))
+
+        return mixes
 
     # -- tag suggestions ------------------------------------------------------------------------------
     def tag_suggestions(
@@ -519,20 +567,36 @@ class Library:
         return found
 
     # -- playlists ------------------------------------------------------------------------------------
-    def playlist(self, seed: Query, n: int) -> list[TrackRow]:
-        """A radio walk of up to ``n`` tracks from an indexed seed (file path or track id)."""
+    def playlist(self, seed: Query, n: int, bpm_range: float | None = None) -> list[TrackRow]:
+        """A radio walk of up to ``n`` tracks from an indexed seed (file path or track id). ``bpm_range``: every
+        track's tempo is within that many percent of the seed's (half / double included)."""
         own_track_id, _, _ = self.resolve_query(seed)
         if own_track_id is None:
             raise QueryError(seed, "the seed must be a track in the library (index it first)")
         index = self._vector_index(self.model())
         artists: dict[int, str | None] = {}
+        seed_bpm = self.track(own_track_id).mixing_bpm if bpm_range is not None else None
+        if bpm_range is not None and seed_bpm is None:
+            raise QueryError(seed, "tempo unknown (no estimate and no BPM tag)")
+
+        def in_range(track_ids: list[int]) -> list[int]:
+            rows = self._rows_by_ids(track_ids)
+            return [t for t in track_ids if t in rows and rows[t].mixing_bpm is not None
+                    and tempos_match(seed_bpm, rows[t].mixing_bpm, bpm_range)]
 
         def neighbours(track_id: int, count: int) -> list[int]:
+            """``count`` nearest tracks (fewer only when the library has no more), in the tempo range if any."""
             vector = index.vector_of(track_id)
             if vector is None:
                 return []
-            _, found = index.search(vector[None, :], count + 1)
-            return [int(t) for t in found[0] if t >= 0 and t != track_id]
+            wanted = count
+            while True:
+                _, found = index.search(vector[None, :], wanted + 1)
+                found_ids = [int(t) for t in found[0] if t >= 0 and t != track_id]
+                kept = found_ids if bpm_range is None else in_range(found_ids)
+                if len(kept) >= count or len(found_ids) < wanted or index.size <= wanted:
+                    return kept[:count]
+                wanted *= HARMONIC_OVERSAMPLE
 
         def artist_of(track_id: int) -> str | None:
             if track_id not in artists:
@@ -610,7 +674,7 @@ def _track_row(row: dict, tag_names: list[str]) -> TrackRow:
         duration=row["duration"], codec=row["codec"], bitrate=row["bitrate"], bpm=row["bpm"],
         key=_key_info(row["key_index"], row["key_confidence"], row["tag_key"]),
         top_tags=_top_tags(row["tag_probs"], tag_names), analysed=row["analysis_id"] is not None,
-        display_path=row["path"],
+        display_path=row["path"], estimated_bpm=row["estimated_bpm"], bpm_confidence=row["bpm_confidence"],
     )
 
 

@@ -32,7 +32,18 @@ def _landmarks_table(_connection: Connection) -> None:
     have no landmarks, so the next ``engine index`` analyses them once more (as after a model change)."""
 
 
-UPGRADES: dict[int, Callable[[Connection], None]] = {2: _add_top_tag_index, 3: _landmarks_table}  # version → step
+def _add_tempo_columns(connection: Connection) -> None:
+    """4: ``analyses.bpm``, ``bpm_confidence`` and ``tempo_version``. Analyses made before have none, so the next
+    ``engine index`` analyses their tracks once more (as after a model change) and they get a tempo."""
+    present = {column["name"] for column in inspect(connection).get_columns("analyses")}
+    for name, kind in (("bpm", "FLOAT"), ("bpm_confidence", "FLOAT"), ("tempo_version", "INTEGER")):
+        if name not in present:
+            connection.execute(text(f"ALTER TABLE analyses ADD COLUMN {name} {kind}"))
+
+
+UPGRADES: dict[int, Callable[[Connection], None]] = {  # version → step
+    2: _add_top_tag_index, 3: _landmarks_table, 4: _add_tempo_columns,
+}
 
 
 def upgrade(connection: Connection, stored_version: int, target_version: int) -> None:

@@ -150,7 +150,7 @@ class AnalysisPipeline:
             job = outcome.job
             self._to_write.append(
                 NewTrack(job.path, job.size, job.mtime_ns, job.quick_hash, outcome.metadata, analysis, job.track_id,
-                         job.file_changed, outcome.landmarks)
+                         job.file_changed, outcome.landmarks, outcome.tempo, tempo_estimated=True)
             )
         self._decoded, self._decoded_windows = [], 0
 

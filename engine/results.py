@@ -9,6 +9,7 @@ import numpy as np
 from engine.keys import Key
 from engine.tag_suggestions import TagSuggestion
 from engine.tag_writer import TagWriteResult
+from engine.tempo import TempoEstimate
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,14 @@ class KeyInfo:
 
     def to_key(self) -> Key:
         return Key(self.pitch_class, self.mode)
+
+
+@dataclass(frozen=True)
+class BpmWrite:
+    """Writing a file's tempo tag: the tempo found (None when there was none to write) and what the write did."""
+
+    tempo: TempoEstimate | None
+    write: TagWriteResult
 
 
 @dataclass(frozen=True)
@@ -61,6 +70,13 @@ class TrackRow:
     top_tags: list[tuple[str, float]] = field(default_factory=list)
     analysed: bool = False
     display_path: str = ""
+    estimated_bpm: float | None = None  # the active model's analysis' tempo; ``bpm`` is the file's own BPM tag
+    bpm_confidence: float | None = None
+
+    @property
+    def mixing_bpm(self) -> float | None:
+        """The tempo to match on: the estimate, else the file's tag (as a key falls back to the key tag)."""
+        return self.estimated_bpm if self.estimated_bpm is not None else self.bpm
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,8 @@ from sqlalchemy import (
     Column, Float, ForeignKey, Index, Integer, LargeBinary, MetaData, String, Table, Text, UniqueConstraint,
 )
 
-SCHEMA_VERSION = 3  # 2: analyses.top_tag_index and the per-model sort indexes; 3: track_landmarks (migrations.py)
+SCHEMA_VERSION = 4  # 2: analyses.top_tag_index and the per-model sort indexes; 3: track_landmarks; 4: analyses' tempo
+# (bpm, bpm_confidence, tempo_version); see migrations.py
 
 metadata = MetaData()
 
@@ -92,6 +93,10 @@ analyses = Table(
     Column("key_probs", LargeBinary),  # float32 (24,)
     Column("tag_probs", LargeBinary),  # float32 (T,)
     Column("top_tag_index", Integer),  # argmax of tag_probs, so the library can be sorted by top tag
+    # The tempo estimated from the audio (engine.tempo); the file's own BPM tag stays in tracks.bpm, never replaced.
+    Column("bpm", Float),
+    Column("bpm_confidence", Float),
+    Column("tempo_version", Integer),  # engine.tempo.TEMPO_VERSION that estimated it (set even when it found none)
     Column("window_count", Integer, nullable=False),
     Column("analyzed_at", Float, nullable=False),
     UniqueConstraint("track_id", "model_id", name="uq_analyses_track_model"),
@@ -101,6 +106,7 @@ Index("ix_analyses_model", analyses.c.model_id, analyses.c.id)
 # Sorting by key / top tag: per-category counts and each category's tracks in id order are index walks.
 Index("ix_analyses_by_key", analyses.c.model_id, analyses.c.key_index, analyses.c.track_id)
 Index("ix_analyses_by_top_tag", analyses.c.model_id, analyses.c.top_tag_index, analyses.c.track_id)
+Index("ix_analyses_by_bpm", analyses.c.model_id, analyses.c.bpm, analyses.c.track_id)
 
 # Kept by triggers (see ``database.py``) so that the FAISS cache can check staleness with a one-row read.
 analysis_counts = Table(

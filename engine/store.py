@@ -23,6 +23,7 @@ from engine.database import inspect_database, open_database
 from engine.keys import KEY_INDICES_IN_CAMELOT_ORDER
 from engine.landmarks import LANDMARK_VERSION, Landmarks
 from engine.metadata import TrackMetadata
+from engine.tempo import TEMPO_VERSION, TempoEstimate
 from engine.problem_reasons import is_transient
 from engine.scan import display_path, path_from_key, path_key, under_prefix_bounds
 from engine.schema import (
@@ -40,12 +41,13 @@ SORT_ORDERS = {
     "duration": ("duration",),
     "added": ("added_at",),
     "path": ("path",),
-    "bpm": ("bpm",),
+    "tag_bpm": ("bpm",),  # the file's own BPM tag; "bpm" sorts by the estimated tempo (``_page_ids_by_tempo``)
 }
 TEXT_SORT_COLUMNS = frozenset({"artist", "album", "title", "genre"})
 # Sorts by what the active model found: a small category per analysis, shown in a musical or alphabetical order
 # (Camelot wheel; tag names A-Z), each category's tracks in id order; tracks without one come last.
 ANALYSIS_SORT_ORDERS = {"key": "key_index", "top_tag": "top_tag_index"}
+TEMPO_SORT_ORDER = "bpm"  # by the active model's estimated tempo, slowest first; tracks without one last
 ID_CHUNK = 500  # SQLite bound-parameter batches
 
 
@@ -72,6 +74,8 @@ class NewTrack:
     track_id: int | None = None
     file_changed: bool = True  # False: keep other models' analyses of this track
     landmarks: Landmarks | None = None  # None: the stored ones stay
+    tempo: TempoEstimate | None = None
+    tempo_estimated: bool = False  # the tempo was looked for (``tempo`` None: the audio gave none)
 
 
 @dataclass(frozen=True)
@@ -170,9 +174,11 @@ class Store:
             return set(connection.execute(select(analyses.c.track_id).where(analyses.c.model_id == model_id)).scalars())
 
     def finished_track_ids(self, model_id: str) -> set[int]:
-        """Tracks with an analysis by ``model_id`` and landmarks of the current version: nothing left to do."""
+        """Tracks with an analysis by ``model_id`` with a tempo and landmarks of the current versions: nothing left
+        to do."""
         query = select(analyses.c.track_id).join(track_landmarks, track_landmarks.c.track_id == analyses.c.track_id).where(
-            analyses.c.model_id == model_id, track_landmarks.c.version == LANDMARK_VERSION)
+            analyses.c.model_id == model_id, track_landmarks.c.version == LANDMARK_VERSION,
+            analyses.c.tempo_version == TEMPO_VERSION)
         with self.engine.connect() as connection:
             return set(connection.execute(query).scalars())
 
@@ -198,7 +204,7 @@ class Store:
                     if not item.file_changed:
                         stale = and_(stale, analyses.c.model_id == model_id)
                     connection.execute(delete(analyses).where(stale))
-                connection.execute(analyses.insert().values(**_analysis_values(item.analysis, track_id, model_id, now)))
+                connection.execute(analyses.insert().values(**_analysis_values(item, track_id, model_id, now)))
                 if item.landmarks is not None and (item.file_changed or not _has_current_landmarks(connection, track_id)):
                     # an unchanged file (another model's analysis) keeps its rows, so the landmark index stays valid
                     connection.execute(delete(track_landmarks).where(track_landmarks.c.track_id == track_id))
@@ -272,6 +278,8 @@ class Store:
         """A page of track rows (as mappings) joined with their analysis by ``model_id`` (if any)."""
         if order_by in ANALYSIS_SORT_ORDERS:
             track_ids = self._page_ids_by_category(model_id, order_by, offset, limit, descending, filter_text)
+        elif order_by == TEMPO_SORT_ORDER:
+            track_ids = self._page_ids_by_tempo(model_id, offset, limit, descending, filter_text)
         else:
             track_ids = self._page_ids(order_by, offset, limit, descending, filter_text)
         rows = self.track_rows_by_ids(model_id, track_ids)
@@ -280,7 +288,7 @@ class Store:
     def _page_ids(self, order_by: str, offset: int, limit: int, descending: bool, filter_text: str) -> list[int]:
         """Track ids of one page in a metadata order: an index-only walk (``schema`` has an index per order)."""
         if order_by not in SORT_ORDERS:
-            choices = sorted([*SORT_ORDERS, *ANALYSIS_SORT_ORDERS])
+            choices = sorted([*SORT_ORDERS, *ANALYSIS_SORT_ORDERS, TEMPO_SORT_ORDER])
             raise ValueError(f"unknown sort order {order_by!r}; choose from {choices}")
         ordering = []
         for name in SORT_ORDERS[order_by] + ("id",):
@@ -319,6 +327,26 @@ class Store:
                 query = _category_members(column, category, model_id, filter_text, descending)
                 track_ids += connection.execute(query.offset(skip).limit(limit - len(track_ids))).scalars()
                 skip = 0
+        return track_ids
+
+    def _page_ids_by_tempo(self, model_id: str | None, offset: int, limit: int, descending: bool,
+                           filter_text: str) -> list[int]:
+        """Track ids of one page by estimated tempo (an index walk of ``ix_analyses_by_bpm``); tracks without an
+        estimate by ``model_id`` come last in either direction, in id order."""
+        model_id = model_id or ""
+        column = analyses.c.bpm
+        estimated = select(analyses.c.track_id).where(analyses.c.model_id == model_id, column.is_not(None))
+        if filter_text:
+            estimated = estimated.join(tracks, tracks.c.id == analyses.c.track_id).where(_filter_clause(filter_text))
+        ordering = (column.desc(), analyses.c.track_id.desc()) if descending else (column, analyses.c.track_id)
+        offset, limit = max(0, offset), max(0, limit)
+        with self.engine.connect() as connection, connection.begin():  # count and pages from one snapshot
+            count = int(connection.execute(select(func.count()).select_from(estimated.subquery())).scalar())
+            track_ids = list(connection.execute(estimated.order_by(*ordering).offset(offset).limit(limit)).scalars()) \
+                if offset < count else []
+            if len(track_ids) < limit:
+                rest = _category_members(column, None, model_id, filter_text, descending=False)
+                track_ids += connection.execute(rest.offset(max(0, offset - count)).limit(limit - len(track_ids))).scalars()
         return track_ids
 
     def _category_counts(self, connection, column, model_id: str, filter_text: str) -> dict[int, int]:
@@ -554,7 +582,8 @@ def _file_values(path: str, size: int, mtime_ns: int, quick_hash: str, meta: Tra
     }
 
 
-def _analysis_values(analysis: TrackAnalysis, track_id: int, model_id: str, now: float) -> dict:
+def _analysis_values(item: NewTrack, track_id: int, model_id: str, now: float) -> dict:
+    analysis = item.analysis
     key_index = key_confidence = None
     if analysis.key_probs is not None:
         key_index = int(np.argmax(analysis.key_probs))
@@ -564,6 +593,8 @@ def _analysis_values(analysis: TrackAnalysis, track_id: int, model_id: str, now:
         "key_index": key_index, "key_confidence": key_confidence, "key_probs": _blob(analysis.key_probs),
         "tag_probs": _blob(analysis.tag_probs), "top_tag_index": top_tag_index(analysis.tag_probs),
         "window_count": analysis.window_count, "analyzed_at": now,
+        "bpm": item.tempo.bpm if item.tempo else None, "bpm_confidence": item.tempo.confidence if item.tempo else None,
+        "tempo_version": TEMPO_VERSION if item.tempo_estimated else None,
     }
 
 
@@ -592,6 +623,7 @@ def _landmarks_from(hashes: bytes, frames: bytes) -> Landmarks:
 # Built once: tracks left-joined with their analysis by the model bound as ``model_id`` ("" = none).
 TRACK_SELECT = select(
     tracks, analyses.c.key_index, analyses.c.key_confidence, analyses.c.tag_probs, analyses.c.id.label("analysis_id"),
+    analyses.c.bpm.label("estimated_bpm"), analyses.c.bpm_confidence,
 ).select_from(
     tracks.outerjoin(analyses, and_(analyses.c.track_id == tracks.c.id, analyses.c.model_id == bindparam("model_id")))
 )

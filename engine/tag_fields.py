@@ -18,7 +18,8 @@ from mutagen.mp4 import AtomDataType, MP4FreeForm, MP4Tags
 from engine.file_problem import FileProblem
 from engine.metadata import ASF_ATTRIBUTES, ID3_FRAMES, MP4_ATOMS, VORBIS_FIELDS
 
-WRITABLE_FIELDS = ("key", "genre", "mood", "grouping")
+WRITABLE_FIELDS = ("key", "genre", "mood", "grouping", "bpm")
+MP4_INTEGER_ATOMS = frozenset({"tmpo"})  # MP4 atoms that hold integers, not text (the tempo)
 ID3_V23_MISSING_FRAMES = frozenset({"TMOO"})  # v2.4 frames an ID3v2.3 tag cannot hold (mutagen drops them)
 ID3_V23_SEPARATOR = "/"  # ID3v2.3 has no multi-value text frames: mutagen joins values with this
 NEVER_REMOVED = frozenset({"TIT1"})  # read as grouping, but iTunes uses it for "work"
@@ -104,6 +105,8 @@ def set_field(audio, family: TagFamily, field: str, values: list[str]) -> None:
     elif isinstance(tags, VComment):
         _remove(tags, first)
         tags[first.upper()] = list(values)  # field names are case-insensitive; upper case is the convention
+    elif isinstance(tags, MP4Tags) and first in MP4_INTEGER_ATOMS:
+        tags[first] = [int(round(float(value))) for value in values]
     elif isinstance(tags, MP4Tags) and first.startswith(MP4_FREEFORM_PREFIX):
         tags[first] = [MP4FreeForm(value.encode("utf-8"), dataformat=AtomDataType.UTF8) for value in values]
     else:  # MP4 text atoms, ASF attributes: a list of strings

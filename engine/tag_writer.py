@@ -1,4 +1,4 @@
-"""Write tags (key, genre, mood, grouping) into a user's audio file, only on request and only safely.
+"""Write tags (key, tempo, genre, mood, grouping) into a user's audio file, only on request and only safely.
 
 Every write goes through a copy (``engine.safe_replace``): the tags are written into the copy, read back
 with mutagen and with our own reader, and the copy's decoded audio must hash the same as the original's
@@ -55,10 +55,16 @@ def write_key(path: Path | str, key: Key, notation: str = "standard", overwrite:
     return write_tags(path, {"key": [text]}, "replace" if overwrite else "keep")
 
 
+def write_bpm(path: Path | str, bpm: float, overwrite: bool = False) -> TagWriteResult:
+    """Write ``bpm`` rounded to a whole number (ID3 TBPM holds an integer, MP4 ``tmpo`` too) as the file's tempo
+    tag (TBPM / BPM / ``tmpo``); an existing tempo tag is kept unless ``overwrite``."""
+    return write_tags(path, {"bpm": [str(int(round(bpm)))]}, "replace" if overwrite else "keep")
+
+
 def write_tags(
     path: Path | str, values_by_field: dict[str, list[str]], on_existing: ExistingPolicy = "keep"
 ) -> TagWriteResult:
-    """Write text fields (``WRITABLE_FIELDS``: key, genre, mood, grouping; each a list of values) safely.
+    """Write text fields (``WRITABLE_FIELDS``: key, genre, mood, grouping, bpm; each a list of values) safely.
 
     ``on_existing`` decides for a field that already has values: "keep" them, "replace" them, or "add" the
     new values not yet there (case-insensitive). Never raises for a file problem; see ``TagWriteResult``.
@@ -136,7 +142,13 @@ def _verify(copy: str, planned: dict[str, list[str]], original_digest: str) -> N
         found = field_values(audio, family, name)
         if found != expected:
             raise TagWriteError(copy, f"{name} reads back as {found!r}, not {expected!r}; file not changed")
-        if getattr(metadata, name) != expected[0]:
+        if not _reads_as(getattr(metadata, name), expected[0]):
             raise TagWriteError(copy, f"the library reads {name} back as {getattr(metadata, name)!r}; file not changed")
     if decoded_audio_digest(copy) != original_digest:
         raise TagWriteError(copy, "the decoded audio would change; file not changed")
+
+def _reads_as(read_back: str | float | None, written: str) -> bool:
+    """The library's reader returns the tempo as a number and every other field as text."""
+    if isinstance(read_back, float):
+        return read_back == float(written)
+    return read_back == written

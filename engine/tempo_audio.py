@@ -1,0 +1,47 @@
+"""Which audio of a file gets a tempo: the middle ``tempo.ANALYSIS_SECONDS`` of it, decoded as one span.
+
+The model's windows are 2.7 s apart-spread snippets, too short to hold many beats, so indexing decodes one
+contiguous span from the middle of each track (a whole short track is already decoded: it is used as is).
+A library track and ``engine bpm`` on the same file analyse the same span at the same sample rate.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from engine.audio import AudioDecodeError, AudioWindows, decode_mono, probe, read_spans
+from engine.tempo import ANALYSIS_SECONDS, TempoError, TempoEstimate, estimate_tempo
+
+TEMPO_SAMPLE_RATE = 16_000  # ``engine bpm`` outside a library decodes at the default model's rate, as indexing does
+
+
+def track_tempo(path: Path | str, audio: AudioWindows) -> TempoEstimate | None:
+    """Tempo of a library track whose ``audio`` windows decoded; None when its audio gives none (too short,
+    silent, or its middle span fails to decode: the track is still indexed, without a tempo)."""
+    rate = audio.sample_rate
+    try:
+        if audio.whole is not None:
+            return estimate_tempo(audio.whole, rate)
+        return estimate_tempo(_middle_span(path, audio.duration_seconds, rate), rate)
+    except (AudioDecodeError, TempoError):
+        return None
+
+
+def file_tempo(path: Path | str, sample_rate: int = TEMPO_SAMPLE_RATE) -> TempoEstimate:
+    """Tempo of any audio file, from the same span indexing uses. Raises ``AudioDecodeError`` (undecodable)
+    or ``TempoError`` (no tempo in it)."""
+    duration = probe(path).duration_seconds or 0.0
+    return estimate_tempo(_middle_span(path, duration, sample_rate), sample_rate)
+
+
+def _middle_span(path: Path | str, duration_seconds: float, sample_rate: int) -> np.ndarray:
+    """Mono float32 audio of the middle ``ANALYSIS_SECONDS`` (the whole file when shorter or of unknown length)."""
+    if duration_seconds <= ANALYSIS_SECONDS:
+        return decode_mono(path, sample_rate)
+    start = (duration_seconds - ANALYSIS_SECONDS) / 2
+    span = read_spans(path, sample_rate, [start], int(ANALYSIS_SECONDS * sample_rate))[0]
+    if span.size == 0:
+        raise AudioDecodeError(path, "no audio decoded in the middle of the file")
+    return span

@@ -1,0 +1,155 @@
+"""Tempo through the product: `engine bpm`, the estimate stored at index time beside the file's own BPM tag,
+sorting by it, `similar --bpm-range` and the radio, the schema upgrade, and `engine bpm --write` on every tag
+family with the audio unchanged."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sqlite3
+
+import pytest
+
+import audio_factory
+import rhythm_factory
+from engine import cli
+from engine.audio import decoded_audio_digest
+from engine.library import Library
+from engine.metadata import read_metadata
+from engine.schema import SCHEMA_VERSION
+
+EXACT = 0.01  # the issue's "exact within 1 %"
+
+
+def relative_error(found: float, true: float) -> float:
+    return abs(found / true - 1.0)
+
+
+TEMPI = {"slow": 90.0, "mid": 124.0, "fast": 176.0, "half": 62.0}
+
+
+@pytest.fixture(scope="module")
+def grooves(tmp_path_factory) -> dict[str, str]:
+    """One FLAC groove per tempo in ``TEMPI`` (22.05 kHz like real files, 24 s)."""
+    folder = tmp_path_factory.mktemp("grooves")
+    return {name: str(audio_factory.write_audio(rhythm_factory.drum_groove(bpm, 24.0, seed=index),
+                                                folder / f"{name}.flac"))
+            for index, (name, bpm) in enumerate(TEMPI.items())}
+
+
+def run_engine(capsys, *arguments: str) -> tuple[int, object]:
+    code = cli.main([*arguments, "--json"])
+    out, err = capsys.readouterr()
+    assert "Traceback" not in err
+    return code, json.loads(out)
+
+
+def test_engine_bpm_gives_each_files_tempo_and_an_error_row_for_an_undecodable_one(capsys, grooves, tmp_path):
+    broken = audio_factory.make_random_bytes(tmp_path / "broken.mp3")
+    code, rows = run_engine(capsys, "bpm", grooves["mid"], str(broken), "--db", str(tmp_path / "db"))
+    assert code == 0
+    assert rows[0]["path"] == grooves["mid"] and relative_error(rows[0]["bpm"], TEMPI["mid"]) <= EXACT
+    assert 0.0 <= rows[0]["confidence"] <= 1.0
+    assert rows[1]["path"] == str(broken) and rows[1]["error"] and "bpm" not in rows[1]
+    code, rows = run_engine(capsys, "bpm", str(broken), "--db", str(tmp_path / "db"))
+    assert code == 1 and "error" in rows[0]
+
+
+@pytest.fixture
+def indexed_grooves(grooves, model_dir, tmp_path):
+    """The grooves in a library, "fast" tagged with a BPM the estimate disagrees with (its half)."""
+    folder = tmp_path / "music"
+    folder.mkdir()
+    paths = {name: str(shutil.copy(path, folder / f"{name}.flac")) for name, path in grooves.items()}
+    audio_factory.write_tags(paths["fast"], bpm="88")
+    with Library(tmp_path / "library.db", model_dir) as library:
+        library.index([folder], workers=0)
+    return paths, tmp_path / "library.db"
+
+
+def test_indexing_stores_the_estimate_beside_a_disagreeing_tag_bpm(capsys, indexed_grooves, model_dir):
+    paths, database = indexed_grooves
+    with Library(database, model_dir) as library:
+        rows = {row.path: row for row in library.tracks(0, 10)}
+    for name, bpm in TEMPI.items():
+        assert relative_error(rows[paths[name]].estimated_bpm, bpm) <= EXACT
+    assert rows[paths["fast"]].bpm == 88.0  # the tag is kept, never overwritten by the estimate
+    assert rows[paths["slow"]].bpm is None
+    code, output = run_engine(capsys, "similar", paths["mid"], "-k", "5", "--db", str(database), "--model", str(model_dir))
+    fast = next(hit for hit in output[0]["results"] if hit["path"] == paths["fast"])
+    assert fast["tag_bpm"] == 88.0 and relative_error(fast["bpm"], TEMPI["fast"]) <= EXACT
+
+
+def test_sorting_by_bpm_follows_the_estimate_and_by_tag_bpm_the_tag(indexed_grooves, model_dir):
+    paths, database = indexed_grooves
+    with Library(database, model_dir) as library:
+        by_estimate = [row.path for row in library.tracks(0, 10, order_by="bpm")]
+        by_estimate_down = [row.path for row in library.tracks(0, 10, order_by="bpm", descending=True)]
+        second_page = [row.path for row in library.tracks(2, 2, order_by="bpm")]
+        tagged_first = library.tracks(0, 10, order_by="tag_bpm", descending=True)[0].path
+    assert by_estimate == [paths[name] for name in ("half", "slow", "mid", "fast")]
+    assert by_estimate_down == list(reversed(by_estimate)) and second_page == by_estimate[2:]
+    assert tagged_first == paths["fast"]
+
+
+def test_similar_bpm_range_keeps_matching_tempi_including_half_and_double(indexed_grooves, model_dir):
+    paths, database = indexed_grooves
+    with Library(database, model_dir) as library:
+        unfiltered = {hit.track.path for hit in library.similar(paths["half"], k=5)}
+        within = {hit.track.path for hit in library.similar(paths["half"], k=5, bpm_range=3.0)}
+        by_id = {hit.track.path for hit in library.similar(library.store.track_id_for_path(paths["half"]), k=5,
+                                                           bpm_range=3.0)}
+        wide = {hit.track.path for hit in library.similar(paths["slow"], k=5, bpm_range=45.0)}
+    assert unfiltered == {paths["slow"], paths["mid"], paths["fast"]}
+    assert within == by_id == {paths["mid"]}  # 62 x 2 = 124; 90 and 176 are out of range
+    assert wide == {paths["mid"], paths["fast"], paths["half"]}  # 45 % of 90: 124, and 176 / 2, 62 x 2
+
+
+def test_the_radio_keeps_to_the_seeds_tempo_range(indexed_grooves, model_dir):
+    paths, database = indexed_grooves
+    with Library(database, model_dir) as library:
+        walk = [row.path for row in library.playlist(paths["mid"], 4, bpm_range=3.0)]
+        unfiltered = [row.path for row in library.playlist(paths["mid"], 4)]
+    assert walk == [paths["mid"], paths["half"]]
+    assert len(unfiltered) == 4
+
+
+def test_a_version_3_library_gets_tempi_on_the_next_index_run(indexed_grooves, model_dir):
+    paths, database = indexed_grooves
+    with sqlite3.connect(database) as connection:  # back to the version 3 layout
+        connection.execute("DROP INDEX ix_analyses_by_bpm")
+        for column in ("bpm", "bpm_confidence", "tempo_version"):
+            connection.execute(f"ALTER TABLE analyses DROP COLUMN {column}")
+        connection.execute("UPDATE settings SET value = '3' WHERE name = 'schema_version'")
+    with Library(database, model_dir) as library:
+        assert all(row.estimated_bpm is None for row in library.tracks(0, 10))
+        report = library.index(workers=0)
+        assert (report.updated, report.unchanged) == (4, 0)
+        assert library.index(workers=0).unchanged == 4
+        estimates = {row.path: row.estimated_bpm for row in library.tracks(0, 10)}
+    assert relative_error(estimates[paths["mid"]], TEMPI["mid"]) <= EXACT
+    with sqlite3.connect(database) as connection:
+        assert connection.execute("SELECT value FROM settings WHERE name = 'schema_version'").fetchone() == (str(SCHEMA_VERSION),)
+
+
+# -- writing the tempo tag ----------------------------------------------------------------------------------------
+@pytest.mark.parametrize("extension", ["mp3", "flac", "ogg", "m4a"])
+def test_bpm_write_puts_the_tempo_in_the_files_tag_with_the_audio_unchanged(capsys, grooves, extension, tmp_path):
+    song = str(audio_factory.reencode(grooves["mid"], tmp_path / f"song.{extension}"))
+    digest = decoded_audio_digest(song)
+    common = ("--db", str(tmp_path / "db"))
+    code, rows = run_engine(capsys, "bpm", song, "--write", *common)
+    assert code == 0 and rows[0]["written"] and rows[0]["write_problem"] is None
+    assert rows[0]["bpm_tag"] == str(round(rows[0]["bpm"]))
+    assert read_metadata(song).bpm == round(rows[0]["bpm"]) and decoded_audio_digest(song) == digest
+
+
+def test_bpm_write_keeps_an_existing_tag_unless_overwrite(capsys, grooves, tmp_path):
+    song = str(shutil.copy(grooves["fast"], tmp_path / "tagged.flac"))
+    audio_factory.write_tags(song, bpm="88")
+    common = ("--db", str(tmp_path / "db"))
+    _, rows = run_engine(capsys, "bpm", song, "--write", *common)
+    assert not rows[0]["written"] and rows[0]["kept_existing"] and rows[0]["bpm_tag"] == "88"
+    assert read_metadata(song).bpm == 88.0
+    _, rows = run_engine(capsys, "bpm", song, "--write", "--overwrite", *common)
+    assert rows[0]["written"] and read_metadata(song).bpm == round(TEMPI["fast"])
