@@ -27,10 +27,12 @@ class MidiNote:
 
 @dataclass(frozen=True)
 class MidiTrack:
-    """One instrument: a General MIDI ``program`` (0..127) on its own channel."""
+    """One instrument: a General MIDI ``program`` (0..127) on its own channel, or the drum kit (``drums``:
+    channel 10, where ``program`` picks the kit)."""
 
     program: int
     name: str = ""
+    drums: bool = False
 
 
 def _variable_length(value: int) -> bytes:
@@ -57,15 +59,23 @@ def _events_to_track(events: list[tuple[int, int, bytes]]) -> bytes:
     return _chunk(b"MTrk", bytes(payload))
 
 
+def _channels(tracks: list[MidiTrack]) -> list[int]:
+    """Melodic tracks take the melodic channels in order; drum tracks share the drum channel."""
+    melodic = [track for track in tracks if not track.drums]
+    if len(melodic) > len(MELODIC_CHANNELS):
+        raise ValueError(f"at most {len(MELODIC_CHANNELS)} instrument tracks, got {len(melodic)}")
+    next_melodic = iter(MELODIC_CHANNELS)
+    return [DRUM_CHANNEL if track.drums else next(next_melodic) for track in tracks]
+
+
 def midi_file_bytes(notes: list[MidiNote], tracks: list[MidiTrack], quarter_bpm: float) -> bytes:
-    """Format-1 MIDI: a tempo track, then one track per instrument on channels that skip the drum channel."""
-    if len(tracks) > len(MELODIC_CHANNELS):
-        raise ValueError(f"at most {len(MELODIC_CHANNELS)} instrument tracks, got {len(tracks)}")
+    """Format-1 MIDI: a tempo track, then one track per instrument (melodic ones skip the drum channel)."""
+    channels = _channels(tracks)
     microseconds_per_quarter = round(60_000_000 / quarter_bpm)
     tempo_track = _events_to_track([(0, 0, b"\xff\x51\x03" + microseconds_per_quarter.to_bytes(3, "big"))])
     track_events: list[list[tuple[int, int, bytes]]] = []
     for index, track in enumerate(tracks):
-        channel = MELODIC_CHANNELS[index]
+        channel = channels[index]
         name = track.name.encode("ascii", "replace")[:127]
         track_events.append(
             [(0, 0, b"\xff\x03" + bytes([len(name)]) + name), (0, 1, bytes([0xC0 | channel, track.program]))]
@@ -73,7 +83,7 @@ def midi_file_bytes(notes: list[MidiNote], tracks: list[MidiTrack], quarter_bpm:
     for note in notes:
         if not 0 <= note.pitch <= 127:
             continue
-        channel = MELODIC_CHANNELS[note.track]
+        channel = channels[note.track]
         start = round(note.onset_quarters * TICKS_PER_QUARTER)
         end = max(start + 1, round((note.onset_quarters + note.duration_quarters) * TICKS_PER_QUARTER))
         velocity = min(127, max(1, note.velocity))

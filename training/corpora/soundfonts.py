@@ -32,11 +32,39 @@ SOUNDFONTS = (
 )
 
 
+# More training fonts for the procedural tonal corpus (``tonal_plan``). They are kept out of SOUNDFONTS,
+# which the score corpus draws from, so an existing score corpus plan stays as it was built.
+# fluid-soundfont-gs is not among them: FluidR3_GS.sf2 holds only GS variation banks, no bank-0 presets.
+MORE_TRAINING_SOUNDFONTS = (
+    SoundFont("OPL3_FM_128M", "opl3-soundfont", "/usr/share/sounds/sf2/OPL-3_FM_128M.sf2", False, "CC-BY-SA-4.0"),
+    SoundFont("FluidR3Mono_GM", "fluidr3mono-gm-soundfont", "/usr/share/sounds/sf3/FluidR3Mono_GM.sf3", False, "MIT"),
+)
+GENERATOR_SOUNDFONTS = tuple(font for font in SOUNDFONTS if not font.held_out) + MORE_TRAINING_SOUNDFONTS
+# Files that are the held-out evaluation font whatever they are called (Debian's MuseScore_General.sf3 and
+# default-GM.sf3 are alternatives links to MuseScore_General_Lite.sf3).
+HELD_OUT_FILE_NAMES = ("MuseScore_General_Lite.sf3", "MuseScore_General.sf3", "MuseScore_General.sf2")
+
+
+class HeldOutSoundFontError(ValueError):
+    """A held-out (evaluation-only) sound font was asked for where training material is made."""
+
+
 def soundfont_by_name(name: str) -> SoundFont:
-    for soundfont in SOUNDFONTS:
+    for soundfont in SOUNDFONTS + MORE_TRAINING_SOUNDFONTS:
         if soundfont.name == name:
             return soundfont
-    raise KeyError(f"unknown sound font {name!r}; known: {', '.join(s.name for s in SOUNDFONTS)}")
+    known = ", ".join(s.name for s in SOUNDFONTS + MORE_TRAINING_SOUNDFONTS)
+    raise KeyError(f"unknown sound font {name!r}; known: {known}")
+
+
+def ensure_training_soundfont(soundfont: SoundFont, path: Path | None = None) -> None:
+    """Raise HeldOutSoundFontError when ``soundfont``, or the file ``path`` resolves to, is held out."""
+    if soundfont.held_out:
+        raise HeldOutSoundFontError(f"sound font {soundfont.name} is held out for evaluation; never train on it")
+    if path is not None:
+        names = {Path(path).name, Path(path).resolve().name}
+        if names & set(HELD_OUT_FILE_NAMES):
+            raise HeldOutSoundFontError(f"{path} is the held-out evaluation sound font; never train on it")
 
 
 def locate_soundfont(soundfont: SoundFont, folder: Path) -> Path:
