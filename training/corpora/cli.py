@@ -2,7 +2,8 @@
 
     engine train data scores --out DIR [--train-hours H] [--val-hours H] [--test-hours H] [--workers N]
     engine train data debian --out DIR [--packages P ...] [--skip P ...] [--test-packages P ...]
-    engine train data manifests --scores FILE --debian FILE --out DIR
+    engine train data generated --out DIR [--hours H] [--seed S] [--workers N]
+    engine train data manifests --scores FILE --debian FILE [--generated FILE] --out DIR
     engine train data tonal-test --out DIR [--pieces N] [--seed S] [--workers N]
 """
 
@@ -34,9 +35,17 @@ def _parser() -> argparse.ArgumentParser:
     debian.add_argument("--skip", nargs="*", default=[], help="leave these packages out")
     debian.add_argument("--test-packages", nargs="*", help="soundtracks held out whole as the test split")
     debian.add_argument("--json", action="store_true")
+    generated = commands.add_parser("generated", help="render procedural tonal music with exact key and tempo labels")
+    generated.add_argument("--out", type=Path, required=True)
+    generated.add_argument("--hours", type=float, default=4.0)
+    generated.add_argument("--seed", type=int, default=11)
+    generated.add_argument("--workers", type=int, default=2)
+    generated.add_argument("--json", action="store_true")
     manifests = commands.add_parser("manifests", help="training manifests (labeled, unlabeled, scores_probe) from both corpora")
     manifests.add_argument("--scores", type=Path, required=True, help="manifest.jsonl written by `data scores`")
     manifests.add_argument("--debian", type=Path, required=True, help="manifest.jsonl written by `data debian`")
+    manifests.add_argument("--generated", type=Path, help="manifest.jsonl written by `data generated` (optional): its "
+                           "clips join the key-labeled and unlabeled manifests")
     manifests.add_argument("--out", type=Path, required=True, help="folder for the training manifests")
     manifests.add_argument("--json", action="store_true")
     tonal = commands.add_parser("tonal-test", help="the independent tonal key TEST set (held-out sound font, evaluation only)")
@@ -86,10 +95,19 @@ def _run_debian(arguments: argparse.Namespace) -> dict:
         return build_game_music_corpus(arguments.out, names, test_packages, _RichProgress(progress))
 
 
+def _run_generated(arguments: argparse.Namespace) -> dict:
+    from training.corpora.tonal_corpus import build_tonal_corpus
+    from training.corpora.tonal_plan import TonalCorpusConfig
+
+    with _progress() as progress:
+        return build_tonal_corpus(arguments.out, arguments.hours, arguments.workers,
+                                  TonalCorpusConfig(seed=arguments.seed), _RichProgress(progress))
+
+
 def _run_manifests(arguments: argparse.Namespace) -> dict:
     from training.corpora.training_manifests import build_training_manifests
 
-    return build_training_manifests(arguments.scores, arguments.debian, arguments.out)
+    return build_training_manifests(arguments.scores, arguments.debian, arguments.out, arguments.generated)
 
 
 def _run_tonal_test(arguments: argparse.Namespace) -> dict:
@@ -104,8 +122,8 @@ def main(argv: list[str]) -> int:
     """Entry point forwarded from ``engine train data``; returns the exit code."""
     arguments = _parser().parse_args(argv)
     try:
-        run = {"scores": _run_scores, "debian": _run_debian, "manifests": _run_manifests,
-               "tonal-test": _run_tonal_test}[arguments.command]
+        run = {"scores": _run_scores, "debian": _run_debian, "generated": _run_generated,
+               "manifests": _run_manifests, "tonal-test": _run_tonal_test}[arguments.command]
         summary = run(arguments)
     except KeyboardInterrupt:
         print("stopped; run the same command again to resume", file=sys.stderr)

@@ -102,11 +102,12 @@ def _score_notes_for(piece: ScorePiece, cache_folder: Path) -> ScoreNotes:
     return notes
 
 
-def _clip_record(job: ClipJob, path: Path, out: Path, seconds: float, sample_rate: int) -> dict[str, Any]:
-    key = job.key
-    soundfont = soundfont_by_name(job.soundfont)
+def rendered_clip_fields(clip_id: str, split: str, key: Key, path: Path, out: Path, seconds: float,
+                         sample_rate: int) -> dict[str, Any]:
+    """The fields every rendered clip's record shares: where its file is (and its hash), its split, length and
+    key label in each form. Corpus builders add their own fields."""
     return {
-        "clip_id": job.clip_id,
+        "clip_id": clip_id,
         "path": str(path),
         "relative_path": str(path.relative_to(out)),
         "key": key.name,
@@ -114,6 +115,18 @@ def _clip_record(job: ClipJob, path: Path, out: Path, seconds: float, sample_rat
         "tonic": key.tonic,
         "pitch_class": key.pitch_class,
         "mode": key.mode,
+        "split": split,
+        "duration": round(seconds, 3),
+        "sample_rate": sample_rate,
+        "sha256": sha256_of_file(path),
+        "labels_version": LABELS_VERSION,
+    }
+
+
+def _clip_record(job: ClipJob, path: Path, out: Path, seconds: float, sample_rate: int) -> dict[str, Any]:
+    soundfont = soundfont_by_name(job.soundfont)
+    return {
+        **rendered_clip_fields(job.clip_id, job.split, job.key, path, out, seconds, sample_rate),
         "families": list(job.instrumentation.families),
         "programs": list(job.instrumentation.programs),
         "solo": job.instrumentation.solo,
@@ -128,11 +141,6 @@ def _clip_record(job: ClipJob, path: Path, out: Path, seconds: float, sample_rat
         "soundfont": job.soundfont,
         "soundfont_held_out": soundfont.held_out,
         "reverb": job.reverb,
-        "split": job.split,
-        "duration": round(seconds, 3),
-        "sample_rate": sample_rate,
-        "sha256": sha256_of_file(path),
-        "labels_version": LABELS_VERSION,
     }
 
 

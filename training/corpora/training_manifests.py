@@ -13,6 +13,10 @@ schema (``path``, ``split``, ``labels``, ``key``). Four files are written:
   soundtrack share a production (composer, instruments, mixing). Held-out soundtracks stay out.
 
 Held-out test material never enters the first two files, whatever split a config later asks for.
+
+An optional third corpus, the generated tonal music (``engine train data generated``, train and val splits
+only), joins ``labeled.jsonl`` with its key and ``unlabeled.jsonl``, as the rendered scores do; its records
+keep ``tempo_bpm`` and ``style``.
 """
 
 from __future__ import annotations
@@ -45,7 +49,23 @@ def _score_tags(record: dict[str, Any]) -> list[str]:
     return sorted(set(record.get("families", []))) + [record["texture"]]
 
 
-def build_training_manifests(scores_manifest: Path, debian_manifest: Path, out: Path) -> dict[str, Any]:
+def _generated_records(generated_manifest: Path, out: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(labeled, unlabeled) records of the generated corpus's training splits."""
+    generated = [record for record in read_manifest(generated_manifest) if record["split"] in TRAINING_SPLITS]
+    if not generated:
+        raise ValueError(f"no generated clips in {generated_manifest}; run `engine train data generated` first")
+    labeled, unlabeled = [], []
+    for record in generated:
+        path = _relative(record, out, generated_manifest.parent)
+        labeled.append({"path": path, "split": record["split"], "key": record["key"],
+                        "labels": [make_label("key", record["key"])], "source": record["source"],
+                        "tempo_bpm": record["tempo_bpm"], "style": record["style"]})
+        unlabeled.append({"path": path, "split": record["split"], "source": record["source"]})
+    return labeled, unlabeled
+
+
+def build_training_manifests(scores_manifest: Path, debian_manifest: Path, out: Path,
+                             generated_manifest: Path | None = None) -> dict[str, Any]:
     """Write the four manifests into ``out``; returns counts per file and split."""
     out.mkdir(parents=True, exist_ok=True)
     scores = read_manifest(scores_manifest)
@@ -66,6 +86,10 @@ def build_training_manifests(scores_manifest: Path, debian_manifest: Path, out: 
                  for record in debian if record["split"] in TRAINING_SPLITS]
     unlabeled += [{"path": score_path(record), "split": record["split"], "source": record["source"]}
                   for record in scores if record["split"] in TRAINING_SPLITS]
+    if generated_manifest is not None:
+        generated_labeled, generated_unlabeled = _generated_records(generated_manifest, out)
+        labeled += generated_labeled
+        unlabeled += generated_unlabeled
     soundtracks = [{"path": _relative(record, out, debian_manifest.parent), "split": record["split"],
                     "labels": [make_label("soundtrack", record.get("soundtrack") or record["package"])], "source": record["package"]}
                    for record in debian if record["split"] in TRAINING_SPLITS]
