@@ -7,7 +7,9 @@ import pytest
 
 from engine.keys import Key
 from training.evaluation.chroma_key import estimate_key
-from training.evaluation.corruptions import CORRUPTIONS, pitch_shift_by_resampling
+from training.evaluation.corruptions import (
+    CORRUPTIONS, LOWPASS_HZ, PINK_NOISE_SNR_DB, TELEPHONE_BAND_HZ, pitch_shift_by_resampling,
+)
 from training.evaluation.logmel_embedding import MEL_BANDS, logmel_statistics
 from training.evaluation.metrics import (
     average_precision, key_metrics, same_label_retrieval, top1_retrieval, version_pair_retrieval,
@@ -16,6 +18,9 @@ from training.evaluation.metrics import (
 SAMPLE_RATE = 22050
 MAJOR_SCALE = (0, 2, 4, 5, 7, 9, 11)
 HARMONIC_MINOR_SCALE = (0, 2, 3, 5, 7, 8, 11)
+PINK_OCTAVE_SPREAD = 1.5  # per-octave noise power (measured within 6 %; white noise doubles per octave)
+PASS_BAND_MIN_SHARE = 0.3  # measured 0.49 (reverb + telephone) to 0.85 (low-pass + MP3)
+STOP_BAND_MAX_SHARE = 0.01  # measured at most 1e-4
 STEADY_TONE_MAX_STD = 0.5  # log units; measured 0.006-0.045 in the tone's band
 MIN_CENTROID_SHIFT_BANDS = 8.0  # measured: power centroid at band 9.1, two octaves up at 26.3
 
@@ -54,6 +59,34 @@ def test_corruptions_keep_length_and_change_the_signal(name):
     corrupted = CORRUPTIONS[name](audio, SAMPLE_RATE, np.random.default_rng(0))
     assert corrupted.shape == audio.shape
     assert not np.allclose(corrupted, audio, atol=1e-3)
+
+
+def _band_energy(samples: np.ndarray, low_hz: float, high_hz: float) -> float:
+    spectrum = np.abs(np.fft.rfft(samples)) ** 2
+    frequencies = np.fft.rfftfreq(samples.size, 1 / SAMPLE_RATE)
+    return float(spectrum[(frequencies >= low_hz) & (frequencies < high_hz)].sum())
+
+
+def test_pink_noise_is_added_at_its_signal_to_noise_ratio():
+    audio = _cadence_in(Key(0, "major"))[: SAMPLE_RATE * 3]
+    noise = CORRUPTIONS["pink_noise_5db"](audio, SAMPLE_RATE, np.random.default_rng(0)) - audio
+    assert 10 * np.log10(np.mean(audio**2) / np.mean(noise**2)) == pytest.approx(PINK_NOISE_SNR_DB, abs=0.05)
+    # 1/f: every octave holds about the same power (white noise would double it per octave)
+    octaves = [_band_energy(noise, low, 2 * low) for low in (250.0, 500.0, 1000.0, 2000.0)]
+    assert max(octaves) / min(octaves) < PINK_OCTAVE_SPREAD
+
+
+@pytest.mark.parametrize("name, kept, removed", [
+    ("lowpass_3k_mp3_48k", (100.0, 2000.0), (LOWPASS_HZ * 2, SAMPLE_RATE / 2)),
+    ("reverb_telephone", (TELEPHONE_BAND_HZ[0] * 2, TELEPHONE_BAND_HZ[1] / 2), (TELEPHONE_BAND_HZ[1] * 2, SAMPLE_RATE / 2)),
+    ("reverb_telephone", (TELEPHONE_BAND_HZ[0] * 2, TELEPHONE_BAND_HZ[1] / 2), (20.0, TELEPHONE_BAND_HZ[0] / 2)),
+])
+def test_band_limiting_corruptions_remove_the_band_they_name(name, kept, removed):
+    """On white noise (flat spectrum): the pass band keeps most of its energy, the stop band loses almost all."""
+    noise = (np.random.default_rng(1).standard_normal(SAMPLE_RATE * 3) * 0.1).astype(np.float32)
+    corrupted = CORRUPTIONS[name](noise, SAMPLE_RATE, np.random.default_rng(0))
+    assert _band_energy(corrupted, *kept) / _band_energy(noise, *kept) > PASS_BAND_MIN_SHARE
+    assert _band_energy(corrupted, *removed) / _band_energy(noise, *removed) < STOP_BAND_MAX_SHARE
 
 
 def test_key_metrics_count_exact_and_mirex_partial_credit():
