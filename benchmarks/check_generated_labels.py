@@ -4,7 +4,7 @@
 
 Decodes a random sample of the corpus's clips (``engine train data generated``), estimates each key with
 ``training/evaluation/chroma_key.py`` and prints the agreement with the label (exact and MIREX), overall and
-per style, minor colour and sound font. The generator's labels are exact by construction; this measures how
+per style, minor colour and sound font, with the kinds of disagreement (fifth, relative, parallel, other). The generator's labels are exact by construction; this measures how
 often a simple listener-free key finder hears the same key, i.e. how clearly each clip states it.
 """
 
@@ -21,13 +21,15 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
 from engine.audio import decode_mono  # noqa: E402
-from engine.keys import Key, key_from_index  # noqa: E402
+from engine.keys import Key, key_from_index, mirex_key_score  # noqa: E402
 from training.corpora.manifest import read_manifest  # noqa: E402
 from training.evaluation.chroma_key import estimate_key  # noqa: E402
 from training.evaluation.metrics import key_metrics  # noqa: E402
 
 SAMPLE_RATE = 22050
 GROUPINGS = ("style", "minor_colour", "soundfont", "drums")
+# The MIREX weight of an estimate names its relation to the reference key.
+ERROR_KIND_OF_MIREX_SCORE = {1.0: "exact", 0.5: "fifth", 0.3: "relative", 0.2: "parallel", 0.0: "other"}
 
 
 def main() -> None:
@@ -49,6 +51,8 @@ def main() -> None:
     for group, pairs in sorted(pairs_by_group.items()):
         estimated, reference = zip(*pairs)
         report[group] = {name: round(value, 3) for name, value in key_metrics(estimated, reference).items()}
+        kinds = [ERROR_KIND_OF_MIREX_SCORE[mirex_key_score(e, r)] for e, r in pairs]
+        report[group]["kinds"] = {kind: kinds.count(kind) for kind in ERROR_KIND_OF_MIREX_SCORE.values()}
     print(json.dumps({"corpus": str(arguments.corpus), "clips_in_corpus": len(records), "sample": len(sample),
                       "chroma_ks_vs_label": report}, indent=1))
 
