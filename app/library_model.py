@@ -43,9 +43,12 @@ COLUMNS: tuple[Column, ...] = (
     Column("Genre", "genre", lambda row: row.genre or ""),
     Column("Time", "duration", lambda row: track_format.duration_text(row.duration), align_right=True),
     Column("Key", "key", track_format.track_key_text),  # sorted around the Camelot wheel: 1A, 1B, 2A …
-    Column("BPM", "bpm", lambda row: track_format.bpm_text(row.bpm), align_right=True),
+    # The tempo estimated from the audio (the file's BPM tag when there is none); the tag is in the tooltip.
+    Column("BPM", "bpm", lambda row: track_format.bpm_text(row.mixing_bpm), align_right=True),
     Column("Tags", "top_tag", lambda row: track_format.tags_text(row.top_tags)),  # sorted by the first tag, A-Z
 )
+
+BPM_COLUMN = next(position for position, column in enumerate(COLUMNS) if column.header == "BPM")
 
 
 PageEntry = tuple[Any, tuple[str, ...]]  # a TrackRow and its cell texts
@@ -132,6 +135,9 @@ class LibraryTableModel(QAbstractTableModel):
         if role == DISPLAY_ROLE:
             return texts[index.column()]
         if role == TOOLTIP_ROLE:
+            tag_differs = index.column() == BPM_COLUMN and track_format.bpm_tip(row.estimated_bpm, row.bpm)
+            if tag_differs:
+                return tag_differs
             return row.display_path or str(row.path)
         if role == TRACK_ID_ROLE:
             return row.id

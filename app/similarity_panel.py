@@ -15,6 +15,7 @@ from PySide6.QtCore import QModelIndex, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
+    QComboBox,
     QFileDialog,
     QHBoxLayout,
     QHeaderView,
@@ -34,6 +35,8 @@ from app.track_list_model import ARTIST_COLUMN, TITLE_COLUMN, TrackListModel
 SIMILAR_COUNT = 25
 RADIO_LENGTH = 30
 ARTIST_COLUMN_WIDTH = 90  # px
+# The tempo filter's choices: (label, percent or None). ±6 % is a DJ's pitch fader at its usual range.
+BPM_RANGES = (("Any tempo", None), ("BPM ±2 %", 2.0), ("BPM ±4 %", 4.0), ("BPM ±6 %", 6.0), ("BPM ±10 %", 10.0))
 
 
 @dataclass(frozen=True)
@@ -66,6 +69,11 @@ class SimilarityPanel(QWidget):
         self.heading.setWordWrap(True)
         self.harmonic_box = QCheckBox("Harmonic only")
         self.harmonic_box.setToolTip("Keep only tracks whose keys mix well (same Camelot number, ±1, or relative key)")
+        self.bpm_range_box = QComboBox()
+        for label, percent in BPM_RANGES:
+            self.bpm_range_box.addItem(label, percent)
+        self.bpm_range_box.setToolTip("Keep only tracks whose tempo is within this range of the seed's "
+                                      "(half and double tempo count); the radio keeps to it too")
         self.radio_button = QPushButton("Radio")
         self.radio_button.setToolTip("A playlist that walks from this track through its neighbours")
         self.save_button = QPushButton("Save M3U8…")
@@ -89,6 +97,7 @@ class SimilarityPanel(QWidget):
 
         controls = QHBoxLayout()
         controls.addWidget(self.harmonic_box)
+        controls.addWidget(self.bpm_range_box)
         controls.addStretch(1)
         controls.addWidget(self.radio_button)
         controls.addWidget(self.save_button)
@@ -98,6 +107,7 @@ class SimilarityPanel(QWidget):
         layout.addWidget(self.table, 1)
 
         self.harmonic_box.toggled.connect(self._rerun)
+        self.bpm_range_box.currentIndexChanged.connect(self._rerun)
         self.radio_button.clicked.connect(self.make_radio)
         self.save_button.clicked.connect(self.choose_playlist_file)
         self.table.clicked.connect(self._on_clicked)
@@ -120,9 +130,10 @@ class SimilarityPanel(QWidget):
         self.mode = "radio"
         self._generation += 1
         generation, library, seed = self._generation, self.library, self.seed
+        bpm_range = self.bpm_range_box.currentData()
         self.heading.setText(f"Building a radio playlist from {seed.label}…")
         run_task(
-            lambda: library.playlist(seed.query, RADIO_LENGTH),
+            lambda: library.playlist(seed.query, RADIO_LENGTH, bpm_range=bpm_range),
             lambda tracks: self._show(generation, tracks, f"Radio from {seed.label}"),
             lambda message: self._fail(generation, message),
             kind="background",
@@ -136,11 +147,13 @@ class SimilarityPanel(QWidget):
         self._generation += 1
         generation, library, seed = self._generation, self.library, self.seed
         harmonic = self.harmonic_box.isChecked()
+        bpm_range = self.bpm_range_box.currentData()
         self.heading.setText(busy_text or f"Searching for tracks like {seed.label}…")
         self._update_buttons()
 
         def search() -> list[Any]:
-            return list(library.similar(seed.query, k=SIMILAR_COUNT, harmonic=harmonic))
+            return list(library.similar(seed.query, k=SIMILAR_COUNT, harmonic=harmonic,
+                                        bpm_range=bpm_range))
 
         prefix = "Harmonic matches for" if harmonic else "Sounds like"
         run_task(

@@ -8,6 +8,7 @@ from typing import Any
 
 UNKNOWN = ""
 TOP_TAGS_SHOWN = 3
+BPM_TAG_DIFFERENCE = 0.02  # a file's BPM tag this far (2 %) from the estimate is shown beside it
 
 
 def duration_text(seconds: float | None) -> str:
@@ -37,6 +38,14 @@ def bpm_text(bpm: float | None) -> str:
     if not bpm:
         return UNKNOWN
     return f"{bpm:.0f}" if abs(bpm - round(bpm)) < 0.05 else f"{bpm:.1f}"
+
+
+def bpm_tip(estimated_bpm: float | None, tag_bpm: float | None) -> str:
+    """``"Estimated 176 BPM; the file's tag says 88 BPM"`` when the tag and the estimate differ by more than
+    ``BPM_TAG_DIFFERENCE``; "" otherwise."""
+    if not estimated_bpm or not tag_bpm or abs(tag_bpm / estimated_bpm - 1.0) <= BPM_TAG_DIFFERENCE:
+        return ""
+    return f"Estimated {bpm_text(estimated_bpm)} BPM; the file's tag says {bpm_text(tag_bpm)} BPM"
 
 
 def tags_text(tags: Mapping[str, float] | Iterable[Any] | None, limit: int = TOP_TAGS_SHOWN) -> str:
