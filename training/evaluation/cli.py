@@ -2,7 +2,9 @@
 
     engine eval [--model DIR] [--scores MANIFEST] [--debian MANIFEST] --out DIR
                 [--max-clips N] [--max-tracks N] [--no-corruptions] [--no-essentia] [--json]
-                [--tonal-test MANIFEST]
+                [--tonal-test MANIFEST] [--skip-tempo]
+
+Tempo: Acc1 / Acc2 on the --tonal-test renders and time-stretch consistency on the --debian test tracks.
 """
 
 from __future__ import annotations
@@ -33,6 +35,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--skip-soundtracks", action="store_true")
     parser.add_argument("--tonal-test", type=Path, metavar="MANIFEST",
                         help="also score key on the tonal test set (`engine train data tonal-test`), with error kinds")
+    parser.add_argument("--skip-tempo", action="store_true",
+                        help="no tempo section (renders of --tonal-test; stretched excerpts of --debian tracks)")
     parser.add_argument("--json", action="store_true", help="print the results as JSON on stdout")
     return parser
 
@@ -76,6 +80,8 @@ def main(argv: list[str]) -> int:
                 except TonalTestManifestError as error:
                     print(f"error: {error}", file=sys.stderr)
                     return 1
+            if not arguments.skip_tempo:
+                results["tempo"] = _tempo_results(arguments, settings)
         except KeyboardInterrupt:
             print("stopped", file=sys.stderr)
             return 130
@@ -84,6 +90,21 @@ def main(argv: list[str]) -> int:
     if arguments.json:
         print(json.dumps(results, indent=2, default=float))
     return 0
+
+
+def _tempo_results(arguments, settings) -> dict:
+    """The tempo section: renders when a tonal test manifest is given; stretched excerpts of the game-music test
+    tracks (even with --skip-soundtracks, which skips the key and similarity figures on them)."""
+    from training.corpora.manifest import read_manifest
+    from training.evaluation.tempo_eval import evaluate_tempo_renders, evaluate_tempo_stretch
+
+    tempo: dict = {}
+    if arguments.tonal_test:
+        tempo["renders"] = evaluate_tempo_renders(read_manifest(arguments.tonal_test), settings.essentia,
+                                                  arguments.max_clips, settings.seed, settings.progress)
+    tempo["stretch"] = evaluate_tempo_stretch(read_manifest(arguments.debian), settings.essentia,
+                                              arguments.max_tracks, settings.seed, settings.progress)
+    return tempo
 
 
 if __name__ == "__main__":
