@@ -40,6 +40,7 @@ ASF_ATTRIBUTES = {
 }
 YEAR_PATTERN = re.compile(r"(\d{4})")
 LEADING_NUMBER_PATTERN = re.compile(r"\s*(\d+)")
+MULTI_VALUE_SEPARATOR = "; "  # how a tag with several values reads (library tag training splits on ";")
 
 
 @dataclass
@@ -132,6 +133,11 @@ def _first_text(tags, key: str, case_sensitive: bool) -> str | None:
     if isinstance(value, (list, tuple)):
         if not value:
             return None
+        if len(value) > 1 and all(isinstance(item, str) for item in value):
+            # A multi-value text tag (two artists, a title in two parts) is kept whole: its first value alone
+            # made different tracks read the same ("Living Caves" seven times).
+            texts = (item.strip().replace("\x00", "") for item in value)
+            return MULTI_VALUE_SEPARATOR.join(text for text in texts if text) or None
         value = value[0]
     if isinstance(value, tuple):  # MP4 trkn (number, total)
         value = value[0]
