@@ -21,6 +21,8 @@ TAGS_SHOWN = 10
 WAVEFORM_HEIGHT = 56
 TAG_CHART_MINIMUM_HEIGHT = 110
 TAG_BAR_HEIGHT = 0.7
+LOOKING_IN_LIBRARY_TEXT = "Looking for this recording in your library…"
+NOT_IN_LIBRARY_TEXT = "Not in your library: no track there is this recording."
 
 
 def sorted_tags(tags: Mapping[str, float] | None, limit: int = TAGS_SHOWN) -> list[tuple[str, float]]:
@@ -64,7 +66,10 @@ class TagChart(pg.PlotWidget):
 
 
 class WaveformView(pg.PlotWidget):
-    """A filled min/max outline of the whole track; no axes, it is an overview."""
+    """A filled min/max outline of the whole track; no axes, it is an overview. A click asks to play from
+    there (``seek_requested(fraction)``); a playhead shows where playback is."""
+
+    seek_requested = Signal(float)  # 0-1 of the track's length
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
@@ -78,9 +83,40 @@ class WaveformView(pg.PlotWidget):
         self.low_curve = pg.PlotDataItem(pen=pg.mkPen(theme.ACCENT, width=1))
         self.high_curve = pg.PlotDataItem(pen=pg.mkPen(theme.ACCENT, width=1))
         self.fill = pg.FillBetweenItem(self.low_curve, self.high_curve, brush=pg.mkBrush(theme.ACCENT))
-        for item in (self.low_curve, self.high_curve, self.fill):
+        self.playhead = pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen(theme.HIGHLIGHT, width=2))
+        self.playhead.setVisible(False)
+        for item in (self.low_curve, self.high_curve, self.fill, self.playhead):
             plot.addItem(item)
         plot.setYRange(-1, 1, padding=0.05)
+        self.setCursor(Qt.CursorShape.PointingHandCursor)
+        self.setToolTip("Click to play from there")
+
+    def columns(self) -> int:
+        return 0 if self.low_curve.xData is None else len(self.low_curve.xData)
+
+    def fraction_at(self, x_pixels: float) -> float | None:
+        """Where in the track (0-1) a click at ``x_pixels`` of this widget falls; None without an outline."""
+        if self.columns() < 2:
+            return None
+        scene_point = self.mapToScene(int(x_pixels), self.height() // 2)
+        column = self.getPlotItem().getViewBox().mapSceneToView(scene_point).x()
+        return min(1.0, max(0.0, column / (self.columns() - 1)))
+
+    def mousePressEvent(self, event) -> None:  # noqa: N802 (Qt's name)
+        fraction = self.fraction_at(event.position().x())
+        if fraction is not None and event.button() == Qt.MouseButton.LeftButton:
+            self.seek_requested.emit(fraction)
+            event.accept()
+            return
+        super().mousePressEvent(event)
+
+    def set_playhead(self, fraction: float | None) -> None:
+        """Draw the playhead at ``fraction`` of the track, or hide it (None: this track is not playing)."""
+        if fraction is None or self.columns() < 2:
+            self.playhead.setVisible(False)
+            return
+        self.playhead.setValue(fraction * (self.columns() - 1))
+        self.playhead.setVisible(True)
 
     def show_envelope(self, lows: np.ndarray, highs: np.ndarray) -> None:
         columns = np.arange(lows.size, dtype=float)
@@ -94,9 +130,14 @@ class WaveformView(pg.PlotWidget):
 
 
 class DetailsPanel(QWidget):
-    """Shows the track chosen anywhere in the app; ``play_requested(path)`` asks the player to play it."""
+    """Shows the track chosen anywhere in the app; ``play_requested(path, title)`` asks the player to play it,
+    ``seek_requested(path, title, fraction)`` to play it from a point; a dropped file offers ``add_requested(path)``
+    and, when it is the same recording as a library track, ``select_requested(track_id)``."""
 
-    play_requested = Signal(object)  # a path str; object keeps non-UTF-8 names (surrogate escapes) intact
+    play_requested = Signal(object, str)  # a path str (object keeps non-UTF-8 names intact) and its title
+    seek_requested = Signal(object, str, float)
+    select_requested = Signal(int)
+    add_requested = Signal(object)
 
     def __init__(self, library: Any, parent=None) -> None:
         super().__init__(parent)
@@ -112,6 +153,28 @@ class DetailsPanel(QWidget):
         heading_row = QHBoxLayout()
         heading_row.addWidget(self.heading, 1)
         heading_row.addWidget(self.play_button, 0, Qt.AlignmentFlag.AlignTop)
+        # A dropped file: the library track it is a recording of (found by the similar search), and adding it.
+        self.same_recording_label = QLabel("")
+        self.same_recording_label.setWordWrap(True)
+        self.same_recording_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.select_same_button = QPushButton("Select it")
+        self.select_same_button.setToolTip("Select that track in the library")
+        self.select_same_button.setVisible(False)  # until the search finds the file's recording in the library
+        self.add_button = QPushButton("Add to library")
+        self.add_button.setToolTip("Analyse this file and keep it in the library")
+        self._same_recording_id: int | None = None
+        self._same_recording: tuple[str, int | None, str] | None = None  # (dropped path, track id, title) from the search
+        outside_row = QHBoxLayout()
+        outside_row.addWidget(self.same_recording_label, 1)
+        outside_row.addWidget(self.select_same_button)
+        outside_row.addWidget(self.add_button)
+        self.outside_box = QWidget()
+        self.outside_box.setLayout(outside_row)
+        outside_row.setContentsMargins(0, 0, 0, 0)
+        self.outside_box.setVisible(False)
+        self.select_same_button.clicked.connect(
+            lambda: self._same_recording_id is not None and self.select_requested.emit(self._same_recording_id))
+        self.add_button.clicked.connect(lambda: self.details is not None and self.add_requested.emit(self.details.path))
 
         self.key_label = QLabel("")
         self.key_label.setTextFormat(Qt.TextFormat.RichText)
@@ -131,14 +194,21 @@ class DetailsPanel(QWidget):
         self.tag_chart = TagChart()
         self.waveform_title = QLabel("Waveform")
         self.tags_title = QLabel("Tags")
+        self.tags_note = QLabel("")
+        self.tags_note.setWordWrap(True)
+        self.tags_note.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.tags_note.setVisible(False)
+        self.waveform.seek_requested.connect(self._seek)
 
         layout = QVBoxLayout(self)
         layout.addLayout(heading_row)
+        layout.addWidget(self.outside_box)
         layout.addWidget(self.key_label)
         layout.addLayout(form)
         layout.addWidget(self.waveform_title)
         layout.addWidget(self.waveform)
         layout.addWidget(self.tags_title)
+        layout.addWidget(self.tags_note)
         layout.addWidget(self.tag_chart, 1)
         layout.addStretch(0)
         self._show_sections(False)
@@ -177,7 +247,7 @@ class DetailsPanel(QWidget):
             return
         self.details = details
         title = track_format.title_or_file_name(details.title, details.path)
-        artist = details.artist or ("Not in the library" if details.track_id is None else "Unknown artist")
+        artist = details.artist or ("Dropped file" if details.track_id is None else "Unknown artist")
         self.heading.setText(f"<b style='font-size:14pt'>{escape(title)}</b><br>{escape(artist)}")
         self.key_label.setText(key_summary_html(details.key))
         self.fields["Album"].setText(details.album or "")
@@ -189,8 +259,15 @@ class DetailsPanel(QWidget):
         tags = sorted_tags(details.tags)
         self.tag_chart.show_tags(tags)
         self._show_sections(True)
-        self.tags_title.setVisible(bool(tags))
+        self.tags_title.setVisible(bool(tags) or bool(details.tags_note))
         self.tag_chart.setVisible(bool(tags))  # a file the model has not tagged has no chart to show
+        self.tags_note.setText(details.tags_note)
+        self.tags_note.setVisible(bool(details.tags_note))
+        self._same_recording_id = None
+        self.same_recording_label.setText(LOOKING_IN_LIBRARY_TEXT if details.track_id is None else "")
+        self.select_same_button.setVisible(False)
+        self.outside_box.setVisible(details.track_id is None)
+        self._apply_same_recording()
         self.play_button.setEnabled(True)
         self.waveform.clear_envelope()
         path = details.path
@@ -211,18 +288,56 @@ class DetailsPanel(QWidget):
 
     def _play(self) -> None:
         if self.details is not None:
-            self.play_requested.emit(self.details.path)
+            self.play_requested.emit(self.details.path, self.title())
+
+    def _seek(self, fraction: float) -> None:
+        if self.details is not None:
+            self.seek_requested.emit(self.details.path, self.title(), fraction)
+
+    def title(self) -> str:
+        """The shown track's title (its file name when it has none)."""
+        return track_format.title_or_file_name(self.details.title, self.details.path) if self.details else ""
+
+    def shown_track_id(self) -> int | None:
+        """The library track shown (None: nothing, or a file from outside the library)."""
+        return self.details.track_id if self.details is not None else None
+
+    def show_same_recording(self, path: str, track_id: int | None, title: str) -> None:
+        """The dropped file ``path`` is a recording of library track ``track_id`` (None: of none): say so and offer
+        to select it (now, or when the file's details arrive: the search and the analysis finish in either order)."""
+        self._same_recording = (str(path), track_id, title)
+        self._apply_same_recording()
+
+    def _apply_same_recording(self) -> None:
+        if self._same_recording is None or self.details is None or self.details.track_id is not None:
+            return
+        path, track_id, title = self._same_recording
+        if self.details.path != path:
+            return
+        if track_id is None:
+            self.same_recording_label.setText(NOT_IN_LIBRARY_TEXT)
+            return
+        self._same_recording_id = track_id
+        self.same_recording_label.setText(f"Same recording as “{title}” in your library.")
+        self.select_same_button.setVisible(True)
+
+    def set_playhead(self, path: object, fraction: float) -> None:
+        """The player's position: drawn on the waveform when the shown track is the one playing."""
+        playing_this = self.details is not None and self.details.path == path
+        self.waveform.set_playhead(fraction if playing_this else None)
 
 
 def key_summary_html(key: Any) -> str:
-    """``A minor · Camelot 8A · Open Key 1m · 82% confidence``; says so when there is no key."""
+    """``A minor · Camelot 8A · Open Key 1m · 82% confidence``; a doubtful key is dimmed and called a guess;
+    says so when there is no key."""
     if key is None:
         return "<i>No key: the track is not analysed yet and has no key tag</i>"
     parts = [f"<b style='font-size:13pt'>{escape(key.name)}</b>",
              f"Camelot <b>{escape(key.camelot)}</b>", f"Open Key <b>{escape(key.open_key)}</b>"]
-    if key.confidence is not None:
-        parts.append(f"{key.confidence:.0%} confidence")
-    elif key.source == "tag":
-        parts.append("from the file's key tag")
-    return " · ".join(parts)
-
+    confidence = track_format.key_confidence_text(key)
+    if confidence:
+        parts.append(escape(confidence))
+    summary = " · ".join(parts)
+    if track_format.key_is_doubtful(key):
+        return f"<span style='color:{theme.DOUBTFUL_TEXT.name()}'>{summary}</span>"
+    return summary

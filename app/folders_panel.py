@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from enum import Enum
 from pathlib import Path
 from typing import Any
 
@@ -23,8 +25,38 @@ from app.index_worker import IndexStatus, IndexThread
 from app.tasks import run_task
 
 
+LOOKING_TEXT = "Looking for music files…"
+
+
+class ScanState(Enum):
+    """The one scan state every control reads: the panel's buttons, the toolbar and the status bar."""
+
+    IDLE = "idle"
+    LOOKING = "looking"  # listing the folders: no file count yet
+    ANALYSING = "analysing"
+    CANCELLING = "cancelling"
+
+
+@dataclass(frozen=True)
+class ScanControls:
+    """Which scan controls are enabled in a state; the panel and the window's actions both follow it."""
+
+    add: bool
+    scan: bool
+    cancel: bool
+    remove: bool
+
+
+def scan_controls(state: ScanState, has_folders: bool, has_selection: bool) -> ScanControls:
+    idle = state is ScanState.IDLE
+    return ScanControls(add=idle, scan=idle and has_folders, cancel=state in (ScanState.LOOKING, ScanState.ANALYSING),
+                        remove=idle and has_selection)
+
+
 def progress_text(status: IndexStatus) -> str:
-    """``"120 / 480 files · about 0:42 left · 850× real time"``."""
+    """``"120 / 480 files · about 0:42 left · 850× real time"``; before the files are counted, that it is looking."""
+    if status.total == 0:
+        return LOOKING_TEXT
     parts = [f"{status.done} / {status.total} files"]
     if status.eta_seconds is not None:
         parts.append(f"about {track_format.duration_text(max(1.0, status.eta_seconds))} left")
@@ -51,11 +83,13 @@ class FoldersPanel(QWidget):
     scan_progressed = Signal(object)  # IndexStatus
     scan_finished = Signal(object)  # IndexReport
     folders_changed = Signal(list)
+    state_changed = Signal(object)  # ScanState
 
     def __init__(self, library: Any, parent=None) -> None:
         super().__init__(parent)
         self.library = library
         self.thread: IndexThread | None = None
+        self.state = ScanState.IDLE
         self.folder_list = QListWidget()
         self.folder_list.setSelectionMode(QListWidget.SelectionMode.ExtendedSelection)
         self.folder_list.setToolTip("Folders whose music is in the library")
@@ -75,9 +109,12 @@ class FoldersPanel(QWidget):
         self.status_label.setWordWrap(True)
         self.status_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
 
-        buttons = QHBoxLayout()
-        for button in (self.add_button, self.remove_button, self.scan_button):
+        buttons = QHBoxLayout()  # two rows of buttons: one row would make the panel wider than a laptop's side dock
+        for button in (self.add_button, self.scan_button):
             buttons.addWidget(button)
+        second_row = QHBoxLayout()
+        second_row.addWidget(self.remove_button)
+        second_row.addStretch(1)
         progress_row = QHBoxLayout()
         progress_row.addWidget(self.progress_bar, 1)
         progress_row.addWidget(self.cancel_button)
@@ -85,6 +122,7 @@ class FoldersPanel(QWidget):
         layout.addWidget(QLabel("Library folders"))
         layout.addWidget(self.folder_list, 1)
         layout.addLayout(buttons)
+        layout.addLayout(second_row)
         layout.addLayout(progress_row)
         layout.addWidget(self.status_label)
 
@@ -93,7 +131,7 @@ class FoldersPanel(QWidget):
         self.scan_button.clicked.connect(lambda: self.start_scan())
         self.cancel_button.clicked.connect(self.cancel_scan)
         self.folder_list.itemSelectionChanged.connect(self._update_buttons)
-        self._set_scanning(False)
+        self._set_state(ScanState.IDLE)
         self.refresh()
 
     # ---- folders --------------------------------------------------------------------------
@@ -106,6 +144,7 @@ class FoldersPanel(QWidget):
         self.folder_list.addItems(folders)
         self._update_buttons()
         self.folders_changed.emit(folders)
+        self.state_changed.emit(self.state)  # whether Scan is possible depends on having folders
 
     def folders(self) -> list[str]:
         return [self.folder_list.item(row).text() for row in range(self.folder_list.count())]
@@ -159,29 +198,34 @@ class FoldersPanel(QWidget):
         self.thread.completed.connect(self._on_completed)
         self.thread.failed.connect(self._on_failed)
         self.progress_bar.setRange(0, 0)  # busy until the first file count arrives
-        self.status_label.setText("Looking for music files…")
-        self._set_scanning(True)
+        self.progress_bar.setFormat("")
+        self.status_label.setText(LOOKING_TEXT)
+        self._set_state(ScanState.LOOKING)
         self.scan_started.emit()
         self.thread.start()
 
     def cancel_scan(self) -> None:
-        if self.scanning:
+        if self.scanning and self.state is not ScanState.CANCELLING:
             self.thread.cancel()
-            self.cancel_button.setEnabled(False)
             self.status_label.setText("Cancelling after the files in progress…")
+            self._set_state(ScanState.CANCELLING)
 
     def wait_for_scan(self, timeout_ms: int = 60000) -> bool:
         return self.thread is None or self.thread.wait(timeout_ms)
 
     def _on_progress(self, status: IndexStatus) -> None:
-        self.progress_bar.setRange(0, max(1, status.total))
-        self.progress_bar.setValue(status.done)
-        self.progress_bar.setFormat(f"{status.fraction:.0%}")
+        if self.state is ScanState.CANCELLING:
+            return  # the "Cancelling…" line stays until the scan has stopped
+        if status.total:  # until the files are counted the bar stays busy: "0 / 0" would read as "nothing found"
+            self.progress_bar.setRange(0, status.total)
+            self.progress_bar.setValue(status.done)
+            self.progress_bar.setFormat(f"{status.fraction:.0%}")
+            self._set_state(ScanState.ANALYSING)
         self.status_label.setText(progress_text(status))
         self.scan_progressed.emit(status)
 
     def _on_completed(self, report: Any) -> None:
-        self._set_scanning(False)
+        self._set_state(ScanState.IDLE)
         self.progress_bar.setRange(0, 1)
         self.progress_bar.setValue(0 if getattr(report, "cancelled", False) else 1)
         self.progress_bar.setFormat("%p%")
@@ -189,24 +233,33 @@ class FoldersPanel(QWidget):
         self.scan_finished.emit(report)
 
     def _on_failed(self, message: str) -> None:
-        self._set_scanning(False)
+        self._set_state(ScanState.IDLE)
         self.progress_bar.setRange(0, 1)
         self.progress_bar.setValue(0)
         self.status_label.setText("Scan failed.")
         show_error(self, "Scan failed", message)
         self.scan_finished.emit(None)
 
-    def _set_scanning(self, scanning: bool) -> None:
-        self.cancel_button.setEnabled(scanning)
+    def _set_state(self, state: ScanState) -> None:
+        changed = state is not self.state
+        self.state = state
+        scanning = state is not ScanState.IDLE
         self.cancel_button.setVisible(scanning)
         self.progress_bar.setVisible(scanning)
-        self.scan_button.setEnabled(not scanning)
-        self.add_button.setEnabled(not scanning)
         self._update_buttons()
+        if changed:
+            self.state_changed.emit(state)
+
+    def controls(self) -> ScanControls:
+        """What may be done now; the window's toolbar and menu actions follow the same answer."""
+        return scan_controls(self.state, self.folder_list.count() > 0, bool(self.folder_list.selectedItems()))
 
     def _update_buttons(self) -> None:
-        self.remove_button.setEnabled(bool(self.folder_list.selectedItems()) and not self.scanning)
-        self.scan_button.setEnabled(self.folder_list.count() > 0 and not self.scanning)
+        controls = self.controls()
+        self.add_button.setEnabled(controls.add)
+        self.scan_button.setEnabled(controls.scan)
+        self.cancel_button.setEnabled(controls.cancel)
+        self.remove_button.setEnabled(controls.remove)
 
     def _error(self, message: str) -> None:
         show_error(self, "Library folders", message)

@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app import track_format
 from app.batch_job import BatchJob, BatchProgress
 from app.errors import show_error
 from app.tasks import run_task
@@ -40,12 +41,30 @@ EXPLANATION = (
 )
 
 
+def doubt_warning_text(track_count: int, doubtful_count: int) -> str:
+    threshold = f"{track_format.KEY_CONFIDENCE_THRESHOLD:.0%}"
+    subject = "Its key is" if track_count == 1 else f"{doubtful_count:,} of these keys are"
+    return (f"<b>{subject} a guess:</b> the model rates {'it' if track_count == 1 else 'them'} below {threshold} "
+            "confidence, so a DJ program would show a key that may well be wrong.")
+
+
+def doubtful_key_ids(library: Any, track_ids: list[int]) -> list[int]:
+    """The tracks among ``track_ids`` whose analysed key the model doubts (runs on a worker)."""
+    doubtful = []
+    for track_id in track_ids:
+        track = library.track(track_id)
+        if track is not None and track_format.key_is_doubtful(track.key):
+            doubtful.append(track_id)
+    return doubtful
+
+
 class WriteKeyDialog(QDialog):
     """Asks how to write the key into ``track_count`` files; accepted means "write"."""
 
-    def __init__(self, track_count: int, parent: QWidget | None = None) -> None:
+    def __init__(self, track_count: int, parent: QWidget | None = None, doubtful_count: int = 0) -> None:
         super().__init__(parent)
         self.setWindowTitle("Write key to files")
+        self.track_count, self.doubtful_count = track_count, doubtful_count
         noun = "file" if track_count == 1 else "files"
         heading = QLabel(f"<b>Write the analysed key into {track_count:,} {noun}?</b>")
         explanation = QLabel(EXPLANATION)
@@ -54,6 +73,15 @@ class WriteKeyDialog(QDialog):
         layout = QVBoxLayout(self)
         layout.addWidget(heading)
         layout.addWidget(explanation)
+        self.doubt_warning = QLabel(doubt_warning_text(track_count, doubtful_count))
+        self.doubt_warning.setWordWrap(True)
+        self.doubt_warning.setVisible(doubtful_count > 0)
+        self.skip_doubtful_box = QCheckBox(f"Skip the {doubtful_count:,} track{'s' if doubtful_count != 1 else ''} "
+                                           "whose key is a guess")
+        self.skip_doubtful_box.setChecked(doubtful_count > 0)
+        self.skip_doubtful_box.setVisible(doubtful_count > 0)
+        layout.addWidget(self.doubt_warning)
+        layout.addWidget(self.skip_doubtful_box)
         layout.addWidget(QLabel("Notation:"))
         for position, (notation, text) in enumerate(NOTATION_CHOICES):
             button = QRadioButton(text)
@@ -64,11 +92,21 @@ class WriteKeyDialog(QDialog):
         self.overwrite_box = QCheckBox("Overwrite existing key tags (otherwise files that have one keep it)")
         layout.addWidget(self.overwrite_box)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel)
-        self.write_button = buttons.addButton(f"Write to {track_count:,} {noun}", QDialogButtonBox.ButtonRole.AcceptRole)
+        self.write_button = buttons.addButton("", QDialogButtonBox.ButtonRole.AcceptRole)
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         layout.addWidget(buttons)
+        self.skip_doubtful_box.toggled.connect(lambda _checked: self._name_write_button())
+        self._name_write_button()
         self.setMaximumWidth(560)
+
+    def _name_write_button(self) -> None:
+        count = self.track_count - (self.doubtful_count if self.skip_doubtful() else 0)
+        self.write_button.setText(f"Write to {count:,} {'file' if count == 1 else 'files'}")
+        self.write_button.setEnabled(count > 0)
+
+    def skip_doubtful(self) -> bool:
+        return self.skip_doubtful_box.isChecked()
 
     def notation(self) -> str:
         return str(self.notation_buttons.checkedButton().property("notation"))
@@ -99,14 +137,29 @@ class KeyWriteFlow(QObject):
         return self.job is not None and self.job.running
 
     def ask(self, track_count: int, resolve_ids: Callable[[], list[int]]) -> None:
-        """Ask with the dialog; on "Write", resolve the selected rows' ids on a worker and write."""
+        """Resolve the tracks' ids and which of their keys are guesses on a worker, then ask with the dialog
+        (which offers to skip the guesses); on "Write", write."""
         if self.running or track_count == 0:
             return
-        dialog = WriteKeyDialog(track_count, self.parent_widget)
-        if dialog.exec() == QDialog.DialogCode.Accepted:
-            notation, overwrite = dialog.notation(), dialog.overwrite()
-            run_task(resolve_ids, lambda track_ids: self.write(track_ids, notation, overwrite),
-                     lambda message: show_error(self.parent_widget, "Write key", message))
+        library = self.library
+
+        def resolve() -> tuple[list[int], list[int]]:
+            track_ids = resolve_ids()
+            return track_ids, doubtful_key_ids(library, track_ids)
+
+        run_task(resolve, lambda resolved: self._confirm(*resolved),
+                 lambda message: show_error(self.parent_widget, "Write key", message))
+
+    def _confirm(self, track_ids: list[int], doubtful_ids: list[int]) -> None:
+        if self.running or not track_ids:
+            return
+        dialog = WriteKeyDialog(len(track_ids), self.parent_widget, len(doubtful_ids))
+        if dialog.exec() != QDialog.DialogCode.Accepted:
+            return
+        skipped = set(doubtful_ids) if dialog.skip_doubtful() else set()
+        chosen = [track_id for track_id in track_ids if track_id not in skipped]
+        if chosen:
+            self.write(chosen, dialog.notation(), dialog.overwrite())
 
     def write(self, track_ids: list[int], notation: str, overwrite: bool) -> BatchJob:
         """Write (the user has confirmed): one ``Library.write_key`` per track on the background pool."""

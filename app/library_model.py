@@ -9,17 +9,20 @@ from __future__ import annotations
 
 from collections import OrderedDict, deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, QTimer, Signal
 
-from app import track_format
+from app import theme, track_format
+from app.tag_display import active_calibration
 from app.tasks import run_task
+from engine.tag_calibration import informative_tags
 
 PAGE_SIZE = 200
 MAX_CACHED_PAGES = 64
 PAGES_ON_SCREEN = 2  # a screen of rows spans at most two pages
+FIND_ROWS_PER_QUERY = 5000  # looking a track's row up (a dot chosen on the map): few, large reads
 REPAINT_CHUNK_ROWS = 6  # visible rows that take their new text per frame after a refresh
 FRAME_MS = 16
 TRACK_ID_ROLE = Qt.ItemDataRole.UserRole + 1
@@ -34,6 +37,7 @@ class Column:
     order_by: str | None  # None: the engine cannot sort by this column
     text: Callable[[Any], str]
     align_right: bool = False
+    shown_by_default: bool = True  # the others are offered in the header's column chooser
 
 
 COLUMNS: tuple[Column, ...] = (
@@ -46,8 +50,15 @@ COLUMNS: tuple[Column, ...] = (
     # The tempo estimated from the audio (the file's BPM tag when there is none); the tag is in the tooltip.
     Column("BPM", "bpm", lambda row: track_format.bpm_text(row.mixing_bpm), align_right=True),
     Column("Tags", "top_tag", lambda row: track_format.tags_text(row.top_tags)),  # sorted by the first tag, A-Z
+    # Tracks that read alike (a copy, a re-encode) are told apart by where and how they are stored.
+    Column("File", "path", lambda row: track_format.file_name(row.display_path or row.path), shown_by_default=False),
+    Column("Folder", "path", lambda row: track_format.folder_name(row.display_path or row.path), shown_by_default=False),
+    Column("Format", None, lambda row: track_format.format_text(row.codec, row.path), shown_by_default=False),
+    Column("Bitrate", None, lambda row: track_format.bitrate_text(row.bitrate), align_right=True,
+           shown_by_default=False),
 )
-
+DOUBTFUL_BRUSH = theme.doubtful_brush()
+KEY_COLUMN = next(position for position, column in enumerate(COLUMNS) if column.header == "Key")
 BPM_COLUMN = next(position for position, column in enumerate(COLUMNS) if column.header == "BPM")
 
 
@@ -55,7 +66,9 @@ PageEntry = tuple[Any, tuple[str, ...]]  # a TrackRow and its cell texts
 # Plain ints, worked out once: ``data`` runs for every cell and role at each repaint.
 DISPLAY_ROLE, TOOLTIP_ROLE = int(Qt.ItemDataRole.DisplayRole), int(Qt.ItemDataRole.ToolTipRole)
 ALIGNMENT_ROLE = int(Qt.ItemDataRole.TextAlignmentRole)
-SERVED_ROLES = frozenset({DISPLAY_ROLE, TOOLTIP_ROLE, ALIGNMENT_ROLE, int(TRACK_ID_ROLE), int(TRACK_ROLE)})
+FOREGROUND_ROLE = int(Qt.ItemDataRole.ForegroundRole)
+SERVED_ROLES = frozenset({DISPLAY_ROLE, TOOLTIP_ROLE, ALIGNMENT_ROLE, FOREGROUND_ROLE, int(TRACK_ID_ROLE),
+                          int(TRACK_ROLE)})
 HELD_ROLES = frozenset({DISPLAY_ROLE, TOOLTIP_ROLE})  # what a held row shows from before a refresh
 COLUMN_ALIGNMENTS = tuple(
     int((Qt.AlignmentFlag.AlignRight if column.align_right else Qt.AlignmentFlag.AlignLeft) | Qt.AlignmentFlag.AlignVCenter)
@@ -64,8 +77,13 @@ COLUMN_ALIGNMENTS = tuple(
 
 
 def fetch_page(library: Any, page_number: int, query: dict[str, Any]) -> list[PageEntry]:
-    """One page of rows with every cell's text already formatted (on the worker, so painting stays cheap)."""
+    """One page of rows with every cell's text already formatted (on the worker, so painting stays cheap).
+
+    Each row's tags are cut to those the active model's calibration calls informative."""
     rows = library.tracks(page_number * PAGE_SIZE, PAGE_SIZE, **query)
+    calibrations = active_calibration(library)
+    if calibrations is not None:
+        rows = [replace(row, top_tags=informative_tags(row.top_tags, calibrations)) for row in rows]
     return [(row, tuple(column.text(row) for column in COLUMNS)) for row in rows]
 
 
@@ -126,6 +144,8 @@ class LibraryTableModel(QAbstractTableModel):
             return None
         if role == ALIGNMENT_ROLE:
             return COLUMN_ALIGNMENTS[index.column()]
+        if role == FOREGROUND_ROLE and index.column() != KEY_COLUMN:
+            return None
         entry = self._entry_at(index.row())
         if self._held and role in HELD_ROLES and index.row() in self._held:
             entry = self._held[index.row()]
@@ -134,7 +154,11 @@ class LibraryTableModel(QAbstractTableModel):
         row, texts = entry
         if role == DISPLAY_ROLE:
             return texts[index.column()]
+        if role == FOREGROUND_ROLE:
+            return DOUBTFUL_BRUSH if track_format.key_is_doubtful(row.key) else None
         if role == TOOLTIP_ROLE:
+            if index.column() == KEY_COLUMN and row.key is not None:
+                return track_format.key_confidence_tip(row.key)
             tag_differs = index.column() == BPM_COLUMN and track_format.bpm_tip(row.estimated_bpm, row.bpm)
             if tag_differs:
                 return tag_differs
@@ -181,6 +205,29 @@ class LibraryTableModel(QAbstractTableModel):
             return [ids[row] for row in rows if row in ids]
 
         return resolve
+
+    def loaded_row_of(self, track_id: int) -> int | None:
+        """The row of ``track_id`` among the pages loaded now (in the current order and filter), or None."""
+        for page_number, page in self._pages.items():
+            for offset, (row, _texts) in enumerate(page):
+                if row.id == track_id:
+                    return page_number * PAGE_SIZE + offset
+        return None
+
+    def row_finder(self, track_id: int) -> Callable[[], int | None]:
+        """A function for a worker: the row of ``track_id`` in the current order and filter (None when the filter
+        hides it), read from the engine a large page at a time."""
+        library, query = self.library, self._query()
+
+        def find() -> int | None:
+            total = library.track_count(filter_text=query["filter_text"])
+            for offset in range(0, total, FIND_ROWS_PER_QUERY):
+                for position, row in enumerate(library.tracks(offset, FIND_ROWS_PER_QUERY, **query)):
+                    if row.id == track_id:
+                        return offset + position
+            return None
+
+        return find
 
     def _entry_at(self, row: int) -> PageEntry | None:
         page_number, offset = divmod(row, PAGE_SIZE)

@@ -1,10 +1,17 @@
-"""The Library tab: a search box over the lazily paged track table, or the empty state for a new user."""
+"""The Library tab: a search box over the lazily paged track table, or the empty state for a new user.
+
+Keyboard: Down in the search box moves into the results, Esc clears the search, Enter on a row plays it.
+The header's context menu chooses the columns shown (remembered); columns can be dragged into any order.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import QEvent, QItemSelection, QModelIndex, QObject, Qt, QTimer, Signal
+from collections.abc import Callable
+
+from PySide6.QtCore import QByteArray, QEvent, QItemSelection, QModelIndex, QObject, QPoint, Qt, QTimer, Signal
+from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QApplication,
@@ -12,15 +19,18 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QLabel,
     QLineEdit,
+    QMenu,
     QStackedWidget,
     QTableView,
     QVBoxLayout,
     QWidget,
 )
 
+from app import settings, track_format
 from app.empty_state import EmptyState
 from app.errors import show_error
 from app.library_model import COLUMNS, TRACK_ID_ROLE, TRACK_ROLE, LibraryTableModel
+from app.tasks import run_task
 
 SEARCH_DELAY_MS = 200  # wait for a pause in typing before asking the engine
 ROW_HEIGHT = 24
@@ -30,6 +40,9 @@ FIXED_COLUMN_SAMPLES = {"Time": "88:88", "Key": "F# minor (12A)", "BPM": "188.8"
 COLUMN_WEIGHTS = {"Title": 3.0, "Artist": 2.0, "Album": 2.0, "Genre": 1.0, "Tags": 2.0}
 MINIMUM_COLUMN_WIDTH = 60
 CELL_PADDING = 18  # cell margins plus the header's sort arrow
+HIDDEN_COLUMNS_SETTING = "library/hidden_columns"
+HEADER_STATE_SETTING = "library/header_state"  # column order (the user may drag columns)
+PLAY_KEYS = (Qt.Key.Key_Return, Qt.Key.Key_Enter)
 
 
 def fitted_column_widths(available: int, fixed_widths: dict[str, int], headers: list[str]) -> list[int]:
@@ -59,7 +72,7 @@ class LibraryView(QWidget):
     """Emits ``track_selected(track_id, label)`` and ``play_requested(path)``."""
 
     track_selected = Signal(int, str)
-    play_requested = Signal(object)  # a path str; object keeps non-UTF-8 names (surrogate escapes) intact
+    play_requested = Signal(object, str)  # a path str (object keeps non-UTF-8 names intact) and its title
     count_changed = Signal(int)
 
     def __init__(self, library: Any, parent=None) -> None:
@@ -86,11 +99,16 @@ class LibraryView(QWidget):
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         header.setStretchLastSection(True)
+        header.setSectionsMovable(True)
+        header.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        header.customContextMenuRequested.connect(self._show_column_menu)
+        self._restore_columns()
         self._columns_sized_by_user = False
         self._rows_expected = False  # a scan is running: keep the table shown even while it is empty
         self._fitting_columns = False
         header.sectionResized.connect(self._on_section_resized)
         self.table.viewport().installEventFilter(self)
+        self.table.installEventFilter(self)
         self.table.verticalScrollBar().valueChanged.connect(lambda _value: self._tell_model_visible_rows())
         header.setSortIndicator(self.model.sorted_column(), Qt.SortOrder.AscendingOrder)
         self.empty_state = EmptyState()
@@ -114,11 +132,13 @@ class LibraryView(QWidget):
         self._search_timer.setInterval(SEARCH_DELAY_MS)
         self._search_timer.timeout.connect(lambda: self.model.set_filter(self.search_box.text().strip()))
         self.search_box.textChanged.connect(lambda _: self._search_timer.start())
+        self.search_box.installEventFilter(self)
         self.model.loaded.connect(self._on_loaded)
         self.model.failed.connect(lambda message: show_error(self, "Library", message))
         self.model.sort_refused.connect(self._restore_sort_indicator)
         self.table.selectionModel().selectionChanged.connect(self._on_selection)
         self.table.doubleClicked.connect(self._on_double_clicked)
+        self.table.clicked.connect(self._on_clicked)
 
     def reload(self) -> None:
         self.model.reload()
@@ -129,7 +149,85 @@ class LibraryView(QWidget):
             self._tell_model_visible_rows()
             if not self._columns_sized_by_user:
                 self.fit_columns()
+        elif watched is self.search_box and self._search_key(event):
+            return True
+        elif watched is self.table and event.type() == QEvent.Type.KeyPress and event.key() in PLAY_KEYS:
+            self.play_current()
+            return True
         return super().eventFilter(watched, event)
+
+    def _search_key(self, event: QEvent) -> bool:
+        """Down enters the results; Esc clears a search (before the window's Esc shortcut sees it)."""
+        if event.type() == QEvent.Type.ShortcutOverride and event.key() == Qt.Key.Key_Escape and self.search_box.text():
+            event.accept()  # the key comes to the search box as a key press, not to the window's shortcut
+            return False
+        if event.type() != QEvent.Type.KeyPress or not isinstance(event, QKeyEvent):
+            return False
+        if event.key() == Qt.Key.Key_Escape and self.search_box.text():
+            self.search_box.clear()
+            return True
+        if event.key() == Qt.Key.Key_Down and self.stack.currentWidget() is self.table and self.model.rowCount():
+            self.table.setFocus()
+            if not self.table.selectionModel().hasSelection():
+                self.table.selectRow(0)
+            return True
+        return False
+
+    def play_current(self) -> None:
+        """Play the selected (current) track: Enter on a row, or Space."""
+        row = self.selected_track()
+        if row is not None:
+            self.play_requested.emit(str(row.path), track_format.title_or_file_name(row.title, row.path))
+
+    def selected_track(self) -> Any | None:
+        """The ``TrackRow`` of the current selected row, when loaded."""
+        rows = self.table.selectionModel().selectedRows()
+        current = self.table.currentIndex()
+        index = current if current.isValid() and self.table.selectionModel().isRowSelected(current.row()) else (
+            rows[0] if rows else None)
+        return None if index is None else self.model.index(index.row(), 0).data(TRACK_ROLE)
+
+    # ---- columns: which are shown, in what order -------------------------------------------------
+    def _restore_columns(self) -> None:
+        header = self.table.horizontalHeader()
+        state = settings.bytes_value(HEADER_STATE_SETTING)
+        if state is not None:
+            header.restoreState(state)
+        hidden = settings.value(HIDDEN_COLUMNS_SETTING, None, str)  # comma-separated headers; "" hides none
+        hidden_headers = (set(filter(None, hidden.split(","))) if hidden is not None
+                          else {column.header for column in COLUMNS if not column.shown_by_default})
+        for position, column in enumerate(COLUMNS):
+            header.setSectionHidden(position, column.header in hidden_headers)
+
+    def save_columns(self) -> None:
+        settings.set_value(HEADER_STATE_SETTING, QByteArray(self.table.horizontalHeader().saveState()))
+        settings.set_value(HIDDEN_COLUMNS_SETTING, ",".join(self.hidden_column_headers()))
+
+    def hidden_column_headers(self) -> list[str]:
+        header = self.table.horizontalHeader()
+        return [column.header for position, column in enumerate(COLUMNS) if header.isSectionHidden(position)]
+
+    def column_menu(self) -> QMenu:
+        """One checkable entry per column; the last shown column cannot be hidden."""
+        menu = QMenu(self)
+        header = self.table.horizontalHeader()
+        shown = [position for position in range(len(COLUMNS)) if not header.isSectionHidden(position)]
+        for position, column in enumerate(COLUMNS):
+            action = menu.addAction(column.header)
+            action.setCheckable(True)
+            action.setChecked(position in shown)
+            action.setEnabled(not (position in shown and len(shown) == 1))
+            action.toggled.connect(lambda checked, position=position: self.set_column_shown(position, checked))
+        return menu
+
+    def set_column_shown(self, position: int, shown: bool) -> None:
+        self.table.horizontalHeader().setSectionHidden(position, not shown)
+        if not self._columns_sized_by_user:
+            self.fit_columns()
+        self.save_columns()
+
+    def _show_column_menu(self, point: QPoint) -> None:
+        self.column_menu().exec(self.table.horizontalHeader().mapToGlobal(point))
 
     def _tell_model_visible_rows(self) -> None:
         first = max(0, self.table.rowAt(0))
@@ -141,10 +239,12 @@ class LibraryView(QWidget):
         header_metrics = self.table.horizontalHeader().fontMetrics()
         fixed = {name: max(metrics.horizontalAdvance(sample), header_metrics.horizontalAdvance(name)) + CELL_PADDING
                  for name, sample in FIXED_COLUMN_SAMPLES.items()}
-        headers = [column.header for column in COLUMNS]
+        header = self.table.horizontalHeader()
+        shown = [position for position in range(len(COLUMNS)) if not header.isSectionHidden(position)]
+        headers = [COLUMNS[position].header for position in shown]
         self._fitting_columns = True
-        for position, width in enumerate(fitted_column_widths(self.table.viewport().width(), fixed, headers)):
-            self.table.horizontalHeader().resizeSection(position, width)
+        for position, width in zip(shown, fitted_column_widths(self.table.viewport().width(), fixed, headers)):
+            header.resizeSection(position, width)
         self._fitting_columns = False
 
     def _on_section_resized(self, _position: int, _old: int, _new: int) -> None:
@@ -190,7 +290,29 @@ class LibraryView(QWidget):
     def _on_double_clicked(self, index: QModelIndex) -> None:
         row = index.data(TRACK_ROLE)
         if row is not None:
-            self.play_requested.emit(str(row.path))
+            self.play_requested.emit(str(row.path), track_format.title_or_file_name(row.title, row.path))
+
+    def _on_clicked(self, index: QModelIndex) -> None:
+        """A click on the row already selected (no selection change) still shows that track again: after a
+        dropped file or a click in the similar list, the highlighted row is not what the panels show."""
+        row = index.data(TRACK_ROLE)
+        if row is not None and len(self.table.selectionModel().selectedRows()) == 1:
+            self.track_selected.emit(int(row.id), row.title or row.display_path)
+
+    def select_track_id(self, track_id: int, on_missing: Callable[[], None] | None = None) -> None:
+        """Select (and scroll to) the row of ``track_id`` in the current sort and search; a row not loaded yet is
+        looked up on a worker. ``on_missing`` runs when the search hides the track."""
+        row = self.model.loaded_row_of(track_id)
+        if row is not None:
+            self._select_row(row)
+            return
+        run_task(self.model.row_finder(track_id),
+                 lambda found: self._select_row(found) if found is not None else on_missing and on_missing(),
+                 lambda message: show_error(self, "Library", message))
+
+    def _select_row(self, row: int) -> None:
+        self.table.selectRow(row)
+        self.table.scrollTo(self.model.index(row, 0), QAbstractItemView.ScrollHint.PositionAtCenter)
 
     def selected_track_id(self) -> int | None:
         rows = self.table.selectionModel().selectedRows()

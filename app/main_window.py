@@ -1,8 +1,9 @@
 """The main window: arranges the views and wires them together; no view knows another.
 
-Library, Map and Training are tabs; folders, details, similar tracks and problems are dock panels
-whose layout is remembered. Dropping an audio file anywhere searches by its sound; dropping a folder
-adds it to the library.
+Library, Map and Training are tabs (Map and Training are built when first opened, so the window shows
+sooner); folders, details, similar tracks and problems are dock panels whose layout is remembered, side
+by side on a wide screen and tabbed on a laptop's. Dropping an audio file anywhere searches by its sound;
+dropping a folder adds it to the library. The view follows changes another process makes to the database.
 """
 
 from __future__ import annotations
@@ -12,13 +13,23 @@ import gc
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QByteArray, Qt, QTimer
-from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence, QShortcut
+from PySide6.QtCore import QByteArray, Qt, QTimer, QUrl
+from PySide6.QtGui import (
+    QAction,
+    QCloseEvent,
+    QDesktopServices,
+    QDragEnterEvent,
+    QDropEvent,
+    QKeySequence,
+    QShortcut,
+)
 from PySide6.QtWidgets import (
+    QApplication,
     QDockWidget,
     QFrame,
     QLabel,
     QMainWindow,
+    QMessageBox,
     QScrollArea,
     QSizePolicy,
     QTabWidget,
@@ -26,9 +37,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app import settings, tasks
+from app import settings, tasks, track_format
+from app.database_watch import DatabaseWatcher
 from app.details_panel import DetailsPanel
-from app.folders_panel import FoldersPanel
+from app.folders_panel import LOOKING_TEXT, FoldersPanel, ScanState, progress_text
 from app.key_write import KeyWriteFlow
 from app.library_view import LibraryView
 from app.map_view import MapView
@@ -43,11 +55,31 @@ from engine.audio import AUDIO_EXTENSIONS
 
 WINDOW_TITLE = "SemiSup Music"
 DEFAULT_SIZE = (1280, 800)  # shrunk to the screen's free area when that is smaller
-SIDE_DOCK_WIDTHS = {"folders": 280, "details": 330}  # the central table keeps the rest of a 1280-pixel screen
-RIGHT_DOCK_HEIGHTS = {"details": 440, "similar": 240}
+# At least this wide, the first-run layout puts the panels side by side; narrower (a 1024-pixel laptop), the
+# panels on each side share one tabbed dock, so the table keeps half the width and the similar list its height.
+WIDE_LAYOUT_MIN_WIDTH = 1280
+SIDE_DOCK_WIDTHS = {"folders": 260, "details": 340}  # the central table gets everything else (all of a 1920 screen's extra)
+COMPACT_DOCK_WIDTHS = {"folders": 190, "details": 300}
+DETAILS_HEIGHT_SHARE = 0.45  # of the right side, when details and similar tracks are stacked; the list gets the rest
 LEFT_DOCK_HEIGHTS = {"folders": 230, "problems": 450}  # one or two folders, maybe many problems
 LIVE_REFRESH_MS = 2000  # how often the table picks up tracks while a scan runs
-LAYOUT_VERSION = 3  # bumped when the dock layout changes, so an old saved layout is not restored
+LAYOUT_VERSION = 4  # bumped when the dock layout changes, so an old saved layout is not restored
+MAP_TAB, TRAINING_TAB = 1, 2
+LEFT, RIGHT = Qt.DockWidgetArea.LeftDockWidgetArea, Qt.DockWidgetArea.RightDockWidgetArea
+DOCK_AREAS = {"folders": LEFT, "details": RIGHT, "similar": RIGHT, "problems": LEFT, "suggestions": RIGHT}
+KEYBOARD_HELP = (
+    ("Ctrl+F", "search the library; Down moves into the results, Esc clears the search"),
+    ("Enter", "play the selected track"), ("Space", "play the selected track, or pause / resume"),
+    ("Ctrl+K", "write the analysed key into the selected or shown tracks' files"),
+    ("Ctrl+G", "suggest tags"), ("Ctrl+H", "harmonic matches only"), ("Ctrl+R", "radio playlist from the track"),
+    ("Ctrl+S", "save the similar list as M3U8"), ("Ctrl+1 / 2 / 3", "Library / Map / Training"),
+    ("Ctrl+O", "add a folder"), ("F5", "scan"), ("Esc", "cancel the scan"), ("F1", "this help"),
+)
+ABOUT_TEXT = (
+    "<b>SemiSup Music</b><p>Finds the tracks in your music library that sound like a track or any dropped audio "
+    "file, estimates keys and tags, and trains custom models from your own tags. Everything runs offline on this "
+    "computer; your files are only read, unless you ask for a key or tag to be written.</p>"
+)
 
 
 def dropped_paths(event: QDragEnterEvent | QDropEvent) -> tuple[list[Path], list[Path]]:
@@ -76,13 +108,15 @@ class MainWindow(QMainWindow):
 
         self.library_view = LibraryView(library)
         self.library_view.reload()  # the first page loads on a worker while the other views are built
-        self.map_view = MapView(library)
-        self.training_view = TrainingView(library)
+        self._map_view: MapView | None = None  # built when first shown (see the properties below)
+        self._training_view: TrainingView | None = None
+        self._highlighted: tuple[int | None, list[int]] = (None, [])  # the last similar list, for the map
+        self._details_target: int | str | None = None  # the track id or dropped file the panels were asked to show
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
         self.tabs.addTab(self.library_view, "Library")
-        self.tabs.addTab(self.map_view, "Map")
-        self.tabs.addTab(self.training_view, "Training")
+        self.tabs.addTab(QWidget(), "Map")
+        self.tabs.addTab(QWidget(), "Training")
         self.setCentralWidget(self.tabs)
 
         self.folders_panel = FoldersPanel(library)
@@ -91,11 +125,11 @@ class MainWindow(QMainWindow):
         self.problems_panel = ProblemsPanel(library)
         self.suggestions_panel = SuggestionsPanel(library)
         self.docks = {
-            "folders": self._dock("Folders", self.folders_panel, Qt.DockWidgetArea.LeftDockWidgetArea),
-            "details": self._dock("Track", self.details_panel, Qt.DockWidgetArea.RightDockWidgetArea, scrollable=True),
-            "similar": self._dock("Similar tracks", self.similarity_panel, Qt.DockWidgetArea.RightDockWidgetArea),
-            "problems": self._dock("Problems", self.problems_panel, Qt.DockWidgetArea.LeftDockWidgetArea),
-            "suggestions": self._dock("Suggested tags", self.suggestions_panel, Qt.DockWidgetArea.RightDockWidgetArea),
+            "folders": self._dock("Folders", self.folders_panel, DOCK_AREAS["folders"]),
+            "details": self._dock("Track", self.details_panel, DOCK_AREAS["details"], wraps=True),
+            "similar": self._dock("Similar tracks", self.similarity_panel, DOCK_AREAS["similar"]),
+            "problems": self._dock("Problems", self.problems_panel, DOCK_AREAS["problems"]),
+            "suggestions": self._dock("Suggested tags", self.suggestions_panel, DOCK_AREAS["suggestions"]),
         }
         self.key_write = KeyWriteFlow(library, self)
         self.player = PlayerBar()
@@ -111,6 +145,7 @@ class MainWindow(QMainWindow):
         self.live_refresh.timeout.connect(self.library_view.model.refresh)
         self.map_stale = True
         self.scan_running = False
+        self.database_watch = DatabaseWatcher(Path(str(library.db_path)), self)
         self._connect()
         self._restore_settings()
         self._check_model()
@@ -127,21 +162,48 @@ class MainWindow(QMainWindow):
             width, height = min(width, available.width()), min(height, available.height())
         self.resize(width, height)
 
-    def _dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea, scrollable: bool = False) -> QDockWidget:
+    def _dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea, wraps: bool = False) -> QDockWidget:
+        """A dock whose panel scrolls when the dock is smaller than it, so no panel sets the window's minimum size
+        (``wraps``: the panel's text wraps to the dock's width, so it only scrolls vertically)."""
         dock = QDockWidget(title, self)
         dock.setObjectName(f"dock-{title.lower().replace(' ', '-')}")
-        if scrollable:  # a tall panel scrolls instead of making the window taller than the screen
-            scroller = QScrollArea()
-            scroller.setWidgetResizable(True)
-            scroller.setFrameShape(QFrame.Shape.NoFrame)
-            scroller.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-            scroller.setWidget(widget)
-            widget = scroller
-        dock.setWidget(widget)
+        dock.setWidget(scrolling(widget, horizontal=not wraps))
         dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable | QDockWidget.DockWidgetFeature.DockWidgetClosable
                          | QDockWidget.DockWidgetFeature.DockWidgetFloatable)
         self.addDockWidget(area, dock)
         return dock
+
+    @property
+    def map_view(self) -> MapView:
+        """The Map tab, built the first time anything needs it (its plot is not needed to show the window)."""
+        if self._map_view is None:
+            self._map_view = MapView(self.library)
+            self._place_tab(MAP_TAB, self._map_view)
+            self._map_view.colour_box.setCurrentText(
+                settings.value("map/colour_by", self._map_view.colour_box.currentText(), str))
+            self._map_view.track_selected.connect(self._select_from_map)
+            self._map_view.highlight(*self._highlighted)
+        return self._map_view
+
+    @property
+    def training_view(self) -> TrainingView:
+        """The Training tab, built the first time anything needs it."""
+        if self._training_view is None:
+            self._training_view = TrainingView(self.library)
+            self._place_tab(TRAINING_TAB, scrolling(self._training_view, horizontal=True))
+            self._training_view.model_ready.connect(self.model_picker.register_folder)
+        return self._training_view
+
+    def _place_tab(self, position: int, widget: QWidget) -> None:
+        current = self.tabs.currentIndex()
+        title = self.tabs.tabText(position)
+        self.tabs.blockSignals(True)
+        placeholder = self.tabs.widget(position)
+        self.tabs.removeTab(position)
+        self.tabs.insertTab(position, widget, title)
+        self.tabs.setCurrentIndex(current)
+        self.tabs.blockSignals(False)
+        placeholder.deleteLater()
 
     def _build_toolbars(self) -> None:
         top = QToolBar("Main")
@@ -172,22 +234,38 @@ class MainWindow(QMainWindow):
             library_menu.addAction(action)
         library_menu.addSeparator()
         library_menu.addAction(QAction("Quit", self, shortcut=QKeySequence("Ctrl+Q"), triggered=self.close))
+        help_menu = self.menuBar().addMenu("&Help")
+        self.help_action = QAction("Keyboard shortcuts", self, shortcut=QKeySequence("F1"), triggered=self.show_help)
+        self.about_action = QAction("About SemiSup Music", self, triggered=self.show_about)
+        help_menu.addAction(self.help_action)
+        help_menu.addAction(self.about_action)
+        self.help_box: QMessageBox | None = None
         self.write_key_action = QAction("Write key to file…", self, shortcut=QKeySequence("Ctrl+K"),
                                         triggered=self.write_key_to_selected)
         self.write_key_action.setToolTip("Write the analysed key into the selected tracks' key tags (asks first)")
         self.suggest_tags_action = QAction("Suggest tags…", self, shortcut=QKeySequence("Ctrl+G"),
                                            triggered=self.show_tag_suggestions)
         self.suggest_tags_action.setToolTip("Tags the active model suggests for the selected track's empty fields")
+        # The tracks' context menu (right-click on the table) and the Tracks menu hold the same actions.
+        self.play_action = QAction("Play", self, triggered=self.library_view.play_current)
+        self.find_similar_action = QAction("Find similar", self, triggered=self._find_similar_to_current)
+        self.show_in_folder_action = QAction("Show in file manager", self, triggered=self._show_current_in_folder)
+        self.copy_path_action = QAction("Copy path", self, shortcut=QKeySequence("Ctrl+Shift+C"),
+                                        triggered=self.copy_selected_paths)
+        self.copy_path_action.setToolTip("Copy the selected tracks' file paths, one a line")
+        separator = QAction(self)
+        separator.setSeparator(True)
         tracks_menu = self.menuBar().addMenu("&Tracks")
-        for action in (self.write_key_action, self.suggest_tags_action):
-            action.setEnabled(False)  # until tracks are selected
+        for action in (self.play_action, self.find_similar_action, self.show_in_folder_action, self.copy_path_action,
+                       separator, self.write_key_action, self.suggest_tags_action):
+            action.setEnabled(action is separator)  # until tracks are selected
             tracks_menu.addAction(action)
             self.library_view.table.addAction(action)
 
     def _build_shortcuts(self) -> None:
         bindings = {
             "Ctrl+F": self._focus_search,
-            "Space": self.player.toggle,
+            "Space": self.play_or_pause,
             "Ctrl+S": self.similarity_panel.choose_playlist_file,
             "Ctrl+H": self.similarity_panel.harmonic_box.toggle,
             "Ctrl+R": self.similarity_panel.make_radio,
@@ -203,47 +281,129 @@ class MainWindow(QMainWindow):
         self.library_view.play_requested.connect(self.player.play)
         self.library_view.empty_state.add_folder_requested.connect(self.folders_panel.choose_folder)
         self.library_view.empty_state.choose_model_requested.connect(self.model_picker.choose_folder_to_use)
-        self.map_view.track_selected.connect(lambda track_id: self.select_track(track_id, ""))
-        self.similarity_panel.track_activated.connect(self.details_panel.show_track_id)
+        self.similarity_panel.track_activated.connect(self._show_details_of)
         self.similarity_panel.play_requested.connect(self.player.play)
-        self.similarity_panel.results_shown.connect(self.map_view.highlight)
+        self.similarity_panel.results_shown.connect(self._on_results_shown)
+        self.similarity_panel.file_recording_checked.connect(self.details_panel.show_same_recording)
         self.details_panel.play_requested.connect(self.player.play)
+        self.details_panel.seek_requested.connect(self._play_from)
+        self.details_panel.select_requested.connect(self.select_in_library)
+        self.details_panel.add_requested.connect(self.add_file_to_library)
+        self.player.position_changed.connect(self.details_panel.set_playhead)
         self.player.failed.connect(self.statusBar().showMessage)
+        self.database_watch.changed.connect(self._on_database_changed)
         self.folders_panel.scan_started.connect(self._on_scan_started)
-        self.folders_panel.scan_progressed.connect(lambda status: self.scan_label.setText(
-            f"Scanning: {status.done} / {status.total}" if status.total else "Scanning…"))
+        self.folders_panel.scan_progressed.connect(lambda status: self.scan_label.setText(f"Scanning: {progress_text(status)}"))
         self.folders_panel.scan_finished.connect(self._on_scan_finished)
+        self.folders_panel.state_changed.connect(lambda _state: self._apply_scan_controls())
         self.problems_panel.counted.connect(self._show_problem_count)
         self.model_picker.model_changed.connect(self._on_model_changed)
-        self.training_view.model_ready.connect(self.model_picker.register_folder)
         self.tabs.currentChanged.connect(self._on_tab_changed)
         self.library_view.table.selectionModel().selectionChanged.connect(lambda *_: self._update_track_actions())
         self.key_write.done.connect(lambda _summary: self.library_view.model.refresh())
         self.suggestions_panel.written.connect(lambda _summary: self.library_view.model.refresh())
         self.docks["suggestions"].visibilityChanged.connect(self.suggestions_panel.set_shown)
+        self._apply_scan_controls()
 
     # ---- selection and search -------------------------------------------------------------
     def select_track(self, track_id: int, label: str) -> None:
-        """A track chosen in any view: show it and what sounds like it."""
-        self.details_panel.show_track_id(track_id)
+        """A track chosen in any view: show it and what sounds like it (unless the panels already do)."""
+        seed = self.similarity_panel.seed
+        if (self._details_target == track_id and seed is not None and seed.track_id == track_id
+                and self.similarity_panel.mode == "similar"):
+            return
+        self._show_details_of(track_id)
         self.similarity_panel.query_track(track_id, label or f"track {track_id}")
         self.suggestions_panel.show_track(track_id)
 
+    def _show_details_of(self, track_id: int) -> None:
+        self._details_target = track_id
+        self.details_panel.show_track_id(track_id)
+        self._update_track_actions()
+
     def search_file(self, path: Path) -> None:
-        """An audio file from outside: analyse it (details) and search the library by its sound."""
+        """An audio file from outside: analyse it (details) and search the library by its sound. The table's
+        highlight is cleared: the panels no longer show that track, and Ctrl+K must not act on it."""
         self.docks["similar"].show()
         self.docks["details"].show()
+        self.library_view.table.clearSelection()
+        self._details_target = str(path)
         self.details_panel.show_file(path)
         self.similarity_panel.query_file(path)
+        self._update_track_actions()
         self.statusBar().showMessage(f"Analysing {path.name}…", 5000)
 
-    def write_key_to_selected(self) -> None:
-        """Ask how to write the analysed key into the selected tracks' files, then write it (never silently)."""
+    def select_in_library(self, track_id: int, title: str = "") -> None:
+        """Select a track's row in the library table (which shows it in the panels); when the search hides
+        it, show it in the panels all the same."""
+        self.library_view.select_track_id(track_id, on_missing=lambda: self.select_track(track_id, title))
+
+    def _select_from_map(self, track_id: int, title: str) -> None:
+        self.select_in_library(track_id, title)
+
+    def add_file_to_library(self, path: object) -> None:
+        """A dropped file the user wants to keep: analysed and stored like `engine index FILE` (it stays in the
+        library even when it lies outside the library folders)."""
+        if self.folders_panel.scanning:
+            self.statusBar().showMessage("A scan is running: add the file when it has finished.", 5000)
+            return
+        self.statusBar().showMessage(f"Adding {Path(str(path)).name} to the library…", 5000)
+        self.folders_panel.start_scan([Path(str(path))])
+
+    def _target_track_ids(self) -> tuple[int, Any] | None:
+        """(count, resolve ids) for the track actions: several selected rows, else the library track the panels
+        show (which a click in the similar list may have changed), else None."""
         rows = self.library_view.selected_rows()
-        if not rows:
+        if len(rows) > 1:
+            return len(rows), self.library_view.model.track_ids_at(rows)
+        if isinstance(self._details_target, int):
+            track_id = self._details_target
+            return 1, lambda: [track_id]
+        return None
+
+    def write_key_to_selected(self) -> None:
+        """Ask how to write the analysed key into the shown or selected tracks' files, then write it (never
+        silently)."""
+        target = self._target_track_ids()
+        if target is None:
             self.statusBar().showMessage("Select the tracks whose key should be written into their files.", 5000)
             return
-        self.key_write.ask(len(rows), self.library_view.model.track_ids_at(rows))
+        self.key_write.ask(*target)
+
+    def play_or_pause(self) -> None:
+        """Space: play the track shown (or selected) when it is not the one loaded in the player; else pause or
+        resume."""
+        details = self.details_panel.details
+        if details is not None and details.path != self.player.current_path:
+            self.player.play(details.path, self.details_panel.title())
+        elif details is None and self.player.current_path is None:
+            self.library_view.play_current()
+        else:
+            self.player.toggle()
+
+    def _play_from(self, path: object, title: str, fraction: float) -> None:
+        """A click on the waveform: play that track from there."""
+        if path != self.player.current_path:
+            self.player.play(str(path), title, start_fraction=fraction)
+        else:
+            self.player.seek_fraction(fraction)
+
+    def _on_results_shown(self, seed_id: int | None, result_ids: list[int]) -> None:
+        self._highlighted = (seed_id, list(result_ids))
+        if self._map_view is not None:
+            self._map_view.highlight(seed_id, result_ids)
+
+    def show_help(self) -> None:
+        rows = "".join(f"<tr><td><b>{keys}</b>&nbsp;&nbsp;</td><td>{what}</td></tr>" for keys, what in KEYBOARD_HELP)
+        self.help_box = QMessageBox(QMessageBox.Icon.Information, "Keyboard shortcuts",
+                                    "<p>Drop an audio file on the window to find the tracks that sound like it; "
+                                    f"drop a folder to add it.</p><table>{rows}</table>",
+                                    QMessageBox.StandardButton.Close, self)
+        self.help_box.setModal(False)
+        self.help_box.show()
+
+    def show_about(self) -> None:
+        QMessageBox.about(self, "About SemiSup Music", ABOUT_TEXT)
 
     def show_tag_suggestions(self) -> None:
         dock = self.docks["suggestions"]
@@ -252,9 +412,42 @@ class MainWindow(QMainWindow):
         self.suggestions_panel.scope_box.setCurrentText(SELECTED_TRACK)
 
     def _update_track_actions(self) -> None:
+        target = self._target_track_ids() is not None
+        self.write_key_action.setEnabled(target and not self.scan_running)
+        self.suggest_tags_action.setEnabled(target)
         selected = self.library_view.table.selectionModel().hasSelection()
-        self.write_key_action.setEnabled(selected and not self.scan_running)
-        self.suggest_tags_action.setEnabled(selected)
+        for action in (self.play_action, self.find_similar_action, self.show_in_folder_action, self.copy_path_action):
+            action.setEnabled(selected)
+
+    def _find_similar_to_current(self) -> None:
+        row = self.library_view.selected_track()
+        if row is not None:
+            self.docks["similar"].show()
+            self.docks["similar"].raise_()
+            self.select_track(int(row.id), track_format.title_or_file_name(row.title, row.path))
+
+    def _show_current_in_folder(self) -> None:
+        """Open the folder holding the track in the platform's file manager."""
+        row = self.library_view.selected_track()
+        if row is not None:
+            QDesktopServices.openUrl(QUrl.fromLocalFile(str(Path(row.path).parent)))
+
+    def copy_selected_paths(self) -> None:
+        """The selected tracks' paths to the clipboard, one a line (read on a worker: not every row is loaded)."""
+        rows = self.library_view.selected_rows()
+        if not rows:
+            return
+        resolve_ids, library = self.library_view.model.track_ids_at(rows), self.library
+
+        def paths() -> list[str]:
+            tracks = (library.track(track_id) for track_id in resolve_ids())
+            return [track.display_path or str(track.path) for track in tracks if track is not None]
+
+        def copy(found: list[str]) -> None:
+            QApplication.clipboard().setText("\n".join(found))
+            self.statusBar().showMessage(f"Copied {len(found)} path{'s' if len(found) != 1 else ''}.", 3000)
+
+        run_task(paths, copy, lambda message: self.statusBar().showMessage(message, 5000))
 
     def _focus_search(self) -> None:
         self.tabs.setCurrentWidget(self.library_view)
@@ -278,25 +471,27 @@ class MainWindow(QMainWindow):
         event.acceptProposedAction()
 
     # ---- scanning and models --------------------------------------------------------------
+    def _apply_scan_controls(self) -> None:
+        """The toolbar and menu follow the folders panel's scan state, so both always agree."""
+        controls = self.folders_panel.controls()
+        self.add_action.setEnabled(controls.add)
+        self.scan_action.setEnabled(controls.scan)
+        self.cancel_action.setEnabled(controls.cancel)
+        self.scan_running = self.folders_panel.state is not ScanState.IDLE
+        self.model_picker.setEnabled(not self.scan_running)  # a running scan analyses with the model it started with
+        self._update_track_actions()  # files are not rewritten while the scan reads them
+        if self.folders_panel.state is ScanState.CANCELLING:
+            self.scan_label.setText("Cancelling the scan…")
+
     def _on_scan_started(self) -> None:
-        self.add_action.setEnabled(False)
-        self.scan_action.setEnabled(False)
-        self.cancel_action.setEnabled(True)
-        self.model_picker.setEnabled(False)  # the running scan analyses with the model it started with
-        self.scan_running = True
-        self.write_key_action.setEnabled(False)  # files are not rewritten while the scan reads them
-        self.scan_label.setText("Scanning…")
+        self.statusBar().clearMessage()  # the last scan's outcome is not this scan's
+        self.scan_label.setText(f"Scanning: {LOOKING_TEXT}")
         self.library_view.expect_rows()
         self.live_refresh.start()
 
     def _on_scan_finished(self, report: Any) -> None:
         self.live_refresh.stop()
-        self.add_action.setEnabled(True)
-        self.scan_action.setEnabled(True)
-        self.cancel_action.setEnabled(False)
-        self.model_picker.setEnabled(True)
-        self.scan_running = False
-        self._update_track_actions()
+        self.database_watch.forget_changes()  # the refresh below covers what the scan wrote
         self.scan_label.setText("")
         self.library_view.scan_ended()
         self.library_view.model.refresh()
@@ -304,7 +499,7 @@ class MainWindow(QMainWindow):
         self.model_picker.refresh()
         self.suggestions_panel.refresh()
         self.map_stale = True
-        if self.tabs.currentWidget() is self.map_view:
+        if self.tabs.currentIndex() == MAP_TAB:
             self._refresh_map()
         if report is not None:
             self.statusBar().showMessage(self.folders_panel.status_label.text(), 10000)
@@ -319,14 +514,28 @@ class MainWindow(QMainWindow):
         if self.folders_panel.folders():
             self.folders_panel.start_scan()
 
+    def _on_database_changed(self) -> None:
+        """Another process (the engine command, a second window) changed the library: show it as it is now."""
+        if self.scan_running:
+            return  # the live refresh of the running scan already follows the database
+        self.library_view.model.refresh()
+        self.problems_panel.refresh()
+        self.map_stale = True
+        if self._map_view is not None and self.tabs.currentWidget() is self._map_view:
+            self._refresh_map()
+
     def _check_model(self) -> None:
         library = self.library
         run_task(lambda: library.info().model is None,
                  self.library_view.empty_state.set_model_missing, lambda message: None)
 
-    def _on_tab_changed(self, _index: int) -> None:
-        if self.tabs.currentWidget() is self.map_view and self.map_stale:
-            self._refresh_map()
+    def _on_tab_changed(self, index: int) -> None:
+        if index == MAP_TAB:
+            self.map_view  # noqa: B018 (built on first view)
+            if self.map_stale:
+                self._refresh_map()
+        elif index == TRAINING_TAB:
+            self.training_view  # noqa: B018
 
     def _refresh_map(self) -> None:
         self.map_stale = False
@@ -342,41 +551,64 @@ class MainWindow(QMainWindow):
             self.restoreGeometry(geometry)
         state = settings.bytes_value("window/state")
         if state is None or not self.restoreState(state, LAYOUT_VERSION):  # first run, or a layout from an older version
-            self.splitDockWidget(self.docks["details"], self.docks["similar"], Qt.Orientation.Vertical)
-            self.tabifyDockWidget(self.docks["similar"], self.docks["suggestions"])
-            self.docks["similar"].raise_()
-            self.splitDockWidget(self.docks["folders"], self.docks["problems"], Qt.Orientation.Vertical)
-            self._size_docks()
+            self.arrange_docks()
         self.similarity_panel.harmonic_box.setChecked(settings.value("similar/harmonic", False, bool))
-        self.map_view.colour_box.setCurrentText(settings.value("map/colour_by", self.map_view.colour_box.currentText(), str))
         self.tabs.setCurrentIndex(settings.value("window/tab", 0, int))
 
-    def _size_docks(self) -> None:
-        """The first-run layout: narrow side panels, the library table gets the middle."""
-        for sizes, orientation in ((SIDE_DOCK_WIDTHS, Qt.Orientation.Horizontal),
-                                   (RIGHT_DOCK_HEIGHTS, Qt.Orientation.Vertical),
-                                   (LEFT_DOCK_HEIGHTS, Qt.Orientation.Vertical)):
-            self.resizeDocks([self.docks[name] for name in sizes], list(sizes.values()), orientation)
+    def arrange_docks(self) -> None:
+        """The first-run layout for the window's width: on a wide screen, folders over problems on the left and
+        the track over its similar tracks on the right; on a narrow one each side is one tabbed dock. Either
+        way the side docks keep a fixed width, so a larger screen's extra space goes to the library table."""
+        docks = self.docks
+        for name, dock in docks.items():  # start from every dock on its own in its area, then group
+            hidden = dock.isHidden()
+            self.removeDockWidget(dock)
+            self.addDockWidget(DOCK_AREAS[name], dock)
+            dock.setFloating(False)
+            dock.setHidden(hidden)
+        wide = self.width() >= WIDE_LAYOUT_MIN_WIDTH
+        if wide:
+            self.splitDockWidget(docks["details"], docks["similar"], Qt.Orientation.Vertical)
+            self.tabifyDockWidget(docks["similar"], docks["suggestions"])
+            self.splitDockWidget(docks["folders"], docks["problems"], Qt.Orientation.Vertical)
+        else:
+            self.tabifyDockWidget(docks["details"], docks["similar"])
+            self.tabifyDockWidget(docks["similar"], docks["suggestions"])
+            self.tabifyDockWidget(docks["folders"], docks["problems"])
+            docks["folders"].raise_()
+        docks["similar"].raise_()
+        widths = SIDE_DOCK_WIDTHS if wide else COMPACT_DOCK_WIDTHS
+        self.resizeDocks([docks[name] for name in widths], list(widths.values()), Qt.Orientation.Horizontal)
+        if wide:
+            side_height = max(1, self.centralWidget().height())
+            details_height = int(side_height * DETAILS_HEIGHT_SHARE)
+            self.resizeDocks([docks["details"], docks["similar"]], [details_height, side_height - details_height],
+                             Qt.Orientation.Vertical)
+            self.resizeDocks([docks[name] for name in LEFT_DOCK_HEIGHTS], list(LEFT_DOCK_HEIGHTS.values()),
+                             Qt.Orientation.Vertical)
 
     def save_settings(self) -> None:
         settings.set_value("window/geometry", QByteArray(self.saveGeometry()))
         settings.set_value("window/state", QByteArray(self.saveState(LAYOUT_VERSION)))
         settings.set_value("window/tab", self.tabs.currentIndex())
         settings.set_value("similar/harmonic", self.similarity_panel.harmonic_box.isChecked())
-        settings.set_value("map/colour_by", self.map_view.colour_box.currentText())
+        self.library_view.save_columns()
+        if self._map_view is not None:
+            settings.set_value("map/colour_by", self._map_view.colour_box.currentText())
 
     def shutdown(self) -> None:
         """Stop everything that runs on another thread or process, so the library can close safely."""
         self.live_refresh.stop()
+        self.database_watch.stop()
         self.player.stop()
         if self.folders_panel.scanning:
             self.folders_panel.cancel_scan()
         self.folders_panel.wait_for_scan()
         if self.key_write.running:
             self.key_write.job.cancel()  # stops after the file being written; that file is whole either way
-        if self.training_view.running:
-            self.training_view.stop()
-            self.training_view.wait_for_finished(10000)
+        if self._training_view is not None and self._training_view.running:
+            self._training_view.stop()
+            self._training_view.wait_for_finished(10000)
         tasks.wait_for_all()
 
     def closeEvent(self, event: QCloseEvent) -> None:
@@ -384,3 +616,15 @@ class MainWindow(QMainWindow):
         self.shutdown()
         event.accept()
 
+
+
+def scrolling(widget: QWidget, horizontal: bool) -> QScrollArea:
+    """``widget`` in a frameless scroll area: it scrolls instead of setting the window's minimum size
+    (``horizontal`` False: it is kept to the area's width, and its text wraps)."""
+    scroller = QScrollArea()
+    scroller.setWidgetResizable(True)
+    scroller.setFrameShape(QFrame.Shape.NoFrame)
+    if not horizontal:
+        scroller.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+    scroller.setWidget(widget)
+    return scroller

@@ -1,7 +1,8 @@
 """The library map: every analysed track as a dot placed by its embedding; near dots sound alike.
 
 Colour by key (Camelot wheel colours) or by top tag; hovering names the track, clicking selects it,
-and the selected track with its nearest neighbours (from the similarity search) stands out.
+and the selected track with its nearest neighbours (from the similarity search) stands out. The rings
+and the star take clicks too (they lie on top of the dots), and the legend sits beside the plot, not on it.
 """
 
 from __future__ import annotations
@@ -10,7 +11,9 @@ from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Signal
+from html import escape
+
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
@@ -24,6 +27,7 @@ DOT_SIZE = 6
 NEIGHBOUR_SIZE = 10
 SELECTED_SIZE = 16
 MAX_LEGEND_TAGS = 10
+LEGEND_SWATCH = "■"
 COLOUR_MODES = ("Key (Camelot)", "Top tag")
 
 
@@ -54,9 +58,9 @@ def camelot_sort_key(name: str | None) -> tuple[int, str]:
 
 
 class MapView(QWidget):
-    """Scatter of the projected embeddings; emits ``track_selected(track_id)`` on click."""
+    """Scatter of the projected embeddings; emits ``track_selected(track_id, title)`` on click."""
 
-    track_selected = Signal(int)
+    track_selected = Signal(int, str)
 
     def __init__(self, library: Any, parent=None) -> None:
         super().__init__(parent)
@@ -85,8 +89,10 @@ class MapView(QWidget):
                                            brush=pg.mkBrush(theme.HIGHLIGHT))
         for item in (self.scatter, self.neighbours, self.selected):
             plot.addItem(item)
-        self.legend = pg.LegendItem(offset=(10, 10), colCount=3, brush=pg.mkBrush(255, 255, 255, 210))
-        self.legend.setParentItem(plot.getViewBox())
+        self.legend = QLabel("")
+        self.legend.setWordWrap(True)
+        self.legend.setTextFormat(Qt.TextFormat.RichText)
+        self.legend.setToolTip("What the colours mean")
 
         controls = QHBoxLayout()
         controls.addWidget(QLabel("Colour by:"))
@@ -96,12 +102,14 @@ class MapView(QWidget):
         layout = QVBoxLayout(self)
         layout.addLayout(controls)
         layout.addWidget(self.plot_widget, 1)
+        layout.addWidget(self.legend)
         layout.addWidget(self.hover_label)
 
         self.colour_box.currentTextChanged.connect(lambda _: self._draw())
         self.refresh_button.clicked.connect(self.refresh)
         self.scatter.sigHovered.connect(self._on_hovered)
-        self.scatter.sigClicked.connect(self._on_clicked)
+        for item in (self.scatter, self.neighbours, self.selected):  # a ring or the star lies over its dot
+            item.sigClicked.connect(self._on_clicked)
 
     # ---- data -----------------------------------------------------------------------------
     def refresh(self) -> None:
@@ -138,7 +146,7 @@ class MapView(QWidget):
 
     # ---- drawing --------------------------------------------------------------------------
     def _draw(self) -> None:
-        self.legend.clear()
+        self.legend.setText("")
         if self.data is None or len(self.data) == 0:
             self.scatter.setData([], [])
             return
@@ -159,10 +167,11 @@ class MapView(QWidget):
         else:
             names = [name for name in names if colours[name] != QColor(theme.UNKNOWN_COLOUR)]
             names.sort()
-        self.legend.setColumnCount(6 if mode == COLOUR_MODES[0] else 3)
-        for name in names:
-            sample = pg.ScatterPlotItem(size=9, pen=pg.mkPen(None), brush=pg.mkBrush(colours[name]))
-            self.legend.addItem(sample, name)
+        self.legend.setText("&nbsp;&nbsp; ".join(
+            f"<span style='color:{colours[name].name()}'>{LEGEND_SWATCH}</span>&nbsp;{escape(name)}" for name in names))
+
+    def legend_entries(self) -> int:
+        return self.legend.text().count(LEGEND_SWATCH)
 
     def highlight(self, selected_id: int | None, neighbour_ids: list[int]) -> None:
         """Mark the selected track (star) and its neighbours (ringed dots)."""
@@ -170,13 +179,15 @@ class MapView(QWidget):
         if self.data is None or len(self.data) == 0:
             return
         positions = [self.data.position_of(track_id) for track_id in neighbour_ids]
-        neighbour_points = self.data.points[[p for p in positions if p is not None]]
-        self.neighbours.setData(x=neighbour_points[:, 0], y=neighbour_points[:, 1])
+        kept = [p for p in positions if p is not None]
+        neighbour_points = self.data.points[kept]
+        self.neighbours.setData(x=neighbour_points[:, 0], y=neighbour_points[:, 1], data=self.data.track_ids[kept])
         position = self.data.position_of(selected_id) if selected_id is not None else None
         if position is None:
             self.selected.setData([], [])
         else:
-            self.selected.setData(x=[self.data.points[position, 0]], y=[self.data.points[position, 1]])
+            self.selected.setData(x=[self.data.points[position, 0]], y=[self.data.points[position, 1]],
+                                  data=[int(self.data.track_ids[position])])
 
     def highlighted_counts(self) -> tuple[int, int]:
         """(selected, neighbours) currently drawn; what a test can check."""
@@ -192,4 +203,9 @@ class MapView(QWidget):
 
     def _on_clicked(self, _item: Any, points: np.ndarray, _event: Any) -> None:
         if len(points):
-            self.track_selected.emit(int(points[0].data()))
+            self.choose(int(points[0].data()))
+
+    def choose(self, track_id: int) -> None:
+        """A dot chosen: select its track (named by its title, so the similar list is titled by it)."""
+        position = self.data.position_of(track_id) if self.data is not None else None
+        self.track_selected.emit(track_id, self.data.titles[position] if position is not None else "")

@@ -1,4 +1,5 @@
-"""Preview playback: a play/pause button, a seek bar and the time, over QMediaPlayer + QAudioOutput."""
+"""Preview playback: play/pause, what is playing (by title), a seek bar, the time and the volume, over
+QMediaPlayer + QAudioOutput. A machine without an audio output says so instead of pretending to play."""
 
 from __future__ import annotations
 
@@ -6,19 +7,28 @@ import os
 from pathlib import Path
 
 from PySide6.QtCore import QBuffer, QByteArray, QIODevice, Qt, QUrl, Signal
-from PySide6.QtMultimedia import QAudioOutput, QMediaPlayer
+from PySide6.QtMultimedia import QAudioOutput, QMediaDevices, QMediaPlayer
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QSlider, QStyle, QToolButton, QWidget
 
 from app import track_format
 from app.elided_label import ElidedLabel
 
 DEFAULT_VOLUME = 0.8
+VOLUME_STEPS = 100  # the volume slider's range
+VOLUME_SLIDER_WIDTH = 90  # px
+NO_AUDIO_OUTPUT_TEXT = "No audio output: this computer has no sound device that can play the preview"
+
+
+def audio_output_available() -> bool:
+    """Whether Qt sees any audio output device (a headless machine or a broken sound server has none)."""
+    return bool(QMediaDevices.audioOutputs())
 
 
 class PlayerBar(QWidget):
     """Plays one file at a time; any list in the app calls ``play(path)``; ``failed(message)`` on errors."""
 
     failed = Signal(str)
+    position_changed = Signal(object, float)  # the playing path and how far through it (0-1), for playheads
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
@@ -29,6 +39,7 @@ class PlayerBar(QWidget):
         self.current_path: str | None = None
         self._buffer: QBuffer | None = None
         self._seeking = False
+        self._pending_fraction: float | None = None  # a seek asked for before the duration was known
 
         self.play_button = QToolButton()
         self.play_button.setToolTip("Play / pause (Space)")
@@ -37,13 +48,21 @@ class PlayerBar(QWidget):
         self.seek_slider.setEnabled(False)
         self.seek_slider.setToolTip("Seek")
         self.time_label = QLabel("0:00 / 0:00")
-        self.now_playing = ElidedLabel("Nothing playing — double-click a track to preview it")
+        self.now_playing = ElidedLabel("Nothing playing — double-click a track, or select it and press Space")
+        self.volume_slider = QSlider(Qt.Orientation.Horizontal)
+        self.volume_slider.setRange(0, VOLUME_STEPS)
+        self.volume_slider.setValue(round(DEFAULT_VOLUME * VOLUME_STEPS))
+        self.volume_slider.setFixedWidth(VOLUME_SLIDER_WIDTH)
+        self.volume_slider.setToolTip("Volume")
         layout = QHBoxLayout(self)
         layout.setContentsMargins(6, 2, 6, 2)
         layout.addWidget(self.play_button)
         layout.addWidget(self.now_playing)
         layout.addWidget(self.seek_slider, 1)
         layout.addWidget(self.time_label)
+        layout.addWidget(QLabel("Volume"))
+        layout.addWidget(self.volume_slider)
+        self.volume_slider.valueChanged.connect(lambda value: self.audio_output.setVolume(value / VOLUME_STEPS))
 
         self.play_button.clicked.connect(self.toggle)
         self.seek_slider.sliderPressed.connect(self._begin_seek)
@@ -54,9 +73,20 @@ class PlayerBar(QWidget):
         self.player.errorOccurred.connect(self._on_error)
         self._update_icon()
 
-    def play(self, path: str, label: str | None = None) -> None:
-        self.current_path = path
+    def play(self, path: str, label: str | None = None, start_fraction: float | None = None) -> None:
+        """Play ``path``, shown as ``label`` (its title; the file name when there is none), from ``start_fraction``
+        of its length when given."""
         shown = readable(path)
+        if not audio_output_available():
+            self.player.stop()
+            self.current_path = None
+            self.play_button.setEnabled(False)
+            self.seek_slider.setEnabled(False)
+            self.now_playing.setText(NO_AUDIO_OUTPUT_TEXT)
+            self.failed.emit(f"Cannot play {label or Path(shown).name}: no audio output (no sound device was found).")
+            return
+        self.current_path = path
+        self._pending_fraction = start_fraction
         self.now_playing.setText(label or Path(shown).name)
         self.now_playing.setToolTip(shown)
         self._buffer = None
@@ -92,6 +122,14 @@ class PlayerBar(QWidget):
     def seek(self, milliseconds: int) -> None:
         self.player.setPosition(max(0, milliseconds))
 
+    def seek_fraction(self, fraction: float) -> None:
+        """Jump to ``fraction`` (0-1) of the track; asked before the length is known, it happens when it is."""
+        duration = self.player.duration()
+        if duration > 0:
+            self.seek(int(min(1.0, max(0.0, fraction)) * duration))
+        else:
+            self._pending_fraction = fraction
+
     def stop(self) -> None:
         self.player.stop()
 
@@ -104,6 +142,9 @@ class PlayerBar(QWidget):
 
     def _on_duration(self, milliseconds: int) -> None:
         self.seek_slider.setRange(0, max(0, milliseconds))
+        if milliseconds > 0 and self._pending_fraction is not None:
+            fraction, self._pending_fraction = self._pending_fraction, None
+            self.seek_fraction(fraction)
         self._on_position(self.player.position())
 
     def _on_position(self, milliseconds: int) -> None:
@@ -112,6 +153,8 @@ class PlayerBar(QWidget):
         total = track_format.duration_text(self.player.duration() / 1000) or "0:00"
         done = track_format.duration_text(milliseconds / 1000) or "0:00"
         self.time_label.setText(f"{done} / {total}")
+        if self.current_path is not None and self.player.duration() > 0:
+            self.position_changed.emit(self.current_path, milliseconds / self.player.duration())
 
     def _update_icon(self) -> None:
         playing = self.player.playbackState() == QMediaPlayer.PlaybackState.PlayingState

@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app import track_format
 from app.errors import show_error
 from app.library_model import TRACK_ID_ROLE
 from app.library_view import ROW_HEIGHT
@@ -37,6 +38,15 @@ RADIO_LENGTH = 30
 ARTIST_COLUMN_WIDTH = 90  # px
 # The tempo filter's choices: (label, percent or None). ±6 % is a DJ's pitch fader at its usual range.
 BPM_RANGES = (("Any tempo", None), ("BPM ±2 %", 2.0), ("BPM ±4 %", 4.0), ("BPM ±6 %", 6.0), ("BPM ±10 %", 10.0))
+# Cosine similarity below zero means "less alike than two unrelated tracks": never offered as "similar",
+# not even when it is all the harmonic filter leaves.
+MIN_SIMILAR_SCORE = 0.0
+
+
+def similar_enough(entries: list[Any]) -> list[Any]:
+    """The results worth listing: same recordings and tracks with a score of at least MIN_SIMILAR_SCORE."""
+    return [entry for entry in entries
+            if getattr(entry, "same_recording", False) or getattr(entry, "score", MIN_SIMILAR_SCORE) >= MIN_SIMILAR_SCORE]
 
 
 @dataclass(frozen=True)
@@ -56,8 +66,10 @@ class SimilarityPanel(QWidget):
     """Shows similar tracks or a radio playlist; emits what the map and the player need."""
 
     track_activated = Signal(int)  # a result was clicked: show it
-    play_requested = Signal(object)  # a path str; object keeps non-UTF-8 names (surrogate escapes) intact
+    play_requested = Signal(object, str)  # a path str (object keeps non-UTF-8 names intact) and its title
     results_shown = Signal(object, list)  # seed track id (or None), result track ids
+    # After a file's search: its path and the library track that is the same recording (id, title), or (None, "").
+    file_recording_checked = Signal(object, object, str)
 
     def __init__(self, library: Any, parent=None) -> None:
         super().__init__(parent)
@@ -95,15 +107,19 @@ class SimilarityPanel(QWidget):
         header.setSectionResizeMode(ARTIST_COLUMN, QHeaderView.ResizeMode.Interactive)
         header.resizeSection(ARTIST_COLUMN, ARTIST_COLUMN_WIDTH)
 
+        # Filters and actions on two rows: one row would make the panel wider than a laptop's side dock.
         controls = QHBoxLayout()
         controls.addWidget(self.harmonic_box)
         controls.addWidget(self.bpm_range_box)
         controls.addStretch(1)
-        controls.addWidget(self.radio_button)
-        controls.addWidget(self.save_button)
+        actions = QHBoxLayout()
+        actions.addWidget(self.radio_button)
+        actions.addWidget(self.save_button)
+        actions.addStretch(1)
         layout = QVBoxLayout(self)
         layout.addWidget(self.heading)
         layout.addLayout(controls)
+        layout.addLayout(actions)
         layout.addWidget(self.table, 1)
 
         self.harmonic_box.toggled.connect(self._rerun)
@@ -152,8 +168,8 @@ class SimilarityPanel(QWidget):
         self._update_buttons()
 
         def search() -> list[Any]:
-            return list(library.similar(seed.query, k=SIMILAR_COUNT, harmonic=harmonic,
-                                        bpm_range=bpm_range))
+            return similar_enough(list(library.similar(seed.query, k=SIMILAR_COUNT, harmonic=harmonic,
+                                                                bpm_range=bpm_range)))
 
         prefix = "Harmonic matches for" if harmonic else "Sounds like"
         run_task(
@@ -171,6 +187,11 @@ class SimilarityPanel(QWidget):
         self.heading.setText(f"<b>{escape(heading)}</b> — {count} track{'s' if count != 1 else ''}")
         self._update_buttons()
         self.results_shown.emit(self.seed.track_id if self.seed else None, self.result_ids())
+        if self.seed is not None and self.seed.path is not None and self.mode == "similar":
+            same = next((track for track, same in zip(self.model.tracks, self.model.same_recordings) if same), None)
+            self.file_recording_checked.emit(
+                self.seed.path, None if same is None else same.id,
+                "" if same is None else track_format.title_or_file_name(same.title, same.path))
 
     def _fail(self, generation: int, message: str) -> None:
         if generation != self._generation:
@@ -201,7 +222,8 @@ class SimilarityPanel(QWidget):
         self.track_activated.emit(int(index.data(TRACK_ID_ROLE)))
 
     def _on_double_clicked(self, index: QModelIndex) -> None:
-        self.play_requested.emit(str(self.model.tracks[index.row()].path))
+        track = self.model.tracks[index.row()]
+        self.play_requested.emit(str(track.path), track_format.title_or_file_name(track.title, track.path))
 
     def _update_buttons(self) -> None:
         self.save_button.setEnabled(bool(self.model.tracks))

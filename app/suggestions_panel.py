@@ -36,8 +36,8 @@ SELECTED_TRACK, TRACKS_LACKING_TAGS = "Selected track", "All tracks lacking tags
 MAX_TRACKS_SHOWN = 500  # the list of a whole library is cut here (the most confident first)
 SUGGESTION_ROLE = Qt.ItemDataRole.UserRole + 1
 NO_SUGGESTIONS_TEXT = (
-    "No suggestions. They come from a model trained on your own tags (Training tab, \"Train from my library "
-    "tags\"), for tracks whose genre, mood or grouping is empty."
+    "No suggestions. They come from a model trained on your own tags (Training tab, Learn from: \"My library's "
+    "tags\", then choose that model in the Model box), for tracks whose genre, mood or grouping is empty."
 )
 
 

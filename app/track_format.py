@@ -8,6 +8,11 @@ from typing import Any
 
 UNKNOWN = ""
 TOP_TAGS_SHOWN = 3
+# Below this the key is shown dimmed and Write key offers to skip it. The model's confidence is calibrated on
+# rendered scores (90 % of clean renders are right); on real game music its median was 23 %, with most wrong
+# keys under 40 %, so a key the model itself rates below 40 % is shown as a guess, not as a fact.
+KEY_CONFIDENCE_THRESHOLD = 0.40
+BITS_PER_KILOBIT = 1000
 BPM_TAG_DIFFERENCE = 0.02  # a file's BPM tag this far (2 %) from the estimate is shown beside it
 
 
@@ -32,6 +37,44 @@ def track_key_text(track: Any) -> str:
     """The key column of any track list (``TrackRow.key`` is a ``KeyInfo`` or None)."""
     key = track.key
     return key_text(key.name, key.camelot) if key is not None else UNKNOWN
+
+
+def key_is_doubtful(key: Any) -> bool:
+    """An analysed key (``KeyInfo``) the model rates below KEY_CONFIDENCE_THRESHOLD; a key tag is not doubted."""
+    confidence = getattr(key, "confidence", None)
+    return confidence is not None and confidence < KEY_CONFIDENCE_THRESHOLD
+
+
+def key_confidence_text(key: Any) -> str:
+    """``"82% confidence"``, ``"23% confidence: a guess"`` or ``"from the file's key tag"``."""
+    if key.confidence is None:
+        return "from the file's key tag" if key.source == "tag" else ""
+    return f"{key.confidence:.0%} confidence" + (": a guess" if key_is_doubtful(key) else "")
+
+
+def key_confidence_tip(key: Any) -> str:
+    """A key cell's tooltip: the key in full and how sure the model is of it."""
+    confidence = key_confidence_text(key)
+    return f"{key.name} · Camelot {key.camelot} · Open Key {key.open_key}" + (f" — {confidence}" if confidence else "")
+
+
+def file_name(path: str | Path) -> str:
+    return Path(path).name
+
+
+def folder_name(path: str | Path) -> str:
+    """The folder a file is in, as its last two parts ("Artist/Album"): enough to tell copies apart."""
+    parent = Path(path).parent
+    return str(Path(parent.parent.name, parent.name)) if parent.parent.name else parent.name
+
+
+def format_text(codec: str | None, path: str | Path) -> str:
+    """``"MP3"``: the stream's codec when known, else the file's extension."""
+    return (codec or Path(path).suffix.lstrip(".")).upper()
+
+
+def bitrate_text(bits_per_second: int | None) -> str:
+    return f"{round(bits_per_second / BITS_PER_KILOBIT)} kbps" if bits_per_second else UNKNOWN
 
 
 def bpm_text(bpm: float | None) -> str:

@@ -7,7 +7,7 @@ from typing import Any
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
 
 from app import track_format
-from app.library_model import TRACK_ID_ROLE, TRACK_ROLE
+from app.library_model import DOUBTFUL_BRUSH, TRACK_ID_ROLE, TRACK_ROLE
 
 HEADERS = ("#", "Title", "Artist", "Key", "Score")
 TITLE_COLUMN, ARTIST_COLUMN, KEY_COLUMN, SCORE_COLUMN = 1, 2, 3, 4
@@ -54,10 +54,12 @@ class TrackListModel(QAbstractTableModel):
             return self._text(track, self.scores[index.row()], index.row(), index.column())
         if role == Qt.ItemDataRole.ToolTipRole:
             if index.column() == KEY_COLUMN and track.key is not None:
-                return track_format.track_key_text(track)
+                return track_format.key_confidence_tip(track.key)
             if index.column() == SCORE_COLUMN and self.same_recordings[index.row()]:
                 return SAME_RECORDING_TIP
             return track.display_path or str(track.path)
+        if role == Qt.ItemDataRole.ForegroundRole and index.column() == KEY_COLUMN:
+            return DOUBTFUL_BRUSH if track_format.key_is_doubtful(track.key) else None
         if role == Qt.ItemDataRole.TextAlignmentRole and index.column() in (0, SCORE_COLUMN):
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         if role == TRACK_ID_ROLE:

@@ -43,6 +43,7 @@ from PySide6.QtWidgets import (
 from app import theme
 from app.errors import show_error
 from app.metrics_file import MetricsFollower
+from app.training_messages import engine_reason, failure_message
 from app.tasks import run_task
 from app.training_command import (
     DEFAULT_BATCH_SIZE,
@@ -435,8 +436,10 @@ class TrainingView(QWidget):
         if stage == "stopping":
             self._finish_ui("Stopped. Start again with the same name to continue where it stopped.")
         elif crashed or exit_code != 0:
-            self._finish_ui(f"{'Training' if stage == 'train' else 'Export'} failed (exit code {exit_code}); see the log.")
-            show_error(self, "Training", self._last_log_line() or f"The trainer exited with code {exit_code}.")
+            message = failure_message(self._library_phase if stage == "library" else stage,
+                                      "" if crashed else engine_reason(self.log.toPlainText().splitlines()), exit_code)
+            self._finish_ui(message)
+            show_error(self, "Training", message)
         elif stage == "train" and self.request is not None:
             self._launch("export", export_arguments(self.request))
         elif stage == "export" and self.request is not None:
@@ -457,10 +460,6 @@ class TrainingView(QWidget):
         self.status.setText(message)
         self.start_button.setEnabled(True)
         self.stop_button.setEnabled(False)
-
-    def _last_log_line(self) -> str:
-        lines = [line for line in self.log.toPlainText().splitlines() if line.strip()]
-        return lines[-1] if lines else ""
 
     # ---- curves ---------------------------------------------------------------------------
     def show_run(self, run_dir: Path, follow: bool = False) -> None:
