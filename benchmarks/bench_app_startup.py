@@ -5,8 +5,8 @@
 The synthetic library is written through the engine's ``Store`` (random unit embeddings, key and tag
 probabilities, varied metadata) for a random-initialised model of the default's size; it is reused
 from ``--db`` when it already holds the requested number of tracks. Each start is a fresh interpreter
-(``main.py``'s path: QApplication, Library, MainWindow), timed from process launch to the first page
-of rows drawn; the same child then jumps through the table and records page latencies and the
+(``main.py``'s path: QApplication, the start-up window, Library, MainWindow), timed from process launch to
+the first window on screen and to the first page of rows drawn; the same child then jumps through the table and records page latencies and the
 longest event-loop stall (5 ms heartbeat), then sorts by Key and by Tags (first rows, and a row half-way).
 """
 
@@ -90,17 +90,19 @@ def child(database: Path, model_dir: Path, launched_at: float) -> None:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from PySide6.QtCore import Qt, QTimer
 
-    from app.application import make_application
+    from app.application import make_application, open_main_window, show_startup_window
 
     application = make_application()
+    startup = show_startup_window(database)  # what main.py shows before the engine and the views are imported
+    window_shown_at = time.time()
     from app.library_model import COLUMNS
-    from app.main_window import MainWindow
-    from engine.library import Library
+    from app.main_window import MainWindow  # noqa: F401 (imported here so the figures below exclude imports)
+    from engine.library import Library  # noqa: F401
 
     qt_ready_at = time.time()
-    library = Library(database, model_dir)
-    window = MainWindow(library)
+    library, window = open_main_window(database, model_dir)
     window.show()
+    startup.close()
     model, table = window.library_view.model, window.library_view.table
     timings: dict[str, float] = {}
     ticks: list[float] = []
@@ -166,6 +168,7 @@ def child(database: Path, model_dir: Path, launched_at: float) -> None:
     gaps_ms = [1000 * (later - earlier) for earlier, later in zip(ticks, ticks[1:])]
     result = {
         "rows": model.rowCount(),
+        "launch_to_window_s": window_shown_at - launched_at,
         "interpreter_and_imports_s": qt_ready_at - launched_at,
         "launch_to_first_rows_s": timings["first_rows"] - launched_at,
         "qt_ready_to_first_rows_s": timings["first_rows"] - qt_ready_at,
@@ -204,6 +207,8 @@ def main() -> None:
         print(json.dumps(results[-1]))
     best = min(results, key=lambda result: result["launch_to_first_rows_s"])
     median = sorted(result["qt_ready_to_first_rows_s"] for result in results)[len(results) // 2]
+    window_median = sorted(result["launch_to_window_s"] for result in results)[len(results) // 2]
+    print(f"launch → a window on screen: median {window_median:.2f} s")
     print(f"launch → first rows: best {best['launch_to_first_rows_s']:.2f} s "
           f"(interpreter + Qt/torch/engine imports {best['interpreter_and_imports_s']:.2f} s); "
           f"window + library → first rows: median {median:.3f} s (target ≤ 1 s)")
