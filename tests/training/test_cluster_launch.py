@@ -48,6 +48,7 @@ def _slow_cache_worker(rank: int, init_file: str, manifest: str, cache: str, out
     dist.destroy_process_group()
 
 
+@pytest.mark.slow  # 75-110 s on 2 busy cores: two processes start torch, and one waits 25 s on purpose
 def test_ranks_wait_for_a_slow_cache_build_without_tripping_the_collective_timeout(chord_manifest, tmp_path):
     """Rank 0 builds its part of the cache 25 s after rank 1, under a 10 s collective timeout: the
     ranks wait on a group of their own, so training starts on both (it used to die in dist.barrier)."""
