@@ -95,6 +95,12 @@ def non_finite_tensor(state: Mapping[str, Any]) -> str | None:
 def _check_field(label: str, name: str, value: Any) -> None:
     if name in INTEGER_LIMITS and (isinstance(value, bool) or not isinstance(value, int)):
         raise ValueError(f"{label} must be an integer, not {value!r}")
+    if name == "channels":
+        low, high = CHANNEL_LIMITS
+        if not isinstance(value, list) or not 1 <= len(value) <= MAX_BLOCKS or not all(
+                isinstance(size, int) and not isinstance(size, bool) and low <= size <= high for size in value):
+            raise ValueError(f"{label} must list 1 to {MAX_BLOCKS} sizes, each in [{low}, {high}]")
+        return
     if isinstance(value, bool) or value is None:
         return  # switches, and options left unset
     if isinstance(value, int):
@@ -105,10 +111,10 @@ def _check_field(label: str, name: str, value: Any) -> None:
         if not math.isfinite(value) or abs(value) > FLOAT_LIMIT:
             raise ValueError(f"{label} = {value} is not a finite number within ±{FLOAT_LIMIT:g}")
     elif isinstance(value, list):
-        low, high = CHANNEL_LIMITS
-        if not 1 <= len(value) <= MAX_BLOCKS or not all(
-                isinstance(size, int) and not isinstance(size, bool) and low <= size <= high for size in value):
-            raise ValueError(f"{label} must list 1 to {MAX_BLOCKS} sizes, each in [{low}, {high}]")
+        if len(value) > MAX_BLOCKS:
+            raise ValueError(f"{label} lists more than {MAX_BLOCKS} values")
+        for position, item in enumerate(value):
+            _check_field(f"{label}[{position}]", name, item)
     elif not isinstance(value, str):
         raise ValueError(f"{label} has an unexpected type ({type(value).__name__})")
 

@@ -45,7 +45,7 @@ def test_weights_with_nan_or_infinity_are_refused_on_load(engine, model_dir, gen
 
 @pytest.mark.parametrize("field, value", [
     ("channels", []), ("channels", [0, 16, 32, 32]), ("channels", [-8, 16, 32, 32]), ("channels", [10**9, 16, 32, 32]),
-    ("channels", [4096] * 32), ("embedding_dim", 0), ("embedding_dim", -5), ("sample_rate", "fast"),
+    ("channels", [4096] * 32), ("channels", 5), ("channels", "wide"), ("embedding_dim", 0), ("embedding_dim", -5), ("sample_rate", "fast"),
     ("n_fft", 10**9), ("octaves", 10**6), ("min_frequency", float("inf")), ("window_samples", True),
 ])
 def test_config_fields_out_of_limits_are_refused_before_building(engine, model_dir, generated_library_source,
