@@ -2,18 +2,19 @@
 
 Public API (stable; used by the ``engine`` CLI and the Qt app) — ``engine.library.Library``::
 
-    Library(db_path: Path | None = None, model_dir: Path | None = None)   # default db: platformdirs user data dir
+    Library(db_path: Path | None = None, model_dir: Path | None = None, read_only=False)   # default db: platformdirs
+        # user data dir; read_only: a current library is opened through a connection that cannot write
     .close() / context manager
     .folders() -> list[str];  .add_folder(path) -> bool;  .remove_folder(path) -> int
     .index(paths=None, workers=None, progress=callback(IndexProgress), cancel=threading.Event,
-           max_windows=6, batch_windows=64) -> IndexReport
+           max_windows=6, batch_windows=64, retry_problems=False) -> IndexReport   # one run per library (lock)
     .track_count(filter_text="") -> int
     .tracks(offset=0, limit=100, order_by="artist", descending=False, filter_text="") -> list[TrackRow]
     .track(track_id) -> TrackRow | None
     .similar(query: str | int | Path, k=10, harmonic=False) -> list[SimilarTrack]
     .analyze_file(path) -> FileAnalysis;  .analysis_for_path(path) -> FileAnalysis (stored when current)
     .problems() -> list[Problem];  .info() -> LibraryInfo
-    .playlist(seed, n) -> list[TrackRow];  .write_m3u8(tracks, path) -> Path
+    .playlist(seed, n) -> list[TrackRow];  .write_m3u8(tracks, path, overwrite=False) -> Path   # atomic
     .write_key(track id or Path, notation="standard", overwrite=False) -> KeyWrite   # into the file, verified
     .write_tags(path, {"genre": [...], "mood": [...]}, on_existing="keep") -> TagWriteResult
     .embeddings() -> (track_ids (N,), embeddings (N, D))
