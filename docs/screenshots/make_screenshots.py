@@ -1,7 +1,11 @@
-"""Screenshots of every view in a real window: run under Xvfb, grabbed with ImageMagick's ``import``.
+"""Screenshots of every view in a real window: run under Xvfb, grabbed through Qt.
 
     Xvfb :99 -screen 0 1280x800x24 &
-    DISPLAY=:99 python docs/screenshots/make_screenshots.py [--music [NAME=]FOLDER ...]
+    DISPLAY=:99 python docs/screenshots/make_screenshots.py [--music [NAME=]FOLDER ...] [--sizes 1024x640,1920x1080]
+
+The numbered screens are the whole X screen (1280x800). The library, a dropped excerpt and the map are also
+taken at each ``--sizes`` size (the window alone, resized, with the first-run dock layout for that width), as
+``NN-name-WxH.png``.
 
 Indexes with the shipped default model (resources/models/default): a generated library (tests/audio_factory.py,
 with broken files for the problems panel), a genre-tagged one for "Train from my library's tags", and any real
@@ -39,7 +43,10 @@ def load_module(name: str, path: Path):
 
 
 def grab(name: str) -> None:
-    subprocess.run(["import", "-window", "root", str(OUTPUT / f"{name}.png")], check=True)
+    """The whole X screen (the window with its open menus and dialogs), through Qt: no ImageMagick needed."""
+    from PySide6.QtWidgets import QApplication
+
+    QApplication.primaryScreen().grabWindow(0).save(str(OUTPUT / f"{name}.png"))
     print("saved", OUTPUT / f"{name}.png")
 
 
@@ -105,7 +112,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--music", action="append", default=[], metavar="[NAME=]FOLDER",
                         help="a real music folder to index too (copied, under NAME or the folder's name)")
+    parser.add_argument("--sizes", default="1024x640,1920x1080", metavar="WxH[,WxH...]",
+                        help="other window sizes to show the main screens at")
     options = parser.parse_args()
+    sizes = [tuple(int(number) for number in size.split("x")) for size in options.sizes.split(",") if size]
     work = Path(tempfile.mkdtemp(prefix="screenshots-"))
     os.environ["QT_QPA_PLATFORM"] = "xcb"  # a real window (tests/app/conftest.py would default to offscreen)
     os.environ["XDG_CONFIG_HOME"] = str(work / "config")
@@ -137,14 +147,16 @@ def main() -> None:
     from PySide6.QtCore import QMimeData, QPoint, Qt, QTimer, QUrl
     from PySide6.QtGui import QDropEvent
 
+    from app import theme
     from app.application import make_application
-    from app.key_write import WriteKeyDialog
+    from app.key_write import WriteKeyDialog, doubtful_key_ids
     from app.library_model import COLUMNS
     from app.suggestions_panel import TRACKS_LACKING_TAGS
     from app.training_command import LibraryTrainingRequest
 
     application = make_application()
-    from app.main_window import MainWindow
+    theme.configure_pyqtgraph()
+    from app.main_window import MAP_TAB, TRAINING_TAB, MainWindow
 
     library = Library(database, model_dir)
     empty_library = Library(work / "empty.db")
@@ -168,7 +180,7 @@ def main() -> None:
 
     def start_training() -> None:
         view = window.training_view
-        window.tabs.setCurrentWidget(view)
+        window.tabs.setCurrentIndex(TRAINING_TAB)
         view.name_edit.setText(request.name)
         view.min_tracks_box.setValue(request.min_tracks)
         view.steps_box.setValue(request.steps)
@@ -189,7 +201,8 @@ def main() -> None:
 
     def show_write_key_dialog() -> None:
         dialogs.pop().close()
-        dialog = WriteKeyDialog(len(window.library_view.selected_rows()), window)
+        track_ids = window.library_view.model.track_ids_at(window.library_view.selected_rows())()
+        dialog = WriteKeyDialog(len(track_ids), window, len(doubtful_key_ids(library, track_ids)))
         dialog.set_notation("camelot")
         dialog.show()
         dialogs.append(dialog)
@@ -221,6 +234,31 @@ def main() -> None:
         for item in window.suggestions_panel.suggestion_items()[:6:2]:
             item.setCheckState(0, Qt.CheckState.Checked)
 
+    def resize_window(width: int, height: int) -> None:
+        window.docks["suggestions"].hide()
+        window.setWindowState(Qt.WindowState.WindowNoState)
+        window.resize(width, height)
+        window.arrange_docks()
+        window.tabs.setCurrentIndex(0)
+        window.library_view.table.selectRow(5)
+
+    def grab_window(name: str) -> None:
+        window.grab().save(str(OUTPUT / f"{name}.png"))
+        print("saved", OUTPUT / f"{name}.png")
+
+    def sized_steps(width: int, height: int) -> list:
+        """The main screens at another window size: the library with a track and its similar tracks, a dropped
+        excerpt of a library track, the map."""
+        size = f"{width}x{height}"
+        return [
+            (1000, lambda: resize_window(width, height)),
+            (3500, lambda: grab_window(f"02-library-details-similar-{size}")),
+            (0, drop_file),
+            (5000, lambda: grab_window(f"05-dropped-file-{size}")),
+            (0, lambda: (window.map_view.colour_box.setCurrentIndex(0), window.tabs.setCurrentIndex(MAP_TAB))),
+            (4000, lambda: grab_window(f"06-map-by-key-{size}")),
+        ]
+
     def drop_file() -> None:
         mime = QMimeData()
         mime.setUrls([QUrl.fromLocalFile(str(dropped))])
@@ -238,8 +276,9 @@ def main() -> None:
         (2500, lambda: grab("04-radio-playlist")),
         (0, lambda: (window.similarity_panel.harmonic_box.setChecked(False), drop_file())),
         (4000, lambda: grab("05-dropped-file")),
-        (0, lambda: window.tabs.setCurrentWidget(window.map_view)),
-        (4000, lambda: window.map_view.highlight(*window.map_view._highlighted)),
+        (0, lambda: window.tabs.setCurrentIndex(MAP_TAB)),
+        (1000, Wait(lambda: window.map_view.data is not None)),  # the projection takes a while on a busy machine
+        (1000, lambda: window.map_view.highlight(*window.map_view._highlighted)),
         (500, lambda: grab("06-map-by-key")),
         (0, lambda: window.map_view.colour_box.setCurrentText("Top tag")),
         (1500, lambda: grab("07-map-by-tag")),
@@ -264,6 +303,7 @@ def main() -> None:
         (3000, Wait(lambda: not window.folders_panel.scanning)),
         (1000, show_suggestions),
         (5000, lambda: grab("15-suggested-tags")),
+        *[step for width, height in sizes for step in sized_steps(width, height)],
         (1000, application.quit),
     ]
 
