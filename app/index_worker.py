@@ -38,6 +38,10 @@ class IndexStatus:
     audio_seconds: float
     elapsed_seconds: float
     current_path: str = ""
+    # The scan streams into analysis: files found so far, and whether the walk is over (until then ``total`` is
+    # the engine's estimate of the files to analyse, growing with what the scan finds).
+    found: int = 0
+    scan_finished: bool = True
 
     @property
     def fraction(self) -> float:
@@ -66,6 +70,8 @@ def status_from_progress(progress: Any, elapsed_seconds: float) -> IndexStatus:
         audio_seconds=float(progress.audio_seconds),
         elapsed_seconds=float(progress.seconds) if progress.seconds > 0 else elapsed_seconds,
         current_path=str(progress.current_path or ""),
+        found=int(progress.files_found),
+        scan_finished=bool(progress.scan_finished),
     )
 
 

@@ -1,4 +1,8 @@
-"""The indexing progress bar of the CLI (rich, on stderr): files, files/s and real-time factor."""
+"""The indexing progress bar of the CLI (rich, on stderr): files found, analysed, files/s and time left.
+
+The scan streams into analysis, so the bar starts at once: the number of files found grows while the first ones
+are analysed, and the total (files to analyse) is an estimate until the scan is over.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from engine.results import IndexProgress
 
+PHASE_NAMES = {"scan": "scanning", "analyse": "analysing", "done": "done"}
+
 
 class IndexProgressDisplay:
     """A context manager whose ``update`` is the ``progress`` callback of ``Library.index``."""
@@ -14,17 +20,18 @@ class IndexProgressDisplay:
     def __init__(self) -> None:
         self.console = Console(stderr=True)
         self.bar = Progress(
-            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[found]}"),
             TextColumn("{task.fields[rate]:.1f} files/s"), TextColumn("{task.fields[realtime]:.0f}x real time"),
-            TimeElapsedColumn(), console=self.console, transient=False, disable=not self.console.is_terminal,
+            TextColumn("{task.fields[left]}"), TimeElapsedColumn(), console=self.console, transient=False,
+            disable=not self.console.is_terminal,
         )
-        self.task = self.bar.add_task("scanning", total=None, rate=0.0, realtime=0.0)
+        self.task = self.bar.add_task("scanning", total=None, found="", rate=0.0, realtime=0.0, left="")
 
     def update(self, progress: IndexProgress) -> None:
-        description = {"scan": "scanning", "analyse": "analysing", "done": "done"}.get(progress.phase, progress.phase)
         self.bar.update(
-            self.task, description=description, completed=progress.files_done,
-            total=progress.files_total or None, rate=progress.files_per_second, realtime=progress.realtime_factor,
+            self.task, description=PHASE_NAMES.get(progress.phase, progress.phase), completed=progress.files_done,
+            total=progress.files_total or None, found=found_text(progress), rate=progress.files_per_second,
+            realtime=progress.realtime_factor, left=time_left_text(progress),
         )
 
     def __enter__(self) -> "IndexProgressDisplay":
@@ -33,3 +40,18 @@ class IndexProgressDisplay:
 
     def __exit__(self, *_exc) -> None:
         self.bar.stop()
+
+
+def found_text(progress: IndexProgress) -> str:
+    """"12,345 found" while the scan goes on ("…" marks an estimated total), "12,345 files" once it is over."""
+    return f"{progress.files_found:,} files" if progress.scan_finished else f"{progress.files_found:,} found…"
+
+
+def time_left_text(progress: IndexProgress) -> str:
+    seconds = progress.seconds_left
+    if seconds is None or progress.phase == "done":
+        return ""
+    minutes, seconds = divmod(int(round(seconds)), 60)
+    hours, minutes = divmod(minutes, 60)
+    left = f"{hours}:{minutes:02d}:{seconds:02d}" if hours else f"{minutes}:{seconds:02d}"
+    return f"{left} left" + ("" if progress.scan_finished else " (so far)")

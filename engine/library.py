@@ -16,34 +16,35 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import platformdirs
 
 from engine import tag_writer
-from engine.analyzer import DEFAULT_BATCH_WINDOWS, DEFAULT_MAX_WINDOWS, Analyzer, TrackAnalysis, key_estimate
-from engine.audio import AudioDecodeError
 from engine.database import DatabaseOpenError
 from engine.index_lock import IndexLockedError, index_lock
 from engine.keys import key_from_index, keys_mix_harmonically, parse_key
-from engine.landmark_audio import query_landmarks
-from engine.landmark_index import LandmarkIndex, RecordingMatch
 from engine.metadata import read_metadata
-from engine.model_folder import DEFAULT_MODEL_DIR, LoadedModel, ModelLoadError, load_model
-from engine.pipeline import AnalysisPipeline
-from engine.planner import DecodeSettings, plan_index
+from engine.model_spec import DEFAULT_MODEL_DIR, ModelLoadError, ModelSpec, read_model_spec
 from engine.playlist import PlaylistWriteError, radio_walk, write_m3u8
 from engine.results import (
     BpmWrite, FileAnalysis, IndexProgress, IndexReport, KeyInfo, KeyWrite, LibraryInfo, ModelInfo, Problem, SimilarTrack,
     TrackRow, TrackSuggestions,
 )
-from engine.scan import display_path, path_from_key, quick_hash, scan_paths
+from engine.scan import BackgroundScan, display_path, path_from_key, quick_hash
 from engine.store import Store, unblob
 from engine.tag_suggestions import DEFAULT_MIN_CONFIDENCE, SUGGESTIBLE_FIELDS, suggest_tags
 from engine.tag_writer import ExistingPolicy, TagWriteResult
 from engine.tempo import TempoError, TempoEstimate
 from engine.tempo_range import tempos_match
-from engine.vector_index import VectorIndex, index_paths
+from engine.track_analysis import DEFAULT_BATCH_WINDOWS, DEFAULT_MAX_WINDOWS, TrackAnalysis, key_estimate
+
+if TYPE_CHECKING:  # imported where used: torch, FAISS and the landmark index are not needed to browse
+    from engine.analyzer import Analyzer
+    from engine.landmark_index import LandmarkIndex, RecordingMatch
+    from engine.model_folder import LoadedModel
+    from engine.vector_index import VectorIndex
 
 APP_NAME = "semisup-music"
 DATABASE_FILE = "library.db"
@@ -95,7 +96,8 @@ class Library:
         except DatabaseOpenError as error:
             raise LibraryOpenError(str(error)) from None
         self._lock = threading.RLock()
-        self._model: LoadedModel | None = None
+        self._spec: ModelSpec | None = None  # the active model's config and identity (no torch)
+        self._model: LoadedModel | None = None  # its network, built on the first analysis
         self._model_problem: str | None = None
         self._vector_indexes: dict[str, VectorIndex] = {}
         self._landmark_index: LandmarkIndex | None = None
@@ -105,7 +107,7 @@ class Library:
             if folder is None:
                 self.store.close()
                 raise ModelUnavailableError(f"{model_dir}: neither a model folder nor a registered model (see `engine info`)")
-            self.use_model(folder, remember=False)
+            self._use_spec(_read_model_spec(folder))
 
     # -- lifetime -----------------------------------------------------------------------------------
     def close(self) -> None:
@@ -119,14 +121,21 @@ class Library:
 
     # -- models ---------------------------------------------------------------------------------------
     def use_model(self, folder: Path | str, remember: bool = True) -> str:
-        """Load a model folder and make it active; returns its model id. Raises ``ModelUnavailableError``."""
+        """Load a model folder (its network too, so a broken one is refused here) and make it active; returns its
+        model id. Raises ``ModelUnavailableError``."""
         model = _load_model_folder(folder)
         with self._lock:
-            self._model, self._model_problem = model, None
-            self._record_model(model, folder)
+            self._use_spec(model)
+            self._model = model
             if remember:
                 self.store.set_setting(ACTIVE_MODEL_SETTING, str(Path(folder).resolve()))
         return model.model_id
+
+    def _use_spec(self, spec: ModelSpec) -> None:
+        """Make a model folder active by its config alone; its network is built when something is analysed."""
+        with self._lock:
+            self._spec, self._model, self._model_problem = spec, None, None
+            self._record_model(spec, spec.folder)
 
     def register_model(self, folder: Path | str) -> str:
         """Check a model folder and list it among the library's models without making it active (the active model,
@@ -135,36 +144,46 @@ class Library:
         self._record_model(model, folder)
         return model.model_id
 
-    def _record_model(self, model: LoadedModel, folder: Path | str) -> None:
+    def _record_model(self, model: ModelSpec, folder: Path | str) -> None:
         if self.store.read_only:
             return
         self.store.register_model(model.model_id, model.config.name, model.weights_sha256,
                                   str(Path(folder).resolve()), model.config.embedding_dim, model.config.tag_names)
 
     def model(self) -> LoadedModel:
-        """The active model, loaded on first use; raises ``ModelUnavailableError`` when there is none."""
+        """The active model with its network, built on first use (this imports torch); raises
+        ``ModelUnavailableError`` when there is none or its weights do not load."""
         with self._lock:
-            if self._model is not None:
-                return self._model
-            if self._model_problem is None:
-                self._model_problem = self._load_default_model()
+            spec = self.model_spec()
             if self._model is None:
-                raise ModelUnavailableError(self._model_problem)
+                self._model = _load_network(spec)
             return self._model
 
-    def _load_default_model(self) -> str | None:
+    def model_spec(self) -> ModelSpec:
+        """The active model's config and identity, read without building its network: all that browsing and
+        searching by track id need. Raises ``ModelUnavailableError`` when there is no usable model folder."""
+        with self._lock:
+            if self._spec is not None:
+                return self._spec
+            if self._model_problem is None:
+                self._model_problem = self._find_default_model()
+            if self._spec is None:
+                raise ModelUnavailableError(self._model_problem)
+            return self._spec
+
+    def _find_default_model(self) -> str | None:
         """Try the remembered model folder, then the shipped default; returns why neither works."""
         remembered = self.store.get_setting(ACTIVE_MODEL_SETTING)
         for folder in [Path(remembered)] if remembered else []:
             if folder.is_dir():
                 try:
-                    self.use_model(folder, remember=False)
+                    self._use_spec(_read_model_spec(folder))
                     return None
                 except ModelUnavailableError:
                     pass
         default = Path(os.environ.get(MODEL_DIR_ENVIRONMENT) or DEFAULT_MODEL_DIR)
         try:
-            self.use_model(default, remember=False)
+            self._use_spec(_read_model_spec(default))
             return None
         except ModelUnavailableError as error:
             return f"no usable model: {error} (pass --model DIR or set {MODEL_DIR_ENVIRONMENT})"
@@ -172,7 +191,7 @@ class Library:
     @property
     def active_model_id(self) -> str | None:
         try:
-            return self.model().model_id
+            return self.model_spec().model_id
         except ModelUnavailableError:
             return None
 
@@ -188,6 +207,8 @@ class Library:
         """Unregister a model (not the active one): its analyses and FAISS cache go; its folder is left alone."""
         if model_id == self.active_model_id:
             raise LibraryError(f"{model_id} is the active model; make another model active first")
+        from engine.vector_index import index_paths
+
         with self._lock:
             self._vector_indexes.pop(model_id, None)
             self.store.forget_model(model_id)
@@ -202,7 +223,9 @@ class Library:
         matches = matches or [row for row in reversed(rows) if row["name"] == str(reference)]
         return Path(matches[0]["folder"]) if matches else None
 
-    def _vector_index(self, model: LoadedModel) -> VectorIndex:
+    def _vector_index(self, model: ModelSpec) -> VectorIndex:
+        from engine.vector_index import VectorIndex
+
         with self._lock:
             index = self._vector_indexes.get(model.model_id)
             if index is None:
@@ -212,6 +235,8 @@ class Library:
             return index
 
     def landmark_index(self) -> LandmarkIndex:
+        from engine.landmark_index import LandmarkIndex
+
         with self._lock:
             if self._landmark_index is None:
                 self._landmark_index = LandmarkIndex(self.store)
@@ -256,8 +281,13 @@ class Library:
             raise LibraryError(str(error)) from None
 
     def _index(self, paths, workers, progress, cancel, max_windows, batch_windows, retry_problems) -> IndexReport:
+        """The scan runs ahead on a thread and streams into planning and analysis, so the first tracks are
+        stored while the walk goes on; what the scan did not find is removed only once it has seen everything."""
+        from engine.pipeline import AnalysisPipeline
+        from engine.planner import DecodeSettings, StreamingPlanner
+
         started = time.monotonic()
-        model = self.model()
+        spec = self.model_spec()
         roots = [os.path.abspath(os.fspath(path)) for path in paths] if paths else self.folders()
         if not roots:
             raise LibraryError("the library has no folders yet: give a folder to index")
@@ -269,18 +299,22 @@ class Library:
                 self.store.add_folder(root)
         self.store.forget_problems(roots, transient_only=not retry_problems)
         if progress is not None:
-            progress(IndexProgress("scan", 0, 0, 0.0, 0.0))
-        scan = scan_paths(roots)
-        settings = DecodeSettings(model.config.sample_rate, model.config.window_samples, max_windows)
-        plan = plan_index(scan, self.store, roots, model.model_id, settings)
-        self.store.remove_tracks(plan.removed_track_ids)
+            progress(IndexProgress("scan", 0, 0, 0.0, 0.0, scan_finished=False))
+        with BackgroundScan(roots) as scan:  # walks while torch loads and the first files are analysed
+            settings = DecodeSettings(spec.config.sample_rate, spec.config.window_samples, max_windows)
+            planner = StreamingPlanner(self.store, roots, spec.model_id, settings)
+            pipeline = AnalysisPipeline(lambda: self._analyzer(max_windows, batch_windows), self.store,
+                                        spec.model_id, workers, progress, cancel, max_windows, batch_windows)
+            result = pipeline.run(planner.jobs(scan, on_planned=pipeline.report_progress),
+                                  lambda: planner.counts(scan.found, scan.finished))
+        plan = planner.plan
         for move in plan.moves:
             self.store.move_track(move.track_id, move.new_path, move.mtime_ns)
         self.store.record_problems(plan.new_problems)
-        self.store.remove_problems(plan.stale_problem_keys)
-        pipeline = AnalysisPipeline(Analyzer(model, max_windows, batch_windows), self.store, workers, progress, cancel)
-        result = pipeline.run(plan.jobs)
-        self._vector_index(model).ensure_current()
+        if planner.complete:  # a cancelled run has not seen every file: nothing is taken for gone
+            self.store.remove_tracks(plan.removed_track_ids)
+            self.store.remove_problems(plan.stale_problem_keys)
+        self._vector_index(spec).ensure_current()
         self.landmark_index().ensure_current()  # here, not on the first query after the run
         return IndexReport(
             added=result.added,
@@ -294,6 +328,12 @@ class Library:
             audio_seconds=result.audio_seconds,
             cancelled=result.cancelled,
         )
+
+    def _analyzer(self, max_windows: int, batch_windows: int) -> Analyzer:
+        """The active model ready to analyse: torch is imported here, only when an index run has files to analyse."""
+        from engine.analyzer import Analyzer
+
+        return Analyzer(self.model(), max_windows, batch_windows)
 
     # -- browsing -------------------------------------------------------------------------------------
     def track_count(self, filter_text: str = "") -> int:
@@ -326,11 +366,11 @@ class Library:
 
     def embeddings(self) -> tuple[np.ndarray, np.ndarray]:
         """Track ids (N,) and unit embeddings (N, D) by the active model, e.g. for a 2-D map."""
-        return self.store.embeddings(self.model().model_id)
+        return self.store.embeddings(self.model_spec().model_id)
 
     def _browse_model(self) -> tuple[str | None, list[str]]:
         try:
-            model = self.model()
+            model = self.model_spec()
         except ModelUnavailableError:
             return None, []
         return model.model_id, model.config.tag_names
@@ -343,6 +383,9 @@ class Library:
     # -- analysis of single files ---------------------------------------------------------------------
     def analyze_file(self, path: Path | str) -> FileAnalysis:
         """Analyse any audio file with the active model (not stored). Raises ``QueryError`` if undecodable."""
+        from engine.analyzer import Analyzer
+        from engine.audio import AudioDecodeError
+
         model = self.model()
         _require_regular_file(path, missing="file not found")
         try:
@@ -353,7 +396,7 @@ class Library:
 
     def analysis_for_path(self, path: Path | str) -> FileAnalysis:
         """The stored analysis when ``path`` is indexed, unchanged and analysed by the active model; else fresh."""
-        model = self.model()
+        model = self.model_spec()
         absolute = os.path.abspath(os.fspath(path))
         track_id = self.store.track_id_for_path(absolute)
         if track_id is not None and self._is_current(track_id, absolute):
@@ -374,6 +417,7 @@ class Library:
         from engine.audio import AudioDecodeError
         from engine.tempo_audio import file_tempo
 
+        _require_regular_file(path, missing="file not found")  # a FIFO would block the decoder forever
         try:
             return file_tempo(path)
         except (AudioDecodeError, TempoError) as error:
@@ -450,7 +494,7 @@ class Library:
     # -- similarity -----------------------------------------------------------------------------------
     def resolve_query(self, query: Query) -> tuple[int | None, np.ndarray, KeyInfo | None]:
         """(own track id or None, unit embedding (D,), key) of a file path or track id."""
-        model = self.model()
+        model = self.model_spec()
         track_id = _as_track_id(query)
         if track_id is not None:
             embedding = self._vector_index(model).vector_of(track_id)
@@ -491,7 +535,10 @@ class Library:
         own = self.store.track_id_for_path(path)
         found = self.store.landmarks_of(own) if own is not None and self._is_current(own, path) else None
         if found is None:
-            model = self.model()
+            from engine.audio import AudioDecodeError
+            from engine.landmark_audio import query_landmarks
+
+            model = self.model_spec()
             try:
                 found = query_landmarks(path, model.config.sample_rate, model.config.window_samples, DEFAULT_MAX_WINDOWS)
             except AudioDecodeError as error:
@@ -503,7 +550,7 @@ class Library:
     ) -> tuple[list[SimilarTrack], Callable[[TrackRow], bool]]:
         """The embedding's ``k`` nearest tracks to the query (never ``own_track_id``) that mix with it (key and
         tempo filters), and that test of a track."""
-        index = self._vector_index(self.model())
+        index = self._vector_index(self.model_spec())
         embedding = index.vector_of(own_track_id) if _as_track_id(query) is not None else None
         # An indexed track's own row comes with the first page of hits: one database round trip, not two
         # (they are most of a query's time at 100k tracks).
@@ -556,7 +603,7 @@ class Library:
         """For tracks analysed by the active model (all, or ``track_ids``): labels of its tag head for genre /
         mood / grouping fields the track leaves empty, with probability >= ``min_confidence``. Tracks with no
         suggestion are left out. Only a model trained from the library names its tags by field (``"genre:rock"``)."""
-        model = self.model()
+        model = self.model_spec()
         found = []
         for row in self.store.track_tags(model.model_id, None if track_ids is None else list(track_ids)):
             filled = {name for name in SUGGESTIBLE_FIELDS if (row[name] or "").strip()}
@@ -573,7 +620,7 @@ class Library:
         own_track_id, _, _ = self.resolve_query(seed)
         if own_track_id is None:
             raise QueryError(seed, "the seed must be a track in the library (index it first)")
-        index = self._vector_index(self.model())
+        index = self._vector_index(self.model_spec())
         artists: dict[int, str | None] = {}
         seed_bpm = self.track(own_track_id).mixing_bpm if bpm_range is not None else None
         if bpm_range is not None and seed_bpm is None:
@@ -618,9 +665,22 @@ class Library:
             raise LibraryError(str(error)) from None
 
 
-def _load_model_folder(folder: Path | str) -> LoadedModel:
+def _read_model_spec(folder: Path | str) -> ModelSpec:
     try:
-        return load_model(folder)
+        return read_model_spec(folder)
+    except ModelLoadError as error:
+        raise ModelUnavailableError(str(error)) from None
+
+
+def _load_model_folder(folder: Path | str) -> LoadedModel:
+    return _load_network(_read_model_spec(folder))
+
+
+def _load_network(spec: ModelSpec) -> LoadedModel:
+    from engine.model_folder import load_network  # torch: only when something is analysed
+
+    try:
+        return load_network(spec)
     except ModelLoadError as error:
         raise ModelUnavailableError(str(error)) from None
 
@@ -678,7 +738,7 @@ def _track_row(row: dict, tag_names: list[str]) -> TrackRow:
     )
 
 
-def _file_analysis(path: str, analysis: TrackAnalysis, model: LoadedModel) -> FileAnalysis:
+def _file_analysis(path: str, analysis: TrackAnalysis, model: ModelSpec) -> FileAnalysis:
     estimate = key_estimate(analysis.key_probs)
     key = KeyInfo.from_key(estimate.key, estimate.confidence, "analysis") if estimate else None
     tags = {}

@@ -4,6 +4,10 @@ Decoding runs in spawned worker processes (PyAV releases no GIL worth sharing, a
 next to torch's threads); inference runs here, on batches of windows from many tracks; results are
 written in batched transactions. A finished track is committed with its analysis, so a cancelled or
 killed run loses at most the current batch and the next run starts after the last commit.
+
+The analyzer (torch and the network) is made only when there is a file to analyse, on a thread while the first
+files are decoded: a rescan that finds nothing new never loads torch, and a first index stores its first track
+about as soon as torch is loaded.
 """
 
 from __future__ import annotations
@@ -13,15 +17,20 @@ import multiprocessing
 import os
 import threading
 import time
-from collections import deque
-from collections.abc import Callable, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from collections.abc import Callable, Iterable, Iterator, Sized
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, ThreadPoolExecutor, wait
 from dataclasses import dataclass
+from itertools import chain, islice
+from typing import TYPE_CHECKING
 
-from engine.analyzer import Analyzer, torch_threads
 from engine.decoding import DecodeJob, DecodeOutcome, decode_job, ignore_interrupts
+from engine.planner import ScanCounts
 from engine.results import IndexProgress
 from engine.store import NewTrack, ProblemRecord, Store
+from engine.track_analysis import DEFAULT_BATCH_WINDOWS, DEFAULT_MAX_WINDOWS
+
+if TYPE_CHECKING:
+    from engine.analyzer import Analyzer
 
 WRITE_INTERVAL_SECONDS = 3.0  # a decoded track waits at most this long for its commit, so a kill loses little
 # Decode jobs queued per worker on top of one inference batch of tracks: while the main process runs a batch
@@ -56,14 +65,23 @@ class AnalysisPipeline:
 
     def __init__(
         self,
-        analyzer: Analyzer,
+        make_analyzer: Callable[[], Analyzer],
         store: Store,
+        model_id: str,
         workers: int | None = None,
         progress: Callable[[IndexProgress], None] | None = None,
         cancel: threading.Event | None = None,
+        max_windows: int = DEFAULT_MAX_WINDOWS,
+        batch_windows: int = DEFAULT_BATCH_WINDOWS,
     ) -> None:
-        self.analyzer = analyzer
+        """``make_analyzer`` is called once, when the first decoded file is analysed; the analyses are stored as
+        ``model_id``'s. ``max_windows`` and ``batch_windows`` are the analyzer's (they size the decode queue)."""
+        self._make_analyzer = make_analyzer
+        self._analyzer: Analyzer | None = None
+        self._analyzer_loading: Future | None = None
         self.store = store
+        self.model_id = model_id
+        self.max_windows, self.batch_windows = max_windows, batch_windows
         self.workers = default_worker_count() if workers is None else max(0, workers)
         self.progress = progress
         self.cancel = cancel or threading.Event()
@@ -76,14 +94,25 @@ class AnalysisPipeline:
         self._result = PipelineResult()
         self._started = 0.0
         self._done = 0
-        self._total = 0
+        self._scan_counts: Callable[[], ScanCounts] = lambda: ScanCounts(0, 0, True)
 
-    def run(self, jobs: Sequence[DecodeJob]) -> PipelineResult:
+    def run(self, jobs: Iterable[DecodeJob], scan_counts: Callable[[], ScanCounts] | None = None) -> PipelineResult:
+        """Decode, analyse and store ``jobs``: a list, or a stream that a scan fills as it walks (then
+        ``scan_counts`` tells progress displays how far the scan is and how many jobs it expects in all)."""
         self._started = time.monotonic()
-        self._total = len(jobs)
+        if scan_counts is not None:
+            self._scan_counts = scan_counts
+        elif isinstance(jobs, Sized):
+            known = len(jobs)
+            self._scan_counts = lambda: ScanCounts(known, known, True)
+        jobs = iter(jobs)
+        first = list(islice(jobs, 2))  # one file alone is decoded here: no worker pool for a single query
+        jobs = chain(first, jobs)
         self._report("analyse", "")
-        with torch_threads(inference_thread_count(self.workers)):
-            if self.workers == 0 or len(jobs) <= 1:
+        with ThreadPoolExecutor(1, thread_name_prefix="load-model") as loader:
+            if first:  # torch and the network load while the first files are decoded
+                self._analyzer_loading = loader.submit(self._make_analyzer)
+            if self.workers == 0 or len(first) <= 1:
                 self._run_inline(jobs)
             else:
                 self._run_pooled(jobs)
@@ -93,27 +122,31 @@ class AnalysisPipeline:
         return self._result
 
     # -- scheduling ---------------------------------------------------------------------------------
-    def _run_inline(self, jobs: Sequence[DecodeJob]) -> None:
+    def _run_inline(self, jobs: Iterator[DecodeJob]) -> None:
         for job in jobs:
             if self.cancel.is_set():
                 self._result.cancelled = True
                 return
             self._accept(decode_job(job))
 
-    def _run_pooled(self, jobs: Sequence[DecodeJob]) -> None:
-        pending = deque(jobs)
+    def _run_pooled(self, jobs: Iterator[DecodeJob]) -> None:
         in_flight: set[Future] = set()
+        more = True
         context = multiprocessing.get_context("spawn")
-        tracks_per_batch = math.ceil(self.analyzer.batch_windows / max(1, self.analyzer.max_windows))
+        tracks_per_batch = math.ceil(self.batch_windows / max(1, self.max_windows))
         limit = self.workers * IN_FLIGHT_PER_WORKER + tracks_per_batch
         executor = ProcessPoolExecutor(self.workers, mp_context=context, initializer=ignore_interrupts)
         try:
-            while pending or in_flight:
+            while more or in_flight:
                 if self.cancel.is_set():
                     self._result.cancelled = True
                     break
-                while pending and len(in_flight) < limit:
-                    in_flight.add(executor.submit(decode_job, pending.popleft()))
+                while more and len(in_flight) < limit:
+                    job = next(jobs, None)
+                    if job is None:
+                        more = False
+                    else:
+                        in_flight.add(executor.submit(decode_job, job))
                 finished, in_flight = wait(in_flight, timeout=POLL_SECONDS, return_when=FIRST_COMPLETED)
                 for future in finished:
                     self._accept(future.result())
@@ -136,16 +169,21 @@ class AnalysisPipeline:
             self._decoded.append(outcome)
             self._decoded_windows += len(outcome.windows)
             self._result.audio_seconds += outcome.duration_seconds
-            if self._decoded_windows >= self.analyzer.batch_windows:
+            if self._decoded_windows >= self.batch_windows or self._result.analysed == 0:
                 self._analyse_decoded()
-                self._write()  # one transaction per inference batch
+                self._write()  # one transaction per inference batch, and the first track at once
         self._report("analyse", outcome.job.path)
         self._write_if_due()
 
     def _analyse_decoded(self) -> None:
         if not self._decoded:
             return
-        analyses = self.analyzer.analyze_tracks([outcome.windows for outcome in self._decoded])
+        from engine.analyzer import torch_threads
+
+        if self._analyzer is None:
+            self._analyzer = self._analyzer_loading.result() if self._analyzer_loading else self._make_analyzer()
+        with torch_threads(inference_thread_count(self.workers)):
+            analyses = self._analyzer.analyze_tracks([outcome.windows for outcome in self._decoded])
         for outcome, analysis in zip(self._decoded, analyses):
             job = outcome.job
             self._to_write.append(
@@ -162,7 +200,7 @@ class AnalysisPipeline:
 
     def _write(self) -> None:
         if self._to_write:
-            self.store.save_tracks(self._to_write, self.analyzer.model.model_id)
+            self.store.save_tracks(self._to_write, self.model_id)
             for item in self._to_write:
                 self._result.analysed += 1
                 if item.track_id is None:
@@ -179,7 +217,13 @@ class AnalysisPipeline:
             self._problems_to_write = []
         self._pending_since = None
 
+    def report_progress(self) -> None:
+        """Send a progress update now (e.g. while the scan plans a long run of unchanged files)."""
+        self._report("analyse", "")
+
     def _report(self, phase: str, path: str) -> None:
         if self.progress is not None:
-            self.progress(IndexProgress(phase, self._done, self._total, time.monotonic() - self._started,
-                                        self._result.audio_seconds, path))
+            counts = self._scan_counts()
+            self.progress(IndexProgress(phase, self._done, max(counts.expected_jobs, self._done),
+                                        time.monotonic() - self._started, self._result.audio_seconds, path,
+                                        files_found=counts.found, scan_finished=counts.finished))

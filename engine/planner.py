@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 from engine.decoding import DecodeJob
-from engine.scan import ScanResult, path_key, quick_hash
+from engine.scan import ScannedFile, ScanProblem, ScanResult, path_key, quick_hash
 from engine.store import ProblemRecord, Store
+
+PROGRESS_EVERY_FILES = 500  # a rescan plans ~20k unchanged files a second: a few progress updates a second
 
 
 @dataclass(frozen=True)
@@ -42,6 +45,16 @@ class IndexPlan:
 
 
 @dataclass(frozen=True)
+class ScanCounts:
+    """How far a streaming index run's scan is: files ``found`` so far, the decode jobs ``expected`` in all (an
+    estimate until the scan is ``finished``)."""
+
+    found: int
+    expected_jobs: int
+    finished: bool
+
+
+@dataclass(frozen=True)
 class DecodeSettings:
     sample_rate: int
     window_samples: int
@@ -50,62 +63,102 @@ class DecodeSettings:
 
 def plan_index(scan: ScanResult, store: Store, roots: list[str], model_id: str, settings: DecodeSettings) -> IndexPlan:
     """Compare the scan of ``roots`` with the database; nothing is written here."""
-    plan = IndexPlan()
-    known = store.known_files_under(roots)
-    known_problems = store.known_problems_under(roots)
-    analysed = store.finished_track_ids(model_id)  # analysed by this model, with current landmarks
-    present = {path_key(found.path) for found in scan.files} | {path_key(problem.path) for problem in scan.problems}
-    claimed_track_ids: set[int] = set()
+    planner = StreamingPlanner(store, roots, model_id, settings)
+    planner.plan.jobs = list(planner.jobs([*scan.files, *scan.problems]))
+    return planner.plan
 
-    def job(found, digest: str, track_id: int | None, file_changed: bool = True) -> DecodeJob:
-        return DecodeJob(found.path, found.size, found.mtime_ns, digest, track_id,
-                         settings.sample_rate, settings.window_samples, settings.max_windows, file_changed)
 
-    for found in scan.files:
+class StreamingPlanner:
+    """Plans an index run file by file, as the scan finds them: ``jobs(entries)`` yields each file that needs
+    decoding as soon as it is seen, and fills ``plan`` (moves, problems, counts) on the way. What the scan did
+    not find (removed tracks, stale problems) is known only once it is over: ``plan.removed_track_ids`` and
+    ``plan.stale_problem_keys`` are filled, and ``complete`` set, when ``jobs`` is exhausted. Nothing is written
+    here. The database's view of ``roots`` is read once, up front (a stat-sized record per known file)."""
+
+    def __init__(self, store: Store, roots: list[str], model_id: str, settings: DecodeSettings) -> None:
+        self.store = store
+        self.settings = settings
+        self.plan = IndexPlan()
+        self.planned_files = 0  # files found by the scan and classified so far
+        self.planned_jobs = 0  # of those, the ones that need decoding
+        self.complete = False
+        self._known = store.known_files_under(roots)
+        self._known_problems = store.known_problems_under(roots)
+        self._analysed = store.finished_track_ids(model_id)  # analysed by this model, with current landmarks
+        self._present: set[bytes] = set()
+        self._claimed_track_ids: set[int] = set()
+
+    def jobs(self, entries: Iterable[ScannedFile | ScanProblem],
+             on_planned: Callable[[], None] | None = None) -> Iterator[DecodeJob]:
+        """The decode jobs of ``entries``, each as soon as it is planned. ``on_planned`` is called every
+        ``PROGRESS_EVERY_FILES`` files, so a progress display moves through long runs of unchanged files."""
+        for entry in entries:
+            self.planned_files += 1
+            if on_planned is not None and self.planned_files % PROGRESS_EVERY_FILES == 0:
+                on_planned()
+            self._present.add(path_key(entry.path))
+            planned = self._classify(entry) if isinstance(entry, ScannedFile) else self._problem(entry)
+            if planned is not None:
+                self.planned_jobs += 1
+                yield _with_hash(planned)
+        self.plan.removed_track_ids = [
+            previous.track_id for key, previous in self._known.items()
+            if key not in self._present and previous.track_id not in self._claimed_track_ids
+        ]
+        self.plan.stale_problem_keys = [key for key in self._known_problems if key not in self._present]
+        self.complete = True
+
+    def counts(self, found: int, scan_finished: bool) -> ScanCounts:
+        """Progress so far, with the jobs still to come estimated from the share of files that needed one."""
+        unplanned = max(0, found - self.planned_files)
+        share = self.planned_jobs / self.planned_files if self.planned_files else 1.0
+        return ScanCounts(found, self.planned_jobs + round(unplanned * share), scan_finished and self.complete)
+
+    def _problem(self, problem: ScanProblem) -> None:
+        self.plan.new_problems.append(ProblemRecord(problem.path, problem.reason))
+
+    def _classify(self, found: ScannedFile) -> DecodeJob | None:
+        """The decode job ``found`` needs, or None (unchanged, a known problem, a move of an analysed track, or
+        unreadable: recorded in ``plan``)."""
+        plan = self.plan
         key = path_key(found.path)
-        previous = known.get(key)
+        previous = self._known.get(key)
         if previous is not None:
-            claimed_track_ids.add(previous.track_id)
+            self._claimed_track_ids.add(previous.track_id)
             same_stat = previous.size == found.size and previous.mtime_ns == found.mtime_ns
-            if same_stat and previous.track_id in analysed:
+            if same_stat and previous.track_id in self._analysed:
                 plan.unchanged += 1
-            else:
-                plan.jobs.append(job(found, previous.quick_hash if same_stat else "", previous.track_id, not same_stat))
-            continue
-        remembered = known_problems.get(key)
+                return None
+            return self._job(found, previous.quick_hash if same_stat else "", previous.track_id, not same_stat)
+        remembered = self._known_problems.get(key)
         if remembered is not None and remembered[:2] == (found.size, found.mtime_ns):
             plan.kept_problems += 1
-            continue
+            return None
         try:
             digest = quick_hash(found.path, found.size)
         except OSError as error:
             reason = "permission denied" if isinstance(error, PermissionError) else f"cannot read ({error.strerror})"
             plan.new_problems.append(ProblemRecord(found.path, reason, found.size, found.mtime_ns))
-            continue
-        moved_from = _moved_track(store, found.size, digest, present, claimed_track_ids)
-        if moved_from is not None:
-            claimed_track_ids.add(moved_from)
-            plan.moves.append(Move(moved_from, found.path, found.mtime_ns))
-            if moved_from in analysed:
-                plan.moved_only += 1
-            else:
-                plan.jobs.append(job(found, digest, moved_from, file_changed=False))
-            continue
-        plan.jobs.append(job(found, digest, None))
+            return None
+        moved_from = _moved_track(self.store, found.size, digest, self._present, self._claimed_track_ids)
+        if moved_from is None:
+            return self._job(found, digest, None)
+        self._claimed_track_ids.add(moved_from)
+        plan.moves.append(Move(moved_from, found.path, found.mtime_ns))
+        if moved_from in self._analysed:
+            plan.moved_only += 1
+            return None
+        return self._job(found, digest, moved_from, file_changed=False)
 
-    plan.jobs = [_with_hash(planned) for planned in plan.jobs]
-    for problem in scan.problems:
-        plan.new_problems.append(ProblemRecord(problem.path, problem.reason))
-    plan.removed_track_ids = [
-        previous.track_id for key, previous in known.items()
-        if key not in present and previous.track_id not in claimed_track_ids
-    ]
-    plan.stale_problem_keys = [key for key in known_problems if key not in present]
-    return plan
+    def _job(self, found: ScannedFile, digest: str, track_id: int | None, file_changed: bool = True) -> DecodeJob:
+        settings = self.settings
+        return DecodeJob(found.path, found.size, found.mtime_ns, digest, track_id,
+                         settings.sample_rate, settings.window_samples, settings.max_windows, file_changed)
 
 
 def _moved_track(store: Store, size: int, digest: str, present: set[bytes], claimed: set[int]) -> int | None:
-    """A track with this identity whose recorded path no longer exists (and was not found by this scan)."""
+    """A track with this identity whose recorded path no longer exists (and was not found by this scan so far; a
+    path the scan finds later exists, so ``lexists`` rules it out)."""
     for track_id, old_path in store.tracks_with_identity(size, digest):
         if track_id in claimed or path_key(old_path) in present or os.path.lexists(old_path):
             continue

@@ -152,10 +152,20 @@ class IndexProgress:
     seconds: float
     audio_seconds: float
     current_path: str = ""
+    # The scan streams into analysis: ``files_found`` is what it has found so far and, until ``scan_finished``,
+    # ``files_total`` (the files to analyse) is an estimate that grows with it.
+    files_found: int = 0
+    scan_finished: bool = True
 
     @property
     def files_per_second(self) -> float:
         return self.files_done / self.seconds if self.seconds > 0 else 0.0
+
+    @property
+    def seconds_left(self) -> float | None:
+        """At the rate so far; None before the first file is done."""
+        rate = self.files_per_second
+        return max(0, self.files_total - self.files_done) / rate if rate > 0 else None
 
     @property
     def realtime_factor(self) -> float:

@@ -2,19 +2,22 @@
 
 A file's identity is (size, mtime, a hash of a few blocks): enough to tell "unchanged" from a stat
 alone, and to recognise a moved or renamed file without reading it whole. The walk follows directory
-symlinks but remembers every (device, inode) it entered, so a symlink cycle is walked once.
+symlinks but remembers every (device, inode) it entered, so a symlink cycle is walked once. The walk is
+also a stream (``iter_scan``, ``BackgroundScan``), so an index run analyses the first files while it goes on.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import queue
 import stat
+import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from engine.audio import AUDIO_EXTENSIONS
+from engine.audio_formats import AUDIO_EXTENSIONS
 
 HASH_BLOCK_BYTES = 64 * 1024  # three blocks (start, middle, end) are hashed
 HASH_DIGEST_BYTES = 16
@@ -57,8 +60,14 @@ def is_audio_name(name: str) -> bool:
 
 def scan_paths(roots: Iterable[Path | str]) -> ScanResult:
     """Walk every root (a folder or a single file); paths are absolute, as ``str`` (surrogate-escaped)."""
-    files: list[ScannedFile] = []
-    problems: list[ScanProblem] = []
+    result = ScanResult([], [])
+    for found in iter_scan(roots):
+        (result.files if isinstance(found, ScannedFile) else result.problems).append(found)
+    return result
+
+
+def iter_scan(roots: Iterable[Path | str]) -> Iterator[ScannedFile | ScanProblem]:
+    """``scan_paths`` as a stream, in the same order: each file is yielded as soon as the walk reaches it."""
     seen_directories: set[tuple[int, int]] = set()
     seen_files: set[str] = set()
     for root in roots:
@@ -71,8 +80,59 @@ def scan_paths(roots: Iterable[Path | str]) -> ScanResult:
             if path in seen_files:
                 continue
             seen_files.add(path)
-            _classify(path, files, problems)
-    return ScanResult(files, problems)
+            yield _classify(path)
+
+
+class BackgroundScan:
+    """``iter_scan`` run ahead on a thread, so the walk (system calls, GIL released) overlaps analysis and the
+    number of files found is known early. Iterate it for the entries in walk order; ``found`` counts what the
+    walk has found so far and ``finished`` says whether it is done. ``stop()`` ends the walk early."""
+
+    def __init__(self, roots: Iterable[Path | str]) -> None:
+        self.found = 0
+        self.finished = False
+        self._roots = [os.fspath(root) for root in roots]
+        self._entries: queue.SimpleQueue = queue.SimpleQueue()
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._walk, name="library-scan", daemon=True)
+        self._thread.start()
+
+    def _walk(self) -> None:
+        try:
+            for entry in iter_scan(self._roots):
+                if self._stopping.is_set():
+                    break
+                self._entries.put(entry)
+                self.found += 1
+        except Exception as error:  # handed to the consumer, raised there
+            self._entries.put(_ScanFailed(error))
+        finally:
+            self.finished = True
+            self._entries.put(_END_OF_SCAN)
+
+    def __iter__(self) -> Iterator[ScannedFile | ScanProblem]:
+        while (entry := self._entries.get()) is not _END_OF_SCAN:
+            if isinstance(entry, _ScanFailed):
+                raise entry.error
+            yield entry
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._thread.join()
+
+    def __enter__(self) -> "BackgroundScan":
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        self.stop()
+
+
+@dataclass(frozen=True)
+class _ScanFailed:
+    error: BaseException
+
+
+_END_OF_SCAN = object()
 
 
 def _walk(root: str, seen_directories: set[tuple[int, int]]) -> Iterator[str]:
@@ -108,20 +168,16 @@ def _walk(root: str, seen_directories: set[tuple[int, int]]) -> Iterator[str]:
         stack.extend(reversed(subdirectories))
 
 
-def _classify(path: str, files: list[ScannedFile], problems: list[ScanProblem]) -> None:
+def _classify(path: str) -> ScannedFile | ScanProblem:
     try:
         info = os.stat(path)
     except FileNotFoundError:
-        reason = "dangling symlink" if os.path.islink(path) else "file not found"
-        problems.append(ScanProblem(path, reason))
-        return
+        return ScanProblem(path, "dangling symlink" if os.path.islink(path) else "file not found")
     except OSError as error:
-        problems.append(ScanProblem(path, f"cannot stat ({error.strerror or error})"))
-        return
+        return ScanProblem(path, f"cannot stat ({error.strerror or error})")
     if not stat.S_ISREG(info.st_mode):
-        problems.append(ScanProblem(path, "not a regular file"))
-        return
-    files.append(ScannedFile(path, info.st_size, info.st_mtime_ns))
+        return ScanProblem(path, "not a regular file")
+    return ScannedFile(path, info.st_size, info.st_mtime_ns)
 
 
 def quick_hash(path: str, size: int) -> str:

@@ -1,0 +1,75 @@
+"""Commands that run no network start fast: they never import torch, torchaudio, PyAV or the analyzer.
+
+Each command runs in a fresh interpreter (``sys.modules`` of the test process already holds torch), through the
+same ``engine.cli.main`` as the console script, and reports which heavy modules it imported.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+HEAVY_MODULES = ("torch", "torchaudio", "av", "engine.analyzer", "engine.networks", "engine.model_folder")
+PROBE = """
+import contextlib, io, json, sys
+from engine import cli
+with contextlib.redirect_stdout(io.StringIO()) as out:
+    code = cli.main(sys.argv[1:])
+heavy = [name for name in {heavy!r} if name in sys.modules]
+print(json.dumps({{"code": code, "heavy": heavy, "stdout": out.getvalue()}}))
+"""
+
+
+def _run_fresh(*arguments: str) -> dict:
+    completed = subprocess.run([sys.executable, "-c", PROBE.format(heavy=HEAVY_MODULES), *arguments],
+                               capture_output=True, text=True, timeout=300, env=os.environ.copy())
+    assert completed.returncode == 0, completed.stderr
+    return json.loads(completed.stdout)
+
+
+def test_reading_commands_leave_torch_and_pyav_unimported(indexed_library, model_dir, tmp_path):
+    database, report = indexed_library
+    common = ("--db", str(database), "--model", str(model_dir), "--json")
+    commands = {
+        "info": ("info",),
+        "problems": ("problems",),
+        "similar by track id": ("similar", "3", "-k", "5"),
+        "playlist": ("playlist", "3", "-n", "5", "-o", str(tmp_path / "radio.m3u8")),
+        "tag suggestions": ("tag", "--suggest"),
+    }
+    for name, command in commands.items():
+        outcome = _run_fresh(*command, *common)
+        assert outcome["heavy"] == [], f"{name} imported {outcome['heavy']}"
+        assert outcome["code"] in (0, 1), name
+    info = json.loads(_run_fresh("info", *common)["stdout"])
+    assert info["tracks"] == report.added and info["model"] is not None
+    similar = json.loads(_run_fresh("similar", "3", "-k", "5", *common)["stdout"])
+    assert len(similar[0]["results"]) == 5 and all(hit["track_id"] != 3 for hit in similar[0]["results"])
+
+
+def test_reading_commands_with_the_default_model_leave_torch_unimported(indexed_library, model_dir, monkeypatch):
+    """The model found by default (not named with --model) is read from its config alone, too."""
+    database, _ = indexed_library
+    monkeypatch.setenv("ENGINE_MODEL_DIR", str(model_dir))
+    outcome = _run_fresh("similar", "3", "--db", str(database), "--json")
+    assert outcome["heavy"] == [] and outcome["code"] == 0
+    assert len(json.loads(outcome["stdout"])[0]["results"]) > 0
+
+
+def test_a_rescan_that_finds_nothing_new_never_loads_torch(indexed_library, generated_library_source, model_dir,
+                                                           tmp_path):
+    database, report = indexed_library
+    copy = tmp_path / "library.db"
+    for suffix in ("", "-wal"):
+        if Path(f"{database}{suffix}").exists():
+            shutil.copyfile(f"{database}{suffix}", f"{copy}{suffix}")
+    outcome = _run_fresh("index", str(generated_library_source.root), "--workers", "0", "--db", str(copy),
+                         "--model", str(model_dir), "--json")
+    assert outcome["code"] == 0
+    assert not {"torch", "engine.analyzer", "engine.networks", "engine.model_folder"} & set(outcome["heavy"])
+    rescan = json.loads(outcome["stdout"])
+    assert rescan["unchanged"] == report.added and rescan["analysed"] == 0
