@@ -24,7 +24,7 @@ def track_tempo(path: Path | str, audio: AudioWindows) -> TempoEstimate | None:
     try:
         if audio.whole is not None:
             return estimate_tempo(audio.whole, rate)
-        return estimate_tempo(_middle_span(path, audio.duration_seconds, rate), rate)
+        return estimate_tempo(middle_span(path, audio.duration_seconds, rate), rate)
     except (AudioDecodeError, TempoError):
         return None
 
@@ -33,10 +33,10 @@ def file_tempo(path: Path | str, sample_rate: int = TEMPO_SAMPLE_RATE) -> TempoE
     """Tempo of any audio file, from the same span indexing uses. Raises ``AudioDecodeError`` (undecodable)
     or ``TempoError`` (no tempo in it)."""
     duration = probe(path).duration_seconds or 0.0
-    return estimate_tempo(_middle_span(path, duration, sample_rate), sample_rate)
+    return estimate_tempo(middle_span(path, duration, sample_rate), sample_rate)
 
 
-def _middle_span(path: Path | str, duration_seconds: float, sample_rate: int) -> np.ndarray:
+def middle_span(path: Path | str, duration_seconds: float, sample_rate: int) -> np.ndarray:
     """Mono float32 audio of the middle ``ANALYSIS_SECONDS`` (the whole file when shorter or of unknown length)."""
     if duration_seconds <= ANALYSIS_SECONDS:
         return decode_mono(path, sample_rate)
