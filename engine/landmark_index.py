@@ -4,13 +4,18 @@ recording as a query (a copy, a re-encode, an excerpt).
 SQLite holds the landmarks; this file holds them sorted by hash so that a query's hashes are found by binary
 search, memory-mapped so that a large library costs no load time. Its sidecar JSON records the (count,
 max id) of the landmark rows it was built from, and a members file the (track id, row id) pairs. A catch-up
-filters out the tracks whose rows are gone and merges in the rows added since, without re-sorting.
+filters out the tracks whose rows are gone and merges in the rows added since, without re-sorting. Builds and
+catch-ups run as external merges (``engine.landmark_merge``) written straight into the file, so their memory
+does not grow with the library.
 """
 
 from __future__ import annotations
 
 import json
+import tempfile
 import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +23,7 @@ import numpy as np
 
 from engine.atomic_write import atomic_path, write_bytes_atomically
 from engine.cache_files import beside_database, read_sidecar, warn_unsaved
+from engine.landmark_merge import merge_runs, sorted_rows, write_runs
 from engine.landmarks import LANDMARK_VERSION, Landmarks
 from engine.store import Store
 
@@ -59,6 +65,7 @@ class LandmarkIndex:
         self._rows: np.ndarray | None = None  # (3, N) uint32: hash, track id, frame (int32 bits)
         self._state: tuple[int, int] | None = None
         self._members: np.ndarray | None = None  # (M, 2) int64: (track id, landmark row id) of the rows held
+        self._rows_saved = False  # the rows were merged straight into ``index_path``
         self._lock = threading.Lock()  # the app queries from worker threads while an index run may catch it up
         self.last_action = ""
 
@@ -81,11 +88,18 @@ class LandmarkIndex:
             if self._rows is not None and self._state == self.store.landmarks_state():
                 self.last_action = "loaded"
                 return
-        if self._rows is not None and self._members is not None and self._update():
-            self.last_action = "updated"
-        else:
-            self._rebuild()
+        try:
+            if self._rows is not None and self._members is not None and self._update():
+                self.last_action = "updated"
+            else:
+                self._rebuild()
+                self.last_action = "rebuilt"
+        except OSError as error:  # no disk space for the merge: sorted in memory, for this process only
+            warn_unsaved(self.index_path, error)
+            state, everything, members = self.store.landmarks_since(0)
+            self._rows, self._state, self._members, self._rows_saved = sorted_rows(everything), state, members, False
             self.last_action = "rebuilt"
+            return
         self._save()
 
     def same_recordings(self, query: Landmarks, exclude_track_id: int | None = None,
@@ -97,29 +111,52 @@ class LandmarkIndex:
 
     def _update(self) -> bool:
         """Drop the rows of tracks whose landmark rows are gone since the build (removed, or replaced when their
-        file changed), then insert the rows added since into the sorted rows: one pass, no re-sort. False,
+        file changed), and merge in the rows added since: one pass over the sorted rows, no re-sort. False,
         changing nothing, when the counts do not add up."""
         built_count, built_max_id = self._state
-        state, added, members = self.store.landmarks_since(built_max_id)
-        gone = ~np.isin(_member_keys(self._members), _member_keys(members))
-        if built_count - int(gone.sum()) + len(added) != state[0]:
-            return False
-        rows = np.asarray(self._rows)
-        if gone.any():
-            removed = self._members[gone, 0]
-            flagged = np.zeros(int(removed.max()) + 1, dtype=bool)
-            flagged[removed] = True
-            track_ids = rows[1]
-            in_range = track_ids < flagged.size
-            rows = rows[:, ~(in_range & flagged[np.where(in_range, track_ids, 0)])]
-        new_rows = sorted_rows(added)
-        positions = np.searchsorted(rows[0], new_rows[0], side="right")
-        self._rows, self._state, self._members = np.insert(rows, positions, new_rows, axis=1), state, members
+        with self._work_folder() as work:
+            state, runs, members = self.store.landmarks_since(built_max_id, lambda rows: write_runs(rows, work))
+            gone = ~np.isin(_member_keys(self._members), _member_keys(members))
+            added = int((members[:, 1] > built_max_id).sum())
+            if built_count - int(gone.sum()) + added != state[0]:
+                return False
+            dropped = None
+            if gone.any():
+                removed = self._members[gone, 0]
+                dropped = np.zeros(int(removed.max()) + 1, dtype=bool)
+                dropped[removed] = True
+            self._write_rows([self._rows, *_mapped(runs)], work, dropped)
+        self._state, self._members = state, members
         return True
 
     def _rebuild(self) -> None:
-        state, everything, members = self.store.landmarks_since(0)
-        self._rows, self._state, self._members = sorted_rows(everything), state, members
+        with self._work_folder() as work:
+            state, runs, members = self.store.landmarks_since(0, lambda rows: write_runs(rows, work))
+            self._write_rows(_mapped(runs), work)
+        self._state, self._members = state, members
+
+    @contextmanager
+    def _work_folder(self) -> Iterator[Path]:
+        """A temporary folder for sorted runs: beside the database (same disk as the index, so the merged file is
+        renamed into place), or the system's when that folder cannot be written."""
+        try:
+            folder = tempfile.TemporaryDirectory(prefix=f".{self.index_path.name[:64]}.", dir=self.index_path.parent)
+        except OSError:
+            folder = tempfile.TemporaryDirectory(prefix="semisup-landmarks.")
+        with folder as name:
+            yield Path(name)
+
+    def _write_rows(self, runs: Sequence[np.ndarray], work: Path, dropped: np.ndarray | None = None) -> None:
+        """Merge ``runs`` into the index file (a temporary file renamed into place) and map it. When the file cannot
+        be written, the merge goes to ``work`` and stays mapped there for this process (``_save`` warns)."""
+        try:
+            with atomic_path(self.index_path) as temporary:
+                merge_runs(runs, temporary, work, dropped)
+            self._rows, self._rows_saved = np.load(self.index_path, mmap_mode="r", allow_pickle=False), True
+        except OSError:
+            unsaved = work / "unsaved-rows.npy"  # mapped, so it outlives its folder's removal
+            merge_runs(runs, unsaved, work, dropped)
+            self._rows, self._rows_saved = np.load(unsaved, mmap_mode="r", allow_pickle=False), False
 
     def _load(self) -> None:
         """The saved index and the state it was built at, if the files are readable, of this format, and agree
@@ -141,7 +178,7 @@ class LandmarkIndex:
             members = None  # left from another build: the next change rebuilds
         if not self._agrees_with_store(rows):
             return
-        self._rows, self._state, self._members = rows, state, members
+        self._rows, self._state, self._members, self._rows_saved = rows, state, members, True
 
     def _agrees_with_store(self, rows: np.ndarray) -> bool:
         """``VERIFIED_TRACKS`` tracks spread over the library each find ``VERIFIED_HASHES`` of their stored
@@ -166,7 +203,10 @@ class LandmarkIndex:
         meta = {"format": INDEX_FORMAT, "version": LANDMARK_VERSION, "count": self._state[0], "max_id": self._state[1],
                 "rows": self.size}
         try:
-            for array, path in ((self._rows, self.index_path), (self._members, self.members_path)):
+            arrays = [(self._members, self.members_path)]
+            if not self._rows_saved:
+                arrays.insert(0, (self._rows, self.index_path))
+            for array, path in arrays:
                 with atomic_path(path) as temporary, open(temporary, "wb") as handle:
                     np.save(handle, array, allow_pickle=False)
             write_bytes_atomically(self.meta_path, json.dumps(meta).encode("utf-8"))
@@ -197,19 +237,8 @@ def aligned_matches(rows: np.ndarray, query: Landmarks, exclude_track_id: int | 
     return _best_alignments(track_ids, offsets, exclude_track_id, min_aligned)
 
 
-def sorted_rows(landmarks_by_track) -> np.ndarray:
-    """(3, N) uint32 rows (hash, track id, frame bits) of ``(track id, Landmarks)`` pairs, sorted by hash."""
-    parts_hashes, parts_tracks, parts_frames = [], [], []
-    for track_id, found in landmarks_by_track:
-        parts_hashes.append(found.hashes)
-        parts_frames.append(found.frames)
-        parts_tracks.append(np.full(len(found), track_id, dtype=np.uint32))
-    if not parts_hashes:
-        return np.zeros((3, 0), dtype=np.uint32)
-    hashes = np.concatenate(parts_hashes)
-    order = np.argsort(hashes, kind="stable")
-    return np.stack([hashes[order], np.concatenate(parts_tracks)[order],
-                     np.concatenate(parts_frames).view(np.uint32)[order]])
+def _mapped(runs: Sequence[Path]) -> list[np.ndarray]:
+    return [np.load(run, mmap_mode="r", allow_pickle=False) for run in runs]
 
 
 def _best_alignments(track_ids: np.ndarray, offsets: np.ndarray, exclude_track_id: int | None,

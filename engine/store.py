@@ -9,28 +9,31 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 from sqlalchemy import and_, bindparam, delete, false, func, or_, select, update
 from sqlalchemy.dialects.sqlite import dialect as sqlite_dialect
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.sql import ColumnElement
 
 from engine.database import inspect_database, open_database
 from engine.keys import KEY_INDICES_IN_CAMELOT_ORDER
 from engine.landmarks import LANDMARK_VERSION, Landmarks
 from engine.metadata import TrackMetadata
-from engine.tempo import TEMPO_VERSION, TempoEstimate
 from engine.problem_reasons import is_transient
+from engine.tempo import TEMPO_VERSION, TempoEstimate
 from engine.scan import display_path, path_from_key, path_key, under_prefix_bounds
 from engine.schema import (
     analyses, analysis_counts, folders, landmark_counts, models, problems, settings, track_landmarks, tracks,
 )
 from engine.track_analysis import TrackAnalysis, top_tag_index
 
+ConsumedRows = TypeVar("ConsumedRows")  # what a caller of ``landmarks_since`` makes of the rows
 FILTER_COLUMNS = ("title", "artist", "album", "genre", "path")
 SORT_ORDERS = {
     "artist": ("artist", "album", "track_number", "title"),
@@ -486,18 +489,21 @@ class Store:
         with self.engine.connect() as connection:
             return _landmarks_state(connection)
 
-    def landmarks_since(self, after_id: int = 0) -> tuple[tuple[int, int], list[tuple[int, Landmarks]], np.ndarray]:
+    def landmarks_since(
+        self, after_id: int = 0, consume: Callable[[Iterator[tuple[int, Landmarks]]], ConsumedRows] = list,
+    ) -> tuple[tuple[int, int], ConsumedRows, np.ndarray]:
         """``landmarks_state()``, the (track id, landmarks) rows of the current version stored after row
-        ``after_id`` (0: all), and the (track id, row id) pairs (M, 2) int64 of every current row, read in one
-        transaction: the rows and pairs are exactly those the state counts."""
+        ``after_id`` (0: all) in row order, and the (track id, row id) pairs (M, 2) int64 of every current row, read
+        in one transaction: the rows and pairs are exactly those the state counts. The rows are handed to
+        ``consume`` as they are read (default: a list), so a large library need not be held in memory."""
         current = track_landmarks.c.version == LANDMARK_VERSION
         rows_query = select(track_landmarks.c.track_id, track_landmarks.c.hashes, track_landmarks.c.frames).where(
-            current, track_landmarks.c.id > after_id)
+            current, track_landmarks.c.id > after_id).order_by(track_landmarks.c.id)
         members_query = select(track_landmarks.c.track_id, track_landmarks.c.id).where(current)
         with self.engine.connect() as connection, connection.begin():
             state = _landmarks_state(connection)
-            rows = [(int(track_id), _landmarks_from(hashes, frames))
-                    for track_id, hashes, frames in connection.execute(rows_query)]
+            rows = consume((int(track_id), _landmarks_from(hashes, frames))
+                           for track_id, hashes, frames in connection.execute(rows_query))
             members = np.array(connection.execute(members_query).all(), dtype=np.int64).reshape(-1, 2)
         return state, rows, members
 
@@ -523,16 +529,14 @@ class Store:
 
     def register_model(self, model_id: str, name: str, weights_sha256: str, folder: str, embedding_dim: int,
                        tag_names: list[str]) -> None:
+        # One statement (an upsert): two processes opening a new library at once both register the model, and a
+        # read-then-insert would let the second fail on the unique model id.
+        statement = sqlite_insert(models).values(
+            model_id=model_id, name=name, weights_sha256=weights_sha256, folder=folder,
+            embedding_dim=embedding_dim, tag_names=json.dumps(tag_names), registered_at=time.time(),
+        ).on_conflict_do_update(index_elements=[models.c.model_id], set_={"folder": folder})
         with self.engine.begin() as connection:
-            if connection.execute(select(models.c.id).where(models.c.model_id == model_id)).first():
-                connection.execute(update(models).where(models.c.model_id == model_id).values(folder=folder))
-                return
-            connection.execute(
-                models.insert().values(
-                    model_id=model_id, name=name, weights_sha256=weights_sha256, folder=folder,
-                    embedding_dim=embedding_dim, tag_names=json.dumps(tag_names), registered_at=time.time(),
-                )
-            )
+            connection.execute(statement)
 
     def models(self) -> list[dict]:
         counts = (
