@@ -41,6 +41,7 @@ from PySide6.QtWidgets import (
 )
 
 from app import theme
+from app.elided_label import ElidedLabel
 from app.errors import show_error
 from app.metrics_file import MetricsFollower
 from app.training_messages import engine_reason, failure_message
@@ -182,8 +183,9 @@ class TrainingView(QWidget):
         self.stop_button.setEnabled(False)
         self.open_button = QPushButton("Open run…")
         self.open_button.setToolTip("Show the curves of an earlier run folder")
-        self.status = QLabel("")
-        self.status.setWordWrap(True)
+        # One line, elided, the whole text in its tooltip: a wrapping label would make the tab ask for its
+        # preferred height in the scroll area that holds it, and the plots would then run off the screen.
+        self.status = ElidedLabel("")
         buttons = QHBoxLayout()
         buttons.addWidget(self.start_button)
         buttons.addWidget(self.stop_button)
