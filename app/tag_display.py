@@ -16,8 +16,9 @@ NO_USEFUL_TAGS_TEXT = ("This model has no tags that are reliable enough to show:
 
 
 def active_calibration(library: Any) -> Calibrations | None:
-    """The active model's per-tag calibration, or None (no model, or a model without calibration)."""
+    """The active model's per-tag calibration, or None (no model, or a model without calibration). Read from
+    the model's config alone (``Library.model_spec``): browsing must not load the network (torch)."""
     try:
-        return calibration_from_tag_head(library.model().config.tag_head)
+        return calibration_from_tag_head(library.model_spec().config.tag_head)
     except (LibraryError, ValueError):
         return None

@@ -147,17 +147,18 @@ def test_similar_lists_never_offer_a_track_less_alike_than_unrelated_music(make_
 
 # ---- 3. tags that fire on everything ------------------------------------------------------------------------
 def calibrate(library, shown: dict[str, bool]) -> None:
-    """Give the loaded model's tag head a calibration, as config.json's heads.tags.calibration would."""
-    library.model().config.tag_head["calibration"] = {
+    """Give the active model's tag head a calibration, as config.json's heads.tags.calibration would."""
+    config = library.model_spec().config
+    config.tag_head["calibration"] = {
         label: {"threshold": 0.0, "shown": shown.get(label, False), "held_out_ap": 0.5, "real_fire_rate": 0.2}
-        for label in library.model().config.tag_names
+        for label in config.tag_names
     }
 
 
 def test_only_tags_the_models_calibration_calls_informative_are_shown(make_window, indexed_copy, qtbot):
     from app.library_model import COLUMNS
 
-    labels = indexed_copy.model().config.tag_names
+    labels = indexed_copy.model_spec().config.tag_names
     calibrate(indexed_copy, {labels[1]: True})
     window = make_window(indexed_copy)
     first_track_id(qtbot, window)
