@@ -108,7 +108,7 @@ def test_reading_commands_work_on_a_database_on_read_only_media(engine, indexed_
     key = engine("key", str(generated_library_source.valid[2]), *common, "--json")
     assert key.returncode == 0 and "camelot" in json.loads(key.stdout)[0]
     assert similar.stderr == key.stderr == ""  # no warning: a cache cannot be saved on read-only media, as expected
-    assert_one_line_exit_1(engine("index", str(generated_library_source.root), *common), "cannot open library database")
+    assert_one_line_exit_1(engine("index", str(generated_library_source.root), *common), "library database")
 
 
 def _corrupt_table_root(database: Path, table: str) -> None:
