@@ -61,7 +61,7 @@ def key_write_result(path: str, outcome: KeyWrite) -> dict[str, Any]:
 
 def bpm_result(path: str, tempo: TempoEstimate) -> dict[str, Any]:
     """``{"path", "bpm", "confidence"}``: the tempo estimated from the audio (quarter-note beats per minute)."""
-    return {"path": display_path(path), "bpm": round(tempo.bpm, BPM_DECIMALS),
+    return {**path_fields(path), "bpm": round(tempo.bpm, BPM_DECIMALS),
             "confidence": round(tempo.confidence, PROBABILITY_DECIMALS)}
 
 
