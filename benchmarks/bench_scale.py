@@ -1,0 +1,271 @@
+"""The engine at library scale: first-index start latency, rescan, 1 % change, peak memory and disk per track.
+
+    .venv/bin/python benchmarks/bench_scale.py --tracks 10000 30000          # build, measure, print, save JSON
+    .venv/bin/python benchmarks/bench_scale.py --tracks 30000 --profile      # + tracemalloc of the catch-ups
+
+Libraries are built the way the outside measurement did: copies of a few short clips (25 s, 32 kbit/s MP3), each
+copy with its own title tag, so every file is distinct (own bytes, own block hash) while decoding costs stay those
+of one clip. Analysing 30k files takes hours on 2 cores, so the rescan figures use a seeded library: the clips are
+analysed once with the shipped model and every copy is stored with its clip's analysis, landmarks and tempo
+through ``Store.save_tracks`` (what an index run writes). "First track stored" is measured on a fresh database:
+``engine index`` runs until the first track row is committed, then is stopped with Ctrl-C. Peak RSS is the
+``engine`` process's own maximum resident set (wait4), decode workers not included.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+import tracemalloc
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+
+BASE_CLIPS = 16
+CLIP_SECONDS = 25.0
+CLIP_BITRATE = "32k"
+FILES_PER_FOLDER = 500
+CHANGED_SHARE = 0.01
+SEED_BATCH = 1000
+POLL_SECONDS = 0.05
+FIRST_TRACK_TIMEOUT_SECONDS = 600
+ENGINE = [sys.executable, "-m", "engine.cli"]
+
+
+def build_library(out: Path, tracks: int) -> Path:
+    """``tracks`` distinct files under ``out/lib-<tracks>``: hard links to one pool of tagged copies, so the
+    10k library is the first 10k files of the 30k one and costs no disk."""
+    import audio_factory
+    from engine.keys import key_from_index
+
+    base = out / "base"
+    base.mkdir(parents=True, exist_ok=True)
+    clips = []
+    for number in range(BASE_CLIPS):
+        clip = base / f"clip{number:02d}.mp3"
+        if not clip.exists():
+            samples = audio_factory.chord_progression(key_from_index((number * 7) % 24), CLIP_SECONDS, seed=number)
+            audio_factory.write_audio(samples, clip, bitrate=CLIP_BITRATE, channels=1)
+        clips.append(clip)
+    pool, library = out / "pool", out / f"lib-{tracks}"
+    started = time.monotonic()
+    for number in range(tracks):
+        relative = Path(f"{number // FILES_PER_FOLDER:04d}") / f"track{number:06d}.mp3"
+        pooled, linked = pool / relative, library / relative
+        if not pooled.exists():
+            pooled.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(clips[number % BASE_CLIPS], pooled)
+            audio_factory.write_tags(pooled, title=f"Track {number}", artist=f"Artist {number % 97}",
+                                     album=f"Album {number // 12}")
+        if not linked.exists():
+            linked.parent.mkdir(parents=True, exist_ok=True)
+            os.link(pooled, linked)
+        if number % 5000 == 4999:
+            print(f"  {number + 1:,} files ({time.monotonic() - started:.0f} s)", flush=True)
+    return library
+
+
+def first_track_latency(library: Path, database: Path) -> dict:
+    """Seconds from starting ``engine index`` on a new database until its first track row is committed."""
+    for stale in database.parent.glob(database.name + "*"):
+        stale.unlink()
+    started = time.monotonic()
+    process = subprocess.Popen([*ENGINE, "index", str(library), "--db", str(database), "--workers", "1", "--json"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    first = first_cpu = None
+    while first is None and process.poll() is None and time.monotonic() - started < FIRST_TRACK_TIMEOUT_SECONDS:
+        time.sleep(POLL_SECONDS)
+        if _track_count(database) > 0:
+            first, first_cpu = time.monotonic() - started, _cpu_seconds_of_tree(process.pid)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=300)
+    return {"first_track_seconds": first, "first_track_cpu_seconds": first_cpu, "exit": process.returncode,
+            "stderr_tail": stderr.strip()[-200:]}
+
+
+def _cpu_seconds_of_tree(pid: int) -> dict:
+    """CPU seconds used so far by a running process and by its live children (the decode workers), from /proc: on
+    an idle machine with a core for each, the wall time to the first track is about the larger of the two."""
+    ticks = os.sysconf("SC_CLK_TCK")
+
+    def used(process_id: int) -> float:
+        fields = Path(f"/proc/{process_id}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
+
+    children = [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    return {"engine": round(used(pid), 2), "workers": round(sum(used(child) for child in children), 2)}
+
+
+def _track_count(database: Path) -> int:
+    if not database.exists():
+        return 0
+    try:
+        with sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=0.1) as connection:
+            return connection.execute("SELECT count(*) FROM tracks").fetchone()[0]
+    except sqlite3.Error:
+        return 0  # not created yet, or locked for a moment
+
+
+def seed(library: Path, database: Path, model_dir: Path) -> None:
+    """Store every file of ``library`` with the analysis of the clip it copies, as an index run would."""
+    from engine.analyzer import Analyzer
+    from engine.decoding import DecodeJob, decode_job
+    from engine.library import Library
+    from engine.scan import quick_hash, scan_paths
+    from engine.store import NewTrack
+
+    for stale in database.parent.glob(database.name + "*"):
+        stale.unlink()
+    with Library(database, model_dir) as engine_library:
+        model = engine_library.model()
+        analyzer = Analyzer(model)
+        engine_library.add_folder(library)
+        by_clip = {}
+        files = sorted(scan_paths([library]).files, key=lambda found: found.path)
+        for found in files[:BASE_CLIPS]:
+            job = DecodeJob(found.path, found.size, found.mtime_ns, "", None, model.config.sample_rate,
+                            model.config.window_samples, analyzer.max_windows)
+            outcome = decode_job(job)
+            by_clip[_clip_of(found.path)] = (outcome, analyzer.analyze_tracks([outcome.windows])[0])
+        batch = []
+        for found in files:
+            outcome, analysis = by_clip[_clip_of(found.path)]
+            metadata = dataclasses.replace(outcome.metadata, title=Path(found.path).stem)
+            batch.append(NewTrack(found.path, found.size, found.mtime_ns, quick_hash(found.path, found.size), metadata,
+                                  analysis, landmarks=outcome.landmarks, tempo=outcome.tempo, tempo_estimated=True))
+            if len(batch) >= SEED_BATCH:
+                engine_library.store.save_tracks(batch, model.model_id)
+                batch = []
+        engine_library.store.save_tracks(batch, model.model_id)
+
+
+def _clip_of(path: str) -> int:
+    return int(Path(path).stem.removeprefix("track")) % BASE_CLIPS
+
+
+def timed_index(library: Path, database: Path) -> dict:
+    """Wall seconds, CPU seconds and peak RSS (MiB) of one ``engine index`` process, and its JSON report."""
+    started = time.monotonic()
+    process = subprocess.Popen([*ENGINE, "index", str(library), "--db", str(database), "--workers", "1", "--json"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    stdout = process.stdout.read()
+    stderr = process.stderr.read()
+    _, status, usage = os.wait4(process.pid, 0)
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode != 0:
+        raise RuntimeError(f"engine index failed ({process.returncode}): {stderr[-500:]}")
+    return {"wall_seconds": round(time.monotonic() - started, 2), "cpu_seconds": round(usage.ru_utime + usage.ru_stime, 2),
+            "peak_rss_mib": round(usage.ru_maxrss / 1024), "report": json.loads(stdout)}
+
+
+def cache_files(database: Path) -> list[Path]:
+    return [path for path in database.parent.glob(database.name + ".*") if not path.name.endswith(("-wal", "-shm"))]
+
+
+def disk_per_track(database: Path, tracks: int) -> dict:
+    parts = {"database": sum(path.stat().st_size for path in database.parent.glob(database.name)),
+             "landmarks": sum(path.stat().st_size for path in cache_files(database) if ".landmarks-" in path.name),
+             "faiss": sum(path.stat().st_size for path in cache_files(database) if ".faiss" in path.name)}
+    return {name: round(size / tracks / 1024, 1) for name, size in parts.items()} | {
+        "total_kib": round(sum(parts.values()) / tracks / 1024, 1)}
+
+
+def profile_catch_up(database: Path, model_dir: Path) -> dict:
+    """Peak Python/numpy memory (tracemalloc) of each cache build from nothing, in this process."""
+    from engine.landmark_index import LandmarkIndex
+    from engine.library import Library
+
+    for cache in cache_files(database):
+        cache.unlink()
+    peaks = {}
+    with Library(database, model_dir) as library:
+        spec = library.model_spec()
+        tracemalloc.start()
+        for name, build in (("vector index", lambda: library._vector_index(spec).ensure_current()),
+                            ("landmark index", lambda: LandmarkIndex(library.store).ensure_current())):
+            tracemalloc.reset_peak()
+            build()
+            peaks[name] = round(tracemalloc.get_traced_memory()[1] / 2**20)
+        tracemalloc.stop()
+    return peaks
+
+
+def measure(out: Path, tracks: int, model_dir: Path, profile: bool, rescan_only: bool = False,
+            skip_change: bool = False) -> dict:
+    """Every figure for one library size; ``rescan_only`` reuses the library and seeded database of an earlier
+    run and times only the index runs over it; ``skip_change`` leaves out the 1 % change."""
+    print(f"{tracks:,} files", flush=True)
+    library = build_library(out, tracks)
+    database = out / f"seeded-{tracks}.db"
+    result: dict = {"tracks": tracks}
+    if not rescan_only:
+        result |= seed_and_first_index(out, library, database, tracks, model_dir)
+    if profile:
+        result["tracemalloc_peak_mib"] = profile_catch_up(database, model_dir)
+        print(f"  tracemalloc peaks (MiB): {result['tracemalloc_peak_mib']}", flush=True)
+    for cache in cache_files(database):
+        cache.unlink()
+    result["rescan_cold_caches"] = timed_index(library, database)
+    result["rescan"] = timed_index(library, database)
+    if not skip_change:  # the libraries share inodes: a change here is a change in the larger one too
+        changed = sorted(library.rglob("*.mp3"))[:: round(1 / CHANGED_SHARE)]
+        for path in changed:
+            info = path.stat()
+            os.utime(path, ns=(info.st_atime_ns, info.st_mtime_ns + 1_000_000_000))
+        result["one_percent_changed"] = timed_index(library, database) | {"files": len(changed)}
+    result["disk_per_track_kib"] = disk_per_track(database, tracks)
+    for name in ("rescan_cold_caches", "rescan", "one_percent_changed")[: 2 if skip_change else 3]:
+        run = result[name]
+        print(f"  {name}: {run['wall_seconds']} s wall, {run['cpu_seconds']} s CPU, peak RSS {run['peak_rss_mib']} MiB",
+              flush=True)
+    print(f"  disk per track (KiB): {result['disk_per_track_kib']}", flush=True)
+    (out / f"results-{tracks}{'-rescan' if rescan_only else ''}.json").write_text(json.dumps(result, indent=2) + "\n",
+                                                                                 encoding="utf-8")
+    return result
+
+
+def seed_and_first_index(out: Path, library: Path, database: Path, tracks: int, model_dir: Path) -> dict:
+    result = {"first_index": first_track_latency(library, out / f"first-{tracks}.db")}
+    print(f"  first track stored after {result['first_index']['first_track_seconds']} s "
+          f"(CPU {result['first_index']['first_track_cpu_seconds']})", flush=True)
+    started = time.monotonic()
+    seed(library, database, model_dir)
+    result["seed_seconds"] = round(time.monotonic() - started, 1)
+    print(f"  seeded in {result['seed_seconds']} s ({tracks / result['seed_seconds']:.0f} tracks/s stored)", flush=True)
+    return result
+
+
+def main() -> None:
+    from engine.model_spec import DEFAULT_MODEL_DIR
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=Path("/work/.bench_data/scale"))
+    parser.add_argument("--tracks", type=int, nargs="+", default=[10_000, 30_000])
+    parser.add_argument("--model", type=Path, default=DEFAULT_MODEL_DIR)
+    parser.add_argument("--profile", action="store_true", help="tracemalloc peaks of the cache builds")
+    parser.add_argument("--rescan-only", action="store_true",
+                        help="reuse the seeded database of an earlier run: only the rescan and 1 %% change runs")
+    parser.add_argument("--first-only", action="store_true", help="only the first-track latency of a new database")
+    parser.add_argument("--skip-change", action="store_true", help="leave out the 1 %% change run")
+    options = parser.parse_args()
+    options.out.mkdir(parents=True, exist_ok=True)
+    for tracks in options.tracks:
+        if options.first_only:
+            first = first_track_latency(build_library(options.out, tracks), options.out / f"first-{tracks}.db")
+            print(f"{tracks:,} files: first track stored after {first['first_track_seconds']:.1f} s, CPU so far "
+                  f"{first['first_track_cpu_seconds']}", flush=True)
+            continue
+        measure(options.out, tracks, options.model, options.profile, options.rescan_only, options.skip_change)
+
+
+if __name__ == "__main__":
+    main()
