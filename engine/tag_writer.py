@@ -15,7 +15,7 @@ from typing import Literal
 
 from engine.file_problem import FileProblem
 from engine.keys import Key, key_tag_text
-from engine.metadata import read_metadata
+from engine.metadata import MULTI_VALUE_SEPARATOR, read_metadata
 from engine.safe_replace import FileState, check_replaceable, replace_through_copy
 from engine.tag_fields import WRITABLE_FIELDS, field_values, open_tags, save_tags, set_field
 
@@ -142,13 +142,14 @@ def _verify(copy: str, planned: dict[str, list[str]], original_digest: str) -> N
         found = field_values(audio, family, name)
         if found != expected:
             raise TagWriteError(copy, f"{name} reads back as {found!r}, not {expected!r}; file not changed")
-        if not _reads_as(getattr(metadata, name), expected[0]):
+        if not _reads_as(getattr(metadata, name), expected):
             raise TagWriteError(copy, f"the library reads {name} back as {getattr(metadata, name)!r}; file not changed")
     if decoded_audio_digest(copy) != original_digest:
         raise TagWriteError(copy, "the decoded audio would change; file not changed")
 
-def _reads_as(read_back: str | float | None, written: str) -> bool:
-    """The library's reader returns the tempo as a number and every other field as text."""
+def _reads_as(read_back: str | float | None, written: list[str]) -> bool:
+    """The library's reader returns the tempo as a number and every other field as text: all its values joined
+    with ``MULTI_VALUE_SEPARATOR`` where the format's reader keeps several, else the first."""
     if isinstance(read_back, float):
-        return read_back == float(written)
-    return read_back == written
+        return read_back == float(written[0])
+    return read_back in (MULTI_VALUE_SEPARATOR.join(text for text in written if text), written[0])

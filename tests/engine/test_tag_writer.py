@@ -126,7 +126,9 @@ def test_multi_valued_genre_mood_grouping_round_trip(extension, copy_of):
     for name, values in fields.items():
         assert raw_values(path, name) == values
     metadata = read_metadata(path)
-    assert (metadata.genre, metadata.mood, metadata.grouping) == ("Rock", "calm", "Live")
+    # every value where the format's reader keeps several (joined with "; "), else the first
+    for name, values in fields.items():
+        assert getattr(metadata, name) in ("; ".join(values), values[0])
 
     added = write_tags(path, {"genre": ["jazz", "Blues", "blues"], "mood": ["calm"]}, "add")
 
