@@ -44,3 +44,8 @@ def retrieval_with_intervals(r_precisions: np.ndarray, average_precisions: np.nd
     rp, ap = bootstrap_means(r_precisions), bootstrap_means(average_precisions)
     return {"r_precision": rp["mean"], "map": ap["mean"], "queries": rp["queries"],
             "r_precision_ci95": rp["ci95"], "map_ci95": ap["ci95"]}
+
+
+def retrieval_difference(first: tuple[np.ndarray, np.ndarray], second: tuple[np.ndarray, np.ndarray]) -> dict[str, Any]:
+    """Paired differences of two methods' per-query (R-precisions, APs) on the same queries."""
+    return {"r_precision": paired_difference(first[0], second[0]), "map": paired_difference(first[1], second[1])}

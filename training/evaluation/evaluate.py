@@ -14,7 +14,7 @@ import torchaudio
 from engine.audio import AudioDecodeError, decode_mono
 from engine.keys import key_from_index
 from engine.library_standardisation import fit_standardisation
-from training.evaluation.bootstrap import paired_difference, retrieval_with_intervals
+from training.evaluation.bootstrap import retrieval_difference, retrieval_with_intervals
 from training.evaluation.chroma_key import estimate_key
 from training.evaluation.corruptions import CORRUPTIONS, EXCERPT_BITRATE, mp3_round_trip, pitch_shift_by_resampling
 from training.evaluation.library_retrieval import library_excerpt_retrieval
@@ -229,7 +229,7 @@ def evaluate_soundtracks(records: list[dict[str, Any]], loaded, settings: Evalua
         }
     if loaded:
         for name in [name for name in similarity if name.startswith("model")]:
-            similarity[name]["same_soundtrack"]["minus_logmel_stats"] = _differences(per_query[name], per_query["logmel_stats"])
+            similarity[name]["same_soundtrack"]["minus_logmel_stats"] = retrieval_difference(per_query[name], per_query["logmel_stats"])
         baseline_by_path = dict(zip((r["path"] for r in kept), embeddings["logmel_stats"][0]))
         library = library_excerpt_retrieval(
             [r["path"] for r in kept], clean_excerpts, _stranger_excerpts(others, len(kept), settings),
@@ -244,11 +244,6 @@ def evaluate_soundtracks(records: list[dict[str, Any]], loaded, settings: Evalua
                                       for m, v in consistency.items()},
         **({"tags_on_real_music": tag_firing(np.stack(tag_probabilities), loaded)} if tag_probabilities else {}),
     }
-
-
-def _differences(model: tuple[np.ndarray, np.ndarray], baseline: tuple[np.ndarray, np.ndarray]) -> dict[str, Any]:
-    """Paired bootstrap of model minus baseline, per query, for R-precision and AP."""
-    return {"r_precision": paired_difference(model[0], baseline[0]), "map": paired_difference(model[1], baseline[1])}
 
 
 def tag_firing(probabilities: np.ndarray, loaded) -> dict[str, Any]:

@@ -17,7 +17,7 @@ import numpy as np
 from engine.library import Library
 from training.corpora.audio_files import write_audio
 from training.evaluation.corruptions import EXCERPT_BITRATE
-from training.evaluation.bootstrap import paired_difference, retrieval_with_intervals
+from training.evaluation.bootstrap import retrieval_difference, retrieval_with_intervals
 from training.evaluation.metrics import per_query_label_retrieval, per_query_ranked_retrieval
 
 RESULTS_CHECKED = 5  # how many results of each query are checked for false same-recording matches
@@ -84,6 +84,5 @@ def _same_soundtrack_on_stored_vectors(library: Library, track_paths: list[str],
     result = retrieval_with_intervals(*stored)
     if baseline_of and all(stored_paths[position] in baseline_of for position in kept):
         baseline = per_query_label_retrieval(np.stack([baseline_of[stored_paths[p]] for p in kept]), labels)
-        result["minus_logmel_stats"] = {"r_precision": paired_difference(stored[0], baseline[0]),
-                                        "map": paired_difference(stored[1], baseline[1])}
+        result["minus_logmel_stats"] = retrieval_difference(stored, baseline)
     return result
