@@ -56,3 +56,33 @@ def test_missing_corpora_give_one_clear_error(tmp_path, capsys):
     empty.write_text("")
     assert data_main(["manifests", "--scores", str(empty), "--debian", str(empty), "--out", str(tmp_path / "m")]) == 1
     assert "engine train data scores" in capsys.readouterr().err
+
+
+def test_game_music_carries_every_real_label_it_has():
+    from training.corpora.training_manifests import game_music_labels
+
+    tagged = {"package": "supertux-data", "artist": "  Jason  Lavallee", "album": "Forest", "genre": "Game Soundtrack"}
+    assert game_music_labels(tagged) == ["soundtrack:supertux-data", "artist:jason lavallee",
+                                         "album:supertux-data/forest"]
+    metal = {"package": "fretsonfire", "soundtrack": "fof", "artist": "<Unknown>", "composer": "",
+             "album": "chaos_god", "genre": "Death Metal"}
+    assert game_music_labels(metal) == ["soundtrack:fof", "album:fretsonfire/chaos_god", "genre:death metal"]
+    assert game_music_labels({"package": "p", "artist": "http://example.com/"}) == ["soundtrack:p"]
+
+
+def test_generated_clips_join_the_key_labels_and_the_probe_with_their_tags(tmp_path):
+    scores, debian = _corpora(tmp_path)
+    generated = tmp_path / "generated"
+    (generated / "audio").mkdir(parents=True)
+    (generated / "audio" / "g.flac").write_bytes(b"")
+    write_manifest(generated / "manifest.jsonl", [
+        {"path": "x/audio/g.flac", "relative_path": "audio/g.flac", "split": "train", "key": "E minor",
+         "families": ["organ", "guitar"], "solo": False, "source": "tonal_generator", "tempo_bpm": 96.0,
+         "style": "folk"}])
+    out = tmp_path / "manifests"
+    assert data_main(["manifests", "--scores", str(scores), "--debian", str(debian),
+                      "--generated", str(generated / "manifest.jsonl"), "--out", str(out)]) == 0
+    probe = read_manifest(out / "scores_probe.jsonl")
+    assert (probe[-1].split, probe[-1].key, probe[-1].labels) == ("train", "E minor", ["guitar", "organ", "ensemble"])
+    assert probe[-1].path.is_file()
+    assert read_manifest(out / "labeled.jsonl")[-1].labels == ["key:E minor"]

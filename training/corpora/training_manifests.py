@@ -8,15 +8,17 @@ schema (``path``, ``split``, ``labels``, ``key``). Four files are written:
 - ``unlabeled.jsonl``: game music and rendered scores of the training splits, no labels, the SSL part;
 - ``scores_probe.jsonl``: every rendered clip with its tags (instrument families + solo/ensemble) and key,
   all splits, for probes and finetuning (they pick train and test by split);
-- ``labeled_soundtracks.jsonl``: game music of the training splits labeled with its soundtrack
-  (``soundtrack:wesnoth-1.16-music``), a labeled part that teaches what sounds alike: tracks of one
-  soundtrack share a production (composer, instruments, mixing). Held-out soundtracks stay out.
+- ``labeled_soundtracks.jsonl``: game music of the training splits labeled with every real label its files
+  carry (multi-label): its soundtrack (``soundtrack:wesnoth-1.16-music``), and where the tags name them the
+  artist (``artist:ryan reilly``), the album within the package (``album:supertux-data/forest``) and the genre
+  (``genre:death metal``). A labeled part that teaches what sounds alike: tracks of one soundtrack share a
+  production, tracks of one composer a hand. Held-out soundtracks stay out.
 
 Held-out test material never enters the first two files, whatever split a config later asks for.
 
 An optional third corpus, the generated tonal music (``engine train data generated``, train and val splits
-only), joins ``labeled.jsonl`` with its key and ``unlabeled.jsonl``, as the rendered scores do; its records
-keep ``tempo_bpm`` and ``style``.
+only), joins ``labeled.jsonl`` with its key, ``unlabeled.jsonl``, and ``scores_probe.jsonl`` with its key and
+tags, as the rendered scores do; its labeled records keep ``tempo_bpm`` and ``style``.
 """
 
 from __future__ import annotations
@@ -45,23 +47,50 @@ def _relative(record: dict[str, Any], manifest_folder: Path, corpus_folder: Path
     return os.path.relpath(located.resolve(), manifest_folder.resolve())
 
 
+# Tag values that name no artist or genre (placeholders and "this is game music", which every track here is).
+_NOT_A_NAME = {"", "<unknown>", "unknown", "(none)", "none", "various", "various artists"}
+_NOT_A_GENRE = _NOT_A_NAME | {"game", "game music", "game soundtrack", "soundtrack", "music", "vgm", "sound fx",
+                              "other", "misc"}
+
+
+def game_music_labels(record: dict[str, Any]) -> list[str]:
+    """Every real label of one game-music file: soundtrack, then artist (or composer), album and genre where
+    its tags name them. Albums are scoped to their package, since names like "forest" or "misc" recur."""
+    package = record.get("soundtrack") or record["package"]
+    labels = [make_label("soundtrack", package)]
+    artist = " ".join(str(record.get("artist") or record.get("composer") or "").split()).lower()
+    if artist not in _NOT_A_NAME and "://" not in artist and not artist.startswith("www."):
+        labels.append(make_label("artist", artist))
+    album = " ".join(str(record.get("album") or "").split()).lower()
+    if album not in _NOT_A_NAME:
+        labels.append(make_label("album", f"{record['package']}/{album}"))
+    genre = " ".join(str(record.get("genre") or "").split()).lower()
+    if genre not in _NOT_A_GENRE:
+        labels.append(make_label("genre", genre))
+    return labels
+
+
 def _score_tags(record: dict[str, Any]) -> list[str]:
     return sorted(set(record.get("families", []))) + [record["texture"]]
 
 
-def _generated_records(generated_manifest: Path, out: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """(labeled, unlabeled) records of the generated corpus's training splits."""
+def _generated_records(generated_manifest: Path, out: Path) -> tuple[list[dict[str, Any]], ...]:
+    """(labeled, unlabeled, probe) records of the generated corpus's training splits; the probe records carry
+    the clip's instrument families and texture as tags, as the rendered scores do."""
     generated = [record for record in read_manifest(generated_manifest) if record["split"] in TRAINING_SPLITS]
     if not generated:
         raise ValueError(f"no generated clips in {generated_manifest}; run `engine train data generated` first")
-    labeled, unlabeled = [], []
+    labeled, unlabeled, probe = [], [], []
     for record in generated:
         path = _relative(record, out, generated_manifest.parent)
         labeled.append({"path": path, "split": record["split"], "key": record["key"],
                         "labels": [make_label("key", record["key"])], "source": record["source"],
                         "tempo_bpm": record["tempo_bpm"], "style": record["style"]})
         unlabeled.append({"path": path, "split": record["split"], "source": record["source"]})
-    return labeled, unlabeled
+        probe.append({"path": path, "split": record["split"], "key": record["key"],
+                      "labels": sorted(set(record.get("families", []))) + ["solo" if record.get("solo") else "ensemble"],
+                      "source": record["source"], "soundfont_held_out": record.get("soundfont_held_out", False)})
+    return labeled, unlabeled, probe
 
 
 def build_training_manifests(scores_manifest: Path, debian_manifest: Path, out: Path,
@@ -86,17 +115,18 @@ def build_training_manifests(scores_manifest: Path, debian_manifest: Path, out: 
                  for record in debian if record["split"] in TRAINING_SPLITS]
     unlabeled += [{"path": score_path(record), "split": record["split"], "source": record["source"]}
                   for record in scores if record["split"] in TRAINING_SPLITS]
+    generated_probe: list[dict[str, Any]] = []
     if generated_manifest is not None:
-        generated_labeled, generated_unlabeled = _generated_records(generated_manifest, out)
+        generated_labeled, generated_unlabeled, generated_probe = _generated_records(generated_manifest, out)
         labeled += generated_labeled
         unlabeled += generated_unlabeled
     soundtracks = [{"path": _relative(record, out, debian_manifest.parent), "split": record["split"],
-                    "labels": [make_label("soundtrack", record.get("soundtrack") or record["package"])], "source": record["package"]}
+                    "labels": game_music_labels(record), "source": record["package"]}
                    for record in debian if record["split"] in TRAINING_SPLITS]
     probe = [{"path": score_path(record), "split": record["split"], "key": record["key"],
               "labels": _score_tags(record), "source": record["source"],
               "soundfont_held_out": record.get("soundfont_held_out", False)}
-             for record in scores]
+             for record in scores] + generated_probe
 
     summary: dict[str, Any] = {}
     for name, records in ((LABELED_FILE, labeled), (UNLABELED_FILE, unlabeled), (PROBE_FILE, probe),
