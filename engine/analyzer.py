@@ -119,7 +119,7 @@ class Analyzer:
             return []
         counts = [len(windows) for windows in windows_per_track]
         stacked = np.concatenate(windows_per_track, axis=0)
-        outputs = self._run(stacked)
+        outputs = self.run_windows(stacked)
         analyses = []
         start = 0
         for count in counts:
@@ -135,7 +135,7 @@ class Analyzer:
         with torch_threads(QUERY_INFERENCE_THREADS):
             return self.analyze_tracks([audio.windows])[0]
 
-    def _run(self, windows: np.ndarray) -> dict[str, np.ndarray]:
+    def run_windows(self, windows: np.ndarray) -> dict[str, np.ndarray]:
         """Forward ``windows`` (N, samples) in chunks → per-window embeddings, key and tag probabilities."""
         parts: dict[str, list[np.ndarray]] = {}
         with torch.inference_mode():

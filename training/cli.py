@@ -52,6 +52,17 @@ def _parser() -> argparse.ArgumentParser:
     calibrate.add_argument("--debian", required=True, type=Path, help="game-music manifest (its val split)")
     calibrate.add_argument("--json", action="store_true", help="print the calibration as JSON on stdout")
 
+    centre = commands.add_parser(
+        "centre-embedding", help="centre a statistics embedding on real music of the training split",
+        description="Measure the mean track vector of the manifest's tracks (on the windows `engine index` reads) "
+        "and fold it into a copy of the model, so track vectors compare by what sets them apart; keys and tags "
+        "are unchanged.")
+    centre.add_argument("--model", required=True, type=Path, help="model folder to centre (left as it is)")
+    centre.add_argument("--manifest", required=True, type=Path, help="JSONL of reference tracks (path, split)")
+    centre.add_argument("--split", default="train", help="the manifest's split to read (default: train)")
+    centre.add_argument("--out", required=True, type=Path, help="new model folder to write")
+    centre.add_argument("--json", action="store_true", help="print the summary as JSON on stdout")
+
     probe = commands.add_parser("probe", help="linear/MLP probes on a frozen encoder (key, tags)")
     probe.add_argument("--checkpoint", required=True, type=Path, help="run folder or checkpoint folder")
     probe.add_argument("--manifest", required=True, type=Path, help="JSONL with split, labels and/or key")
@@ -226,6 +237,20 @@ def _calibrate_tags(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _centre_embedding(args: argparse.Namespace) -> int:
+    from training.embedding_centre import centre_model
+
+    def progress(done: int, total: int) -> None:
+        if done % 25 == 0 or done == total:
+            print(f"reference tracks: {done}/{total}", file=sys.stderr, flush=True)
+
+    summary = centre_model(args.model, args.manifest, args.out, args.split, progress)
+    print(f"centred on {summary['tracks']} tracks (centre norm {summary['centre_norm']}): {args.out}", file=sys.stderr)
+    if args.json:
+        print(json.dumps(summary, indent=2))
+    return EXIT_OK
+
+
 def _from_library(args: argparse.Namespace) -> int:
     """Plan (reported on stderr before training) → train → re-embed → evaluate; the report on stdout."""
     import threading
@@ -266,6 +291,7 @@ def _known_errors() -> tuple[type[BaseException], ...]:
     from engine.model_folder import ModelLoadError
     from training.checkpoints import CheckpointError
     from training.config import ConfigError
+    from training.embedding_centre import CentreError
     from training.data import ManifestError
     from training.export import ExportError
     from training.probes import ProbeError
@@ -274,7 +300,7 @@ def _known_errors() -> tuple[type[BaseException], ...]:
     from training.library_labels import NotEnoughLabelsError
     from training.trainer import TrainingError
 
-    return (ConfigError, ManifestError, CheckpointError, ProbeError, ExportError, TrainingError, ModelLoadError,
+    return (CentreError, ConfigError, ManifestError, CheckpointError, ProbeError, ExportError, TrainingError, ModelLoadError,
             LibraryError, FromLibraryError, NotEnoughLabelsError)
 
 
@@ -289,7 +315,7 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as stop:
         return EXIT_OK if stop.code in (0, None) else EXIT_USAGE
     handlers = {"cache": _cache, "pretrain": _train, "finetune": _train, "probe": _probe, "export": _export, "from-library": _from_library,
-                "calibrate-tags": _calibrate_tags}
+                "calibrate-tags": _calibrate_tags, "centre-embedding": _centre_embedding}
     try:
         return handlers[args.command](args)
     except KeyboardInterrupt:

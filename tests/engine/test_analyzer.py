@@ -63,8 +63,8 @@ def test_a_file_query_runs_on_one_thread_and_restores_the_thread_count(model_dir
     path = audio_factory.write_audio(audio_factory.chord_progression(key_from_index(0), 8.0), tmp_path / "q.ogg")
     analyzer = Analyzer(load_model(model_dir))
     seen: list[int] = []
-    run = analyzer._run
-    monkeypatch.setattr(analyzer, "_run", lambda windows: seen.append(torch.get_num_threads()) or run(windows))
+    run = analyzer.run_windows
+    monkeypatch.setattr(analyzer, "run_windows", lambda windows: seen.append(torch.get_num_threads()) or run(windows))
     before = torch.get_num_threads()
     analysis = analyzer.analyze_file(path)
     assert seen == [analyzer_module.QUERY_INFERENCE_THREADS]
