@@ -1,7 +1,8 @@
 """The ``engine train`` command lines the Training tab runs, and the TOML config it writes for them.
 
 ``engine train finetune`` reads everything from a TOML file (``training/config.py``); the app writes
-one into the run folder from the user's choices, so the run can be repeated or resumed by hand.
+one into the run folder from the user's choices (``engine.toml_writer``), so the run can be repeated or
+resumed by hand.
 The base model is a training run folder or a model folder (the shipped default, a registered model): both
 are what ``finetune.init_from`` accepts. Its encoder architecture is copied so the weights fit.
 ``engine train from-library`` needs no config file: the app passes the user's choices as options.
@@ -18,6 +19,7 @@ from typing import Any
 import platformdirs
 
 from engine.model_folder import DEFAULT_MODEL_DIR
+from engine.toml_writer import toml_document
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 FROM_SCRATCH = ""
@@ -171,30 +173,11 @@ def config_sections(request: TrainingRequest) -> dict[str, dict[str, Any]]:
     return sections
 
 
-def toml_text(sections: dict[str, dict[str, Any]]) -> str:
-    """Flat sections of strings, numbers, booleans and lists; JSON's string escaping is valid TOML."""
-    lines = []
-    for section, values in sections.items():
-        lines.append(f"[{section}]")
-        for name, value in values.items():
-            lines.append(f"{name} = {_toml_value(value)}")
-        lines.append("")
-    return "\n".join(lines)
-
-
-def _toml_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(_toml_value(item) for item in value) + "]"
-    if isinstance(value, (int, float)):
-        return repr(value)
-    return json.dumps(str(value))
-
-
 def write_config(request: TrainingRequest) -> Path:
+    """The run's TOML config in its run folder. Raises ``OSError`` when it cannot be written, ``ValueError``
+    when a path cannot be written as TOML text (a name with undecodable bytes)."""
     request.run_dir.mkdir(parents=True, exist_ok=True)
-    request.config_path.write_text(toml_text(config_sections(request)), encoding="utf-8")
+    request.config_path.write_text(toml_document(config_sections(request)), encoding="utf-8")
     return request.config_path
 
 

@@ -327,6 +327,9 @@ class TrainingView(QWidget):
         except OSError as error:
             show_error(self, "Training", f"Cannot write the run folder {request.run_dir}: {error.strerror or error}")
             return
+        except ValueError as error:
+            show_error(self, "Training", f"Cannot write the run's config: {error}")
+            return
         self.request = request
         self.from_file_button.setChecked(True)
         self.labels_edit.setText(str(request.labels))

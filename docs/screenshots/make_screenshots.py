@@ -71,14 +71,14 @@ def write_small_config(folder: Path) -> Path:
     """The shipped from-library config with a smaller batch and frequent logging (a curve within a minute)."""
     import tomllib
 
-    from app.training_command import toml_text
+    from engine.toml_writer import toml_document
     from training.from_library import DEFAULT_CONFIG
 
     sections = tomllib.loads(DEFAULT_CONFIG.read_text(encoding="utf-8"))
     for name, values in SCREENSHOT_CONFIG.items():
         sections.setdefault(name, {}).update(values)
     path = folder / "from-library-screenshots.toml"
-    path.write_text(toml_text(sections), encoding="utf-8")
+    path.write_text(toml_document(sections), encoding="utf-8")
     return path
 
 
