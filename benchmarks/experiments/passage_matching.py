@@ -2,13 +2,13 @@
 means? Each held-out game track keeps one window every 27 s (about what ``engine index`` analyses), each 30 s,
 96 kbps excerpt (drawn as ``engine eval`` draws them) is cut into windows at a fine hop, so one of them lines up
 with a stored window; a track scores its best window match. Prints top-1 and how the true track's best match
-compares with the best match among the other tracks (a threshold needs the two apart). Run from the folder that
-holds data/ and main/:
+compares with the best match among the other tracks (a threshold needs the two apart). Run from the repository
+root:
 
-    python main/training/experiments/passage_matching.py --model main/resources/models/default \
-        --debian data/debian/manifest.jsonl
+    python -m benchmarks.experiments.passage_matching --model resources/models/default \
+        --debian ../data/debian/manifest.jsonl
 
-BENCHMARKS.md ("Default model") has the figures.
+docs/lab-notes/2026-11-30-embedding-experiments.md ("Where the excerpt misses come from") has the figures.
 """
 
 from __future__ import annotations

@@ -1,9 +1,9 @@
 """Which track embedding generalises: window count, spectral statistics beside the learned block statistics,
 and library-level standardisation, scored by same-soundtrack retrieval on one split of the Debian corpus.
 
-Run on the validation split to choose (the test split is for the final report only):
-    python -m training.experiments.embedding_coverage --model resources/models/default \
-        --debian data/debian/manifest.jsonl --split val
+Run on the validation split to choose (the test split is for the final report only), from the repository root:
+    python -m benchmarks.experiments.embedding_coverage --model resources/models/default \
+        --debian ../data/debian/manifest.jsonl --split val
 Every track is decoded once; the windows sit where ``engine index`` puts them (``engine.audio.window_starts``).
 """
 

@@ -8,12 +8,12 @@ run once; then same-soundtrack R-precision and excerpt top-1 are measured for se
   of the whole track's mean, with every window or every k-th window indexed.
 
 Features: the model's embedding, and the per-channel mean, max and std of each convolution block (LogFreqCNN
-only), standardised over all windows of the set. Run from the folder that holds data/ and main/:
+only), standardised over all windows of the set. Run from the repository root:
 
-    python main/training/experiments/window_aggregation.py --model main/resources/models/default \
-        --debian data/debian/manifest.jsonl --cache data/exp/windows_default.npz
+    python -m benchmarks.experiments.window_aggregation --model resources/models/default \
+        --debian ../data/debian/manifest.jsonl --cache ../data/exp/windows_default.npz
 
-BENCHMARKS.md ("Default model") has the figures.
+docs/lab-notes/2026-11-30-embedding-experiments.md ("Where the excerpt misses come from") has the figures.
 """
 
 from __future__ import annotations

@@ -2,8 +2,9 @@
 weight ``w`` in  log p_model(key) + w * correlation(chroma, Krumhansl profile of key), scored by MIREX on
 validation renders (never the test split), with the model alone (w = 0) and the template alone as rows.
 
-    python -m training.experiments.key_fusion --model resources/models/default --manifest data/scores/manifest.jsonl \
-        [--manifest data/generated/manifest.jsonl] --split val
+    python -m benchmarks.experiments.key_fusion --model resources/models/default \
+        --manifest ../data/scores/manifest.jsonl [--manifest ../data/generated/manifest.jsonl] --split val
+(from the repository root).
 The chroma is taken on the windows ``engine index`` reads, as the product would.
 """
 

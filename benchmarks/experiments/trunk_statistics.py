@@ -2,10 +2,11 @@
 game music for the model's embedding and for its trunk's plain statistics (per-channel mean, max and std of the
 last convolution block over pitch and time, averaged over the evaluation's windows, standardised over the set).
 
-    python main/training/experiments/trunk_statistics.py --model main/resources/models/default \
-        --debian data/debian/manifest.jsonl
+    python -m benchmarks.experiments.trunk_statistics --model resources/models/default \
+        --debian ../data/debian/manifest.jsonl
 
-LogFreqCNN models only. Prints one line per embedding; BENCHMARKS.md ("Default model") has the figures.
+(from the repository root). LogFreqCNN models only. Prints one line per embedding;
+docs/lab-notes/2026-11-30-model-history.md ("v1.2") has the figures.
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@
 # tag AP, held-out soundtrack similarity, transposition consistency).
 # Every held-out clip and track is evaluated (no sampling): the two runs differ by a few points at most.
 # Data: engine train data scores|debian, then engine train data manifests (data/manifests/*.jsonl).
-# Run from the folder that holds data/:  bash main/training/experiments/ssl_vs_semisupcon.sh
+# Run from the folder that holds data/ and main/ (the checkout):  bash main/benchmarks/experiments/ssl_vs_semisupcon.sh
 # STEPS=600 bash ... trains both for 600 steps instead of the configs' 150, into folders named compare_*_600.
 set -euo pipefail
 ENGINE=${ENGINE:-main/.venv/bin/engine}
