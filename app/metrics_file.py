@@ -1,4 +1,7 @@
-"""Follow a training run's ``metrics.jsonl`` as it grows: read only the new bytes, never a half-written line."""
+"""Follow JSON-lines files as they grow: a training run's ``metrics.jsonl`` and the trainer's events file.
+
+Each poll reads only the new bytes and never a half-written line, so the GUI thread can poll on a timer.
+"""
 
 from __future__ import annotations
 
@@ -11,14 +14,13 @@ STEP_FIELD = "step"
 NON_METRIC_FIELDS = frozenset({"step", "epoch", "time", "timestamp", "wall_time", "elapsed", "phase", "split"})
 
 
-class MetricsFollower:
-    """Incremental reader: ``poll()`` returns the records appended since the last call."""
+class JsonLinesFollower:
+    """Incremental reader: ``poll()`` returns the objects appended since the last call ([] while the file is missing)."""
 
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
         self._offset = 0
         self._partial = b""
-        self.series: dict[str, tuple[list[float], list[float]]] = {}
 
     def poll(self) -> list[dict]:
         try:
@@ -32,12 +34,20 @@ class MetricsFollower:
         self._offset += len(chunk)
         lines = (self._partial + chunk).split(b"\n")
         self._partial = lines.pop()  # the text after the last newline may still be being written
-        records = []
-        for line in lines:
-            record = _parse(line)
-            if record is not None:
-                records.append(record)
-                self._add_to_series(record)
+        return [record for record in map(_parse, lines) if record is not None]
+
+
+class MetricsFollower(JsonLinesFollower):
+    """Follows ``metrics.jsonl`` and keeps each numeric field as a curve: ``series[name] = (steps, values)``."""
+
+    def __init__(self, path: Path | str) -> None:
+        super().__init__(path)
+        self.series: dict[str, tuple[list[float], list[float]]] = {}
+
+    def poll(self) -> list[dict]:
+        records = super().poll()
+        for record in records:
+            self._add_to_series(record)
         return records
 
     def _add_to_series(self, record: dict) -> None:

@@ -2,7 +2,8 @@
 
 ``engine train finetune`` reads everything from a TOML file (``training/config.py``); the app writes
 one into the run folder from the user's choices (``engine.toml_writer``), so the run can be repeated or
-resumed by hand.
+resumed by hand. Every command reports to the app through an events file (``--events``, see
+``engine.training_events``), never through its messages for people.
 The base model is a training run folder or a model folder (the shipped default, a registered model): both
 are what ``finetune.init_from`` accepts. Its encoder architecture is copied so the weights fit.
 ``engine train from-library`` needs no config file: the app passes the user's choices as options.
@@ -10,7 +11,6 @@ are what ``finetune.init_from`` accepts. Its encoder architecture is copied so t
 
 from __future__ import annotations
 
-import json
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +19,7 @@ from typing import Any
 import platformdirs
 
 from engine.model_folder import DEFAULT_MODEL_DIR
+from engine.run_folder import CustomModelFolders, find_run_folders, read_architecture
 from engine.toml_writer import toml_document
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -28,8 +29,7 @@ DEFAULT_MIN_TRACKS = 10  # the command's default: tag values with fewer tracks a
 APP_DATA_NAME = "semisup-music"
 CONFIG_FILE_NAME = "app-finetune.toml"
 MODEL_SUBFOLDER = "model"
-RUN_SUMMARY_FILE = "config.json"  # written by the trainer into every run folder
-LATEST_CHECKPOINT_POINTER = Path("checkpoints") / "latest"
+EVENTS_OPTION = "--events"
 DEFAULT_BATCH_SIZE = 32
 
 
@@ -51,23 +51,17 @@ class LibraryTrainingRequest:
     config: Path | None = None
 
     @property
-    def workspace(self) -> Path:
-        from training.from_library import custom_models_root  # the command's own layout (imported when needed)
-
-        return custom_models_root(self.database) / self.name
-
-    @property
     def run_dir(self) -> Path:
-        return self.workspace / "run"
+        return CustomModelFolders.of(self.database, self.name).run_dir
 
     @property
     def model_dir(self) -> Path:
-        return self.workspace / MODEL_SUBFOLDER
+        return CustomModelFolders.of(self.database, self.name).model_dir
 
 
-def from_library_arguments(request: LibraryTrainingRequest) -> list[str]:
+def from_library_arguments(request: LibraryTrainingRequest, events: Path) -> list[str]:
     """``python -m engine.cli train from-library --labels genre,mood --name NAME --db FILE …`` (resumes by name)."""
-    arguments = ["-m", "engine.cli", "train", "from-library", "--labels", ",".join(request.fields),
+    arguments = ["-m", "engine.cli", "train", "from-library", EVENTS_OPTION, str(events), "--labels", ",".join(request.fields),
                  "--name", request.name, "--db", str(request.database), "--min-tracks", str(request.min_tracks)]
     if request.base_model:
         arguments += ["--base", request.base_model]
@@ -137,24 +131,6 @@ def python_program() -> str:
     return sys.executable
 
 
-def is_run_folder(folder: Path) -> bool:
-    """A folder the trainer wrote that has at least one checkpoint (so it can be a base or be exported)."""
-    return (folder / RUN_SUMMARY_FILE).is_file() and (folder / LATEST_CHECKPOINT_POINTER).is_file()
-
-
-def find_run_folders(parent: Path) -> list[Path]:
-    if not parent.is_dir():
-        return []
-    return sorted(child for child in parent.iterdir() if child.is_dir() and is_run_folder(child))
-
-
-def run_architecture(run_dir: Path) -> dict[str, Any] | None:
-    try:
-        return json.loads((run_dir / RUN_SUMMARY_FILE).read_text(encoding="utf-8")).get("architecture")
-    except (OSError, ValueError):
-        return None
-
-
 def config_sections(request: TrainingRequest) -> dict[str, dict[str, Any]]:
     """The TOML sections for this run: run, data and finetune (plus the base run's encoder)."""
     sections: dict[str, dict[str, Any]] = {
@@ -165,7 +141,7 @@ def config_sections(request: TrainingRequest) -> dict[str, dict[str, Any]]:
     }
     if request.base_run:
         sections["finetune"]["init_from"] = request.base_run
-        architecture = run_architecture(Path(request.base_run))
+        architecture = read_architecture(request.base_run)
         if architecture:
             sections["encoder"] = dict(architecture)
     for name, values in request.overrides.items():
@@ -181,11 +157,11 @@ def write_config(request: TrainingRequest) -> Path:
     return request.config_path
 
 
-def train_arguments(request: TrainingRequest) -> list[str]:
+def train_arguments(request: TrainingRequest, events: Path) -> list[str]:
     """``python -m engine.cli train finetune --config …`` (resumes when the run folder has checkpoints)."""
-    return ["-m", "engine.cli", "train", "finetune", "--config", str(request.config_path)]
+    return ["-m", "engine.cli", "train", "finetune", EVENTS_OPTION, str(events), "--config", str(request.config_path)]
 
 
-def export_arguments(request: TrainingRequest) -> list[str]:
-    return ["-m", "engine.cli", "train", "export", "--checkpoint", str(request.run_dir),
+def export_arguments(request: TrainingRequest, events: Path) -> list[str]:
+    return ["-m", "engine.cli", "train", "export", EVENTS_OPTION, str(events), "--checkpoint", str(request.run_dir),
             "--out", str(request.model_dir), "--name", request.name]

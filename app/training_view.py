@@ -3,17 +3,19 @@
 Two sources of labels: the library's own tags (``engine train from-library``: tag fields, a name, a
 minimum of tracks per value; it trains, exports, registers the model and analyses the library with it)
 or a JSONL labels file (``engine train finetune`` then ``export``). Either way training runs in its own
-process (QProcess), so a crash or a long run never touches the app; the app reads the metrics file the
-trainer appends to, the process's output for the log pane and phase, and (while the library is analysed
-with the new model) the count of tracks it has analysed. Stop sends an interrupt, so the trainer saves a
-checkpoint and the same run resumes. A finished model is offered in the model picker.
+process (QProcess), so a crash or a long run never touches the app. The app follows two files the trainer
+appends to: the run's ``metrics.jsonl`` for the curves, and an events file (``--events``: phases, progress,
+the error's reason; ``engine.training_events``) for the status line. The process's output, meant for
+people, only fills the log pane. Stop sends an interrupt, so the trainer saves a checkpoint and the same run
+resumes. A finished model is offered in the model picker.
 """
 
 from __future__ import annotations
 
 import os
-import re
 import signal
+import tempfile
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -43,8 +45,8 @@ from PySide6.QtWidgets import (
 from app import theme
 from app.elided_label import ElidedLabel
 from app.errors import show_error
-from app.metrics_file import MetricsFollower
-from app.training_messages import engine_reason, failure_message
+from app.metrics_file import JsonLinesFollower, MetricsFollower
+from app.training_messages import failure_message
 from app.tasks import run_task
 from app.training_command import (
     DEFAULT_BATCH_SIZE,
@@ -62,24 +64,35 @@ from app.training_command import (
     train_arguments,
     write_config,
 )
+from engine.run_folder import metrics_path
 from engine.tag_suggestions import LABEL_FIELDS
+from engine.training_events import (
+    ERROR, EVALUATING, EXPORTING, PHASE, PLANNING, PREPARING, PROGRESS, REEMBEDDING, TRAINING, TrainingEvent,
+)
 
 POLL_INTERVAL_MS = 500
 STOP_GRACE_MS = 15000  # the trainer saves a checkpoint when interrupted; killed only if it has not exited by then
-EMBED_POLL_TICKS = 4  # while the library is analysed with the new model, count its analyses every 4th tick
 DEFAULT_LABEL_FIELDS = ("genre",)
 FIELD_SPACING = 12  # pixels between the tag fields and the minimum-tracks box
 FROM_LIBRARY, FROM_FILE = 0, 1  # the labels source buttons
-# Lines of `engine train from-library` output (stderr) that start a phase, and what the status then says.
-LIBRARY_PHASES = (
-    ("finetuning", "Decoding the tagged tracks, then training…"),
-    ("exporting", "Exporting the model…"),
-    ("re-embedding", "Analysing the library with the new model…"),
-)
-STEPS_IN_LOG = re.compile(r"for (\d+) steps")
+# What the status line says when the command announces a phase (an event), and with its progress.
+PHASE_STATUS = {
+    PLANNING: "Reading the library's tags…",
+    PREPARING: "Decoding the training tracks, then training…",
+    TRAINING: "Training…",
+    EXPORTING: "Exporting the model…",
+    REEMBEDDING: "Analysing the library with the new model…",
+    EVALUATING: "Measuring the new model on the held-out albums…",
+}
+PROGRESS_STATUS = {
+    TRAINING: "Training… step {step:,} of {total:,}",
+    REEMBEDDING: "Analysing the library with the new model: {step:,} of {total:,} files",
+}
+# The phase a launch is in before its first event (a process that dies before announcing one).
+STAGE_PHASE = {"train": PREPARING, "export": EXPORTING, "library": PLANNING}
+EVENTS_FILE_SUFFIX = ".events.jsonl"
 LOG_MAX_LINES = 3000
 LOSS_FIELDS = ("loss",)
-METRICS_FILE_NAME = "metrics.jsonl"
 # The lower plot starts on the first of these the run logs (quality first, then throughput).
 PREFERRED_METRICS = ("val_map", "tag_map", "key_accuracy", "accuracy", "samples_per_s", "lr")
 DEFAULT_STEPS = 500
@@ -123,9 +136,10 @@ class TrainingView(QWidget):
         self.request: TrainingRequest | None = None
         self.library_request: LibraryTrainingRequest | None = None
         self._stage = "idle"  # "train" | "export" | "library" | "stopping" | "idle"
-        self._ticks = 0
-        self._total_steps = 0
-        self._library_phase = ""  # the last phase `engine train from-library` announced
+        self._events_path: Path | None = None  # the running command's events file (a temporary file)
+        self._events: JsonLinesFollower | None = None
+        self._phase = ""  # the last phase the running command announced
+        self._failure_reason = ""  # the reason of its error event
 
         self.source_buttons = QButtonGroup(self)
         self.from_library_button = QRadioButton("My library's tags")
@@ -227,7 +241,7 @@ class TrainingView(QWidget):
 
         self.timer = QTimer(self)
         self.timer.setInterval(POLL_INTERVAL_MS)
-        self.timer.timeout.connect(self.poll_metrics)
+        self.timer.timeout.connect(self.poll)
         self.start_button.clicked.connect(lambda: self.start())
         self.stop_button.clicked.connect(self.stop)
         self.open_button.clicked.connect(self._choose_run)
@@ -336,9 +350,8 @@ class TrainingView(QWidget):
         self.name_edit.setText(request.name)
         self.steps_box.setValue(request.steps)
         self.batch_box.setValue(request.batch_size)
-        self._total_steps = request.steps
         self.show_run(request.run_dir, follow=True)
-        self._launch("train", train_arguments(request))
+        self._launch("train", lambda events: train_arguments(request, events))
 
     def start_from_library(self, request: LibraryTrainingRequest) -> None:
         """``engine train from-library``: it reports what the tags give, trains, exports, registers the model and
@@ -346,29 +359,37 @@ class TrainingView(QWidget):
         if not request.fields:
             show_error(self, "Training", "Tick at least one tag field to learn from (genre, mood, grouping or key).")
             return
-        self._total_steps = request.steps or 0
         self.start_button.setEnabled(False)
         self.status.setText("Preparing…")
         library = self.library
 
         def prepare() -> LibraryTrainingRequest:
             """The command is told the app's active model by folder: the app may have been opened with --model."""
-            base = request.base_model or str(library.model().folder)
-            prepared = replace(request, base_model=base)
-            prepared.run_dir  # noqa: B018 (imports the command's folder layout here, off the GUI thread)
-            return prepared
+            return replace(request, base_model=request.base_model or str(library.model().folder))
 
         run_task(prepare, self._launch_from_library, lambda message: self._finish_ui(f"Cannot start: {message}"))
 
     def _launch_from_library(self, request: LibraryTrainingRequest) -> None:
         self.library_request = request
         self.show_run(request.run_dir, follow=True)
-        self._launch("library", from_library_arguments(request))
-        self.status.setText("Reading the library's tags…")
+        self._launch("library", lambda events: from_library_arguments(request, events))
 
-    def _launch(self, stage: str, arguments: list[str]) -> None:
+    def _launch(self, stage: str, arguments_for: Callable[[Path], list[str]]) -> None:
+        """Start ``python arguments_for(events file)``; its events file is new and empty, so nothing is read
+        from an earlier command."""
         self._stage = stage
-        self._library_phase = ""
+        self._phase, self._failure_reason = "", ""
+        self._remove_events_file()
+        try:
+            handle, name = tempfile.mkstemp(prefix="engine-train-", suffix=EVENTS_FILE_SUFFIX)
+        except OSError as error:
+            self._finish_ui("Training could not start.")
+            show_error(self, "Training", f"Cannot create a temporary file for the trainer's events: {error.strerror or error}")
+            return
+        os.close(handle)
+        self._events_path = Path(name)
+        self._events = JsonLinesFollower(self._events_path)
+        arguments = arguments_for(self._events_path)
         process = QProcess(self)
         environment = QProcessEnvironment.systemEnvironment()
         environment.insert("PYTHONUNBUFFERED", "1")
@@ -380,7 +401,7 @@ class TrainingView(QWidget):
         process.errorOccurred.connect(self._on_process_error)
         self.process = process
         self.log.appendPlainText(f"$ {python_program()} {' '.join(arguments)}")
-        self.status.setText("Exporting the model…" if stage == "export" else "Training…")
+        self.status.setText(PHASE_STATUS[STAGE_PHASE[stage]])
         self.start_button.setEnabled(False)
         self.stop_button.setEnabled(stage in ("train", "library"))
         process.start(python_program(), arguments)
@@ -412,22 +433,32 @@ class TrainingView(QWidget):
         return self.process is None or self.process.waitForFinished(timeout_ms)
 
     def _read_output(self) -> None:
+        """The command's output is for people: it goes to the log pane and is never parsed."""
         text = bytes(self.process.readAllStandardOutput()).decode("utf-8", errors="replace")
         for line in text.replace("\r", "\n").splitlines():
             if line.strip():
                 self.log.appendPlainText(line.rstrip())
-                if self._stage == "library":
-                    self._follow_library_phase(line)
 
-    def _follow_library_phase(self, line: str) -> None:
-        """The status line follows the phases `engine train from-library` announces on its output."""
-        for start, status in LIBRARY_PHASES:
-            if line.lstrip().startswith(start):
-                self._library_phase = start
-                self.status.setText(status)
-        steps = STEPS_IN_LOG.search(line)
-        if steps and not self._total_steps:
-            self._total_steps = int(steps.group(1))
+    def poll_events(self) -> None:
+        """Read the running command's new events: phases and progress set the status line, an error its reason."""
+        if self._events is None:
+            return
+        for record in self._events.poll():
+            event = TrainingEvent.from_json(record)
+            if event is not None:
+                self.show_event(event)
+
+    def show_event(self, event: TrainingEvent) -> None:
+        if event.event == ERROR:
+            self._failure_reason = event.reason
+        if event.phase:
+            self._phase = event.phase
+        if self._stage in ("idle", "stopping"):
+            return  # the status says what the user asked for ("Stopping…") or how the run ended
+        if event.event == PHASE and event.phase in PHASE_STATUS:
+            self.status.setText(PHASE_STATUS[event.phase])
+        elif event.event == PROGRESS and event.phase in PROGRESS_STATUS and event.step is not None and event.total:
+            self.status.setText(PROGRESS_STATUS[event.phase].format(step=event.step, total=event.total))
 
     def _on_process_error(self, error: QProcess.ProcessError) -> None:
         if error == QProcess.ProcessError.FailedToStart:
@@ -435,18 +466,18 @@ class TrainingView(QWidget):
             show_error(self, "Training", f"Could not start {python_program()}")
 
     def _on_finished(self, exit_code: int, exit_status: QProcess.ExitStatus) -> None:
-        self.poll_metrics()
+        self.poll()
         stage = self._stage
         crashed = exit_status != QProcess.ExitStatus.NormalExit
         if stage == "stopping":
             self._finish_ui("Stopped. Start again with the same name to continue where it stopped.")
         elif crashed or exit_code != 0:
-            message = failure_message(self._library_phase if stage == "library" else stage,
-                                      "" if crashed else engine_reason(self.log.toPlainText().splitlines()), exit_code)
+            message = failure_message(self._phase or STAGE_PHASE.get(stage, ""), self._failure_reason, exit_code)
             self._finish_ui(message)
             show_error(self, "Training", message)
         elif stage == "train" and self.request is not None:
-            self._launch("export", export_arguments(self.request))
+            request = self.request
+            self._launch("export", lambda events: export_arguments(request, events))
         elif stage == "export" and self.request is not None:
             folder = str(self.request.model_dir)
             self._finish_ui(f"Finished: the model is in {folder} and in the Model box.")
@@ -462,14 +493,20 @@ class TrainingView(QWidget):
     def _finish_ui(self, message: str) -> None:
         self._stage = "idle"
         self.timer.stop()
+        self._remove_events_file()
         self.status.setText(message)
         self.start_button.setEnabled(True)
         self.stop_button.setEnabled(False)
 
+    def _remove_events_file(self) -> None:
+        if self._events_path is not None:
+            self._events_path.unlink(missing_ok=True)
+        self._events_path, self._events = None, None
+
     # ---- curves ---------------------------------------------------------------------------
     def show_run(self, run_dir: Path, follow: bool = False) -> None:
-        """Plot ``run_dir/metrics.jsonl``; with ``follow`` keep polling it while the run goes on."""
-        self.follower = MetricsFollower(run_dir / METRICS_FILE_NAME)
+        """Plot the run's ``metrics.jsonl``; with ``follow`` keep polling it (and the events) while the run goes on."""
+        self.follower = MetricsFollower(metrics_path(run_dir))
         self.loss_curve.setData([], [])
         self.metric_curve.setData([], [])
         self.metric_box.clear()
@@ -481,10 +518,12 @@ class TrainingView(QWidget):
         else:
             self.status.setText(f"Showing {run_dir.name}: {self.last_step()} steps.")
 
+    def poll(self) -> None:
+        """One timer tick while a run goes on: its events, then its metrics."""
+        self.poll_events()
+        self.poll_metrics()
+
     def poll_metrics(self) -> None:
-        self._ticks += 1
-        if self._stage == "library" and self._library_phase == "re-embedding" and self._ticks % EMBED_POLL_TICKS == 0:
-            self._count_new_model_analyses()
         if self.follower is None or not self.follower.poll():
             return
         series = self.follower.series
@@ -501,24 +540,6 @@ class TrainingView(QWidget):
             if name in series:
                 self.loss_curve.setData(*series[name])
         self._draw_metric()
-        training = self._stage == "train" or (self._stage == "library" and self._library_phase == "finetuning")
-        if self.running and training and self.last_step():
-            of_total = f" of {self._total_steps}" if self._total_steps else ""
-            self.status.setText(f"Training… step {self.last_step()}{of_total}")
-
-    def _count_new_model_analyses(self) -> None:
-        """While the new model analyses the library: how many tracks it has done (the store counts them)."""
-        library, folder = self.library, str(self.library_request.model_dir.resolve())
-
-        def count() -> tuple[int, int]:
-            done = next((info.analysed_tracks for info in library.models() if str(Path(info.folder).resolve()) == folder), 0)
-            return done, library.track_count()
-
-        def show(counts: tuple[int, int]) -> None:
-            if self._stage == "library" and self._library_phase == "re-embedding":
-                self.status.setText(f"Analysing the library with the new model: {counts[0]:,} of {counts[1]:,} tracks")
-
-        run_task(count, show, lambda _message: None, kind="background")
 
     def _on_metric_chosen(self, _position: int) -> None:
         self._metric_chosen_by_user = True

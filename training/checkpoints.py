@@ -6,13 +6,13 @@
     <run>/checkpoints/latest                          name of the newest complete checkpoint
     <run>/checkpoints/saved                           this run's checkpoints in the order they were saved
 
+The names come from ``engine.run_folder`` (the whole run folder's layout, torch-free for the app).
 Retention deletes only checkpoints listed in ``saved``, oldest first; it never sorts folders by name, so a
 run started again with ``--fresh`` (which first sets the earlier checkpoints aside) cannot delete its own.
 """
 
 from __future__ import annotations
 
-import json
 import shutil
 import time
 from pathlib import Path
@@ -23,21 +23,16 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from engine.networks import build_encoder
+from engine.run_folder import (
+    CHECKPOINT_PREFIX, CHECKPOINT_WEIGHTS_FILE as WEIGHTS_FILE, CHECKPOINTS_DIR, LATEST_FILE, SAVED_FILE, SET_ASIDE_PREFIX,
+    RunFolderError, checkpoint_name, checkpoints_root, latest_checkpoint, read_summary, run_dir_of,
+)
 
-CHECKPOINTS_DIR = "checkpoints"
-LATEST_FILE = "latest"
-SAVED_FILE = "saved"
-SET_ASIDE_PREFIX = CHECKPOINTS_DIR + ".replaced-"
-WEIGHTS_FILE = "model.safetensors"
 STATE_FILE = "state.pt"
 
 
 class CheckpointError(Exception):
     """A checkpoint is missing or unreadable; the message names the folder."""
-
-
-def checkpoint_name(step: int) -> str:
-    return f"step_{step:07d}"
 
 
 def rng_file(rank: int) -> str:
@@ -66,17 +61,17 @@ def _write_atomically(path: Path, text: str) -> None:
 def saved_checkpoints(run_dir: Path) -> list[str]:
     """This run's checkpoint names in save order. A folder from before the ``saved`` list existed lists its
     ``step_*`` folders by step (they can only be its own: ``--fresh`` sets earlier runs' aside)."""
-    root = run_dir / CHECKPOINTS_DIR
+    root = checkpoints_root(run_dir)
     listing = root / SAVED_FILE
     if listing.is_file():
         return [name for name in listing.read_text(encoding="utf-8").split() if name]
-    return sorted(path.name for path in root.glob("step_*") if path.is_dir())
+    return sorted(path.name for path in root.glob(CHECKPOINT_PREFIX + "*") if path.is_dir())
 
 
 def mark_latest(run_dir: Path, step: int, keep: int) -> None:
     """Point ``latest`` at ``step`` (after every file is written) and delete all but the ``keep`` most
     recently saved checkpoints of this run."""
-    root = run_dir / CHECKPOINTS_DIR
+    root = checkpoints_root(run_dir)
     name = checkpoint_name(step)
     saved = [old for old in saved_checkpoints(run_dir) if old != name] + [name]
     _write_atomically(root / LATEST_FILE, name)
@@ -89,7 +84,7 @@ def mark_latest(run_dir: Path, step: int, keep: int) -> None:
 
 def set_aside(run_dir: Path) -> Path | None:
     """Move an earlier run's checkpoints out of the way of a fresh start (kept, never deleted); returns where."""
-    root = Path(run_dir) / CHECKPOINTS_DIR
+    root = checkpoints_root(run_dir)
     if not root.is_dir():
         return None
     target = root.with_name(SET_ASIDE_PREFIX + time.strftime("%Y%m%dT%H%M%S"))
@@ -99,14 +94,6 @@ def set_aside(run_dir: Path) -> Path | None:
         suffix += 1
     root.rename(target)
     return target
-
-
-def latest_checkpoint(run_dir: Path) -> Path | None:
-    pointer = Path(run_dir) / CHECKPOINTS_DIR / LATEST_FILE
-    if not pointer.is_file():
-        return None
-    folder = pointer.parent / pointer.read_text(encoding="utf-8").strip()
-    return folder if (folder / WEIGHTS_FILE).is_file() else None
 
 
 def resolve_checkpoint(path: Path | str) -> Path:
@@ -134,17 +121,12 @@ def load_state(folder: Path, rank: int) -> dict[str, Any]:
     return torch.load(path, map_location="cpu", weights_only=True)
 
 
-def run_dir_of(checkpoint: Path) -> Path:
-    return checkpoint.parent.parent
-
-
 def read_run_summary(checkpoint: Path) -> dict[str, Any]:
-    """The run's ``config.json`` (mode, architecture, config) written when the run started."""
-    path = run_dir_of(checkpoint) / "config.json"
+    """The summary (mode, architecture, config) of the run a checkpoint folder belongs to."""
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as error:
-        raise CheckpointError(f"{path}: unreadable run summary ({error})") from None
+        return read_summary(run_dir_of(checkpoint))
+    except RunFolderError as error:
+        raise CheckpointError(str(error)) from None
 
 
 def load_encoder(path: Path | str) -> tuple[nn.Module, dict[str, Any], Path]:

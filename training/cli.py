@@ -1,18 +1,28 @@
 """``engine train ...``: cache, pretrain, finetune, probe, export, from-library, and ``data`` (forwarded to training.corpora).
 
 Exit codes follow the engine: 0 success, 1 bad input or a failed run (one clear line on stderr),
-2 usage, 130 interrupted (a checkpoint was saved; the same command resumes).
+2 usage, 130 interrupted (a checkpoint was saved; the same command resumes). pretrain, finetune, export and
+from-library take ``--events FILE``: JSON lines for programs (``engine.training_events``, docs/cli.md).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import sys
 from pathlib import Path
 
+from engine.training_events import EVALUATING, EXPORTING, PLANNING, PREPARING, REEMBEDDING, EventWriter, open_events
+
 EXIT_OK, EXIT_BAD_INPUT, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+EVENT_COMMANDS = frozenset({"pretrain", "finetune", "export", "from-library"})  # they take --events FILE
+
+
+def _add_events_option(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--events", type=Path, metavar="FILE", help="append machine-readable JSON lines (phase, "
+                         "progress, metrics, checkpoint, done / error / interrupted) to FILE; see docs/cli.md")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -32,6 +42,7 @@ def _parser() -> argparse.ArgumentParser:
         if name == "finetune":
             command.add_argument("--manifest", help="override finetune.manifest")
             command.add_argument("--init-from", help="override finetune.init_from (model folder or run folder)")
+        _add_events_option(command)
 
     cache = commands.add_parser(
         "cache", help="decode the audio a config trains on into its cache (parallel, resumable)",
@@ -84,6 +95,7 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--out", "--output", dest="out", required=True, type=Path, help="model folder to write")
     export.add_argument("--probe", type=Path, help="probe folder whose heads to include")
     export.add_argument("--name", help="model name (default: run.name)")
+    _add_events_option(export)
 
     _from_library_parser(commands)
     commands.add_parser("data", help="corpora and manifests (see `engine train data --help`)", add_help=False)
@@ -118,6 +130,7 @@ def _from_library_parser(commands) -> None:
     command.add_argument("--dry-run", action="store_true", help="only report what the tags give; train nothing")
     command.add_argument("--fresh", action="store_true", help="discard an earlier run of the same name")
     command.add_argument("--json", action="store_true", help="print the report as JSON on stdout")
+    _add_events_option(command)
 
 
 def _interrupt_on_stop_signals() -> None:
@@ -131,7 +144,8 @@ def _interrupt_on_stop_signals() -> None:
     signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
-def _train(args: argparse.Namespace) -> int:
+def _train(args: argparse.Namespace, events: EventWriter) -> int:
+    events.announce(PREPARING)
     import torch.distributed
 
     from training.config import TrainConfig, load_config
@@ -145,16 +159,18 @@ def _train(args: argparse.Namespace) -> int:
         config.run.steps = args.steps
     if args.output_dir:
         config.run.output_dir = args.output_dir
-    trainer = Trainer(config, mode=args.command, fresh=args.fresh, override=args.override)
+    trainer = Trainer(config, mode=args.command, fresh=args.fresh, override=args.override, events=events)
     _interrupt_on_stop_signals()
     try:
         trainer.fit()
     except KeyboardInterrupt:
+        events.interrupted(trainer.step)
         print("interrupted: checkpoint saved; run the same command to resume", file=sys.stderr)
         return EXIT_INTERRUPTED
     finally:
         if torch.distributed.is_initialized():
             torch.distributed.destroy_process_group()
+    events.done(trainer.run_dir, trainer.step, config.run.steps)
     if trainer.rank == 0:
         print(f"{args.command}: {trainer.step} steps; run folder {trainer.run_dir}", file=sys.stderr)
     return EXIT_OK
@@ -211,14 +227,18 @@ def _probe(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _export(args: argparse.Namespace) -> int:
+def _export(args: argparse.Namespace, events: EventWriter) -> int:
+    events.announce(EXPORTING)
     from training.export import export_model
 
     checkpoint = args.checkpoint or args.run
     if checkpoint is None:
-        print("error: give the run folder (engine train export RUN --out DIR)", file=sys.stderr)
+        reason = "give the run folder (engine train export RUN --out DIR)"
+        events.error(reason)
+        print(f"error: {reason}", file=sys.stderr)
         return EXIT_USAGE
     folder = export_model(checkpoint, args.out, args.probe, args.name)
+    events.done(folder)
     print(f"model folder written: {folder}", file=sys.stderr)
     return EXIT_OK
 
@@ -251,38 +271,51 @@ def _centre_embedding(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _from_library(args: argparse.Namespace) -> int:
+def _from_library(args: argparse.Namespace, events: EventWriter) -> int:
     """Plan (reported on stderr before training) → train → re-embed → evaluate; the report on stdout."""
     import threading
 
     from engine.cli import _interrupt_sets
     from engine.cli_progress import IndexProgressDisplay
+    from engine.results import IndexProgress
     from training.from_library import DEFAULT_CONFIG, LibraryTraining, plan_text, result_text
 
+    events.announce(PLANNING)
     fields = [name.strip().lower() for name in args.labels.split(",") if name.strip()]
     say = lambda message: print(message, file=sys.stderr, flush=True)  # noqa: E731
     with LibraryTraining(args.db, fields, args.name, args.base, args.min_tracks, args.holdout, args.max_unlabeled,
                          args.steps, args.config or DEFAULT_CONFIG, args.fresh, say=say) as run:
         report = run.report()
         if args.dry_run:
+            events.done()
             print(json.dumps(report, indent=2) if args.json else plan_text(report))
             return EXIT_OK
         say(plan_text(report))
         try:
-            report["training"] = run.train()
+            report["training"] = run.train(events)
         except KeyboardInterrupt:
+            events.interrupted()
             say("interrupted: checkpoint saved; run the same command again to continue")
             return EXIT_INTERRUPTED
+        events.announce(REEMBEDDING)
         say("re-embedding the library with the new model (its own index; the active model is unchanged) ...")
         cancel = threading.Event()
+
+        def show(progress: IndexProgress) -> None:
+            display.update(progress)
+            events.progress(progress.files_done, progress.files_total)
+
         with _interrupt_sets(cancel), IndexProgressDisplay() as display:
-            embedded = run.embed(args.workers, display.update, cancel)
+            embedded = run.embed(args.workers, show, cancel)
         report["reembedding"] = embedded.to_json()
         if embedded.cancelled:
+            events.interrupted()
             say("interrupted; run the same command again to continue")
             return EXIT_INTERRUPTED
+        events.announce(EVALUATING)
         report["evaluation"] = run.evaluate()
         run.write_report(report)
+    events.done(run.model_dir)
     print(json.dumps(report, indent=2) if args.json else result_text(report))
     return EXIT_OK
 
@@ -317,13 +350,32 @@ def main(argv: list[str] | None = None) -> int:
     handlers = {"cache": _cache, "pretrain": _train, "finetune": _train, "probe": _probe, "export": _export, "from-library": _from_library,
                 "calibrate-tags": _calibrate_tags, "centre-embedding": _centre_embedding}
     try:
-        return handlers[args.command](args)
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
-    except _known_errors() as error:
-        print(f"error: {error}", file=sys.stderr)
+        events = _open_events(getattr(args, "events", None))
+    except OSError as error:
+        print(f"error: cannot write the events file {args.events}: {error.strerror or error}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    with events:
+        try:
+            handler = handlers[args.command]
+            return handler(args, events) if args.command in EVENT_COMMANDS else handler(args)
+        except KeyboardInterrupt:
+            events.interrupted()
+            print("interrupted", file=sys.stderr)
+            return EXIT_INTERRUPTED
+        except _known_errors() as error:
+            events.error(str(error))
+            print(f"error: {error}", file=sys.stderr)
+            return EXIT_BAD_INPUT
+        except Exception as error:  # a bug: the traceback is for people, the reason for a program reading events
+            events.error(f"unexpected {type(error).__name__}: {error}")
+            raise
+
+
+def _open_events(destination: Path | None) -> EventWriter:
+    """The writer for ``--events``; under torchrun only rank 0 writes, so a run has one stream."""
+    if destination is None or int(os.environ.get("RANK", "0")) != 0:
+        return open_events(None)
+    return open_events(destination)
 
 
 if __name__ == "__main__":

@@ -15,9 +15,9 @@ import torch
 from engine.keys import KEY_CLASS_NAMES
 from engine.model_folder import ModelConfig, save_model
 from engine.networks import AudioModel, ClassifierHead, build_key_head
+from engine.run_folder import labels_path, read_metrics, run_dir_of
 from training.checkpoints import load_encoder, load_weights, read_run_summary
 from training.probes import load_probe_heads
-from training.trainer import LABELS_FILE, read_metrics
 
 
 class ExportError(ValueError):
@@ -28,7 +28,7 @@ def _run_heads(checkpoint: Path, summary: dict[str, Any], encoder: torch.nn.Modu
     """Heads trained inside a finetuning run, keyed by task."""
     weights = load_weights(checkpoint)
     hidden = int(summary["config"]["finetune"]["head_hidden_dim"])
-    labels = json.loads((checkpoint.parent.parent / LABELS_FILE).read_text(encoding="utf-8"))
+    labels = json.loads(labels_path(run_dir_of(checkpoint)).read_text(encoding="utf-8"))
     heads = {}
     for task, prefix, names in (("key", "key_head.", list(KEY_CLASS_NAMES)), ("tags", "tag_head.", labels["tags"])):
         state = {name[len(prefix) :]: tensor for name, tensor in weights.items() if name.startswith(prefix)}
@@ -83,8 +83,7 @@ def export_model(checkpoint: Path | str, out_dir: Path | str, probe_dir: Path | 
     key = heads.get("key")
     tags = heads.get("tags")
     network = AudioModel(encoder, key[0] if key else None, tags[0] if tags else None)
-    run_dir = folder.parent.parent
-    history = read_metrics(run_dir) if (run_dir / "metrics.jsonl").is_file() else []
+    history = read_metrics(run_dir_of(folder))
     training = {
         "mode": summary.get("mode"),
         "checkpoint": folder.name,

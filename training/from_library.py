@@ -5,8 +5,9 @@
          library the unlabeled part) ─▶ model folder ─▶ registered, the library re-embedded into its own index
       ─▶ held-out albums scored before vs after
 
-Folders: ``<database folder>/custom-models/<name>/model`` (the model folder) and ``.../run`` (plan, manifests,
-checkpoints, audio cache, report); with the default database that is the per-user data folder. The new model
+Folders (``engine.run_folder.CustomModelFolders``): ``<database folder>/custom-models/<name>/model`` (the model
+folder) and ``.../run`` (plan, manifests, checkpoints, audio cache, report); with the default database that is the
+per-user data folder. The new model
 is registered but not made active: ``engine similar --model NAME`` (or the app's picker) chooses it.
 
 Resuming: the plan is written before training and read back by the next run with the same name, training
@@ -43,6 +44,8 @@ from engine.model_folder import CONFIG_FILE as MODEL_CONFIG_FILE
 from engine.model_checks import check_model_name
 from engine.model_folder import MODEL_CARD_FILE, LoadedModel, load_model
 from engine.results import IndexProgress, IndexReport
+from engine.run_folder import CustomModelFolders
+from engine.training_events import EXPORTING, PREPARING, EventWriter
 from engine.scan import path_from_key
 from training.config import TrainConfig, load_config
 from training.data import LabelVocabulary, ManifestEntry, write_manifest
@@ -56,7 +59,6 @@ from training.probes import ProbeSettings, train_head
 from training.trainer import Trainer
 
 DEFAULT_CONFIG = Path(__file__).resolve().parent / "configs" / "from_library.toml"
-CUSTOM_MODELS_FOLDER = "custom-models"
 PLAN_FILE, REPORT_FILE, DONE_FILE = "plan.json", "report.json", "exported.json"
 EVALUATION_FILE = "evaluation.json"  # in the model folder, as the shipped default has one
 LABELED_MANIFEST, UNLABELED_MANIFEST = "labeled.jsonl", "unlabeled.jsonl"
@@ -74,10 +76,6 @@ class FromLibraryError(ValueError):
 
 def default_name(fields: list[str]) -> str:
     return "library-" + "-".join(fields)
-
-
-def custom_models_root(database: Path) -> Path:
-    return Path(database).resolve().parent / CUSTOM_MODELS_FOLDER
 
 
 class LibraryTraining:
@@ -101,8 +99,8 @@ class LibraryTraining:
             raise FromLibraryError(str(error)) from None
         self.library = Library(database, base)
         self.base = self.library.model()
-        self.workspace = custom_models_root(self.library.db_path) / self.name
-        self.run_dir, self.model_dir = self.workspace / "run", self.workspace / "model"
+        folders = CustomModelFolders.of(self.library.db_path, self.name)
+        self.workspace, self.run_dir, self.model_dir = folders.workspace, folders.run_dir, folders.model_dir
         self.settings = {"fields": self.fields, "min_tracks": min_tracks, "holdout_share": holdout_share,
                          "max_unlabeled": max_unlabeled, "seed": seed, "base_model": self.base.model_id}
         self.steps, self.config_path = steps, Path(config_path)
@@ -160,9 +158,11 @@ class LibraryTraining:
     def exported(self) -> bool:
         return (self.run_dir / DONE_FILE).is_file() and (self.model_dir / MODEL_CONFIG_FILE).is_file()
 
-    def train(self) -> dict[str, Any]:
+    def train(self, events: EventWriter | None = None) -> dict[str, Any]:
         """Finetune (resuming from the latest checkpoint) and export the model folder; Ctrl-C raises
-        ``KeyboardInterrupt`` after saving a checkpoint. Returns the training summary."""
+        ``KeyboardInterrupt`` after saving a checkpoint. Returns the training summary. ``events`` hears
+        the phases (preparing, training, exporting), the steps and the checkpoints."""
+        events = events or EventWriter()
         if self.fresh:
             self._discard_earlier_run()
             self.fresh = False
@@ -173,16 +173,18 @@ class LibraryTraining:
             self._write_manifests()
             (self.run_dir / PLAN_FILE).write_text(
                 json.dumps({"settings": self.settings, "plan": self.plan.to_json()}, indent=1) + "\n", encoding="utf-8")
+        events.announce(PREPARING)
         config = self._config()
         started = time.monotonic()
         self.say(f"finetuning {self.base.config.name} for {config.run.steps} steps on {len(self.plan.train_labeled)} "
                  f"tagged + {len(self.plan.unlabeled)} untagged tracks "
                  f"(decoding them first) ...")
-        trainer = Trainer(config, mode="finetune")  # decodes the training tracks into the audio cache first
+        trainer = Trainer(config, mode="finetune", events=events)  # decodes the training tracks into the audio cache first
         set_up = time.monotonic()
         resumed_from = trainer.step
         losses = trainer.fit()
         seconds = time.monotonic() - started
+        events.announce(EXPORTING)
         self.say(f"exporting the model folder {self.model_dir}")
         export_model(self.run_dir, self.model_dir, name=self.name)
         self._add_training_summary()
@@ -406,6 +408,6 @@ def _key_agreement(before: list, after: list) -> float | None:
 
 
 __all__ = [
-    "DEFAULT_CONFIG", "FromLibraryError", "LibraryTraining", "custom_models_root", "default_name", "plan_text",
+    "DEFAULT_CONFIG", "FromLibraryError", "LibraryTraining", "default_name", "plan_text",
     "result_text",
 ]

@@ -8,8 +8,9 @@
 
 Run with ``python -m training.cli pretrain --config FILE`` or, on several GPUs/processes,
 ``torchrun --nproc_per_node N -m training.cli pretrain --config FILE`` (NCCL on GPU, gloo on CPU).
-A run folder resumes from its latest checkpoint unless ``fresh=True``, and only with the configuration it
-was started with unless ``override=True`` (the changes are then recorded in its ``config.json``).
+A run folder (its layout: ``engine.run_folder``) resumes from its latest checkpoint unless ``fresh=True``, and
+only with the configuration it was started with unless ``override=True`` (the changes are then recorded in its
+``config.json``). Given an ``EventWriter``, rank 0 reports progress, metrics and checkpoints as events.
 
 Under several processes every rank decodes its part of a missing audio cache and the ranks then wait for
 each other on a gloo group of their own with a long timeout, so no NCCL collective is ever held while audio
@@ -40,6 +41,8 @@ from engine.model_folder import CONFIG_FILE as MODEL_CONFIG_FILE
 from engine.model_folder import WEIGHTS_FILE as MODEL_WEIGHTS_FILE
 from engine.model_folder import ModelLoadError, load_model
 from engine.networks import LogFreqCNNConfig, encoder_config_from_dict, encoder_config_to_dict, statistics_dimension
+from engine.run_folder import TENSORBOARD_DIR, checkpoint_folder, labels_path, metrics_path, summary_path
+from engine.training_events import TRAINING, EventWriter
 from engine.tag_suggestions import label_field
 from training import checkpoints
 from training.augment import BatchAugmenter
@@ -50,10 +53,6 @@ from training.data import (
 from training.learner import Learner
 from training.prefetch import BatchPrefetcher
 
-METRICS_FILE = "metrics.jsonl"
-CONFIG_FILE = "config.json"
-LABELS_FILE = "labels.json"
-TENSORBOARD_DIR = "tensorboard"
 STATISTICS_FIT_BATCHES = 16  # 16 x batch_size windows fix a statistics embedding's standardisation
 # How long ranks wait for each other to finish decoding the audio cache (on a gloo group of its own; NCCL's
 # default 10 minutes would kill the first launch on any real dataset). A week: decoding is never the limit.
@@ -107,9 +106,11 @@ def setup_distributed(device_setting: str) -> tuple[int, int, torch.device]:
 class Trainer:
     """Sets up data, augmentation, learner and optimizer from a ``TrainConfig``; ``fit()`` runs the loop."""
 
-    def __init__(self, config: TrainConfig, mode: str = "pretrain", fresh: bool = False, override: bool = False) -> None:
+    def __init__(self, config: TrainConfig, mode: str = "pretrain", fresh: bool = False, override: bool = False,
+                 events: EventWriter | None = None) -> None:
         self.config, self.mode = config, mode
         self.rank, self.world_size, self.device = setup_distributed(config.run.device)
+        self.events = events if events is not None and self.rank == 0 else EventWriter()  # one stream: rank 0's
         self.run_dir = Path(config.run.output_dir)
         if config.data.batch_size % self.world_size:
             raise TrainingError(f"data.batch_size {config.data.batch_size} is not divisible by {self.world_size} processes")
@@ -279,15 +280,15 @@ class Trainer:
             "mode": self.mode, "world_size": self.world_size, "architecture": self.architecture,
             "config": config_to_dict(self.config),
         }
-        (self.run_dir / CONFIG_FILE).write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+        summary_path(self.run_dir).write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
         labels = {"tags": self.vocabulary.names, "keys": list(KEY_CLASS_NAMES)}
-        (self.run_dir / LABELS_FILE).write_text(json.dumps(labels, indent=2) + "\n", encoding="utf-8")
-        (self.run_dir / METRICS_FILE).write_text("", encoding="utf-8")
+        labels_path(self.run_dir).write_text(json.dumps(labels, indent=2) + "\n", encoding="utf-8")
+        metrics_path(self.run_dir).write_text("", encoding="utf-8")
 
     # ------------------------------------------------------------ checkpoints
 
     def save_checkpoint(self) -> Path:
-        folder = self.run_dir / checkpoints.CHECKPOINTS_DIR / checkpoints.checkpoint_name(self.step)
+        folder = checkpoint_folder(self.run_dir, self.step)
         state: dict[str, Any] = {
             "step": self.step,
             "torch_rng": torch.get_rng_state(),
@@ -303,6 +304,7 @@ class Trainer:
             dist.barrier()
         if self.rank == 0:
             checkpoints.mark_latest(self.run_dir, self.step, self.config.run.keep_checkpoints)
+            self.events.checkpoint(self.step, folder)
         return folder
 
     def _resume(self, folder: Path) -> None:
@@ -342,14 +344,14 @@ class Trainer:
         summary.setdefault("resumes", []).append(
             {"step": self.step, "changes": {key: list(values) for key, values in sorted(changes.items())}}
         )
-        path = self.run_dir / CONFIG_FILE
+        path = summary_path(self.run_dir)
         partial = path.with_name(path.name + ".partial")
         partial.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
         partial.replace(path)
 
     def _truncate_metrics(self, step: int) -> None:
         """Drop metric lines past the resumed step so the file reads as one uninterrupted run."""
-        path = self.run_dir / METRICS_FILE
+        path = metrics_path(self.run_dir)
         if path.is_file():
             kept = [line for line in path.read_text(encoding="utf-8").splitlines() if line and json.loads(line)["step"] <= step]
             path.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
@@ -420,6 +422,7 @@ class Trainer:
         run = self.config.run
         writer = _summary_writer(self.run_dir) if self.rank == 0 else None
         progress = _progress(run.progress and self.rank == 0, self.mode)
+        self.events.announce(TRAINING)
         losses: list[float] = []
         times = StepTimes()
         try:
@@ -430,6 +433,7 @@ class Trainer:
                     self.step += 1
                     losses.append(loss)
                     progress.update(task, completed=self.step, loss=loss)
+                    self.events.progress(self.step, run.steps)
                     if self.step % run.log_every == 0 or self.step == run.steps:
                         self._log(loss, parts, times, writer)
                         times = StepTimes()
@@ -463,8 +467,9 @@ class Trainer:
             "labeled_per_batch": self.composer.labeled_count,
             "wall_time": time.time(),
         }
-        with open(self.run_dir / METRICS_FILE, "a", encoding="utf-8") as handle:
+        with open(metrics_path(self.run_dir), "a", encoding="utf-8") as handle:
             handle.write(json.dumps(record) + "\n")
+        self.events.metrics(self.step, record)
         if writer is not None:
             for name, value in record.items():
                 if name not in ("step", "wall_time"):
@@ -515,7 +520,7 @@ def _fitting_heads(initial: dict[str, torch.Tensor], own: dict[str, torch.Tensor
 def _summary_writer(run_dir: Path):
     from torch.utils.tensorboard import SummaryWriter
 
-    return SummaryWriter(log_dir=str(run_dir / TENSORBOARD_DIR))
+    return SummaryWriter(log_dir=str(Path(run_dir) / TENSORBOARD_DIR))
 
 
 def _progress(enabled: bool, mode: str):
@@ -528,9 +533,4 @@ def _progress(enabled: bool, mode: str):
     )
 
 
-def read_metrics(run_dir: Path | str) -> list[dict[str, Any]]:
-    path = Path(run_dir) / METRICS_FILE
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-
-
-__all__ = ["Trainer", "TrainingError", "cache_plan", "learning_rate", "read_metrics", "setup_distributed"]
+__all__ = ["Trainer", "TrainingError", "cache_plan", "learning_rate", "setup_distributed"]

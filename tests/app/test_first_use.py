@@ -474,9 +474,10 @@ def test_the_table_follows_a_removal_made_by_another_process(make_window, indexe
 def test_too_few_tags_says_nothing_was_trained_and_names_the_control_not_the_flag(make_window, indexed_copy, qtbot):
     from app.training_command import LibraryTrainingRequest
     from app.training_messages import failure_message
+    from engine.training_events import PLANNING
 
     reason = "too little to learn from: 0 genre label(s) with at least 10 tracks, 2 needed; tag more tracks or lower --min-tracks"
-    message = failure_message("", reason, 1)
+    message = failure_message(PLANNING, reason, 1)
     assert message.startswith("Nothing was trained: Too little") and "“Min. tracks per value”" in message
     assert "--" not in message and "Export" not in message
     window = make_window(indexed_copy)

@@ -167,6 +167,8 @@ def test_training_from_library_tags_runs_the_command_and_registers_the_model(
     from tagged_library import generate_tagged_library
 
     from app.training_command import LibraryTrainingRequest
+    from app.training_view import PHASE_STATUS, PROGRESS_STATUS
+    from engine.training_events import EXPORTING, PREPARING, REEMBEDDING, TRAINING
 
     folder = tmp_path / "tagged"
     generate_tagged_library(folder, albums_per_genre=2, tracks_per_album=2, untagged_albums=1, seconds=4.0)
@@ -192,10 +194,8 @@ def test_training_from_library_tags_runs_the_command_and_registers_the_model(
     assert model_folder == request.model_dir and (model_folder / "config.json").is_file()
     assert "Finished" in view.status.text(), view.log.toPlainText()[-2000:]
     assert view.curve_points("loss") >= 1
-    assert {"Decoding the tagged tracks, then training…", "Exporting the model…"} <= set(statuses)  # phases followed
-    # The count is polled every 2 s, so a small library may finish between polls: the phase must show, and the
-    # store (checked below) must hold every track's analysis.
-    assert any(status.startswith("Analysing the library with the new model") for status in statuses)
+    assert {PHASE_STATUS[phase] for phase in (PREPARING, TRAINING, EXPORTING, REEMBEDDING)} <= set(statuses)  # phases followed
+    assert PROGRESS_STATUS[TRAINING].format(step=3, total=3) in statuses  # the last step always comes as an event
     log = view.log.toPlainText()
     assert "train from-library" in log and "--labels genre" in log and "precision" in log.lower()
     assert f"--base {app_model_dir.resolve()}" in log or f"--base {app_model_dir}" in log

@@ -17,7 +17,7 @@ import torch.distributed as dist
 
 from gloo_spawn import spawn_gloo_workers
 from training_configs import SMALL_ENCODER, small_config
-from training.trainer import read_metrics
+from engine.run_folder import read_metrics
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 COLLECTIVE_TIMEOUT = timedelta(seconds=10)  # generous: the other collectives must not trip it on 2 busy cores

@@ -19,6 +19,9 @@ from tagged_library import RARE_GENRE, generate_tagged_library  # noqa: E402
 from engine.analyzer import torch_threads  # noqa: E402
 from engine.library import Library  # noqa: E402
 from engine.metadata import read_metadata  # noqa: E402
+from engine.training_events import (  # noqa: E402
+    DONE, ERROR, EVALUATING, EXPORTING, PHASE, PLANNING, PREPARING, PROGRESS, REEMBEDDING, TRAINING, read_events,
+)
 from engine.vector_index import index_paths  # noqa: E402
 
 WINDOW_SAMPLES = 16000  # 1 s windows: the test model trains fast enough for a CPU test
@@ -84,12 +87,13 @@ def trained(indexed):
     from training import cli
 
     out, err = io.StringIO(), io.StringIO()
+    events = indexed["root"] / "timbre-events.jsonl"
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         code = cli.main(["from-library", "--labels", "genre,mood", "--min-tracks", "3", "--holdout", "0.3",
                          "--db", str(indexed["database"]), "--config", str(indexed["config"]), "--workers", "1",
-                         "--name", "timbre", "--json"])
+                         "--name", "timbre", "--json", "--events", str(events)])
     assert code == 0, err.getvalue()
-    return {**indexed, "report": json.loads(out.getvalue()), "stderr": err.getvalue()}
+    return {**indexed, "report": json.loads(out.getvalue()), "stderr": err.getvalue(), "events": read_events(events)}
 
 
 def test_dry_run_reports_what_the_tags_give_and_trains_nothing(engine, indexed):
@@ -107,12 +111,27 @@ def test_dry_run_reports_what_the_tags_give_and_trains_nothing(engine, indexed):
     assert "genre:hip hop: 12 tracks" in text.stdout and "dropped (too rare): genre:polka (1)" in text.stdout
 
 
-def test_too_little_to_learn_from_is_refused_in_one_line(engine, indexed):
-    completed = from_library(engine, indexed, "--min-tracks", "13", "--name", "refused")
+def test_too_little_to_learn_from_is_refused_in_one_line(engine, indexed, tmp_path):
+    events = tmp_path / "events.jsonl"
+    completed = from_library(engine, indexed, "--min-tracks", "13", "--name", "refused", "--events", events)
     assert completed.returncode == 1
     lines = completed.stderr.strip().splitlines()
     assert len(lines) == 1 and "too little to learn from" in lines[0] and "Traceback" not in completed.stderr
     assert completed.stdout == ""
+    (announced, error) = read_events(events)
+    assert (announced.event, announced.phase, error.event, error.phase) == (PHASE, PLANNING, ERROR, PLANNING)
+    assert lines[0] == f"error: {error.reason}"
+
+
+def test_the_event_stream_follows_every_phase_to_the_registered_model(trained):
+    events = trained["events"]
+    assert [event.phase for event in events if event.event == PHASE] == [
+        PLANNING, PREPARING, TRAINING, EXPORTING, REEMBEDDING, EVALUATING]
+    steps = [event for event in events if event.event == PROGRESS and event.phase == TRAINING]
+    assert steps[-1].step == steps[-1].total == TRAINING_STEPS
+    analysed = [event for event in events if event.event == PROGRESS and event.phase == REEMBEDDING]
+    assert analysed and analysed[-1].step == analysed[-1].total
+    assert (events[-1].event, events[-1].path) == (DONE, trained["report"]["model_folder"])
 
 
 def test_unknown_label_field_is_refused(engine, indexed):

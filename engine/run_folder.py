@@ -1,0 +1,139 @@
+"""The layout of a training run folder, in one place: the trainer writes it, export and the app read it.
+
+    <run>/config.json                                 run summary: mode, world size, architecture, config
+    <run>/labels.json                                 tag vocabulary and key classes of the heads
+    <run>/metrics.jsonl                               one JSON object per logged step ({"step", "loss", ...})
+    <run>/tensorboard/                                the same metrics for TensorBoard
+    <run>/checkpoints/step_0000500/model.safetensors  learner weights of one checkpoint
+    <run>/checkpoints/latest                          name of the newest complete checkpoint
+    <run>/checkpoints/saved                           this run's checkpoints in the order they were saved
+
+``engine train from-library`` keeps one workspace per model name beside the library database:
+
+    <database folder>/custom-models/<name>/run        its run folder (plus plan, manifests, report)
+    <database folder>/custom-models/<name>/model      the exported model folder
+
+Torch-free (only paths and JSON), so the app and reading commands use it without loading the trainer.
+``training.checkpoints`` writes and loads the checkpoint files themselves.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+SUMMARY_FILE = "config.json"
+LABELS_FILE = "labels.json"
+METRICS_FILE = "metrics.jsonl"
+TENSORBOARD_DIR = "tensorboard"
+CHECKPOINTS_DIR = "checkpoints"
+LATEST_FILE = "latest"
+SAVED_FILE = "saved"
+CHECKPOINT_WEIGHTS_FILE = "model.safetensors"
+SET_ASIDE_PREFIX = CHECKPOINTS_DIR + ".replaced-"
+CHECKPOINT_PREFIX = "step_"
+CUSTOM_MODELS_FOLDER = "custom-models"
+WORKSPACE_RUN_FOLDER, WORKSPACE_MODEL_FOLDER = "run", "model"
+
+
+class RunFolderError(Exception):
+    """A run folder file is unreadable; the message names the file and the reason."""
+
+
+def summary_path(run_dir: Path | str) -> Path:
+    return Path(run_dir) / SUMMARY_FILE
+
+
+def labels_path(run_dir: Path | str) -> Path:
+    return Path(run_dir) / LABELS_FILE
+
+
+def metrics_path(run_dir: Path | str) -> Path:
+    return Path(run_dir) / METRICS_FILE
+
+
+def checkpoints_root(run_dir: Path | str) -> Path:
+    return Path(run_dir) / CHECKPOINTS_DIR
+
+
+def checkpoint_name(step: int) -> str:
+    return f"{CHECKPOINT_PREFIX}{step:07d}"
+
+
+def checkpoint_folder(run_dir: Path | str, step: int) -> Path:
+    return checkpoints_root(run_dir) / checkpoint_name(step)
+
+
+def run_dir_of(checkpoint: Path | str) -> Path:
+    """The run folder a checkpoint folder (``<run>/checkpoints/step_N``) belongs to."""
+    return Path(checkpoint).parent.parent
+
+
+def latest_checkpoint(run_dir: Path | str) -> Path | None:
+    """The checkpoint folder ``latest`` names, if its weights are there (None before the first checkpoint)."""
+    pointer = checkpoints_root(run_dir) / LATEST_FILE
+    try:
+        name = pointer.read_text(encoding="utf-8").strip()
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    folder = pointer.parent / name
+    return folder if name and (folder / CHECKPOINT_WEIGHTS_FILE).is_file() else None
+
+
+def is_run_folder(folder: Path | str) -> bool:
+    """A folder the trainer wrote that has at least one checkpoint (so it can be a base or be exported)."""
+    return summary_path(folder).is_file() and latest_checkpoint(folder) is not None
+
+
+def find_run_folders(parent: Path | str) -> list[Path]:
+    """The run folders directly inside ``parent``, by name."""
+    parent = Path(parent)
+    if not parent.is_dir():
+        return []
+    return sorted(child for child in parent.iterdir() if child.is_dir() and is_run_folder(child))
+
+
+def read_summary(run_dir: Path | str) -> dict[str, Any]:
+    """The run's ``config.json`` (mode, architecture, config) written when the run started."""
+    path = summary_path(run_dir)
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as error:
+        raise RunFolderError(f"{path}: unreadable run summary ({error})") from None
+
+
+def read_architecture(run_dir: Path | str) -> dict[str, Any] | None:
+    """The encoder architecture the run trains, or None when the summary is missing or unreadable."""
+    try:
+        return read_summary(run_dir).get("architecture")
+    except RunFolderError:
+        return None
+
+
+def read_metrics(run_dir: Path | str) -> list[dict[str, Any]]:
+    """Every logged record of ``metrics.jsonl`` in step order ([] when the run has logged nothing yet)."""
+    path = metrics_path(run_dir)
+    if not path.is_file():
+        return []
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+@dataclass(frozen=True)
+class CustomModelFolders:
+    """The folders ``engine train from-library`` uses for one model name (see the module docstring)."""
+
+    workspace: Path
+
+    @classmethod
+    def of(cls, database: Path | str, name: str) -> CustomModelFolders:
+        return cls(Path(database).resolve().parent / CUSTOM_MODELS_FOLDER / name)
+
+    @property
+    def run_dir(self) -> Path:
+        return self.workspace / WORKSPACE_RUN_FOLDER
+
+    @property
+    def model_dir(self) -> Path:
+        return self.workspace / WORKSPACE_MODEL_FOLDER
