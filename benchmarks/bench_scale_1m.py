@@ -5,9 +5,9 @@ machine holds, for docs/scale-1m.md.
     .venv/bin/python benchmarks/bench_scale_1m.py vectors [--tracks 100000] [--dimension 1080]
 
 ``landmarks``: a lookup's cost grows with the entries found per query hash (17 at 100k tracks of real hashes,
-BENCHMARKS.md; about 10x that at 1M). The index is synthetic sorted rows; each query hash is given exactly
-that many entries spread over random tracks, and ``aligned_matches`` (the product's lookup) is timed on
-30 queries of 2,273 hashes (a 30 s excerpt). ``vectors``: FAISS exact (flat) against IVF-PQ on clustered unit
+BENCHMARKS.md, "Same-recording matching"; about 10x that at 1M). The index is synthetic sorted rows; each query hash
+is given exactly that many entries spread over random tracks, and ``aligned_matches`` (the product's lookup) is timed
+on 30 queries of 2,273 hashes (a 30 s excerpt). ``vectors``: FAISS exact (flat) against IVF-PQ on clustered unit
 vectors: build time, bytes per vector, query CPU time and recall@10 against the exact answer.
 """
 

@@ -25,11 +25,13 @@ from engine.track_analysis import (  # noqa: F401 (re-exported: the analyzer's r
 )
 
 # Windows per forward pass: small enough for the activations to stay in the CPU caches (LogFreqCNN on 1 thread:
-# 11.5 ms per window at 16, 13.5 ms at 64; BENCHMARKS.md). ``batch_windows`` still sets how many windows are
-# gathered (from many tracks) before they run, and so how often indexing commits.
+# 11.5 ms per window at 16, 13.5 ms at 64; docs/lab-notes/2026-12-03-speed-history.md, "Indexing speed").
+# ``batch_windows`` still sets how many windows are gathered (from many tracks) before they run, and so how often
+# indexing commits.
 INFERENCE_CHUNK_WINDOWS = 16
 # A single file's windows run on one torch thread: intra-op threads on a handful of windows wait on each other
-# whenever a core is busy (a 6-window query at load 8: 140 ms on 1 thread, 355-518 ms on 2; BENCHMARKS.md).
+# whenever a core is busy (a 6-window query at load 8: 140 ms on 1 thread, 355-518 ms on 2; BENCHMARKS.md,
+# "`similar` for a file not in the library").
 QUERY_INFERENCE_THREADS = 1
 _CONVOLUTIONS = (nn.Conv1d, nn.Conv2d)
 _BATCH_NORMS = (nn.BatchNorm1d, nn.BatchNorm2d)

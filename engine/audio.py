@@ -140,7 +140,8 @@ def _decode_from(
     decoded sample.
 
     Decoded frames are gathered in an ``AudioFifo`` and resampled in long runs: calling the resampler (and
-    ``to_ndarray``) once per codec frame cost more than decoding (BENCHMARKS.md), and the output is the same.
+    ``to_ndarray``) once per codec frame cost more than decoding (docs/lab-notes/2026-12-03-speed-history.md,
+    "Indexing speed"), and the output is the same.
     """
     if seek_seconds > 0 or rewind:
         container.seek(int(seek_seconds / stream.time_base), stream=stream, backward=True, any_frame=False)

@@ -1,7 +1,8 @@
 """Which audio of a file gets landmark hashes: for a library track, its analysis windows plus just enough
 extra spans that any 30 s excerpt holds one span whole; for a query, the whole file when it is short.
 
-Indexing never decodes a whole track (that would cost ~10x the windows: BENCHMARKS.md), so a library track's
+Indexing never decodes a whole track (every window would cost ~10x the analysed ones:
+docs/lab-notes/2026-11-30-embedding-experiments.md), so a library track's
 landmarks cover a quarter or less of it, spread so that an excerpt of ``COVERED_EXCERPT_SECONDS`` or longer,
 cut anywhere, finds one of them.
 """

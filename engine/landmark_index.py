@@ -37,7 +37,7 @@ MIN_ALIGNED_HASHES = 10
 MIN_SHARE_OF_BEST = 0.1
 # Hashes this common in the library say little about identity (a held tone, a loop many tracks share) and
 # would cost a lookup most of its time: like stop words, they are skipped. In a 100k-track library of game
-# music this would skip about 1 % of a query's hashes (BENCHMARKS.md).
+# music this would skip about 1 % of a query's hashes (BENCHMARKS.md, "Same-recording matching").
 MAX_BUCKET_ENTRIES = 1024
 # A saved index is checked on load against this many tracks' stored landmarks, this many hashes each (~1 ms).
 VERIFIED_TRACKS, VERIFIED_HASHES = 16, 8

@@ -3,12 +3,12 @@ embedding that says "this sounds alike".
 
 Spectral peaks are grouped with later peaks nearby (Wang, "An industrial-strength audio search algorithm",
 ISMIR 2003). Each anchor peak and two of its nearest later peaks become one hash of (anchor frequency, the two
-frequency steps, the two time gaps) stamped with the anchor's time. Triplets rather than Wang's pairs: music
-puts most peaks in a few low bands, so pair hashes collide 150x more than uniform ones would, and a lookup in
-a 100k-track library would sift ~2,900 entries per query hash; triplets cut that to ~50 (BENCHMARKS.md). Peaks
-of a 96 kbps re-encode, a resample or a little noise mostly stay where they were, and two recordings line up
-when many of their hashes agree at one time offset. Every unit is in seconds or hertz, so audio at any sample
-rate gives the same hashes.
+frequency steps, the two time gaps) stamped with the anchor's time. Triplets rather than Wang's pairs: music puts most
+peaks in a few low bands, so pair hashes collide 150x more than uniform ones would, and a lookup in a 100k-track
+library would sift ~2,900 entries per query hash; triplets cut that to ~50 (BENCHMARKS.md, "Same-recording matching").
+Peaks of a 96 kbps re-encode, a resample or a little noise mostly stay where they were, and two recordings line up
+when many of their hashes agree at one time offset. Every unit is in seconds or hertz, so audio at any sample rate
+gives the same hashes.
 """
 
 from __future__ import annotations

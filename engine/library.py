@@ -527,7 +527,7 @@ class Library:
     def _same_recordings(self, query: Query) -> tuple[int | None, list[RecordingMatch]]:
         """(the query's own track id or None, the library tracks its landmarks say are the same recording).
         A track id is answered by the vector index alone (a lookup of its hashes would take a 100k-track query
-        past its 2 ms; BENCHMARKS.md); a file, indexed or not, also by the landmark index."""
+        past its 2 ms; BENCHMARKS.md, "Same-recording matching"); a file, indexed or not, also by the landmark index."""
         track_id = _as_track_id(query)
         if track_id is not None:
             return track_id, []

@@ -1,11 +1,11 @@
 """Library-level standardisation of embeddings: what makes two tracks alike is judged against the library.
 
-Before cosine search, every stored embedding and every query is centred on the library's mean and scaled by
-its per-dimension spread, then L2-normalised, as the log-mel baseline of `engine eval` does with its own
-statistics. Dimensions on which the whole library agrees stop dominating the cosine; on held-out soundtracks
-this added about 4 points of same-soundtrack R-precision to the learned embedding (BENCHMARKS.md, "Default
-model"). A small library says little about its own spread, so the moments are shrunk towards "no change"
-(mean 0, the average spread on every dimension) with the weight of ``PRIOR_TRACKS`` tracks.
+Before cosine search, every stored embedding and every query is centred on the library's mean and scaled by its
+per-dimension spread, then L2-normalised, as the log-mel baseline of `engine eval` does with its own statistics.
+Dimensions on which the whole library agrees stop dominating the cosine; on held-out soundtracks this added about 4
+points of same-soundtrack R-precision to the learned embedding (BENCHMARKS.md, "Which track embedding generalises"). A
+small library says little about its own spread, so the moments are shrunk towards "no change" (mean 0, the average
+spread on every dimension) with the weight of ``PRIOR_TRACKS`` tracks.
 
 Pure numpy: the vector index turns the moments into a FAISS pre-transform.
 """

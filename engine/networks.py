@@ -299,7 +299,7 @@ class BlockStatistics(nn.Module):
     standardised with moments measured once on training audio (``mean``/``std`` buffers, saved with the weights).
 
     Early blocks hold timbre and texture, late ones larger patterns; read together, without an MLP trained on
-    a few soundtracks, they grouped unseen soundtracks best (BENCHMARKS.md, "Default model"). Until the moments
+    a few soundtracks, they grouped unseen soundtracks best (BENCHMARKS.md, "Default model", v1.3). Until the moments
     are fitted (``fitted`` is 0) the raw statistics pass through unchanged."""
 
     def __init__(self, channels) -> None:

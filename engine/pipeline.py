@@ -34,7 +34,8 @@ if TYPE_CHECKING:
 
 WRITE_INTERVAL_SECONDS = 3.0  # a decoded track waits at most this long for its commit, so a kill loses little
 # Decode jobs queued per worker on top of one inference batch of tracks: while the main process runs a batch
-# through the model, the workers go on decoding the next one (with only 4 queued they ran dry: BENCHMARKS.md).
+# through the model, the workers go on decoding the next one (with only 4 queued they ran dry:
+# docs/lab-notes/2026-12-03-speed-history.md, "Indexing speed").
 IN_FLIGHT_PER_WORKER = 4
 POLL_SECONDS = 0.25
 

@@ -13,7 +13,8 @@ import numpy as np
 
 from engine.keys import Key, key_from_index
 
-DEFAULT_MAX_WINDOWS = 6  # 16 s of a track: a stable mean, and cheap enough for >1000x real time (BENCHMARKS.md)
+# 16 s of a track: a stable mean, and cheap enough for >1000x real time (BENCHMARKS.md, "Indexing speed").
+DEFAULT_MAX_WINDOWS = 6
 DEFAULT_BATCH_WINDOWS = 64
 
 

@@ -30,8 +30,9 @@ from engine.store import Store
 
 FLAT_LIMIT = 5_000  # an exact scan of 5k vectors costs what a graph search at 100k does (~1 ms CPU)
 HNSW_NEIGHBOURS = 16
-# 100k synthetic vectors, 1 thread (BENCHMARKS.md): construction effort 80 instead of 40 doubles the build
-# time but lets efSearch 40 reach recall@10 0.99 in ~0.5 ms, where efC 40 needed efSearch 96 and ~1 ms.
+# 100k synthetic vectors, 1 thread (BENCHMARKS.md, "`similar` for an indexed track"): construction effort 80 instead
+# of 40 doubles the build time but lets efSearch 40 reach recall@10 0.99 in ~0.5 ms, where efC 40 needed efSearch 96
+# and ~1 ms.
 HNSW_EF_CONSTRUCTION = 80
 HNSW_EF_SEARCH = 40
 STALENESS_CHECK_SECONDS = 1.0  # searches within this time of the last check trust the cache

@@ -1,13 +1,14 @@
 """Centre a statistics embedding on real music of the training split, folded into the model's weights.
 
 Why: every track's mean block statistics share a large common part (what produced music has in common, measured
-against the mixed renders and game music the moments were fitted on), and cosine between track vectors is
-dominated by it. Subtracting the mean track vector of a reference library (the training split's game music, read
-on the windows ``engine index`` reads) before the engine L2-normalises lets the part that sets a track apart
-decide. On the validation soundtracks this raised same-soundtrack R-precision of v1.3 from 0.661 to 0.737
-(BENCHMARKS.md, "Default model"). A track's vector is the mean of its window vectors, so subtracting the centre
-from every window is the same thing: ``BlockStatistics.mean`` moves by ``centre * std`` and the tag head's first
-bias by ``W @ centre``, so tags and keys are unchanged and the engine needs no new code.
+against the mixed renders and game music the moments were fitted on), and cosine between track vectors is dominated by
+it. Subtracting the mean track vector of a reference library (the training split's game music, read on the windows
+``engine index`` reads) before the engine L2-normalises lets the part that sets a track apart decide. On the
+validation soundtracks this raised same-soundtrack R-precision of v1.3 from 0.661 (BENCHMARKS.md, "Which track
+embedding generalises") to 0.737 (`engine train centre-embedding` on that split, 2026-12-03). A track's vector is the
+mean of its window vectors, so subtracting the centre from every window is the same thing: ``BlockStatistics.mean``
+moves by ``centre * std`` and the tag head's first bias by ``W @ centre``, so tags and keys are unchanged and the
+engine needs no new code.
 """
 
 from __future__ import annotations
