@@ -13,7 +13,6 @@ import json
 import logging
 import math
 import os
-import signal
 import sys
 import threading
 from collections.abc import Callable
@@ -217,9 +216,10 @@ def _command(commands, name: str, help_text: str, handler: Callable) -> argparse
 # -- commands -------------------------------------------------------------------------------------------
 def run_index(options) -> int:
     from engine.cli_progress import IndexProgressDisplay
+    from engine.interrupts import CancelOnInterrupt
 
     cancel = threading.Event()
-    with _open_library(options) as library, _interrupt_sets(cancel), IndexProgressDisplay() as display:
+    with _open_library(options) as library, CancelOnInterrupt(cancel), IndexProgressDisplay() as display:
         report = library.index(options.paths or None, workers=options.workers, progress=display.update,
                                cancel=cancel, retry_problems=options.retry_problems,
                                **_optional(max_windows=options.max_windows, batch_windows=options.batch_windows))
@@ -477,29 +477,6 @@ def _open_library(options, read_only: bool = False):
 
 def _optional(**values) -> dict:
     return {name: value for name, value in values.items() if value is not None}
-
-
-class _interrupt_sets:
-    """First Ctrl-C sets ``cancel`` (finish the batch, commit, stop); a second one interrupts at once."""
-
-    def __init__(self, cancel: threading.Event) -> None:
-        self.cancel = cancel
-        self.previous = None
-
-    def _handle(self, signum, frame) -> None:
-        if self.cancel.is_set():
-            raise KeyboardInterrupt
-        self.cancel.set()
-        _fail("stopping after the current batch (Ctrl-C again to abort)")
-
-    def __enter__(self):
-        if threading.current_thread() is threading.main_thread():
-            self.previous = signal.signal(signal.SIGINT, self._handle)
-        return self
-
-    def __exit__(self, *_exc) -> None:
-        if self.previous is not None:
-            signal.signal(signal.SIGINT, self.previous)
 
 
 def _print_json(value: Any) -> None:

@@ -275,8 +275,8 @@ def _from_library(args: argparse.Namespace, events: EventWriter) -> int:
     """Plan (reported on stderr before training) → train → re-embed → evaluate; the report on stdout."""
     import threading
 
-    from engine.cli import _interrupt_sets
     from engine.cli_progress import IndexProgressDisplay
+    from engine.interrupts import CancelOnInterrupt
     from engine.results import IndexProgress
     from training.from_library import DEFAULT_CONFIG, LibraryTraining, plan_text, result_text
 
@@ -305,7 +305,7 @@ def _from_library(args: argparse.Namespace, events: EventWriter) -> int:
             display.update(progress)
             events.progress(progress.files_done, progress.files_total)
 
-        with _interrupt_sets(cancel), IndexProgressDisplay() as display:
+        with CancelOnInterrupt(cancel), IndexProgressDisplay() as display:
             embedded = run.embed(args.workers, show, cancel)
         report["reembedding"] = embedded.to_json()
         if embedded.cancelled:

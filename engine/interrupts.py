@@ -1,0 +1,39 @@
+"""Ctrl-C during a long run (indexing, re-embedding): the first one asks the run to stop cleanly, a second one
+stops it at once. Used by ``engine index`` and ``engine train from-library``; torch-free and Qt-free.
+
+The run polls ``cancel`` between batches, so a first Ctrl-C still commits what was analysed; a second Ctrl-C
+raises ``KeyboardInterrupt`` for a user who does not want to wait for the batch.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+
+STOPPING_MESSAGE = "engine: stopping after the current batch (Ctrl-C again to abort)"
+
+
+class CancelOnInterrupt:
+    """Context manager: while inside, the first SIGINT sets ``cancel`` and says so on stderr, the next raises
+    ``KeyboardInterrupt``; the previous handler comes back on exit. Outside the main thread (where Python
+    cannot install signal handlers) it changes nothing."""
+
+    def __init__(self, cancel: threading.Event) -> None:
+        self.cancel = cancel
+        self.previous = None
+
+    def _handle(self, signum, frame) -> None:
+        if self.cancel.is_set():
+            raise KeyboardInterrupt
+        self.cancel.set()
+        print(STOPPING_MESSAGE, file=sys.stderr)
+
+    def __enter__(self) -> CancelOnInterrupt:
+        if threading.current_thread() is threading.main_thread():
+            self.previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        if self.previous is not None:
+            signal.signal(signal.SIGINT, self.previous)
