@@ -12,7 +12,6 @@ import importlib
 import json
 import logging
 import math
-import os
 import sys
 import threading
 from collections.abc import Callable
@@ -339,7 +338,7 @@ def _suggest_tags(options) -> int:
     with _open_library(options, read_only=not options.write) as library:
         wanted = None
         if options.files:
-            wanted = [library.store.track_id_for_path(os.path.abspath(path)) for path in options.files]
+            wanted = [library.track_id_for_path(path) for path in options.files]
             outputs += [json_shapes.error_result(path, "not in the library (index it first)")
                         for path, track_id in zip(options.files, wanted) if track_id is None]
             wanted = [track_id for track_id in wanted if track_id is not None]

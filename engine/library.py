@@ -28,6 +28,7 @@ from engine.keys import key_from_index, keys_mix_harmonically, parse_key
 from engine.metadata import read_metadata
 from engine.model_spec import DEFAULT_MODEL_DIR, ModelLoadError, ModelSpec, read_model_spec
 from engine.playlist import PlaylistWriteError, radio_walk, write_m3u8
+from engine.records import StoredTrack, TaggedTrack
 from engine.results import (
     BpmWrite, FileAnalysis, IndexProgress, IndexReport, KeyInfo, KeyWrite, LibraryInfo, ModelInfo, Problem, SimilarTrack,
     TrackRow, TrackSuggestions,
@@ -198,9 +199,9 @@ class Library:
     def models(self) -> list[ModelInfo]:
         active = self.active_model_id
         return [
-            ModelInfo(row["model_id"], row["name"], row["folder"], row["embedding_dim"], row["tag_names"],
-                      row["analysed"], row["model_id"] == active)
-            for row in self.store.models()
+            ModelInfo(stored.model_id, stored.name, stored.folder, stored.embedding_dim, stored.tag_names,
+                      stored.analysed, stored.model_id == active)
+            for stored in self.store.models()
         ]
 
     def forget_model(self, model_id: str) -> None:
@@ -218,10 +219,10 @@ class Library:
     def registered_model_folder(self, reference: Path | str) -> Path | None:
         """The folder of a registered model named by its model id or name (the newest of that name); None when
         no registered model has that id or name."""
-        rows = self.store.models()  # oldest first
-        matches = [row for row in rows if row["model_id"] == str(reference)]
-        matches = matches or [row for row in reversed(rows) if row["name"] == str(reference)]
-        return Path(matches[0]["folder"]) if matches else None
+        registered = self.store.models()  # oldest first
+        matches = [stored for stored in registered if stored.model_id == str(reference)]
+        matches = matches or [stored for stored in reversed(registered) if stored.name == str(reference)]
+        return Path(matches[0].folder) if matches else None
 
     def _vector_index(self, model: ModelSpec) -> VectorIndex:
         from engine.vector_index import VectorIndex
@@ -355,6 +356,22 @@ class Library:
     def track(self, track_id: int) -> TrackRow | None:
         return self._rows_by_ids([track_id]).get(track_id)
 
+    def track_id_for_path(self, path: Path | str) -> int | None:
+        """The id of the indexed track at ``path`` (made absolute), None when it is not in the library."""
+        return self.store.track_id_for_path(os.path.abspath(os.fspath(path)))
+
+    def tagged_tracks(self, model_id: str | None = None, track_ids: Sequence[int] | None = None) -> list[TaggedTrack]:
+        """Every track's label tags (or only ``track_ids``'), in id order, with the key estimate and tag
+        probabilities of its analysis by ``model_id`` (the active model when None)."""
+        model_id = model_id or self.active_model_id
+        return self.store.track_tags(model_id, None if track_ids is None else list(track_ids))
+
+    def analysis_of(self, track_id: int, model_id: str | None = None) -> TrackAnalysis | None:
+        """A track's stored analysis (embedding, key and tag probabilities) by ``model_id`` (default: the active
+        model); None when that model has not analysed it."""
+        model_id = model_id or self.active_model_id
+        return self.store.analysis_of(track_id, model_id) if model_id else None
+
     def problems(self) -> list[Problem]:
         return [Problem(path, reason, display_path(path)) for path, reason in self.store.problems()]
 
@@ -429,7 +446,7 @@ class Library:
             stat = os.stat(path)
         except OSError:
             return False
-        return row is not None and row["size"] == stat.st_size and row["mtime_ns"] == stat.st_mtime_ns
+        return row is not None and row.size == stat.st_size and row.mtime_ns == stat.st_mtime_ns
 
     # -- writing tags into files (only on request) -----------------------------------------------------
     def write_key(self, query: Query, notation: str = "standard", overwrite: bool = False,
@@ -481,7 +498,7 @@ class Library:
         if not result.changed or track_id is None:
             return result
         row = self.store.track_rows_by_ids(None, [track_id]).get(track_id)
-        if row is None or (row["size"], row["mtime_ns"]) != (result.before.size, result.before.mtime_ns):
+        if row is None or (row.size, row.mtime_ns) != (result.before.size, result.before.mtime_ns):
             return result
         try:
             digest = quick_hash(result.path, result.after.size)
@@ -605,12 +622,11 @@ class Library:
         suggestion are left out. Only a model trained from the library names its tags by field (``"genre:rock"``)."""
         model = self.model_spec()
         found = []
-        for row in self.store.track_tags(model.model_id, None if track_ids is None else list(track_ids)):
-            filled = {name for name in SUGGESTIBLE_FIELDS if (row[name] or "").strip()}
-            suggestions = suggest_tags(model.config.tag_names, unblob(row["tag_probs"]), filled, min_confidence)
+        for track in self.tagged_tracks(model.model_id, track_ids):
+            filled = {name for name in SUGGESTIBLE_FIELDS if (getattr(track, name) or "").strip()}
+            suggestions = suggest_tags(model.config.tag_names, track.tag_probs, filled, min_confidence)
             if suggestions:
-                found.append(TrackSuggestions(row["id"], path_from_key(row["path_key"]), row["title"], row["artist"],
-                                              suggestions))
+                found.append(TrackSuggestions(track.id, track.path, track.title, track.artist, suggestions))
         return found
 
     # -- playlists ------------------------------------------------------------------------------------
@@ -726,15 +742,14 @@ def _top_tags(tag_probs: bytes | None, tag_names: list[str]) -> list[tuple[str, 
     return [(tag_names[i], float(probabilities[i])) for i in order]
 
 
-def _track_row(row: dict, tag_names: list[str]) -> TrackRow:
-    path = path_from_key(row["path_key"])
+def _track_row(stored: StoredTrack, tag_names: list[str]) -> TrackRow:
     return TrackRow(
-        id=row["id"], path=path, title=row["title"], artist=row["artist"], album=row["album"],
-        album_artist=row["album_artist"], genre=row["genre"], year=row["year"], track_number=row["track_number"],
-        duration=row["duration"], codec=row["codec"], bitrate=row["bitrate"], bpm=row["bpm"],
-        key=_key_info(row["key_index"], row["key_confidence"], row["tag_key"]),
-        top_tags=_top_tags(row["tag_probs"], tag_names), analysed=row["analysis_id"] is not None,
-        display_path=row["path"], estimated_bpm=row["estimated_bpm"], bpm_confidence=row["bpm_confidence"],
+        id=stored.id, path=path_from_key(stored.path_key), title=stored.title, artist=stored.artist,
+        album=stored.album, album_artist=stored.album_artist, genre=stored.genre, year=stored.year,
+        track_number=stored.track_number, duration=stored.duration, codec=stored.codec, bitrate=stored.bitrate,
+        bpm=stored.bpm, key=_key_info(stored.key_index, stored.key_confidence, stored.tag_key),
+        top_tags=_top_tags(stored.tag_probs, tag_names), analysed=stored.analysed, display_path=stored.path,
+        estimated_bpm=stored.estimated_bpm, bpm_confidence=stored.bpm_confidence,
     )
 
 

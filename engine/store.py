@@ -2,6 +2,7 @@
 
 Every write that belongs together is one transaction: a track row and its analysis are committed
 together, so a killed run leaves either a finished track or nothing, and the next run resumes.
+Reads hand out typed records (``engine.records``), not rows keyed by column names.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import json
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from functools import lru_cache
 from pathlib import Path
 from typing import TypeVar
@@ -26,6 +27,7 @@ from engine.keys import KEY_INDICES_IN_CAMELOT_ORDER
 from engine.landmarks import LANDMARK_VERSION, Landmarks
 from engine.metadata import TrackMetadata
 from engine.problem_reasons import is_transient
+from engine.records import StoredModel, StoredTrack, TaggedTrack
 from engine.tempo import TEMPO_VERSION, TempoEstimate
 from engine.scan import display_path, path_from_key, path_key, under_prefix_bounds
 from engine.schema import (
@@ -277,8 +279,8 @@ class Store:
     def track_rows(
         self, model_id: str | None, offset: int, limit: int, order_by: str = "artist",
         descending: bool = False, filter_text: str = "",
-    ) -> list[dict]:
-        """A page of track rows (as mappings) joined with their analysis by ``model_id`` (if any)."""
+    ) -> list[StoredTrack]:
+        """A page of tracks with their analysis by ``model_id`` (if any)."""
         if order_by in ANALYSIS_SORT_ORDERS:
             track_ids = self._page_ids_by_category(model_id, order_by, offset, limit, descending, filter_text)
         elif order_by == TEMPO_SORT_ORDER:
@@ -374,16 +376,16 @@ class Store:
         names = json.loads(stored) if stored else []
         return sorted(range(len(names)), key=lambda index: (names[index].casefold(), index))
 
-    def track_rows_by_ids(self, model_id: str | None, track_ids: Sequence[int]) -> dict[int, dict]:
-        """Rows of ``TRACK_SELECT`` by track id. Runs on the driver's cursor with SQL compiled once: at 100k
-        tracks, SQLAlchemy's per-call statement handling and row mappings were half of a ``similar`` call."""
-        rows: dict[int, dict] = {}
+    def track_rows_by_ids(self, model_id: str | None, track_ids: Sequence[int]) -> dict[int, StoredTrack]:
+        """Tracks by id, with their analysis by ``model_id``. Runs on the driver's cursor with SQL compiled once: at
+        100k tracks, SQLAlchemy's per-call statement handling and row mappings were half of a ``similar`` call."""
+        rows: dict[int, StoredTrack] = {}
         with self.engine.connect() as connection:
             cursor = connection.connection.driver_connection.cursor()
             try:
                 for chunk in _chunks([int(track_id) for track_id in track_ids]):
                     cursor.execute(_track_select_by_ids_sql(len(chunk)), (model_id or "", *chunk))
-                    rows.update({row[TRACK_ID_POSITION]: dict(zip(TRACK_SELECT_COLUMNS, row)) for row in cursor})
+                    rows.update({row[TRACK_ID_POSITION]: StoredTrack(*row) for row in cursor})
             finally:
                 cursor.close()
         return rows
@@ -412,10 +414,10 @@ class Store:
                 found.update({track_id: unblob(blob) for track_id, blob in connection.execute(query)})
         return found
 
-    def track_tags(self, model_id: str | None, track_ids: Sequence[int] | None = None) -> list[dict]:
-        """Every track's id, path key, title, artist, album, album artist and label tags (genre, mood, grouping,
-        tag_key), with the key index and tag probabilities of its analysis by ``model_id`` (None when not
-        analysed by it), in id order; only ``track_ids`` when given."""
+    def track_tags(self, model_id: str | None, track_ids: Sequence[int] | None = None) -> list[TaggedTrack]:
+        """Every track's label tags (genre, mood, grouping, key tag; album, album artist, title, artist), with the
+        key index and tag probabilities of its analysis by ``model_id`` (None when not analysed by it), in id
+        order; only ``track_ids`` when given."""
         joined = tracks.outerjoin(analyses, and_(analyses.c.track_id == tracks.c.id, analyses.c.model_id == (model_id or "")))
         query = select(
             tracks.c.id, tracks.c.path_key, tracks.c.title, tracks.c.artist, tracks.c.album, tracks.c.album_artist,
@@ -424,11 +426,11 @@ class Store:
         ).select_from(joined).order_by(tracks.c.id)
         with self.engine.connect() as connection:
             if track_ids is None:
-                return [dict(row._mapping) for row in connection.execute(query)]
-            rows = []
+                return [_tagged_track(row) for row in connection.execute(query)]
+            found = []
             for chunk in _chunks([int(track_id) for track_id in track_ids]):
-                rows += [dict(row._mapping) for row in connection.execute(query.where(tracks.c.id.in_(chunk)))]
-            return sorted(rows, key=lambda row: row["id"])
+                found += [_tagged_track(row) for row in connection.execute(query.where(tracks.c.id.in_(chunk)))]
+            return sorted(found, key=lambda track: track.id)
 
     def embeddings(self, model_id: str, after_analysis_id: int = 0) -> tuple[np.ndarray, np.ndarray]:
         """Track ids (N,) int64 and embeddings (N, D) float32 of ``model_id``, analyses newer than the given id."""
@@ -538,22 +540,23 @@ class Store:
         with self.engine.begin() as connection:
             connection.execute(statement)
 
-    def models(self) -> list[dict]:
+    def models(self) -> list[StoredModel]:
+        """The registered models, oldest first, with how many tracks each has analysed."""
         counts = (
             select(analyses.c.model_id, func.count().label("analysed"))
             .group_by(analyses.c.model_id)
             .subquery()
         )
         query = (
-            select(models, func.coalesce(counts.c.analysed, 0).label("analysed"))
+            select(models.c.model_id, models.c.name, models.c.weights_sha256, models.c.folder, models.c.embedding_dim,
+                   models.c.tag_names, models.c.registered_at, func.coalesce(counts.c.analysed, 0))
             .select_from(models.outerjoin(counts, counts.c.model_id == models.c.model_id))
             .order_by(models.c.registered_at)
         )
         with self.engine.connect() as connection:
-            rows = [dict(row._mapping) for row in connection.execute(query)]
-        for row in rows:
-            row["tag_names"] = json.loads(row["tag_names"])
-        return rows
+            return [StoredModel(model_id, name, sha256, folder, dimension, json.loads(tag_names), registered_at, analysed)
+                    for model_id, name, sha256, folder, dimension, tag_names, registered_at, analysed
+                    in connection.execute(query)]
 
 
 def _fingerprint(connection, model_id: str, up_to_id: int | None) -> tuple[int, int]:
@@ -633,6 +636,8 @@ TRACK_SELECT = select(
 )
 TRACK_SELECT_COLUMNS = tuple(column.name for column in TRACK_SELECT.selected_columns)
 TRACK_ID_POSITION = TRACK_SELECT_COLUMNS.index("id")
+if tuple(field.name for field in fields(StoredTrack)) != TRACK_SELECT_COLUMNS:  # records are built positionally
+    raise TypeError(f"engine.records.StoredTrack must have the track query's columns in order: {TRACK_SELECT_COLUMNS}")
 _TRACK_SELECT_SQL = str(TRACK_SELECT.compile(dialect=sqlite_dialect()))  # one positional parameter: model_id
 
 
@@ -640,6 +645,14 @@ _TRACK_SELECT_SQL = str(TRACK_SELECT.compile(dialect=sqlite_dialect()))  # one p
 def _track_select_by_ids_sql(count: int) -> str:
     """``TRACK_SELECT`` for ``count`` track ids, as driver SQL (parameters: model_id, then the ids)."""
     return f"{_TRACK_SELECT_SQL} WHERE tracks.id IN ({', '.join('?' * count)})"
+
+
+def _tagged_track(row) -> TaggedTrack:
+    return TaggedTrack(
+        id=row.id, path=path_from_key(row.path_key), album=row.album, album_artist=row.album_artist, genre=row.genre,
+        mood=row.mood, grouping=row.grouping, tag_key=row.tag_key, key_index=row.key_index, title=row.title,
+        artist=row.artist, tag_probs=unblob(row.tag_probs),
+    )
 
 
 def _chunks(values: Sequence) -> Iterator[list]:

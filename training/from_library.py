@@ -46,13 +46,12 @@ from engine.model_folder import MODEL_CARD_FILE, LoadedModel, load_model
 from engine.results import IndexProgress, IndexReport
 from engine.run_folder import CustomModelFolders
 from engine.training_events import EXPORTING, PREPARING, EventWriter
-from engine.scan import path_from_key
 from training.config import TrainConfig, load_config
 from training.data import LabelVocabulary, ManifestEntry, write_manifest
 from training.evaluation.metrics import shared_label_precision_at_k
 from training.export import export_model
 from training.library_labels import (
-    DEFAULT_HOLDOUT_SHARE, DEFAULT_MAX_UNLABELED, DEFAULT_MIN_TRACKS, LabelPlan, TaggedTrack, album_group, plan_labels,
+    DEFAULT_HOLDOUT_SHARE, DEFAULT_MAX_UNLABELED, DEFAULT_MIN_TRACKS, LabelPlan, album_group, plan_labels,
 )
 from training.metrics import tag_metrics
 from training.probes import ProbeSettings, train_head
@@ -105,12 +104,7 @@ class LibraryTraining:
                          "max_unlabeled": max_unlabeled, "seed": seed, "base_model": self.base.model_id}
         self.steps, self.config_path = steps, Path(config_path)
         self.fresh = fresh  # the earlier run is discarded when training starts (a dry run keeps it)
-        rows = self.library.store.track_tags(self.base.model_id)
-        self.tracks = {
-            row["id"]: TaggedTrack(row["id"], path_from_key(row["path_key"]), row["album"], row["album_artist"], row["genre"],
-                                   row["mood"], row["grouping"], row["tag_key"], row["key_index"])
-            for row in rows
-        }
+        self.tracks = {track.id: track for track in self.library.tagged_tracks(self.base.model_id)}
         self.plan = self._load_or_make_plan(min_tracks, holdout_share, max_unlabeled)
 
     def close(self) -> None:
@@ -215,8 +209,8 @@ class LibraryTraining:
             tagged = parse_key(track.tag_key) if "key" in self.fields and track.tag_key else None
             if tagged is not None:
                 targets[track_id] = tagged.name
-            elif track.base_key_index is not None and self.base.config.key_head:
-                targets[track_id] = key_from_index(track.base_key_index).name
+            elif track.key_index is not None and self.base.config.key_head:  # the base model's estimate
+                targets[track_id] = key_from_index(track.key_index).name
         return targets
 
     def _key_weight(self, config: TrainConfig) -> float:
@@ -266,10 +260,9 @@ class LibraryTraining:
     def evaluate(self) -> dict[str, Any]:
         """Held-out albums before vs after (see the module docstring); also written to the model folder."""
         custom = load_model(self.model_dir)
-        store = self.library.store
         wanted = self.plan.train_labeled + self.plan.held_out
-        before = {t: a for t in wanted if (a := store.analysis_of(t, self.base.model_id)) is not None}
-        after = {t: a for t in wanted if (a := store.analysis_of(t, custom.model_id)) is not None}
+        before = {t: a for t in wanted if (a := self.library.analysis_of(t, self.base.model_id)) is not None}
+        after = {t: a for t in wanted if (a := self.library.analysis_of(t, custom.model_id)) is not None}
         held = [t for t in self.plan.held_out if t in before and t in after]
         train = [t for t in self.plan.train_labeled if t in before and t in after]
         vocabulary = LabelVocabulary(self.plan.labels)

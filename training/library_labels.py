@@ -26,6 +26,7 @@ from pathlib import PurePath
 from typing import Any, Iterable
 
 from engine.keys import parse_key
+from engine.records import TaggedTrack  # noqa: F401 (re-exported: what the plan reads of a track)
 from engine.tag_suggestions import LABEL_FIELDS, label_field, label_value, make_label  # noqa: F401 (re-exported)
 
 SEPARATORS = re.compile(r"[;/,|\\\x00]")
@@ -59,21 +60,6 @@ ALIASES = {
 
 class NotEnoughLabelsError(ValueError):
     """The library's tags give too little to learn from; the message says what was found and what is needed."""
-
-
-@dataclass(frozen=True)
-class TaggedTrack:
-    """What the store knows of one track that matters here. ``base_key_index``: the base model's key estimate."""
-
-    track_id: int
-    path: str
-    album: str | None = None
-    album_artist: str | None = None
-    genre: str | None = None
-    mood: str | None = None
-    grouping: str | None = None
-    tag_key: str | None = None
-    base_key_index: int | None = None
 
 
 def normalise_value(text: str) -> str:
@@ -196,7 +182,7 @@ def plan_labels(
     unknown = [name for name in fields if name not in LABEL_FIELDS]
     if unknown or not fields:
         raise NotEnoughLabelsError(f"unknown label field(s) {', '.join(unknown) or '(none)'}; choose from {', '.join(LABEL_FIELDS)}")
-    raw_labels = {track.track_id: track_labels(track, fields) for track in tracks}
+    raw_labels = {track.id: track_labels(track, fields) for track in tracks}
     counts = Counter(label for labels in raw_labels.values() for label in labels)
     kept = {label: count for label, count in counts.items() if count >= min_tracks}
     dropped = {label: count for label, count in counts.items() if count < min_tracks}
@@ -208,7 +194,7 @@ def plan_labels(
 
     groups: dict[str, list[int]] = {}
     for track in tracks:
-        groups.setdefault(album_group(track), []).append(track.track_id)
+        groups.setdefault(album_group(track), []).append(track.id)
     labeled_groups = sorted(group for group, members in groups.items() if any(t in labels_by_track for t in members))
     if len(labeled_groups) < 2:
         raise NotEnoughLabelsError(
@@ -224,7 +210,7 @@ def plan_labels(
             "album: tag more albums"
         )
     held_members = {t for group in held_groups for t in groups[group]}
-    order = [track.track_id for track in tracks]
+    order = [track.id for track in tracks]
     unlabeled = [t for t in order if t not in labels_by_track and t not in held_members]
     sampled = set(random.Random(seed).sample(unlabeled, min(len(unlabeled), max(0, max_unlabeled))))
     return LabelPlan(

@@ -97,9 +97,9 @@ def test_library_write_key_keeps_an_indexed_track_unchanged_for_the_next_scan(mu
         assert outcome.write.changed and outcome.key == track.key
         assert read_metadata(music["mp3"]).key == outcome.key.to_key().short_name
         stored = library.store.track_rows_by_ids(None, [track.id])[track.id]
-        assert stored["tag_key"] == outcome.key.to_key().short_name
+        assert stored.tag_key == outcome.key.to_key().short_name
         after = os.stat(music["mp3"])
-        assert (stored["size"], stored["mtime_ns"]) == (after.st_size, after.st_mtime_ns)
+        assert (stored.size, stored.mtime_ns) == (after.st_size, after.st_mtime_ns)
 
         report = library.index(workers=0)
 

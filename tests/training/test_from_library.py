@@ -239,20 +239,30 @@ def _suggestions(engine, database, *extra: str) -> list[dict]:
 def test_suggestions_fill_only_empty_fields_best_first(engine, trained):
     rows = _suggestions(engine, trained["database"], "--min-confidence", "0")
     with Library(trained["database"]) as library:
-        tags = {row["id"]: row for row in library.store.track_tags(None)}
+        tags = {track.id: track for track in library.tagged_tracks()}
     assert rows
     for row in rows:
         stored = tags[row["track_id"]]
         fields = {suggestion["field"] for suggestion in row["suggestions"]}
-        assert not {field for field in fields if stored[field]}  # a field with a value is never suggested
+        assert not {field for field in fields if getattr(stored, field)}  # a field with a value is never suggested
         assert all(suggestion["label"] in LABELS for suggestion in row["suggestions"])
         confidences = [suggestion["confidence"] for suggestion in row["suggestions"]]
         assert confidences == sorted(confidences, reverse=True)
-    untagged = {track_id for track_id, row in tags.items() if not row["genre"]}
+    untagged = {track_id for track_id, track in tags.items() if not track.genre}
     assert {row["track_id"] for row in rows if any(s["field"] == "genre" for s in row["suggestions"])} == untagged
     assert _suggestions(engine, trained["database"], "--min-confidence", "1") == []
     base = engine("tag", "--suggest", "--db", trained["database"], "--json")
     assert json.loads(base.stdout) == []  # the base model's tags name no field: nothing to suggest
+
+
+def test_suggestions_for_named_files_cover_those_tracks_and_name_files_outside_the_library(engine, trained, tmp_path):
+    rows = _suggestions(engine, trained["database"], "--min-confidence", "0")
+    wanted = rows[-1]
+    outside = tmp_path / "not-indexed.flac"
+    named = _suggestions(engine, trained["database"], "--min-confidence", "0", wanted["path"], outside)
+    errors = [row for row in named if "error" in row]
+    assert [row["path"] for row in errors] == [str(outside)] and "not in the library" in errors[0]["error"]
+    assert [row for row in named if "error" not in row] == [wanted]
 
 
 def test_accept_without_write_is_a_usage_error(engine, trained):

@@ -101,9 +101,9 @@ def test_held_out_albums_are_never_on_both_sides():
     spec = [(f"rock{i}", "Rock", None) for i in range(6)] + [(f"jazz{i}", "Jazz", None) for i in range(6)]
     tracks = _library(spec, tracks_per_album=4) + _library([("untagged", None, None)], tracks_per_album=4)
     for track in tracks[-4:]:
-        object.__setattr__(track, "track_id", track.track_id + 100)
+        object.__setattr__(track, "id", track.id + 100)
     plan = plan_labels(tracks, ["genre"], min_tracks=3, holdout_share=0.25, seed=1)
-    album_of = {track.track_id: track.album for track in tracks}
+    album_of = {track.id: track.album for track in tracks}
     train_albums = {album_of[t] for t in plan.train_labeled + plan.unlabeled}
     held_albums = {album_of[t] for t in plan.held_out + plan.excluded}
     assert not train_albums & held_albums
@@ -130,7 +130,7 @@ def test_tracks_without_album_are_grouped_by_folder():
             genre = "Rock" if folder % 2 else "Jazz"
             tracks.append(TaggedTrack(track_id, f"/music/folder{folder}/{number}.flac", genre=genre))
     plan = plan_labels(tracks, ["genre"], min_tracks=3, holdout_share=0.25)
-    folder_of = {track.track_id: track.path.rsplit("/", 1)[0] for track in tracks}
+    folder_of = {track.id: track.path.rsplit("/", 1)[0] for track in tracks}
     assert not {folder_of[t] for t in plan.held_out} & {folder_of[t] for t in plan.train_labeled}
 
 
