@@ -311,6 +311,7 @@ def run_bpm(options) -> int:
 
 def run_tag(options) -> int:
     from engine import json_shapes
+    from engine.tag_calibration import calibration_from_tag_head
 
     def text(row):
         best = sorted(row["tags"].items(), key=lambda item: -item[1])[:5]
@@ -322,7 +323,10 @@ def run_tag(options) -> int:
         return _usage("tag: --write and --accept go with --suggest")
     if not options.files:
         return _usage("tag: give FILE... or --suggest")
-    return _per_file(options, json_shapes.tag_result, text)
+    def analyse(library, path: str):  # the model's analysis, with the calibration of the model that made it
+        return library.analysis_for_path(path), calibration_from_tag_head(library.model_spec().config.tag_head)
+
+    return _per_file(options, lambda path, found: json_shapes.tag_result(path, *found), text, analyse, needs_model=True)
 
 
 def _suggest_tags(options) -> int:
@@ -378,15 +382,16 @@ def _print_suggestion(row: dict) -> None:
     print(f"#{row['track_id']} {row['artist'] or '?'} - {row['title'] or '?'}: {listed}{note}  ({row['path']})")
 
 
-def _per_file(options, shape: Callable, text: Callable, analyse: Callable | None = None) -> int:
+def _per_file(options, shape: Callable, text: Callable, analyse: Callable | None = None,
+              needs_model: bool = False) -> int:
     """Analyse each file (stored analysis when indexed); an undecodable file gives {"path", "error"}.
-    ``analyse(library, path)`` replaces the model's analysis (a tempo needs no model)."""
+    ``analyse(library, path)`` replaces the model's analysis (a tempo needs no model unless ``needs_model``)."""
     from engine import json_shapes
     from engine.library import QueryError
 
     outputs = []
     with _open_library(options, read_only=True) as library:
-        if analyse is None:
+        if analyse is None or needs_model:
             library.model()  # no usable model: one clear line before any file is touched
         for path in options.files:
             try:

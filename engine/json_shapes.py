@@ -14,6 +14,7 @@ from engine.results import (
     BpmWrite, FileAnalysis, KeyInfo, KeyWrite, LibraryInfo, ModelInfo, Problem, SimilarTrack, TrackRow, TrackSuggestions,
 )
 from engine.scan import display_path
+from engine.tag_calibration import Calibrations, shown_tag_probabilities
 from engine.tag_suggestions import TagSuggestion
 from engine.tag_writer import TagWriteResult
 from engine.tempo import TempoEstimate
@@ -77,9 +78,14 @@ def bpm_write_result(path: str, outcome: BpmWrite) -> dict[str, Any]:
     }
 
 
-def tag_result(path: str, analysis: FileAnalysis) -> dict[str, Any]:
-    tags = {name: round(probability, PROBABILITY_DECIMALS) for name, probability in analysis.tags.items()}
-    return {**path_fields(path), "tags": tags}
+def tag_result(path: str, analysis: FileAnalysis, calibrations: Calibrations | None = None) -> dict[str, Any]:
+    """``tags``: what the model asserts (with a calibrated model only its shown labels, 0.5 at each label's
+    threshold); ``tag_probabilities``: every label's plain probability from the tag head."""
+    def rounded(tags: dict[str, float]) -> dict[str, float]:
+        return {name: round(probability, PROBABILITY_DECIMALS) for name, probability in tags.items()}
+
+    return {**path_fields(path), "tags": rounded(shown_tag_probabilities(analysis.tags, calibrations)),
+            "tag_probabilities": rounded(analysis.tags)}
 
 
 def tag_suggestions_result(track: TrackSuggestions, suggestions: list[TagSuggestion] | None = None) -> dict[str, Any]:

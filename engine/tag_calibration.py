@@ -11,6 +11,7 @@ tag shown, as before), so older model folders read as they always did.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -77,6 +78,25 @@ def informative_tags(tags: Mapping[str, float] | Iterable[tuple[str, float]],
         return ordered
     return [(name, p) for name, p in ordered
             if name in calibrations and calibrations[name].shown and p >= calibrations[name].threshold]
+
+
+def calibrated_probability(probability: float, threshold: float) -> float:
+    """The probability moved on the logit scale so that the label's threshold lands on 0.5: a reader who
+    thresholds at 0.5 (as most do) then gets the calibrated decision, and the order of tracks is unchanged."""
+    def logit(value: float) -> float:
+        value = min(max(value, 1e-6), 1.0 - 1e-6)
+        return math.log(value / (1.0 - value))
+
+    return 1.0 / (1.0 + math.exp(-(logit(probability) - logit(threshold))))
+
+
+def shown_tag_probabilities(tags: Mapping[str, float], calibrations: Calibrations | None) -> dict[str, float]:
+    """The tags a model asserts, as ``engine tag`` reports them: without calibration every tag with its plain
+    probability; with it only the shown labels, each with its calibrated probability."""
+    if calibrations is None:
+        return {name: float(p) for name, p in tags.items()}
+    return {name: calibrated_probability(float(p), calibrations[name].threshold) for name, p in tags.items()
+            if name in calibrations and calibrations[name].shown}
 
 
 def has_shown_tags(calibrations: Calibrations | None) -> bool:

@@ -97,8 +97,9 @@ def test_similar_key_tag_info_problems_json_shapes(engine, engine_json, indexed_
     assert_types(tempo, BPM_TYPES)
 
     tags = engine_json("tag", query_path, *common)
-    assert set(tags[0]) - {"path_bytes"} == {"path", "tags"}
-    assert set(tags[0]["tags"]) == {"rock", "jazz", "calm", "electronic"}
+    assert set(tags[0]) - {"path_bytes"} == {"path", "tags", "tag_probabilities"}
+    assert set(tags[0]["tags"]) == set(tags[0]["tag_probabilities"]) == {"rock", "jazz", "calm", "electronic"}
+    assert tags[0]["tags"] == tags[0]["tag_probabilities"]  # an uncalibrated model asserts its plain probabilities
     assert all(isinstance(probability, float) for probability in tags[0]["tags"].values())
 
     info = engine_json("info", *common)

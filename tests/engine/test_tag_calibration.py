@@ -9,10 +9,12 @@ import pytest
 from engine.tag_calibration import (
     TagCalibration,
     TagCalibrationError,
+    calibrated_probability,
     calibration_from_tag_head,
     has_shown_tags,
     informative_tags,
     load_tag_calibration,
+    shown_tag_probabilities,
 )
 
 PROBABILITIES = {"choir": 0.81, "mallet": 0.77, "strings": 0.42, "brass": 0.10}
@@ -58,3 +60,14 @@ def test_a_malformed_calibration_entry_names_the_label(tmp_path):
     (tmp_path / "config.json").write_text("{not json", encoding="utf-8")
     with pytest.raises(TagCalibrationError, match="config.json"):
         load_tag_calibration(tmp_path)
+
+
+def test_engine_tag_reports_only_shown_labels_with_their_threshold_at_one_half():
+    calibrations = {"choir": TagCalibration(threshold=0.9, shown=True), "strings": TagCalibration(threshold=0.3, shown=True),
+                    "mallet": TagCalibration(threshold=0.5, shown=False)}
+    shown = shown_tag_probabilities(PROBABILITIES, calibrations)
+    assert set(shown) == {"choir", "strings"}  # mallet hidden, brass not calibrated
+    assert shown["choir"] < 0.5 < shown["strings"]  # 0.81 is under choir's 0.9; 0.42 is over strings' 0.3
+    assert calibrated_probability(0.9, 0.9) == pytest.approx(0.5) and calibrated_probability(0.3, 0.3) == pytest.approx(0.5)
+    assert calibrated_probability(0.6, 0.3) < calibrated_probability(0.7, 0.3) < 1.0  # order kept
+    assert shown_tag_probabilities(PROBABILITIES, None) == PROBABILITIES
