@@ -2,7 +2,7 @@
 
     engine eval [--model DIR] [--scores MANIFEST] [--debian MANIFEST] --out DIR
                 [--max-clips N] [--max-tracks N] [--no-corruptions] [--no-essentia] [--json]
-                [--tonal-test MANIFEST] [--skip-tempo]
+                [--tonal-test MANIFEST] [--skip-tempo] [--incumbent EVALUATION_JSON]
 
 Tempo: Acc1 / Acc2 on the --tonal-test renders and time-stretch consistency on the --debian test tracks.
 """
@@ -37,6 +37,9 @@ def _parser() -> argparse.ArgumentParser:
                         help="also score key on the tonal test set (`engine train data tonal-test`), with error kinds")
     parser.add_argument("--skip-tempo", action="store_true",
                         help="no tempo section (renders of --tonal-test; stretched excerpts of --debian tracks)")
+    parser.add_argument("--incumbent", type=Path, metavar="EVALUATION_JSON",
+                        help="the shipped model's evaluation.json made in the same conditions: adds the floors a new "
+                        "default model must clear and the targets it is measured against")
     parser.add_argument("--json", action="store_true", help="print the results as JSON on stdout")
     return parser
 
@@ -85,6 +88,17 @@ def main(argv: list[str]) -> int:
         except KeyboardInterrupt:
             print("stopped", file=sys.stderr)
             return 130
+    if arguments.incumbent:
+        from training.evaluation.floors import checks_json, floor_checks, floors_hold
+
+        try:
+            incumbent = json.loads(arguments.incumbent.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as error:
+            print(f"error: cannot read {arguments.incumbent}: {error}", file=sys.stderr)
+            return 1
+        checks = floor_checks(results, incumbent)
+        results["floors"] = {"incumbent": incumbent.get("model", "?"), "incumbent_report": str(arguments.incumbent),
+                             "all_floors_hold": floors_hold(checks), "checks": checks_json(checks)}
     json_path, markdown_path = write_report(results, arguments.out)
     print(f"report: {markdown_path} and {json_path}", file=sys.stderr)
     if arguments.json:

@@ -90,7 +90,17 @@ def markdown_report(results: dict[str, Any]) -> str:
 
         lines += ["", *tempo_markdown(results["tempo"])]
     lines += ["", "Command: `" + results.get("command", "") + "`", ""]
+    lines += _floors_section(results)
     return "\n".join(lines)
+
+
+def _floors_section(results: dict[str, Any]) -> list[str]:
+    from training.evaluation.floors import Check, checks_markdown
+
+    floors = results.get("floors")
+    if not floors:
+        return []
+    return checks_markdown([Check(**check) for check in floors["checks"]], floors["incumbent"])
 
 
 def write_report(results: dict[str, Any], out: Path) -> tuple[Path, Path]:

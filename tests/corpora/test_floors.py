@@ -1,0 +1,70 @@
+"""The floors a new default model must clear, read from two evaluation reports."""
+
+from __future__ import annotations
+
+import copy
+
+from training.evaluation.floors import checks_markdown, floor_checks, floors_hold
+
+
+def _report(r_precision: float, difference: tuple[float, float, float], transposition: float, key: float,
+            essentia: float, choir_fires: float) -> dict:
+    mean, low, high = difference
+    same = {"r_precision": r_precision, "map": r_precision + 0.05,
+            "minus_logmel_stats": {"r_precision": {"mean": mean, "ci95": [low, high]}}}
+    return {
+        "model": "default",
+        "renders": {"key": {"model": {"clean": {"all": {"mirex": key}}},
+                            "essentia": {"clean": {"all": {"mirex": essentia}}}},
+                    "tags": {"choir": {"ap": 0.7}}},
+        "soundtracks": {
+            "similarity": {"model": {"same_soundtrack": {"r_precision": r_precision, "map": r_precision},
+                                     "excerpt_96kbps": {"top1": 0.8}, "version_pairs": {"top1": 1.0},
+                                     "library_excerpt_96kbps": {"same_soundtrack": same, "same_recording_top1": 0.99}}},
+            "transposition_consistency": {"model": {"rate": transposition}},
+            "tags_on_real_music": {"tags": {"choir": {"fires_at_threshold": choir_fires, "shown": True},
+                                            "synth": {"fires_at_threshold": 0.9, "shown": False}}},
+        },
+    }
+
+
+def _by_measure(checks):
+    return {check.measure: check for check in checks}
+
+
+def test_a_candidate_better_everywhere_clears_every_floor_but_not_a_missed_target():
+    incumbent = _report(0.40, (0.06, 0.03, 0.09), 0.85, 0.90, 0.93, 0.40)
+    candidate = _report(0.45, (0.07, 0.04, 0.10), 0.92, 0.91, 0.93, 0.30)
+    checks = floor_checks(candidate, incumbent)
+    assert floors_hold(checks)
+    measures = _by_measure(checks)
+    target = measures["stored vectors minus log-mel, R-precision (mean >= 0.08, interval lower end > 0)"]
+    assert target.kind == "target" and target.holds is False  # +0.07 misses +0.08, written down all the same
+    assert measures["renders key MIREX >= Essentia, clean"].holds is False
+    assert "shown tag synth fires on real tracks" not in measures  # a hidden tag is not a fact the product shows
+    assert "| floor | transposition consistency | 0.920 | 0.900 | yes |" in checks_markdown(checks, "v1.3")
+
+
+def test_each_floor_fails_on_its_own():
+    incumbent = _report(0.40, (0.06, 0.03, 0.09), 0.85, 0.90, 0.93, 0.40)
+    good = _report(0.45, (0.07, 0.04, 0.10), 0.92, 0.91, 0.93, 0.30)
+    failing = {
+        "stored vectors minus log-mel, R-precision (95 % interval upper end)": _report(0.45, (-0.05, -0.08, -0.01), 0.92, 0.91, 0.93, 0.30),
+        "not below the shipped model: renders key MIREX, clean": _report(0.45, (0.07, 0.04, 0.10), 0.92, 0.89, 0.93, 0.30),
+        "transposition consistency": _report(0.45, (0.07, 0.04, 0.10), 0.89, 0.91, 0.93, 0.30),
+        "shown tag choir fires on real tracks": _report(0.45, (0.07, 0.04, 0.10), 0.92, 0.91, 0.93, 0.6),
+    }
+    assert floors_hold(floor_checks(good, incumbent))
+    for measure, candidate in failing.items():
+        checks = floor_checks(candidate, incumbent)
+        assert not floors_hold(checks), measure
+        assert [c.measure for c in checks if c.kind == "floor" and c.holds is False][0].startswith(measure.split(",")[0])
+
+
+def test_a_measure_the_incumbent_lacks_is_reported_as_not_measured():
+    incumbent = _report(0.40, (0.06, 0.03, 0.09), 0.85, 0.90, 0.93, 0.40)
+    del incumbent["renders"]
+    candidate = copy.deepcopy(_report(0.45, (0.07, 0.04, 0.10), 0.92, 0.91, 0.93, 0.30))
+    checks = _by_measure(floor_checks(candidate, incumbent))
+    assert checks["not below the shipped model: renders key MIREX, clean"].holds is None
+    assert floors_hold(list(checks.values()))

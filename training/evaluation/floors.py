@@ -1,0 +1,119 @@
+"""The floors a new default model must clear before it replaces the shipped one, and the targets it is measured
+against, read from two ``engine eval`` reports (``evaluation.json``) made in the same conditions.
+
+Floors (issue "a default model that holds up on music it has never heard"): not below the log-mel baseline on
+same-soundtrack R-precision (the 95 % interval of the difference not entirely below 0); not below the shipped
+model on any measure of the evaluation; transposition consistency at least 0.90; no shown tag firing on more
+than half of the real tracks. Targets: R-precision at least baseline + 0.08 with the interval above 0; key MIREX
+at least Essentia's on every key test set and condition; relative-key errors on major pieces at most 5 %.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from typing import Any
+
+MIN_TRANSPOSITION_CONSISTENCY = 0.90
+MAX_SHOWN_TAG_FIRE_RATE = 0.5
+TARGET_LOGMEL_MARGIN = 0.08
+MAX_MAJOR_RELATIVE_ERRORS = 0.05
+STORED_VECTORS = ("soundtracks", "similarity", "model", "library_excerpt_96kbps", "same_soundtrack")
+
+
+@dataclass(frozen=True)
+class Check:
+    """One floor or target: what was compared, the two values, and whether it holds."""
+
+    kind: str  # "floor" | "target"
+    measure: str
+    value: float | None
+    reference: float | None
+    holds: bool | None  # None: one side was not measured
+
+
+def _get(report: dict[str, Any], *path: str) -> Any:
+    for part in path:
+        if not isinstance(report, dict) or part not in report:
+            return None
+        report = report[part]
+    return report
+
+
+def comparable_measures(report: dict[str, Any]) -> Iterator[tuple[str, float]]:
+    """Every higher-is-better figure of a report that describes the model (baselines left out)."""
+    for field in ("r_precision", "map"):
+        yield f"stored vectors same-soundtrack {field}", _get(report, *STORED_VECTORS, field)
+        yield f"16-window model row same-soundtrack {field}", _get(report, "soundtracks", "similarity", "model",
+                                                                  "same_soundtrack", field)
+    for name in ("excerpt_96kbps", "version_pairs"):
+        yield f"{name} top-1", _get(report, "soundtracks", "similarity", "model", name, "top1")
+    yield "same recording found for a 96 kbps excerpt", _get(report, "soundtracks", "similarity", "model",
+                                                             "library_excerpt_96kbps", "same_recording_top1")
+    yield "transposition consistency", _get(report, "soundtracks", "transposition_consistency", "model", "rate")
+    for section in ("renders", "tonal_test"):
+        for condition, entry in (_get(report, section, "key", "model") or {}).items():
+            yield f"{section} key MIREX, {condition}", _get(entry, "all", "mirex")
+    for tag, entry in (_get(report, "renders", "tags") or {}).items():
+        if isinstance(entry, dict) and "ap" in entry:
+            yield f"held-out render AP, {tag}", entry["ap"]
+
+
+def floor_checks(candidate: dict[str, Any], incumbent: dict[str, Any]) -> list[Check]:
+    """Every floor and target of ``candidate``, the shipped model's report being ``incumbent``."""
+    checks = []
+    difference = _get(candidate, *STORED_VECTORS, "minus_logmel_stats", "r_precision")
+    if difference:
+        low, high = difference["ci95"]
+        checks.append(Check("floor", "stored vectors minus log-mel, R-precision (95 % interval upper end)",
+                            high, 0.0, high > 0.0))
+        checks.append(Check("target", f"stored vectors minus log-mel, R-precision (mean >= {TARGET_LOGMEL_MARGIN}, "
+                            "interval lower end > 0)", difference["mean"], TARGET_LOGMEL_MARGIN,
+                            difference["mean"] >= TARGET_LOGMEL_MARGIN and low > 0.0))
+    theirs = dict(comparable_measures(incumbent))
+    for measure, value in comparable_measures(candidate):
+        reference = theirs.get(measure)
+        holds = None if value is None or reference is None else value >= reference
+        checks.append(Check("floor", f"not below the shipped model: {measure}", value, reference, holds))
+    rate = _get(candidate, "soundtracks", "transposition_consistency", "model", "rate")
+    checks.append(Check("floor", "transposition consistency", rate, MIN_TRANSPOSITION_CONSISTENCY,
+                        None if rate is None else rate >= MIN_TRANSPOSITION_CONSISTENCY))
+    for tag, entry in (_get(candidate, "soundtracks", "tags_on_real_music", "tags") or {}).items():
+        if entry.get("shown"):
+            fired = entry["fires_at_threshold"]
+            checks.append(Check("floor", f"shown tag {tag} fires on real tracks", fired, MAX_SHOWN_TAG_FIRE_RATE,
+                                fired <= MAX_SHOWN_TAG_FIRE_RATE))
+    for section in ("renders", "tonal_test"):
+        essentia = _get(candidate, section, "key", "essentia") or {}
+        for condition, entry in (_get(candidate, section, "key", "model") or {}).items():
+            reference = _get(essentia, condition, "all", "mirex")
+            value = _get(entry, "all", "mirex")
+            checks.append(Check("target", f"{section} key MIREX >= Essentia, {condition}", value, reference,
+                                None if reference is None or value is None else value >= reference))
+        relative = _get(candidate, section, "key", "model", "clean", "by_mode", "major", "relative")
+        if relative is not None:
+            checks.append(Check("target", f"{section} relative-key errors on major pieces", relative,
+                                MAX_MAJOR_RELATIVE_ERRORS, relative <= MAX_MAJOR_RELATIVE_ERRORS))
+    return checks
+
+
+def floors_hold(checks: list[Check]) -> bool:
+    """True when every measured floor holds (targets are reported, not required)."""
+    return all(check.holds is not False for check in checks if check.kind == "floor")
+
+
+def checks_json(checks: list[Check]) -> list[dict[str, Any]]:
+    return [asdict(check) for check in checks]
+
+
+def checks_markdown(checks: list[Check], incumbent_name: str) -> list[str]:
+    def number(value: float | None) -> str:
+        return "" if value is None else f"{value:.3f}"
+
+    lines = ["", f"## Floors and targets (against {incumbent_name})", "",
+             f"Every floor holds: **{'yes' if floors_hold(checks) else 'no'}**.", "",
+             "| kind | measure | value | reference | holds |", "|---|---|---|---|---|"]
+    for check in checks:
+        holds = "not measured" if check.holds is None else ("yes" if check.holds else "**no**")
+        lines.append(f"| {check.kind} | {check.measure} | {number(check.value)} | {number(check.reference)} | {holds} |")
+    return lines
