@@ -65,10 +65,15 @@ def test_a_file_query_runs_on_one_thread_and_restores_the_thread_count(model_dir
     seen: list[int] = []
     run = analyzer.run_windows
     monkeypatch.setattr(analyzer, "run_windows", lambda windows: seen.append(torch.get_num_threads()) or run(windows))
-    before = torch.get_num_threads()
-    analysis = analyzer.analyze_file(path)
-    assert seen == [analyzer_module.QUERY_INFERENCE_THREADS]
-    assert torch.get_num_threads() == before
+    before = analyzer_module.QUERY_INFERENCE_THREADS + 1  # not the query's count (the suite runs on one thread)
+    outer = torch.get_num_threads()
+    torch.set_num_threads(before)
+    try:
+        analysis = analyzer.analyze_file(path)
+        assert seen == [analyzer_module.QUERY_INFERENCE_THREADS]
+        assert torch.get_num_threads() == before
+    finally:
+        torch.set_num_threads(outer)
     assert abs(float((analysis.embedding**2).sum()) - 1.0) < 1e-4
 
 
