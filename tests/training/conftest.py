@@ -21,8 +21,3 @@ def chord_manifest(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def shared_cache(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("cache")
-
-
-
-def pytest_configure(config) -> None:
-    config.addinivalue_line("markers", "slow: takes over a minute on a 2-core machine (deselect with -m 'not slow')")
