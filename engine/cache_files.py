@@ -3,7 +3,8 @@
 A cache is named after the database, so a long database name could make a cache name longer than a file name
 may be: then the database name is shortened and a hash of it keeps the names apart. A sidecar is read without
 trusting it (any JSON, or none): what is not an object with the expected integer fields reads as "no cache",
-and the caller rebuilds from SQLite.
+and the caller rebuilds from SQLite. A cache that cannot be saved only makes the next start slower: a reading
+command warns and answers from memory; ``engine index``, whose job is the library on disk, fails in one line.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ NAME_MAX_BYTES = 255  # longest file name on common file systems (ext4, APFS, NT
 TEMPORARY_NAME_ROOM = 64
 SHORT_HASH_CHARACTERS = 16
 EXPECTED_UNWRITABLE = frozenset({errno.EROFS, errno.EACCES, errno.EPERM})  # read-only media, another user's folder
+FULL_DISK_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})  # no space, or the user's quota is used up
 
 log = logging.getLogger("engine")
 
@@ -49,6 +51,20 @@ def read_sidecar(path: Path, integer_fields: tuple[str, ...]) -> dict[str, Any] 
         if not isinstance(value, int) or isinstance(value, bool) or value < 0:
             return None
     return meta
+
+
+class CacheNotSavedError(OSError):
+    """A cache that had to be saved could not be: ``engine index`` exists to leave the library ready on disk, so a
+    full disk there fails the run (its tracks are committed) instead of leaving every later search to rebuild."""
+
+
+def report_unsaved(path: Path, error: OSError, must_save: bool = False) -> None:
+    """A cache that could not be saved: ``CacheNotSavedError`` when ``must_save`` and the folder could be written
+    (a full disk, an I/O error), else only ``warn_unsaved`` (the caller keeps the cache in memory)."""
+    if must_save and error.errno not in EXPECTED_UNWRITABLE:
+        reason = error.strerror or str(error) or type(error).__name__
+        raise CacheNotSavedError(error.errno, f"could not save the cache {path.name} ({reason})", str(path)) from error
+    warn_unsaved(path, error)
 
 
 def warn_unsaved(path: Path, error: OSError) -> None:

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from engine.atomic_write import atomic_path, write_bytes_atomically
-from engine.cache_files import beside_database, read_sidecar, warn_unsaved
+from engine.cache_files import beside_database, read_sidecar, report_unsaved
 from engine.landmark_merge import merge_runs, sorted_rows, write_runs
 from engine.landmarks import LANDMARK_VERSION, Landmarks
 from engine.store import Store
@@ -66,6 +66,7 @@ class LandmarkIndex:
         self._state: tuple[int, int] | None = None
         self._members: np.ndarray | None = None  # (M, 2) int64: (track id, landmark row id) of the rows held
         self._rows_saved = False  # the rows were merged straight into ``index_path``
+        self._saved = False  # rows, members and sidecar on disk are the ones in memory
         self._lock = threading.Lock()  # the app queries from worker threads while an index run may catch it up
         self.last_action = ""
 
@@ -73,15 +74,18 @@ class LandmarkIndex:
     def size(self) -> int:
         return 0 if self._rows is None else int(self._rows.shape[1])
 
-    def ensure_current(self) -> None:
+    def ensure_current(self, must_save: bool = False) -> None:
         """Bring the index in line with the database: use it as it is, load the saved one, update it (filter
-        out removed tracks, merge in added rows), or rebuild it; save what changed."""
+        out removed tracks, merge in added rows), or rebuild it; save what changed. With ``must_save`` (an index
+        run) an index that cannot be saved raises ``CacheNotSavedError``; else it is kept in memory with a warning."""
         with self._lock:
-            self._catch_up()
+            self._catch_up(must_save)
 
-    def _catch_up(self) -> None:
+    def _catch_up(self, must_save: bool) -> None:
         if self._rows is not None and self._state == self.store.landmarks_state():
             self.last_action = "current"
+            if must_save and not self._saved:
+                self._save(must_save)
             return
         if self._rows is None:
             self._load()
@@ -95,12 +99,13 @@ class LandmarkIndex:
                 self._rebuild()
                 self.last_action = "rebuilt"
         except OSError as error:  # no disk space for the merge: sorted in memory, for this process only
-            warn_unsaved(self.index_path, error)
+            report_unsaved(self.index_path, error, must_save)
             state, everything, members = self.store.landmarks_since(0)
             self._rows, self._state, self._members, self._rows_saved = sorted_rows(everything), state, members, False
+            self._saved = False
             self.last_action = "rebuilt"
             return
-        self._save()
+        self._save(must_save)
 
     def same_recordings(self, query: Landmarks, exclude_track_id: int | None = None,
                         min_aligned: int = MIN_ALIGNED_HASHES) -> list[RecordingMatch]:
@@ -179,6 +184,7 @@ class LandmarkIndex:
         if not self._agrees_with_store(rows):
             return
         self._rows, self._state, self._members, self._rows_saved = rows, state, members, True
+        self._saved = True
 
     def _agrees_with_store(self, rows: np.ndarray) -> bool:
         """``VERIFIED_TRACKS`` tracks spread over the library each find ``VERIFIED_HASHES`` of their stored
@@ -196,10 +202,11 @@ class LandmarkIndex:
                     return False
         return True
 
-    def _save(self) -> None:
+    def _save(self, must_save: bool = False) -> None:
         """Write rows, members, then the sidecar that vouches for them, each through a temporary file and an
         atomic rename. When they cannot be saved (a full disk, a read-only folder, or on Windows another
-        process mapping the old file) the index stays in memory for this process."""
+        process mapping the old file) the index stays in memory for this process (``report_unsaved``)."""
+        self._saved = False
         meta = {"format": INDEX_FORMAT, "version": LANDMARK_VERSION, "count": self._state[0], "max_id": self._state[1],
                 "rows": self.size}
         try:
@@ -211,7 +218,9 @@ class LandmarkIndex:
                     np.save(handle, array, allow_pickle=False)
             write_bytes_atomically(self.meta_path, json.dumps(meta).encode("utf-8"))
         except OSError as error:
-            warn_unsaved(self.index_path, error)
+            report_unsaved(self.index_path, error, must_save)
+        else:
+            self._saved = True
 
 
 def _member_keys(members: np.ndarray) -> np.ndarray:

@@ -258,6 +258,23 @@ class Library:
         return self.store.remove_folder(os.path.abspath(os.fspath(path)))
 
     # -- indexing -------------------------------------------------------------------------------------
+    def _save_caches(self, spec: ModelSpec) -> None:
+        """Bring the vector and landmark indexes up to date on disk, here rather than on the first query after
+        the run. A run's job is a library ready on disk, so a cache that cannot be saved (a full disk) fails it in
+        one line, after both were tried; the tracks stay committed and the next run saves the caches."""
+        from engine.cache_files import FULL_DISK_ERRNOS, CacheNotSavedError
+
+        unsaved: list[CacheNotSavedError] = []
+        for cache in (self._vector_index(spec), self.landmark_index()):
+            try:
+                cache.ensure_current(must_save=True)
+            except CacheNotSavedError as error:
+                unsaved.append(error)
+        if unsaved:
+            advice = "free some space and run index again" if unsaved[0].errno in FULL_DISK_ERRNOS else "run index again"
+            raise LibraryError(f"{unsaved[0].strerror}; the tracks of this run are stored: {advice} to save it") \
+                from unsaved[0]
+
     def index(
         self,
         paths: Sequence[Path | str] | None = None,
@@ -315,8 +332,7 @@ class Library:
         if planner.complete:  # a cancelled run has not seen every file: nothing is taken for gone
             self.store.remove_tracks(plan.removed_track_ids)
             self.store.remove_problems(plan.stale_problem_keys)
-        self._vector_index(spec).ensure_current()
-        self.landmark_index().ensure_current()  # here, not on the first query after the run
+        self._save_caches(spec)
         return IndexReport(
             added=result.added,
             updated=result.updated + plan.moved_only,

@@ -12,7 +12,9 @@ file, which pays ~150 ms to decode and embed anyway, stays exact up to a few hun
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 import re
 import time
 from collections.abc import Iterator
@@ -24,7 +26,7 @@ import faiss
 import numpy as np
 
 from engine.atomic_write import atomic_path, write_bytes_atomically
-from engine.cache_files import beside_database, read_sidecar, warn_unsaved
+from engine.cache_files import beside_database, read_sidecar, report_unsaved
 from engine.library_standardisation import Standardisation, fit_standardisation
 from engine.store import Store
 
@@ -40,6 +42,7 @@ SINGLE_THREAD_QUERIES = 16  # smaller searches run on one thread: OpenMP start-u
 INDEX_FORMAT = 1
 VERIFIED_VECTORS = 32  # vectors of a saved index compared with SQLite when it is loaded (one query, < 1 ms)
 VECTOR_TOLERANCE = 1e-6  # a loaded vector is the stored float32 one, bit for bit; this only allows for rounding
+WRITE_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EIO)  # named by FAISS
 
 
 @dataclass(frozen=True)
@@ -102,14 +105,16 @@ class VectorIndex:
         self.last_action = "none"  # "loaded", "extended", "rebuilt", "current": for tests and logs
         self._checked_at = float("-inf")
         self._ids_by_position: tuple[int, np.ndarray] | None = None  # (ntotal, ids) for exact scans of a graph
+        self._saved = False  # the index in memory is the one on disk (loaded, or saved since the last change)
 
     @property
     def size(self) -> int:
         return 0 if self._index is None else int(self._index.ntotal)
 
-    def ensure_current(self, max_age_seconds: float = 0.0) -> faiss.Index:
+    def ensure_current(self, max_age_seconds: float = 0.0, must_save: bool = False) -> faiss.Index:
         """Bring the index in line with SQLite (load, extend or rebuild) and return it; skip the check if the
-        last one is younger than ``max_age_seconds``."""
+        last one is younger than ``max_age_seconds``. With ``must_save`` (an index run) an index that cannot be
+        saved raises ``CacheNotSavedError``; else it is kept in memory with a warning."""
         if self._index is not None and time.monotonic() - self._checked_at < max_age_seconds:
             return self._index
         self._checked_at = time.monotonic()
@@ -117,6 +122,8 @@ class VectorIndex:
         current = Fingerprint(count, max_id)
         if self._index is not None and self._fingerprint == current:
             self.last_action = "current"
+            if must_save and not self._saved:
+                self._save(must_save)
             return self._index
         if self._index is None:
             self._load_from_disk()
@@ -127,7 +134,7 @@ class VectorIndex:
             self._extend(current)
         else:
             self._rebuild(current)
-        self._save()
+        self._save(must_save)
         return self._index
 
     def search(self, vectors: np.ndarray, k: int, exact: bool = False) -> tuple[np.ndarray, np.ndarray]:
@@ -227,6 +234,7 @@ class VectorIndex:
         if graph is not None:
             graph.hnsw.efSearch = HNSW_EF_SEARCH  # the setting of this version, whatever the file holds
         self._index, self._fingerprint, self._ids_by_position = index, fingerprint, None
+        self._saved = True
 
     def _agrees_with_store(self, index: faiss.Index) -> bool:
         """Track ids all distinct, and ``VERIFIED_VECTORS`` vectors spread over the file equal to SQLite's: a file
@@ -250,9 +258,10 @@ class VectorIndex:
                 return False
         return True
 
-    def _save(self) -> None:
+    def _save(self, must_save: bool = False) -> None:
         """Write index then sidecar, each through a temporary file and an atomic rename; a cache that cannot be
-        saved (full disk, read-only folder) stays in memory for this process."""
+        saved (full disk, read-only folder) stays in memory for this process (``report_unsaved``)."""
+        self._saved = False
         meta = {
             "format": INDEX_FORMAT, "model_id": self.model_id, "dimension": self.dimension,
             "count": self._fingerprint.count, "max_analysis_id": self._fingerprint.max_analysis_id,
@@ -266,9 +275,21 @@ class VectorIndex:
                 faiss.write_index(self._index, str(temporary_index))
             write_bytes_atomically(self.meta_path, json.dumps(meta).encode("utf-8"))
         except OSError as error:
-            warn_unsaved(self.index_path, error)
+            report_unsaved(self.index_path, error, must_save)
         except RuntimeError as error:  # FAISS reports a failed write (a full disk) as a RuntimeError
-            warn_unsaved(self.index_path, OSError(str(error).splitlines()[0] if str(error) else "write failed"))
+            report_unsaved(self.index_path, _write_error(error), must_save)
+        else:
+            self._saved = True
+
+
+def _write_error(error: RuntimeError) -> OSError:
+    """FAISS's failed write as the OSError it was: its message ends with the system's reason (``strerror``); an
+    unrecognised one counts as an I/O error."""
+    text = str(error)
+    for code in WRITE_ERRNOS:
+        if os.strerror(code) in text:
+            return OSError(code, os.strerror(code))
+    return OSError(errno.EIO, text.splitlines()[0] if text else "write failed")
 
 
 def _standardisation_from_meta(saved: object, dimension: int) -> Standardisation | None:

@@ -166,24 +166,64 @@ def test_a_real_full_disk_during_index_is_one_line_and_the_run_resumes_once_spac
     assert temporary_files(mount_point) == []
 
 
-def test_a_cache_that_cannot_be_saved_on_a_full_disk_leaves_no_temporary_file(engine, indexed_copy, model_dir,
-                                                                             monkeypatch):
+def _faiss_writes_on_a_full_disk(monkeypatch) -> None:
     import faiss
 
-    for cache in indexed_copy.parent.glob(indexed_copy.name + ".*.faiss*"):
-        cache.unlink()
-
-    def full_disk(_index, path):
+    def full_disk(_index, path):  # FAISS's own wording: a RuntimeError ending in the system's reason
         Path(path).write_bytes(b"\0" * 4096)
-        raise RuntimeError("Error in faiss::FileIOWriter: write error: No space left on device")
+        raise RuntimeError(f"Error in faiss::FileIOWriter: write error in {path}: 0 != 4096 (No space left on device)")
 
     monkeypatch.setattr(faiss, "write_index", full_disk)
+
+
+def _landmark_renames_on_a_full_disk(monkeypatch) -> None:
+    real_replace = os.replace
+
+    def full_disk(source, target, *arguments, **options):
+        if ".landmarks-v" in Path(target).name:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return real_replace(source, target, *arguments, **options)
+
+    monkeypatch.setattr(os, "replace", full_disk)
+
+
+def test_a_cache_that_cannot_be_saved_on_a_full_disk_leaves_no_temporary_file(engine, indexed_copy, model_dir,
+                                                                             monkeypatch):
+    for cache in indexed_copy.parent.glob(indexed_copy.name + ".*.faiss*"):
+        cache.unlink()
+    _faiss_writes_on_a_full_disk(monkeypatch)
     completed = engine("similar", "3", *_common(indexed_copy, model_dir), "--json")
     assert completed.returncode == 0 and json.loads(completed.stdout)[0]["results"]
     warnings = completed.stderr.strip().splitlines()
     assert len(warnings) == 1 and "could not save the cache" in warnings[0] and "Traceback" not in completed.stderr
     assert temporary_files(indexed_copy.parent) == []
     assert not list(indexed_copy.parent.glob(indexed_copy.name + ".*.faiss*"))
+
+
+@pytest.mark.parametrize(("cache_suffix", "full_disk"), [(".faiss", _faiss_writes_on_a_full_disk),
+                                                         (".landmarks-v", _landmark_renames_on_a_full_disk)])
+def test_an_index_run_whose_cache_cannot_be_saved_is_one_line_and_keeps_its_tracks(engine, library_copy, model_dir,
+                                                                                  tmp_path, monkeypatch, cache_suffix,
+                                                                                  full_disk):
+    """A reading command answers from memory when a cache cannot be saved (above); an index run exists to leave
+    the library ready on disk, so there a full disk is exit 1, the tracks stay committed, and the next run saves."""
+    for extra in library_copy.valid[6:]:
+        extra.unlink()
+    database = tmp_path / "library.db"
+    full_disk(monkeypatch)
+    common = ("--workers", "0", *_common(database, model_dir))
+    completed = engine("index", str(library_copy.root), *common, "--json")
+    assert_one_line_exit_1(completed, f"could not save the cache {database.name}.")
+    assert cache_suffix in completed.stderr and "No space left on device" in completed.stderr
+    assert "tracks of this run are stored" in completed.stderr
+    assert _track_count(database) == 6
+    assert temporary_files(tmp_path) == [] and not [path for path in tmp_path.iterdir() if path.name.startswith(".")]
+    assert not [path for path in tmp_path.iterdir() if cache_suffix in path.name]
+    monkeypatch.undo()
+    resumed = engine("index", str(library_copy.root), *common, "--json")
+    assert resumed.returncode == 0 and resumed.stderr == "", resumed.stderr
+    assert json.loads(resumed.stdout)["unchanged"] == 6
+    assert [path for path in tmp_path.iterdir() if cache_suffix in path.name]
 
 
 def test_a_landmark_cache_save_on_a_full_disk_leaves_no_temporary_file(engine, indexed_copy, model_dir, monkeypatch,
