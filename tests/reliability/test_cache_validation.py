@@ -81,3 +81,16 @@ def test_scrambled_landmark_ids_are_rebuilt_and_the_same_recording_is_still_foun
     rows[1] = np.random.default_rng(2).permutation(rows[1])
     np.save(rows_file, rows, allow_pickle=False)
     assert _similar(engine, indexed_copy, model_dir, str(outside_copy)) == expected
+
+
+@pytest.mark.parametrize("damage", ["truncated", "garbage"])
+def test_cache_files_cut_short_or_overwritten_with_garbage_are_rebuilt(engine, indexed_copy, model_dir, outside_copy,
+                                                                       damage):
+    expected = _similar(engine, indexed_copy, model_dir, "3", str(outside_copy))
+    index_file, _ = _vector_cache(indexed_copy)
+    rows_file, _, members_file = landmark_index_paths(indexed_copy)
+    for cache in (index_file, rows_file, members_file):
+        content = cache.read_bytes()
+        cache.write_bytes(content[: len(content) // 2] if damage == "truncated" else b"\x93NUMPY garbage" * 64)
+    assert _similar(engine, indexed_copy, model_dir, "3", str(outside_copy)) == expected
+    assert faiss.read_index(str(index_file)).ntotal > 0 and np.load(rows_file).shape[0] == 3  # saved again, whole

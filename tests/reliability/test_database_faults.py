@@ -250,11 +250,13 @@ def test_a_landmark_cache_save_on_a_full_disk_leaves_no_temporary_file(engine, i
     assert temporary_files(indexed_copy.parent) == []
 
 
-def test_another_programs_sqlite_database_is_refused_untouched(engine, model_dir, tmp_path, generated_library_source):
+@pytest.mark.parametrize("table", ["tracks", "notes"])  # a table named like one of ours, or not
+def test_another_programs_sqlite_database_is_refused_untouched(engine, model_dir, tmp_path, generated_library_source,
+                                                               table):
     database = tmp_path / "other.db"
     with sqlite3.connect(database) as connection:
-        connection.execute("CREATE TABLE tracks (id INTEGER PRIMARY KEY, name TEXT)")
-        connection.execute("INSERT INTO tracks (name) VALUES ('mine')")
+        connection.execute(f"CREATE TABLE {table} (id INTEGER PRIMARY KEY, name TEXT)")
+        connection.execute(f"INSERT INTO {table} (name) VALUES ('mine')")
     before = _digest(database)
     for arguments in (("info",), ("index", str(generated_library_source.root))):
         assert_one_line_exit_1(engine(*arguments, *_common(database, model_dir)), "not a semisup-music library")

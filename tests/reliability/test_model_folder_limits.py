@@ -4,6 +4,7 @@ weights must be finite, the name must be safe, and ``--json`` stays strict JSON 
 from __future__ import annotations
 
 import json
+import pickle
 import shutil
 from pathlib import Path
 
@@ -87,7 +88,33 @@ def test_json_output_is_strict_even_when_a_model_overflows(engine, model_dir, ge
     json.loads(completed.stdout, parse_constant=refuse)
 
 
-def test_a_model_name_with_a_newline_is_refused_with_global_options_before_train(engine, indexed_copy):
-    completed = engine("--db", str(indexed_copy), "train", "from-library", "--labels", "genre", "--name", "evil\nname",
+@pytest.mark.parametrize("name", ["evil\nname", "../escape", "a/b", "/tmp/absolute", ".hidden"])
+def test_an_unsafe_model_name_is_refused_with_global_options_before_train(engine, indexed_copy, name):
+    completed = engine("--db", str(indexed_copy), "train", "from-library", "--labels", "genre", "--name", name,
                        "--dry-run")
     assert_one_line_exit_1(completed, "model name")
+    assert not (indexed_copy.parent / "custom-models").exists()
+
+
+class _WritesAMarkerWhenUnpickled:
+    """A pickle whose loading opens (creates) ``marker``: proof that something unpickled it."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return open, (self.marker, "w")
+
+
+@pytest.mark.parametrize("pickle_name", ["weights.safetensors", "weights.pt", "pytorch_model.bin", "model.pkl"])
+def test_pickles_in_a_model_folder_are_never_unpickled(engine, model_dir, generated_library_source, tmp_path,
+                                                       pickle_name):
+    model = _model_copy(model_dir, tmp_path / "model")
+    marker = tmp_path / "unpickled"
+    (model / pickle_name).write_bytes(pickle.dumps(_WritesAMarkerWhenUnpickled(marker)))
+    completed = _key(engine, model, generated_library_source.valid[0], tmp_path)
+    if pickle_name == "weights.safetensors":  # the weights themselves: refused as not safetensors
+        assert_one_line_exit_1(completed, "weights.safetensors")
+    else:  # a stray file beside the weights: ignored
+        assert completed.returncode == 0, completed.stderr
+    assert not marker.exists()
