@@ -9,7 +9,10 @@ of one clip. Analysing 30k files takes hours on 2 cores, so the rescan figures u
 analysed once with the shipped model and every copy is stored with its clip's analysis, landmarks and tempo
 through ``Store.save_tracks`` (what an index run writes). "First track stored" is measured on a fresh database:
 ``engine index`` runs until the first track row is committed, then is stopped with Ctrl-C. Peak RSS is the
-``engine`` process's own maximum resident set (wait4), decode workers not included.
+``engine`` process's own maximum resident set (wait4), decode workers not included. Linux starts a child's
+maximum at its parent's (the child runs in the parent's memory until it execs), so whatever allocates much here
+(seeding, the ``--profile`` builds) runs where it cannot inflate the figure: ``--rescan-only`` runs seed nothing and
+the profile runs in a spawned interpreter.
 """
 
 from __future__ import annotations
@@ -17,12 +20,14 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import multiprocessing
 import os
 import shutil
 import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 import tracemalloc
 from pathlib import Path
@@ -37,6 +42,7 @@ FILES_PER_FOLDER = 500
 CHANGED_SHARE = 0.01
 SEED_BATCH = 1000
 POLL_SECONDS = 0.05
+RESIDENT_SAMPLE_SECONDS = 0.02
 FIRST_TRACK_TIMEOUT_SECONDS = 600
 ENGINE = [sys.executable, "-m", "engine.cli"]
 
@@ -152,19 +158,43 @@ def _clip_of(path: str) -> int:
     return int(Path(path).stem.removeprefix("track")) % BASE_CLIPS
 
 
+def _sample_resident(pid: int, peaks: dict[str, int], running: threading.Event) -> None:
+    """Highest anonymous and file-backed resident MiB of ``pid`` while ``running`` (sampled): the file-backed part
+    is mapped cache files (the landmark index, its merge runs), page cache the kernel may take back at any time."""
+    while running.is_set():
+        try:
+            status = Path(f"/proc/{pid}/status").read_text()
+        except OSError:
+            return
+        for line in status.splitlines():
+            name, _, value = line.partition(":")
+            if name in ("RssAnon", "RssFile"):
+                peaks[name] = max(peaks.get(name, 0), int(value.split()[0]) // 1024)
+        time.sleep(RESIDENT_SAMPLE_SECONDS)
+
+
 def timed_index(library: Path, database: Path) -> dict:
-    """Wall seconds, CPU seconds and peak RSS (MiB) of one ``engine index`` process, and its JSON report."""
+    """Wall seconds, CPU seconds and peak RSS (MiB) of one ``engine index`` process, the sampled peaks of its
+    anonymous and file-backed parts, and its JSON report."""
     started = time.monotonic()
     process = subprocess.Popen([*ENGINE, "index", str(library), "--db", str(database), "--workers", "1", "--json"],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    peaks: dict[str, int] = {}
+    running = threading.Event()
+    running.set()
+    sampler = threading.Thread(target=_sample_resident, args=(process.pid, peaks, running), daemon=True)
+    sampler.start()
     stdout = process.stdout.read()
     stderr = process.stderr.read()
+    running.clear()
+    sampler.join()
     _, status, usage = os.wait4(process.pid, 0)
     process.returncode = os.waitstatus_to_exitcode(status)
     if process.returncode != 0:
         raise RuntimeError(f"engine index failed ({process.returncode}): {stderr[-500:]}")
     return {"wall_seconds": round(time.monotonic() - started, 2), "cpu_seconds": round(usage.ru_utime + usage.ru_stime, 2),
-            "peak_rss_mib": round(usage.ru_maxrss / 1024), "report": json.loads(stdout)}
+            "peak_rss_mib": round(usage.ru_maxrss / 1024), "peak_anonymous_mib": peaks.get("RssAnon"),
+            "peak_file_backed_mib": peaks.get("RssFile"), "report": json.loads(stdout)}
 
 
 def cache_files(database: Path) -> list[Path]:
@@ -209,8 +239,9 @@ def measure(out: Path, tracks: int, model_dir: Path, profile: bool, rescan_only:
     result: dict = {"tracks": tracks}
     if not rescan_only:
         result |= seed_and_first_index(out, library, database, tracks, model_dir)
-    if profile:
-        result["tracemalloc_peak_mib"] = profile_catch_up(database, model_dir)
+    if profile:  # in a fresh interpreter: a child started later inherits this process's peak RSS (see above)
+        with multiprocessing.get_context("spawn").Pool(1) as pool:
+            result["tracemalloc_peak_mib"] = pool.apply(profile_catch_up, (database, model_dir))
         print(f"  tracemalloc peaks (MiB): {result['tracemalloc_peak_mib']}", flush=True)
     for cache in cache_files(database):
         cache.unlink()
@@ -225,8 +256,8 @@ def measure(out: Path, tracks: int, model_dir: Path, profile: bool, rescan_only:
     result["disk_per_track_kib"] = disk_per_track(database, tracks)
     for name in ("rescan_cold_caches", "rescan", "one_percent_changed")[: 2 if skip_change else 3]:
         run = result[name]
-        print(f"  {name}: {run['wall_seconds']} s wall, {run['cpu_seconds']} s CPU, peak RSS {run['peak_rss_mib']} MiB",
-              flush=True)
+        print(f"  {name}: {run['wall_seconds']} s wall, {run['cpu_seconds']} s CPU, peak RSS {run['peak_rss_mib']} MiB "
+              f"(sampled: anonymous {run['peak_anonymous_mib']}, file-backed {run['peak_file_backed_mib']})", flush=True)
     print(f"  disk per track (KiB): {result['disk_per_track_kib']}", flush=True)
     (out / f"results-{tracks}{'-rescan' if rescan_only else ''}.json").write_text(json.dumps(result, indent=2) + "\n",
                                                                                  encoding="utf-8")

@@ -39,18 +39,46 @@ class Standardisation:
         return track_count > self.fitted_on * REFIT_GROWTH
 
 
+class RunningMoments:
+    """Per-dimension mean and variance of rows added batch by batch (Chan et al.'s pairwise update, in float64),
+    so the vector index fits a library's moments while reading its embeddings in bounded batches."""
+
+    def __init__(self, dimension: int) -> None:
+        self.count = 0
+        self.mean = np.zeros(dimension, dtype=np.float64)
+        self._squared_deviations = np.zeros(dimension, dtype=np.float64)  # sum over rows of (x - mean)^2
+
+    def add(self, vectors: np.ndarray) -> None:
+        vectors = np.asarray(vectors, dtype=np.float64)
+        added = len(vectors)
+        if added == 0:
+            return
+        batch_mean = vectors.mean(axis=0)
+        total = self.count + added
+        delta = batch_mean - self.mean
+        self._squared_deviations += ((vectors - batch_mean) ** 2).sum(axis=0) + delta ** 2 * (self.count * added / total)
+        self.mean += delta * (added / total)
+        self.count = total
+
+    def standardisation(self) -> Standardisation:
+        """The moments so far, shrunk towards "no change" (mean 0, every dimension scaled by the average spread,
+        which leaves cosines as they were) with ``PRIOR_TRACKS`` of weight."""
+        dimension = len(self.mean)
+        if self.count == 0:
+            return Standardisation(np.zeros(dimension, np.float32), np.ones(dimension, np.float32), 0)
+        own_weight = self.count / (self.count + PRIOR_TRACKS)
+        variance = self._squared_deviations / self.count
+        average_variance = float(variance.mean()) if variance.mean() > 0 else 1.0
+        floored = np.maximum(variance, (MIN_SPREAD_SHARE ** 2) * average_variance)
+        # shrunk on a log scale, so a dimension far quieter than the average keeps its own spread in a large library
+        scale = np.exp(0.5 * (own_weight * np.log(floored) + (1.0 - own_weight) * np.log(average_variance)))
+        mean = own_weight * self.mean
+        return Standardisation(mean.astype(np.float32), scale.astype(np.float32), self.count)
+
+
 def fit_standardisation(vectors: np.ndarray) -> Standardisation:
-    """Moments of ``vectors`` (count, dimension), shrunk towards "no change" (mean 0, every dimension scaled by
-    the average spread, which leaves cosines as they were) with ``PRIOR_TRACKS`` of weight."""
-    vectors = np.asarray(vectors, dtype=np.float64)
-    count, dimension = vectors.shape
-    if count == 0:
-        return Standardisation(np.zeros(dimension, np.float32), np.ones(dimension, np.float32), 0)
-    own_weight = count / (count + PRIOR_TRACKS)
-    variance = vectors.var(axis=0)
-    average_variance = float(variance.mean()) if variance.mean() > 0 else 1.0
-    floored = np.maximum(variance, (MIN_SPREAD_SHARE ** 2) * average_variance)
-    # shrunk on a log scale, so a dimension far quieter than the average keeps its own spread in a large library
-    scale = np.exp(0.5 * (own_weight * np.log(floored) + (1.0 - own_weight) * np.log(average_variance)))
-    mean = own_weight * vectors.mean(axis=0)
-    return Standardisation(mean.astype(np.float32), scale.astype(np.float32), count)
+    """Moments of ``vectors`` (count, dimension), shrunk as ``RunningMoments.standardisation`` says."""
+    vectors = np.asarray(vectors)
+    moments = RunningMoments(vectors.shape[1])
+    moments.add(vectors)
+    return moments.standardisation()

@@ -36,6 +36,8 @@ from engine.schema import (
 from engine.track_analysis import TrackAnalysis, top_tag_index
 
 ConsumedRows = TypeVar("ConsumedRows")  # what a caller of ``landmarks_since`` makes of the rows
+Consumed = TypeVar("Consumed")  # what a caller of ``embedding_batches`` makes of the batches
+EmbeddingBatch = tuple[np.ndarray, np.ndarray]  # track ids (n,) int64, embeddings (n, D) float32
 FILTER_COLUMNS = ("title", "artist", "album", "genre", "path")
 SORT_ORDERS = {
     "artist": ("artist", "album", "track_number", "title"),
@@ -54,6 +56,10 @@ TEXT_SORT_COLUMNS = frozenset({"artist", "album", "title", "genre"})
 ANALYSIS_SORT_ORDERS = {"key": "key_index", "top_tag": "top_tag_index"}
 TEMPO_SORT_ORDER = "bpm"  # by the active model's estimated tempo, slowest first; tracks without one last
 ID_CHUNK = 500  # SQLite bound-parameter batches
+# Rows per SELECT when a cache reads every embedding: 1024 x 1080-d float32 is 4.3 MiB, against 4.3 KiB x tracks for
+# the whole library at once. Smaller batches also leave smaller holes in the heap around the growing FAISS index:
+# building it for 30k tracks (~130 MiB) kept 155 MiB resident with 1024 rows a batch, 216 MiB with 4096.
+EMBEDDING_BATCH_ROWS = 1024
 
 
 @dataclass(frozen=True)
@@ -439,19 +445,39 @@ class Store:
 
     def embedding_snapshot(self, model_id: str, after_analysis_id: int = 0) -> tuple[tuple[int, int], np.ndarray, np.ndarray]:
         """``embeddings`` plus the fingerprint they belong to, read in one transaction (one consistent snapshot)."""
+        fingerprint, (track_ids, matrix) = self.embedding_batches(
+            model_id, lambda _, read: _joined_batches(read()), after_analysis_id)
+        return fingerprint, track_ids, matrix
+
+    def embedding_batches(
+        self, model_id: str, consume: Callable[[tuple[int, int], Callable[[], Iterator[EmbeddingBatch]]], Consumed],
+        after_analysis_id: int = 0, batch_rows: int = EMBEDDING_BATCH_ROWS,
+    ) -> tuple[tuple[int, int], Consumed]:
+        """The model's fingerprint and what ``consume`` makes of its embeddings newer than ``after_analysis_id``,
+        in one transaction. ``consume(fingerprint, read)`` calls ``read()`` for the embeddings in analysis id order
+        as (track ids (n,) int64, embeddings (n, D) float32) batches of at most ``batch_rows``, each one SELECT that
+        seeks past the last id of the one before: memory holds one batch, not the library, and a second ``read()``
+        (moments first, then the vectors) sees the same snapshot."""
         query = (
-            select(analyses.c.track_id, analyses.c.embedding)
-            .where(analyses.c.model_id == model_id, analyses.c.id > after_analysis_id)
-            .order_by(analyses.c.id)
+            select(analyses.c.id, analyses.c.track_id, analyses.c.embedding)
+            .where(analyses.c.model_id == model_id, analyses.c.id > bindparam("after"))
+            .order_by(analyses.c.id).limit(batch_rows)
         )
+
+        def read(connection) -> Iterator[EmbeddingBatch]:
+            after = after_analysis_id
+            while True:
+                rows = connection.execute(query, {"after": after}).all()
+                if rows:
+                    after = rows[-1][0]
+                    track_ids = np.fromiter((row[1] for row in rows), dtype=np.int64, count=len(rows))
+                    yield track_ids, np.frombuffer(b"".join(row[2] for row in rows), dtype=np.float32).reshape(len(rows), -1)
+                if len(rows) < batch_rows:
+                    return
+
         with self.engine.connect() as connection, connection.begin():
             fingerprint = _fingerprint(connection, model_id, None)
-            rows = connection.execute(query).all()
-        if not rows:
-            return fingerprint, np.zeros(0, dtype=np.int64), np.zeros((0, 0), dtype=np.float32)
-        track_ids = np.fromiter((row[0] for row in rows), dtype=np.int64, count=len(rows))
-        matrix = np.frombuffer(b"".join(row[1] for row in rows), dtype=np.float32).reshape(len(rows), -1)
-        return fingerprint, track_ids, matrix
+            return fingerprint, consume(fingerprint, lambda: read(connection))
 
     def analyses_fingerprint(self, model_id: str, up_to_id: int | None = None) -> tuple[int, int]:
         """(count, max analysis id) of a model's analyses (those with id <= ``up_to_id`` if given).
@@ -653,6 +679,16 @@ def _tagged_track(row) -> TaggedTrack:
         mood=row.mood, grouping=row.grouping, tag_key=row.tag_key, key_index=row.key_index, title=row.title,
         artist=row.artist, tag_probs=unblob(row.tag_probs),
     )
+
+
+def _joined_batches(batches: Iterable[EmbeddingBatch]) -> EmbeddingBatch:
+    """Batches of ``Store.embedding_batches`` as one (track ids, embeddings) pair; (0,) and (0, 0) when none."""
+    parts = list(batches)
+    if not parts:
+        return np.zeros(0, dtype=np.int64), np.zeros((0, 0), dtype=np.float32)
+    if len(parts) == 1:
+        return parts[0]
+    return np.concatenate([ids for ids, _ in parts]), np.concatenate([matrix for _, matrix in parts])
 
 
 def _chunks(values: Sequence) -> Iterator[list]:

@@ -17,7 +17,7 @@ import json
 import os
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,8 +27,8 @@ import numpy as np
 
 from engine.atomic_write import atomic_path, write_bytes_atomically
 from engine.cache_files import beside_database, read_sidecar, report_unsaved
-from engine.library_standardisation import Standardisation, fit_standardisation
-from engine.store import Store
+from engine.library_standardisation import RunningMoments, Standardisation
+from engine.store import EMBEDDING_BATCH_ROWS, EmbeddingBatch, Store
 
 FLAT_LIMIT = 5_000  # an exact scan of 5k vectors costs what a graph search at 100k does (~1 ms CPU)
 HNSW_NEIGHBOURS = 16
@@ -91,8 +91,10 @@ def _faiss_threads(count: int | None) -> Iterator[None]:
 class VectorIndex:
     """Nearest-neighbour search over one model's embeddings, kept consistent with the ``Store``."""
 
-    def __init__(self, store: Store, model_id: str, dimension: int, standardise: bool = False) -> None:
+    def __init__(self, store: Store, model_id: str, dimension: int, standardise: bool = False,
+                 batch_rows: int = EMBEDDING_BATCH_ROWS) -> None:
         self.store = store
+        self.batch_rows = batch_rows  # embeddings per SELECT when the index is built or caught up from SQLite
         self.model_id = model_id
         self.dimension = dimension
         # With ``standardise`` the index holds the vectors centred and scaled on the library's moments
@@ -190,23 +192,35 @@ class VectorIndex:
             return False  # the library has outgrown the moments its vectors were standardised with
         return (_graph(self._index) is not None) == (current.count > FLAT_LIMIT)  # same kind of index after
 
+    def _add_batches(self, index: faiss.Index, batches: Iterator[EmbeddingBatch]) -> None:
+        """Add the stored vectors of each batch as it is read: memory holds the index and one batch."""
+        for track_ids, matrix in batches:
+            index.add_with_ids(self._searchable(np.ascontiguousarray(matrix)), track_ids)
+
     def _extend(self, current: Fingerprint) -> None:
-        (count, max_id), track_ids, matrix = self.store.embedding_snapshot(
-            self.model_id, after_analysis_id=self._fingerprint.max_analysis_id
+        (count, max_id), _ = self.store.embedding_batches(
+            self.model_id, lambda _, read: self._add_batches(self._index, read()),
+            after_analysis_id=self._fingerprint.max_analysis_id, batch_rows=self.batch_rows,
         )
-        if len(track_ids):
-            self._index.add_with_ids(self._searchable(np.ascontiguousarray(matrix)), track_ids)
         self._fingerprint = Fingerprint(count, max_id)
         self.last_action = "extended"
         if self._index.ntotal != count:  # something was also removed meanwhile
             self._rebuild(current)
 
     def _rebuild(self, _current: Fingerprint) -> None:
-        (count, max_id), track_ids, matrix = self.store.embedding_snapshot(self.model_id)
-        index = build_faiss_index(self.dimension, len(track_ids))
-        self._standardisation = fit_standardisation(matrix) if self.standardise else None
-        if len(track_ids):
-            index.add_with_ids(self._searchable(np.ascontiguousarray(matrix)), track_ids)
+        def build(fingerprint: tuple[int, int], read: Callable[[], Iterator[EmbeddingBatch]]) -> faiss.Index:
+            if self.standardise:  # a first pass for the moments: the vectors are added standardised
+                moments = RunningMoments(self.dimension)
+                for _, matrix in read():
+                    moments.add(matrix)
+                self._standardisation = moments.standardisation()
+            else:
+                self._standardisation = None
+            index = build_faiss_index(self.dimension, fingerprint[0])
+            self._add_batches(index, read())
+            return index
+
+        (count, max_id), index = self.store.embedding_batches(self.model_id, build, batch_rows=self.batch_rows)
         self._index, self._ids_by_position = index, None
         self._fingerprint = Fingerprint(count, max_id)
         self.last_action = "rebuilt"
