@@ -188,11 +188,15 @@ class FoldersPanel(QWidget):
     # ---- scanning -------------------------------------------------------------------------
     @property
     def scanning(self) -> bool:
-        return self.thread is not None and self.thread.isRunning()
+        """A scan runs until it has reported (completed or failed), not until its thread has ended: a thread that
+        has sent its report may still be returning when the next scan is asked for, which was then ignored."""
+        return self.state is not ScanState.IDLE
 
     def start_scan(self, paths: list[Path] | None = None) -> None:
         if self.scanning:
             return
+        if self.thread is not None:
+            self.thread.wait()  # the last scan has reported; its thread is only returning
         self.thread = IndexThread(self.library, paths, self)
         self.thread.progressed.connect(self._on_progress)
         self.thread.completed.connect(self._on_completed)
