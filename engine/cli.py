@@ -139,6 +139,9 @@ def build_parser() -> argparse.ArgumentParser:
     _command(commands, "info", "library summary", run_info)
     _command(commands, "problems", "files that could not be analysed", run_problems)
 
+    remove = _command(commands, "remove", "take tracks out of the library (their files are never touched)", run_remove)
+    remove.add_argument("track_ids", nargs="+", type=_at_least(1), metavar="TRACK_ID")
+
     playlist = _command(commands, "playlist", "radio-style M3U8 playlist from a seed track", run_playlist)
     playlist.add_argument("seed", metavar="SEED", help="an indexed file or a track id")
     playlist.add_argument("-n", type=_at_least(1), default=DEFAULT_PLAYLIST_LENGTH, help="number of tracks")
@@ -444,6 +447,21 @@ def run_problems(options) -> int:
     else:
         for row in rows:
             print(f"{row['path']}: {row['reason']}")
+    return EXIT_OK
+
+
+def run_remove(options) -> int:
+    """Rows, analyses and crate entries go; the caches catch up on the next search. A file left inside a library
+    folder comes back with the next scan."""
+    with _open_library(options) as library:
+        removed = library.remove_tracks(options.track_ids)
+    not_found = [track_id for track_id in dict.fromkeys(options.track_ids) if track_id not in set(removed)]
+    if options.json:
+        _print_json({"removed": removed, "not_found": not_found})
+    else:
+        print(f"removed {len(removed)} track{'s' if len(removed) != 1 else ''} from the library (files untouched)")
+        for track_id in not_found:
+            print(f"not in the library: {track_id}")
     return EXIT_OK
 
 

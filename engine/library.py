@@ -27,8 +27,10 @@ from engine.index_lock import IndexLockedError, index_lock
 from engine.keys import key_from_index, keys_mix_harmonically, parse_key
 from engine.metadata import read_metadata
 from engine.model_spec import DEFAULT_MODEL_DIR, ModelLoadError, ModelSpec, read_model_spec
+from engine.crate_export import write_rekordbox_xml
+from engine.duplicates import DuplicateCopy, DuplicateGroup, connected_groups, keep_order
 from engine.playlist import PlaylistWriteError, radio_walk, write_m3u8
-from engine.records import StoredTrack, TaggedTrack
+from engine.records import Crate, StoredTrack, TaggedTrack
 from engine.results import (
     BpmWrite, FileAnalysis, IndexProgress, IndexReport, KeyInfo, KeyWrite, LibraryInfo, ModelInfo, Problem, SimilarTrack,
     TrackRow, TrackSuggestions,
@@ -256,6 +258,15 @@ class Library:
     def remove_folder(self, path: Path | str) -> int:
         """Forget a folder and its tracks; returns how many tracks left the library."""
         return self.store.remove_folder(os.path.abspath(os.fspath(path)))
+
+    def remove_tracks(self, track_ids: Sequence[int]) -> list[int]:
+        """Take tracks out of the library: their rows, analyses, landmarks and crate entries go, their files are
+        never touched. Returns the ids that were in the library. The FAISS and landmark caches notice the change
+        by their fingerprints and catch up on the next search. A file still inside a library folder comes back
+        with the next scan of that folder."""
+        present = self.store.existing_track_ids(list(dict.fromkeys(track_ids)))
+        self.store.remove_tracks(present)
+        return present
 
     # -- indexing -------------------------------------------------------------------------------------
     def _save_caches(self, spec: ModelSpec) -> None:
@@ -629,6 +640,33 @@ class Library:
 
         return mixes
 
+    # -- duplicates -----------------------------------------------------------------------------------
+    def duplicate_groups(self, cancel: threading.Event | None = None) -> list[DuplicateGroup]:
+        """Groups of tracks that are one recording (copies, re-encodes, and an excerpt with its track), each
+        track's landmarks looked up in the landmark index as ``similar FILE`` does; in each group the copy most
+        worth keeping first (``duplicates.keep_order``). Tracks without landmarks are not looked at. ``cancel``
+        stops early (the groups found so far are returned)."""
+        index = self.landmark_index()
+        pairs: list[tuple[int, int]] = []
+
+        def match(rows) -> None:
+            for track_id, landmarks in rows:
+                if cancel is not None and cancel.is_set():
+                    return
+                pairs.extend((track_id, found.track_id)
+                             for found in index.same_recordings(landmarks, exclude_track_id=track_id))
+
+        self.store.landmarks_since(0, match)
+        groups = connected_groups(pairs)
+        model_id, tag_names = self._browse_model()
+        stored = self.store.track_rows_by_ids(model_id, [track_id for group in groups for track_id in group])
+        found = []
+        for group in groups:
+            copies = [DuplicateCopy(_track_row(stored[t], tag_names), stored[t].size) for t in group if t in stored]
+            if len(copies) > 1:
+                found.append(DuplicateGroup(sorted(copies, key=keep_order)))
+        return found
+
     # -- tag suggestions ------------------------------------------------------------------------------
     def tag_suggestions(
         self, min_confidence: float = DEFAULT_MIN_CONFIDENCE, track_ids: Sequence[int] | None = None,
@@ -690,11 +728,52 @@ class Library:
     def write_m3u8(self, tracks: Sequence[TrackRow], path: Path | str, overwrite: bool = False) -> Path:
         """Save a playlist (``playlist.write_m3u8``); an existing file only with ``overwrite``, never the
         library's own database files. Raises ``LibraryError`` when the target is refused."""
+        return self._write_playlist_file(lambda protected: write_m3u8(tracks, path, overwrite, protected))
+
+    def write_rekordbox_xml(self, tracks: Sequence[TrackRow], playlist_name: str, path: Path | str,
+                            overwrite: bool = False) -> Path:
+        """Save tracks as a rekordbox XML collection with one playlist (``crate_export``), refused like
+        ``write_m3u8``."""
+        return self._write_playlist_file(
+            lambda protected: write_rekordbox_xml(tracks, playlist_name, path, overwrite, protected))
+
+    def _write_playlist_file(self, write: Callable[[list[Path]], Path]) -> Path:
         protected = [self.db_path.with_name(self.db_path.name + suffix) for suffix in ("", "-wal", "-shm")]
         try:
-            return write_m3u8(tracks, path, overwrite, protected)
+            return write(protected)
         except PlaylistWriteError as error:
             raise LibraryError(str(error)) from None
+
+    # -- crates ---------------------------------------------------------------------------------------
+    def crates(self) -> list[Crate]:
+        return self.store.crates()
+
+    def create_crate(self, name: str, track_ids: Sequence[int] = ()) -> int:
+        """A new crate holding ``track_ids`` (those in the library, in that order); returns its id. Raises
+        ``LibraryError`` for an empty name or one that is taken."""
+        name = name.strip()
+        if not name:
+            raise LibraryError("a crate needs a name")
+        try:
+            crate_id = self.store.create_crate(name)
+        except ValueError as error:
+            raise LibraryError(str(error)) from None
+        self.add_to_crate(crate_id, track_ids)
+        return crate_id
+
+    def add_to_crate(self, crate_id: int, track_ids: Sequence[int]) -> int:
+        """Append the tracks (those in the library and not yet in the crate); returns how many were added."""
+        return self.store.add_to_crate(crate_id, self.store.existing_track_ids(list(track_ids)))
+
+    def crate_tracks(self, crate_id: int) -> list[TrackRow]:
+        """The crate's tracks in its order, with the active model's key and tempo."""
+        order = self.store.crate_track_ids(crate_id)
+        rows = self._rows_by_ids(order)
+        return [rows[track_id] for track_id in order if track_id in rows]
+
+    def delete_crate(self, crate_id: int) -> None:
+        """Forget a crate; its tracks stay in the library."""
+        self.store.delete_crate(crate_id)
 
 
 def _read_model_spec(folder: Path | str) -> ModelSpec:

@@ -41,8 +41,13 @@ def _add_tempo_columns(connection: Connection) -> None:
             connection.execute(text(f"ALTER TABLE analyses ADD COLUMN {name} {kind}"))
 
 
+def _crate_tables(_connection: Connection) -> None:
+    """5: ``crates`` and ``crate_tracks``. ``metadata.create_all`` has made the empty tables (and ``upgrade`` their
+    index); an older library simply has no crates yet, and nothing needs analysing again."""
+
+
 UPGRADES: dict[int, Callable[[Connection], None]] = {  # version → step
-    2: _add_top_tag_index, 3: _landmarks_table, 4: _add_tempo_columns,
+    2: _add_top_tag_index, 3: _landmarks_table, 4: _add_tempo_columns, 5: _crate_tables,
 }
 
 

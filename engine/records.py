@@ -86,3 +86,12 @@ class StoredModel:
     tag_names: list[str]
     registered_at: float
     analysed: int
+
+
+@dataclass(frozen=True)
+class Crate:
+    """A crate the user keeps in the library: a named, ordered list of tracks (``track_count`` of them)."""
+
+    id: int
+    name: str
+    track_count: int

@@ -11,8 +11,8 @@ from sqlalchemy import (
     Column, Float, ForeignKey, Index, Integer, LargeBinary, MetaData, String, Table, Text, UniqueConstraint,
 )
 
-SCHEMA_VERSION = 4  # 2: analyses.top_tag_index and the per-model sort indexes; 3: track_landmarks; 4: analyses' tempo
-# (bpm, bpm_confidence, tempo_version); see migrations.py
+SCHEMA_VERSION = 5  # 2: analyses.top_tag_index and the per-model sort indexes; 3: track_landmarks; 4: analyses' tempo
+# (bpm, bpm_confidence, tempo_version); 5: crates and crate_tracks; see migrations.py
 
 metadata = MetaData()
 
@@ -167,3 +167,21 @@ landmark_counts = Table(
 )
 
 LANDMARK_COUNT_TRIGGERS = counting_triggers("track_landmarks", "landmark_counts", "version")
+
+# Crates: named, ordered lists of tracks a user keeps in the library (from a selection, the similar list, a radio
+# walk) and exports for DJ software. A track that leaves the library leaves its crates too (ON DELETE CASCADE);
+# a rescan or a move keeps the track's id, so crates follow files that are retagged or moved.
+crates = Table(
+    "crates", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", Text, nullable=False, unique=True),
+    Column("created_at", Float, nullable=False),
+)
+
+crate_tracks = Table(
+    "crate_tracks", metadata,
+    Column("crate_id", Integer, ForeignKey("crates.id", ondelete="CASCADE"), primary_key=True),
+    Column("position", Integer, primary_key=True),  # 0, 1, 2 … in the crate's order
+    Column("track_id", Integer, ForeignKey("tracks.id", ondelete="CASCADE"), nullable=False),
+)
+Index("ix_crate_tracks_track", crate_tracks.c.track_id)  # the cascade from a removed track is an index seek

@@ -27,11 +27,12 @@ from engine.keys import KEY_INDICES_IN_CAMELOT_ORDER
 from engine.landmarks import LANDMARK_VERSION, Landmarks
 from engine.metadata import TrackMetadata
 from engine.problem_reasons import is_transient
-from engine.records import StoredModel, StoredTrack, TaggedTrack
+from engine.records import Crate, StoredModel, StoredTrack, TaggedTrack
 from engine.tempo import TEMPO_VERSION, TempoEstimate
 from engine.scan import display_path, path_from_key, path_key, under_prefix_bounds
 from engine.schema import (
-    analyses, analysis_counts, folders, landmark_counts, models, problems, settings, track_landmarks, tracks,
+    analyses, analysis_counts, crate_tracks, crates, folders, landmark_counts, models, problems, settings,
+    track_landmarks, tracks,
 )
 from engine.track_analysis import TrackAnalysis, top_tag_index
 
@@ -249,6 +250,61 @@ class Store:
                 connection.execute(delete(analyses).where(analyses.c.track_id.in_(chunk)))
                 connection.execute(delete(track_landmarks).where(track_landmarks.c.track_id.in_(chunk)))
                 connection.execute(delete(tracks).where(tracks.c.id.in_(chunk)))
+
+    def existing_track_ids(self, track_ids: Sequence[int]) -> list[int]:
+        """Those of ``track_ids`` that are in the library, in the order given."""
+        found: set[int] = set()
+        with self.engine.connect() as connection:
+            for chunk in _chunks(list(track_ids)):
+                found.update(connection.execute(select(tracks.c.id).where(tracks.c.id.in_(chunk))).scalars())
+        return [track_id for track_id in track_ids if track_id in found]
+
+    # -- crates ---------------------------------------------------------------------------------------
+    def crates(self) -> list[Crate]:
+        """Every crate, by name (case-insensitive), with its track count."""
+        counted = (select(crates.c.id, crates.c.name, func.count(crate_tracks.c.track_id))
+                   .select_from(crates.outerjoin(crate_tracks, crate_tracks.c.crate_id == crates.c.id))
+                   .group_by(crates.c.id).order_by(crates.c.name.collate("NOCASE"), crates.c.id))
+        with self.engine.connect() as connection:
+            return [Crate(int(crate_id), name, int(count)) for crate_id, name, count in connection.execute(counted)]
+
+    def create_crate(self, name: str) -> int:
+        """A new empty crate; ``ValueError`` when one of that name exists."""
+        with self.engine.begin() as connection:
+            taken = connection.execute(select(crates.c.id).where(crates.c.name == name)).first()
+            if taken is not None:
+                raise ValueError(f"a crate named {name!r} exists already")
+            return int(connection.execute(crates.insert().values(name=name, created_at=time.time()))
+                       .inserted_primary_key[0])
+
+    def add_to_crate(self, crate_id: int, track_ids: Sequence[int]) -> int:
+        """Append the tracks not yet in the crate, in the order given; returns how many were added."""
+        with self.engine.begin() as connection:
+            present = set(connection.execute(select(crate_tracks.c.track_id)
+                                             .where(crate_tracks.c.crate_id == crate_id)).scalars())
+            last = connection.execute(select(func.max(crate_tracks.c.position))
+                                      .where(crate_tracks.c.crate_id == crate_id)).scalar()
+            position = -1 if last is None else int(last)
+            added = []
+            for track_id in dict.fromkeys(track_ids):
+                if track_id not in present:
+                    position += 1
+                    added.append({"crate_id": crate_id, "position": position, "track_id": track_id})
+            if added:
+                connection.execute(crate_tracks.insert(), added)
+        return len(added)
+
+    def crate_track_ids(self, crate_id: int) -> list[int]:
+        with self.engine.connect() as connection:
+            return [int(track_id) for track_id in connection.execute(
+                select(crate_tracks.c.track_id).where(crate_tracks.c.crate_id == crate_id)
+                .order_by(crate_tracks.c.position)).scalars()]
+
+    def delete_crate(self, crate_id: int) -> None:
+        """The crate and its list go; the tracks stay in the library."""
+        with self.engine.begin() as connection:
+            connection.execute(delete(crate_tracks).where(crate_tracks.c.crate_id == crate_id))
+            connection.execute(delete(crates).where(crates.c.id == crate_id))
 
     def record_problems(self, records: Sequence[ProblemRecord]) -> None:
         now = time.time()

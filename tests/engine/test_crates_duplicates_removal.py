@@ -1,0 +1,162 @@
+"""Crates kept in the library (schema 5) and exported as rekordbox XML, duplicates found by landmark matching,
+and taking tracks out of the library without touching their files."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sqlite3
+import xml.etree.ElementTree as ElementTree
+from pathlib import Path
+
+import pytest
+
+import audio_factory
+from engine.crate_export import path_from_uri
+from engine.duplicates import connected_groups
+from engine.library import Library, LibraryError
+from engine.schema import SCHEMA_VERSION
+
+NON_ASCII_NAME = "Café — naïve Ünïcödé 東京.flac"
+
+
+@pytest.fixture(scope="module")
+def collection(tmp_path_factory, model_dir):
+    """Three different melodies, a 96 kbit/s Ogg re-encode of the first, and a FLAC with a non-ASCII name,
+    indexed once; tests work on copies of the database (``library``)."""
+    folder = tmp_path_factory.mktemp("crates") / "music"
+    folder.mkdir()
+    melodies = [audio_factory.write_audio(audio_factory.random_melody(24.0, seed=70 + number),
+                                          folder / f"melody{number}.mp3", bitrate="192k") for number in range(3)]
+    copy = audio_factory.reencode(melodies[0], folder / "melody0-copy.ogg", bitrate="96k")
+    accented = audio_factory.write_audio(audio_factory.random_melody(20.0, seed=80), folder / NON_ASCII_NAME)
+    database = folder.parent / "db" / "library.db"
+    database.parent.mkdir()
+    with Library(database, model_dir) as library:
+        assert library.index([folder], workers=0).added == 5
+    return {"melodies": melodies, "copy": copy, "accented": accented, "database": database}
+
+
+@pytest.fixture
+def library(collection, model_dir, tmp_path):
+    target = tmp_path / "db"
+    shutil.copytree(collection["database"].parent, target)
+    opened = Library(target / "library.db", model_dir)
+    yield opened
+    opened.close()
+
+
+def _id(library: Library, path: Path) -> int:
+    return library.track_id_for_path(path)
+
+
+# -- crates -------------------------------------------------------------------------------------------------------
+def test_a_crate_keeps_its_tracks_in_order_without_repeats(library, collection):
+    ids = [_id(library, path) for path in collection["melodies"]]
+    crate = library.create_crate("  warm-up ", [ids[2], ids[0]])
+    assert library.add_to_crate(crate, [ids[0], ids[1], 999_999]) == 1  # already there / not in the library
+    assert [track.id for track in library.crate_tracks(crate)] == [ids[2], ids[0], ids[1]]
+    assert [(c.name, c.track_count) for c in library.crates()] == [("warm-up", 3)]
+    with pytest.raises(LibraryError, match="exists already"):
+        library.create_crate("warm-up")
+    with pytest.raises(LibraryError, match="needs a name"):
+        library.create_crate("  ")
+    library.delete_crate(crate)
+    assert library.crates() == [] and library.track_count() == 5
+
+
+def test_a_version_4_library_gains_crates_and_a_newer_one_is_still_refused(library):
+    database = library.db_path
+    library.close()
+    with sqlite3.connect(database) as connection:  # back to the version 4 layout
+        connection.execute("DROP TABLE crate_tracks")
+        connection.execute("DROP TABLE crates")
+        connection.execute("UPDATE settings SET value = '4' WHERE name = 'schema_version'")
+    with Library(database) as upgraded:
+        assert upgraded.track_count() == 5
+        crate = upgraded.create_crate("after the upgrade", [upgraded.tracks(0, 1)[0].id])
+        assert len(upgraded.crate_tracks(crate)) == 1
+    with sqlite3.connect(database) as connection:
+        assert connection.execute("SELECT value FROM settings WHERE name = 'schema_version'").fetchone() == (
+            str(SCHEMA_VERSION),)
+        assert connection.execute("SELECT name FROM sqlite_master WHERE name = 'ix_crate_tracks_track'").fetchone()
+        connection.execute(f"UPDATE settings SET value = '{SCHEMA_VERSION + 1}' WHERE name = 'schema_version'")
+    with pytest.raises(LibraryError, match="newer version"):
+        Library(database)
+
+
+def test_rekordbox_xml_carries_paths_keys_and_tempi_that_read_back(library, collection, tmp_path):
+    tracks = [library.track(_id(library, path)) for path in (collection["accented"], *collection["melodies"][:2])]
+    assert all(track.key is not None and track.mixing_bpm is not None for track in tracks)
+    target = library.write_rekordbox_xml(tracks, "Set — Friday", tmp_path / "set.xml")
+    root = ElementTree.parse(target).getroot()
+    assert root.tag == "DJ_PLAYLISTS"
+    entries = root.findall("./COLLECTION/TRACK")
+    assert root.find("COLLECTION").get("Entries") == "3" and len(entries) == 3
+    by_id = {int(entry.get("TrackID")): entry for entry in entries}
+    for track in tracks:
+        entry = by_id[track.id]
+        assert path_from_uri(entry.get("Location")) == track.path and os.path.isfile(path_from_uri(entry.get("Location")))
+        assert entry.get("Location").startswith("file://localhost/") and entry.get("Location").isascii()
+        assert entry.get("Tonality") == track.key.to_key().short_name
+        assert float(entry.get("AverageBpm")) == pytest.approx(track.mixing_bpm, abs=0.005)
+        assert int(entry.get("TotalTime")) == round(track.duration)
+        assert entry.get("Name") == (track.title or Path(track.path).stem)
+    assert path_from_uri(by_id[tracks[0].id].get("Location")).endswith(NON_ASCII_NAME)
+    playlist = root.find("./PLAYLISTS/NODE[@Name='ROOT']/NODE")
+    assert (playlist.get("Name"), playlist.get("Type"), playlist.get("Entries")) == ("Set — Friday", "1", "3")
+    assert [int(item.get("Key")) for item in playlist.findall("TRACK")] == [track.id for track in tracks]
+
+
+def test_an_export_never_replaces_a_file_unless_asked(library, tmp_path):
+    target = tmp_path / "set.xml"
+    target.write_text("keep me", encoding="utf-8")
+    tracks = library.tracks(0, 2)
+    with pytest.raises(LibraryError, match="exists"):
+        library.write_rekordbox_xml(tracks, "set", target)
+    assert target.read_text(encoding="utf-8") == "keep me"
+    library.write_rekordbox_xml(tracks, "set", target, overwrite=True)
+    assert ElementTree.parse(target).getroot().tag == "DJ_PLAYLISTS"
+    with pytest.raises(LibraryError, match="database"):
+        library.write_rekordbox_xml(tracks, "set", library.db_path, overwrite=True)
+
+
+# -- duplicates ---------------------------------------------------------------------------------------------------
+def test_pairs_join_into_groups_of_two_or_more():
+    assert connected_groups([(5, 2), (2, 9), (7, 8), (3, 3)]) == [[2, 5, 9], [7, 8]]
+
+
+def test_a_re_encode_and_its_original_are_one_group_with_the_better_copy_first(library, collection):
+    groups = library.duplicate_groups()
+    assert len(groups) == 1
+    copies = groups[0].copies
+    assert [copy.track.path for copy in copies] == [str(collection["melodies"][0]), str(collection["copy"])]
+    assert copies[0].size == os.path.getsize(collection["melodies"][0]) and copies[0].track.bitrate > copies[1].track.bitrate
+
+
+# -- removing tracks ----------------------------------------------------------------------------------------------
+def test_removed_tracks_leave_the_library_crates_and_searches_but_their_files_stay(library, collection):
+    copy_id, original_id = _id(library, collection["copy"]), _id(library, collection["melodies"][0])
+    crate = library.create_crate("crate", [copy_id, original_id])
+    assert any(result.track.id == copy_id for result in library.similar(original_id, k=4))
+    assert library.remove_tracks([copy_id, copy_id, 999_999]) == [copy_id]
+    assert library.track(copy_id) is None and library.track_count() == 4
+    assert collection["copy"].is_file()
+    assert [track.id for track in library.crate_tracks(crate)] == [original_id]
+    assert all(result.track.id != copy_id for result in library.similar(original_id, k=4))
+    assert library.duplicate_groups() == []
+    assert all(r.track.id != copy_id for r in library.similar(str(collection["copy"]), k=4))
+
+
+def test_engine_remove_reports_what_left_the_library_as_json(library, collection, capsys):
+    from engine import cli
+
+    database = str(library.db_path)
+    copy_id = _id(library, collection["copy"])
+    library.close()
+    assert cli.main(["remove", str(copy_id), "424242", "--db", database, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == {"removed": [copy_id], "not_found": [424242]}
+    assert collection["copy"].is_file()
+    with Library(database) as reopened:
+        assert reopened.track(copy_id) is None
