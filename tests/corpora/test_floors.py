@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 
-from training.evaluation.floors import checks_markdown, floor_checks, floors_hold
+from training.evaluation.floors import checks_markdown, floor_checks, floors_hold, main, merged_reports
 
 
 def _report(r_precision: float, difference: tuple[float, float, float], transposition: float, key: float,
@@ -68,3 +68,22 @@ def test_a_measure_the_incumbent_lacks_is_reported_as_not_measured():
     checks = _by_measure(floor_checks(candidate, incumbent))
     assert checks["not below the shipped model: renders key MIREX, clean"].holds is None
     assert floors_hold(list(checks.values()))
+
+
+def test_a_candidate_evaluated_in_parts_is_merged_and_checked_from_the_command_line(tmp_path, capsys):
+    import json
+
+    incumbent = _report(0.40, (0.06, 0.03, 0.09), 0.85, 0.90, 0.93, 0.40)
+    candidate = _report(0.45, (0.07, 0.04, 0.10), 0.92, 0.95, 0.93, 0.30)
+    del candidate["renders"]["key"]["essentia"]  # evaluated with --no-essentia: the incumbent's figure is used
+    keys = {"model": "default", "renders": candidate["renders"]}
+    tracks = {"model": "default", "soundtracks": candidate["soundtracks"]}
+    paths = []
+    for name, part in (("keys", keys), ("tracks", tracks), ("old", incumbent)):
+        paths.append(tmp_path / f"{name}.json")
+        paths[-1].write_text(json.dumps(part))
+    assert main([str(paths[0]), str(paths[1]), "--incumbent", str(paths[2])]) == 0
+    table = capsys.readouterr().out
+    assert "| target | renders key MIREX >= Essentia, clean | 0.950 | 0.930 | yes |" in table
+    assert main([str(paths[0]), str(paths[0]), "--incumbent", str(paths[2])]) == 1  # one section twice: refused
+    assert merged_reports([keys, tracks])["soundtracks"] is tracks["soundtracks"]

@@ -6,12 +6,19 @@ same-soundtrack R-precision (the 95 % interval of the difference not entirely be
 model on any measure of the evaluation; transposition consistency at least 0.90; no shown tag firing on more
 than half of the real tracks. Targets: R-precision at least baseline + 0.08 with the interval above 0; key MIREX
 at least Essentia's on every key test set and condition; relative-key errors on major pieces at most 5 %.
+
+A candidate evaluated in parts (e.g. keys and soundtracks in two processes) is checked with
+    python -m training.evaluation.floors PART.json [PART.json ...] --incumbent INCUMBENT.json [--json]
 """
 
 from __future__ import annotations
 
+import argparse
+import json
+import sys
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 MIN_TRANSPOSITION_CONSISTENCY = 0.90
@@ -84,7 +91,9 @@ def floor_checks(candidate: dict[str, Any], incumbent: dict[str, Any]) -> list[C
             checks.append(Check("floor", f"shown tag {tag} fires on real tracks", fired, MAX_SHOWN_TAG_FIRE_RATE,
                                 fired <= MAX_SHOWN_TAG_FIRE_RATE))
     for section in ("renders", "tonal_test"):
-        essentia = _get(candidate, section, "key", "essentia") or {}
+        # Essentia's figures do not depend on the model: a candidate evaluated with --no-essentia is compared with
+        # the incumbent report's, measured on the same seeded audio.
+        essentia = _get(candidate, section, "key", "essentia") or _get(incumbent, section, "key", "essentia") or {}
         for condition, entry in (_get(candidate, section, "key", "model") or {}).items():
             reference = _get(essentia, condition, "all", "mirex")
             value = _get(entry, "all", "mirex")
@@ -117,3 +126,37 @@ def checks_markdown(checks: list[Check], incumbent_name: str) -> list[str]:
         holds = "not measured" if check.holds is None else ("yes" if check.holds else "**no**")
         lines.append(f"| {check.kind} | {check.measure} | {number(check.value)} | {number(check.reference)} | {holds} |")
     return lines
+
+
+def merged_reports(reports: list[dict[str, Any]]) -> dict[str, Any]:
+    """One report from parts that evaluated disjoint sections of the same model."""
+    merged: dict[str, Any] = {}
+    for report in reports:
+        for section, value in report.items():
+            if section in merged and section not in ("model", "command"):
+                raise ValueError(f"section {section!r} appears in two parts")
+            merged.setdefault(section, value)
+    return merged
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m training.evaluation.floors",
+                                     description="Floors and targets of a candidate's evaluation.json part(s).")
+    parser.add_argument("parts", nargs="+", type=Path, help="the candidate's evaluation.json file(s)")
+    parser.add_argument("--incumbent", required=True, type=Path, help="the shipped model's evaluation.json")
+    parser.add_argument("--json", action="store_true", help="print the checks as JSON")
+    arguments = parser.parse_args(argv)
+    try:
+        candidate = merged_reports([json.loads(path.read_text(encoding="utf-8")) for path in arguments.parts])
+        incumbent = json.loads(arguments.incumbent.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    checks = floor_checks(candidate, incumbent)
+    print(json.dumps(checks_json(checks), indent=2) if arguments.json
+          else "\n".join(checks_markdown(checks, incumbent.get("model", "?"))))
+    return 0 if floors_hold(checks) else 3
+
+
+if __name__ == "__main__":
+    sys.exit(main())
