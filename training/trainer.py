@@ -490,7 +490,18 @@ def initial_encoder(path: Path) -> tuple[dict[str, Any], dict[str, torch.Tensor]
     folder = checkpoints.resolve_checkpoint(path)
     architecture = checkpoints.read_run_summary(folder)["architecture"]
     weights = checkpoints.load_weights(folder)
-    return architecture, {name: t for name, t in weights.items() if name.startswith(("encoder.", "projection."))}, None
+    # A run's heads travel as a model folder's do: a frozen key head must be the trained one, not a fresh one.
+    kept = {name: t for name, t in weights.items() if name.startswith(("encoder.", "projection.", "key_head.", "tag_head."))}
+    return architecture, kept, _run_tag_names(folder.parent.parent)
+
+
+def _run_tag_names(run_dir: Path) -> list[str] | None:
+    """The labels of a run's tag head (its labels.json), or None when it has none."""
+    try:
+        names = json.loads(labels_path(run_dir).read_text(encoding="utf-8")).get("tags")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return list(names) if names else None
 
 
 def cache_plan(config: TrainConfig) -> tuple[int, list[ManifestEntry]]:

@@ -227,3 +227,22 @@ def test_finetune_to_a_statistics_embedding_fits_its_standardisation_and_exports
     outputs = loaded.network(torch.randn(2, loaded.config.window_samples) * 0.1)
     assert outputs["embeddings"].shape == (2, loaded.config.embedding_dim) and "tag_logits" in outputs
 
+
+
+def test_finetuning_from_a_run_folder_keeps_its_trained_heads(pretrained_run, chord_manifest, shared_cache, tmp_path):
+    """A frozen head handed over from a run folder is the run's own, as from a model folder (a statistics stage
+    started from a key-path run once got a fresh, untrained key head)."""
+    run_dir, _ = pretrained_run
+    first = small_config(chord_manifest, shared_cache, tmp_path / "keys", run={"steps": 2})
+    first.finetune.init_from, first.finetune.manifest = str(run_dir), str(chord_manifest)
+    Trainer(first, mode="finetune", fresh=True).fit()
+    trained = {name: value for name, value in load_weights(resolve_checkpoint(tmp_path / "keys")).items()
+               if name.startswith(("key_head.", "tag_head."))}
+    assert any(name.startswith("key_head.") for name in trained) and any(name.startswith("tag_head.") for name in trained)
+
+    second = small_config(chord_manifest, shared_cache, tmp_path / "next", run={"steps": 1})
+    second.finetune.init_from, second.finetune.manifest = str(tmp_path / "keys"), str(chord_manifest)
+    second.finetune.trainable = ["encoder.blocks.3."]
+    state = Trainer(second, mode="finetune", fresh=True).learner.state_dict()
+    for name, value in trained.items():
+        torch.testing.assert_close(state[name], value)
