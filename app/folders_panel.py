@@ -19,10 +19,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app import track_format
 from app.errors import show_error
 from app.index_worker import IndexStatus, IndexThread
 from app.tasks import run_task
+from engine.progress_text import found_text, progress_line
 
 
 LOOKING_TEXT = "Looking for music files…"
@@ -54,15 +54,11 @@ def scan_controls(state: ScanState, has_folders: bool, has_selection: bool) -> S
 
 
 def progress_text(status: IndexStatus) -> str:
-    """``"120 / 480 files · about 0:42 left · 850× real time"``; before the files are counted, that it is looking."""
+    """The CLI's words (``engine.progress_text``): ``"2,400 found… · 120 / 480 analysed · 3.2 files/s · 1:52 left
+    (so far)"``; while nothing is planned yet, that it is looking (and how many files it has found)."""
     if status.total == 0:
-        return LOOKING_TEXT
-    parts = [f"{status.done} / {status.total} files"]
-    if status.eta_seconds is not None:
-        parts.append(f"about {track_format.duration_text(max(1.0, status.eta_seconds))} left")
-    if status.realtime_factor is not None:
-        parts.append(f"{status.realtime_factor:,.0f}× real time")
-    return " · ".join(parts)
+        return f"{LOOKING_TEXT} {found_text(status.progress)}" if status.found else LOOKING_TEXT
+    return progress_line(status.progress)
 
 
 def report_text(report: Any) -> str:

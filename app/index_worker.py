@@ -22,6 +22,7 @@ from typing import Any
 from PySide6.QtCore import QThread, Signal
 
 from app.errors import describe_error
+from engine.results import IndexProgress
 
 PROGRESS_INTERVAL_SECONDS = 0.25  # a bar and a label: 4 updates a second is smooth, and cheap for the GUI
 INDEX_NICENESS = 10  # added to the scan process's nice value (inherited by its decode processes)
@@ -48,17 +49,20 @@ class IndexStatus:
         return self.done / self.total if self.total else 0.0
 
     @property
+    def progress(self) -> IndexProgress:
+        """The engine's progress record of this status: its rate and time left are the numbers the CLI shows."""
+        return IndexProgress(self.phase, self.done, self.total, self.elapsed_seconds, self.audio_seconds,
+                             self.current_path, self.found, self.scan_finished)
+
+    @property
     def eta_seconds(self) -> float | None:
-        if self.done == 0 or self.total <= self.done:
-            return None
-        return self.elapsed_seconds * (self.total - self.done) / self.done
+        """The engine's time left; None before the first file is done and once the last one is."""
+        return self.progress.seconds_left if self.total > self.done else None
 
     @property
     def realtime_factor(self) -> float | None:
         """Audio seconds analysed per wall-clock second (how many times faster than listening)."""
-        if self.elapsed_seconds <= 0 or self.audio_seconds <= 0:
-            return None
-        return self.audio_seconds / self.elapsed_seconds
+        return self.progress.realtime_factor if self.audio_seconds > 0 else None
 
 
 def status_from_progress(progress: Any, elapsed_seconds: float) -> IndexStatus:

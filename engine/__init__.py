@@ -25,6 +25,6 @@ Errors are ``engine.library.LibraryError`` subclasses (``LibraryOpenError``, ``M
 
 Modules, in data-flow order: scan (find + fingerprint files) → planner (what changed) → decoding
 (worker stage: windows + tags) → analyzer (model → embedding, key, tags) → store (SQLite, the truth)
-→ vector_index (FAISS cache) → library (the API) → cli / json_shapes / cli_progress (the command).
+→ vector_index (FAISS cache) → library (the API) → cli / json_shapes / cli_progress + progress_text (the command).
 Writing tags on request: tag_writer (what to write, verified) → tag_fields (per tag format) → safe_replace.
 """

@@ -1,7 +1,8 @@
 """The indexing progress bar of the CLI (rich, on stderr): files found, analysed, files/s and time left.
 
 The scan streams into analysis, so the bar starts at once: the number of files found grows while the first ones
-are analysed, and the total (files to analyse) is an estimate until the scan is over.
+are analysed, and the total (files to analyse) is an estimate until the scan is over. The words are
+``engine.progress_text``'s, which the app's scan label uses too.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from engine.progress_text import found_text, time_left_text
 from engine.results import IndexProgress
 
 PHASE_NAMES = {"scan": "scanning", "analyse": "analysing", "done": "done"}
@@ -41,17 +43,3 @@ class IndexProgressDisplay:
     def __exit__(self, *_exc) -> None:
         self.bar.stop()
 
-
-def found_text(progress: IndexProgress) -> str:
-    """"12,345 found" while the scan goes on ("…" marks an estimated total), "12,345 files" once it is over."""
-    return f"{progress.files_found:,} files" if progress.scan_finished else f"{progress.files_found:,} found…"
-
-
-def time_left_text(progress: IndexProgress) -> str:
-    seconds = progress.seconds_left
-    if seconds is None or progress.phase == "done":
-        return ""
-    minutes, seconds = divmod(int(round(seconds)), 60)
-    hours, minutes = divmod(minutes, 60)
-    left = f"{hours}:{minutes:02d}:{seconds:02d}" if hours else f"{minutes}:{seconds:02d}"
-    return f"{left} left" + ("" if progress.scan_finished else " (so far)")
