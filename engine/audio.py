@@ -28,6 +28,11 @@ RESAMPLE_RUN_SECONDS = 8.0  # decoded audio resampled per call: long runs, bound
 SEEK_BACKOFF_SECONDS = 1.0  # how much earlier a seek that landed after the wanted start is tried again
 RESAMPLER_TAIL_SAMPLES = 256  # input decoded past a span's end, so the resampler's filter tail lies outside it
 EDGE_MARGIN_SHARE = 0.05  # windows avoid the first and last 5 % (intros, fade-outs, silence)
+# Tracks up to this long are decoded once, whole, and their windows cut from it: indexing takes the tempo of a
+# track this short from its whole audio (tempo.ANALYSIS_SECONDS) and reuses the decode (``AudioWindows.decoded``).
+# Seeking the windows and decoding the file again for the tempo cost 25 s clips about a quarter more CPU per file
+# (BENCHMARKS.md, "Fixed cost per file"). Their windows, and so their landmarks, stay where seeking puts them.
+WHOLE_DECODE_SECONDS = 30.0
 
 
 class AudioDecodeError(Exception):
@@ -58,7 +63,8 @@ class AudioWindows:
     sample_rate: int
     duration_seconds: float
     start_seconds: list[float]
-    whole: np.ndarray | None = None  # the whole decoded file, when it was short enough to decode whole
+    whole: np.ndarray | None = None  # the whole decoded file, when it is too short for spread windows (hashed whole)
+    decoded: np.ndarray | None = None  # the whole decoded file whenever it was decoded whole (the tempo reuses it)
 
 
 def _open(path: Path | str):
@@ -264,7 +270,9 @@ def window_starts(duration_seconds: float, window_seconds: float, max_windows: i
 def read_windows(
     path: Path | str, sample_rate: int, window_samples: int, max_windows: int, check_truncation: bool = True
 ) -> AudioWindows:
-    """Cut up to ``max_windows`` windows from a file by seeking; short tracks are decoded whole and padded.
+    """Cut up to ``max_windows`` windows from a file by seeking; short tracks (up to ``WHOLE_DECODE_SECONDS``) are
+    decoded whole and the windows cut from that decode (padded), which they keep in ``decoded``, and in ``whole``
+    too when they are too short for spread windows.
 
     Raises ``AudioDecodeError`` for unreadable, silent-empty, too short (< 1 s) or truncated files.
     """
@@ -274,9 +282,11 @@ def read_windows(
         stream = container.streams.audio[0]
         stated = _stated_duration(container, stream)
         seekable = stated > 0 and stream.time_base is not None
-        if not seekable or stated < window_seconds * max(2, max_windows) * 1.5:
+        too_short_to_spread = not seekable or stated < window_seconds * max(2, max_windows) * 1.5
+        if too_short_to_spread or stated <= WHOLE_DECODE_SECONDS:
             audio = _decode_span(container, stream, sample_rate, 0.0, None)
-            windows = _windows_from_whole(path, audio, sample_rate, window_samples, max_windows, stated, check_truncation)
+            windows = _windows_from_whole(path, audio, sample_rate, window_samples, max_windows, stated, check_truncation,
+                                          analysed_whole=too_short_to_spread)
         else:
             if check_truncation:
                 _check_tail(path, container, stream, sample_rate, stated)
@@ -340,7 +350,10 @@ def _last_packet_end(container, stream, start_seconds: float) -> float | None:
     return None if untimed else start_seconds
 
 
-def _windows_from_whole(path, audio, sample_rate, window_samples, max_windows, stated, check_truncation) -> AudioWindows:
+def _windows_from_whole(path, audio, sample_rate, window_samples, max_windows, stated, check_truncation,
+                        analysed_whole: bool = True) -> AudioWindows:
+    """Windows cut from a whole decode; ``analysed_whole``: the track is too short for spread windows, so it is
+    also hashed whole (``AudioWindows.whole``)."""
     decoded_seconds = audio.size / sample_rate
     if audio.size == 0:
         raise AudioDecodeError(path, "no audio decoded (empty or header-only)")
@@ -359,7 +372,8 @@ def _windows_from_whole(path, audio, sample_rate, window_samples, max_windows, s
         if piece.size < window_samples:
             piece = np.pad(piece, (0, window_samples - piece.size))
         windows.append(piece)
-    return AudioWindows(np.stack(windows).astype(np.float32, copy=False), sample_rate, decoded_seconds, starts, audio)
+    return AudioWindows(np.stack(windows).astype(np.float32, copy=False), sample_rate, decoded_seconds, starts,
+                        audio if analysed_whole else None, audio)
 
 
 def read_spans(path: Path | str, sample_rate: int, start_seconds: list[float], span_samples: int) -> list[np.ndarray]:

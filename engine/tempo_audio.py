@@ -22,8 +22,8 @@ def track_tempo(path: Path | str, audio: AudioWindows) -> TempoEstimate | None:
     silent, or its middle span fails to decode: the track is still indexed, without a tempo)."""
     rate = audio.sample_rate
     try:
-        if audio.whole is not None:
-            return estimate_tempo(audio.whole, rate)
+        if audio.decoded is not None:  # up to ``ANALYSIS_SECONDS`` the file was decoded whole for its windows
+            return estimate_tempo(audio.decoded, rate)
         return estimate_tempo(middle_span(path, audio.duration_seconds, rate), rate)
     except (AudioDecodeError, TempoError):
         return None

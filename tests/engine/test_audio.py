@@ -11,6 +11,7 @@ import pytest
 import audio_factory
 from engine.audio import AudioDecodeError, decode_mono, read_windows
 from engine.keys import key_from_index
+from engine.landmarks import Landmarks, landmarks
 from engine.library import Library
 from engine.truncation import ogg_truncation, wav_truncation
 
@@ -110,3 +111,30 @@ def test_truncated_ogg_opus_and_wav_are_recorded_as_problems(full_tracks, model_
     assert report.added == 1
     assert set(reasons) == {"cut.ogg", "cut.opus", "cut.wav"}
     assert all(reason.startswith("truncated") for reason in reasons.values())
+
+
+def test_a_track_the_tempo_takes_whole_is_decoded_once_for_windows_tempo_and_landmarks(tmp_path, monkeypatch):
+    """A 25 s track (long enough for spread windows, shorter than the tempo's 30 s span): one whole decode serves
+    its windows, tempo and landmarks; the tempo is the one a decode of its own gives, and the landmarks are those
+    of its spread windows (as when they were found by seeking), not of the whole track."""
+    import rhythm_factory
+    from engine import audio
+    from engine.decoding import DecodeJob, decode_job
+    from engine.tempo_audio import file_tempo
+
+    path = audio_factory.write_audio(rhythm_factory.drum_groove(120.0, 25.0, seed=1), tmp_path / "groove.mp3")
+    decoded_spans = []
+    decode_span = audio._decode_span
+    monkeypatch.setattr(audio, "_decode_span", lambda container, stream, rate, start, count:
+                        decoded_spans.append((start, count)) or decode_span(container, stream, rate, start, count))
+    info = path.stat()
+    outcome = decode_job(DecodeJob(str(path), info.st_size, info.st_mtime_ns, "", None, SAMPLE_RATE, WINDOW_SAMPLES, 6))
+    assert decoded_spans == [(0.0, None)]
+    assert outcome.windows.shape == (6, WINDOW_SAMPLES)
+    monkeypatch.setattr(audio, "_decode_span", decode_span)
+    assert outcome.tempo == file_tempo(path, SAMPLE_RATE)
+    windows = read_windows(path, SAMPLE_RATE, WINDOW_SAMPLES, 6)
+    assert windows.whole is None and windows.decoded is not None
+    of_windows = Landmarks.concatenate([landmarks(window, SAMPLE_RATE, start)
+                                        for window, start in zip(windows.windows, windows.start_seconds)])
+    np.testing.assert_array_equal(outcome.landmarks.hashes, of_windows.hashes)

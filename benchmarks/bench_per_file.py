@@ -1,0 +1,93 @@
+"""Where an index run's fixed cost per file goes, on short clips: a cProfile of ``Library.index`` over new files.
+
+    .venv/bin/python benchmarks/bench_per_file.py --files 160            # profile, print the top shares
+
+The files are the first ``--files`` of ``bench_scale.py``'s pool (25 s clips at 32 kbit/s, each with its own tags),
+indexed into a new database in this process with ``workers=0`` and inference on one thread, so decoding, inference
+and storing all run on the profiled thread (cProfile timed by that thread's CPU). A first run over
+``WARM_UP_FILES`` other paths pays the once-per-run costs (torch import, model load, module imports) before the
+profile starts; the model's network is then reused, as within one run. Shares of the profiled CPU are the
+comparable figures on a loaded machine; absolute times are not.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import pstats
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_scale import build_library  # noqa: E402
+
+TOP_FUNCTIONS = 25
+# The stages of one file, each as the engine function whose cumulative time it is (they do not overlap).
+STAGES = {
+    "decode the windows (read_windows)": ("audio.py", "read_windows"),
+    "landmarks (track_landmarks)": ("landmark_audio.py", "track_landmarks"),
+    "tempo, with its own decode if any (track_tempo)": ("tempo_audio.py", "track_tempo"),
+    "tags (read_metadata)": ("metadata.py", "read_metadata"),
+    "inference (analyze_tracks)": ("analyzer.py", "analyze_tracks"),
+    "store (save_tracks)": ("store.py", "save_tracks"),
+    "plan: stat, block hash (StreamingPlanner.jobs)": ("planner.py", "jobs"),
+}
+WARM_UP_FILES = 4
+
+
+def profile_index(warm_up_folder: Path, library_folder: Path, model_dir: Path) -> tuple[pstats.Stats, float, int, float]:
+    """cProfile of ``Library.index`` of ``library_folder`` into a new database after a run over
+    ``warm_up_folder``: (stats, CPU seconds of the profiled thread, tracks analysed, KiB on disk per track: the
+    database and its caches once closed)."""
+    from engine import pipeline
+    from engine.library import Library
+
+    pipeline.inference_thread_count = lambda workers: 1  # the network's CPU stays on the profiled thread
+    with tempfile.TemporaryDirectory() as folder:
+        database = Path(folder) / "profile.db"
+        with Library(database, model_dir) as library:
+            library.index([warm_up_folder], workers=0)
+            profiler = cProfile.Profile(time.thread_time)
+            started = time.thread_time()
+            profiler.enable()
+            report = library.index([library_folder], workers=0)
+            profiler.disable()
+            cpu_seconds, tracks = time.thread_time() - started, library.track_count()
+        disk = sum(path.stat().st_size for path in Path(folder).glob("profile.db*"))
+        return pstats.Stats(profiler), cpu_seconds, report.added, disk / max(tracks, 1) / 1024
+
+
+def main() -> None:
+    from engine.model_spec import DEFAULT_MODEL_DIR
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=Path("/work/.bench_data/scale"))
+    parser.add_argument("--files", type=int, default=160)
+    parser.add_argument("--model", type=Path, default=DEFAULT_MODEL_DIR)
+    options = parser.parse_args()
+    warm_up = build_library(options.out, WARM_UP_FILES)
+    folder = build_library(options.out, options.files)
+    stats, cpu_seconds, tracks, disk_kib = profile_index(warm_up, folder, options.model)
+    print(f"{tracks} files, {cpu_seconds:.1f} s CPU: {1000 * cpu_seconds / max(tracks, 1):.0f} ms per file; "
+          f"{disk_kib:.1f} KiB on disk per track")
+    profiled = sum(row[2] for row in stats.stats.values())  # the profile's own total: shares add up to 100 %
+    print("stages, as shares of the profiled time:")
+    for stage, (module, function) in STAGES.items():
+        cumulative = sum(row[3] for (filename, _, name), row in stats.stats.items()
+                         if name == function and Path(filename).name == module and "/engine/" in filename)
+        print(f"  {100 * cumulative / profiled:5.1f} %  {stage}")
+    print(f"top {TOP_FUNCTIONS} by own time, as shares of the profiled time (cum: with what they call):")
+    rows = sorted(stats.stats.items(), key=lambda item: item[1][2], reverse=True)[:TOP_FUNCTIONS]
+    for (filename, line, name), (_, calls, own, cumulative, _) in rows:
+        where = f"{Path(filename).name}:{line}" if line else filename
+        print(f"  {100 * own / profiled:5.1f} %  own  {100 * cumulative / profiled:5.1f} % cum  {calls:>7} calls  "
+              f"{name}  ({where})")
+    stats.dump_stats(options.out / f"per-file-{options.files}.prof")  # for pstats / snakeviz
+
+
+if __name__ == "__main__":
+    main()
