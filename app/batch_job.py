@@ -16,7 +16,7 @@ from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtWidgets import QProgressDialog, QWidget
 
 from app.errors import describe_error
-from app.tasks import pool
+from app.tasks import TaskRunner
 
 PROGRESS_INTERVAL_SECONDS = 0.1
 
@@ -32,8 +32,10 @@ class BatchJob(QObject):
     finished = Signal(object, bool)
     failed = Signal(str)
 
-    def __init__(self, items: Sequence[Any], work: Callable[[Any], Any], parent: QObject | None = None) -> None:
+    def __init__(self, items: Sequence[Any], work: Callable[[Any], Any], tasks: TaskRunner,
+                 parent: QObject | None = None) -> None:
         super().__init__(parent)
+        self.tasks = tasks
         self.items = list(items)
         self.work = work
         self.cancel_requested = threading.Event()
@@ -43,7 +45,7 @@ class BatchJob(QObject):
         self.running = True
         self.finished.connect(self._stopped)
         self.failed.connect(self._stopped)
-        pool("background").start(self._run)
+        self.tasks.start(self._run)
 
     def cancel(self) -> None:
         self.cancel_requested.set()

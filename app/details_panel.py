@@ -13,7 +13,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QFormLayout, QHBoxLayout, QLabel, QPushButton, QSizePolicy, QVBoxLayout, QWidget
 
 from app import theme, track_format
-from app.tasks import run_task
+from app.tasks import TaskRunner
 from app.track_details import TrackDetails, file_details, track_details
 from app.waveform import waveform_overview
 
@@ -139,8 +139,9 @@ class DetailsPanel(QWidget):
     select_requested = Signal(int)
     add_requested = Signal(object)
 
-    def __init__(self, library: Any, parent=None) -> None:
+    def __init__(self, library: Any, tasks: TaskRunner, parent=None) -> None:
         super().__init__(parent)
+        self.tasks = tasks
         self.library = library
         self.details: TrackDetails | None = None
         self._generation = 0
@@ -224,7 +225,7 @@ class DetailsPanel(QWidget):
         """Fetch the row and every tag probability in a worker, then the waveform in another."""
         self._generation += 1
         generation, library = self._generation, self.library
-        run_task(
+        self.tasks.run(
             lambda: track_details(library, track_id),
             lambda details: self._show(generation, details),
             lambda message: self._show_failure(generation, message),
@@ -235,7 +236,7 @@ class DetailsPanel(QWidget):
         self._generation += 1
         generation, library = self._generation, self.library
         self.heading.setText(f"Analysing <b>{escape(Path(path).name)}</b>…")
-        run_task(
+        self.tasks.run(
             lambda: file_details(library, path),
             lambda details: self._show(generation, details),
             lambda message: self._show_failure(generation, message),
@@ -271,7 +272,7 @@ class DetailsPanel(QWidget):
         self.play_button.setEnabled(True)
         self.waveform.clear_envelope()
         path = details.path
-        run_task(
+        self.tasks.run(
             lambda: waveform_overview(path),
             lambda envelope: self._show_waveform(generation, envelope),
             lambda message: None if generation != self._generation else self.waveform.clear_envelope(),

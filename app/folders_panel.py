@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
 
 from app.errors import show_error
 from app.index_worker import IndexStatus, IndexThread
-from app.tasks import run_task
+from app.tasks import TaskRunner
 from engine.progress_text import found_text, progress_line
 
 
@@ -81,8 +81,9 @@ class FoldersPanel(QWidget):
     folders_changed = Signal(list)
     state_changed = Signal(object)  # ScanState
 
-    def __init__(self, library: Any, parent=None) -> None:
+    def __init__(self, library: Any, tasks: TaskRunner, parent=None) -> None:
         super().__init__(parent)
+        self.tasks = tasks
         self.library = library
         self.thread: IndexThread | None = None
         self.state = ScanState.IDLE
@@ -133,7 +134,7 @@ class FoldersPanel(QWidget):
     # ---- folders --------------------------------------------------------------------------
     def refresh(self) -> None:
         library = self.library
-        run_task(lambda: [str(folder) for folder in library.folders()], self._show_folders, self._error)
+        self.tasks.run(lambda: [str(folder) for folder in library.folders()], self._show_folders, self._error)
 
     def _show_folders(self, folders: list[str]) -> None:
         self.folder_list.clear()
@@ -162,7 +163,7 @@ class FoldersPanel(QWidget):
             self._show_folders(folders)
             self.start_scan()
 
-        run_task(add, added, self._error)
+        self.tasks.run(add, added, self._error)
 
     def remove_selected(self) -> None:
         chosen = [item.text() for item in self.folder_list.selectedItems()]
@@ -179,7 +180,7 @@ class FoldersPanel(QWidget):
             self._show_folders(folders)
             self.start_scan()  # the removed folders' tracks leave the library
 
-        run_task(remove, removed, self._error)
+        self.tasks.run(remove, removed, self._error)
 
     # ---- scanning -------------------------------------------------------------------------
     @property

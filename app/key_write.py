@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
 from app import track_format
 from app.batch_job import BatchJob, BatchProgress
 from app.errors import show_error
-from app.tasks import run_task
+from app.tasks import TaskRunner
 from app.write_results import show_summary, summarise
 
 # (engine notation, what the user reads): the engine's ``KEY_NOTATIONS`` with an example of each.
@@ -124,8 +124,9 @@ class KeyWriteFlow(QObject):
 
     done = Signal(object)
 
-    def __init__(self, library: Any, parent: QWidget) -> None:
+    def __init__(self, library: Any, tasks: TaskRunner, parent: QWidget) -> None:
         super().__init__(parent)
+        self.tasks = tasks
         self.library = library
         self.parent_widget = parent
         self.job: BatchJob | None = None
@@ -147,8 +148,8 @@ class KeyWriteFlow(QObject):
             track_ids = resolve_ids()
             return track_ids, doubtful_key_ids(library, track_ids)
 
-        run_task(resolve, lambda resolved: self._confirm(*resolved),
-                 lambda message: show_error(self.parent_widget, "Write key", message))
+        self.tasks.run(resolve, lambda resolved: self._confirm(*resolved),
+                       lambda message: show_error(self.parent_widget, "Write key", message))
 
     def _confirm(self, track_ids: list[int], doubtful_ids: list[int]) -> None:
         if self.running or not track_ids:
@@ -164,7 +165,8 @@ class KeyWriteFlow(QObject):
     def write(self, track_ids: list[int], notation: str, overwrite: bool) -> BatchJob:
         """Write (the user has confirmed): one ``Library.write_key`` per track on the background pool."""
         library = self.library
-        self.job = BatchJob(track_ids, lambda track_id: library.write_key(track_id, notation, overwrite).write, self)
+        self.job = BatchJob(track_ids, lambda track_id: library.write_key(track_id, notation, overwrite).write,
+                            self.tasks, self)
         self.progress = BatchProgress(self.job, "Writing keys", self.parent_widget)
         self.job.finished.connect(lambda results, _cancelled: self._finished(results, len(track_ids)))
         self.job.failed.connect(lambda message: show_error(self.parent_widget, "Write key", message))

@@ -16,7 +16,7 @@ from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelInd
 
 from app import theme, track_format
 from app.tag_display import active_calibration
-from app.tasks import run_task
+from app.tasks import TaskRunner
 from engine.tag_calibration import informative_tags
 
 PAGE_SIZE = 200
@@ -108,8 +108,9 @@ class LibraryTableModel(QAbstractTableModel):
     failed = Signal(str)
     sort_refused = Signal(int, bool)  # the column and direction still in force, for the header indicator
 
-    def __init__(self, library: Any, parent=None) -> None:
+    def __init__(self, library: Any, tasks: TaskRunner, parent=None) -> None:
         super().__init__(parent)
+        self.tasks = tasks
         self.library = library
         self.filter_text = ""
         self.order_by = "artist"
@@ -255,7 +256,7 @@ class LibraryTableModel(QAbstractTableModel):
             count = library.track_count(filter_text=query["filter_text"])
             return count, (fetch_page(library, 0, query) if count else [])
 
-        run_task(fetch, lambda result: self._on_reloaded(generation, result), self.failed.emit)
+        self.tasks.run(fetch, lambda result: self._on_reloaded(generation, result), self.failed.emit)
 
     def refresh(self) -> None:
         """Pick up tracks added, removed or re-analysed by a running scan without resetting the view's scroll or
@@ -271,7 +272,7 @@ class LibraryTableModel(QAbstractTableModel):
             count = library.track_count(filter_text=query["filter_text"])
             return count, {page: fetch_page(library, page, query) for page in on_screen if page * PAGE_SIZE < count}
 
-        run_task(fetch, lambda result: self._on_refreshed(generation, *result), self.failed.emit)
+        self.tasks.run(fetch, lambda result: self._on_refreshed(generation, *result), self.failed.emit)
 
     def _on_refreshed(self, generation: int, count: int, fresh_pages: dict[int, list[PageEntry]]) -> None:
         if generation != self._generation:
@@ -319,7 +320,7 @@ class LibraryTableModel(QAbstractTableModel):
             return
         self._requested.add(page_number)
         generation, library, query = self._generation, self.library, self._query()
-        run_task(
+        self.tasks.run(
             lambda: fetch_page(library, page_number, query),
             lambda rows: self._on_page(generation, page_number, rows),
             self.failed.emit,

@@ -30,7 +30,7 @@ from app import settings, track_format
 from app.empty_state import EmptyState
 from app.errors import show_error
 from app.library_model import COLUMNS, TRACK_ID_ROLE, TRACK_ROLE, LibraryTableModel
-from app.tasks import run_task
+from app.tasks import TaskRunner
 
 SEARCH_DELAY_MS = 200  # wait for a pause in typing before asking the engine
 ROW_HEIGHT = 24
@@ -75,9 +75,10 @@ class LibraryView(QWidget):
     play_requested = Signal(object, str)  # a path str (object keeps non-UTF-8 names intact) and its title
     count_changed = Signal(int)
 
-    def __init__(self, library: Any, parent=None) -> None:
+    def __init__(self, library: Any, tasks: TaskRunner, parent=None) -> None:
         super().__init__(parent)
-        self.model = LibraryTableModel(library, self)
+        self.tasks = tasks
+        self.model = LibraryTableModel(library, tasks, self)
         self.search_box = QLineEdit()
         self.search_box.setPlaceholderText("Search title, artist, album, genre or file name  (Ctrl+F)")
         self.search_box.setClearButtonEnabled(True)
@@ -306,9 +307,9 @@ class LibraryView(QWidget):
         if row is not None:
             self._select_row(row)
             return
-        run_task(self.model.row_finder(track_id),
-                 lambda found: self._select_row(found) if found is not None else on_missing and on_missing(),
-                 lambda message: show_error(self, "Library", message))
+        self.tasks.run(self.model.row_finder(track_id),
+                       lambda found: self._select_row(found) if found is not None else on_missing and on_missing(),
+                       lambda message: show_error(self, "Library", message))
 
     def _select_row(self, row: int) -> None:
         self.table.selectRow(row)

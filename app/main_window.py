@@ -8,7 +8,6 @@ dropping a folder adds it to the library. The view follows changes another proce
 
 from __future__ import annotations
 
-import gc
 
 from pathlib import Path
 from typing import Any
@@ -37,7 +36,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app import settings, tasks, track_format
+from app import settings, track_format
 from app.database_watch import DatabaseWatcher
 from app.details_panel import DetailsPanel
 from app.folders_panel import LOOKING_TEXT, FoldersPanel, ScanState, progress_text
@@ -49,7 +48,7 @@ from app.player import PlayerBar
 from app.problems_panel import ProblemsPanel
 from app.similarity_panel import SimilarityPanel
 from app.suggestions_panel import SELECTED_TRACK, SuggestionsPanel
-from app.tasks import run_task
+from app.tasks import TaskRunner
 from app.training_view import TrainingView
 from engine.audio import AUDIO_EXTENSIONS
 
@@ -97,16 +96,18 @@ def dropped_paths(event: QDragEnterEvent | QDropEvent) -> tuple[list[Path], list
 
 
 class MainWindow(QMainWindow):
-    """Owns the views; the ``Library`` is shared and only ever called from worker threads."""
+    """Owns the views; the ``Library`` is shared and only ever called from worker threads, through ``tasks``
+    (the application's ``TaskRunner``, handed to every view)."""
 
-    def __init__(self, library: Any) -> None:
+    def __init__(self, library: Any, tasks: TaskRunner) -> None:
         super().__init__()
+        self.tasks = tasks
         self.library = library
         self.setWindowTitle(f"{WINDOW_TITLE} — {Path(str(library.db_path)).name}")
         self.setAcceptDrops(True)
         self._resize_to_screen()
 
-        self.library_view = LibraryView(library)
+        self.library_view = LibraryView(library, tasks)
         self.library_view.reload()  # the first page loads on a worker while the other views are built
         self._map_view: MapView | None = None  # built when first shown (see the properties below)
         self._training_view: TrainingView | None = None
@@ -119,11 +120,11 @@ class MainWindow(QMainWindow):
         self.tabs.addTab(QWidget(), "Training")
         self.setCentralWidget(self.tabs)
 
-        self.folders_panel = FoldersPanel(library)
-        self.details_panel = DetailsPanel(library)
-        self.similarity_panel = SimilarityPanel(library)
-        self.problems_panel = ProblemsPanel(library)
-        self.suggestions_panel = SuggestionsPanel(library)
+        self.folders_panel = FoldersPanel(library, tasks)
+        self.details_panel = DetailsPanel(library, tasks)
+        self.similarity_panel = SimilarityPanel(library, tasks)
+        self.problems_panel = ProblemsPanel(library, tasks)
+        self.suggestions_panel = SuggestionsPanel(library, tasks)
         self.docks = {
             "folders": self._dock("Folders", self.folders_panel, DOCK_AREAS["folders"]),
             "details": self._dock("Track", self.details_panel, DOCK_AREAS["details"], wraps=True),
@@ -131,9 +132,9 @@ class MainWindow(QMainWindow):
             "problems": self._dock("Problems", self.problems_panel, DOCK_AREAS["problems"]),
             "suggestions": self._dock("Suggested tags", self.suggestions_panel, DOCK_AREAS["suggestions"]),
         }
-        self.key_write = KeyWriteFlow(library, self)
+        self.key_write = KeyWriteFlow(library, tasks, self)
         self.player = PlayerBar()
-        self.model_picker = ModelPicker(library)
+        self.model_picker = ModelPicker(library, tasks)
         self._build_toolbars()
         self._build_shortcuts()
         self.scan_label = QLabel("")
@@ -149,9 +150,6 @@ class MainWindow(QMainWindow):
         self._connect()
         self._restore_settings()
         self._check_model()
-        # Everything alive now (modules, torch, Qt wrappers) lives as long as the app: keep it out of the cyclic
-        # collector, whose full passes over it took 70-130 ms here and stalled the event loop mid-scan.
-        gc.freeze()
 
     # ---- construction ---------------------------------------------------------------------
     def _resize_to_screen(self) -> None:
@@ -177,7 +175,7 @@ class MainWindow(QMainWindow):
     def map_view(self) -> MapView:
         """The Map tab, built the first time anything needs it (its plot is not needed to show the window)."""
         if self._map_view is None:
-            self._map_view = MapView(self.library)
+            self._map_view = MapView(self.library, self.tasks)
             self._place_tab(MAP_TAB, self._map_view)
             self._map_view.colour_box.setCurrentText(
                 settings.value("map/colour_by", self._map_view.colour_box.currentText(), str))
@@ -189,7 +187,7 @@ class MainWindow(QMainWindow):
     def training_view(self) -> TrainingView:
         """The Training tab, built the first time anything needs it."""
         if self._training_view is None:
-            self._training_view = TrainingView(self.library)
+            self._training_view = TrainingView(self.library, self.tasks)
             self._place_tab(TRAINING_TAB, scrolling(self._training_view, horizontal=True))
             self._training_view.model_ready.connect(self.model_picker.register_folder)
         return self._training_view
@@ -447,7 +445,7 @@ class MainWindow(QMainWindow):
             QApplication.clipboard().setText("\n".join(found))
             self.statusBar().showMessage(f"Copied {len(found)} path{'s' if len(found) != 1 else ''}.", 3000)
 
-        run_task(paths, copy, lambda message: self.statusBar().showMessage(message, 5000))
+        self.tasks.run(paths, copy, lambda message: self.statusBar().showMessage(message, 5000))
 
     def _focus_search(self) -> None:
         self.tabs.setCurrentWidget(self.library_view)
@@ -526,8 +524,8 @@ class MainWindow(QMainWindow):
 
     def _check_model(self) -> None:
         library = self.library
-        run_task(lambda: library.info().model is None,
-                 self.library_view.empty_state.set_model_missing, lambda message: None)
+        self.tasks.run(lambda: library.info().model is None,
+                       self.library_view.empty_state.set_model_missing, lambda message: None)
 
     def _on_tab_changed(self, index: int) -> None:
         if index == MAP_TAB:
@@ -609,7 +607,7 @@ class MainWindow(QMainWindow):
         if self._training_view is not None and self._training_view.running:
             self._training_view.stop()
             self._training_view.wait_for_finished(10000)
-        tasks.wait_for_all()
+        self.tasks.wait_for_all()
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.save_settings()

@@ -21,7 +21,7 @@ from app import theme
 from app.elided_label import ElidedLabel
 from app.errors import show_error
 from app.map_data import MapData, load_map_data
-from app.tasks import run_task
+from app.tasks import TaskRunner
 
 DOT_SIZE = 6
 NEIGHBOUR_SIZE = 10
@@ -62,8 +62,9 @@ class MapView(QWidget):
 
     track_selected = Signal(int, str)
 
-    def __init__(self, library: Any, parent=None) -> None:
+    def __init__(self, library: Any, tasks: TaskRunner, parent=None) -> None:
         super().__init__(parent)
+        self.tasks = tasks
         self.library = library
         self.data: MapData | None = None
         self._generation = 0
@@ -118,7 +119,7 @@ class MapView(QWidget):
         generation, library = self._generation, self.library
         self.status.setText("Projecting the library…")
         self.refresh_button.setEnabled(False)
-        run_task(
+        self.tasks.run(
             lambda: load_map_data(library),
             lambda data: self._on_loaded(generation, data),
             lambda message: self._on_failed(generation, message),

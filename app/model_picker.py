@@ -30,7 +30,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.errors import show_error
-from app.tasks import run_task
+from app.tasks import TaskRunner
 
 CHOOSE_FOLDER_TEXT = "Use another model folder…"
 PICKER_WIDTH_CHARACTERS = 40  # "name (77 of 77 tracks analysed)"; its list and tooltips show longer ones whole
@@ -84,8 +84,9 @@ class ModelPicker(QWidget):
     choices_changed = Signal()
     registered = Signal(str)  # the model id of a folder registered without activating it
 
-    def __init__(self, library: Any, parent=None) -> None:
+    def __init__(self, library: Any, tasks: TaskRunner, parent=None) -> None:
         super().__init__(parent)
+        self.tasks = tasks
         self.library = library
         self.choices: list[ModelChoice] = []
         self.combo = QComboBox()
@@ -106,8 +107,8 @@ class ModelPicker(QWidget):
 
     def refresh(self) -> None:
         library = self.library
-        run_task(lambda: list_model_choices(library), self._show_choices,
-                 lambda message: show_error(self, "Models", message))
+        self.tasks.run(lambda: list_model_choices(library), self._show_choices,
+                       lambda message: show_error(self, "Models", message))
 
     def _show_choices(self, choices: list[ModelChoice]) -> None:
         self.choices = choices
@@ -163,8 +164,8 @@ class ModelPicker(QWidget):
             self.refresh()
             self.model_changed.emit(model_id)
 
-        run_task(lambda: library.use_model(folder), switched, lambda message: self._failed("Cannot use this model", message),
-                 kind="background")
+        self.tasks.run(lambda: library.use_model(folder), switched,
+                       lambda message: self._failed("Cannot use this model", message), kind="background")
 
     def register_folder(self, folder: str) -> None:
         """List a model folder (e.g. a finished training run) without making it active."""
@@ -174,8 +175,8 @@ class ModelPicker(QWidget):
             self.refresh()
             self.registered.emit(model_id)
 
-        run_task(lambda: library.register_model(folder), registered,
-                 lambda message: self._failed("Cannot add this model", message), kind="background")
+        self.tasks.run(lambda: library.register_model(folder), registered,
+                       lambda message: self._failed("Cannot add this model", message), kind="background")
 
     def _failed(self, title: str, message: str) -> None:
         self.setEnabled(True)

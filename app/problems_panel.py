@@ -8,7 +8,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QLabel, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget
 
 from app.errors import show_error
-from app.tasks import run_task
+from app.tasks import TaskRunner
 
 
 def problem_fields(problem: Any) -> tuple[str, str]:
@@ -21,8 +21,9 @@ class ProblemsPanel(QWidget):
 
     counted = Signal(int)
 
-    def __init__(self, library: Any, parent=None) -> None:
+    def __init__(self, library: Any, tasks: TaskRunner, parent=None) -> None:
         super().__init__(parent)
+        self.tasks = tasks
         self.library = library
         self.summary = QLabel("No problems: every file could be analysed.")
         self.summary.setWordWrap(True)
@@ -44,7 +45,7 @@ class ProblemsPanel(QWidget):
 
     def refresh(self) -> None:
         library = self.library
-        run_task(
+        self.tasks.run(
             lambda: [problem_fields(problem) for problem in library.problems()],
             self.show_problems,
             lambda message: show_error(self, "Problems", message),

@@ -30,7 +30,7 @@ from app import track_format
 from app.errors import show_error
 from app.library_model import TRACK_ID_ROLE
 from app.library_view import ROW_HEIGHT
-from app.tasks import run_task
+from app.tasks import TaskRunner
 from app.track_list_model import ARTIST_COLUMN, TITLE_COLUMN, TrackListModel
 
 SIMILAR_COUNT = 25
@@ -71,8 +71,9 @@ class SimilarityPanel(QWidget):
     # After a file's search: its path and the library track that is the same recording (id, title), or (None, "").
     file_recording_checked = Signal(object, object, str)
 
-    def __init__(self, library: Any, parent=None) -> None:
+    def __init__(self, library: Any, tasks: TaskRunner, parent=None) -> None:
         super().__init__(parent)
+        self.tasks = tasks
         self.library = library
         self.seed: Seed | None = None
         self.mode = "similar"  # or "radio"
@@ -148,7 +149,7 @@ class SimilarityPanel(QWidget):
         generation, library, seed = self._generation, self.library, self.seed
         bpm_range = self.bpm_range_box.currentData()
         self.heading.setText(f"Building a radio playlist from {seed.label}…")
-        run_task(
+        self.tasks.run(
             lambda: library.playlist(seed.query, RADIO_LENGTH, bpm_range=bpm_range),
             lambda tracks: self._show(generation, tracks, f"Radio from {seed.label}"),
             lambda message: self._fail(generation, message),
@@ -172,7 +173,7 @@ class SimilarityPanel(QWidget):
                                                                 bpm_range=bpm_range)))
 
         prefix = "Harmonic matches for" if harmonic else "Sounds like"
-        run_task(
+        self.tasks.run(
             search,
             lambda results: self._show(generation, results, f"{prefix} {seed.label}"),
             lambda message: self._fail(generation, message),
@@ -211,7 +212,7 @@ class SimilarityPanel(QWidget):
 
     def save_playlist(self, path: Path) -> None:
         tracks, library = list(self.model.tracks), self.library
-        run_task(
+        self.tasks.run(
             lambda: library.write_m3u8(tracks, path, overwrite=True),  # the save dialog asked
             lambda _: self.heading.setText(f"{self.heading.text()} — saved to {escape(path.name)}"),
             lambda message: show_error(self, "Save playlist", message),

@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
 from app import track_format
 from app.batch_job import BatchJob, BatchProgress
 from app.errors import show_error
-from app.tasks import run_task
+from app.tasks import TaskRunner
 from app.write_results import show_summary, summarise
 from engine.tag_suggestions import DEFAULT_MIN_CONFIDENCE, values_by_field
 
@@ -54,8 +54,9 @@ class SuggestionsPanel(QWidget):
 
     written = Signal(object)
 
-    def __init__(self, library: Any, parent=None) -> None:
+    def __init__(self, library: Any, tasks: TaskRunner, parent=None) -> None:
         super().__init__(parent)
+        self.tasks = tasks
         self.library = library
         self.track_id: int | None = None
         self.job: BatchJob | None = None
@@ -134,9 +135,9 @@ class SuggestionsPanel(QWidget):
         library, minimum = self.library, self.confidence_box.value()
         track_ids = [self.track_id] if self.scope_box.currentText() == SELECTED_TRACK else None
         self.heading.setText("Looking for suggestions…")
-        run_task(lambda: library.tag_suggestions(minimum, track_ids=track_ids),
-                 lambda found: self._on_found(generation, found),
-                 lambda message: self._on_found(generation, [], message))
+        self.tasks.run(lambda: library.tag_suggestions(minimum, track_ids=track_ids),
+                       lambda found: self._on_found(generation, found),
+                       lambda message: self._on_found(generation, [], message))
 
     def _on_found(self, generation: int, found: list[Any], problem: str = "") -> None:
         if generation == self._generation:
@@ -207,7 +208,8 @@ class SuggestionsPanel(QWidget):
     def write(self, per_track: list[tuple[Any, dict[str, list[str]]]]) -> BatchJob:
         """Write (the user has confirmed): one ``Library.write_tags`` per track, keeping any value already there."""
         library = self.library
-        self.job = BatchJob(per_track, lambda entry: library.write_tags(entry[0].path, entry[1], "keep"), self)
+        self.job = BatchJob(per_track, lambda entry: library.write_tags(entry[0].path, entry[1], "keep"),
+                            self.tasks, self)
         self.progress = BatchProgress(self.job, "Writing tags", self.window())
         self.job.finished.connect(lambda results, _cancelled: self._on_written(results, len(per_track)))
         self.job.failed.connect(lambda message: show_error(self, "Write tags", message))

@@ -1,12 +1,13 @@
 """Run a function off the GUI thread and hear back through signals (Picard's ``thread.run_task``).
 
-Widgets never call the engine on the GUI thread: they hand a closure to ``run_task`` and get its
-result (or a one-line error) delivered on the GUI thread through a queued signal.
+Widgets never call the engine on the GUI thread: they hand a closure to ``TaskRunner.run`` and get its
+result (or a one-line error) delivered on the GUI thread through a queued signal. The runner, and with it the
+worker threads, belongs to the application: ``app.application`` creates one at start-up and passes it to the
+main window, which passes it to every view; nothing here is global.
 """
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -16,12 +17,10 @@ from app.errors import describe_error
 
 # Tasks the GUI waits on to draw (table pages, details) get their own pool so that a slow job
 # (analysing a dropped file, projecting the map) never delays scrolling.
-_INTERACTIVE_POOL_THREADS = 2
-_BACKGROUND_POOL_THREADS = 2
-# Python's default makes a thread that wants the GIL wait up to 5 ms; with worker threads the GUI thread
-# would wait that long behind them, and longer on a busy machine. 1 ms keeps the event loop fluid.
-GIL_SWITCH_INTERVAL_SECONDS = 0.001
-_pools: dict[str, QThreadPool] = {}
+INTERACTIVE = "interactive"
+BACKGROUND = "background"
+THREADS_PER_POOL = {INTERACTIVE: 2, BACKGROUND: 2}
+SHUTDOWN_WAIT_MS = 30000
 
 
 class TaskSignals(QObject):
@@ -46,47 +45,49 @@ class _Task(QRunnable):
             self.signals.finished.emit(result)
 
 
-_live_signals: set[TaskSignals] = set()  # keeps each task's signal object alive until it reports
+class TaskRunner:
+    """The app's worker threads: an interactive and a background pool, and the signal objects of the tasks
+    still running (kept alive until each reports)."""
 
+    def __init__(self) -> None:
+        self._pools: dict[str, QThreadPool] = {}
+        for kind, threads in THREADS_PER_POOL.items():
+            created = QThreadPool()
+            created.setMaxThreadCount(threads)
+            created.setExpiryTimeout(-1)
+            self._pools[kind] = created
+        self._live_signals: set[TaskSignals] = set()
 
-def pool(kind: str = "interactive") -> QThreadPool:
-    """The shared pool for ``kind`` ("interactive" or "background"), created on first use."""
-    if kind not in _pools:
-        sys.setswitchinterval(min(sys.getswitchinterval(), GIL_SWITCH_INTERVAL_SECONDS))
-        threads = _INTERACTIVE_POOL_THREADS if kind == "interactive" else _BACKGROUND_POOL_THREADS
-        created = QThreadPool()
-        created.setMaxThreadCount(threads)
-        created.setExpiryTimeout(-1)
-        _pools[kind] = created
-    return _pools[kind]
+    def run(
+        self,
+        function: Callable[[], Any],
+        on_done: Callable[[Any], None],
+        on_error: Callable[[str], None],
+        kind: str = INTERACTIVE,
+    ) -> TaskSignals:
+        """Start ``function()`` on a worker thread; ``on_done(result)`` or ``on_error(message)`` runs on the GUI
+        thread."""
+        signals = TaskSignals()
+        self._live_signals.add(signals)
 
+        def release(*_: object) -> None:
+            self._live_signals.discard(signals)
 
-def run_task(
-    function: Callable[[], Any],
-    on_done: Callable[[Any], None],
-    on_error: Callable[[str], None],
-    kind: str = "interactive",
-) -> TaskSignals:
-    """Start ``function()`` on a worker thread; ``on_done(result)`` or ``on_error(message)`` runs on the GUI thread."""
-    signals = TaskSignals()
-    _live_signals.add(signals)
+        signals.finished.connect(on_done)
+        signals.failed.connect(on_error)
+        signals.finished.connect(release)
+        signals.failed.connect(release)
+        self.start(_Task(function, signals), kind)
+        return signals
 
-    def release(*_: object) -> None:
-        _live_signals.discard(signals)
+    def start(self, work: QRunnable | Callable[[], None], kind: str = BACKGROUND) -> None:
+        """Run ``work`` that reports by its own signals (a batch of file writes) in the ``kind`` pool."""
+        self._pools[kind].start(work)
 
-    signals.finished.connect(on_done)
-    signals.failed.connect(on_error)
-    signals.finished.connect(release)
-    signals.failed.connect(release)
-    pool(kind).start(_Task(function, signals))
-    return signals
+    def all_idle(self) -> bool:
+        """True when no task is running or queued in any pool (start-up work has finished)."""
+        return all(each.activeThreadCount() == 0 for each in self._pools.values())
 
-
-def all_idle() -> bool:
-    """True when no task is running or queued in any pool (start-up work has finished)."""
-    return all(each.activeThreadCount() == 0 for each in _pools.values())
-
-
-def wait_for_all(timeout_ms: int = 30000) -> bool:
-    """Block until every pool is idle (used on shutdown, before the library closes)."""
-    return all(each.waitForDone(timeout_ms) for each in _pools.values())
+    def wait_for_all(self, timeout_ms: int = SHUTDOWN_WAIT_MS) -> bool:
+        """Block until every pool is idle (used on shutdown, before the library closes)."""
+        return all(each.waitForDone(timeout_ms) for each in self._pools.values())

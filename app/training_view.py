@@ -47,7 +47,7 @@ from app.elided_label import ElidedLabel
 from app.errors import show_error
 from app.metrics_file import JsonLinesFollower, MetricsFollower
 from app.training_messages import failure_message
-from app.tasks import run_task
+from app.tasks import TaskRunner
 from app.training_command import (
     DEFAULT_BATCH_SIZE,
     DEFAULT_MIN_TRACKS,
@@ -128,8 +128,9 @@ class TrainingView(QWidget):
 
     model_ready = Signal(str)
 
-    def __init__(self, library: Any, parent=None) -> None:
+    def __init__(self, library: Any, tasks: TaskRunner, parent=None) -> None:
         super().__init__(parent)
+        self.tasks = tasks
         self.library = library
         self.process: QProcess | None = None
         self.follower: MetricsFollower | None = None
@@ -281,8 +282,8 @@ class TrainingView(QWidget):
     def refresh_bases(self) -> None:
         """Offer the models this source can start from (registered models, the shipped default, training runs)."""
         library, from_library = self.library, self.from_library
-        run_task(lambda: base_model_choices(library, from_library), self._show_bases,
-                 lambda message: show_error(self, "Training", message))
+        self.tasks.run(lambda: base_model_choices(library, from_library), self._show_bases,
+                       lambda message: show_error(self, "Training", message))
 
     def refresh_runs(self) -> None:
         self.refresh_bases()
@@ -367,7 +368,7 @@ class TrainingView(QWidget):
             """The command is told the app's active model by folder: the app may have been opened with --model."""
             return replace(request, base_model=request.base_model or str(library.model().folder))
 
-        run_task(prepare, self._launch_from_library, lambda message: self._finish_ui(f"Cannot start: {message}"))
+        self.tasks.run(prepare, self._launch_from_library, lambda message: self._finish_ui(f"Cannot start: {message}"))
 
     def _launch_from_library(self, request: LibraryTrainingRequest) -> None:
         self.library_request = request

@@ -156,14 +156,15 @@ def main() -> None:
 
     application = make_application()
     theme.configure_pyqtgraph()
-    from app.main_window import MAP_TAB, TRAINING_TAB, MainWindow
+    from app.application import create_main_window
+    from app.main_window import MAP_TAB, TRAINING_TAB
 
     library = Library(database, model_dir)
     empty_library = Library(work / "empty.db")
-    empty_window = MainWindow(empty_library)
+    empty_window = create_main_window(empty_library)
     empty_window.setWindowState(Qt.WindowState.WindowMaximized)
     empty_window.show()
-    window = MainWindow(library)
+    window = create_main_window(library)
     window.setWindowState(Qt.WindowState.WindowMaximized)
     dropped = work / "Downloads" / "new-song.mp3"
     dropped.parent.mkdir()

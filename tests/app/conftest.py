@@ -102,14 +102,24 @@ def indexed_copy(app_indexed_database, open_library, tmp_path):
 
 
 @pytest.fixture
+def task_runner(open_library):
+    """The worker threads a view is given, as the app gives them; idle again before the test's libraries close."""
+    from app.tasks import TaskRunner
+
+    runner = TaskRunner()
+    yield runner
+    runner.wait_for_all()
+
+
+@pytest.fixture
 def make_window(qtbot, open_library):
-    """Builds the main window on a library; shuts its workers down before the library closes."""
-    from app.main_window import MainWindow
+    """Builds the main window on a library as the app does; shuts its workers down before the library closes."""
+    from app.application import create_main_window
 
     windows = []
 
-    def make(library) -> MainWindow:
-        window = MainWindow(library)
+    def make(library):
+        window = create_main_window(library)
         qtbot.addWidget(window)
         window.show()
         windows.append(window)

@@ -281,7 +281,7 @@ def test_header_menu_shows_file_folder_format_and_bitrate_columns_and_columns_mo
     assert header.sectionsMovable()
     header.moveSection(headers.index("File"), 0)
     view.save_columns()
-    again = LibraryView(indexed_copy)  # the chosen columns and their order are remembered
+    again = LibraryView(indexed_copy, window.tasks)  # the chosen columns and their order are remembered
     qtbot.addWidget(again)
     assert again.hidden_column_headers() == [] and again.table.horizontalHeader().logicalIndex(0) == headers.index("File")
 

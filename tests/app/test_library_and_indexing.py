@@ -71,11 +71,9 @@ def test_problems_panel_lists_each_broken_file_with_its_reason(make_window, inde
 
 
 def test_event_loop_never_stalls_over_50_ms_while_indexing(make_window, open_library, generated_library_source, tmp_path, qtbot):
-    from app import tasks
-
     window = make_window(open_library(tmp_path / "new.db"))
     qtbot.waitExposed(window)
-    qtbot.waitUntil(tasks.all_idle)  # start-up queries have answered: only the scan is measured
+    qtbot.waitUntil(window.tasks.all_idle)  # start-up queries have answered: only the scan is measured
     qtbot.wait(STARTUP_SETTLE_MS)
     ticks: list[float] = []
     heartbeat = QTimer()

@@ -29,9 +29,10 @@ def groove_library(open_library, model_dir, tmp_path):
     return library, paths
 
 
-def test_the_bpm_column_shows_the_estimate_with_a_differing_tag_in_its_tooltip_and_sorts(groove_library, qtbot):
+def test_the_bpm_column_shows_the_estimate_with_a_differing_tag_in_its_tooltip_and_sorts(groove_library, task_runner,
+                                                                                         qtbot):
     library, paths = groove_library
-    model = LibraryTableModel(library)
+    model = LibraryTableModel(library, task_runner)
     model.sort(BPM_COLUMN, Qt.SortOrder.AscendingOrder)
     qtbot.waitUntil(lambda: model.rowCount() == 4 and model.track_at(3) is not None, timeout=RESULT_TIMEOUT_MS)
     assert [model.track_at(row).path for row in range(4)] == [paths[name] for name in ("half", "slow", "mid", "fast")]
@@ -42,9 +43,9 @@ def test_the_bpm_column_shows_the_estimate_with_a_differing_tag_in_its_tooltip_a
     assert model.data(cells[2], Qt.ItemDataRole.ToolTipRole) == paths["mid"]  # no tag: the usual tooltip
 
 
-def test_the_bpm_range_control_keeps_the_similar_list_in_the_seeds_tempo_range(groove_library, qtbot):
+def test_the_bpm_range_control_keeps_the_similar_list_in_the_seeds_tempo_range(groove_library, task_runner, qtbot):
     library, paths = groove_library
-    panel = SimilarityPanel(library)
+    panel = SimilarityPanel(library, task_runner)
     qtbot.addWidget(panel)
     seed = library.store.track_id_for_path(paths["half"])
     panel.query_track(seed, "half")

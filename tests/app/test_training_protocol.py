@@ -44,14 +44,14 @@ def replaying(recorded: Path, exit_code: int = 0):
 
 
 @pytest.fixture
-def view(open_library, tmp_path, qtbot, monkeypatch):
+def view(open_library, task_runner, tmp_path, qtbot, monkeypatch):
     """A Training tab on an empty library; every status it shows is kept in ``view.statuses``, errors in ``view.errors``,
     and its temporary files go to ``view.temporary_folder``."""
     library = open_library(tmp_path / "library.db")
     temporary_folder = tmp_path / "temporary"
     temporary_folder.mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(temporary_folder))  # where the tab makes its events files
-    tab = TrainingView(library)
+    tab = TrainingView(library, task_runner)
     tab.temporary_folder = temporary_folder
     qtbot.addWidget(tab)
     qtbot.waitUntil(lambda: tab.base_box.count() >= 1, timeout=RESULT_TIMEOUT_MS)
