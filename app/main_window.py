@@ -40,6 +40,9 @@ from app import settings, track_format
 from app.database_watch import DatabaseWatcher
 from app.details_panel import DetailsPanel
 from app.folders_panel import LOOKING_TEXT, FoldersPanel, ScanState, progress_text
+from app.crates_view import CratesView
+from app.duplicates_view import DuplicatesView
+from app.folder_watch import FolderWatch
 from app.key_write import KeyWriteFlow
 from app.library_view import LibraryView
 from app.map_view import MapView
@@ -48,6 +51,7 @@ from app.player import PlayerBar
 from app.problems_panel import ProblemsPanel
 from app.similarity_panel import SimilarityPanel
 from app.suggestions_panel import SELECTED_TRACK, SuggestionsPanel
+from app.track_removal import RemovalFlow
 from app.tasks import TaskRunner
 from app.training_view import TrainingView
 from engine.audio import AUDIO_EXTENSIONS
@@ -63,7 +67,7 @@ DETAILS_HEIGHT_SHARE = 0.45  # of the right side, when details and similar track
 LEFT_DOCK_HEIGHTS = {"folders": 230, "problems": 450}  # one or two folders, maybe many problems
 LIVE_REFRESH_MS = 2000  # how often the table picks up tracks while a scan runs
 LAYOUT_VERSION = 4  # bumped when the dock layout changes, so an old saved layout is not restored
-MAP_TAB, TRAINING_TAB = 1, 2
+MAP_TAB, TRAINING_TAB, CRATES_TAB, DUPLICATES_TAB = 1, 2, 3, 4
 LEFT, RIGHT = Qt.DockWidgetArea.LeftDockWidgetArea, Qt.DockWidgetArea.RightDockWidgetArea
 DOCK_AREAS = {"folders": LEFT, "details": RIGHT, "similar": RIGHT, "problems": LEFT, "suggestions": RIGHT}
 KEYBOARD_HELP = (
@@ -71,7 +75,8 @@ KEYBOARD_HELP = (
     ("Enter", "play the selected track"), ("Space", "play the selected track, or pause / resume"),
     ("Ctrl+K", "write the analysed key into the selected or shown tracks' files"),
     ("Ctrl+G", "suggest tags"), ("Ctrl+H", "harmonic matches only"), ("Ctrl+R", "radio playlist from the track"),
-    ("Ctrl+S", "save the similar list as M3U8"), ("Ctrl+1 / 2 / 3", "Library / Map / Training"),
+    ("Ctrl+S", "save the similar list as M3U8"), ("Delete", "remove the selected tracks from the library (asks)"),
+    ("Ctrl+1 … 5", "Library / Map / Training / Crates / Duplicates"),
     ("Ctrl+O", "add a folder"), ("F5", "scan"), ("Esc", "cancel the scan"), ("F1", "this help"),
 )
 ABOUT_TEXT = (
@@ -118,6 +123,10 @@ class MainWindow(QMainWindow):
         self.tabs.addTab(self.library_view, "Library")
         self.tabs.addTab(QWidget(), "Map")
         self.tabs.addTab(QWidget(), "Training")
+        self.tabs.addTab(QWidget(), "Crates")
+        self.tabs.addTab(QWidget(), "Duplicates")
+        self._crates_view: CratesView | None = None
+        self._duplicates_view: DuplicatesView | None = None
         self.setCentralWidget(self.tabs)
 
         self.folders_panel = FoldersPanel(library, tasks)
@@ -133,6 +142,9 @@ class MainWindow(QMainWindow):
             "suggestions": self._dock("Suggested tags", self.suggestions_panel, DOCK_AREAS["suggestions"]),
         }
         self.key_write = KeyWriteFlow(library, tasks, self)
+        self.removal = RemovalFlow(library, tasks, self)
+        self.folder_watch = FolderWatch(tasks, self)
+        self._changed_folders: set[str] = set()  # watched folders that changed during a scan: rescanned after it
         self.player = PlayerBar()
         self.model_picker = ModelPicker(library, tasks)
         self._build_toolbars()
@@ -192,6 +204,26 @@ class MainWindow(QMainWindow):
             self._training_view.model_ready.connect(self.model_picker.register_folder)
         return self._training_view
 
+    @property
+    def crates_view(self) -> CratesView:
+        """The Crates tab, built the first time anything needs it (a crate made from a selection, or the tab)."""
+        if self._crates_view is None:
+            self._crates_view = CratesView(self.library, self.tasks)
+            self._place_tab(CRATES_TAB, self._crates_view)
+            self._crates_view.message.connect(lambda text: self.statusBar().showMessage(text, 8000))
+            self._crates_view.track_activated.connect(lambda track_id: self.select_in_library(track_id))
+            self._crates_view.refresh()
+        return self._crates_view
+
+    @property
+    def duplicates_view(self) -> DuplicatesView:
+        """The Duplicates tab, built when first shown; it looks for duplicates when asked (a pass over every track)."""
+        if self._duplicates_view is None:
+            self._duplicates_view = DuplicatesView(self.library, self.tasks)
+            self._place_tab(DUPLICATES_TAB, self._duplicates_view)
+            self._duplicates_view.library_changed.connect(self._on_tracks_removed)
+        return self._duplicates_view
+
     def _place_tab(self, position: int, widget: QWidget) -> None:
         current = self.tabs.currentIndex()
         title = self.tabs.tabText(position)
@@ -230,6 +262,9 @@ class MainWindow(QMainWindow):
         library_menu = self.menuBar().addMenu("&Library")
         for action in (self.add_action, self.scan_action, self.cancel_action):
             library_menu.addAction(action)
+        self.watch_menu = library_menu.addMenu("Watch folders")
+        self.watch_menu.setToolTipsVisible(True)
+        self.watch_menu.aboutToShow.connect(self._fill_watch_menu)
         library_menu.addSeparator()
         library_menu.addAction(QAction("Quit", self, shortcut=QKeySequence("Ctrl+Q"), triggered=self.close))
         help_menu = self.menuBar().addMenu("&Help")
@@ -251,12 +286,21 @@ class MainWindow(QMainWindow):
         self.copy_path_action = QAction("Copy path", self, shortcut=QKeySequence("Ctrl+Shift+C"),
                                         triggered=self.copy_selected_paths)
         self.copy_path_action.setToolTip("Copy the selected tracks' file paths, one a line")
+        self.add_to_crate_action = QAction("Add to crate…", self, triggered=self.add_selected_to_crate)
+        self.add_to_crate_action.setToolTip("Put the selected tracks in a crate (a saved playlist to export for DJ software)")
+        self.remove_action = QAction("Remove from library…", self, shortcut=QKeySequence(QKeySequence.StandardKey.Delete),
+                                     triggered=self.remove_selected)
+        self.remove_action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)  # the table's Delete only
+        self.remove_action.setToolTip("Take the selected tracks out of the library (asks first; the files stay on disk)")
         separator = QAction(self)
         separator.setSeparator(True)
         tracks_menu = self.menuBar().addMenu("&Tracks")
+        last_separator = QAction(self)
+        last_separator.setSeparator(True)
         for action in (self.play_action, self.find_similar_action, self.show_in_folder_action, self.copy_path_action,
-                       separator, self.write_key_action, self.suggest_tags_action):
-            action.setEnabled(action is separator)  # until tracks are selected
+                       self.add_to_crate_action, separator, self.write_key_action, self.suggest_tags_action,
+                       last_separator, self.remove_action):
+            action.setEnabled(action.isSeparator())  # until tracks are selected
             tracks_menu.addAction(action)
             self.library_view.table.addAction(action)
 
@@ -270,6 +314,8 @@ class MainWindow(QMainWindow):
             "Ctrl+1": lambda: self.tabs.setCurrentIndex(0),
             "Ctrl+2": lambda: self.tabs.setCurrentIndex(1),
             "Ctrl+3": lambda: self.tabs.setCurrentIndex(2),
+            "Ctrl+4": lambda: self.tabs.setCurrentIndex(CRATES_TAB),
+            "Ctrl+5": lambda: self.tabs.setCurrentIndex(DUPLICATES_TAB),
         }
         for keys, slot in bindings.items():
             QShortcut(QKeySequence(keys), self, activated=slot)
@@ -283,6 +329,9 @@ class MainWindow(QMainWindow):
         self.similarity_panel.play_requested.connect(self.player.play)
         self.similarity_panel.results_shown.connect(self._on_results_shown)
         self.similarity_panel.file_recording_checked.connect(self.details_panel.show_same_recording)
+        self.similarity_panel.crate_requested.connect(
+            lambda track_ids, label: self.crates_view.add_tracks(len(track_ids), lambda: list(track_ids), label))
+        self.removal.removed.connect(lambda _track_ids: self._on_tracks_removed())
         self.details_panel.play_requested.connect(self.player.play)
         self.details_panel.seek_requested.connect(self._play_from)
         self.details_panel.select_requested.connect(self.select_in_library)
@@ -293,6 +342,8 @@ class MainWindow(QMainWindow):
         self.folders_panel.scan_started.connect(self._on_scan_started)
         self.folders_panel.scan_progressed.connect(lambda status: self.scan_label.setText(f"Scanning: {progress_text(status)}"))
         self.folders_panel.scan_finished.connect(self._on_scan_finished)
+        self.folders_panel.folders_changed.connect(self.folder_watch.set_library_folders)
+        self.folder_watch.rescan_requested.connect(self.rescan_changed_folders)
         self.folders_panel.state_changed.connect(lambda _state: self._apply_scan_controls())
         self.problems_panel.counted.connect(self._show_problem_count)
         self.model_picker.model_changed.connect(self._on_model_changed)
@@ -368,6 +419,27 @@ class MainWindow(QMainWindow):
             return
         self.key_write.ask(*target)
 
+    def remove_selected(self) -> None:
+        """Ask, then take the selected (or shown) tracks out of the library; their files stay."""
+        target = self._target_track_ids()
+        if target is not None and not self.scan_running:
+            self.removal.ask(*target)
+
+    def add_selected_to_crate(self) -> None:
+        target = self._target_track_ids()
+        if target is not None:
+            self.crates_view.add_tracks(*target)
+
+    def _on_tracks_removed(self) -> None:
+        """Tracks left the library (removed, or duplicates trashed): every view shows the library as it is now."""
+        self.database_watch.forget_changes()
+        self.library_view.model.refresh()
+        self.library_view.table.clearSelection()
+        self.map_stale = True
+        if self._crates_view is not None:
+            self._crates_view.refresh()
+        self.statusBar().showMessage("The library changed: tracks were taken out (their files stay unless trashed).", 8000)
+
     def play_or_pause(self) -> None:
         """Space: play the track shown (or selected) when it is not the one loaded in the player; else pause or
         resume."""
@@ -412,7 +484,9 @@ class MainWindow(QMainWindow):
     def _update_track_actions(self) -> None:
         target = self._target_track_ids() is not None
         self.write_key_action.setEnabled(target and not self.scan_running)
+        self.remove_action.setEnabled(target and not self.scan_running)  # a running scan would write them back
         self.suggest_tags_action.setEnabled(target)
+        self.add_to_crate_action.setEnabled(target)
         selected = self.library_view.table.selectionModel().hasSelection()
         for action in (self.play_action, self.find_similar_action, self.show_in_folder_action, self.copy_path_action):
             action.setEnabled(selected)
@@ -501,6 +575,29 @@ class MainWindow(QMainWindow):
             self._refresh_map()
         if report is not None:
             self.statusBar().showMessage(self.folders_panel.status_label.text(), 10000)
+        if self._changed_folders:
+            QTimer.singleShot(0, lambda: self.rescan_changed_folders([]))
+
+    def _fill_watch_menu(self) -> None:
+        """One checkable entry per library folder: checked folders are rescanned when their files change."""
+        self.watch_menu.clear()
+        folders = self.folders_panel.folders()
+        if not folders:
+            self.watch_menu.addAction("No library folders yet").setEnabled(False)
+        for folder in folders:
+            action = self.watch_menu.addAction(folder)
+            action.setCheckable(True)
+            action.setChecked(self.folder_watch.is_watched(folder))
+            action.setToolTip("Rescan this folder by itself when files are added, changed or removed in it")
+            action.toggled.connect(lambda watched, folder=folder: self.folder_watch.set_watched(folder, watched))
+
+    def rescan_changed_folders(self, folders: list[str]) -> None:
+        """Watched folders changed: rescan them now, or as soon as the running scan has finished."""
+        self._changed_folders.update(folders)
+        if not self.folders_panel.scanning:
+            changed, self._changed_folders = sorted(self._changed_folders), set()
+            self.statusBar().showMessage(f"Files changed in {', '.join(Path(f).name for f in changed)}: rescanning.", 5000)
+            self.folders_panel.start_scan([Path(folder) for folder in changed])
 
     def _on_model_changed(self, model_id: str) -> None:
         """A new model: its analyses are separate, so re-analyse the library with it and redraw everything."""
@@ -534,6 +631,10 @@ class MainWindow(QMainWindow):
                 self._refresh_map()
         elif index == TRAINING_TAB:
             self.training_view  # noqa: B018
+        elif index == CRATES_TAB:
+            self.crates_view.refresh()
+        elif index == DUPLICATES_TAB:
+            self.duplicates_view  # noqa: B018
 
     def _refresh_map(self) -> None:
         self.map_stale = False

@@ -70,6 +70,7 @@ class SimilarityPanel(QWidget):
     results_shown = Signal(object, list)  # seed track id (or None), result track ids
     # After a file's search: its path and the library track that is the same recording (id, title), or (None, "").
     file_recording_checked = Signal(object, object, str)
+    crate_requested = Signal(list, str)  # the listed track ids and the list's heading, to keep as a crate
 
     def __init__(self, library: Any, tasks: TaskRunner, parent=None) -> None:
         super().__init__(parent)
@@ -91,6 +92,8 @@ class SimilarityPanel(QWidget):
         self.radio_button.setToolTip("A playlist that walks from this track through its neighbours")
         self.save_button = QPushButton("Save M3U8…")
         self.save_button.setToolTip("Save this list as an M3U8 playlist (Ctrl+S)")
+        self.crate_button = QPushButton("Add to crate…")
+        self.crate_button.setToolTip("Keep this list (similar tracks or radio) in a crate, to export for DJ software")
         self.model = TrackListModel(self)
         self.table = QTableView()
         self.table.setModel(self.model)
@@ -116,6 +119,7 @@ class SimilarityPanel(QWidget):
         actions = QHBoxLayout()
         actions.addWidget(self.radio_button)
         actions.addWidget(self.save_button)
+        actions.addWidget(self.crate_button)
         actions.addStretch(1)
         layout = QVBoxLayout(self)
         layout.addWidget(self.heading)
@@ -127,6 +131,7 @@ class SimilarityPanel(QWidget):
         self.bpm_range_box.currentIndexChanged.connect(self._rerun)
         self.radio_button.clicked.connect(self.make_radio)
         self.save_button.clicked.connect(self.choose_playlist_file)
+        self.crate_button.clicked.connect(self.request_crate)
         self.table.clicked.connect(self._on_clicked)
         self.table.doubleClicked.connect(self._on_double_clicked)
         self._update_buttons()
@@ -226,8 +231,17 @@ class SimilarityPanel(QWidget):
         track = self.model.tracks[index.row()]
         self.play_requested.emit(str(track.path), track_format.title_or_file_name(track.title, track.path))
 
+    def request_crate(self) -> None:
+        """The list as shown goes to a crate, its seed track first (a radio walk starts with it already)."""
+        if self.model.tracks:
+            label = self.seed.label if self.seed is not None else ""
+            seed_first = [self.seed.track_id] if self.mode == "similar" and self.seed and self.seed.track_id else []
+            self.crate_requested.emit(seed_first + self.result_ids(),
+                                      f"{'Radio' if self.mode == 'radio' else 'Like'} {label}".strip())
+
     def _update_buttons(self) -> None:
         self.save_button.setEnabled(bool(self.model.tracks))
+        self.crate_button.setEnabled(bool(self.model.tracks))
         self.radio_button.setEnabled(self.seed is not None)
         self.harmonic_box.setEnabled(self.mode == "similar")  # a radio walk goes by sound only
 

@@ -114,3 +114,17 @@ def title_or_file_name(title: str | None, path: str | Path) -> str:
 def artist_title(artist: str | None, title: str | None, path: str | Path) -> str:
     name = title_or_file_name(title, path)
     return f"{artist} – {name}" if artist else name
+
+
+BYTES_PER_UNIT = 1024
+SIZE_UNITS = ("B", "KB", "MB", "GB", "TB")
+
+
+def size_text(size: int | None) -> str:
+    """``3_355_443`` → ``"3.2 MB"`` (binary units, as file managers show them)."""
+    if size is None or size < 0:
+        return UNKNOWN
+    value, unit = float(size), 0
+    while value >= BYTES_PER_UNIT and unit < len(SIZE_UNITS) - 1:
+        value, unit = value / BYTES_PER_UNIT, unit + 1
+    return f"{value:.0f} {SIZE_UNITS[unit]}" if unit == 0 else f"{value:.1f} {SIZE_UNITS[unit]}"

@@ -2,10 +2,12 @@
 
     Xvfb :99 -screen 0 1280x800x24 &
     DISPLAY=:99 python docs/screenshots/make_screenshots.py [--music [NAME=]FOLDER ...] [--sizes 1024x640,1920x1080]
+    QT_QPA_PLATFORM=offscreen python docs/screenshots/make_screenshots.py --only-new-views   # 16-17 alone
 
 The numbered screens are the whole X screen (1280x800). The library, a dropped excerpt and the map are also
 taken at each ``--sizes`` size (the window alone, resized, with the first-run dock layout for that width), as
-``NN-name-WxH.png``.
+``NN-name-WxH.png``. The Crates and Duplicates tabs (16, 17) are the window alone at 1280x800 and each ``--sizes``
+size; ``--only-new-views`` takes just those (no training, no X server needed: Qt's offscreen platform will do).
 
 Indexes with the shipped default model (resources/models/default): a generated library (tests/audio_factory.py,
 with broken files for the problems panel), a genre-tagged one for "Train from my library's tags", and any real
@@ -114,10 +116,13 @@ def main() -> None:
                         help="a real music folder to index too (copied, under NAME or the folder's name)")
     parser.add_argument("--sizes", default="1024x640,1920x1080", metavar="WxH[,WxH...]",
                         help="other window sizes to show the main screens at")
+    parser.add_argument("--only-new-views", action="store_true",
+                        help="only the Crates and Duplicates tabs (16, 17), without the training steps")
     options = parser.parse_args()
     sizes = [tuple(int(number) for number in size.split("x")) for size in options.sizes.split(",") if size]
     work = Path(tempfile.mkdtemp(prefix="screenshots-"))
-    os.environ["QT_QPA_PLATFORM"] = "xcb"  # a real window (tests/app/conftest.py would default to offscreen)
+    if not options.only_new_views:
+        os.environ["QT_QPA_PLATFORM"] = "xcb"  # a real window (tests/app/conftest.py would default to offscreen)
     os.environ["XDG_CONFIG_HOME"] = str(work / "config")
     os.environ["XDG_DATA_HOME"] = str(work / "data")
     shared = load_module("shared_conftest", REPO_ROOT / "tests" / "conftest.py")  # model and library generators
@@ -127,6 +132,12 @@ def main() -> None:
     from engine.model_folder import DEFAULT_MODEL_DIR
 
     music = shared.generate_library(work / "Music")
+    import audio_factory  # two re-encoded copies, for the Duplicates view
+
+    copies = work / "Music" / "copies"
+    copies.mkdir()
+    audio_factory.reencode(music.valid[3], copies / f"{music.valid[3].stem} (96k).ogg", bitrate="96k")
+    audio_factory.reencode(music.valid[7], copies / f"{music.valid[7].stem} (copy).mp3", bitrate="128k")
     for name in music.special_names:  # `train from-library` cannot cache non-UTF-8 file names yet (training/data.py)
         try:
             name.encode("utf-8")
@@ -138,11 +149,12 @@ def main() -> None:
         name, _, folder = argument.rpartition("=")
         real_music.append(copy_audio_files(Path(folder), work / "Game music" / (name or Path(folder).name)))
     tagged_music = work / "Tagged"  # albums with genre tags, for "Train from my library's tags"
-    generate_tagged_library(tagged_music, albums_per_genre=3, tracks_per_album=3, untagged_albums=2, seconds=6.0)
+    if not options.only_new_views:
+        generate_tagged_library(tagged_music, albums_per_genre=3, tracks_per_album=3, untagged_albums=2, seconds=6.0)
     database = work / "library.db"
     with Library(database, model_dir) as library:
-        library.index([*real_music, music.root, tagged_music], workers=1)
-    field_model_dir = train_suggestion_model(database, work)
+        library.index([*real_music, music.root, *([] if options.only_new_views else [tagged_music])], workers=1)
+    field_model_dir = None if options.only_new_views else train_suggestion_model(database, work)
 
     from PySide6.QtCore import QMimeData, QPoint, Qt, QTimer, QUrl
     from PySide6.QtGui import QDropEvent
@@ -157,7 +169,7 @@ def main() -> None:
     application = make_application()
     theme.configure_pyqtgraph()
     from app.application import create_main_window
-    from app.main_window import MAP_TAB, TRAINING_TAB
+    from app.main_window import CRATES_TAB, DUPLICATES_TAB, MAP_TAB, TRAINING_TAB
 
     library = Library(database, model_dir)
     empty_library = Library(work / "empty.db")
@@ -260,12 +272,42 @@ def main() -> None:
             (4000, lambda: grab_window(f"06-map-by-key-{size}")),
         ]
 
+    def make_crates() -> None:
+        """Two crates, as a DJ would make them: a radio walk from the third row and the library's first rows."""
+        seed = window.library_view.model.track_at(2).id
+        for name, tracks in (("Warm-up (radio)", library.playlist(seed, 15)),
+                             ("Peak time", [window.library_view.model.track_at(row) for row in range(12)])):
+            library.create_crate(name, [track.id for track in tracks if track is not None])
+
+    def show_crates() -> None:
+        window.tabs.setCurrentIndex(CRATES_TAB)
+        window.crates_view.refresh(select_name="Warm-up (radio)")
+
+    def show_duplicates() -> None:
+        window.tabs.setCurrentIndex(DUPLICATES_TAB)
+        window.duplicates_view.find()
+
+    def new_view_steps(width: int, height: int) -> list:
+        """The Crates tab (after a radio walk kept as a crate) and the Duplicates tab with a copy chosen to keep."""
+        size = "" if (width, height) == (1280, 800) else f"-{width}x{height}"
+        return [
+            (1000, lambda: resize_window(width, height)),
+            (2500, show_crates),
+            (2500, lambda: grab_window(f"16-crates{size}")),
+            (0, show_duplicates),
+            (1000, Wait(lambda: not window.duplicates_view.searching)),
+            (500, lambda: window.duplicates_view.select_copy(0, 0)),
+            (500, lambda: grab_window(f"17-duplicates{size}")),
+        ]
+
     def drop_file() -> None:
         mime = QMimeData()
         mime.setUrls([QUrl.fromLocalFile(str(dropped))])
         window.dropEvent(QDropEvent(QPoint(400, 300).toPointF(), Qt.DropAction.CopyAction, mime,
                                     Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier))
 
+    new_views = [(0, make_crates), *[step for width, height in [(1280, 800), *sizes]
+                                     for step in new_view_steps(width, height)]]
     steps = [
         (2500, lambda: grab("01-empty-library")),
         (0, lambda: (empty_window.close(), window.show(), window.folders_panel.refresh())),
@@ -304,9 +346,13 @@ def main() -> None:
         (3000, Wait(lambda: not window.folders_panel.scanning)),
         (1000, show_suggestions),
         (5000, lambda: grab("15-suggested-tags")),
+        *new_views,
         *[step for width, height in sizes for step in sized_steps(width, height)],
         (1000, application.quit),
     ]
+    if options.only_new_views:
+        steps = [(2500, lambda: (empty_window.close(), window.show(), window.library_view.table.selectRow(2))),
+                 (3000, Wait(lambda: bool(window.similarity_panel.model.tracks))), *new_views, (1000, application.quit)]
 
     def run_step(position: int) -> None:
         if position == len(steps):

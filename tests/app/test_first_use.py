@@ -526,7 +526,8 @@ def test_the_track_context_menu_plays_finds_similar_and_copies_the_selected_path
     table = window.library_view.table
     assert table.contextMenuPolicy() == Qt.ContextMenuPolicy.ActionsContextMenu
     names = [action.text() for action in table.actions() if not action.isSeparator()]
-    assert names == ["Play", "Find similar", "Show in file manager", "Copy path", "Write key to file…", "Suggest tags…"]
+    assert names == ["Play", "Find similar", "Show in file manager", "Copy path", "Add to crate…", "Write key to file…",
+                     "Suggest tags…", "Remove from library…"]
     table.selectRow(1)
     table.selectionModel().select(table.model().index(2, 0), table.selectionModel().SelectionFlag.Select
                                   | table.selectionModel().SelectionFlag.Rows)

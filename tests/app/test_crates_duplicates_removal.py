@@ -1,0 +1,187 @@
+"""Issue 17's library actions in the window: Remove from library (asks, files stay), crates made from a selection
+and from the similar list and exported as rekordbox XML and M3U8, and the Duplicates view whose keep-one action
+moves the other copies to the trash only after a confirmation."""
+
+from __future__ import annotations
+
+import shutil
+import xml.etree.ElementTree as ElementTree
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import QItemSelectionModel, QTimer
+from PySide6.QtWidgets import QApplication, QMessageBox
+
+import audio_factory
+from engine.crate_export import path_from_uri
+from tests_app_helpers import RESULT_TIMEOUT_MS, first_track_id, wait_for_results
+
+SCAN_TIMEOUT_MS = 300_000  # the scan runs in a niced child process: on a machine busy with other jobs it is slow
+
+
+def answer_next_question(button_text: str, seen: list[str]) -> None:
+    """Press ``button_text`` in the modal question about to open (recording its text)."""
+    def answer() -> None:
+        box = QApplication.activeModalWidget()
+        if not isinstance(box, QMessageBox):
+            QTimer.singleShot(20, answer)
+            return
+        seen.append(box.text() + "\n" + box.informativeText())
+        next(button for button in box.buttons() if button.text() == button_text).click()
+
+    QTimer.singleShot(20, answer)
+
+
+def select_rows(window, rows: list[int]) -> None:
+    table = window.library_view.table
+    model = window.library_view.model
+    table.clearSelection()
+    for row in rows:
+        table.selectionModel().select(model.index(row, 0), QItemSelectionModel.SelectionFlag.Select
+                                      | QItemSelectionModel.SelectionFlag.Rows)
+
+
+# ---- Remove from library ---------------------------------------------------------------------------------------
+def test_remove_from_library_asks_first_and_never_touches_the_files(make_window, indexed_copy, qtbot):
+    window = make_window(indexed_copy)
+    first_track_id(qtbot, window)
+    model = window.library_view.model
+    before = indexed_copy.track_count()
+    select_rows(window, [0, 1])
+    chosen = [model.track_at(0), model.track_at(1)]
+    assert window.remove_action.isEnabled()
+    seen: list[str] = []
+    answer_next_question("Cancel", seen)
+    window.remove_action.trigger()
+    assert "Remove these 2 tracks" in seen[0] and "files stay on disk" in seen[0]
+    window.tasks.wait_for_all()
+    assert indexed_copy.track_count() == before
+    answer_next_question("Remove from library", seen)
+    window.remove_action.trigger()
+    qtbot.waitUntil(lambda: model.rowCount() == before - 2, timeout=RESULT_TIMEOUT_MS)
+    assert all(indexed_copy.track(track.id) is None and Path(track.path).is_file() for track in chosen)
+
+
+# ---- crates ----------------------------------------------------------------------------------------------------
+def test_a_selection_becomes_a_crate_exported_as_rekordbox_xml_and_m3u8(make_window, indexed_copy, qtbot, monkeypatch,
+                                                                        tmp_path):
+    monkeypatch.setattr("app.crates_view.ask_crate_name", lambda _parent, _names, _suggested: "Friday — set")
+    window = make_window(indexed_copy)
+    first_track_id(qtbot, window)
+    model = window.library_view.model
+    select_rows(window, [0, 1, 2])
+    chosen = [model.track_at(row).id for row in range(3)]
+    window.add_to_crate_action.trigger()
+    crates = window.crates_view
+    qtbot.waitUntil(lambda: crates.crate_list.count() == 1 and len(crates.model.tracks) == 3, timeout=RESULT_TIMEOUT_MS)
+    assert crates.crate_list.item(0).text() == "Friday — set  (3)"
+    assert [track.id for track in crates.model.tracks] == chosen
+
+    crates.export("rekordbox", tmp_path / "set.xml")
+    crates.export("m3u8", tmp_path / "set.m3u8")
+    qtbot.waitUntil(lambda: (tmp_path / "set.xml").is_file() and (tmp_path / "set.m3u8").is_file(),
+                    timeout=RESULT_TIMEOUT_MS)
+    root = ElementTree.parse(tmp_path / "set.xml").getroot()
+    entries = {int(entry.get("TrackID")): entry for entry in root.iter("TRACK") if entry.get("TrackID")}
+    for track in crates.model.tracks:
+        assert path_from_uri(entries[track.id].get("Location")) == track.path
+        if track.key is not None:
+            assert entries[track.id].get("Tonality") == track.key.to_key().short_name
+        if track.mixing_bpm is not None:
+            assert float(entries[track.id].get("AverageBpm")) == pytest.approx(track.mixing_bpm, abs=0.005)
+    playlist = root.find("./PLAYLISTS/NODE/NODE")
+    assert playlist.get("Name") == "Friday — set" and [int(t.get("Key")) for t in playlist] == chosen
+    lines = (tmp_path / "set.m3u8").read_bytes().decode("utf-8", "surrogateescape").splitlines()
+    assert lines[0] == "#EXTM3U" and lines[2::2] == [track.path for track in crates.model.tracks]
+
+
+def test_the_similar_list_becomes_a_crate_with_its_seed_first(make_window, indexed_copy, qtbot, monkeypatch):
+    asked: list[str] = []
+    monkeypatch.setattr("app.crates_view.ask_crate_name",
+                        lambda _parent, _names, suggested: asked.append(suggested) or suggested)
+    window = make_window(indexed_copy)
+    seed = first_track_id(qtbot, window)
+    window.library_view.table.selectRow(0)
+    panel = wait_for_results(qtbot, window.similarity_panel)
+    listed = panel.result_ids()
+    panel.crate_button.click()
+    crates = window.crates_view
+    qtbot.waitUntil(lambda: len(crates.model.tracks) == len(listed) + 1, timeout=RESULT_TIMEOUT_MS)
+    assert asked[0].startswith("Like ")
+    assert [track.id for track in crates.model.tracks] == [seed, *listed]
+
+
+# ---- duplicates ------------------------------------------------------------------------------------------------
+@pytest.fixture
+def library_with_a_re_encode(generated_library_source, open_library, tmp_path):
+    folder = tmp_path / "music"
+    folder.mkdir()
+    originals = [Path(shutil.copy2(path, folder)) for path in generated_library_source.valid[:3]]
+    copy = audio_factory.reencode(originals[0], folder / "copy-of-the-first.ogg", bitrate="64k")
+    library = open_library(tmp_path / "dupes.db")
+    library.index([folder], workers=0)
+    return library, originals, copy
+
+
+def test_keep_one_moves_the_other_copies_to_the_trash_only_after_confirmation(make_window, library_with_a_re_encode,
+                                                                             qtbot, monkeypatch):
+    library, originals, copy = library_with_a_re_encode
+    trashed: list[str] = []
+    monkeypatch.setattr("app.trash.move_to_trash", trashed.append)
+    window = make_window(library)
+    window.tabs.setCurrentIndex(4)
+    view = window.duplicates_view
+    view.find_button.click()
+    qtbot.waitUntil(lambda: not view.searching and view.tree.topLevelItemCount() == 1, timeout=RESULT_TIMEOUT_MS)
+    group = view.groups[0]
+    assert {c.track.path for c in group.copies} == {str(originals[0]), str(copy)}
+    view.select_copy(0, 1)  # keep the second copy: the suggested one goes
+    kept, other = group.copies[1], group.copies[0]
+    seen: list[str] = []
+    answer_next_question("Cancel", seen)
+    view.keep_button.click()
+    window.tasks.wait_for_all()
+    assert trashed == [] and library.track(other.track.id) is not None
+    assert other.track.display_path in seen[0]
+    answer_next_question("Move to trash", seen)
+    view.keep_button.click()
+    qtbot.waitUntil(lambda: trashed == [other.track.path], timeout=RESULT_TIMEOUT_MS)
+    qtbot.waitUntil(lambda: not view.searching and view.tree.topLevelItemCount() == 0, timeout=RESULT_TIMEOUT_MS)
+    assert library.track(other.track.id) is None and library.track(kept.track.id) is not None
+
+
+def test_a_file_goes_to_the_freedesktop_trash_not_away(tmp_path, qapp):
+    from app.trash import move_to_trash
+
+    doomed = tmp_path / "music" / "copy.mp3"
+    doomed.parent.mkdir()
+    doomed.write_bytes(b"not really audio")
+    move_to_trash(str(doomed))  # the test's XDG_DATA_HOME is tmp_path / "data" (conftest)
+    assert not doomed.exists()
+    assert (tmp_path / "data" / "Trash" / "files" / "copy.mp3").read_bytes() == b"not really audio"
+    assert "Path=" in next((tmp_path / "data" / "Trash" / "info").iterdir()).read_text()
+
+
+# ---- watch folders ---------------------------------------------------------------------------------------------
+def test_a_new_file_in_a_watched_folder_is_scanned_in_and_an_unwatched_folder_is_left_alone(
+        make_window, generated_library_source, open_library, qtbot, tmp_path):
+    watched, unwatched = tmp_path / "watched", tmp_path / "unwatched"
+    for folder, source in ((watched, generated_library_source.valid[0]), (unwatched, generated_library_source.valid[1])):
+        (folder / "album").mkdir(parents=True)
+        shutil.copy2(source, folder / "album")
+    library = open_library(tmp_path / "watch.db")
+    library.index([watched, unwatched], workers=0)
+    window = make_window(library)
+    watch = window.folder_watch
+    watch.debounce.setInterval(200)
+    qtbot.waitUntil(lambda: len(watch.library_folders) == 2, timeout=RESULT_TIMEOUT_MS)
+    watch.set_watched(str(watched), True)
+    qtbot.waitUntil(lambda: set(watch.watched_directories()) == {str(watched), str(watched / "album")},
+                    timeout=RESULT_TIMEOUT_MS)
+    shutil.copy2(generated_library_source.valid[2], unwatched / "album")
+    with qtbot.waitSignal(watch.rescan_requested, timeout=RESULT_TIMEOUT_MS) as requested:
+        shutil.copy2(generated_library_source.valid[3], watched / "album")
+    assert requested.args == [[str(watched)]] and window.folders_panel.scanning
+    qtbot.waitUntil(lambda: not window.folders_panel.scanning, timeout=SCAN_TIMEOUT_MS)
+    assert library.track_count() == 3  # the watched folder's new file, not the unwatched one's
+    assert library.track_id_for_path(watched / "album" / generated_library_source.valid[3].name) is not None
