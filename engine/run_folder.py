@@ -104,6 +104,15 @@ def read_summary(run_dir: Path | str) -> dict[str, Any]:
         raise RunFolderError(f"{path}: unreadable run summary ({error})") from None
 
 
+def read_labels(run_dir: Path | str) -> dict[str, Any]:
+    """The run's ``labels.json``: the names of its tag head's outputs (``tags``) and of its key classes."""
+    path = labels_path(run_dir)
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as error:
+        raise RunFolderError(f"{path}: unreadable labels ({error})") from None
+
+
 def read_architecture(run_dir: Path | str) -> dict[str, Any] | None:
     """The encoder architecture the run trains, or None when the summary is missing or unreadable."""
     try:

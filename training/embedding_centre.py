@@ -40,9 +40,9 @@ def reference_track_vectors(analyzer: Analyzer, paths: list[str], progress: Prog
     for done, path in enumerate(paths, 1):
         try:
             audio = read_windows(path, analyzer.sample_rate, analyzer.window_samples, analyzer.max_windows)
+            vectors.append(analyzer.run_windows(audio.windows)["embeddings"].mean(axis=0))
         except AudioDecodeError:
-            continue
-        vectors.append(analyzer.run_windows(audio.windows)["embeddings"].mean(axis=0))
+            pass  # an undecodable reference track is left out; the count in the summary says how many were used
         if progress:
             progress(done, len(paths))
     if not vectors:

@@ -6,7 +6,6 @@ or, for a finetuning run, from the run's own heads. ``config.json`` records a tr
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +14,7 @@ import torch
 from engine.keys import KEY_CLASS_NAMES
 from engine.model_folder import ModelConfig, save_model
 from engine.networks import AudioModel, ClassifierHead, build_key_head
-from engine.run_folder import labels_path, read_metrics, run_dir_of
+from engine.run_folder import read_labels, read_metrics, run_dir_of
 from training.checkpoints import load_encoder, load_weights, read_run_summary
 from training.probes import load_probe_heads
 
@@ -28,7 +27,7 @@ def _run_heads(checkpoint: Path, summary: dict[str, Any], encoder: torch.nn.Modu
     """Heads trained inside a finetuning run, keyed by task."""
     weights = load_weights(checkpoint)
     hidden = int(summary["config"]["finetune"]["head_hidden_dim"])
-    labels = json.loads(labels_path(run_dir_of(checkpoint)).read_text(encoding="utf-8"))
+    labels = read_labels(run_dir_of(checkpoint))
     heads = {}
     for task, prefix, names in (("key", "key_head.", list(KEY_CLASS_NAMES)), ("tags", "tag_head.", labels["tags"])):
         state = {name[len(prefix) :]: tensor for name, tensor in weights.items() if name.startswith(prefix)}

@@ -41,7 +41,9 @@ from engine.model_folder import CONFIG_FILE as MODEL_CONFIG_FILE
 from engine.model_folder import WEIGHTS_FILE as MODEL_WEIGHTS_FILE
 from engine.model_folder import ModelLoadError, load_model
 from engine.networks import LogFreqCNNConfig, encoder_config_from_dict, encoder_config_to_dict, statistics_dimension
-from engine.run_folder import TENSORBOARD_DIR, checkpoint_folder, labels_path, metrics_path, summary_path
+from engine.run_folder import (
+    TENSORBOARD_DIR, RunFolderError, checkpoint_folder, labels_path, metrics_path, read_labels, run_dir_of, summary_path,
+)
 from engine.training_events import TRAINING, EventWriter
 from engine.tag_suggestions import label_field
 from training import checkpoints
@@ -492,15 +494,16 @@ def initial_encoder(path: Path) -> tuple[dict[str, Any], dict[str, torch.Tensor]
     weights = checkpoints.load_weights(folder)
     # A run's heads travel as a model folder's do: a frozen key head must be the trained one, not a fresh one.
     kept = {name: t for name, t in weights.items() if name.startswith(("encoder.", "projection.", "key_head.", "tag_head."))}
-    return architecture, kept, _run_tag_names(folder.parent.parent)
+    return architecture, kept, _run_tag_names(run_dir_of(folder))
 
 
 def _run_tag_names(run_dir: Path) -> list[str] | None:
     """The labels of a run's tag head (its labels.json), or None when it has none."""
     try:
-        names = json.loads(labels_path(run_dir).read_text(encoding="utf-8")).get("tags")
-    except (OSError, ValueError, AttributeError):
+        labels = read_labels(run_dir)
+    except RunFolderError:
         return None
+    names = labels.get("tags") if isinstance(labels, dict) else None
     return list(names) if names else None
 
 

@@ -71,7 +71,9 @@ def game_music_labels(record: dict[str, Any]) -> list[str]:
 
 
 def _score_tags(record: dict[str, Any]) -> list[str]:
-    return sorted(set(record.get("families", []))) + [record["texture"]]
+    """Instrument families and the texture; a generated clip states its texture as ``solo`` (a bool)."""
+    texture = record.get("texture") or ("solo" if record.get("solo") else "ensemble")
+    return sorted(set(record.get("families", []))) + [texture]
 
 
 def _generated_records(generated_manifest: Path, out: Path) -> tuple[list[dict[str, Any]], ...]:
@@ -88,7 +90,7 @@ def _generated_records(generated_manifest: Path, out: Path) -> tuple[list[dict[s
                         "tempo_bpm": record["tempo_bpm"], "style": record["style"]})
         unlabeled.append({"path": path, "split": record["split"], "source": record["source"]})
         probe.append({"path": path, "split": record["split"], "key": record["key"],
-                      "labels": sorted(set(record.get("families", []))) + ["solo" if record.get("solo") else "ensemble"],
+                      "labels": _score_tags(record),
                       "source": record["source"], "soundfont_held_out": record.get("soundfont_held_out", False)})
     return labeled, unlabeled, probe
 
