@@ -95,22 +95,21 @@ def find_run_folders(parent: Path | str) -> list[Path]:
     return sorted(child for child in parent.iterdir() if child.is_dir() and is_run_folder(child))
 
 
-def read_summary(run_dir: Path | str) -> dict[str, Any]:
-    """The run's ``config.json`` (mode, architecture, config) written when the run started."""
-    path = summary_path(run_dir)
+def _read_json(path: Path, what: str) -> Any:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as error:
-        raise RunFolderError(f"{path}: unreadable run summary ({error})") from None
+        raise RunFolderError(f"{path}: unreadable {what} ({error})") from None
+
+
+def read_summary(run_dir: Path | str) -> dict[str, Any]:
+    """The run's ``config.json`` (mode, architecture, config) written when the run started."""
+    return _read_json(summary_path(run_dir), "run summary")
 
 
 def read_labels(run_dir: Path | str) -> dict[str, Any]:
     """The run's ``labels.json``: the names of its tag head's outputs (``tags``) and of its key classes."""
-    path = labels_path(run_dir)
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as error:
-        raise RunFolderError(f"{path}: unreadable labels ({error})") from None
+    return _read_json(labels_path(run_dir), "labels")
 
 
 def read_architecture(run_dir: Path | str) -> dict[str, Any] | None:
