@@ -27,6 +27,16 @@ def bootstrap_means(per_query: np.ndarray, resamples: int = RESAMPLES, seed: int
             "queries": int(per_query.size)}
 
 
+def upper_bound_of_mean(per_unit: np.ndarray, resamples: int = RESAMPLES, seed: int = SEED) -> np.ndarray:
+    """One-sided ``CONFIDENCE`` upper bound of the mean over resampled units, per column of ``per_unit``
+    (units, columns): how high the mean could be on another draw of units (e.g. soundtracks)."""
+    per_unit = np.asarray(per_unit, dtype=float)
+    if per_unit.ndim == 1:
+        per_unit = per_unit[:, None]
+    draws = np.random.default_rng(seed).integers(0, per_unit.shape[0], size=(resamples, per_unit.shape[0]))
+    return np.quantile(per_unit[draws].mean(axis=1), CONFIDENCE, axis=0)
+
+
 def paired_difference(first: np.ndarray, second: np.ndarray, resamples: int = RESAMPLES,
                       seed: int = SEED) -> dict[str, Any]:
     """``first - second`` on the same queries, the same resampled queries for both (a paired bootstrap);
