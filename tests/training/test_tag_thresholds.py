@@ -1,5 +1,7 @@
 """Tag thresholds judged on soundtracks: a tag that fires on most of some soundtracks is raised or hidden."""
 
+import json
+
 import numpy as np
 
 from training.evaluation.bootstrap import upper_bound_of_mean
@@ -70,3 +72,58 @@ def test_a_raised_tag_is_shown_only_while_it_still_finds_its_renders():
     assert shown["shown"] and shown["threshold"] > shown["f1_threshold"] and shown["render_recall"] == 1.0
     assert not hidden["shown"] and hidden["render_recall"] < 0.25
     assert "renders" in hidden["reason"]
+
+
+def write_manifest(path, records):
+    path.write_text("".join(json.dumps(record) + "\n" for record in records), encoding="utf-8")
+    return path
+
+
+def test_calibrate_tags_reads_validation_renders_and_non_test_soundtracks_only(tmp_path, monkeypatch):
+    import torch
+
+    import audio_factory
+    from engine.analyzer import Analyzer
+    from engine.keys import key_from_index
+    from engine.model_folder import ModelConfig, build_network, save_model
+    from engine.networks import LogFreqCNNConfig, encoder_config_to_dict
+    from engine.tag_calibration import load_tag_calibration
+    from training.tag_calibration import calibrate, write_calibration
+
+    torch.manual_seed(0)
+    encoder = LogFreqCNNConfig(channels=(8, 16, 32, 32), embedding_dim=64, window_samples=43200)
+    config = ModelConfig(name="calibration-test", architecture=encoder_config_to_dict(encoder),
+                         key_head={"hidden_dim": 0}, tag_head={"labels": ["solo", "ensemble", "strings"],
+                                                               "hidden_dim": 0})
+    network = build_network(config)
+    network.eval()
+    model = save_model(tmp_path / "model", network, config, model_card="Random weights, for tests only.\n")
+
+    def clip(name, seed):
+        audio = audio_factory.chord_progression(key_from_index(seed % 24), 4.0, seed=seed)
+        return str(audio_factory.write_audio(audio, tmp_path / f"{name}.wav"))
+
+    renders = [{"split": "val", "path": clip(f"render{n}", n), "texture": "solo" if n % 2 else "ensemble",
+                "families": ["strings"] if n % 3 else ["brass"]} for n in range(8)]
+    renders.append({"split": "test", "path": str(tmp_path / "never-read-render.wav"), "texture": "solo",
+                    "families": []})
+    tracks = [{"split": split, "soundtrack": soundtrack, "path": clip(f"{soundtrack}{n}", 50 + 7 * n + len(soundtrack))}
+              for split, soundtrack in (("train", "alpha"), ("train", "beta"), ("val", "gamma")) for n in range(3)]
+    tracks.append({"split": "test", "soundtrack": "held-out", "path": str(tmp_path / "never-read-track.wav")})
+    read = []
+    original = Analyzer.analyze_file
+    monkeypatch.setattr(Analyzer, "analyze_file", lambda self, path: read.append(path) or original(self, path))
+
+    calibration = calibrate(model, write_manifest(tmp_path / "scores.jsonl", renders),
+                            write_manifest(tmp_path / "debian.jsonl", tracks))
+
+    assert sorted(read) == sorted(track["path"] for track in tracks if track["split"] != "test")
+    assert set(calibration) == {"solo", "ensemble", "strings"}
+    for entry in calibration.values():
+        assert 0.0 < entry["threshold"] <= NEVER_FIRES
+        assert entry["real_fire_rate_bound"] <= MAX_REAL_FIRE_RATE or entry["threshold"] == NEVER_FIRES
+        assert entry["shown"] == (entry["reason"] == "")
+    write_calibration(model, calibration, {"split": "val"})
+    loaded = load_tag_calibration(model)
+    assert {name: entry.threshold for name, entry in loaded.items()} == {
+        name: entry["threshold"] for name, entry in calibration.items()}
