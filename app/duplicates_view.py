@@ -69,7 +69,7 @@ def trash_other_copies(library: Any, kept: Any, others: list[Any]) -> TrashOutco
             outcome.kept_back.append((path, str(error.strerror or error)))
             continue
         outcome.trashed.append(copy.track.id)
-    library.remove_tracks(outcome.trashed)
+    library.remove_tracks(outcome.trashed, exclude=False)  # in the trash: a file restored from it may come back
     return outcome
 
 

@@ -42,6 +42,7 @@ from app.details_panel import DetailsPanel
 from app.folders_panel import LOOKING_TEXT, FoldersPanel, ScanState, progress_text
 from app.crates_view import CratesView
 from app.duplicates_view import DuplicatesView
+from app.excluded_files import ExcludedFilesDialog, folders_holding
 from app.folder_watch import FolderWatch
 from app.key_write import KeyWriteFlow
 from app.library_view import LibraryView
@@ -265,6 +266,9 @@ class MainWindow(QMainWindow):
         self.watch_menu = library_menu.addMenu("Watch folders")
         self.watch_menu.setToolTipsVisible(True)
         self.watch_menu.aboutToShow.connect(self._fill_watch_menu)
+        self.excluded_action = QAction(self.tr("Excluded files…"), self, triggered=self.show_excluded_files)
+        self.excluded_action.setToolTip(self.tr("Files removed from the library, which scans skip; restore them here"))
+        library_menu.addAction(self.excluded_action)
         library_menu.addSeparator()
         library_menu.addAction(QAction("Quit", self, shortcut=QKeySequence("Ctrl+Q"), triggered=self.close))
         help_menu = self.menuBar().addMenu("&Help")
@@ -291,7 +295,8 @@ class MainWindow(QMainWindow):
         self.remove_action = QAction("Remove from library…", self, shortcut=QKeySequence(QKeySequence.StandardKey.Delete),
                                      triggered=self.remove_selected)
         self.remove_action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)  # the table's Delete only
-        self.remove_action.setToolTip("Take the selected tracks out of the library (asks first; the files stay on disk)")
+        self.remove_action.setToolTip(self.tr("Take the selected tracks out of the library (asks first; the files stay "
+                                              "on disk and later scans skip them)"))
         separator = QAction(self)
         separator.setSeparator(True)
         tracks_menu = self.menuBar().addMenu("&Tracks")
@@ -590,6 +595,24 @@ class MainWindow(QMainWindow):
             action.setChecked(self.folder_watch.is_watched(folder))
             action.setToolTip("Rescan this folder by itself when files are added, changed or removed in it")
             action.toggled.connect(lambda watched, folder=folder: self.folder_watch.set_watched(folder, watched))
+
+    def show_excluded_files(self) -> ExcludedFilesDialog:
+        """Library → Excluded files…: restoring files rescans the library folders that hold them."""
+        dialog = ExcludedFilesDialog(self.library, self.tasks, self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.restored.connect(self._on_files_restored)
+        dialog.refresh()
+        dialog.show()
+        return dialog
+
+    def _on_files_restored(self, paths: list[str]) -> None:
+        folders = folders_holding(paths, self.folders_panel.folders())
+        if folders:
+            self.rescan_changed_folders(folders)
+        count = len(paths)
+        self.statusBar().showMessage(
+            self.tr("Restored {count} file(s): scanning their folders.").format(count=count) if folders else
+            self.tr("Restored {count} file(s); they are outside the library's folders now.").format(count=count), 8000)
 
     def rescan_changed_folders(self, folders: list[str]) -> None:
         """Watched folders changed: rescan them now, or as soon as the running scan has finished."""

@@ -1,5 +1,6 @@
 """Remove from library: the selected tracks leave the library database (rows, analyses, crate entries) after the
-user confirms; their files are never touched. Runs the engine's ``Library.remove_tracks`` on a worker."""
+user confirms; their files are never touched, and go on the exclusion list so that later scans skip them (Library →
+Excluded files… brings them back). Runs the engine's ``Library.remove_tracks`` on a worker."""
 
 from __future__ import annotations
 
@@ -13,9 +14,6 @@ from app.confirm import confirm
 from app.errors import show_error
 from app.tasks import TaskRunner
 
-REMOVAL_NOTE = ("The files stay on disk. A file inside one of the library's folders comes back at the next scan; "
-                "move or delete it yourself to keep it out.")
-
 
 class RemovalFlow(QObject):
     """Asks, then removes; ``removed(track ids)`` when the library has changed."""
@@ -28,10 +26,13 @@ class RemovalFlow(QObject):
 
     def ask(self, count: int, resolve_ids: Callable[[], list[int]]) -> None:
         """``count`` tracks, whose ids ``resolve_ids`` reads (on a worker: rows of the table may not be loaded)."""
-        noun = "track" if count == 1 else f"{count} tracks"
-        if not confirm(self.parent_widget, "Remove from library", f"Remove {'this' if count == 1 else 'these'} "
-                       f"{noun} from the library?", REMOVAL_NOTE, "Remove from library"):
+        question = (self.tr("Remove this track from the library?") if count == 1
+                    else self.tr("Remove these {count} tracks from the library?").format(count=count))
+        note = self.tr("The files stay on disk, and later scans skip them. Library → Excluded files… lists them and "
+                       "brings them back.")
+        title = self.tr("Remove from library")
+        if not confirm(self.parent_widget, title, question, note, title):
             return
         library = self.library
-        self.tasks.run(lambda: library.remove_tracks(resolve_ids()), self.removed.emit,
-                       lambda message: show_error(self.parent_widget, "Remove from library", message))
+        self.tasks.run(lambda: library.remove_tracks(resolve_ids()).removed, self.removed.emit,
+                       lambda message: show_error(self.parent_widget, title, message))

@@ -12,6 +12,7 @@ import importlib
 import json
 import logging
 import math
+import os
 import sys
 import threading
 from collections.abc import Callable
@@ -141,6 +142,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     remove = _command(commands, "remove", "take tracks out of the library (their files are never touched)", run_remove)
     remove.add_argument("track_ids", nargs="+", type=_at_least(1), metavar="TRACK_ID")
+    remove.add_argument("--no-exclude", action="store_true",
+                        help="do not put the files on the exclusion list: a file inside a library folder then "
+                             "returns with the next scan")
+    _command(commands, "excluded", "files removed from the library that scans skip", run_excluded)
+    restore = _command(commands, "restore", "take files (or every excluded file below a folder) off the exclusion "
+                       "list, so the next scan adds them again", run_restore)
+    restore.add_argument("paths", nargs="+", metavar="PATH")
 
     playlist = _command(commands, "playlist", "radio-style M3U8 playlist from a seed track", run_playlist)
     playlist.add_argument("seed", metavar="SEED", help="an indexed file or a track id")
@@ -231,6 +239,9 @@ def run_index(options) -> int:
         print(f"added {report.added}, updated {report.updated} (moved {report.moved}), unchanged {report.unchanged}, "
               f"removed {report.removed}, problems {report.problems} in {report.seconds:.1f} s "
               f"({report.to_json()['realtime_factor']}x real time)")
+        if report.excluded:
+            print(f"skipped {report.excluded} file{'s' if report.excluded != 1 else ''} removed from the library "
+                  "(`engine excluded` lists them)")
     if report.cancelled:
         _fail("interrupted; run the same command again to continue")
         return EXIT_INTERRUPTED
@@ -451,18 +462,70 @@ def run_problems(options) -> int:
 
 
 def run_remove(options) -> int:
-    """Rows, analyses and crate entries go; the caches catch up on the next search. A file left inside a library
-    folder comes back with the next scan."""
+    """Rows, analyses and crate entries go; the caches catch up on the next search. The files go on the exclusion
+    list (unless --no-exclude), so the next scan of their folder does not add them again."""
+    from engine import json_shapes
+
     with _open_library(options) as library:
-        removed = library.remove_tracks(options.track_ids)
-    not_found = [track_id for track_id in dict.fromkeys(options.track_ids) if track_id not in set(removed)]
+        removal = library.remove_tracks(options.track_ids, exclude=not options.no_exclude)
+    removed = set(removal.removed)
+    not_found = [track_id for track_id in dict.fromkeys(options.track_ids) if track_id not in removed]
     if options.json:
-        _print_json({"removed": removed, "not_found": not_found})
+        _print_json({"removed": removal.removed, "not_found": not_found,
+                     "excluded": [json_shapes.path_fields(path) for path in removal.excluded]})
     else:
-        print(f"removed {len(removed)} track{'s' if len(removed) != 1 else ''} from the library (files untouched)")
+        count = len(removal.removed)
+        print(f"removed {count} track{'s' if count != 1 else ''} from the library (files untouched)")
+        if removal.excluded:
+            print("the next scan skips these files; `engine excluded` lists them, `engine restore PATH` brings one back")
+        elif removal.removed:
+            print("a file inside a library folder comes back with the next scan")
         for track_id in not_found:
             print(f"not in the library: {track_id}")
     return EXIT_OK
+
+
+def run_excluded(options) -> int:
+    from engine import json_shapes
+    from engine.scan import display_path
+
+    with _open_library(options, read_only=True) as library:
+        excluded = library.excluded_files()
+    if options.json:
+        _print_json([{**json_shapes.path_fields(entry.path), "excluded_at": round(entry.excluded_at, 3),
+                      "exists": os.path.lexists(entry.path)} for entry in excluded])
+    else:
+        for entry in excluded:
+            print(display_path(entry.path) + ("" if os.path.lexists(entry.path) else "  (file gone)"))
+        if not excluded:
+            print("no files are excluded")
+    return EXIT_OK
+
+
+def run_restore(options) -> int:
+    """Only the list changes; the next ``engine index`` (or the app's scan) adds the files again."""
+    from engine import json_shapes
+    from engine.scan import display_path
+
+    with _open_library(options) as library:
+        restored = library.restore_excluded(options.paths)
+    not_excluded = [path for path in options.paths if not _restored_any(os.path.abspath(path), restored)]
+    if options.json:
+        _print_json({"restored": [json_shapes.path_fields(path) for path in restored],
+                     "not_excluded": [display_path(path) for path in not_excluded]})
+    else:
+        count = len(restored)
+        print(f"restored {count} file{'s' if count != 1 else ''}: the next scan of their folder adds "
+              f"{'it' if count == 1 else 'them'} to the library")
+        for path in not_excluded:
+            print(f"not excluded: {display_path(path)}")
+    return EXIT_OK
+
+
+def _restored_any(path: str, restored: list[str]) -> bool:
+    """Whether ``path`` itself, or a file below it (a folder given), came off the list."""
+    below = path.rstrip(os.sep) + os.sep
+    return any(entry == path or entry.startswith(below) for entry in restored)
 
 
 def run_playlist(options) -> int:

@@ -30,10 +30,10 @@ from engine.model_spec import DEFAULT_MODEL_DIR, ModelLoadError, ModelSpec, read
 from engine.crate_export import write_rekordbox_xml
 from engine.duplicates import DuplicateCopy, DuplicateGroup, connected_groups, keep_order
 from engine.playlist import PlaylistWriteError, radio_walk, write_m3u8
-from engine.records import Crate, StoredTrack, TaggedTrack
+from engine.records import Crate, ExcludedFile, StoredTrack, TaggedTrack
 from engine.results import (
     BpmWrite, FileAnalysis, IndexProgress, IndexReport, KeyInfo, KeyWrite, LibraryInfo, ModelInfo, Problem, SimilarTrack,
-    TrackRow, TrackSuggestions,
+    TrackRemoval, TrackRow, TrackSuggestions,
 )
 from engine.scan import BackgroundScan, display_path, path_from_key, quick_hash
 from engine.store import Store, unblob
@@ -259,14 +259,23 @@ class Library:
         """Forget a folder and its tracks; returns how many tracks left the library."""
         return self.store.remove_folder(os.path.abspath(os.fspath(path)))
 
-    def remove_tracks(self, track_ids: Sequence[int]) -> list[int]:
+    def remove_tracks(self, track_ids: Sequence[int], exclude: bool = True) -> TrackRemoval:
         """Take tracks out of the library: their rows, analyses, landmarks and crate entries go, their files are
-        never touched. Returns the ids that were in the library. The FAISS and landmark caches notice the change
-        by their fingerprints and catch up on the next search. A file still inside a library folder comes back
-        with the next scan of that folder."""
+        never touched. The FAISS and landmark caches notice the change by their fingerprints and catch up on the
+        next search. ``exclude`` (the default) puts the files on the exclusion list so that the next scan of a
+        library folder does not add them again; without it (a file already moved to the trash) a file still
+        inside a library folder comes back with the next scan."""
         present = self.store.existing_track_ids(list(dict.fromkeys(track_ids)))
-        self.store.remove_tracks(present)
-        return present
+        return TrackRemoval(present, self.store.remove_tracks(present, exclude=exclude))
+
+    def excluded_files(self) -> list[ExcludedFile]:
+        """The files a scan skips because they were removed from the library, by path."""
+        return self.store.excluded_files()
+
+    def restore_excluded(self, paths: Sequence[Path | str]) -> list[str]:
+        """Take files (or every excluded file below a folder) off the exclusion list; the next scan of their
+        folder adds them again. Returns the paths restored."""
+        return self.store.restore_excluded([os.path.abspath(os.fspath(path)) for path in paths])
 
     # -- indexing -------------------------------------------------------------------------------------
     def _save_caches(self, spec: ModelSpec) -> None:
@@ -326,6 +335,7 @@ class Library:
         for root in roots:
             if os.path.isdir(root):
                 self.store.add_folder(root)
+        self.store.restore_excluded([root for root in roots if not os.path.isdir(root)])  # a file named is wanted
         self.store.forget_problems(roots, transient_only=not retry_problems)
         if progress is not None:
             progress(IndexProgress("scan", 0, 0, 0.0, 0.0, scan_finished=False))
@@ -355,6 +365,7 @@ class Library:
             analysed=result.analysed,
             audio_seconds=result.audio_seconds,
             cancelled=result.cancelled,
+            excluded=plan.excluded,
         )
 
     def _analyzer(self, max_windows: int, batch_windows: int) -> Analyzer:

@@ -46,8 +46,13 @@ def _crate_tables(_connection: Connection) -> None:
     index); an older library simply has no crates yet, and nothing needs analysing again."""
 
 
+def _exclusion_table(_connection: Connection) -> None:
+    """6: ``excluded_files``. ``metadata.create_all`` has made the empty table: nothing was excluded before (a track
+    removed by an older version came back with the next scan, as it did then)."""
+
+
 UPGRADES: dict[int, Callable[[Connection], None]] = {  # version → step
-    2: _add_top_tag_index, 3: _landmarks_table, 4: _add_tempo_columns, 5: _crate_tables,
+    2: _add_top_tag_index, 3: _landmarks_table, 4: _add_tempo_columns, 5: _crate_tables, 6: _exclusion_table,
 }
 
 

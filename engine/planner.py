@@ -2,7 +2,8 @@
 
 Unchanged files (same size and mtime, analysed by the active model) cost a stat; a new path whose
 (size, block hash) matches a track whose old path is gone is a move, not a new track; known problem
-files that did not change are not decoded again.
+files that did not change are not decoded again; files the user took out of the library (the exclusion
+list) are skipped.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ class IndexPlan:
     unchanged: int = 0
     moved_only: int = 0  # moves of analysed tracks: the row is updated, nothing is re-analysed
     kept_problems: int = 0
+    excluded: int = 0  # files found but skipped: on the exclusion list
 
     @property
     def replacing(self) -> int:
@@ -84,6 +86,7 @@ class StreamingPlanner:
         self.complete = False
         self._known = store.known_files_under(roots)
         self._known_problems = store.known_problems_under(roots)
+        self._excluded = store.excluded_keys_under(roots)
         self._analysed = store.finished_track_ids(model_id)  # analysed by this model, with current landmarks
         self._present: set[bytes] = set()
         self._claimed_track_ids: set[int] = set()
@@ -115,6 +118,9 @@ class StreamingPlanner:
         return ScanCounts(found, self.planned_jobs + round(unplanned * share), scan_finished and self.complete)
 
     def _problem(self, problem: ScanProblem) -> None:
+        if path_key(problem.path) in self._excluded:
+            self.plan.excluded += 1
+            return
         self.plan.new_problems.append(ProblemRecord(problem.path, problem.reason))
 
     def _classify(self, found: ScannedFile) -> DecodeJob | None:
@@ -130,6 +136,9 @@ class StreamingPlanner:
                 plan.unchanged += 1
                 return None
             return self._job(found, previous.quick_hash if same_stat else "", previous.track_id, not same_stat)
+        if key in self._excluded:
+            plan.excluded += 1
+            return None
         remembered = self._known_problems.get(key)
         if remembered is not None and remembered[:2] == (found.size, found.mtime_ns):
             plan.kept_problems += 1

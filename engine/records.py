@@ -95,3 +95,11 @@ class Crate:
     id: int
     name: str
     track_count: int
+
+
+@dataclass(frozen=True)
+class ExcludedFile:
+    """A file taken out of the library that the scan skips (``path`` with surrogate escapes, usable with open())."""
+
+    path: str
+    excluded_at: float

@@ -173,6 +173,15 @@ class IndexProgress:
         return self.audio_seconds / self.seconds if self.seconds > 0 else 0.0
 
 
+@dataclass(frozen=True)
+class TrackRemoval:
+    """What ``Library.remove_tracks`` did: the ids that left the library, and the paths now on the exclusion list
+    (empty when asked not to exclude)."""
+
+    removed: list[int]
+    excluded: list[str]
+
+
 @dataclass
 class IndexReport:
     """What an index run did. ``analysed`` counts tracks run through the model (0 on a no-change re-run)."""
@@ -187,6 +196,7 @@ class IndexReport:
     analysed: int = 0
     audio_seconds: float = 0.0
     cancelled: bool = False
+    excluded: int = 0  # files found in the folders but skipped: the user took them out of the library
 
     def to_json(self) -> dict:
         return {
@@ -194,5 +204,5 @@ class IndexReport:
             "problems": self.problems, "seconds": round(self.seconds, 3), "moved": self.moved,
             "analysed": self.analysed, "audio_seconds": round(self.audio_seconds, 1),
             "realtime_factor": round(self.audio_seconds / self.seconds, 1) if self.seconds > 0 else 0.0,
-            "cancelled": self.cancelled,
+            "cancelled": self.cancelled, "excluded": self.excluded,
         }

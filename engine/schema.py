@@ -11,8 +11,8 @@ from sqlalchemy import (
     Column, Float, ForeignKey, Index, Integer, LargeBinary, MetaData, String, Table, Text, UniqueConstraint,
 )
 
-SCHEMA_VERSION = 5  # 2: analyses.top_tag_index and the per-model sort indexes; 3: track_landmarks; 4: analyses' tempo
-# (bpm, bpm_confidence, tempo_version); 5: crates and crate_tracks; see migrations.py
+SCHEMA_VERSION = 6  # 2: analyses.top_tag_index and the per-model sort indexes; 3: track_landmarks; 4: analyses' tempo
+# (bpm, bpm_confidence, tempo_version); 5: crates and crate_tracks; 6: excluded_files; see migrations.py
 
 metadata = MetaData()
 
@@ -185,3 +185,13 @@ crate_tracks = Table(
     Column("track_id", Integer, ForeignKey("tracks.id", ondelete="CASCADE"), nullable=False),
 )
 Index("ix_crate_tracks_track", crate_tracks.c.track_id)  # the cascade from a removed track is an index seek
+
+# Files the user took out of the library while they still lie inside a library folder: a scan skips them, so a
+# removal lasts. Keyed by the exact path bytes like ``tracks`` (a file moved or renamed is a new file to the scan);
+# an explicit ``index FILE`` or a restore takes a path off the list, forgetting its folder drops the entries below it.
+excluded_files = Table(
+    "excluded_files", metadata,
+    Column("path_key", LargeBinary, primary_key=True),
+    Column("path", Text, nullable=False),
+    Column("excluded_at", Float, nullable=False),
+)

@@ -27,12 +27,12 @@ from engine.keys import KEY_INDICES_IN_CAMELOT_ORDER
 from engine.landmarks import LANDMARK_VERSION, Landmarks
 from engine.metadata import TrackMetadata
 from engine.problem_reasons import is_transient
-from engine.records import Crate, StoredModel, StoredTrack, TaggedTrack
+from engine.records import Crate, ExcludedFile, StoredModel, StoredTrack, TaggedTrack
 from engine.tempo import TEMPO_VERSION, TempoEstimate
 from engine.scan import display_path, path_from_key, path_key, under_prefix_bounds
 from engine.schema import (
-    analyses, analysis_counts, crate_tracks, crates, folders, landmark_counts, models, problems, settings,
-    track_landmarks, tracks,
+    analyses, analysis_counts, crate_tracks, crates, excluded_files, folders, landmark_counts, models, problems,
+    settings, track_landmarks, tracks,
 )
 from engine.track_analysis import TrackAnalysis, top_tag_index
 
@@ -164,6 +164,7 @@ class Store:
                 return 0
             removed = connection.execute(delete(tracks).where(_under(tracks.c.path_key, [path]))).rowcount
             connection.execute(delete(problems).where(_under(problems.c.path_key, [path])))
+            connection.execute(delete(excluded_files).where(_under(excluded_files.c.path_key, [path])))
         return removed
 
     # -- what is known under some roots -------------------------------------------------------------
@@ -244,12 +245,20 @@ class Store:
         with self.engine.begin() as connection:
             connection.execute(update(tracks).where(tracks.c.id == track_id).values(updated_at=time.time(), **values))
 
-    def remove_tracks(self, track_ids: Sequence[int]) -> None:
+    def remove_tracks(self, track_ids: Sequence[int], exclude: bool = False) -> list[str]:
+        """Delete the tracks' rows (analyses, landmarks; crate entries by cascade). ``exclude`` puts their paths on
+        the exclusion list in the same transaction, so a scan never sees them half gone; returns those paths."""
+        excluded: list[str] = []
+        now = time.time()
         with self.engine.begin() as connection:
             for chunk in _chunks(track_ids):
+                if exclude:
+                    keys = connection.execute(select(tracks.c.path_key).where(tracks.c.id.in_(chunk))).scalars().all()
+                    excluded.extend(_exclude(connection, keys, now))
                 connection.execute(delete(analyses).where(analyses.c.track_id.in_(chunk)))
                 connection.execute(delete(track_landmarks).where(track_landmarks.c.track_id.in_(chunk)))
                 connection.execute(delete(tracks).where(tracks.c.id.in_(chunk)))
+        return excluded
 
     def existing_track_ids(self, track_ids: Sequence[int]) -> list[int]:
         """Those of ``track_ids`` that are in the library, in the order given."""
@@ -258,6 +267,29 @@ class Store:
             for chunk in _chunks(list(track_ids)):
                 found.update(connection.execute(select(tracks.c.id).where(tracks.c.id.in_(chunk))).scalars())
         return [track_id for track_id in track_ids if track_id in found]
+
+    # -- the exclusion list ---------------------------------------------------------------------------
+    def excluded_files(self) -> list[ExcludedFile]:
+        """Every excluded file, by path."""
+        with self.engine.connect() as connection:
+            rows = connection.execute(select(excluded_files.c.path_key, excluded_files.c.excluded_at)
+                                      .order_by(excluded_files.c.path_key)).all()
+        return [ExcludedFile(path_from_key(key), float(excluded_at)) for key, excluded_at in rows]
+
+    def excluded_keys_under(self, roots: Sequence[str]) -> set[bytes]:
+        """Path keys of the excluded files that are a root or lie below one (what a scan of ``roots`` skips)."""
+        with self.engine.connect() as connection:
+            return set(connection.execute(select(excluded_files.c.path_key)
+                                          .where(_under(excluded_files.c.path_key, roots))).scalars())
+
+    def restore_excluded(self, paths: Sequence[str]) -> list[str]:
+        """Take each path, and every excluded file below a folder path, off the list; returns the paths restored."""
+        with self.engine.begin() as connection:
+            matching = _under(excluded_files.c.path_key, paths)
+            keys = connection.execute(select(excluded_files.c.path_key).where(matching)
+                                      .order_by(excluded_files.c.path_key)).scalars().all()
+            connection.execute(delete(excluded_files).where(matching))
+        return [path_from_key(key) for key in keys]
 
     # -- crates ---------------------------------------------------------------------------------------
     def crates(self) -> list[Crate]:
@@ -650,6 +682,14 @@ def _fingerprint(connection, model_id: str, up_to_id: int | None) -> tuple[int, 
         )
     row = connection.execute(query).first()
     return (0, 0) if row is None else (int(row[0]), int(row[1]))
+
+
+def _exclude(connection, keys: Sequence[bytes], now: float) -> list[str]:
+    """Put path keys on the exclusion list (a key already there keeps its first date); returns their paths."""
+    for key in keys:
+        connection.execute(sqlite_insert(excluded_files).values(path_key=key, path=display_path(path_from_key(key)),
+                                                                excluded_at=now).on_conflict_do_nothing())
+    return [path_from_key(key) for key in keys]
 
 
 def _track_values(item: NewTrack, now: float) -> dict:

@@ -9,10 +9,11 @@ import xml.etree.ElementTree as ElementTree
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QItemSelectionModel, QTimer
+from PySide6.QtCore import QItemSelectionModel, QModelIndex, Qt, QTimer
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 import audio_factory
+from app.excluded_files import PATH_ROLE
 from engine.crate_export import path_from_uri
 from tests_app_helpers import RESULT_TIMEOUT_MS, first_track_id, wait_for_results
 
@@ -60,6 +61,41 @@ def test_remove_from_library_asks_first_and_never_touches_the_files(make_window,
     window.remove_action.trigger()
     qtbot.waitUntil(lambda: model.rowCount() == before - 2, timeout=RESULT_TIMEOUT_MS)
     assert all(indexed_copy.track(track.id) is None and Path(track.path).is_file() for track in chosen)
+
+
+def test_a_removed_track_stays_out_of_rescans_until_restored_from_the_excluded_files(
+        make_window, generated_library_source, open_library, qtbot, tmp_path):
+    folder = tmp_path / "music"
+    folder.mkdir()
+    for source in generated_library_source.valid[:2]:
+        shutil.copy2(source, folder)
+    library = open_library(tmp_path / "exclusions.db")
+    library.index([folder], workers=0)
+    window = make_window(library)
+    first_track_id(qtbot, window)
+    model = window.library_view.model
+    select_rows(window, [0])
+    removed = model.track_at(0)
+    seen: list[str] = []
+    answer_next_question("Remove from library", seen)
+    window.remove_action.trigger()
+    qtbot.waitUntil(lambda: model.rowCount() == 1, timeout=RESULT_TIMEOUT_MS)
+    assert "later scans skip them" in seen[0] and "Excluded files" in seen[0]
+
+    window.folders_panel.start_scan()
+    qtbot.waitUntil(lambda: not window.folders_panel.scanning, timeout=SCAN_TIMEOUT_MS)
+    assert library.track_count() == 1 and library.track_id_for_path(removed.path) is None
+
+    dialog = window.show_excluded_files()
+    qtbot.waitUntil(lambda: dialog.file_list.count() == 1 and dialog.file_list.item(0).data(PATH_ROLE) is not None,
+                    timeout=RESULT_TIMEOUT_MS)
+    assert dialog.file_list.item(0).text() == removed.display_path and not dialog.restore_button.isEnabled()
+    dialog.file_list.item(0).setSelected(True)
+    dialog.restore_button.click()
+    qtbot.waitUntil(lambda: window.folders_panel.scanning or library.track_count() == 2, timeout=RESULT_TIMEOUT_MS)
+    qtbot.waitUntil(lambda: not window.folders_panel.scanning and model.rowCount() == 2, timeout=SCAN_TIMEOUT_MS)
+    assert library.track_id_for_path(removed.path) is not None and library.excluded_files() == []
+    qtbot.waitUntil(lambda: dialog.file_list.item(0).data(PATH_ROLE) is None, timeout=RESULT_TIMEOUT_MS)
 
 
 # ---- crates ----------------------------------------------------------------------------------------------------

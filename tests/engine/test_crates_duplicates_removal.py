@@ -1,8 +1,10 @@
 """Crates kept in the library (schema 5) and exported as rekordbox XML, duplicates found by landmark matching,
-and taking tracks out of the library without touching their files."""
+and taking tracks out of the library without touching their files, kept out of later scans by the exclusion list
+(schema 6)."""
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import shutil
@@ -140,7 +142,7 @@ def test_removed_tracks_leave_the_library_crates_and_searches_but_their_files_st
     copy_id, original_id = _id(library, collection["copy"]), _id(library, collection["melodies"][0])
     crate = library.create_crate("crate", [copy_id, original_id])
     assert any(result.track.id == copy_id for result in library.similar(original_id, k=4))
-    assert library.remove_tracks([copy_id, copy_id, 999_999]) == [copy_id]
+    assert library.remove_tracks([copy_id, copy_id, 999_999]).removed == [copy_id]
     assert library.track(copy_id) is None and library.track_count() == 4
     assert collection["copy"].is_file()
     assert [track.id for track in library.crate_tracks(crate)] == [original_id]
@@ -156,7 +158,86 @@ def test_engine_remove_reports_what_left_the_library_as_json(library, collection
     copy_id = _id(library, collection["copy"])
     library.close()
     assert cli.main(["remove", str(copy_id), "424242", "--db", database, "--json"]) == 0
-    assert json.loads(capsys.readouterr().out) == {"removed": [copy_id], "not_found": [424242]}
+    assert json.loads(capsys.readouterr().out) == {
+        "removed": [copy_id], "not_found": [424242],
+        "excluded": [{"path": str(collection["copy"]), "path_bytes": _base64_path(collection["copy"])}]}
     assert collection["copy"].is_file()
     with Library(database) as reopened:
         assert reopened.track(copy_id) is None
+
+
+# -- the exclusion list -------------------------------------------------------------------------------------------
+def _base64_path(path: Path) -> str:
+    return base64.b64encode(os.fsencode(path)).decode("ascii")
+
+
+def test_a_removed_file_stays_out_of_the_next_scan_until_restored(library, collection):
+    accented = collection["accented"]
+    removal = library.remove_tracks([_id(library, accented)])
+    assert removal.excluded == [str(accented)] and accented.is_file()
+    assert [entry.path for entry in library.excluded_files()] == [str(accented)]
+
+    rescan = library.index(workers=0)
+    assert (rescan.added, rescan.excluded, rescan.unchanged) == (0, 1, 4)
+    assert library.track_id_for_path(accented) is None and library.track_count() == 4
+    assert library.problems() == []
+
+    assert library.restore_excluded([accented.parent]) == [str(accented)]  # a folder restores what lies below it
+    assert library.excluded_files() == []
+    rescan = library.index(workers=0)
+    assert (rescan.added, rescan.excluded) == (1, 0)
+    assert library.track_id_for_path(accented) is not None and library.track_count() == 5
+
+
+def test_removing_without_excluding_lets_the_next_scan_add_the_file_again(library, collection):
+    removal = library.remove_tracks([_id(library, collection["copy"])], exclude=False)
+    assert removal.excluded == [] and library.excluded_files() == []
+    assert library.index(workers=0).added == 1
+
+
+def test_indexing_an_excluded_file_by_name_takes_it_off_the_list(library, collection):
+    library.remove_tracks([_id(library, collection["copy"])])
+    report = library.index([collection["copy"]], workers=0)
+    assert report.added == 1 and library.excluded_files() == []
+
+
+def test_forgetting_a_folder_forgets_the_exclusions_below_it(library, collection):
+    library.remove_tracks([_id(library, collection["copy"])])
+    library.remove_folder(collection["copy"].parent)
+    assert library.excluded_files() == []
+
+
+def test_a_version_5_library_gains_an_empty_exclusion_list(library, collection, model_dir):
+    database = library.db_path
+    library.close()
+    with sqlite3.connect(database) as connection:  # back to the version 5 layout
+        connection.execute("DROP TABLE excluded_files")
+        connection.execute("UPDATE settings SET value = '5' WHERE name = 'schema_version'")
+    with Library(database, model_dir) as upgraded:
+        assert upgraded.track_count() == 5 and upgraded.excluded_files() == []
+        upgraded.remove_tracks([_id(upgraded, collection["copy"])])
+        assert upgraded.index(workers=0).excluded == 1
+    with sqlite3.connect(database) as connection:
+        assert connection.execute("SELECT value FROM settings WHERE name = 'schema_version'").fetchone() == ("6",)
+
+
+def test_engine_excluded_and_restore_list_and_take_files_off_the_list(library, collection, capsys):
+    from engine import cli
+
+    database = str(library.db_path)
+    copy, accented = collection["copy"], collection["accented"]
+    library.remove_tracks([_id(library, copy), _id(library, accented)])
+    library.close()
+    assert cli.main(["excluded", "--db", database, "--json"]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert [entry["path_bytes"] for entry in listed] == sorted([_base64_path(copy), _base64_path(accented)])
+    assert all(entry["exists"] and entry["excluded_at"] > 0 for entry in listed)
+
+    missing = str(copy.parent / "never-there.mp3")
+    assert cli.main(["restore", str(copy), missing, "--db", database, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == {
+        "restored": [{"path": str(copy), "path_bytes": _base64_path(copy)}], "not_excluded": [missing]}
+    assert cli.main(["excluded", "--db", database]) == 0
+    assert capsys.readouterr().out.strip() == str(accented)
+    assert cli.main(["remove", "424242", "--db", database]) == 0
+    assert "not in the library: 424242" in capsys.readouterr().out
