@@ -782,6 +782,39 @@ class Library:
         rows = self._rows_by_ids(order)
         return [rows[track_id] for track_id in order if track_id in rows]
 
+    def rename_crate(self, crate_id: int, name: str) -> None:
+        """Raises ``LibraryError`` for an empty name or one another crate has."""
+        name = name.strip()
+        if not name:
+            raise LibraryError("a crate needs a name")
+        try:
+            self.store.rename_crate(crate_id, name)
+        except ValueError as error:
+            raise LibraryError(str(error)) from None
+
+    def move_in_crate(self, crate_id: int, track_ids: Sequence[int], to_position: int) -> list[int]:
+        """Move ``track_ids`` (those in the crate, in the crate's order) so that the first of them lands at
+        ``to_position`` of the crate without them (clamped: 0 is the top, a large value the end); the others keep
+        their order. Returns the crate's new order."""
+        order = self.store.crate_track_ids(crate_id)
+        moving = set(track_ids)
+        kept = [track_id for track_id in order if track_id not in moving]
+        moved = [track_id for track_id in order if track_id in moving]
+        at = min(max(0, to_position), len(kept))
+        new_order = kept[:at] + moved + kept[at:]
+        if new_order != order:
+            self.store.set_crate_track_ids(crate_id, new_order)
+        return new_order
+
+    def remove_from_crate(self, crate_id: int, track_ids: Sequence[int]) -> int:
+        """Take tracks out of the crate (they stay in the library); returns how many left it."""
+        order = self.store.crate_track_ids(crate_id)
+        leaving = set(track_ids)
+        kept = [track_id for track_id in order if track_id not in leaving]
+        if len(kept) != len(order):
+            self.store.set_crate_track_ids(crate_id, kept)
+        return len(order) - len(kept)
+
     def delete_crate(self, crate_id: int) -> None:
         """Forget a crate; its tracks stay in the library."""
         self.store.delete_crate(crate_id)

@@ -332,6 +332,23 @@ class Store:
                 select(crate_tracks.c.track_id).where(crate_tracks.c.crate_id == crate_id)
                 .order_by(crate_tracks.c.position)).scalars()]
 
+    def rename_crate(self, crate_id: int, name: str) -> None:
+        """``ValueError`` when another crate has that name."""
+        with self.engine.begin() as connection:
+            taken = connection.execute(select(crates.c.id).where(crates.c.name == name, crates.c.id != crate_id)).first()
+            if taken is not None:
+                raise ValueError(f"a crate named {name!r} exists already")
+            connection.execute(update(crates).where(crates.c.id == crate_id).values(name=name))
+
+    def set_crate_track_ids(self, crate_id: int, track_ids: Sequence[int]) -> None:
+        """Replace the crate's list with ``track_ids`` in that order (positions 0, 1, 2 … again), in one transaction."""
+        with self.engine.begin() as connection:
+            connection.execute(delete(crate_tracks).where(crate_tracks.c.crate_id == crate_id))
+            if track_ids:
+                connection.execute(crate_tracks.insert(), [{"crate_id": crate_id, "position": position,
+                                                            "track_id": track_id}
+                                                           for position, track_id in enumerate(track_ids)])
+
     def delete_crate(self, crate_id: int) -> None:
         """The crate and its list go; the tracks stay in the library."""
         with self.engine.begin() as connection:

@@ -147,6 +147,86 @@ def test_the_similar_list_becomes_a_crate_with_its_seed_first(make_window, index
     assert [track.id for track in crates.model.tracks] == [seed, *listed]
 
 
+def crate_of_four(window, library, qtbot, name: str = "Warm-up"):
+    """The Crates tab showing a crate of the library's first four tracks."""
+    ids = [track.id for track in library.tracks(0, 4)]
+    library.create_crate(name, ids)
+    window.tabs.setCurrentIndex(3)
+    crates = window.crates_view
+    qtbot.waitUntil(lambda: len(crates.model.tracks) == 4, timeout=RESULT_TIMEOUT_MS)
+    return crates, ids
+
+
+def select_crate_rows(crates, rows: list[int]) -> None:
+    crates.table.clearSelection()
+    for row in rows:
+        crates.table.selectionModel().select(crates.model.index(row, 0), QItemSelectionModel.SelectionFlag.Select
+                                             | QItemSelectionModel.SelectionFlag.Rows)
+
+
+def shown_ids(crates) -> list[int]:
+    return [track.id for track in crates.model.tracks]
+
+
+def test_a_crate_is_renamed_and_a_clashing_name_is_refused(make_window, indexed_copy, qtbot, monkeypatch):
+    window = make_window(indexed_copy)
+    first_track_id(qtbot, window)
+    crates, _ids = crate_of_four(window, indexed_copy, qtbot)
+    indexed_copy.create_crate("Peak time")
+    crates.refresh()
+    qtbot.waitUntil(lambda: crates.crate_list.count() == 2, timeout=RESULT_TIMEOUT_MS)
+    assert crates.current_crate()[1] == "Warm-up"
+    monkeypatch.setattr("app.crates_view.ask_new_crate_name", lambda _parent, current: f"{current} — Friday")
+    crates.rename_button.click()
+    qtbot.waitUntil(lambda: crates.crate_list.currentItem().text() == "Warm-up — Friday  (4)", timeout=RESULT_TIMEOUT_MS)
+    assert sorted(crate.name for crate in indexed_copy.crates()) == ["Peak time", "Warm-up — Friday"]
+    errors: list[str] = []
+    monkeypatch.setattr("app.crates_view.show_error", lambda _parent, _title, message: errors.append(message))
+    monkeypatch.setattr("app.crates_view.ask_new_crate_name", lambda _parent, _current: "Peak time")
+    crates.rename_button.click()
+    qtbot.waitUntil(lambda: errors != [], timeout=RESULT_TIMEOUT_MS)
+    assert "exists already" in errors[0]
+    assert sorted(crate.name for crate in indexed_copy.crates()) == ["Peak time", "Warm-up — Friday"]
+
+
+def test_crate_tracks_move_up_and_down_and_by_a_drag_and_the_order_is_stored(make_window, indexed_copy, qtbot):
+    window = make_window(indexed_copy)
+    first_track_id(qtbot, window)
+    crates, ids = crate_of_four(window, indexed_copy, qtbot)
+    crate_id = crates.current_crate()[0]
+    select_crate_rows(crates, [0])
+    assert not crates.up_button.isEnabled() and crates.down_button.isEnabled()
+    crates.down_button.click()
+    qtbot.waitUntil(lambda: shown_ids(crates) == [ids[1], ids[0], ids[2], ids[3]], timeout=RESULT_TIMEOUT_MS)
+    assert crates.selected_rows() == [1]  # the moved track stays selected, so Move down again moves it on
+    crates.track_actions[crates.down_button].trigger()  # Alt+Down
+    qtbot.waitUntil(lambda: shown_ids(crates) == [ids[1], ids[2], ids[0], ids[3]], timeout=RESULT_TIMEOUT_MS)
+    select_crate_rows(crates, [3])
+    assert crates.up_button.isEnabled() and not crates.down_button.isEnabled()
+    crates.up_button.click()
+    qtbot.waitUntil(lambda: shown_ids(crates) == [ids[1], ids[2], ids[3], ids[0]], timeout=RESULT_TIMEOUT_MS)
+
+    # a drag of rows 2 and 3 dropped above row 0: what the table's drop hands the model
+    dragged = crates.model.mimeData([crates.model.index(2, 1), crates.model.index(3, 1)])
+    crates.model.dropMimeData(dragged, Qt.DropAction.MoveAction, 0, 0, QModelIndex())
+    expected = [ids[3], ids[0], ids[1], ids[2]]
+    qtbot.waitUntil(lambda: shown_ids(crates) == expected, timeout=RESULT_TIMEOUT_MS)
+    assert [track.id for track in indexed_copy.crate_tracks(crate_id)] == expected
+
+
+def test_one_track_leaves_a_crate_but_stays_in_the_library(make_window, indexed_copy, qtbot):
+    window = make_window(indexed_copy)
+    first_track_id(qtbot, window)
+    crates, ids = crate_of_four(window, indexed_copy, qtbot)
+    before = indexed_copy.track_count()
+    select_crate_rows(crates, [1])
+    crates.track_actions[crates.take_out_button].trigger()  # Delete in the crate's table; asks nothing
+    qtbot.waitUntil(lambda: shown_ids(crates) == [ids[0], ids[2], ids[3]], timeout=RESULT_TIMEOUT_MS)
+    qtbot.waitUntil(lambda: crates.crate_list.currentItem().text() == "Warm-up  (3)", timeout=RESULT_TIMEOUT_MS)
+    assert indexed_copy.track_count() == before and indexed_copy.track(ids[1]) is not None
+    assert not crates.take_out_button.isEnabled()  # nothing selected any more
+
+
 # ---- duplicates ------------------------------------------------------------------------------------------------
 @pytest.fixture
 def library_with_a_re_encode(generated_library_source, open_library, tmp_path):

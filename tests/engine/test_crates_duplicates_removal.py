@@ -68,6 +68,30 @@ def test_a_crate_keeps_its_tracks_in_order_without_repeats(library, collection):
     assert library.crates() == [] and library.track_count() == 5
 
 
+def test_a_crate_is_renamed_reordered_and_loses_one_track_while_the_library_keeps_it(library, collection):
+    ids = [_id(library, path) for path in (*collection["melodies"], collection["accented"])]
+    crate = library.create_crate("set", ids)
+    other = library.create_crate("other", ids[:1])
+    library.rename_crate(crate, "  Friday set ")
+    assert sorted(c.name for c in library.crates()) == ["Friday set", "other"]
+    with pytest.raises(LibraryError, match="exists already"):
+        library.rename_crate(crate, "other")
+    with pytest.raises(LibraryError, match="needs a name"):
+        library.rename_crate(crate, " ")
+    library.rename_crate(crate, "Friday set")  # its own name again is no clash
+
+    assert library.move_in_crate(crate, [ids[3]], 0) == [ids[3], ids[0], ids[1], ids[2]]  # to the top
+    assert library.move_in_crate(crate, [ids[0]], 99) == [ids[3], ids[1], ids[2], ids[0]]  # to the end
+    assert library.move_in_crate(crate, [ids[0], ids[3]], 1) == [ids[1], ids[3], ids[0], ids[2]]  # two, kept in order
+    assert [track.id for track in library.crate_tracks(crate)] == [ids[1], ids[3], ids[0], ids[2]]
+
+    assert library.remove_from_crate(crate, [ids[3], 999_999]) == 1
+    assert [track.id for track in library.crate_tracks(crate)] == [ids[1], ids[0], ids[2]]
+    assert library.add_to_crate(crate, [ids[3]]) == 1  # appended after the renumbered positions
+    assert [track.id for track in library.crate_tracks(crate)] == [ids[1], ids[0], ids[2], ids[3]]
+    assert library.track_count() == 5 and [t.id for t in library.crate_tracks(other)] == ids[:1]
+
+
 def test_a_version_4_library_gains_crates_and_a_newer_one_is_still_refused(library):
     database = library.db_path
     library.close()
