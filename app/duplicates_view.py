@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QT_TRANSLATE_NOOP, Qt, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
@@ -33,13 +33,15 @@ from app.tasks import BACKGROUND, TaskRunner
 
 # A group's heading names the recording; its copies are told apart by file name first (the column seen at any
 # width), then format, bitrate, length, size and the folder they are in.
-HEADERS = ("File", "Format", "Bitrate", "Length", "Size", "Folder")
+HEADERS = tuple(QT_TRANSLATE_NOOP("DuplicatesView", name) for name in ("File", "Format", "Bitrate", "Length", "Size",
+                                                                          "Folder"))  # shown through tr()
 TRACK_COLUMN, FOLDER_COLUMN = 0, 5
 TRACK_COLUMN_WIDTH = 220  # px; the format, bitrate, length and size columns fit their text
 COPY_ROLE = Qt.ItemDataRole.UserRole + 1  # a copy's ``DuplicateCopy``; groups carry their index in the list
-SUGGESTED_TIP = "Suggested to keep: lossless first, then the highest bitrate, the longest, the largest"
-TRASH_NOTE = ("They go to the system's trash, where they can be restored, and leave the library. "
-              "The copy you keep is not touched.")
+SUGGESTED_TIP = QT_TRANSLATE_NOOP("DuplicatesView", "Suggested to keep: lossless first, then the highest bitrate, "
+                                                    "the longest, the largest")
+TRASH_NOTE = QT_TRANSLATE_NOOP("DuplicatesView", "They go to the system's trash, where they can be restored, and leave "
+                                                 "the library. The copy you keep is not touched.")
 
 
 @dataclass
@@ -83,15 +85,16 @@ class DuplicatesView(QWidget):
         self.library, self.tasks = library, tasks
         self.groups: list[Any] = []
         self.searching = False
-        self.find_button = QPushButton("Find duplicates")
-        self.find_button.setToolTip("Look for tracks that are the same recording (copies, re-encodes) by their sound")
-        self.keep_button = QPushButton("Keep this one, move the others to the trash…")
-        self.keep_button.setToolTip("Asks first; the other copies can be restored from the system's trash")
-        self.status = QLabel("Find copies and re-encodes of one recording among the library's tracks.")
+        self.find_button = QPushButton(self.tr("Find duplicates"))
+        self.find_button.setToolTip(self.tr("Look for tracks that are the same recording (copies, re-encodes) by "
+                                            "their sound"))
+        self.keep_button = QPushButton(self.tr("Keep this one, move the others to the trash…"))
+        self.keep_button.setToolTip(self.tr("Asks first; the other copies can be restored from the system's trash"))
+        self.status = QLabel(self.tr("Find copies and re-encodes of one recording among the library's tracks."))
         self.status.setWordWrap(True)
         self.tree = QTreeWidget()
         self.tree.setColumnCount(len(HEADERS))
-        self.tree.setHeaderLabels(HEADERS)
+        self.tree.setHeaderLabels([self.tr(name) for name in HEADERS])
         self.tree.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.tree.setAlternatingRowColors(True)
         self.tree.setUniformRowHeights(True)
@@ -121,7 +124,7 @@ class DuplicatesView(QWidget):
         if self.searching:
             return
         self.searching = True
-        self.status.setText("Comparing every track's landmarks…")
+        self.status.setText(self.tr("Comparing every track's landmarks…"))
         self._update_buttons()
         library = self.library
         self.tasks.run(library.duplicate_groups, self._show, self._fail, kind=BACKGROUND)
@@ -135,24 +138,31 @@ class DuplicatesView(QWidget):
         self.tree.expandAll()
         extra = [copy for group in self.groups for copy in group.copies[1:]]
         if self.groups:
-            self.status.setText(f"{len(self.groups)} recording{'s' if len(self.groups) != 1 else ''} with more than one "
-                                f"copy: {len(extra)} extra cop{'ies' if len(extra) != 1 else 'y'}, "
-                                f"{track_format.size_text(sum(copy.size for copy in extra))}. Select the copy to keep.")
+            recordings = (self.tr("1 recording") if len(self.groups) == 1
+                          else self.tr("{count} recordings").format(count=len(self.groups)))
+            copies = self._copies_text(len(extra), self.tr("1 extra copy"), self.tr("{count} extra copies"))
+            self.status.setText(self.tr("{recordings} with more than one copy: {copies}, {size}. Select the copy to "
+                                        "keep.").format(recordings=recordings, copies=copies,
+                                                        size=track_format.size_text(sum(copy.size for copy in extra))))
         else:
-            self.status.setText("No duplicates: no two tracks in the library are the same recording.")
+            self.status.setText(self.tr("No duplicates: no two tracks in the library are the same recording."))
         self._update_buttons()
 
     def _fail(self, message: str) -> None:
         self.searching = False
-        self.status.setText("Duplicates could not be looked for.")
+        self.status.setText(self.tr("Duplicates could not be looked for."))
         self._update_buttons()
-        show_error(self, "Duplicates", message)
+        show_error(self, self.tr("Duplicates"), message)
 
     @staticmethod
-    def _group_item(number: int, group: Any) -> QTreeWidgetItem:
+    def _copies_text(count: int, one: str, many: str) -> str:
+        """``one`` or ``many`` (translated, with a ``{count}`` field) for ``count`` copies."""
+        return one if count == 1 else many.format(count=count)
+
+    def _group_item(self, number: int, group: Any) -> QTreeWidgetItem:
         first = group.copies[0].track
         title = track_format.artist_title(first.artist, first.title, first.path)
-        item = QTreeWidgetItem([f"{title} — {len(group.copies)} copies"])
+        item = QTreeWidgetItem([self.tr("{title} — {count} copies").format(title=title, count=len(group.copies))])
         item.setData(TRACK_COLUMN, COPY_ROLE, number)
         item.setFirstColumnSpanned(True)
         font = item.font(TRACK_COLUMN)
@@ -163,7 +173,7 @@ class DuplicatesView(QWidget):
             shown_path = track.display_path or str(track.path)
             name = track_format.file_name(shown_path)
             child = QTreeWidgetItem([
-                f"{name}  (suggested to keep)" if position == 0 else name,
+                self.tr("{name}  (suggested to keep)").format(name=name) if position == 0 else name,
                 track_format.format_text(track.codec, track.path), track_format.bitrate_text(track.bitrate),
                 track_format.duration_text(track.duration), track_format.size_text(copy.size),
                 str(Path(shown_path).parent),
@@ -172,7 +182,7 @@ class DuplicatesView(QWidget):
             for column in range(len(HEADERS)):
                 child.setToolTip(column, shown_path)
             if position == 0:
-                child.setToolTip(TRACK_COLUMN, f"{shown_path}\n{SUGGESTED_TIP}")
+                child.setToolTip(TRACK_COLUMN, f"{shown_path}\n{self.tr(SUGGESTED_TIP)}")
             item.addChild(child)
         return item
 
@@ -196,23 +206,25 @@ class DuplicatesView(QWidget):
         group, kept = chosen
         others = [copy for copy in group.copies if copy.track.id != kept.track.id]
         count = len(others)
-        if not confirm(self, "Move duplicates to the trash",
-                       f"Keep {track_format.file_name(kept.track.path)} and move {count} other "
-                       f"cop{'ies' if count != 1 else 'y'} to the trash?", TRASH_NOTE, "Move to trash",
-                       [copy.track.display_path or str(copy.track.path) for copy in others]):
+        question = self.tr("Keep {name} and move {copies} to the trash?").format(
+            name=track_format.file_name(kept.track.path),
+            copies=self._copies_text(count, self.tr("1 other copy"), self.tr("{count} other copies")))
+        if not confirm(self, self.tr("Move duplicates to the trash"), question, self.tr(TRASH_NOTE),
+                       self.tr("Move to trash"), [copy.track.display_path or str(copy.track.path) for copy in others]):
             return
         library = self.library
         self.keep_button.setEnabled(False)
         self.tasks.run(lambda: trash_other_copies(library, kept, others), self._trashed,
-                       lambda message: show_error(self, "Duplicates", message), kind=BACKGROUND)
+                       lambda message: show_error(self, self.tr("Duplicates"), message), kind=BACKGROUND)
 
     def _trashed(self, outcome: TrashOutcome) -> None:
         if outcome.trashed:
             self.library_changed.emit()
-        moved = f"Moved {len(outcome.trashed)} cop{'ies' if len(outcome.trashed) != 1 else 'y'} to the trash."
+        moved = self._copies_text(len(outcome.trashed), self.tr("Moved 1 copy to the trash."),
+                                  self.tr("Moved {count} copies to the trash."))
         self.status.setText(moved)
         if outcome.kept_back:
-            show_error(self, "Duplicates", moved + " Left in place:\n" + "\n".join(
+            show_error(self, self.tr("Duplicates"), moved + self.tr(" Left in place:") + "\n" + "\n".join(
                 f"{path}: {reason}" for path, reason in outcome.kept_back))
         self.find()  # the groups as they are now
 
