@@ -23,7 +23,7 @@ import numpy as np
 
 from engine.atomic_write import atomic_path, write_bytes_atomically
 from engine.cache_files import beside_database, read_sidecar, report_unsaved
-from engine.landmark_merge import merge_runs, sorted_rows, write_runs
+from engine.landmark_merge import RowFile, merge_runs, sorted_rows, write_runs
 from engine.landmarks import LANDMARK_VERSION, Landmarks
 from engine.store import Store
 
@@ -63,6 +63,7 @@ class LandmarkIndex:
         self.store = store
         self.index_path, self.meta_path, self.members_path = landmark_index_paths(Path(store.path))
         self._rows: np.ndarray | None = None  # (3, N) uint32: hash, track id, frame (int32 bits)
+        self._row_file: RowFile | None = None  # the mapping ``_rows`` lives in, when it is a file
         self._state: tuple[int, int] | None = None
         self._members: np.ndarray | None = None  # (M, 2) int64: (track id, landmark row id) of the rows held
         self._rows_saved = False  # the rows were merged straight into ``index_path``
@@ -102,6 +103,7 @@ class LandmarkIndex:
             report_unsaved(self.index_path, error, must_save)
             state, everything, members = self.store.landmarks_since(0)
             self._rows, self._state, self._members, self._rows_saved = sorted_rows(everything), state, members, False
+            self._row_file = None
             self._saved = False
             self.last_action = "rebuilt"
             return
@@ -130,7 +132,8 @@ class LandmarkIndex:
                 removed = self._members[gone, 0]
                 dropped = np.zeros(int(removed.max()) + 1, dtype=bool)
                 dropped[removed] = True
-            self._write_rows([self._rows, *_mapped(runs)], work, dropped)
+            saved = self._row_file if self._row_file is not None else self._rows  # its pages go back as merged
+            self._write_rows([saved, *_mapped(runs)], work, dropped)
         self._state, self._members = state, members
         return True
 
@@ -157,11 +160,14 @@ class LandmarkIndex:
         try:
             with atomic_path(self.index_path) as temporary:
                 merge_runs(runs, temporary, work, dropped)
-            self._rows, self._rows_saved = np.load(self.index_path, mmap_mode="r", allow_pickle=False), True
+            self._map_rows(RowFile(self.index_path), saved=True)
         except OSError:
             unsaved = work / "unsaved-rows.npy"  # mapped, so it outlives its folder's removal
             merge_runs(runs, unsaved, work, dropped)
-            self._rows, self._rows_saved = np.load(unsaved, mmap_mode="r", allow_pickle=False), False
+            self._map_rows(RowFile(unsaved), saved=False)
+
+    def _map_rows(self, row_file: RowFile, saved: bool) -> None:
+        self._row_file, self._rows, self._rows_saved = row_file, row_file.rows, saved
 
     def _load(self) -> None:
         """The saved index and the state it was built at, if the files are readable, of this format, and agree
@@ -172,7 +178,8 @@ class LandmarkIndex:
         if meta is None or meta["format"] != INDEX_FORMAT or meta["version"] != LANDMARK_VERSION:
             return
         try:
-            rows = np.load(self.index_path, mmap_mode="r", allow_pickle=False)
+            row_file = RowFile(self.index_path)
+            rows = row_file.rows
             members = np.load(self.members_path, allow_pickle=False) if self.members_path.is_file() else None
         except (OSError, ValueError):
             return
@@ -183,8 +190,8 @@ class LandmarkIndex:
             members = None  # left from another build: the next change rebuilds
         if not self._agrees_with_store(rows):
             return
-        self._rows, self._state, self._members, self._rows_saved = rows, state, members, True
-        self._saved = True
+        self._map_rows(row_file, saved=True)
+        self._state, self._members, self._saved = state, members, True
 
     def _agrees_with_store(self, rows: np.ndarray) -> bool:
         """``VERIFIED_TRACKS`` tracks spread over the library each find ``VERIFIED_HASHES`` of their stored
@@ -246,8 +253,8 @@ def aligned_matches(rows: np.ndarray, query: Landmarks, exclude_track_id: int | 
     return _best_alignments(track_ids, offsets, exclude_track_id, min_aligned)
 
 
-def _mapped(runs: Sequence[Path]) -> list[np.ndarray]:
-    return [np.load(run, mmap_mode="r", allow_pickle=False) for run in runs]
+def _mapped(runs: Sequence[Path]) -> list[RowFile]:
+    return [RowFile(run) for run in runs]
 
 
 def _best_alignments(track_ids: np.ndarray, offsets: np.ndarray, exclude_track_id: int | None,

@@ -3,11 +3,13 @@ gives (ties included), with a removed track's old rows left out, whatever the ru
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 import pytest
 
 from engine import landmark_merge
-from engine.landmark_merge import merge_runs, sorted_rows, write_runs
+from engine.landmark_merge import RowFile, merge_runs, sorted_rows, write_runs
 from engine.landmarks import Landmarks
 
 HASH_RANGE = 200  # few distinct hashes: many ties, and buckets that span merge blocks
@@ -58,3 +60,49 @@ def test_a_catch_up_merge_equals_a_rebuild(small_blocks, tmp_path):
 def test_an_empty_library_gives_an_empty_index(tmp_path):
     runs = write_runs(iter([]), tmp_path)
     assert _merged([np.load(run) for run in runs], tmp_path).shape == (3, 0)
+
+
+def test_a_merge_of_row_files_hands_back_each_run_block_by_block_and_gives_the_same_rows(small_blocks, tmp_path,
+                                                                                           monkeypatch):
+    """Pages of the mapped runs leave the process as the merge passes them, in steps (never all at the end), so
+    its resident memory does not grow with the index; the merged rows are those of the arrays' merge."""
+    pairs = [(track_id, _landmarks(track_id)) for track_id in range(1, 61)]
+    runs = write_runs(iter(pairs), tmp_path)
+    released: dict[int, list[int]] = {}
+    release = RowFile.release_before
+    monkeypatch.setattr(RowFile, "release_before",
+                        lambda self, column: (released.setdefault(id(self), []).append(column), release(self, column)))
+    files = [RowFile(run) for run in runs]
+    assert np.array_equal(_merged(files, tmp_path), sorted_rows(pairs))
+    for row_file in files:
+        steps = released[id(row_file)]
+        assert steps == sorted(steps) and steps[-1] == row_file.shape[1]
+        assert len(set(steps)) > 2  # handed back on the way, not once at the end
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads the mapping's resident size from /proc")
+def test_a_merged_row_file_is_no_longer_resident_in_the_process(monkeypatch, tmp_path):
+    monkeypatch.setattr(landmark_merge, "MERGE_BLOCK_ROWS", 16_384)
+    monkeypatch.setattr(landmark_merge, "MIN_RUN_BLOCK_ROWS", 4_096)
+    generator = np.random.default_rng(0)
+    rows = 400_000  # 4.8 MB of rows per run
+    paths = []
+    for number in range(2):
+        run = np.stack([np.sort(generator.integers(0, 2**32, rows, dtype=np.uint32)),
+                        np.full(rows, number, dtype=np.uint32), np.arange(rows, dtype=np.uint32)])
+        paths.append(tmp_path / f"run-{number}.npy")
+        np.save(paths[-1], run)
+    files = [RowFile(path) for path in paths]
+    assert _merged(files, tmp_path).shape == (3, 2 * rows)
+    assert all(_resident_kib(path) <= 64 for path in paths)  # of ~4,700 KiB each, all of it read
+
+
+def _resident_kib(path) -> int:
+    """The resident KiB of this process's mappings of ``path`` (/proc/self/smaps)."""
+    resident, inside = 0, False
+    for line in open("/proc/self/smaps", encoding="utf-8"):
+        if line[0] in "0123456789abcdef" and "-" in line.split(" ", 1)[0]:
+            inside = line.rstrip().endswith(str(path))
+        elif inside and line.startswith("Rss:"):
+            resident += int(line.split()[1])
+    return resident
