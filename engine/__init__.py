@@ -11,7 +11,8 @@ Public API (stable; used by the ``engine`` CLI and the Qt app) — ``engine.libr
     .track_count(filter_text="") -> int
     .tracks(offset=0, limit=100, order_by="artist", descending=False, filter_text="") -> list[TrackRow]
     .track(track_id) -> TrackRow | None
-    .similar(query: str | int | Path, k=10, harmonic=False) -> list[SimilarTrack]
+    .resolve(query: str | int | Path) -> ResolvedQuery   # engine.search: a file decoded once, reused by every search
+    .similar(query or ResolvedQuery, k=10, harmonic=False, bpm_range=None) -> list[SimilarTrack]
     .analyze_file(path) -> FileAnalysis;  .analysis_for_path(path) -> FileAnalysis (stored when current)
     .problems() -> list[Problem];  .info() -> LibraryInfo
     .playlist(seed, n) -> list[TrackRow];  .write_m3u8(tracks, path, overwrite=False) -> Path   # atomic
@@ -25,6 +26,6 @@ Errors are ``engine.library.LibraryError`` subclasses (``LibraryOpenError``, ``M
 
 Modules, in data-flow order: scan (find + fingerprint files) → planner (what changed) → decoding
 (worker stage: windows + tags) → analyzer (model → embedding, key, tags) → store (SQLite, the truth)
-→ vector_index (FAISS cache) → library (the API) → cli / json_shapes / cli_progress + progress_text (the command).
+→ vector_index (FAISS cache) → search (queries, owned by library) → library (the API) → cli / json_shapes / cli_progress + progress_text (the command).
 Writing tags on request: tag_writer (what to write, verified) → tag_fields (per tag format) → safe_replace.
 """

@@ -133,9 +133,13 @@ class Analyzer:
     def analyze_file(self, path: Path | str) -> TrackAnalysis:
         """Decode and analyse one file with the same windows as indexing (so a copy of an indexed track lands
         on the same windows) on ``QUERY_INFERENCE_THREADS``; raises ``AudioDecodeError`` when it cannot be decoded."""
-        audio = read_windows(path, self.sample_rate, self.window_samples, self.max_windows)
+        return self.analyze_windows(read_windows(path, self.sample_rate, self.window_samples, self.max_windows).windows)
+
+    def analyze_windows(self, windows: np.ndarray) -> TrackAnalysis:
+        """One file's decoded windows (count, samples) → its analysis, on ``QUERY_INFERENCE_THREADS`` (a query
+        that decoded its file for more than the embedding: ``engine.search``)."""
         with torch_threads(QUERY_INFERENCE_THREADS):
-            return self.analyze_tracks([audio.windows])[0]
+            return self.analyze_tracks([windows])[0]
 
     def run_windows(self, windows: np.ndarray) -> dict[str, np.ndarray]:
         """Forward ``windows`` (N, samples) in chunks → per-window embeddings, key and tag probabilities."""

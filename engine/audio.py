@@ -268,11 +268,17 @@ def window_starts(duration_seconds: float, window_seconds: float, max_windows: i
 
 
 def read_windows(
-    path: Path | str, sample_rate: int, window_samples: int, max_windows: int, check_truncation: bool = True
+    path: Path | str, sample_rate: int, window_samples: int, max_windows: int, check_truncation: bool = True,
+    whole_up_to_seconds: float = 0.0,
 ) -> AudioWindows:
     """Cut up to ``max_windows`` windows from a file by seeking; short tracks (up to ``WHOLE_DECODE_SECONDS``) are
     decoded whole and the windows cut from that decode (padded), which they keep in ``decoded``, and in ``whole``
     too when they are too short for spread windows.
+
+    ``whole_up_to_seconds``: a file stated to be no longer than this is kept whole in ``whole`` (a query file is
+    hashed whole: ``landmark_audio.QUERY_WHOLE_SECONDS``); one that is sought is also decoded whole, first, in the
+    same open. Its windows are still sought: windows cut from a whole decode differ from sought ones (the
+    resampler starts elsewhere), and a copy of a library track must land on the library's windows.
 
     Raises ``AudioDecodeError`` for unreadable, silent-empty, too short (< 1 s) or truncated files.
     """
@@ -283,14 +289,19 @@ def read_windows(
         stated = _stated_duration(container, stream)
         seekable = stated > 0 and stream.time_base is not None
         too_short_to_spread = not seekable or stated < window_seconds * max(2, max_windows) * 1.5
+        kept_whole = 0 < stated <= whole_up_to_seconds
         if too_short_to_spread or stated <= WHOLE_DECODE_SECONDS:
             audio = _decode_span(container, stream, sample_rate, 0.0, None)
             windows = _windows_from_whole(path, audio, sample_rate, window_samples, max_windows, stated, check_truncation,
-                                          analysed_whole=too_short_to_spread)
+                                          analysed_whole=too_short_to_spread or kept_whole)
         else:
+            whole = _decode_span(container, stream, sample_rate, 0.0, None) if kept_whole else None
+            if whole is not None and whole.size == 0:
+                raise AudioDecodeError(path, "no audio decoded")
             if check_truncation:
                 _check_tail(path, container, stream, sample_rate, stated)
             windows = _windows_by_seeking(path, container, stream, sample_rate, window_samples, max_windows, stated)
+            windows.whole = whole
         format_name = container.format.name
     finally:
         container.close()

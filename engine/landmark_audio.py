@@ -1,5 +1,6 @@
 """Which audio of a file gets landmark hashes: for a library track, its analysis windows plus just enough
-extra spans that any 30 s excerpt holds one span whole; for a query, the whole file when it is short.
+extra spans that any 30 s excerpt holds one span whole; for a query, the whole file when it is short (decoded in
+the same open as its windows: ``read_query_audio``).
 
 Indexing never decodes a whole track (every window would cost ~10x the analysed ones:
 docs/lab-notes/2026-11-30-embedding-experiments.md), so a library track's
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from engine.audio import AudioDecodeError, AudioWindows, decode_mono, probe, read_spans, read_windows
+from engine.audio import AudioDecodeError, AudioWindows, read_spans, read_windows
 from engine.landmarks import Landmarks, landmarks, span_starts
 
 COVERED_EXCERPT_SECONDS = 30.0  # any excerpt this long, from anywhere in a track, holds one hashed span whole
@@ -37,11 +38,9 @@ def track_landmarks(path: Path | str, audio: AudioWindows) -> Landmarks:
     return Landmarks.concatenate([landmarks(spans[start], rate, start) for start in starts if start in spans])
 
 
-def query_landmarks(path: Path | str, sample_rate: int, window_samples: int, max_windows: int) -> Landmarks:
-    """Landmarks of a query file: all of it up to ``QUERY_WHOLE_SECONDS``, else the spans indexing would hash
-    (so a copy of a library track still lines up with it). Raises ``AudioDecodeError``."""
-    duration = probe(path).duration_seconds or 0.0
-    if 0 < duration <= QUERY_WHOLE_SECONDS:
-        return landmarks(decode_mono(path, sample_rate), sample_rate)
-    audio = read_windows(path, sample_rate, window_samples, max_windows, check_truncation=False)
-    return track_landmarks(path, audio)
+def read_query_audio(path: Path | str, sample_rate: int, window_samples: int, max_windows: int) -> AudioWindows:
+    """A query file's windows (as indexing cuts them, truncation checked) and, up to ``QUERY_WHOLE_SECONDS``, all
+    of it for its landmarks, in one open: ``track_landmarks`` then hashes the whole file when it is that short,
+    else the spans indexing would hash (so a copy of a library track still lines up with it). Raises
+    ``AudioDecodeError``."""
+    return read_windows(path, sample_rate, window_samples, max_windows, whole_up_to_seconds=QUERY_WHOLE_SECONDS)

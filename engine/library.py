@@ -11,7 +11,6 @@ guarded by a lock, and SQLite (WAL) lets browsing read while an index run writes
 from __future__ import annotations
 
 import os
-import stat
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -24,28 +23,29 @@ import platformdirs
 from engine import tag_writer
 from engine.database import DatabaseOpenError
 from engine.index_lock import IndexLockedError, index_lock
-from engine.keys import key_from_index, keys_mix_harmonically, parse_key
+from engine.keys import key_from_index, parse_key
+from engine.library_errors import LibraryError, Query, QueryError  # noqa: F401 (re-exported: callers import them here)
 from engine.metadata import read_metadata
 from engine.model_spec import DEFAULT_MODEL_DIR, ModelLoadError, ModelSpec, read_model_spec
 from engine.crate_export import write_rekordbox_xml
 from engine.duplicates import DuplicateCopy, DuplicateGroup, connected_groups, keep_order
-from engine.playlist import PlaylistWriteError, radio_walk, write_m3u8
+from engine.playlist import PlaylistWriteError, write_m3u8
 from engine.records import Crate, ExcludedFile, StoredTrack, TaggedTrack
 from engine.results import (
     BpmWrite, FileAnalysis, IndexProgress, IndexReport, KeyInfo, KeyWrite, LibraryInfo, ModelInfo, Problem, SimilarTrack,
     TrackRemoval, TrackRow, TrackSuggestions,
 )
 from engine.scan import BackgroundScan, display_path, path_from_key, quick_hash
+from engine.search import ResolvedQuery, Search, as_track_id, file_analysis, indexed_file, require_regular_file
 from engine.store import Store, unblob
 from engine.tag_suggestions import DEFAULT_MIN_CONFIDENCE, SUGGESTIBLE_FIELDS, suggest_tags
 from engine.tag_writer import ExistingPolicy, TagWriteResult
-from engine.tempo import TempoError, TempoEstimate
-from engine.tempo_range import tempos_match
-from engine.track_analysis import DEFAULT_BATCH_WINDOWS, DEFAULT_MAX_WINDOWS, TrackAnalysis, key_estimate
+from engine.tempo import TempoEstimate
+from engine.track_analysis import DEFAULT_BATCH_WINDOWS, DEFAULT_MAX_WINDOWS, TrackAnalysis
 
 if TYPE_CHECKING:  # imported where used: torch, FAISS and the landmark index are not needed to browse
     from engine.analyzer import Analyzer
-    from engine.landmark_index import LandmarkIndex, RecordingMatch
+    from engine.landmark_index import LandmarkIndex
     from engine.model_folder import LoadedModel
     from engine.vector_index import VectorIndex
 
@@ -54,14 +54,6 @@ DATABASE_FILE = "library.db"
 ACTIVE_MODEL_SETTING = "active_model_folder"
 MODEL_DIR_ENVIRONMENT = "ENGINE_MODEL_DIR"  # overrides the shipped default model folder
 TOP_TAG_COUNT = 3
-HARMONIC_OVERSAMPLE = 8  # neighbours fetched per wanted result before key filtering
-
-Query = str | int | Path
-
-
-class LibraryError(Exception):
-    """Base of every error the library raises; the message is one line fit for a user."""
-
 
 class LibraryOpenError(LibraryError):
     """The database cannot be opened."""
@@ -69,15 +61,6 @@ class LibraryOpenError(LibraryError):
 
 class ModelUnavailableError(LibraryError):
     """No usable model: the default is missing or a model folder is invalid."""
-
-
-class QueryError(LibraryError):
-    """A query (file path or track id) cannot be used; ``reason`` is short, ``query`` as given."""
-
-    def __init__(self, query: Query, reason: str) -> None:
-        super().__init__(f"{query}: {reason}")
-        self.query = query
-        self.reason = reason
 
 
 def default_database_path() -> Path:
@@ -104,6 +87,8 @@ class Library:
         self._model_problem: str | None = None
         self._vector_indexes: dict[str, VectorIndex] = {}
         self._landmark_index: LandmarkIndex | None = None
+        self._search = Search(self.store, self.model_spec, self.model, self._vector_index, self.landmark_index,
+                              self._rows_by_ids)
         self._explicit_model = model_dir is not None
         if model_dir is not None:
             folder = model_dir if Path(model_dir).is_dir() else self.registered_model_folder(model_dir)
@@ -442,49 +427,27 @@ class Library:
         from engine.audio import AudioDecodeError
 
         model = self.model()
-        _require_regular_file(path, missing="file not found")
+        require_regular_file(path, missing="file not found")
         try:
             analysis = Analyzer(model).analyze_file(path)
         except AudioDecodeError as error:
             raise QueryError(path, error.reason) from None
-        return _file_analysis(str(path), analysis, model)
+        return file_analysis(str(path), analysis, model)
 
     def analysis_for_path(self, path: Path | str) -> FileAnalysis:
         """The stored analysis when ``path`` is indexed, unchanged and analysed by the active model; else fresh."""
         model = self.model_spec()
-        absolute = os.path.abspath(os.fspath(path))
-        track_id = self.store.track_id_for_path(absolute)
-        if track_id is not None and self._is_current(track_id, absolute):
-            stored = self.store.analysis_of(track_id, model.model_id)
+        indexed = indexed_file(self.store, os.path.abspath(os.fspath(path)))
+        if indexed.current:
+            stored = self.store.analysis_of(indexed.track_id, model.model_id)
             if stored is not None:
-                return _file_analysis(os.fspath(path), stored, model)
+                return file_analysis(os.fspath(path), stored, model)
         return self.analyze_file(path)
 
     def tempo_for_path(self, path: Path | str) -> TempoEstimate:
         """The stored tempo estimate when ``path`` is indexed, unchanged and analysed by the active model; else
         estimated now (no model needed). Raises ``QueryError`` when the file does not decode or has no tempo."""
-        absolute = os.path.abspath(os.fspath(path))
-        track_id = self.store.track_id_for_path(absolute)
-        if track_id is not None and self._is_current(track_id, absolute):
-            row = self.track(track_id)
-            if row is not None and row.estimated_bpm is not None:
-                return TempoEstimate(row.estimated_bpm, row.bpm_confidence or 0.0)
-        from engine.audio import AudioDecodeError
-        from engine.tempo_audio import file_tempo
-
-        _require_regular_file(path, missing="file not found")  # a FIFO would block the decoder forever
-        try:
-            return file_tempo(path)
-        except (AudioDecodeError, TempoError) as error:
-            raise QueryError(path, error.reason) from None
-
-    def _is_current(self, track_id: int, path: str) -> bool:
-        row = self.store.track_rows_by_ids(None, [track_id]).get(track_id)
-        try:
-            stat = os.stat(path)
-        except OSError:
-            return False
-        return row is not None and row.size == stat.st_size and row.mtime_ns == stat.st_mtime_ns
+        return self._search.tempo_of_file(path)
 
     # -- writing tags into files (only on request) -----------------------------------------------------
     def write_key(self, query: Query, notation: str = "standard", overwrite: bool = False,
@@ -523,7 +486,7 @@ class Library:
         return self._recorded(tag_writer.write_tags(os.path.abspath(os.fspath(path)), values_by_field, on_existing))
 
     def _path_of(self, query: Query) -> str | None:
-        track_id = _as_track_id(query)
+        track_id = as_track_id(query)
         if track_id is None:
             return os.path.abspath(os.fspath(query))
         row = self.track(track_id)
@@ -546,110 +509,22 @@ class Library:
                                      read_metadata(result.path))
         return result
 
-    # -- similarity -----------------------------------------------------------------------------------
-    def resolve_query(self, query: Query) -> tuple[int | None, np.ndarray, KeyInfo | None]:
-        """(own track id or None, unit embedding (D,), key) of a file path or track id."""
-        model = self.model_spec()
-        track_id = _as_track_id(query)
-        if track_id is not None:
-            embedding = self._vector_index(model).vector_of(track_id)
-            row = self.track(track_id)
-            if embedding is None or row is None:
-                reason = "no such track" if row is None else "track not analysed by the active model"
-                raise QueryError(query, reason)
-            return track_id, embedding, row.key
-        path = _require_regular_file(query)
-        analysis = self.analysis_for_path(path)
-        return self.store.track_id_for_path(path), analysis.embedding, analysis.key
+    # -- similarity (engine.search) --------------------------------------------------------------------
+    def resolve(self, query: Query | ResolvedQuery) -> ResolvedQuery:
+        """A file path or track id resolved once (``engine.search.ResolvedQuery``): a file's analysis and landmarks,
+        stored or from one decode of it. Give the result to ``similar`` and ``playlist`` as often as needed: they
+        do not look at the file again. Raises ``QueryError``."""
+        return self._search.resolve(query)
 
-    def similar(self, query: Query, k: int = 10, harmonic: bool = False,
+    def similar(self, query: Query | ResolvedQuery, k: int = 10, harmonic: bool = False,
                 bpm_range: float | None = None) -> list[SimilarTrack]:
-        """The ``k`` most similar tracks to a file (indexed or not) or track id, best first, never the query's own
-        track. For a file, tracks that are the same recording (landmark hashes line up: a copy, a re-encode, the
-        track an excerpt comes from) come first with score 1.0, then the embedding's neighbours. ``harmonic`` keeps only tracks
-        whose key mixes with the query's (Camelot rule); ``bpm_range`` only tracks whose tempo is within that many
-        percent of the query's, half and double tempo included (``tempo_range.tempos_match``)."""
-        own_track_id, recordings = self._same_recordings(query)
-        neighbours, mixes = self._embedding_neighbours(query, k + len(recordings), harmonic, own_track_id, bpm_range)
-        if not recordings:
-            return neighbours[:k]
-        rows = self._rows_by_ids([match.track_id for match in recordings])
-        first = [SimilarTrack(rows[m.track_id], 1.0, True, m.aligned_hashes) for m in recordings if m.track_id in rows]
-        first = [result for result in first if mixes(result.track)]
-        matched = {result.track.id for result in first}
-        return (first + [result for result in neighbours if result.track.id not in matched])[:k]
-
-    def _same_recordings(self, query: Query) -> tuple[int | None, list[RecordingMatch]]:
-        """(the query's own track id or None, the library tracks its landmarks say are the same recording).
-        A track id is answered by the vector index alone (a lookup of its hashes would take a 100k-track query
-        past its 2 ms; BENCHMARKS.md, "Same-recording matching"); a file, indexed or not, also by the landmark index."""
-        track_id = _as_track_id(query)
-        if track_id is not None:
-            return track_id, []
-        path = _require_regular_file(query)
-        own = self.store.track_id_for_path(path)
-        found = self.store.landmarks_of(own) if own is not None and self._is_current(own, path) else None
-        if found is None:
-            from engine.audio import AudioDecodeError
-            from engine.landmark_audio import query_landmarks
-
-            model = self.model_spec()
-            try:
-                found = query_landmarks(path, model.config.sample_rate, model.config.window_samples, DEFAULT_MAX_WINDOWS)
-            except AudioDecodeError as error:
-                raise QueryError(query, error.reason) from None
-        return own, self.landmark_index().same_recordings(found, exclude_track_id=own)
-
-    def _embedding_neighbours(
-        self, query: Query, k: int, harmonic: bool, own_track_id: int | None, bpm_range: float | None = None,
-    ) -> tuple[list[SimilarTrack], Callable[[TrackRow], bool]]:
-        """The embedding's ``k`` nearest tracks to the query (never ``own_track_id``) that mix with it (key and
-        tempo filters), and that test of a track."""
-        index = self._vector_index(self.model_spec())
-        embedding = index.vector_of(own_track_id) if _as_track_id(query) is not None else None
-        # An indexed track's own row comes with the first page of hits: one database round trip, not two
-        # (they are most of a query's time at 100k tracks).
-        own_row_pending = embedding is not None
-        filtered = harmonic or bpm_range is not None
-        mixes: Callable[[TrackRow], bool] = lambda _row: True  # noqa: E731 (replaced once the query is known)
-        if not own_row_pending:
-            _, embedding, query_key = self.resolve_query(query)
-            query_bpm = self.tempo_for_path(query).bpm if bpm_range is not None else None
-            mixes = self._mix_test(query, harmonic, query_key, bpm_range, query_bpm)
-        wanted = k * HARMONIC_OVERSAMPLE if filtered else k + 1
-        while True:
-            # A file outside the library has paid ~150 ms to decode and embed: it gets an exact scan.
-            scores, track_ids = index.search(embedding[None, :], wanted, exact=own_track_id is None)
-            hits = [(int(t), float(s)) for t, s in zip(track_ids[0], scores[0]) if t >= 0 and t != own_track_id]
-            rows = self._rows_by_ids([track_id for track_id, _ in hits] + ([own_track_id] if own_row_pending else []))
-            if own_row_pending:
-                if own_track_id not in rows:
-                    raise QueryError(query, "no such track")
-                own = rows[own_track_id]
-                mixes, own_row_pending = self._mix_test(query, harmonic, own.key, bpm_range, own.mixing_bpm), False
-            results = [SimilarTrack(rows[t], score) for t, score in hits if t in rows]
-            results = [result for result in results if mixes(result.track)]
-            exhausted = len(track_ids[0]) < wanted or index.size <= wanted
-            if len(results) >= k or exhausted or not filtered:
-                return results[:k], mixes
-            wanted *= HARMONIC_OVERSAMPLE
-
-    @staticmethod
-    def _mix_test(query: Query, harmonic: bool, query_key: KeyInfo | None, bpm_range: float | None,
-                  query_bpm: float | None) -> Callable[[TrackRow], bool]:
-        """Whether a track mixes with the query: its key on the Camelot rule (``harmonic``) and its tempo within
-        ``bpm_range`` % (half / double included). Raises ``QueryError`` when the query's key or tempo is unknown."""
-        if harmonic and query_key is None:
-            raise QueryError(query, "key unknown (the model has no key head and the file no key tag)")
-        if bpm_range is not None and query_bpm is None:
-            raise QueryError(query, "tempo unknown (no estimate and no BPM tag)")
-
-        def mixes(row: TrackRow) -> bool:
-            if harmonic and not (row.key and keys_mix_harmonically(query_key.to_key(), row.key.to_key())):
-                return False
-            return bpm_range is None or (row.mixing_bpm is not None and tempos_match(query_bpm, row.mixing_bpm, bpm_range))
-
-        return mixes
+        """The ``k`` most similar tracks to a file (indexed or not), a track id or a resolved query, best first, never
+        the query's own track. For a file, tracks that are the same recording (landmark hashes line up: a copy, a
+        re-encode, the track an excerpt comes from) come first with score 1.0, then the embedding's neighbours.
+        ``harmonic`` keeps only tracks whose key mixes with the query's (Camelot rule); ``bpm_range`` only tracks
+        whose tempo is within that many percent of the query's, half and double tempo included
+        (``tempo_range.tempos_match``)."""
+        return self._search.similar(query, k, harmonic, bpm_range)
 
     # -- duplicates -----------------------------------------------------------------------------------
     def duplicate_groups(self, cancel: threading.Event | None = None) -> list[DuplicateGroup]:
@@ -695,46 +570,10 @@ class Library:
         return found
 
     # -- playlists ------------------------------------------------------------------------------------
-    def playlist(self, seed: Query, n: int, bpm_range: float | None = None) -> list[TrackRow]:
-        """A radio walk of up to ``n`` tracks from an indexed seed (file path or track id). ``bpm_range``: every
-        track's tempo is within that many percent of the seed's (half / double included)."""
-        own_track_id, _, _ = self.resolve_query(seed)
-        if own_track_id is None:
-            raise QueryError(seed, "the seed must be a track in the library (index it first)")
-        index = self._vector_index(self.model_spec())
-        artists: dict[int, str | None] = {}
-        seed_bpm = self.track(own_track_id).mixing_bpm if bpm_range is not None else None
-        if bpm_range is not None and seed_bpm is None:
-            raise QueryError(seed, "tempo unknown (no estimate and no BPM tag)")
-
-        def in_range(track_ids: list[int]) -> list[int]:
-            rows = self._rows_by_ids(track_ids)
-            return [t for t in track_ids if t in rows and rows[t].mixing_bpm is not None
-                    and tempos_match(seed_bpm, rows[t].mixing_bpm, bpm_range)]
-
-        def neighbours(track_id: int, count: int) -> list[int]:
-            """``count`` nearest tracks (fewer only when the library has no more), in the tempo range if any."""
-            vector = index.vector_of(track_id)
-            if vector is None:
-                return []
-            wanted = count
-            while True:
-                _, found = index.search(vector[None, :], wanted + 1)
-                found_ids = [int(t) for t in found[0] if t >= 0 and t != track_id]
-                kept = found_ids if bpm_range is None else in_range(found_ids)
-                if len(kept) >= count or len(found_ids) < wanted or index.size <= wanted:
-                    return kept[:count]
-                wanted *= HARMONIC_OVERSAMPLE
-
-        def artist_of(track_id: int) -> str | None:
-            if track_id not in artists:
-                row = self.track(track_id)
-                artists[track_id] = row.artist if row else None
-            return artists[track_id]
-
-        order = radio_walk(own_track_id, n, neighbours, artist_of)
-        rows = self._rows_by_ids(order)
-        return [rows[track_id] for track_id in order if track_id in rows]
+    def playlist(self, seed: Query | ResolvedQuery, n: int, bpm_range: float | None = None) -> list[TrackRow]:
+        """A radio walk of up to ``n`` tracks from an indexed seed (file path, track id or resolved query).
+        ``bpm_range``: every track's tempo is within that many percent of the seed's (half / double included)."""
+        return self._search.playlist(seed, n, bpm_range)
 
     def write_m3u8(self, tracks: Sequence[TrackRow], path: Path | str, overwrite: bool = False) -> Path:
         """Save a playlist (``playlist.write_m3u8``); an existing file only with ``overwrite``, never the
@@ -840,32 +679,6 @@ def _load_network(spec: ModelSpec) -> LoadedModel:
         raise ModelUnavailableError(str(error)) from None
 
 
-def _require_regular_file(query: Query, missing: str = "no such file or track id") -> str:
-    """The absolute path of a query file; ``QueryError`` for a missing one (reason ``missing``) and for a FIFO,
-    device or folder, which decoding would block on forever or misread."""
-    path = os.path.abspath(os.fspath(query))
-    try:
-        info = os.stat(path)
-    except FileNotFoundError:
-        raise QueryError(query, missing) from None
-    except OSError as error:
-        raise QueryError(query, f"cannot stat ({error.strerror or error})") from None
-    if not stat.S_ISREG(info.st_mode):
-        raise QueryError(query, "not a regular file")
-    return path
-
-
-def _as_track_id(query: Query) -> int | None:
-    """An int, or a string of digits that is not an existing file, is a track id."""
-    if isinstance(query, bool):
-        return None
-    if isinstance(query, int):
-        return query
-    if isinstance(query, str) and query.strip().isdigit() and not os.path.exists(query):
-        return int(query)
-    return None
-
-
 def _key_info(key_index: int | None, confidence: float | None, tag_key: str | None) -> KeyInfo | None:
     if key_index is not None:
         return KeyInfo.from_key(key_from_index(key_index), confidence, "analysis")
@@ -890,12 +703,3 @@ def _track_row(stored: StoredTrack, tag_names: list[str]) -> TrackRow:
         top_tags=_top_tags(stored.tag_probs, tag_names), analysed=stored.analysed, display_path=stored.path,
         estimated_bpm=stored.estimated_bpm, bpm_confidence=stored.bpm_confidence,
     )
-
-
-def _file_analysis(path: str, analysis: TrackAnalysis, model: ModelSpec) -> FileAnalysis:
-    estimate = key_estimate(analysis.key_probs)
-    key = KeyInfo.from_key(estimate.key, estimate.confidence, "analysis") if estimate else None
-    tags = {}
-    if analysis.tag_probs is not None:
-        tags = {name: float(p) for name, p in zip(model.config.tag_names, analysis.tag_probs)}
-    return FileAnalysis(path, analysis.embedding, key, tags, analysis.window_count, model.model_id)

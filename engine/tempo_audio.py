@@ -20,13 +20,20 @@ TEMPO_SAMPLE_RATE = 16_000  # ``engine bpm`` outside a library decodes at the de
 def track_tempo(path: Path | str, audio: AudioWindows) -> TempoEstimate | None:
     """Tempo of a library track whose ``audio`` windows decoded; None when its audio gives none (too short,
     silent, or its middle span fails to decode: the track is still indexed, without a tempo)."""
-    rate = audio.sample_rate
     try:
-        if audio.decoded is not None:  # up to ``ANALYSIS_SECONDS`` the file was decoded whole for its windows
-            return estimate_tempo(audio.decoded, rate)
-        return estimate_tempo(middle_span(path, audio.duration_seconds, rate), rate)
+        return decoded_tempo(path, audio)
     except (AudioDecodeError, TempoError):
         return None
+
+
+def decoded_tempo(path: Path | str, audio: AudioWindows) -> TempoEstimate:
+    """Tempo of a file whose windows decoded, at their sample rate: from its whole decode when it has one (up to
+    ``ANALYSIS_SECONDS`` the file was decoded whole for its windows), else from its middle span, decoded now.
+    Raises ``AudioDecodeError`` or ``TempoError``."""
+    rate = audio.sample_rate
+    if audio.decoded is not None:
+        return estimate_tempo(audio.decoded, rate)
+    return estimate_tempo(middle_span(path, audio.duration_seconds, rate), rate)
 
 
 def file_tempo(path: Path | str, sample_rate: int = TEMPO_SAMPLE_RATE) -> TempoEstimate:

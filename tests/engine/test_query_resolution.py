@@ -1,0 +1,111 @@
+"""A query is resolved once (engine.search): a file outside the library is opened and decoded once per query, the
+resolved value searches again without touching the file, and what the one decode gives is exactly what the two
+decodes gave before (the landmarks of the whole file, the windows indexing cuts), so answers do not change."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import audio_factory
+from decode_counter import DecodeCounter
+from engine.keys import key_from_index
+
+SHORT_SECONDS = 20.0  # decoded whole for its windows (up to audio.WHOLE_DECODE_SECONDS)
+MEDIUM_SECONDS = 60.0  # windows by seeking, hashed whole (up to landmark_audio.QUERY_WHOLE_SECONDS)
+LONG_SECONDS = 130.0  # windows by seeking, hashed on the spans indexing hashes
+
+
+@pytest.fixture
+def searched_library(indexed_library, model_dir):
+    from engine.library import Library
+
+    database, _ = indexed_library
+    with Library(database, model_dir, read_only=True) as library:
+        yield library
+
+
+def outside_file(folder: Path, seconds: float, name: str) -> Path:
+    samples = audio_factory.chord_progression(key_from_index(4), seconds, seed=int(seconds))
+    return audio_factory.write_audio(samples, folder / name)
+
+
+@pytest.mark.parametrize("seconds", [SHORT_SECONDS, MEDIUM_SECONDS])
+def test_a_file_outside_the_library_is_opened_and_decoded_once_per_query(searched_library, tmp_path, monkeypatch, seconds):
+    query = outside_file(tmp_path, seconds, "outside.ogg")
+    searched_library.similar(str(query), k=3)  # the caches and the model are loaded before counting
+    decodes = DecodeCounter(monkeypatch)
+    results = searched_library.similar(str(query), k=5)
+    assert results
+    assert decodes.opened == {str(query): 1}
+    assert decodes.whole == {str(query): 1}
+
+
+def test_a_tempo_filter_reuses_a_short_files_decode(searched_library, tmp_path, monkeypatch):
+    from engine.tempo_audio import file_tempo
+
+    query = outside_file(tmp_path, SHORT_SECONDS, "outside.mp3")
+    decodes = DecodeCounter(monkeypatch)
+    resolved = searched_library.resolve(str(query))
+    tempo = searched_library._search.tempo(resolved)
+    searched_library.similar(resolved, k=5, bpm_range=50.0)
+    assert decodes.opened == {str(query): 1}
+    assert tempo == file_tempo(query)  # what `engine bpm` says of the file, decoded on its own
+
+
+def test_a_resolved_query_searches_again_without_opening_the_file(searched_library, tmp_path, monkeypatch):
+    query = outside_file(tmp_path, SHORT_SECONDS, "outside.flac")
+    resolved = searched_library.resolve(str(query))
+    decodes = DecodeCounter(monkeypatch)
+    again = searched_library.similar(resolved, k=6)
+    harmonic = searched_library.similar(resolved, k=6, harmonic=True)
+    assert decodes.opened == {}
+    assert [(hit.track.id, hit.score) for hit in again] == \
+        [(hit.track.id, hit.score) for hit in searched_library.similar(str(query), k=6)]
+    assert harmonic and all(hit.track.key is not None for hit in harmonic)
+
+
+def test_an_unchanged_library_track_is_answered_from_the_store_without_decoding(searched_library, monkeypatch):
+    indexed = searched_library.tracks(limit=1, order_by="path")[0]
+    decodes = DecodeCounter(monkeypatch)
+    by_path = searched_library.similar(indexed.path, k=5)
+    by_id = searched_library.similar(indexed.id, k=5)
+    assert decodes.opened == {}
+    assert indexed.id not in {hit.track.id for hit in by_path + by_id}
+    resolved = searched_library.resolve(indexed.path)
+    assert resolved.track_id == indexed.id and resolved.current and resolved.audio is None
+
+
+@pytest.mark.parametrize("seconds", [SHORT_SECONDS, MEDIUM_SECONDS, LONG_SECONDS])
+def test_the_one_decode_gives_what_separate_decodes_for_landmarks_and_embedding_gave(
+        searched_library, tmp_path, seconds):
+    """The embedding is the windows indexing cuts (as ``analyze_file`` decodes them on their own), and the
+    landmarks are those of the whole file up to 2 minutes, else of the spans indexing hashes: so `engine similar`
+    answers as it did when the file was decoded once for each."""
+    from engine.audio import decode_mono, read_windows
+    from engine.landmark_audio import QUERY_WHOLE_SECONDS, track_landmarks
+    from engine.landmarks import landmarks
+
+    query = outside_file(tmp_path, seconds, "outside.mp3")
+    resolved = searched_library.resolve(str(query))
+    spec = searched_library.model_spec()
+    rate, window_samples = spec.config.sample_rate, spec.config.window_samples
+    assert np.array_equal(resolved.analysis.embedding, searched_library.analyze_file(query).embedding)
+    if seconds <= QUERY_WHOLE_SECONDS:
+        separately = landmarks(decode_mono(query, rate), rate)
+    else:
+        separately = track_landmarks(query, read_windows(query, rate, window_samples, 6, check_truncation=False))
+    assert np.array_equal(resolved.landmarks.hashes, separately.hashes)
+    assert np.array_equal(resolved.landmarks.frames, separately.frames)
+
+
+def test_a_radio_seed_outside_the_library_is_refused_without_decoding_it(searched_library, tmp_path, monkeypatch):
+    from engine.library import QueryError
+
+    query = outside_file(tmp_path, SHORT_SECONDS, "outside.wav")
+    decodes = DecodeCounter(monkeypatch)
+    with pytest.raises(QueryError, match="the seed must be a track in the library"):
+        searched_library.playlist(str(query), 5)
+    assert decodes.opened == {}
