@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from html import escape
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +14,7 @@ from PySide6.QtWidgets import QFormLayout, QHBoxLayout, QLabel, QPushButton, QSi
 
 from app import theme, track_format
 from app.tasks import TaskRunner
-from app.track_details import TrackDetails, file_details, track_details
+from app.track_details import TrackDetails, track_details
 from app.waveform import waveform_overview
 
 TAGS_SHOWN = 10
@@ -231,17 +231,15 @@ class DetailsPanel(QWidget):
             lambda message: self._show_failure(generation, message),
         )
 
-    def show_file(self, path: Path | str) -> None:
-        """A file from outside the library (dropped on the window): analysed by the engine, not stored."""
+    def show_file(self, path: Path | str) -> tuple[Callable[[TrackDetails], None], Callable[[str], None]]:
+        """A file from outside the library (dropped on the window), analysed once for every panel by the main
+        window (``track_details.analyse_dropped_file``): says so, and returns what to call with its details or
+        with why it failed (ignored once another track is shown)."""
         self._generation += 1
-        generation, library = self._generation, self.library
+        generation = self._generation
         self.heading.setText(f"Analysing <b>{escape(Path(path).name)}</b>…")
-        self.tasks.run(
-            lambda: file_details(library, path),
-            lambda details: self._show(generation, details),
-            lambda message: self._show_failure(generation, message),
-            kind="background",
-        )
+        return (lambda details: self._show(generation, details),
+                lambda message: self._show_failure(generation, message))
 
     def _show(self, generation: int, details: TrackDetails) -> None:
         if generation != self._generation:
@@ -271,6 +269,9 @@ class DetailsPanel(QWidget):
         self._apply_same_recording()
         self.play_button.setEnabled(True)
         self.waveform.clear_envelope()
+        if details.envelope is not None:  # the dropped file's analysis decoded all of it
+            self.waveform.show_envelope(*details.envelope)
+            return
         path = details.path
         self.tasks.run(
             lambda: waveform_overview(path),

@@ -52,6 +52,7 @@ from app.player import PlayerBar
 from app.problems_panel import ProblemsPanel
 from app.similarity_panel import SimilarityPanel
 from app.suggestions_panel import SELECTED_TRACK, SuggestionsPanel
+from app.track_details import DroppedFile, analyse_dropped_file
 from app.track_removal import RemovalFlow
 from app.tasks import TaskRunner
 from app.training_view import TrainingView
@@ -382,8 +383,20 @@ class MainWindow(QMainWindow):
         self.docks["details"].show()
         self.library_view.table.clearSelection()
         self._details_target = str(path)
-        self.details_panel.show_file(path)
-        self.similarity_panel.query_file(path)
+        show_details, details_failed = self.details_panel.show_file(path)
+        search, search_failed = self.similarity_panel.query_file(path)
+        library = self.library
+
+        def analysed(dropped: DroppedFile) -> None:
+            show_details(dropped.details)
+            search(dropped.resolved)
+
+        def failed(message: str) -> None:
+            details_failed(message)
+            search_failed(message)
+
+        # One decode of the file for both panels (and for every later filter change of the similar list).
+        self.tasks.run(lambda: analyse_dropped_file(library, path), analysed, failed, kind="background")
         self._update_track_actions()
         self.statusBar().showMessage(f"Analysing {path.name}…", 5000)
 

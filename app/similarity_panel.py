@@ -1,13 +1,15 @@
 """Tracks that sound like a seed (a library track or a dropped file), a radio playlist, and M3U8 export.
 
-Every query runs in a worker: a dropped file is decoded and embedded by the engine, which takes a
-moment, and the window stays responsive meanwhile.
+Every query runs in a worker, and the window stays responsive meanwhile. A dropped file is decoded and embedded
+once, by the main window's task for every panel (``track_details.analyse_dropped_file``); the list searches
+with that resolved query, again on every filter change, without decoding the file again.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from html import escape
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +34,7 @@ from app.library_model import TRACK_ID_ROLE
 from app.library_view import ROW_HEIGHT
 from app.tasks import TaskRunner
 from app.track_list_model import ARTIST_COLUMN, TITLE_COLUMN, TrackListModel
+from engine.search import ResolvedQuery
 
 SIMILAR_COUNT = 25
 RADIO_LENGTH = 30
@@ -51,15 +54,24 @@ def similar_enough(entries: list[Any]) -> list[Any]:
 
 @dataclass(frozen=True)
 class Seed:
-    """What the list is about: a library track (``track_id``) or a file from outside (``path``)."""
+    """What the list is about: a library track (``track_id``) or a file from outside (``path``), which the engine
+    resolves once (``resolved``: its analysis and landmarks) for every search from it."""
 
     label: str
     track_id: int | None = None
     path: str | None = None
+    resolved: ResolvedQuery | None = None
 
     @property
-    def query(self) -> int | str:
+    def query(self) -> int | str | ResolvedQuery:
+        if self.resolved is not None:
+            return self.resolved
         return self.track_id if self.track_id is not None else str(self.path)
+
+    @property
+    def waiting(self) -> bool:
+        """A file whose analysis has not arrived yet: nothing to search with."""
+        return self.path is not None and self.resolved is None
 
 
 class SimilarityPanel(QWidget):
@@ -141,10 +153,28 @@ class SimilarityPanel(QWidget):
         self.seed, self.mode = Seed(label=label, track_id=track_id), "similar"
         self._run_similar()
 
-    def query_file(self, path: Path | str) -> None:
-        """A file from outside the library: the engine analyses it, then searches the library."""
-        self.seed, self.mode = Seed(label=Path(path).name, path=str(path)), "similar"
-        self._run_similar(busy_text=f"Analysing {Path(path).name}…")
+    def query_file(self, path: Path | str) -> tuple[Callable[[ResolvedQuery], None], Callable[[str], None]]:
+        """A file from outside the library, analysed once for every panel by the main window
+        (``track_details.analyse_dropped_file``): says so, and returns what to call with the resolved query (the
+        search starts then, and every filter change searches with it again) or with why it failed. Both are
+        ignored once the list is about another seed."""
+        seed = Seed(label=Path(path).name, path=str(path))
+        self.seed, self.mode = seed, "similar"
+        self._generation += 1  # a search still running for the last seed is not shown
+        self.heading.setText(f"Analysing {seed.label}…")
+        self._update_buttons()
+
+        def resolved(query: ResolvedQuery) -> None:
+            if self.seed is seed:
+                self.seed = replace(seed, resolved=query)
+                if self.mode == "similar":  # else a radio walk from the file is on its way
+                    self._run_similar()
+
+        def failed(message: str) -> None:
+            if self.seed is seed and self.mode == "similar":
+                self._fail(self._generation, message)
+
+        return resolved, failed
 
     def make_radio(self) -> None:
         if self.seed is None:
@@ -162,15 +192,15 @@ class SimilarityPanel(QWidget):
         )
 
     def _rerun(self) -> None:
-        if self.seed is not None and self.mode == "similar":
+        if self.seed is not None and self.mode == "similar" and not self.seed.waiting:  # else: when it arrives
             self._run_similar()
 
-    def _run_similar(self, busy_text: str | None = None) -> None:
+    def _run_similar(self) -> None:
         self._generation += 1
         generation, library, seed = self._generation, self.library, self.seed
         harmonic = self.harmonic_box.isChecked()
         bpm_range = self.bpm_range_box.currentData()
-        self.heading.setText(busy_text or f"Searching for tracks like {seed.label}…")
+        self.heading.setText(f"Searching for tracks like {seed.label}…")
         self._update_buttons()
 
         def search() -> list[Any]:

@@ -6,10 +6,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from app.tag_display import NO_USEFUL_TAGS_TEXT, active_calibration
+from app.waveform import peak_envelope
 from engine.audio import probe
 from engine.library import LibraryError
 from engine.results import KeyInfo
+from engine.search import ResolvedQuery
 from engine.tag_calibration import has_shown_tags, informative_tags
 
 NO_CONFIDENT_TAG_TEXT = "None of the model's tags is confident enough for this track to show."
@@ -32,6 +36,9 @@ class TrackDetails:
     key: KeyInfo | None = None
     tags: dict[str, float] = field(default_factory=dict)  # only the informative ones (see engine.tag_calibration)
     tags_note: str = ""  # why no tag is shown, when the model's calibration hid them all
+    # The waveform overview when the analysis decoded the whole file already (a short dropped file); else the
+    # details panel decodes it for the overview.
+    envelope: tuple[np.ndarray, np.ndarray] | None = None
 
 
 def shown_tags(library: Any, tags: dict[str, float]) -> tuple[dict[str, float], str]:
@@ -63,11 +70,32 @@ def track_details(library: Any, track_id: int) -> TrackDetails:
     )
 
 
-def file_details(library: Any, path: Path | str) -> TrackDetails:
-    """Any audio file, analysed with the active model and not stored."""
-    analysis = library.analyze_file(path)
+@dataclass(frozen=True)
+class DroppedFile:
+    """A file dropped on the window, resolved once by the engine (``Library.resolve``: its analysis and landmarks,
+    from one decode when it is not an unchanged library track), and what the panels show of it: the similar list
+    searches with ``resolved`` (again on every filter change, never decoding the file again), the details panel
+    shows ``details``."""
+
+    resolved: ResolvedQuery
+    details: TrackDetails
+
+
+def analyse_dropped_file(library: Any, path: Path | str) -> DroppedFile:
+    """Resolve a dropped file for every panel at once; runs in a worker. Raises ``LibraryError``."""
+    resolved = library.resolve(path)
+    return DroppedFile(resolved, file_details(library, path, resolved))
+
+
+def file_details(library: Any, path: Path | str, resolved: ResolvedQuery) -> TrackDetails:
+    """Any audio file, as ``Library.resolve`` found it (analysed with the active model, not stored). Its length and
+    waveform come from that decode when there was one; an unchanged library track is only probed for its length."""
+    analysis = resolved.analysis
     tags, note = shown_tags(library, dict(analysis.tags))
+    audio = resolved.audio
+    duration = audio.duration_seconds if audio is not None else probe(path).duration_seconds
+    envelope = peak_envelope(audio.whole) if audio is not None and audio.whole is not None else None
     return TrackDetails(
-        path=str(path), display_path=str(path), title=Path(path).name, duration=probe(path).duration_seconds,
-        key=analysis.key, tags=tags, tags_note=note,
+        path=str(path), display_path=str(path), title=Path(path).name, duration=duration,
+        key=analysis.key, tags=tags, tags_note=note, envelope=envelope,
     )

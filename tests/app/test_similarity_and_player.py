@@ -8,6 +8,7 @@ from PySide6.QtCore import QMimeData, QPoint, Qt, QUrl
 from PySide6.QtGui import QDropEvent
 
 from app.track_list_model import SAME_RECORDING_TEXT, SCORE_COLUMN
+from decode_counter import DecodeCounter
 from key_wheel import codes_mix
 from tests_app_helpers import first_track_id, wait_for_results
 
@@ -52,6 +53,31 @@ def test_dropping_an_audio_file_analyses_it_and_lists_similar_tracks(make_window
     qtbot.waitUntil(lambda: window.details_panel.details is not None
                     and window.details_panel.details.path == str(outside), timeout=RESULT_TIMEOUT_MS)
     assert window.details_panel.details.key is not None
+
+
+def test_a_dropped_file_is_decoded_once_for_its_details_waveform_similar_list_and_filters(
+        make_window, indexed_copy, generated_library_source, tmp_path, qtbot, monkeypatch):
+    window = make_window(indexed_copy)
+    first_track_id(qtbot, window)
+    outside = tmp_path / "dropped.ogg"
+    outside.write_bytes(next(path for path in generated_library_source.valid if path.suffix == ".ogg").read_bytes())
+    decodes = DecodeCounter(monkeypatch)
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(outside))])
+    window.dropEvent(QDropEvent(QPoint(200, 200).toPointF(), Qt.DropAction.CopyAction, mime,
+                                Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier))
+    panel = wait_for_results(qtbot, window.similarity_panel)
+    details = window.details_panel
+    qtbot.waitUntil(lambda: details.details is not None and details.details.path == str(outside),
+                    timeout=RESULT_TIMEOUT_MS)
+    assert details.details.key is not None and details.details.duration
+    assert len(details.waveform.low_curve.xData) > 100  # the overview, from the analysis's decode
+    for harmonic in (True, False):  # each filter change searches again with the resolved file
+        with qtbot.waitSignal(panel.results_shown, timeout=RESULT_TIMEOUT_MS):
+            panel.harmonic_box.setChecked(harmonic)
+    assert panel.model.tracks
+    assert decodes.opened == {str(outside): 1}
+    assert decodes.whole == {str(outside): 1}
 
 
 def test_harmonic_toggle_keeps_only_tracks_whose_keys_mix(make_window, indexed_copy, qtbot):
