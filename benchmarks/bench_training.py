@@ -36,6 +36,7 @@ from training.augment import BatchAugmenter, augment_clip_by_clip  # noqa: E402
 from training.config import AugmentConfig, config_from_dict  # noqa: E402
 from training.data import BatchComposer, Track  # noqa: E402
 from training.synthetic import write_chord_corpus  # noqa: E402
+from training.resolve import resolve_training  # noqa: E402
 from training.trainer import StepTimes, Trainer  # noqa: E402
 
 ENCODERS = ("logfreqcnn", "samplecnn")
@@ -57,7 +58,7 @@ def make_trainer(encoder: str, manifest: Path, work: Path, device: str, batch: i
         "data": {"unlabeled_manifest": str(manifest), "labeled_manifest": str(manifest),
                  "cache_dir": str(work / "cache"), "batch_size": batch, "decode_workers": os.cpu_count() or 2},
     })
-    return Trainer(config, fresh=True)
+    return Trainer(resolve_training(config), fresh=True)
 
 
 def step_split(trainer: Trainer, steps: int) -> dict:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import math
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
@@ -23,6 +23,7 @@ from engine.model_spec import (  # noqa: F401 (re-exported: the model format's n
     ModelSpec, default_model_available, file_sha256, read_model_spec,
 )
 from engine.networks import AudioModel, ClassifierHead, build_encoder, build_key_head
+from engine.weight_layouts import WeightLayoutError, convert_weights
 
 
 @dataclass
@@ -47,8 +48,10 @@ def build_network(config: ModelConfig) -> AudioModel:
 
 
 def save_model(folder: Path | str, network: AudioModel, config: ModelConfig, model_card: str | None = None) -> Path:
-    """Write a model folder; tensors are made contiguous and detached, buffers included."""
+    """Write a model folder in the current format (whatever format ``config`` was read from: a loaded network is
+    always in the current layout); tensors are made contiguous and detached, buffers included."""
     folder = Path(folder)
+    config = replace(config, format_version=FORMAT_VERSION)
     folder.mkdir(parents=True, exist_ok=True)
     if config.key_head is not None:
         config.key_head.setdefault("labels", list(KEY_CLASS_NAMES))
@@ -79,8 +82,9 @@ def load_model(folder: Path | str, device: str | torch.device = "cpu") -> Loaded
 
 
 def load_network(spec: ModelSpec, device: str | torch.device = "cpu") -> LoadedModel:
-    """Build the network of a model folder read by ``read_model_spec`` and load its weights into it, or raise
-    ``ModelLoadError`` (a bad architecture, unreadable weights, weights that do not fit the config)."""
+    """Build the network of a model folder read by ``read_model_spec`` and load its weights into it, converted
+    from an older format's layout when the folder has one, or raise ``ModelLoadError`` (a bad architecture,
+    unreadable weights, weights that do not fit the config). The loaded config says the current format."""
     folder, config = spec.folder, spec.config
     try:
         check_parameter_count(estimated_parameters(config.architecture), CONFIG_FILE)  # before any allocation
@@ -96,9 +100,14 @@ def load_network(spec: ModelSpec, device: str | torch.device = "cpu") -> LoadedM
     if broken is not None:
         raise ModelLoadError(f"model folder {folder}: {WEIGHTS_FILE} holds NaN or infinite values ({broken})")
     try:
+        state = convert_weights(state, config.architecture, config.format_version)
+    except WeightLayoutError as error:
+        raise ModelLoadError(f"model folder {folder}: {error}") from None
+    try:
         network.load_state_dict(state, strict=True)
     except RuntimeError as error:
         first_line = str(error).splitlines()[0]
         raise ModelLoadError(f"model folder {folder}: weights do not match config.json ({first_line})") from None
     network.eval().to(device)
-    return LoadedModel(network=network, config=config, folder=folder, weights_sha256=spec.weights_sha256)
+    return LoadedModel(network=network, config=replace(config, format_version=FORMAT_VERSION), folder=folder,
+                       weights_sha256=spec.weights_sha256)

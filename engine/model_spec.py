@@ -15,7 +15,7 @@ from typing import Any
 
 from engine.model_checks import check_config_json
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: the encoder's layers renamed by what they feed (engine.weight_layouts converts 1)
 WEIGHTS_FILE = "weights.safetensors"
 CONFIG_FILE = "config.json"
 MODEL_CARD_FILE = "MODEL_CARD.md"

@@ -7,18 +7,23 @@ Two encoders map a mono window of audio, shape ``(batch, samples)``, to an embed
 Heads sit on the embedding: key (24 classes) and tags (multi-label). The projection head is training-only.
 
 Every encoder also has ``encode(audio) -> (embedding, key_features)``: the key head reads ``key_features``.
-For most encoders they are the same tensor. A LogFreqCNN with ``embedding_pooling = "invariant"`` splits them:
-its embedding (what similarity search compares) is pooled over pitch and time, so tracks are near each other
-for how they sound rather than for which key they are in, while the key head keeps the pitch-position path.
-A LogFreqCNN with ``key_path = "pitch_class"`` gives the key head its own path instead: first-block features at
-one bin per semitone, folded over octaves into pitch classes, read by ``PitchClassKeyHead``, which scores every
-rotation with one template. Transposing the music by k semitones then moves the key estimate by exactly k keys
-(up to the spectrogram's edges), which a head that learns each key separately only approximates.
+A LogFreqCNN is one structure: spectrogram → convolution blocks → an ``embedding`` path and, when the key head
+needs features of its own, a ``key_path``; both read every block's output. Two typed options choose the paths:
+- ``EmbeddingPooling``: ``PITCH`` keeps pitch positions (model v1; the key head reads the embedding itself);
+  ``INVARIANT`` pools over pitch and time, so tracks are near each other for how they sound rather than for which
+  key they are in, and a pitch-position path of its own feeds the key head; ``STATISTICS`` is the standardised
+  mean, max and std of every block, no MLP (models v1.3 and later).
+- ``KeyPath``: ``POOLED`` is the pitch-position path above; ``PITCH_CLASS`` is a path of its own: first-block
+  features at one bin per semitone, folded over octaves into pitch classes, read by ``PitchClassKeyHead``, which
+  scores every rotation with one template. Transposing the music by k semitones then moves the key estimate by
+  exactly k keys (up to the spectrogram's edges), which a head that learns each key separately only approximates.
+Weights saved before the paths had these names are renamed once, at load (``engine.weight_layouts``).
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from enum import StrEnum
 from typing import Any
 
 import torch
@@ -38,6 +43,21 @@ class SampleCNNConfig:
     embedding_dim: int = EMBEDDING_DIM
 
 
+class EmbeddingPooling(StrEnum):
+    """How a LogFreqCNN pools its blocks into the embedding that similarity search compares."""
+
+    PITCH = "pitch"  # the last block pooled over time only, pitch positions kept, an MLP (model v1)
+    INVARIANT = "invariant"  # the last block's mean, max and std over pitch and time, an MLP
+    STATISTICS = "statistics"  # every block's standardised mean, max and std over pitch and time, no MLP
+
+
+class KeyPath(StrEnum):
+    """Which features a LogFreqCNN's key head reads."""
+
+    POOLED = "pooled"  # the pitch-position path (with a PITCH or STATISTICS embedding: the embedding itself)
+    PITCH_CLASS = "pitch_class"  # a transposition-equivariant path of its own, for ``PitchClassKeyHead``
+
+
 @dataclass
 class LogFreqCNNConfig:
     sample_rate: int = 16000
@@ -48,22 +68,25 @@ class LogFreqCNNConfig:
     bins_per_octave: int = 24
     octaves: int = 8
     channels: tuple[int, ...] = (24, 48, 96, 192)
-    embedding_dim: int = EMBEDDING_DIM
-    # "pitch": the embedding keeps pitch positions (model v1). "invariant": the embedding is pooled over
-    # pitch and time; pitch positions go to the key head only (see the module docstring). "statistics": the
-    # embedding is the standardised per-channel mean, max and std of every block over pitch and time, no MLP
-    # (embedding_dim must then be ``statistics_dimension(channels)``).
-    embedding_pooling: str = "pitch"
-    # "pooled": key features are the pitch-position path's (model v1). "pitch_class": a key path of its own,
-    # folded into pitch classes, for ``PitchClassKeyHead`` (see the module docstring).
-    key_path: str = "pooled"
+    embedding_dim: int = EMBEDDING_DIM  # with STATISTICS pooling: ``statistics_dimension(channels)``
+    embedding_pooling: EmbeddingPooling = EmbeddingPooling.PITCH
+    key_path: KeyPath = KeyPath.POOLED
     key_path_channels: int = 32
 
+    def __post_init__(self) -> None:
+        self.embedding_pooling = _option(EmbeddingPooling, self.embedding_pooling, "embedding_pooling")
+        self.key_path = _option(KeyPath, self.key_path, "key_path")
 
-EMBEDDING_POOLINGS = ("pitch", "invariant", "statistics")
+
+def _option(kind: type[StrEnum], value: Any, name: str):
+    """``value`` (a member or its string, as config.json and TOML hold it) as a member of ``kind``."""
+    try:
+        return kind(value)
+    except ValueError:
+        choices = tuple(member.value for member in kind)
+        raise ValueError(f"{name} must be one of {choices}, not {value!r}") from None
 
 
-KEY_PATHS = ("pooled", "pitch_class")
 PITCH_CLASSES = 12
 
 
@@ -167,17 +190,14 @@ def _conv_block(in_channels: int, out_channels: int) -> nn.Sequential:
 
 
 class LogFreqCNN(nn.Module):
-    """Fast CPU encoder: log-frequency spectrogram → 4 conv blocks → pooling → linear 512.
+    """Fast CPU encoder: log-frequency spectrogram → 4 conv blocks → ``embedding`` path (+ ``key_path``).
 
-    The pitch-position path pools over time only (mean+max) and keeps the pitch axis, so the key head can
-    tell C from C#. With ``embedding_pooling = "invariant"`` the embedding comes from a second path that
-    pools over pitch and time (mean, max, std per channel), which a transposition barely moves."""
+    Both paths read the list of every block's output; which modules they are is decided once, from the config's
+    two options (``path_kinds``), so ``encode`` is the same for every model."""
 
     def __init__(self, config: LogFreqCNNConfig | None = None) -> None:
         super().__init__()
         self.config = config or LogFreqCNNConfig()
-        if self.config.embedding_pooling not in EMBEDDING_POOLINGS:
-            raise ValueError(f"embedding_pooling must be one of {EMBEDDING_POOLINGS}, not {self.config.embedding_pooling!r}")
         self.frontend = LogFrequencySpectrogram(self.config)
         self.input_norm = nn.BatchNorm2d(1)
         blocks = []
@@ -186,47 +206,17 @@ class LogFreqCNN(nn.Module):
             blocks.append(_conv_block(in_channels, out_channels))
             in_channels = out_channels
         self.blocks = nn.Sequential(*blocks)
-        pooled_bins = (self.config.bins_per_octave * self.config.octaves) // 2 ** len(self.config.channels)
-        # The pitch-position path keeps the name ``projection`` so that v1 weights load into it. A statistics
-        # embedding has no use for it (its key path, if any, reads the first block).
-        self.projection = (
-            _embedding_mlp(2 * in_channels * pooled_bins, self.config.embedding_dim)
-            if self.config.embedding_pooling != "statistics" else None
-        )
-        self.invariant_projection = (
-            _embedding_mlp(3 * in_channels, self.config.embedding_dim)
-            if self.config.embedding_pooling == "invariant" else None
-        )
-        self.block_statistics = (
-            BlockStatistics(self.config.channels) if self.config.embedding_pooling == "statistics" else None
-        )
-        if self.block_statistics is not None and self.config.embedding_dim != self.block_statistics.dimension:
-            raise ValueError(f"a statistics embedding has {self.block_statistics.dimension} dimensions for channels "
-                             f"{tuple(self.config.channels)}, not embedding_dim {self.config.embedding_dim}")
-        if self.config.key_path not in KEY_PATHS:
-            raise ValueError(f"key_path must be one of {KEY_PATHS}, not {self.config.key_path!r}")
-        self.key_path = (
-            PitchClassKeyPath(self.config.channels[0], self.config.key_path_channels, self.config.bins_per_octave // 2,
-                              self.config.octaves)
-            if self.config.key_path == "pitch_class" else None
-        )
+        embedding_kind, key_kind = path_kinds(self.config)
+        self.embedding = build_path(embedding_kind, self.config)
+        self.key_path = None if key_kind is None else build_path(key_kind, self.config)
 
     def encode(self, audio: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """``audio`` (batch, samples) → (embedding (batch, embedding_dim), key_features): the same tensor for
-        a v1 model; (batch, key_path_channels * 2 * bins per octave / 2) with a pitch-class key path."""
+        """``audio`` (batch, samples) → (embedding (batch, embedding_dim), key_features): the embedding itself
+        without a key path of its own, else that path's output (e.g. (batch, key_path_channels * 24) for a
+        pitch-class key path)."""
         outputs = self.block_outputs(audio)
-        first, features = outputs[0], outputs[-1]  # (batch, channels, bins, frames)
-        if self.block_statistics is not None:
-            embedding = self.block_statistics(outputs)
-            return embedding, (embedding if self.key_path is None else self.key_path(first))
-        pooled = torch.cat([features.mean(dim=-1), features.amax(dim=-1)], dim=1)
-        pitch_embedding = self.projection(pooled.flatten(1))
-        if self.invariant_projection is None:
-            embedding = pitch_embedding
-        else:
-            embedding = self.invariant_projection(BlockStatistics.raw([features]))
-        key_features = pitch_embedding if self.key_path is None else self.key_path(first)
-        return embedding, key_features
+        embedding = self.embedding(outputs)
+        return embedding, (embedding if self.key_path is None else self.key_path(outputs))
 
     def block_outputs(self, audio: torch.Tensor) -> list[torch.Tensor]:
         """Every convolution block's output (batch, channels, bins, frames), first block first."""
@@ -240,8 +230,75 @@ class LogFreqCNN(nn.Module):
         return self.encode(audio)[0]
 
 
+def _pooled_bins(config: LogFreqCNNConfig) -> int:
+    """Pitch bins left after the blocks' pooling."""
+    return (config.bins_per_octave * config.octaves) // 2 ** len(config.channels)
+
+
+class PathKind(StrEnum):
+    """What a path from the blocks to the embedding or the key head computes (its module class)."""
+
+    PITCH_POSITION = "pitch_position"  # PitchPositionPath
+    PITCH_INVARIANT = "pitch_invariant"  # PitchInvariantPath
+    BLOCK_STATISTICS = "block_statistics"  # BlockStatistics
+    PITCH_CLASS = "pitch_class"  # PitchClassKeyPath
+
+
+EMBEDDING_PATHS = {
+    EmbeddingPooling.PITCH: PathKind.PITCH_POSITION,
+    EmbeddingPooling.INVARIANT: PathKind.PITCH_INVARIANT,
+    EmbeddingPooling.STATISTICS: PathKind.BLOCK_STATISTICS,
+}
+
+
+def path_kinds(config: LogFreqCNNConfig) -> tuple[PathKind, PathKind | None]:
+    """(embedding path, key path) of a LogFreqCNN; no key path when the key head reads the embedding (a POOLED
+    key path beside a PITCH embedding, which is that path already, or beside a STATISTICS one)."""
+    embedding = EMBEDDING_PATHS[config.embedding_pooling]
+    if config.key_path is KeyPath.PITCH_CLASS:
+        return embedding, PathKind.PITCH_CLASS
+    return embedding, (PathKind.PITCH_POSITION if embedding is PathKind.PITCH_INVARIANT else None)
+
+
+def build_path(kind: PathKind, config: LogFreqCNNConfig) -> nn.Module:
+    if kind is PathKind.PITCH_POSITION:
+        return PitchPositionPath(config.channels[-1], _pooled_bins(config), config.embedding_dim)
+    if kind is PathKind.PITCH_INVARIANT:
+        return PitchInvariantPath(config.channels[-1], config.embedding_dim)
+    if kind is PathKind.PITCH_CLASS:
+        return PitchClassKeyPath(config.channels[0], config.key_path_channels, config.bins_per_octave // 2, config.octaves)
+    statistics = BlockStatistics(config.channels)
+    if config.embedding_dim != statistics.dimension:
+        raise ValueError(f"a statistics embedding has {statistics.dimension} dimensions for channels "
+                         f"{tuple(config.channels)}, not embedding_dim {config.embedding_dim}")
+    return statistics
+
+
+class PitchPositionPath(nn.Sequential):
+    """The last block pooled over time only (mean and max), the pitch axis kept, then an MLP: it can tell C from
+    C#. ``(batch, 2 * channels * pooled_bins)`` → ``(batch, output_dim)``."""
+
+    def __init__(self, channels: int, pooled_bins: int, output_dim: int) -> None:
+        super().__init__(*_embedding_mlp(2 * channels * pooled_bins, output_dim))
+
+    def forward(self, block_outputs: list[torch.Tensor]) -> torch.Tensor:
+        last = block_outputs[-1]  # (batch, channels, bins, frames)
+        return super().forward(torch.cat([last.mean(dim=-1), last.amax(dim=-1)], dim=1).flatten(1))
+
+
+class PitchInvariantPath(nn.Sequential):
+    """The last block's mean, max and std per channel over pitch and time, then an MLP: a transposition barely
+    moves it. ``(batch, 3 * channels)`` → ``(batch, output_dim)``."""
+
+    def __init__(self, channels: int, output_dim: int) -> None:
+        super().__init__(*_embedding_mlp(3 * channels, output_dim))
+
+    def forward(self, block_outputs: list[torch.Tensor]) -> torch.Tensor:
+        return super().forward(BlockStatistics.raw(block_outputs[-1:]))
+
+
 class PitchClassKeyPath(nn.Module):
-    """First-block features (one bin per semitone) → two convolutions that pool time only → mean and max over
+    """First-block features (one bin per semitone; of the block outputs it is given) → two convolutions that pool time only → mean and max over
     time → folded over octaves: (batch, 2 * channels * bins_per_octave). Every step treats pitch positions alike
     (convolutions, channel-wise norms), so shifting the input by a semitone rotates the output by one bin."""
 
@@ -258,8 +315,8 @@ class PitchClassKeyPath(nn.Module):
         )
         self.norm = nn.BatchNorm1d(self.output_channels)
 
-    def forward(self, first_block: torch.Tensor) -> torch.Tensor:
-        features = self.layers(first_block)  # (batch, channels, octaves * bins_per_octave, frames)
+    def forward(self, block_outputs: list[torch.Tensor]) -> torch.Tensor:
+        features = self.layers(block_outputs[0])  # (batch, channels, octaves * bins_per_octave, frames)
         pooled = torch.cat([features.mean(dim=-1), features.amax(dim=-1)], dim=1)
         folded = pooled.reshape(pooled.shape[0], self.output_channels, self.octaves, self.bins_per_octave).mean(dim=2)
         return self.norm(folded).flatten(1)
@@ -378,9 +435,10 @@ def encoder_config_from_dict(architecture: dict[str, Any]):
 
 
 def encoder_config_to_dict(config) -> dict[str, Any]:
+    """The config as config.json holds it: plain JSON values (options as their strings, channels as a list)."""
     for kind, (_, config_class) in ENCODER_TYPES.items():
         if isinstance(config, config_class):
-            values = asdict(config)
+            values = {name: value.value if isinstance(value, StrEnum) else value for name, value in asdict(config).items()}
             values["channels"] = list(values["channels"])
             return {"type": kind, **values}
     raise TypeError(f"not an encoder config: {config!r}")
@@ -439,8 +497,9 @@ def receptive_window_seconds(config) -> float:
 
 
 __all__ = [
-    "AudioModel", "BlockStatistics", "ClassifierHead", "HeadSpec", "LogFreqCNN", "LogFreqCNNConfig", "ProjectionHead",
+    "AudioModel", "BlockStatistics", "ClassifierHead", "EmbeddingPooling", "HeadSpec", "KeyPath", "LogFreqCNN",
+    "LogFreqCNNConfig", "PathKind", "PitchInvariantPath", "PitchPositionPath", "ProjectionHead",
     "SampleCNN", "SampleCNNConfig", "build_encoder", "count_parameters", "encoder_config_from_dict",
-    "encoder_config_to_dict", "log_frequency_filterbank", "receptive_window_seconds", "statistics_dimension", "EMBEDDING_DIM",
+    "encoder_config_to_dict", "log_frequency_filterbank", "path_kinds", "receptive_window_seconds", "statistics_dimension", "EMBEDDING_DIM",
     "PROJECTION_DIM",
 ]

@@ -1,6 +1,7 @@
 """Run-folder checkpoints: weights as safetensors, optimizer + random state as a ``weights_only``-loadable file.
 
-    <run>/checkpoints/step_000500/model.safetensors   learner weights (encoder.*, projection.*, heads)
+    <run>/checkpoints/step_000500/model.safetensors   learner weights (encoder.*, projection.*, heads), their
+                                                      layout in the metadata (engine.weight_layouts)
     <run>/checkpoints/step_000500/state.pt            step, optimizer, rank 0 random states
     <run>/checkpoints/step_000500/rng_rank1.pt        random states of every other rank (DDP)
     <run>/checkpoints/latest                          name of the newest complete checkpoint
@@ -19,16 +20,19 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 from torch import nn
 
 from engine.networks import build_encoder
+from engine.weight_layouts import CURRENT_LAYOUT, OLDEST_LAYOUT, WeightLayoutError, convert_weights
 from engine.run_folder import (
     CHECKPOINT_PREFIX, CHECKPOINT_WEIGHTS_FILE as WEIGHTS_FILE, CHECKPOINTS_DIR, LATEST_FILE, SAVED_FILE, SET_ASIDE_PREFIX,
     RunFolderError, checkpoint_name, checkpoints_root, latest_checkpoint, read_summary, run_dir_of,
 )
 
 STATE_FILE = "state.pt"
+LAYOUT_KEY = "format_version"  # in the weights' safetensors metadata, as a model folder's weights have it
 
 
 class CheckpointError(Exception):
@@ -42,7 +46,7 @@ def rng_file(rank: int) -> str:
 def save_weights(folder: Path, state_dict: dict[str, torch.Tensor]) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     tensors = {name: tensor.detach().contiguous().cpu() for name, tensor in state_dict.items()}
-    save_file(tensors, str(folder / WEIGHTS_FILE))
+    save_file(tensors, str(folder / WEIGHTS_FILE), metadata={LAYOUT_KEY: str(CURRENT_LAYOUT)})
 
 
 def save_state(folder: Path, rank: int, state: dict[str, Any]) -> None:
@@ -108,10 +112,20 @@ def resolve_checkpoint(path: Path | str) -> Path:
 
 
 def load_weights(folder: Path) -> dict[str, torch.Tensor]:
+    """A checkpoint's learner weights in the current layout (a checkpoint saved before it is converted)."""
+    path = folder / WEIGHTS_FILE
     try:
-        return load_file(str(folder / WEIGHTS_FILE))
-    except (OSError, ValueError) as error:
+        with safe_open(str(path), framework="pt") as handle:
+            layout = int((handle.metadata() or {}).get(LAYOUT_KEY, OLDEST_LAYOUT))
+        weights = load_file(str(path))
+    except (SafetensorError, OSError, ValueError) as error:
         raise CheckpointError(f"{folder}: unreadable {WEIGHTS_FILE} ({error})") from None
+    if layout == CURRENT_LAYOUT:
+        return weights
+    try:
+        return convert_weights(weights, read_run_summary(folder)["architecture"], layout)
+    except WeightLayoutError as error:
+        raise CheckpointError(f"{folder}: {error}") from None
 
 
 def load_state(folder: Path, rank: int) -> dict[str, Any]:

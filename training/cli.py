@@ -150,6 +150,7 @@ def _train(args: argparse.Namespace, events: EventWriter) -> int:
     import torch.distributed
 
     from training.config import TrainConfig, load_config
+    from training.resolve import resolve_training
     from training.trainer import Trainer
 
     config = load_config(args.config) if args.config else TrainConfig()
@@ -160,7 +161,7 @@ def _train(args: argparse.Namespace, events: EventWriter) -> int:
         config.run.steps = args.steps
     if args.output_dir:
         config.run.output_dir = args.output_dir
-    trainer = Trainer(config, mode=args.command, fresh=args.fresh, override=args.override, events=events)
+    trainer = Trainer(resolve_training(config, args.command), fresh=args.fresh, override=args.override, events=events)
     _interrupt_on_stop_signals()
     try:
         trainer.fit()
@@ -186,7 +187,7 @@ def _cache(args: argparse.Namespace) -> int:
 
     from training.config import load_config
     from training.data import AudioCache
-    from training.trainer import cache_plan
+    from training.resolve import cache_plan
 
     config = load_config(args.config)
     sample_rate, entries = cache_plan(config)

@@ -24,6 +24,7 @@ from engine.analyzer import Analyzer
 from engine.audio import AudioDecodeError, read_windows
 from engine.model_folder import load_model, save_model
 from engine.model_spec import MODEL_CARD_FILE
+from engine.networks import BlockStatistics
 from training.data import read_manifest
 
 Progress = Callable[[int, int], None]
@@ -52,8 +53,8 @@ def reference_track_vectors(analyzer: Analyzer, paths: list[str], progress: Prog
 
 def fold_centre(network: torch.nn.Module, centre: torch.Tensor) -> None:
     """Make every window embedding ``centre`` smaller, keeping the tag head's outputs as they were."""
-    statistics = getattr(network.encoder, "block_statistics", None)
-    if statistics is None:
+    statistics = getattr(network.encoder, "embedding", None)
+    if not isinstance(statistics, BlockStatistics):
         raise CentreError("only a statistics embedding (embedding_pooling = \"statistics\") can be centred")
     with torch.no_grad():
         if network.tag_head is not None:

@@ -55,6 +55,7 @@ from training.library_labels import (
 )
 from training.metrics import tag_metrics
 from training.probes import ProbeSettings, train_head
+from training.resolve import resolve_training
 from training.trainer import Trainer
 
 DEFAULT_CONFIG = Path(__file__).resolve().parent / "configs" / "from_library.toml"
@@ -173,7 +174,7 @@ class LibraryTraining:
         self.say(f"finetuning {self.base.config.name} for {config.run.steps} steps on {len(self.plan.train_labeled)} "
                  f"tagged + {len(self.plan.unlabeled)} untagged tracks "
                  f"(decoding them first) ...")
-        trainer = Trainer(config, mode="finetune", events=events)  # decodes the training tracks into the audio cache first
+        trainer = Trainer(resolve_training(config, "finetune"), events=events)  # decodes the training tracks into the audio cache first
         set_up = time.monotonic()
         resumed_from = trainer.step
         losses = trainer.fit()

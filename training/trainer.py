@@ -30,20 +30,15 @@ import time
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 
 from engine.keys import KEY_CLASS_NAMES
-from engine.model_folder import CONFIG_FILE as MODEL_CONFIG_FILE
-from engine.model_folder import WEIGHTS_FILE as MODEL_WEIGHTS_FILE
-from engine.model_folder import ModelLoadError, load_model
-from engine.networks import LogFreqCNNConfig, encoder_config_from_dict, encoder_config_to_dict, statistics_dimension
-from engine.run_folder import (
-    TENSORBOARD_DIR, RunFolderError, checkpoint_folder, labels_path, metrics_path, read_labels, run_dir_of, summary_path,
-)
+from engine.networks import BlockStatistics
+from engine.run_folder import TENSORBOARD_DIR, checkpoint_folder, labels_path, metrics_path, summary_path
 from engine.training_events import TRAINING, EventWriter
 from engine.tag_suggestions import label_field
 from training import checkpoints
@@ -54,6 +49,9 @@ from training.data import (
 )
 from training.learner import Learner
 from training.prefetch import BatchPrefetcher
+
+if TYPE_CHECKING:  # training.resolve imports this module (for TrainingError)
+    from training.resolve import ResolvedTraining
 
 STATISTICS_FIT_BATCHES = 16  # 16 x batch_size windows fix a statistics embedding's standardisation
 # How long ranks wait for each other to finish decoding the audio cache (on a gloo group of its own; NCCL's
@@ -106,38 +104,26 @@ def setup_distributed(device_setting: str) -> tuple[int, int, torch.device]:
 
 
 class Trainer:
-    """Sets up data, augmentation, learner and optimizer from a ``TrainConfig``; ``fit()`` runs the loop."""
+    """Sets up data, augmentation, learner and optimizer from a resolved ``TrainConfig``; ``fit()`` runs the loop."""
 
-    def __init__(self, config: TrainConfig, mode: str = "pretrain", fresh: bool = False, override: bool = False,
+    def __init__(self, training: ResolvedTraining, fresh: bool = False, override: bool = False,
                  events: EventWriter | None = None) -> None:
-        self.config, self.mode = config, mode
+        """``training`` comes from ``training.resolve.resolve_training``: the trainer runs it as it is."""
+        config = training.config
+        self.config, self.mode = config, str(training.mode)
         self.rank, self.world_size, self.device = setup_distributed(config.run.device)
         self.events = events if events is not None and self.rank == 0 else EventWriter()  # one stream: rank 0's
         self.run_dir = Path(config.run.output_dir)
         if config.data.batch_size % self.world_size:
             raise TrainingError(f"data.batch_size {config.data.batch_size} is not divisible by {self.world_size} processes")
         torch.manual_seed(config.run.seed + self.rank)
-        initial_weights, initial_tag_names = None, None
-        if mode == "finetune" and config.finetune.init_from:
-            config.encoder, initial_weights, initial_tag_names = initial_encoder(Path(config.finetune.init_from))
-        if mode == "finetune" and config.finetune.embedding_pooling:
-            config.encoder = {**config.encoder, "embedding_pooling": config.finetune.embedding_pooling}
-            if config.finetune.embedding_pooling == "statistics":
-                config.encoder["embedding_dim"] = statistics_dimension(config.encoder.get("channels", LogFreqCNNConfig.channels))
-        if mode == "finetune" and config.finetune.key_path:
-            config.encoder = {**config.encoder, "key_path": config.finetune.key_path}
-        try:
-            encoder_config = encoder_config_from_dict(config.encoder)
-        except (TypeError, ValueError) as error:
-            raise TrainingError(f"[encoder]: {error}") from None
-        architecture = self.architecture = encoder_config_to_dict(encoder_config)
-        self.sample_rate, self.window_samples = encoder_config.sample_rate, encoder_config.window_samples
-        if mode == "finetune" and config.finetune.key_weight > 0:
-            config.augment.pitch_integer = True  # key labels can only follow whole-semitone shifts
+        architecture = self.architecture = training.architecture
+        initial_weights = training.start.weights_for(architecture) if training.start is not None else None
+        self.sample_rate, self.window_samples = training.encoder.sample_rate, training.encoder.window_samples
         self.augmenter = BatchAugmenter(config.augment, self.sample_rate, self.window_samples, seed=config.run.seed * 1000 + self.rank)
 
         self.composer, self.vocabulary = self._make_data()
-        finetune = config.finetune if mode == "finetune" else None
+        finetune = training.finetune
         self.learner = Learner(
             architecture,
             config.loss,
@@ -146,11 +132,11 @@ class Trainer:
             with_key=bool(finetune and config.finetune.key_weight > 0),
         )
         if initial_weights is not None:
-            if initial_tag_names != self.vocabulary.names:  # a tag head is only kept for the very same labels
+            if training.start.tag_names != self.vocabulary.names:  # a tag head is only kept for the very same labels
                 initial_weights = {name: t for name, t in initial_weights.items() if not name.startswith("tag_head.")}
             self.learner.load_state_dict(_fitting_heads(initial_weights, self.learner.state_dict()), strict=False)
-        statistics = getattr(self.learner.encoder, "block_statistics", None)
-        if statistics is not None and not int(statistics.fitted):
+        statistics = getattr(self.learner.encoder, "embedding", None)
+        if isinstance(statistics, BlockStatistics) and not int(statistics.fitted):
             self._fit_block_statistics(statistics)
         if finetune and finetune.trainable:
             try:
@@ -478,50 +464,6 @@ class Trainer:
                     writer.add_scalar(f"train/{name}", value, self.step)
 
 
-def initial_encoder(path: Path) -> tuple[dict[str, Any], dict[str, torch.Tensor], list[str] | None]:
-    """(architecture, learner weights to start from, tag names of those weights' tag head or None) of a model
-    folder (engine format) or a training run."""
-    if (path / MODEL_CONFIG_FILE).is_file() and (path / MODEL_WEIGHTS_FILE).is_file():
-        try:
-            loaded = load_model(path)
-        except ModelLoadError as error:
-            raise TrainingError(str(error)) from None
-        state = {name: tensor for name, tensor in loaded.network.state_dict().items()
-                 if name.startswith(("encoder.", "key_head.", "tag_head."))}
-        return loaded.config.architecture, state, loaded.config.tag_names or None
-    folder = checkpoints.resolve_checkpoint(path)
-    architecture = checkpoints.read_run_summary(folder)["architecture"]
-    weights = checkpoints.load_weights(folder)
-    # A run's heads travel as a model folder's do: a frozen key head must be the trained one, not a fresh one.
-    kept = {name: t for name, t in weights.items() if name.startswith(("encoder.", "projection.", "key_head.", "tag_head."))}
-    return architecture, kept, _run_tag_names(run_dir_of(folder))
-
-
-def _run_tag_names(run_dir: Path) -> list[str] | None:
-    """The labels of a run's tag head (its labels.json), or None when it has none."""
-    try:
-        labels = read_labels(run_dir)
-    except RunFolderError:
-        return None
-    names = labels.get("tags") if isinstance(labels, dict) else None
-    return list(names) if names else None
-
-
-def cache_plan(config: TrainConfig) -> tuple[int, list[ManifestEntry]]:
-    """(sample rate, entries) of what training with ``config`` decodes: every manifest it names (split
-    ``data.split``) at the sample rate of the encoder it trains (a finetune's starting model's, when given)."""
-    encoder = config.encoder
-    if config.finetune.init_from and config.finetune.manifest:
-        encoder = initial_encoder(Path(config.finetune.init_from))[0]
-    try:
-        sample_rate = encoder_config_from_dict(encoder).sample_rate
-    except (TypeError, ValueError) as error:
-        raise TrainingError(f"[encoder]: {error}") from None
-    manifests = (config.data.unlabeled_manifest, config.data.labeled_manifest, config.finetune.manifest,
-                 config.finetune.unlabeled_manifest)
-    return sample_rate, [entry for manifest in manifests if manifest for entry in read_manifest(manifest, config.data.split)]
-
-
 def _fitting_heads(initial: dict[str, torch.Tensor], own: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """``initial`` without head weights that this learner has no place for (no such head, or another shape, as
     the training projection has when the embedding changes width)."""
@@ -547,4 +489,4 @@ def _progress(enabled: bool, mode: str):
     )
 
 
-__all__ = ["Trainer", "TrainingError", "cache_plan", "learning_rate", "setup_distributed"]
+__all__ = ["Trainer", "TrainingError", "learning_rate", "setup_distributed"]

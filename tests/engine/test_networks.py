@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from engine.networks import (
-    ClassifierHead, LogFreqCNN, LogFreqCNNConfig, PitchClassKeyHead, SampleCNN, SampleCNNConfig, build_key_head,
+    BlockStatistics, ClassifierHead, LogFreqCNN, LogFreqCNNConfig, PitchClassKeyHead, PitchClassKeyPath, PitchPositionPath,
+    SampleCNN, SampleCNNConfig, build_key_head,
 )
 
 RATE = 16000
@@ -33,7 +34,7 @@ def test_pitch_pooling_gives_the_same_tensor_to_embedding_and_key_head():
     with torch.no_grad():
         embedding, key_features = encoder.encode(audio)
     assert embedding is key_features and embedding.shape == (2, 512)
-    assert encoder.invariant_projection is None
+    assert isinstance(encoder.embedding, PitchPositionPath) and encoder.key_path is None
 
 
 def test_invariant_embedding_moves_less_than_the_key_path_under_transposition():
@@ -103,12 +104,12 @@ def test_statistics_embedding_is_every_blocks_standardised_channel_statistics():
     channels = (24, 48, 96, 192)
     encoder = LogFreqCNN(LogFreqCNNConfig(embedding_pooling="statistics", key_path="pitch_class",
                                           embedding_dim=statistics_dimension(channels))).eval()
-    assert encoder.projection is None and encoder.invariant_projection is None
+    assert isinstance(encoder.embedding, BlockStatistics) and isinstance(encoder.key_path, PitchClassKeyPath)
     audio = torch.randn(6, encoder.config.window_samples) * 0.1
     with torch.no_grad():
         raw = BlockStatistics.raw(encoder.block_outputs(audio))
         unfitted, key_features = encoder.encode(audio)
-        encoder.block_statistics.fit(raw)
+        encoder.embedding.fit(raw)
         fitted, _ = encoder.encode(audio)
     assert raw.shape == (6, 3 * sum(channels)) and key_features.shape[1] == encoder.key_path.output_channels * 12
     torch.testing.assert_close(unfitted, raw)  # until fitted, the statistics pass through
@@ -116,7 +117,7 @@ def test_statistics_embedding_is_every_blocks_standardised_channel_statistics():
     assert varying.sum() > raw.shape[1] // 4
     torch.testing.assert_close(fitted.mean(dim=0)[varying], torch.zeros(int(varying.sum())), atol=1e-3, rtol=0)
     torch.testing.assert_close(fitted.std(dim=0)[varying], torch.ones(int(varying.sum())), atol=1e-3, rtol=0)
-    assert int(encoder.block_statistics.fitted) == 1 and "block_statistics.mean" in encoder.state_dict()
+    assert int(encoder.embedding.fitted) == 1 and "embedding.mean" in encoder.state_dict()
 
 
 def test_statistics_embedding_needs_its_own_width():

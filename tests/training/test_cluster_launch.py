@@ -29,6 +29,7 @@ def _slow_cache_worker(rank: int, init_file: str, manifest: str, cache: str, out
     os.environ.update(RANK=str(rank), WORLD_SIZE="2", OMP_NUM_THREADS="1")
     dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=2, timeout=COLLECTIVE_TIMEOUT)
     from training.audio_cache import AudioCache
+    from training.resolve import resolve_training
     from training.trainer import Trainer
 
     if rank == 0:
@@ -41,7 +42,7 @@ def _slow_cache_worker(rank: int, init_file: str, manifest: str, cache: str, out
 
         AudioCache.build = slow_build
     config = small_config(Path(manifest), Path(cache), Path(out_dir) / "run", run={"steps": 1, "checkpoint_every": 1})
-    trainer = Trainer(config, fresh=True)
+    trainer = Trainer(resolve_training(config), fresh=True)
     losses = trainer.fit()
     tracks = len(trainer.composer.labeled) + len(trainer.composer.unlabeled)
     Path(out_dir, f"rank{rank}.json").write_text(json.dumps({"tracks": tracks, "losses": losses}))

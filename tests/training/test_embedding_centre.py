@@ -32,7 +32,7 @@ def _statistics_model(folder, pooling: str = "statistics"):
     if pooling == "statistics":
         audio = torch.from_numpy(audio_factory.noise(2.7 * 4, seed=5, sample_rate=16000).reshape(4, -1))
         with torch.inference_mode():
-            network.encoder.block_statistics.fit(network.encoder.block_statistics.raw(network.encoder.block_outputs(audio)))
+            network.encoder.embedding.fit(network.encoder.embedding.raw(network.encoder.block_outputs(audio)))
     return save_model(folder, network, config)
 
 

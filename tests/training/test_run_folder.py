@@ -15,6 +15,7 @@ from training import cli
 from training.checkpoints import latest_checkpoint, saved_checkpoints
 from training.data import BatchComposer, Track
 from training.prefetch import BatchPrefetcher
+from training.resolve import resolve_training
 from training.trainer import Trainer, TrainingError
 
 
@@ -22,29 +23,29 @@ def test_a_fresh_start_in_an_old_run_folder_keeps_the_new_runs_checkpoints(chord
     """Retention used to sort step folders by name across runs: the old run's step 3 outranked the new step 1,
     which was deleted, and `latest` pointed at nothing."""
     run_dir = tmp_path / "run"
-    Trainer(small_config(chord_manifest, shared_cache, run_dir, run={"steps": 3, "checkpoint_every": 1, "keep_checkpoints": 2}),
+    Trainer(resolve_training(small_config(chord_manifest, shared_cache, run_dir, run={"steps": 3, "checkpoint_every": 1, "keep_checkpoints": 2})),
             fresh=True).fit()
     assert saved_checkpoints(run_dir) == ["step_0000002", "step_0000003"]
     config = small_config(chord_manifest, shared_cache, run_dir, run={"steps": 1, "checkpoint_every": 1, "keep_checkpoints": 2})
-    Trainer(config, fresh=True).fit()
+    Trainer(resolve_training(config), fresh=True).fit()
     assert latest_checkpoint(run_dir) == run_dir / "checkpoints" / "step_0000001"
     assert saved_checkpoints(run_dir) == ["step_0000001"]
     (aside,) = run_dir.glob("checkpoints.replaced-*")
     assert sorted(path.name for path in aside.glob("step_*")) == ["step_0000002", "step_0000003"]
     config.run.steps = 2
-    assert Trainer(config).step == 1  # the next start resumes the new run
+    assert Trainer(resolve_training(config)).step == 1  # the next start resumes the new run
 
 
 def test_resuming_with_another_configuration_is_refused_naming_the_keys_unless_overridden(
     chord_manifest, shared_cache, tmp_path, capsys
 ):
     run_dir = tmp_path / "run"
-    Trainer(small_config(chord_manifest, shared_cache, run_dir, run={"steps": 1}), fresh=True).fit()
+    Trainer(resolve_training(small_config(chord_manifest, shared_cache, run_dir, run={"steps": 1})), fresh=True).fit()
     changed = small_config(chord_manifest, shared_cache, run_dir, run={"steps": 2}, optim={"lr": 2e-3},
                            data={"labeled_share": 0.25})
     with pytest.raises(TrainingError, match=r"data\.labeled_share 0\.5 -> 0\.25, optim\.lr 0\.001 -> 0\.002.*--override"):
-        Trainer(changed)
-    trainer = Trainer(changed, override=True)
+        Trainer(resolve_training(changed))
+    trainer = Trainer(resolve_training(changed), override=True)
     assert trainer.step == 1 and trainer.fit()
     summary = json.loads((run_dir / "config.json").read_text())
     assert summary["config"]["optim"]["lr"] == 2e-3
@@ -53,7 +54,7 @@ def test_resuming_with_another_configuration_is_refused_naming_the_keys_unless_o
 
     wider = small_config(chord_manifest, shared_cache, run_dir, run={"steps": 3}, encoder={"channels": [8, 16, 32, 128]})
     with pytest.raises(TrainingError, match="another encoder architecture"):
-        Trainer(wider, override=True)
+        Trainer(resolve_training(wider), override=True)
     config_file = tmp_path / "run.toml"
     config_file.write_text(
         f'[run]\noutput_dir = "{run_dir}"\nsteps = 3\nprogress = false\n[optim]\nlr = 0.005\n'
@@ -69,7 +70,7 @@ def test_resuming_with_another_configuration_is_refused_naming_the_keys_unless_o
 def test_a_labeled_share_that_rounds_to_zero_is_refused_before_training(chord_manifest, shared_cache, tmp_path):
     config = small_config(chord_manifest, shared_cache, tmp_path / "run", data={"labeled_share": 0.05})
     with pytest.raises(TrainingError, match="rounds to 0 labeled clips"):
-        Trainer(config, fresh=True)
+        Trainer(resolve_training(config), fresh=True)
 
 
 def _composer(seed: int = 2) -> BatchComposer:

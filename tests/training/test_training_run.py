@@ -9,11 +9,13 @@ import torch
 
 from training_configs import small_config
 from engine.model_folder import load_model
+from engine.networks import PitchInvariantPath
 from engine.run_folder import read_metrics
 from training import cli
 from training.checkpoints import load_encoder, load_weights, resolve_checkpoint
 from training.export import export_model
 from training.probes import ProbeSettings, run_probes, track_chunks
+from training.resolve import resolve_training
 from training.trainer import Trainer, TrainingError
 
 CHANCE = 0.25  # four keys
@@ -24,7 +26,7 @@ FIRST_BATCH_LOSS_DROP = 0.1  # measured after 8 steps: 2.69 -> 2.44; without opt
 def pretrained_run(tmp_path_factory, chord_manifest, shared_cache):
     run_dir = tmp_path_factory.mktemp("run")
     config = small_config(chord_manifest, shared_cache, run_dir, run={"steps": 8, "checkpoint_every": 4})
-    losses = Trainer(config, fresh=True).fit()
+    losses = Trainer(resolve_training(config), fresh=True).fit()
     return run_dir, losses
 
 
@@ -47,7 +49,7 @@ def test_pretraining_steps_every_weight_and_lowers_the_loss_of_its_untrained_twi
     norm statistics change without any optimizer step; so training is judged against an untrained twin of the
     same seed: every weight (not buffer) moved, and the loss on the run's first batch (batch statistics) fell."""
     run_dir, _ = pretrained_run
-    twin = Trainer(small_config(chord_manifest, shared_cache, tmp_path / "twin", run={"steps": 8}), fresh=True)
+    twin = Trainer(resolve_training(small_config(chord_manifest, shared_cache, tmp_path / "twin", run={"steps": 8})), fresh=True)
     initial = {name: parameter.detach().clone() for name, parameter in twin.learner.named_parameters()}
     trained = load_weights(resolve_checkpoint(run_dir))
     assert [name for name, value in initial.items() if torch.equal(value, trained[name])] == []
@@ -64,9 +66,9 @@ def test_pretraining_steps_every_weight_and_lowers_the_loss_of_its_untrained_twi
 def test_resumed_run_gives_the_same_losses_as_uninterrupted(pretrained_run, chord_manifest, shared_cache, tmp_path):
     _, uninterrupted = pretrained_run
     config = small_config(chord_manifest, shared_cache, tmp_path / "resumed", run={"steps": 4, "checkpoint_every": 4})
-    first = Trainer(config, fresh=True).fit()
+    first = Trainer(resolve_training(config), fresh=True).fit()
     config.run.steps = 8
-    trainer = Trainer(config)
+    trainer = Trainer(resolve_training(config))
     assert trainer.step == 4
     second = trainer.fit()
     assert first + second == pytest.approx(uninterrupted, rel=1e-5)
@@ -98,7 +100,7 @@ def test_finetune_from_a_run_trains_heads_and_exports_them(pretrained_run, chord
     config.finetune.init_from = str(run_dir)
     config.finetune.manifest = str(chord_manifest)
     config.finetune.contrastive_weight = 0.5
-    trainer = Trainer(config, mode="finetune", fresh=True)
+    trainer = Trainer(resolve_training(config, "finetune"), fresh=True)
     assert trainer.augmenter.config.pitch_integer
     losses = trainer.fit()
     assert len(losses) == 2
@@ -111,7 +113,7 @@ def test_divergence_stops_with_a_clear_message(chord_manifest, shared_cache, tmp
     config = small_config(chord_manifest, shared_cache, tmp_path / "nan", run={"steps": 5})
     config.optim.lr = float("inf")
     with pytest.raises(TrainingError, match="training diverged"):
-        Trainer(config, fresh=True).fit()
+        Trainer(resolve_training(config), fresh=True).fit()
 
 
 def test_cli_exit_codes_and_probe_json(pretrained_run, chord_manifest, shared_cache, tmp_path, capsys):
@@ -142,11 +144,13 @@ def test_finetune_to_an_invariant_embedding_keeps_the_key_path_and_exports(pretr
     config.finetune.unlabeled_manifest = str(chord_manifest)
     config.finetune.contrastive_weight = 1.0
     config.finetune.embedding_pooling = "invariant"
-    trainer = Trainer(config, mode="finetune", fresh=True)
+    trainer = Trainer(resolve_training(config, "finetune"), fresh=True)
     start, _, _ = load_encoder(run_dir)
-    # The pitch-position path starts from the pretrained weights; the invariant path is new.
-    torch.testing.assert_close(trainer.learner.encoder.projection[0].weight, start.projection[0].weight)
-    assert trainer.fit() and trainer.learner.encoder.invariant_projection is not None
+    # The pitch-position path (the pretrained embedding) starts from the pretrained weights and feeds the key head
+    # now; the invariant embedding path is new.
+    torch.testing.assert_close(trainer.learner.encoder.key_path[0].weight, start.embedding[0].weight)
+    assert isinstance(trainer.learner.encoder.embedding, PitchInvariantPath)
+    assert trainer.fit()
     folder = export_model(tmp_path / "inv", tmp_path / "inv_model")
     loaded = load_model(folder)
     assert loaded.config.architecture["embedding_pooling"] == "invariant"
@@ -167,14 +171,14 @@ def test_a_pitch_class_key_path_is_trained_onto_a_frozen_model(pretrained_run, c
     run_dir, _ = pretrained_run
     base_config = small_config(chord_manifest, shared_cache, tmp_path / "base", run={"steps": 2})
     base_config.finetune.init_from, base_config.finetune.manifest = str(run_dir), str(chord_manifest)
-    Trainer(base_config, mode="finetune", fresh=True).fit()
+    Trainer(resolve_training(base_config, "finetune"), fresh=True).fit()
     base = load_model(export_model(tmp_path / "base", tmp_path / "base_model"))
 
     config = small_config(chord_manifest, shared_cache, tmp_path / "keypath", run={"steps": 3})
     config.finetune.init_from, config.finetune.manifest = str(tmp_path / "base_model"), str(chord_manifest)
     config.finetune.key_path = "pitch_class"
     config.finetune.trainable = ["encoder.key_path.", "key_head."]
-    trainer = Trainer(config, mode="finetune", fresh=True)
+    trainer = Trainer(resolve_training(config, "finetune"), fresh=True)
     before = {name: value.clone() for name, value in trainer.learner.state_dict().items()}
     parameter_names = {name for name, _ in trainer.learner.named_parameters()}
     trainer.fit()
@@ -201,7 +205,7 @@ def test_trainable_prefixes_that_match_nothing_are_refused(chord_manifest, share
     config.finetune.manifest = str(chord_manifest)
     config.finetune.trainable = ["encoder.no_such_layer."]
     with pytest.raises(TrainingError, match="no_such_layer"):
-        Trainer(config, mode="finetune", fresh=True)
+        Trainer(resolve_training(config, "finetune"), fresh=True)
 
 
 def test_finetune_to_a_statistics_embedding_fits_its_standardisation_and_exports(pretrained_run, chord_manifest, shared_cache, tmp_path):
@@ -211,8 +215,8 @@ def test_finetune_to_a_statistics_embedding_fits_its_standardisation_and_exports
     config.finetune.manifest = str(chord_manifest)
     config.finetune.embedding_pooling = "statistics"
     config.finetune.trainable = ["tag_head."]
-    trainer = Trainer(config, mode="finetune", fresh=True)
-    statistics = trainer.learner.encoder.block_statistics
+    trainer = Trainer(resolve_training(config, "finetune"), fresh=True)
+    statistics = trainer.learner.encoder.embedding
     start, _, _ = load_encoder(run_dir)
     # The trunk is the pretrained one; the standardisation was measured before the first step.
     torch.testing.assert_close(trainer.learner.encoder.blocks[0][0].weight, start.blocks[0][0].weight)
@@ -223,7 +227,7 @@ def test_finetune_to_a_statistics_embedding_fits_its_standardisation_and_exports
     loaded = load_model(export_model(tmp_path / "stats", tmp_path / "stats_model"))
     assert loaded.config.architecture["embedding_pooling"] == "statistics" and loaded.config.embedding_dim == 3 * sum(
         loaded.config.architecture["channels"])
-    torch.testing.assert_close(loaded.network.encoder.block_statistics.mean, moments[0])
+    torch.testing.assert_close(loaded.network.encoder.embedding.mean, moments[0])
     outputs = loaded.network(torch.randn(2, loaded.config.window_samples) * 0.1)
     assert outputs["embeddings"].shape == (2, loaded.config.embedding_dim) and "tag_logits" in outputs
 
@@ -235,7 +239,7 @@ def test_finetuning_from_a_run_folder_keeps_its_trained_heads(pretrained_run, ch
     run_dir, _ = pretrained_run
     first = small_config(chord_manifest, shared_cache, tmp_path / "keys", run={"steps": 2})
     first.finetune.init_from, first.finetune.manifest = str(run_dir), str(chord_manifest)
-    Trainer(first, mode="finetune", fresh=True).fit()
+    Trainer(resolve_training(first, "finetune"), fresh=True).fit()
     trained = {name: value for name, value in load_weights(resolve_checkpoint(tmp_path / "keys")).items()
                if name.startswith(("key_head.", "tag_head."))}
     assert any(name.startswith("key_head.") for name in trained) and any(name.startswith("tag_head.") for name in trained)
@@ -243,6 +247,6 @@ def test_finetuning_from_a_run_folder_keeps_its_trained_heads(pretrained_run, ch
     second = small_config(chord_manifest, shared_cache, tmp_path / "next", run={"steps": 1})
     second.finetune.init_from, second.finetune.manifest = str(tmp_path / "keys"), str(chord_manifest)
     second.finetune.trainable = ["encoder.blocks.3."]
-    state = Trainer(second, mode="finetune", fresh=True).learner.state_dict()
+    state = Trainer(resolve_training(second, "finetune"), fresh=True).learner.state_dict()
     for name, value in trained.items():
         torch.testing.assert_close(state[name], value)
