@@ -26,7 +26,7 @@ sys.path.insert(0, str(REPO / "tests"))
 from engine.library import Library  # noqa: E402
 from engine.model_folder import DEFAULT_MODEL_DIR  # noqa: E402
 from tagged_library import generate_tagged_library  # noqa: E402
-from training.from_library import LibraryTraining, plan_text, result_text  # noqa: E402
+from training.from_library import FromLibrarySettings, LibraryTraining, plan_text, result_text  # noqa: E402
 
 PER_THOUSAND = 1000
 
@@ -57,8 +57,8 @@ def run(args: argparse.Namespace) -> dict:
         indexed = library.index([music], workers=args.workers)
         index_seconds = time.monotonic() - started
     say = lambda message: print(message, file=sys.stderr, flush=True)  # noqa: E731
-    with LibraryTraining(database, ["genre", "mood"], name="bench", min_tracks=args.min_tracks,
-                         steps=args.steps, say=say) as training:
+    settings = FromLibrarySettings(("genre", "mood"), name="bench", min_tracks=args.min_tracks, steps=args.steps)
+    with LibraryTraining(settings, database, say=say) as training:
         report = training.report()
         say(plan_text(report))
         report["training"] = training.train()

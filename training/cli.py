@@ -283,13 +283,14 @@ def _from_library(args: argparse.Namespace, events: EventWriter) -> int:
     from engine.cli_progress import IndexProgressDisplay
     from engine.interrupts import CancelOnInterrupt
     from engine.results import IndexProgress
-    from training.from_library import DEFAULT_CONFIG, LibraryTraining, plan_text, result_text
+    from training.from_library import DEFAULT_CONFIG, FromLibrarySettings, LibraryTraining, plan_text, result_text
 
     events.announce(PLANNING)
-    fields = [name.strip().lower() for name in args.labels.split(",") if name.strip()]
+    fields = tuple(name.strip().lower() for name in args.labels.split(",") if name.strip())
+    settings = FromLibrarySettings(fields, args.name or "", args.min_tracks, args.holdout, args.max_unlabeled,
+                                   steps=args.steps, config_path=args.config or DEFAULT_CONFIG)
     say = lambda message: print(message, file=sys.stderr, flush=True)  # noqa: E731
-    with LibraryTraining(args.db, fields, args.name, args.base, args.min_tracks, args.holdout, args.max_unlabeled,
-                         args.steps, args.config or DEFAULT_CONFIG, args.fresh, say=say) as run:
+    with LibraryTraining(settings, args.db, args.base, args.fresh, say=say) as run:
         report = run.report()
         if args.dry_run:
             events.done()

@@ -90,10 +90,11 @@ SUGGESTION_MODEL_STEPS = 40
 def train_suggestion_model(database: Path, work: Path) -> Path:
     """A real "my-library-tags" model: `engine train from-library --labels genre,mood` on the indexed library,
     briefly, from the shipped model. Its tag head names its labels by field, so it suggests tags."""
-    from training.from_library import LibraryTraining
+    from training.from_library import FromLibrarySettings, LibraryTraining
 
-    with LibraryTraining(database, ["genre", "mood"], name="my-library-tags", min_tracks=3,
-                         steps=SUGGESTION_MODEL_STEPS, config_path=write_small_config(work), say=print) as training:
+    settings = FromLibrarySettings(("genre", "mood"), name="my-library-tags", min_tracks=3, steps=SUGGESTION_MODEL_STEPS,
+                                   config_path=write_small_config(work))
+    with LibraryTraining(settings, database, say=print) as training:
         training.train()
         return training.model_dir
 
