@@ -190,6 +190,7 @@ class LandmarkIndex:
             members = None  # left from another build: the next change rebuilds
         if not self._agrees_with_store(rows):
             return
+        row_file.release_before(row_file.shape[1])  # the check's binary searches mapped whole cached blocks
         self._map_rows(row_file, saved=True)
         self._state, self._members, self._saved = state, members, True
 

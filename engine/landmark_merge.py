@@ -7,9 +7,10 @@ temporary files, and the runs are merged block by block into three row files tha
 stays at a few blocks whatever the library's size. Ties (equal hashes) keep run order, then order within a run,
 so a merge of the saved index with new rows gives exactly the rows a rebuild would.
 
-The runs (and the saved index, when a catch-up merges into it) are read through memory maps (``RowFile``) whose
-pages are handed back as the merge moves past them: a page read stays in the system's file cache but leaves the
-process's resident set, which would otherwise grow by the whole index (255 MiB of 457 at 30k tracks).
+The runs (and the saved index, when a catch-up merges into it) are read block by block with plain reads
+(``RowFile``), not through their memory maps: a mapped page that has been read stays in the process's resident
+set, and reading ahead maps whole cached blocks around it, so a merge through the maps grew the process by the
+whole index (a 30k-track rebuild: 295 MiB file-backed of a 628 MiB peak).
 """
 
 from __future__ import annotations
@@ -33,11 +34,12 @@ ROW_DTYPE = np.dtype(np.uint32)
 
 
 class RowFile:
-    """A saved (3, n) uint32 rows ``.npy`` mapped read-only, whose pages are handed back to the system as the merge
-    passes them (``release_before``). A page handed back and read again is simply read again from the file."""
+    """A saved (3, n) uint32 rows ``.npy``: mapped read-only as ``rows`` for lookups, and read block by block into
+    memory (``hashes``, ``block``) by a merge, which then maps nothing."""
 
     def __init__(self, path: Path) -> None:
-        with open(path, "rb") as handle:
+        handle = self._handle = open(path, "rb")  # kept open: reads see the file mapped, even once it is replaced
+        try:
             version = np.lib.format.read_magic(handle)
             read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
             shape, fortran_order, dtype = read_header(handle)
@@ -47,19 +49,38 @@ class RowFile:
             if os.fstat(handle.fileno()).st_size < offset + shape[0] * shape[1] * ROW_DTYPE.itemsize:
                 raise ValueError(f"rows file cut short: {path}")
             self._map = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
+        except BaseException:
+            handle.close()
+            raise
         self.rows = np.ndarray(shape, ROW_DTYPE, buffer=self._map, offset=offset)
+        self.length = int(shape[1])
         self._offset = offset
-        self._released = 0  # columns before this one have been handed back
 
     @property
     def shape(self) -> tuple[int, int]:
         return self.rows.shape
 
+    def hashes(self, start: int, stop: int) -> np.ndarray:
+        """The hashes of columns ``start:stop`` (clipped to the rows), read from the file."""
+        return self._read((0,), start, stop)[0]
+
+    def block(self, start: int, stop: int) -> np.ndarray:
+        """Columns ``start:stop`` of all three rows, read from the file."""
+        return self._read(range(len(ROW_NAMES)), start, stop)
+
+    def _read(self, rows: Sequence[int], start: int, stop: int) -> np.ndarray:
+        start, stop = min(start, self.length), min(stop, self.length)
+        out = np.empty((len(rows), stop - start), dtype=ROW_DTYPE)
+        for index, row in enumerate(rows):
+            self._handle.seek(self._offset + (row * self.length + start) * ROW_DTYPE.itemsize)
+            if self._handle.readinto(memoryview(out[index]).cast("B")) != out[index].nbytes:
+                raise OSError(f"rows file cut short while merging: {self._handle.name}")
+        return out
+
     def release_before(self, column: int) -> None:
-        """Hand back the whole pages of each row that lie before ``column`` (no-op where madvise is missing). Each
-        call goes back to the row's start: reading ahead maps the whole cached block (folio) around a page, which
-        may reach back before the last call's ``column``."""
-        if column <= self._released or not hasattr(mmap, "MADV_DONTNEED"):
+        """Hand back the mapped pages of each row that lie before ``column`` (no-op where madvise is missing): binary
+        searches through ``rows`` map whole cached blocks (folios) around each page they touch."""
+        if column <= 0 or not hasattr(mmap, "MADV_DONTNEED"):
             return
         length, width = self.rows.shape[1], ROW_DTYPE.itemsize
         for row in range(self.rows.shape[0]):
@@ -69,7 +90,6 @@ class RowFile:
             stop -= stop % mmap.PAGESIZE  # a page partly after ``column`` is still to be read
             if stop > start:
                 self._map.madvise(mmap.MADV_DONTNEED, start, stop - start)
-        self._released = column
 
 
 def sorted_rows(landmarks_by_track: Iterable[tuple[int, Landmarks]]) -> np.ndarray:
@@ -113,14 +133,12 @@ def write_runs(landmarks_by_track: Iterable[tuple[int, Landmarks]], folder: Path
 
 def merge_runs(sources: Sequence[np.ndarray | RowFile], target: Path, work_folder: Path,
                dropped_from_first: np.ndarray | None = None) -> int:
-    """Merge sorted (3, n) runs (arrays, or ``RowFile``s whose pages are handed back as the merge passes them) into
-    one sorted (3, N) uint32 ``.npy`` at ``target``; returns N. ``dropped_from_first`` (a bool lookup by track id)
+    """Merge sorted (3, n) runs (arrays, or ``RowFile``s read block by block) into one sorted (3, N) uint32 ``.npy`` at ``target``; returns N. ``dropped_from_first`` (a bool lookup by track id)
     leaves out the first run's rows of those tracks (the saved index's rows of removed or changed tracks; their new
     rows come in later runs)."""
-    runs = [source.rows if isinstance(source, RowFile) else source for source in sources]
-    files = [(i, source) for i, source in enumerate(sources) if isinstance(source, RowFile)]
+    runs = [source if isinstance(source, RowFile) else _ArrayRows(source) for source in sources]
     positions = [0] * len(runs)
-    lengths = [int(run.shape[1]) for run in runs]
+    lengths = [run.length for run in runs]
     per_run = max(MIN_RUN_BLOCK_ROWS, MERGE_BLOCK_ROWS // max(1, len(runs)))
     parts = [work_folder / f"merged-{name}.u32" for name in ROW_NAMES]
     total = 0
@@ -129,39 +147,64 @@ def merge_runs(sources: Sequence[np.ndarray | RowFile], target: Path, work_folde
             takes = _safe_takes(runs, positions, lengths, per_run)
             pieces = []
             for i, take in takes.items():
-                piece = np.asarray(runs[i][:, positions[i]:positions[i] + take])
+                piece = runs[i].block(positions[i], positions[i] + take)
                 if i == 0 and dropped_from_first is not None and take:
                     piece = piece[:, ~_in_lookup(piece[1], dropped_from_first)]
                 pieces.append(piece)
                 positions[i] += take
-            merged = np.concatenate(pieces, axis=1)  # the pieces are views of the maps: copied here
+            merged = np.concatenate(pieces, axis=1)
             merged = merged[:, np.argsort(merged[0], kind="stable")]
             for row, handle in zip(merged, (hashes_out, tracks_out, frames_out)):
                 handle.write(np.ascontiguousarray(row).tobytes())
             total += merged.shape[1]
-            for i, source in files:
-                source.release_before(positions[i])
     _assemble(parts, target, total)
     for part in parts:
         part.unlink()
     return total
 
 
-def _safe_takes(runs: Sequence[np.ndarray], positions: list[int], lengths: list[int], per_run: int) -> dict[int, int]:
+class _ArrayRows:
+    """Sorted (3, n) rows in memory, read as a ``RowFile`` is."""
+
+    def __init__(self, rows: np.ndarray) -> None:
+        self.rows, self.length = rows, int(rows.shape[1])
+
+    def hashes(self, start: int, stop: int) -> np.ndarray:
+        return self.rows[0, start:stop]
+
+    def block(self, start: int, stop: int) -> np.ndarray:
+        return np.asarray(self.rows[:, start:stop])
+
+
+def _safe_takes(runs: Sequence[RowFile | _ArrayRows], positions: list[int], lengths: list[int],
+                per_run: int) -> dict[int, int]:
     """How many rows of each unfinished run to emit now: those below the smallest last hash of the next blocks of
     the runs that go on past their block (a later block may hold more of that hash), so all rows of one hash go
     out in one step and ties keep run order. When that leaves nothing (one hash fills a whole block), every row
     of that hash, from every run, goes out together."""
     active = [i for i in range(len(runs)) if positions[i] < lengths[i]]
-    open_ends = [runs[i][0, positions[i] + per_run - 1] for i in active if positions[i] + per_run < lengths[i]]
+    open_ends = [runs[i].hashes(positions[i] + per_run - 1, positions[i] + per_run)[0]
+                 for i in active if positions[i] + per_run < lengths[i]]
     if not open_ends:
         return {i: lengths[i] - positions[i] for i in active}
     cutoff = min(open_ends)
-    takes = {i: int(np.searchsorted(runs[i][0, positions[i]:min(lengths[i], positions[i] + per_run)], cutoff,
-                                    side="left")) for i in active}
+    takes = {i: int(np.searchsorted(runs[i].hashes(positions[i], positions[i] + per_run), cutoff, side="left"))
+             for i in active}
     if not any(takes.values()):  # one hash fills a whole block: all of its rows, however far they reach
-        takes = {i: int(np.searchsorted(runs[i][0, positions[i]:], cutoff, side="right")) for i in active}
+        takes = {i: _rows_through(runs[i], positions[i], cutoff, per_run) for i in active}
     return takes
+
+
+def _rows_through(run: RowFile | _ArrayRows, start: int, cutoff: int, chunk: int) -> int:
+    """How many rows from ``start`` have a hash up to ``cutoff``, read ``chunk`` hashes at a time."""
+    count = 0
+    while start + count < run.length:
+        hashes = run.hashes(start + count, start + count + chunk)
+        found = int(np.searchsorted(hashes, cutoff, side="right"))
+        count += found
+        if found < hashes.size:
+            break
+    return count
 
 
 def _in_lookup(track_ids: np.ndarray, lookup: np.ndarray) -> np.ndarray:

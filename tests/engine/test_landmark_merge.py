@@ -62,26 +62,27 @@ def test_an_empty_library_gives_an_empty_index(tmp_path):
     assert _merged([np.load(run) for run in runs], tmp_path).shape == (3, 0)
 
 
-def test_a_merge_of_row_files_hands_back_each_run_block_by_block_and_gives_the_same_rows(small_blocks, tmp_path,
-                                                                                           monkeypatch):
-    """Pages of the mapped runs leave the process as the merge passes them, in steps (never all at the end), so
-    its resident memory does not grow with the index; the merged rows are those of the arrays' merge."""
+def test_a_merge_of_row_files_reads_each_run_once_in_blocks_and_gives_the_same_rows(small_blocks, tmp_path,
+                                                                                     monkeypatch):
+    """Runs on disk are read block by block (never whole), each row once; the merged rows are the arrays' merge."""
     pairs = [(track_id, _landmarks(track_id)) for track_id in range(1, 61)]
     runs = write_runs(iter(pairs), tmp_path)
-    released: dict[int, list[int]] = {}
-    release = RowFile.release_before
-    monkeypatch.setattr(RowFile, "release_before",
-                        lambda self, column: (released.setdefault(id(self), []).append(column), release(self, column)))
+    reads: dict[int, list[tuple[int, int]]] = {}
+    block = RowFile.block
+    monkeypatch.setattr(RowFile, "block",
+                        lambda self, start, stop: (reads.setdefault(id(self), []).append((start, stop)),
+                                                   block(self, start, stop))[1])
     files = [RowFile(run) for run in runs]
     assert np.array_equal(_merged(files, tmp_path), sorted_rows(pairs))
     for row_file in files:
-        steps = released[id(row_file)]
-        assert steps == sorted(steps) and steps[-1] == row_file.shape[1]
-        assert len(set(steps)) > 2  # handed back on the way, not once at the end
+        spans = reads[id(row_file)]
+        assert [stop for _, stop in spans[:-1]] == [start for start, _ in spans[1:]]  # in order, each row once
+        assert spans[0][0] == 0 and spans[-1][1] == row_file.length
+        assert len([span for span in spans if span[1] > span[0]]) > 2  # in steps, not the run at once
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads the mapping's resident size from /proc")
-def test_a_merged_row_file_is_no_longer_resident_in_the_process(monkeypatch, tmp_path):
+def test_merging_row_files_leaves_none_of_their_pages_in_the_process(monkeypatch, tmp_path):
     monkeypatch.setattr(landmark_merge, "MERGE_BLOCK_ROWS", 16_384)
     monkeypatch.setattr(landmark_merge, "MIN_RUN_BLOCK_ROWS", 4_096)
     generator = np.random.default_rng(0)
@@ -94,7 +95,8 @@ def test_a_merged_row_file_is_no_longer_resident_in_the_process(monkeypatch, tmp
         np.save(paths[-1], run)
     files = [RowFile(path) for path in paths]
     assert _merged(files, tmp_path).shape == (3, 2 * rows)
-    assert all(_resident_kib(path) <= 64 for path in paths)  # of ~4,700 KiB each, all of it read
+    assert all(_resident_kib(path) <= 64 for path in paths)  # of ~4,700 KiB each, all of it read (through a map:
+    # all of it resident, and more than the run for a merge of a whole index)
 
 
 def _resident_kib(path) -> int:
