@@ -2,12 +2,14 @@
 
     .venv/bin/python benchmarks/bench_scale.py --tracks 10000 30000          # build, measure, print, save JSON
     .venv/bin/python benchmarks/bench_scale.py --tracks 30000 --profile      # + tracemalloc of the catch-ups
+    .venv/bin/python benchmarks/bench_scale.py --tracks 100000 --seed-from /work/.bench_data/scale/seeded-30000.db
 
 Libraries are built the way the outside measurement did: copies of a few short clips (25 s, 32 kbit/s MP3), each
 copy with its own title tag, so every file is distinct (own bytes, own block hash) while decoding costs stay those
 of one clip. Analysing 30k files takes hours on 2 cores, so the rescan figures use a seeded library: the clips are
 analysed once with the shipped model and every copy is stored with its clip's analysis, landmarks and tempo
-through ``Store.save_tracks`` (what an index run writes). "First track stored" is measured on a fresh database:
+through ``Store.save_tracks`` (what an index run writes); ``--seed-from`` copies those rows from a database seeded
+so instead, which takes minutes at 100k where ``save_tracks`` takes hours on 2 busy cores. "First track stored" is measured on a fresh database:
 ``engine index`` runs until the first track row is committed, then is stopped with Ctrl-C. Peak RSS is the
 ``engine`` process's own maximum resident set (wait4), decode workers not included. Linux starts a child's
 maximum at its parent's (the child runs in the parent's memory until it execs), so whatever allocates much here
@@ -154,6 +156,60 @@ def seed(library: Path, database: Path, model_dir: Path) -> None:
         engine_library.store.save_tracks(batch, model.model_id)
 
 
+def seed_from(library: Path, database: Path, source: Path) -> None:
+    """Store every file of ``library`` with a copy of the rows ``source`` (a database ``seed`` made) holds for the
+    clip it copies: the same database an index run would leave, in minutes instead of hours (``seed`` stores about
+    10 tracks a second on 2 busy cores, so 100k files would take hours). Stats and block hashes are the files' own;
+    the tempo is stamped with this engine's ``TEMPO_VERSION`` (an older stamp would make every track due again)."""
+    from engine.scan import display_path, path_key, quick_hash, scan_paths
+    from engine.tempo import TEMPO_VERSION
+
+    for stale in database.parent.glob(database.name + "*"):
+        stale.unlink()
+    shutil.copyfile(source, database)
+    connection = sqlite3.connect(database)
+    try:
+        track_columns = [row[1] for row in connection.execute("PRAGMA table_info(tracks)") if row[1] != "id"]
+        analysis_columns = [row[1] for row in connection.execute("PRAGMA table_info(analyses)")
+                            if row[1] not in ("id", "track_id")]
+        templates: dict[int, tuple] = {}
+        for track_id, path in connection.execute("SELECT id, path FROM tracks ORDER BY id"):
+            templates.setdefault(_clip_of(path), (track_id,))
+            if len(templates) == BASE_CLIPS:
+                break
+        for clip, (track_id,) in list(templates.items()):
+            track = connection.execute(f"SELECT {', '.join(track_columns)} FROM tracks WHERE id = ?", (track_id,)).fetchone()
+            analysis = connection.execute(f"SELECT {', '.join(analysis_columns)} FROM analyses WHERE track_id = ?",
+                                          (track_id,)).fetchone()
+            landmarks = connection.execute("SELECT version, hashes, frames FROM track_landmarks WHERE track_id = ?",
+                                           (track_id,)).fetchone()
+            analysis = tuple(TEMPO_VERSION if name == "tempo_version" else value
+                             for name, value in zip(analysis_columns, analysis))
+            templates[clip] = (dict(zip(track_columns, track)), analysis, landmarks)
+        with connection:
+            for table in ("crate_tracks", "track_landmarks", "analyses", "tracks", "folders", "problems"):
+                connection.execute(f"DELETE FROM {table}")
+            connection.execute("INSERT INTO folders (path_key, path, added_at) VALUES (?, ?, ?)",
+                                (path_key(str(library)), display_path(str(library)), time.time()))
+        files = sorted(scan_paths([library]).files, key=lambda found: found.path)
+        for start in range(0, len(files), SEED_BATCH):
+            with connection:
+                for found in files[start:start + SEED_BATCH]:
+                    track, analysis, landmarks = templates[_clip_of(found.path)]
+                    track = track | {"path_key": path_key(found.path), "path": display_path(found.path),
+                                     "size": found.size, "mtime_ns": found.mtime_ns, "title": Path(found.path).stem,
+                                     "quick_hash": quick_hash(found.path, found.size)}
+                    track_id = connection.execute(
+                        f"INSERT INTO tracks ({', '.join(track)}) VALUES ({', '.join('?' * len(track))})",
+                        list(track.values())).lastrowid
+                    connection.execute(f"INSERT INTO analyses (track_id, {', '.join(analysis_columns)}) "
+                                       f"VALUES (?{', ?' * len(analysis_columns)})", (track_id, *analysis))
+                    connection.execute("INSERT INTO track_landmarks (track_id, version, hashes, frames) "
+                                       "VALUES (?, ?, ?, ?)", (track_id, *landmarks))
+    finally:
+        connection.close()
+
+
 def _clip_of(path: str) -> int:
     return int(Path(path).stem.removeprefix("track")) % BASE_CLIPS
 
@@ -230,7 +286,7 @@ def profile_catch_up(database: Path, model_dir: Path) -> dict:
 
 
 def measure(out: Path, tracks: int, model_dir: Path, profile: bool, rescan_only: bool = False,
-            skip_change: bool = False) -> dict:
+            skip_change: bool = False, seed_source: Path | None = None) -> dict:
     """Every figure for one library size; ``rescan_only`` reuses the library and seeded database of an earlier
     run and times only the index runs over it; ``skip_change`` leaves out the 1 % change."""
     print(f"{tracks:,} files", flush=True)
@@ -238,7 +294,7 @@ def measure(out: Path, tracks: int, model_dir: Path, profile: bool, rescan_only:
     database = out / f"seeded-{tracks}.db"
     result: dict = {"tracks": tracks}
     if not rescan_only:
-        result |= seed_and_first_index(out, library, database, tracks, model_dir)
+        result |= seed_and_first_index(out, library, database, tracks, model_dir, seed_source)
     if profile:  # in a fresh interpreter: a child started later inherits this process's peak RSS (see above)
         with multiprocessing.get_context("spawn").Pool(1) as pool:
             result["tracemalloc_peak_mib"] = pool.apply(profile_catch_up, (database, model_dir))
@@ -264,12 +320,16 @@ def measure(out: Path, tracks: int, model_dir: Path, profile: bool, rescan_only:
     return result
 
 
-def seed_and_first_index(out: Path, library: Path, database: Path, tracks: int, model_dir: Path) -> dict:
+def seed_and_first_index(out: Path, library: Path, database: Path, tracks: int, model_dir: Path,
+                         seed_source: Path | None = None) -> dict:
     result = {"first_index": first_track_latency(library, out / f"first-{tracks}.db")}
     print(f"  first track stored after {result['first_index']['first_track_seconds']} s "
           f"(CPU {result['first_index']['first_track_cpu_seconds']})", flush=True)
     started = time.monotonic()
-    seed(library, database, model_dir)
+    if seed_source is None:
+        seed(library, database, model_dir)
+    else:
+        seed_from(library, database, seed_source)
     result["seed_seconds"] = round(time.monotonic() - started, 1)
     print(f"  seeded in {result['seed_seconds']} s ({tracks / result['seed_seconds']:.0f} tracks/s stored)", flush=True)
     return result
@@ -287,6 +347,7 @@ def main() -> None:
                         help="reuse the seeded database of an earlier run: only the rescan and 1 %% change runs")
     parser.add_argument("--first-only", action="store_true", help="only the first-track latency of a new database")
     parser.add_argument("--skip-change", action="store_true", help="leave out the 1 %% change run")
+    parser.add_argument("--seed-from", type=Path, help="seed by copying the clips' rows from this seeded database")
     options = parser.parse_args()
     options.out.mkdir(parents=True, exist_ok=True)
     for tracks in options.tracks:
@@ -295,7 +356,8 @@ def main() -> None:
             print(f"{tracks:,} files: first track stored after {first['first_track_seconds']:.1f} s, CPU so far "
                   f"{first['first_track_cpu_seconds']}", flush=True)
             continue
-        measure(options.out, tracks, options.model, options.profile, options.rescan_only, options.skip_change)
+        measure(options.out, tracks, options.model, options.profile, options.rescan_only, options.skip_change,
+                options.seed_from)
 
 
 if __name__ == "__main__":
