@@ -299,6 +299,7 @@ class Trainer:
         self.learner.load_state_dict({k: v.to(self.device) for k, v in checkpoints.load_weights(folder).items()})
         own = checkpoints.load_state(folder, self.rank)
         shared = own if self.rank == 0 else checkpoints.load_state(folder, 0)
+        _check_optimizer_state(shared["optimizer"], self.optimizer, folder)
         self.optimizer.load_state_dict(shared["optimizer"])
         self.step = int(own["step"])
         torch.set_rng_state(own["torch_rng"])
@@ -462,6 +463,23 @@ class Trainer:
             for name, value in record.items():
                 if name not in ("step", "wall_time"):
                     writer.add_scalar(f"train/{name}", value, self.step)
+
+
+def _check_optimizer_state(saved: dict[str, Any], optimizer: torch.optim.Optimizer, folder: Path) -> None:
+    """Refuse a checkpoint's optimizer state whose parameters do not line up with this learner's: the state is
+    kept by position, and a run with an invariant embedding saved before weight layout 2 (engine.weight_layouts)
+    registered its layers in another order. Its weights still carry over to a finetune that starts from it."""
+    parameters = [parameter for group in optimizer.param_groups for parameter in group["params"]]
+    positions = [position for group in saved.get("param_groups", []) for position in group["params"]]
+    state = saved.get("state", {})
+    fits = len(positions) == len(parameters) and all(
+        value.shape == parameter.shape
+        for position, parameter in zip(positions, parameters)
+        for value in state.get(position, {}).values() if torch.is_tensor(value) and value.dim() > 0
+    )
+    if not fits:
+        raise TrainingError(f"{folder}: its optimizer state does not fit this learner's parameters (saved with "
+                            "another layer order): start a finetune from it (finetune.init_from) or start it again with --fresh")
 
 
 def _fitting_heads(initial: dict[str, torch.Tensor], own: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:

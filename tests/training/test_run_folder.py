@@ -106,3 +106,16 @@ def test_the_cache_command_decodes_once_and_resumes(chord_manifest, tmp_path, ca
     assert cli.main(["cache", "--config", str(config_file), "--json"]) == cli.EXIT_OK
     again = json.loads(capsys.readouterr().out)
     assert again["tracks"] == 24 and again["decoded"] == 0
+
+
+def test_an_optimizer_state_saved_in_another_layer_order_is_refused_before_resuming(tmp_path):
+    from training.trainer import _check_optimizer_state
+
+    first, second = torch.nn.Linear(4, 3), torch.nn.Linear(3, 2)
+    saved = torch.optim.Adam([*first.parameters(), *second.parameters()])
+    second(first(torch.ones(1, 4))).sum().backward()
+    saved.step()
+    _check_optimizer_state(saved.state_dict(), saved, tmp_path)  # the same order resumes
+    reordered = torch.optim.Adam([*second.parameters(), *first.parameters()])
+    with pytest.raises(TrainingError, match="optimizer state does not fit"):
+        _check_optimizer_state(saved.state_dict(), reordered, tmp_path)
