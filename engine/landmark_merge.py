@@ -15,9 +15,11 @@ whole index (a 30k-track rebuild: 295 MiB file-backed of a 628 MiB peak).
 
 from __future__ import annotations
 
+import bisect
 import mmap
 import os
 import shutil
+import sys
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -31,6 +33,7 @@ MIN_RUN_BLOCK_ROWS = 16_384  # per run and step, however many runs there are
 COPY_CHUNK_BYTES = 16 << 20
 ROW_NAMES = ("hashes", "tracks", "frames")
 ROW_DTYPE = np.dtype(np.uint32)
+BUCKET_READ_ROWS = 256  # hashes read at once after a bucket's start: most buckets end within them
 
 
 class RowFile:
@@ -68,6 +71,31 @@ class RowFile:
         """Columns ``start:stop`` of all three rows, read from the file."""
         return self._read(range(len(ROW_NAMES)), start, stop)
 
+    def search(self, values: np.ndarray, side: str = "left") -> np.ndarray:
+        """``np.searchsorted(rows[0], values, side)`` by bisection over single hashes read from the file (about
+        log2(n) reads a value), so that nothing gets mapped."""
+        column = _HashColumn(self)
+        find = bisect.bisect_left if side == "left" else bisect.bisect_right
+        return np.array([find(column, value) for value in np.asarray(values).tolist()], dtype=np.int64)
+
+    def bucket_end(self, start: int, value: int) -> int:
+        """The end of the run of ``value`` hashes that starts at ``start`` (``search``'s left bound): one read of
+        ``BUCKET_READ_ROWS`` hashes, a bisection only for a longer run."""
+        ahead = self.hashes(start, start + BUCKET_READ_ROWS)
+        end = start + int(np.searchsorted(ahead, value, side="right"))
+        if end < start + ahead.size or end >= self.length:
+            return end
+        return bisect.bisect_right(_HashColumn(self), value, lo=end)
+
+    def hash_at(self, column: int) -> int:
+        offset = self._offset + column * ROW_DTYPE.itemsize
+        if hasattr(os, "pread"):
+            data = os.pread(self._handle.fileno(), ROW_DTYPE.itemsize, offset)
+        else:
+            self._handle.seek(offset)
+            data = self._handle.read(ROW_DTYPE.itemsize)
+        return int.from_bytes(data, sys.byteorder)  # np.save wrote the rows in this machine's order
+
     def _read(self, rows: Sequence[int], start: int, stop: int) -> np.ndarray:
         start, stop = min(start, self.length), min(stop, self.length)
         out = np.empty((len(rows), stop - start), dtype=ROW_DTYPE)
@@ -76,20 +104,6 @@ class RowFile:
             if self._handle.readinto(memoryview(out[index]).cast("B")) != out[index].nbytes:
                 raise OSError(f"rows file cut short while merging: {self._handle.name}")
         return out
-
-    def release_before(self, column: int) -> None:
-        """Hand back the mapped pages of each row that lie before ``column`` (no-op where madvise is missing): binary
-        searches through ``rows`` map whole cached blocks (folios) around each page they touch."""
-        if column <= 0 or not hasattr(mmap, "MADV_DONTNEED"):
-            return
-        length, width = self.rows.shape[1], ROW_DTYPE.itemsize
-        for row in range(self.rows.shape[0]):
-            start = self._offset + row * length * width
-            stop = start + column * width
-            start -= start % mmap.PAGESIZE  # the page it starts in may hold the row before's end: read again if so
-            stop -= stop % mmap.PAGESIZE  # a page partly after ``column`` is still to be read
-            if stop > start:
-                self._map.madvise(mmap.MADV_DONTNEED, start, stop - start)
 
 
 def sorted_rows(landmarks_by_track: Iterable[tuple[int, Landmarks]]) -> np.ndarray:
@@ -161,6 +175,19 @@ def merge_runs(sources: Sequence[np.ndarray | RowFile], target: Path, work_folde
     for part in parts:
         part.unlink()
     return total
+
+
+class _HashColumn:
+    """A row file's hashes as a sequence for ``bisect``, each read when asked for."""
+
+    def __init__(self, rows: RowFile) -> None:
+        self._rows = rows
+
+    def __len__(self) -> int:
+        return self._rows.length
+
+    def __getitem__(self, column: int) -> int:
+        return self._rows.hash_at(column)
 
 
 class _ArrayRows:

@@ -81,6 +81,19 @@ def test_a_merge_of_row_files_reads_each_run_once_in_blocks_and_gives_the_same_r
         assert len([span for span in spans if span[1] > span[0]]) > 2  # in steps, not the run at once
 
 
+def test_a_row_file_searched_by_reads_finds_what_a_search_of_its_rows_finds(tmp_path, monkeypatch):
+    monkeypatch.setattr(landmark_merge, "BUCKET_READ_ROWS", 4)  # buckets here hold up to ~24 rows
+    rows = sorted_rows([(track_id, _landmarks(track_id)) for track_id in range(1, 40)])  # many equal hashes
+    np.save(tmp_path / "rows.npy", rows)
+    row_file = RowFile(tmp_path / "rows.npy")
+    values = np.arange(-1, HASH_RANGE + 2).clip(0).astype(np.uint32)
+    for side in ("left", "right"):
+        assert np.array_equal(row_file.search(values, side), np.searchsorted(rows[0], values, side=side))
+    starts = row_file.search(values, "left")
+    ends = [row_file.bucket_end(start, value) for start, value in zip(starts.tolist(), values.tolist())]
+    assert ends == np.searchsorted(rows[0], values, side="right").tolist()
+
+
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads the mapping's resident size from /proc")
 def test_merging_row_files_leaves_none_of_their_pages_in_the_process(monkeypatch, tmp_path):
     monkeypatch.setattr(landmark_merge, "MERGE_BLOCK_ROWS", 16_384)
