@@ -21,6 +21,7 @@ from PySide6.QtWidgets import QApplication, QLabel, QMainWindow, QMessageBox
 
 from app import settings, theme
 from app.errors import describe_error, install_excepthook
+from app.translations import install_translations
 
 EXIT_BAD_INPUT = 1
 APPLICATION_NAME = "SemiSup Music"
@@ -35,6 +36,7 @@ def make_application(argv: list[str] | None = None) -> QApplication:
     application.setOrganizationName(settings.ORGANIZATION)
     application.setApplicationName(settings.APPLICATION)
     application.setApplicationDisplayName(APPLICATION_NAME)
+    install_translations(application)  # the user's language where a translation exists; English otherwise
     return application
 
 

@@ -38,6 +38,7 @@ HEADERS = tuple(QT_TRANSLATE_NOOP("DuplicatesView", name) for name in ("File", "
 TRACK_COLUMN, FOLDER_COLUMN = 0, 5
 TRACK_COLUMN_WIDTH = 220  # px; the format, bitrate, length and size columns fit their text
 COPY_ROLE = Qt.ItemDataRole.UserRole + 1  # a copy's ``DuplicateCopy``; groups carry their index in the list
+SUGGESTED_MARK = "★"
 SUGGESTED_TIP = QT_TRANSLATE_NOOP("DuplicatesView", "Suggested to keep: lossless first, then the highest bitrate, "
                                                     "the longest, the largest")
 TRASH_NOTE = QT_TRANSLATE_NOOP("DuplicatesView", "They go to the system's trash, where they can be restored, and leave "
@@ -141,9 +142,10 @@ class DuplicatesView(QWidget):
             recordings = (self.tr("1 recording") if len(self.groups) == 1
                           else self.tr("{count} recordings").format(count=len(self.groups)))
             copies = self._copies_text(len(extra), self.tr("1 extra copy"), self.tr("{count} extra copies"))
+            size = track_format.size_text(sum(copy.size for copy in extra))
             self.status.setText(self.tr("{recordings} with more than one copy: {copies}, {size}. Select the copy to "
-                                        "keep.").format(recordings=recordings, copies=copies,
-                                                        size=track_format.size_text(sum(copy.size for copy in extra))))
+                                        "keep ({mark} marks the one suggested).").format(
+                recordings=recordings, copies=copies, size=size, mark=SUGGESTED_MARK))
         else:
             self.status.setText(self.tr("No duplicates: no two tracks in the library are the same recording."))
         self._update_buttons()
@@ -173,7 +175,7 @@ class DuplicatesView(QWidget):
             shown_path = track.display_path or str(track.path)
             name = track_format.file_name(shown_path)
             child = QTreeWidgetItem([
-                self.tr("{name}  (suggested to keep)").format(name=name) if position == 0 else name,
+                f"{SUGGESTED_MARK} {name}" if position == 0 else name,  # a mark, not words: it survives eliding
                 track_format.format_text(track.codec, track.path), track_format.bitrate_text(track.bitrate),
                 track_format.duration_text(track.duration), track_format.size_text(copy.size),
                 str(Path(shown_path).parent),

@@ -2,25 +2,25 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QT_TRANSLATE_NOOP, Qt, Signal
 from PySide6.QtGui import QResizeEvent
 from PySide6.QtWidgets import QLabel, QPushButton, QVBoxLayout, QWidget
 
-INTRO_HTML = """
+INTRO_HTML = QT_TRANSLATE_NOOP("EmptyState", """
 <h2>Your music library is empty</h2>
 <p>Add a folder of music. Every track gets scanned and analysed on this computer:
 its <b>key</b> (with Camelot and Open Key), its <b>tags</b>, and a fingerprint of how it
 <b>sounds</b>.</p>
 <p>Then select any track to see the tracks that sound like it, or drag an audio file from
 your file manager onto this window.</p>
-"""
+""")  # shown through tr(), like the texts below
 EXPLANATION_WIDTH = 520  # the widest the text grows; it wraps narrower when the window is small
 EXPLANATION_MINIMUM_WIDTH = 240
-NO_MODEL_HTML = """
+NO_MODEL_HTML = QT_TRANSLATE_NOOP("EmptyState", """
 <p style="color:#b3261e"><b>No analysis model is installed yet.</b> Choose a model folder
 (one with <code>config.json</code> and <code>weights.safetensors</code>) in the Model box
 at the top, or train one in the Training tab.</p>
-"""
+""")
 
 
 class EmptyState(QWidget):
@@ -31,19 +31,19 @@ class EmptyState(QWidget):
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
-        self.text = QLabel(INTRO_HTML)
+        self.text = QLabel(self.tr(INTRO_HTML))
         self.text.setWordWrap(True)
         self.text.setTextFormat(Qt.TextFormat.RichText)
         self.text.setFixedWidth(EXPLANATION_WIDTH)
-        self.model_warning = QLabel(NO_MODEL_HTML)
+        self.model_warning = QLabel(self.tr(NO_MODEL_HTML))
         self.model_warning.setWordWrap(True)
         self.model_warning.setFixedWidth(EXPLANATION_WIDTH)
         self.model_warning.setVisible(False)
-        self.add_button = QPushButton("Add music folder…")
+        self.add_button = QPushButton(self.tr("Add music folder…"))
         self.add_button.setDefault(True)
         self.add_button.setMinimumHeight(36)
         self.add_button.setToolTip("Ctrl+O")
-        self.model_button = QPushButton("Choose model folder…")
+        self.model_button = QPushButton(self.tr("Choose model folder…"))
         self.model_button.setVisible(False)
         self.setMinimumWidth(EXPLANATION_MINIMUM_WIDTH)  # explicit, so the labels' current width does not set it
         layout = QVBoxLayout(self)

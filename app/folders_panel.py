@@ -7,7 +7,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QT_TRANSLATE_NOOP, QCoreApplication, QSize, Qt, Signal
 from PySide6.QtWidgets import (
     QFileDialog,
     QHBoxLayout,
@@ -25,7 +25,20 @@ from app.tasks import TaskRunner
 from engine.progress_text import found_text, progress_line
 
 
-LOOKING_TEXT = "Looking for music files…"
+LOOKING_TEXT = QT_TRANSLATE_NOOP("FoldersPanel", "Looking for music files…")  # shown through _tr()
+
+
+FOLDER_LIST_PREFERRED_HEIGHT = 64  # px: three folders' rows
+
+# The summary's counts, in this order, each shown when not 0; ``excluded``: files the user removed from the library
+REPORT_COUNTS = {
+    "added": QT_TRANSLATE_NOOP("FoldersPanel", "{count} added"),
+    "updated": QT_TRANSLATE_NOOP("FoldersPanel", "{count} updated"),
+    "unchanged": QT_TRANSLATE_NOOP("FoldersPanel", "{count} unchanged"),
+    "removed": QT_TRANSLATE_NOOP("FoldersPanel", "{count} removed"),
+    "problems": QT_TRANSLATE_NOOP("FoldersPanel", "{count} problems"),
+    "excluded": QT_TRANSLATE_NOOP("FoldersPanel", "{count} skipped (removed from the library)"),
+}
 
 
 class ScanState(Enum):
@@ -53,23 +66,37 @@ def scan_controls(state: ScanState, has_folders: bool, has_selection: bool) -> S
                         remove=idle and has_selection)
 
 
+def _tr(text: str) -> str:
+    return QCoreApplication.translate("FoldersPanel", text)
+
+
 def progress_text(status: IndexStatus) -> str:
     """The CLI's words (``engine.progress_text``): ``"2,400 found… · 120 / 480 analysed · 3.2 files/s · 1:52 left
     (so far)"``; while nothing is planned yet, that it is looking (and how many files it has found)."""
     if status.total == 0:
-        return f"{LOOKING_TEXT} {found_text(status.progress)}" if status.found else LOOKING_TEXT
+        return f"{_tr(LOOKING_TEXT)} {found_text(status.progress)}" if status.found else _tr(LOOKING_TEXT)
     return progress_line(status.progress)
 
 
 def report_text(report: Any) -> str:
     """The one-line summary shown after a scan, from the engine's ``IndexReport``."""
-    fields = ("added", "updated", "unchanged", "removed", "problems")
-    counts = [f"{getattr(report, name)} {name}" for name in fields if getattr(report, name, 0)]
-    summary = ", ".join(counts) if counts else "nothing changed"
+    counts = [_tr(text).format(count=getattr(report, name)) for name, text in REPORT_COUNTS.items()
+              if getattr(report, name, 0)]
+    summary = ", ".join(counts) if counts else _tr("nothing changed")
     seconds = getattr(report, "seconds", None)
-    timing = f" in {seconds:.1f} s" if seconds else ""
-    prefix = "Scan cancelled: " if getattr(report, "cancelled", False) else "Scan finished: "
+    timing = _tr(" in {seconds} s").format(seconds=f"{seconds:.1f}") if seconds else ""
+    prefix = _tr("Scan cancelled: ") if getattr(report, "cancelled", False) else _tr("Scan finished: ")
     return f"{prefix}{summary}{timing}."
+
+
+class FolderList(QListWidget):
+    """The folder list prefers a few rows' height: the panel's word-wrapped status line makes the dock's scroll area
+    size the panel to its preferred height, and a list preferring its default 192 px pushed the scan's progress bar
+    and status out of sight in a 230 px dock. It still takes all the height the dock gives."""
+
+    def sizeHint(self) -> QSize:  # noqa: N802 (Qt's name)
+        hint = super().sizeHint()
+        return QSize(hint.width(), FOLDER_LIST_PREFERRED_HEIGHT)
 
 
 class FoldersPanel(QWidget):
@@ -87,19 +114,22 @@ class FoldersPanel(QWidget):
         self.library = library
         self.thread: IndexThread | None = None
         self.state = ScanState.IDLE
-        self.folder_list = QListWidget()
+        self.folder_list = FolderList()
         self.folder_list.setSelectionMode(QListWidget.SelectionMode.ExtendedSelection)
-        self.folder_list.setToolTip("Folders whose music is in the library")
+        self.folder_list.setToolTip(self.tr("Folders whose music is in the library"))
         self.folder_list.setMinimumWidth(160)
-        self.folder_list.setTextElideMode(Qt.TextElideMode.ElideLeft)
-        self.add_button = QPushButton("Add folder…")
-        self.add_button.setToolTip("Add a folder of music and scan it (Ctrl+O)")
-        self.remove_button = QPushButton("Remove")
-        self.remove_button.setToolTip("Remove the selected folders from the library (the files stay on disk)")
-        self.scan_button = QPushButton("Scan now")
-        self.scan_button.setToolTip("Look for new, changed and removed files (F5)")
-        self.cancel_button = QPushButton("Cancel")
-        self.cancel_button.setToolTip("Stop the scan; the next scan continues where it stopped (Esc)")
+        self.folder_list.setTextElideMode(Qt.TextElideMode.ElideLeft)  # "…/Music/Jazz": the ends tell folders apart
+        # Without a horizontal scroll bar a long path is elided instead of cut at the right, where folders in one
+        # parent all read the same; its tooltip has the whole path.
+        self.folder_list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.add_button = QPushButton(self.tr("Add folder…"))
+        self.add_button.setToolTip(self.tr("Add a folder of music and scan it (Ctrl+O)"))
+        self.remove_button = QPushButton(self.tr("Remove"))
+        self.remove_button.setToolTip(self.tr("Remove the selected folders from the library (the files stay on disk)"))
+        self.scan_button = QPushButton(self.tr("Scan now"))
+        self.scan_button.setToolTip(self.tr("Look for new, changed and removed files (F5)"))
+        self.cancel_button = QPushButton(self.tr("Cancel"))
+        self.cancel_button.setToolTip(self.tr("Stop the scan; the next scan continues where it stopped (Esc)"))
         self.progress_bar = QProgressBar()
         self.progress_bar.setTextVisible(True)
         self.status_label = QLabel("")
@@ -116,7 +146,7 @@ class FoldersPanel(QWidget):
         progress_row.addWidget(self.progress_bar, 1)
         progress_row.addWidget(self.cancel_button)
         layout = QVBoxLayout(self)
-        layout.addWidget(QLabel("Library folders"))
+        layout.addWidget(QLabel(self.tr("Library folders")))
         layout.addWidget(self.folder_list, 1)
         layout.addLayout(buttons)
         layout.addLayout(second_row)
@@ -139,6 +169,8 @@ class FoldersPanel(QWidget):
     def _show_folders(self, folders: list[str]) -> None:
         self.folder_list.clear()
         self.folder_list.addItems(folders)
+        for row, folder in enumerate(folders):
+            self.folder_list.item(row).setToolTip(folder)
         self._update_buttons()
         self.folders_changed.emit(folders)
         self.state_changed.emit(self.state)  # whether Scan is possible depends on having folders
@@ -147,7 +179,7 @@ class FoldersPanel(QWidget):
         return [self.folder_list.item(row).text() for row in range(self.folder_list.count())]
 
     def choose_folder(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Add a music folder", str(Path.home()))
+        folder = QFileDialog.getExistingDirectory(self, self.tr("Add a music folder"), str(Path.home()))
         if folder:
             self.add_folder(Path(folder))
 
@@ -200,7 +232,7 @@ class FoldersPanel(QWidget):
         self.thread.failed.connect(self._on_failed)
         self.progress_bar.setRange(0, 0)  # busy until the first file count arrives
         self.progress_bar.setFormat("")
-        self.status_label.setText(LOOKING_TEXT)
+        self.status_label.setText(_tr(LOOKING_TEXT))
         self._set_state(ScanState.LOOKING)
         self.scan_started.emit()
         self.thread.start()
@@ -208,7 +240,7 @@ class FoldersPanel(QWidget):
     def cancel_scan(self) -> None:
         if self.scanning and self.state is not ScanState.CANCELLING:
             self.thread.cancel()
-            self.status_label.setText("Cancelling after the files in progress…")
+            self.status_label.setText(self.tr("Cancelling after the files in progress…"))
             self._set_state(ScanState.CANCELLING)
 
     def wait_for_scan(self, timeout_ms: int = 60000) -> bool:
@@ -237,8 +269,8 @@ class FoldersPanel(QWidget):
         self._set_state(ScanState.IDLE)
         self.progress_bar.setRange(0, 1)
         self.progress_bar.setValue(0)
-        self.status_label.setText("Scan failed.")
-        show_error(self, "Scan failed", message)
+        self.status_label.setText(self.tr("Scan failed."))
+        show_error(self, self.tr("Scan failed"), message)
         self.scan_finished.emit(None)
 
     def _set_state(self, state: ScanState) -> None:
@@ -263,4 +295,4 @@ class FoldersPanel(QWidget):
         self.remove_button.setEnabled(controls.remove)
 
     def _error(self, message: str) -> None:
-        show_error(self, "Library folders", message)
+        show_error(self, self.tr("Library folders"), message)

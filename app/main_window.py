@@ -77,7 +77,8 @@ KEYBOARD_HELP = (
     ("Enter", "play the selected track"), ("Space", "play the selected track, or pause / resume"),
     ("Ctrl+K", "write the analysed key into the selected or shown tracks' files"),
     ("Ctrl+G", "suggest tags"), ("Ctrl+H", "harmonic matches only"), ("Ctrl+R", "radio playlist from the track"),
-    ("Ctrl+S", "save the similar list as M3U8"), ("Delete", "remove the selected tracks from the library (asks)"),
+    ("Ctrl+S", "save the similar list as M3U8"),
+    ("Delete", "remove the selected tracks from the library (asks; later scans skip them: Library → Excluded files…)"),
     ("Ctrl+1 … 5", "Library / Map / Training / Crates / Duplicates"),
     ("Ctrl+O", "add a folder"), ("F5", "scan"), ("Esc", "cancel the scan"), ("F1", "this help"),
 )

@@ -25,10 +25,10 @@ class ProblemsPanel(QWidget):
         super().__init__(parent)
         self.tasks = tasks
         self.library = library
-        self.summary = QLabel("No problems: every file could be analysed.")
+        self.summary = QLabel(self.tr("No problems: every file could be analysed."))
         self.summary.setWordWrap(True)
         self.table = QTableWidget(0, 2)
-        self.table.setHorizontalHeaderLabels(["File", "Reason"])
+        self.table.setHorizontalHeaderLabels([self.tr("File"), self.tr("Reason")])
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setWordWrap(False)
@@ -48,7 +48,7 @@ class ProblemsPanel(QWidget):
         self.tasks.run(
             lambda: [problem_fields(problem) for problem in library.problems()],
             self.show_problems,
-            lambda message: show_error(self, "Problems", message),
+            lambda message: show_error(self, self.tr("Problems"), message),
         )
 
     def show_problems(self, problems: list[tuple[str, str]]) -> None:
@@ -64,10 +64,12 @@ class ProblemsPanel(QWidget):
         self.table.setSortingEnabled(True)
         self.table.sortByColumn(0, Qt.SortOrder.AscendingOrder)
         if problems:
-            noun = "file" if len(problems) == 1 else "files"
-            self.summary.setText(f"{len(problems)} {noun} could not be analysed. Fix or remove them, then scan again.")
+            self.summary.setText(
+                self.tr("1 file could not be analysed. Fix or remove it, then scan again.") if len(problems) == 1 else
+                self.tr("{count} files could not be analysed. Fix or remove them, then scan again.").format(
+                    count=len(problems)))
         else:
-            self.summary.setText("No problems: every file could be analysed.")
+            self.summary.setText(self.tr("No problems: every file could be analysed."))
         self.counted.emit(len(problems))
 
     def rows(self) -> list[tuple[str, str]]:

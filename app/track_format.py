@@ -68,9 +68,21 @@ def folder_name(path: str | Path) -> str:
     return str(Path(parent.parent.name, parent.name)) if parent.parent.name else parent.name
 
 
+# The codec names files report, as people name the formats: decoder variants ("mp3float"), MP4 object types
+# ("mp4a.40.2") and PCM sample layouts read as what they are. Anything else is shown as reported, upper-cased.
+FORMAT_NAMES = {"mp3float": "MP3", "mp3": "MP3", "mp4a.40.2": "AAC", "mp4a.40.5": "HE-AAC", "mp4a.40.29": "HE-AAC",
+                "aac": "AAC", "alac": "ALAC"}
+FORMAT_PREFIXES = (("pcm_", "PCM"), ("mp4a.", "AAC"), ("windows media audio", "WMA"))
+
+
 def format_text(codec: str | None, path: str | Path) -> str:
-    """``"MP3"``: the stream's codec when known, else the file's extension."""
-    return (codec or Path(path).suffix.lstrip(".")).upper()
+    """``"MP3"``: the stream's codec when known (by its common name), else the file's extension."""
+    if not codec:
+        return Path(path).suffix.lstrip(".").upper()
+    name = codec.lower()
+    if name in FORMAT_NAMES:
+        return FORMAT_NAMES[name]
+    return next((shown for prefix, shown in FORMAT_PREFIXES if name.startswith(prefix)), codec.upper())
 
 
 def bitrate_text(bits_per_second: int | None) -> str:

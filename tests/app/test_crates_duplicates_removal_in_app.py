@@ -5,6 +5,8 @@ moves the other copies to the trash only after a confirmation."""
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
 import xml.etree.ElementTree as ElementTree
 from pathlib import Path
 
@@ -18,6 +20,7 @@ from engine.crate_export import path_from_uri
 from tests_app_helpers import RESULT_TIMEOUT_MS, first_track_id, wait_for_results
 
 SCAN_TIMEOUT_MS = 300_000  # the scan runs in a niced child process: on a machine busy with other jobs it is slow
+DOCK_TITLE_HEIGHT = 20  # px of a dock's height taken by its title bar
 
 
 def answer_next_question(button_text: str, seen: list[str]) -> None:
@@ -96,6 +99,37 @@ def test_a_removed_track_stays_out_of_rescans_until_restored_from_the_excluded_f
     qtbot.waitUntil(lambda: not window.folders_panel.scanning and model.rowCount() == 2, timeout=SCAN_TIMEOUT_MS)
     assert library.track_id_for_path(removed.path) is not None and library.excluded_files() == []
     qtbot.waitUntil(lambda: dialog.file_list.item(0).data(PATH_ROLE) is None, timeout=RESULT_TIMEOUT_MS)
+
+
+def test_the_scan_summary_counts_the_files_it_skipped_as_removed():
+    from app.folders_panel import report_text
+    from engine.results import IndexReport
+
+    assert report_text(IndexReport(unchanged=3, excluded=2, seconds=1.25)) == (
+        "Scan finished: 3 unchanged, 2 skipped (removed from the library) in 1.2 s.")
+
+
+def test_the_scan_progress_and_status_are_in_sight_in_the_first_run_folders_dock(indexed_copy, task_runner, qtbot):
+    from app.folders_panel import FoldersPanel
+    from app.main_window import LEFT_DOCK_HEIGHTS, SIDE_DOCK_WIDTHS, scrolling
+
+    panel = FoldersPanel(indexed_copy, task_runner)
+    dock_area = scrolling(panel, horizontal=True)  # as the window's Folders dock holds it
+    qtbot.addWidget(dock_area)
+    dock_area.resize(SIDE_DOCK_WIDTHS["folders"], LEFT_DOCK_HEIGHTS["folders"] - DOCK_TITLE_HEIGHT)
+    dock_area.show()
+    qtbot.waitUntil(lambda: panel.folder_list.count() > 0, timeout=RESULT_TIMEOUT_MS)
+    panel.start_scan()
+    qtbot.wait(100)  # the layout settles
+    try:
+        for widget in (panel.progress_bar, panel.cancel_button, panel.status_label):
+            shown = widget.visibleRegion().boundingRect()
+            assert widget.isVisible() and shown.height() == widget.height(), (
+                f"{type(widget).__name__} shows {shown.height()} of {widget.height()} px")
+    finally:
+        panel.cancel_scan()
+        qtbot.waitUntil(lambda: not panel.scanning, timeout=SCAN_TIMEOUT_MS)
+        panel.wait_for_scan()
 
 
 # ---- crates ----------------------------------------------------------------------------------------------------
@@ -276,6 +310,49 @@ def test_a_file_goes_to_the_freedesktop_trash_not_away(tmp_path, qapp):
     assert not doomed.exists()
     assert (tmp_path / "data" / "Trash" / "files" / "copy.mp3").read_bytes() == b"not really audio"
     assert "Path=" in next((tmp_path / "data" / "Trash" / "info").iterdir()).read_text()
+
+
+def test_formats_read_as_people_name_them_not_as_decoders_report_them():
+    from app.track_format import format_text
+
+    reported = {"mp3float": "MP3", "mp4a.40.2": "AAC", "pcm_s16le": "PCM", "pcm_s16be": "PCM", "vorbis": "VORBIS",
+                "flac": "FLAC", "Windows Media Audio V8": "WMA", "opus": "OPUS", None: "OGG"}
+    assert {codec: format_text(codec, "/music/a.ogg") for codec in reported} == reported
+
+
+GERMAN_TS = """<?xml version="1.0" encoding="utf-8"?>
+<!DOCTYPE TS><TS version="2.1" language="de_DE">
+<context><name>CratesView</name>
+<message><source>Rename…</source><translation>Umbenennen…</translation></message></context>
+<context><name>FoldersPanel</name>
+<message><source>Scan finished: </source><translation>Scan beendet: </translation></message>
+<message><source>{count} added</source><translation>{count} hinzugefügt</translation></message></context>
+</TS>
+"""
+
+
+def test_a_translation_file_for_the_users_language_changes_the_apps_words(open_library, task_runner, qapp, tmp_path):
+    from PySide6.QtCore import QLocale
+
+    from app.crates_view import CratesView
+    from app.folders_panel import report_text
+    from app.translations import FILE_PREFIX, install_translations
+    from engine.results import IndexReport
+
+    source = tmp_path / f"{FILE_PREFIX}_de.ts"
+    source.write_text(GERMAN_TS, encoding="utf-8")
+    subprocess.run([str(Path(sys.executable).with_name("pyside6-lrelease")), str(source)], check=True,
+                   capture_output=True)
+    assert install_translations(qapp, tmp_path, QLocale("fr_FR")) is None  # no French file: English stays
+    translator = install_translations(qapp, tmp_path, QLocale("de_AT"))  # German in Austria finds the German file
+    try:
+        view = CratesView(open_library(tmp_path / "empty.db"), task_runner)
+        assert view.rename_button.text() == "Umbenennen…"
+        assert view.delete_button.text() == "Delete crate…"  # untranslated: the English source text
+        assert report_text(IndexReport(added=2)) == "Scan beendet: 2 hinzugefügt."
+    finally:
+        qapp.removeTranslator(translator)
+    assert report_text(IndexReport(added=2)) == "Scan finished: 2 added."
 
 
 # ---- watch folders ---------------------------------------------------------------------------------------------
