@@ -8,9 +8,9 @@ librosa's beat tracker and Essentia's RhythmExtractor2013; written from the publ
 2. the envelope's autocorrelation, evaluated for every candidate tempo at the beat period and its multiples
    (a comb: a steady pulse repeats at every multiple, noise does not), with interpolated lags, so the tempo
    is resolved to ``GRID_STEP_RATIO`` rather than to a whole frame;
-3. the metrical level (the usual failure is half or double tempo) is chosen by weighting that salience
-   with a log-normal prior over tempo, centred where most music's beat is heard (Schreiber & Müller and
-   librosa use such a prior), after a check that the faster level's off-beats are really there.
+3. the metrical level (the usual failure is half or double tempo, or a third in triple metre) is chosen among
+   the strongest comb's relatives (×⅓ … ×4) by a small learned scorer (``engine.tempo_level``, trained on
+   generated music whose tempo is exact), then refined to the strongest comb within ±2 %.
 """
 
 from __future__ import annotations
@@ -18,6 +18,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+
+from engine.tempo_level import chosen_level, shipped_scorer
 
 FRAMES_PER_SECOND = 100  # onset envelope rate: 10 ms frames; lags are interpolated, so 1 % is well resolved
 FRAME_SECONDS = 0.016  # analysis frame (256 samples at 16 kHz): a 512-sample frame cost 3x the time, no better
@@ -31,23 +33,13 @@ MIN_BPM = 40.0
 MAX_BPM = 240.0
 GRID_STEP_RATIO = 0.001  # candidate tempi 0.1 % apart: far finer than the 1 % the tests ask for
 COMB_MULTIPLES = 4  # beat period × 1..4: enough repeats to lock the period, short enough for tempo drift
-# The prior and the half / double rule below were chosen together on data that no evaluation uses: 90 training
-# renders of scores (Acc1 72 % -> 76 %) and 60 stretched excerpts of validation game music (consistency 80 % ->
-# 87 %), from centre 120 BPM, shares 0.6 / 0.6, limits 50 / 200 BPM (BENCHMARKS.md, "Tempo").
-PRIOR_CENTRE_BPM = 110.0  # the prior over tempo: log-normal around 110 BPM ...
-PRIOR_OCTAVES = 0.9  # ... with a spread of 0.9 octave (librosa uses 120 BPM and 1 octave)
-# Half or double: the faster of two levels a factor 2 apart is the beat when the slower level's off-beats repeat
-# strongly (a share of its on-beat autocorrelation); it is a subdivision (hi-hat eighths) when they are weak.
-DOUBLING_SHARE = 0.7  # off-beats at least this strong: double
-HALVING_SHARE = 0.45  # off-beats of the level below weaker than this: halve
-FASTEST_DOUBLED_BPM = 180.0  # never doubled past this: eighth notes of fast music are not its beat
-SLOWEST_HALVED_BPM = 60.0  # never halved below this
 REFINE_RATIO = 0.02  # the chosen level's tempo is refined within ±2 % ...
 REFINE_SECONDS = 10.0  # ... by a comb over every beat period in 10 s: onsets fall on 10 ms frames, and a comb of
 # four periods was off by up to 0.3 % at 176 BPM; over 10 s the rounding averages out (< 0.1 %)
 MIN_SECONDS = 4.0  # fewer seconds hold too few beats for a tempo
 ANALYSIS_SECONDS = 30.0  # of a longer signal, the middle 30 s are analysed (decoding cost; enough beats)
-TEMPO_VERSION = 1  # stored with each estimate, so a better estimator can tell its own values from older ones
+TEMPO_VERSION = 2  # stored with each estimate, so a better estimator can tell its own values from older ones
+# (2: the metrical level is chosen by the learned scorer of engine.tempo_level instead of a prior and a rule)
 
 
 class TempoError(ValueError):
@@ -76,13 +68,12 @@ def estimate_tempo(audio: np.ndarray, sample_rate: int) -> TempoEstimate:
     correlation = autocorrelation(envelope)
     if correlation[0] <= 0:
         raise TempoError("no onsets (silent or steady audio)")
-    bpms = tempo_grid()
-    salience = comb_salience(correlation, bpms)
-    weighted = np.maximum(salience, 0.0) * tempo_prior(bpms)
-    best = int(np.argmax(weighted))
-    if weighted[best] <= 0:
+    strongest_bpm, strongest_salience = strongest_comb(correlation)
+    if strongest_salience <= 0:
         raise TempoError("no repeating pulse")
-    bpm = refined(correlation, metrical_level(correlation, float(bpms[best])))
+    level = chosen_level(shipped_scorer(), correlation, strongest_bpm, strongest_salience, MIN_BPM, MAX_BPM,
+                         FRAMES_PER_SECOND, COMB_MULTIPLES)
+    bpm = refined(correlation, level)
     confidence = float(np.clip(comb_salience(correlation, np.array([bpm]))[0] / COMB_MULTIPLES, 0.0, 1.0))
     return TempoEstimate(round(bpm, 2), round(confidence, 4))
 
@@ -117,28 +108,13 @@ def autocorrelation(envelope: np.ndarray) -> np.ndarray:
     return correlation / correlation[0] if correlation[0] > 0 else np.zeros_like(correlation)
 
 
-def metrical_level(correlation: np.ndarray, bpm: float) -> float:
-    """``bpm`` halved or doubled until it is the beat: a level is doubled when its off-beats are nearly as strong
-    a pulse as its beats (``DOUBLING_SHARE``), and halved when the level below's off-beats are weak
-    (``HALVING_SHARE``)."""
-    for _ in range(2):
-        if bpm / 2 >= SLOWEST_HALVED_BPM and offbeat_share(correlation, bpm / 2) < HALVING_SHARE:
-            bpm /= 2
-        elif bpm * 2 <= FASTEST_DOUBLED_BPM and offbeat_share(correlation, bpm) >= DOUBLING_SHARE:
-            bpm *= 2
-        else:
-            break
-    return bpm
-
-
-def offbeat_share(correlation: np.ndarray, bpm: float) -> float:
-    """Autocorrelation half-way between beats over that on the beats (periods × 1..``COMB_MULTIPLES``)."""
-    period = 60.0 * FRAMES_PER_SECOND / bpm
-    multiples = np.arange(1, COMB_MULTIPLES + 1)
-    lags = np.arange(correlation.size)
-    on = np.interp(period * multiples, lags, correlation, right=0.0).clip(min=0).sum()
-    off = np.interp(period * (multiples - 0.5), lags, correlation, right=0.0).clip(min=0).sum()
-    return float(off / on) if on > 0 else 0.0
+def strongest_comb(correlation: np.ndarray) -> tuple[float, float]:
+    """(tempo, salience) of the strongest comb on the ``tempo_grid``: some metrical level of the music, not
+    necessarily the beat."""
+    bpms = tempo_grid()
+    salience = comb_salience(correlation, bpms)
+    best = int(np.argmax(salience))
+    return float(bpms[best]), float(salience[best])
 
 
 def refined(correlation: np.ndarray, bpm: float) -> float:
@@ -161,12 +137,6 @@ def comb_salience(correlation: np.ndarray, bpms: np.ndarray, multiples: int = CO
     lags = periods[:, None] * np.arange(1, multiples + 1)[None, :]
     values = np.interp(lags, np.arange(correlation.size), correlation, right=0.0)
     return values.sum(axis=1)
-
-
-def tempo_prior(bpms: np.ndarray) -> np.ndarray:
-    """Log-normal weight over tempo, 1 at ``PRIOR_CENTRE_BPM``."""
-    octaves = np.log2(bpms / PRIOR_CENTRE_BPM)
-    return np.exp(-0.5 * (octaves / PRIOR_OCTAVES) ** 2)
 
 
 def _band_starts(frame: int, sample_rate: int) -> np.ndarray:
