@@ -113,6 +113,7 @@ class LibraryTableModel(QAbstractTableModel):
         self.tasks = tasks
         self.library = library
         self.filter_text = ""
+        self.bpm_range: tuple[float, float] | None = None  # estimated tempo, low and high BPM; None: any tempo
         self.order_by = "artist"
         self.descending = False
         self._row_count = 0
@@ -221,7 +222,7 @@ class LibraryTableModel(QAbstractTableModel):
         library, query = self.library, self._query()
 
         def find() -> int | None:
-            total = library.track_count(filter_text=query["filter_text"])
+            total = library.track_count(query["filter_text"], query["bpm_range"])
             for offset in range(0, total, FIND_ROWS_PER_QUERY):
                 for position, row in enumerate(library.tracks(offset, FIND_ROWS_PER_QUERY, **query)):
                     if row.id == track_id:
@@ -245,6 +246,17 @@ class LibraryTableModel(QAbstractTableModel):
             self.filter_text = text
             self.reload()
 
+    def set_bpm_range(self, bpm_range: tuple[float, float] | None) -> None:
+        """Show only tracks whose estimated tempo lies in (low, high) BPM, inclusive; None shows every tempo."""
+        if bpm_range != self.bpm_range:
+            self.bpm_range = bpm_range
+            self.reload()
+
+    @property
+    def filtered(self) -> bool:
+        """Whether a search or a tempo range hides some tracks."""
+        return bool(self.filter_text) or self.bpm_range is not None
+
     def reload(self) -> None:
         """Re-read the count and the first page (after indexing, a new filter or sort order)."""
         self._generation += 1
@@ -253,7 +265,7 @@ class LibraryTableModel(QAbstractTableModel):
         library, query = self.library, self._query()
 
         def fetch() -> tuple[int, list[PageEntry]]:
-            count = library.track_count(filter_text=query["filter_text"])
+            count = library.track_count(query["filter_text"], query["bpm_range"])
             return count, (fetch_page(library, 0, query) if count else [])
 
         self.tasks.run(fetch, lambda result: self._on_reloaded(generation, result), self.failed.emit)
@@ -269,7 +281,7 @@ class LibraryTableModel(QAbstractTableModel):
         on_screen = list(self._pages)[-PAGES_ON_SCREEN:] or [first_visible // PAGE_SIZE]  # the pages drawn last
 
         def fetch() -> tuple[int, dict[int, list[PageEntry]]]:
-            count = library.track_count(filter_text=query["filter_text"])
+            count = library.track_count(query["filter_text"], query["bpm_range"])
             return count, {page: fetch_page(library, page, query) for page in on_screen if page * PAGE_SIZE < count}
 
         self.tasks.run(fetch, lambda result: self._on_refreshed(generation, *result), self.failed.emit)
@@ -298,7 +310,8 @@ class LibraryTableModel(QAbstractTableModel):
         self.loaded.emit(count)
 
     def _query(self) -> dict[str, Any]:
-        return {"order_by": self.order_by, "descending": self.descending, "filter_text": self.filter_text}
+        return {"order_by": self.order_by, "descending": self.descending, "filter_text": self.filter_text,
+                "bpm_range": self.bpm_range}
 
     def _on_reloaded(self, generation: int, result: tuple[int, list[PageEntry]]) -> None:
         if generation != self._generation:

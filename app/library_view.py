@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 )
 
 from app import settings, track_format
+from app.bpm_range_filter import BpmRangeFilter
 from app.empty_state import EmptyState
 from app.errors import show_error
 from app.library_model import COLUMNS, TRACK_ID_ROLE, TRACK_ROLE, LibraryTableModel
@@ -82,6 +83,7 @@ class LibraryView(QWidget):
         self.search_box = QLineEdit()
         self.search_box.setPlaceholderText("Search title, artist, album, genre or file name  (Ctrl+F)")
         self.search_box.setClearButtonEnabled(True)
+        self.bpm_filter = BpmRangeFilter()
         self.count_label = QLabel("")
         self.table = QTableView()
         self.table.setModel(self.model)
@@ -113,7 +115,7 @@ class LibraryView(QWidget):
         self.table.verticalScrollBar().valueChanged.connect(lambda _value: self._tell_model_visible_rows())
         header.setSortIndicator(self.model.sorted_column(), Qt.SortOrder.AscendingOrder)
         self.empty_state = EmptyState()
-        self.no_match = QLabel("No track matches this search.")
+        self.no_match = QLabel("No track matches this search or tempo range.")
         self.no_match.setAlignment(Qt.AlignmentFlag.AlignCenter)
 
         self.stack = QStackedWidget()
@@ -122,6 +124,7 @@ class LibraryView(QWidget):
         self.stack.addWidget(self.no_match)
         search_row = QHBoxLayout()
         search_row.addWidget(self.search_box, 1)
+        search_row.addWidget(self.bpm_filter)
         search_row.addWidget(self.count_label)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
@@ -134,6 +137,7 @@ class LibraryView(QWidget):
         self._search_timer.timeout.connect(lambda: self.model.set_filter(self.search_box.text().strip()))
         self.search_box.textChanged.connect(lambda _: self._search_timer.start())
         self.search_box.installEventFilter(self)
+        self.bpm_filter.range_changed.connect(self.model.set_bpm_range)
         self.model.loaded.connect(self._on_loaded)
         self.model.failed.connect(lambda message: show_error(self, "Library", message))
         self.model.sort_refused.connect(self._restore_sort_indicator)
@@ -264,7 +268,7 @@ class LibraryView(QWidget):
         self._on_loaded(self.model.rowCount())
 
     def _on_loaded(self, count: int) -> None:
-        filtered = bool(self.model.filter_text)
+        filtered = self.model.filtered
         if count or (self._rows_expected and not filtered):
             self.stack.setCurrentWidget(self.table)
         else:

@@ -360,18 +360,22 @@ class Library:
         return Analyzer(self.model(), max_windows, batch_windows)
 
     # -- browsing -------------------------------------------------------------------------------------
-    def track_count(self, filter_text: str = "") -> int:
-        return self.store.track_count(filter_text)
+    def track_count(self, filter_text: str = "", bpm_range: tuple[float, float] | None = None) -> int:
+        """Tracks matching ``filter_text`` and, when given, whose tempo estimated with the active model lies in
+        ``bpm_range`` (low, high BPM, inclusive; tracks without an estimate are left out)."""
+        model_id = self._browse_model()[0] if bpm_range is not None else None
+        return self.store.track_count(filter_text, model_id, bpm_range)
 
     def tracks(
         self, offset: int = 0, limit: int = 100, order_by: str = "artist", descending: bool = False,
-        filter_text: str = "",
+        filter_text: str = "", bpm_range: tuple[float, float] | None = None,
     ) -> list[TrackRow]:
-        """One page of tracks. ``order_by``: artist, title, album, genre, year, duration, added, path, bpm, or by
-        the active model's analysis: key (Camelot order 1A, 1B, 2A …) and top_tag (A-Z); unanalysed tracks last."""
+        """One page of tracks, filtered as ``track_count`` counts. ``order_by``: artist, title, album, genre, year,
+        duration, added, path, bpm, or by the active model's analysis: key (Camelot order 1A, 1B, 2A …) and
+        top_tag (A-Z); unanalysed tracks last."""
         model_id, tag_names = self._browse_model()
         try:
-            rows = self.store.track_rows(model_id, offset, limit, order_by, descending, filter_text)
+            rows = self.store.track_rows(model_id, offset, limit, order_by, descending, filter_text, bpm_range)
         except ValueError as error:
             raise LibraryError(str(error)) from None
         return [_track_row(row, tag_names) for row in rows]

@@ -383,25 +383,31 @@ class Store:
                 connection.execute(delete(problems).where(problems.c.path_key.in_(chunk)))
 
     # -- reads ------------------------------------------------------------------------------------
-    def track_count(self, filter_text: str = "") -> int:
+    def track_count(self, filter_text: str = "", model_id: str | None = None,
+                    bpm_range: tuple[float, float] | None = None) -> int:
+        """Tracks matching ``filter_text`` and, when given, whose tempo estimated by ``model_id`` is in
+        ``bpm_range`` (low, high; inclusive)."""
+        track_filter = TrackFilter(filter_text, bpm_range, model_id or "")
         with self.engine.connect() as connection:
-            return int(connection.execute(_filtered(select(func.count()).select_from(tracks), filter_text)).scalar())
+            return int(connection.execute(_filtered(select(func.count()).select_from(tracks), track_filter)).scalar())
 
     def track_rows(
         self, model_id: str | None, offset: int, limit: int, order_by: str = "artist",
-        descending: bool = False, filter_text: str = "",
+        descending: bool = False, filter_text: str = "", bpm_range: tuple[float, float] | None = None,
     ) -> list[StoredTrack]:
-        """A page of tracks with their analysis by ``model_id`` (if any)."""
+        """A page of tracks with their analysis by ``model_id`` (if any); filtered as ``track_count`` counts."""
+        track_filter = TrackFilter(filter_text, bpm_range, model_id or "")
         if order_by in ANALYSIS_SORT_ORDERS:
-            track_ids = self._page_ids_by_category(model_id, order_by, offset, limit, descending, filter_text)
+            track_ids = self._page_ids_by_category(model_id, order_by, offset, limit, descending, track_filter)
         elif order_by == TEMPO_SORT_ORDER:
-            track_ids = self._page_ids_by_tempo(model_id, offset, limit, descending, filter_text)
+            track_ids = self._page_ids_by_tempo(model_id, offset, limit, descending, track_filter)
         else:
-            track_ids = self._page_ids(order_by, offset, limit, descending, filter_text)
+            track_ids = self._page_ids(order_by, offset, limit, descending, track_filter)
         rows = self.track_rows_by_ids(model_id, track_ids)
         return [rows[track_id] for track_id in track_ids if track_id in rows]
 
-    def _page_ids(self, order_by: str, offset: int, limit: int, descending: bool, filter_text: str) -> list[int]:
+    def _page_ids(self, order_by: str, offset: int, limit: int, descending: bool, track_filter: TrackFilter
+                  ) -> list[int]:
         """Track ids of one page in a metadata order: an index-only walk (``schema`` has an index per order)."""
         if order_by not in SORT_ORDERS:
             choices = sorted([*SORT_ORDERS, *ANALYSIS_SORT_ORDERS, TEMPO_SORT_ORDER])
@@ -412,20 +418,20 @@ class Store:
             if name in TEXT_SORT_COLUMNS:
                 column = column.collate("NOCASE")
             ordering.append(column.desc() if descending else column.asc())
-        page = _filtered(select(tracks.c.id), filter_text).order_by(*ordering).offset(max(0, offset)).limit(max(0, limit))
+        page = _filtered(select(tracks.c.id), track_filter).order_by(*ordering).offset(max(0, offset)).limit(max(0, limit))
         with self.engine.connect() as connection:
             return list(connection.execute(page).scalars())
 
     def _page_ids_by_category(
-        self, model_id: str | None, order_by: str, offset: int, limit: int, descending: bool, filter_text: str,
+        self, model_id: str | None, order_by: str, offset: int, limit: int, descending: bool, track_filter: TrackFilter,
     ) -> list[int]:
         """Track ids of one page sorted by an analysis category: per-category counts (an index walk), then only
         the categories the page overlaps are read, each by its own index range, so any offset stays cheap."""
         column = analyses.c[ANALYSIS_SORT_ORDERS[order_by]]
         model_id = model_id or ""
         with self.engine.connect() as connection, connection.begin():  # counts and pages from one snapshot
-            counts = self._category_counts(connection, column, model_id, filter_text)
-            total = connection.execute(_filtered(select(func.count()).select_from(tracks), filter_text)).scalar()
+            counts = self._category_counts(connection, column, model_id, track_filter)
+            total = connection.execute(_filtered(select(func.count()).select_from(tracks), track_filter)).scalar()
             order = self._category_order(connection, order_by, model_id)
             order += sorted(set(counts) - set(order))
             buckets = [(category, counts[category]) for category in order if counts.get(category)]
@@ -440,20 +446,20 @@ class Store:
                 if skip >= size:
                     skip -= size
                     continue
-                query = _category_members(column, category, model_id, filter_text, descending)
+                query = _category_members(column, category, model_id, track_filter, descending)
                 track_ids += connection.execute(query.offset(skip).limit(limit - len(track_ids))).scalars()
                 skip = 0
         return track_ids
 
     def _page_ids_by_tempo(self, model_id: str | None, offset: int, limit: int, descending: bool,
-                           filter_text: str) -> list[int]:
+                           track_filter: TrackFilter) -> list[int]:
         """Track ids of one page by estimated tempo (an index walk of ``ix_analyses_by_bpm``); tracks without an
         estimate by ``model_id`` come last in either direction, in id order."""
         model_id = model_id or ""
         column = analyses.c.bpm
         estimated = select(analyses.c.track_id).where(analyses.c.model_id == model_id, column.is_not(None))
-        if filter_text:
-            estimated = estimated.join(tracks, tracks.c.id == analyses.c.track_id).where(_filter_clause(filter_text))
+        if track_filter:
+            estimated = estimated.join(tracks, tracks.c.id == analyses.c.track_id).where(_filter_clause(track_filter))
         ordering = (column.desc(), analyses.c.track_id.desc()) if descending else (column, analyses.c.track_id)
         offset, limit = max(0, offset), max(0, limit)
         with self.engine.connect() as connection, connection.begin():  # count and pages from one snapshot
@@ -461,21 +467,21 @@ class Store:
             track_ids = list(connection.execute(estimated.order_by(*ordering).offset(offset).limit(limit)).scalars()) \
                 if offset < count else []
             if len(track_ids) < limit:
-                rest = _category_members(column, None, model_id, filter_text, descending=False)
+                rest = _category_members(column, None, model_id, track_filter, descending=False)
                 track_ids += connection.execute(rest.offset(max(0, offset - count)).limit(limit - len(track_ids))).scalars()
         return track_ids
 
-    def _category_counts(self, connection, column, model_id: str, filter_text: str) -> dict[int, int]:
+    def _category_counts(self, connection, column, model_id: str, track_filter: TrackFilter) -> dict[int, int]:
         """Tracks per category; unfiltered counts are kept until the model's analyses change (fingerprint)."""
         fingerprint = _fingerprint(connection, model_id, None)
         cached = self._category_counts_cache.get((model_id, column.name))
-        if not filter_text and cached is not None and cached[0] == fingerprint:
+        if not track_filter and cached is not None and cached[0] == fingerprint:
             return cached[1]
         counted = select(column, func.count()).where(analyses.c.model_id == model_id, column.is_not(None))
-        if filter_text:
-            counted = counted.join(tracks, tracks.c.id == analyses.c.track_id).where(_filter_clause(filter_text))
+        if track_filter:
+            counted = counted.join(tracks, tracks.c.id == analyses.c.track_id).where(_filter_clause(track_filter))
         counts = dict(connection.execute(counted.group_by(column)).all())
-        if not filter_text:
+        if not track_filter:
             self._category_counts_cache[(model_id, column.name)] = (fingerprint, counts)
         return counts
 
@@ -810,27 +816,47 @@ def _chunks(values: Sequence) -> Iterator[list]:
         yield list(values[start : start + ID_CHUNK])
 
 
-def _filtered(query, filter_text: str):
-    return query.where(_filter_clause(filter_text)) if filter_text else query
+@dataclass(frozen=True)
+class TrackFilter:
+    """Which tracks the table shows: ``text``'s words (see ``_filter_clause``) and, when ``bpm_range`` is given,
+    a tempo estimated by ``model_id`` within it. False when it filters nothing, so unfiltered counts stay cached."""
+
+    text: str = ""
+    bpm_range: tuple[float, float] | None = None
+    model_id: str = ""
+
+    def __bool__(self) -> bool:
+        return bool(self.text.split()) or self.bpm_range is not None
 
 
-def _category_members(column, category: int | None, model_id: str, filter_text: str, descending: bool):
+def _filtered(query, track_filter: TrackFilter):
+    return query.where(_filter_clause(track_filter)) if track_filter else query
+
+
+def _category_members(column, category: int | None, model_id: str, track_filter: TrackFilter, descending: bool):
     """The ids of tracks whose analysis by ``model_id`` has ``column == category`` (None: has no such value)."""
     if category is None:
         categorised = select(analyses.c.id).where(
             analyses.c.track_id == tracks.c.id, analyses.c.model_id == model_id, column.is_not(None)).exists()
-        query = _filtered(select(tracks.c.id).where(~categorised), filter_text)
+        query = _filtered(select(tracks.c.id).where(~categorised), track_filter)
         return query.order_by(tracks.c.id.desc() if descending else tracks.c.id)
     query = select(analyses.c.track_id).where(analyses.c.model_id == model_id, column == category)
-    if filter_text:
-        query = query.join(tracks, tracks.c.id == analyses.c.track_id).where(_filter_clause(filter_text))
+    if track_filter:
+        query = query.join(tracks, tracks.c.id == analyses.c.track_id).where(_filter_clause(track_filter))
     return query.order_by(analyses.c.track_id.desc() if descending else analyses.c.track_id)
 
 
-def _filter_clause(filter_text: str) -> ColumnElement:
-    """Every word must appear in one of title/artist/album/genre/path (SQLite LIKE: ASCII case-insensitive)."""
+def _filter_clause(track_filter: TrackFilter) -> ColumnElement:
+    """Every word must appear in one of title/artist/album/genre/path (SQLite LIKE: ASCII case-insensitive), and
+    the track's estimated tempo must lie in the range (an index range of ``ix_analyses_by_bpm``)."""
     clauses = []
-    for word in filter_text.split():
+    if track_filter.bpm_range is not None:
+        low, high = track_filter.bpm_range
+        estimate = analyses.alias("tempo_estimate")  # its own name: the outer query may read analyses too
+        clauses.append(select(estimate.c.id).where(
+            estimate.c.track_id == tracks.c.id, estimate.c.model_id == track_filter.model_id,
+            estimate.c.bpm >= low, estimate.c.bpm <= high).exists())
+    for word in track_filter.text.split():
         escaped = word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         pattern = f"%{escaped}%"
         clauses.append(or_(*(tracks.c[name].like(pattern, escape="\\") for name in FILTER_COLUMNS)))
