@@ -6,7 +6,8 @@
 
 The numbered screens are the whole X screen (1280x800). The library, a dropped excerpt and the map are also
 taken at each ``--sizes`` size (the window alone, resized, with the first-run dock layout for that width), as
-``NN-name-WxH.png``. The Crates and Duplicates tabs (16, 17) are the window alone at 1280x800 and each ``--sizes``
+``NN-name-WxH.png``. 18 is Library → Excluded files… after two tracks were removed. The Crates and Duplicates tabs
+(16, 17) are the window alone at 1280x800 and each ``--sizes``
 size; ``--only-new-views`` takes just those (no training, no X server needed: Qt's offscreen platform will do).
 
 Indexes with the shipped default model (resources/models/default): a generated library (tests/audio_factory.py,
@@ -173,6 +174,7 @@ def main() -> None:
     from app.main_window import CRATES_TAB, DUPLICATES_TAB, MAP_TAB, TRAINING_TAB
 
     library = Library(database, model_dir)
+    default_model_id = library.active_model_id
     empty_library = Library(work / "empty.db")
     empty_window = create_main_window(empty_library)
     empty_window.setWindowState(Qt.WindowState.WindowMaximized)
@@ -260,18 +262,29 @@ def main() -> None:
         window.grab().save(str(OUTPUT / f"{name}.png"))
         print("saved", OUTPUT / f"{name}.png")
 
+    def waveform_drawn() -> Wait:
+        return Wait(lambda: window.details_panel.waveform.columns() > 1)
+
     def sized_steps(width: int, height: int) -> list:
         """The main screens at another window size: the library with a track and its similar tracks, a dropped
         excerpt of a library track, the map."""
         size = f"{width}x{height}"
         return [
             (1000, lambda: resize_window(width, height)),
-            (3500, lambda: grab_window(f"02-library-details-similar-{size}")),
+            (1000, waveform_drawn()),
+            (1500, lambda: grab_window(f"02-library-details-similar-{size}")),
             (0, drop_file),
             (5000, lambda: grab_window(f"05-dropped-file-{size}")),
             (0, lambda: (window.map_view.colour_box.setCurrentIndex(0), window.tabs.setCurrentIndex(MAP_TAB))),
             (4000, lambda: grab_window(f"06-map-by-key-{size}")),
         ]
+
+    def show_excluded_files() -> None:
+        """Two generated tracks removed from the library (Delete), then Library → Excluded files… listing them."""
+        track_ids = [library.track_id_for_path(path) for path in music.valid[10:12]]
+        library.remove_tracks([track_id for track_id in track_ids if track_id is not None])
+        window.library_view.model.refresh()
+        dialogs.append(window.show_excluded_files())
 
     def make_crates() -> None:
         """Two crates, as a DJ would make them: a radio walk from the third row and the library's first rows."""
@@ -313,7 +326,8 @@ def main() -> None:
         (2500, lambda: grab("01-empty-library")),
         (0, lambda: (empty_window.close(), window.show(), window.folders_panel.refresh())),
         (2500, lambda: window.library_view.table.selectRow(2)),
-        (3000, lambda: grab("02-library-details-similar")),
+        (1000, waveform_drawn()),  # the waveform is decoded on a worker: slow on a busy machine
+        (1000, lambda: grab("02-library-details-similar")),
         (0, lambda: window.similarity_panel.harmonic_box.setChecked(True)),
         (2500, lambda: grab("03-harmonic-only")),
         (0, lambda: window.similarity_panel.make_radio()),
@@ -347,6 +361,11 @@ def main() -> None:
         (3000, Wait(lambda: not window.folders_panel.scanning)),
         (1000, show_suggestions),
         (5000, lambda: grab("15-suggested-tags")),
+        (0, lambda: window.model_picker.switch_to(str(model_dir))),  # back to the shipped model for the rest
+        (3000, Wait(lambda: library.active_model_id == default_model_id and not window.folders_panel.scanning)),
+        (1000, show_excluded_files),
+        (2500, lambda: grab("18-excluded-files")),
+        (0, lambda: dialogs.pop().close()),
         *new_views,
         *[step for width, height in sizes for step in sized_steps(width, height)],
         (1000, application.quit),
