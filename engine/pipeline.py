@@ -119,6 +119,9 @@ class AnalysisPipeline:
                 self._run_pooled(jobs)
             self._analyse_decoded()
             self._write()
+        # The run is over: the caches are caught up next (at 100k tracks the FAISS index alone is ~430 MiB), and
+        # the network and torch's buffers should not be held through that.
+        self._analyzer = self._analyzer_loading = None
         self._report("done", "")
         return self._result
 

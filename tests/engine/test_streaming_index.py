@@ -3,8 +3,10 @@ and a run stopped before the scan saw everything takes nothing for gone."""
 
 from __future__ import annotations
 
+import gc
 import os
 import threading
+import weakref
 
 from engine.analyzer import Analyzer
 from engine.library import Library
@@ -73,3 +75,24 @@ def test_a_cancelled_run_takes_nothing_for_gone(library_copy, model_dir, tmp_pat
         assert library.track_count() == len(library_copy.valid)
         finished = library.index(workers=0)
         assert finished.removed == 1 and library.track_count() == len(library_copy.valid) - 1
+
+
+def test_a_finished_run_lets_go_of_its_analyzer(library_copy, model_dir, tmp_path):
+    """An index run catches its caches up after the analysis: the network and its buffers are not held through it."""
+    made: list[weakref.ref] = []
+    with Library(tmp_path / "lib.db", model_dir) as library:
+        model = library.model()
+        settings = DecodeSettings(model.config.sample_rate, model.config.window_samples, 1)
+        planner = StreamingPlanner(library.store, [str(library_copy.root)], model.model_id, settings)
+
+        def make_analyzer() -> Analyzer:
+            analyzer = Analyzer(model, 1, 1)
+            made.append(weakref.ref(analyzer))
+            return analyzer
+
+        pipeline = AnalysisPipeline(make_analyzer, library.store, model.model_id, workers=0, max_windows=1,
+                                    batch_windows=1)
+        result = pipeline.run(planner.jobs(iter_scan([library_copy.root])))
+        gc.collect()
+        assert result.added == len(library_copy.valid)
+        assert len(made) == 1 and made[0]() is None
