@@ -94,6 +94,19 @@ def test_sorting_by_bpm_follows_the_estimate_and_by_tag_bpm_the_tag(indexed_groo
     assert tagged_first == paths["fast"]
 
 
+@pytest.mark.parametrize("order_by", ["artist", "bpm", "key", "top_tag"])
+def test_a_bpm_range_filters_the_browse_pages_in_every_sort_order(indexed_grooves, model_dir, order_by):
+    paths, database = indexed_grooves
+    with Library(database, model_dir) as library:
+        count = library.track_count(bpm_range=(85.0, 130.0))
+        shown = [row.path for row in library.tracks(0, 10, order_by=order_by, bpm_range=(85.0, 130.0))]
+        with_words = library.track_count("mid", bpm_range=(85.0, 130.0))
+        none = library.tracks(0, 10, order_by=order_by, filter_text="half", bpm_range=(85.0, 130.0))
+        everything = library.track_count()
+    assert count == 2 and sorted(shown) == sorted([paths["slow"], paths["mid"]])  # not 62, not 150 (tag 75)
+    assert with_words == 1 and none == [] and everything == 4
+
+
 def test_similar_bpm_range_keeps_matching_tempi_including_half_and_double(indexed_grooves, model_dir):
     paths, database = indexed_grooves
     with Library(database, model_dir) as library:
