@@ -73,6 +73,9 @@ def _parser() -> argparse.ArgumentParser:
     centre.add_argument("--manifest", required=True, type=Path, help="JSONL of reference tracks (path, split)")
     centre.add_argument("--split", default="train", help="the manifest's split to read (default: train)")
     centre.add_argument("--out", required=True, type=Path, help="new model folder to write")
+    centre.add_argument("--strength", type=float, default=1.0,
+                        help="share of the mean taken away, in (0, 1] (default 1: all of it; chosen on validation "
+                        "with benchmarks/experiments/centring_strength.py)")
     centre.add_argument("--json", action="store_true", help="print the summary as JSON on stdout")
 
     probe = commands.add_parser("probe", help="linear/MLP probes on a frozen encoder (key, tags)")
@@ -269,8 +272,9 @@ def _centre_embedding(args: argparse.Namespace) -> int:
         if done % 25 == 0 or done == total:
             print(f"reference tracks: {done}/{total}", file=sys.stderr, flush=True)
 
-    summary = centre_model(args.model, args.manifest, args.out, args.split, progress)
-    print(f"centred on {summary['tracks']} tracks (centre norm {summary['centre_norm']}): {args.out}", file=sys.stderr)
+    summary = centre_model(args.model, args.manifest, args.out, args.split, progress, args.strength)
+    print(f"centred on {summary['tracks']} tracks (centre norm {summary['centre_norm']}, strength "
+          f"{summary['strength']}): {args.out}", file=sys.stderr)
     if args.json:
         print(json.dumps(summary, indent=2))
     return EXIT_OK

@@ -64,8 +64,11 @@ def fold_centre(network: torch.nn.Module, centre: torch.Tensor) -> None:
 
 
 def centre_model(model_folder: Path, manifest: Path, out: Path, split: str = "train",
-                 progress: Progress | None = None) -> dict[str, Any]:
-    """Write ``out``: the model of ``model_folder`` centred on the ``split`` tracks of ``manifest``."""
+                 progress: Progress | None = None, strength: float = 1.0) -> dict[str, Any]:
+    """Write ``out``: the model of ``model_folder`` centred on the ``split`` tracks of ``manifest``, taking away
+    ``strength`` times their mean (a full centre can cost short noisy queries more than it gains tracks)."""
+    if not 0.0 < strength <= 1.0:
+        raise CentreError(f"the strength is a share of the mean, in (0, 1], not {strength}")
     if out.resolve() == model_folder.resolve():
         raise CentreError("write the centred model to a new folder (--out), the source stays as it was")
     loaded = load_model(model_folder)
@@ -73,9 +76,9 @@ def centre_model(model_folder: Path, manifest: Path, out: Path, split: str = "tr
     if not paths:
         raise CentreError(f"no {split} tracks in {manifest}")
     vectors = reference_track_vectors(Analyzer(loaded), paths, progress)
-    centre = torch.from_numpy(vectors.mean(axis=0)).float()
+    centre = torch.from_numpy(vectors.mean(axis=0)).float() * strength
     fold_centre(loaded.network, centre)
-    summary = {"manifest": manifest.name, "split": split, "tracks": len(vectors),
+    summary = {"manifest": manifest.name, "split": split, "tracks": len(vectors), "strength": strength,
                "centre_norm": round(float(centre.norm()), 4),
                "earlier": loaded.config.training.get(CENTRE_CONFIG_KEY)}
     loaded.config.training[CENTRE_CONFIG_KEY] = summary

@@ -89,3 +89,17 @@ def test_the_command_reports_a_manifest_without_the_split_in_one_line(tmp_path, 
                        "--out", str(tmp_path / "out")]) == 1
     error = capsys.readouterr().err
     assert error.startswith("error: no test tracks") and error.count("\n") == 1
+
+
+def test_a_partial_centre_takes_away_that_share_of_the_reference_mean(tmp_path):
+    model = _statistics_model(tmp_path / "model")
+    paths, manifest = _reference(tmp_path)
+    summary = centre_model(model, manifest, tmp_path / "half", strength=0.5)
+    assert summary["strength"] == 0.5
+    before, after = Analyzer(load_model(model)), Analyzer(load_model(tmp_path / "half"))
+    raw_before = np.stack([_raw_track_vector(before, path) for path in paths])
+    raw_after = np.stack([_raw_track_vector(after, path) for path in paths])
+    np.testing.assert_allclose(raw_after, raw_before - 0.5 * raw_before.mean(axis=0), rtol=1e-3, atol=1e-3)
+    for strength in (0.0, 1.5):
+        with pytest.raises(CentreError, match="strength"):
+            centre_model(model, manifest, tmp_path / f"bad{strength}", strength=strength)
