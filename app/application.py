@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QCoreApplication, Qt
 from PySide6.QtWidgets import QApplication, QLabel, QMainWindow, QMessageBox
 
 from app import settings, theme
@@ -44,7 +44,7 @@ def show_startup_window(db_path: Path | None) -> QMainWindow:
     """A window where the main window will be, saying what is happening, shown before the heavy imports."""
     window = QMainWindow()
     window.setWindowTitle(f"{APPLICATION_NAME} — {db_path.name}" if db_path else APPLICATION_NAME)
-    label = QLabel("Opening your music library…")
+    label = QLabel(QCoreApplication.translate("Application", "Opening your music library…"))
     label.setAlignment(Qt.AlignmentFlag.AlignCenter)
     window.setCentralWidget(label)
     geometry = settings.bytes_value("window/geometry")
@@ -95,7 +95,8 @@ def run(db_path: Path | None, model_dir: Path | None = None) -> int:
         library, window = open_main_window(db_path, model_dir)
     except LibraryError as error:
         startup.close()
-        QMessageBox.critical(None, "Cannot open the library", describe_error(error))
+        QMessageBox.critical(None, QCoreApplication.translate("Application", "Cannot open the library"),
+                             describe_error(error))
         print(f"error: {describe_error(error)}", file=sys.stderr)
         return EXIT_BAD_INPUT
     window.show()

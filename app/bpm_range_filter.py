@@ -8,7 +8,7 @@ box does not re-query the engine.
 
 from __future__ import annotations
 
-from PySide6.QtCore import QTimer, Signal
+from PySide6.QtCore import QT_TRANSLATE_NOOP, QTimer, Signal
 from PySide6.QtWidgets import QDoubleSpinBox, QHBoxLayout, QLabel, QWidget
 
 ANY_BPM = 0.0  # a spin box at its minimum shows "any": that end of the range is open
@@ -34,13 +34,13 @@ class BpmRangeFilter(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.low_box = self._spin_box("lowest tempo shown (any: no lower limit)")
-        self.high_box = self._spin_box("highest tempo shown (any: no upper limit)")
+        self.low_box = self._spin_box(QT_TRANSLATE_NOOP("BpmRangeFilter", "lowest tempo shown (any: no lower limit)"))
+        self.high_box = self._spin_box(QT_TRANSLATE_NOOP("BpmRangeFilter", "highest tempo shown (any: no upper limit)"))
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(QLabel("BPM"))
+        layout.addWidget(QLabel(self.tr("BPM")))
         layout.addWidget(self.low_box)
-        layout.addWidget(QLabel("to"))
+        layout.addWidget(QLabel(self.tr("to")))
         layout.addWidget(self.high_box)
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
@@ -58,11 +58,13 @@ class BpmRangeFilter(QWidget):
         self.high_box.setValue(ANY_BPM)
 
     def _spin_box(self, tip: str) -> QDoubleSpinBox:
+        """A spin box whose minimum reads "any"; ``tip`` (English, marked for translation) is its tooltip."""
+        tip = self.tr(tip)
         box = QDoubleSpinBox()
         box.setRange(ANY_BPM, HIGHEST_BPM)
         box.setDecimals(1)
         box.setSingleStep(BPM_STEP)
-        box.setSpecialValueText("any")
+        box.setSpecialValueText(self.tr("any"))
         box.setToolTip(tip)
         box.setAccessibleName(tip)
         return box

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QT_TRANSLATE_NOOP, QCoreApplication, Qt, Signal
 from PySide6.QtWidgets import QFormLayout, QHBoxLayout, QLabel, QPushButton, QSizePolicy, QVBoxLayout, QWidget
 
 from app import theme, track_format
@@ -21,8 +21,12 @@ TAGS_SHOWN = 10
 WAVEFORM_HEIGHT = 56
 TAG_CHART_MINIMUM_HEIGHT = 110
 TAG_BAR_HEIGHT = 0.7
-LOOKING_IN_LIBRARY_TEXT = "Looking for this recording in your library…"
-NOT_IN_LIBRARY_TEXT = "Not in your library: no track there is this recording."
+LOOKING_IN_LIBRARY_TEXT = QT_TRANSLATE_NOOP("DetailsPanel", "Looking for this recording in your library…")
+NOT_IN_LIBRARY_TEXT = QT_TRANSLATE_NOOP("DetailsPanel", "Not in your library: no track there is this recording.")
+# The metadata rows, by their English names (the code's keys); their labels are shown through tr().
+FIELD_NAMES = (QT_TRANSLATE_NOOP("DetailsPanel", "Album"), QT_TRANSLATE_NOOP("DetailsPanel", "Genre"),
+               QT_TRANSLATE_NOOP("DetailsPanel", "Year"), QT_TRANSLATE_NOOP("DetailsPanel", "Time"),
+               QT_TRANSLATE_NOOP("DetailsPanel", "BPM"), QT_TRANSLATE_NOOP("DetailsPanel", "File"))
 
 
 def sorted_tags(tags: Mapping[str, float] | None, limit: int = TAGS_SHOWN) -> list[tuple[str, float]]:
@@ -41,7 +45,7 @@ class TagChart(pg.PlotWidget):
         self.setMouseEnabled(False, False)
         self.hideButtons()
         self.getPlotItem().setXRange(0, 1, padding=0.02)
-        self.getPlotItem().getAxis("bottom").setLabel("probability")
+        self.getPlotItem().getAxis("bottom").setLabel(self.tr("probability"))
         self.bars: pg.BarGraphItem | None = None
         self.setMinimumHeight(TAG_CHART_MINIMUM_HEIGHT)
 
@@ -89,7 +93,7 @@ class WaveformView(pg.PlotWidget):
             plot.addItem(item)
         plot.setYRange(-1, 1, padding=0.05)
         self.setCursor(Qt.CursorShape.PointingHandCursor)
-        self.setToolTip("Click to play from there")
+        self.setToolTip(self.tr("Click to play from there"))
 
     def columns(self) -> int:
         return 0 if self.low_curve.xData is None else len(self.low_curve.xData)
@@ -145,10 +149,10 @@ class DetailsPanel(QWidget):
         self.library = library
         self.details: TrackDetails | None = None
         self._generation = 0
-        self.heading = QLabel("Select a track to see its details.")
+        self.heading = QLabel(self.tr("Select a track to see its details."))
         self.heading.setWordWrap(True)
         self.heading.setTextFormat(Qt.TextFormat.RichText)
-        self.play_button = QPushButton("Play")
+        self.play_button = QPushButton(self.tr("Play"))
         self.play_button.setEnabled(False)
         self.play_button.clicked.connect(self._play)
         heading_row = QHBoxLayout()
@@ -158,11 +162,11 @@ class DetailsPanel(QWidget):
         self.same_recording_label = QLabel("")
         self.same_recording_label.setWordWrap(True)
         self.same_recording_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-        self.select_same_button = QPushButton("Select it")
-        self.select_same_button.setToolTip("Select that track in the library")
+        self.select_same_button = QPushButton(self.tr("Select it"))
+        self.select_same_button.setToolTip(self.tr("Select that track in the library"))
         self.select_same_button.setVisible(False)  # until the search finds the file's recording in the library
-        self.add_button = QPushButton("Add to library")
-        self.add_button.setToolTip("Analyse this file and keep it in the library")
+        self.add_button = QPushButton(self.tr("Add to library"))
+        self.add_button.setToolTip(self.tr("Analyse this file and keep it in the library"))
         self._same_recording_id: int | None = None
         self._same_recording: tuple[str, int | None, str] | None = None  # (dropped path, track id, title) from the search
         outside_row = QHBoxLayout()
@@ -184,17 +188,17 @@ class DetailsPanel(QWidget):
         self.fields: dict[str, QLabel] = {}
         self.form = form = QFormLayout()
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
-        for name in ("Album", "Genre", "Year", "Time", "BPM", "File"):
+        for name in FIELD_NAMES:
             label = QLabel("")
             label.setWordWrap(True)
             label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
             label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)  # long paths must not widen the dock
             self.fields[name] = label
-            form.addRow(f"{name}:", label)
+            form.addRow(self.tr("{field}:").format(field=self.tr(name)), label)
         self.waveform = WaveformView()
         self.tag_chart = TagChart()
-        self.waveform_title = QLabel("Waveform")
-        self.tags_title = QLabel("Tags")
+        self.waveform_title = QLabel(self.tr("Waveform"))
+        self.tags_title = QLabel(self.tr("Tags"))
         self.tags_note = QLabel("")
         self.tags_note.setWordWrap(True)
         self.tags_note.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
@@ -237,7 +241,7 @@ class DetailsPanel(QWidget):
         with why it failed (ignored once another track is shown)."""
         self._generation += 1
         generation = self._generation
-        self.heading.setText(f"Analysing <b>{escape(Path(path).name)}</b>…")
+        self.heading.setText(self.tr("Analysing <b>{name}</b>…").format(name=escape(Path(path).name)))
         return (lambda details: self._show(generation, details),
                 lambda message: self._show_failure(generation, message))
 
@@ -246,7 +250,7 @@ class DetailsPanel(QWidget):
             return
         self.details = details
         title = track_format.title_or_file_name(details.title, details.path)
-        artist = details.artist or ("Dropped file" if details.track_id is None else "Unknown artist")
+        artist = details.artist or (self.tr("Dropped file") if details.track_id is None else self.tr("Unknown artist"))
         self.heading.setText(f"<b style='font-size:14pt'>{escape(title)}</b><br>{escape(artist)}")
         self.key_label.setText(key_summary_html(details.key))
         self.fields["Album"].setText(details.album or "")
@@ -263,7 +267,7 @@ class DetailsPanel(QWidget):
         self.tags_note.setText(details.tags_note)
         self.tags_note.setVisible(bool(details.tags_note))
         self._same_recording_id = None
-        self.same_recording_label.setText(LOOKING_IN_LIBRARY_TEXT if details.track_id is None else "")
+        self.same_recording_label.setText(self.tr(LOOKING_IN_LIBRARY_TEXT) if details.track_id is None else "")
         self.select_same_button.setVisible(False)
         self.outside_box.setVisible(details.track_id is None)
         self._apply_same_recording()
@@ -286,7 +290,7 @@ class DetailsPanel(QWidget):
 
     def _show_failure(self, generation: int, message: str) -> None:
         if generation == self._generation:
-            self.heading.setText(escape(f"Cannot show this track: {message}"))
+            self.heading.setText(escape(self.tr("Cannot show this track: {reason}").format(reason=message)))
 
     def _play(self) -> None:
         if self.details is not None:
@@ -317,10 +321,11 @@ class DetailsPanel(QWidget):
         if self.details.path != path:
             return
         if track_id is None:
-            self.same_recording_label.setText(NOT_IN_LIBRARY_TEXT)
+            self.same_recording_label.setText(self.tr(NOT_IN_LIBRARY_TEXT))
             return
         self._same_recording_id = track_id
-        self.same_recording_label.setText(f"Same recording as “{title}” in your library.")
+        self.same_recording_label.setText(
+            self.tr("Same recording as “{title}” in your library.").format(title=title))
         self.select_same_button.setVisible(True)
 
     def set_playhead(self, path: object, fraction: float) -> None:
@@ -333,9 +338,11 @@ def key_summary_html(key: Any) -> str:
     """``A minor · Camelot 8A · Open Key 1m · 82% confidence``; a doubtful key is dimmed and called a guess;
     says so when there is no key."""
     if key is None:
-        return "<i>No key: the track is not analysed yet and has no key tag</i>"
+        return QCoreApplication.translate("DetailsPanel",
+                                          "<i>No key: the track is not analysed yet and has no key tag</i>")
     parts = [f"<b style='font-size:13pt'>{escape(key.name)}</b>",
-             f"Camelot <b>{escape(key.camelot)}</b>", f"Open Key <b>{escape(key.open_key)}</b>"]
+             QCoreApplication.translate("DetailsPanel", "Camelot <b>{key}</b>").format(key=escape(key.camelot)),
+             QCoreApplication.translate("DetailsPanel", "Open Key <b>{key}</b>").format(key=escape(key.open_key))]
     confidence = track_format.key_confidence_text(key)
     if confidence:
         parts.append(escape(confidence))

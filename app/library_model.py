@@ -12,7 +12,16 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, QTimer, Signal
+from PySide6.QtCore import (
+    QT_TRANSLATE_NOOP,
+    QAbstractTableModel,
+    QCoreApplication,
+    QModelIndex,
+    QPersistentModelIndex,
+    Qt,
+    QTimer,
+    Signal,
+)
 
 from app import theme, track_format
 from app.tag_display import active_calibration
@@ -33,29 +42,43 @@ TRACK_ROLE = Qt.ItemDataRole.UserRole + 2
 class Column:
     """One table column: its header, the engine's ``order_by`` name, and how a row reads in it."""
 
-    header: str
+    header: str  # English: the column's name in the code and the settings; shown as ``header_text``
     order_by: str | None  # None: the engine cannot sort by this column
     text: Callable[[Any], str]
     align_right: bool = False
     shown_by_default: bool = True  # the others are offered in the header's column chooser
 
+    @property
+    def header_text(self) -> str:
+        """The header as shown, in the user's language."""
+        return QCoreApplication.translate("LibraryTableModel", self.header)
 
+
+# Headers are marked for translation here and shown through ``Column.header_text``.
 COLUMNS: tuple[Column, ...] = (
-    Column("Title", "title", lambda row: track_format.title_or_file_name(row.title, row.path)),
-    Column("Artist", "artist", lambda row: row.artist or ""),
-    Column("Album", "album", lambda row: row.album or ""),
-    Column("Genre", "genre", lambda row: row.genre or ""),
-    Column("Time", "duration", lambda row: track_format.duration_text(row.duration), align_right=True),
-    Column("Key", "key", track_format.track_key_text),  # sorted around the Camelot wheel: 1A, 1B, 2A …
+    Column(QT_TRANSLATE_NOOP("LibraryTableModel", "Title"), "title",
+           lambda row: track_format.title_or_file_name(row.title, row.path)),
+    Column(QT_TRANSLATE_NOOP("LibraryTableModel", "Artist"), "artist", lambda row: row.artist or ""),
+    Column(QT_TRANSLATE_NOOP("LibraryTableModel", "Album"), "album", lambda row: row.album or ""),
+    Column(QT_TRANSLATE_NOOP("LibraryTableModel", "Genre"), "genre", lambda row: row.genre or ""),
+    Column(QT_TRANSLATE_NOOP("LibraryTableModel", "Time"), "duration",
+           lambda row: track_format.duration_text(row.duration), align_right=True),
+    # Sorted around the Camelot wheel: 1A, 1B, 2A …
+    Column(QT_TRANSLATE_NOOP("LibraryTableModel", "Key"), "key", track_format.track_key_text),
     # The tempo estimated from the audio (the file's BPM tag when there is none); the tag is in the tooltip.
-    Column("BPM", "bpm", lambda row: track_format.bpm_text(row.mixing_bpm), align_right=True),
-    Column("Tags", "top_tag", lambda row: track_format.tags_text(row.top_tags)),  # sorted by the first tag, A-Z
+    Column(QT_TRANSLATE_NOOP("LibraryTableModel", "BPM"), "bpm",
+           lambda row: track_format.bpm_text(row.mixing_bpm), align_right=True),
+    # Sorted by the first tag, A-Z.
+    Column(QT_TRANSLATE_NOOP("LibraryTableModel", "Tags"), "top_tag", lambda row: track_format.tags_text(row.top_tags)),
     # Tracks that read alike (a copy, a re-encode) are told apart by where and how they are stored.
-    Column("File", "path", lambda row: track_format.file_name(row.display_path or row.path), shown_by_default=False),
-    Column("Folder", "path", lambda row: track_format.folder_name(row.display_path or row.path), shown_by_default=False),
-    Column("Format", None, lambda row: track_format.format_text(row.codec, row.path), shown_by_default=False),
-    Column("Bitrate", None, lambda row: track_format.bitrate_text(row.bitrate), align_right=True,
-           shown_by_default=False),
+    Column(QT_TRANSLATE_NOOP("LibraryTableModel", "File"), "path",
+           lambda row: track_format.file_name(row.display_path or row.path), shown_by_default=False),
+    Column(QT_TRANSLATE_NOOP("LibraryTableModel", "Folder"), "path",
+           lambda row: track_format.folder_name(row.display_path or row.path), shown_by_default=False),
+    Column(QT_TRANSLATE_NOOP("LibraryTableModel", "Format"), None,
+           lambda row: track_format.format_text(row.codec, row.path), shown_by_default=False),
+    Column(QT_TRANSLATE_NOOP("LibraryTableModel", "Bitrate"), None, lambda row: track_format.bitrate_text(row.bitrate),
+           align_right=True, shown_by_default=False),
 )
 DOUBTFUL_BRUSH = theme.doubtful_brush()
 KEY_COLUMN = next(position for position, column in enumerate(COLUMNS) if column.header == "Key")
@@ -137,7 +160,7 @@ class LibraryTableModel(QAbstractTableModel):
 
     def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole):
         if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
-            return COLUMNS[section].header
+            return COLUMNS[section].header_text
         return None
 
     def data(self, index: QModelIndex | QPersistentModelIndex, role: int = DISPLAY_ROLE):

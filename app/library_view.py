@@ -81,7 +81,7 @@ class LibraryView(QWidget):
         self.tasks = tasks
         self.model = LibraryTableModel(library, tasks, self)
         self.search_box = QLineEdit()
-        self.search_box.setPlaceholderText("Search title, artist, album, genre or file name  (Ctrl+F)")
+        self.search_box.setPlaceholderText(self.tr("Search title, artist, album, genre or file name  (Ctrl+F)"))
         self.search_box.setClearButtonEnabled(True)
         self.bpm_filter = BpmRangeFilter()
         self.count_label = QLabel("")
@@ -115,7 +115,7 @@ class LibraryView(QWidget):
         self.table.verticalScrollBar().valueChanged.connect(lambda _value: self._tell_model_visible_rows())
         header.setSortIndicator(self.model.sorted_column(), Qt.SortOrder.AscendingOrder)
         self.empty_state = EmptyState()
-        self.no_match = QLabel("No track matches this search or tempo range.")
+        self.no_match = QLabel(self.tr("No track matches this search or tempo range."))
         self.no_match.setAlignment(Qt.AlignmentFlag.AlignCenter)
 
         self.stack = QStackedWidget()
@@ -139,7 +139,7 @@ class LibraryView(QWidget):
         self.search_box.installEventFilter(self)
         self.bpm_filter.range_changed.connect(self.model.set_bpm_range)
         self.model.loaded.connect(self._on_loaded)
-        self.model.failed.connect(lambda message: show_error(self, "Library", message))
+        self.model.failed.connect(lambda message: show_error(self, self.tr("Library"), message))
         self.model.sort_refused.connect(self._restore_sort_indicator)
         self.table.selectionModel().selectionChanged.connect(self._on_selection)
         self.table.doubleClicked.connect(self._on_double_clicked)
@@ -218,7 +218,7 @@ class LibraryView(QWidget):
         header = self.table.horizontalHeader()
         shown = [position for position in range(len(COLUMNS)) if not header.isSectionHidden(position)]
         for position, column in enumerate(COLUMNS):
-            action = menu.addAction(column.header)
+            action = menu.addAction(column.header_text)
             action.setCheckable(True)
             action.setChecked(position in shown)
             action.setEnabled(not (position in shown and len(shown) == 1))
@@ -242,8 +242,9 @@ class LibraryView(QWidget):
         """Share the visible width between the columns, so a narrow window shows every column."""
         metrics = self.table.fontMetrics()
         header_metrics = self.table.horizontalHeader().fontMetrics()
-        fixed = {name: max(metrics.horizontalAdvance(sample), header_metrics.horizontalAdvance(name)) + CELL_PADDING
-                 for name, sample in FIXED_COLUMN_SAMPLES.items()}
+        shown_headers = {column.header: column.header_text for column in COLUMNS}
+        fixed = {name: max(metrics.horizontalAdvance(sample), header_metrics.horizontalAdvance(shown_headers[name]))
+                 + CELL_PADDING for name, sample in FIXED_COLUMN_SAMPLES.items()}
         header = self.table.horizontalHeader()
         shown = [position for position in range(len(COLUMNS)) if not header.isSectionHidden(position)]
         headers = [COLUMNS[position].header for position in shown]
@@ -273,8 +274,11 @@ class LibraryView(QWidget):
             self.stack.setCurrentWidget(self.table)
         else:
             self.stack.setCurrentWidget(self.no_match if filtered else self.empty_state)
-        noun = "track" if count == 1 else "tracks"
-        self.count_label.setText(f"{count:,} {noun}" + (" found" if filtered else ""))
+        if filtered:
+            text = self.tr("1 track found") if count == 1 else self.tr("{count:,} tracks found")
+        else:
+            text = self.tr("1 track") if count == 1 else self.tr("{count:,} tracks")
+        self.count_label.setText(text.format(count=count))
         self.count_changed.emit(count)
 
     def _restore_sort_indicator(self, column: int, descending: bool) -> None:
@@ -313,7 +317,7 @@ class LibraryView(QWidget):
             return
         self.tasks.run(self.model.row_finder(track_id),
                        lambda found: self._select_row(found) if found is not None else on_missing and on_missing(),
-                       lambda message: show_error(self, "Library", message))
+                       lambda message: show_error(self, self.tr("Library"), message))
 
     def _select_row(self, row: int) -> None:
         self.table.selectRow(row)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QByteArray, Qt, QTimer, QUrl
+from PySide6.QtCore import QT_TRANSLATE_NOOP, QByteArray, QCoreApplication, Qt, QTimer, QUrl
 from PySide6.QtGui import (
     QAction,
     QCloseEvent,
@@ -72,21 +72,38 @@ LAYOUT_VERSION = 4  # bumped when the dock layout changes, so an old saved layou
 MAP_TAB, TRAINING_TAB, CRATES_TAB, DUPLICATES_TAB = 1, 2, 3, 4
 LEFT, RIGHT = Qt.DockWidgetArea.LeftDockWidgetArea, Qt.DockWidgetArea.RightDockWidgetArea
 DOCK_AREAS = {"folders": LEFT, "details": RIGHT, "similar": RIGHT, "problems": LEFT, "suggestions": RIGHT}
-KEYBOARD_HELP = (
-    ("Ctrl+F", "search the library; Down moves into the results, Esc clears the search"),
-    ("Enter", "play the selected track"), ("Space", "play the selected track, or pause / resume"),
-    ("Ctrl+K", "write the analysed key into the selected or shown tracks' files"),
-    ("Ctrl+G", "suggest tags"), ("Ctrl+H", "harmonic matches only"), ("Ctrl+R", "radio playlist from the track"),
-    ("Ctrl+S", "save the similar list as M3U8"),
-    ("Delete", "remove the selected tracks from the library (asks; later scans skip them: Library → Excluded files…)"),
-    ("Ctrl+1 … 5", "Library / Map / Training / Crates / Duplicates"),
-    ("Ctrl+O", "add a folder"), ("F5", "scan"), ("Esc", "cancel the scan"), ("F1", "this help"),
+# The dock panels' titles (shown through tr(); the English title also names the dock in the saved layout).
+DOCK_TITLES = {
+    "folders": QT_TRANSLATE_NOOP("MainWindow", "Folders"),
+    "details": QT_TRANSLATE_NOOP("MainWindow", "Track"),
+    "similar": QT_TRANSLATE_NOOP("MainWindow", "Similar tracks"),
+    "problems": QT_TRANSLATE_NOOP("MainWindow", "Problems"),
+    "suggestions": QT_TRANSLATE_NOOP("MainWindow", "Suggested tags"),
+}
+TAB_TITLES = (QT_TRANSLATE_NOOP("MainWindow", "Library"), QT_TRANSLATE_NOOP("MainWindow", "Map"),
+              QT_TRANSLATE_NOOP("MainWindow", "Training"), QT_TRANSLATE_NOOP("MainWindow", "Crates"),
+              QT_TRANSLATE_NOOP("MainWindow", "Duplicates"))  # in tab order
+KEYBOARD_HELP = (  # (keys, what they do: shown through tr())
+    ("Ctrl+F", QT_TRANSLATE_NOOP("MainWindow", "search the library; Down moves into the results, Esc clears the search")),
+    ("Enter", QT_TRANSLATE_NOOP("MainWindow", "play the selected track")),
+    ("Space", QT_TRANSLATE_NOOP("MainWindow", "play the selected track, or pause / resume")),
+    ("Ctrl+K", QT_TRANSLATE_NOOP("MainWindow", "write the analysed key into the selected or shown tracks' files")),
+    ("Ctrl+G", QT_TRANSLATE_NOOP("MainWindow", "suggest tags")),
+    ("Ctrl+H", QT_TRANSLATE_NOOP("MainWindow", "harmonic matches only")),
+    ("Ctrl+R", QT_TRANSLATE_NOOP("MainWindow", "radio playlist from the track")),
+    ("Ctrl+S", QT_TRANSLATE_NOOP("MainWindow", "save the similar list as M3U8")),
+    ("Delete", QT_TRANSLATE_NOOP("MainWindow", "remove the selected tracks from the library (asks; later scans skip "
+                                               "them: Library → Excluded files…)")),
+    ("Ctrl+1 … 5", QT_TRANSLATE_NOOP("MainWindow", "Library / Map / Training / Crates / Duplicates")),
+    ("Ctrl+O", QT_TRANSLATE_NOOP("MainWindow", "add a folder")), ("F5", QT_TRANSLATE_NOOP("MainWindow", "scan")),
+    ("Esc", QT_TRANSLATE_NOOP("MainWindow", "cancel the scan")), ("F1", QT_TRANSLATE_NOOP("MainWindow", "this help")),
 )
-ABOUT_TEXT = (
+ABOUT_TEXT = QT_TRANSLATE_NOOP(
+    "MainWindow",
     "<b>SemiSup Music</b><p>Finds the tracks in your music library that sound like a track or any dropped audio "
     "file, estimates keys and tags, and trains custom models from your own tags. Everything runs offline on this "
     "computer; your files are only read, unless you ask for a key or tag to be written.</p>"
-)
+)  # shown through tr()
 
 
 def dropped_paths(event: QDragEnterEvent | QDropEvent) -> tuple[list[Path], list[Path]]:
@@ -123,11 +140,8 @@ class MainWindow(QMainWindow):
         self._details_target: int | str | None = None  # the track id or dropped file the panels were asked to show
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
-        self.tabs.addTab(self.library_view, "Library")
-        self.tabs.addTab(QWidget(), "Map")
-        self.tabs.addTab(QWidget(), "Training")
-        self.tabs.addTab(QWidget(), "Crates")
-        self.tabs.addTab(QWidget(), "Duplicates")
+        for position, title in enumerate(TAB_TITLES):  # the tabs after Library are built when first shown
+            self.tabs.addTab(self.library_view if position == 0 else QWidget(), self.tr(title))
         self._crates_view: CratesView | None = None
         self._duplicates_view: DuplicatesView | None = None
         self.setCentralWidget(self.tabs)
@@ -137,13 +151,10 @@ class MainWindow(QMainWindow):
         self.similarity_panel = SimilarityPanel(library, tasks)
         self.problems_panel = ProblemsPanel(library, tasks)
         self.suggestions_panel = SuggestionsPanel(library, tasks)
-        self.docks = {
-            "folders": self._dock("Folders", self.folders_panel, DOCK_AREAS["folders"]),
-            "details": self._dock("Track", self.details_panel, DOCK_AREAS["details"], wraps=True),
-            "similar": self._dock("Similar tracks", self.similarity_panel, DOCK_AREAS["similar"]),
-            "problems": self._dock("Problems", self.problems_panel, DOCK_AREAS["problems"]),
-            "suggestions": self._dock("Suggested tags", self.suggestions_panel, DOCK_AREAS["suggestions"]),
-        }
+        panels = {"folders": self.folders_panel, "details": self.details_panel, "similar": self.similarity_panel,
+                  "problems": self.problems_panel, "suggestions": self.suggestions_panel}
+        self.docks = {name: self._dock(DOCK_TITLES[name], panel, DOCK_AREAS[name], wraps=name == "details")
+                      for name, panel in panels.items()}
         self.key_write = KeyWriteFlow(library, tasks, self)
         self.removal = RemovalFlow(library, tasks, self)
         self.folder_watch = FolderWatch(tasks, self)
@@ -154,7 +165,7 @@ class MainWindow(QMainWindow):
         self._build_shortcuts()
         self.scan_label = QLabel("")
         self.statusBar().addPermanentWidget(self.scan_label)
-        self.statusBar().showMessage("Drop an audio file on the window to find tracks that sound like it.")
+        self.statusBar().showMessage(self.tr("Drop an audio file on the window to find tracks that sound like it."))
 
         self.live_refresh = QTimer(self)
         self.live_refresh.setInterval(LIVE_REFRESH_MS)
@@ -177,8 +188,9 @@ class MainWindow(QMainWindow):
 
     def _dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea, wraps: bool = False) -> QDockWidget:
         """A dock whose panel scrolls when the dock is smaller than it, so no panel sets the window's minimum size
-        (``wraps``: the panel's text wraps to the dock's width, so it only scrolls vertically)."""
-        dock = QDockWidget(title, self)
+        (``wraps``: the panel's text wraps to the dock's width, so it only scrolls vertically). ``title`` is the
+        English title: it names the dock in the saved layout in every language and is shown translated."""
+        dock = QDockWidget(self.tr(title), self)
         dock.setObjectName(f"dock-{title.lower().replace(' ', '-')}")
         dock.setWidget(scrolling(widget, horizontal=not wraps))
         dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable | QDockWidget.DockWidgetFeature.DockWidgetClosable
@@ -192,8 +204,7 @@ class MainWindow(QMainWindow):
         if self._map_view is None:
             self._map_view = MapView(self.library, self.tasks)
             self._place_tab(MAP_TAB, self._map_view)
-            self._map_view.colour_box.setCurrentText(
-                settings.value("map/colour_by", self._map_view.colour_box.currentText(), str))
+            self._map_view.set_colour_mode(settings.value("map/colour_by", self._map_view.colour_mode(), str))
             self._map_view.track_selected.connect(self._select_from_map)
             self._map_view.highlight(*self._highlighted)
         return self._map_view
@@ -239,12 +250,12 @@ class MainWindow(QMainWindow):
         placeholder.deleteLater()
 
     def _build_toolbars(self) -> None:
-        top = QToolBar("Main")
+        top = QToolBar(self.tr("Main"))
         top.setObjectName("toolbar-main")
         top.setMovable(False)
-        self.add_action = QAction("Add folder…", self, shortcut=QKeySequence("Ctrl+O"), triggered=self.folders_panel.choose_folder)
-        self.scan_action = QAction("Scan", self, shortcut=QKeySequence("F5"), triggered=lambda: self.folders_panel.start_scan())
-        self.cancel_action = QAction("Cancel scan", self, shortcut=QKeySequence("Escape"), triggered=self.folders_panel.cancel_scan)
+        self.add_action = QAction(self.tr("Add folder…"), self, shortcut=QKeySequence("Ctrl+O"), triggered=self.folders_panel.choose_folder)
+        self.scan_action = QAction(self.tr("Scan"), self, shortcut=QKeySequence("F5"), triggered=lambda: self.folders_panel.start_scan())
+        self.cancel_action = QAction(self.tr("Cancel scan"), self, shortcut=QKeySequence("Escape"), triggered=self.folders_panel.cancel_scan)
         self.cancel_action.setEnabled(False)
         for action in (self.add_action, self.scan_action, self.cancel_action):
             action.setToolTip(f"{action.text()} ({action.shortcut().toString()})")
@@ -254,54 +265,55 @@ class MainWindow(QMainWindow):
         top.addWidget(spacer)
         top.addWidget(self.model_picker)
         self.addToolBar(Qt.ToolBarArea.TopToolBarArea, top)
-        bottom = QToolBar("Player")
+        bottom = QToolBar(self.tr("Player"))
         bottom.setObjectName("toolbar-player")
         bottom.setMovable(False)
         bottom.addWidget(self.player)
         self.addToolBar(Qt.ToolBarArea.BottomToolBarArea, bottom)
-        view_menu = self.menuBar().addMenu("&View")
+        view_menu = self.menuBar().addMenu(self.tr("&View"))
         for dock in self.docks.values():
             view_menu.addAction(dock.toggleViewAction())
-        library_menu = self.menuBar().addMenu("&Library")
+        library_menu = self.menuBar().addMenu(self.tr("&Library"))
         for action in (self.add_action, self.scan_action, self.cancel_action):
             library_menu.addAction(action)
-        self.watch_menu = library_menu.addMenu("Watch folders")
+        self.watch_menu = library_menu.addMenu(self.tr("Watch folders"))
         self.watch_menu.setToolTipsVisible(True)
         self.watch_menu.aboutToShow.connect(self._fill_watch_menu)
         self.excluded_action = QAction(self.tr("Excluded files…"), self, triggered=self.show_excluded_files)
         self.excluded_action.setToolTip(self.tr("Files removed from the library, which scans skip; restore them here"))
         library_menu.addAction(self.excluded_action)
         library_menu.addSeparator()
-        library_menu.addAction(QAction("Quit", self, shortcut=QKeySequence("Ctrl+Q"), triggered=self.close))
-        help_menu = self.menuBar().addMenu("&Help")
-        self.help_action = QAction("Keyboard shortcuts", self, shortcut=QKeySequence("F1"), triggered=self.show_help)
-        self.about_action = QAction("About SemiSup Music", self, triggered=self.show_about)
+        library_menu.addAction(QAction(self.tr("Quit"), self, shortcut=QKeySequence("Ctrl+Q"), triggered=self.close))
+        help_menu = self.menuBar().addMenu(self.tr("&Help"))
+        self.help_action = QAction(self.tr("Keyboard shortcuts"), self, shortcut=QKeySequence("F1"), triggered=self.show_help)
+        self.about_action = QAction(self.tr("About SemiSup Music"), self, triggered=self.show_about)
         help_menu.addAction(self.help_action)
         help_menu.addAction(self.about_action)
         self.help_box: QMessageBox | None = None
-        self.write_key_action = QAction("Write key to file…", self, shortcut=QKeySequence("Ctrl+K"),
+        self.write_key_action = QAction(self.tr("Write key to file…"), self, shortcut=QKeySequence("Ctrl+K"),
                                         triggered=self.write_key_to_selected)
-        self.write_key_action.setToolTip("Write the analysed key into the selected tracks' key tags (asks first)")
-        self.suggest_tags_action = QAction("Suggest tags…", self, shortcut=QKeySequence("Ctrl+G"),
+        self.write_key_action.setToolTip(self.tr("Write the analysed key into the selected tracks' key tags (asks first)"))
+        self.suggest_tags_action = QAction(self.tr("Suggest tags…"), self, shortcut=QKeySequence("Ctrl+G"),
                                            triggered=self.show_tag_suggestions)
-        self.suggest_tags_action.setToolTip("Tags the active model suggests for the selected track's empty fields")
+        self.suggest_tags_action.setToolTip(self.tr("Tags the active model suggests for the selected track's empty fields"))
         # The tracks' context menu (right-click on the table) and the Tracks menu hold the same actions.
-        self.play_action = QAction("Play", self, triggered=self.library_view.play_current)
-        self.find_similar_action = QAction("Find similar", self, triggered=self._find_similar_to_current)
-        self.show_in_folder_action = QAction("Show in file manager", self, triggered=self._show_current_in_folder)
-        self.copy_path_action = QAction("Copy path", self, shortcut=QKeySequence("Ctrl+Shift+C"),
+        self.play_action = QAction(self.tr("Play"), self, triggered=self.library_view.play_current)
+        self.find_similar_action = QAction(self.tr("Find similar"), self, triggered=self._find_similar_to_current)
+        self.show_in_folder_action = QAction(self.tr("Show in file manager"), self, triggered=self._show_current_in_folder)
+        self.copy_path_action = QAction(self.tr("Copy path"), self, shortcut=QKeySequence("Ctrl+Shift+C"),
                                         triggered=self.copy_selected_paths)
-        self.copy_path_action.setToolTip("Copy the selected tracks' file paths, one a line")
-        self.add_to_crate_action = QAction("Add to crate…", self, triggered=self.add_selected_to_crate)
-        self.add_to_crate_action.setToolTip("Put the selected tracks in a crate (a saved playlist to export for DJ software)")
-        self.remove_action = QAction("Remove from library…", self, shortcut=QKeySequence(QKeySequence.StandardKey.Delete),
+        self.copy_path_action.setToolTip(self.tr("Copy the selected tracks' file paths, one a line"))
+        self.add_to_crate_action = QAction(self.tr("Add to crate…"), self, triggered=self.add_selected_to_crate)
+        self.add_to_crate_action.setToolTip(self.tr("Put the selected tracks in a crate (a saved playlist to export for "
+                                                    "DJ software)"))
+        self.remove_action = QAction(self.tr("Remove from library…"), self, shortcut=QKeySequence(QKeySequence.StandardKey.Delete),
                                      triggered=self.remove_selected)
         self.remove_action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)  # the table's Delete only
         self.remove_action.setToolTip(self.tr("Take the selected tracks out of the library (asks first; the files stay "
                                               "on disk and later scans skip them)"))
         separator = QAction(self)
         separator.setSeparator(True)
-        tracks_menu = self.menuBar().addMenu("&Tracks")
+        tracks_menu = self.menuBar().addMenu(self.tr("&Tracks"))
         last_separator = QAction(self)
         last_separator.setSeparator(True)
         for action in (self.play_action, self.find_similar_action, self.show_in_folder_action, self.copy_path_action,
@@ -347,7 +359,7 @@ class MainWindow(QMainWindow):
         self.player.failed.connect(self.statusBar().showMessage)
         self.database_watch.changed.connect(self._on_database_changed)
         self.folders_panel.scan_started.connect(self._on_scan_started)
-        self.folders_panel.scan_progressed.connect(lambda status: self.scan_label.setText(f"Scanning: {progress_text(status)}"))
+        self.folders_panel.scan_progressed.connect(lambda status: self.scan_label.setText(self._scanning_text(progress_text(status))))
         self.folders_panel.scan_finished.connect(self._on_scan_finished)
         self.folders_panel.folders_changed.connect(self.folder_watch.set_library_folders)
         self.folder_watch.rescan_requested.connect(self.rescan_changed_folders)
@@ -369,7 +381,7 @@ class MainWindow(QMainWindow):
                 and self.similarity_panel.mode == "similar"):
             return
         self._show_details_of(track_id)
-        self.similarity_panel.query_track(track_id, label or f"track {track_id}")
+        self.similarity_panel.query_track(track_id, label or self.tr("track {number}").format(number=track_id))
         self.suggestions_panel.show_track(track_id)
 
     def _show_details_of(self, track_id: int) -> None:
@@ -399,7 +411,7 @@ class MainWindow(QMainWindow):
         # One decode of the file for both panels (and for every later filter change of the similar list).
         self.tasks.run(lambda: analyse_dropped_file(library, path), analysed, failed, kind="background")
         self._update_track_actions()
-        self.statusBar().showMessage(f"Analysing {path.name}…", 5000)
+        self.statusBar().showMessage(self.tr("Analysing {name}…").format(name=path.name), 5000)
 
     def select_in_library(self, track_id: int, title: str = "") -> None:
         """Select a track's row in the library table (which shows it in the panels); when the search hides
@@ -413,9 +425,9 @@ class MainWindow(QMainWindow):
         """A dropped file the user wants to keep: analysed and stored like `engine index FILE` (it stays in the
         library even when it lies outside the library folders)."""
         if self.folders_panel.scanning:
-            self.statusBar().showMessage("A scan is running: add the file when it has finished.", 5000)
+            self.statusBar().showMessage(self.tr("A scan is running: add the file when it has finished."), 5000)
             return
-        self.statusBar().showMessage(f"Adding {Path(str(path)).name} to the library…", 5000)
+        self.statusBar().showMessage(self.tr("Adding {name} to the library…").format(name=Path(str(path)).name), 5000)
         self.folders_panel.start_scan([Path(str(path))])
 
     def _target_track_ids(self) -> tuple[int, Any] | None:
@@ -434,7 +446,7 @@ class MainWindow(QMainWindow):
         silently)."""
         target = self._target_track_ids()
         if target is None:
-            self.statusBar().showMessage("Select the tracks whose key should be written into their files.", 5000)
+            self.statusBar().showMessage(self.tr("Select the tracks whose key should be written into their files."), 5000)
             return
         self.key_write.ask(*target)
 
@@ -457,7 +469,8 @@ class MainWindow(QMainWindow):
         self.map_stale = True
         if self._crates_view is not None:
             self._crates_view.refresh()
-        self.statusBar().showMessage("The library changed: tracks were taken out (their files stay unless trashed).", 8000)
+        self.statusBar().showMessage(self.tr("The library changed: tracks were taken out (their files stay unless "
+                                             "trashed)."), 8000)
 
     def play_or_pause(self) -> None:
         """Space: play the track shown (or selected) when it is not the one loaded in the player; else pause or
@@ -483,22 +496,23 @@ class MainWindow(QMainWindow):
             self._map_view.highlight(seed_id, result_ids)
 
     def show_help(self) -> None:
-        rows = "".join(f"<tr><td><b>{keys}</b>&nbsp;&nbsp;</td><td>{what}</td></tr>" for keys, what in KEYBOARD_HELP)
-        self.help_box = QMessageBox(QMessageBox.Icon.Information, "Keyboard shortcuts",
-                                    "<p>Drop an audio file on the window to find the tracks that sound like it; "
-                                    f"drop a folder to add it.</p><table>{rows}</table>",
+        rows = "".join(f"<tr><td><b>{keys}</b>&nbsp;&nbsp;</td><td>{self.tr(what)}</td></tr>"
+                       for keys, what in KEYBOARD_HELP)
+        self.help_box = QMessageBox(QMessageBox.Icon.Information, self.tr("Keyboard shortcuts"),
+                                    self.tr("<p>Drop an audio file on the window to find the tracks that sound like "
+                                            "it; drop a folder to add it.</p>") + f"<table>{rows}</table>",
                                     QMessageBox.StandardButton.Close, self)
         self.help_box.setModal(False)
         self.help_box.show()
 
     def show_about(self) -> None:
-        QMessageBox.about(self, "About SemiSup Music", ABOUT_TEXT)
+        QMessageBox.about(self, self.tr("About SemiSup Music"), self.tr(ABOUT_TEXT))
 
     def show_tag_suggestions(self) -> None:
         dock = self.docks["suggestions"]
         dock.show()
         dock.raise_()
-        self.suggestions_panel.scope_box.setCurrentText(SELECTED_TRACK)
+        self.suggestions_panel.set_scope(SELECTED_TRACK)
 
     def _update_track_actions(self) -> None:
         target = self._target_track_ids() is not None
@@ -536,7 +550,8 @@ class MainWindow(QMainWindow):
 
         def copy(found: list[str]) -> None:
             QApplication.clipboard().setText("\n".join(found))
-            self.statusBar().showMessage(f"Copied {len(found)} path{'s' if len(found) != 1 else ''}.", 3000)
+            self.statusBar().showMessage(self.tr("Copied 1 path.") if len(found) == 1 else
+                                         self.tr("Copied {count} paths.").format(count=len(found)), 3000)
 
         self.tasks.run(paths, copy, lambda message: self.statusBar().showMessage(message, 5000))
 
@@ -572,11 +587,14 @@ class MainWindow(QMainWindow):
         self.model_picker.setEnabled(not self.scan_running)  # a running scan analyses with the model it started with
         self._update_track_actions()  # files are not rewritten while the scan reads them
         if self.folders_panel.state is ScanState.CANCELLING:
-            self.scan_label.setText("Cancelling the scan…")
+            self.scan_label.setText(self.tr("Cancelling the scan…"))
+
+    def _scanning_text(self, progress: str) -> str:
+        return self.tr("Scanning: {progress}").format(progress=progress)
 
     def _on_scan_started(self) -> None:
         self.statusBar().clearMessage()  # the last scan's outcome is not this scan's
-        self.scan_label.setText(f"Scanning: {LOOKING_TEXT}")
+        self.scan_label.setText(self._scanning_text(QCoreApplication.translate("FoldersPanel", LOOKING_TEXT)))
         self.library_view.expect_rows()
         self.live_refresh.start()
 
@@ -602,12 +620,12 @@ class MainWindow(QMainWindow):
         self.watch_menu.clear()
         folders = self.folders_panel.folders()
         if not folders:
-            self.watch_menu.addAction("No library folders yet").setEnabled(False)
+            self.watch_menu.addAction(self.tr("No library folders yet")).setEnabled(False)
         for folder in folders:
             action = self.watch_menu.addAction(folder)
             action.setCheckable(True)
             action.setChecked(self.folder_watch.is_watched(folder))
-            action.setToolTip("Rescan this folder by itself when files are added, changed or removed in it")
+            action.setToolTip(self.tr("Rescan this folder by itself when files are added, changed or removed in it"))
             action.toggled.connect(lambda watched, folder=folder: self.folder_watch.set_watched(folder, watched))
 
     def show_excluded_files(self) -> ExcludedFilesDialog:
@@ -633,12 +651,13 @@ class MainWindow(QMainWindow):
         self._changed_folders.update(folders)
         if not self.folders_panel.scanning:
             changed, self._changed_folders = sorted(self._changed_folders), set()
-            self.statusBar().showMessage(f"Files changed in {', '.join(Path(f).name for f in changed)}: rescanning.", 5000)
+            self.statusBar().showMessage(self.tr("Files changed in {folders}: rescanning.").format(
+                folders=", ".join(Path(folder).name for folder in changed)), 5000)
             self.folders_panel.start_scan([Path(folder) for folder in changed])
 
     def _on_model_changed(self, model_id: str) -> None:
         """A new model: its analyses are separate, so re-analyse the library with it and redraw everything."""
-        self.statusBar().showMessage(f"Using model {model_id}.", 10000)
+        self.statusBar().showMessage(self.tr("Using model {model}.").format(model=model_id), 10000)
         self.library_view.reload()
         self.suggestions_panel.refresh()
         self.map_stale = True
@@ -678,7 +697,8 @@ class MainWindow(QMainWindow):
         self.map_view.refresh()
 
     def _show_problem_count(self, count: int) -> None:
-        self.docks["problems"].setWindowTitle(f"Problems ({count})" if count else "Problems")
+        self.docks["problems"].setWindowTitle(self.tr("Problems ({count})").format(count=count) if count
+                                              else self.tr(DOCK_TITLES["problems"]))
 
     # ---- settings -------------------------------------------------------------------------
     def _restore_settings(self) -> None:
@@ -730,7 +750,7 @@ class MainWindow(QMainWindow):
         settings.set_value("similar/harmonic", self.similarity_panel.harmonic_box.isChecked())
         self.library_view.save_columns()
         if self._map_view is not None:
-            settings.set_value("map/colour_by", self._map_view.colour_box.currentText())
+            settings.set_value("map/colour_by", self._map_view.colour_mode())
 
     def shutdown(self) -> None:
         """Stop everything that runs on another thread or process, so the library can close safely."""

@@ -13,7 +13,7 @@ import numpy as np
 import pyqtgraph as pg
 from html import escape
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QT_TRANSLATE_NOOP, Qt, Signal
 from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
@@ -28,7 +28,8 @@ NEIGHBOUR_SIZE = 10
 SELECTED_SIZE = 16
 MAX_LEGEND_TAGS = 10
 LEGEND_SWATCH = "■"
-COLOUR_MODES = ("Key (Camelot)", "Top tag")
+COLOUR_MODES = (QT_TRANSLATE_NOOP("MapView", "Key (Camelot)"), QT_TRANSLATE_NOOP("MapView", "Top tag"))  # English:
+# the modes' names in the code and in the settings; the colour box shows them through tr()
 
 
 def colour_keys(data: MapData, mode: str) -> list[str | None]:
@@ -70,12 +71,13 @@ class MapView(QWidget):
         self._generation = 0
         self._highlighted: tuple[int | None, list[int]] = (None, [])
         self.colour_box = QComboBox()
-        self.colour_box.addItems(COLOUR_MODES)
-        self.colour_box.setToolTip("What the dots' colours mean")
-        self.refresh_button = QPushButton("Recompute")
-        self.refresh_button.setToolTip("Project the library again (after a scan or a model change)")
-        self.status = ElidedLabel("The map appears here once the library has analysed tracks.")
-        self.hover_label = ElidedLabel("Hover over a dot to see the track; click it to select.")
+        for mode in COLOUR_MODES:
+            self.colour_box.addItem(self.tr(mode), mode)
+        self.colour_box.setToolTip(self.tr("What the dots' colours mean"))
+        self.refresh_button = QPushButton(self.tr("Recompute"))
+        self.refresh_button.setToolTip(self.tr("Project the library again (after a scan or a model change)"))
+        self.status = ElidedLabel(self.tr("The map appears here once the library has analysed tracks."))
+        self.hover_label = ElidedLabel(self.tr("Hover over a dot to see the track; click it to select."))
 
         self.plot_widget = pg.PlotWidget()
         self.plot_widget.setMenuEnabled(False)
@@ -93,10 +95,10 @@ class MapView(QWidget):
         self.legend = QLabel("")
         self.legend.setWordWrap(True)
         self.legend.setTextFormat(Qt.TextFormat.RichText)
-        self.legend.setToolTip("What the colours mean")
+        self.legend.setToolTip(self.tr("What the colours mean"))
 
         controls = QHBoxLayout()
-        controls.addWidget(QLabel("Colour by:"))
+        controls.addWidget(QLabel(self.tr("Colour by:")))
         controls.addWidget(self.colour_box)
         controls.addWidget(self.refresh_button)
         controls.addWidget(self.status, 1)
@@ -106,18 +108,28 @@ class MapView(QWidget):
         layout.addWidget(self.legend)
         layout.addWidget(self.hover_label)
 
-        self.colour_box.currentTextChanged.connect(lambda _: self._draw())
+        self.colour_box.currentIndexChanged.connect(lambda _: self._draw())
         self.refresh_button.clicked.connect(self.refresh)
         self.scatter.sigHovered.connect(self._on_hovered)
         for item in (self.scatter, self.neighbours, self.selected):  # a ring or the star lies over its dot
             item.sigClicked.connect(self._on_clicked)
+
+    def colour_mode(self) -> str:
+        """The colouring chosen, as one of COLOUR_MODES (English in every language: it is kept in the settings)."""
+        return str(self.colour_box.currentData())
+
+    def set_colour_mode(self, mode: str) -> None:
+        """Colour by ``mode`` (one of COLOUR_MODES); anything else leaves the choice as it is."""
+        position = self.colour_box.findData(mode)
+        if position >= 0:
+            self.colour_box.setCurrentIndex(position)
 
     # ---- data -----------------------------------------------------------------------------
     def refresh(self) -> None:
         """Recompute the projection in a worker; the current picture stays until the new one is ready."""
         self._generation += 1
         generation, library = self._generation, self.library
-        self.status.setText("Projecting the library…")
+        self.status.setText(self.tr("Projecting the library…"))
         self.refresh_button.setEnabled(False)
         self.tasks.run(
             lambda: load_map_data(library),
@@ -132,9 +144,12 @@ class MapView(QWidget):
         self.refresh_button.setEnabled(True)
         self.data = data
         if len(data) == 0:
-            self.status.setText("No analysed tracks yet: add a folder and let the scan finish.")
+            self.status.setText(self.tr("No analysed tracks yet: add a folder and let the scan finish."))
+        elif len(data) == 1:
+            self.status.setText(self.tr("1 track · nearby dots sound alike (PCA of the embeddings)"))
         else:
-            self.status.setText(f"{len(data):,} tracks · nearby dots sound alike (PCA of the embeddings)")
+            self.status.setText(self.tr("{count:,} tracks · nearby dots sound alike (PCA of the embeddings)").format(
+                count=len(data)))
         self._draw()
         self.highlight(*self._highlighted)
         self.plot_widget.getPlotItem().autoRange()
@@ -142,8 +157,8 @@ class MapView(QWidget):
     def _on_failed(self, generation: int, message: str) -> None:
         if generation == self._generation:
             self.refresh_button.setEnabled(True)
-            self.status.setText("The map could not be computed.")
-            show_error(self, "Map", message)
+            self.status.setText(self.tr("The map could not be computed."))
+            show_error(self, self.tr("Map"), message)
 
     # ---- drawing --------------------------------------------------------------------------
     def _draw(self) -> None:
@@ -151,7 +166,7 @@ class MapView(QWidget):
         if self.data is None or len(self.data) == 0:
             self.scatter.setData([], [])
             return
-        mode = self.colour_box.currentText()
+        mode = self.colour_mode()
         categories = colour_keys(self.data, mode)
         colours = category_colours(categories, mode)
         brushes = {name: QBrush(colour) for name, colour in colours.items()}  # shared brushes draw fast

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QT_TRANSLATE_NOOP, QCoreApplication, Qt, Signal
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -32,10 +32,11 @@ from PySide6.QtWidgets import (
 from app.errors import show_error
 from app.tasks import TaskRunner
 
-CHOOSE_FOLDER_TEXT = "Use another model folder…"
+CHOOSE_FOLDER_TEXT = QT_TRANSLATE_NOOP("ModelPicker", "Use another model folder…")  # shown through tr()
 PICKER_WIDTH_CHARACTERS = 40  # "name (77 of 77 tracks analysed)"; its list and tooltips show longer ones whole
 DIALOG_SIZE = (760, 360)
-DIALOG_COLUMNS = ("Model", "Tracks analysed", "Tags", "Folder")
+DIALOG_COLUMNS = (QT_TRANSLATE_NOOP("ModelsDialog", "Model"), QT_TRANSLATE_NOOP("ModelsDialog", "Tracks analysed"),
+                  QT_TRANSLATE_NOOP("ModelsDialog", "Tags"), QT_TRANSLATE_NOOP("ModelsDialog", "Folder"))
 TAGS_SHOWN = 6
 DIALOG_COLUMN_MODES = (QHeaderView.ResizeMode.ResizeToContents, QHeaderView.ResizeMode.ResizeToContents,
                        QHeaderView.ResizeMode.Stretch, QHeaderView.ResizeMode.Stretch)  # tags and folder share the rest
@@ -61,10 +62,11 @@ class ModelChoice:
     @property
     def analysed_text(self) -> str:
         if not self.available:
-            return "folder missing"
+            return QCoreApplication.translate("ModelPicker", "folder missing")
         if not self.analysed_tracks:
-            return "not used yet"
-        return f"{self.analysed_tracks:,} of {self.library_tracks:,} tracks analysed"
+            return QCoreApplication.translate("ModelPicker", "not used yet")
+        return QCoreApplication.translate("ModelPicker", "{analysed:,} of {total:,} tracks analysed").format(
+            analysed=self.analysed_tracks, total=self.library_tracks)
 
 
 def list_model_choices(library: Any) -> list[ModelChoice]:
@@ -92,13 +94,14 @@ class ModelPicker(QWidget):
         self.combo = QComboBox()
         self.combo.setMinimumContentsLength(PICKER_WIDTH_CHARACTERS)
         self.combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-        self.combo.setToolTip("The model that analyses tracks and decides what \"similar\" means")
-        self.manage_button = QPushButton("Models…")
-        self.manage_button.setToolTip("Every model of this library, how many tracks each has analysed; add a model folder")
+        self.combo.setToolTip(self.tr("The model that analyses tracks and decides what \"similar\" means"))
+        self.manage_button = QPushButton(self.tr("Models…"))
+        self.manage_button.setToolTip(self.tr("Every model of this library, how many tracks each has analysed; add a "
+                                              "model folder"))
         self.manage_button.clicked.connect(self.open_dialog)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(QLabel("Model:"))
+        layout.addWidget(QLabel(self.tr("Model:")))
         layout.addWidget(self.combo)
         layout.addWidget(self.manage_button)
         self.combo.activated.connect(self._on_activated)
@@ -108,18 +111,18 @@ class ModelPicker(QWidget):
     def refresh(self) -> None:
         library = self.library
         self.tasks.run(lambda: list_model_choices(library), self._show_choices,
-                       lambda message: show_error(self, "Models", message))
+                       lambda message: show_error(self, self.tr("Models"), message))
 
     def _show_choices(self, choices: list[ModelChoice]) -> None:
         self.choices = choices
         self.combo.blockSignals(True)
         self.combo.clear()
         if not any(choice.active for choice in choices):
-            self.combo.addItem("No model yet", None)
+            self.combo.addItem(self.tr("No model yet"), None)
         for choice in choices:
             self.combo.addItem(choice.label, choice.folder)
             self.combo.setItemData(self.combo.count() - 1, f"{choice.label}\n{choice.folder}", Qt.ItemDataRole.ToolTipRole)
-        self.combo.addItem(CHOOSE_FOLDER_TEXT, None)
+        self.combo.addItem(self.tr(CHOOSE_FOLDER_TEXT), None)
         active = next((position for position, choice in enumerate(choices) if choice.active), None)
         offset = 0 if active is not None else 1
         self.combo.setCurrentIndex(offset + active if active is not None else 0)
@@ -140,14 +143,14 @@ class ModelPicker(QWidget):
         return self.dialog
 
     def choose_folder_to_use(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Choose a model folder (with config.json)")
+        folder = QFileDialog.getExistingDirectory(self, self.tr("Choose a model folder (with config.json)"))
         if folder:
             self.switch_to(folder)
         else:
             self.refresh()
 
     def _on_activated(self, position: int) -> None:
-        if self.combo.itemText(position) == CHOOSE_FOLDER_TEXT:
+        if self.combo.itemText(position) == self.tr(CHOOSE_FOLDER_TEXT):
             self.choose_folder_to_use()
             return
         folder = self.combo.itemData(position)
@@ -165,7 +168,7 @@ class ModelPicker(QWidget):
             self.model_changed.emit(model_id)
 
         self.tasks.run(lambda: library.use_model(folder), switched,
-                       lambda message: self._failed("Cannot use this model", message), kind="background")
+                       lambda message: self._failed(self.tr("Cannot use this model"), message), kind="background")
 
     def register_folder(self, folder: str) -> None:
         """List a model folder (e.g. a finished training run) without making it active."""
@@ -176,7 +179,7 @@ class ModelPicker(QWidget):
             self.registered.emit(model_id)
 
         self.tasks.run(lambda: library.register_model(folder), registered,
-                       lambda message: self._failed("Cannot add this model", message), kind="background")
+                       lambda message: self._failed(self.tr("Cannot add this model"), message), kind="background")
 
     def _failed(self, title: str, message: str) -> None:
         self.setEnabled(True)
@@ -190,13 +193,14 @@ class ModelsDialog(QDialog):
     def __init__(self, picker: ModelPicker, parent=None) -> None:
         super().__init__(parent)
         self.picker = picker
-        self.setWindowTitle("Models")
+        self.setWindowTitle(self.tr("Models"))
         self.resize(*DIALOG_SIZE)
-        intro = QLabel("Each model analyses the library on its own; switching keeps the other models' analyses, "
-                       "so switching back is instant. Tracks a model has not analysed yet are analysed when you use it.")
+        intro = QLabel(self.tr("Each model analyses the library on its own; switching keeps the other models' "
+                               "analyses, so switching back is instant. Tracks a model has not analysed yet are "
+                               "analysed when you use it."))
         intro.setWordWrap(True)
         self.table = QTableWidget(0, len(DIALOG_COLUMNS))
-        self.table.setHorizontalHeaderLabels(DIALOG_COLUMNS)
+        self.table.setHorizontalHeaderLabels([self.tr(name) for name in DIALOG_COLUMNS])
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
@@ -206,10 +210,10 @@ class ModelsDialog(QDialog):
         header = self.table.horizontalHeader()
         for column, mode in enumerate(DIALOG_COLUMN_MODES):
             header.setSectionResizeMode(column, mode)
-        self.use_button = QPushButton("Use this model")
+        self.use_button = QPushButton(self.tr("Use this model"))
         self.use_button.setEnabled(False)
-        self.add_button = QPushButton("Add model folder…")
-        self.add_button.setToolTip("List a model folder here without using it yet")
+        self.add_button = QPushButton(self.tr("Add model folder…"))
+        self.add_button.setToolTip(self.tr("List a model folder here without using it yet"))
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.addButton(self.use_button, QDialogButtonBox.ButtonRole.ActionRole)
         buttons.addButton(self.add_button, QDialogButtonBox.ButtonRole.ActionRole)
@@ -231,7 +235,8 @@ class ModelsDialog(QDialog):
         self.table.setRowCount(len(choices))
         for row, choice in enumerate(choices):
             tags = ", ".join(choice.tag_names[:TAGS_SHOWN]) + (" …" if len(choice.tag_names) > TAGS_SHOWN else "")
-            texts = (choice.name + ("  (active)" if choice.active else ""), choice.analysed_text, tags or "none",
+            texts = (choice.name + (self.tr("  (active)") if choice.active else ""), choice.analysed_text,
+                     tags or self.tr("none"),
                      choice.folder)
             for column, text in enumerate(texts):
                 item = QTableWidgetItem(text)
@@ -261,6 +266,6 @@ class ModelsDialog(QDialog):
         self.use_button.setEnabled(choice is not None and not choice.active and choice.available)
 
     def _choose_folder_to_add(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Add a model folder (with config.json)")
+        folder = QFileDialog.getExistingDirectory(self, self.tr("Add a model folder (with config.json)"))
         if folder:
             self.picker.register_folder(folder)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from PySide6.QtCore import QBuffer, QByteArray, QIODevice, Qt, QUrl, Signal
+from PySide6.QtCore import QT_TRANSLATE_NOOP, QBuffer, QByteArray, QIODevice, Qt, QUrl, Signal
 from PySide6.QtMultimedia import QAudioOutput, QMediaDevices, QMediaPlayer
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QSlider, QStyle, QToolButton, QWidget
 
@@ -16,7 +16,8 @@ from app.elided_label import ElidedLabel
 DEFAULT_VOLUME = 0.8
 VOLUME_STEPS = 100  # the volume slider's range
 VOLUME_SLIDER_WIDTH = 90  # px
-NO_AUDIO_OUTPUT_TEXT = "No audio output: this computer has no sound device that can play the preview"
+NO_AUDIO_OUTPUT_TEXT = QT_TRANSLATE_NOOP("PlayerBar", "No audio output: this computer has no sound device that can "
+                                                     "play the preview")  # shown through tr()
 
 
 def audio_output_available() -> bool:
@@ -42,25 +43,25 @@ class PlayerBar(QWidget):
         self._pending_fraction: float | None = None  # a seek asked for before the duration was known
 
         self.play_button = QToolButton()
-        self.play_button.setToolTip("Play / pause (Space)")
+        self.play_button.setToolTip(self.tr("Play / pause (Space)"))
         self.play_button.setEnabled(False)
         self.seek_slider = QSlider(Qt.Orientation.Horizontal)
         self.seek_slider.setEnabled(False)
-        self.seek_slider.setToolTip("Seek")
+        self.seek_slider.setToolTip(self.tr("Seek"))
         self.time_label = QLabel("0:00 / 0:00")
-        self.now_playing = ElidedLabel("Nothing playing — double-click a track, or select it and press Space")
+        self.now_playing = ElidedLabel(self.tr("Nothing playing — double-click a track, or select it and press Space"))
         self.volume_slider = QSlider(Qt.Orientation.Horizontal)
         self.volume_slider.setRange(0, VOLUME_STEPS)
         self.volume_slider.setValue(round(DEFAULT_VOLUME * VOLUME_STEPS))
         self.volume_slider.setFixedWidth(VOLUME_SLIDER_WIDTH)
-        self.volume_slider.setToolTip("Volume")
+        self.volume_slider.setToolTip(self.tr("Volume"))
         layout = QHBoxLayout(self)
         layout.setContentsMargins(6, 2, 6, 2)
         layout.addWidget(self.play_button)
         layout.addWidget(self.now_playing)
         layout.addWidget(self.seek_slider, 1)
         layout.addWidget(self.time_label)
-        layout.addWidget(QLabel("Volume"))
+        layout.addWidget(QLabel(self.tr("Volume")))
         layout.addWidget(self.volume_slider)
         self.volume_slider.valueChanged.connect(lambda value: self.audio_output.setVolume(value / VOLUME_STEPS))
 
@@ -82,8 +83,9 @@ class PlayerBar(QWidget):
             self.current_path = None
             self.play_button.setEnabled(False)
             self.seek_slider.setEnabled(False)
-            self.now_playing.setText(NO_AUDIO_OUTPUT_TEXT)
-            self.failed.emit(f"Cannot play {label or Path(shown).name}: no audio output (no sound device was found).")
+            self.now_playing.setText(self.tr(NO_AUDIO_OUTPUT_TEXT))
+            self.failed.emit(self.tr("Cannot play {name}: no audio output (no sound device was found).").format(
+                name=label or Path(shown).name))
             return
         self.current_path = path
         self._pending_fraction = start_fraction
@@ -104,7 +106,8 @@ class PlayerBar(QWidget):
             with open(path, "rb") as handle:
                 data = handle.read()
         except OSError as error:
-            self.failed.emit(f"Cannot play {readable(path)}: {error.strerror or error}")
+            self.failed.emit(self.tr("Cannot play {name}: {reason}").format(name=readable(path),
+                                                                             reason=error.strerror or error))
             return
         self._buffer = QBuffer(self)
         self._buffer.setData(QByteArray(data))
@@ -163,7 +166,8 @@ class PlayerBar(QWidget):
 
     def _on_error(self, error: QMediaPlayer.Error, message: str) -> None:
         if error != QMediaPlayer.Error.NoError:
-            self.failed.emit(f"Cannot play {Path(readable(self.current_path or '')).name}: {message or error.name}")
+            self.failed.emit(self.tr("Cannot play {name}: {reason}").format(
+                name=Path(readable(self.current_path or "")).name, reason=message or error.name))
 
 
 def is_unicode(path: str) -> bool:

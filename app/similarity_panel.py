@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QModelIndex, Signal
+from PySide6.QtCore import QT_TRANSLATE_NOOP, QModelIndex, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -39,8 +39,11 @@ from engine.search import ResolvedQuery
 SIMILAR_COUNT = 25
 RADIO_LENGTH = 30
 ARTIST_COLUMN_WIDTH = 90  # px
-# The tempo filter's choices: (label, percent or None). ±6 % is a DJ's pitch fader at its usual range.
-BPM_RANGES = (("Any tempo", None), ("BPM ±2 %", 2.0), ("BPM ±4 %", 4.0), ("BPM ±6 %", 6.0), ("BPM ±10 %", 10.0))
+# The tempo filter's choices: (label, shown through tr(); percent or None). ±6 % is a DJ's pitch fader at its usual
+# range.
+BPM_RANGES = ((QT_TRANSLATE_NOOP("SimilarityPanel", "Any tempo"), None),
+              (QT_TRANSLATE_NOOP("SimilarityPanel", "BPM ±2 %"), 2.0), (QT_TRANSLATE_NOOP("SimilarityPanel", "BPM ±4 %"), 4.0),
+              (QT_TRANSLATE_NOOP("SimilarityPanel", "BPM ±6 %"), 6.0), (QT_TRANSLATE_NOOP("SimilarityPanel", "BPM ±10 %"), 10.0))
 # Cosine similarity below zero means "less alike than two unrelated tracks": never offered as "similar",
 # not even when it is all the harmonic filter leaves.
 MIN_SIMILAR_SCORE = 0.0
@@ -91,21 +94,24 @@ class SimilarityPanel(QWidget):
         self.seed: Seed | None = None
         self.mode = "similar"  # or "radio"
         self._generation = 0
-        self.heading = QLabel("Select a track, or drop an audio file on the window, to find tracks that sound like it.")
+        self.heading = QLabel(self.tr("Select a track, or drop an audio file on the window, to find tracks that sound "
+                                      "like it."))
         self.heading.setWordWrap(True)
-        self.harmonic_box = QCheckBox("Harmonic only")
-        self.harmonic_box.setToolTip("Keep only tracks whose keys mix well (same Camelot number, ±1, or relative key)")
+        self.harmonic_box = QCheckBox(self.tr("Harmonic only"))
+        self.harmonic_box.setToolTip(self.tr("Keep only tracks whose keys mix well (same Camelot number, ±1, or "
+                                             "relative key)"))
         self.bpm_range_box = QComboBox()
         for label, percent in BPM_RANGES:
-            self.bpm_range_box.addItem(label, percent)
-        self.bpm_range_box.setToolTip("Keep only tracks whose tempo is within this range of the seed's "
-                                      "(half and double tempo count); the radio keeps to it too")
-        self.radio_button = QPushButton("Radio")
-        self.radio_button.setToolTip("A playlist that walks from this track through its neighbours")
-        self.save_button = QPushButton("Save M3U8…")
-        self.save_button.setToolTip("Save this list as an M3U8 playlist (Ctrl+S)")
-        self.crate_button = QPushButton("Add to crate…")
-        self.crate_button.setToolTip("Keep this list (similar tracks or radio) in a crate, to export for DJ software")
+            self.bpm_range_box.addItem(self.tr(label), percent)
+        self.bpm_range_box.setToolTip(self.tr("Keep only tracks whose tempo is within this range of the seed's "
+                                              "(half and double tempo count); the radio keeps to it too"))
+        self.radio_button = QPushButton(self.tr("Radio"))
+        self.radio_button.setToolTip(self.tr("A playlist that walks from this track through its neighbours"))
+        self.save_button = QPushButton(self.tr("Save M3U8…"))
+        self.save_button.setToolTip(self.tr("Save this list as an M3U8 playlist (Ctrl+S)"))
+        self.crate_button = QPushButton(self.tr("Add to crate…"))
+        self.crate_button.setToolTip(self.tr("Keep this list (similar tracks or radio) in a crate, to export for DJ "
+                                             "software"))
         self.model = TrackListModel(self)
         self.table = QTableView()
         self.table.setModel(self.model)
@@ -161,7 +167,7 @@ class SimilarityPanel(QWidget):
         seed = Seed(label=Path(path).name, path=str(path))
         self.seed, self.mode = seed, "similar"
         self._generation += 1  # a search still running for the last seed is not shown
-        self.heading.setText(f"Analysing {seed.label}…")
+        self.heading.setText(self.tr("Analysing {seed}…").format(seed=seed.label))
         self._update_buttons()
 
         def resolved(query: ResolvedQuery) -> None:
@@ -183,10 +189,10 @@ class SimilarityPanel(QWidget):
         self._generation += 1
         generation, library, seed = self._generation, self.library, self.seed
         bpm_range = self.bpm_range_box.currentData()
-        self.heading.setText(f"Building a radio playlist from {seed.label}…")
+        self.heading.setText(self.tr("Building a radio playlist from {seed}…").format(seed=seed.label))
         self.tasks.run(
             lambda: library.playlist(seed.query, RADIO_LENGTH, bpm_range=bpm_range),
-            lambda tracks: self._show(generation, tracks, f"Radio from {seed.label}"),
+            lambda tracks: self._show(generation, tracks, self.tr("Radio from {seed}").format(seed=seed.label)),
             lambda message: self._fail(generation, message),
             kind="background",
         )
@@ -200,17 +206,18 @@ class SimilarityPanel(QWidget):
         generation, library, seed = self._generation, self.library, self.seed
         harmonic = self.harmonic_box.isChecked()
         bpm_range = self.bpm_range_box.currentData()
-        self.heading.setText(f"Searching for tracks like {seed.label}…")
+        self.heading.setText(self.tr("Searching for tracks like {seed}…").format(seed=seed.label))
         self._update_buttons()
 
         def search() -> list[Any]:
             return similar_enough(list(library.similar(seed.query, k=SIMILAR_COUNT, harmonic=harmonic,
                                                                 bpm_range=bpm_range)))
 
-        prefix = "Harmonic matches for" if harmonic else "Sounds like"
+        heading = (self.tr("Harmonic matches for {seed}") if harmonic else self.tr("Sounds like {seed}")).format(
+            seed=seed.label)
         self.tasks.run(
             search,
-            lambda results: self._show(generation, results, f"{prefix} {seed.label}"),
+            lambda results: self._show(generation, results, heading),
             lambda message: self._fail(generation, message),
             kind="background",
         )
@@ -220,7 +227,8 @@ class SimilarityPanel(QWidget):
             return
         self.model.set_entries(entries)
         count = len(entries)
-        self.heading.setText(f"<b>{escape(heading)}</b> — {count} track{'s' if count != 1 else ''}")
+        self.heading.setText((self.tr("<b>{heading}</b> — 1 track") if count == 1 else
+                              self.tr("<b>{heading}</b> — {count} tracks")).format(heading=escape(heading), count=count))
         self._update_buttons()
         self.results_shown.emit(self.seed.track_id if self.seed else None, self.result_ids())
         if self.seed is not None and self.seed.path is not None and self.mode == "similar":
@@ -232,16 +240,16 @@ class SimilarityPanel(QWidget):
     def _fail(self, generation: int, message: str) -> None:
         if generation != self._generation:
             return
-        self.heading.setText("No results.")
+        self.heading.setText(self.tr("No results."))
         self._update_buttons()
-        show_error(self, "Similar tracks", message)
+        show_error(self, self.tr("Similar tracks"), message)
 
     # ---- playlist export ------------------------------------------------------------------
     def choose_playlist_file(self) -> None:
         if not self.model.tracks:
             return
         suggested = str(Path.home() / f"{_safe_file_name(self.seed.label if self.seed else 'playlist')}.m3u8")
-        path, _ = QFileDialog.getSaveFileName(self, "Save playlist", suggested, "M3U8 playlists (*.m3u8)")
+        path, _ = QFileDialog.getSaveFileName(self, self.tr("Save playlist"), suggested, self.tr("M3U8 playlists (*.m3u8)"))
         if path:
             self.save_playlist(Path(path) if path.endswith(".m3u8") else Path(path + ".m3u8"))
 
@@ -249,8 +257,9 @@ class SimilarityPanel(QWidget):
         tracks, library = list(self.model.tracks), self.library
         self.tasks.run(
             lambda: library.write_m3u8(tracks, path, overwrite=True),  # the save dialog asked
-            lambda _: self.heading.setText(f"{self.heading.text()} — saved to {escape(path.name)}"),
-            lambda message: show_error(self, "Save playlist", message),
+            lambda _: self.heading.setText(self.tr("{heading} — saved to {name}").format(heading=self.heading.text(),
+                                                                                          name=escape(path.name))),
+            lambda message: show_error(self, self.tr("Save playlist"), message),
         )
 
     # ---- interaction ----------------------------------------------------------------------
@@ -266,8 +275,8 @@ class SimilarityPanel(QWidget):
         if self.model.tracks:
             label = self.seed.label if self.seed is not None else ""
             seed_first = [self.seed.track_id] if self.mode == "similar" and self.seed and self.seed.track_id else []
-            self.crate_requested.emit(seed_first + self.result_ids(),
-                                      f"{'Radio' if self.mode == 'radio' else 'Like'} {label}".strip())
+            name = self.tr("Radio {seed}") if self.mode == "radio" else self.tr("Like {seed}")
+            self.crate_requested.emit(seed_first + self.result_ids(), name.format(seed=label).strip())
 
     def _update_buttons(self) -> None:
         self.save_button.setEnabled(bool(self.model.tracks))

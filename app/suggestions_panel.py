@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QT_TRANSLATE_NOOP, Qt, Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QDoubleSpinBox,
@@ -32,13 +32,16 @@ from app.tasks import TaskRunner
 from app.write_results import show_summary, summarise
 from engine.tag_suggestions import DEFAULT_MIN_CONFIDENCE, values_by_field
 
-SELECTED_TRACK, TRACKS_LACKING_TAGS = "Selected track", "All tracks lacking tags"
+# The scopes, by their English names (the code's values); the scope box shows them through tr().
+SELECTED_TRACK = QT_TRANSLATE_NOOP("SuggestionsPanel", "Selected track")
+TRACKS_LACKING_TAGS = QT_TRANSLATE_NOOP("SuggestionsPanel", "All tracks lacking tags")
 MAX_TRACKS_SHOWN = 500  # the list of a whole library is cut here (the most confident first)
 SUGGESTION_ROLE = Qt.ItemDataRole.UserRole + 1
-NO_SUGGESTIONS_TEXT = (
+NO_SUGGESTIONS_TEXT = QT_TRANSLATE_NOOP(
+    "SuggestionsPanel",
     "No suggestions. They come from a model trained on your own tags (Training tab, Learn from: \"My library's "
     "tags\", then choose that model in the Model box), for tracks whose genre, mood or grouping is empty."
-)
+)  # shown through tr()
 
 
 def ticked_values(accepted: list[tuple[Any, Any]]) -> list[tuple[Any, dict[str, list[str]]]]:
@@ -67,30 +70,32 @@ class SuggestionsPanel(QWidget):
         self._stale = True  # something changed while hidden: look again when shown
 
         self.scope_box = QComboBox()
-        self.scope_box.addItems([SELECTED_TRACK, TRACKS_LACKING_TAGS])
-        self.scope_box.setToolTip("Suggest for the track selected in the library, or for every track with empty tags")
+        for scope in (SELECTED_TRACK, TRACKS_LACKING_TAGS):
+            self.scope_box.addItem(self.tr(scope), scope)
+        self.scope_box.setToolTip(self.tr("Suggest for the track selected in the library, or for every track with "
+                                          "empty tags"))
         self.confidence_box = QDoubleSpinBox()
         self.confidence_box.setRange(0.0, 1.0)
         self.confidence_box.setSingleStep(0.05)
         self.confidence_box.setValue(DEFAULT_MIN_CONFIDENCE)
-        self.confidence_box.setToolTip("Only show suggestions the model is at least this sure of")
+        self.confidence_box.setToolTip(self.tr("Only show suggestions the model is at least this sure of"))
         options = QHBoxLayout()
         options.addWidget(self.scope_box, 1)
-        options.addWidget(QLabel("Min. confidence:"))
+        options.addWidget(QLabel(self.tr("Min. confidence:")))
         options.addWidget(self.confidence_box)
         self.heading = QLabel("")
         self.heading.setWordWrap(True)
         self.tree = QTreeWidget()
-        self.tree.setHeaderLabels(["Suggested tag", "Confidence"])
+        self.tree.setHeaderLabels([self.tr("Suggested tag"), self.tr("Confidence")])
         self.tree.setRootIsDecorated(True)
         self.tree.setUniformRowHeights(True)
         header = self.tree.header()
         header.setStretchLastSection(False)
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
-        self.tick_all_button = QPushButton("Tick all")
-        self.write_button = QPushButton("Write ticked tags…")
-        self.write_button.setToolTip("Write the ticked tags into the files (asks first)")
+        self.tick_all_button = QPushButton(self.tr("Tick all"))
+        self.write_button = QPushButton(self.tr("Write ticked tags…"))
+        self.write_button.setToolTip(self.tr("Write the ticked tags into the files (asks first)"))
         self.write_button.setEnabled(False)
         buttons = QHBoxLayout()
         buttons.addWidget(self.tick_all_button)
@@ -103,7 +108,7 @@ class SuggestionsPanel(QWidget):
         layout.addWidget(self.tree, 1)
         layout.addLayout(buttons)
 
-        self.scope_box.currentTextChanged.connect(lambda _text: self.refresh())
+        self.scope_box.currentIndexChanged.connect(lambda _position: self.refresh())
         self.confidence_box.valueChanged.connect(lambda _value: self.refresh())
         self.tree.itemChanged.connect(lambda *_: self._update_buttons())
         self.tick_all_button.clicked.connect(lambda: self._set_all_ticked(True))
@@ -111,10 +116,17 @@ class SuggestionsPanel(QWidget):
         self._show([])
 
     # ---- what to suggest for ------------------------------------------------------------------
+    def scope(self) -> str:
+        """SELECTED_TRACK or TRACKS_LACKING_TAGS (English in every language)."""
+        return str(self.scope_box.currentData())
+
+    def set_scope(self, scope: str) -> None:
+        self.scope_box.setCurrentIndex(max(0, self.scope_box.findData(scope)))
+
     def show_track(self, track_id: int) -> None:
         """The library selection changed: follow it when suggesting for the selected track."""
         self.track_id = track_id
-        if self.scope_box.currentText() == SELECTED_TRACK:
+        if self.scope() == SELECTED_TRACK:
             self.refresh()
 
     def set_shown(self, shown: bool) -> None:
@@ -129,12 +141,12 @@ class SuggestionsPanel(QWidget):
         self._stale = not self._shown
         if self._stale:
             return
-        if self.scope_box.currentText() == SELECTED_TRACK and self.track_id is None:
-            self._show([], "Select a track in the library to see suggested tags for it.")
+        if self.scope() == SELECTED_TRACK and self.track_id is None:
+            self._show([], self.tr("Select a track in the library to see suggested tags for it."))
             return
         library, minimum = self.library, self.confidence_box.value()
-        track_ids = [self.track_id] if self.scope_box.currentText() == SELECTED_TRACK else None
-        self.heading.setText("Looking for suggestions…")
+        track_ids = [self.track_id] if self.scope() == SELECTED_TRACK else None
+        self.heading.setText(self.tr("Looking for suggestions…"))
         self.tasks.run(lambda: library.tag_suggestions(minimum, track_ids=track_ids),
                        lambda found: self._on_found(generation, found),
                        lambda message: self._on_found(generation, [], message))
@@ -164,11 +176,13 @@ class SuggestionsPanel(QWidget):
         if message:
             self.heading.setText(message)
         elif not found:
-            self.heading.setText(NO_SUGGESTIONS_TEXT)
+            self.heading.setText(self.tr(NO_SUGGESTIONS_TEXT))
         else:
-            more = f" (the {MAX_TRACKS_SHOWN} most confident shown)" if len(found) > MAX_TRACKS_SHOWN else ""
-            noun = "track" if len(found) == 1 else "tracks"
-            self.heading.setText(f"Suggestions for {len(found):,} {noun}{more}. Tick the ones to accept.")
+            more = (self.tr(" (the {count} most confident shown)").format(count=MAX_TRACKS_SHOWN)
+                    if len(found) > MAX_TRACKS_SHOWN else "")
+            heading = (self.tr("Suggestions for 1 track{more}. Tick the ones to accept.") if len(found) == 1 else
+                       self.tr("Suggestions for {count:,} tracks{more}. Tick the ones to accept."))
+            self.heading.setText(heading.format(count=len(found), more=more))
         self._update_buttons()
 
     # ---- ticking and writing ------------------------------------------------------------------
@@ -196,11 +210,13 @@ class SuggestionsPanel(QWidget):
         if not per_track:
             return
         tags = sum(len(values) for _, fields in per_track for values in fields.values())
-        files = "file" if len(per_track) == 1 else "files"
+        tags_text = self.tr("1 tag") if tags == 1 else self.tr("{count} tags").format(count=tags)
+        files_text = self.tr("1 file") if len(per_track) == 1 else self.tr("{count:,} files").format(count=len(per_track))
         answer = QMessageBox.question(
-            self, "Write tags",
-            f"Write {tags} {'tag' if tags == 1 else 'tags'} into {len(per_track):,} {files}?\n\n"
-            "Only empty fields are filled; each file is written through a checked copy and its audio stays as it is.",
+            self, self.tr("Write tags"),
+            self.tr("Write {tags} into {files}?").format(tags=tags_text, files=files_text) + "\n\n" +
+            self.tr("Only empty fields are filled; each file is written through a checked copy and its audio stays as "
+                    "it is."),
             QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel, QMessageBox.StandardButton.Cancel)
         if answer == QMessageBox.StandardButton.Yes:
             self.write(per_track)
@@ -210,9 +226,9 @@ class SuggestionsPanel(QWidget):
         library = self.library
         self.job = BatchJob(per_track, lambda entry: library.write_tags(entry[0].path, entry[1], "keep"),
                             self.tasks, self)
-        self.progress = BatchProgress(self.job, "Writing tags", self.window())
+        self.progress = BatchProgress(self.job, self.tr("Writing tags"), self.window())
         self.job.finished.connect(lambda results, _cancelled: self._on_written(results, len(per_track)))
-        self.job.failed.connect(lambda message: show_error(self, "Write tags", message))
+        self.job.failed.connect(lambda message: show_error(self, self.tr("Write tags"), message))
         self.job.failed.connect(lambda _message: self._update_buttons())
         self.job.start()
         self._update_buttons()
@@ -220,6 +236,6 @@ class SuggestionsPanel(QWidget):
 
     def _on_written(self, results: list[Any], asked: int) -> None:
         summary = summarise(results, asked)
-        self.summary_box = show_summary(self.window(), "Tags written", summary)
+        self.summary_box = show_summary(self.window(), self.tr("Tags written"), summary)
         self.refresh()  # written fields are no longer empty, so their suggestions go
         self.written.emit(summary)

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from PySide6.QtCore import QT_TRANSLATE_NOOP
+
 from engine.library import LibraryError
 from engine.tag_calibration import Calibrations, calibration_from_tag_head
 
-NO_USEFUL_TAGS_TEXT = ("This model has no tags that are reliable enough to show: on held-out music none of them "
-                       "told tracks apart.")
+NO_USEFUL_TAGS_TEXT = QT_TRANSLATE_NOOP("TagDisplay", "This model has no tags that are reliable enough to show: on "
+                                                      "held-out music none of them told tracks apart.")
 
 
 def active_calibration(library: Any) -> Calibrations | None:

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from PySide6.QtCore import QT_TRANSLATE_NOOP, QCoreApplication
 
 from app.tag_display import NO_USEFUL_TAGS_TEXT, active_calibration
 from app.waveform import peak_envelope
@@ -16,7 +17,8 @@ from engine.results import KeyInfo
 from engine.search import ResolvedQuery
 from engine.tag_calibration import has_shown_tags, informative_tags
 
-NO_CONFIDENT_TAG_TEXT = "None of the model's tags is confident enough for this track to show."
+NO_CONFIDENT_TAG_TEXT = QT_TRANSLATE_NOOP("TagDisplay", "None of the model's tags is confident enough for this track "
+                                                        "to show.")
 
 
 @dataclass
@@ -48,14 +50,16 @@ def shown_tags(library: Any, tags: dict[str, float]) -> tuple[dict[str, float], 
     shown = dict(informative_tags(tags, calibrations))
     if shown or calibrations is None or not tags:
         return shown, ""
-    return shown, NO_CONFIDENT_TAG_TEXT if has_shown_tags(calibrations) else NO_USEFUL_TAGS_TEXT
+    return shown, QCoreApplication.translate(
+        "TagDisplay", NO_CONFIDENT_TAG_TEXT if has_shown_tags(calibrations) else NO_USEFUL_TAGS_TEXT)
 
 
 def track_details(library: Any, track_id: int) -> TrackDetails:
     """A library track: its row, plus all tag probabilities from its stored analysis (the row has the top few)."""
     row = library.track(track_id)
     if row is None:
-        raise LibraryError(f"track {track_id} is no longer in the library")
+        raise LibraryError(QCoreApplication.translate("TrackDetails", "track {number} is no longer in the library")
+                           .format(number=track_id))
     tags = dict(row.top_tags)
     if row.analysed:
         try:

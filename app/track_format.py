@@ -1,10 +1,13 @@
-"""How a track's fields read on screen: durations, keys, tags and scores, the same in every list."""
+"""How a track's fields read on screen: durations, keys, tags and scores, the same in every list (words in the
+user's language: these run on workers too, and ``QCoreApplication.translate`` may be called from any thread)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
+
+from PySide6.QtCore import QCoreApplication
 
 UNKNOWN = ""
 TOP_TAGS_SHOWN = 3
@@ -48,14 +51,19 @@ def key_is_doubtful(key: Any) -> bool:
 def key_confidence_text(key: Any) -> str:
     """``"82% confidence"``, ``"23% confidence: a guess"`` or ``"from the file's key tag"``."""
     if key.confidence is None:
-        return "from the file's key tag" if key.source == "tag" else ""
-    return f"{key.confidence:.0%} confidence" + (": a guess" if key_is_doubtful(key) else "")
+        return QCoreApplication.translate("TrackFormat", "from the file's key tag") if key.source == "tag" else ""
+    percent = f"{key.confidence:.0%}"
+    if key_is_doubtful(key):
+        return QCoreApplication.translate("TrackFormat", "{percent} confidence: a guess").format(percent=percent)
+    return QCoreApplication.translate("TrackFormat", "{percent} confidence").format(percent=percent)
 
 
 def key_confidence_tip(key: Any) -> str:
     """A key cell's tooltip: the key in full and how sure the model is of it."""
     confidence = key_confidence_text(key)
-    return f"{key.name} · Camelot {key.camelot} · Open Key {key.open_key}" + (f" — {confidence}" if confidence else "")
+    tip = QCoreApplication.translate("TrackFormat", "{name} · Camelot {camelot} · Open Key {open_key}").format(
+        name=key.name, camelot=key.camelot, open_key=key.open_key)
+    return f"{tip} — {confidence}" if confidence else tip
 
 
 def file_name(path: str | Path) -> str:
@@ -86,7 +94,9 @@ def format_text(codec: str | None, path: str | Path) -> str:
 
 
 def bitrate_text(bits_per_second: int | None) -> str:
-    return f"{round(bits_per_second / BITS_PER_KILOBIT)} kbps" if bits_per_second else UNKNOWN
+    if not bits_per_second:
+        return UNKNOWN
+    return QCoreApplication.translate("TrackFormat", "{kilobits} kbps").format(kilobits=round(bits_per_second / BITS_PER_KILOBIT))
 
 
 def bpm_text(bpm: float | None) -> str:
@@ -100,7 +110,8 @@ def bpm_tip(estimated_bpm: float | None, tag_bpm: float | None) -> str:
     ``BPM_TAG_DIFFERENCE``; "" otherwise."""
     if not estimated_bpm or not tag_bpm or abs(tag_bpm / estimated_bpm - 1.0) <= BPM_TAG_DIFFERENCE:
         return ""
-    return f"Estimated {bpm_text(estimated_bpm)} BPM; the file's tag says {bpm_text(tag_bpm)} BPM"
+    return QCoreApplication.translate("TrackFormat", "Estimated {estimated} BPM; the file's tag says {tagged} BPM").format(
+        estimated=bpm_text(estimated_bpm), tagged=bpm_text(tag_bpm))
 
 
 def tags_text(tags: Mapping[str, float] | Iterable[Any] | None, limit: int = TOP_TAGS_SHOWN) -> str:

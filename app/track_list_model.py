@@ -4,15 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtCore import QT_TRANSLATE_NOOP, QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
 
 from app import track_format
 from app.library_model import DOUBTFUL_BRUSH, TRACK_ID_ROLE, TRACK_ROLE
 
-HEADERS = ("#", "Title", "Artist", "Key", "Score")
+# Shown through tr(), like the texts below.
+HEADERS = ("#", QT_TRANSLATE_NOOP("TrackListModel", "Title"), QT_TRANSLATE_NOOP("TrackListModel", "Artist"),
+           QT_TRANSLATE_NOOP("TrackListModel", "Key"), QT_TRANSLATE_NOOP("TrackListModel", "Score"))
 TITLE_COLUMN, ARTIST_COLUMN, KEY_COLUMN, SCORE_COLUMN = 1, 2, 3, 4
-SAME_RECORDING_TEXT = "same"
-SAME_RECORDING_TIP = "The same recording as the query (their landmark hashes line up): a copy, a re-encode or an excerpt"
+SAME_RECORDING_TEXT = QT_TRANSLATE_NOOP("TrackListModel", "same")
+SAME_RECORDING_TIP = QT_TRANSLATE_NOOP("TrackListModel", "The same recording as the query (their landmark hashes line "
+                                                         "up): a copy, a re-encode or an excerpt")
 
 
 class TrackListModel(QAbstractTableModel):
@@ -41,7 +44,7 @@ class TrackListModel(QAbstractTableModel):
 
     def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole):
         if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
-            return HEADERS[section]
+            return self.tr(HEADERS[section])
         return None
 
     def data(self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole):
@@ -50,13 +53,13 @@ class TrackListModel(QAbstractTableModel):
         track = self.tracks[index.row()]
         if role == Qt.ItemDataRole.DisplayRole:
             if index.column() == SCORE_COLUMN and self.same_recordings[index.row()]:
-                return SAME_RECORDING_TEXT
+                return self.tr(SAME_RECORDING_TEXT)
             return self._text(track, self.scores[index.row()], index.row(), index.column())
         if role == Qt.ItemDataRole.ToolTipRole:
             if index.column() == KEY_COLUMN and track.key is not None:
                 return track_format.key_confidence_tip(track.key)
             if index.column() == SCORE_COLUMN and self.same_recordings[index.row()]:
-                return SAME_RECORDING_TIP
+                return self.tr(SAME_RECORDING_TIP)
             return track.display_path or str(track.path)
         if role == Qt.ItemDataRole.ForegroundRole and index.column() == KEY_COLUMN:
             return DOUBTFUL_BRUSH if track_format.key_is_doubtful(track.key) else None
