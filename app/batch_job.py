@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtCore import QCoreApplication, QObject, Qt, Signal
 from PySide6.QtWidgets import QProgressDialog, QWidget
 
 from app.errors import describe_error
@@ -77,7 +77,8 @@ class BatchProgress(QProgressDialog):
     """A window-modal progress dialog for a ``BatchJob``: "Writing keys: 3 of 10", Cancel stops after the current file."""
 
     def __init__(self, job: BatchJob, label: str, parent: QWidget | None = None) -> None:
-        super().__init__(label, "Cancel", 0, max(1, len(job.items)), parent)
+        cancel_text = QCoreApplication.translate("BatchProgress", "Cancel")  # self.tr needs the object built first
+        super().__init__(label, cancel_text, 0, max(1, len(job.items)), parent)
         self.job = job
         self.label = label
         self.setWindowTitle(label)
@@ -94,8 +95,8 @@ class BatchProgress(QProgressDialog):
     def _show_progress(self, done: int, total: int) -> None:
         self.setMaximum(max(1, total))
         self.setValue(done)
-        self.setLabelText(f"{self.label}: {done:,} of {total:,}")
+        self.setLabelText(self.tr("{label}: {done:,} of {total:,}").format(label=self.label, done=done, total=total))
 
     def _cancel(self) -> None:
-        self.setLabelText("Stopping after the current file…")
+        self.setLabelText(self.tr("Stopping after the current file…"))
         self.job.cancel()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from PySide6.QtCore import QCoreApplication
 from PySide6.QtWidgets import QMessageBox, QWidget
 
 LISTED_ITEMS = 12  # named in the box itself; the details list them all
@@ -17,7 +18,8 @@ def confirm(parent: QWidget | None, title: str, text: str, informative: str, act
             items: Sequence[str] = ()) -> bool:
     """True when the user pressed the ``action_text`` button; Cancel, Esc or closing the box is False."""
     box = QMessageBox(QMessageBox.Icon.Question, title, text, QMessageBox.StandardButton.NoButton, parent)
-    shown = list(items[:LISTED_ITEMS]) + ([f"… and {len(items) - LISTED_ITEMS} more"] if len(items) > LISTED_ITEMS else [])
+    more = QCoreApplication.translate("Confirm", "… and {count} more").format(count=len(items) - LISTED_ITEMS)
+    shown = list(items[:LISTED_ITEMS]) + ([more] if len(items) > LISTED_ITEMS else [])
     box.setInformativeText("\n".join([informative, "", *shown]) if shown else informative)
     if len(items) > LISTED_ITEMS:
         box.setDetailedText("\n".join(items))

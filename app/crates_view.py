@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QCoreApplication, QItemSelectionModel, Qt, Signal
+from PySide6.QtCore import QT_TRANSLATE_NOOP, QCoreApplication, QItemSelectionModel, Qt, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -39,26 +39,25 @@ from app.track_list_model import SCORE_COLUMN, TITLE_COLUMN
 
 CRATE_ID_ROLE = Qt.ItemDataRole.UserRole + 1
 M3U8, REKORDBOX = "m3u8", "rekordbox"
-EXPORT_FILTERS = {M3U8: "M3U8 playlists (*.m3u8)", REKORDBOX: "rekordbox XML (*.xml)"}  # shown through tr()
+EXPORT_FILTERS = {M3U8: QT_TRANSLATE_NOOP("CratesView", "M3U8 playlists (*.m3u8)"),
+                  REKORDBOX: QT_TRANSLATE_NOOP("CratesView", "rekordbox XML (*.xml)")}  # shown through tr()
 EXPORT_SUFFIXES = {M3U8: ".m3u8", REKORDBOX: ".xml"}
 CRATE_LIST_WIDTH = 220
-
-
-def _tr(text: str) -> str:
-    return QCoreApplication.translate("CratesView", text)
 
 
 def ask_crate_name(parent: QWidget, names: list[str], suggested: str) -> str | None:
     """The crate to add to: an existing one picked from ``names`` or a new name typed in; None when cancelled."""
     choices = [suggested] + [name for name in names if name != suggested]
-    name, accepted = QInputDialog.getItem(parent, _tr("Add to crate"), _tr("Crate (pick one, or type a new name):"),
-                                          choices, 0, True)
+    name, accepted = QInputDialog.getItem(
+        parent, QCoreApplication.translate("CratesView", "Add to crate"),
+        QCoreApplication.translate("CratesView", "Crate (pick one, or type a new name):"), choices, 0, True)
     return name.strip() if accepted and name.strip() else None
 
 
 def ask_new_crate_name(parent: QWidget, current: str) -> str | None:
     """The crate's new name; None when cancelled or left empty or unchanged."""
-    name, accepted = QInputDialog.getText(parent, _tr("Rename crate"), _tr("New name:"), text=current)
+    name, accepted = QInputDialog.getText(parent, QCoreApplication.translate("CratesView", "Rename crate"),
+                                          QCoreApplication.translate("CratesView", "New name:"), text=current)
     name = name.strip()
     return name if accepted and name and name != current else None
 
@@ -277,7 +276,7 @@ class CratesView(QWidget):
         if count == 0:
             return
         names = [self.crate_list.item(row).data(CRATE_ID_ROLE)[1] for row in range(self.crate_list.count())]
-        name = ask_crate_name(self, names, suggested or f"Crate {len(names) + 1}")
+        name = ask_crate_name(self, names, suggested or self.tr("Crate {number}").format(number=len(names) + 1))
         if name is None:
             return
         library = self.library

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QT_TRANSLATE_NOOP, Qt, Signal
+from PySide6.QtCore import QT_TRANSLATE_NOOP, QCoreApplication, Qt, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
@@ -62,10 +62,12 @@ def trash_other_copies(library: Any, kept: Any, others: list[Any]) -> TrashOutco
         path = copy.track.path
         try:
             if os.path.samefile(path, kept.track.path):
-                outcome.kept_back.append((path, "it is the same file as the copy kept"))
+                outcome.kept_back.append((path, QCoreApplication.translate("DuplicatesView",
+                                                                           "it is the same file as the copy kept")))
                 continue
             if os.path.getsize(path) != copy.size:
-                outcome.kept_back.append((path, "it changed since the library read it; scan again first"))
+                outcome.kept_back.append((path, QCoreApplication.translate(
+                    "DuplicatesView", "it changed since the library read it; scan again first")))
                 continue
             trash.move_to_trash(path)
         except OSError as error:

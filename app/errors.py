@@ -6,6 +6,7 @@ import sys
 import traceback
 from types import TracebackType
 
+from PySide6.QtCore import QCoreApplication
 from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 
 MAX_MESSAGE_CHARS = 400
@@ -31,6 +32,7 @@ def install_excepthook() -> None:
     def hook(kind: type[BaseException], error: BaseException, trace: TracebackType | None) -> None:
         traceback.print_exception(kind, error, trace, file=sys.stderr)
         if QApplication.instance() is not None:
-            show_error(QApplication.activeWindow(), "Something went wrong", describe_error(error))
+            show_error(QApplication.activeWindow(), QCoreApplication.translate("Errors", "Something went wrong"),
+                       describe_error(error))
 
     sys.excepthook = hook

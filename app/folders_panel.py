@@ -26,6 +26,7 @@ from engine.progress_text import found_text, progress_line
 
 
 LOOKING_TEXT = QT_TRANSLATE_NOOP("FoldersPanel", "Looking for music files…")  # shown through _tr()
+CONTEXT = "FoldersPanel"
 
 
 FOLDER_LIST_PREFERRED_HEIGHT = 64  # px: three folders' rows
@@ -67,7 +68,9 @@ def scan_controls(state: ScanState, has_folders: bool, has_selection: bool) -> S
 
 
 def _tr(text: str) -> str:
-    return QCoreApplication.translate("FoldersPanel", text)
+    """A text marked with QT_TRANSLATE_NOOP in this panel's context, in the user's language (literal texts are
+    written as ``QCoreApplication.translate("FoldersPanel", …)`` calls instead, so pyside6-lupdate finds them)."""
+    return QCoreApplication.translate(CONTEXT, text)
 
 
 def progress_text(status: IndexStatus) -> str:
@@ -82,10 +85,12 @@ def report_text(report: Any) -> str:
     """The one-line summary shown after a scan, from the engine's ``IndexReport``."""
     counts = [_tr(text).format(count=getattr(report, name)) for name, text in REPORT_COUNTS.items()
               if getattr(report, name, 0)]
-    summary = ", ".join(counts) if counts else _tr("nothing changed")
+    summary = ", ".join(counts) if counts else QCoreApplication.translate("FoldersPanel", "nothing changed")
     seconds = getattr(report, "seconds", None)
-    timing = _tr(" in {seconds} s").format(seconds=f"{seconds:.1f}") if seconds else ""
-    prefix = _tr("Scan cancelled: ") if getattr(report, "cancelled", False) else _tr("Scan finished: ")
+    timing = (QCoreApplication.translate("FoldersPanel", " in {seconds} s").format(seconds=f"{seconds:.1f}")
+              if seconds else "")
+    prefix = (QCoreApplication.translate("FoldersPanel", "Scan cancelled: ") if getattr(report, "cancelled", False)
+              else QCoreApplication.translate("FoldersPanel", "Scan finished: "))
     return f"{prefix}{summary}{timing}."
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QT_TRANSLATE_NOOP, QCoreApplication, QObject, Signal
 from PySide6.QtWidgets import (
     QButtonGroup,
     QCheckBox,
@@ -28,24 +28,31 @@ from app.errors import show_error
 from app.tasks import TaskRunner
 from app.write_results import show_summary, summarise
 
-# (engine notation, what the user reads): the engine's ``KEY_NOTATIONS`` with an example of each.
+# (engine notation, what the user reads, through tr()): the engine's ``KEY_NOTATIONS`` with an example of each.
 NOTATION_CHOICES = (
-    ("standard", "Standard: Am, F#, Eb"),
-    ("camelot", "Camelot: 8A, 2B, 5B"),
-    ("openkey", "Open Key: 1m, 7d, 10d"),
+    ("standard", QT_TRANSLATE_NOOP("WriteKeyDialog", "Standard: Am, F#, Eb")),
+    ("camelot", QT_TRANSLATE_NOOP("WriteKeyDialog", "Camelot: 8A, 2B, 5B")),
+    ("openkey", QT_TRANSLATE_NOOP("WriteKeyDialog", "Open Key: 1m, 7d, 10d")),
 )
-EXPLANATION = (
+EXPLANATION = QT_TRANSLATE_NOOP(
+    "WriteKeyDialog",
     "The key the active model found is written into each file's key tag (TKEY for MP3 and WAV/AIFF, INITIALKEY "
     "for FLAC, Ogg and Opus, initialkey for M4A). Each file is written through a checked copy, so its audio "
     "stays exactly as it is; a file that cannot be written is listed afterwards and left unchanged."
-)
+)  # shown through tr()
 
 
 def doubt_warning_text(track_count: int, doubtful_count: int) -> str:
     threshold = f"{track_format.KEY_CONFIDENCE_THRESHOLD:.0%}"
-    subject = "Its key is" if track_count == 1 else f"{doubtful_count:,} of these keys are"
-    return (f"<b>{subject} a guess:</b> the model rates {'it' if track_count == 1 else 'them'} below {threshold} "
-            "confidence, so a DJ program would show a key that may well be wrong.")
+    if track_count == 1:
+        text = QCoreApplication.translate(
+            "WriteKeyDialog", "<b>Its key is a guess:</b> the model rates it below {threshold} confidence, so a DJ "
+                              "program would show a key that may well be wrong.")
+    else:
+        text = QCoreApplication.translate(
+            "WriteKeyDialog", "<b>{count:,} of these keys are a guess:</b> the model rates them below {threshold} "
+                              "confidence, so a DJ program would show a key that may well be wrong.")
+    return text.format(count=doubtful_count, threshold=threshold)
 
 
 def doubtful_key_ids(library: Any, track_ids: list[int]) -> list[int]:
@@ -63,11 +70,11 @@ class WriteKeyDialog(QDialog):
 
     def __init__(self, track_count: int, parent: QWidget | None = None, doubtful_count: int = 0) -> None:
         super().__init__(parent)
-        self.setWindowTitle("Write key to files")
+        self.setWindowTitle(self.tr("Write key to files"))
         self.track_count, self.doubtful_count = track_count, doubtful_count
-        noun = "file" if track_count == 1 else "files"
-        heading = QLabel(f"<b>Write the analysed key into {track_count:,} {noun}?</b>")
-        explanation = QLabel(EXPLANATION)
+        heading = QLabel(self.tr("<b>Write the analysed key into 1 file?</b>") if track_count == 1 else
+                         self.tr("<b>Write the analysed key into {count:,} files?</b>").format(count=track_count))
+        explanation = QLabel(self.tr(EXPLANATION))
         explanation.setWordWrap(True)
         self.notation_buttons = QButtonGroup(self)
         layout = QVBoxLayout(self)
@@ -76,20 +83,21 @@ class WriteKeyDialog(QDialog):
         self.doubt_warning = QLabel(doubt_warning_text(track_count, doubtful_count))
         self.doubt_warning.setWordWrap(True)
         self.doubt_warning.setVisible(doubtful_count > 0)
-        self.skip_doubtful_box = QCheckBox(f"Skip the {doubtful_count:,} track{'s' if doubtful_count != 1 else ''} "
-                                           "whose key is a guess")
+        self.skip_doubtful_box = QCheckBox(
+            self.tr("Skip the 1 track whose key is a guess") if doubtful_count == 1 else
+            self.tr("Skip the {count:,} tracks whose key is a guess").format(count=doubtful_count))
         self.skip_doubtful_box.setChecked(doubtful_count > 0)
         self.skip_doubtful_box.setVisible(doubtful_count > 0)
         layout.addWidget(self.doubt_warning)
         layout.addWidget(self.skip_doubtful_box)
-        layout.addWidget(QLabel("Notation:"))
+        layout.addWidget(QLabel(self.tr("Notation:")))
         for position, (notation, text) in enumerate(NOTATION_CHOICES):
-            button = QRadioButton(text)
+            button = QRadioButton(self.tr(text))
             button.setProperty("notation", notation)
             button.setChecked(position == 0)
             self.notation_buttons.addButton(button, position)
             layout.addWidget(button)
-        self.overwrite_box = QCheckBox("Overwrite existing key tags (otherwise files that have one keep it)")
+        self.overwrite_box = QCheckBox(self.tr("Overwrite existing key tags (otherwise files that have one keep it)"))
         layout.addWidget(self.overwrite_box)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel)
         self.write_button = buttons.addButton("", QDialogButtonBox.ButtonRole.AcceptRole)
@@ -102,7 +110,8 @@ class WriteKeyDialog(QDialog):
 
     def _name_write_button(self) -> None:
         count = self.track_count - (self.doubtful_count if self.skip_doubtful() else 0)
-        self.write_button.setText(f"Write to {count:,} {'file' if count == 1 else 'files'}")
+        self.write_button.setText(self.tr("Write to 1 file") if count == 1 else
+                                  self.tr("Write to {count:,} files").format(count=count))
         self.write_button.setEnabled(count > 0)
 
     def skip_doubtful(self) -> bool:
@@ -149,7 +158,7 @@ class KeyWriteFlow(QObject):
             return track_ids, doubtful_key_ids(library, track_ids)
 
         self.tasks.run(resolve, lambda resolved: self._confirm(*resolved),
-                       lambda message: show_error(self.parent_widget, "Write key", message))
+                       lambda message: show_error(self.parent_widget, self.tr("Write key"), message))
 
     def _confirm(self, track_ids: list[int], doubtful_ids: list[int]) -> None:
         if self.running or not track_ids:
@@ -167,13 +176,13 @@ class KeyWriteFlow(QObject):
         library = self.library
         self.job = BatchJob(track_ids, lambda track_id: library.write_key(track_id, notation, overwrite).write,
                             self.tasks, self)
-        self.progress = BatchProgress(self.job, "Writing keys", self.parent_widget)
+        self.progress = BatchProgress(self.job, self.tr("Writing keys"), self.parent_widget)
         self.job.finished.connect(lambda results, _cancelled: self._finished(results, len(track_ids)))
-        self.job.failed.connect(lambda message: show_error(self.parent_widget, "Write key", message))
+        self.job.failed.connect(lambda message: show_error(self.parent_widget, self.tr("Write key"), message))
         self.job.start()
         return self.job
 
     def _finished(self, results: list[Any], asked: int) -> None:
         summary = summarise(results, asked)
-        self.summary_box = show_summary(self.parent_widget, "Key tags", summary)
+        self.summary_box = show_summary(self.parent_widget, self.tr("Key tags"), summary)
         self.done.emit(summary)

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import platformdirs
+from PySide6.QtCore import QCoreApplication
 
 from engine.model_folder import DEFAULT_MODEL_DIR
 from engine.run_folder import CustomModelFolders, find_run_folders, read_architecture
@@ -83,7 +84,9 @@ class BaseModelChoice:
 def base_model_choices(library: Any, from_library: bool) -> list[BaseModelChoice]:
     """Library tags: the active model, the shipped default, every registered model. A labels file: from scratch,
     the shipped default, registered models (model folders) and earlier training runs (runs on a worker)."""
-    choices = [BaseModelChoice("The active model", ACTIVE_MODEL) if from_library else BaseModelChoice("From scratch", FROM_SCRATCH)]
+    # The labels are the Training tab's words (its context), in the user's language.
+    choices = [BaseModelChoice(QCoreApplication.translate("TrainingView", "The active model"), ACTIVE_MODEL)
+               if from_library else BaseModelChoice(QCoreApplication.translate("TrainingView", "From scratch"), FROM_SCRATCH)]
     seen: set[str] = set()
 
     def offer(label: str, folder: Path) -> None:
@@ -92,12 +95,14 @@ def base_model_choices(library: Any, from_library: bool) -> list[BaseModelChoice
             seen.add(resolved)
             choices.append(BaseModelChoice(label, resolved))
 
-    offer("The shipped default model", DEFAULT_MODEL_DIR)
+    offer(QCoreApplication.translate("TrainingView", "The shipped default model"), DEFAULT_MODEL_DIR)
     for info in library.models():
-        offer(f"{info.name} (model in {Path(info.folder).parent.name})", Path(info.folder))
+        offer(QCoreApplication.translate("TrainingView", "{name} (model in {folder})").format(
+            name=info.name, folder=Path(info.folder).parent.name), Path(info.folder))
     if not from_library:
         for run_dir in find_run_folders(default_runs_folder()):
-            offer(f"{run_dir.name} (training run in {run_dir.parent})", run_dir)
+            offer(QCoreApplication.translate("TrainingView", "{name} (training run in {folder})").format(
+                name=run_dir.name, folder=run_dir.parent), run_dir)
     return choices
 
 

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pyqtgraph as pg
-from PySide6.QtCore import QProcess, QProcessEnvironment, Qt, QTimer, Signal
+from PySide6.QtCore import QT_TRANSLATE_NOOP, QCoreApplication, QProcess, QProcessEnvironment, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QButtonGroup,
     QCheckBox,
@@ -75,18 +75,19 @@ STOP_GRACE_MS = 15000  # the trainer saves a checkpoint when interrupted; killed
 DEFAULT_LABEL_FIELDS = ("genre",)
 FIELD_SPACING = 12  # pixels between the tag fields and the minimum-tracks box
 FROM_LIBRARY, FROM_FILE = 0, 1  # the labels source buttons
-# What the status line says when the command announces a phase (an event), and with its progress.
+# What the status line says when the command announces a phase (an event), and with its progress (shown through
+# tr()).
 PHASE_STATUS = {
-    PLANNING: "Reading the library's tags…",
-    PREPARING: "Decoding the training tracks, then training…",
-    TRAINING: "Training…",
-    EXPORTING: "Exporting the model…",
-    REEMBEDDING: "Analysing the library with the new model…",
-    EVALUATING: "Measuring the new model on the held-out albums…",
+    PLANNING: QT_TRANSLATE_NOOP("TrainingView", "Reading the library's tags…"),
+    PREPARING: QT_TRANSLATE_NOOP("TrainingView", "Decoding the training tracks, then training…"),
+    TRAINING: QT_TRANSLATE_NOOP("TrainingView", "Training…"),
+    EXPORTING: QT_TRANSLATE_NOOP("TrainingView", "Exporting the model…"),
+    REEMBEDDING: QT_TRANSLATE_NOOP("TrainingView", "Analysing the library with the new model…"),
+    EVALUATING: QT_TRANSLATE_NOOP("TrainingView", "Measuring the new model on the held-out albums…"),
 }
 PROGRESS_STATUS = {
-    TRAINING: "Training… step {step:,} of {total:,}",
-    REEMBEDDING: "Analysing the library with the new model: {step:,} of {total:,} files",
+    TRAINING: QT_TRANSLATE_NOOP("TrainingView", "Training… step {step:,} of {total:,}"),
+    REEMBEDDING: QT_TRANSLATE_NOOP("TrainingView", "Analysing the library with the new model: {step:,} of {total:,} files"),
 }
 # The phase a launch is in before its first event (a process that dies before announcing one).
 STAGE_PHASE = {"train": PREPARING, "export": EXPORTING, "library": PLANNING}
@@ -143,9 +144,10 @@ class TrainingView(QWidget):
         self._failure_reason = ""  # the reason of its error event
 
         self.source_buttons = QButtonGroup(self)
-        self.from_library_button = QRadioButton("My library's tags")
-        self.from_library_button.setToolTip("Learn what your genre / mood / grouping / key tags mean (engine train from-library)")
-        self.from_file_button = QRadioButton("A labels file (JSONL)")
+        self.from_library_button = QRadioButton(self.tr("My library's tags"))
+        self.from_library_button.setToolTip(self.tr("Learn what your genre / mood / grouping / key tags mean (engine "
+                                                    "train from-library)"))
+        self.from_file_button = QRadioButton(self.tr("A labels file (JSONL)"))
         self.source_buttons.addButton(self.from_library_button, FROM_LIBRARY)
         self.source_buttons.addButton(self.from_file_button, FROM_FILE)
         self.from_library_button.setChecked(True)
@@ -159,45 +161,48 @@ class TrainingView(QWidget):
             box.setChecked(name in DEFAULT_LABEL_FIELDS)
             box.toggled.connect(self._suggest_name)
         self.min_tracks_box = spin_box(1, 100_000, DEFAULT_MIN_TRACKS,
-                                       "Tag values on fewer tracks are left out (too few to learn from)")
-        library_fields = row_widget(*self.field_boxes.values(), FIELD_SPACING, "Min. tracks per value:",
+                                       self.tr("Tag values on fewer tracks are left out (too few to learn from)"))
+        library_fields = row_widget(*self.field_boxes.values(), FIELD_SPACING, self.tr("Min. tracks per value:"),
                                     self.min_tracks_box, None)
 
         self.labels_edit = QLineEdit()
-        self.labels_edit.setPlaceholderText("A JSONL manifest: one clip per line with its \"labels\" and/or \"key\"")
-        browse = QPushButton("Browse…")
+        self.labels_edit.setPlaceholderText(self.tr("A JSONL manifest: one clip per line with its \"labels\" and/or "
+                                                    "\"key\""))
+        browse = QPushButton(self.tr("Browse…"))
         browse.clicked.connect(self._choose_labels)
-        self.batch_box = spin_box(2, 4096, DEFAULT_BATCH_SIZE, "Clips per step; smaller is faster per step on a CPU")
-        file_fields = row_widget(self.labels_edit, browse, "Batch size:", self.batch_box)
+        self.batch_box = spin_box(2, 4096, DEFAULT_BATCH_SIZE, self.tr("Clips per step; smaller is faster per step on a "
+                                                                       "CPU"))
+        file_fields = row_widget(self.labels_edit, browse, self.tr("Batch size:"), self.batch_box)
         self.source_stack = QStackedWidget()
         self.source_stack.addWidget(library_fields)
         self.source_stack.addWidget(file_fields)
         self.source_stack.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
 
         self.base_box = QComboBox()
-        self.base_box.setToolTip("The model to finetune: its encoder (and key head) are the starting point")
+        self.base_box.setToolTip(self.tr("The model to finetune: its encoder (and key head) are the starting point"))
         self.name_edit = QLineEdit()
         self._name_edited_by_user = False
         self.name_edit.textEdited.connect(lambda _text: setattr(self, "_name_edited_by_user", True))
         self.steps_box = QSpinBox()
         self.steps_box.setRange(0, 1_000_000)
-        self.steps_box.setSpecialValueText("as configured")
-        self.steps_box.setToolTip("Training steps; \"as configured\" uses the command's config (200 for library tags)")
+        self.steps_box.setSpecialValueText(self.tr("as configured"))
+        self.steps_box.setToolTip(self.tr("Training steps; \"as configured\" uses the command's config (200 for "
+                                          "library tags)"))
         name_row = QHBoxLayout()
         name_row.addWidget(self.name_edit, 1)
-        name_row.addWidget(QLabel("Steps:"))
+        name_row.addWidget(QLabel(self.tr("Steps:")))
         name_row.addWidget(self.steps_box)
         form = QFormLayout()
-        form.addRow("Learn from:", source_row)
+        form.addRow(self.tr("Learn from:"), source_row)
         form.addRow("", self.source_stack)
-        form.addRow("Base model:", self.base_box)
-        form.addRow("Model name:", name_row)
+        form.addRow(self.tr("Base model:"), self.base_box)
+        form.addRow(self.tr("Model name:"), name_row)
 
-        self.start_button = QPushButton("Start training")
-        self.stop_button = QPushButton("Stop")
+        self.start_button = QPushButton(self.tr("Start training"))
+        self.stop_button = QPushButton(self.tr("Stop"))
         self.stop_button.setEnabled(False)
-        self.open_button = QPushButton("Open run…")
-        self.open_button.setToolTip("Show the curves of an earlier run folder")
+        self.open_button = QPushButton(self.tr("Open run…"))
+        self.open_button.setToolTip(self.tr("Show the curves of an earlier run folder"))
         # One line, elided, the whole text in its tooltip: a wrapping label would make the tab ask for its
         # preferred height in the scroll area that holds it, and the plots would then run off the screen.
         self.status = ElidedLabel("")
@@ -207,12 +212,12 @@ class TrainingView(QWidget):
         buttons.addWidget(self.open_button)
         buttons.addWidget(self.status, 1)
 
-        self.loss_plot = self._make_plot("Training loss")
+        self.loss_plot = self._make_plot(self.tr("Training loss"))
         self.loss_curve = self.loss_plot.plot([], [], pen=pg.mkPen(theme.ACCENT, width=2))
         self.metric_plot = self._make_plot("")
         self.metric_curve = self.metric_plot.plot([], [], pen=pg.mkPen(theme.category_colour(1), width=2))
         self.metric_box = QComboBox()
-        self.metric_box.setToolTip("Which logged metric the lower plot shows")
+        self.metric_box.setToolTip(self.tr("Which logged metric the lower plot shows"))
         self.metric_box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         self._metric_chosen_by_user = False
         self.metric_box.activated.connect(self._on_metric_chosen)
@@ -220,7 +225,7 @@ class TrainingView(QWidget):
         metric_layout = QVBoxLayout(metric_panel)
         metric_layout.setContentsMargins(0, 0, 0, 0)
         metric_row = QHBoxLayout()
-        metric_row.addWidget(QLabel("Metric:"))
+        metric_row.addWidget(QLabel(self.tr("Metric:")))
         metric_row.addWidget(self.metric_box)
         metric_row.addStretch(1)
         metric_layout.addLayout(metric_row)
@@ -228,7 +233,7 @@ class TrainingView(QWidget):
         self.log = QPlainTextEdit()
         self.log.setReadOnly(True)
         self.log.setMaximumBlockCount(LOG_MAX_LINES)
-        self.log.setPlaceholderText("The trainer's output appears here.")
+        self.log.setPlaceholderText(self.tr("The trainer's output appears here."))
         plots = QSplitter(Qt.Orientation.Vertical)
         plots.addWidget(self.loss_plot)
         plots.addWidget(metric_panel)
@@ -254,7 +259,7 @@ class TrainingView(QWidget):
         plot = pg.PlotWidget(title=title)
         plot.setMenuEnabled(False)
         plot.showGrid(x=True, y=True, alpha=0.25)
-        plot.getPlotItem().setLabel("bottom", "step")
+        plot.getPlotItem().setLabel("bottom", QCoreApplication.translate("TrainingView", "step"))
         plot.setMinimumHeight(120)
         return plot
 
@@ -267,8 +272,8 @@ class TrainingView(QWidget):
         self.source_stack.setCurrentIndex(FROM_LIBRARY if self.from_library else FROM_FILE)
         self._suggest_name()
         if not self.running:
-            self.status.setText("Tick the tag fields to learn from, then start." if self.from_library
-                                else "Pick a labels file and a base model, then start.")
+            self.status.setText(self.tr("Tick the tag fields to learn from, then start.") if self.from_library
+                                else self.tr("Pick a labels file and a base model, then start."))
         self.refresh_bases()
 
     def _suggest_name(self) -> None:
@@ -283,7 +288,7 @@ class TrainingView(QWidget):
         """Offer the models this source can start from (registered models, the shipped default, training runs)."""
         library, from_library = self.library, self.from_library
         self.tasks.run(lambda: base_model_choices(library, from_library), self._show_bases,
-                       lambda message: show_error(self, "Training", message))
+                       lambda message: show_error(self, self.tr("Training"), message))
 
     def refresh_runs(self) -> None:
         self.refresh_bases()
@@ -297,12 +302,13 @@ class TrainingView(QWidget):
         self.base_box.setCurrentIndex(max(0, self.base_box.findData(current)))
 
     def _choose_labels(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Labels manifest", str(Path.home()), "JSONL manifests (*.jsonl);;All files (*)")
+        path, _ = QFileDialog.getOpenFileName(self, self.tr("Labels manifest"), str(Path.home()),
+                                              self.tr("JSONL manifests (*.jsonl);;All files (*)"))
         if path:
             self.labels_edit.setText(path)
 
     def _choose_run(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Open a training run folder", str(default_runs_folder()))
+        folder = QFileDialog.getExistingDirectory(self, self.tr("Open a training run folder"), str(default_runs_folder()))
         if folder:
             self.show_run(Path(folder))
 
@@ -335,15 +341,17 @@ class TrainingView(QWidget):
             self.start_from_library(request)
             return
         if not request.labels.is_file():
-            show_error(self, "Training", f"The labels file does not exist: {request.labels}")
+            show_error(self, self.tr("Training"), self.tr("The labels file does not exist: {path}").format(
+                path=request.labels))
             return
         try:
             write_config(request)
         except OSError as error:
-            show_error(self, "Training", f"Cannot write the run folder {request.run_dir}: {error.strerror or error}")
+            show_error(self, self.tr("Training"), self.tr("Cannot write the run folder {folder}: {reason}").format(
+                folder=request.run_dir, reason=error.strerror or error))
             return
         except ValueError as error:
-            show_error(self, "Training", f"Cannot write the run's config: {error}")
+            show_error(self, self.tr("Training"), self.tr("Cannot write the run's config: {reason}").format(reason=error))
             return
         self.request = request
         self.from_file_button.setChecked(True)
@@ -358,17 +366,19 @@ class TrainingView(QWidget):
         """``engine train from-library``: it reports what the tags give, trains, exports, registers the model and
         analyses the library with it; a rerun with the same name resumes."""
         if not request.fields:
-            show_error(self, "Training", "Tick at least one tag field to learn from (genre, mood, grouping or key).")
+            show_error(self, self.tr("Training"), self.tr("Tick at least one tag field to learn from (genre, mood, "
+                                                          "grouping or key)."))
             return
         self.start_button.setEnabled(False)
-        self.status.setText("Preparing…")
+        self.status.setText(self.tr("Preparing…"))
         library = self.library
 
         def prepare() -> LibraryTrainingRequest:
             """The command is told the app's active model by folder: the app may have been opened with --model."""
             return replace(request, base_model=request.base_model or str(library.model().folder))
 
-        self.tasks.run(prepare, self._launch_from_library, lambda message: self._finish_ui(f"Cannot start: {message}"))
+        self.tasks.run(prepare, self._launch_from_library,
+                       lambda message: self._finish_ui(self.tr("Cannot start: {reason}").format(reason=message)))
 
     def _launch_from_library(self, request: LibraryTrainingRequest) -> None:
         self.library_request = request
@@ -384,8 +394,9 @@ class TrainingView(QWidget):
         try:
             handle, name = tempfile.mkstemp(prefix="engine-train-", suffix=EVENTS_FILE_SUFFIX)
         except OSError as error:
-            self._finish_ui("Training could not start.")
-            show_error(self, "Training", f"Cannot create a temporary file for the trainer's events: {error.strerror or error}")
+            self._finish_ui(self.tr("Training could not start."))
+            show_error(self, self.tr("Training"), self.tr("Cannot create a temporary file for the trainer's events: "
+                                                          "{reason}").format(reason=error.strerror or error))
             return
         os.close(handle)
         self._events_path = Path(name)
@@ -402,7 +413,7 @@ class TrainingView(QWidget):
         process.errorOccurred.connect(self._on_process_error)
         self.process = process
         self.log.appendPlainText(f"$ {python_program()} {' '.join(arguments)}")
-        self.status.setText(PHASE_STATUS[STAGE_PHASE[stage]])
+        self.status.setText(self.tr(PHASE_STATUS[STAGE_PHASE[stage]]))
         self.start_button.setEnabled(False)
         self.stop_button.setEnabled(stage in ("train", "library"))
         process.start(python_program(), arguments)
@@ -416,7 +427,7 @@ class TrainingView(QWidget):
         kill it if it has not exited after STOP_GRACE_MS."""
         if not self.running:
             return
-        self.status.setText("Stopping (saving a checkpoint)…")
+        self.status.setText(self.tr("Stopping (saving a checkpoint)…"))
         self.stop_button.setEnabled(False)
         self._stage = "stopping"
         process_id = self.process.processId()
@@ -457,37 +468,37 @@ class TrainingView(QWidget):
         if self._stage in ("idle", "stopping"):
             return  # the status says what the user asked for ("Stopping…") or how the run ended
         if event.event == PHASE and event.phase in PHASE_STATUS:
-            self.status.setText(PHASE_STATUS[event.phase])
+            self.status.setText(self.tr(PHASE_STATUS[event.phase]))
         elif event.event == PROGRESS and event.phase in PROGRESS_STATUS and event.step is not None and event.total:
-            self.status.setText(PROGRESS_STATUS[event.phase].format(step=event.step, total=event.total))
+            self.status.setText(self.tr(PROGRESS_STATUS[event.phase]).format(step=event.step, total=event.total))
 
     def _on_process_error(self, error: QProcess.ProcessError) -> None:
         if error == QProcess.ProcessError.FailedToStart:
-            self._finish_ui("Training could not start.")
-            show_error(self, "Training", f"Could not start {python_program()}")
+            self._finish_ui(self.tr("Training could not start."))
+            show_error(self, self.tr("Training"), self.tr("Could not start {program}").format(program=python_program()))
 
     def _on_finished(self, exit_code: int, exit_status: QProcess.ExitStatus) -> None:
         self.poll()
         stage = self._stage
         crashed = exit_status != QProcess.ExitStatus.NormalExit
         if stage == "stopping":
-            self._finish_ui("Stopped. Start again with the same name to continue where it stopped.")
+            self._finish_ui(self.tr("Stopped. Start again with the same name to continue where it stopped."))
         elif crashed or exit_code != 0:
             message = failure_message(self._phase or STAGE_PHASE.get(stage, ""), self._failure_reason, exit_code)
             self._finish_ui(message)
-            show_error(self, "Training", message)
+            show_error(self, self.tr("Training"), message)
         elif stage == "train" and self.request is not None:
             request = self.request
             self._launch("export", lambda events: export_arguments(request, events))
         elif stage == "export" and self.request is not None:
             folder = str(self.request.model_dir)
-            self._finish_ui(f"Finished: the model is in {folder} and in the Model box.")
+            self._finish_ui(self.tr("Finished: the model is in {folder} and in the Model box.").format(folder=folder))
             self.refresh_bases()
             self.model_ready.emit(folder)
         elif stage == "library" and self.library_request is not None:
             folder = str(self.library_request.model_dir)
-            self._finish_ui(f"Finished: \"{self.library_request.name}\" has analysed the library; choose it in the "
-                            "Model box to use it. Its before/after figures are in the log.")
+            self._finish_ui(self.tr("Finished: \"{name}\" has analysed the library; choose it in the Model box to use "
+                                    "it. Its before/after figures are in the log.").format(name=self.library_request.name))
             self.refresh_bases()
             self.model_ready.emit(folder)
 
@@ -515,9 +526,9 @@ class TrainingView(QWidget):
         if follow:
             self.timer.start()
         elif not self.follower.series:
-            self.status.setText(f"No metrics in {run_dir}.")
+            self.status.setText(self.tr("No metrics in {folder}.").format(folder=run_dir))
         else:
-            self.status.setText(f"Showing {run_dir.name}: {self.last_step()} steps.")
+            self.status.setText(self.tr("Showing {run}: {steps} steps.").format(run=run_dir.name, steps=self.last_step()))
 
     def poll(self) -> None:
         """One timer tick while a run goes on: its events, then its metrics."""

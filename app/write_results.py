@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from PySide6.QtCore import QCoreApplication
 from PySide6.QtWidgets import QMessageBox, QWidget
 
 PROBLEMS_LISTED = 8  # in the box itself; all of them are in its details
@@ -28,14 +29,20 @@ class WriteSummary:
 
     @property
     def lines(self) -> list[str]:
-        lines = [f"Written into {_files(self.written)}."]
+        lines = [QCoreApplication.translate("WriteResults", "Written into {files}.").format(files=_files(self.written))]
         if self.kept:
-            lines.append(f"{_files(self.kept).capitalize()} already had a value and kept it.")
+            lines.append(QCoreApplication.translate("WriteResults", "1 file already had a value and kept it.")
+                         if self.kept == 1 else
+                         QCoreApplication.translate("WriteResults", "{count:,} files already had a value and kept it.")
+                         .format(count=self.kept))
         if self.not_done:
-            lines.append(f"Cancelled: {_files(self.not_done)} not touched.")
+            lines.append(QCoreApplication.translate("WriteResults", "Cancelled: {files} not touched.").format(
+                files=_files(self.not_done)))
         if self.problems:
-            lines.append(f"{len(self.problems)} {'problem' if len(self.problems) == 1 else 'problems'} "
-                         "(those files are unchanged):")
+            lines.append(QCoreApplication.translate("WriteResults", "1 problem (that file is unchanged):")
+                         if len(self.problems) == 1 else
+                         QCoreApplication.translate("WriteResults", "{count} problems (those files are unchanged):")
+                         .format(count=len(self.problems)))
         return lines
 
 
@@ -57,7 +64,8 @@ def show_summary(parent: QWidget | None, title: str, summary: WriteSummary) -> Q
     listed = [f"• {name}: {reason}" for name, reason in summary.problems]
     text = "\n".join(summary.lines + listed[:PROBLEMS_LISTED])
     if len(listed) > PROBLEMS_LISTED:
-        text += f"\n… and {len(listed) - PROBLEMS_LISTED} more (Show Details)"
+        text += "\n" + QCoreApplication.translate("WriteResults", "… and {count} more (Show Details)").format(
+            count=len(listed) - PROBLEMS_LISTED)
     icon = QMessageBox.Icon.Warning if summary.problems else QMessageBox.Icon.Information
     box = QMessageBox(icon, title, text, QMessageBox.StandardButton.Ok, parent)
     if summary.problems:
@@ -67,4 +75,5 @@ def show_summary(parent: QWidget | None, title: str, summary: WriteSummary) -> Q
 
 
 def _files(count: int) -> str:
-    return f"{count:,} file" if count == 1 else f"{count:,} files"
+    return (QCoreApplication.translate("WriteResults", "1 file") if count == 1 else
+            QCoreApplication.translate("WriteResults", "{count:,} files").format(count=count))
