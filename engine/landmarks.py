@@ -27,6 +27,7 @@ PEAK_NEIGHBOURHOOD_FRAMES = 7  # a peak is the largest value within ±7 frames (
 PEAK_NEIGHBOURHOOD_BINS = 9  # ... and ±9 bins (140 Hz)
 PEAK_FLOOR_DB = 10.0  # ... and this far above the spectrum's median (silence and hiss give no peaks)
 FLOOR_SAMPLE_STEP = 7  # the median is taken over every 7th value: the same floor at a seventh of the cost
+FLOOR_MARGIN_DB = 0.01  # values this far below the floor are still turned into dB (``_peaks``)
 PEAKS_PER_SECOND = 16  # the strongest peaks kept per second of audio
 TARGET_MIN_FRAMES, TARGET_MAX_FRAMES = 2, 63  # a target lies 32 ms to 1 s after its anchor ...
 TARGET_MAX_BINS = 31  # ... and at most 484 Hz above or below it
@@ -60,31 +61,37 @@ class Landmarks:
 def landmarks(samples: np.ndarray, sample_rate: int, start_seconds: float = 0.0) -> Landmarks:
     """Landmark hashes of mono ``samples`` (n,) float at ``sample_rate`` that begin ``start_seconds`` into
     their track (so hashes of several spans of one track share a time axis)."""
-    spectrum_db = _log_spectrogram(samples, sample_rate)
-    if spectrum_db.shape[0] < 2 * PEAK_NEIGHBOURHOOD_FRAMES:
+    magnitude = _band_magnitude(samples, sample_rate)
+    if magnitude.shape[0] < 2 * PEAK_NEIGHBOURHOOD_FRAMES:
         return Landmarks.empty()
-    peak_frames, peak_bins = _peaks(spectrum_db)
+    peak_frames, peak_bins = _peaks(magnitude)
     hashes, anchor_frames = _triplet_hashes(peak_frames, peak_bins)
     first_frame = int(round(start_seconds / FRAME_SECONDS))
     return Landmarks(hashes, (anchor_frames + first_frame).astype(np.int32))
 
 
-def _log_spectrogram(samples: np.ndarray, sample_rate: int) -> np.ndarray:
-    """(frames, bins) magnitude in dB of the ``LOW_HZ``–``HIGH_HZ`` band."""
+def _band_magnitude(samples: np.ndarray, sample_rate: int) -> np.ndarray:
+    """(frames, bins) float64 spectral magnitude of the ``LOW_HZ``–``HIGH_HZ`` band (in dB: ``_decibels``)."""
     fft_size = int(round(FFT_SECONDS * sample_rate))
     hop = FRAME_SECONDS * sample_rate
     if samples.size < fft_size:
-        return np.zeros((0, 0), np.float32)
+        return np.zeros((0, 0), np.float64)
     frame_count = int((samples.size - fft_size) // hop) + 1
+    samples = samples.astype(np.float64)  # exact; the window product below was float64 already, now without casts
     if float(hop).is_integer():  # 16 kHz and the other common rates: a strided view, no copy
         frames = np.lib.stride_tricks.sliding_window_view(samples, fft_size)[:: int(hop)][:frame_count]
     else:
         starts = np.round(np.arange(frame_count) * hop).astype(np.int64)
         frames = samples[starts[:, None] + np.arange(fft_size)[None, :]]
-    magnitude = np.abs(np.fft.rfft(frames * _hann(fft_size), axis=1))
+    spectrum = np.fft.rfft(frames * _hann(fft_size), axis=1)
     low = int(np.ceil(LOW_HZ * FFT_SECONDS))
-    high = min(int(HIGH_HZ * FFT_SECONDS), magnitude.shape[1] - 1)
-    return (20 * np.log10(magnitude[:, low : high + 1] + 1e-6)).astype(np.float32)
+    high = min(int(HIGH_HZ * FFT_SECONDS), spectrum.shape[1] - 1)
+    return np.abs(spectrum[:, low : high + 1])
+
+
+def _decibels(magnitude: np.ndarray) -> np.ndarray:
+    """Magnitudes in dB, float32: the values peaks are picked, compared and ranked by."""
+    return (20 * np.log10(magnitude + 1e-6)).astype(np.float32)
 
 
 @functools.lru_cache(maxsize=8)
@@ -123,10 +130,18 @@ def _running_max(values: np.ndarray, radius: int, axis: int) -> np.ndarray:
     return centred
 
 
-def _peaks(spectrum_db: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(frames, bins) of local maxima above the floor, at most ``PEAKS_PER_SECOND`` per second, time-sorted."""
+def _peaks(magnitude: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(frames, bins) of local maxima of the dB spectrum above the floor, at most ``PEAKS_PER_SECOND`` per second,
+    time-sorted, from the band's ``magnitude`` (frames, bins).
+
+    Only values above the floor can be peaks, and the maximum of a peak's neighbourhood is one of them, so only
+    those (~30 %) are turned into dB; the others count as -inf. The logarithm of every value was a fifth of the
+    landmarks' time (BENCHMARKS.md, "Fixed cost per file"); the peaks are the same, bit for bit."""
+    floor = np.median(_decibels(magnitude.ravel()[::FLOOR_SAMPLE_STEP])) + PEAK_FLOOR_DB
+    spectrum_db = np.full(magnitude.shape, -np.inf, dtype=np.float32)
+    loud = magnitude >= _magnitude_below(floor)
+    spectrum_db[loud] = _decibels(magnitude[loud])
     neighbourhood = _running_max(_running_max(spectrum_db, PEAK_NEIGHBOURHOOD_FRAMES, 0), PEAK_NEIGHBOURHOOD_BINS, 1)
-    floor = np.median(spectrum_db.ravel()[::FLOOR_SAMPLE_STEP]) + PEAK_FLOOR_DB
     frames, bins = np.nonzero((spectrum_db == neighbourhood) & (spectrum_db > floor))
     budget = max(1, int(round(PEAKS_PER_SECOND * spectrum_db.shape[0] * FRAME_SECONDS)))
     if frames.size > budget:
@@ -134,6 +149,12 @@ def _peaks(spectrum_db: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         frames, bins = frames[strongest], bins[strongest]
     order = np.lexsort((bins, frames))
     return frames[order], bins[order]
+
+
+def _magnitude_below(decibels: float) -> float:
+    """A magnitude a little below the one ``_decibels`` maps to ``decibels``: every magnitude whose dB value is
+    above ``decibels`` is at least this (the margin, ``FLOOR_MARGIN_DB``, dwarfs float rounding)."""
+    return 10.0 ** ((float(decibels) - FLOOR_MARGIN_DB) / 20) - 1e-6
 
 
 def _triplet_hashes(peak_frames: np.ndarray, peak_bins: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
