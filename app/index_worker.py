@@ -171,7 +171,7 @@ class IndexThread(QThread):
             receiver.close()
             child.join()
         if outcome is None:
-            self.failed.emit(f"the scan stopped unexpectedly (exit code {child.exitcode})")
+            self.failed.emit(self.tr("the scan stopped unexpectedly (exit code {code})").format(code=child.exitcode))
         elif outcome[0] == "completed":
             self.completed.emit(outcome[1])
         else:
