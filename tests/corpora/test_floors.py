@@ -42,7 +42,7 @@ def test_a_candidate_better_everywhere_clears_every_floor_but_not_a_missed_targe
     assert target.kind == "target" and target.holds is False  # +0.07 misses +0.08, written down all the same
     assert measures["renders key MIREX >= Essentia, clean"].holds is False
     assert "shown tag synth fires on real tracks" not in measures  # a hidden tag is not a fact the product shows
-    assert "| floor | transposition consistency | 0.920 | 0.900 | yes |" in checks_markdown(checks, "v1.3")
+    assert "| floor | transposition consistency | 0.920 | 0.900 |  | yes |" in checks_markdown(checks, "v1.3")
 
 
 def test_each_floor_fails_on_its_own():
@@ -84,6 +84,45 @@ def test_a_candidate_evaluated_in_parts_is_merged_and_checked_from_the_command_l
         paths[-1].write_text(json.dumps(part))
     assert main([str(paths[0]), str(paths[1]), "--incumbent", str(paths[2])]) == 0
     table = capsys.readouterr().out
-    assert "| target | renders key MIREX >= Essentia, clean | 0.950 | 0.930 | yes |" in table
+    assert "| target | renders key MIREX >= Essentia, clean | 0.950 | 0.930 |  | yes |" in table
     assert main([str(paths[0]), str(paths[0]), "--incumbent", str(paths[2])]) == 1  # one section twice: refused
     assert merged_reports([keys, tracks])["soundtracks"] is tracks["soundtracks"]
+
+
+def _with_excerpt_hits(report: dict, hits: list[bool], ids: list[str] | None = None) -> dict:
+    report = copy.deepcopy(report)
+    entry = report["soundtracks"]["similarity"]["model"]["excerpt_96kbps"]
+    entry["top1"] = sum(hits) / len(hits)
+    entry["per_item"] = {"ids": ids or [f"track{i}" for i in range(len(hits))], "values": [float(h) for h in hits]}
+    return report
+
+
+def test_not_below_the_shipped_model_is_judged_item_by_item_where_both_reports_have_the_items():
+    incumbent = _report(0.40, (0.06, 0.03, 0.09), 0.92, 0.90, 0.93, 0.40)
+    base = _report(0.45, (0.07, 0.04, 0.10), 0.92, 0.91, 0.93, 0.30)
+    shipped_hits = [True] * 114 + [False] * 22  # 83.8 % of 136
+    incumbent = _with_excerpt_hits(incumbent, shipped_hits)
+    measure = "not below the shipped model: excerpt_96kbps top-1"
+
+    # Four excerpts of 136 lost and one gained: below on the mean, but the paired interval reaches 0.
+    noisy = shipped_hits.copy()
+    for lost in (0, 1, 2, 3):
+        noisy[lost] = False
+    noisy[120] = True
+    check = _by_measure(floor_checks(_with_excerpt_hits(base, noisy), incumbent))[measure]
+    assert check.value < check.reference and check.interval[0] < 0 <= check.interval[1] and check.holds
+    assert "[-0.059, +0.007]" in "\n".join(checks_markdown([check], "v1.3"))
+
+    # Thirty lost: the whole interval lies below 0.
+    worse = [False] * 30 + shipped_hits[30:]
+    check = _by_measure(floor_checks(_with_excerpt_hits(base, worse), incumbent))[measure]
+    assert check.interval[1] < 0 and check.holds is False
+
+    # The same outcomes: a zero-width interval at 0 holds.
+    check = _by_measure(floor_checks(_with_excerpt_hits(base, shipped_hits), incumbent))[measure]
+    assert check.interval == [0.0, 0.0] and check.holds
+
+    # Other items (another data set) or an older report without them: mean against mean.
+    other_items = _with_excerpt_hits(base, noisy, ids=[f"other{i}" for i in range(136)])
+    check = _by_measure(floor_checks(other_items, incumbent))[measure]
+    assert check.interval is None and check.holds is False

@@ -12,7 +12,7 @@ import torch
 import torchaudio
 
 from engine.audio import AudioDecodeError, decode_mono
-from engine.keys import key_from_index
+from engine.keys import key_from_index, mirex_key_score
 from engine.library_standardisation import fit_standardisation
 from training.evaluation.bootstrap import retrieval_difference, retrieval_with_intervals
 from training.evaluation.chroma_key import estimate_key
@@ -23,6 +23,7 @@ from training.evaluation.metrics import (
     average_precision, key_metrics, per_query_label_retrieval, top1_retrieval, version_pair_retrieval,
 )
 from training.evaluation.model_inference import run_model
+from training.evaluation.per_item import PER_ITEM, per_item, queried_items
 
 EXCERPT_SECONDS = 30.0
 TRANSPOSITION_SHIFTS = (-5, -3, -2, -1, 1, 2, 3, 4, 6)
@@ -105,6 +106,9 @@ def evaluate_renders(records: list[dict[str, Any]], loaded, settings: Evaluation
     key_table: dict[str, Any] = {}
     for (method, condition), keys in estimates.items():
         entry = {"all": key_metrics(keys, references)}
+        if method == "model":
+            entry[PER_ITEM] = per_item([str(r["path"]) for r in records],
+                                       [mirex_key_score(k, r) for k, r in zip(keys, references)])
         for subset, mask in (("held_out_soundfont", held_out), ("seen_soundfonts", ~held_out)):
             entry[subset] = key_metrics([k for k, m in zip(keys, mask) if m], [k for k, m in zip(references, mask) if m])
         key_table.setdefault(method, {})[condition] = entry
@@ -176,7 +180,7 @@ def evaluate_soundtracks(records: list[dict[str, Any]], loaded, settings: Evalua
         consistency["essentia"] = []
     if loaded and loaded.network.key_head is not None:
         consistency["model"] = []
-    kept = []
+    kept, shift_ids = [], []
     for done, record in enumerate(records, 1):
         try:
             track = decode_mono(record["path"], settings.sample_rate)
@@ -196,6 +200,7 @@ def evaluate_soundtracks(records: list[dict[str, Any]], loaded, settings: Evalua
             model_excerpts.append(run_model(loaded, at_rate(excerpt, settings.sample_rate, loaded.config.sample_rate)).embedding)
         key_audio = track[: int(KEY_EXCERPT_SECONDS * settings.sample_rate)]
         for shift in shifts:
+            shift_ids.append(f"{record['path']}@{shift:+d}")
             shifted = pitch_shift_by_resampling(key_audio, settings.sample_rate, shift)
             consistency["ks_chroma"].append(
                 estimate_key(shifted, settings.sample_rate) == estimate_key(key_audio, settings.sample_rate).transposed(shift))
@@ -219,14 +224,22 @@ def evaluate_soundtracks(records: list[dict[str, Any]], loaded, settings: Evalua
             moments = fit_standardisation(np.stack(model_tracks))
             embeddings["model_library_standardised"] = (moments.apply(np.stack(model_tracks)),
                                                         moments.apply(np.stack(model_excerpts)))
+    track_ids = [str(r["path"]) for r in kept]
     similarity, per_query = {}, {}
     for name, (tracks, excerpts) in embeddings.items():
         per_query[name] = per_query_label_retrieval(tracks, soundtracks)
+        excerpt = top1_retrieval(excerpts, tracks, list(range(len(kept))))
+        hits = excerpt.pop("hits")
         similarity[name] = {
             "same_soundtrack": retrieval_with_intervals(*per_query[name]),
-            "excerpt_96kbps": top1_retrieval(excerpts, tracks, list(range(len(kept)))),
+            "excerpt_96kbps": excerpt,
             "version_pairs": version_pair_retrieval(tracks, pairs),
         }
+        if name == "model":
+            queried = queried_items(track_ids, soundtracks)
+            similarity[name]["same_soundtrack"][PER_ITEM] = {
+                "r_precision": per_item(queried, per_query[name][0]), "map": per_item(queried, per_query[name][1])}
+            excerpt[PER_ITEM] = per_item(track_ids, hits)
     if loaded:
         for name in [name for name in similarity if name.startswith("model")]:
             similarity[name]["same_soundtrack"]["minus_logmel_stats"] = retrieval_difference(per_query[name], per_query["logmel_stats"])
@@ -240,10 +253,19 @@ def evaluate_soundtracks(records: list[dict[str, Any]], loaded, settings: Evalua
         "hours": round(sum(r["duration"] for r in kept) / 3600, 3),
         "soundtracks": sorted(set(soundtracks)),
         "similarity": similarity,
-        "transposition_consistency": {m: {"rate": float(np.mean(v)) if v else float("nan"), "pairs": len(v)}
-                                      for m, v in consistency.items()},
+        "transposition_consistency": transposition_entries(consistency, shift_ids),
         **({"tags_on_real_music": tag_firing(np.stack(tag_probabilities), loaded)} if tag_probabilities else {}),
     }
+
+
+def transposition_entries(consistency: dict[str, list[bool]], pair_ids: list[str]) -> dict[str, Any]:
+    """Each method's consistency rate over the transposition pairs; the model's with its per-pair outcomes."""
+    entries = {}
+    for method, outcomes in consistency.items():
+        entries[method] = {"rate": float(np.mean(outcomes)) if outcomes else float("nan"), "pairs": len(outcomes)}
+        if method == "model" and outcomes:
+            entries[method][PER_ITEM] = per_item(pair_ids, outcomes)
+    return entries
 
 
 def tag_firing(probabilities: np.ndarray, loaded) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from training.corpora.audio_files import write_audio
 from training.evaluation.corruptions import EXCERPT_BITRATE
 from training.evaluation.bootstrap import retrieval_difference, retrieval_with_intervals
 from training.evaluation.metrics import per_query_label_retrieval, per_query_ranked_retrieval
+from training.evaluation.per_item import PER_ITEM, per_item, queried_items
 
 RESULTS_CHECKED = 5  # how many results of each query are checked for false same-recording matches
 
@@ -56,6 +57,7 @@ def library_excerpt_retrieval(track_paths: list[str], excerpts: list[np.ndarray]
         return float(np.mean(values)) if values else float("nan")
 
     return {"top1": share(hits), "same_recording_top1": share(same_recording), "same_soundtrack": stored,
+            PER_ITEM: {"same_recording_top1": per_item([str(path) for path in track_paths], same_recording)},
             "other_track_called_same_recording": share(others_flagged),
             "stranger_called_same_recording": share(strangers_flagged), "strangers": len(strangers),
             "queries": len(hits), "indexed": report.added, "problems": report.problems}
@@ -82,6 +84,9 @@ def _same_soundtrack_on_stored_vectors(library: Library, track_paths: list[str],
                 similarities[row, row_of[result.track.id]] = result.score
     stored = per_query_ranked_retrieval(similarities, labels)
     result = retrieval_with_intervals(*stored)
+    name_of = {Path(path).resolve(): str(path) for path in track_paths}
+    queried = queried_items([name_of[stored_paths[position]] for position in kept], labels)
+    result[PER_ITEM] = {"r_precision": per_item(queried, stored[0]), "map": per_item(queried, stored[1])}
     if baseline_of and all(stored_paths[position] in baseline_of for position in kept):
         baseline = per_query_label_retrieval(np.stack([baseline_of[stored_paths[p]] for p in kept]), labels)
         result["minus_logmel_stats"] = retrieval_difference(stored, baseline)

@@ -97,7 +97,8 @@ def top1_retrieval(queries: np.ndarray, database: np.ndarray, targets: Sequence[
     for row, target in zip(similarities, targets):
         ranks.append(int((row > row[target]).sum()) + 1)
     ranks_array = np.asarray(ranks)
-    return {"top1": float(np.mean(ranks_array == 1)), "mrr": float(np.mean(1.0 / ranks_array)), "queries": len(ranks)}
+    return {"top1": float(np.mean(ranks_array == 1)), "mrr": float(np.mean(1.0 / ranks_array)), "queries": len(ranks),
+            "hits": [bool(rank == 1) for rank in ranks]}
 
 
 def version_pair_retrieval(embeddings: np.ndarray, pair_ids: Sequence[str]) -> dict[str, float]:
