@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import tempfile
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -115,6 +115,16 @@ class LandmarkIndex:
         self.ensure_current()
         rows = self._rows  # one consistent snapshot, whatever another thread swaps in meanwhile
         return [] if rows is None else aligned_matches(rows, query, exclude_track_id, min_aligned)
+
+    def same_recordings_of_tracks(self, tracks: Iterable[tuple[int, Landmarks]],
+                                  min_aligned: int = MIN_ALIGNED_HASHES) -> Iterator[tuple[int, list[RecordingMatch]]]:
+        """For each (track id, landmarks) of ``tracks``, the other tracks that are the same recording, all looked up
+        in one snapshot caught up once: checking SQLite before each lookup cost a duplicate search a quarter of its
+        CPU time."""
+        self.ensure_current()
+        rows = self._rows
+        for track_id, landmarks in tracks:
+            yield track_id, [] if rows is None else aligned_matches(rows, landmarks, track_id, min_aligned)
 
     def _update(self) -> bool:
         """Drop the rows of tracks whose landmark rows are gone since the build (removed, or replaced when their

@@ -540,11 +540,10 @@ class Library:
         pairs: list[tuple[int, int]] = []
 
         def match(rows) -> None:
-            for track_id, landmarks in rows:
+            for track_id, matches in index.same_recordings_of_tracks(rows):
                 if cancel is not None and cancel.is_set():
                     return
-                pairs.extend((track_id, found.track_id)
-                             for found in index.same_recordings(landmarks, exclude_track_id=track_id))
+                pairs.extend((track_id, found.track_id) for found in matches)
 
         self.store.landmarks_since(0, match)
         groups = connected_groups(pairs)

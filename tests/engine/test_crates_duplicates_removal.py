@@ -161,6 +161,15 @@ def test_a_re_encode_and_its_original_are_one_group_with_the_better_copy_first(l
     assert copies[0].size == os.path.getsize(collection["melodies"][0]) and copies[0].track.bitrate > copies[1].track.bitrate
 
 
+def test_a_duplicate_search_checks_the_landmark_index_against_sqlite_once_not_per_track(library, monkeypatch):
+    """A read of the landmark state before every track's lookup was a quarter of a duplicate search's CPU time."""
+    state_reads = []
+    read_state = library.store.landmarks_state
+    monkeypatch.setattr(library.store, "landmarks_state", lambda: state_reads.append(1) or read_state())
+    assert len(library.duplicate_groups()) == 1
+    assert 1 <= len(state_reads) <= 2 < library.track_count()  # loaded: one read to load, one to check it
+
+
 # -- removing tracks ----------------------------------------------------------------------------------------------
 def test_removed_tracks_leave_the_library_crates_and_searches_but_their_files_stay(library, collection):
     copy_id, original_id = _id(library, collection["copy"]), _id(library, collection["melodies"][0])
