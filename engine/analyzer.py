@@ -20,6 +20,7 @@ from torch.nn.utils.fusion import fuse_conv_bn_eval, fuse_linear_bn_eval
 
 from engine.audio import read_windows
 from engine.model_folder import LoadedModel
+from engine.networks import LogFrequencySpectrogram
 from engine.track_analysis import (  # noqa: F401 (re-exported: the analyzer's results and defaults)
     DEFAULT_BATCH_WINDOWS, DEFAULT_MAX_WINDOWS, KeyEstimate, TrackAnalysis, key_estimate, top_tag_index,
 )
@@ -48,10 +49,13 @@ def l2_normalise(vectors: np.ndarray) -> np.ndarray:
 def fold_for_inference(network: nn.Module) -> nn.Module:
     """An eval-mode copy of ``network`` that computes the same function with less work: each BatchNorm that
     directly follows a convolution or linear layer in an ``nn.Sequential`` is folded into that layer's weights,
-    and ReLU → MaxPool becomes MaxPool → ReLU (equal, on a quarter of the values); channels-last memory, which
-    oneDNN convolutions run faster on. Outputs agree with the original to float rounding (~1e-6)."""
+    and ReLU → MaxPool becomes MaxPool → ReLU (equal, on a quarter of the values); the spectrogram's magnitude is
+    taken without a gradient path; channels-last memory, which oneDNN convolutions run faster on. Outputs agree with
+    the original to float rounding (~1e-6)."""
     folded = copy.deepcopy(network).eval()
     for module in folded.modules():
+        if isinstance(module, LogFrequencySpectrogram):
+            module.differentiable = False
         if isinstance(module, nn.Sequential):
             layers = _folded_layers(list(module))
             for name in list(module._modules):

@@ -157,6 +157,14 @@ def log_frequency_filterbank(
     return filters.float()
 
 
+def magnitude_without_gradient(spectrum: torch.Tensor) -> torch.Tensor:
+    """|spectrum| of a complex tensor as sqrt(re² + im²) on its real view: vectorised, where complex ``abs`` calls
+    a scalar hypot per value (0.43 -> 0.22 ms per 2.7 s window on one CPU thread). Its gradient is infinite at 0."""
+    parts = torch.view_as_real(spectrum)
+    squares = parts * parts
+    return (squares[..., 0] + squares[..., 1]).sqrt_()
+
+
 class LogFrequencySpectrogram(nn.Module):
     """Waveform (batch, samples) → log-magnitude log-frequency spectrogram (batch, 1, bins, frames)."""
 
@@ -164,6 +172,9 @@ class LogFrequencySpectrogram(nn.Module):
         super().__init__()
         self.n_fft = config.n_fft
         self.hop_length = config.hop_length
+        # False in the inference copy (engine.analyzer): the magnitude is then sqrt(re² + im²), half the time of
+        # complex abs, equal to rounding; abs stays where gradients flow (it gives silent bins a zero gradient).
+        self.differentiable = True
         self.register_buffer("window", torch.hann_window(config.n_fft), persistent=False)
         self.register_buffer(
             "filterbank",
@@ -180,7 +191,8 @@ class LogFrequencySpectrogram(nn.Module):
         padding = self.n_fft // 2
         padded = F.pad(audio.float().unsqueeze(1), (padding, padding), mode="reflect").squeeze(1)
         frames = padded.unfold(-1, self.n_fft, self.hop_length) * self.window  # (batch, frames, n_fft)
-        magnitude = torch.fft.rfft(frames).abs()  # (batch, frames, n_fft // 2 + 1)
+        spectrum = torch.fft.rfft(frames)  # (batch, frames, n_fft // 2 + 1)
+        magnitude = spectrum.abs() if self.differentiable else magnitude_without_gradient(spectrum)
         log_frequency = torch.matmul(magnitude, self.filterbank).transpose(1, 2)
         return torch.log1p(100.0 * log_frequency).unsqueeze(1)
 

@@ -39,6 +39,7 @@ def test_folded_network_gives_the_same_outputs_with_fewer_batch_norms(model_dir)
 
     assert batch_norms(folded) < batch_norms(network)
     assert batch_norms(network) > 1  # the original is left as it was
+    assert not folded.encoder.frontend.differentiable and network.encoder.frontend.differentiable
 
 
 def test_relu_moves_after_max_pooling():

@@ -11,7 +11,9 @@ import audio_factory
 from engine.keys import key_from_index
 from engine.model_folder import load_model
 from engine.model_spec import DEFAULT_MODEL_DIR
-from engine.networks import LogFreqCNNConfig, LogFrequencySpectrogram, channel_statistics, time_mean_max
+from engine.networks import (
+    LogFreqCNNConfig, LogFrequencySpectrogram, channel_statistics, magnitude_without_gradient, time_mean_max,
+)
 
 
 def _stft_spectrogram(frontend: LogFrequencySpectrogram, audio: torch.Tensor) -> torch.Tensor:
@@ -38,6 +40,23 @@ def test_spectrogram_equals_the_stft_it_replaces():
         actual, expected = frontend(audio), _stft_spectrogram(frontend, audio)
     assert actual.shape == expected.shape == (3, 1, config.bins_per_octave * config.octaves, 85)
     torch.testing.assert_close(actual, expected, rtol=1e-5, atol=1e-5)
+
+
+def test_inference_magnitude_equals_complex_abs_and_training_keeps_a_finite_gradient():
+    config = LogFreqCNNConfig()
+    frontend = LogFrequencySpectrogram(config)
+    audio = _windows(config)
+    spectrum = torch.fft.rfft(torch.randn(4, 85, 2048, generator=torch.Generator().manual_seed(3)))
+    torch.testing.assert_close(magnitude_without_gradient(spectrum), spectrum.abs(), rtol=1e-6, atol=1e-6)
+    with torch.inference_mode():
+        differentiable = frontend(audio)
+        frontend.differentiable = False
+        without_gradient = frontend(audio)
+    torch.testing.assert_close(without_gradient, differentiable, rtol=1e-5, atol=1e-5)
+    frontend.differentiable = True  # as in training: the silent window's zero bins must not give NaN gradients
+    silent = torch.zeros(1, config.window_samples, requires_grad=True)
+    frontend(silent).sum().backward()
+    assert torch.isfinite(silent.grad).all()
 
 
 @pytest.mark.parametrize("memory_format", [torch.contiguous_format, torch.channels_last])
