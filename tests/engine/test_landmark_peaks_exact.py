@@ -1,5 +1,6 @@
-"""Landmark peaks taken from the band magnitude, with only the loud values turned into dB, are bit for bit the
-peaks of the whole dB spectrogram (the formulation they replaced), so stored landmarks stay valid."""
+"""Landmarks computed the faster way are bit for bit those of the formulations they replaced, so stored landmarks
+stay valid: peaks from the band magnitude with only the loud values turned into dB, and each anchor's targets
+picked from one array instead of offset by offset."""
 
 from __future__ import annotations
 
@@ -78,3 +79,34 @@ def test_band_magnitude_in_db_is_the_reference_spectrogram():
     samples = np.asarray(_signals(16000)["music"], dtype=np.float32)
     actual = landmarks._decibels(landmarks._band_magnitude(samples, 16000))
     assert np.array_equal(actual, _reference_spectrum_db(samples, 16000))
+
+
+def _reference_targets(peak_frames: np.ndarray, peak_bins: np.ndarray) -> np.ndarray:
+    """Each anchor's targets as landmarks picked them before: offset by offset, nearer ones first."""
+    count = peak_frames.size
+    targets = np.full((count, landmarks.TARGETS_PER_ANCHOR), -1, dtype=np.int64)
+    found = np.zeros(count, dtype=np.int64)
+    for offset in range(1, count):
+        gaps = peak_frames[offset:] - peak_frames[:-offset]
+        if gaps.min() > landmarks.TARGET_MAX_FRAMES:
+            break
+        in_zone = (gaps >= landmarks.TARGET_MIN_FRAMES) & (gaps <= landmarks.TARGET_MAX_FRAMES)
+        in_zone &= np.abs(peak_bins[offset:] - peak_bins[:-offset]) <= landmarks.TARGET_MAX_BINS
+        anchors = np.nonzero(in_zone & (found[: count - offset] < landmarks.TARGETS_PER_ANCHOR))[0]
+        targets[anchors, found[anchors]] = anchors + offset
+        found[anchors] += 1
+    return targets
+
+
+def test_targets_equal_those_picked_offset_by_offset():
+    for name, samples in _signals(16000).items():
+        peak_frames, peak_bins = landmarks._peaks(landmarks._band_magnitude(np.asarray(samples, np.float32), 16000))
+        expected = _reference_targets(peak_frames, peak_bins)
+        assert np.array_equal(landmarks._nearest_targets(peak_frames, peak_bins), expected), name
+    rng = np.random.default_rng(9)  # dense, clustered and sparse peaks; equal times and far-apart bins
+    for size in (0, 1, 2, 5, 40, 400):
+        peak_frames = np.sort(rng.integers(0, max(1, size * 4), size))
+        peak_bins = rng.integers(0, 247, size)
+        expected = _reference_targets(peak_frames, peak_bins)
+        assert np.array_equal(landmarks._nearest_targets(peak_frames, peak_bins), expected), size
+        assert size < 40 or (expected >= 0).sum() > size  # the comparison saw many targets
