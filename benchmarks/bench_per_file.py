@@ -1,6 +1,7 @@
 """Where an index run's fixed cost per file goes, on short clips: a cProfile of ``Library.index`` over new files.
 
     .venv/bin/python benchmarks/bench_per_file.py --files 160            # profile, print the top shares
+    .venv/bin/python benchmarks/bench_per_file.py --stages 40           # each stage's CPU per file, no profiler
 
 The files are the first ``--files`` of ``bench_scale.py``'s pool (25 s clips at 32 kbit/s, each with its own tags),
 indexed into a new database in this process with ``workers=0`` and inference on one thread, so decoding, inference
@@ -8,12 +9,17 @@ and storing all run on the profiled thread (cProfile timed by that thread's CPU)
 ``WARM_UP_FILES`` other paths pays the once-per-run costs (torch import, model load, module imports) before the
 profile starts; the model's network is then reused, as within one run. Shares of the profiled CPU are the
 comparable figures on a loaded machine; absolute times are not.
+
+``--stages N`` times the stages of the first N files without a profiler (cProfile inflates Python-heavy stages,
+e.g. the store's SQLAlchemy calls), by this thread's CPU: each stage over all N files, the least of
+``STAGE_PASSES`` passes; inference runs on whole tracks, about ``batch_windows`` windows at a time, as indexing.
 """
 
 from __future__ import annotations
 
 import argparse
 import cProfile
+import os
 import pstats
 import sys
 import tempfile
@@ -37,6 +43,7 @@ STAGES = {
     "plan: stat, block hash (StreamingPlanner.jobs)": ("planner.py", "jobs"),
 }
 WARM_UP_FILES = 4
+STAGE_PASSES = 3  # the least CPU of this many passes: other processes on the cores only ever add time
 
 
 def profile_index(warm_up_folder: Path, library_folder: Path, model_dir: Path) -> tuple[pstats.Stats, float, int, float]:
@@ -61,6 +68,48 @@ def profile_index(warm_up_folder: Path, library_folder: Path, model_dir: Path) -
         return pstats.Stats(profiler), cpu_seconds, report.added, disk / max(tracks, 1) / 1024
 
 
+def stage_seconds(folder: Path, model_dir: Path, files: int) -> dict[str, float]:
+    """CPU seconds per file of each stage of indexing ``files`` clips of ``folder``, without a profiler: the least
+    of ``STAGE_PASSES`` passes, each stage timed by this thread's CPU."""
+    import torch
+
+    from engine.analyzer import Analyzer
+    from engine.audio import read_windows
+    from engine.landmark_audio import track_landmarks
+    from engine.metadata import read_metadata
+    from engine.model_folder import load_model
+    from engine.tempo_audio import track_tempo
+
+    torch.set_num_threads(1)
+    analyzer = Analyzer(load_model(model_dir))
+    paths = sorted(folder.rglob("*.mp3"))[:files]
+    per_batch = max(1, analyzer.batch_windows // analyzer.max_windows)  # tracks per inference batch
+    least: dict[str, float] = {}
+    for _ in range(STAGE_PASSES):
+        spent = dict.fromkeys(("decode the windows", "landmarks", "tempo", "tags", "inference"), 0.0)
+        decoded = []
+        for path in paths:
+            started = time.thread_time()
+            audio = read_windows(path, analyzer.sample_rate, analyzer.window_samples, analyzer.max_windows)
+            decoded_at = time.thread_time()
+            track_landmarks(path, audio)
+            hashed_at = time.thread_time()
+            track_tempo(path, audio)
+            tempo_at = time.thread_time()
+            read_metadata(str(path))
+            spent["decode the windows"] += decoded_at - started
+            spent["landmarks"] += hashed_at - decoded_at
+            spent["tempo"] += tempo_at - hashed_at
+            spent["tags"] += time.thread_time() - tempo_at
+            decoded.append(audio.windows)
+        started = time.thread_time()
+        for first in range(0, len(decoded), per_batch):
+            analyzer.analyze_tracks(decoded[first : first + per_batch])
+        spent["inference"] = time.thread_time() - started
+        least = {stage: min(least.get(stage, seconds), seconds) for stage, seconds in spent.items()}
+    return {stage: seconds / max(len(paths), 1) for stage, seconds in least.items()}
+
+
 def main() -> None:
     from engine.model_spec import DEFAULT_MODEL_DIR
 
@@ -68,7 +117,18 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("/work/.bench_data/scale"))
     parser.add_argument("--files", type=int, default=160)
     parser.add_argument("--model", type=Path, default=DEFAULT_MODEL_DIR)
+    parser.add_argument("--stages", type=int, default=0, metavar="N",
+                        help="time each stage of the first N files without a profiler instead")
     options = parser.parse_args()
+    if options.stages:
+        folder = build_library(options.out, options.stages)
+        seconds = stage_seconds(folder, options.model, options.stages)
+        print(f"{options.stages} files, CPU per file without a profiler (least of {STAGE_PASSES} passes), "
+              f"load {os.getloadavg()[0]:.1f}:")
+        for stage, value in seconds.items():
+            print(f"  {1000 * value:6.1f} ms  {stage}")
+        print(f"  {1000 * sum(seconds.values()):6.1f} ms  these stages together")
+        return
     warm_up = build_library(options.out, WARM_UP_FILES)
     folder = build_library(options.out, options.files)
     stats, cpu_seconds, tracks, disk_kib = profile_index(warm_up, folder, options.model)
