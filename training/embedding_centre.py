@@ -37,17 +37,19 @@ class CentreError(ValueError):
 
 def reference_track_vectors(analyzer: Analyzer, paths: list[str], progress: Progress | None = None) -> np.ndarray:
     """(tracks, dim): each decodable track's mean window embedding before normalisation, on indexing's windows."""
-    vectors = []
+    vectors, first_failure = [], None
     for done, path in enumerate(paths, 1):
         try:
             audio = read_windows(path, analyzer.sample_rate, analyzer.window_samples, analyzer.max_windows)
             vectors.append(analyzer.run_windows(audio.windows)["embeddings"].mean(axis=0))
-        except AudioDecodeError:
-            pass  # an undecodable reference track is left out; the count in the summary says how many were used
+        except AudioDecodeError as error:
+            # an undecodable reference track is left out; the count in the summary says how many were used
+            first_failure = first_failure or f"{path}: {error}"
         if progress:
             progress(done, len(paths))
     if not vectors:
-        raise CentreError("no reference track could be decoded")
+        raise CentreError(f"none of the {len(paths)} reference tracks could be decoded (the first: {first_failure}; "
+                          "a manifest's relative paths are read from its own folder)")
     return np.stack(vectors).astype(np.float64)
 
 

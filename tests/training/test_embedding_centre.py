@@ -103,3 +103,15 @@ def test_a_partial_centre_takes_away_that_share_of_the_reference_mean(tmp_path):
     for strength in (0.0, 1.5):
         with pytest.raises(CentreError, match="strength"):
             centre_model(model, manifest, tmp_path / f"bad{strength}", strength=strength)
+
+
+def test_a_manifest_whose_tracks_cannot_be_read_says_which_and_where_paths_are_read_from(tmp_path, capsys):
+    model = _statistics_model(tmp_path / "model")
+    manifest = tmp_path / "elsewhere.jsonl"
+    manifest.write_text(json.dumps({"path": "data/debian/extracted/a.ogg", "split": "train"}) + "\n")
+    assert train_main(["centre-embedding", "--model", str(model), "--manifest", str(manifest),
+                       "--out", str(tmp_path / "out")]) == 1
+    error = capsys.readouterr().err
+    assert "none of the 1 reference tracks could be decoded" in error and "a.ogg" in error
+    last_line = error.splitlines()[-1]
+    assert last_line.startswith("error: ") and "relative paths are read from its own folder" in last_line
