@@ -208,6 +208,10 @@ class VectorIndex:
             self._rebuild(current)
 
     def _rebuild(self, _current: Fingerprint) -> None:
+        """Read every embedding again into a new index; the old one is let go first, because holding both doubled
+        the memory of an index run that changed tracks (two HNSW indexes of ~430 MiB each at 100k tracks)."""
+        self._index, self._ids_by_position = None, None
+
         def build(fingerprint: tuple[int, int], read: Callable[[], Iterator[EmbeddingBatch]]) -> faiss.Index:
             if self.standardise:  # a first pass for the moments: the vectors are added standardised
                 moments = RunningMoments(self.dimension)
