@@ -3,6 +3,8 @@
     .venv/bin/python benchmarks/bench_scale.py --tracks 10000 30000          # build, measure, print, save JSON
     .venv/bin/python benchmarks/bench_scale.py --tracks 30000 --profile      # + tracemalloc of the catch-ups
     .venv/bin/python benchmarks/bench_scale.py --tracks 100000 --seed-from /work/.bench_data/scale/seeded-30000.db
+    .venv/bin/python benchmarks/bench_scale.py --tracks 10000 --seed-only                # build and seed, no runs
+    .venv/bin/python benchmarks/bench_scale.py --tracks 100000 --change-only             # the 1 % change alone
 
 Libraries are built the way the outside measurement did: copies of a few short clips (25 s, 32 kbit/s MP3), each
 copy with its own title tag, so every file is distinct (own bytes, own block hash) while decoding costs stay those
@@ -303,14 +305,10 @@ def measure(out: Path, tracks: int, model_dir: Path, profile: bool, rescan_only:
         cache.unlink()
     result["rescan_cold_caches"] = timed_index(library, database)
     result["rescan"] = timed_index(library, database)
-    if not skip_change:  # the libraries share inodes: a change here is a change in the larger one too
-        changed = sorted(library.rglob("*.mp3"))[:: round(1 / CHANGED_SHARE)]
-        for path in changed:
-            info = path.stat()
-            os.utime(path, ns=(info.st_atime_ns, info.st_mtime_ns + 1_000_000_000))
-        result["one_percent_changed"] = timed_index(library, database) | {"files": len(changed)}
+    if not skip_change:
+        result["one_percent_changed"] = one_percent_change(out, library, database, tracks)
     result["disk_per_track_kib"] = disk_per_track(database, tracks)
-    for name in ("rescan_cold_caches", "rescan", "one_percent_changed")[: 2 if skip_change else 3]:
+    for name in ("rescan_cold_caches", "rescan"):
         run = result[name]
         print(f"  {name}: {run['wall_seconds']} s wall, {run['cpu_seconds']} s CPU, peak RSS {run['peak_rss_mib']} MiB "
               f"(sampled: anonymous {run['peak_anonymous_mib']}, file-backed {run['peak_file_backed_mib']})", flush=True)
@@ -320,19 +318,49 @@ def measure(out: Path, tracks: int, model_dir: Path, profile: bool, rescan_only:
     return result
 
 
+def files_to_change(out: Path, library: Path, tracks: int) -> list[Path]:
+    """1 % of ``library``'s files, spread evenly over those no smaller library under ``out`` holds: the libraries
+    share inodes, so touching a file of the 10k library would make the 30k and 100k seeded databases stale too."""
+    smaller = [int(folder.name.removeprefix("lib-")) for folder in out.glob("lib-*")
+               if folder.name.removeprefix("lib-").isdigit() and int(folder.name.removeprefix("lib-")) < tracks]
+    held_elsewhere = max(smaller, default=0)
+    candidates = sorted(library.rglob("*.mp3"))[held_elsewhere:]
+    count = round(tracks * CHANGED_SHARE)
+    return candidates[:: max(1, len(candidates) // count)][:count]
+
+
+def one_percent_change(out: Path, library: Path, database: Path, tracks: int) -> dict:
+    """One index run after 1 % of the files got a newer mtime: they are analysed again (torch), the FAISS index is
+    extended and the landmark index merged."""
+    changed = files_to_change(out, library, tracks)
+    for path in changed:
+        info = path.stat()
+        os.utime(path, ns=(info.st_atime_ns, info.st_mtime_ns + 1_000_000_000))
+    run = timed_index(library, database) | {"files": len(changed)}
+    print(f"  one_percent_changed ({len(changed):,} files): {run['wall_seconds']} s wall, {run['cpu_seconds']} s CPU, "
+          f"peak RSS {run['peak_rss_mib']} MiB (sampled: anonymous {run['peak_anonymous_mib']}, file-backed "
+          f"{run['peak_file_backed_mib']})", flush=True)
+    return run
+
+
 def seed_and_first_index(out: Path, library: Path, database: Path, tracks: int, model_dir: Path,
                          seed_source: Path | None = None) -> dict:
     result = {"first_index": first_track_latency(library, out / f"first-{tracks}.db")}
     print(f"  first track stored after {result['first_index']['first_track_seconds']} s "
           f"(CPU {result['first_index']['first_track_cpu_seconds']})", flush=True)
+    return result | seed_only(library, database, tracks, model_dir, seed_source)
+
+
+def seed_only(library: Path, database: Path, tracks: int, model_dir: Path, seed_source: Path | None = None) -> dict:
+    """Seed ``database`` (by analysing the clips, or by copying ``seed_source``'s rows) and say how long it took."""
     started = time.monotonic()
     if seed_source is None:
         seed(library, database, model_dir)
     else:
         seed_from(library, database, seed_source)
-    result["seed_seconds"] = round(time.monotonic() - started, 1)
-    print(f"  seeded in {result['seed_seconds']} s ({tracks / result['seed_seconds']:.0f} tracks/s stored)", flush=True)
-    return result
+    seed_seconds = round(time.monotonic() - started, 1)
+    print(f"  seeded in {seed_seconds} s ({tracks / seed_seconds:.0f} tracks/s stored)", flush=True)
+    return {"seed_seconds": seed_seconds}
 
 
 def main() -> None:
@@ -347,6 +375,9 @@ def main() -> None:
                         help="reuse the seeded database of an earlier run: only the rescan and 1 %% change runs")
     parser.add_argument("--first-only", action="store_true", help="only the first-track latency of a new database")
     parser.add_argument("--skip-change", action="store_true", help="leave out the 1 %% change run")
+    parser.add_argument("--seed-only", action="store_true", help="only build and seed the library, no index runs")
+    parser.add_argument("--change-only", action="store_true",
+                        help="only the 1 %% change run, on the seeded database of an earlier run")
     parser.add_argument("--seed-from", type=Path, help="seed by copying the clips' rows from this seeded database")
     options = parser.parse_args()
     options.out.mkdir(parents=True, exist_ok=True)
@@ -355,6 +386,16 @@ def main() -> None:
             first = first_track_latency(build_library(options.out, tracks), options.out / f"first-{tracks}.db")
             print(f"{tracks:,} files: first track stored after {first['first_track_seconds']:.1f} s, CPU so far "
                   f"{first['first_track_cpu_seconds']}", flush=True)
+            continue
+        if options.seed_only or options.change_only:
+            library, database = build_library(options.out, tracks), options.out / f"seeded-{tracks}.db"
+            if options.seed_only:
+                seed_only(library, database, tracks, options.model, options.seed_from)
+            else:
+                changed = one_percent_change(options.out, library, database, tracks)
+                result = {"tracks": tracks, "one_percent_changed": changed}
+                (options.out / f"results-{tracks}-change.json").write_text(json.dumps(result, indent=2) + "\n",
+                                                                          encoding="utf-8")
             continue
         measure(options.out, tracks, options.model, options.profile, options.rescan_only, options.skip_change,
                 options.seed_from)
