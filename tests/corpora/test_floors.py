@@ -42,7 +42,7 @@ def test_a_candidate_better_everywhere_clears_every_floor_but_not_a_missed_targe
     assert target.kind == "target" and target.holds is False  # +0.07 misses +0.08, written down all the same
     assert measures["renders key MIREX >= Essentia, clean"].holds is False
     assert "shown tag synth fires on real tracks" not in measures  # a hidden tag is not a fact the product shows
-    assert "| floor | transposition consistency | 0.920 | 0.900 |  | yes |" in checks_markdown(checks, "v1.3")
+    assert "| floor | transposition consistency at today's level | 0.920 | 0.850 |  | yes |" in checks_markdown(checks, "v1.3")
 
 
 def test_each_floor_fails_on_its_own():
@@ -51,7 +51,7 @@ def test_each_floor_fails_on_its_own():
     failing = {
         "stored vectors minus log-mel, R-precision (95 % interval upper end)": _report(0.45, (-0.05, -0.08, -0.01), 0.92, 0.91, 0.93, 0.30),
         "not below the shipped model: renders key MIREX, clean": _report(0.45, (0.07, 0.04, 0.10), 0.92, 0.89, 0.93, 0.30),
-        "transposition consistency": _report(0.45, (0.07, 0.04, 0.10), 0.89, 0.91, 0.93, 0.30),
+        "not below the shipped model: transposition consistency": _report(0.45, (0.07, 0.04, 0.10), 0.84, 0.91, 0.93, 0.30),
         "shown tag choir fires on real tracks": _report(0.45, (0.07, 0.04, 0.10), 0.92, 0.91, 0.93, 0.6),
     }
     assert floors_hold(floor_checks(good, incumbent))
@@ -126,3 +126,16 @@ def test_not_below_the_shipped_model_is_judged_item_by_item_where_both_reports_h
     other_items = _with_excerpt_hits(base, noisy, ids=[f"other{i}" for i in range(136)])
     check = _by_measure(floor_checks(other_items, incumbent))[measure]
     assert check.interval is None and check.holds is False
+
+
+def test_transposition_is_held_at_the_lower_of_090_and_the_shipped_models_own_rate():
+    floor = "transposition consistency at today's level"
+    candidate = _report(0.45, (0.07, 0.04, 0.10), 0.86, 0.91, 0.93, 0.30)
+    low_incumbent = _report(0.40, (0.06, 0.03, 0.09), 0.846, 0.90, 0.93, 0.40)  # v1.3 on the 272 pairs
+    measures = _by_measure(floor_checks(candidate, low_incumbent))
+    assert measures[floor].reference == 0.846 and measures[floor].holds
+    assert measures["transposition consistency >= 0.9"].kind == "target"
+    assert measures["transposition consistency >= 0.9"].holds is False  # written down, not required
+    high_incumbent = _report(0.40, (0.06, 0.03, 0.09), 0.95, 0.90, 0.93, 0.40)
+    measures = _by_measure(floor_checks(candidate, high_incumbent))
+    assert measures[floor].reference == 0.90 and measures[floor].holds is False

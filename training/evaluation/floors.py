@@ -3,8 +3,10 @@ against, read from two ``engine eval`` reports (``evaluation.json``) made in the
 
 Floors (issue "a default model that holds up on music it has never heard"): not below the log-mel baseline on
 same-soundtrack R-precision (the 95 % interval of the difference not entirely below 0); not below the shipped
-model on any measure of the evaluation; transposition consistency at least 0.90; no shown tag firing on more
-than half of the real tracks. "Not below the shipped model" is read as the issue reads it for the baseline: where
+model on any measure of the evaluation; transposition consistency at today's level (0.90, the shipped model's rate
+on the issue's outside material; on this evaluation's 272 pairs the shipped v1.3 itself reaches 0.846, so the level
+is the lower of 0.90 and the shipped model's rate in the incumbent report); no shown tag firing on more than half
+of the real tracks. "Not below the shipped model" is read as the issue reads it for the baseline: where
 both reports carry the measure's per-item outcomes for the same items (``per_item``, written since 2026-12-03),
 the paired bootstrap 95 % interval of the candidate's difference must not lie entirely below 0; with 136 tracks one
 excerpt is 0.7 points, so mean against mean would fail an equal model on about half the measures. Older reports
@@ -105,8 +107,12 @@ def floor_checks(candidate: dict[str, Any], incumbent: dict[str, Any]) -> list[C
         reference, their_items = theirs.get(measure, (None, None))
         checks.append(not_below(measure, value, items, reference, their_items))
     rate = _get(candidate, "soundtracks", "transposition_consistency", "model", "rate")
-    checks.append(Check("floor", "transposition consistency", rate, MIN_TRANSPOSITION_CONSISTENCY,
-                        None if rate is None else rate >= MIN_TRANSPOSITION_CONSISTENCY))
+    todays = _get(incumbent, "soundtracks", "transposition_consistency", "model", "rate")
+    level = MIN_TRANSPOSITION_CONSISTENCY if todays is None else min(MIN_TRANSPOSITION_CONSISTENCY, todays)
+    checks.append(Check("floor", "transposition consistency at today's level", rate, level,
+                        None if rate is None else rate >= level))
+    checks.append(Check("target", f"transposition consistency >= {MIN_TRANSPOSITION_CONSISTENCY}", rate,
+                        MIN_TRANSPOSITION_CONSISTENCY, None if rate is None else rate >= MIN_TRANSPOSITION_CONSISTENCY))
     for tag, entry in (_get(candidate, "soundtracks", "tags_on_real_music", "tags") or {}).items():
         if entry.get("shown"):
             fired = entry["fires_at_threshold"]
