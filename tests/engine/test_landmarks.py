@@ -81,3 +81,20 @@ def test_a_weak_alignment_beside_a_strong_one_is_not_a_match():
     assert _best_alignments(tracks, offsets, 1, 10) == []  # the query's own track still sets the bar
     tracks, offsets = map(np.array, zip(*lone))
     assert [(m.track_id, m.aligned_hashes) for m in _best_alignments(tracks, offsets, None, 10)] == [(3, 12)]
+
+
+def test_an_excerpt_matches_its_track_at_its_offset_whatever_the_order_of_its_hashes():
+    """The lookup sorts the query's hashes to walk the index forwards; each hash must keep its own frame."""
+    from engine.landmark_index import aligned_matches
+    from engine.landmark_merge import sorted_rows
+
+    generator = np.random.default_rng(5)
+    tracks = {number: Landmarks(generator.integers(0, 50_000, 700).astype(np.uint32),
+                                np.sort(generator.integers(0, 9_000, 700)).astype(np.int32)) for number in (1, 2, 3)}
+    rows = sorted_rows(tracks.items())
+    kept = np.arange(200, 400)  # an excerpt of track 2 that starts 1,000 frames later than the track's own time
+    excerpt = Landmarks(tracks[2].hashes[kept], tracks[2].frames[kept] - 1_000)
+    shuffled = generator.permutation(len(kept))
+    for query in (excerpt, Landmarks(excerpt.hashes[shuffled], excerpt.frames[shuffled])):
+        matches = aligned_matches(rows, query)
+        assert [match.track_id for match in matches] == [2] and matches[0].aligned_hashes >= len(kept)
