@@ -366,8 +366,11 @@ def main() -> None:
         (1000, show_excluded_files),
         (2500, lambda: grab("18-excluded-files")),
         (0, lambda: dialogs.pop().close()),
-        *new_views,
+        # The other sizes before the Crates tab is first built: its minimum width (591 px, its button row) then
+        # holds the central area, and at 1024x640 the side docks shrank to 153 and 264 px (arranged 190 and 300),
+        # cutting the similar list's Score column off.
         *[step for width, height in sizes for step in sized_steps(width, height)],
+        *new_views,
         (1000, application.quit),
     ]
     if options.only_new_views:
