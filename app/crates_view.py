@@ -17,6 +17,7 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QFileDialog,
+    QGridLayout,
     QHBoxLayout,
     QHeaderView,
     QInputDialog,
@@ -112,10 +113,13 @@ class CratesView(QWidget):
         self.rename_button.setToolTip(self.tr("Give the crate another name"))
         self.delete_button = QPushButton(self.tr("Delete crate…"))
         self.delete_button.setToolTip(self.tr("Forget the crate; its tracks stay in the library"))
-        buttons = QHBoxLayout()
-        for button in (self.m3u8_button, self.rekordbox_button, self.rename_button, self.delete_button):
-            buttons.addWidget(button)
-        buttons.addStretch(1)
+        # Two rows of two: in one row the four buttons made the tab 591 px wide at least, which squeezed the side
+        # docks of a 1024 px window below their widths once the tab had been shown.
+        buttons = QGridLayout()
+        for number, button in enumerate((self.m3u8_button, self.rekordbox_button, self.rename_button,
+                                         self.delete_button)):
+            buttons.addWidget(button, number // 2, number % 2)
+        buttons.setColumnStretch(2, 1)
         self.up_button = QPushButton(self.tr("Move up"))
         self.down_button = QPushButton(self.tr("Move down"))
         self.take_out_button = QPushButton(self.tr("Remove from crate"))
@@ -139,8 +143,10 @@ class CratesView(QWidget):
             if action.shortcut().toString():
                 button.setToolTip(button.toolTip() or f"{action.text()} ({action.shortcut().toString()})")
             track_buttons.addWidget(button)
-        track_buttons.addWidget(QLabel(self.tr("or drag tracks to reorder")))
         track_buttons.addStretch(1)
+        drag_hint = QLabel(self.tr("or drag tracks to reorder"))
+        drag_hint.setWordWrap(True)
+        track_buttons.addWidget(drag_hint, 1)
         right = QWidget()
         right_layout = QVBoxLayout(right)
         right_layout.setContentsMargins(0, 0, 0, 0)

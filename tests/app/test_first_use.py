@@ -60,6 +60,26 @@ def test_window_fits_a_1024x600_screen_with_each_side_one_tabbed_dock(make_windo
     assert viewport_rows(window.similarity_panel.table) >= 8
 
 
+def test_the_crates_and_duplicates_tabs_leave_the_side_docks_their_room_on_a_1024_screen(make_window, indexed_copy, qtbot):
+    from app.main_window import CRATES_TAB, DUPLICATES_TAB
+
+    window = make_window(indexed_copy)
+    window.resize(1024, 640)
+    window.arrange_docks()
+    qtbot.waitUntil(lambda: window.width() <= 1024)
+    qtbot.wait(100)
+    similar_width = window.docks["similar"].width()
+    for tab in (CRATES_TAB, DUPLICATES_TAB):  # built on first use, then kept: their minimum width lasts
+        window.crates_view if tab == CRATES_TAB else window.duplicates_view
+        window.tabs.setCurrentIndex(tab)
+        qtbot.wait(100)
+    window.tabs.setCurrentIndex(0)
+    window.arrange_docks()
+    qtbot.wait(100)
+    assert window.tabs.minimumSizeHint().width() <= 1024 - 190 - 300  # the docks' preferred widths fit beside it
+    assert window.docks["similar"].width() >= similar_width - 2
+
+
 def test_a_1920_screen_gives_its_extra_space_to_the_table_and_the_similar_list(make_window, indexed_copy, qtbot):
     window = make_window(indexed_copy)
     window.resize(1280, 800)
