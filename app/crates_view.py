@@ -143,8 +143,7 @@ class CratesView(QWidget):
             if action.shortcut().toString():
                 button.setToolTip(button.toolTip() or f"{action.text()} ({action.shortcut().toString()})")
             track_buttons.addWidget(button)
-        track_buttons.addStretch(1)
-        drag_hint = QLabel(self.tr("or drag tracks to reorder"))
+        drag_hint = QLabel(self.tr("or drag tracks to reorder"))  # takes the rest of the row, wraps only when short
         drag_hint.setWordWrap(True)
         track_buttons.addWidget(drag_hint, 1)
         right = QWidget()
