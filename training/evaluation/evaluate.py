@@ -12,7 +12,7 @@ import torch
 import torchaudio
 
 from engine.audio import AudioDecodeError, decode_mono
-from engine.keys import key_from_index, mirex_key_score
+from engine.keys import key_from_index
 from engine.library_standardisation import fit_standardisation
 from training.evaluation.bootstrap import retrieval_difference, retrieval_with_intervals
 from training.evaluation.chroma_key import estimate_key
@@ -20,10 +20,10 @@ from training.evaluation.corruptions import CORRUPTIONS, EXCERPT_BITRATE, mp3_ro
 from training.evaluation.library_retrieval import library_excerpt_retrieval
 from training.evaluation.logmel_embedding import logmel_statistics, standardised
 from training.evaluation.metrics import (
-    average_precision, key_metrics, per_query_label_retrieval, top1_retrieval, version_pair_retrieval,
+    average_precision, key_metrics, per_query_label_retrieval, target_ranks, top1_summary, version_pair_retrieval,
 )
 from training.evaluation.model_inference import run_model
-from training.evaluation.per_item import PER_ITEM, per_item, queried_items
+from training.evaluation.per_item import PER_ITEM, mirex_per_item, per_item, retrieval_per_item
 
 EXCERPT_SECONDS = 30.0
 TRANSPOSITION_SHIFTS = (-5, -3, -2, -1, 1, 2, 3, 4, 6)
@@ -107,8 +107,7 @@ def evaluate_renders(records: list[dict[str, Any]], loaded, settings: Evaluation
     for (method, condition), keys in estimates.items():
         entry = {"all": key_metrics(keys, references)}
         if method == "model":
-            entry[PER_ITEM] = per_item([str(r["path"]) for r in records],
-                                       [mirex_key_score(k, r) for k, r in zip(keys, references)])
+            entry[PER_ITEM] = mirex_per_item(records, keys, references)
         for subset, mask in (("held_out_soundfont", held_out), ("seen_soundfonts", ~held_out)):
             entry[subset] = key_metrics([k for k, m in zip(keys, mask) if m], [k for k, m in zip(references, mask) if m])
         key_table.setdefault(method, {})[condition] = entry
@@ -228,18 +227,15 @@ def evaluate_soundtracks(records: list[dict[str, Any]], loaded, settings: Evalua
     similarity, per_query = {}, {}
     for name, (tracks, excerpts) in embeddings.items():
         per_query[name] = per_query_label_retrieval(tracks, soundtracks)
-        excerpt = top1_retrieval(excerpts, tracks, list(range(len(kept))))
-        hits = excerpt.pop("hits")
+        excerpt_ranks = target_ranks(excerpts, tracks, list(range(len(kept))))
         similarity[name] = {
             "same_soundtrack": retrieval_with_intervals(*per_query[name]),
-            "excerpt_96kbps": excerpt,
+            "excerpt_96kbps": top1_summary(excerpt_ranks),
             "version_pairs": version_pair_retrieval(tracks, pairs),
         }
         if name == "model":
-            queried = queried_items(track_ids, soundtracks)
-            similarity[name]["same_soundtrack"][PER_ITEM] = {
-                "r_precision": per_item(queried, per_query[name][0]), "map": per_item(queried, per_query[name][1])}
-            excerpt[PER_ITEM] = per_item(track_ids, hits)
+            similarity[name]["same_soundtrack"][PER_ITEM] = retrieval_per_item(track_ids, soundtracks, per_query[name])
+            similarity[name]["excerpt_96kbps"][PER_ITEM] = per_item(track_ids, excerpt_ranks == 1)
     if loaded:
         for name in [name for name in similarity if name.startswith("model")]:
             similarity[name]["same_soundtrack"]["minus_logmel_stats"] = retrieval_difference(per_query[name], per_query["logmel_stats"])

@@ -14,13 +14,13 @@ from typing import Any, Callable
 import numpy as np
 
 from engine.audio import decode_mono
-from engine.keys import Key, mirex_key_score, parse_key
+from engine.keys import Key, parse_key
 from training.evaluation.chroma_key import estimate_key
 from training.evaluation.corruptions import CORRUPTIONS
 from training.evaluation.evaluate import EvaluationSettings, _essentia_key_function, at_rate
 from training.evaluation.metrics import key_metrics
 from training.evaluation.model_inference import run_model
-from training.evaluation.per_item import PER_ITEM, per_item
+from training.evaluation.per_item import PER_ITEM, mirex_per_item
 from training.evaluation.report import _percent
 
 RELATIONS = ("exact", "fifth", "relative", "parallel", "other")
@@ -112,8 +112,7 @@ def evaluate_tonal_test(records: list[dict[str, Any]], loaded, settings: Evaluat
     for (method, condition), keys in estimates.items():
         table.setdefault(method, {})[condition] = key_breakdown(keys, references, records)
         if method == "model":
-            table[method][condition][PER_ITEM] = per_item(
-                [str(r["path"]) for r in records], [mirex_key_score(k, r) for k, r in zip(keys, references)])
+            table[method][condition][PER_ITEM] = mirex_per_item(records, keys, references)
     return {"pieces": len(records), "hours": round(sum(r["duration"] for r in records) / 3600, 3),
             "generator": sorted({str(r.get("generator")) for r in records}),
             "soundfont": sorted({str(r.get("soundfont")) for r in records}), "key": table}

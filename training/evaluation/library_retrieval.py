@@ -19,7 +19,7 @@ from training.corpora.audio_files import write_audio
 from training.evaluation.corruptions import EXCERPT_BITRATE
 from training.evaluation.bootstrap import retrieval_difference, retrieval_with_intervals
 from training.evaluation.metrics import per_query_label_retrieval, per_query_ranked_retrieval
-from training.evaluation.per_item import PER_ITEM, per_item, queried_items
+from training.evaluation.per_item import PER_ITEM, per_item, retrieval_per_item
 
 RESULTS_CHECKED = 5  # how many results of each query are checked for false same-recording matches
 
@@ -85,8 +85,7 @@ def _same_soundtrack_on_stored_vectors(library: Library, track_paths: list[str],
     stored = per_query_ranked_retrieval(similarities, labels)
     result = retrieval_with_intervals(*stored)
     name_of = {Path(path).resolve(): str(path) for path in track_paths}
-    queried = queried_items([name_of[stored_paths[position]] for position in kept], labels)
-    result[PER_ITEM] = {"r_precision": per_item(queried, stored[0]), "map": per_item(queried, stored[1])}
+    result[PER_ITEM] = retrieval_per_item([name_of[stored_paths[position]] for position in kept], labels, stored)
     if baseline_of and all(stored_paths[position] in baseline_of for position in kept):
         baseline = per_query_label_retrieval(np.stack([baseline_of[stored_paths[p]] for p in kept]), labels)
         result["minus_logmel_stats"] = retrieval_difference(stored, baseline)

@@ -15,8 +15,13 @@ def key_metrics(estimated: Sequence[Key], reference: Sequence[Key]) -> dict[str,
     if not reference:
         return {"accuracy": float("nan"), "mirex": float("nan"), "count": 0}
     exact = [e == r for e, r in zip(estimated, reference)]
-    mirex = [mirex_key_score(e, r) for e, r in zip(estimated, reference)]
-    return {"accuracy": float(np.mean(exact)), "mirex": float(np.mean(mirex)), "count": len(reference)}
+    return {"accuracy": float(np.mean(exact)), "mirex": float(np.mean(mirex_scores(estimated, reference))),
+            "count": len(reference)}
+
+
+def mirex_scores(estimated: Sequence[Key], reference: Sequence[Key]) -> list[float]:
+    """The MIREX weighted score of each estimate against its reference key."""
+    return [mirex_key_score(e, r) for e, r in zip(estimated, reference)]
 
 
 def cosine_similarities(queries: np.ndarray, database: np.ndarray) -> np.ndarray:
@@ -92,13 +97,18 @@ def shared_label_precision_at_k(
 
 def top1_retrieval(queries: np.ndarray, database: np.ndarray, targets: Sequence[int]) -> dict[str, float]:
     """Share of queries whose nearest database item is their target, and the mean reciprocal rank."""
+    return top1_summary(target_ranks(queries, database, targets))
+
+
+def target_ranks(queries: np.ndarray, database: np.ndarray, targets: Sequence[int]) -> np.ndarray:
+    """Each query's rank of its target among the database items by cosine similarity (1: the nearest)."""
     similarities = cosine_similarities(queries, database)
-    ranks = []
-    for row, target in zip(similarities, targets):
-        ranks.append(int((row > row[target]).sum()) + 1)
-    ranks_array = np.asarray(ranks)
-    return {"top1": float(np.mean(ranks_array == 1)), "mrr": float(np.mean(1.0 / ranks_array)), "queries": len(ranks),
-            "hits": [bool(rank == 1) for rank in ranks]}
+    return np.asarray([int((row > row[target]).sum()) + 1 for row, target in zip(similarities, targets)])
+
+
+def top1_summary(ranks: np.ndarray) -> dict[str, float]:
+    """``top1_retrieval``'s figures from the ranks ``target_ranks`` gives."""
+    return {"top1": float(np.mean(ranks == 1)), "mrr": float(np.mean(1.0 / ranks)), "queries": len(ranks)}
 
 
 def version_pair_retrieval(embeddings: np.ndarray, pair_ids: Sequence[str]) -> dict[str, float]:

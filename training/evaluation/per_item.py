@@ -14,6 +14,9 @@ from typing import Any
 
 import numpy as np
 
+from engine.keys import Key
+from training.evaluation.metrics import mirex_scores
+
 PER_ITEM = "per_item"
 
 
@@ -32,6 +35,19 @@ def queried_items(ids: Sequence[str], labels: Sequence[str]) -> list[str]:
     for label in labels:
         counts[label] = counts.get(label, 0) + 1
     return [item for item, label in zip(ids, labels) if counts[label] > 1]
+
+
+def retrieval_per_item(ids: Sequence[str], labels: Sequence[str],
+                       per_query: tuple[np.ndarray, np.ndarray]) -> dict[str, dict[str, list]]:
+    """R-precision and AP entries of a leave-one-out label retrieval's (R-precisions, APs) over ``ids``."""
+    queried = queried_items(ids, labels)
+    return {"r_precision": per_item(queried, per_query[0]), "map": per_item(queried, per_query[1])}
+
+
+def mirex_per_item(records: Sequence[dict[str, Any]], estimated: Sequence[Key],
+                   reference: Sequence[Key]) -> dict[str, list]:
+    """Each record's MIREX key score, named by its manifest path."""
+    return per_item([str(record["path"]) for record in records], mirex_scores(estimated, reference))
 
 
 def paired_items(first: Any, second: Any) -> tuple[np.ndarray, np.ndarray] | None:
