@@ -10,8 +10,9 @@ of the real tracks. "Not below the shipped model" is read as the issue reads it 
 both reports carry the measure's per-item outcomes for the same items (``per_item``, written since 2026-12-03),
 the paired bootstrap 95 % interval of the candidate's difference must not lie entirely below 0; with 136 tracks one
 excerpt is 0.7 points, so mean against mean would fail an equal model on about half the measures. Older reports
-without per-item outcomes are compared mean against mean, as before. Targets: R-precision at least baseline + 0.08 with the interval above 0; key MIREX
-at least Essentia's on every key test set and condition; relative-key errors on major pieces at most 5 %.
+without per-item outcomes are compared mean against mean, as before. Targets: R-precision at least baseline + 0.08
+with the interval above 0; key MIREX at least Essentia's on every key test set and condition; relative-key errors on
+major pieces at most 5 %; transposition consistency at least 0.90.
 
 A candidate evaluated in parts (e.g. keys and soundtracks in two processes) is checked with
     python -m training.evaluation.floors PART.json [PART.json ...] --incumbent INCUMBENT.json [--json]
