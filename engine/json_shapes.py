@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import base64
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from engine.results import (
     BpmWrite, FileAnalysis, KeyInfo, KeyWrite, LibraryInfo, ModelInfo, Problem, SimilarTrack, TrackRow, TrackSuggestions,
@@ -16,8 +16,10 @@ from engine.results import (
 from engine.scan import display_path
 from engine.tag_calibration import Calibrations, shown_tag_probabilities
 from engine.tag_suggestions import TagSuggestion
-from engine.tag_writer import TagWriteResult
-from engine.tempo import TempoEstimate
+
+if TYPE_CHECKING:  # annotations only: printing a listing imports neither mutagen nor the tempo estimator
+    from engine.tag_writer import TagWriteResult
+    from engine.tempo import TempoEstimate
 
 SCORE_DECIMALS = 6
 PROBABILITY_DECIMALS = 4

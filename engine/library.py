@@ -20,7 +20,6 @@ from typing import TYPE_CHECKING
 import numpy as np
 import platformdirs
 
-from engine import tag_writer
 from engine.database import DatabaseOpenError
 from engine.index_lock import IndexLockedError, index_lock
 from engine.keys import key_from_index, parse_key
@@ -39,14 +38,14 @@ from engine.scan import BackgroundScan, display_path, path_from_key, quick_hash
 from engine.search import ResolvedQuery, Search, as_track_id, file_analysis, indexed_file, require_regular_file
 from engine.store import Store, unblob
 from engine.tag_suggestions import DEFAULT_MIN_CONFIDENCE, SUGGESTIBLE_FIELDS, suggest_tags
-from engine.tag_writer import ExistingPolicy, TagWriteResult
-from engine.tempo import TempoEstimate
 from engine.track_analysis import DEFAULT_BATCH_WINDOWS, DEFAULT_MAX_WINDOWS, TrackAnalysis
 
 if TYPE_CHECKING:  # imported where used: torch, FAISS and the landmark index are not needed to browse
     from engine.analyzer import Analyzer
     from engine.landmark_index import LandmarkIndex
     from engine.model_folder import LoadedModel
+    from engine.tag_writer import ExistingPolicy, TagWriteResult  # mutagen: imported by the methods that write tags
+    from engine.tempo import TempoEstimate
     from engine.vector_index import VectorIndex
 
 APP_NAME = "semisup-music"
@@ -459,34 +458,40 @@ class Library:
         """Write the active model's key of a track (id or file path) into its file's key tag, safely (see
         ``engine.tag_writer``); ``key`` skips the lookup when the caller has it. Problems come back in the
         result, never raised (except ``ModelUnavailableError``)."""
+        from engine import tag_writer
+
         path = self._path_of(query)
         if path is None:
-            return KeyWrite(None, TagWriteResult(str(query), problem="no such track"))
+            return KeyWrite(None, tag_writer.TagWriteResult(str(query), problem="no such track"))
         if key is None:
             try:
                 key = self.analysis_for_path(path).key
             except QueryError as error:
-                return KeyWrite(None, TagWriteResult(path, problem=error.reason))
+                return KeyWrite(None, tag_writer.TagWriteResult(path, problem=error.reason))
         if key is None:
-            return KeyWrite(None, TagWriteResult(path, problem="the model has no key head"))
+            return KeyWrite(None, tag_writer.TagWriteResult(path, problem="the model has no key head"))
         return KeyWrite(key, self._recorded(tag_writer.write_key(path, key.to_key(), notation, overwrite)))
 
     def write_bpm(self, query: Query, overwrite: bool = False, tempo: TempoEstimate | None = None) -> BpmWrite:
         """Write a track's (id or file path) estimated tempo into its file's tempo tag, safely, like ``write_key``;
         ``tempo`` skips the estimate when the caller has it. Problems come back in the result, never raised."""
+        from engine import tag_writer
+
         path = self._path_of(query)
         if path is None:
-            return BpmWrite(None, TagWriteResult(str(query), problem="no such track"))
+            return BpmWrite(None, tag_writer.TagWriteResult(str(query), problem="no such track"))
         if tempo is None:
             try:
                 tempo = self.tempo_for_path(path)
             except QueryError as error:
-                return BpmWrite(None, TagWriteResult(path, problem=error.reason))
+                return BpmWrite(None, tag_writer.TagWriteResult(path, problem=error.reason))
         return BpmWrite(tempo, self._recorded(tag_writer.write_bpm(path, tempo.bpm, overwrite)))
 
     def write_tags(self, path: Path | str, values_by_field: dict[str, list[str]],
                    on_existing: ExistingPolicy = "keep") -> TagWriteResult:
         """Write text fields (genre, mood, grouping, key) into a file safely; see ``tag_writer.write_tags``."""
+        from engine import tag_writer
+
         return self._recorded(tag_writer.write_tags(os.path.abspath(os.fspath(path)), values_by_field, on_existing))
 
     def _path_of(self, query: Query) -> str | None:

@@ -10,11 +10,6 @@ import re
 from dataclasses import asdict, dataclass
 from typing import Any
 
-import mutagen
-from mutagen.asf import ASFTags
-from mutagen.id3 import ID3
-from mutagen.mp4 import MP4Tags
-
 # Field name → keys to try, per tag family; the first non-empty value wins.
 ID3_FRAMES = {
     "title": ["TIT2"], "artist": ["TPE1"], "album": ["TALB"], "album_artist": ["TPE2"], "genre": ["TCON"],
@@ -69,6 +64,8 @@ class TrackMetadata:
 
 def read_metadata(path: str) -> TrackMetadata:
     """Tags and stream info of ``path``; empty metadata if mutagen cannot read the file."""
+    import mutagen  # here: the store imports TrackMetadata, and reading commands never open a file's tags
+
     try:
         audio = mutagen.File(path)
     except Exception:  # mutagen raises many unrelated types on garbage input; tags are optional
@@ -97,6 +94,10 @@ def read_metadata(path: str) -> TrackMetadata:
 
 
 def _raw_fields(audio) -> dict[str, str]:
+    from mutagen.asf import ASFTags
+    from mutagen.id3 import ID3
+    from mutagen.mp4 import MP4Tags
+
     tags = getattr(audio, "tags", None)
     if tags is None:
         return {}

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from engine.keys import Key
 from engine.tag_suggestions import TagSuggestion
-from engine.tag_writer import TagWriteResult
-from engine.tempo import TempoEstimate
+
+if TYPE_CHECKING:  # annotations only: reading commands import these types without numpy or mutagen
+    import numpy as np
+
+    from engine.tag_writer import TagWriteResult
+    from engine.tempo import TempoEstimate
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""Commands that run no network start fast: they never import torch, torchaudio, PyAV or the analyzer.
+"""Commands that run no network start fast: they never import torch, torchaudio, PyAV, the analyzer, nor mutagen.
 
 Each command runs in a fresh interpreter (``sys.modules`` of the test process already holds torch), through the
 same ``engine.cli.main`` as the console script, and reports which heavy modules it imported.
@@ -13,7 +13,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-HEAVY_MODULES = ("torch", "torchaudio", "av", "engine.analyzer", "engine.networks", "engine.model_folder")
+HEAVY_MODULES = ("torch", "torchaudio", "av", "engine.analyzer", "engine.networks", "engine.model_folder",
+                 "mutagen")  # mutagen: only a command that reads or writes a file's tags
 PROBE = """
 import contextlib, io, json, sys
 from engine import cli
