@@ -17,16 +17,12 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import numpy as np
-import platformdirs
-
 from engine.database import DatabaseOpenError
 from engine.index_lock import IndexLockedError, index_lock
 from engine.keys import key_from_index, parse_key
 from engine.library_errors import LibraryError, Query, QueryError  # noqa: F401 (re-exported: callers import them here)
 from engine.metadata import read_metadata
 from engine.model_spec import DEFAULT_MODEL_DIR, ModelLoadError, ModelSpec, read_model_spec
-from engine.crate_export import write_rekordbox_xml
 from engine.duplicates import DuplicateCopy, DuplicateGroup, connected_groups, keep_order
 from engine.playlist import PlaylistWriteError, write_m3u8
 from engine.records import Crate, ExcludedFile, StoredTrack, TaggedTrack
@@ -40,7 +36,9 @@ from engine.store import Store, unblob
 from engine.tag_suggestions import DEFAULT_MIN_CONFIDENCE, SUGGESTIBLE_FIELDS, suggest_tags
 from engine.track_analysis import DEFAULT_BATCH_WINDOWS, DEFAULT_MAX_WINDOWS, TrackAnalysis
 
-if TYPE_CHECKING:  # imported where used: torch, FAISS and the landmark index are not needed to browse
+if TYPE_CHECKING:  # imported where used: torch, FAISS, the landmark index and numpy are not needed to browse
+    import numpy as np
+
     from engine.analyzer import Analyzer
     from engine.landmark_index import LandmarkIndex
     from engine.model_folder import LoadedModel
@@ -64,6 +62,8 @@ class ModelUnavailableError(LibraryError):
 
 def default_database_path() -> Path:
     """``<user data dir>/semisup-music/library.db`` (created on first use)."""
+    import platformdirs  # here: not imported when ``--db`` names the library
+
     folder = Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
     folder.mkdir(parents=True, exist_ok=True)
     return folder / DATABASE_FILE
@@ -592,8 +592,10 @@ class Library:
                             overwrite: bool = False) -> Path:
         """Save tracks as a rekordbox XML collection with one playlist (``crate_export``), refused like
         ``write_m3u8``."""
+        from engine import crate_export  # ElementTree: only when a crate is exported
+
         return self._write_playlist_file(
-            lambda protected: write_rekordbox_xml(tracks, playlist_name, path, overwrite, protected))
+            lambda protected: crate_export.write_rekordbox_xml(tracks, playlist_name, path, overwrite, protected))
 
     def _write_playlist_file(self, write: Callable[[list[Path]], Path]) -> Path:
         protected = [self.db_path.with_name(self.db_path.name + suffix) for suffix in ("", "-wal", "-shm")]
@@ -698,6 +700,8 @@ def _top_tags(tag_probs: bytes | None, tag_names: list[str]) -> list[tuple[str, 
     probabilities = unblob(tag_probs)
     if probabilities is None or len(probabilities) != len(tag_names):
         return []
+    import numpy as np
+
     order = np.argsort(-probabilities)[:TOP_TAG_COUNT]
     return [(tag_names[i], float(probabilities[i])) for i in order]
 

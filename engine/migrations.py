@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import numpy as np
 from sqlalchemy import Connection, bindparam, inspect, select, text, update
 
 from engine.track_analysis import top_tag_index
@@ -17,6 +16,8 @@ from engine.schema import analyses, metadata
 
 def _add_top_tag_index(connection: Connection) -> None:
     """2: ``analyses.top_tag_index`` filled from the stored tag probabilities (for sorting by top tag)."""
+    import numpy as np  # here: opening a current library runs no migration and needs no numpy
+
     if "top_tag_index" not in {column["name"] for column in inspect(connection).get_columns("analyses")}:
         connection.execute(text("ALTER TABLE analyses ADD COLUMN top_tag_index INTEGER"))
     rows = connection.execute(select(analyses.c.id, analyses.c.tag_probs).where(analyses.c.tag_probs.is_not(None)))

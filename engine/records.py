@@ -8,8 +8,10 @@ it is imported), so a column added to the schema is added here too.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-import numpy as np
+if TYPE_CHECKING:  # ``engine info`` and ``problems`` read records without importing numpy
+    import numpy as np
 
 
 @dataclass(slots=True)  # not frozen: a frozen dataclass's __init__ costs 3x a dict per row (``similar`` builds many)

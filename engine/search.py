@@ -19,23 +19,23 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-import numpy as np
-
 from engine.keys import keys_mix_harmonically
 from engine.library_errors import Query, QueryError
 from engine.playlist import radio_walk
 from engine.results import FileAnalysis, KeyInfo, SimilarTrack, TrackRow
-from engine.tempo import TempoError, TempoEstimate
 from engine.tempo_range import tempos_match
 from engine.track_analysis import DEFAULT_MAX_WINDOWS, TrackAnalysis, key_estimate
 
-if TYPE_CHECKING:  # imported where used: decoding (PyAV), torch and FAISS are not needed to resolve a track id
+if TYPE_CHECKING:  # imported where used: resolving a track id needs no PyAV, torch, FAISS, numpy, tempo estimator
+    import numpy as np
+
     from engine.audio import AudioWindows
     from engine.landmark_index import LandmarkIndex, RecordingMatch
     from engine.landmarks import Landmarks
     from engine.model_folder import LoadedModel
     from engine.model_spec import ModelSpec
     from engine.store import Store
+    from engine.tempo import TempoEstimate
     from engine.vector_index import VectorIndex
 
 HARMONIC_OVERSAMPLE = 8  # neighbours fetched per wanted result before key filtering
@@ -146,6 +146,8 @@ class Search:
         return self._tempo(path, absolute, indexed.track_id if indexed.current else None, None)
 
     def _tempo(self, query: Query, path: str, current_track_id: int | None, audio: AudioWindows | None) -> TempoEstimate:
+        from engine.tempo import TempoError, TempoEstimate
+
         if current_track_id is not None:
             row = self._rows_by_ids([current_track_id]).get(current_track_id)
             if row is not None and row.estimated_bpm is not None:

@@ -14,9 +14,8 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, fields
 from functools import lru_cache
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
-import numpy as np
 from sqlalchemy import and_, bindparam, delete, false, func, or_, select, update
 from sqlalchemy.dialects.sqlite import dialect as sqlite_dialect
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -24,11 +23,9 @@ from sqlalchemy.sql import ColumnElement
 
 from engine.database import inspect_database, open_database
 from engine.keys import KEY_INDICES_IN_CAMELOT_ORDER
-from engine.landmarks import LANDMARK_VERSION, Landmarks
 from engine.metadata import TrackMetadata
 from engine.problem_reasons import is_transient
 from engine.records import Crate, ExcludedFile, StoredModel, StoredTrack, TaggedTrack
-from engine.tempo import TEMPO_VERSION, TempoEstimate
 from engine.scan import display_path, path_from_key, path_key, under_prefix_bounds
 from engine.schema import (
     analyses, analysis_counts, crate_tracks, crates, excluded_files, folders, landmark_counts, models, problems,
@@ -36,9 +33,15 @@ from engine.schema import (
 )
 from engine.track_analysis import TrackAnalysis, top_tag_index
 
+if TYPE_CHECKING:  # imported where arrays are read or written: ``engine info`` / ``problems`` start without numpy
+    import numpy as np
+
+    from engine.landmarks import Landmarks
+    from engine.tempo import TempoEstimate
+
 ConsumedRows = TypeVar("ConsumedRows")  # what a caller of ``landmarks_since`` makes of the rows
 Consumed = TypeVar("Consumed")  # what a caller of ``embedding_batches`` makes of the batches
-EmbeddingBatch = tuple[np.ndarray, np.ndarray]  # track ids (n,) int64, embeddings (n, D) float32
+EmbeddingBatch = tuple["np.ndarray", "np.ndarray"]  # track ids (n,) int64, embeddings (n, D) float32
 FILTER_COLUMNS = ("title", "artist", "album", "genre", "path")
 SORT_ORDERS = {
     "artist": ("artist", "album", "track_number", "title"),
@@ -99,11 +102,29 @@ class ProblemRecord:
 
 
 def _blob(array: np.ndarray | None) -> bytes | None:
+    import numpy as np
+
     return None if array is None else np.ascontiguousarray(array, dtype=np.float32).tobytes()
 
 
 def unblob(blob: bytes | None) -> np.ndarray | None:
+    import numpy as np
+
     return None if blob is None else np.frombuffer(blob, dtype=np.float32)
+
+
+def _landmark_version() -> int:
+    """The landmark version this code extracts (``engine.landmarks`` needs numpy: imported by the queries that ask)."""
+    from engine.landmarks import LANDMARK_VERSION
+
+    return LANDMARK_VERSION
+
+
+def _tempo_version() -> int:
+    """The tempo estimator's version (``engine.tempo`` needs numpy: imported by the queries that ask)."""
+    from engine.tempo import TEMPO_VERSION
+
+    return TEMPO_VERSION
 
 
 def _under(column, roots: Iterable[str]) -> ColumnElement:
@@ -190,8 +211,8 @@ class Store:
         """Tracks with an analysis by ``model_id`` with a tempo and landmarks of the current versions: nothing left
         to do."""
         query = select(analyses.c.track_id).join(track_landmarks, track_landmarks.c.track_id == analyses.c.track_id).where(
-            analyses.c.model_id == model_id, track_landmarks.c.version == LANDMARK_VERSION,
-            analyses.c.tempo_version == TEMPO_VERSION)
+            analyses.c.model_id == model_id, track_landmarks.c.version == _landmark_version(),
+            analyses.c.tempo_version == _tempo_version())
         with self.engine.connect() as connection:
             return set(connection.execute(query).scalars())
 
@@ -576,6 +597,8 @@ class Store:
         )
 
         def read(connection) -> Iterator[EmbeddingBatch]:
+            import numpy as np
+
             after = after_analysis_id
             while True:
                 rows = connection.execute(query, {"after": after}).all()
@@ -602,7 +625,7 @@ class Store:
     def landmarks_of(self, track_id: int) -> Landmarks | None:
         """The stored landmarks of a track (None when it has none of the current version)."""
         query = select(track_landmarks.c.hashes, track_landmarks.c.frames).where(
-            track_landmarks.c.track_id == track_id, track_landmarks.c.version == LANDMARK_VERSION)
+            track_landmarks.c.track_id == track_id, track_landmarks.c.version == _landmark_version())
         with self.engine.connect() as connection:
             row = connection.execute(query).first()
         return None if row is None else _landmarks_from(row[0], row[1])
@@ -610,7 +633,7 @@ class Store:
     def landmark_sample(self, count: int) -> list[int]:
         """Up to ``count`` distinct track ids with current landmarks, spread evenly over the row ids (each an
         index seek, so a sample costs the same at any library size)."""
-        current = track_landmarks.c.version == LANDMARK_VERSION
+        current = track_landmarks.c.version == _landmark_version()
         seek = select(track_landmarks.c.track_id).where(current, track_landmarks.c.id >= bindparam("start")) \
             .order_by(track_landmarks.c.id).limit(1)
         with self.engine.connect() as connection, connection.begin():
@@ -619,6 +642,8 @@ class Store:
                                      .limit(1)).scalar()
             if low is None:
                 return []
+            import numpy as np
+
             starts = np.unique(np.linspace(low, max(low, high), max(1, count)).astype(np.int64)).tolist()
             found = [connection.execute(seek, {"start": start}).scalar() for start in starts]
         return list(dict.fromkeys(track_id for track_id in found if track_id is not None))
@@ -635,7 +660,7 @@ class Store:
         ``after_id`` (0: all) in row order, and the (track id, row id) pairs (M, 2) int64 of every current row, read
         in one transaction: the rows and pairs are exactly those the state counts. The rows are handed to
         ``consume`` as they are read (default: a list), so a large library need not be held in memory."""
-        current = track_landmarks.c.version == LANDMARK_VERSION
+        current = track_landmarks.c.version == _landmark_version()
         rows_query = select(track_landmarks.c.track_id, track_landmarks.c.hashes, track_landmarks.c.frames).where(
             current, track_landmarks.c.id > after_id).order_by(track_landmarks.c.id)
         members_query = select(track_landmarks.c.track_id, track_landmarks.c.id).where(current)
@@ -643,6 +668,8 @@ class Store:
             state = _landmarks_state(connection)
             rows = consume((int(track_id), _landmarks_from(hashes, frames))
                            for track_id, hashes, frames in connection.execute(rows_query))
+            import numpy as np
+
             members = np.array(connection.execute(members_query).all(), dtype=np.int64).reshape(-1, 2)
         return state, rows, members
 
@@ -738,6 +765,8 @@ def _analysis_values(item: NewTrack, track_id: int, model_id: str, now: float) -
     analysis = item.analysis
     key_index = key_confidence = None
     if analysis.key_probs is not None:
+        import numpy as np
+
         key_index = int(np.argmax(analysis.key_probs))
         key_confidence = float(analysis.key_probs[key_index])
     return {
@@ -746,29 +775,35 @@ def _analysis_values(item: NewTrack, track_id: int, model_id: str, now: float) -
         "tag_probs": _blob(analysis.tag_probs), "top_tag_index": top_tag_index(analysis.tag_probs),
         "window_count": analysis.window_count, "analyzed_at": now,
         "bpm": item.tempo.bpm if item.tempo else None, "bpm_confidence": item.tempo.confidence if item.tempo else None,
-        "tempo_version": TEMPO_VERSION if item.tempo_estimated else None,
+        "tempo_version": _tempo_version() if item.tempo_estimated else None,
     }
 
 
 def _landmarks_state(connection) -> tuple[int, int]:
-    query = select(landmark_counts.c.count, landmark_counts.c.max_id).where(landmark_counts.c.version == LANDMARK_VERSION)
+    query = select(landmark_counts.c.count, landmark_counts.c.max_id).where(landmark_counts.c.version == _landmark_version())
     row = connection.execute(query).first()
     return (0, 0) if row is None else (int(row[0]), int(row[1]))
 
 
 def _has_current_landmarks(connection, track_id: int) -> bool:
     query = select(track_landmarks.c.id).where(track_landmarks.c.track_id == track_id,
-                                               track_landmarks.c.version == LANDMARK_VERSION)
+                                               track_landmarks.c.version == _landmark_version())
     return connection.execute(query).first() is not None
 
 
 def _landmark_values(found: Landmarks, track_id: int) -> dict:
-    return {"track_id": track_id, "version": LANDMARK_VERSION,
+    import numpy as np
+
+    return {"track_id": track_id, "version": _landmark_version(),
             "hashes": np.ascontiguousarray(found.hashes, dtype=np.uint32).tobytes(),
             "frames": np.ascontiguousarray(found.frames, dtype=np.int32).tobytes()}
 
 
 def _landmarks_from(hashes: bytes, frames: bytes) -> Landmarks:
+    import numpy as np
+
+    from engine.landmarks import Landmarks
+
     return Landmarks(np.frombuffer(hashes, dtype=np.uint32), np.frombuffer(frames, dtype=np.int32))
 
 
@@ -802,6 +837,8 @@ def _tagged_track(row) -> TaggedTrack:
 
 def _joined_batches(batches: Iterable[EmbeddingBatch]) -> EmbeddingBatch:
     """Batches of ``Store.embedding_batches`` as one (track ids, embeddings) pair; (0,) and (0, 0) when none."""
+    import numpy as np
+
     parts = list(batches)
     if not parts:
         return np.zeros(0, dtype=np.int64), np.zeros((0, 0), dtype=np.float32)

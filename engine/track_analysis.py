@@ -8,10 +8,12 @@ torch (``engine.analyzer`` fills the record).
 from __future__ import annotations
 
 from dataclasses import dataclass
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from engine.keys import Key, key_from_index
+
+if TYPE_CHECKING:  # imported by the summaries below: ``engine info`` / ``problems`` start without numpy
+    import numpy as np
 
 # 16 s of a track: a stable mean, and cheap enough for >1000x real time (BENCHMARKS.md, "Indexing speed").
 DEFAULT_MAX_WINDOWS = 6
@@ -38,6 +40,8 @@ def key_estimate(key_probs: np.ndarray | None) -> KeyEstimate | None:
     """The most probable of the 24 keys and its probability."""
     if key_probs is None or key_probs.size == 0:
         return None
+    import numpy as np
+
     index = int(np.argmax(key_probs))
     return KeyEstimate(key_from_index(index), float(key_probs[index]))
 
@@ -46,4 +50,6 @@ def top_tag_index(tag_probs: np.ndarray | None) -> int | None:
     """The index of the most probable tag (what the library sorts by), or None without tag probabilities."""
     if tag_probs is None or tag_probs.size == 0:
         return None
+    import numpy as np
+
     return int(np.argmax(tag_probs))

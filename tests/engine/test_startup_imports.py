@@ -1,4 +1,5 @@
-"""Commands that run no network start fast: they never import torch, torchaudio, PyAV, the analyzer, nor mutagen.
+"""Commands that run no network start fast: they never import torch, torchaudio, PyAV, the analyzer, nor mutagen;
+the commands that read no arrays (``info``, ``problems``) not numpy either.
 
 Each command runs in a fresh interpreter (``sys.modules`` of the test process already holds torch), through the
 same ``engine.cli.main`` as the console script, and reports which heavy modules it imported.
@@ -15,6 +16,7 @@ from pathlib import Path
 
 HEAVY_MODULES = ("torch", "torchaudio", "av", "engine.analyzer", "engine.networks", "engine.model_folder",
                  "mutagen")  # mutagen: only a command that reads or writes a file's tags
+ARRAY_MODULES = ("numpy", "faiss", "engine.landmarks", "engine.tempo")  # numpy: 0.1-0.2 s of a start (BENCHMARKS.md)
 PROBE = """
 import contextlib, io, json, sys
 from engine import cli
@@ -25,8 +27,8 @@ print(json.dumps({{"code": code, "heavy": heavy, "stdout": out.getvalue()}}))
 """
 
 
-def _run_fresh(*arguments: str) -> dict:
-    completed = subprocess.run([sys.executable, "-c", PROBE.format(heavy=HEAVY_MODULES), *arguments],
+def _run_fresh(*arguments: str, modules: tuple[str, ...] = HEAVY_MODULES) -> dict:
+    completed = subprocess.run([sys.executable, "-c", PROBE.format(heavy=modules), *arguments],
                                capture_output=True, text=True, timeout=300, env=os.environ.copy())
     assert completed.returncode == 0, completed.stderr
     return json.loads(completed.stdout)
@@ -50,6 +52,18 @@ def test_reading_commands_leave_torch_and_pyav_unimported(indexed_library, model
     assert info["tracks"] == report.added and info["model"] is not None
     similar = json.loads(_run_fresh("similar", "3", "-k", "5", *common)["stdout"])
     assert len(similar[0]["results"]) == 5 and all(hit["track_id"] != 3 for hit in similar[0]["results"])
+
+
+def test_info_and_problems_leave_numpy_unimported(indexed_library, model_dir):
+    database, report = indexed_library
+    for command in ("info", "problems"):
+        outcome = _run_fresh(command, "--db", str(database), "--model", str(model_dir), "--json",
+                             modules=HEAVY_MODULES + ARRAY_MODULES)
+        assert outcome["heavy"] == [], f"{command} imported {outcome['heavy']}"
+        assert outcome["code"] in (0, 1), command
+    info = json.loads(_run_fresh("info", "--db", str(database), "--model", str(model_dir), "--json",
+                                 modules=ARRAY_MODULES)["stdout"])
+    assert info["tracks"] == report.added and info["analysed"] == report.added
 
 
 def test_reading_commands_with_the_default_model_leave_torch_unimported(indexed_library, model_dir, monkeypatch):
