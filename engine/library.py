@@ -403,7 +403,7 @@ class Library:
 
     def info(self) -> LibraryInfo:
         model_id = self.active_model_id
-        analysed = len(self.store.analysed_track_ids(model_id)) if model_id else 0
+        analysed, _ = self.store.analyses_fingerprint(model_id) if model_id else (0, 0)  # a kept count, not a scan
         return LibraryInfo(self.store.track_count(), self.store.problem_count(), model_id,
                            [display_path(folder) for folder in self.folders()], analysed, str(self.db_path))
 

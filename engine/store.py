@@ -203,10 +203,6 @@ class Store:
         with self.engine.connect() as connection:
             return {row[0]: (row[1], row[2], row[3]) for row in connection.execute(query)}
 
-    def analysed_track_ids(self, model_id: str) -> set[int]:
-        with self.engine.connect() as connection:
-            return set(connection.execute(select(analyses.c.track_id).where(analyses.c.model_id == model_id)).scalars())
-
     def finished_track_ids(self, model_id: str) -> set[int]:
         """Tracks with an analysis by ``model_id`` with a tempo and landmarks of the current versions: nothing left
         to do."""

@@ -60,6 +60,7 @@ def test_deleted_files_leave_the_library(library_copy, model_dir, tmp_path):
         assert report.removed == 1 and report.analysed == 0
         assert report.problems == len(library_copy.broken) - 1
         assert library.track_count() == len(library_copy.valid) - 1
+        assert library.info().analysed_tracks == len(library_copy.valid) - 1  # the kept count follows the removal
         ids, matrix = library.embeddings()
         assert len(ids) == len(library_copy.valid) - 1 == len(matrix)
 
