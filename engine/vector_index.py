@@ -1,8 +1,11 @@
 """A FAISS cache of one model's track embeddings, saved beside the database and checked against it.
 
 SQLite is the truth; this file only makes search fast. Its sidecar JSON records the fingerprint of
-the analyses it holds (count, max analysis id). On open: same fingerprint → use it; only newer
-analyses were added → add those; anything else (missing, removed rows, unreadable) → rebuild.
+the analyses the saved index was built from (count, max analysis id); what changed since is derived from
+SQLite on open. A flat index is extended with new analyses or rebuilt. A graph keeps the changes beside it
+(``engine.vector_changes``: stale vectors hidden from searches, added ones scanned exactly) until they pass
+``ADDED_LIMIT`` or ``DEAD_SHARE_LIMIT``, so an index run that re-analyses 1 % of 100k tracks neither loads
+nor rewrites the graph. Missing, unreadable or out of step with SQLite → rebuild.
 Exact inner product (cosine on unit vectors) up to ``FLAT_LIMIT`` vectors, an HNSW graph above. An exact
 scan reads every vector and costs about 0.25 ms of CPU per 1,000 512-d vectors here (100k: 26 ms, memory
 bound), so past a few thousand tracks only a graph answers a track's neighbours within the 2 ms budget.
@@ -29,6 +32,7 @@ from engine.atomic_write import atomic_path, write_bytes_atomically
 from engine.cache_files import beside_database, read_sidecar, report_unsaved
 from engine.library_standardisation import RunningMoments, Standardisation
 from engine.store import EMBEDDING_BATCH_ROWS, EmbeddingBatch, Store
+from engine.vector_changes import ChangesAside, merge_nearest, stale_positions
 
 FLAT_LIMIT = 5_000  # an exact scan of 5k vectors costs what a graph search at 100k does (~1 ms CPU)
 HNSW_NEIGHBOURS = 16
@@ -42,6 +46,13 @@ SINGLE_THREAD_QUERIES = 16  # smaller searches run on one thread: OpenMP start-u
 INDEX_FORMAT = 1
 VERIFIED_VECTORS = 32  # vectors of a saved index compared with SQLite when it is loaded (one query, < 1 ms)
 VECTOR_TOLERANCE = 1e-6  # a loaded vector is the stored float32 one, bit for bit; this only allows for rounding
+# A graph keeps what SQLite changed since it was saved beside it (engine.vector_changes) until one of these is passed:
+# the added analyses are scanned exactly on every search, and an exact scan of FLAT_LIMIT vectors costs about one
+# graph search; a stale vector still takes memory and is still walked by every search that reaches it, so past a
+# tenth of the graph a rebuild (100k tracks: ~40 s CPU) pays for itself within about ten more such index runs.
+ADDED_LIMIT = FLAT_LIMIT
+DEAD_SHARE_LIMIT = 0.10
+MAPPED_READ = faiss.IO_FLAG_MMAP_IFC | faiss.IO_FLAG_READ_ONLY  # vectors read through a map of the file
 WRITE_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EIO)  # named by FAISS
 
 
@@ -102,76 +113,93 @@ class VectorIndex:
         self.standardise = standardise
         self._standardisation: Standardisation | None = None
         self.index_path, self.meta_path = index_paths(store.path, model_id)
-        self._index: faiss.Index | None = None
-        self._fingerprint: Fingerprint | None = None
-        self.last_action = "none"  # "loaded", "extended", "rebuilt", "current": for tests and logs
+        self._index: faiss.Index | None = None  # the saved index (or the one about to be saved)
+        self._fingerprint: Fingerprint | None = None  # the analyses ``_index`` was built from
+        self._changes: ChangesAside | None = None  # what SQLite changed since, held beside a graph
+        self._current: Fingerprint | None = None  # SQLite's fingerprint that ``_index`` and ``_changes`` answer for
+        self._mapped = False  # ``_index`` maps the saved file (an index run's check) instead of holding it
+        # "loaded", "caught up" (changes held beside the saved index), "extended", "rebuilt", "current": for tests and logs
+        self.last_action = "none"
         self._checked_at = float("-inf")
-        self._ids_by_position: tuple[int, np.ndarray] | None = None  # (ntotal, ids) for exact scans of a graph
+        self._ids_by_position: np.ndarray | None = None  # track ids by position in ``_index`` (``IndexIDMap2.id_map``)
         self._saved = False  # the index in memory is the one on disk (loaded, or saved since the last change)
 
     @property
     def size(self) -> int:
-        return 0 if self._index is None else int(self._index.ntotal)
+        """How many vectors a search can return: the live ones."""
+        if self._index is None:
+            return 0
+        if self._changes is None:
+            return int(self._index.ntotal)
+        return int(self._index.ntotal) - len(self._changes.stale) + int(self._changes.added.ntotal)
 
-    def ensure_current(self, max_age_seconds: float = 0.0, must_save: bool = False) -> faiss.Index:
-        """Bring the index in line with SQLite (load, extend or rebuild) and return it; skip the check if the
-        last one is younger than ``max_age_seconds``. With ``must_save`` (an index run) an index that cannot be
-        saved raises ``CacheNotSavedError``; else it is kept in memory with a warning."""
+    def ensure_current(self, max_age_seconds: float = 0.0, must_save: bool = False) -> None:
+        """Bring the index in line with SQLite (load it, hold the changes beside it, extend or rebuild it); skip the
+        check if the last one is younger than ``max_age_seconds``. With ``must_save`` (an index run) the saved file is
+        checked through a map, and the index is let go once it is on disk, so the run holds no graph it does not
+        rewrite, nor one beside the landmark catch-up that follows; an index that cannot be saved raises
+        ``CacheNotSavedError``. Otherwise an unsaved index is kept in memory with a warning."""
         if self._index is not None and time.monotonic() - self._checked_at < max_age_seconds:
-            return self._index
+            return
         self._checked_at = time.monotonic()
-        count, max_id = self.store.analyses_fingerprint(self.model_id)
-        current = Fingerprint(count, max_id)
-        if self._index is not None and self._fingerprint == current:
+        current = Fingerprint(*self.store.analyses_fingerprint(self.model_id))
+        if self._index is not None and self._current == current:
             self.last_action = "current"
             if must_save and not self._saved:
                 self._save(must_save)
-            return self._index
-        if self._index is None:
-            self._load_from_disk()
-            if self._index is not None and self._fingerprint == current:
-                self.last_action = "loaded"
-                return self._index
-        if self._index is not None and self._can_extend(current):
-            self._extend(current)
-        else:
-            self._rebuild(current)
-        self._save(must_save)
-        return self._index
+        elif self._catch_up(current, mapped=must_save):
+            self._save(must_save)
+        if self._mapped or (must_save and self._saved):
+            self._let_go()
 
     def search(self, vectors: np.ndarray, k: int, exact: bool = False) -> tuple[np.ndarray, np.ndarray]:
         """``vectors`` (Q, D) unit-length embeddings as stored → (scores (Q, k), track_ids (Q, k)); missing slots have id -1.
         ``exact`` scans every vector even when the index is a graph. Sees changes by other processes within
-        ``STALENESS_CHECK_SECONDS``."""
-        index = self.ensure_current(STALENESS_CHECK_SECONDS)
-        if index.ntotal == 0 or k <= 0:
+        ``STALENESS_CHECK_SECONDS``; never returns a removed track or the old vector of a re-analysed one."""
+        self.ensure_current(STALENESS_CHECK_SECONDS)
+        if self.size == 0 or k <= 0:
             shape = (len(vectors), max(k, 0))
             return np.zeros(shape, dtype=np.float32), np.full(shape, -1, dtype=np.int64)
         queries = self._searchable(np.ascontiguousarray(vectors, dtype=np.float32).reshape(-1, self.dimension))
-        k = min(k, int(index.ntotal))
+        k = min(k, self.size)
         with _faiss_threads(1 if len(queries) <= SINGLE_THREAD_QUERIES else None):
-            graph = _graph(index)
-            if exact and graph is not None:
-                scores, positions = faiss.downcast_index(graph.storage).search(queries, k)
-                ids = self._ids_in_order(index)
-                return scores, np.where(positions >= 0, ids[np.maximum(positions, 0)], -1)
-            return index.search(queries, k)
+            found = self._search_saved(queries, k, exact)
+            if self._changes is not None and self._changes.added.ntotal:
+                added = self._changes.added.search(queries, min(k, int(self._changes.added.ntotal)))
+                found = merge_nearest(found, added, k)
+        return found
 
-    def _ids_in_order(self, index: faiss.Index) -> np.ndarray:
-        """Track ids by storage position (``IndexIDMap2.id_map``), cached while the index does not change."""
-        if self._ids_by_position is None or self._ids_by_position[0] != index.ntotal:
-            self._ids_by_position = (int(index.ntotal), faiss.vector_to_array(index.id_map))
-        return self._ids_by_position[1]
+    def _search_saved(self, queries: np.ndarray, k: int, exact: bool) -> tuple[np.ndarray, np.ndarray]:
+        """The saved index's ``k`` nearest live vectors (fewer when it holds fewer), by track id."""
+        changes = self._changes
+        k = min(k, int(self._index.ntotal) - (0 if changes is None else len(changes.stale)))
+        if k <= 0:
+            return np.zeros((len(queries), 0), dtype=np.float32), np.zeros((len(queries), 0), dtype=np.int64)
+        selector = None if changes is None or changes.live_positions is None else changes.live_positions.selector
+        graph = _graph(self._index)
+        vectors = faiss.downcast_index(self._index.index if graph is None else graph.storage)
+        if graph is None or exact:
+            scores, positions = vectors.search(queries, k, params=faiss.SearchParameters(sel=selector))
+        else:
+            walk = faiss.SearchParametersHNSW(sel=selector, efSearch=HNSW_EF_SEARCH)
+            scores, positions = graph.search(queries, k, params=walk)
+            short = (positions < 0).any(axis=1)  # a walk that met too few live vectors: scan those queries instead
+            if short.any():
+                scores[short], positions[short] = vectors.search(queries[short], k,
+                                                                 params=faiss.SearchParameters(sel=selector))
+        ids = self._ids_in_order()
+        return scores, np.where(positions >= 0, ids[np.maximum(positions, 0)], -1)
+
+    def _ids_in_order(self) -> np.ndarray:
+        """Track ids by position in the saved index (``IndexIDMap2.id_map``), cached until the index changes."""
+        if self._ids_by_position is None or len(self._ids_by_position) != self._index.ntotal:
+            self._ids_by_position = faiss.vector_to_array(self._index.id_map)
+        return self._ids_by_position
 
     def vector_of(self, track_id: int) -> np.ndarray | None:
-        """A track's embedding as stored (what ``search`` takes), or None when this model has not analysed it."""
-        index = self.ensure_current(STALENESS_CHECK_SECONDS)
-        if self._standardisation is not None:  # the index holds the standardised vector: read the stored one
-            return self.store.embeddings_of(self.model_id, [int(track_id)]).get(int(track_id))
-        try:
-            return index.reconstruct(int(track_id))
-        except RuntimeError:
-            return None
+        """A track's embedding as stored (what ``search`` takes), or None when this model has not analysed it. Read
+        from SQLite: the index may hold a standardised vector, or a re-analysed track's old one until a rebuild."""
+        return self.store.embeddings_of(self.model_id, [int(track_id)]).get(int(track_id))
 
     def _searchable(self, vectors: np.ndarray) -> np.ndarray:
         """Stored-form vectors (count, D) → the form this index holds."""
@@ -180,17 +208,69 @@ class VectorIndex:
         return np.ascontiguousarray(self._standardisation.apply(vectors))
 
     # -- keeping in step with SQLite ------------------------------------------------------------------
-    def _can_extend(self, current: Fingerprint) -> bool:
-        """True when SQLite only gained analyses since the saved fingerprint (nothing removed or replaced)."""
-        saved = self._fingerprint
-        if saved is None or current.max_analysis_id < saved.max_analysis_id:
+    def _catch_up(self, current: Fingerprint, mapped: bool) -> bool:
+        """Load the saved index if none is held, then hold SQLite's changes beside it, or fold them in (extend or
+        rebuild). Returns True when the index changed and must be saved."""
+        loaded_now = self._index is None
+        if loaded_now:
+            self._load_from_disk(mapped)
+        stale = None if self._index is None else self._stale_positions()
+        if stale is not None and loaded_now and not self._agrees_with_store(stale):
+            stale = None
+        fold = "rebuild" if stale is None else self._fold(current, len(stale))
+        if fold is None and (self._mapped or self._hold_changes(stale)):
+            unchanged = loaded_now and not len(stale) and current == self._fingerprint
+            self.last_action = "loaded" if unchanged else "caught up"
             return False
+        if fold == "extend" and self._mapped:  # adding to the graph needs its vectors in memory
+            self._let_go()
+            self._load_from_disk(mapped=False)
+        if fold == "extend" and self._index is not None:
+            self._extend(current)
+        else:
+            self._rebuild(current)
+        return True
+
+    def _stale_positions(self) -> np.ndarray | None:
+        """Positions of the saved index whose analysis SQLite no longer holds (a removed or re-analysed track), or
+        None when SQLite holds an analysis the index should have but lacks (out of step: rebuild)."""
+        saved, total = self._fingerprint, int(self._index.ntotal)
         still_there, _ = self.store.analyses_fingerprint(self.model_id, up_to_id=saved.max_analysis_id)
-        if still_there != saved.count:  # ids never come back, so an equal count means nothing was removed
-            return False
+        if still_there == total:  # analysis ids never come back, so an equal count means nothing was removed
+            return np.zeros(0, dtype=np.int64)
+        live_track_ids = self.store.analysed_track_ids_up_to(self.model_id, saved.max_analysis_id)
+        stale = stale_positions(self._ids_in_order(), live_track_ids)
+        return stale if total - len(stale) == len(live_track_ids) else None
+
+    def _fold(self, current: Fingerprint, stale: int) -> str | None:
+        """How to meet SQLite's ``current`` analyses: None (hold the changes beside the saved index), "extend" (add
+        the new analyses to it) or "rebuild"."""
+        total = int(self._index.ntotal)
+        added = current.count - (total - stale)
+        if not stale and current == self._fingerprint:
+            return None
         if self._standardisation is not None and self._standardisation.needs_refit(current.count):
-            return False  # the library has outgrown the moments its vectors were standardised with
-        return (_graph(self._index) is not None) == (current.count > FLAT_LIMIT)  # same kind of index after
+            return "rebuild"  # the library has outgrown the moments its vectors were standardised with
+        if (_graph(self._index) is not None) != (current.count > FLAT_LIMIT):
+            return "rebuild"  # the other kind of index fits the library now
+        if _graph(self._index) is None or added > ADDED_LIMIT:  # a flat index is rewritten in well under a second
+            return "rebuild" if stale else "extend"
+        return "rebuild" if stale > DEAD_SHARE_LIMIT * total else None
+
+    def _hold_changes(self, stale: np.ndarray) -> bool:
+        """Hide ``stale`` positions and read the analyses added since the saved index was built into an exact side
+        index, in one snapshot; False when SQLite changed between the two reads (then rebuild)."""
+        total = int(self._index.ntotal)
+        added = faiss.IndexIDMap2(faiss.IndexFlatIP(self.dimension))
+        (count, max_id), _ = self.store.embedding_batches(
+            self.model_id, lambda _, read: self._add_batches(added, read()),
+            after_analysis_id=self._fingerprint.max_analysis_id, batch_rows=self.batch_rows,
+        )
+        if total - len(stale) + added.ntotal != count:  # an analysis went between the reads: stale is out of date
+            return False
+        self._changes = ChangesAside.of(total, stale, added) if len(stale) or added.ntotal else None
+        self._current = Fingerprint(count, max_id)
+        return True
 
     def _add_batches(self, index: faiss.Index, batches: Iterator[EmbeddingBatch]) -> None:
         """Add the stored vectors of each batch as it is read: memory holds the index and one batch."""
@@ -198,11 +278,13 @@ class VectorIndex:
             index.add_with_ids(self._searchable(np.ascontiguousarray(matrix)), track_ids)
 
     def _extend(self, current: Fingerprint) -> None:
+        self._changes = None
         (count, max_id), _ = self.store.embedding_batches(
             self.model_id, lambda _, read: self._add_batches(self._index, read()),
             after_analysis_id=self._fingerprint.max_analysis_id, batch_rows=self.batch_rows,
         )
-        self._fingerprint = Fingerprint(count, max_id)
+        self._fingerprint = self._current = Fingerprint(count, max_id)
+        self._ids_by_position = None
         self.last_action = "extended"
         if self._index.ntotal != count:  # something was also removed meanwhile
             self._rebuild(current)
@@ -210,7 +292,7 @@ class VectorIndex:
     def _rebuild(self, _current: Fingerprint) -> None:
         """Read every embedding again into a new index; the old one is let go first, because holding both doubled
         the memory of an index run that changed tracks (two HNSW indexes of ~430 MiB each at 100k tracks)."""
-        self._index, self._ids_by_position = None, None
+        self._let_go()
 
         def build(fingerprint: tuple[int, int], read: Callable[[], Iterator[EmbeddingBatch]]) -> faiss.Index:
             if self.standardise:  # a first pass for the moments: the vectors are added standardised
@@ -225,48 +307,50 @@ class VectorIndex:
             return index
 
         (count, max_id), index = self.store.embedding_batches(self.model_id, build, batch_rows=self.batch_rows)
-        self._index, self._ids_by_position = index, None
-        self._fingerprint = Fingerprint(count, max_id)
+        self._index = index
+        self._fingerprint = self._current = Fingerprint(count, max_id)
         self.last_action = "rebuilt"
 
-    def _load_from_disk(self) -> None:
-        """The saved index, if its sidecar vouches for it and a sample of its vectors matches SQLite."""
+    def _let_go(self) -> None:
+        """Hold no index (a rebuild starts from nothing; an index run's map of the saved file is closed)."""
+        self._index = self._fingerprint = self._changes = self._current = self._ids_by_position = None
+        self._mapped = self._saved = False
+
+    def _load_from_disk(self, mapped: bool) -> None:
+        """The saved index, if its sidecar vouches for it and its ids are distinct (its vectors are compared with
+        SQLite once the live ones are known). ``mapped`` reads it through a map of the file, which holds only the
+        pages touched."""
         if not (self.index_path.is_file() and self.meta_path.is_file()):
             return
         meta = read_sidecar(self.meta_path, ("format", "count", "max_analysis_id"))
         if meta is None or meta["format"] != INDEX_FORMAT or meta.get("model_id") != self.model_id:
             return
-        try:
-            index = faiss.read_index(str(self.index_path))
-        except (OSError, ValueError, RuntimeError):
+        index = _read_index(self.index_path, mapped)
+        if index is None:
             return
         fingerprint = Fingerprint(meta["count"], meta["max_analysis_id"])
         standardisation = _standardisation_from_meta(meta.get("standardisation"), self.dimension)
         if self.standardise != (standardisation is not None):
             return  # saved with the other search setting (the model folder's ``search`` changed)
-        self._standardisation = standardisation
-        if index.d != self.dimension or index.ntotal != fingerprint.count or not self._agrees_with_store(index):
-            self._standardisation = None
+        if index.d != self.dimension or index.ntotal != fingerprint.count or not _ids_distinct(index):
             return
         graph = _graph(index)
         if graph is not None:
             graph.hnsw.efSearch = HNSW_EF_SEARCH  # the setting of this version, whatever the file holds
-        self._index, self._fingerprint, self._ids_by_position = index, fingerprint, None
-        self._saved = True
+        self._index, self._fingerprint, self._standardisation = index, fingerprint, standardisation
+        self._current, self._changes, self._ids_by_position = fingerprint, None, None
+        self._mapped, self._saved = mapped and _is_mapped(index), True
 
-    def _agrees_with_store(self, index: faiss.Index) -> bool:
-        """Track ids all distinct, and ``VERIFIED_VECTORS`` vectors spread over the file equal to SQLite's: a file
-        whose vectors or ids were overwritten under an intact header is rebuilt, not searched."""
-        if not isinstance(index, faiss.IndexIDMap2):
-            return False
-        ids = faiss.vector_to_array(index.id_map)
-        if len(ids) != index.ntotal or np.unique(ids).size != len(ids):
-            return False
-        if not len(ids):
+    def _agrees_with_store(self, stale: np.ndarray) -> bool:
+        """``VERIFIED_VECTORS`` live vectors spread over the file equal to SQLite's: a file whose vectors or ids were
+        overwritten under an intact header is rebuilt, not searched."""
+        ids = self._ids_in_order()
+        live = np.setdiff1d(np.arange(len(ids), dtype=np.int64), stale, assume_unique=True)
+        if not len(live):
             return True
-        positions = np.unique(np.linspace(0, len(ids) - 1, min(VERIFIED_VECTORS, len(ids))).astype(np.int64))
+        positions = live[np.unique(np.linspace(0, len(live) - 1, min(VERIFIED_VECTORS, len(live))).astype(np.int64))]
         stored = self.store.embeddings_of(self.model_id, [int(track_id) for track_id in ids[positions]])
-        inner = faiss.downcast_index(index.index)
+        inner = faiss.downcast_index(self._index.index)
         for position in positions.tolist():
             expected = stored.get(int(ids[position]))
             if expected is None or expected.shape != (self.dimension,):
@@ -278,7 +362,8 @@ class VectorIndex:
 
     def _save(self, must_save: bool = False) -> None:
         """Write index then sidecar, each through a temporary file and an atomic rename; a cache that cannot be
-        saved (full disk, read-only folder) stays in memory for this process (``report_unsaved``)."""
+        saved (full disk, read-only folder) stays in memory for this process (``report_unsaved``). The sidecar
+        records the analyses the index was built from; changes held beside it are derived again on load."""
         self._saved = False
         meta = {
             "format": INDEX_FORMAT, "model_id": self.model_id, "dimension": self.dimension,
@@ -298,6 +383,32 @@ class VectorIndex:
             report_unsaved(self.index_path, _write_error(error), must_save)
         else:
             self._saved = True
+
+
+def _read_index(path: Path, mapped: bool) -> faiss.Index | None:
+    """The FAISS file at ``path`` (through a map when ``mapped`` and the platform's FAISS can), or None when unreadable."""
+    for flags in ((MAPPED_READ, 0) if mapped else (0,)):
+        try:
+            return faiss.read_index(str(path), flags)
+        except (OSError, ValueError, RuntimeError):
+            continue
+    return None
+
+
+def _is_mapped(index: faiss.Index) -> bool:
+    """True when the index's vectors live in a map of its file rather than in memory of its own."""
+    inner = faiss.downcast_index(index.index)
+    graph = _graph(index)
+    vectors = faiss.downcast_index(graph.storage) if graph is not None else inner
+    return not vectors.codes.is_owned
+
+
+def _ids_distinct(index: faiss.Index) -> bool:
+    """An ID-mapped index whose track ids are all distinct (a scrambled or duplicated id map is rebuilt)."""
+    if not isinstance(index, faiss.IndexIDMap2):
+        return False
+    ids = faiss.vector_to_array(index.id_map)
+    return len(ids) == index.ntotal and np.unique(ids).size == len(ids)
 
 
 def _write_error(error: RuntimeError) -> OSError:

@@ -49,6 +49,7 @@ def test_catch_up_in_small_batches_answers_as_a_one_shot_build(indexed_library, 
 
     if graph:  # a graph built in other batches links other neighbours: compare the exact scans of its vectors
         monkeypatch.setattr(vector_index, "FLAT_LIMIT", 2)
+        monkeypatch.setattr(vector_index, "ADDED_LIMIT", 0)  # added to the graph, not held beside it
     database, report = indexed_library
     one_shot_copy, caught_up_copy = tmp_path / "one-shot.db", tmp_path / "caught-up.db"
     shutil.copyfile(database, one_shot_copy)
