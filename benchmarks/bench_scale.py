@@ -6,6 +6,7 @@
     .venv/bin/python benchmarks/bench_scale.py --tracks 10000 --seed-only                # build and seed, no runs
     .venv/bin/python benchmarks/bench_scale.py --tracks 100000 --change-only             # the 1 % change alone
     .venv/bin/python benchmarks/bench_scale.py --tracks 100000 --unchanged-only          # a run with nothing changed
+    .venv/bin/python benchmarks/bench_scale.py --tracks 100000 --search-only             # open and search the index
 
 Libraries are built the way the outside measurement did: copies of a few short clips (25 s, 32 kbit/s MP3), each
 copy with its own title tag, so every file is distinct (own bytes, own block hash) while decoding costs stay those
@@ -48,6 +49,8 @@ CHANGED_SHARE = 0.01
 SEED_BATCH = 1000
 POLL_SECONDS = 0.05
 RESIDENT_SAMPLE_SECONDS = 0.02
+SEARCH_QUERIES = 200
+K_SEARCHED = 10
 FIRST_TRACK_TIMEOUT_SECONDS = 600
 ENGINE = [sys.executable, "-m", "engine.cli"]
 
@@ -352,6 +355,38 @@ def unchanged_rescan(library: Path, database: Path) -> dict:
     return run
 
 
+def search_costs(database: Path, model_dir: Path, queries: int = SEARCH_QUERIES) -> dict:
+    """In this process: the CPU of opening the vector index (load, check against SQLite, changes derived) and of
+    ``queries`` searches for 10 neighbours of library tracks, graph walk and exact scan: what holding stale and added
+    vectors beside the graph costs a search. (No recall: the seeded copies of 16 clips tie in thousands.)"""
+    import numpy as np
+
+    from engine.library import Library
+
+    with Library(database, model_dir) as library:
+        model_id = library.model_spec().model_id
+        index = library._vector_index(library.model_spec())
+        started = time.process_time()
+        index.ensure_current()
+        opened = time.process_time() - started
+        action, changes = index.last_action, index._changes
+        rng = np.random.default_rng(0)
+        track_ids = library.store.analysed_track_ids_up_to(model_id, library.store.analyses_fingerprint(model_id)[1])
+        vectors = [index.vector_of(int(t)) for t in rng.choice(track_ids, queries, replace=False)]
+        timings = {}
+        for mode, exact in (("walk", False), ("exact", True)):
+            started = time.process_time()
+            for vector in vectors:
+                index.search(vector[None, :], K_SEARCHED, exact=exact)
+            timings[mode] = (time.process_time() - started) / queries
+    result = {"action": action, "open_cpu_seconds": round(opened, 3),
+              "stale": 0 if changes is None else len(changes.stale),
+              "added": 0 if changes is None else int(changes.added.ntotal),
+              "walk_cpu_ms": round(timings["walk"] * 1000, 3), "exact_cpu_ms": round(timings["exact"] * 1000, 2)}
+    print(f"  search: {result}", flush=True)
+    return result
+
+
 def seed_and_first_index(out: Path, library: Path, database: Path, tracks: int, model_dir: Path,
                          seed_source: Path | None = None) -> dict:
     result = {"first_index": first_track_latency(library, out / f"first-{tracks}.db")}
@@ -387,6 +422,8 @@ def main() -> None:
     parser.add_argument("--seed-only", action="store_true", help="only build and seed the library, no index runs")
     parser.add_argument("--change-only", action="store_true",
                         help="only the 1 %% change run, on the seeded database of an earlier run")
+    parser.add_argument("--search-only", action="store_true",
+                        help="only the cost of opening the vector index and searching it, in this process")
     parser.add_argument("--unchanged-only", action="store_true",
                         help="only a run with nothing changed, on the seeded database and caches of an earlier run")
     parser.add_argument("--seed-from", type=Path, help="seed by copying the clips' rows from this seeded database")
@@ -397,6 +434,10 @@ def main() -> None:
             first = first_track_latency(build_library(options.out, tracks), options.out / f"first-{tracks}.db")
             print(f"{tracks:,} files: first track stored after {first['first_track_seconds']:.1f} s, CPU so far "
                   f"{first['first_track_cpu_seconds']}", flush=True)
+            continue
+        if options.search_only:
+            costs = search_costs(options.out / f"seeded-{tracks}.db", options.model)
+            (options.out / f"results-{tracks}-search.json").write_text(json.dumps(costs, indent=2) + "\n", encoding="utf-8")
             continue
         if options.seed_only or options.change_only or options.unchanged_only:
             library, database = build_library(options.out, tracks), options.out / f"seeded-{tracks}.db"
