@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -47,6 +48,28 @@ STRETCH_FACTORS = (0.8, 1.25)
 STRETCHED_BPM = (50.0, 200.0)
 
 
+def training_records(manifest: Path) -> Iterator[tuple[str, float, bool, Path]]:
+    """(split, tempo, has drums, audio path) of every train/val record of ``manifest`` with a tempo."""
+    for line in manifest.read_text(encoding="utf-8").splitlines():
+        record = json.loads(line)
+        if record.get("split") not in SPLITS or not record.get("tempo_bpm"):
+            continue
+        path = manifest.parent / record["relative_path"] if record.get("relative_path") else Path(record["path"])
+        yield record["split"], float(record["tempo_bpm"]), bool(record.get("drums")), path
+
+
+def middle_audio(path: Path) -> np.ndarray | None:
+    """The middle ``ANALYSIS_SECONDS`` of ``path`` as indexing decodes them for tempo; None (said on stderr) when
+    the file cannot be decoded."""
+    try:
+        duration = probe(path).duration_seconds
+        start = max(0.0, (duration - tempo.ANALYSIS_SECONDS) / 2)
+        return decode_mono(path, TEMPO_SAMPLE_RATE, start, min(tempo.ANALYSIS_SECONDS, duration))
+    except AudioDecodeError as error:
+        print(f"skipped {path}: {error}", file=sys.stderr)
+        return None
+
+
 def clip_correlations(manifest: Path, cache: Path | None) -> list[tuple[str, float, np.ndarray]]:
     """(split, tempo, envelope autocorrelation) per decodable train/val record with a tempo."""
     known: dict[str, np.ndarray] = {}
@@ -54,24 +77,13 @@ def clip_correlations(manifest: Path, cache: Path | None) -> list[tuple[str, flo
         with np.load(cache, allow_pickle=False) as stored:
             known = dict(zip(stored["paths"].tolist(), stored["correlations"]))
     found = []
-    for line in manifest.read_text(encoding="utf-8").splitlines():
-        record = json.loads(line)
-        if record.get("split") not in SPLITS or not record.get("tempo_bpm"):
-            continue
-        path = manifest.parent / record["relative_path"] if record.get("relative_path") else Path(record["path"])
-        if str(path) in known:
-            found.append((record["split"], float(record["tempo_bpm"]), known[str(path)]))
-            continue
-        try:
-            duration = probe(path).duration_seconds
-            start = max(0.0, (duration - tempo.ANALYSIS_SECONDS) / 2)
-            audio = decode_mono(path, TEMPO_SAMPLE_RATE, start, min(tempo.ANALYSIS_SECONDS, duration))
-        except AudioDecodeError as error:
-            print(f"skipped {path}: {error}", file=sys.stderr)
-            continue
-        correlation = tempo.autocorrelation(tempo.onset_strength(audio, TEMPO_SAMPLE_RATE))
-        known[str(path)] = correlation = _fixed_length(correlation)
-        found.append((record["split"], float(record["tempo_bpm"]), correlation))
+    for split, bpm, _, path in training_records(manifest):
+        if str(path) not in known:
+            audio = middle_audio(path)
+            if audio is None:
+                continue
+            known[str(path)] = _fixed_length(tempo.autocorrelation(tempo.onset_strength(audio, TEMPO_SAMPLE_RATE)))
+        found.append((split, bpm, known[str(path)]))
     if cache is not None:
         np.savez(cache, paths=np.array(list(known)), correlations=np.stack(list(known.values())))
     return found

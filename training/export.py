@@ -1,7 +1,8 @@
 """Turn a training run into a model folder that the engine loads (``engine.model_folder``).
 
 The encoder comes from a run checkpoint; key and tag heads come from a probe folder (``training.probes``)
-or, for a finetuning run, from the run's own heads. ``config.json`` records a training summary and metrics.
+or, for a finetuning run, from the run's own heads. ``config.json`` records a training summary and metrics, and for
+a finetune from a model folder that folder's stages and what still holds of it (``training.lineage``).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from engine.model_folder import ModelConfig, save_model
 from engine.networks import AudioModel, ClassifierHead, build_key_head
 from engine.run_folder import read_labels, read_metrics, run_dir_of
 from training.checkpoints import load_encoder, load_weights, read_run_summary
+from training.lineage import inherited, start_folder
 from training.probes import load_probe_heads
 
 
@@ -90,14 +92,22 @@ def export_model(checkpoint: Path | str, out_dir: Path | str, probe_dir: Path | 
         "final_loss": history[-1]["loss"] if history else None,
         "config": summary.get("config", {}),
     }
+    tag_entry, search = tags[1] if tags else None, {}
+    start = start_folder(summary) if summary.get("mode") == "finetune" else None
+    if start is not None:  # the model folder this finetune began from: its stages, and what still holds of it
+        earlier, start_tags, search = inherited(start, network)
+        training.update(earlier)
+        if start_tags and tag_entry and start_tags.get("labels") == tag_entry["labels"]:
+            tag_entry = start_tags
     model_name = name or summary.get("config", {}).get("run", {}).get("name", "semisupcon")
     config = ModelConfig(
         name=model_name,
         architecture=architecture,
         key_head=key[1] if key else None,
-        tag_head=tags[1] if tags else None,
+        tag_head=tag_entry,
         training=training,
         metrics=metrics,
+        search=search,
     )
     return save_model(out_dir, network, config, _model_card(model_name, summary, metrics, architecture))
 

@@ -114,7 +114,7 @@ def _with_finetune_paths(architecture: dict[str, Any], finetune: FinetuneConfig)
 
 def starting_point(path: Path) -> StartingPoint:
     """The encoder and tag labels of a model folder (engine format) or a training run, without its weights."""
-    if _is_model_folder(path):
+    if is_model_folder(path):
         try:
             spec = read_model_spec(path)
         except ModelLoadError as error:
@@ -127,7 +127,7 @@ def starting_point(path: Path) -> StartingPoint:
 def initial_weights(path: Path) -> dict[str, torch.Tensor]:
     """The learner weights a finetune from a model folder or a training run starts from, in the current layout.
     A run's heads travel as a model folder's do: a frozen key head must be the trained one, not a fresh one."""
-    if _is_model_folder(path):
+    if is_model_folder(path):
         try:
             loaded = load_model(path)
         except ModelLoadError as error:
@@ -137,7 +137,8 @@ def initial_weights(path: Path) -> dict[str, torch.Tensor]:
     return {name: t for name, t in weights.items() if name.startswith(CARRIED_PREFIXES)}
 
 
-def _is_model_folder(path: Path) -> bool:
+def is_model_folder(path: Path) -> bool:
+    """A model folder (engine format: config.json beside weights.safetensors), not a training run."""
     return (path / MODEL_CONFIG_FILE).is_file() and (path / MODEL_WEIGHTS_FILE).is_file()
 
 

@@ -124,11 +124,14 @@ class Trainer:
 
         self.composer, self.vocabulary = self._make_data()
         finetune = training.finetune
+        # A tag head comes along when tags are trained, or when the starting model has one for these very labels:
+        # a stage that trains something else (the key path) must hand the model on with its tags, not without.
+        carries_tags = training.start is not None and training.start.tag_names == self.vocabulary.names
         self.learner = Learner(
             architecture,
             config.loss,
             finetune,
-            tag_count=len(self.vocabulary) if finetune and config.finetune.tag_weight > 0 else 0,
+            tag_count=len(self.vocabulary) if finetune and (config.finetune.tag_weight > 0 or carries_tags) else 0,
             with_key=bool(finetune and config.finetune.key_weight > 0),
         )
         if initial_weights is not None:

@@ -166,18 +166,21 @@ def test_finetune_to_an_invariant_embedding_keeps_the_key_path_and_exports(pretr
 
 
 def test_a_pitch_class_key_path_is_trained_onto_a_frozen_model(pretrained_run, chord_manifest, shared_cache, tmp_path):
-    """The retrofit that model v1.1 came from: start from a model folder, train only the new key path and head;
-    the embedding, the tag head and every batch-norm statistic stay the base model's."""
+    """The retrofit that model v1.1 came from (and v1.3.2's key stage): start from a model folder, train only the
+    key path and head; the embedding, the tag head (carried even with tag_weight 0) and every batch-norm
+    statistic stay the base model's."""
     run_dir, _ = pretrained_run
     base_config = small_config(chord_manifest, shared_cache, tmp_path / "base", run={"steps": 2})
     base_config.finetune.init_from, base_config.finetune.manifest = str(run_dir), str(chord_manifest)
     Trainer(resolve_training(base_config, "finetune"), fresh=True).fit()
     base = load_model(export_model(tmp_path / "base", tmp_path / "base_model"))
+    measured = _with_measured_outputs(tmp_path / "base_model")
 
     config = small_config(chord_manifest, shared_cache, tmp_path / "keypath", run={"steps": 3})
     config.finetune.init_from, config.finetune.manifest = str(tmp_path / "base_model"), str(chord_manifest)
     config.finetune.key_path = "pitch_class"
     config.finetune.trainable = ["encoder.key_path.", "key_head."]
+    config.finetune.tag_weight = 0.0  # tags are not trained in this stage, yet the base model's tag head is kept
     trainer = Trainer(resolve_training(config, "finetune"), fresh=True)
     before = {name: value.clone() for name, value in trainer.learner.state_dict().items()}
     parameter_names = {name for name, _ in trainer.learner.named_parameters()}
@@ -198,6 +201,40 @@ def test_a_pitch_class_key_path_is_trained_onto_a_frozen_model(pretrained_run, c
     torch.testing.assert_close(new["embeddings"], old["embeddings"])
     torch.testing.assert_close(new["tag_logits"], old["tag_logits"])
     assert new["key_logits"].shape == (3, 24)
+    # What was measured on the unchanged outputs travels on; the base's stage is recorded as an earlier one.
+    assert loaded.config.tag_head["calibration"] == measured["heads"]["tags"]["calibration"]
+    assert loaded.config.search == measured["search"]
+    assert loaded.config.training["embedding_centre"] == measured["training"]["embedding_centre"]
+    assert loaded.config.training["earlier_stages"][-1]["steps"] == base.config.training["steps"]
+
+
+def test_a_stage_that_changes_the_tag_outputs_drops_their_calibration(pretrained_run, chord_manifest, shared_cache, tmp_path):
+    run_dir, _ = pretrained_run
+    base_config = small_config(chord_manifest, shared_cache, tmp_path / "base", run={"steps": 1})
+    base_config.finetune.init_from, base_config.finetune.manifest = str(run_dir), str(chord_manifest)
+    Trainer(resolve_training(base_config, "finetune"), fresh=True).fit()
+    export_model(tmp_path / "base", tmp_path / "base_model")
+    _with_measured_outputs(tmp_path / "base_model")
+    config = small_config(chord_manifest, shared_cache, tmp_path / "tags", run={"steps": 2})
+    config.finetune.init_from, config.finetune.manifest = str(tmp_path / "base_model"), str(chord_manifest)
+    config.finetune.trainable = ["tag_head."]
+    Trainer(resolve_training(config, "finetune"), fresh=True).fit()
+    loaded = load_model(export_model(tmp_path / "tags", tmp_path / "tags_model"))
+    assert "calibration" not in loaded.config.tag_head and loaded.config.search == {}
+    assert "embedding_centre" not in loaded.config.training
+    assert len(loaded.config.training["earlier_stages"]) == 1
+
+
+def _with_measured_outputs(folder) -> dict:
+    """Give a model folder what is measured on its outputs after export (tag calibration, search settings,
+    a centre record), as the shipped model's config.json has them; returns the new config."""
+    path = folder / "config.json"
+    config = json.loads(path.read_text())
+    config["heads"]["tags"]["calibration"] = {name: {"threshold": 0.7, "shown": True} for name in config["heads"]["tags"]["labels"]}
+    config["search"] = {"library_standardisation": False}
+    config["training"]["embedding_centre"] = {"tracks": 3, "centre_norm": 1.5}
+    path.write_text(json.dumps(config))
+    return config
 
 
 def test_trainable_prefixes_that_match_nothing_are_refused(chord_manifest, shared_cache, tmp_path):
