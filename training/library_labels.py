@@ -210,7 +210,9 @@ def plan_labels(
             "album: tag more albums"
         )
     held_members = {t for group in held_groups for t in groups[group]}
-    order = [track.id for track in tracks]
+    # By path, not by track id: ids follow the order an index run happened to store its tracks (parallel decoding),
+    # so a plan made from id order sampled and ordered the training tracks differently on every fresh library.
+    order = [track.id for track in sorted(tracks, key=lambda track: track.path)]
     unlabeled = [t for t in order if t not in labels_by_track and t not in held_members]
     sampled = set(random.Random(seed).sample(unlabeled, min(len(unlabeled), max(0, max_unlabeled))))
     return LabelPlan(

@@ -177,3 +177,24 @@ def test_a_single_tagged_album_is_refused():
 def test_unknown_field_is_refused():
     with pytest.raises(NotEnoughLabelsError, match="unknown label field"):
         plan_labels([], ["colour"])
+
+
+def test_the_plan_does_not_depend_on_the_order_tracks_were_stored_in():
+    """Track ids follow the order an index run stored its files (parallel decoding): the same library indexed twice
+    must give the same training tracks, in the same order, and the same untagged sample."""
+    import random
+
+    spec = [(f"rock{i}", "Rock", None) for i in range(5)] + [(f"jazz{i}", "Jazz", None) for i in range(5)]
+    tracks = _library(spec + [("untagged", None, None)] * 1, tracks_per_album=6)
+    stored_otherwise = [TaggedTrack(track.id, track.path, album=track.album, genre=track.genre, mood=track.mood)
+                        for track in tracks]
+    new_ids = random.Random(3).sample(range(1, len(tracks) + 1), len(tracks))
+    for track, new_id in zip(stored_otherwise, new_ids):
+        object.__setattr__(track, "id", new_id)
+    stored_otherwise.sort(key=lambda track: track.id)  # the store lists tracks by id
+    paths = [{track.id: track.path for track in library} for library in (tracks, stored_otherwise)]
+    plans = [plan_labels(library, ["genre"], min_tracks=3, holdout_share=0.25, seed=2, max_unlabeled=3)
+             for library in (tracks, stored_otherwise)]
+    for part in ("train_labeled", "held_out", "unlabeled"):
+        assert [paths[0][t] for t in getattr(plans[0], part)] == [paths[1][t] for t in getattr(plans[1], part)], part
+    assert len(plans[0].unlabeled) == 3
