@@ -23,15 +23,13 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.tempo_level_training import (
-    HIDDEN_SIZES, SPLITS, TOLERANCE, WEIGHT_DECAYS, _fixed_length, candidate_set, fit, middle_audio, stretched,
+    HIDDEN_SIZES, SPLITS, WEIGHT_DECAYS, _fixed_length, candidate_set, fit, middle_audio, stretched,
     training_records,
 )
 from engine import tempo
 from engine.tempo_audio import TEMPO_SAMPLE_RATE
 from engine.tempo_level import LevelScorer
-
-METRICAL_FACTORS = (1.0, 2.0, 3.0, 0.5, 1 / 3)  # Acc2: the estimate within 4 % of one of these times the label
-
+from training.evaluation.tempo_eval import tempo_accuracy
 
 def decoded_clips(manifest: Path) -> list[tuple[str, float, bool, np.ndarray]]:
     """(split, tempo, has drums, middle-30 s audio) of every decodable train/val record with a tempo."""
@@ -51,10 +49,9 @@ def estimated(scorer: LevelScorer, candidates: np.ndarray, features: np.ndarray,
 
 
 def scores(estimates: list[float], truths: list[float], drums: list[bool]) -> dict:
-    """Acc1 / Acc2 overall and with / without drums."""
-    ratio = np.array(estimates) / np.array(truths)
-    acc1 = np.abs(ratio - 1.0) <= TOLERANCE
-    acc2 = np.any([np.abs(ratio / factor - 1.0) <= TOLERANCE for factor in METRICAL_FACTORS], axis=0)
+    """Acc1 / Acc2 overall and with / without drums, by ``engine eval``'s own rule (``tempo_accuracy``)."""
+    outcomes = np.array([tempo_accuracy(estimate, truth) for estimate, truth in zip(estimates, truths)])
+    acc1, acc2 = outcomes[:, 0], outcomes[:, 1]
     drummed = np.array(drums)
     result = {"acc1": float(acc1.mean()), "acc2": float(acc2.mean())}
     for name, chosen in (("drums", drummed), ("no_drums", ~drummed)):
