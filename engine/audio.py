@@ -13,11 +13,13 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-import av
 import numpy as np
 
 from engine.audio_formats import AUDIO_EXTENSIONS  # noqa: F401 (re-exported)
+from engine.lazy_modules import lazy_module
 from engine.truncation import container_truncation
+
+av = lazy_module("av")  # PyAV: loaded at the first decode (engine.lazy_modules says why)
 
 MIN_DURATION_SECONDS = 1.0
 AUDIO_DIGEST_BYTES = 16

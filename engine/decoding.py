@@ -8,15 +8,17 @@ from __future__ import annotations
 import signal
 from dataclasses import dataclass
 
-import av
 import numpy as np
 
 from engine.audio import AudioDecodeError, probe, read_windows
 from engine.landmark_audio import track_landmarks
 from engine.landmarks import Landmarks
+from engine.lazy_modules import lazy_module
 from engine.metadata import TrackMetadata, read_metadata
 from engine.tempo import TempoEstimate
 from engine.tempo_audio import track_tempo
+
+av = lazy_module("av")
 
 
 @dataclass(frozen=True)

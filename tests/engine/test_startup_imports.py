@@ -88,3 +88,26 @@ def test_a_rescan_that_finds_nothing_new_never_loads_torch(indexed_library, gene
     assert not {"torch", "engine.analyzer", "engine.networks", "engine.model_folder"} & set(outcome["heavy"])
     rescan = json.loads(outcome["stdout"])
     assert rescan["unchanged"] == report.added and rescan["analysed"] == 0
+
+
+def test_training_stack_loads_pyav_only_at_the_first_decode(tmp_path):
+    """A trainer fed a pre-built audio cache (a GPU node without FFmpeg bindings) never needs PyAV: importing
+    the training stack leaves it unloaded, and the first decode loads it."""
+    import numpy as np
+    import wave
+
+    clip = tmp_path / "tone.wav"
+    with wave.open(str(clip), "wb") as handle:
+        handle.setnchannels(1), handle.setsampwidth(2), handle.setframerate(16000)
+        handle.writeframes((np.sin(np.arange(32000) * 0.1) * 8000).astype("<i2").tobytes())
+    script = (
+        "import sys\n"
+        "import training.trainer, training.export, engine.decoding\n"
+        "before = 'av' in sys.modules\n"
+        "from engine.audio import decode_mono\n"
+        f"samples = decode_mono({str(clip)!r}, 16000)\n"
+        "print(before, 'av' in sys.modules, len(samples))\n"
+    )
+    completed = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert completed.returncode == 0, completed.stderr
+    assert completed.stdout.split() == ["False", "True", "32000"]
