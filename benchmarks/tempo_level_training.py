@@ -32,7 +32,7 @@ from engine import tempo  # noqa: E402
 from engine.audio import AudioDecodeError, decode_mono, probe  # noqa: E402
 from engine.tempo_audio import TEMPO_SAMPLE_RATE  # noqa: E402
 from engine.tempo_level import (  # noqa: E402
-    FEATURE_NAMES, LEVEL_FACTORS, LEVEL_WEIGHTS_PATH, LevelScorer, candidate_tempi, candidate_features,
+    LEVEL_FACTORS, LEVEL_WEIGHTS_PATH, LevelScorer, candidate_tempi, candidate_features,
 )
 
 TOLERANCE = 0.04  # a candidate is the beat when within 4 % of the label (Acc1's tolerance)
@@ -126,13 +126,13 @@ def fit(sets: list, hidden: int, weight_decay: float) -> LevelScorer:
     usable = [entry for entry in sets if entry[2].any()]
     stacked = np.concatenate([features for _, features, _ in usable])
     mean, scale = stacked.mean(axis=0), stacked.std(axis=0) + 1e-6
-    size = (len(usable), len(LEVEL_FACTORS))
-    inputs, present, right = np.zeros((*size, len(FEATURE_NAMES))), np.zeros(size, bool), np.zeros(size, bool)
+    size, count = (len(usable), len(LEVEL_FACTORS)), stacked.shape[1]  # count: FEATURE_NAMES, or an experiment's
+    inputs, present, right = np.zeros((*size, count)), np.zeros(size, bool), np.zeros(size, bool)
     for row, (candidates, features, correct) in enumerate(usable):
         inputs[row, : candidates.size] = (features - mean) / scale
         present[row, : candidates.size], right[row, : candidates.size] = True, correct
     x, present_t, right_t = torch.tensor(inputs, dtype=torch.float32), torch.tensor(present), torch.tensor(right)
-    first, second = torch.nn.Linear(len(FEATURE_NAMES), hidden), torch.nn.Linear(hidden, 1)
+    first, second = torch.nn.Linear(count, hidden), torch.nn.Linear(hidden, 1)
     optimiser = torch.optim.Adam([*first.parameters(), *second.parameters()], lr=LEARNING_RATE,
                                  weight_decay=weight_decay)
     for _ in range(STEPS):

@@ -80,16 +80,29 @@ def estimate_tempo(audio: np.ndarray, sample_rate: int) -> TempoEstimate:
 
 def onset_strength(audio: np.ndarray, sample_rate: int) -> np.ndarray:
     """Onset envelope (frames,) at ``FRAMES_PER_SECOND`` of mono ``audio`` (samples,): summed band rises."""
+    power, frame = frame_power(audio, sample_rate)
+    return band_onsets(power, band_starts(frame, sample_rate))
+
+
+def frame_power(audio: np.ndarray, sample_rate: int) -> tuple[np.ndarray, int]:
+    """(power spectrum (frames, bins) of Hann-windowed frames at ``FRAMES_PER_SECOND``, frame length)."""
     hop = sample_rate / FRAMES_PER_SECOND
     frame = int(2 ** np.ceil(np.log2(FRAME_SECONDS * sample_rate)))
     count = int((audio.size - frame) // hop) + 1
     if count < 2:
-        return np.zeros(1, dtype=np.float32)
+        return np.zeros((1, frame // 2 + 1), dtype=np.float32), frame
     starts = np.round(np.arange(count) * hop).astype(np.int64)
     frames = np.lib.stride_tricks.sliding_window_view(audio, frame)[starts] * np.hanning(frame).astype(np.float32)
     spectrum = np.fft.rfft(frames, axis=1)
-    power = spectrum.real ** 2 + spectrum.imag ** 2
-    bands = np.add.reduceat(power, _band_starts(frame, sample_rate), axis=1)[:, :-1]  # (frames, bands)
+    return spectrum.real ** 2 + spectrum.imag ** 2, frame
+
+
+def band_onsets(power: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """The onset envelope of ``power`` (frames, bins) summed into the bands that begin at bins ``starts`` (the
+    last start ends the last band): log-compressed band energies, their rises summed, high-passed, smoothed."""
+    if power.shape[0] < 2:
+        return np.zeros(1, dtype=np.float32)
+    bands = np.add.reduceat(power, starts, axis=1)[:, :-1]  # (frames, bands)
     compressed = np.log1p(LOG_COMPRESSION * bands / max(float(bands.max()), 1e-12))
     rise = np.maximum(np.diff(compressed, axis=0), 0.0).sum(axis=1)
     width = max(1, int(round(HIGH_PASS_SECONDS * FRAMES_PER_SECOND)))
@@ -139,13 +152,14 @@ def comb_salience(correlation: np.ndarray, bpms: np.ndarray, multiples: int = CO
     return values.sum(axis=1)
 
 
-def _band_starts(frame: int, sample_rate: int) -> np.ndarray:
-    """First FFT bin of each band of 1/``BANDS_PER_OCTAVE`` octave from ``MIN_FREQUENCY_HZ``, then the bin that
-    ends the last band (``np.add.reduceat`` sums from each start to the next; the sum from the end is dropped)."""
+def band_starts(frame: int, sample_rate: int, bands_per_octave: int = BANDS_PER_OCTAVE,
+                low_hz: float = MIN_FREQUENCY_HZ, high_hz: float = MAX_FREQUENCY_HZ) -> np.ndarray:
+    """First FFT bin of each band of 1/``bands_per_octave`` octave from ``low_hz``, then the bin that ends the
+    last band (``np.add.reduceat`` sums from each start to the next; the sum from the end is dropped)."""
     bin_hz = sample_rate / frame
-    top = min(MAX_FREQUENCY_HZ, sample_rate / 2)
-    octaves = np.arange(int(np.log2(top / MIN_FREQUENCY_HZ) * BANDS_PER_OCTAVE) + 1) / BANDS_PER_OCTAVE
-    edges = np.ceil(MIN_FREQUENCY_HZ * 2.0 ** octaves / bin_hz).astype(np.int64)
+    top = min(high_hz, sample_rate / 2)
+    octaves = np.arange(int(np.log2(top / low_hz) * bands_per_octave) + 1) / bands_per_octave
+    edges = np.ceil(low_hz * 2.0 ** octaves / bin_hz).astype(np.int64)
     return np.unique(np.clip(edges, 1, frame // 2))
 
 

@@ -62,9 +62,11 @@ def scores(estimates: list[float], truths: list[float], drums: list[bool]) -> di
 
 def run_variant(clips: list, bands: int, out_dir: Path) -> dict:
     """Envelopes with ``bands`` per octave, a scorer fitted on train, chosen and scored on val."""
-    tempo.BANDS_PER_OCTAVE = bands
-    correlations = [_fixed_length(tempo.autocorrelation(tempo.onset_strength(audio, TEMPO_SAMPLE_RATE)))
-                    for _, _, _, audio in clips]
+    correlations = []
+    for _, _, _, audio in clips:
+        power, frame = tempo.frame_power(audio, TEMPO_SAMPLE_RATE)
+        envelope = tempo.band_onsets(power, tempo.band_starts(frame, TEMPO_SAMPLE_RATE, bands))
+        correlations.append(_fixed_length(tempo.autocorrelation(envelope)))
     by_split = {split: [(s, bpm, c) for (s, bpm, _, _), c in zip(clips, correlations) if s == split]
                 for split in SPLITS}
     drums = [has_drums for split, _, has_drums, _ in clips if split == "val"]
