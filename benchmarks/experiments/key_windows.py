@@ -1,0 +1,71 @@
+"""How much of a piece does the key need? The product's key is the mean of the key head over the windows
+``engine index`` reads (``engine.track_analysis.DEFAULT_MAX_WINDOWS`` = 6 windows of 2.7 s, spread over the
+middle 90 %), while ``engine eval`` scores up to 16 evenly spaced windows. This scores both layouts (and any
+other count) with the product's own reader and analyzer, per manifest and split:
+
+    python -m benchmarks.experiments.key_windows --model resources/models/default \
+        --manifest ../data/scores/manifest.jsonl --manifest ../data/generated/manifest.jsonl --split val \
+        --windows 6 12 24
+(from the repository root). Reports MIREX, accuracy and the share of major pieces called their relative minor.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+
+from benchmarks.experiments.key_fusion import reference_key
+from engine.analyzer import Analyzer
+from engine.audio import AudioDecodeError, read_windows
+from engine.keys import key_from_index, mirex_key_score
+from engine.model_folder import load_model
+from training.corpora.manifest import read_manifest
+
+
+def relative_minor_share(pairs: list) -> float:
+    """Of the major references, the share estimated as their relative minor (tonic 9 semitones up, minor)."""
+    majors = [(e, r) for e, r in pairs if r.mode == "major"]
+    misses = [e for e, r in majors if e.mode == "minor" and e.pitch_class == (r.pitch_class + 9) % 12]
+    return len(misses) / max(1, len(majors))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", type=Path, required=True)
+    parser.add_argument("--manifest", type=Path, action="append", required=True)
+    parser.add_argument("--split", default="val")
+    parser.add_argument("--windows", type=int, nargs="+", default=[6, 16])
+    parser.add_argument("--out", type=Path)
+    arguments = parser.parse_args()
+    analyzer = Analyzer(load_model(arguments.model))
+    rows: dict[str, dict] = {}
+    for count in arguments.windows:
+        by_source: dict[str, list] = {}
+        for manifest in arguments.manifest:
+            for record in read_manifest(manifest):
+                reference = reference_key(record)
+                if record.get("split") != arguments.split or reference is None:
+                    continue
+                path = record["path"] if Path(record["path"]).is_absolute() else manifest.parent / record["relative_path"]
+                try:
+                    windows = read_windows(path, analyzer.sample_rate, analyzer.window_samples, count).windows
+                except AudioDecodeError:
+                    continue
+                probabilities = analyzer.analyze_windows(windows).key_probs
+                by_source.setdefault(manifest.parent.name, []).append(
+                    (key_from_index(int(np.argmax(probabilities))), reference))
+        by_source["all"] = [pair for pairs in by_source.values() for pair in pairs]
+        rows[str(count)] = {source: {"mirex": float(np.mean([mirex_key_score(e, r) for e, r in pairs])),
+                                     "accuracy": float(np.mean([e == r for e, r in pairs])),
+                                     "relative_minor_on_major": relative_minor_share(pairs), "count": len(pairs)}
+                            for source, pairs in by_source.items()}
+        print(count, json.dumps(rows[str(count)]), flush=True)
+    if arguments.out:
+        arguments.out.write_text(json.dumps(rows, indent=1))
+
+
+if __name__ == "__main__":
+    main()
