@@ -12,6 +12,7 @@ transaction, so two processes opening a new library at once take turns instead o
 from __future__ import annotations
 
 import sqlite3
+import time
 import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +33,11 @@ APPLICATION_ID = 0x53534D55  # "SSMU" in the SQLite header: this file is a semis
 # Tables every library database has had since schema 1: a file without an application id that holds them is a
 # library written before the id was set.
 LIBRARY_TABLES = frozenset({"settings", "folders", "tracks", "models", "analyses", "problems"})
+# SQLite answers "database is locked" at once, without waiting out the busy timeout, where waiting could deadlock:
+# switching a new file to WAL, or a reader's lock upgraded, while another process creates the same library. Such an
+# open is tried again, with growing pauses, for as long as the busy timeout would have waited.
+OPEN_RETRY_FIRST_PAUSE_SECONDS = 0.02
+OPEN_RETRY_LONGEST_PAUSE_SECONDS = 0.5
 NAME_MAX_BYTES = 255  # longest file name on common file systems (ext4, APFS, NTFS)
 LONGEST_SQLITE_SUFFIX = "-journal"  # SQLite puts "-journal", "-wal" and "-shm" files beside the database
 
@@ -69,18 +75,31 @@ def open_database(path: Path, read_only: bool = False) -> Engine:
     if read_only and state.current:
         return _engine(path, read_only=True)
     engine = _engine(path, read_only=False)
-    try:
-        with engine.connect() as connection:
-            connection.exec_driver_sql("BEGIN IMMEDIATE")  # one process creates or upgrades; others wait for it
-            _create_or_upgrade(connection, path)
-            connection.commit()
-    except (SQLAlchemyError, sqlite3.Error, ValueError) as error:
-        engine.dispose()
-        raise DatabaseOpenError(f"cannot open library database {path}: {first_line(error)}") from None
-    except DatabaseOpenError:
-        engine.dispose()
-        raise
-    return engine
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    pause = OPEN_RETRY_FIRST_PAUSE_SECONDS
+    while True:
+        try:
+            with engine.connect() as connection:
+                connection.exec_driver_sql("BEGIN IMMEDIATE")  # one process creates or upgrades; others wait for it
+                _create_or_upgrade(connection, path)
+                connection.commit()
+            return engine
+        except (SQLAlchemyError, sqlite3.Error, ValueError) as error:
+            engine.dispose()  # the pool's connection may hold a half-made lock: the next try opens a new one
+            if _locked(error) and time.monotonic() + pause < deadline:
+                time.sleep(pause)
+                pause = min(2 * pause, OPEN_RETRY_LONGEST_PAUSE_SECONDS)
+                continue
+            raise DatabaseOpenError(f"cannot open library database {path}: {first_line(error)}") from None
+        except DatabaseOpenError:
+            engine.dispose()
+            raise
+
+
+def _locked(error: BaseException) -> bool:
+    """Whether ``error`` is SQLite's busy / locked answer (another connection holds the file for the moment)."""
+    text_of_error = str(error).lower()
+    return "database is locked" in text_of_error or "database is busy" in text_of_error
 
 
 def inspect_database(path: Path) -> DatabaseState:

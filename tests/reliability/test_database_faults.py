@@ -62,6 +62,38 @@ def test_two_index_runs_started_together_on_a_new_library_never_trace_back(libra
     assert _track_count(database) == 6
 
 
+def test_an_open_that_sqlite_answers_locked_is_tried_again(tmp_path, monkeypatch):
+    """SQLite answers "database is locked" at once (no busy wait) where waiting could deadlock, e.g. when two
+    processes switch a new library to WAL together: such an open is tried again instead of failing the run."""
+    from engine import database
+
+    real, answers = database._create_or_upgrade, []
+
+    def locked_twice(connection, path):
+        answers.append(path)
+        if len(answers) <= 2:
+            raise sqlite3.OperationalError("database is locked")
+        return real(connection, path)
+
+    monkeypatch.setattr(database, "_create_or_upgrade", locked_twice)
+    engine = database.open_database(tmp_path / "new.db")
+    engine.dispose()
+    assert len(answers) == 3
+    assert database.inspect_database(tmp_path / "new.db").current
+
+
+def test_an_open_still_locked_after_the_busy_timeout_ends_in_one_clear_error(tmp_path, monkeypatch):
+    from engine import database
+
+    def always_locked(connection, path):
+        raise sqlite3.OperationalError("database is locked")
+
+    monkeypatch.setattr(database, "_create_or_upgrade", always_locked)
+    monkeypatch.setattr(database, "BUSY_TIMEOUT_MS", 200)
+    with pytest.raises(database.DatabaseOpenError, match="cannot open library database .*database is locked"):
+        database.open_database(tmp_path / "new.db")
+
+
 def test_reading_commands_never_write_the_database(engine, indexed_copy, model_dir, generated_library_source):
     before = _digest(indexed_copy)
     common = _common(indexed_copy, model_dir)
