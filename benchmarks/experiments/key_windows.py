@@ -7,6 +7,11 @@ other count) with the product's own reader and analyzer, per manifest and split:
         --manifest ../data/scores/manifest.jsonl --manifest ../data/generated/manifest.jsonl --split val \
         --windows 6 12 24
 (from the repository root). Reports MIREX, accuracy and the share of major pieces called their relative minor.
+
+With ``--soundtracks DEBIAN_MANIFEST`` it measures instead, on that manifest's ``--split`` of game music, the
+transposition consistency of each window count as ``engine eval`` defines it (the first 60 s of a track and two
+seeded shifts of it, pitch-shifted by resampling; the key must move by the shift), with the windows cut where the
+product's reader places them (``engine.audio.window_starts``).
 """
 
 from __future__ import annotations
@@ -18,8 +23,9 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.experiments.key_fusion import reference_key
+from benchmarks.experiments.stored_vector_retrieval import _located
 from engine.analyzer import Analyzer
-from engine.audio import AudioDecodeError, read_windows
+from engine.audio import AudioDecodeError, decode_mono, read_windows, window_starts
 from engine.keys import key_from_index, mirex_key_score
 from engine.model_folder import load_model
 from training.corpora.manifest import read_manifest
@@ -32,15 +38,56 @@ def relative_minor_share(pairs: list) -> float:
     return len(misses) / max(1, len(majors))
 
 
+def product_windows(samples: np.ndarray, rate: int, window_samples: int, count: int) -> np.ndarray:
+    """The windows the product's reader would take from in-memory audio (its ``window_starts``)."""
+    starts = window_starts(samples.size / rate, window_samples / rate, count)
+    cuts = [samples[int(round(start * rate)):][:window_samples] for start in starts]
+    return np.stack([np.pad(cut, (0, window_samples - cut.size)) for cut in cuts]).astype(np.float32)
+
+
+def transposition_consistency(analyzer: Analyzer, manifest: Path, split: str, counts: list[int]) -> dict:
+    import random
+
+    from training.evaluation.corruptions import pitch_shift_by_resampling
+    from training.evaluation.evaluate import KEY_EXCERPT_SECONDS, SHIFTS_PER_TRACK, TRANSPOSITION_SHIFTS
+
+    rate, size = analyzer.sample_rate, analyzer.window_samples
+    draw = random.Random(0)
+    hits: dict[int, list[bool]] = {count: [] for count in counts}
+    for record in read_manifest(manifest):
+        if record.get("split") != split:
+            continue
+        try:
+            audio = decode_mono(_located(Path(record["path"]), manifest), rate, 0.0, KEY_EXCERPT_SECONDS)
+        except AudioDecodeError:
+            continue
+        shifts = draw.sample(TRANSPOSITION_SHIFTS, SHIFTS_PER_TRACK)
+        for count in counts:
+            base = key_from_index(int(np.argmax(analyzer.analyze_windows(product_windows(audio, rate, size, count)).key_probs)))
+            for shift in shifts:
+                shifted = pitch_shift_by_resampling(audio, rate, shift)
+                moved = key_from_index(int(np.argmax(
+                    analyzer.analyze_windows(product_windows(shifted, rate, size, count)).key_probs)))
+                hits[count].append(moved == base.transposed(shift))
+    return {str(count): {"consistency": float(np.mean(values)), "pairs": len(values)} for count, values in hits.items()}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", type=Path, required=True)
-    parser.add_argument("--manifest", type=Path, action="append", required=True)
+    parser.add_argument("--manifest", type=Path, action="append", default=[])
     parser.add_argument("--split", default="val")
     parser.add_argument("--windows", type=int, nargs="+", default=[6, 16])
+    parser.add_argument("--soundtracks", type=Path, help="game-music manifest: measure transposition consistency")
     parser.add_argument("--out", type=Path)
     arguments = parser.parse_args()
     analyzer = Analyzer(load_model(arguments.model))
+    if arguments.soundtracks:
+        result = transposition_consistency(analyzer, arguments.soundtracks, arguments.split, arguments.windows)
+        print(json.dumps(result))
+        if arguments.out:
+            arguments.out.write_text(json.dumps(result, indent=1))
+        return
     rows: dict[str, dict] = {}
     for count in arguments.windows:
         by_source: dict[str, list] = {}
