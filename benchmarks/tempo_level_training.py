@@ -23,6 +23,7 @@ import json
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -96,16 +97,24 @@ def _fixed_length(correlation: np.ndarray) -> np.ndarray:
     return kept
 
 
-def stretched(clips: list[tuple[str, float, np.ndarray]]) -> list[tuple[str, float, np.ndarray]]:
-    """Each clip and ``STRETCHES_PER_CLIP`` copies at tempi f times its own (f drawn in ``STRETCH_FACTORS``)."""
+def stretched(clips: list[tuple[str, float, Any]]) -> list[tuple[str, float, Any]]:
+    """Each clip and ``STRETCHES_PER_CLIP`` copies at tempi f times its own (f drawn in ``STRETCH_FACTORS``). A
+    clip's correlation may also be a dict of several envelopes' correlations: each is stretched by the same f."""
     draw = np.random.default_rng(SEED)
     copies = list(clips)
     for split, bpm, correlation in clips:
-        lags = np.arange(correlation.size, dtype=np.float64)
         for factor in draw.uniform(*STRETCH_FACTORS, size=STRETCHES_PER_CLIP):
             if STRETCHED_BPM[0] <= bpm * factor <= STRETCHED_BPM[1]:
-                copies.append((split, bpm * factor, np.interp(lags * factor, lags, correlation, right=0.0)))
+                copy = ({name: _stretched_correlation(c, factor) for name, c in correlation.items()}
+                        if isinstance(correlation, dict) else _stretched_correlation(correlation, factor))
+                copies.append((split, bpm * factor, copy))
     return copies
+
+
+def _stretched_correlation(correlation: np.ndarray, factor: float) -> np.ndarray:
+    """The autocorrelation of the envelope played ``factor`` times faster: c(factor * lag)."""
+    lags = np.arange(correlation.size, dtype=np.float64)
+    return np.interp(lags * factor, lags, correlation, right=0.0)
 
 
 def candidate_set(correlation: np.ndarray, bpm: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -376,8 +376,14 @@ def _windows_from_whole(path, audio, sample_rate, window_samples, max_windows, s
         missing = stated - decoded_seconds
         if missing > TRUNCATION_TOLERANCE_SECONDS and decoded_seconds < TRUNCATION_MIN_SHARE * stated:
             raise AudioDecodeError(path, f"truncated: decodes to {decoded_seconds:.1f} s of a stated {stated:.1f} s")
-    window_seconds = window_samples / sample_rate
-    starts = window_starts(decoded_seconds, window_seconds, max_windows)
+    windows, starts = cut_windows(audio, sample_rate, window_samples, max_windows)
+    return AudioWindows(windows, sample_rate, decoded_seconds, starts, audio if analysed_whole else None, audio)
+
+
+def cut_windows(audio: np.ndarray, sample_rate: int, window_samples: int, max_windows: int) -> tuple[np.ndarray, list[float]]:
+    """(windows (count, window_samples) float32, their starts in seconds) cut from decoded mono ``audio`` where
+    ``window_starts`` places them; a window running past the end is zero-padded."""
+    starts = window_starts(audio.size / sample_rate, window_samples / sample_rate, max_windows)
     windows = []
     for start in starts:
         offset = int(round(start * sample_rate))
@@ -385,8 +391,7 @@ def _windows_from_whole(path, audio, sample_rate, window_samples, max_windows, s
         if piece.size < window_samples:
             piece = np.pad(piece, (0, window_samples - piece.size))
         windows.append(piece)
-    return AudioWindows(np.stack(windows).astype(np.float32, copy=False), sample_rate, decoded_seconds, starts,
-                        audio if analysed_whole else None, audio)
+    return np.stack(windows).astype(np.float32, copy=False), starts
 
 
 def read_spans(path: Path | str, sample_rate: int, start_seconds: list[float], span_samples: int) -> list[np.ndarray]:

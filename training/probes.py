@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from engine.audio import window_starts
+from engine.audio import cut_windows
 from engine.keys import KEY_CLASS_COUNT, KEY_CLASS_NAMES
 from engine.networks import ClassifierHead
 from training.checkpoints import load_encoder
@@ -76,13 +76,7 @@ class TrackEmbeddings:
 
 def track_chunks(samples: np.ndarray, sample_rate: int, window_samples: int, max_chunks: int) -> np.ndarray:
     """Up to ``max_chunks`` windows spread over a decoded track (int16 or float), float32 (chunks, window)."""
-    duration = samples.shape[0] / sample_rate
-    starts = window_starts(duration, window_samples / sample_rate, max_chunks)
-    chunks = np.zeros((len(starts), window_samples), dtype=np.float32)
-    for row, start in enumerate(starts):
-        offset = int(round(start * sample_rate))
-        piece = samples[offset : offset + window_samples]
-        chunks[row, : piece.shape[0]] = piece
+    chunks = cut_windows(samples, sample_rate, window_samples, max_chunks)[0]
     return chunks / INT16_SCALE if samples.dtype == np.int16 else chunks
 
 

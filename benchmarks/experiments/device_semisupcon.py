@@ -55,14 +55,19 @@ def write_config(source: str, name: str, steps: int, init_from: str | None, fold
     return path
 
 
-def train(command: str, config: Path, log: Path) -> float:
+def engine_train(arguments: list[str], log: Path) -> float:
+    """Run ``engine train ARGUMENTS`` with its output appended to ``log``; its wall seconds."""
     started = time.monotonic()
     with open(log, "a", encoding="utf-8") as handle:
-        handle.write(f"\n=== engine train {command} --config {config}\n")
+        handle.write(f"\n=== engine train {' '.join(arguments)}\n")
         handle.flush()
-        subprocess.run([sys.executable, "-m", "engine.cli", "train", command, "--config", str(config), "--fresh"],
-                       check=True, stdout=handle, stderr=subprocess.STDOUT)
+        subprocess.run([sys.executable, "-m", "engine.cli", "train", *arguments], check=True, stdout=handle,
+                       stderr=subprocess.STDOUT)
     return time.monotonic() - started
+
+
+def train(command: str, config: Path, log: Path) -> float:
+    return engine_train([command, "--config", str(config), "--fresh"], log)
 
 
 def throughput(run: Path) -> float:
@@ -117,9 +122,8 @@ def main(argv: list[str] | None = None) -> int:
         keypath = write_config("default_model_v4_keypath.toml", f"{arm}_keypath", keypath_steps,
                                f"data/runs/{arm}_trunk", folder, *sizes)
         plan[f"{arm}_keypath_seconds"] = round(train("finetune", keypath, log), 1)
-        subprocess.run([sys.executable, "-m", "engine.cli", "train", "export", f"data/runs/{arm}_keypath",
-                        "--out", f"data/models/gpu_{arm}", "--name", f"gpu-{arm.replace('_', '-')}"],
-                       check=True, stdout=open(log, "a"), stderr=subprocess.STDOUT)
+        engine_train(["export", f"data/runs/{arm}_keypath", "--out", f"data/models/gpu_{arm}",
+                      "--name", f"gpu-{arm.replace('_', '-')}"], log)
         (args.out / "plan.json").write_text(json.dumps(plan, indent=2))
     plan["total_seconds"] = round(time.time() - launched, 1)
     (args.out / "plan.json").write_text(json.dumps(plan, indent=2))

@@ -25,24 +25,17 @@ import numpy as np
 from benchmarks.experiments.key_fusion import reference_key
 from benchmarks.experiments.stored_vector_retrieval import _located
 from engine.analyzer import Analyzer
-from engine.audio import AudioDecodeError, decode_mono, read_windows, window_starts
+from engine.audio import AudioDecodeError, cut_windows, decode_mono, read_windows
 from engine.keys import key_from_index, mirex_key_score
 from engine.model_folder import load_model
 from training.corpora.manifest import read_manifest
+from training.evaluation.key_breakdown import key_relation
 
 
 def relative_minor_share(pairs: list) -> float:
-    """Of the major references, the share estimated as their relative minor (tonic 9 semitones up, minor)."""
+    """Of the major references, the share estimated as their relative minor."""
     majors = [(e, r) for e, r in pairs if r.mode == "major"]
-    misses = [e for e, r in majors if e.mode == "minor" and e.pitch_class == (r.pitch_class + 9) % 12]
-    return len(misses) / max(1, len(majors))
-
-
-def product_windows(samples: np.ndarray, rate: int, window_samples: int, count: int) -> np.ndarray:
-    """The windows the product's reader would take from in-memory audio (its ``window_starts``)."""
-    starts = window_starts(samples.size / rate, window_samples / rate, count)
-    cuts = [samples[int(round(start * rate)):][:window_samples] for start in starts]
-    return np.stack([np.pad(cut, (0, window_samples - cut.size)) for cut in cuts]).astype(np.float32)
+    return sum(key_relation(e, r) == "relative" for e, r in majors) / max(1, len(majors))
 
 
 def transposition_consistency(analyzer: Analyzer, manifest: Path, split: str, counts: list[int]) -> dict:
@@ -63,11 +56,11 @@ def transposition_consistency(analyzer: Analyzer, manifest: Path, split: str, co
             continue
         shifts = draw.sample(TRANSPOSITION_SHIFTS, SHIFTS_PER_TRACK)
         for count in counts:
-            base = key_from_index(int(np.argmax(analyzer.analyze_windows(product_windows(audio, rate, size, count)).key_probs)))
+            base = key_from_index(int(np.argmax(analyzer.analyze_windows(cut_windows(audio, rate, size, count)[0]).key_probs)))
             for shift in shifts:
                 shifted = pitch_shift_by_resampling(audio, rate, shift)
                 moved = key_from_index(int(np.argmax(
-                    analyzer.analyze_windows(product_windows(shifted, rate, size, count)).key_probs)))
+                    analyzer.analyze_windows(cut_windows(shifted, rate, size, count)[0]).key_probs)))
                 hits[count].append(moved == base.transposed(shift))
     return {str(count): {"consistency": float(np.mean(values)), "pairs": len(values)} for count, values in hits.items()}
 
@@ -96,9 +89,8 @@ def main() -> None:
                 reference = reference_key(record)
                 if record.get("split") != arguments.split or reference is None:
                     continue
-                path = record["path"] if Path(record["path"]).is_absolute() else manifest.parent / record["relative_path"]
                 try:
-                    windows = read_windows(path, analyzer.sample_rate, analyzer.window_samples, count).windows
+                    windows = read_windows(_located(Path(record["path"]), manifest), analyzer.sample_rate, analyzer.window_samples, count).windows
                 except AudioDecodeError:
                     continue
                 probabilities = analyzer.analyze_windows(windows).key_probs

@@ -25,7 +25,7 @@ import numpy as np
 
 from benchmarks.experiments.tempo_onset_variants import decoded_clips, scores
 from benchmarks.tempo_level_training import (
-    HIDDEN_SIZES, SEED, STRETCH_FACTORS, STRETCHED_BPM, STRETCHES_PER_CLIP, WEIGHT_DECAYS, _fixed_length, fit,
+    HIDDEN_SIZES, WEIGHT_DECAYS, _fixed_length, fit, stretched,
 )
 from engine import tempo
 from engine.tempo_audio import TEMPO_SAMPLE_RATE
@@ -47,20 +47,6 @@ def correlations_of(audio: np.ndarray) -> dict[str, np.ndarray]:
                     for name, (bands, low, high) in ENVELOPES.items()})
     return {name: _fixed_length(tempo.autocorrelation(tempo.band_onsets(power, starts)))
             for name, starts in layouts.items()}
-
-
-def stretched_all(clips: list) -> list:
-    """Each (split, bpm, correlations) and ``STRETCHES_PER_CLIP`` copies at f times its tempo, every envelope's
-    autocorrelation resampled by the same f (the draw of ``tempo_level_training.stretched``)."""
-    draw = np.random.default_rng(SEED)
-    copies = list(clips)
-    for split, bpm, correlations in clips:
-        for factor in draw.uniform(*STRETCH_FACTORS, size=STRETCHES_PER_CLIP):
-            if STRETCHED_BPM[0] <= bpm * factor <= STRETCHED_BPM[1]:
-                copies.append((split, bpm * factor, {
-                    name: np.interp(np.arange(c.size) * factor, np.arange(c.size), c, right=0.0)
-                    for name, c in correlations.items()}))
-    return copies
 
 
 def features_of(correlations: dict[str, np.ndarray], extra: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
@@ -108,7 +94,7 @@ def main() -> None:
     decoded = decoded_clips(options.manifest)
     clips = [(split, bpm, drums, correlations_of(audio)) for split, bpm, drums, audio in decoded]
     del decoded
-    train = stretched_all([(split, bpm, c) for split, bpm, _, c in clips if split == "train"])
+    train = stretched([(split, bpm, c) for split, bpm, _, c in clips if split == "train"])
     val = [(bpm, drums, c) for split, bpm, drums, c in clips if split == "val"]
     print(json.dumps({"train_clips": sum(c[0] == "train" for c in clips), "val_clips": len(val)}), flush=True)
     options.out_dir.mkdir(parents=True, exist_ok=True)

@@ -31,6 +31,7 @@ from engine.tempo_audio import TEMPO_SAMPLE_RATE
 from engine.tempo_level import LevelScorer
 from training.evaluation.tempo_eval import tempo_accuracy
 
+
 def decoded_clips(manifest: Path) -> list[tuple[str, float, bool, np.ndarray]]:
     """(split, tempo, has drums, middle-30 s audio) of every decodable train/val record with a tempo."""
     clips = []
