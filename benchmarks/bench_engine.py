@@ -75,17 +75,18 @@ def bench_decode(jobs: list[DecodeJob], workers: int) -> tuple[float, float, lis
 
 
 def bench_embed(analyzer, outcomes: list) -> tuple[float, float, float]:
-    """(wall seconds, CPU seconds) to embed the windows of a sample of tracks on one torch thread (as indexing
-    with one decode worker on 2 cores does), and their audio duration."""
+    """(wall seconds, CPU seconds) to analyse the windows (and the further key windows) of a sample of tracks on one
+    torch thread (as indexing with one decode worker on 2 cores does), and their audio duration."""
     import torch
 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     sample = [outcome for outcome in outcomes if outcome.windows is not None][:EMBED_SAMPLE_TRACKS]
-    analyzer.analyze_tracks([sample[0].windows])  # warm-up
+    analyzer.analyze_tracks([sample[0].windows], [sample[0].key_windows])  # warm-up
     started, cpu_started = time.monotonic(), time.process_time()
     for start in range(0, len(sample), 8):
-        analyzer.analyze_tracks([outcome.windows for outcome in sample[start : start + 8]])
+        batch = sample[start : start + 8]
+        analyzer.analyze_tracks([outcome.windows for outcome in batch], [outcome.key_windows for outcome in batch])
     wall, cpu = time.monotonic() - started, time.process_time() - cpu_started
     torch.set_num_threads(threads)
     return wall, cpu, sum(outcome.duration_seconds for outcome in sample)
@@ -136,6 +137,7 @@ def run_index(options) -> dict:
     jobs = jobs_for(model, options.max_windows)
     decode_seconds, decode_cpu_seconds, outcomes = bench_decode(jobs, options.workers)
     audio_seconds = sum(outcome.duration_seconds for outcome in outcomes)
+    key_windows = [len(outcome.key_windows) for outcome in outcomes if outcome.key_windows is not None]
     analyzer = Analyzer(model, options.max_windows, options.batch_windows)
     embed_seconds, embed_cpu_seconds, embed_audio = bench_embed(analyzer, outcomes)
     del outcomes
@@ -148,6 +150,7 @@ def run_index(options) -> dict:
     results = {
         "tracks": len(jobs), "audio_hours": round(audio_seconds / 3600, 2), "workers": options.workers,
         "max_windows": options.max_windows, "batch_windows": options.batch_windows,
+        "key_windows_per_track": round(float(np.mean(key_windows)), 2) if key_windows else 0.0,
         "decode_seconds": round(decode_seconds, 2), "decode_realtime": round(audio_seconds / decode_seconds),
         "decode_cpu_seconds_per_track": round(decode_cpu_seconds / len(jobs), 4),
         "embed_seconds_per_track": round(embed_seconds / EMBED_SAMPLE_TRACKS, 4),

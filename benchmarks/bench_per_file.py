@@ -74,11 +74,12 @@ def stage_seconds(folder: Path, model_dir: Path, files: int) -> dict[str, float]
     import torch
 
     from engine.analyzer import Analyzer
-    from engine.audio import read_windows
-    from engine.landmark_audio import track_landmarks
+    from engine.audio import AudioDecodeError, read_windows
+    from engine.key_audio import extra_key_windows
+    from engine.landmark_audio import landmark_spans, track_landmarks
     from engine.metadata import read_metadata
     from engine.model_folder import load_model
-    from engine.tempo_audio import track_tempo
+    from engine.tempo_audio import tempo_span, track_tempo
 
     torch.set_num_threads(1)
     analyzer = Analyzer(load_model(model_dir))
@@ -86,25 +87,33 @@ def stage_seconds(folder: Path, model_dir: Path, files: int) -> dict[str, float]
     per_batch = max(1, analyzer.batch_windows // analyzer.max_windows)  # tracks per inference batch
     least: dict[str, float] = {}
     for _ in range(STAGE_PASSES):
-        spent = dict.fromkeys(("decode the windows", "landmarks", "tempo", "tags", "inference"), 0.0)
-        decoded = []
+        spent = dict.fromkeys(("decode the windows", "landmarks", "tempo", "key windows", "tags", "inference"), 0.0)
+        decoded, key_windows = [], []
         for path in paths:
             started = time.thread_time()
             audio = read_windows(path, analyzer.sample_rate, analyzer.window_samples, analyzer.max_windows)
             decoded_at = time.thread_time()
-            track_landmarks(path, audio)
+            spans = landmark_spans(path, audio) if audio.whole is None else None
+            track_landmarks(path, audio, spans)
             hashed_at = time.thread_time()
-            track_tempo(path, audio)
+            try:
+                middle = tempo_span(path, audio)
+            except AudioDecodeError:
+                middle = None
+            track_tempo(path, audio, middle)
             tempo_at = time.thread_time()
+            key_windows.append(extra_key_windows(audio, spans, middle))
+            cut_at = time.thread_time()
             read_metadata(str(path))
             spent["decode the windows"] += decoded_at - started
             spent["landmarks"] += hashed_at - decoded_at
             spent["tempo"] += tempo_at - hashed_at
-            spent["tags"] += time.thread_time() - tempo_at
+            spent["key windows"] += cut_at - tempo_at
+            spent["tags"] += time.thread_time() - cut_at
             decoded.append(audio.windows)
         started = time.thread_time()
         for first in range(0, len(decoded), per_batch):
-            analyzer.analyze_tracks(decoded[first : first + per_batch])
+            analyzer.analyze_tracks(decoded[first : first + per_batch], key_windows[first : first + per_batch])
         spent["inference"] = time.thread_time() - started
         least = {stage: min(least.get(stage, seconds), seconds) for stage, seconds in spent.items()}
     return {stage: seconds / max(len(paths), 1) for stage, seconds in least.items()}

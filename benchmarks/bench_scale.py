@@ -149,7 +149,7 @@ def seed(library: Path, database: Path, model_dir: Path) -> None:
             job = DecodeJob(found.path, found.size, found.mtime_ns, "", None, model.config.sample_rate,
                             model.config.window_samples, analyzer.max_windows)
             outcome = decode_job(job)
-            by_clip[_clip_of(found.path)] = (outcome, analyzer.analyze_tracks([outcome.windows])[0])
+            by_clip[_clip_of(found.path)] = (outcome, analyzer.analyze_tracks([outcome.windows], [outcome.key_windows])[0])
         batch = []
         for found in files:
             outcome, analysis = by_clip[_clip_of(found.path)]

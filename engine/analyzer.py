@@ -19,6 +19,7 @@ from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval, fuse_linear_bn_eval
 
 from engine.audio import read_windows
+from engine.key_audio import file_key_windows
 from engine.model_folder import LoadedModel
 from engine.networks import LogFrequencySpectrogram
 from engine.track_analysis import (  # noqa: F401 (re-exported: the analyzer's results and defaults)
@@ -119,31 +120,44 @@ class Analyzer:
     def window_samples(self) -> int:
         return self.model.config.window_samples
 
-    def analyze_tracks(self, windows_per_track: list[np.ndarray]) -> list[TrackAnalysis]:
-        """Each item (windows, samples) float32 → one ``TrackAnalysis``; batched across tracks."""
+    def analyze_tracks(self, windows_per_track: list[np.ndarray],
+                       key_windows_per_track: list[np.ndarray | None] | None = None) -> list[TrackAnalysis]:
+        """Each item (windows, samples) float32 → one ``TrackAnalysis``; batched across tracks. The key is averaged
+        over each track's windows and its ``key_windows_per_track`` item too (the further windows only the key
+        reads: ``engine.key_audio``); the embedding and tags over its windows alone."""
         if not windows_per_track:
             return []
-        counts = [len(windows) for windows in windows_per_track]
-        stacked = np.concatenate(windows_per_track, axis=0)
-        outputs = self.run_windows(stacked)
+        extras = key_windows_per_track or [None] * len(windows_per_track)
+        parts = []
+        for windows, extra in zip(windows_per_track, extras):
+            parts.append(windows)
+            if extra is not None and len(extra):
+                parts.append(extra)
+        outputs = self.run_windows(np.concatenate(parts, axis=0))
         analyses = []
         start = 0
-        for count in counts:
+        for windows, extra in zip(windows_per_track, extras):
+            count = len(windows)
+            key_count = count + (0 if extra is None else len(extra))
             part = {name: values[start : start + count] for name, values in outputs.items()}
-            start += count
+            if "key_probs" in outputs:
+                part["key_probs"] = outputs["key_probs"][start : start + key_count]
+            start += key_count
             analyses.append(self._summarise(part, count))
         return analyses
 
     def analyze_file(self, path: Path | str) -> TrackAnalysis:
         """Decode and analyse one file with the same windows as indexing (so a copy of an indexed track lands
-        on the same windows) on ``QUERY_INFERENCE_THREADS``; raises ``AudioDecodeError`` when it cannot be decoded."""
-        return self.analyze_windows(read_windows(path, self.sample_rate, self.window_samples, self.max_windows).windows)
+        on the same windows, and its key on the same key windows) on ``QUERY_INFERENCE_THREADS``; raises
+        ``AudioDecodeError`` when it cannot be decoded."""
+        audio = read_windows(path, self.sample_rate, self.window_samples, self.max_windows)
+        return self.analyze_windows(audio.windows, file_key_windows(path, audio))
 
-    def analyze_windows(self, windows: np.ndarray) -> TrackAnalysis:
-        """One file's decoded windows (count, samples) → its analysis, on ``QUERY_INFERENCE_THREADS`` (a query
-        that decoded its file for more than the embedding: ``engine.search``)."""
+    def analyze_windows(self, windows: np.ndarray, key_windows: np.ndarray | None = None) -> TrackAnalysis:
+        """One file's decoded windows (count, samples), and the further windows its key reads, → its analysis, on
+        ``QUERY_INFERENCE_THREADS`` (a query that decoded its file for more than the embedding: ``engine.search``)."""
         with torch_threads(QUERY_INFERENCE_THREADS):
-            return self.analyze_tracks([windows])[0]
+            return self.analyze_tracks([windows], [key_windows])[0]
 
     def run_windows(self, windows: np.ndarray) -> dict[str, np.ndarray]:
         """Forward ``windows`` (N, samples) in chunks → per-window embeddings, key and tag probabilities."""

@@ -11,12 +11,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from engine.audio import AudioDecodeError, probe, read_windows
-from engine.landmark_audio import track_landmarks
+from engine.key_audio import extra_key_windows
+from engine.landmark_audio import landmark_spans, track_landmarks
 from engine.landmarks import Landmarks
 from engine.lazy_modules import lazy_module
 from engine.metadata import TrackMetadata, read_metadata
 from engine.tempo import TempoEstimate
-from engine.tempo_audio import track_tempo
+from engine.tempo_audio import tempo_span, track_tempo
 
 av = lazy_module("av")
 
@@ -39,8 +40,8 @@ class DecodeJob:
 
 @dataclass
 class DecodeOutcome:
-    """``windows`` (count, window_samples) float32, the track's landmarks and tempo (None when its audio gives
-    none) when decoding worked, else ``reason``."""
+    """``windows`` (count, window_samples) float32, the further windows only the key reads (``key_audio``), the
+    track's landmarks and tempo (None when its audio gives none) when decoding worked, else ``reason``."""
 
     job: DecodeJob
     windows: np.ndarray | None
@@ -49,6 +50,7 @@ class DecodeOutcome:
     reason: str | None = None
     landmarks: Landmarks | None = None
     tempo: TempoEstimate | None = None
+    key_windows: np.ndarray | None = None
 
 
 def decode_job(job: DecodeJob) -> DecodeOutcome:
@@ -59,8 +61,14 @@ def decode_job(job: DecodeJob) -> DecodeOutcome:
         return DecodeOutcome(job, None, None, 0.0, error.reason)
     except (av.error.FFmpegError, OSError, ValueError, MemoryError) as error:
         return DecodeOutcome(job, None, None, 0.0, f"decoding failed ({type(error).__name__}: {error})"[:300])
-    found_landmarks = track_landmarks(job.path, audio)
-    tempo = track_tempo(job.path, audio)
+    spans = landmark_spans(job.path, audio) if audio.whole is None else None
+    found_landmarks = track_landmarks(job.path, audio, spans)
+    try:
+        middle = tempo_span(job.path, audio)
+    except AudioDecodeError:
+        middle = None
+    tempo = track_tempo(job.path, audio, middle) if middle is not None else None
+    key_windows = extra_key_windows(audio, spans, middle)
     metadata = read_metadata(job.path)
     if metadata.codec is None or metadata.duration is None or metadata.bitrate is None:
         try:
@@ -72,7 +80,7 @@ def decode_job(job: DecodeJob) -> DecodeOutcome:
         except AudioDecodeError:
             metadata.duration = metadata.duration or audio.duration_seconds
     return DecodeOutcome(job, audio.windows, metadata, audio.duration_seconds, landmarks=found_landmarks,
-                         tempo=tempo)
+                         tempo=tempo, key_windows=key_windows)
 
 
 def ignore_interrupts() -> None:

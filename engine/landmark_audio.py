@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+
 from engine.audio import AudioDecodeError, AudioWindows, read_spans, read_windows
 from engine.landmarks import Landmarks, landmarks, span_starts
 
@@ -20,22 +22,36 @@ COVERAGE_SLACK_SECONDS = 1.5  # seek precision and the peaks lost at a span's ed
 QUERY_WHOLE_SECONDS = 120.0  # query files up to this long are hashed whole (2 min: ~0.25 s of decoding and hashing)
 
 
-def track_landmarks(path: Path | str, audio: AudioWindows) -> Landmarks:
-    """Landmarks of a library track from its decoded ``audio`` windows and the extra spans they need.
-    Extra spans that fail to decode are left out: the windows decoded, so the track is still usable."""
+def track_landmarks(path: Path | str, audio: AudioWindows, spans: dict[float, np.ndarray] | None = None) -> Landmarks:
+    """Landmarks of a library track from its decoded ``audio`` windows and the extra spans they need (``spans``
+    when the caller has decoded them already: ``landmark_spans``)."""
     rate = audio.sample_rate
     if audio.whole is not None:
         return landmarks(audio.whole, rate)
+    spans = landmark_spans(path, audio) if spans is None else spans
+    return Landmarks.concatenate([landmarks(spans[start], rate, start) for start in sorted(spans)])
+
+
+def landmark_spans(path: Path | str, audio: AudioWindows) -> dict[float, np.ndarray]:
+    """The spans a library track's landmarks are hashed from, by start in seconds: its analysis windows and just
+    enough extra spans, decoded now by seeking (the key reads them too: ``key_audio``). Extra spans that fail to
+    decode are left out: the windows decoded, so the track is still usable."""
+    rate = audio.sample_rate
     span_samples = audio.windows.shape[1]
-    starts = span_starts(audio.duration_seconds, span_samples / rate, audio.start_seconds,
-                         COVERED_EXCERPT_SECONDS, COVERAGE_SLACK_SECONDS)
+    starts = track_span_starts(audio)
     spans = dict(zip(audio.start_seconds, audio.windows))
     extra_starts = [start for start in starts if start not in spans]
     try:
         spans.update(zip(extra_starts, read_spans(path, rate, extra_starts, span_samples)) if extra_starts else ())
     except AudioDecodeError:
         pass  # the windows decoded: hash those
-    return Landmarks.concatenate([landmarks(spans[start], rate, start) for start in starts if start in spans])
+    return {start: spans[start] for start in starts if start in spans}
+
+
+def track_span_starts(audio: AudioWindows) -> list[float]:
+    """Starts in seconds of the spans ``landmark_spans`` hashes: the analysis windows' and the extra spans'."""
+    return span_starts(audio.duration_seconds, audio.windows.shape[1] / audio.sample_rate, audio.start_seconds,
+                       COVERED_EXCERPT_SECONDS, COVERAGE_SLACK_SECONDS)
 
 
 def read_query_audio(path: Path | str, sample_rate: int, window_samples: int, max_windows: int) -> AudioWindows:

@@ -52,8 +52,18 @@ def _exclusion_table(_connection: Connection) -> None:
     removed by an older version came back with the next scan, as it did then)."""
 
 
+def _add_key_version(connection: Connection) -> None:
+    """7: ``analyses.key_version``. The keys stored before were read from the analysis windows alone (version 1),
+    so the next ``engine index`` analyses their tracks once more (as after a model change) and their keys hear more
+    of each track (``engine.key_audio``)."""
+    if "key_version" not in {column["name"] for column in inspect(connection).get_columns("analyses")}:
+        connection.execute(text("ALTER TABLE analyses ADD COLUMN key_version INTEGER"))
+    connection.execute(update(analyses).values(key_version=1))
+
+
 UPGRADES: dict[int, Callable[[Connection], None]] = {  # version → step
     2: _add_top_tag_index, 3: _landmarks_table, 4: _add_tempo_columns, 5: _crate_tables, 6: _exclusion_table,
+    7: _add_key_version,
 }
 
 

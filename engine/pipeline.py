@@ -171,7 +171,8 @@ class AnalysisPipeline:
                 self._tracks_now_broken.append(job.track_id)
         else:
             self._decoded.append(outcome)
-            self._decoded_windows += len(outcome.windows)
+            extra = 0 if outcome.key_windows is None else len(outcome.key_windows)
+            self._decoded_windows += len(outcome.windows) + extra
             self._result.audio_seconds += outcome.duration_seconds
             if self._decoded_windows >= self.batch_windows or self._result.analysed == 0:
                 self._analyse_decoded()
@@ -187,7 +188,8 @@ class AnalysisPipeline:
         if self._analyzer is None:
             self._analyzer = self._analyzer_loading.result() if self._analyzer_loading else self._make_analyzer()
         with torch_threads(inference_thread_count(self.workers)):
-            analyses = self._analyzer.analyze_tracks([outcome.windows for outcome in self._decoded])
+            analyses = self._analyzer.analyze_tracks([outcome.windows for outcome in self._decoded],
+                                                     [outcome.key_windows for outcome in self._decoded])
         for outcome, analysis in zip(self._decoded, analyses):
             job = outcome.job
             self._to_write.append(

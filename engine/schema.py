@@ -11,8 +11,9 @@ from sqlalchemy import (
     Column, Float, ForeignKey, Index, Integer, LargeBinary, MetaData, String, Table, Text, UniqueConstraint,
 )
 
-SCHEMA_VERSION = 6  # 2: analyses.top_tag_index and the per-model sort indexes; 3: track_landmarks; 4: analyses' tempo
-# (bpm, bpm_confidence, tempo_version); 5: crates and crate_tracks; 6: excluded_files; see migrations.py
+SCHEMA_VERSION = 7  # 2: analyses.top_tag_index and the per-model sort indexes; 3: track_landmarks; 4: analyses' tempo
+# (bpm, bpm_confidence, tempo_version); 5: crates and crate_tracks; 6: excluded_files; 7: analyses.key_version;
+# see migrations.py
 
 metadata = MetaData()
 
@@ -98,6 +99,7 @@ analyses = Table(
     Column("bpm_confidence", Float),
     Column("tempo_version", Integer),  # engine.tempo.TEMPO_VERSION that estimated it (set even when it found none)
     Column("window_count", Integer, nullable=False),
+    Column("key_version", Integer),  # engine.track_analysis.KEY_WINDOWS_VERSION: which windows the key was read from
     Column("analyzed_at", Float, nullable=False),
     UniqueConstraint("track_id", "model_id", name="uq_analyses_track_model"),
     sqlite_autoincrement=True,

@@ -109,13 +109,14 @@ class Search:
             landmarks = self._store.landmarks_of(indexed.track_id)
         audio = None
         if analysis is None or landmarks is None:
-            audio = self._decode(query, path, model)
-            if landmarks is None:
-                from engine.landmark_audio import track_landmarks
+            from engine.landmark_audio import landmark_spans, track_landmarks
 
-                landmarks = track_landmarks(path, audio)
+            audio = self._decode(query, path, model)
+            spans = landmark_spans(path, audio) if audio.whole is None and audio.decoded is None else None
+            if landmarks is None:
+                landmarks = track_landmarks(path, audio, spans)
             if analysis is None:
-                analysis = self._analyse(audio, path, model)
+                analysis = self._analyse(audio, path, model, spans)
         return ResolvedQuery(query, indexed.track_id, path, analysis, landmarks, audio, indexed.current)
 
     @staticmethod
@@ -128,10 +129,13 @@ class Search:
         except AudioDecodeError as error:
             raise QueryError(query, error.reason) from None
 
-    def _analyse(self, audio: AudioWindows, path: str, model: ModelSpec) -> FileAnalysis:
+    def _analyse(self, audio: AudioWindows, path: str, model: ModelSpec, spans: dict | None) -> FileAnalysis:
+        """``spans``: the landmark spans the query decoded, which its key reads too (``engine.key_audio``)."""
         from engine.analyzer import Analyzer  # torch: only when a file is analysed
+        from engine.key_audio import file_key_windows
 
-        return file_analysis(path, Analyzer(self._model()).analyze_windows(audio.windows), model)
+        key_windows = file_key_windows(path, audio, spans)
+        return file_analysis(path, Analyzer(self._model()).analyze_windows(audio.windows, key_windows), model)
 
     def tempo(self, resolved: ResolvedQuery) -> TempoEstimate:
         """A file query's tempo: the stored estimate when it is indexed and unchanged, else estimated now, from

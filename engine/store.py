@@ -31,7 +31,7 @@ from engine.schema import (
     analyses, analysis_counts, crate_tracks, crates, excluded_files, folders, landmark_counts, models, problems,
     settings, track_landmarks, tracks,
 )
-from engine.track_analysis import TrackAnalysis, top_tag_index
+from engine.track_analysis import KEY_WINDOWS_VERSION, TrackAnalysis, top_tag_index
 
 if TYPE_CHECKING:  # imported where arrays are read or written: ``engine info`` / ``problems`` start without numpy
     import numpy as np
@@ -215,11 +215,11 @@ class Store:
             return np.fromiter(connection.execute(query).scalars(), dtype=np.int64)
 
     def finished_track_ids(self, model_id: str) -> set[int]:
-        """Tracks with an analysis by ``model_id`` with a tempo and landmarks of the current versions: nothing left
+        """Tracks with an analysis by ``model_id`` with a tempo, a key and landmarks of the current versions: nothing left
         to do."""
         query = select(analyses.c.track_id).join(track_landmarks, track_landmarks.c.track_id == analyses.c.track_id).where(
             analyses.c.model_id == model_id, track_landmarks.c.version == _landmark_version(),
-            analyses.c.tempo_version == _tempo_version())
+            analyses.c.tempo_version == _tempo_version(), analyses.c.key_version == KEY_WINDOWS_VERSION)
         with self.engine.connect() as connection:
             return set(connection.execute(query).scalars())
 
@@ -782,7 +782,7 @@ def _analysis_values(item: NewTrack, track_id: int, model_id: str, now: float) -
         "tag_probs": _blob(analysis.tag_probs), "top_tag_index": top_tag_index(analysis.tag_probs),
         "window_count": analysis.window_count, "analyzed_at": now,
         "bpm": item.tempo.bpm if item.tempo else None, "bpm_confidence": item.tempo.confidence if item.tempo else None,
-        "tempo_version": _tempo_version() if item.tempo_estimated else None,
+        "tempo_version": _tempo_version() if item.tempo_estimated else None, "key_version": KEY_WINDOWS_VERSION,
     }
 
 

@@ -7,6 +7,8 @@ other count) with the product's own reader and analyzer, per manifest and split:
         --manifest ../data/scores/manifest.jsonl --manifest ../data/generated/manifest.jsonl --split val \
         --windows 6 12 24
 (from the repository root). Reports MIREX, accuracy and the share of major pieces called their relative minor.
+``--windows product`` scores the key ``engine index`` stores (``Analyzer.analyze_file``: the 6 analysis windows and
+the further windows of ``engine.key_audio``).
 
 With ``--soundtracks DEBIAN_MANIFEST`` it measures instead, on that manifest's ``--split`` of game music, the
 transposition consistency of each window count as ``engine eval`` defines it (the first 60 s of a track and two
@@ -26,10 +28,15 @@ from benchmarks.experiments.key_fusion import reference_key
 from benchmarks.experiments.stored_vector_retrieval import _located
 from engine.analyzer import Analyzer
 from engine.audio import AudioDecodeError, cut_windows, decode_mono, read_windows
+from engine.key_audio import layout_from_samples
 from engine.keys import key_from_index, mirex_key_score
 from engine.model_folder import load_model
+from engine.track_analysis import DEFAULT_MAX_WINDOWS
 from training.corpora.manifest import read_manifest
 from training.evaluation.key_breakdown import key_relation
+
+
+PRODUCT = "product"
 
 
 def relative_minor_share(pairs: list) -> float:
@@ -38,13 +45,35 @@ def relative_minor_share(pairs: list) -> float:
     return sum(key_relation(e, r) == "relative" for e, r in majors) / max(1, len(majors))
 
 
-def transposition_consistency(analyzer: Analyzer, manifest: Path, split: str, counts: list[int]) -> dict:
+def array_key(analyzer: Analyzer, audio: np.ndarray, count: int | str):
+    """The key of decoded ``audio`` from ``count`` windows where the reader puts them, or (``"product"``) from the
+    windows ``engine index`` reads for a file that long (``engine.key_audio.layout_from_samples``)."""
+    rate, size = analyzer.sample_rate, analyzer.window_samples
+    if count == PRODUCT:
+        windows, extras = layout_from_samples(audio, rate, size, DEFAULT_MAX_WINDOWS)
+        probabilities = analyzer.analyze_windows(windows, extras).key_probs
+    else:
+        probabilities = analyzer.analyze_windows(cut_windows(audio, rate, size, count)[0]).key_probs
+    return key_from_index(int(np.argmax(probabilities)))
+
+
+def file_key_probabilities(analyzer: Analyzer, path: Path, count: int | str) -> np.ndarray:
+    if count == PRODUCT:
+        return analyzer.analyze_file(path).key_probs
+    return analyzer.analyze_windows(read_windows(path, analyzer.sample_rate, analyzer.window_samples, count).windows).key_probs
+
+
+def window_count(text: str) -> int | str:
+    return text if text == PRODUCT else int(text)
+
+
+def transposition_consistency(analyzer: Analyzer, manifest: Path, split: str, counts: list) -> dict:
     import random
 
     from training.evaluation.corruptions import pitch_shift_by_resampling
     from training.evaluation.evaluate import KEY_EXCERPT_SECONDS, SHIFTS_PER_TRACK, TRANSPOSITION_SHIFTS
 
-    rate, size = analyzer.sample_rate, analyzer.window_samples
+    rate = analyzer.sample_rate
     draw = random.Random(0)
     hits: dict[int, list[bool]] = {count: [] for count in counts}
     for record in read_manifest(manifest):
@@ -56,11 +85,9 @@ def transposition_consistency(analyzer: Analyzer, manifest: Path, split: str, co
             continue
         shifts = draw.sample(TRANSPOSITION_SHIFTS, SHIFTS_PER_TRACK)
         for count in counts:
-            base = key_from_index(int(np.argmax(analyzer.analyze_windows(cut_windows(audio, rate, size, count)[0]).key_probs)))
+            base = array_key(analyzer, audio, count)
             for shift in shifts:
-                shifted = pitch_shift_by_resampling(audio, rate, shift)
-                moved = key_from_index(int(np.argmax(
-                    analyzer.analyze_windows(cut_windows(shifted, rate, size, count)[0]).key_probs)))
+                moved = array_key(analyzer, pitch_shift_by_resampling(audio, rate, shift), count)
                 hits[count].append(moved == base.transposed(shift))
     return {str(count): {"consistency": float(np.mean(values)), "pairs": len(values)} for count, values in hits.items()}
 
@@ -70,7 +97,7 @@ def main() -> None:
     parser.add_argument("--model", type=Path, required=True)
     parser.add_argument("--manifest", type=Path, action="append", default=[])
     parser.add_argument("--split", default="val")
-    parser.add_argument("--windows", type=int, nargs="+", default=[6, 16])
+    parser.add_argument("--windows", type=window_count, nargs="+", default=[6, 16], help="counts, or 'product'")
     parser.add_argument("--soundtracks", type=Path, help="game-music manifest: measure transposition consistency")
     parser.add_argument("--out", type=Path)
     arguments = parser.parse_args()
@@ -90,10 +117,9 @@ def main() -> None:
                 if record.get("split") != arguments.split or reference is None:
                     continue
                 try:
-                    windows = read_windows(_located(Path(record["path"]), manifest), analyzer.sample_rate, analyzer.window_samples, count).windows
+                    probabilities = file_key_probabilities(analyzer, _located(Path(record["path"]), manifest), count)
                 except AudioDecodeError:
                     continue
-                probabilities = analyzer.analyze_windows(windows).key_probs
                 by_source.setdefault(manifest.parent.name, []).append(
                     (key_from_index(int(np.argmax(probabilities))), reference))
         by_source["all"] = [pair for pairs in by_source.values() for pair in pairs]

@@ -251,7 +251,7 @@ def test_a_version_5_library_gains_an_empty_exclusion_list(library, collection, 
         upgraded.remove_tracks([_id(upgraded, collection["copy"])])
         assert upgraded.index(workers=0).excluded == 1
     with sqlite3.connect(database) as connection:
-        assert connection.execute("SELECT value FROM settings WHERE name = 'schema_version'").fetchone() == ("6",)
+        assert connection.execute("SELECT value FROM settings WHERE name = 'schema_version'").fetchone() == (str(SCHEMA_VERSION),)
 
 
 def test_engine_excluded_and_restore_list_and_take_files_off_the_list(library, collection, capsys):

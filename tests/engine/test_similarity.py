@@ -65,10 +65,11 @@ def test_unknown_queries_raise_query_error(library, tmp_path):
 
 def test_analyze_file_gives_what_the_unfolded_network_gives_on_its_windows(library, model_dir, tmp_path):
     """Oracle: the model folder's own network (batch norms not folded) on the same windows: the normalised mean
-    embedding, the mean softmax for the key, the mean sigmoid for the tags."""
+    embedding, the mean sigmoid for the tags, and for the key the mean softmax over those windows and a window
+    centred in each gap between them (the file is decoded whole: engine.key_audio)."""
     import torch
 
-    from engine.audio import read_windows
+    from engine.audio import decode_mono, read_windows
     from engine.keys import Key
     from engine.model_folder import load_model
     from engine.track_analysis import DEFAULT_MAX_WINDOWS
@@ -76,11 +77,17 @@ def test_analyze_file_gives_what_the_unfolded_network_gives_on_its_windows(libra
     path = audio_factory.write_audio(audio_factory.chord_progression(Key(9, "minor"), 8.0, seed=5), tmp_path / "q.flac")
     analysis = library.analyze_file(path)
     loaded = load_model(model_dir)
-    windows = read_windows(path, loaded.config.sample_rate, loaded.config.window_samples, DEFAULT_MAX_WINDOWS).windows
+    rate, size = loaded.config.sample_rate, loaded.config.window_samples
+    read = read_windows(path, rate, size, DEFAULT_MAX_WINDOWS)
+    whole, starts = decode_mono(path, rate), sorted(read.start_seconds)
+    gap_offsets = [int(round(((left + right) * rate + size) / 2)) - size // 2 for left, right in zip(starts, starts[1:])]
+    assert len(gap_offsets) == 1  # 8 s holds two windows, 2.6 s apart
+    key_windows = np.concatenate([read.windows, np.stack([whole[offset : offset + size] for offset in gap_offsets])])
     with torch.no_grad():
-        outputs = loaded.network.eval()(torch.from_numpy(windows))
+        outputs = loaded.network.eval()(torch.from_numpy(read.windows))
+        key_logits = loaded.network(torch.from_numpy(key_windows))["key_logits"]
     mean_embedding = outputs["embeddings"].mean(dim=0).numpy()
-    key_probabilities = torch.softmax(outputs["key_logits"], dim=-1).mean(dim=0).numpy()
+    key_probabilities = torch.softmax(key_logits, dim=-1).mean(dim=0).numpy()
     tag_probabilities = torch.sigmoid(outputs["tag_logits"]).mean(dim=0).numpy()
     assert analysis.embedding.dtype == np.float32
     np.testing.assert_allclose(analysis.embedding, mean_embedding / np.linalg.norm(mean_embedding), atol=ORACLE_TOLERANCE)

@@ -21,7 +21,7 @@ from training.evaluation.evaluate import EvaluationSettings, _essentia_key_funct
 from training.evaluation.metrics import key_metrics
 from training.evaluation.model_inference import run_model
 from training.evaluation.per_item import PER_ITEM, mirex_per_item
-from training.evaluation.report import _percent
+from training.evaluation.report import KEY_WINDOWS_NOTE, _percent
 
 RELATIONS = ("exact", "fifth", "relative", "parallel", "other")
 KeyMethod = Callable[[np.ndarray, int], Key]
@@ -121,7 +121,7 @@ def evaluate_tonal_test(records: list[dict[str, Any]], loaded, settings: Evaluat
 def tonal_test_markdown(result: dict[str, Any]) -> list[str]:
     """The report's section: every method and condition with its error kinds, then the clean split by mode."""
     lines = ["", f"## Key on the independent tonal test set ({result['pieces']} pieces, {result['hours']} h, "
-             f"{', '.join(result['soundfont'])})", "",
+             f"{', '.join(result['soundfont'])})", "", KEY_WINDOWS_NOTE, "",
              "| method | condition | accuracy % | MIREX % | exact % | fifth % | relative % | parallel % | other % |",
              "|---|---|---|---|---|---|---|---|---|"]
     for method, conditions in result["key"].items():

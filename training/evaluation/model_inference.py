@@ -1,5 +1,7 @@
 """Run a model folder on in-memory audio: whole-track embedding = mean of its window embeddings
-(L2-normalised), key = argmax of the window-averaged key probabilities, tags = averaged sigmoids."""
+(L2-normalised), tags = averaged sigmoids, over up to ``MAX_WINDOWS`` evenly spaced windows; key = argmax of the
+key probabilities averaged over the windows ``engine index`` reads for its key (``engine.key_audio``), so the key
+scored is the key a user gets."""
 
 from __future__ import annotations
 
@@ -8,7 +10,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from engine.key_audio import layout_from_samples
 from engine.keys import Key, key_from_index
+from engine.track_analysis import DEFAULT_MAX_WINDOWS
 
 MAX_WINDOWS = 16
 
@@ -38,6 +42,16 @@ def run_model(loaded, samples: np.ndarray) -> ModelOutputs:
     embedding = (embedding / (embedding.norm() + 1e-12)).numpy()
     key = None
     if "key_logits" in outputs:
-        key = key_from_index(int(outputs["key_logits"].softmax(dim=-1).mean(dim=0).argmax()))
+        key = key_from_index(int(product_key_probabilities(loaded, samples).argmax()))
     tags = outputs["tag_logits"].sigmoid().mean(dim=0).numpy() if "tag_logits" in outputs else None
     return ModelOutputs(embedding, key, tags)
+
+
+def product_key_probabilities(loaded, samples: np.ndarray) -> np.ndarray:
+    """(24,) key probabilities as indexing computes them for a file holding ``samples``: the mean softmax over its
+    analysis windows and the further windows its key reads."""
+    config = loaded.config
+    windows, extras = layout_from_samples(samples, config.sample_rate, config.window_samples, DEFAULT_MAX_WINDOWS)
+    with torch.no_grad():
+        logits = loaded.network(torch.from_numpy(np.concatenate([windows, extras])))["key_logits"]
+    return logits.softmax(dim=-1).mean(dim=0).numpy()

@@ -26,11 +26,15 @@ def _difference(entry: dict[str, Any]) -> str:
     return "; ".join(parts)
 
 
+KEY_WINDOWS_NOTE = ("The model's key is read from the windows `engine index` reads for a file that long: its 6 analysis "
+                    "windows and the further windows of `engine.key_audio`, so it is the key a user gets.")
+
+
 def markdown_report(results: dict[str, Any]) -> str:
     lines = [f"# Evaluation: {results.get('model', 'baselines only')}", ""]
     renders = results.get("renders")
     if renders:
-        lines += [f"## Key on held-out renders ({renders['clips']} clips)", "",
+        lines += [f"## Key on held-out renders ({renders['clips']} clips)", "", KEY_WINDOWS_NOTE, "",
                   "| method | condition | accuracy % | MIREX % | held-out sound font acc % | seen sound fonts acc % |",
                   "|---|---|---|---|---|---|"]
         for method, conditions in renders["key"].items():

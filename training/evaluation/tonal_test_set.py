@@ -102,7 +102,7 @@ def build_tonal_test_set(out: Path, pieces: int = DEFAULT_PIECES, seed: int = DE
     if not fluidsynth_available():
         raise TonalTestSetError("the fluidsynth command is not installed (apt install fluidsynth)")
     if not SOUNDFONT.exists():
-        raise TonalTestSetError(f"held-out sound font missing: {SOUNDFONT} (apt install musescore-general-soundfont-lite)")
+        raise TonalTestSetError(f"held-out sound font missing: {SOUNDFONT} (apt install musescore-general-soundfont-small)")
     manifest = out / MANIFEST_NAME
     finished = _finished(read_manifest(manifest), seed)
     missing = [index for index in range(pieces) if index not in finished]

@@ -1,0 +1,190 @@
+"""The key hears more of each track than the embedding (engine.key_audio): a window in each gap between the analysis
+windows of a short track, the landmark spans and the tempo span of a long one; the key a file gets on its own is
+the key indexing stores; libraries whose keys came from the analysis windows alone are analysed once more."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import numpy as np
+import pytest
+
+import audio_factory
+from engine.audio import decode_mono, read_windows
+from engine.keys import Key
+from engine.library import Library
+from engine.schema import SCHEMA_VERSION
+
+RATE = 16_000
+WINDOW_SAMPLES = 43_200  # the test model's 2.7 s at 16 kHz
+WINDOW_SECONDS = WINDOW_SAMPLES / RATE
+
+
+def test_a_gap_window_is_centred_between_two_analysis_windows_and_narrow_gaps_get_none():
+    from engine.key_audio import MIN_GAP_SHARE, gap_starts
+
+    starts = gap_starts([0.0, 5.0, 7.8, 20.0], WINDOW_SECONDS)
+    # 0 → 5: the gap 2.7..5 is centred at 3.85; 5 → 7.8 leaves 0.1 s (narrower than MIN_GAP_SHARE of a window)
+    assert starts == pytest.approx([3.85 - WINDOW_SECONDS / 2, (7.8 + WINDOW_SECONDS + 20.0) / 2 - WINDOW_SECONDS / 2])
+    assert 0.1 < MIN_GAP_SHARE * WINDOW_SECONDS
+    assert gap_starts([3.0], WINDOW_SECONDS) == []
+
+
+def test_a_short_track_is_read_whole_for_its_key_from_the_one_decode(tmp_path):
+    from engine.key_audio import extra_key_windows
+
+    path = audio_factory.write_audio(audio_factory.chord_progression(Key(2, "major"), 28.0, seed=3), tmp_path / "s.flac")
+    audio = read_windows(path, RATE, WINDOW_SAMPLES, 6)
+    assert audio.decoded is not None  # up to WHOLE_DECODE_SECONDS the file is decoded once, whole
+    extras = extra_key_windows(audio, None, None)
+    whole = decode_mono(path, RATE)
+    starts = sorted(audio.start_seconds)
+    gap_centres = [(left + right) / 2 for left, right in zip(starts, starts[1:])]
+    edges = [0.0, whole.size / RATE - WINDOW_SECONDS]  # the analysis windows leave 1.4 s at each end of 28 s
+    expected = sorted(gap_centres + edges)
+    assert len(extras) == len(expected) == 7
+    for extra, start in zip(extras, expected):
+        offset = int(round(start * RATE))
+        np.testing.assert_array_equal(extra, whole[offset : offset + WINDOW_SAMPLES])
+    covered = np.zeros(whole.size, dtype=bool)  # analysis and extra windows together cover the whole piece
+    for start in starts + expected:
+        covered[int(round(start * RATE)) : int(round(start * RATE)) + WINDOW_SAMPLES] = True
+    assert covered.all()
+
+
+def test_a_piece_whose_windows_reach_its_ends_gets_no_edge_windows():
+    from engine.key_audio import edge_starts
+
+    assert edge_starts([0.0, 5.0], WINDOW_SECONDS, 7.7) == []
+    assert edge_starts([1.0, 5.0], WINDOW_SECONDS, 8.7) == []  # 1 s margins: less than half a window
+    assert edge_starts([1.5, 5.0], WINDOW_SECONDS, 9.2) == pytest.approx([0.0, 9.2 - WINDOW_SECONDS])
+
+
+def test_a_long_tracks_key_reads_the_landmark_and_tempo_spans_it_decodes_anyway(tmp_path):
+    from engine.key_audio import KEY_EXTRA_WINDOWS, extra_key_windows
+    from engine.landmark_audio import landmark_spans
+    from engine.tempo_audio import tempo_span
+
+    path = audio_factory.write_audio(audio_factory.chord_progression(Key(7, "minor"), 200.0, seed=4), tmp_path / "l.flac")
+    audio = read_windows(path, RATE, WINDOW_SAMPLES, 6)
+    assert audio.decoded is None
+    spans, middle = landmark_spans(path, audio), tempo_span(path, audio)
+    extra_span_starts = [start for start in spans if start not in audio.start_seconds]
+    assert extra_span_starts  # 200 s needs landmark spans between the windows
+    extras = extra_key_windows(audio, spans, middle)
+    assert len(extra_span_starts) < len(extras) <= KEY_EXTRA_WINDOWS  # the spans, and gap windows in the middle span
+    assert extras.shape[1] == WINDOW_SAMPLES and extras.dtype == np.float32
+    span_rows = {spans[start].tobytes() for start in extra_span_starts}
+    assert span_rows <= {row.tobytes() for row in extras}
+    assert not any(np.array_equal(row, window) for row in extras for window in audio.windows)
+
+
+def test_no_more_than_the_cap_of_extra_windows_spread_over_a_very_long_track(tmp_path):
+    from engine.key_audio import KEY_EXTRA_WINDOWS, extra_key_windows
+    from engine.landmark_audio import landmark_spans
+
+    path = audio_factory.write_audio(audio_factory.chord_progression(Key(0, "major"), 620.0, seed=6), tmp_path / "x.ogg")
+    audio = read_windows(path, RATE, WINDOW_SAMPLES, 6)
+    spans = landmark_spans(path, audio)
+    assert len(spans) - len(audio.start_seconds) > KEY_EXTRA_WINDOWS
+    extras = extra_key_windows(audio, spans, None)
+    assert len(extras) == KEY_EXTRA_WINDOWS
+    chosen = [start for start, span in spans.items() if any(np.array_equal(span, row) for row in extras)]
+    assert chosen[0] < 0.25 * audio.duration_seconds and chosen[-1] > 0.75 * audio.duration_seconds  # spread
+
+
+def test_the_analyzer_averages_the_key_over_the_extra_windows_and_nothing_else(model_dir):
+    """Oracle: the unfolded network on the windows and the extra windows: the key is the mean softmax over both,
+    the embedding and the tags the means over the analysis windows alone."""
+    import torch
+
+    from engine.analyzer import Analyzer
+    from engine.model_folder import load_model
+
+    loaded = load_model(model_dir)
+    generator = np.random.default_rng(0)
+    windows = [generator.standard_normal((count, WINDOW_SAMPLES)).astype(np.float32) * 0.1 for count in (6, 3)]
+    extras = [generator.standard_normal((4, WINDOW_SAMPLES)).astype(np.float32) * 0.1, None]
+    analyses = Analyzer(loaded).analyze_tracks(windows, extras)
+    with torch.no_grad():
+        network = loaded.network.eval()
+        for analysis, own, extra in zip(analyses, windows, extras):
+            outputs = network(torch.from_numpy(own))
+            key_input = own if extra is None else np.concatenate([own, extra])
+            key_probs = torch.softmax(network(torch.from_numpy(key_input))["key_logits"], -1).mean(0).numpy()
+            embedding = outputs["embeddings"].mean(0).numpy()
+            np.testing.assert_allclose(analysis.key_probs, key_probs, atol=1e-5)
+            np.testing.assert_allclose(analysis.embedding, embedding / np.linalg.norm(embedding), atol=1e-5)
+            np.testing.assert_allclose(analysis.tag_probs, torch.sigmoid(outputs["tag_logits"]).mean(0).numpy(), atol=1e-5)
+            assert analysis.window_count == len(own)
+
+
+@pytest.mark.parametrize("seconds", [20.0, 75.0, 200.0])
+def test_a_files_key_on_its_own_is_the_key_indexing_stored(model_dir, tmp_path, seconds):
+    """`engine key FILE` (analyze_file) seeks the landmark spans indexing sought, and each gap window inside the
+    tempo's middle span on its own; `similar FILE` cuts them from the query's one decode (up to 2 min). Both agree
+    with the stored key to well within the key's resolution (exactly for a file decoded whole)."""
+    from engine.analyzer import Analyzer
+    from engine.model_folder import load_model
+
+    folder = tmp_path / "music"
+    folder.mkdir()
+    path = audio_factory.write_audio(audio_factory.chord_progression(Key(5, "minor"), seconds, seed=8),
+                                     folder / "piece.mp3")
+    with Library(tmp_path / "lib.db", model_dir) as library:
+        library.add_folder(folder)
+        assert library.index(workers=0).added == 1
+        stored = library.analysis_of(library.store.track_id_for_path(str(path)))
+    on_its_own = Analyzer(load_model(model_dir)).analyze_file(path)
+    np.testing.assert_allclose(on_its_own.key_probs, stored.key_probs, atol=1e-5 if seconds <= 30 else 1e-3)
+    assert int(np.argmax(on_its_own.key_probs)) == int(np.argmax(stored.key_probs))
+    copy = tmp_path / "copy.mp3"
+    copy.write_bytes(path.read_bytes())
+    with Library(tmp_path / "lib.db", model_dir, read_only=True) as library:
+        resolved = library.resolve(str(copy))
+    assert resolved.audio is not None  # decoded as a file outside the library, not read from the store
+    queried = resolved.analysis.key
+    assert queried.to_key().index == int(np.argmax(stored.key_probs))
+    assert queried.confidence == pytest.approx(float(stored.key_probs.max()), abs=1e-3)
+
+
+def test_keys_read_from_the_windows_alone_are_read_again_by_the_next_index_run(model_dir, tmp_path):
+    folder = tmp_path / "music"
+    folder.mkdir()
+    for number in range(3):
+        audio_factory.write_audio(audio_factory.chord_progression(Key(number, "major"), 12.0, seed=number),
+                                  folder / f"{number}.flac")
+    database = tmp_path / "lib.db"
+    with Library(database, model_dir) as library:
+        library.add_folder(folder)
+        assert library.index(workers=0).added == 3
+    with sqlite3.connect(database) as connection:  # back to the version 6 layout
+        connection.execute("ALTER TABLE analyses DROP COLUMN key_version")
+        connection.execute("UPDATE settings SET value = '6' WHERE name = 'schema_version'")
+    with Library(database, model_dir) as upgraded:
+        assert upgraded.track_count() == 3
+        with sqlite3.connect(database) as connection:
+            assert connection.execute("SELECT DISTINCT key_version FROM analyses").fetchall() == [(1,)]
+        report = upgraded.index(workers=0)
+        assert (report.analysed, report.updated, report.added) == (3, 3, 0)
+        assert upgraded.index(workers=0).unchanged == 3
+    with sqlite3.connect(database) as connection:
+        assert connection.execute("SELECT value FROM settings WHERE name = 'schema_version'").fetchone() == (str(SCHEMA_VERSION),)
+        assert connection.execute("SELECT DISTINCT key_version FROM analyses").fetchall() == [(2,)]
+
+
+@pytest.mark.parametrize("seconds", [9.0, 28.0, 75.0])
+def test_engine_eval_scores_the_key_indexing_stores(model_dir, tmp_path, seconds):
+    """``engine eval`` lays audio out as indexing lays out a file that long (``layout_from_samples``): the same
+    key probabilities as ``analyze_file`` on the file, exactly when the file is decoded whole, and up to where a
+    sought span's resampler starts for a longer one."""
+    from engine.analyzer import Analyzer
+    from engine.model_folder import load_model
+    from training.evaluation.model_inference import product_key_probabilities
+
+    loaded = load_model(model_dir)
+    path = audio_factory.write_audio(audio_factory.chord_progression(Key(10, "major"), seconds, seed=2),
+                                     tmp_path / "piece.wav", sample_rate=RATE)
+    from_file = Analyzer(loaded).analyze_file(path).key_probs
+    from_samples = product_key_probabilities(loaded, decode_mono(path, RATE))
+    np.testing.assert_allclose(from_samples, from_file, atol=1e-5 if seconds <= 30 else 1e-3)
