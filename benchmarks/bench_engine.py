@@ -95,7 +95,7 @@ def bench_embed(analyzer, outcomes: list) -> tuple[float, float, float]:
 def profile_network(analyzer, repeats: int = 4) -> dict[str, float]:
     """CPU milliseconds per window (1 thread) in the frontend (STFT + log-frequency filterbank), the conv blocks,
     and the rest (pooling into the embedding, key path and heads: the whole forward pass less those two) of the
-    folded inference network that indexing runs, on one inference chunk."""
+    folded inference network that indexing runs, on one inference chunk; and the key's part alone (``key_logits``)."""
     import torch
 
     from engine.analyzer import INFERENCE_CHUNK_WINDOWS
@@ -103,7 +103,8 @@ def profile_network(analyzer, repeats: int = 4) -> dict[str, float]:
     network = analyzer.network
     encoder = network.encoder
     batch = torch.randn(INFERENCE_CHUNK_WINDOWS, analyzer.window_samples)
-    totals = {"frontend_ms_per_window": 0.0, "conv_blocks_ms_per_window": 0.0, "whole_forward_ms_per_window": 0.0}
+    totals = {"frontend_ms_per_window": 0.0, "conv_blocks_ms_per_window": 0.0, "whole_forward_ms_per_window": 0.0,
+              "key_part_ms_per_window": 0.0}
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     with torch.inference_mode():
@@ -118,6 +119,9 @@ def profile_network(analyzer, repeats: int = 4) -> dict[str, float]:
             started = time.process_time()
             network(batch)
             totals["whole_forward_ms_per_window"] += time.process_time() - started
+            started = time.process_time()
+            network.key_logits(batch)  # what the key's further windows (engine.key_audio) go through
+            totals["key_part_ms_per_window"] += time.process_time() - started
     torch.set_num_threads(threads)
     result = {name: seconds * 1000 / (repeats * len(batch)) for name, seconds in totals.items()}
     result["pooling_key_path_heads_ms_per_window"] = (

@@ -124,25 +124,25 @@ class Analyzer:
                        key_windows_per_track: list[np.ndarray | None] | None = None) -> list[TrackAnalysis]:
         """Each item (windows, samples) float32 → one ``TrackAnalysis``; batched across tracks. The key is averaged
         over each track's windows and its ``key_windows_per_track`` item too (the further windows only the key
-        reads: ``engine.key_audio``); the embedding and tags over its windows alone."""
+        reads: ``engine.key_audio``, run through the key's part of the network alone); the embedding and tags over
+        its windows alone."""
         if not windows_per_track:
             return []
-        extras = key_windows_per_track or [None] * len(windows_per_track)
-        parts = []
-        for windows, extra in zip(windows_per_track, extras):
-            parts.append(windows)
-            if extra is not None and len(extra):
-                parts.append(extra)
-        outputs = self.run_windows(np.concatenate(parts, axis=0))
+        extras = [extra if extra is not None and len(extra) else None
+                  for extra in key_windows_per_track or [None] * len(windows_per_track)]
+        outputs = self.run_windows(np.concatenate(windows_per_track, axis=0))
+        extra_probs = None
+        if "key_probs" in outputs and any(extra is not None for extra in extras):
+            extra_probs = self.run_key_windows(np.concatenate([extra for extra in extras if extra is not None], axis=0))
         analyses = []
-        start = 0
+        start = extra_start = 0
         for windows, extra in zip(windows_per_track, extras):
             count = len(windows)
-            key_count = count + (0 if extra is None else len(extra))
             part = {name: values[start : start + count] for name, values in outputs.items()}
-            if "key_probs" in outputs:
-                part["key_probs"] = outputs["key_probs"][start : start + key_count]
-            start += key_count
+            start += count
+            if extra is not None and extra_probs is not None:
+                part["key_probs"] = np.concatenate([part["key_probs"], extra_probs[extra_start : extra_start + len(extra)]])
+                extra_start += len(extra)
             analyses.append(self._summarise(part, count))
         return analyses
 
@@ -172,6 +172,15 @@ class Analyzer:
                 if "tag_logits" in outputs:
                     parts.setdefault("tag_probs", []).append(torch.sigmoid(outputs["tag_logits"]).numpy())
         return {name: np.concatenate(chunks, axis=0) for name, chunks in parts.items()}
+
+    def run_key_windows(self, windows: np.ndarray) -> np.ndarray:
+        """Key probabilities (N, 24) of ``windows`` (N, samples), computing only what the key head reads."""
+        parts = []
+        with torch.inference_mode():
+            for start in range(0, len(windows), INFERENCE_CHUNK_WINDOWS):
+                batch = torch.from_numpy(np.ascontiguousarray(windows[start : start + INFERENCE_CHUNK_WINDOWS]))
+                parts.append(torch.softmax(self.network.key_logits(batch), -1).numpy())
+        return np.concatenate(parts, axis=0)
 
     @staticmethod
     def _summarise(outputs: dict[str, np.ndarray], count: int) -> TrackAnalysis:

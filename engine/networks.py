@@ -133,6 +133,10 @@ class SampleCNN(nn.Module):
         embedding = self.forward(audio)
         return embedding, embedding
 
+    def key_features(self, audio: torch.Tensor) -> torch.Tensor:
+        """What the key head reads (the embedding, for this encoder)."""
+        return self.forward(audio)
+
 
 def log_frequency_filterbank(
     n_fft: int, sample_rate: int, min_frequency: float, bins_per_octave: int, octaves: int
@@ -235,10 +239,17 @@ class LogFreqCNN(nn.Module):
         embedding = self.embedding(outputs)
         return embedding, (embedding if self.key_path is None else self.key_path(outputs))
 
-    def block_outputs(self, audio: torch.Tensor) -> list[torch.Tensor]:
-        """Every convolution block's output (batch, channels, bins, frames), first block first."""
+    def key_features(self, audio: torch.Tensor) -> torch.Tensor:
+        """What the key head reads, computing only the blocks the key path reads (a pitch-class key path reads the
+        first: half a window's cost; ``engine.key_audio``'s further windows need nothing else)."""
+        if self.key_path is None:
+            return self.encode(audio)[1]
+        return self.key_path(self.block_outputs(audio, getattr(self.key_path, "blocks_read", None)))
+
+    def block_outputs(self, audio: torch.Tensor, count: int | None = None) -> list[torch.Tensor]:
+        """The first ``count`` (default: every) convolution blocks' outputs (batch, channels, bins, frames)."""
         outputs = [self.blocks[0](self.input_norm(self.frontend(audio)))]
-        for block in self.blocks[1:]:
+        for block in self.blocks[1 : len(self.blocks) if count is None else count]:
             outputs.append(block(outputs[-1]))
         return outputs
 
@@ -318,6 +329,8 @@ class PitchClassKeyPath(nn.Module):
     """First-block features (one bin per semitone; of the block outputs it is given) → two convolutions that pool time only → mean and max over
     time → folded over octaves: (batch, 2 * channels * bins_per_octave). Every step treats pitch positions alike
     (convolutions, channel-wise norms), so shifting the input by a semitone rotates the output by one bin."""
+
+    blocks_read = 1  # of the block outputs it is given, it reads the first only
 
     def __init__(self, in_channels: int, channels: int, bins_per_octave: int, octaves: int) -> None:
         super().__init__()
@@ -520,6 +533,11 @@ class AudioModel(nn.Module):
         if self.tag_head is not None:
             outputs["tag_logits"] = self.tag_head(embeddings)
         return outputs
+
+    def key_logits(self, audio: torch.Tensor) -> torch.Tensor:
+        """``audio`` (windows, samples) → key_logits (windows, 24) alone, computing only what the key head reads:
+        the same logits as ``forward`` gives for windows whose embedding and tags are not wanted."""
+        return self.key_head(self.encoder.key_features(audio))
 
 
 def count_parameters(module: nn.Module) -> int:

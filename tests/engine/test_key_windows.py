@@ -188,3 +188,30 @@ def test_engine_eval_scores_the_key_indexing_stores(model_dir, tmp_path, seconds
     from_file = Analyzer(loaded).analyze_file(path).key_probs
     from_samples = product_key_probabilities(loaded, decode_mono(path, RATE))
     np.testing.assert_allclose(from_samples, from_file, atol=1e-5 if seconds <= 30 else 1e-3)
+
+
+@pytest.mark.parametrize("key_path", ["pooled", "pitch_class"])
+def test_the_key_logits_alone_are_the_forward_passes_key_logits(key_path):
+    """The further key windows run through ``AudioModel.key_logits``, which computes only the blocks the key path
+    reads (the first, for a pitch-class key path): the same logits as the whole forward pass, folded or not."""
+    import torch
+
+    from engine.analyzer import inference_network
+    from engine.model_folder import ModelConfig, build_network
+    from engine.networks import LogFreqCNNConfig, encoder_config_to_dict
+
+    torch.manual_seed(3)
+    encoder = LogFreqCNNConfig(channels=(8, 16, 32, 32), embedding_dim=64, window_samples=WINDOW_SAMPLES,
+                               key_path=key_path, bins_per_octave=24)
+    config = ModelConfig(name="t", architecture=encoder_config_to_dict(encoder), key_head={"hidden_dim": 0},
+                         tag_head={"labels": ["a", "b"], "hidden_dim": 0})
+    network = build_network(config).eval()
+    audio = torch.randn(5, WINDOW_SAMPLES) * 0.1
+    with torch.inference_mode():
+        for model in (network, inference_network(network)):
+            later_blocks = []
+            hook = model.encoder.blocks[1].register_forward_hook(lambda *_: later_blocks.append(1))
+            alone = model.key_logits(audio)
+            hook.remove()
+            torch.testing.assert_close(alone, model(audio)["key_logits"], atol=1e-5, rtol=1e-5)
+            assert bool(later_blocks) == (key_path == "pooled")  # a pitch-class key path reads the first block only

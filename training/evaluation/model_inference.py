@@ -53,5 +53,5 @@ def product_key_probabilities(loaded, samples: np.ndarray) -> np.ndarray:
     config = loaded.config
     windows, extras = layout_from_samples(samples, config.sample_rate, config.window_samples, DEFAULT_MAX_WINDOWS)
     with torch.no_grad():
-        logits = loaded.network(torch.from_numpy(np.concatenate([windows, extras])))["key_logits"]
+        logits = loaded.network.key_logits(torch.from_numpy(np.concatenate([windows, extras])))
     return logits.softmax(dim=-1).mean(dim=0).numpy()
