@@ -27,7 +27,7 @@ from engine.landmark_audio import landmark_spans, track_span_starts
 from engine.tempo import ANALYSIS_SECONDS
 from engine.tempo_audio import TempoSpan, middle_start
 
-KEY_EXTRA_WINDOWS = 7  # beyond the analysis windows: 13 in all, all of a 30 s piece (inference at most 2.2x)
+KEY_EXTRA_WINDOWS = 7  # beyond the analysis windows: 13 in all, all of a 30 s piece (at half a window's cost each)
 MIN_GAP_SHARE = 0.25  # a gap between analysis windows narrower than this share of a window gets no window of its own
 
 
