@@ -1,7 +1,7 @@
-"""How much of a piece does the key need? The product's key is the mean of the key head over the windows
-``engine index`` reads (``engine.track_analysis.DEFAULT_MAX_WINDOWS`` = 6 windows of 2.7 s, spread over the
-middle 90 %), while ``engine eval`` scores up to 16 evenly spaced windows. This scores both layouts (and any
-other count) with the product's own reader and analyzer, per manifest and split:
+"""How much of a piece does the key need? The product's key is the mean of the key head over the 6 analysis windows
+``engine index`` reads (``engine.track_analysis.DEFAULT_MAX_WINDOWS``, 2.7 s each, spread over the middle 90 %) and
+the further windows of ``engine.key_audio``. This scores that layout (``product``) against any count of evenly
+spread windows with the product's own reader and analyzer, per manifest and split:
 
     python -m benchmarks.experiments.key_windows --model resources/models/default \
         --manifest ../data/scores/manifest.jsonl --manifest ../data/generated/manifest.jsonl --split val \
