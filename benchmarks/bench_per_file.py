@@ -74,12 +74,12 @@ def stage_seconds(folder: Path, model_dir: Path, files: int) -> dict[str, float]
     import torch
 
     from engine.analyzer import Analyzer
-    from engine.audio import AudioDecodeError, read_windows
+    from engine.audio import read_windows
     from engine.key_audio import extra_key_windows
     from engine.landmark_audio import landmark_spans, track_landmarks
     from engine.metadata import read_metadata
     from engine.model_folder import load_model
-    from engine.tempo_audio import tempo_span, track_tempo
+    from engine.tempo_audio import track_tempo, track_tempo_span
 
     torch.set_num_threads(1)
     analyzer = Analyzer(load_model(model_dir))
@@ -96,10 +96,7 @@ def stage_seconds(folder: Path, model_dir: Path, files: int) -> dict[str, float]
             spans = landmark_spans(path, audio) if audio.whole is None else None
             track_landmarks(path, audio, spans)
             hashed_at = time.thread_time()
-            try:
-                middle = tempo_span(path, audio)
-            except AudioDecodeError:
-                middle = None
+            middle = track_tempo_span(path, audio)
             track_tempo(path, audio, middle)
             tempo_at = time.thread_time()
             key_windows.append(extra_key_windows(audio, spans, middle))

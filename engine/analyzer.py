@@ -163,8 +163,7 @@ class Analyzer:
         """Forward ``windows`` (N, samples) in chunks → per-window embeddings, key and tag probabilities."""
         parts: dict[str, list[np.ndarray]] = {}
         with torch.inference_mode():
-            for start in range(0, len(windows), INFERENCE_CHUNK_WINDOWS):
-                batch = torch.from_numpy(np.ascontiguousarray(windows[start : start + INFERENCE_CHUNK_WINDOWS]))
+            for batch in _chunks(windows):
                 outputs = self.network(batch)
                 parts.setdefault("embeddings", []).append(outputs["embeddings"].float().numpy())
                 if "key_logits" in outputs:
@@ -177,8 +176,7 @@ class Analyzer:
         """Key probabilities (N, 24) of ``windows`` (N, samples), computing only what the key head reads."""
         parts = []
         with torch.inference_mode():
-            for start in range(0, len(windows), INFERENCE_CHUNK_WINDOWS):
-                batch = torch.from_numpy(np.ascontiguousarray(windows[start : start + INFERENCE_CHUNK_WINDOWS]))
+            for batch in _chunks(windows):
                 parts.append(torch.softmax(self.network.key_logits(batch), -1).numpy())
         return np.concatenate(parts, axis=0)
 
@@ -188,3 +186,9 @@ class Analyzer:
         key_probs = outputs["key_probs"].mean(axis=0).astype(np.float32) if "key_probs" in outputs else None
         tag_probs = outputs["tag_probs"].mean(axis=0).astype(np.float32) if "tag_probs" in outputs else None
         return TrackAnalysis(embedding, key_probs, tag_probs, count)
+
+
+def _chunks(windows: np.ndarray) -> Iterator[torch.Tensor]:
+    """``windows`` (N, samples) as tensors of at most ``INFERENCE_CHUNK_WINDOWS`` rows, in order."""
+    for start in range(0, len(windows), INFERENCE_CHUNK_WINDOWS):
+        yield torch.from_numpy(np.ascontiguousarray(windows[start : start + INFERENCE_CHUNK_WINDOWS]))

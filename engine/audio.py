@@ -269,6 +269,12 @@ def window_starts(duration_seconds: float, window_seconds: float, max_windows: i
     return [first + index * step for index in range(count)]
 
 
+def too_short_to_spread(duration_seconds: float, window_seconds: float, max_windows: int) -> bool:
+    """Whether a track this long is too short for spread windows: ``read_windows`` decodes it whole, cuts its
+    windows from that decode and keeps it whole for its landmarks."""
+    return duration_seconds < window_seconds * max(2, max_windows) * 1.5
+
+
 def read_windows(
     path: Path | str, sample_rate: int, window_samples: int, max_windows: int, check_truncation: bool = True,
     whole_up_to_seconds: float = 0.0,
@@ -290,12 +296,12 @@ def read_windows(
         stream = container.streams.audio[0]
         stated = _stated_duration(container, stream)
         seekable = stated > 0 and stream.time_base is not None
-        too_short_to_spread = not seekable or stated < window_seconds * max(2, max_windows) * 1.5
+        too_short = not seekable or too_short_to_spread(stated, window_seconds, max_windows)
         kept_whole = 0 < stated <= whole_up_to_seconds
-        if too_short_to_spread or stated <= WHOLE_DECODE_SECONDS:
+        if too_short or stated <= WHOLE_DECODE_SECONDS:
             audio = _decode_span(container, stream, sample_rate, 0.0, None)
             windows = _windows_from_whole(path, audio, sample_rate, window_samples, max_windows, stated, check_truncation,
-                                          analysed_whole=too_short_to_spread or kept_whole)
+                                          analysed_whole=too_short or kept_whole)
         else:
             whole = _decode_span(container, stream, sample_rate, 0.0, None) if kept_whole else None
             if whole is not None and whole.size == 0:

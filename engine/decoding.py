@@ -17,7 +17,7 @@ from engine.landmarks import Landmarks
 from engine.lazy_modules import lazy_module
 from engine.metadata import TrackMetadata, read_metadata
 from engine.tempo import TempoEstimate
-from engine.tempo_audio import tempo_span, track_tempo
+from engine.tempo_audio import track_tempo, track_tempo_span
 
 av = lazy_module("av")
 
@@ -63,10 +63,7 @@ def decode_job(job: DecodeJob) -> DecodeOutcome:
         return DecodeOutcome(job, None, None, 0.0, f"decoding failed ({type(error).__name__}: {error})"[:300])
     spans = landmark_spans(job.path, audio) if audio.whole is None else None
     found_landmarks = track_landmarks(job.path, audio, spans)
-    try:
-        middle = tempo_span(job.path, audio)
-    except AudioDecodeError:
-        middle = None
+    middle = track_tempo_span(job.path, audio)
     tempo = track_tempo(job.path, audio, middle) if middle is not None else None
     key_windows = extra_key_windows(audio, spans, middle)
     metadata = read_metadata(job.path)

@@ -22,7 +22,9 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.audio import WHOLE_DECODE_SECONDS, AudioDecodeError, AudioWindows, cut_windows, read_spans
+from engine.audio import (
+    WHOLE_DECODE_SECONDS, AudioDecodeError, AudioWindows, cut_windows, read_spans, too_short_to_spread,
+)
 from engine.landmark_audio import landmark_spans, track_span_starts
 from engine.tempo import ANALYSIS_SECONDS
 from engine.tempo_audio import TempoSpan, middle_start
@@ -111,8 +113,7 @@ def layout_from_samples(samples: np.ndarray, rate: int, window_samples: int,
     span, here cut from ``samples``): what ``engine eval`` scores the key on, audio that never was a file."""
     duration = samples.size / rate
     windows, starts = cut_windows(samples, rate, window_samples, max_windows)
-    too_short_to_spread = duration < window_samples / rate * max(2, max_windows) * 1.5
-    if duration <= WHOLE_DECODE_SECONDS or too_short_to_spread:
+    if duration <= WHOLE_DECODE_SECONDS or too_short_to_spread(duration, window_samples / rate, max_windows):
         audio = AudioWindows(windows, rate, duration, starts, decoded=samples)
         return windows, extra_key_windows(audio, None, None)
     audio = AudioWindows(windows, rate, duration, starts)

@@ -37,6 +37,15 @@ def track_tempo(path: Path | str, audio: AudioWindows, span: TempoSpan | None = 
         return None
 
 
+def track_tempo_span(path: Path | str, audio: AudioWindows) -> TempoSpan | None:
+    """``tempo_span`` of a library track, or None when its middle span fails to decode (the track is still indexed,
+    without a tempo)."""
+    try:
+        return tempo_span(path, audio)
+    except AudioDecodeError:
+        return None
+
+
 def decoded_tempo(path: Path | str, audio: AudioWindows) -> TempoEstimate:
     """Tempo of a file whose windows decoded, at their sample rate (``tempo_span``). Raises ``AudioDecodeError``
     or ``TempoError``."""
