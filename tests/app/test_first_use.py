@@ -42,11 +42,6 @@ def viewport_rows(table) -> int:
     return table.viewport().height() // table.verticalHeader().defaultSectionSize()
 
 
-def with_audio_output(monkeypatch) -> None:
-    """This machine has no sound device; the player is told it has one, as a desktop would."""
-    monkeypatch.setattr("app.player.audio_output_available", lambda: True)
-
-
 # ---- 1. a laptop screen ------------------------------------------------------------------------------------
 def test_window_fits_a_1024x600_screen_with_each_side_one_tabbed_dock(make_window, indexed_copy, qtbot):
     window = make_window(indexed_copy)
@@ -363,8 +358,8 @@ def test_the_map_legend_lies_beside_the_plot_not_on_it(make_window, indexed_copy
 
 
 # ---- 7. keyboard and player ----------------------------------------------------------------------------------
-def test_keyboard_down_enters_results_enter_plays_and_escape_clears_search(make_window, indexed_copy, qtbot, monkeypatch):
-    with_audio_output(monkeypatch)
+def test_keyboard_down_enters_results_enter_plays_and_escape_clears_search(make_window, indexed_copy, qtbot,
+                                                                          sound_device):
     window = make_window(indexed_copy)
     first_track_id(qtbot, window)
     view = window.library_view
@@ -381,10 +376,9 @@ def test_keyboard_down_enters_results_enter_plays_and_escape_clears_search(make_
     window.player.stop()
 
 
-def test_space_plays_the_selected_track_and_then_pauses_it(make_window, indexed_copy, qtbot, monkeypatch):
+def test_space_plays_the_selected_track_and_then_pauses_it(make_window, indexed_copy, qtbot, sound_device):
     from PySide6.QtMultimedia import QMediaPlayer
 
-    with_audio_output(monkeypatch)
     window = make_window(indexed_copy)
     first_track_id(qtbot, window)
     window.library_view.table.selectRow(2)
@@ -399,8 +393,7 @@ def test_space_plays_the_selected_track_and_then_pauses_it(make_window, indexed_
 
 
 def test_clicking_the_waveform_plays_from_there_and_the_volume_slider_sets_the_volume(
-        make_window, indexed_copy, qtbot, monkeypatch):
-    with_audio_output(monkeypatch)
+        make_window, indexed_copy, qtbot, sound_device):
     window = make_window(indexed_copy)
     first_track_id(qtbot, window)
     window.docks["details"].raise_()  # on this small screen the track panel shares a tabbed dock
@@ -539,8 +532,7 @@ def test_the_map_and_training_tabs_are_built_when_first_opened(make_window, inde
 
 # ---- the tracks' context menu ----------------------------------------------------------------------------------
 def test_the_track_context_menu_plays_finds_similar_and_copies_the_selected_paths(
-        make_window, indexed_copy, qtbot, monkeypatch):
-    with_audio_output(monkeypatch)
+        make_window, indexed_copy, qtbot, sound_device):
     window = make_window(indexed_copy)
     first_track_id(qtbot, window)
     table = window.library_view.table

@@ -126,8 +126,9 @@ def test_radio_builds_a_playlist_from_the_seed_without_repeats(make_window, inde
     assert not panel.harmonic_box.isEnabled()  # a radio walk goes by sound; the toggle is for similar lists
 
 
-def test_double_clicking_a_result_plays_it_in_the_player(make_window, indexed_copy, qtbot, monkeypatch):
-    monkeypatch.setattr("app.player.audio_output_available", lambda: True)  # this machine has no sound device
+def test_double_clicking_a_result_plays_it_in_the_player(make_window, indexed_copy, qtbot, sound_device):
+    from PySide6.QtMultimedia import QMediaPlayer
+
     window = make_window(indexed_copy)
     panel = window.similarity_panel
     panel.query_track(first_track_id(qtbot, window), "seed")
@@ -135,4 +136,6 @@ def test_double_clicking_a_result_plays_it_in_the_player(make_window, indexed_co
     panel.table.doubleClicked.emit(panel.model.index(0, 1))
     assert window.player.current_path == str(panel.model.tracks[0].path)
     assert window.player.play_button.isEnabled() and window.player.seek_slider.isEnabled()
+    assert window.player.player.playbackState() == QMediaPlayer.PlaybackState.PlayingState
     window.player.toggle()
+    assert window.player.player.playbackState() == QMediaPlayer.PlaybackState.PausedState
