@@ -114,6 +114,9 @@ class FinetuneConfig:
     tag_weight: float = 1.0
     contrastive_weight: float = 0.0
     key_consistency_weight: float = 0.0  # transposition consistency of the key head between views (no labels needed)
+    # Cross-entropy of the views' mean key distribution (each view moved back by its pitch shift): the key the
+    # product stores is that mean over a track's windows (engine.key_audio), so this trains what is read.
+    key_pooled_weight: float = 0.0
     head_hidden_dim: int = 0  # 0 = linear heads
     encoder_lr_scale: float = 1.0
     # "" keeps the starting model's; "invariant" gives a LogFreqCNN a pitch-invariant embedding path (new

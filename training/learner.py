@@ -3,12 +3,15 @@
 The learner's ``forward`` returns the loss so that DDP wraps one module whose forward does all the work.
 Pretraining: the SemiSupCon loss on projections. Finetuning: cross-entropy on keys (labels transposed by
 whole-semitone pitch shifts), binary cross-entropy on tags, plus ``contrastive_weight`` x SemiSupCon, plus
+``key_pooled_weight`` x the cross-entropy of the views' mean key distribution (what the product stores), plus
 ``key_consistency_weight`` x transposition consistency: two views of one clip, pitch-shifted by different
 amounts, must give key distributions that match once each is moved back by its shift. That term needs no
 labels, so it teaches the key head to follow transpositions on the unlabeled (real) music too.
 """
 
 from __future__ import annotations
+
+import math
 
 import torch
 import torch.nn.functional as F
@@ -35,6 +38,15 @@ def transposition_consistency(key_logits: torch.Tensor, semitones: torch.Tensor)
     aligned = untranspose_key_distribution(F.log_softmax(key_logits.float(), dim=-1), semitones)
     target = aligned.detach().exp().mean(dim=1, keepdim=True)  # the views' consensus, no gradient through it
     return F.kl_div(aligned, target.expand_as(aligned), reduction="batchmean") / aligned.shape[1]
+
+
+def pooled_key_loss(key_logits: torch.Tensor, key_index: torch.Tensor, semitones: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy of each clip's mean key distribution over its views, each view's moved back by its pitch
+    shift; ``key_logits`` (clips, views, 24), ``key_index`` (clips,) of the unshifted clip (-1 = unknown). The mean
+    of probabilities, as ``engine.key_audio`` averages a track's windows."""
+    aligned = untranspose_key_distribution(F.log_softmax(key_logits.float(), dim=-1), semitones)
+    mean_log_probs = torch.logsumexp(aligned, dim=1) - math.log(aligned.shape[1])
+    return F.nll_loss(mean_log_probs, key_index, ignore_index=NO_KEY)
 
 
 def transpose_key_index(key_index: torch.Tensor, semitones: torch.Tensor) -> torch.Tensor:
@@ -114,6 +126,9 @@ class Learner(nn.Module):
             if bool((targets >= 0).any()):
                 parts["key"] = F.cross_entropy(key_logits.float(), targets, ignore_index=NO_KEY)
                 loss = loss + self.finetune.key_weight * parts["key"]
+        if key_logits is not None and self.finetune.key_pooled_weight > 0 and bool((key_index >= 0).any()):
+            parts["key_pooled"] = pooled_key_loss(key_logits.reshape(clips, views, -1), key_index, semitones)
+            loss = loss + self.finetune.key_pooled_weight * parts["key_pooled"]
         if key_logits is not None and self.finetune.key_consistency_weight > 0 and views > 1:
             parts["key_consistency"] = transposition_consistency(key_logits.reshape(clips, views, -1), semitones)
             loss = loss + self.finetune.key_consistency_weight * parts["key_consistency"]
@@ -136,4 +151,4 @@ class Learner(nn.Module):
         return loss + unused_key_path, {name: value.detach() for name, value in parts.items()}
 
 
-__all__ = ["Learner", "transpose_key_index", "transposition_consistency", "untranspose_key_distribution"]
+__all__ = ["Learner", "pooled_key_loss", "transpose_key_index", "transposition_consistency", "untranspose_key_distribution"]
