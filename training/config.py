@@ -187,6 +187,10 @@ def load_config(path: Path | str) -> TrainConfig:
     return config_from_dict(values)
 
 
+# The finetuning loss terms' weights: each term is on when its weight is > 0; a negative one would maximise it.
+FINETUNE_WEIGHTS = ("key_weight", "tag_weight", "contrastive_weight", "key_consistency_weight", "key_pooled_weight")
+
+
 def validate(config: TrainConfig) -> None:
     if config.data.views < 1 or config.data.batch_size < 1:
         raise ConfigError("data.views and data.batch_size must be at least 1")
@@ -198,6 +202,10 @@ def validate(config: TrainConfig) -> None:
         raise ConfigError(f"optim.name must be \"adam\" or \"adamw\", got {config.optim.name!r}")
     if config.optim.schedule not in ("constant", "cosine"):
         raise ConfigError(f"optim.schedule must be \"constant\" or \"cosine\", got {config.optim.schedule!r}")
+    weights = {name: getattr(config.finetune, name) for name in FINETUNE_WEIGHTS}
+    negative = {name: value for name, value in weights.items() if value < 0}
+    if negative:
+        raise ConfigError(f"finetune weights must be 0 or more, got {negative}")
     if config.data.prefetch_batches < 0:
         raise ConfigError(f"data.prefetch_batches must be 0 or more, got {config.data.prefetch_batches}")
     if config.run.amp not in ("auto", "bf16", "off"):

@@ -18,3 +18,12 @@ def test_a_shipped_recipe_loads_and_validates(path: Path):
     config = load_config(path)
     validate(config)
     assert config.run.steps > 0
+
+
+def test_a_negative_loss_weight_is_refused_before_a_run_starts():
+    from training.config import ConfigError, TrainConfig
+
+    config = TrainConfig()
+    config.finetune.key_pooled_weight = -1.0
+    with pytest.raises(ConfigError, match="key_pooled_weight"):
+        validate(config)
