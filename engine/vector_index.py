@@ -19,6 +19,7 @@ import errno
 import json
 import os
 import re
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -124,10 +125,18 @@ class VectorIndex:
         self._checked_at = float("-inf")
         self._ids_by_position: np.ndarray | None = None  # track ids by position in ``_index`` (``IndexIDMap2.id_map``)
         self._saved = False  # the index in memory is the one on disk (loaded, or saved since the last change)
+        # The app searches from several worker threads while an index run may catch the index up: loading, folding
+        # changes in and searching one FAISS index from two threads at once crashed the process (faiss reads a
+        # graph another thread is replacing). Re-entrant: ``search`` catches up first, under the same lock.
+        self._lock = threading.RLock()
 
     @property
     def size(self) -> int:
         """How many vectors a search can return: the live ones."""
+        with self._lock:
+            return self._live_count()
+
+    def _live_count(self) -> int:
         if self._index is None:
             return 0
         if self._changes is None:
@@ -140,6 +149,10 @@ class VectorIndex:
         checked through a map, and the index is let go once it is on disk, so the run holds no graph it does not
         rewrite, nor one beside the landmark catch-up that follows; an index that cannot be saved raises
         ``CacheNotSavedError``. Otherwise an unsaved index is kept in memory with a warning."""
+        with self._lock:
+            self._ensure_current(max_age_seconds, must_save)
+
+    def _ensure_current(self, max_age_seconds: float, must_save: bool) -> None:
         if self._index is not None and time.monotonic() - self._checked_at < max_age_seconds:
             return
         self._checked_at = time.monotonic()
@@ -157,12 +170,17 @@ class VectorIndex:
         """``vectors`` (Q, D) unit-length embeddings as stored → (scores (Q, k), track_ids (Q, k)); missing slots have id -1.
         ``exact`` scans every vector even when the index is a graph. Sees changes by other processes within
         ``STALENESS_CHECK_SECONDS``; never returns a removed track or the old vector of a re-analysed one."""
-        self.ensure_current(STALENESS_CHECK_SECONDS)
-        if self.size == 0 or k <= 0:
+        with self._lock:
+            return self._search(vectors, k, exact)
+
+    def _search(self, vectors: np.ndarray, k: int, exact: bool) -> tuple[np.ndarray, np.ndarray]:
+        self._ensure_current(STALENESS_CHECK_SECONDS, must_save=False)
+        size = self._live_count()
+        if size == 0 or k <= 0:
             shape = (len(vectors), max(k, 0))
             return np.zeros(shape, dtype=np.float32), np.full(shape, -1, dtype=np.int64)
         queries = self._searchable(np.ascontiguousarray(vectors, dtype=np.float32).reshape(-1, self.dimension))
-        k = min(k, self.size)
+        k = min(k, size)
         with _faiss_threads(1 if len(queries) <= SINGLE_THREAD_QUERIES else None):
             found = self._search_saved(queries, k, exact)
             if self._changes is not None and self._changes.added.ntotal:

@@ -106,3 +106,50 @@ def test_flat_index_that_outgrows_the_limit_is_rebuilt_as_a_graph(library_copy, 
         index.ensure_current()
         assert index.last_action == "rebuilt"
         assert isinstance(faiss.downcast_index(index._index.index), faiss.IndexHNSWFlat)
+
+
+def test_searches_from_several_threads_take_turns_at_the_index(indexed_library, model_dir, tmp_path, monkeypatch):
+    """The app searches from worker threads: two threads loading and searching one FAISS index at once crashed
+    the process (a segfault in faiss). Each catch-up and search now holds the index's lock; here every search
+    starts on an index not yet loaded, and the catch-up is slowed so that unguarded threads would overlap."""
+    import threading
+    import time
+
+    database, report = indexed_library
+    copy = tmp_path / "lib.db"
+    shutil.copyfile(database, copy)
+    with Library(copy, model_dir) as library:
+        index = _fresh_index(library)
+        inside, most_inside, guard = [0], [0], threading.Lock()
+        catch_up = VectorIndex._catch_up
+
+        def slow_catch_up(self, *args, **kwargs):
+            with guard:
+                inside[0] += 1
+                most_inside[0] = max(most_inside[0], inside[0])
+            time.sleep(0.05)
+            try:
+                return catch_up(self, *args, **kwargs)
+            finally:
+                with guard:
+                    inside[0] -= 1
+
+        monkeypatch.setattr(VectorIndex, "_catch_up", slow_catch_up)
+        query = library.store.embeddings_of(index.model_id, [1])[1][None, :]
+        found, errors = [], []
+
+        def search() -> None:
+            try:
+                found.append(index.search(query, 3)[1][0].tolist())
+            except Exception as error:  # noqa: BLE001 (reported below)
+                errors.append(error)
+
+        threads = [threading.Thread(target=search) for _ in range(6)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+        assert not errors and len(found) == 6
+        assert most_inside[0] == 1  # one catch-up at a time
+        assert all(ids == found[0] for ids in found) and found[0][0] == 1
+        assert index.size == report.added
