@@ -1,6 +1,6 @@
 """Model folders written before the current weight layout still load and compute what they computed: the shipped
 default gives v1.3's embedding and tag outputs recorded before the network's layers were renamed, less the centre
-folded into it since, and the key outputs its own key stage (v1.3.2) recorded; and each old
+folded into it since, and the key outputs its own latest key stage (v1.3.3) recorded; and each old
 layout's names are converted once, at load, into the current ones (engine.weight_layouts)."""
 
 from __future__ import annotations
@@ -33,11 +33,11 @@ RECORDED_EMBEDDING_TAIL = [1.5452, 1.74543, 0.63865, -0.51746, 2.27703, 2.43004,
 FOLDED_CENTRE_HEAD = [-1.08641, -1.54562, 1.5925, 1.51772, -1.74728, -1.42007, -1.5039, -1.1281]
 FOLDED_CENTRE_TAIL = [-0.17372, -0.47061, -1.21972, 0.2666, 0.04734, 0.62278, -1.16255, -1.70492]
 SHIPPED_EMBEDDING_NORM = 50.3723  # of the centred embedding
-# v1.3.2 trained the key path and key head further (everything else frozen): its key outputs on the same windows,
-# recorded 2026-12-04 (v1.3's were 0.195 C, 0.089 D, 0.283 G major).
+# v1.3.2 and then v1.3.3 trained the key path and key head further (everything else frozen): v1.3.3's key outputs
+# on the same windows, recorded 2026-12-05 (v1.3's were 0.195 C, 0.089 D, 0.283 G major; v1.3.2's 0.061, 0.261, 0.545).
 RECORDED_KEY_PROBABILITIES = [
-    0.06114, 0.0, 0.26111, 5e-05, 2e-05, 0.00328, 0.0, 0.54504, 0.0, 0.00175, 0.00029, 0.0,
-    0.00364, 2e-05, 0.02004, 0.0, 0.04108, 0.0, 0.00232, 0.00978, 0.0, 0.01565, 0.0, 0.0348,
+    0.042, 0.0, 0.32125, 1e-05, 0.0, 0.00045, 0.0, 0.58168, 0.0, 0.00051, 4e-05, 0.0,
+    0.00109, 0.0, 0.00545, 0.0, 0.01902, 0.0, 0.00133, 0.00145, 0.0, 0.00321, 0.0, 0.0225,
 ]
 RECORDED_TAG_PROBABILITIES = [0.05889, 0.07154, 0.18051, 0.51212, 0.18233, 0.15901, 0.23453, 0.7402, 0.08531, 0.31613, 0.11069]
 RECORDED_ROUNDING = 1e-5  # the values above are rounded to 5 decimals (the norm to 4)
