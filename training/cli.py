@@ -78,6 +78,15 @@ def _parser() -> argparse.ArgumentParser:
                         "with benchmarks/experiments/centring_strength.py)")
     centre.add_argument("--json", action="store_true", help="print the summary as JSON on stdout")
 
+    attach = commands.add_parser(
+        "attach-evaluation", help="put an `engine eval` report into the model folder it measured",
+        description="Copy an `engine eval` report into the model folder as evaluation.json and set config.json's "
+        "metrics from it, so the figures a folder carries are its evaluation's (sections the new report lacks, "
+        "e.g. a tempo section measured apart, are kept from the folder's previous report). Weights unchanged.")
+    attach.add_argument("model", type=Path, help="model folder (changed in place)")
+    attach.add_argument("report", type=Path, help="evaluation.json written by `engine eval --out`")
+    attach.add_argument("--stage", help="one line on what the folder's last training stage did (config.json stage)")
+
     probe = commands.add_parser("probe", help="linear/MLP probes on a frozen encoder (key, tags)")
     probe.add_argument("--checkpoint", required=True, type=Path, help="run folder or checkpoint folder")
     probe.add_argument("--manifest", required=True, type=Path, help="JSONL with split, labels and/or key")
@@ -248,6 +257,18 @@ def _export(args: argparse.Namespace, events: EventWriter) -> int:
     return EXIT_OK
 
 
+def _attach_evaluation(args: argparse.Namespace) -> int:
+    from training.evaluation.attach import AttachError, attach_evaluation
+
+    try:
+        metrics = attach_evaluation(args.model, args.report, args.stage)
+    except AttachError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    print(json.dumps(metrics, indent=2))
+    return EXIT_OK
+
+
 def _calibrate_tags(args: argparse.Namespace) -> int:
     from training.tag_calibration import calibrate, write_calibration
 
@@ -358,7 +379,7 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as stop:
         return EXIT_OK if stop.code in (0, None) else EXIT_USAGE
     handlers = {"cache": _cache, "pretrain": _train, "finetune": _train, "probe": _probe, "export": _export, "from-library": _from_library,
-                "calibrate-tags": _calibrate_tags, "centre-embedding": _centre_embedding}
+                "calibrate-tags": _calibrate_tags, "attach-evaluation": _attach_evaluation, "centre-embedding": _centre_embedding}
     try:
         events = _open_events(getattr(args, "events", None))
     except OSError as error:
