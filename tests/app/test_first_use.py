@@ -387,8 +387,10 @@ def test_space_plays_the_selected_track_and_then_pauses_it(make_window, indexed_
                     and window.details_panel.details.track_id == row.id, timeout=RESULT_TIMEOUT_MS)
     window.play_or_pause()
     assert window.player.current_path == str(row.path)
+    qtbot.waitUntil(lambda: window.player.player.playbackState() == QMediaPlayer.PlaybackState.PlayingState,
+                    timeout=RESULT_TIMEOUT_MS)  # immediate unless a real device is still loading the file
     window.play_or_pause()
-    assert window.player.player.playbackState() != QMediaPlayer.PlaybackState.PlayingState
+    assert window.player.player.playbackState() == QMediaPlayer.PlaybackState.PausedState
     window.player.stop()
 
 

@@ -136,6 +136,9 @@ def test_double_clicking_a_result_plays_it_in_the_player(make_window, indexed_co
     panel.table.doubleClicked.emit(panel.model.index(0, 1))
     assert window.player.current_path == str(panel.model.tracks[0].path)
     assert window.player.play_button.isEnabled() and window.player.seek_slider.isEnabled()
-    assert window.player.player.playbackState() == QMediaPlayer.PlaybackState.PlayingState
+    # Immediate with the recorded transport; with a real device Qt may first finish loading the file.
+    qtbot.waitUntil(lambda: window.player.player.playbackState() == QMediaPlayer.PlaybackState.PlayingState,
+                    timeout=RESULT_TIMEOUT_MS)
     window.player.toggle()
-    assert window.player.player.playbackState() == QMediaPlayer.PlaybackState.PausedState
+    qtbot.waitUntil(lambda: window.player.player.playbackState() == QMediaPlayer.PlaybackState.PausedState,
+                    timeout=RESULT_TIMEOUT_MS)
