@@ -9,13 +9,16 @@ from __future__ import annotations
 import json
 import math
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
+from engine.atomic_write import write_bytes_atomically
 from engine.keys import KEY_CLASS_NAMES
 from engine.model_checks import check_parameter_count, estimated_parameters, non_finite_tensor
 from engine.model_spec import (  # noqa: F401 (re-exported: the model format's names live in model_spec)
@@ -62,6 +65,16 @@ def save_model(folder: Path | str, network: AudioModel, config: ModelConfig, mod
     if model_card is not None:
         (folder / MODEL_CARD_FILE).write_text(model_card, encoding="utf-8")
     return folder
+
+
+def update_config(folder: Path | str, change: Callable[[dict[str, Any]], None]) -> None:
+    """Rewrite a model folder's ``config.json`` after ``change`` edits its values in place (calibration, origin,
+    evaluation figures: the weights, and so the model id, stay as they are); written atomically, so a folder never
+    holds half a config."""
+    path = Path(folder) / CONFIG_FILE
+    values = json.loads(path.read_text(encoding="utf-8"))
+    change(values)
+    write_bytes_atomically(path, (json.dumps(values, indent=2) + "\n").encode("utf-8"))
 
 
 def _readable_by_everyone_the_umask_allows(path: Path) -> None:

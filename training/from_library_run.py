@@ -17,7 +17,7 @@ from typing import Any
 
 from engine.library import Library
 from engine.model_folder import CONFIG_FILE as MODEL_CONFIG_FILE
-from engine.model_folder import MODEL_CARD_FILE
+from engine.model_folder import MODEL_CARD_FILE, update_config
 from engine.results import IndexProgress, IndexReport
 from engine.training_events import EXPORTING, PREPARING, EventWriter
 from training.config import TrainConfig, load_config
@@ -111,10 +111,11 @@ def train(planned: PlannedRun, events: EventWriter, say: Say) -> dict[str, Any]:
 def _record_origin(planned: PlannedRun) -> None:
     """Record where the labels came from in the model folder's config.json and model card."""
     model_dir, summary = planned.folders.model_dir, planned.labels.summary()
-    path = model_dir / MODEL_CONFIG_FILE
-    values = json.loads(path.read_text(encoding="utf-8"))
-    values["training"]["from_library"] = {"base_model": planned.base.model_id, **summary}
-    path.write_text(json.dumps(values, indent=2) + "\n", encoding="utf-8")
+
+    def record(values: dict[str, Any]) -> None:
+        values["training"]["from_library"] = {"base_model": planned.base.model_id, **summary}
+
+    update_config(model_dir, record)
     lines = [
         "", "## From the library", "",
         f"Finetuned from `{planned.base.model_id}` on the library's own {'/'.join(planned.settings.fields)} tags: "

@@ -156,11 +156,11 @@ def calibrate(model_folder: Path, scores_manifest: Path, debian_manifest: Path,
 
 def write_calibration(model_folder: Path, calibration: dict[str, dict[str, Any]], sources: dict[str, Any]) -> None:
     """Store the calibration in the folder's config.json (the weights, and so the model id, are unchanged)."""
-    path = model_folder / "config.json"
-    config = json.loads(path.read_text(encoding="utf-8"))
-    tags = config.setdefault("heads", {}).setdefault("tags", {})
-    tags["calibration"] = calibration
-    tags["calibration_sources"] = sources
-    temporary = path.with_suffix(".json.tmp")
-    temporary.write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
-    temporary.replace(path)
+    from engine.model_folder import update_config
+
+    def record(config: dict[str, Any]) -> None:
+        tags = config.setdefault("heads", {}).setdefault("tags", {})
+        tags["calibration"] = calibration
+        tags["calibration_sources"] = sources
+
+    update_config(model_folder, record)

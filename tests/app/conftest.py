@@ -179,43 +179,36 @@ def suggesting_library(generated_library_source, open_library, field_tag_model_d
     return index_writable_copies(generated_library_source, open_library, tmp_path, field_tag_model_dir)
 
 
-class RecordedTransport:
+def record_transport(monkeypatch) -> None:
     """Stands in for Qt's playback engine on a machine without a sound device: play, pause and stop move a
     playback state and emit ``playbackStateChanged`` as Qt's player does, so the player bar's own logic (what
     plays, buttons, labels, seeks, volume, playheads) runs for real while no audio pipeline is started."""
+    from PySide6.QtMultimedia import QMediaPlayer
 
-    def __init__(self) -> None:
-        self.calls: list[str] = []
+    stopped = QMediaPlayer.PlaybackState.StoppedState
 
-    def install(self, monkeypatch) -> None:
-        from PySide6.QtMultimedia import QMediaPlayer
+    def transport(state):
+        def move(player) -> None:
+            if getattr(player, "recorded_state", stopped) != state:
+                player.recorded_state = state
+                player.playbackStateChanged.emit(state)
+        return move
 
-        def transport(state):
-            def move(player) -> None:
-                self.calls.append(state.name)
-                if getattr(player, "recorded_state", QMediaPlayer.PlaybackState.StoppedState) != state:
-                    player.recorded_state = state
-                    player.playbackStateChanged.emit(state)
-            return move
-
-        monkeypatch.setattr(QMediaPlayer, "play", transport(QMediaPlayer.PlaybackState.PlayingState))
-        monkeypatch.setattr(QMediaPlayer, "pause", transport(QMediaPlayer.PlaybackState.PausedState))
-        monkeypatch.setattr(QMediaPlayer, "stop", transport(QMediaPlayer.PlaybackState.StoppedState))
-        monkeypatch.setattr(QMediaPlayer, "playbackState",
-                            lambda player: getattr(player, "recorded_state", QMediaPlayer.PlaybackState.StoppedState))
+    monkeypatch.setattr(QMediaPlayer, "play", transport(QMediaPlayer.PlaybackState.PlayingState))
+    monkeypatch.setattr(QMediaPlayer, "pause", transport(QMediaPlayer.PlaybackState.PausedState))
+    monkeypatch.setattr(QMediaPlayer, "stop", transport(stopped))
+    monkeypatch.setattr(QMediaPlayer, "playbackState", lambda player: getattr(player, "recorded_state", stopped))
 
 
 @pytest.fixture
-def sound_device(monkeypatch) -> RecordedTransport | None:
-    """A desktop's sound device for the player. Where the machine has one, Qt plays for real (returns None). Where
+def sound_device(monkeypatch) -> None:
+    """A desktop's sound device for the player. Where the machine has one, Qt plays for real. Where
     it has none (CI, servers), the app never plays (``audio_output_available``); a test that told Qt's player
     otherwise would drive its FFmpeg backend into a state the app never reaches (tearing such a player down once hung
     a CI run for its whole budget), so the player is told a device exists and its transport is recorded instead."""
     from app import player
 
     if player.audio_output_available():
-        return None
+        return
     monkeypatch.setattr(player, "audio_output_available", lambda: True)
-    transport = RecordedTransport()
-    transport.install(monkeypatch)
-    return transport
+    record_transport(monkeypatch)

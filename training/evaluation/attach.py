@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from engine.atomic_write import write_bytes_atomically
+from engine.model_folder import update_config
+from training.evaluation.floors import STORED_VECTORS, report_value
 
 EVALUATION_FILE = "evaluation.json"
 KEY_SECTIONS = (("renders", "key_renders"), ("tonal_test", "key_tonal_test"))
@@ -32,7 +34,7 @@ def headline_metrics(report: dict[str, Any]) -> dict[str, Any]:
                                                 "mirex": round(overall["mirex"], DIGITS), "clips": overall["count"]}
     soundtracks = report.get("soundtracks", {})
     model = soundtracks.get("similarity", {}).get("model", {})
-    stored = model.get("library_excerpt_96kbps", {}).get("same_soundtrack")  # the vectors `engine index` stores
+    stored = report_value(report, *STORED_VECTORS)  # the vectors `engine index` stores
     if stored is not None:
         metrics["soundtracks_stored_vectors_r_precision"] = round(stored["r_precision"], DIGITS)
         metrics["soundtracks_stored_vectors_map"] = round(stored["map"], DIGITS)
@@ -62,22 +64,26 @@ def attach_evaluation(model_folder: Path, report_path: Path, stage: str | None =
         raise AttachError(f"cannot read the report {report_path}: {error}") from None
     if not isinstance(report, dict) or "command" not in report or "model" not in report:
         raise AttachError(f"{report_path} is not an `engine eval` report (no command or model)")
-    config_path = Path(model_folder) / "config.json"
-    try:
-        config = json.loads(config_path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as error:
-        raise AttachError(f"{model_folder} is not a readable model folder ({config_path.name}: {error})") from None
-    if report["model"] != config.get("name"):
-        raise AttachError(f"the report measured a model named {report['model']!r}, this folder holds {config.get('name')!r}")
     previous_path = Path(model_folder) / EVALUATION_FILE
     if previous_path.exists():
         previous = json.loads(previous_path.read_text(encoding="utf-8"))
         for section, value in previous.items():
             report.setdefault(section, value)
     metrics = headline_metrics(report)
-    config["metrics"] = metrics
-    if stage:
-        config["stage"] = stage
+
+    def record(config: dict[str, Any]) -> None:  # runs before anything is written
+        if report["model"] != config.get("name"):
+            raise AttachError(f"the report measured a model named {report['model']!r}, this folder holds "
+                              f"{config.get('name')!r}")
+        config["metrics"] = metrics
+        if stage:
+            config["stage"] = stage
+
+    try:
+        update_config(model_folder, record)
+    except AttachError:
+        raise
+    except (OSError, ValueError) as error:
+        raise AttachError(f"{model_folder} is not a readable model folder ({error})") from None
     write_bytes_atomically(previous_path, (json.dumps(report, indent=2) + "\n").encode("utf-8"))
-    write_bytes_atomically(config_path, (json.dumps(config, indent=2) + "\n").encode("utf-8"))
     return metrics

@@ -50,7 +50,8 @@ class Check:
     interval: list[float] | None = None  # paired 95 % interval of value - reference, item by item
 
 
-def _get(report: dict[str, Any], *path: str) -> Any:
+def report_value(report: dict[str, Any], *path: str) -> Any:
+    """The value at ``path`` in a report, or None where the report did not measure it."""
     for part in path:
         if not isinstance(report, dict) or part not in report:
             return None
@@ -63,21 +64,21 @@ def comparable_measures(report: dict[str, Any]) -> Iterator[tuple[str, float, An
     outcomes where the report has them (else None)."""
     similarity = ("soundtracks", "similarity", "model")
     for field in ("r_precision", "map"):
-        yield (f"stored vectors same-soundtrack {field}", _get(report, *STORED_VECTORS, field),
-               _get(report, *STORED_VECTORS, PER_ITEM, field))
-        yield (f"16-window model row same-soundtrack {field}", _get(report, *similarity, "same_soundtrack", field),
-               _get(report, *similarity, "same_soundtrack", PER_ITEM, field))
+        yield (f"stored vectors same-soundtrack {field}", report_value(report, *STORED_VECTORS, field),
+               report_value(report, *STORED_VECTORS, PER_ITEM, field))
+        yield (f"16-window model row same-soundtrack {field}", report_value(report, *similarity, "same_soundtrack", field),
+               report_value(report, *similarity, "same_soundtrack", PER_ITEM, field))
     for name in ("excerpt_96kbps", "version_pairs"):
-        yield f"{name} top-1", _get(report, *similarity, name, "top1"), _get(report, *similarity, name, PER_ITEM)
+        yield f"{name} top-1", report_value(report, *similarity, name, "top1"), report_value(report, *similarity, name, PER_ITEM)
     yield ("same recording found for a 96 kbps excerpt",
-           _get(report, *similarity, "library_excerpt_96kbps", "same_recording_top1"),
-           _get(report, *similarity, "library_excerpt_96kbps", PER_ITEM, "same_recording_top1"))
+           report_value(report, *similarity, "library_excerpt_96kbps", "same_recording_top1"),
+           report_value(report, *similarity, "library_excerpt_96kbps", PER_ITEM, "same_recording_top1"))
     transposition = ("soundtracks", "transposition_consistency", "model")
-    yield "transposition consistency", _get(report, *transposition, "rate"), _get(report, *transposition, PER_ITEM)
+    yield "transposition consistency", report_value(report, *transposition, "rate"), report_value(report, *transposition, PER_ITEM)
     for section in ("renders", "tonal_test"):
-        for condition, entry in (_get(report, section, "key", "model") or {}).items():
-            yield f"{section} key MIREX, {condition}", _get(entry, "all", "mirex"), _get(entry, PER_ITEM)
-    for tag, entry in (_get(report, "renders", "tags") or {}).items():
+        for condition, entry in (report_value(report, section, "key", "model") or {}).items():
+            yield f"{section} key MIREX, {condition}", report_value(entry, "all", "mirex"), report_value(entry, PER_ITEM)
+    for tag, entry in (report_value(report, "renders", "tags") or {}).items():
         if isinstance(entry, dict) and "ap" in entry:
             yield f"held-out render AP, {tag}", entry["ap"], None
 
@@ -95,7 +96,7 @@ def not_below(measure: str, value: float | None, items: Any, reference: float | 
 def floor_checks(candidate: dict[str, Any], incumbent: dict[str, Any]) -> list[Check]:
     """Every floor and target of ``candidate``, the shipped model's report being ``incumbent``."""
     checks = []
-    difference = _get(candidate, *STORED_VECTORS, "minus_logmel_stats", "r_precision")
+    difference = report_value(candidate, *STORED_VECTORS, "minus_logmel_stats", "r_precision")
     if difference:
         low, high = difference["ci95"]
         checks.append(Check("floor", "stored vectors minus log-mel, R-precision (95 % interval upper end)",
@@ -107,14 +108,14 @@ def floor_checks(candidate: dict[str, Any], incumbent: dict[str, Any]) -> list[C
     for measure, value, items in comparable_measures(candidate):
         reference, their_items = theirs.get(measure, (None, None))
         checks.append(not_below(measure, value, items, reference, their_items))
-    rate = _get(candidate, "soundtracks", "transposition_consistency", "model", "rate")
-    todays = _get(incumbent, "soundtracks", "transposition_consistency", "model", "rate")
+    rate = report_value(candidate, "soundtracks", "transposition_consistency", "model", "rate")
+    todays = report_value(incumbent, "soundtracks", "transposition_consistency", "model", "rate")
     level = MIN_TRANSPOSITION_CONSISTENCY if todays is None else min(MIN_TRANSPOSITION_CONSISTENCY, todays)
     checks.append(Check("floor", "transposition consistency at today's level", rate, level,
                         None if rate is None else rate >= level))
     checks.append(Check("target", f"transposition consistency >= {MIN_TRANSPOSITION_CONSISTENCY}", rate,
                         MIN_TRANSPOSITION_CONSISTENCY, None if rate is None else rate >= MIN_TRANSPOSITION_CONSISTENCY))
-    for tag, entry in (_get(candidate, "soundtracks", "tags_on_real_music", "tags") or {}).items():
+    for tag, entry in (report_value(candidate, "soundtracks", "tags_on_real_music", "tags") or {}).items():
         if entry.get("shown"):
             fired = entry["fires_at_threshold"]
             checks.append(Check("floor", f"shown tag {tag} fires on real tracks", fired, MAX_SHOWN_TAG_FIRE_RATE,
@@ -122,13 +123,13 @@ def floor_checks(candidate: dict[str, Any], incumbent: dict[str, Any]) -> list[C
     for section in ("renders", "tonal_test"):
         # Essentia's figures do not depend on the model: a candidate evaluated with --no-essentia is compared with
         # the incumbent report's, measured on the same seeded audio.
-        essentia = _get(candidate, section, "key", "essentia") or _get(incumbent, section, "key", "essentia") or {}
-        for condition, entry in (_get(candidate, section, "key", "model") or {}).items():
-            reference = _get(essentia, condition, "all", "mirex")
-            value = _get(entry, "all", "mirex")
+        essentia = report_value(candidate, section, "key", "essentia") or report_value(incumbent, section, "key", "essentia") or {}
+        for condition, entry in (report_value(candidate, section, "key", "model") or {}).items():
+            reference = report_value(essentia, condition, "all", "mirex")
+            value = report_value(entry, "all", "mirex")
             checks.append(Check("target", f"{section} key MIREX >= Essentia, {condition}", value, reference,
                                 None if reference is None or value is None else value >= reference))
-        relative = _get(candidate, section, "key", "model", "clean", "by_mode", "major", "relative")
+        relative = report_value(candidate, section, "key", "model", "clean", "by_mode", "major", "relative")
         if relative is not None:
             checks.append(Check("target", f"{section} relative-key errors on major pieces", relative,
                                 MAX_MAJOR_RELATIVE_ERRORS, relative <= MAX_MAJOR_RELATIVE_ERRORS))
