@@ -22,7 +22,6 @@ The result goes into the model folder's ``config.json`` at ``heads.tags.calibrat
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from pathlib import Path
 from typing import Any, Callable
