@@ -26,6 +26,7 @@ INTEGER_LIMITS = {
     "octaves": (1, 12),
     "embedding_dim": (1, 16_384),
     "key_path_channels": (1, 4_096),
+    "key_bass_octaves": (0, 11),
     "hidden_dim": (0, 16_384),
 }
 OTHER_INTEGER_LIMITS = (0, 1_000_000)  # integer fields added later, until they get limits of their own

@@ -73,10 +73,16 @@ class LogFreqCNNConfig:
     embedding_pooling: EmbeddingPooling = EmbeddingPooling.PITCH
     key_path: KeyPath = KeyPath.POOLED
     key_path_channels: int = 32
+    # A pitch-class key path's profile over the lowest octaves too (bass notes mark the tonic that tells a major
+    # key from its relative minor, which share their notes); 0 = the profile over all octaves only.
+    key_bass_octaves: int = 0
 
     def __post_init__(self) -> None:
         self.embedding_pooling = _option(EmbeddingPooling, self.embedding_pooling, "embedding_pooling")
         self.key_path = _option(KeyPath, self.key_path, "key_path")
+        if not 0 <= self.key_bass_octaves < self.octaves:
+            raise ValueError(f"key_bass_octaves must lie in [0, octaves - 1 = {self.octaves - 1}], not "
+                             f"{self.key_bass_octaves}")
 
 
 def _option(kind: type[StrEnum], value: Any, name: str):
@@ -294,7 +300,8 @@ def build_path(kind: PathKind, config: LogFreqCNNConfig) -> nn.Module:
     if kind is PathKind.PITCH_INVARIANT:
         return PitchInvariantPath(config.channels[-1], config.embedding_dim)
     if kind is PathKind.PITCH_CLASS:
-        return PitchClassKeyPath(config.channels[0], config.key_path_channels, config.bins_per_octave // 2, config.octaves)
+        return PitchClassKeyPath(config.channels[0], config.key_path_channels, config.bins_per_octave // 2, config.octaves,
+                                 config.key_bass_octaves)
     statistics = BlockStatistics(config.channels)
     if config.embedding_dim != statistics.dimension:
         raise ValueError(f"a statistics embedding has {statistics.dimension} dimensions for channels "
@@ -327,17 +334,20 @@ class PitchInvariantPath(nn.Sequential):
 
 class PitchClassKeyPath(nn.Module):
     """First-block features (one bin per semitone; of the block outputs it is given) → two convolutions that pool time only → mean and max over
-    time → folded over octaves: (batch, 2 * channels * bins_per_octave). Every step treats pitch positions alike
-    (convolutions, channel-wise norms), so shifting the input by a semitone rotates the output by one bin."""
+    time → folded over octaves: (batch, 2 * channels * bins_per_octave); with ``bass_octaves`` also folded over the
+    lowest ``bass_octaves`` octaves alone, beside it: (batch, 4 * channels * bins_per_octave). Every step treats
+    pitch positions alike (convolutions, channel-wise norms), so shifting the input by a semitone rotates the output
+    by one bin (up to what crosses the bass octaves' upper edge)."""
 
     blocks_read = 1  # of the block outputs it is given, it reads the first only
 
-    def __init__(self, in_channels: int, channels: int, bins_per_octave: int, octaves: int) -> None:
+    def __init__(self, in_channels: int, channels: int, bins_per_octave: int, octaves: int, bass_octaves: int = 0) -> None:
         super().__init__()
         if bins_per_octave % PITCH_CLASSES:
             raise ValueError(f"a pitch-class key path needs whole bins per semitone after the first block, not "
                              f"{bins_per_octave} per octave (use bins_per_octave = 24 or 48)")
-        self.bins_per_octave, self.octaves, self.output_channels = bins_per_octave, octaves, 2 * channels
+        self.bins_per_octave, self.octaves, self.bass_octaves = bins_per_octave, octaves, bass_octaves
+        self.output_channels = 2 * channels * (2 if bass_octaves else 1)
         self.layers = nn.Sequential(
             nn.Conv2d(in_channels, channels, kernel_size=3, padding=1, bias=False), nn.BatchNorm2d(channels), nn.ReLU(),
             nn.MaxPool2d((1, 2)),
@@ -348,7 +358,10 @@ class PitchClassKeyPath(nn.Module):
     def forward(self, block_outputs: list[torch.Tensor]) -> torch.Tensor:
         features = self.layers(block_outputs[0])  # (batch, channels, octaves * bins_per_octave, frames)
         pooled = torch.cat(time_mean_max(features), dim=1)
-        folded = pooled.reshape(pooled.shape[0], self.output_channels, self.octaves, self.bins_per_octave).mean(dim=2)
+        by_octave = pooled.reshape(pooled.shape[0], pooled.shape[1], self.octaves, self.bins_per_octave)
+        folded = by_octave.mean(dim=2)
+        if self.bass_octaves:
+            folded = torch.cat([folded, by_octave[:, :, : self.bass_octaves].mean(dim=2)], dim=1)
         return self.norm(folded).flatten(1)
 
 

@@ -125,6 +125,10 @@ class FinetuneConfig:
     # "" keeps the starting model's; "pitch_class" gives a LogFreqCNN a transposition-equivariant key path and
     # head (new layers, trained here; engine.networks.PitchClassKeyPath).
     key_path: str = ""
+    # -1 keeps the starting model's; n >= 1 gives a pitch-class key path a profile of the lowest n octaves beside
+    # the all-octave one (a tonic cue; the starting key head is widened to compute what it did,
+    # training.key_bass_widening); 0 takes it away.
+    key_bass_octaves: int = -1
     # Parameter-name prefixes to train (e.g. ["encoder.key_path.", "key_head."]); empty = all. Everything else
     # is frozen, batch-norm statistics included, so a shipped model's embedding and tags stay as they were.
     trainable: list[str] = field(default_factory=list)
@@ -206,6 +210,9 @@ def validate(config: TrainConfig) -> None:
     negative = {name: value for name, value in weights.items() if value < 0}
     if negative:
         raise ConfigError(f"finetune weights must be 0 or more, got {negative}")
+    if config.finetune.key_bass_octaves < -1:
+        raise ConfigError(f"finetune.key_bass_octaves must be -1 (keep the starting model's) or 0 or more, got "
+                          f"{config.finetune.key_bass_octaves}")
     if config.data.prefetch_batches < 0:
         raise ConfigError(f"data.prefetch_batches must be 0 or more, got {config.data.prefetch_batches}")
     if config.run.amp not in ("auto", "bf16", "off"):

@@ -30,6 +30,7 @@ from engine.weight_layouts import carry_over
 from training import checkpoints
 from training.config import FinetuneConfig, TrainConfig
 from training.data import ManifestEntry, read_manifest
+from training.key_bass_widening import widen_for_bass
 from training.trainer import TrainingError
 
 # What a finetune takes from the model it starts from: the encoder, the trained heads and the training projection.
@@ -52,7 +53,8 @@ class StartingPoint:
 
     def weights_for(self, architecture: dict[str, Any]) -> dict[str, torch.Tensor]:
         """The starting model's learner weights in the current layout, renamed for an encoder with ``architecture``."""
-        return carry_over(initial_weights(self.path), self.architecture, architecture)
+        carried = carry_over(initial_weights(self.path), self.architecture, architecture)
+        return widen_for_bass(carried, self.architecture, architecture)
 
 
 @dataclass(frozen=True)
@@ -109,6 +111,8 @@ def _with_finetune_paths(architecture: dict[str, Any], finetune: FinetuneConfig)
             architecture["embedding_dim"] = statistics_dimension(architecture.get("channels", LogFreqCNNConfig.channels))
     if finetune.key_path:
         architecture["key_path"] = finetune.key_path
+    if finetune.key_bass_octaves >= 0:
+        architecture["key_bass_octaves"] = finetune.key_bass_octaves
     return architecture
 
 

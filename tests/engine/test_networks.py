@@ -8,7 +8,7 @@ import torch
 
 from engine.networks import (
     BlockStatistics, ClassifierHead, LogFreqCNN, LogFreqCNNConfig, PitchClassKeyHead, PitchClassKeyPath, PitchPositionPath,
-    SampleCNN, SampleCNNConfig, build_key_head,
+    SampleCNN, SampleCNNConfig, build_key_head, time_mean_max,
 )
 
 RATE = 16000
@@ -123,3 +123,23 @@ def test_statistics_embedding_is_every_blocks_standardised_channel_statistics():
 def test_statistics_embedding_needs_its_own_width():
     with pytest.raises(ValueError, match="1080 dimensions"):
         LogFreqCNN(LogFreqCNNConfig(embedding_pooling="statistics"))
+
+
+def test_a_bass_profile_sits_beside_the_all_octave_profile_of_a_pitch_class_key_path():
+    """``key_bass_octaves``: the key features are the all-octave profile followed by the lowest octaves' own, so
+    a note in the bass moves both and a note above the bass octaves only the first."""
+    torch.manual_seed(0)
+    plain = LogFreqCNN(LogFreqCNNConfig(key_path="pitch_class", channels=(8, 16, 32, 32), embedding_dim=64)).eval()
+    with_bass = LogFreqCNN(LogFreqCNNConfig(key_path="pitch_class", channels=(8, 16, 32, 32), embedding_dim=64,
+                                            key_bass_octaves=3)).eval()
+    assert with_bass.key_path.output_channels == 2 * plain.key_path.output_channels
+    first_block = torch.rand(2, 8, 96, 40)
+    with torch.no_grad():
+        features = with_bass.key_path.layers(first_block)
+        by_octave = torch.cat(time_mean_max(features), dim=1).reshape(2, -1, 8, 12)
+        expected = torch.cat([by_octave.mean(dim=2), by_octave[:, :, :3].mean(dim=2)], dim=1)
+        expected = with_bass.key_path.norm(expected).flatten(1)
+        torch.testing.assert_close(with_bass.key_path([first_block]), expected)
+    assert build_key_head(with_bass)(expected).shape == (2, 24)
+    with pytest.raises(ValueError, match="key_bass_octaves must lie in"):
+        LogFreqCNNConfig(key_path="pitch_class", key_bass_octaves=8)

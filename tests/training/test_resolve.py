@@ -89,3 +89,44 @@ def test_a_run_checkpoint_saved_in_layout_1_is_read_in_the_current_layout(tmp_pa
     weights = load_weights(folder)
     assert set(weights) == {f"encoder.{name}" for name in encoder.state_dict()}
     torch.testing.assert_close(weights["encoder.key_path.0.weight"], encoder.key_path[0].weight)
+
+
+def test_a_finetune_that_adds_a_bass_profile_starts_from_the_starting_models_exact_key_outputs(tmp_path):
+    """``finetune.key_bass_octaves``: the key-path norm and the key head's template are widened with room for the
+    bass profile (zero template columns), so the first step starts where the starting model's key stood."""
+    from engine.model_folder import ModelConfig, build_network, save_model
+    from engine.networks import AudioModel, build_encoder, build_key_head
+
+    torch.manual_seed(0)
+    architecture = encoder_config_to_dict(LogFreqCNNConfig(channels=(8, 16, 32, 32), embedding_dim=64,
+                                                           key_path="pitch_class"))
+    network = build_network(ModelConfig(name="plain-key", architecture=architecture, key_head={"hidden_dim": 0}))
+    for module in network.modules():  # statistics a trained model has, so a plain standardisation would differ
+        if isinstance(module, torch.nn.BatchNorm1d):
+            module.running_mean.uniform_(-1, 1)
+            module.running_var.uniform_(0.5, 2)
+    start_folder = save_model(tmp_path / "plain", network.eval(),
+                              ModelConfig(name="plain-key", architecture=architecture, key_head={"hidden_dim": 0}))
+    config = TrainConfig()
+    config.finetune.init_from, config.finetune.key_bass_octaves = str(start_folder), 2
+    resolved = resolve_training(config, "finetune")
+    assert resolved.encoder.key_bass_octaves == 2 and resolved.architecture["key_bass_octaves"] == 2
+
+    weights = resolved.start.weights_for(resolved.architecture)
+    encoder = build_encoder(resolved.architecture)
+    widened = AudioModel(encoder, build_key_head(encoder))
+    widened.load_state_dict({name: value for name, value in weights.items()
+                             if name.startswith(("encoder.", "key_head."))}, strict=True)
+    audio = torch.randn(3, encoder.config.window_samples) * 0.1
+    with torch.no_grad():
+        torch.testing.assert_close(widened.eval().key_logits(audio), load_model(start_folder).network.key_logits(audio))
+    assert weights["key_head.template.layers.0.weight"].shape[1] == 2 * network.key_head.template.layers[0].weight.shape[1]
+
+
+def test_a_bass_profile_below_minus_one_octaves_is_refused():
+    from training.config import ConfigError, validate
+
+    config = TrainConfig()
+    config.finetune.key_bass_octaves = -2
+    with pytest.raises(ConfigError, match="key_bass_octaves"):
+        validate(config)
