@@ -155,6 +155,18 @@ def fit(sets: list, hidden: int, weight_decay: float) -> LevelScorer:
                        second.weight.detach().double().numpy()[0], float(second.bias.item()))
 
 
+def ensemble(scorers: list[LevelScorer]) -> LevelScorer:
+    """One scorer whose score is the mean of ``scorers``' scores: their hidden layers side by side, each
+    standardisation folded into its first layer (so the result's mean is 0 and scale 1). Fits differ by seed by
+    a few val clips; their mean varies less, and the engine reads it as any other scorer."""
+    hidden_weights = np.concatenate([s.hidden_weights / s.scale for s in scorers])
+    hidden_bias = np.concatenate([s.hidden_bias - (s.hidden_weights / s.scale) @ s.mean for s in scorers])
+    output_weights = np.concatenate([s.output_weights for s in scorers]) / len(scorers)
+    count = scorers[0].mean.size
+    return LevelScorer(np.zeros(count), np.ones(count), hidden_weights, hidden_bias, output_weights,
+                       float(np.mean([s.output_bias for s in scorers])))
+
+
 def accuracy(scorer: LevelScorer, sets: list, clips: list) -> float:
     """Acc1 of the whole estimate (chosen level, then refined) over ``clips``."""
     hits = 0

@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -70,16 +71,21 @@ def estimate(scorer: LevelScorer, correlations: dict[str, np.ndarray], extra: tu
     return tempo.refined(correlations["shipped"], float(candidates[int(np.argmax(scorer.scores(features)))]))
 
 
-def unit_signal_misses(scorer: LevelScorer, extra: tuple[str, ...]) -> list[str]:
-    """The unit tests' synthesised signals this scorer times more than 1 % off."""
+def unit_signals() -> Iterator[tuple[str, float, np.ndarray]]:
+    """(maker, tempo, audio) of each of ``UNIT_SIGNALS``, made as the unit tests make them."""
     sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tests"))
     import rhythm_factory
 
-    misses = []
     for maker, bpm in UNIT_SIGNALS:
         make = getattr(rhythm_factory, maker)
-        audio = make(bpm, 30.0, TEMPO_SAMPLE_RATE) if maker == "click_track" else \
-            make(bpm, 30.0, seed=int(bpm), sample_rate=TEMPO_SAMPLE_RATE)
+        yield maker, bpm, (make(bpm, 30.0, TEMPO_SAMPLE_RATE) if maker == "click_track" else
+                           make(bpm, 30.0, seed=int(bpm), sample_rate=TEMPO_SAMPLE_RATE))
+
+
+def unit_signal_misses(scorer: LevelScorer, extra: tuple[str, ...]) -> list[str]:
+    """The unit tests' synthesised signals this scorer times more than 1 % off."""
+    misses = []
+    for maker, bpm, audio in unit_signals():
         found = estimate(scorer, correlations_of(audio), extra)
         if abs(found / bpm - 1.0) > 0.01:
             misses.append(f"{maker} {bpm:g} -> {found:.1f}")
