@@ -33,7 +33,7 @@ from engine import tempo  # noqa: E402
 from engine.audio import AudioDecodeError, decode_mono, probe  # noqa: E402
 from engine.tempo_audio import TEMPO_SAMPLE_RATE  # noqa: E402
 from engine.tempo_level import (  # noqa: E402
-    LEVEL_FACTORS, LEVEL_WEIGHTS_PATH, LevelScorer, candidate_tempi, candidate_features,
+    LEVEL_WEIGHTS_PATH, LevelScorer, candidate_tempi, candidate_features,
 )
 
 TOLERANCE = 0.04  # a candidate is the beat when within 4 % of the label (Acc1's tolerance)
@@ -127,7 +127,7 @@ def candidate_set(correlation: np.ndarray, bpm: float) -> tuple[np.ndarray, np.n
 
 
 def fit(sets: list, hidden: int, weight_decay: float) -> LevelScorer:
-    """The MLP fitted to the clips whose candidates include the beat (full batch, padded to ``LEVEL_FACTORS``)."""
+    """The MLP fitted to the clips whose candidates include the beat (full batch, padded to the most candidates)."""
     import torch
 
     torch.set_num_threads(1)
@@ -135,7 +135,8 @@ def fit(sets: list, hidden: int, weight_decay: float) -> LevelScorer:
     usable = [entry for entry in sets if entry[2].any()]
     stacked = np.concatenate([features for _, features, _ in usable])
     mean, scale = stacked.mean(axis=0), stacked.std(axis=0) + 1e-6
-    size, count = (len(usable), len(LEVEL_FACTORS)), stacked.shape[1]  # count: FEATURE_NAMES, or an experiment's
+    width = max(candidates.size for candidates, _, _ in usable)
+    size, count = (len(usable), width), stacked.shape[1]  # count: FEATURE_NAMES, or an experiment's
     inputs, present, right = np.zeros((*size, count)), np.zeros(size, bool), np.zeros(size, bool)
     for row, (candidates, features, correct) in enumerate(usable):
         inputs[row, : candidates.size] = (features - mean) / scale

@@ -40,12 +40,13 @@ from benchmarks.tempo_level_training import (
 from engine import tempo
 from engine.audio import AudioDecodeError, decode_mono
 from engine.tempo_audio import TEMPO_SAMPLE_RATE
-from engine.tempo_level import LevelScorer, shipped_scorer
+from engine.tempo_level import LEVEL_FACTORS, LevelScorer, candidate_features, candidate_tempi, shipped_scorer
 from training.evaluation.tempo_eval import STRETCH_RANGE, STRETCHES_PER_TRACK, stretch_consistent
 
 CHORALE_SOURCE = "bach_chorales"
 STRETCH_SEED = 5  # engine eval's seed; here on the val split, so other pairs than the test's
 MIN_STRETCH_CHANGE = 0.02
+TOLERANCE = 0.04  # a tempo within 4 % of the label is right (Acc1's tolerance)
 
 
 def labelled_records(generated: Path, scores_manifest: Path) -> list[dict]:
@@ -126,43 +127,79 @@ def stretched_correlation(key: str) -> np.ndarray | None:
             return None
 
 
-def judged(scorer: LevelScorer, clips: list[dict], correlations: dict, pairs: list, stretch: dict) -> dict:
+def strongest_relatives(correlation: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The shipped candidates: the strongest comb's relatives, and their features."""
+    return candidate_set(correlation, 100.0)[:2]
+
+
+def two_peak_relatives(correlation: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The relatives of the strongest comb peak and of the strongest peak that is none of its relatives (within
+    4 %), without near-repeats; features as shipped (saliences over the strongest comb's). The Acc2 misses on
+    validation are slow drumless pieces whose strongest comb lies at 2.4-3.8x the beat, with no relative near it."""
+    grid = tempo.tempo_grid()
+    salience = tempo.comb_salience(correlation, grid)
+    peaks = np.where((salience[1:-1] > salience[:-2]) & (salience[1:-1] >= salience[2:]))[0] + 1
+    if not peaks.size:
+        return strongest_relatives(correlation)
+    peaks = peaks[np.argsort(-salience[peaks])]
+    first = grid[peaks[0]]
+    relatives = [first * factor for factor in LEVEL_FACTORS]
+    second = next((grid[p] for p in peaks[1:] if all(abs(grid[p] / r - 1.0) > TOLERANCE for r in relatives)), None)
+    candidates: list[float] = []
+    for peak in (first,) if second is None else (first, second):
+        for value in candidate_tempi(peak, tempo.MIN_BPM, tempo.MAX_BPM):
+            if all(abs(value / kept - 1.0) > TOLERANCE for kept in candidates):
+                candidates.append(float(value))
+    bpms = np.array(candidates)
+    return bpms, candidate_features(correlation, bpms, float(salience[peaks[0]]), tempo.FRAMES_PER_SECOND,
+                                    tempo.COMB_MULTIPLES)
+
+
+PROPOSALS = {"strongest": strongest_relatives, "two_peaks": two_peak_relatives}
+
+
+def with_truth(propose, correlation: np.ndarray, bpm: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    candidates, features = propose(correlation)
+    return candidates, features, np.abs(candidates / bpm - 1.0) <= TOLERANCE
+
+
+def judged(scorer: LevelScorer, clips: list[dict], correlations: dict, pairs: list, stretch: dict,
+           propose=strongest_relatives) -> dict:
     """Val figures of one scorer: per corpus Acc1/Acc2, stretch consistency, unit-signal misses."""
     result: dict = {}
     for corpus in ("generated", "chorales"):
         chosen = [clip for clip in clips if clip["corpus"] == corpus and clip["split"] == "val"]
-        estimates = []
-        for clip in chosen:
-            candidates, features, _ = candidate_set(correlations[clip["path"]], clip["bpm"])
-            estimates.append(estimated(scorer, candidates, features, correlations[clip["path"]]))
+        estimates = [estimated(scorer, *propose(correlations[clip["path"]]), correlations[clip["path"]])
+                     for clip in chosen]
         result[corpus] = scores(estimates, [clip["bpm"] for clip in chosen], [clip["drums"] for clip in chosen])
         result[corpus]["clips"] = len(chosen)
     consistent = []
     for original, changed, factor in pairs:
         if original in stretch and changed in stretch:
-            found = [estimated(scorer, *candidate_set(stretch[key], 100.0)[:2], stretch[key]) for key in (original, changed)]
+            found = [estimated(scorer, *propose(stretch[key]), stretch[key]) for key in (original, changed)]
             consistent.append(stretch_consistent(found[0], found[1], factor))
     result["stretch_consistency"] = float(np.mean(consistent)) if consistent else float("nan")
     result["stretch_pairs"] = len(consistent)
-    result["unit_signal_misses"] = unit_signal_misses(scorer)
+    result["unit_signal_misses"] = unit_signal_misses(scorer, propose)
     return result
 
 
-def unit_signal_misses(scorer: LevelScorer) -> list[str]:
+def unit_signal_misses(scorer: LevelScorer, propose=strongest_relatives) -> list[str]:
     misses = []
     for maker, bpm, audio in unit_signals():
         correlation = correlation_of(audio)
-        found = estimated(scorer, *candidate_set(correlation, bpm)[:2], correlation)
+        found = estimated(scorer, *propose(correlation), correlation)
         if abs(found / bpm - 1.0) > 0.01:
             misses.append(f"{maker} {bpm:g} -> {found:.1f}")
     return misses
 
 
-def fitted(clips: list[dict], correlations: dict, corpora: tuple[str, ...]) -> tuple[LevelScorer, dict]:
+def fitted(clips: list[dict], correlations: dict, corpora: tuple[str, ...],
+           propose=strongest_relatives) -> tuple[LevelScorer, dict]:
     """The scorer fitted on the train clips of ``corpora`` (stretched), the size best on all val clips."""
     train = stretched([("train", clip["bpm"], correlations[clip["path"]]) for clip in clips
                        if clip["split"] == "train" and clip["corpus"] in corpora])
-    train_sets = [candidate_set(correlation, bpm) for _, bpm, correlation in train]
+    train_sets = [with_truth(propose, correlation, bpm) for _, bpm, correlation in train]
     val = [clip for clip in clips if clip["split"] == "val"]
     best = None
     for hidden in HIDDEN_SIZES:
@@ -171,8 +208,7 @@ def fitted(clips: list[dict], correlations: dict, corpora: tuple[str, ...]) -> t
             hits = 0
             for clip in val:
                 correlation = correlations[clip["path"]]
-                candidates, features, _ = candidate_set(correlation, clip["bpm"])
-                hits += abs(estimated(scorer, candidates, features, correlation) / clip["bpm"] - 1.0) <= 0.04
+                hits += abs(estimated(scorer, *propose(correlation), correlation) / clip["bpm"] - 1.0) <= TOLERANCE
             if best is None or hits > best[0]:
                 best = (hits, scorer, {"hidden": hidden, "weight_decay": weight_decay, "train_clips": len(train)})
     return best[1], best[2]
@@ -186,6 +222,10 @@ def main() -> None:
     parser.add_argument("--cache", type=Path)
     parser.add_argument("--out-dir", type=Path, default=Path("tempo_level_data"))
     parser.add_argument("--seeds", type=int, default=3, help="fits per variant, seeds 0..N-1 (the fit varies by seed)")
+    parser.add_argument("--variants", nargs="+", default=["generated", "generated_chorales"],
+                        choices=["generated", "generated_chorales"], help="training corpora of the fitted scorers")
+    parser.add_argument("--candidates", default="strongest", choices=sorted(PROPOSALS),
+                        help="which tempi the scorer chooses among")
     options = parser.parse_args()
     clips = labelled_records(options.generated, options.scores)
 
@@ -202,22 +242,26 @@ def main() -> None:
     options.out_dir.mkdir(parents=True, exist_ok=True)
     print(json.dumps({"variant": "shipped", **judged(shipped_scorer(), clips, correlations, pairs, stretch)}), flush=True)
     fits: dict[str, list[LevelScorer]] = {}
+    variants = {"generated": ("generated",), "generated_chorales": ("generated", "chorales")}
+    chosen_variants = {name: variants[name] for name in options.variants}
+    propose = PROPOSALS[options.candidates]
     for seed in range(options.seeds):
         training.SEED = seed  # the fit's initialisation and the stretched copies' draws
-        for name, corpora in (("generated", ("generated",)), ("generated_chorales", ("generated", "chorales"))):
-            scorer, how = fitted(clips, correlations, corpora)
+        for name, corpora in chosen_variants.items():
+            scorer, how = fitted(clips, correlations, corpora, propose)
             fits.setdefault(name, []).append(scorer)
-            (options.out_dir / f"level_{name}_seed{seed}.json").write_text(json.dumps(scorer.to_json()) + "\n",
-                                                                         encoding="utf-8")
-            print(json.dumps({"variant": name, "seed": seed, **how,
-                              **judged(scorer, clips, correlations, pairs, stretch)}), flush=True)
+            label = name if options.candidates == "strongest" else f"{name}_{options.candidates}"
+            (options.out_dir / f"level_{label}_seed{seed}.json").write_text(json.dumps(scorer.to_json()) + "\n",
+                                                                          encoding="utf-8")
+            print(json.dumps({"variant": label, "seed": seed, **how,
+                              **judged(scorer, clips, correlations, pairs, stretch, propose)}), flush=True)
     for name, scorers in fits.items():
         scorer = training.ensemble(scorers)
-        (options.out_dir / f"level_{name}_ensemble.json").write_text(json.dumps(scorer.to_json()) + "\n",
-                                                                     encoding="utf-8")
-        print(json.dumps({"variant": name, "seed": f"mean of {len(scorers)} fits",
-                          **judged(scorer, clips, correlations, pairs, stretch)}), flush=True)
-
+        label = name if options.candidates == "strongest" else f"{name}_{options.candidates}"
+        (options.out_dir / f"level_{label}_ensemble.json").write_text(json.dumps(scorer.to_json()) + "\n",
+                                                                      encoding="utf-8")
+        print(json.dumps({"variant": label, "seed": f"mean of {len(scorers)} fits",
+                          **judged(scorer, clips, correlations, pairs, stretch, propose)}), flush=True)
 
 if __name__ == "__main__":
     main()
