@@ -127,7 +127,7 @@ class FinetuneConfig:
     key_path: str = ""
     # -1 keeps the starting model's; n >= 1 gives a pitch-class key path a profile of the lowest n octaves beside
     # the all-octave one (a tonic cue; the starting key head is widened to compute what it did,
-    # training.key_bass_widening); 0 takes it away.
+    # training.key_bass_widening); 0 takes it away (the key head keeps its all-octave half).
     key_bass_octaves: int = -1
     # Parameter-name prefixes to train (e.g. ["encoder.key_path.", "key_head."]); empty = all. Everything else
     # is frozen, batch-norm statistics included, so a shipped model's embedding and tags stay as they were.

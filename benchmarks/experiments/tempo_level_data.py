@@ -13,10 +13,11 @@ training: the val splits of the generated corpus and of the chorales, the stretc
 the game music (each 30 s excerpt stretched twice by sox ``tempo -m``, 0.85-1.15, as ``engine eval`` does on the
 test split) and the unit tests' synthesised signals. Test splits and the tonal test set are never read.
 
-    python -m benchmarks.experiments.tempo_level_data --generated ../data/generated/manifest.jsonl \
-        --scores ../data/scores/manifest.jsonl --debian ../data/debian/manifest.jsonl \
-        --cache ../data/tempo_level_data.npz --out-dir ../data/tempo_level_data
-(from the repository root; each variant's scorer is written to --out-dir as level_VARIANT.json).
+    PYTHONPATH=main python -m benchmarks.experiments.tempo_level_data --generated data/generated/manifest.jsonl \
+        --scores data/scores/manifest.jsonl --debian data/debian/manifest.jsonl \
+        --cache data/tempo_level_data.npz --out-dir data/tempo_level_data [--seeds 5] [--candidates two_peaks]
+(from the folder the game-music manifest's paths are relative to, /work here; each fit's scorer is written to
+--out-dir as level_VARIANT_seedN.json, and the mean of a variant's fits as level_VARIANT_ensemble.json).
 """
 
 from __future__ import annotations
@@ -31,22 +32,20 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.experiments.tempo_level_features import unit_signals
 from benchmarks import tempo_level_training as training
+from benchmarks.experiments.tempo_level_features import unit_signals
 from benchmarks.experiments.tempo_onset_variants import estimated, scores
 from benchmarks.tempo_level_training import (
-    HIDDEN_SIZES, WEIGHT_DECAYS, _fixed_length, candidate_set, fit, middle_audio, stretched,
+    HIDDEN_SIZES, TOLERANCE, WEIGHT_DECAYS, _fixed_length, candidate_set, fit, middle_audio, stretched,
 )
 from engine import tempo
 from engine.audio import AudioDecodeError, decode_mono
 from engine.tempo_audio import TEMPO_SAMPLE_RATE
 from engine.tempo_level import LEVEL_FACTORS, LevelScorer, candidate_features, candidate_tempi, shipped_scorer
-from training.evaluation.tempo_eval import STRETCH_RANGE, STRETCHES_PER_TRACK, stretch_consistent
+from training.evaluation.tempo_eval import STRETCHES_PER_TRACK, _stretch_factor, stretch_consistent
 
 CHORALE_SOURCE = "bach_chorales"
 STRETCH_SEED = 5  # engine eval's seed; here on the val split, so other pairs than the test's
-MIN_STRETCH_CHANGE = 0.02
-TOLERANCE = 0.04  # a tempo within 4 % of the label is right (Acc1's tolerance)
 
 
 def labelled_records(generated: Path, scores_manifest: Path) -> list[dict]:
@@ -68,6 +67,12 @@ def labelled_records(generated: Path, scores_manifest: Path) -> list[dict]:
 
 def correlation_of(audio: np.ndarray) -> np.ndarray:
     return _fixed_length(tempo.autocorrelation(tempo.onset_strength(audio, TEMPO_SAMPLE_RATE)))
+
+
+def file_correlation(path: str) -> np.ndarray | None:
+    """The autocorrelation of a file's middle 30 s as indexing decodes them; None when it does not decode."""
+    audio = middle_audio(Path(path))
+    return None if audio is None else correlation_of(audio)
 
 
 def cached_correlations(keys: list[str], compute, cache: Path | None) -> dict[str, np.ndarray]:
@@ -98,9 +103,7 @@ def stretch_keys(debian: Path, split: str = "val") -> list[tuple[str, str, float
         if record.get("split") != split:
             continue
         for _ in range(STRETCHES_PER_TRACK):
-            factor = draw.uniform(*STRETCH_RANGE)
-            while abs(factor - 1.0) < MIN_STRETCH_CHANGE:
-                factor = draw.uniform(*STRETCH_RANGE)
+            factor = _stretch_factor(draw)
             pairs.append((f"{record['path']}|1.0000", f"{record['path']}|{factor:.4f}", factor))
     return pairs
 
@@ -108,11 +111,11 @@ def stretch_keys(debian: Path, split: str = "val") -> list[tuple[str, str, float
 def stretched_correlation(key: str) -> np.ndarray | None:
     """The autocorrelation of a game-music track's middle 30 s, stretched by sox ``tempo -m`` (pitch kept)."""
     path, factor = key.rsplit("|", 1)
+    if float(factor) == 1.0:
+        return file_correlation(path)
     audio = middle_audio(Path(path))
     if audio is None:
         return None
-    if float(factor) == 1.0:
-        return correlation_of(audio)
     with tempfile.TemporaryDirectory() as folder:
         source, target = Path(folder) / "excerpt.wav", Path(folder) / "stretched.wav"
         with wave.open(str(source), "wb") as handle:
@@ -228,12 +231,7 @@ def main() -> None:
                         help="which tempi the scorer chooses among")
     options = parser.parse_args()
     clips = labelled_records(options.generated, options.scores)
-
-    def clip_correlation(path: str) -> np.ndarray | None:
-        audio = middle_audio(Path(path))
-        return None if audio is None else correlation_of(audio)
-
-    correlations = cached_correlations([clip["path"] for clip in clips], clip_correlation, options.cache)
+    correlations = cached_correlations([clip["path"] for clip in clips], file_correlation, options.cache)
     clips = [clip for clip in clips if clip["path"] in correlations]
     pairs = stretch_keys(options.debian)
     stretch_cache = None if options.cache is None else options.cache.with_name(options.cache.stem + "_stretch.npz")
@@ -245,23 +243,25 @@ def main() -> None:
     variants = {"generated": ("generated",), "generated_chorales": ("generated", "chorales")}
     chosen_variants = {name: variants[name] for name in options.variants}
     propose = PROPOSALS[options.candidates]
+    suffix = "" if options.candidates == "strongest" else f"_{options.candidates}"
     for seed in range(options.seeds):
         training.SEED = seed  # the fit's initialisation and the stretched copies' draws
         for name, corpora in chosen_variants.items():
             scorer, how = fitted(clips, correlations, corpora, propose)
             fits.setdefault(name, []).append(scorer)
-            label = name if options.candidates == "strongest" else f"{name}_{options.candidates}"
+            label = name + suffix
             (options.out_dir / f"level_{label}_seed{seed}.json").write_text(json.dumps(scorer.to_json()) + "\n",
                                                                           encoding="utf-8")
             print(json.dumps({"variant": label, "seed": seed, **how,
                               **judged(scorer, clips, correlations, pairs, stretch, propose)}), flush=True)
     for name, scorers in fits.items():
         scorer = training.ensemble(scorers)
-        label = name if options.candidates == "strongest" else f"{name}_{options.candidates}"
+        label = name + suffix
         (options.out_dir / f"level_{label}_ensemble.json").write_text(json.dumps(scorer.to_json()) + "\n",
                                                                       encoding="utf-8")
         print(json.dumps({"variant": label, "seed": f"mean of {len(scorers)} fits",
                           **judged(scorer, clips, correlations, pairs, stretch, propose)}), flush=True)
+
 
 if __name__ == "__main__":
     main()

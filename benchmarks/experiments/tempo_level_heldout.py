@@ -5,11 +5,11 @@ one: the tonal test set's renders (exact tempo, held-out generator and sound fon
 and the test split of the game music, each 30 s excerpt stretched twice by sox ``tempo -m`` (0.85-1.15). Both
 scorers read the same envelopes, so every difference is the scorer's.
 
-    python -m benchmarks.experiments.tempo_level_heldout --first engine/tempo_level.json \
-        --second ../data/tempo_level_data/level_generated_chorales_ensemble.json \
-        --tonal-test ../data/tonal_test/manifest.jsonl --debian ../data/debian/manifest.jsonl \
-        --cache ../data/tempo_heldout.npz
-(from the repository root, or from the folder the manifests' paths are relative to with PYTHONPATH set).
+    PYTHONPATH=main python -m benchmarks.experiments.tempo_level_heldout --first main/engine/tempo_level.json \
+        --second data/tempo_level_data/level_generated_chorales_ensemble.json \
+        --tonal-test data/tonal_test/manifest.jsonl --debian data/debian/manifest.jsonl \
+        --cache data/tempo_heldout.npz
+(from the folder the manifests' paths are relative to, /work here, with PYTHONPATH=main).
 """
 
 from __future__ import annotations
@@ -21,17 +21,16 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.experiments.tempo_level_data import (
-    cached_correlations, correlation_of, stretch_keys, stretched_correlation,
+    cached_correlations, file_correlation, stretch_keys, stretched_correlation, strongest_relatives,
 )
 from benchmarks.experiments.tempo_onset_variants import estimated
-from benchmarks.tempo_level_training import candidate_set, middle_audio
 from engine.tempo_level import LevelScorer, load_scorer
 from training.evaluation.bootstrap import bootstrap_means, paired_difference
 from training.evaluation.tempo_eval import stretch_consistent, tempo_accuracy
 
 
 def estimate(scorer: LevelScorer, correlation: np.ndarray) -> float:
-    return estimated(scorer, *candidate_set(correlation, 100.0)[:2], correlation)
+    return estimated(scorer, *strongest_relatives(correlation), correlation)
 
 
 def per_item(scorer: LevelScorer, renders: list[dict], correlations: dict, pairs: list, stretch: dict) -> dict:
@@ -53,12 +52,7 @@ def main() -> None:
     options = parser.parse_args()
     renders = [json.loads(line) for line in options.tonal_test.read_text(encoding="utf-8").splitlines()]
     renders = [r for r in renders if r.get("split") == "test" and r.get("tempo_bpm")]
-
-    def render_correlation(path: str) -> np.ndarray | None:
-        audio = middle_audio(Path(path))
-        return None if audio is None else correlation_of(audio)
-
-    correlations = cached_correlations([r["path"] for r in renders], render_correlation, options.cache)
+    correlations = cached_correlations([r["path"] for r in renders], file_correlation, options.cache)
     renders = [r for r in renders if r["path"] in correlations]
     pairs = stretch_keys(options.debian, "test")
     stretch_cache = None if options.cache is None else options.cache.with_name(options.cache.stem + "_stretch.npz")

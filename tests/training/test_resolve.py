@@ -91,11 +91,24 @@ def test_a_run_checkpoint_saved_in_layout_1_is_read_in_the_current_layout(tmp_pa
     torch.testing.assert_close(weights["encoder.key_path.0.weight"], encoder.key_path[0].weight)
 
 
+def _assert_same_key_logits(weights: dict, architecture: dict, start_folder) -> None:
+    """The network the resolved start weights build gives the starting model's key logits on the same audio."""
+    from engine.networks import AudioModel, build_encoder, build_key_head
+
+    encoder = build_encoder(architecture)
+    resolved_network = AudioModel(encoder, build_key_head(encoder))
+    resolved_network.load_state_dict({name: value for name, value in weights.items()
+                                      if name.startswith(("encoder.", "key_head."))}, strict=True)
+    audio = torch.randn(3, encoder.config.window_samples) * 0.1
+    with torch.no_grad():
+        torch.testing.assert_close(resolved_network.eval().key_logits(audio),
+                                   load_model(start_folder).network.key_logits(audio))
+
+
 def test_a_finetune_that_adds_a_bass_profile_starts_from_the_starting_models_exact_key_outputs(tmp_path):
     """``finetune.key_bass_octaves``: the key-path norm and the key head's template are widened with room for the
     bass profile (zero template columns), so the first step starts where the starting model's key stood."""
     from engine.model_folder import ModelConfig, build_network, save_model
-    from engine.networks import AudioModel, build_encoder, build_key_head
 
     torch.manual_seed(0)
     architecture = encoder_config_to_dict(LogFreqCNNConfig(channels=(8, 16, 32, 32), embedding_dim=64,
@@ -113,13 +126,7 @@ def test_a_finetune_that_adds_a_bass_profile_starts_from_the_starting_models_exa
     assert resolved.encoder.key_bass_octaves == 2 and resolved.architecture["key_bass_octaves"] == 2
 
     weights = resolved.start.weights_for(resolved.architecture)
-    encoder = build_encoder(resolved.architecture)
-    widened = AudioModel(encoder, build_key_head(encoder))
-    widened.load_state_dict({name: value for name, value in weights.items()
-                             if name.startswith(("encoder.", "key_head."))}, strict=True)
-    audio = torch.randn(3, encoder.config.window_samples) * 0.1
-    with torch.no_grad():
-        torch.testing.assert_close(widened.eval().key_logits(audio), load_model(start_folder).network.key_logits(audio))
+    _assert_same_key_logits(weights, resolved.architecture, start_folder)
     assert weights["key_head.template.layers.0.weight"].shape[1] == 2 * network.key_head.template.layers[0].weight.shape[1]
 
 
@@ -130,3 +137,25 @@ def test_a_bass_profile_below_minus_one_octaves_is_refused():
     config.finetune.key_bass_octaves = -2
     with pytest.raises(ConfigError, match="key_bass_octaves"):
         validate(config)
+
+
+def test_a_finetune_that_takes_the_bass_profile_away_keeps_the_all_octave_half(tmp_path):
+    """``finetune.key_bass_octaves = 0`` from a model with a bass profile: the key-path norm and the template keep
+    their all-octave half, so where the bass columns of the template are zero the key is what it was."""
+    from engine.model_folder import ModelConfig, build_network, save_model
+
+    torch.manual_seed(0)
+    architecture = encoder_config_to_dict(LogFreqCNNConfig(channels=(8, 16, 32, 32), embedding_dim=64,
+                                                           key_path="pitch_class", key_bass_octaves=2))
+    config = ModelConfig(name="bass-key", architecture=architecture, key_head={"hidden_dim": 0})
+    network = build_network(config)
+    template = network.key_head.template.layers[0].weight
+    with torch.no_grad():
+        template[:, template.shape[1] // 2 :] = 0.0  # the bass profile does not move the key
+    start_folder = save_model(tmp_path / "bass", network.eval(), config)
+    train_config = TrainConfig()
+    train_config.finetune.init_from, train_config.finetune.key_bass_octaves = str(start_folder), 0
+    resolved = resolve_training(train_config, "finetune")
+    assert resolved.architecture["key_bass_octaves"] == 0
+
+    _assert_same_key_logits(resolved.start.weights_for(resolved.architecture), resolved.architecture, start_folder)
