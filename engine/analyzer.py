@@ -25,6 +25,7 @@ from engine.networks import LogFrequencySpectrogram
 from engine.track_analysis import (  # noqa: F401 (re-exported: the analyzer's results and defaults)
     DEFAULT_BATCH_WINDOWS, DEFAULT_MAX_WINDOWS, KeyEstimate, TrackAnalysis, key_estimate, top_tag_index,
 )
+from engine.tuning import estimate_tuning
 
 # Windows per forward pass: small enough for the activations to stay in the CPU caches (LogFreqCNN on 1 thread:
 # 11.5 ms per window at 16, 13.5 ms at 64; docs/lab-notes/2026-12-03-speed-history.md, "Indexing speed").
@@ -35,6 +36,11 @@ INFERENCE_CHUNK_WINDOWS = 16
 # whenever a core is busy (a 6-window query at load 8: 140 ms on 1 thread, 355-518 ms on 2; BENCHMARKS.md,
 # "`similar` for a file not in the library").
 QUERY_INFERENCE_THREADS = 1
+# A track tuned at least this far from A = 440 Hz has its key read on its own pitch grid (``engine.tuning``); nearer,
+# the key head reads it as well on the trained grid, and the analysis windows' key from the network's one pass is
+# kept. Beyond the estimate's spread on in-tune renders (90 % within 8.4 cents); chosen on validation over 10 cents,
+# which gained as much on detuned pieces and held transposition consistency less well (BENCHMARKS.md, "Tuning").
+MIN_FOLLOWED_CENTS = 15.0
 _CONVOLUTIONS = (nn.Conv1d, nn.Conv2d)
 _BATCH_NORMS = (nn.BatchNorm1d, nn.BatchNorm2d)
 _MAX_POOLS = (nn.MaxPool1d, nn.MaxPool2d)
@@ -124,27 +130,38 @@ class Analyzer:
                        key_windows_per_track: list[np.ndarray | None] | None = None) -> list[TrackAnalysis]:
         """Each item (windows, samples) float32 → one ``TrackAnalysis``; batched across tracks. The key is averaged
         over each track's windows and its ``key_windows_per_track`` item too (the further windows only the key
-        reads: ``engine.key_audio``, run through the key's part of the network alone); the embedding and tags over
-        its windows alone."""
+        reads: ``engine.key_audio``, run through the key's part of the network alone), on the pitch grid of the
+        track's tuning (``key_tuning``); the embedding and tags over its windows alone."""
         if not windows_per_track:
             return []
         extras = [extra if extra is not None and len(extra) else None
                   for extra in key_windows_per_track or [None] * len(windows_per_track)]
         outputs = self.run_windows(np.concatenate(windows_per_track, axis=0))
-        extra_probs = None
-        if "key_probs" in outputs and any(extra is not None for extra in extras):
-            extra_probs = self.run_key_windows(np.concatenate([extra for extra in extras if extra is not None], axis=0))
+        tunings = [self.key_tuning(windows) if "key_probs" in outputs else 0.0 for windows in windows_per_track]
+        on_trained_grid = [extra for extra, cents in zip(extras, tunings) if extra is not None and cents == 0.0]
+        extra_probs = self.run_key_windows(np.concatenate(on_trained_grid, axis=0)) if on_trained_grid else None
         analyses = []
         start = extra_start = 0
-        for windows, extra in zip(windows_per_track, extras):
+        for windows, extra, cents in zip(windows_per_track, extras, tunings):
             count = len(windows)
             part = {name: values[start : start + count] for name, values in outputs.items()}
             start += count
-            if extra is not None and extra_probs is not None:
+            if cents != 0.0:
+                read = windows if extra is None else np.concatenate([windows, extra], axis=0)
+                part["key_probs"] = self.run_key_windows(read, cents)
+            elif extra is not None and extra_probs is not None:
                 part["key_probs"] = np.concatenate([part["key_probs"], extra_probs[extra_start : extra_start + len(extra)]])
                 extra_start += len(extra)
             analyses.append(self._summarise(part, count))
         return analyses
+
+    def key_tuning(self, windows: np.ndarray) -> float:
+        """Cents from A = 440 Hz of the pitch grid a track's key is read on: its estimated tuning (from its analysis
+        ``windows``) when that is at least ``MIN_FOLLOWED_CENTS`` away and the encoder can follow it, else 0."""
+        if not getattr(self.network.encoder, "follows_tuning", False):
+            return 0.0
+        cents = estimate_tuning(windows, self.sample_rate).cents
+        return cents if abs(cents) >= MIN_FOLLOWED_CENTS else 0.0
 
     def analyze_file(self, path: Path | str) -> TrackAnalysis:
         """Decode and analyse one file with the same windows as indexing (so a copy of an indexed track lands
@@ -172,12 +189,13 @@ class Analyzer:
                     parts.setdefault("tag_probs", []).append(torch.sigmoid(outputs["tag_logits"]).numpy())
         return {name: np.concatenate(chunks, axis=0) for name, chunks in parts.items()}
 
-    def run_key_windows(self, windows: np.ndarray) -> np.ndarray:
-        """Key probabilities (N, 24) of ``windows`` (N, samples), computing only what the key head reads."""
+    def run_key_windows(self, windows: np.ndarray, tuning_cents: float = 0.0) -> np.ndarray:
+        """Key probabilities (N, 24) of ``windows`` (N, samples), computing only what the key head reads, on the
+        pitch grid of a track tuned ``tuning_cents`` from A = 440 Hz."""
         parts = []
         with torch.inference_mode():
             for batch in _chunks(windows):
-                parts.append(torch.softmax(self.network.key_logits(batch), -1).numpy())
+                parts.append(torch.softmax(self.network.key_logits(batch, tuning_cents), -1).numpy())
         return np.concatenate(parts, axis=0)
 
     @staticmethod

@@ -26,11 +26,15 @@ from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any
 
+import functools
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from engine.keys import KEY_CLASS_COUNT
+
+TUNED_FILTERBANKS_KEPT = 8  # 0.8 MB each at the default frontend's 1025 x 192
 
 EMBEDDING_DIM = 512
 PROJECTION_DIM = 128
@@ -139,8 +143,12 @@ class SampleCNN(nn.Module):
         embedding = self.forward(audio)
         return embedding, embedding
 
-    def key_features(self, audio: torch.Tensor) -> torch.Tensor:
-        """What the key head reads (the embedding, for this encoder)."""
+    follows_tuning = False  # no pitch grid to move: ``key_features`` reads the waveform
+
+    def key_features(self, audio: torch.Tensor, tuning_cents: float = 0.0) -> torch.Tensor:
+        """What the key head reads (the embedding, for this encoder; ``tuning_cents`` must be 0)."""
+        if tuning_cents:
+            raise ValueError("a SampleCNN reads the waveform: it has no pitch grid to follow a tuning")
         return self.forward(audio)
 
 
@@ -167,6 +175,15 @@ def log_frequency_filterbank(
     return filters.float()
 
 
+@functools.lru_cache(maxsize=TUNED_FILTERBANKS_KEPT)
+def tuned_filterbank(n_fft: int, sample_rate: int, min_frequency: float, bins_per_octave: int, octaves: int,
+                     tuning_cents: int) -> torch.Tensor:
+    """``log_frequency_filterbank`` with its grid moved by ``tuning_cents`` (whole cents: a track tuned that far
+    from A = 440 Hz has its notes on this grid's bins; ``engine.tuning``). Kept for the last few tunings asked."""
+    return log_frequency_filterbank(n_fft, sample_rate, min_frequency * 2.0 ** (tuning_cents / 1200), bins_per_octave,
+                                    octaves)
+
+
 def magnitude_without_gradient(spectrum: torch.Tensor) -> torch.Tensor:
     """|spectrum| of a complex tensor as sqrt(re² + im²) on its real view: vectorised, where complex ``abs`` calls
     a scalar hypot per value (0.43 -> 0.22 ms per 2.7 s window on one CPU thread). Its gradient is infinite at 0."""
@@ -182,6 +199,7 @@ class LogFrequencySpectrogram(nn.Module):
         super().__init__()
         self.n_fft = config.n_fft
         self.hop_length = config.hop_length
+        self.grid = (config.n_fft, config.sample_rate, config.min_frequency, config.bins_per_octave, config.octaves)
         # False in the inference copy (engine.analyzer): the magnitude is then sqrt(re² + im²), half the time of
         # complex abs, equal to rounding; abs stays where gradients flow (it gives silent bins a zero gradient).
         self.differentiable = True
@@ -194,7 +212,9 @@ class LogFrequencySpectrogram(nn.Module):
             persistent=False,
         )
 
-    def forward(self, audio: torch.Tensor) -> torch.Tensor:
+    def forward(self, audio: torch.Tensor, tuning_cents: float = 0.0) -> torch.Tensor:
+        """``tuning_cents`` moves the bins' grid that far from A = 440 Hz (rounded to whole cents; 0: the grid the
+        model was trained on)."""
         # torch.stft(center=True) by hand: its (batch, bins, frames) output was transposed for the filterbank and
         # back, and the frames of ``unfold`` go to ``rfft`` in the layout the filterbank's product reads (a fifth
         # less time for the spectrogram on CPU).
@@ -203,7 +223,9 @@ class LogFrequencySpectrogram(nn.Module):
         frames = padded.unfold(-1, self.n_fft, self.hop_length) * self.window  # (batch, frames, n_fft)
         spectrum = torch.fft.rfft(frames)  # (batch, frames, n_fft // 2 + 1)
         magnitude = spectrum.abs() if self.differentiable else magnitude_without_gradient(spectrum)
-        log_frequency = torch.matmul(magnitude, self.filterbank).transpose(1, 2)
+        cents = int(round(tuning_cents))
+        filterbank = self.filterbank if cents == 0 else tuned_filterbank(*self.grid, cents).to(self.filterbank.device)
+        log_frequency = torch.matmul(magnitude, filterbank).transpose(1, 2)
         return torch.log1p(100.0 * log_frequency).unsqueeze(1)
 
 
@@ -245,16 +267,20 @@ class LogFreqCNN(nn.Module):
         embedding = self.embedding(outputs)
         return embedding, (embedding if self.key_path is None else self.key_path(outputs))
 
-    def key_features(self, audio: torch.Tensor) -> torch.Tensor:
-        """What the key head reads, computing only the blocks the key path reads (a pitch-class key path reads the
-        first: half a window's cost; ``engine.key_audio``'s further windows need nothing else)."""
-        if self.key_path is None:
-            return self.encode(audio)[1]
-        return self.key_path(self.block_outputs(audio, getattr(self.key_path, "blocks_read", None)))
+    follows_tuning = True  # ``key_features`` can read on a pitch grid moved to a track's tuning
 
-    def block_outputs(self, audio: torch.Tensor, count: int | None = None) -> list[torch.Tensor]:
+    def key_features(self, audio: torch.Tensor, tuning_cents: float = 0.0) -> torch.Tensor:
+        """What the key head reads, computing only the blocks the key path reads (a pitch-class key path reads the
+        first: half a window's cost; ``engine.key_audio``'s further windows need nothing else), with the
+        spectrogram's grid moved by ``tuning_cents`` (``engine.tuning``)."""
+        if self.key_path is None:
+            return self.embedding(self.block_outputs(audio, tuning_cents=tuning_cents))
+        return self.key_path(self.block_outputs(audio, getattr(self.key_path, "blocks_read", None), tuning_cents))
+
+    def block_outputs(self, audio: torch.Tensor, count: int | None = None,
+                      tuning_cents: float = 0.0) -> list[torch.Tensor]:
         """The first ``count`` (default: every) convolution blocks' outputs (batch, channels, bins, frames)."""
-        outputs = [self.blocks[0](self.input_norm(self.frontend(audio)))]
+        outputs = [self.blocks[0](self.input_norm(self.frontend(audio, tuning_cents)))]
         for block in self.blocks[1 : len(self.blocks) if count is None else count]:
             outputs.append(block(outputs[-1]))
         return outputs
@@ -547,10 +573,12 @@ class AudioModel(nn.Module):
             outputs["tag_logits"] = self.tag_head(embeddings)
         return outputs
 
-    def key_logits(self, audio: torch.Tensor) -> torch.Tensor:
+    def key_logits(self, audio: torch.Tensor, tuning_cents: float = 0.0) -> torch.Tensor:
         """``audio`` (windows, samples) → key_logits (windows, 24) alone, computing only what the key head reads:
-        the same logits as ``forward`` gives for windows whose embedding and tags are not wanted."""
-        return self.key_head(self.encoder.key_features(audio))
+        the same logits as ``forward`` gives for windows whose embedding and tags are not wanted; with
+        ``tuning_cents``, read on the pitch grid of a track tuned that far from A = 440 Hz (encoders whose
+        ``follows_tuning`` is true)."""
+        return self.key_head(self.encoder.key_features(audio, tuning_cents))
 
 
 def count_parameters(module: nn.Module) -> int:

@@ -17,10 +17,11 @@ if TYPE_CHECKING:  # imported by the summaries below: ``engine info`` / ``proble
 
 # 16 s of a track: a stable mean, and cheap enough for >1000x real time (BENCHMARKS.md, "Indexing speed").
 DEFAULT_MAX_WINDOWS = 6
-# Which windows the key is averaged over (engine.key_audio), stored with each analysis: raised when they change, so
-# the next index run analyses tracks stored with older ones once more. 1: the analysis windows alone; 2: those and
-# the further windows the decode already holds.
-KEY_WINDOWS_VERSION = 2
+# How the key is read (which windows engine.key_audio averages it over, on which pitch grid), stored with each
+# analysis: raised when it changes, so the next index run analyses tracks stored with older ones once more. 1: the
+# analysis windows alone; 2: those and the further windows the decode already holds; 3: on the pitch grid of the
+# track's own tuning (engine.tuning) when that is off A = 440 Hz.
+KEY_WINDOWS_VERSION = 3
 DEFAULT_BATCH_WINDOWS = 64
 
 

@@ -69,11 +69,13 @@ def noise(seconds: float, seed: int = 0, sample_rate: int = SAMPLE_RATE, amplitu
     return (amplitude * rng.standard_normal(int(seconds * sample_rate))).astype(np.float32)
 
 
-def chord_progression(key: Key, seconds: float, seed: int = 0, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
-    """Triads of a I-IV-V-I-vi-IV-V-I progression in ``key`` with a bass note, a seeded timbre and rhythm."""
+def chord_progression(key: Key, seconds: float, seed: int = 0, sample_rate: int = SAMPLE_RATE,
+                      tuning_cents: float = 0.0) -> np.ndarray:
+    """Triads of a I-IV-V-I-vi-IV-V-I progression in ``key`` with a bass note, a seeded timbre and rhythm, every
+    note ``tuning_cents`` away from equal temperament at A = 440 Hz."""
     voice = random_voice(seed)
     scale = MAJOR_SCALE if key.mode == "major" else MINOR_SCALE
-    tonic_midi = 48 + key.pitch_class  # around C3
+    tonic_midi = 48 + key.pitch_class + tuning_cents / 100  # around C3
     total = int(seconds * sample_rate)
     chord_samples = max(1, int(voice.chord_seconds * sample_rate))
     t = np.arange(chord_samples) / sample_rate
@@ -112,7 +114,7 @@ def random_melody(seconds: float, seed: int = 0, sample_rate: int = SAMPLE_RATE)
     return (0.8 * output / peak).astype(np.float32)
 
 
-def _render_chord(tonic_midi: int, scale: tuple[int, ...], degree: int, voice: Voice, t: np.ndarray,
+def _render_chord(tonic_midi: float, scale: tuple[int, ...], degree: int, voice: Voice, t: np.ndarray,
                   sample_rate: int) -> np.ndarray:
     """A triad on scale ``degree`` plus its bass an octave down, with the voice's harmonics, over times ``t``."""
     notes = [tonic_midi + scale[(degree + step) % 7] + 12 * ((degree + step) // 7) for step in (0, 2, 4)]

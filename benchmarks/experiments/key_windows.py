@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -67,15 +68,14 @@ def window_count(text: str) -> int | str:
     return text if text == PRODUCT else int(text)
 
 
-def transposition_consistency(analyzer: Analyzer, manifest: Path, split: str, counts: list) -> dict:
+def transposition_excerpts(manifest: Path, split: str, rate: int) -> Iterator[tuple[np.ndarray, list[int]]]:
+    """Each decodable track of ``split`` as ``engine eval``'s transposition test takes it: its first
+    ``KEY_EXCERPT_SECONDS`` at ``rate`` and the semitone shifts drawn for it (seeded: the same pairs every run)."""
     import random
 
-    from training.evaluation.corruptions import pitch_shift_by_resampling
     from training.evaluation.evaluate import KEY_EXCERPT_SECONDS, SHIFTS_PER_TRACK, TRANSPOSITION_SHIFTS
 
-    rate = analyzer.sample_rate
     draw = random.Random(0)
-    hits: dict[int, list[bool]] = {count: [] for count in counts}
     for record in read_manifest(manifest):
         if record.get("split") != split:
             continue
@@ -83,7 +83,15 @@ def transposition_consistency(analyzer: Analyzer, manifest: Path, split: str, co
             audio = decode_mono(_located(Path(record["path"]), manifest), rate, 0.0, KEY_EXCERPT_SECONDS)
         except AudioDecodeError:
             continue
-        shifts = draw.sample(TRANSPOSITION_SHIFTS, SHIFTS_PER_TRACK)
+        yield audio, draw.sample(TRANSPOSITION_SHIFTS, SHIFTS_PER_TRACK)
+
+
+def transposition_consistency(analyzer: Analyzer, manifest: Path, split: str, counts: list) -> dict:
+    from training.evaluation.corruptions import pitch_shift_by_resampling
+
+    rate = analyzer.sample_rate
+    hits: dict[int, list[bool]] = {count: [] for count in counts}
+    for audio, shifts in transposition_excerpts(manifest, split, rate):
         for count in counts:
             base = array_key(analyzer, audio, count)
             for shift in shifts:

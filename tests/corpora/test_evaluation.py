@@ -7,8 +7,9 @@ import pytest
 
 from engine.keys import Key
 from training.evaluation.chroma_key import estimate_key
+from engine.tuning import estimate_tuning
 from training.evaluation.corruptions import (
-    CORRUPTIONS, LOWPASS_HZ, PINK_NOISE_SNR_DB, TELEPHONE_BAND_HZ, pitch_shift_by_resampling,
+    CORRUPTIONS, DETUNE_CENTS, LOWPASS_HZ, PINK_NOISE_SNR_DB, TELEPHONE_BAND_HZ, pitch_shift_by_resampling,
 )
 from training.evaluation.logmel_embedding import MEL_BANDS, logmel_statistics
 from training.evaluation.metrics import (
@@ -59,6 +60,17 @@ def test_corruptions_keep_length_and_change_the_signal(name):
     corrupted = CORRUPTIONS[name](audio, SAMPLE_RATE, np.random.default_rng(0))
     assert corrupted.shape == audio.shape
     assert not np.allclose(corrupted, audio, atol=1e-3)
+
+
+def test_the_detuned_condition_moves_the_tuning_within_its_range_both_ways():
+    """Measured by the product's own tuning estimate (``engine.tuning``), which is within a few cents on cadences."""
+    audio = _cadence_in(Key(0, "major"))
+    assert abs(estimate_tuning(audio, SAMPLE_RATE).cents) < 3
+    moved = [estimate_tuning(CORRUPTIONS["detuned_15_45_cents"](audio, SAMPLE_RATE, np.random.default_rng(seed)),
+                             SAMPLE_RATE).cents for seed in range(8)]
+    low, high = DETUNE_CENTS
+    assert all(low - 3 < abs(cents) < high + 3 for cents in moved), moved
+    assert min(moved) < 0 < max(moved)
 
 
 def _band_energy(samples: np.ndarray, low_hz: float, high_hz: float) -> float:

@@ -14,6 +14,7 @@ from engine.audio import decode_mono, read_windows
 from engine.keys import Key
 from engine.library import Library
 from engine.schema import SCHEMA_VERSION
+from engine.track_analysis import KEY_WINDOWS_VERSION
 
 RATE = 16_000
 WINDOW_SAMPLES = 43_200  # the test model's 2.7 s at 16 kHz
@@ -170,7 +171,7 @@ def test_keys_read_from_the_windows_alone_are_read_again_by_the_next_index_run(m
         assert upgraded.index(workers=0).unchanged == 3
     with sqlite3.connect(database) as connection:
         assert connection.execute("SELECT value FROM settings WHERE name = 'schema_version'").fetchone() == (str(SCHEMA_VERSION),)
-        assert connection.execute("SELECT DISTINCT key_version FROM analyses").fetchall() == [(2,)]
+        assert connection.execute("SELECT DISTINCT key_version FROM analyses").fetchall() == [(KEY_WINDOWS_VERSION,)]
 
 
 @pytest.mark.parametrize("seconds", [9.0, 28.0, 75.0])

@@ -2,7 +2,9 @@
 
 - pink noise at 5 dB SNR;
 - 3 kHz low-pass, then a 48 kbps MP3 round trip;
-- reverb (synthetic exponentially decaying noise response) then telephone band (300–3400 Hz).
+- reverb (synthetic exponentially decaying noise response) then telephone band (300–3400 Hz);
+- detuned: the whole piece 15–45 cents sharp or flat (a record played a little fast, A = 432 Hz), pitch moved
+  by resampling; its key is the one it has in tune (the nearest).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ EXCERPT_BITRATE = 96_000
 REVERB_SECONDS = 0.8  # RT60 of the synthetic room
 REVERB_WET = 0.5
 TELEPHONE_BAND_HZ = (300.0, 3400.0)
+DETUNE_CENTS = (15.0, 45.0)  # away from A = 440 Hz, up or down: under half a semitone, so the key stays the same
 
 
 def pink_noise(samples: np.ndarray, sample_rate: int, rng: np.random.Generator,
@@ -73,17 +76,28 @@ def reverb_telephone(samples: np.ndarray, sample_rate: int, rng: np.random.Gener
     return mixed.numpy()
 
 
+def detuned(samples: np.ndarray, sample_rate: int, rng: np.random.Generator) -> np.ndarray:
+    """The piece ``DETUNE_CENTS`` sharp or flat (drawn), moved by resampling; the length is kept."""
+    cents = rng.uniform(*DETUNE_CENTS) * rng.choice((-1.0, 1.0))
+    shifted = pitch_shift_by_resampling(samples, sample_rate, cents / 100)
+    out = np.zeros_like(samples)
+    out[: min(samples.size, shifted.size)] = shifted[: samples.size]
+    return out
+
+
 Corruption = Callable[[np.ndarray, int, np.random.Generator], np.ndarray]
 CORRUPTIONS: dict[str, Corruption] = {
     "pink_noise_5db": pink_noise,
     "lowpass_3k_mp3_48k": lowpass_mp3,
     "reverb_telephone": reverb_telephone,
+    "detuned_15_45_cents": detuned,
 }
 
 
-def pitch_shift_by_resampling(samples: np.ndarray, sample_rate: int, semitones: int) -> np.ndarray:
-    """Shift pitch by ``semitones`` (tempo changes by the same ratio), exact in pitch: the audio is read
-    as if recorded at ``sample_rate * 2**(semitones/12)`` and resampled back to ``sample_rate``."""
+def pitch_shift_by_resampling(samples: np.ndarray, sample_rate: int, semitones: float) -> np.ndarray:
+    """Shift pitch by ``semitones`` (tempo changes by the same ratio): the audio is read as if recorded at
+    ``sample_rate * 2**(semitones/12)`` and resampled back to ``sample_rate``. The ratio is rounded to 1/1000 (under
+    2 cents: fractions of a semitone are near, whole semitones exact enough for a key)."""
     ratio = 2 ** (semitones / 12)
     tensor = torch.from_numpy(np.ascontiguousarray(samples, dtype=np.float32))
     shifted = torchaudio.functional.resample(tensor, orig_freq=round(1000 * ratio), new_freq=1000)

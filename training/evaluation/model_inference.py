@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from engine.analyzer import Analyzer
 from engine.key_audio import layout_from_samples
 from engine.keys import Key, key_from_index
 from engine.track_analysis import DEFAULT_MAX_WINDOWS
@@ -48,10 +49,8 @@ def run_model(loaded, samples: np.ndarray) -> ModelOutputs:
 
 
 def product_key_probabilities(loaded, samples: np.ndarray) -> np.ndarray:
-    """(24,) key probabilities as indexing computes them for a file holding ``samples``: the mean softmax over its
-    analysis windows and the further windows its key reads."""
+    """(24,) key probabilities as indexing computes them for a file holding ``samples`` (``engine.analyzer``): the
+    mean softmax over its analysis windows and the further windows its key reads, on its tuning's pitch grid."""
     config = loaded.config
     windows, extras = layout_from_samples(samples, config.sample_rate, config.window_samples, DEFAULT_MAX_WINDOWS)
-    with torch.no_grad():
-        logits = loaded.network.key_logits(torch.from_numpy(np.concatenate([windows, extras])))
-    return logits.softmax(dim=-1).mean(dim=0).numpy()
+    return Analyzer(loaded).analyze_windows(windows, extras).key_probs
