@@ -9,7 +9,7 @@ from engine.keys import Key
 from training.evaluation.chroma_key import estimate_key
 from engine.tuning import estimate_tuning
 from training.evaluation.corruptions import (
-    CORRUPTIONS, DETUNE_CENTS, LOWPASS_HZ, PINK_NOISE_SNR_DB, TELEPHONE_BAND_HZ, pitch_shift_by_resampling,
+    CORRUPTIONS, DETUNE_CENTS, LOWPASS_HZ, PINK_NOISE_SNR_DB, TELEPHONE_BAND_HZ, corrupted, pitch_shift_by_resampling,
 )
 from training.evaluation.logmel_embedding import MEL_BANDS, logmel_statistics
 from training.evaluation.metrics import (
@@ -71,6 +71,19 @@ def test_the_detuned_condition_moves_the_tuning_within_its_range_both_ways():
     low, high = DETUNE_CENTS
     assert all(low - 3 < abs(cents) < high + 3 for cents in moved), moved
     assert min(moved) < 0 < max(moved)
+
+
+def test_a_conditions_draws_do_not_depend_on_which_other_conditions_run():
+    """So adding a condition to ``engine eval`` leaves the others' corrupted audio, and their figures, as they were."""
+    from training.evaluation.key_breakdown import conditioned
+
+    audio = _cadence_in(Key(5, "major"))[: SAMPLE_RATE * 3]
+    alone = conditioned(audio, SAMPLE_RATE, ("clean", "pink_noise_5db"), 0, 7)
+    among_others = conditioned(audio, SAMPLE_RATE, ("clean", "detuned_15_45_cents", "reverb_telephone", "pink_noise_5db"),
+                               0, 7)
+    np.testing.assert_array_equal(alone["pink_noise_5db"], among_others["pink_noise_5db"])
+    assert alone["clean"] is audio
+    assert not np.array_equal(corrupted(audio, SAMPLE_RATE, "pink_noise_5db", 0, 8), alone["pink_noise_5db"])
 
 
 def _band_energy(samples: np.ndarray, low_hz: float, high_hz: float) -> float:

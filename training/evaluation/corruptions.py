@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import tempfile
+import zlib
 from pathlib import Path
 from typing import Callable
 
@@ -92,6 +93,15 @@ CORRUPTIONS: dict[str, Corruption] = {
     "reverb_telephone": reverb_telephone,
     "detuned_15_45_cents": detuned,
 }
+
+
+def corrupted(clean: np.ndarray, sample_rate: int, condition: str, seed: int, item: int) -> np.ndarray:
+    """``clean`` under ``condition`` ("clean": as it is), with draws of its own for (``seed``, ``item``,
+    ``condition``): which other conditions run, and in what order, never changes what this one draws."""
+    if condition == "clean":
+        return clean
+    rng = np.random.default_rng([seed, item, zlib.crc32(condition.encode())])
+    return CORRUPTIONS[condition](clean, sample_rate, rng)
 
 
 def pitch_shift_by_resampling(samples: np.ndarray, sample_rate: int, semitones: float) -> np.ndarray:

@@ -16,7 +16,7 @@ from engine.keys import key_from_index
 from engine.library_standardisation import fit_standardisation
 from training.evaluation.bootstrap import retrieval_difference, retrieval_with_intervals
 from training.evaluation.chroma_key import estimate_key
-from training.evaluation.corruptions import CORRUPTIONS, EXCERPT_BITRATE, mp3_round_trip, pitch_shift_by_resampling
+from training.evaluation.corruptions import CORRUPTIONS, EXCERPT_BITRATE, corrupted, mp3_round_trip, pitch_shift_by_resampling
 from training.evaluation.library_retrieval import library_excerpt_retrieval
 from training.evaluation.logmel_embedding import logmel_statistics, standardised
 from training.evaluation.metrics import (
@@ -79,7 +79,6 @@ def _limited(records: list[dict[str, Any]], limit: int | None, seed: int) -> lis
 def evaluate_renders(records: list[dict[str, Any]], loaded, settings: EvaluationSettings) -> dict[str, Any]:
     """Key accuracy / MIREX per method and condition, split by held-out vs seen sound font; tag AP."""
     records = _limited([r for r in records if r["split"] == "test"], settings.max_clips, settings.seed)
-    rng = np.random.default_rng(settings.seed)
     methods: dict[str, Callable] = {"ks_chroma": estimate_key}
     essentia = _essentia_key_function() if settings.essentia else None
     if essentia:
@@ -91,7 +90,7 @@ def evaluate_renders(records: list[dict[str, Any]], loaded, settings: Evaluation
     for done, record in enumerate(records, 1):
         clean = decode_mono(record["path"], settings.sample_rate)
         for condition in conditions:
-            audio = clean if condition == "clean" else CORRUPTIONS[condition](clean, settings.sample_rate, rng)
+            audio = corrupted(clean, settings.sample_rate, condition, settings.seed, done)
             for name, method in methods.items():
                 estimates[(name, condition)].append(method(audio, settings.sample_rate))
             if loaded is not None and (("model", condition) in estimates or condition == "clean"):

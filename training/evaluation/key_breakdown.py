@@ -16,7 +16,7 @@ import numpy as np
 from engine.audio import decode_mono
 from engine.keys import Key, parse_key
 from training.evaluation.chroma_key import estimate_key
-from training.evaluation.corruptions import CORRUPTIONS
+from training.evaluation.corruptions import corrupted
 from training.evaluation.evaluate import EvaluationSettings, _essentia_key_function, at_rate
 from training.evaluation.metrics import key_metrics
 from training.evaluation.model_inference import run_model
@@ -85,10 +85,9 @@ def _methods(loaded, settings: EvaluationSettings) -> dict[str, KeyMethod]:
     return methods
 
 
-def conditioned(clean: np.ndarray, sample_rate: int, conditions: Sequence[str], rng: np.random.Generator) -> dict[str, np.ndarray]:
-    """The audio under each condition: "clean" as it is, the others through ``CORRUPTIONS`` in order."""
-    return {condition: clean if condition == "clean" else CORRUPTIONS[condition](clean, sample_rate, rng)
-            for condition in conditions}
+def conditioned(clean: np.ndarray, sample_rate: int, conditions: Sequence[str], seed: int, item: int) -> dict[str, np.ndarray]:
+    """The audio of piece number ``item`` under each condition (``corruptions.corrupted``)."""
+    return {condition: corrupted(clean, sample_rate, condition, seed, item) for condition in conditions}
 
 
 def evaluate_tonal_test(records: list[dict[str, Any]], loaded, settings: EvaluationSettings) -> dict[str, Any]:
@@ -101,9 +100,9 @@ def evaluate_tonal_test(records: list[dict[str, Any]], loaded, settings: Evaluat
     methods = _methods(loaded, settings)
     conditions = ("clean",) + tuple(settings.corruptions)
     estimates: dict[tuple[str, str], list[Key]] = {(m, c): [] for m in methods for c in conditions}
-    rng = np.random.default_rng(settings.seed)
     for done, record in enumerate(records, 1):
-        versions = conditioned(decode_mono(record["path"], settings.sample_rate), settings.sample_rate, conditions, rng)
+        versions = conditioned(decode_mono(record["path"], settings.sample_rate), settings.sample_rate, conditions,
+                               settings.seed, done)
         for (method, condition), keys in estimates.items():
             keys.append(methods[method](versions[condition], settings.sample_rate))
         if settings.progress:
