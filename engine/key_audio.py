@@ -5,19 +5,23 @@ validation pieces the whole piece instead of 6 windows took MIREX from 94.3 to 9
 errors (docs/lab-notes/2026-12-05-key-windows.md). The embedding and the tags stay on the analysis
 windows; the key head also reads, without decoding anything more at index time:
 
-- a track decoded whole (up to ``audio.WHOLE_DECODE_SECONDS``): a window centred in each gap between analysis
-  windows, and one at each end (the analysis windows skip the first and last 5 %, where a piece's opening and
-  final cadence are), so the key hears all of the piece;
-- a sought track: the landmark spans decoded beyond its windows (spread over the whole track), and gap windows
-  that lie inside the middle span decoded for the tempo.
+- a track decoded whole (up to ``audio.WHOLE_DECODE_SECONDS``): windows every half window from its first sample
+  to its last (``KEY_HOP_SHARE``), so the key hears all of the piece, each passage read twice at different
+  offsets: a window's frames fall differently on the music each time, and the mean of overlapping reads was
+  right more often on validation than the mean of windows edge to edge (MIREX 94.8 -> 96.0 %, transposition
+  consistency 78.9 -> 82.1 %; docs/lab-notes/2026-12-06-key-overlapping-windows.md);
+- a sought track: the landmark spans decoded beyond its windows (spread over the whole track), and windows every
+  half window over the middle span decoded for the tempo.
 
-At most ``KEY_EXTRA_WINDOWS`` of them, spread evenly. A file analysed on its own (``engine key FILE``, ``similar
-FILE``) reads the same windows (``file_key_windows``), so its key is the key indexing would store.
+Those within a quarter window of an analysis window (or of each other) are left out: near-copies add cost and
+weight, not audio. At most ``KEY_EXTRA_WINDOWS`` of them, spread evenly. A file analysed on its own (``engine key
+FILE``, ``similar FILE``) reads the same windows (``file_key_windows``), so its key is the key indexing would
+store.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 import numpy as np
@@ -27,33 +31,45 @@ from engine.audio import (
 )
 from engine.landmark_audio import landmark_spans, track_span_starts
 from engine.tempo import ANALYSIS_SECONDS
-from engine.tempo_audio import TempoSpan, middle_start
+from engine.tempo_audio import TempoSpan, middle_start, track_tempo_span
 
-KEY_EXTRA_WINDOWS = 7  # beyond the analysis windows: 13 in all, all of a 30 s piece (at half a window's cost each)
-MIN_GAP_SHARE = 0.25  # a gap between analysis windows narrower than this share of a window gets no window of its own
-
-
-def gap_starts(window_starts: list[float], window_seconds: float) -> list[float]:
-    """Starts of windows centred in each gap between consecutive analysis windows (sorted starts) that is at least
-    ``MIN_GAP_SHARE`` of a window wide."""
-    starts = []
-    for left, right in zip(window_starts, window_starts[1:]):
-        gap = right - (left + window_seconds)
-        if gap >= MIN_GAP_SHARE * window_seconds:
-            starts.append((left + right) / 2)  # the window's centre is the gap's
-    return starts
+KEY_EXTRA_WINDOWS = 20  # beyond the analysis windows: a 30 s piece at half-window hops (half a window's cost each)
+# A track longer than twice the tempo's middle span: its landmark spans first, then the middle span's windows in the
+# room left, as many as before the hops (the middle 30 s of a long track read densely would outweigh the rest of
+# it in the mean, and cost 14 more windows per track with no gain measured on long material).
+LONG_TRACK_KEY_EXTRA_WINDOWS = 7
+KEY_HOP_SHARE = 0.5  # key windows start every half window over the audio decoded anyway: overlapping reads of the
+# same music average out where a window's frames happen to fall (docs/lab-notes/2026-12-06-key-overlapping-windows.md)
 
 
-def edge_starts(window_starts: list[float], window_seconds: float, duration_seconds: float) -> list[float]:
-    """Starts of a window at the very beginning and one ending at the very end of a track, where the analysis
-    windows (sorted starts) leave at least half a window there (a nearer window would be a near-copy)."""
-    starts = []
-    if window_starts and window_starts[0] >= window_seconds / 2:
-        starts.append(0.0)
-    last = duration_seconds - window_seconds
-    if window_starts and last - window_starts[-1] >= window_seconds / 2:
-        starts.append(last)
-    return starts
+def hop_starts(first: float, last: float, window_seconds: float) -> list[float]:
+    """Window starts from ``first`` to ``last`` (both included) at most ``KEY_HOP_SHARE`` of a window apart, evenly
+    spaced; none when ``last`` is before ``first``."""
+    if last < first:
+        return []
+    count = int(np.ceil((last - first) / (KEY_HOP_SHARE * window_seconds) - 1e-9)) + 1
+    return [float(start) for start in np.linspace(first, last, count)]
+
+
+def key_window_cap(audio: AudioWindows) -> int:
+    """How many windows beyond the analysis windows the key reads at most for this track."""
+    if audio.decoded is not None or audio.duration_seconds <= 2 * ANALYSIS_SECONDS:
+        return KEY_EXTRA_WINDOWS
+    return LONG_TRACK_KEY_EXTRA_WINDOWS
+
+
+def chosen_starts(audio: AudioWindows, candidates: Iterable[float], fillers: Iterable[float] = ()) -> list[float]:
+    """Sorted starts of the windows the key reads beyond the analysis windows: at most ``key_window_cap`` of the
+    ``candidates``, spread evenly, then ``fillers`` in the room left (a long track's landmark spans cover all of
+    it, the middle span's windows only its middle); none within a quarter window of an analysis window or of each
+    other (near-copies add cost and weight, not audio)."""
+    distance = KEY_HOP_SHARE * audio.windows.shape[1] / audio.sample_rate / 2
+    analysed, cap = sorted(audio.start_seconds), key_window_cap(audio)
+    starts = _spread(_apart(candidates, analysed, distance), cap)
+    room = cap - len(starts)
+    if room > 0:
+        starts += _spread(_apart(fillers, sorted(analysed + starts), distance), room)
+    return sorted(starts)
 
 
 def extra_key_windows(audio: AudioWindows, spans: Mapping[float, np.ndarray] | None,
@@ -62,48 +78,53 @@ def extra_key_windows(audio: AudioWindows, spans: Mapping[float, np.ndarray] | N
     what is decoded already: ``audio.decoded`` when the track was decoded whole, else the landmark ``spans`` (by
     start; ``landmark_audio.landmark_spans``) and the tempo's middle span. Empty when there are none."""
     rate, window_samples = audio.sample_rate, audio.windows.shape[1]
-    window_seconds = window_samples / rate
     if audio.decoded is not None:
-        analysed = sorted(audio.start_seconds)
-        duration = audio.decoded.size / rate
-        starts = gap_starts(analysed, window_seconds) + edge_starts(analysed, window_seconds, duration)
-        return _chosen(audio, {start: _cut(audio.decoded, start, rate, window_samples) for start in starts})
-    middle = {}
-    if tempo_span is not None and tempo_span.samples.size:
-        middle = {start: _cut(tempo_span.samples, start - tempo_span.start_seconds, rate, window_samples)
-                  for start in middle_gap_starts(audio)}
-    return _chosen(audio, {**_span_windows(audio, spans or {}), **middle})
+        every = hop_starts(0.0, audio.decoded.size / rate - window_samples / rate, window_samples / rate)
+        return _stacked([_cut(audio.decoded, start, rate, window_samples) for start in chosen_starts(audio, every)],
+                        window_samples)
+    span_windows = _span_windows(audio, spans or {})
+    has_middle = tempo_span is not None and tempo_span.samples.size > 0
+    starts = chosen_starts(audio, span_windows, middle_hop_starts(audio) if has_middle else [])
+    return _stacked([span_windows[start] if start in span_windows else
+                     _cut(tempo_span.samples, start - tempo_span.start_seconds, rate, window_samples)
+                     for start in starts], window_samples)
 
 
-def middle_gap_starts(audio: AudioWindows) -> list[float]:
-    """The gap windows (``gap_starts``) of a sought track that lie inside the middle span its tempo is taken from."""
+def middle_hop_starts(audio: AudioWindows) -> list[float]:
+    """Key window starts (``hop_starts``) over the middle span a sought track's tempo is taken from."""
     window_seconds = audio.windows.shape[1] / audio.sample_rate
     first = middle_start(audio.duration_seconds)
     last = first + min(ANALYSIS_SECONDS, audio.duration_seconds) - window_seconds
-    return [start for start in gap_starts(sorted(audio.start_seconds), window_seconds) if first <= start <= last]
+    return hop_starts(first, last, window_seconds)
 
 
 def file_key_windows(path: Path | str, audio: AudioWindows,
                      spans: Mapping[float, np.ndarray] | None = None) -> np.ndarray:
     """``extra_key_windows`` of a file analysed on its own (``engine key FILE``, ``similar FILE``): the landmark
     spans sought as indexing seeks them (``spans`` when the caller has them), or cut from the query's whole decode
-    when it holds one, and each middle gap window sought on its own instead of the tempo's 30 s. A cut or a window
-    sought alone differs from indexing's only where the resampler starts: the key probabilities agree to ~1e-4."""
+    when it holds one; the middle span's windows decoded with the middle span when the key reads many of them (a
+    track up to twice that span), else each sought on its own. A window sought alone differs from one cut from a
+    longer decode only where the resampler starts: the key probabilities agree to ~1e-4."""
+    rate, window_samples = audio.sample_rate, audio.windows.shape[1]
     if audio.decoded is not None:
         return extra_key_windows(audio, None, None)
-    rate, window_samples = audio.sample_rate, audio.windows.shape[1]
-    middle_starts = middle_gap_starts(audio)
+    first = middle_start(audio.duration_seconds)
     if audio.whole is not None:
         spans = {start: _cut(audio.whole, start, rate, window_samples) for start in track_span_starts(audio)}
-        middle = {start: _cut(audio.whole, start, rate, window_samples) for start in middle_starts}
-        return _chosen(audio, {**_span_windows(audio, spans), **middle})
+        middle = _cut(audio.whole, first, rate, int(ANALYSIS_SECONDS * rate), pad=False)
+        return extra_key_windows(audio, spans, TempoSpan(first, middle))
     spans = landmark_spans(path, audio) if spans is None else spans
+    if key_window_cap(audio) == KEY_EXTRA_WINDOWS:
+        return extra_key_windows(audio, spans, track_tempo_span(path, audio))  # None: the landmark spans only
+    span_windows = _span_windows(audio, spans)
+    wanted = [start for start in chosen_starts(audio, span_windows, middle_hop_starts(audio))
+              if start not in span_windows]
     try:
-        sought = read_spans(path, rate, middle_starts, window_samples) if middle_starts else []
-    except AudioDecodeError:
-        sought = []  # as indexing, whose tempo span failed: the landmark spans only
-    middle = {start: _fit(window, window_samples) for start, window in zip(middle_starts, sought)}
-    return _chosen(audio, {**_span_windows(audio, spans), **middle})
+        sought = read_spans(path, rate, wanted, window_samples) if wanted else []
+    except AudioDecodeError:  # as indexing, whose tempo span failed: the landmark spans only
+        return extra_key_windows(audio, spans, None)
+    windows = {**span_windows, **{start: _fit(window, window_samples) for start, window in zip(wanted, sought)}}
+    return _stacked([windows[start] for start in sorted(windows)], window_samples)
 
 
 def layout_from_samples(samples: np.ndarray, rate: int, window_samples: int,
@@ -141,17 +162,13 @@ def _span_windows(audio: AudioWindows, spans: Mapping[float, np.ndarray]) -> dic
     return {start: _fit(span, window_samples) for start, span in spans.items() if start not in analysed and span.size}
 
 
-def _chosen(audio: AudioWindows, candidates: Mapping[float, np.ndarray]) -> np.ndarray:
-    """The candidates kept (``_apart``, then ``_spread``), stacked in time order."""
-    window_samples = audio.windows.shape[1]
-    starts = _spread(_apart(candidates, sorted(audio.start_seconds), window_samples / audio.sample_rate / 2),
-                     KEY_EXTRA_WINDOWS)
-    if not starts:
+def _stacked(windows: list[np.ndarray], window_samples: int) -> np.ndarray:
+    if not windows:
         return np.zeros((0, window_samples), dtype=np.float32)
-    return np.stack([candidates[start] for start in starts]).astype(np.float32, copy=False)
+    return np.stack(windows).astype(np.float32, copy=False)
 
 
-def _apart(candidates: Mapping[float, np.ndarray], analysed: list[float], distance: float) -> list[float]:
+def _apart(candidates: Iterable[float], analysed: list[float], distance: float) -> list[float]:
     """Candidate starts, sorted, without those within ``distance`` of an analysis window or of an earlier kept one
     (near-copies add cost and weight, not audio)."""
     kept: list[float] = []

@@ -204,26 +204,40 @@ def fitted(clips: list[dict], correlations: dict, corpora: tuple[str, ...],
                        if clip["split"] == "train" and clip["corpus"] in corpora])
     train_sets = [with_truth(propose, correlation, bpm) for _, bpm, correlation in train]
     val = [clip for clip in clips if clip["split"] == "val"]
+
+    def val_hits(scorer: LevelScorer) -> int:
+        return sum(abs(estimated(scorer, *propose(correlations[clip["path"]]), correlations[clip["path"]])
+                       / clip["bpm"] - 1.0) <= TOLERANCE for clip in val)
+
+    return best_size(train_sets, val_hits)
+
+
+def best_size(train_sets: list, val_hits) -> tuple[LevelScorer, dict]:
+    """The scorer fitted to ``train_sets`` at each of the sizes tried whose ``val_hits(scorer)`` is highest, and
+    how it was fitted."""
     best = None
     for hidden in HIDDEN_SIZES:
         for weight_decay in WEIGHT_DECAYS:
             scorer = fit(train_sets, hidden, weight_decay)
-            hits = 0
-            for clip in val:
-                correlation = correlations[clip["path"]]
-                hits += abs(estimated(scorer, *propose(correlation), correlation) / clip["bpm"] - 1.0) <= TOLERANCE
+            hits = val_hits(scorer)
             if best is None or hits > best[0]:
-                best = (hits, scorer, {"hidden": hidden, "weight_decay": weight_decay, "train_clips": len(train)})
+                best = (hits, scorer, {"hidden": hidden, "weight_decay": weight_decay, "train_clips": len(train_sets)})
     return best[1], best[2]
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def corpus_arguments(doc: str, out_dir: Path) -> argparse.ArgumentParser:
+    """The options every scorer experiment over these corpora takes: the three manifests, the cache, the output."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
     parser.add_argument("--generated", type=Path, required=True)
     parser.add_argument("--scores", type=Path, required=True)
     parser.add_argument("--debian", type=Path, required=True)
     parser.add_argument("--cache", type=Path)
-    parser.add_argument("--out-dir", type=Path, default=Path("tempo_level_data"))
+    parser.add_argument("--out-dir", type=Path, default=out_dir)
+    return parser
+
+
+def main() -> None:
+    parser = corpus_arguments(__doc__, Path("tempo_level_data"))
     parser.add_argument("--seeds", type=int, default=3, help="fits per variant, seeds 0..N-1 (the fit varies by seed)")
     parser.add_argument("--variants", nargs="+", default=["generated", "generated_chorales"],
                         choices=["generated", "generated_chorales"], help="training corpora of the fitted scorers")

@@ -1,5 +1,5 @@
-"""The key hears more of each track than the embedding (engine.key_audio): a window in each gap between the analysis
-windows of a short track, the landmark spans and the tempo span of a long one; the key a file gets on its own is
+"""The key hears more of each track than the embedding (engine.key_audio): windows every half window over a short
+track or the tempo's middle span of one up to a minute, the landmark spans and a few of those of a longer one; the key a file gets on its own is
 the key indexing stores; libraries whose keys came from the analysis windows alone are analysed once more."""
 
 from __future__ import annotations
@@ -21,48 +21,44 @@ WINDOW_SAMPLES = 43_200  # the test model's 2.7 s at 16 kHz
 WINDOW_SECONDS = WINDOW_SAMPLES / RATE
 
 
-def test_a_gap_window_is_centred_between_two_analysis_windows_and_narrow_gaps_get_none():
-    from engine.key_audio import MIN_GAP_SHARE, gap_starts
+def test_key_window_starts_are_at_most_half_a_window_apart_from_first_to_last():
+    from engine.key_audio import KEY_HOP_SHARE, hop_starts
 
-    starts = gap_starts([0.0, 5.0, 7.8, 20.0], WINDOW_SECONDS)
-    # 0 → 5: the gap 2.7..5 is centred at 3.85; 5 → 7.8 leaves 0.1 s (narrower than MIN_GAP_SHARE of a window)
-    assert starts == pytest.approx([3.85 - WINDOW_SECONDS / 2, (7.8 + WINDOW_SECONDS + 20.0) / 2 - WINDOW_SECONDS / 2])
-    assert 0.1 < MIN_GAP_SHARE * WINDOW_SECONDS
-    assert gap_starts([3.0], WINDOW_SECONDS) == []
+    starts = hop_starts(1.0, 12.0, WINDOW_SECONDS)
+    assert starts[0] == 1.0 and starts[-1] == pytest.approx(12.0)
+    steps = np.diff(starts)
+    assert np.allclose(steps, steps[0]) and steps[0] <= KEY_HOP_SHARE * WINDOW_SECONDS
+    assert len(starts) == int(np.ceil(11.0 / (KEY_HOP_SHARE * WINDOW_SECONDS))) + 1  # no more than that needs
+    assert hop_starts(3.0, 3.0, WINDOW_SECONDS) == [3.0]
+    assert hop_starts(3.0, 2.0, WINDOW_SECONDS) == []  # audio shorter than a window past the first start
 
 
-def test_a_short_track_is_read_whole_for_its_key_from_the_one_decode(tmp_path):
-    from engine.key_audio import extra_key_windows
+def test_a_short_track_is_read_whole_at_half_window_hops_from_the_one_decode(tmp_path):
+    from engine.key_audio import KEY_EXTRA_WINDOWS, KEY_HOP_SHARE, extra_key_windows, hop_starts
 
     path = audio_factory.write_audio(audio_factory.chord_progression(Key(2, "major"), 28.0, seed=3), tmp_path / "s.flac")
     audio = read_windows(path, RATE, WINDOW_SAMPLES, 6)
     assert audio.decoded is not None  # up to WHOLE_DECODE_SECONDS the file is decoded once, whole
     extras = extra_key_windows(audio, None, None)
     whole = decode_mono(path, RATE)
-    starts = sorted(audio.start_seconds)
-    gap_centres = [(left + right) / 2 for left, right in zip(starts, starts[1:])]
-    edges = [0.0, whole.size / RATE - WINDOW_SECONDS]  # the analysis windows leave 1.4 s at each end of 28 s
-    expected = sorted(gap_centres + edges)
-    assert len(extras) == len(expected) == 7
+    analysed = sorted(audio.start_seconds)
+    near = KEY_HOP_SHARE * WINDOW_SECONDS / 2
+    expected = [start for start in hop_starts(0.0, whole.size / RATE - WINDOW_SECONDS, WINDOW_SECONDS)
+                if all(abs(start - other) >= near for other in analysed)]
+    assert 6 < len(extras) == len(expected) <= KEY_EXTRA_WINDOWS
     for extra, start in zip(extras, expected):
         offset = int(round(start * RATE))
         np.testing.assert_array_equal(extra, whole[offset : offset + WINDOW_SAMPLES])
-    covered = np.zeros(whole.size, dtype=bool)  # analysis and extra windows together cover the whole piece
-    for start in starts + expected:
-        covered[int(round(start * RATE)) : int(round(start * RATE)) + WINDOW_SAMPLES] = True
-    assert covered.all()
-
-
-def test_a_piece_whose_windows_reach_its_ends_gets_no_edge_windows():
-    from engine.key_audio import edge_starts
-
-    assert edge_starts([0.0, 5.0], WINDOW_SECONDS, 7.7) == []
-    assert edge_starts([1.0, 5.0], WINDOW_SECONDS, 8.7) == []  # 1 s margins: less than half a window
-    assert edge_starts([1.5, 5.0], WINDOW_SECONDS, 9.2) == pytest.approx([0.0, 9.2 - WINDOW_SECONDS])
+    every = sorted(analysed + expected)  # analysis and extra windows together: the whole piece, from both ends,
+    assert every[0] == 0.0 and every[-1] == pytest.approx(whole.size / RATE - WINDOW_SECONDS)
+    # a hop left out for a nearby analysis window leaves at most a hop and a quarter window between reads: most of
+    # the piece is read twice, and none of it less than once; and no near-copies
+    assert np.diff(every).max() <= KEY_HOP_SHARE * WINDOW_SECONDS + near + 1e-9 < WINDOW_SECONDS
+    assert np.diff(every).min() >= near - 1e-9
 
 
 def test_a_long_tracks_key_reads_the_landmark_and_tempo_spans_it_decodes_anyway(tmp_path):
-    from engine.key_audio import KEY_EXTRA_WINDOWS, extra_key_windows
+    from engine.key_audio import LONG_TRACK_KEY_EXTRA_WINDOWS, extra_key_windows
     from engine.landmark_audio import landmark_spans
     from engine.tempo_audio import tempo_span
 
@@ -73,23 +69,52 @@ def test_a_long_tracks_key_reads_the_landmark_and_tempo_spans_it_decodes_anyway(
     extra_span_starts = [start for start in spans if start not in audio.start_seconds]
     assert extra_span_starts  # 200 s needs landmark spans between the windows
     extras = extra_key_windows(audio, spans, middle)
-    assert len(extra_span_starts) < len(extras) <= KEY_EXTRA_WINDOWS  # the spans, and gap windows in the middle span
+    assert len(extra_span_starts) < len(extras) <= LONG_TRACK_KEY_EXTRA_WINDOWS  # spans, windows of the middle span
     assert extras.shape[1] == WINDOW_SAMPLES and extras.dtype == np.float32
     span_rows = {spans[start].tobytes() for start in extra_span_starts}
-    assert span_rows <= {row.tobytes() for row in extras}
+    assert span_rows <= {row.tobytes() for row in extras}  # every span kept: they cover the whole track
     assert not any(np.array_equal(row, window) for row in extras for window in audio.windows)
+    others = [row for row in extras if row.tobytes() not in span_rows]
+    assert len(others) == LONG_TRACK_KEY_EXTRA_WINDOWS - len(extra_span_starts)  # the room left, from the middle
+    assert all(cut_from(row, middle.samples) for row in others)
+
+
+def test_a_track_up_to_twice_the_middle_span_is_read_at_half_window_hops_over_that_span(tmp_path):
+    """45 s: sought windows (longer than a whole decode), no landmark spans between them; the key reads the middle
+    30 s the tempo decodes every half window, as densely as a piece decoded whole."""
+    from engine.key_audio import KEY_EXTRA_WINDOWS, KEY_HOP_SHARE, extra_key_windows
+    from engine.tempo_audio import tempo_span
+
+    path = audio_factory.write_audio(audio_factory.chord_progression(Key(3, "major"), 45.0, seed=9), tmp_path / "m.flac")
+    audio = read_windows(path, RATE, WINDOW_SAMPLES, 6)
+    assert audio.decoded is None
+    middle = tempo_span(path, audio)
+    extras = extra_key_windows(audio, {}, middle)
+    assert KEY_EXTRA_WINDOWS >= len(extras) > 10
+    assert all(cut_from(row, middle.samples) for row in extras)
+    analysed = [start for start in audio.start_seconds
+                if middle.start_seconds <= start <= middle.start_seconds + 30.0 - WINDOW_SECONDS]
+    assert len(extras) + len(analysed) >= (30.0 - WINDOW_SECONDS) / (KEY_HOP_SHARE * WINDOW_SECONDS)
+
+
+def cut_from(window: np.ndarray, samples: np.ndarray) -> bool:
+    """Whether ``window`` is ``samples[offset : offset + len(window)]`` for some offset."""
+    heads = np.lib.stride_tricks.sliding_window_view(samples[: samples.size - window.size + 16], 16)
+    offsets = np.flatnonzero((heads == window[:16]).all(axis=1))
+    return any(np.array_equal(samples[offset : offset + window.size], window) for offset in offsets)
 
 
 def test_no_more_than_the_cap_of_extra_windows_spread_over_a_very_long_track(tmp_path):
-    from engine.key_audio import KEY_EXTRA_WINDOWS, extra_key_windows
+    from engine import key_audio
     from engine.landmark_audio import landmark_spans
 
+    cap = key_audio.LONG_TRACK_KEY_EXTRA_WINDOWS
     path = audio_factory.write_audio(audio_factory.chord_progression(Key(0, "major"), 620.0, seed=6), tmp_path / "x.ogg")
     audio = read_windows(path, RATE, WINDOW_SAMPLES, 6)
     spans = landmark_spans(path, audio)
-    assert len(spans) - len(audio.start_seconds) > KEY_EXTRA_WINDOWS
-    extras = extra_key_windows(audio, spans, None)
-    assert len(extras) == KEY_EXTRA_WINDOWS
+    assert len(spans) - len(audio.start_seconds) > cap
+    extras = key_audio.extra_key_windows(audio, spans, None)
+    assert len(extras) == cap
     chosen = [start for start, span in spans.items() if any(np.array_equal(span, row) for row in extras)]
     assert chosen[0] < 0.25 * audio.duration_seconds and chosen[-1] > 0.75 * audio.duration_seconds  # spread
 
@@ -122,8 +147,8 @@ def test_the_analyzer_averages_the_key_over_the_extra_windows_and_nothing_else(m
 
 @pytest.mark.parametrize("seconds", [20.0, 75.0, 200.0])
 def test_a_files_key_on_its_own_is_the_key_indexing_stored(model_dir, tmp_path, seconds):
-    """`engine key FILE` (analyze_file) seeks the landmark spans indexing sought, and each gap window inside the
-    tempo's middle span on its own; `similar FILE` cuts them from the query's one decode (up to 2 min). Both agree
+    """`engine key FILE` (analyze_file) seeks the landmark spans indexing sought, and decodes the tempo's middle
+    span as indexing does; `similar FILE` cuts them from the query's one decode (up to 2 min). Both agree
     with the stored key to well within the key's resolution (exactly for a file decoded whole)."""
     from engine.analyzer import Analyzer
     from engine.model_folder import load_model

@@ -65,8 +65,8 @@ def test_unknown_queries_raise_query_error(library, tmp_path):
 
 def test_analyze_file_gives_what_the_unfolded_network_gives_on_its_windows(library, model_dir, tmp_path):
     """Oracle: the model folder's own network (batch norms not folded) on the same windows: the normalised mean
-    embedding, the mean sigmoid for the tags, and for the key the mean softmax over those windows and a window
-    centred in each gap between them (the file is decoded whole: engine.key_audio)."""
+    embedding, the mean sigmoid for the tags, and for the key the mean softmax over those windows and windows every
+    half window over the file that are not near-copies of them (the file is decoded whole: engine.key_audio)."""
     import torch
 
     from engine.audio import decode_mono, read_windows
@@ -80,9 +80,12 @@ def test_analyze_file_gives_what_the_unfolded_network_gives_on_its_windows(libra
     rate, size = loaded.config.sample_rate, loaded.config.window_samples
     read = read_windows(path, rate, size, DEFAULT_MAX_WINDOWS)
     whole, starts = decode_mono(path, rate), sorted(read.start_seconds)
-    gap_offsets = [int(round(((left + right) * rate + size) / 2)) - size // 2 for left, right in zip(starts, starts[1:])]
-    assert len(gap_offsets) == 1  # 8 s holds two windows, 2.6 s apart
-    key_windows = np.concatenate([read.windows, np.stack([whole[offset : offset + size] for offset in gap_offsets])])
+    window_seconds, last = size / rate, whole.size / rate - size / rate
+    hops = np.linspace(0.0, last, int(np.ceil(last / (window_seconds / 2))) + 1)  # every half window, end to end
+    key_starts = [start for start in hops if min(abs(start - other) for other in starts) >= window_seconds / 4]
+    assert len(starts) == 2 and len(key_starts) == 3  # 8 s: two analysis windows; hops at the ends are near them
+    key_offsets = [int(round(start * rate)) for start in key_starts]
+    key_windows = np.concatenate([read.windows, np.stack([whole[offset : offset + size] for offset in key_offsets])])
     with torch.no_grad():
         outputs = loaded.network.eval()(torch.from_numpy(read.windows))
         key_logits = loaded.network(torch.from_numpy(key_windows))["key_logits"]
