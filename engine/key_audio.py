@@ -10,11 +10,14 @@ windows; the key head also reads, without decoding anything more at index time:
   offsets: a window's frames fall differently on the music each time, and the mean of overlapping reads was
   right more often on validation than the mean of windows edge to edge (MIREX 94.8 -> 96.0 %, transposition
   consistency 78.9 -> 82.1 %; docs/lab-notes/2026-12-06-key-overlapping-windows.md);
-- a sought track: the landmark spans decoded beyond its windows (spread over the whole track), and windows every
-  half window over the middle span decoded for the tempo.
+- a sought track up to twice the middle span decoded for the tempo (60 s): windows every half window over that
+  span, most of the track;
+- a longer track: the landmark spans decoded beyond its windows (spread over the whole track), then a few windows
+  of the middle span in the room left (``LONG_TRACK_KEY_EXTRA_WINDOWS``): read densely, the middle 30 s of a long
+  track would outweigh the rest of it.
 
 Those within a quarter window of an analysis window (or of each other) are left out: near-copies add cost and
-weight, not audio. At most ``KEY_EXTRA_WINDOWS`` of them, spread evenly. A file analysed on its own (``engine key
+weight, not audio. At most ``key_window_cap`` of them, spread evenly. A file analysed on its own (``engine key
 FILE``, ``similar FILE``) reads the same windows (``file_key_windows``), so its key is the key indexing would
 store.
 """
