@@ -22,11 +22,10 @@ Weights saved before the paths had these names are renamed once, at load (``engi
 
 from __future__ import annotations
 
+import functools
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any
-
-import functools
 
 import torch
 import torch.nn.functional as F

@@ -19,17 +19,20 @@ import json
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from benchmarks.experiments.key_windows import transposition_excerpts
 from engine.analyzer import Analyzer
 from engine.key_audio import layout_from_samples
 from engine.model_folder import load_model
 from engine.track_analysis import DEFAULT_MAX_WINDOWS
+from training.learner import untranspose_key_distribution
 
 
-def rolled(probabilities: np.ndarray, semitones: int) -> np.ndarray:
-    """Key probabilities (24,) of the keys ``semitones`` up: each mode's 12 tonics rotated."""
-    return np.concatenate([np.roll(probabilities[:12], semitones), np.roll(probabilities[12:], semitones)])
+def unshifted(probabilities: np.ndarray, semitones: int) -> np.ndarray:
+    """Key probabilities (24,) of audio shifted by ``semitones`` → those of the audio before the shift
+    (``training.learner.untranspose_key_distribution``, which gathers and so takes probabilities as well)."""
+    return untranspose_key_distribution(torch.from_numpy(probabilities), torch.tensor(semitones)).numpy()
 
 
 def key_probabilities(analyzer: Analyzer, audio: np.ndarray, offsets: list[int]) -> np.ndarray:
@@ -40,7 +43,8 @@ def key_probabilities(analyzer: Analyzer, audio: np.ndarray, offsets: list[int])
     tuning = analyzer.key_tuning(windows)  # as the product reads it: on the track's own grid when that is off
     total = np.zeros(24)
     for cents in offsets:
-        total += rolled(analyzer.run_key_windows(every, tuning + cents).mean(0), round(cents / 100))
+        # a grid moved up reads the audio as if shifted down by as much
+        total += unshifted(analyzer.run_key_windows(every, tuning + cents).mean(0), -round(cents / 100))
     return total / len(offsets)
 
 
@@ -64,7 +68,7 @@ def main() -> None:
             moved = pitch_shift_by_resampling(audio, rate, shift)
             for name, base in bases.items():
                 found = key_probabilities(analyzer, moved, list(map(int, name.split())))
-                real[name].append(int(np.argmax(found)) == int(np.argmax(rolled(base, shift))))
+                real[name].append(int(np.argmax(unshifted(found, shift))) == int(np.argmax(base)))
             on_moved_grid = key_probabilities(analyzer, audio, [-100 * shift])  # read `shift` up, rolled back
             grid.append(int(np.argmax(on_moved_grid)) == int(np.argmax(plain)))
     print(json.dumps({"pairs": len(grid), "grid_shift_consistency": float(np.mean(grid)),

@@ -23,6 +23,7 @@ splits and the tonal test set are never read.
 from __future__ import annotations
 
 import json
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -94,19 +95,6 @@ def correlations_of(audio: np.ndarray) -> np.ndarray:
 def file_correlations(path: str) -> np.ndarray | None:
     audio = middle_audio(Path(path))
     return None if audio is None else correlations_of(audio)
-
-
-def stretched_correlations(key: str) -> np.ndarray | None:
-    """Both autocorrelations of a (possibly sox-stretched) game-music excerpt: ``tempo_level_data``'s stretch,
-    with this script's envelopes."""
-    import benchmarks.experiments.tempo_level_data as data
-
-    original = data.correlation_of
-    data.correlation_of = correlations_of
-    try:
-        return stretched_correlation(key)
-    finally:
-        data.correlation_of = original
 
 
 def proposal(correlations: dict, with_harmony: bool) -> tuple[np.ndarray, np.ndarray]:
@@ -185,7 +173,8 @@ def main() -> None:
     stretch_cache = None if options.cache is None else options.cache.with_name(options.cache.stem + "_stretch.npz")
     keys = sorted({key for original, changed, _ in pairs for key in (original, changed)})
     stretch = {key: as_dict(value) for key, value in
-               cached_correlations(keys, stretched_correlations, stretch_cache).items()}
+               cached_correlations(keys, partial(stretched_correlation, correlation=correlations_of),
+                                   stretch_cache).items()}
     options.out_dir.mkdir(parents=True, exist_ok=True)
     print(json.dumps({"variant": "shipped", **judged(shipped_scorer(), clips, correlations, pairs, stretch, False)}),
           flush=True)

@@ -28,6 +28,7 @@ import random
 import subprocess
 import tempfile
 import wave
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -108,14 +109,14 @@ def stretch_keys(debian: Path, split: str = "val") -> list[tuple[str, str, float
     return pairs
 
 
-def stretched_correlation(key: str) -> np.ndarray | None:
-    """The autocorrelation of a game-music track's middle 30 s, stretched by sox ``tempo -m`` (pitch kept)."""
+def stretched_correlation(key: str, correlation: Callable[[np.ndarray], np.ndarray] = correlation_of
+                          ) -> np.ndarray | None:
+    """The ``correlation`` (default: the shipped envelope's autocorrelation) of a game-music track's middle 30 s,
+    stretched by sox ``tempo -m`` (pitch kept)."""
     path, factor = key.rsplit("|", 1)
-    if float(factor) == 1.0:
-        return file_correlation(path)
     audio = middle_audio(Path(path))
-    if audio is None:
-        return None
+    if audio is None or float(factor) == 1.0:
+        return None if audio is None else correlation(audio)
     with tempfile.TemporaryDirectory() as folder:
         source, target = Path(folder) / "excerpt.wav", Path(folder) / "stretched.wav"
         with wave.open(str(source), "wb") as handle:
@@ -125,7 +126,7 @@ def stretched_correlation(key: str) -> np.ndarray | None:
             handle.writeframes((np.clip(audio, -1.0, 1.0) * 32767).astype("<i2").tobytes())
         subprocess.run(["sox", str(source), str(target), "tempo", "-m", factor], check=True, capture_output=True)
         try:
-            return correlation_of(decode_mono(target, TEMPO_SAMPLE_RATE))
+            return correlation(decode_mono(target, TEMPO_SAMPLE_RATE))
         except AudioDecodeError:
             return None
 
