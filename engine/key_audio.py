@@ -9,7 +9,7 @@ windows; the key head also reads, without decoding anything more at index time:
   to its last (``KEY_HOP_SHARE``), so the key hears all of the piece, each passage read twice at different
   offsets: a window's frames fall differently on the music each time, and the mean of overlapping reads was
   right more often on validation than the mean of windows edge to edge (MIREX 94.8 -> 96.0 %, transposition
-  consistency 78.9 -> 82.1 %; docs/lab-notes/2026-12-06-key-overlapping-windows.md);
+  consistency 78.9 -> 80.0 %; docs/lab-notes/2026-12-06-key-overlapping-windows.md);
 - a sought track up to twice the middle span decoded for the tempo (60 s): windows every half window over that
   span, most of the track;
 - a longer track: the landmark spans decoded beyond its windows (spread over the whole track), then a few windows
