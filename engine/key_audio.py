@@ -9,17 +9,19 @@ windows; the key head also reads, without decoding anything more at index time:
   to its last (``KEY_HOP_SHARE``), so the key hears all of the piece, each passage read twice at different
   offsets: a window's frames fall differently on the music each time, and the mean of overlapping reads was
   right more often on validation than the mean of windows edge to edge (MIREX 94.8 -> 96.0 %, transposition
-  consistency 78.9 -> 80.0 %; docs/lab-notes/2026-12-06-key-overlapping-windows.md);
+  consistency 78.9 -> 82.1 %; docs/lab-notes/2026-12-06-key-overlapping-windows.md);
 - a sought track up to twice the middle span decoded for the tempo (60 s): windows every half window over that
   span, most of the track;
-- a longer track: the landmark spans decoded beyond its windows (spread over the whole track), then a few windows
-  of the middle span in the room left (``LONG_TRACK_KEY_EXTRA_WINDOWS``): read densely, the middle 30 s of a long
-  track would outweigh the rest of it.
+- a longer track: the landmark spans decoded beyond its windows (spread over the whole track), then windows of the
+  middle span in the room left.
 
 Those within a quarter window of an analysis window (or of each other) are left out: near-copies add cost and
-weight, not audio. At most ``key_window_cap`` of them, spread evenly. A file analysed on its own (``engine key
-FILE``, ``similar FILE``) reads the same windows (``file_key_windows``), so its key is the key indexing would
-store.
+weight, not audio. At most ``KEY_EXTRA_WINDOWS`` of them, spread evenly, whatever the track's length: a cap of 7
+over 60 s (a long track's middle read densely seemed to outweigh the rest of it) lost transposition consistency on
+long game-music tracks (a split the key reader was never fitted on: 72.1 % with it, 79.4 % without; validation
+level) and wherever a shifted copy crossed 60 s (docs/lab-notes/2026-12-06-key-window-cap.md). A file analysed on its own
+(``engine key FILE``, ``similar FILE``) reads the same windows (``file_key_windows``), so its key is the key
+indexing would store.
 """
 
 from __future__ import annotations
@@ -29,18 +31,12 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.audio import (
-    WHOLE_DECODE_SECONDS, AudioDecodeError, AudioWindows, cut_windows, read_spans, too_short_to_spread,
-)
+from engine.audio import WHOLE_DECODE_SECONDS, AudioWindows, cut_windows, too_short_to_spread
 from engine.landmark_audio import landmark_spans, track_span_starts
 from engine.tempo import ANALYSIS_SECONDS
 from engine.tempo_audio import TempoSpan, middle_start, track_tempo_span
 
 KEY_EXTRA_WINDOWS = 20  # beyond the analysis windows: a 30 s piece at half-window hops (half a window's cost each)
-# A track longer than twice the tempo's middle span: its landmark spans first, then the middle span's windows in the
-# room left, as many as before the hops (the middle 30 s of a long track read densely would outweigh the rest of
-# it in the mean, and cost 14 more windows per track with no gain measured on long material).
-LONG_TRACK_KEY_EXTRA_WINDOWS = 7
 KEY_HOP_SHARE = 0.5  # key windows start every half window over the audio decoded anyway: overlapping reads of the
 # same music average out where a window's frames happen to fall (docs/lab-notes/2026-12-06-key-overlapping-windows.md)
 
@@ -54,22 +50,15 @@ def hop_starts(first: float, last: float, window_seconds: float) -> list[float]:
     return [float(start) for start in np.linspace(first, last, count)]
 
 
-def key_window_cap(audio: AudioWindows) -> int:
-    """How many windows beyond the analysis windows the key reads at most for this track."""
-    if audio.decoded is not None or audio.duration_seconds <= 2 * ANALYSIS_SECONDS:
-        return KEY_EXTRA_WINDOWS
-    return LONG_TRACK_KEY_EXTRA_WINDOWS
-
-
 def chosen_starts(audio: AudioWindows, candidates: Iterable[float], fillers: Iterable[float] = ()) -> list[float]:
-    """Sorted starts of the windows the key reads beyond the analysis windows: at most ``key_window_cap`` of the
+    """Sorted starts of the windows the key reads beyond the analysis windows: at most ``KEY_EXTRA_WINDOWS`` of the
     ``candidates``, spread evenly, then ``fillers`` in the room left (a long track's landmark spans cover all of
     it, the middle span's windows only its middle); none within a quarter window of an analysis window or of each
     other (near-copies add cost and weight, not audio)."""
     distance = KEY_HOP_SHARE * audio.windows.shape[1] / audio.sample_rate / 2
-    analysed, cap = sorted(audio.start_seconds), key_window_cap(audio)
-    starts = _spread(_apart(candidates, analysed, distance), cap)
-    room = cap - len(starts)
+    analysed = sorted(audio.start_seconds)
+    starts = _spread(_apart(candidates, analysed, distance), KEY_EXTRA_WINDOWS)
+    room = KEY_EXTRA_WINDOWS - len(starts)
     if room > 0:
         starts += _spread(_apart(fillers, sorted(analysed + starts), distance), room)
     return sorted(starts)
@@ -105,9 +94,8 @@ def file_key_windows(path: Path | str, audio: AudioWindows,
                      spans: Mapping[float, np.ndarray] | None = None) -> np.ndarray:
     """``extra_key_windows`` of a file analysed on its own (``engine key FILE``, ``similar FILE``): the landmark
     spans sought as indexing seeks them (``spans`` when the caller has them), or cut from the query's whole decode
-    when it holds one; the middle span's windows decoded with the middle span when the key reads many of them (a
-    track up to twice that span), else each sought on its own. A window sought alone differs from one cut from a
-    longer decode only where the resampler starts: the key probabilities agree to ~1e-4."""
+    when it holds one; the middle span decoded as indexing decodes it for the tempo. A window sought alone differs
+    from one cut from a longer decode only where the resampler starts: the key probabilities agree to ~1e-4."""
     rate, window_samples = audio.sample_rate, audio.windows.shape[1]
     if audio.decoded is not None:
         return extra_key_windows(audio, None, None)
@@ -117,17 +105,7 @@ def file_key_windows(path: Path | str, audio: AudioWindows,
         middle = _cut(audio.whole, first, rate, int(ANALYSIS_SECONDS * rate), pad=False)
         return extra_key_windows(audio, spans, TempoSpan(first, middle))
     spans = landmark_spans(path, audio) if spans is None else spans
-    if key_window_cap(audio) == KEY_EXTRA_WINDOWS:
-        return extra_key_windows(audio, spans, track_tempo_span(path, audio))  # None: the landmark spans only
-    span_windows = _span_windows(audio, spans)
-    wanted = [start for start in chosen_starts(audio, span_windows, middle_hop_starts(audio))
-              if start not in span_windows]
-    try:
-        sought = read_spans(path, rate, wanted, window_samples) if wanted else []
-    except AudioDecodeError:  # as indexing, whose tempo span failed: the landmark spans only
-        return extra_key_windows(audio, spans, None)
-    windows = {**span_windows, **{start: _fit(window, window_samples) for start, window in zip(wanted, sought)}}
-    return _stacked([windows[start] for start in sorted(windows)], window_samples)
+    return extra_key_windows(audio, spans, track_tempo_span(path, audio))  # None: the landmark spans only
 
 
 def layout_from_samples(samples: np.ndarray, rate: int, window_samples: int,

@@ -1,6 +1,7 @@
 """The key hears more of each track than the embedding (engine.key_audio): windows every half window over a short
-track or the tempo's middle span of one up to a minute, the landmark spans and a few of those of a longer one; the key a file gets on its own is
-the key indexing stores; libraries whose keys came from the analysis windows alone are analysed once more."""
+track or the tempo's middle span of one up to a minute, the landmark spans and then the middle span's windows of a
+longer one, as many at every length; the key a file gets on its own is the key indexing stores; libraries whose
+keys came from the analysis windows alone are analysed once more."""
 
 from __future__ import annotations
 
@@ -58,7 +59,7 @@ def test_a_short_track_is_read_whole_at_half_window_hops_from_the_one_decode(tmp
 
 
 def test_a_long_tracks_key_reads_the_landmark_and_tempo_spans_it_decodes_anyway(tmp_path):
-    from engine.key_audio import LONG_TRACK_KEY_EXTRA_WINDOWS, extra_key_windows
+    from engine.key_audio import KEY_EXTRA_WINDOWS, extra_key_windows
     from engine.landmark_audio import landmark_spans
     from engine.tempo_audio import tempo_span
 
@@ -69,13 +70,13 @@ def test_a_long_tracks_key_reads_the_landmark_and_tempo_spans_it_decodes_anyway(
     extra_span_starts = [start for start in spans if start not in audio.start_seconds]
     assert extra_span_starts  # 200 s needs landmark spans between the windows
     extras = extra_key_windows(audio, spans, middle)
-    assert len(extra_span_starts) < len(extras) <= LONG_TRACK_KEY_EXTRA_WINDOWS  # spans, windows of the middle span
+    assert len(extra_span_starts) < len(extras) <= KEY_EXTRA_WINDOWS  # spans, windows of the middle span
     assert extras.shape[1] == WINDOW_SAMPLES and extras.dtype == np.float32
     span_rows = {spans[start].tobytes() for start in extra_span_starts}
     assert span_rows <= {row.tobytes() for row in extras}  # every span kept: they cover the whole track
     assert not any(np.array_equal(row, window) for row in extras for window in audio.windows)
     others = [row for row in extras if row.tobytes() not in span_rows]
-    assert len(others) == LONG_TRACK_KEY_EXTRA_WINDOWS - len(extra_span_starts)  # the room left, from the middle
+    assert len(others) == KEY_EXTRA_WINDOWS - len(extra_span_starts)  # the room left, from the middle
     assert all(cut_from(row, middle.samples) for row in others)
 
 
@@ -108,7 +109,7 @@ def test_no_more_than_the_cap_of_extra_windows_spread_over_a_very_long_track(tmp
     from engine import key_audio
     from engine.landmark_audio import landmark_spans
 
-    cap = key_audio.LONG_TRACK_KEY_EXTRA_WINDOWS
+    cap = key_audio.KEY_EXTRA_WINDOWS
     path = audio_factory.write_audio(audio_factory.chord_progression(Key(0, "major"), 620.0, seed=6), tmp_path / "x.ogg")
     audio = read_windows(path, RATE, WINDOW_SAMPLES, 6)
     spans = landmark_spans(path, audio)
@@ -145,7 +146,7 @@ def test_the_analyzer_averages_the_key_over_the_extra_windows_and_nothing_else(m
             assert analysis.window_count == len(own)
 
 
-@pytest.mark.parametrize("seconds", [20.0, 75.0, 200.0])
+@pytest.mark.parametrize("seconds", [20.0, 75.0, 150.0, 200.0])
 def test_a_files_key_on_its_own_is_the_key_indexing_stored(model_dir, tmp_path, seconds):
     """`engine key FILE` (analyze_file) seeks the landmark spans indexing sought, and decodes the tempo's middle
     span as indexing does; `similar FILE` cuts them from the query's one decode (up to 2 min). Both agree
