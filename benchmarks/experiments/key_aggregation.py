@@ -13,17 +13,16 @@ from __future__ import annotations
 import argparse
 import json
 from collections.abc import Callable, Iterator
+from functools import partial
 from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 
-from benchmarks.experiments.key_window_cap import PARTS
-from benchmarks.experiments.key_windows import PRODUCT, array_key
+from benchmarks.experiments.key_window_cap import PARTS, consistency_per_track
 from engine.analyzer import Analyzer
 from engine.model_folder import load_model
 from training.evaluation.bootstrap import bootstrap_means, paired_difference
-from training.evaluation.corruptions import pitch_shift_by_resampling
 
 
 def arithmetic(probabilities: np.ndarray) -> np.ndarray:
@@ -61,19 +60,6 @@ def pooling(rule: Callable[[np.ndarray], np.ndarray]) -> Iterator[None]:
         Analyzer._summarise = staticmethod(shipped)
 
 
-def consistency_per_track(analyzer: Analyzer, pairs) -> dict[str, np.ndarray]:
-    rate = analyzer.sample_rate
-    hits: dict[str, list[float]] = {name: [] for name in RULES}
-    for audio, shifts in pairs:
-        moved = {shift: pitch_shift_by_resampling(audio, rate, shift) for shift in shifts}
-        for name, rule in RULES.items():
-            with pooling(rule):
-                base = array_key(analyzer, audio, PRODUCT)
-                hits[name].append(float(np.mean([array_key(analyzer, moved[shift], PRODUCT) == base.transposed(shift)
-                                                  for shift in shifts])))
-    return {name: np.array(values) for name, values in hits.items()}
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", type=Path, required=True)
@@ -85,7 +71,8 @@ def main() -> None:
     analyzer = Analyzer(load_model(arguments.model))
     report = {}
     for part in arguments.parts:
-        per_track = consistency_per_track(analyzer, PARTS[part](arguments.soundtracks, arguments.split, analyzer.sample_rate))
+        pairs = PARTS[part](arguments.soundtracks, arguments.split, analyzer.sample_rate)
+        per_track = consistency_per_track(analyzer, pairs, {name: partial(pooling, rule) for name, rule in RULES.items()})
         report[part] = {"consistency": {name: bootstrap_means(values) for name, values in per_track.items()},
                         **{f"{name}_minus_mean": paired_difference(per_track[name], per_track["mean"])
                            for name in RULES if name != "mean"}}

@@ -20,8 +20,9 @@ from __future__ import annotations
 import argparse
 import json
 import random
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import AbstractContextManager, contextmanager
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -100,14 +101,16 @@ def long_tracks(manifest: Path, split: str, rate: int) -> Iterator[tuple[np.ndar
             yield audio, draw.sample(TRANSPOSITION_SHIFTS, SHIFTS_PER_TRACK)
 
 
-def consistency_per_track(analyzer: Analyzer, pairs: Iterator[tuple[np.ndarray, list[int]]]) -> dict[str, np.ndarray]:
-    """Per cap, (tracks,) share of each track's shifted reads whose key moved by the shift."""
+def consistency_per_track(analyzer: Analyzer, pairs: Iterator[tuple[np.ndarray, list[int]]],
+                          settings: Mapping[str, Callable[[], AbstractContextManager]]) -> dict[str, np.ndarray]:
+    """Per named setting (a context under which the key is read), (tracks,) share of each track's shifted reads
+    whose key moved by the shift."""
     rate = analyzer.sample_rate
-    hits: dict[str, list[float]] = {name: [] for name in CAPS}
+    hits: dict[str, list[float]] = {name: [] for name in settings}
     for audio, shifts in pairs:
         moved = {shift: pitch_shift_by_resampling(audio, rate, shift) for shift in shifts}
-        for name, rule in CAPS.items():
-            with cap_rule(rule):
+        for name, setting in settings.items():
+            with setting():
                 base = array_key(analyzer, audio, PRODUCT)
                 hits[name].append(float(np.mean([array_key(analyzer, moved[shift], PRODUCT) == base.transposed(shift)
                                                   for shift in shifts])))
@@ -135,7 +138,9 @@ def main() -> None:
     arguments = parser.parse_args()
     analyzer = Analyzer(load_model(arguments.model))
     rate = analyzer.sample_rate
-    report = {part: summary(consistency_per_track(analyzer, PARTS[part](arguments.soundtracks, arguments.split, rate)))
+    settings = {name: partial(cap_rule, rule) for name, rule in CAPS.items()}
+    report = {part: summary(consistency_per_track(analyzer, PARTS[part](arguments.soundtracks, arguments.split, rate),
+                                                 settings))
               for part in arguments.parts}
     text = json.dumps(report, indent=2)
     print(text)
