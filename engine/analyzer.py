@@ -20,6 +20,8 @@ from torch.nn.utils.fusion import fuse_conv_bn_eval, fuse_linear_bn_eval
 
 from engine.audio import read_windows
 from engine.key_audio import file_key_windows
+from engine.key_semitone_copies import semitone_copies
+from engine.keys import moved_key_probabilities
 from engine.model_folder import LoadedModel
 from engine.networks import LogFrequencySpectrogram
 from engine.track_analysis import (  # noqa: F401 (re-exported: the analyzer's results and defaults)
@@ -130,28 +132,39 @@ class Analyzer:
                        key_windows_per_track: list[np.ndarray | None] | None = None) -> list[TrackAnalysis]:
         """Each item (windows, samples) float32 → one ``TrackAnalysis``; batched across tracks. The key is averaged
         over each track's windows and its ``key_windows_per_track`` item too (the further windows only the key
-        reads: ``engine.key_audio``, run through the key's part of the network alone), on the pitch grid of the
-        track's tuning (``key_tuning``); the embedding and tags over its windows alone."""
+        reads: ``engine.key_audio``, run through the key's part of the network alone), each window also read
+        resampled a semitone down and up (``run_semitone_copies``), on the pitch grid of the track's tuning
+        (``key_tuning``); the embedding and tags over its windows alone."""
         if not windows_per_track:
             return []
         extras = [extra if extra is not None and len(extra) else None
                   for extra in key_windows_per_track or [None] * len(windows_per_track)]
         outputs = self.run_windows(np.concatenate(windows_per_track, axis=0))
         tunings = [self.key_tuning(windows) if "key_probs" in outputs else 0.0 for windows in windows_per_track]
+        key_reads = [windows if extra is None else np.concatenate([windows, extra], axis=0)
+                     for windows, extra in zip(windows_per_track, extras)]
         on_trained_grid = [extra for extra, cents in zip(extras, tunings) if extra is not None and cents == 0.0]
         extra_probs = self.run_key_windows(np.concatenate(on_trained_grid, axis=0)) if on_trained_grid else None
+        copies_on_grid = [read for read, cents in zip(key_reads, tunings) if cents == 0.0]
+        copy_probs = (self.run_semitone_copies(np.concatenate(copies_on_grid, axis=0))
+                      if copies_on_grid and "key_probs" in outputs else None)
         analyses = []
-        start = extra_start = 0
-        for windows, extra, cents in zip(windows_per_track, extras, tunings):
+        start = extra_start = copy_start = 0
+        for windows, extra, read, cents in zip(windows_per_track, extras, key_reads, tunings):
             count = len(windows)
             part = {name: values[start : start + count] for name, values in outputs.items()}
             start += count
-            if cents != 0.0:
-                read = windows if extra is None else np.concatenate([windows, extra], axis=0)
-                part["key_probs"] = self.run_key_windows(read, cents)
-            elif extra is not None and extra_probs is not None:
-                part["key_probs"] = np.concatenate([part["key_probs"], extra_probs[extra_start : extra_start + len(extra)]])
-                extra_start += len(extra)
+            if "key_probs" in part:
+                if cents != 0.0:
+                    part["key_probs"] = self.run_key_windows(read, cents)
+                    copies = self.run_semitone_copies(read, cents)
+                else:
+                    if extra is not None and extra_probs is not None:
+                        part["key_probs"] = np.concatenate([part["key_probs"], extra_probs[extra_start : extra_start + len(extra)]])
+                        extra_start += len(extra)
+                    copies = copy_probs[:, copy_start : copy_start + len(read)]
+                    copy_start += len(read)
+                part["key_probs"] = np.concatenate([part["key_probs"], *copies])
             analyses.append(self._summarise(part, count))
         return analyses
 
@@ -188,6 +201,13 @@ class Analyzer:
                 if "tag_logits" in outputs:
                     parts.setdefault("tag_probs", []).append(torch.sigmoid(outputs["tag_logits"]).numpy())
         return {name: np.concatenate(chunks, axis=0) for name, chunks in parts.items()}
+
+    def run_semitone_copies(self, windows: np.ndarray, tuning_cents: float = 0.0) -> np.ndarray:
+        """(2, N, 24): the key probabilities of ``windows`` (N, samples) resampled a semitone up, then down
+        (``engine.key_semitone_copies``), each moved back to the keys of the windows as decoded. A track's key is
+        the mean over its windows' reads and these."""
+        return np.stack([moved_key_probabilities(self.run_key_windows(copies, tuning_cents), semitones)
+                         for copies, semitones in semitone_copies(windows)])
 
     def run_key_windows(self, windows: np.ndarray, tuning_cents: float = 0.0) -> np.ndarray:
         """Key probabilities (N, 24) of ``windows`` (N, samples), computing only what the key head reads, on the

@@ -65,6 +65,15 @@ class Key:
         return Key((self.pitch_class + semitones) % 12, self.mode)
 
 
+def moved_key_probabilities(probabilities, semitones: int):
+    """Key probabilities (..., 24) of audio transposed by ``semitones``, as the keys of the audio before: each
+    mode's 12 tonics rotated back (what the transposed audio calls D major, the original calls C major when
+    ``semitones`` is 2). numpy arrays only (this module stays free of numpy at import)."""
+    by_mode = probabilities.reshape(*probabilities.shape[:-1], 2, 12)
+    index = [(pitch_class + semitones) % 12 for pitch_class in range(12)]
+    return by_mode[..., index].reshape(probabilities.shape)
+
+
 def key_from_index(index: int) -> Key:
     if not 0 <= index < KEY_CLASS_COUNT:
         raise ValueError(f"key class index out of range: {index}")

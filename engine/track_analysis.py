@@ -22,8 +22,9 @@ DEFAULT_MAX_WINDOWS = 6
 # analysis windows alone; 2: those and the further windows the decode already holds; 3: on the pitch grid of the
 # track's own tuning (engine.tuning) when that is off A = 440 Hz; 4: the further windows every half window over
 # the audio decoded anyway (engine.key_audio.KEY_HOP_SHARE); 5: as many further windows on a track over 60 s as on
-# a shorter one (engine.key_audio.KEY_EXTRA_WINDOWS), not 7.
-KEY_WINDOWS_VERSION = 5
+# a shorter one (engine.key_audio.KEY_EXTRA_WINDOWS), not 7; 6: each key window also read resampled a semitone down
+# and up (engine.key_semitone_copies).
+KEY_WINDOWS_VERSION = 6
 DEFAULT_BATCH_WINDOWS = 64
 
 

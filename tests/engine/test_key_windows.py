@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 import audio_factory
+import key_oracle
 from engine.audio import decode_mono, read_windows
 from engine.keys import Key
 from engine.library import Library
@@ -121,8 +122,10 @@ def test_no_more_than_the_cap_of_extra_windows_spread_over_a_very_long_track(tmp
 
 
 def test_the_analyzer_averages_the_key_over_the_extra_windows_and_nothing_else(model_dir):
-    """Oracle: the unfolded network on the windows and the extra windows: the key is the mean softmax over both,
-    the embedding and the tags the means over the analysis windows alone."""
+    """Oracle: the unfolded network on the windows and the extra windows, each also resampled by torchaudio a
+    semitone up (18 -> 17) and down (17 -> 18, cut to a window): the key is the mean softmax over all those reads,
+    each copy's keys moved back by its semitone; the embedding and the tags the means over the analysis windows
+    alone."""
     import torch
 
     from engine.analyzer import Analyzer
@@ -133,17 +136,28 @@ def test_the_analyzer_averages_the_key_over_the_extra_windows_and_nothing_else(m
     windows = [generator.standard_normal((count, WINDOW_SAMPLES)).astype(np.float32) * 0.1 for count in (6, 3)]
     extras = [generator.standard_normal((4, WINDOW_SAMPLES)).astype(np.float32) * 0.1, None]
     analyses = Analyzer(loaded).analyze_tracks(windows, extras)
-    with torch.no_grad():
-        network = loaded.network.eval()
-        for analysis, own, extra in zip(analyses, windows, extras):
+    network = loaded.network.eval()
+    for analysis, own, extra in zip(analyses, windows, extras):
+        with torch.no_grad():
             outputs = network(torch.from_numpy(own))
-            key_input = own if extra is None else np.concatenate([own, extra])
-            key_probs = torch.softmax(network(torch.from_numpy(key_input))["key_logits"], -1).mean(0).numpy()
-            embedding = outputs["embeddings"].mean(0).numpy()
-            np.testing.assert_allclose(analysis.key_probs, key_probs, atol=1e-5)
-            np.testing.assert_allclose(analysis.embedding, embedding / np.linalg.norm(embedding), atol=1e-5)
-            np.testing.assert_allclose(analysis.tag_probs, torch.sigmoid(outputs["tag_logits"]).mean(0).numpy(), atol=1e-5)
-            assert analysis.window_count == len(own)
+        key_input = own if extra is None else np.concatenate([own, extra])
+        embedding = outputs["embeddings"].mean(0).numpy()
+        np.testing.assert_allclose(analysis.key_probs, key_oracle.key_probabilities(network, key_input), atol=1e-5)
+        np.testing.assert_allclose(analysis.embedding, embedding / np.linalg.norm(embedding), atol=1e-5)
+        np.testing.assert_allclose(analysis.tag_probs, torch.sigmoid(outputs["tag_logits"]).mean(0).numpy(), atol=1e-5)
+        assert analysis.window_count == len(own)
+
+
+def test_moved_key_probabilities_names_each_key_as_the_untransposed_audio_would():
+    from engine.keys import moved_key_probabilities
+
+    probabilities = np.zeros((1, 24))
+    probabilities[0, 2] = 0.7  # the audio moved up by 2 semitones sounds in D major ...
+    probabilities[0, 12 + 11] = 0.3  # ... or B minor
+    moved = moved_key_probabilities(probabilities, 2)
+    assert moved[0, 0] == 0.7 and moved[0, 12 + 9] == 0.3  # so the audio before was in C major or A minor
+    assert moved.sum() == pytest.approx(1.0)
+    np.testing.assert_array_equal(moved_key_probabilities(moved, -2), probabilities)
 
 
 @pytest.mark.parametrize("seconds", [20.0, 75.0, 150.0, 200.0])

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import audio_factory
+import key_oracle
 from engine.library import Library, QueryError
 from engine.playlist import same_artist
 from key_wheel import codes_mix
@@ -66,7 +67,8 @@ def test_unknown_queries_raise_query_error(library, tmp_path):
 def test_analyze_file_gives_what_the_unfolded_network_gives_on_its_windows(library, model_dir, tmp_path):
     """Oracle: the model folder's own network (batch norms not folded) on the same windows: the normalised mean
     embedding, the mean sigmoid for the tags, and for the key the mean softmax over those windows and windows every
-    half window over the file that are not near-copies of them (the file is decoded whole: engine.key_audio)."""
+    half window over the file that are not near-copies of them (the file is decoded whole: engine.key_audio), each
+    also resampled a semitone up and down (``key_oracle``)."""
     import torch
 
     from engine.audio import decode_mono, read_windows
@@ -88,9 +90,8 @@ def test_analyze_file_gives_what_the_unfolded_network_gives_on_its_windows(libra
     key_windows = np.concatenate([read.windows, np.stack([whole[offset : offset + size] for offset in key_offsets])])
     with torch.no_grad():
         outputs = loaded.network.eval()(torch.from_numpy(read.windows))
-        key_logits = loaded.network(torch.from_numpy(key_windows))["key_logits"]
+    key_probabilities = key_oracle.key_probabilities(loaded.network, key_windows)
     mean_embedding = outputs["embeddings"].mean(dim=0).numpy()
-    key_probabilities = torch.softmax(key_logits, dim=-1).mean(dim=0).numpy()
     tag_probabilities = torch.sigmoid(outputs["tag_logits"]).mean(dim=0).numpy()
     assert analysis.embedding.dtype == np.float32
     np.testing.assert_allclose(analysis.embedding, mean_embedding / np.linalg.norm(mean_embedding), atol=ORACLE_TOLERANCE)
