@@ -14,6 +14,8 @@ test, a time stretch with the pitch kept changed the stored key about as often a
   a semitone; the up-shifted read is shorter, the down-shifted one cut to the window), the keys moved back: what
   averaging the whole excerpt's key over resampling shifts of -1, 0, +1 did on validation (82.1 -> 89.5 %
   consistency), per window: the stored key since 2026-12-06 (``engine.key_semitone_copies``);
+- ``resampled_half``: every window read once, and every other one also resampled a semitone down and up (half the
+  copies' cost), all reads averaged;
 - ``excerpt3``: that whole-audio averaging itself: the audio resampled a semitone down and up (as ``engine eval``
   shifts it), each copy laid out and read as ``engine index`` would read a file that long, the keys moved back.
 
@@ -43,7 +45,8 @@ from benchmarks.experiments.transposition_failures import rotated_back
 from engine.analyzer import Analyzer
 from engine.audio import AudioDecodeError, decode_mono
 from engine.key_audio import layout_from_samples
-from engine.keys import key_from_index, mirex_key_score
+from engine.key_semitone_copies import semitone_copies
+from engine.keys import key_from_index, mirex_key_score, moved_key_probabilities
 from engine.model_folder import load_model
 from engine.track_analysis import DEFAULT_MAX_WINDOWS
 from training.corpora.manifest import read_manifest
@@ -58,7 +61,7 @@ VARIANTS: dict[str, list[tuple[float, int]]] = {
     "time3_pitch": [(1 / SEMITONE, 1), (1.0, 0), (SEMITONE, -1)],
     "time5": [(SEMITONE ** k, 0) for k in (-2, -1, 0, 1, 2)],
 }
-OTHER_VARIANTS = ("grid3", "resampled3", "excerpt3")
+OTHER_VARIANTS = ("grid3", "resampled3", "resampled_half", "excerpt3")
 NAMES = (*VARIANTS, *OTHER_VARIANTS)
 SEMITONE_RATIO = (18, 17)  # 18/17 = 2**(1.0104/12): a cheap polyphase ratio a cent from a semitone
 
@@ -119,7 +122,16 @@ def resampled_key_probabilities(analyzer: Analyzer, windows: np.ndarray, tuning_
     return total / 3
 
 
+def half_copies_key_probabilities(analyzer: Analyzer, windows: np.ndarray, tuning_cents: float) -> np.ndarray:
+    """(reads, 24): every window read once, and every other window's semitone copies (keys moved back), as rows."""
+    copies = [moved_key_probabilities(analyzer.run_key_windows(audio, tuning_cents), semitones)
+              for audio, semitones in semitone_copies(windows[::2])]
+    return np.concatenate([analyzer.run_key_windows(windows, tuning_cents), *copies])
+
+
 def window_key_probabilities(analyzer: Analyzer, windows: np.ndarray, tuning: float, name: str) -> np.ndarray:
+    if name == "resampled_half":
+        return half_copies_key_probabilities(analyzer, windows, tuning)
     if name == "grid3":
         return grid_key_probabilities(analyzer, windows, tuning)
     if name == "resampled3":
