@@ -10,8 +10,8 @@ resampling moves every partial against the spectrogram's FFT bins and every note
 which reading the same spectrogram on a shifted pitch grid or stretching its frames did not imitate (both lost
 consistency on validation).
 
-The ratio 18/17 is a cent from a semitone (1.0104 semitones): a short polyphase filter, about 5 ms for a track's
-windows on one core. The up copy is shorter than a window (the same music played faster); the down copy is cut to
+The ratio 18/17 is a cent from a semitone (1.0104 semitones): a short polyphase filter, 10–25 ms for a track's 26
+windows on one core of the slower machine of the 2026-12-06 figures; the key reads of the copies cost ten times that. The up copy is shorter than a window (the same music played faster); the down copy is cut to
 a window's length.
 """
 
@@ -29,10 +29,11 @@ SEMITONE_RATIO = (18, 17)  # 18/17 = 2 ** (1.0104 / 12)
 
 def semitone_copies(windows: np.ndarray) -> list[tuple[np.ndarray, int]]:
     """``windows`` (N, samples) → [(copies a semitone up, 1), (copies a semitone down, -1)], float32 rows: the
-    up copies ``samples * 17 / 18`` long, the down copies cut to ``samples``."""
+    up copies ``samples * 17 / 18`` long, the down copies cut to ``samples`` (a view: the analyzer's chunks are
+    made contiguous where they are read)."""
     size = windows.shape[1]
     audio = torch.from_numpy(np.ascontiguousarray(windows, dtype=np.float32))
     higher, lower = SEMITONE_RATIO
     up = functional.resample(audio, orig_freq=higher, new_freq=lower)
     down = functional.resample(audio, orig_freq=lower, new_freq=higher)[:, :size]
-    return [(np.ascontiguousarray(up.numpy()), 1), (np.ascontiguousarray(down.numpy()), -1)]
+    return [(up.numpy(), 1), (down.numpy(), -1)]

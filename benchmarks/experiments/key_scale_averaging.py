@@ -36,16 +36,13 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-import torchaudio
 
 from benchmarks.experiments.key_fusion import reference_key
 from benchmarks.experiments.key_windows import transposition_excerpts
 from benchmarks.experiments.stored_vector_retrieval import _located
-from benchmarks.experiments.transposition_failures import rotated_back
 from engine.analyzer import Analyzer
 from engine.audio import AudioDecodeError, decode_mono
 from engine.key_audio import layout_from_samples
-from engine.key_semitone_copies import semitone_copies
 from engine.keys import key_from_index, mirex_key_score, moved_key_probabilities
 from engine.model_folder import load_model
 from engine.track_analysis import DEFAULT_MAX_WINDOWS
@@ -63,7 +60,6 @@ VARIANTS: dict[str, list[tuple[float, int]]] = {
 }
 OTHER_VARIANTS = ("grid3", "resampled3", "resampled_half", "excerpt3")
 NAMES = (*VARIANTS, *OTHER_VARIANTS)
-SEMITONE_RATIO = (18, 17)  # 18/17 = 2**(1.0104/12): a cheap polyphase ratio a cent from a semitone
 
 
 def moved_in_pitch(spectrogram: torch.Tensor, bins: int) -> torch.Tensor:
@@ -95,7 +91,7 @@ def scaled_key_probabilities(analyzer: Analyzer, windows: np.ndarray, tuning_cen
             read = moved_in_pitch(read, semitones * bins_per_semitone)
             block = encoder.blocks[0](encoder.input_norm(read))
             probabilities = torch.softmax(model.key_head(encoder.key_path([block])), -1).numpy()
-            total += np.stack([rotated_back(row, semitones) for row in probabilities])
+            total += moved_key_probabilities(probabilities, semitones)
     return total / len(reads)
 
 
@@ -104,28 +100,19 @@ def grid_key_probabilities(analyzer: Analyzer, windows: np.ndarray, tuning_cents
     total = np.zeros((len(windows), 24))
     for semitones in (-1, 0, 1):
         # a grid moved up by a semitone reads a note on the bin of the note below it: its keys sit a semitone low
-        total += np.stack([rotated_back(row, -semitones)
-                           for row in analyzer.run_key_windows(windows, tuning_cents + 100 * semitones)])
+        total += moved_key_probabilities(analyzer.run_key_windows(windows, tuning_cents + 100 * semitones), -semitones)
     return total / 3
 
 
 def resampled_key_probabilities(analyzer: Analyzer, windows: np.ndarray, tuning_cents: float) -> np.ndarray:
-    """(windows, 24): each window and its copies resampled a semitone up and down, averaged (keys moved back)."""
-    size = windows.shape[1]
-    tensor = torch.from_numpy(np.ascontiguousarray(windows, dtype=np.float32))
-    high, low = SEMITONE_RATIO
-    up = torchaudio.functional.resample(tensor, orig_freq=high, new_freq=low).numpy()  # shorter, a semitone up
-    down = torchaudio.functional.resample(tensor, orig_freq=low, new_freq=high)[:, :size].numpy()
-    total = analyzer.run_key_windows(windows, tuning_cents).astype(np.float64)
-    for copies, semitones in ((up, 1), (down, -1)):
-        total += np.stack([rotated_back(row, semitones) for row in analyzer.run_key_windows(copies, tuning_cents)])
-    return total / 3
+    """(windows, 24): each window and its semitone copies (``Analyzer.run_semitone_copies``), averaged."""
+    reads = analyzer.run_semitone_copies(windows, tuning_cents).sum(axis=0)
+    return (reads + analyzer.run_key_windows(windows, tuning_cents)) / 3
 
 
 def half_copies_key_probabilities(analyzer: Analyzer, windows: np.ndarray, tuning_cents: float) -> np.ndarray:
-    """(reads, 24): every window read once, and every other window's semitone copies (keys moved back), as rows."""
-    copies = [moved_key_probabilities(analyzer.run_key_windows(audio, tuning_cents), semitones)
-              for audio, semitones in semitone_copies(windows[::2])]
+    """(reads, 24): every window read once, and every other window's semitone copies, as rows."""
+    copies = analyzer.run_semitone_copies(windows[::2], tuning_cents)
     return np.concatenate([analyzer.run_key_windows(windows, tuning_cents), *copies])
 
 
@@ -141,7 +128,7 @@ def window_key_probabilities(analyzer: Analyzer, windows: np.ndarray, tuning: fl
 
 def track_key_probabilities(analyzer: Analyzer, audio: np.ndarray, name: str) -> np.ndarray:
     if name == "excerpt3":
-        return np.mean([rotated_back(track_key_probabilities(
+        return np.mean([moved_key_probabilities(track_key_probabilities(
             analyzer, pitch_shift_by_resampling(audio, analyzer.sample_rate, semitones) if semitones else audio,
             "single"), semitones) for semitones in (-1, 0, 1)], axis=0)
     return window_track_key_probabilities(analyzer, audio, name)
@@ -167,7 +154,7 @@ def consistency_per_track(analyzer: Analyzer, manifest: Path, split: str, names:
         for name in names:
             base = int(np.argmax(track_key_probabilities(analyzer, audio, name)))
             per_track[name].append(float(np.mean([
-                int(np.argmax(rotated_back(track_key_probabilities(analyzer, moved[shift], name), shift))) == base
+                int(np.argmax(moved_key_probabilities(track_key_probabilities(analyzer, moved[shift], name), shift))) == base
                 for shift in shifts])))
     return per_track
 

@@ -40,7 +40,7 @@ from benchmarks.experiments.key_windows import transposition_excerpts
 from engine.analyzer import Analyzer
 from engine import networks
 from engine.key_audio import _cut, hop_starts, layout_from_samples
-from engine.keys import KEY_CLASS_COUNT, key_from_index
+from engine.keys import KEY_CLASS_COUNT, key_from_index, moved_key_probabilities
 from engine.model_folder import load_model
 from engine.track_analysis import DEFAULT_MAX_WINDOWS
 from training.augment import pitch_shift_rows, stretch_rows, vocoder_sizes
@@ -84,13 +84,6 @@ def folded_over(octaves: range | None) -> Iterator[None]:
         networks.PitchClassKeyPath.forward = shipped
 
 
-def rotated_back(probabilities: np.ndarray, shift: int) -> np.ndarray:
-    """Key probabilities of audio shifted by ``shift`` semitones, as the unshifted audio's keys (major and minor
-    blocks each rotated by ``-shift``)."""
-    blocks = probabilities.reshape(2, 12)
-    return np.roll(blocks, -shift, axis=1).reshape(KEY_CLASS_COUNT)
-
-
 def read(analyzer: Analyzer, audio: np.ndarray) -> tuple[np.ndarray, float]:
     """The key distribution ``engine index`` stores for ``audio`` and the tuning its grid follows."""
     windows, extras = layout_from_samples(audio, analyzer.sample_rate, analyzer.window_samples, DEFAULT_MAX_WINDOWS)
@@ -109,7 +102,7 @@ def pair_records(analyzer: Analyzer, manifest: Path, split: str) -> list[dict]:
         base_key = key_from_index(int(np.argmax(base)))
         for shift in shifts:
             moved, moved_tuning = read(analyzer, pitch_shift_by_resampling(audio, analyzer.sample_rate, shift))
-            back = rotated_back(moved, shift)
+            back = moved_key_probabilities(moved, shift)
             back_key = key_from_index(int(np.argmax(back)))
             records.append({
                 "track": track, "shift": shift, "base_key": base_key.name, "back_key": back_key.name,
