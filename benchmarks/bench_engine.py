@@ -1,7 +1,7 @@
 """Library-engine benchmarks: indexing real-time factor (decode, embed, whole pipeline), query latency, FAISS.
 
     .venv/bin/python benchmarks/bench_engine_data.py              # once: the library and the model
-    .venv/bin/python benchmarks/bench_engine.py index [--workers 1] [--max-windows 8]
+    .venv/bin/python benchmarks/bench_engine.py index [--workers 1] [--max-windows 8] [--library DIR --model DIR]
     .venv/bin/python benchmarks/bench_engine.py query [--db an-indexed.db] [--model DIR]
     .venv/bin/python benchmarks/bench_engine.py vectors --sizes 100000 [--database reused.db]  # Library.similar
     .venv/bin/python benchmarks/bench_engine.py faiss --sizes 1000000      # FAISS alone
@@ -56,8 +56,8 @@ def peak_memory_mib() -> tuple[float, float]:
             resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024)
 
 
-def jobs_for(model, max_windows: int) -> list[DecodeJob]:
-    files = scan_paths([DATA / "library"]).files
+def jobs_for(model, max_windows: int, library: Path) -> list[DecodeJob]:
+    files = scan_paths([library]).files
     config = model.config
     return [DecodeJob(f.path, f.size, f.mtime_ns, "", None, config.sample_rate, config.window_samples, max_windows)
             for f in files]
@@ -137,17 +137,17 @@ def run_index(options) -> dict:
     load_before = round(os.getloadavg()[0], 2)
     options.max_windows = options.max_windows or DEFAULT_MAX_WINDOWS
     options.batch_windows = options.batch_windows or DEFAULT_BATCH_WINDOWS
-    model = load_model(DATA / "model")
-    jobs = jobs_for(model, options.max_windows)
+    model = load_model(options.model)
+    jobs = jobs_for(model, options.max_windows, options.library)
     decode_seconds, decode_cpu_seconds, outcomes = bench_decode(jobs, options.workers)
     audio_seconds = sum(outcome.duration_seconds for outcome in outcomes)
     key_windows = [len(outcome.key_windows) for outcome in outcomes if outcome.key_windows is not None]
     analyzer = Analyzer(model, options.max_windows, options.batch_windows)
     embed_seconds, embed_cpu_seconds, embed_audio = bench_embed(analyzer, outcomes)
     del outcomes
-    with tempfile.TemporaryDirectory() as folder, Library(Path(folder) / "bench.db", DATA / "model") as library:
+    with tempfile.TemporaryDirectory() as folder, Library(Path(folder) / "bench.db", options.model) as library:
         cpu_before = cpu_seconds()
-        report = library.index([DATA / "library"], workers=options.workers, max_windows=options.max_windows,
+        report = library.index([options.library], workers=options.workers, max_windows=options.max_windows,
                                batch_windows=options.batch_windows)
         pipeline_cpu = cpu_seconds() - cpu_before
     main_mib, child_mib = peak_memory_mib()
@@ -482,6 +482,12 @@ def main() -> None:
     index.add_argument("--workers", type=int, default=1)
     index.add_argument("--max-windows", type=int, default=None, help="default: the engine's")
     index.add_argument("--batch-windows", type=int, default=None, help="default: the engine's")
+    index.add_argument("--library", type=Path, default=DATA / "library",
+                       help="the folder indexed (default: the benchmark library)")
+    index.add_argument("--model", type=Path, default=DATA / "model",
+                       help="model folder (default: the benchmark model, random weights: every key read is a close "
+                            "call, so the key's semitone copies are always read; real weights on real music read "
+                            "them for some tracks only)")
     query = commands.add_parser("query")
     query.add_argument("--workers", type=int, default=1)
     query.add_argument("--db", type=Path, default=None, help="an already indexed benchmark library")

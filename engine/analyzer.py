@@ -43,6 +43,11 @@ QUERY_INFERENCE_THREADS = 1
 # kept. Beyond the estimate's spread on in-tune renders (90 % within 8.4 cents); chosen on validation over 10 cents,
 # which gained as much on detuned pieces and held transposition consistency less well (BENCHMARKS.md, "Tuning").
 MIN_FOLLOWED_CENTS = 15.0
+# A track's key reads its windows' semitone copies only when its plain reads' two best keys are closer than this: the
+# copies mend close calls, and a clear first read kept its key with them. Chosen on validation (the same keys as
+# copying every track's windows, at 45 % of the copies; 0.05 lost 0.3 points of transposition consistency on the
+# training soundtracks) and held out once (BENCHMARKS.md, "Semitone copies only for close calls").
+COPY_MARGIN = 0.1
 _CONVOLUTIONS = (nn.Conv1d, nn.Conv2d)
 _BATCH_NORMS = (nn.BatchNorm1d, nn.BatchNorm2d)
 _MAX_POOLS = (nn.MaxPool1d, nn.MaxPool2d)
@@ -129,44 +134,57 @@ class Analyzer:
         return self.model.config.window_samples
 
     def analyze_tracks(self, windows_per_track: list[np.ndarray],
-                       key_windows_per_track: list[np.ndarray | None] | None = None) -> list[TrackAnalysis]:
-        """Each item (windows, samples) float32 → one ``TrackAnalysis``; batched across tracks. The key is averaged
-        over each track's windows and its ``key_windows_per_track`` item too (the further windows only the key
-        reads: ``engine.key_audio``, run through the key's part of the network alone), each window also read
-        resampled a semitone down and up (``run_semitone_copies``), on the pitch grid of the track's tuning
-        (``key_tuning``); the embedding and tags over its windows alone."""
+                       key_windows_per_track: list[np.ndarray | None] | None = None,
+                       with_key: bool = True) -> list[TrackAnalysis]:
+        """Each item (windows, samples) float32 → one ``TrackAnalysis``; batched across tracks: the embedding and
+        tags over its windows, the key over ``track_key_reads``. Without ``with_key`` no key is read (the analyses'
+        ``key_probs`` are None): the key's further reads cost more than the embedding's."""
         if not windows_per_track:
             return []
-        extras = [extra if extra is not None and len(extra) else None
-                  for extra in key_windows_per_track or [None] * len(windows_per_track)]
         outputs = self.run_windows(np.concatenate(windows_per_track, axis=0))
-        tunings = [self.key_tuning(windows) if "key_probs" in outputs else 0.0 for windows in windows_per_track]
-        key_reads = [windows if extra is None else np.concatenate([windows, extra], axis=0)
-                     for windows, extra in zip(windows_per_track, extras)]
-        on_trained_grid = [extra for extra, cents in zip(extras, tunings) if extra is not None and cents == 0.0]
-        extra_probs = self.run_key_windows(np.concatenate(on_trained_grid, axis=0)) if on_trained_grid else None
-        copies_on_grid = [read for read, cents in zip(key_reads, tunings) if cents == 0.0]
-        copy_probs = (self.run_semitone_copies(np.concatenate(copies_on_grid, axis=0))
-                      if copies_on_grid and "key_probs" in outputs else None)
+        window_keys = outputs.pop("key_probs", None)
+        bounds = np.cumsum([0, *(len(windows) for windows in windows_per_track)])
+        key_reads: list[np.ndarray | None] = [None] * len(windows_per_track)
+        if with_key and window_keys is not None:
+            key_reads = self.track_key_reads(windows_per_track, np.split(window_keys, bounds[1:-1]),
+                                             key_windows_per_track or [None] * len(windows_per_track))
         analyses = []
-        start = extra_start = copy_start = 0
-        for windows, extra, read, cents in zip(windows_per_track, extras, key_reads, tunings):
-            count = len(windows)
-            part = {name: values[start : start + count] for name, values in outputs.items()}
-            start += count
-            if "key_probs" in part:
-                if cents != 0.0:
-                    part["key_probs"] = self.run_key_windows(read, cents)
-                    copies = self.run_semitone_copies(read, cents)
-                else:
-                    if extra is not None and extra_probs is not None:
-                        part["key_probs"] = np.concatenate([part["key_probs"], extra_probs[extra_start : extra_start + len(extra)]])
-                        extra_start += len(extra)
-                    copies = copy_probs[:, copy_start : copy_start + len(read)]
-                    copy_start += len(read)
-                part["key_probs"] = np.concatenate([part["key_probs"], *copies])
-            analyses.append(self._summarise(part, count))
+        for first, last, keys in zip(bounds[:-1], bounds[1:], key_reads):
+            part = {name: values[first:last] for name, values in outputs.items()}
+            if keys is not None:
+                part["key_probs"] = keys
+            analyses.append(self._summarise(part, int(last - first)))
         return analyses
+
+    def track_key_reads(self, windows_per_track: list[np.ndarray], window_keys: list[np.ndarray],
+                        key_windows_per_track: list[np.ndarray | None]) -> list[np.ndarray]:
+        """Per track, the key probabilities (reads, 24) its key is the mean of: its windows (``window_keys``, the
+        network's pass over them) and its ``key_windows_per_track`` item (the further windows only the key reads:
+        ``engine.key_audio``, run through the key's part of the network alone), on the pitch grid of the track's
+        tuning (``key_tuning``); when those reads' two best keys are within ``COPY_MARGIN``, each of them also read
+        resampled a semitone down and up (``run_semitone_copies``). Batched across tracks on the trained grid."""
+        extras = [extra if extra is not None and len(extra) else None for extra in key_windows_per_track]
+        tunings = [self.key_tuning(windows) for windows in windows_per_track]
+        reads = [windows if extra is None else np.concatenate([windows, extra], axis=0)
+                 for windows, extra in zip(windows_per_track, extras)]
+        on_grid = [extra for extra, cents in zip(extras, tunings) if extra is not None and cents == 0.0]
+        extra_keys = iter(_split_rows(self.run_key_windows(np.concatenate(on_grid, axis=0)), on_grid) if on_grid else ())
+        plain = []
+        for keys, extra, read, cents in zip(window_keys, extras, reads, tunings):
+            if cents != 0.0:
+                plain.append(self.run_key_windows(read, cents))
+            else:
+                plain.append(keys if extra is None else np.concatenate([keys, next(extra_keys)]))
+        close = [track for track, rows in enumerate(plain) if key_margin(rows.mean(axis=0)) < COPY_MARGIN]
+        copies = {track: list(self.run_semitone_copies(reads[track], tunings[track]))
+                  for track in close if tunings[track] != 0.0}
+        close_on_grid = [track for track in close if tunings[track] == 0.0]
+        if close_on_grid:
+            grid_reads = [reads[track] for track in close_on_grid]
+            up, down = self.run_semitone_copies(np.concatenate(grid_reads, axis=0))
+            copies.update((track, [track_up, track_down]) for track, track_up, track_down in
+                          zip(close_on_grid, _split_rows(up, grid_reads), _split_rows(down, grid_reads)))
+        return [np.concatenate([rows, *copies.get(track, [])]) for track, rows in enumerate(plain)]
 
     def key_tuning(self, windows: np.ndarray) -> float:
         """Cents from A = 440 Hz of the pitch grid a track's key is read on: its estimated tuning (from its analysis
@@ -183,11 +201,13 @@ class Analyzer:
         audio = read_windows(path, self.sample_rate, self.window_samples, self.max_windows)
         return self.analyze_windows(audio.windows, file_key_windows(path, audio))
 
-    def analyze_windows(self, windows: np.ndarray, key_windows: np.ndarray | None = None) -> TrackAnalysis:
-        """One file's decoded windows (count, samples), and the further windows its key reads, → its analysis, on
-        ``QUERY_INFERENCE_THREADS`` (a query that decoded its file for more than the embedding: ``engine.search``)."""
+    def analyze_windows(self, windows: np.ndarray, key_windows: np.ndarray | None = None,
+                        with_key: bool = True) -> TrackAnalysis:
+        """One file's decoded windows (count, samples), and the further windows its key reads, → its analysis (no
+        key without ``with_key``), on ``QUERY_INFERENCE_THREADS`` (a query that decoded its file for more than the
+        embedding: ``engine.search``)."""
         with torch_threads(QUERY_INFERENCE_THREADS):
-            return self.analyze_tracks([windows], [key_windows])[0]
+            return self.analyze_tracks([windows], [key_windows], with_key)[0]
 
     def run_windows(self, windows: np.ndarray) -> dict[str, np.ndarray]:
         """Forward ``windows`` (N, samples) in chunks → per-window embeddings, key and tag probabilities."""
@@ -224,6 +244,17 @@ class Analyzer:
         key_probs = outputs["key_probs"].mean(axis=0).astype(np.float32) if "key_probs" in outputs else None
         tag_probs = outputs["tag_probs"].mean(axis=0).astype(np.float32) if "tag_probs" in outputs else None
         return TrackAnalysis(embedding, key_probs, tag_probs, count)
+
+
+def key_margin(probabilities: np.ndarray) -> float:
+    """The best key's probability minus the second best's: how clear a read is."""
+    second, first = np.sort(probabilities)[-2:]
+    return float(first - second)
+
+
+def _split_rows(rows: np.ndarray, parts: list[np.ndarray]) -> list[np.ndarray]:
+    """``rows`` cut into consecutive blocks as long as each of ``parts``."""
+    return np.split(rows, np.cumsum([len(part) for part in parts])[:-1])
 
 
 def _chunks(windows: np.ndarray) -> Iterator[torch.Tensor]:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 import stat
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from engine.keys import keys_mix_harmonically
@@ -54,7 +54,9 @@ class IndexedFile:
 class ResolvedQuery:
     """A query, resolved once. A track id: ``track_id`` alone (``path`` is None). A file: its absolute ``path``,
     its library track when it is indexed (``track_id``, ``current`` when unchanged since its scan), its
-    ``analysis`` and ``landmarks`` (stored when current, else from ``audio``, the one decode the file needed)."""
+    ``analysis`` and ``landmarks`` (stored when current, else from ``audio``, the one decode the file needed).
+    ``key_read`` is False when the file was analysed without its key (``Search.resolve(..., with_key=False)``): its
+    analysis' key is then None whatever the file's key."""
 
     query: Query  # as given, for messages
     track_id: int | None
@@ -63,6 +65,7 @@ class ResolvedQuery:
     landmarks: Landmarks | None = None
     audio: AudioWindows | None = None
     current: bool = False
+    key_read: bool = True
 
     @property
     def is_file(self) -> bool:
@@ -91,11 +94,14 @@ class Search:
         self._rows_by_ids = rows_by_ids
 
     # -- resolving --------------------------------------------------------------------------------------
-    def resolve(self, query: Query | ResolvedQuery) -> ResolvedQuery:
-        """A track id as is; a file with what the store has of it and, for the rest, one decode. Raises
-        ``QueryError`` (no such file, not a regular file, undecodable) and ``ModelUnavailableError``."""
+    def resolve(self, query: Query | ResolvedQuery, with_key: bool = True) -> ResolvedQuery:
+        """A track id as is; a file with what the store has of it and, for the rest, one decode. A file analysed
+        now has its key read only ``with_key`` (the key's further windows and their semitone copies cost more than
+        the embedding: a plain ``similar FILE`` does not need it); a resolved query without its key gets it here
+        when ``with_key``. Raises ``QueryError`` (no such file, not a regular file, undecodable) and
+        ``ModelUnavailableError``."""
         if isinstance(query, ResolvedQuery):
-            return query
+            return self._with_key(query) if with_key and not query.key_read else query
         track_id = as_track_id(query)
         if track_id is not None:
             return ResolvedQuery(query, track_id)
@@ -103,6 +109,7 @@ class Search:
         model = self._model_spec()
         indexed = indexed_file(self._store, path)
         analysis = landmarks = None
+        key_read = True
         if indexed.current:
             stored = self._store.analysis_of(indexed.track_id, model.model_id)
             analysis = None if stored is None else file_analysis(path, stored, model)
@@ -116,8 +123,14 @@ class Search:
             if landmarks is None:
                 landmarks = track_landmarks(path, audio, spans)
             if analysis is None:
-                analysis = self._analyse(audio, path, model, spans)
-        return ResolvedQuery(query, indexed.track_id, path, analysis, landmarks, audio, indexed.current)
+                analysis = self._analyse(audio, path, model, spans, with_key)
+                key_read = with_key
+        return ResolvedQuery(query, indexed.track_id, path, analysis, landmarks, audio, indexed.current, key_read)
+
+    def _with_key(self, resolved: ResolvedQuery) -> ResolvedQuery:
+        """``resolved`` (a file analysed without its key) analysed again with it, from the decode it kept."""
+        analysis = self._analyse(resolved.audio, resolved.path, self._model_spec(), None, True)
+        return replace(resolved, analysis=analysis, key_read=True)
 
     @staticmethod
     def _decode(query: Query, path: str, model: ModelSpec) -> AudioWindows:
@@ -129,13 +142,15 @@ class Search:
         except AudioDecodeError as error:
             raise QueryError(query, error.reason) from None
 
-    def _analyse(self, audio: AudioWindows, path: str, model: ModelSpec, spans: dict | None) -> FileAnalysis:
+    def _analyse(self, audio: AudioWindows, path: str, model: ModelSpec, spans: dict | None,
+                 with_key: bool) -> FileAnalysis:
         """``spans``: the landmark spans the query decoded, which its key reads too (``engine.key_audio``)."""
         from engine.analyzer import Analyzer  # torch: only when a file is analysed
         from engine.key_audio import file_key_windows
 
-        key_windows = file_key_windows(path, audio, spans)
-        return file_analysis(path, Analyzer(self._model()).analyze_windows(audio.windows, key_windows), model)
+        key_windows = file_key_windows(path, audio, spans) if with_key else None
+        analysis = Analyzer(self._model()).analyze_windows(audio.windows, key_windows, with_key)
+        return file_analysis(path, analysis, model)
 
     def tempo(self, resolved: ResolvedQuery) -> TempoEstimate:
         """A file query's tempo: the stored estimate when it is indexed and unchanged, else estimated now, from
@@ -171,7 +186,7 @@ class Search:
                 bpm_range: float | None = None) -> list[SimilarTrack]:
         """The ``k`` most similar tracks, best first, never the query's own track: for a file, the same
         recordings first (score 1.0), then the embedding's neighbours; see ``Library.similar``."""
-        resolved = self.resolve(query)
+        resolved = self.resolve(query, with_key=harmonic)
         recordings = self._same_recordings(resolved)
         neighbours, mixes = self._embedding_neighbours(resolved, k + len(recordings), harmonic, bpm_range)
         if not recordings:

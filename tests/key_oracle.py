@@ -1,6 +1,7 @@
 """The stored key recomputed the plain way, as the oracle tests compare the engine against: the unfolded network's
-mean softmax over a track's key windows and their copies resampled by torchaudio a semitone up (18 -> 17) and
-down (17 -> 18, cut to a window), each copy's keys rolled back by its semitone."""
+mean softmax over a track's key windows and, when the two best keys of that mean are closer than the copy margin,
+over their copies resampled by torchaudio a semitone up (18 -> 17) and down (17 -> 18, cut to a window) too, each
+copy's keys rolled back by its semitone."""
 
 from __future__ import annotations
 
@@ -13,8 +14,9 @@ def moved_back(probabilities: np.ndarray, semitones: int) -> np.ndarray:
                            np.roll(probabilities[:, 12:], -semitones, axis=1)], axis=1)
 
 
-def key_probabilities(network, key_windows: np.ndarray) -> np.ndarray:
-    """(24,): ``network`` (eval mode, unfolded) over ``key_windows`` (N, samples) and their semitone copies."""
+def key_probabilities(network, key_windows: np.ndarray, copy_margin: float | None = None) -> np.ndarray:
+    """(24,): ``network`` (eval mode, unfolded) over ``key_windows`` (N, samples), and their semitone copies when
+    its two best keys are within ``copy_margin`` (the engine's ``COPY_MARGIN`` when None)."""
     import torch
     import torchaudio
 
@@ -27,5 +29,11 @@ def key_probabilities(network, key_windows: np.ndarray) -> np.ndarray:
         def read(batch: torch.Tensor) -> np.ndarray:
             return torch.softmax(network(batch)["key_logits"], -1).numpy()
 
-        reads = [read(audio), moved_back(read(up), 1), moved_back(read(down), -1)]
+        plain = read(audio)
+        if copy_margin is None:
+            from engine.analyzer import COPY_MARGIN as copy_margin
+        second, first = np.sort(plain.mean(axis=0))[-2:]
+        if first - second >= copy_margin:
+            return plain.mean(axis=0)
+        reads = [plain, moved_back(read(up), 1), moved_back(read(down), -1)]
     return np.concatenate(reads).mean(axis=0)

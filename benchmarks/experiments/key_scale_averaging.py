@@ -29,7 +29,6 @@ the held-out run made once after the choice. Run from the repository root:
 
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 
@@ -37,16 +36,13 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from benchmarks.experiments.key_fusion import reference_key
-from benchmarks.experiments.key_windows import transposition_excerpts
-from benchmarks.experiments.stored_vector_retrieval import _located
+from benchmarks.experiments.key_experiment_cli import key_experiment_parser, print_report
+from benchmarks.experiments.key_windows import labelled_clips, transposition_excerpts
 from engine.analyzer import Analyzer
-from engine.audio import AudioDecodeError, decode_mono
 from engine.key_audio import layout_from_samples
 from engine.keys import key_from_index, mirex_key_score, moved_key_probabilities
 from engine.model_folder import load_model
 from engine.track_analysis import DEFAULT_MAX_WINDOWS
-from training.corpora.manifest import read_manifest
 from training.evaluation.bootstrap import bootstrap_means, paired_difference
 from training.evaluation.corruptions import pitch_shift_by_resampling
 
@@ -161,14 +157,7 @@ def consistency_per_track(analyzer: Analyzer, manifest: Path, split: str, names:
 
 def mirex_per_clip(analyzer: Analyzer, manifest: Path, split: str, names: tuple[str, ...]) -> dict[str, list[float]]:
     scores: dict[str, list[float]] = {name: [] for name in names}
-    for record in read_manifest(manifest):
-        reference = reference_key(record)
-        if record.get("split") != split or reference is None:
-            continue
-        try:
-            audio = decode_mono(_located(Path(record["path"]), manifest), analyzer.sample_rate)
-        except AudioDecodeError:
-            continue
+    for audio, reference in labelled_clips(manifest, split, analyzer.sample_rate):
         for name in names:
             estimate = key_from_index(int(np.argmax(track_key_probabilities(analyzer, audio, name))))
             scores[name].append(mirex_key_score(estimate, reference))
@@ -183,15 +172,8 @@ def summary(per_item: dict[str, list[float]]) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", type=Path, required=True)
-    parser.add_argument("--soundtracks", type=Path, help="the Debian game-music manifest")
-    parser.add_argument("--manifest", type=Path, action="append", default=[], help="key-labelled clips")
-    parser.add_argument("--split", default="val", choices=("val", "train", "test"),
-                        help="test: the held-out run, once, after the choice")
+    parser = key_experiment_parser(__doc__)
     parser.add_argument("--variants", nargs="+", choices=NAMES, default=list(NAMES), help="single is always read")
-    parser.add_argument("--max-tracks", type=int, default=None, help="the first N tracks of the split's pairs")
-    parser.add_argument("--json", type=Path, default=None)
     arguments = parser.parse_args()
     names = tuple(dict.fromkeys(["single", *arguments.variants]))
     analyzer = Analyzer(load_model(arguments.model))
@@ -202,9 +184,7 @@ def main() -> None:
     if arguments.soundtracks:
         report["transposition"] = summary(consistency_per_track(analyzer, arguments.soundtracks, arguments.split, names,
                                                                      arguments.max_tracks))
-    print(json.dumps(report, indent=2))
-    if arguments.json:
-        arguments.json.write_text(json.dumps(report, indent=2))
+    print_report(report, arguments.json)
 
 
 if __name__ == "__main__":

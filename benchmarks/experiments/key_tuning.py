@@ -24,17 +24,13 @@ from typing import Any
 import numpy as np
 
 import engine.analyzer
-from benchmarks.experiments.key_fusion import reference_key
-from benchmarks.experiments.key_windows import transposition_excerpts
-from benchmarks.experiments.stored_vector_retrieval import _located
+from benchmarks.experiments.key_windows import labelled_clips, transposition_excerpts
 from engine.analyzer import Analyzer
-from engine.audio import AudioDecodeError, decode_mono
 from engine.key_audio import layout_from_samples
 from engine.keys import Key, key_from_index, mirex_key_score
 from engine.model_folder import load_model
 from engine.track_analysis import DEFAULT_MAX_WINDOWS
 from engine.tuning import estimate_tuning
-from training.corpora.manifest import read_manifest
 from training.evaluation.bootstrap import bootstrap_means, paired_difference
 from training.evaluation.corruptions import CORRUPTIONS, pitch_shift_by_resampling
 
@@ -56,14 +52,7 @@ def key_scores(analyzer: Analyzer, manifests: list[Path], split: str, arms: list
     estimates: dict[str, list[float]] = {c: [] for c in scores}
     number = 0
     for manifest in manifests:
-        for record in read_manifest(manifest):
-            reference = reference_key(record)
-            if record.get("split") != split or reference is None:
-                continue
-            try:
-                clean = decode_mono(_located(Path(record["path"]), manifest), rate)
-            except AudioDecodeError:
-                continue
+        for clean, reference in labelled_clips(manifest, split, rate):
             for condition, per_arm in scores.items():
                 audio = clean if condition == "clean" else CORRUPTIONS[condition](clean, rate, np.random.default_rng(number))
                 estimates[condition].append(estimate_tuning(layout_from_samples(

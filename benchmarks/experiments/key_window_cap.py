@@ -18,7 +18,6 @@ library has). Paired bootstrap intervals over tracks. Run from the repository ro
 from __future__ import annotations
 
 import argparse
-import json
 import random
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
@@ -27,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks.experiments.key_experiment_cli import print_report
 from benchmarks.experiments.key_windows import PRODUCT, array_key, transposition_excerpts
 from benchmarks.experiments.stored_vector_retrieval import _located
 from engine import key_audio
@@ -142,10 +142,7 @@ def main() -> None:
     report = {part: summary(consistency_per_track(analyzer, PARTS[part](arguments.soundtracks, arguments.split, rate),
                                                  settings))
               for part in arguments.parts}
-    text = json.dumps(report, indent=2)
-    print(text)
-    if arguments.json:
-        arguments.json.write_text(text + "\n")
+    print_report(report, arguments.json)
 
 
 if __name__ == "__main__":

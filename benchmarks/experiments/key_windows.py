@@ -30,7 +30,7 @@ from benchmarks.experiments.stored_vector_retrieval import _located
 from engine.analyzer import Analyzer
 from engine.audio import AudioDecodeError, cut_windows, decode_mono, read_windows
 from engine.key_audio import layout_from_samples
-from engine.keys import key_from_index, mirex_key_score
+from engine.keys import Key, key_from_index, mirex_key_score
 from engine.model_folder import load_model
 from engine.track_analysis import DEFAULT_MAX_WINDOWS
 from training.corpora.manifest import read_manifest
@@ -84,6 +84,18 @@ def transposition_excerpts(manifest: Path, split: str, rate: int) -> Iterator[tu
         except AudioDecodeError:
             continue
         yield audio, draw.sample(TRANSPOSITION_SHIFTS, SHIFTS_PER_TRACK)
+
+
+def labelled_clips(manifest: Path, split: str, rate: int) -> Iterator[tuple[np.ndarray, Key]]:
+    """Each decodable key-labelled clip of ``split`` in ``manifest``: (its mono audio at ``rate``, its key)."""
+    for record in read_manifest(manifest):
+        reference = reference_key(record)
+        if record.get("split") != split or reference is None:
+            continue
+        try:
+            yield decode_mono(_located(Path(record["path"]), manifest), rate), reference
+        except AudioDecodeError:
+            continue
 
 
 def transposition_consistency(analyzer: Analyzer, manifest: Path, split: str, counts: list) -> dict:

@@ -67,6 +67,29 @@ def test_a_resolved_query_searches_again_without_opening_the_file(searched_libra
     assert harmonic and all(hit.track.key is not None for hit in harmonic)
 
 
+def test_a_plain_file_query_reads_no_key_and_a_harmonic_one_reads_it(searched_library, tmp_path, monkeypatch):
+    """The key's further windows and their semitone copies cost more than the embedding, so ``similar FILE`` without
+    --harmonic skips them; a keyless resolved query asked for harmonic results reads its key then."""
+    from engine.analyzer import Analyzer
+
+    query = outside_file(tmp_path, LONG_SECONDS, "outside.mp3")
+    keyed = searched_library.resolve(str(query))
+    key_reads = []
+    reader = Analyzer.track_key_reads
+    monkeypatch.setattr(Analyzer, "track_key_reads", lambda self, *args: key_reads.append(1) or reader(self, *args))
+    plain = searched_library.similar(str(query), k=5)
+    assert key_reads == []
+    keyless = searched_library._search.resolve(str(query), with_key=False)
+    assert not keyless.key_read and keyless.analysis.key is None
+    np.testing.assert_array_equal(keyless.analysis.embedding, keyed.analysis.embedding)
+    assert [(hit.track.id, hit.score) for hit in plain] == \
+        [(hit.track.id, hit.score) for hit in searched_library.similar(keyed, k=5)]
+    harmonic = searched_library.similar(keyless, k=5, harmonic=True)
+    assert key_reads == [1]
+    assert [hit.track.id for hit in harmonic] == [hit.track.id for hit in searched_library.similar(keyed, k=5, harmonic=True)]
+    assert searched_library._search.resolve(keyless).analysis.key == keyed.analysis.key
+
+
 def test_an_unchanged_library_track_is_answered_from_the_store_without_decoding(searched_library, monkeypatch):
     indexed = searched_library.tracks(limit=1, order_by="path")[0]
     decodes = DecodeCounter(monkeypatch)

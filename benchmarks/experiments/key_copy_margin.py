@@ -1,0 +1,133 @@
+"""Can the key skip its semitone copies when the first read is clear? Reading every key window also resampled a
+semitone down and up (``engine.key_semitone_copies``) steadied the key, at three times the key's inference cost:
+indexing fell from 790-818x to 688-725x real time on the 2026-12-06 machine. The misses it mended were close calls
+(on validation, every pair whose first read had a margin above 0.2 was already consistent), so a track whose plain
+reads agree clearly may not need the copies.
+
+Each item is read once with its copies; a threshold then decides per item, from the margin between the two best keys
+of its plain reads' mean, whether the stored key is the plain mean (margin at or above the threshold) or the mean
+over the reads and their copies. Every threshold is scored on the same reads: transposition consistency on
+``engine eval``'s pairs of ``--split`` (each read decides on its own, as indexing would), MIREX on key-labelled
+manifests, and the share of reads that pay for the copies. Paired bootstrap against always reading the copies (the
+stored key since 2026-12-06). Validation chooses; ``--split test`` is the held-out run made once after the choice.
+
+    python -m benchmarks.experiments.key_copy_margin --model resources/models/default \\
+        --soundtracks ../data/debian/manifest.jsonl --manifest ../data/scores/manifest.jsonl --split val
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from benchmarks.experiments.key_experiment_cli import key_experiment_parser, print_report
+from benchmarks.experiments.key_windows import labelled_clips, transposition_excerpts
+from engine.analyzer import Analyzer
+from engine.key_audio import layout_from_samples
+from engine.keys import key_from_index, mirex_key_score, moved_key_probabilities
+from engine.model_folder import load_model
+from engine.track_analysis import DEFAULT_MAX_WINDOWS
+from training.evaluation.bootstrap import bootstrap_means, paired_difference
+from training.evaluation.corruptions import pitch_shift_by_resampling
+
+THRESHOLDS = (0.0, 0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 2.0)  # 0: never copy; 2: always (a margin is at most 1)
+
+
+def plain_and_copied(analyzer: Analyzer, audio: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(plain mean, mean with copies), each (24,): the stored key's distribution for decoded ``audio`` laid out as
+    indexing lays it out, without and with the semitone copies of its key windows."""
+    windows, extras = layout_from_samples(audio, analyzer.sample_rate, analyzer.window_samples, DEFAULT_MAX_WINDOWS)
+    tuning = analyzer.key_tuning(windows)
+    every = windows if not len(extras) else np.concatenate([windows, extras], axis=0)
+    plain = analyzer.run_key_windows(every, tuning)
+    copies = analyzer.run_semitone_copies(every, tuning)
+    return plain.mean(axis=0), np.concatenate([plain, *copies]).mean(axis=0)
+
+
+def margin(probabilities: np.ndarray) -> float:
+    """The best key's probability minus the second best's."""
+    second, first = np.sort(probabilities)[-2:]
+    return float(first - second)
+
+
+def stored_key(read: tuple[np.ndarray, np.ndarray], threshold: float) -> tuple[int, bool]:
+    """(key index, whether the copies were read) under ``threshold``."""
+    plain, copied = read
+    copy = margin(plain) < threshold
+    return int(np.argmax(copied if copy else plain)), copy
+
+
+def transposition_reads(analyzer: Analyzer, manifest: Path, split: str, max_tracks: int | None) -> list:
+    """Per track: (its read, [(its shifted copy's read moved back, shift)...])."""
+    rate = analyzer.sample_rate
+    tracks = []
+    for track, (audio, shifts) in enumerate(transposition_excerpts(manifest, split, rate)):
+        if max_tracks is not None and track >= max_tracks:
+            break
+        moved = []
+        for shift in shifts:
+            plain, copied = plain_and_copied(analyzer, pitch_shift_by_resampling(audio, rate, shift))
+            moved.append((moved_key_probabilities(plain, shift), moved_key_probabilities(copied, shift)))
+        tracks.append((plain_and_copied(analyzer, audio), moved))
+        print(f"transposition: {len(tracks)} tracks", flush=True)
+    return tracks
+
+
+def labelled_reads(analyzer: Analyzer, manifest: Path, split: str) -> list:
+    """Per labelled clip of ``split``: (its read, its reference key)."""
+    return [(plain_and_copied(analyzer, audio), reference)
+            for audio, reference in labelled_clips(manifest, split, analyzer.sample_rate)]
+
+
+def scored(tracks: list, clips: dict[str, list], threshold: float) -> dict:
+    """Per-item scores and the copies' share under ``threshold``."""
+    copied = []
+    consistency = []
+    for read, moved in tracks:
+        base, copy = stored_key(read, threshold)
+        copied.append(copy)
+        hits = []
+        for moved_read in moved:
+            key, copy = stored_key(moved_read, threshold)
+            copied.append(copy)
+            hits.append(key == base)
+        consistency.append(float(np.mean(hits)))
+    mirex = {}
+    for name, items in clips.items():
+        mirex[name] = []
+        for read, reference in items:
+            key, copy = stored_key(read, threshold)
+            copied.append(copy)
+            mirex[name].append(mirex_key_score(key_from_index(key), reference))
+    return {"consistency": consistency, "mirex": mirex, "copied_share": float(np.mean(copied)) if copied else 0.0}
+
+
+def report(tracks: list, clips: dict[str, list]) -> dict:
+    always = scored(tracks, clips, THRESHOLDS[-1])
+    rows = {}
+    for threshold in THRESHOLDS:
+        result = scored(tracks, clips, threshold)
+        row = {"copied_share": result["copied_share"]}
+        if tracks:
+            row["transposition"] = bootstrap_means(result["consistency"])
+            row["transposition_minus_always"] = paired_difference(result["consistency"], always["consistency"])
+        for name, scores in result["mirex"].items():
+            row[f"mirex:{name}"] = bootstrap_means(scores)
+            row[f"mirex:{name}_minus_always"] = paired_difference(scores, always["mirex"][name])
+        rows[str(threshold)] = row
+    return rows
+
+
+def main() -> None:
+    parser = key_experiment_parser(__doc__)
+    arguments = parser.parse_args()
+    analyzer = Analyzer(load_model(arguments.model))
+    clips = {str(manifest): labelled_reads(analyzer, manifest, arguments.split) for manifest in arguments.manifest}
+    tracks = (transposition_reads(analyzer, arguments.soundtracks, arguments.split, arguments.max_tracks)
+              if arguments.soundtracks else [])
+    print_report(report(tracks, clips), arguments.json)
+
+
+if __name__ == "__main__":
+    main()

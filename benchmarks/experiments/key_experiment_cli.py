@@ -1,0 +1,30 @@
+"""What the key experiments' command lines share: the arguments of a run over game music and key-labelled clips,
+and the JSON report printed and kept."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+
+def key_experiment_parser(description: str) -> argparse.ArgumentParser:
+    """A parser with ``--model``, ``--soundtracks`` (transposition pairs), ``--manifest`` (key-labelled clips, any
+    number), ``--split`` (test: the held-out run, made once after a choice), ``--max-tracks`` and ``--json``."""
+    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", type=Path, required=True)
+    parser.add_argument("--soundtracks", type=Path, help="the Debian game-music manifest")
+    parser.add_argument("--manifest", type=Path, action="append", default=[], help="key-labelled clips")
+    parser.add_argument("--split", default="val", choices=("val", "train", "test"),
+                        help="test: the held-out run, once, after the choice")
+    parser.add_argument("--max-tracks", type=int, default=None, help="the first N tracks of the split's pairs")
+    parser.add_argument("--json", type=Path, default=None, help="also write the report here")
+    return parser
+
+
+def print_report(report: dict, path: Path | None) -> None:
+    """``report`` printed as indented JSON, and written to ``path`` when one is given."""
+    text = json.dumps(report, indent=2)
+    print(text)
+    if path:
+        path.write_text(text + "\n", encoding="utf-8")
