@@ -23,7 +23,7 @@ import numpy as np
 
 from benchmarks.experiments.key_experiment_cli import key_experiment_parser, print_report
 from benchmarks.experiments.key_windows import labelled_clips, transposition_excerpts
-from engine.analyzer import Analyzer
+from engine.analyzer import Analyzer, key_margin
 from engine.key_audio import layout_from_samples
 from engine.keys import key_from_index, mirex_key_score, moved_key_probabilities
 from engine.model_folder import load_model
@@ -45,16 +45,10 @@ def plain_and_copied(analyzer: Analyzer, audio: np.ndarray) -> tuple[np.ndarray,
     return plain.mean(axis=0), np.concatenate([plain, *copies]).mean(axis=0)
 
 
-def margin(probabilities: np.ndarray) -> float:
-    """The best key's probability minus the second best's."""
-    second, first = np.sort(probabilities)[-2:]
-    return float(first - second)
-
-
 def stored_key(read: tuple[np.ndarray, np.ndarray], threshold: float) -> tuple[int, bool]:
     """(key index, whether the copies were read) under ``threshold``."""
     plain, copied = read
-    copy = margin(plain) < threshold
+    copy = key_margin(plain) < threshold
     return int(np.argmax(copied if copy else plain)), copy
 
 
