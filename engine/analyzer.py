@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import copy
 import weakref
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -162,29 +162,38 @@ class Analyzer:
         network's pass over them) and its ``key_windows_per_track`` item (the further windows only the key reads:
         ``engine.key_audio``, run through the key's part of the network alone), on the pitch grid of the track's
         tuning (``key_tuning``); when those reads' two best keys are within ``COPY_MARGIN``, each of them also read
-        resampled a semitone down and up (``run_semitone_copies``). Batched across tracks on the trained grid."""
+        resampled a semitone down and up (``run_semitone_copies``)."""
         extras = [extra if extra is not None and len(extra) else None for extra in key_windows_per_track]
         tunings = [self.key_tuning(windows) for windows in windows_per_track]
         reads = [windows if extra is None else np.concatenate([windows, extra], axis=0)
                  for windows, extra in zip(windows_per_track, extras)]
-        on_grid = [extra for extra, cents in zip(extras, tunings) if extra is not None and cents == 0.0]
-        extra_keys = iter(_split_rows(self.run_key_windows(np.concatenate(on_grid, axis=0)), on_grid) if on_grid else ())
+        # On the trained grid the network's pass read the windows already; off it, every key window is read again.
+        unread = {track: read if cents != 0.0 else extra
+                  for track, (read, extra, cents) in enumerate(zip(reads, extras, tunings))
+                  if cents != 0.0 or extra is not None}
+        unread_keys = self._read_by_tuning(unread, tunings, self.run_key_windows)
         plain = []
-        for keys, extra, read, cents in zip(window_keys, extras, reads, tunings):
-            if cents != 0.0:
-                plain.append(self.run_key_windows(read, cents))
+        for track, keys in enumerate(window_keys):
+            if tunings[track] != 0.0:
+                plain.append(unread_keys[track])
             else:
-                plain.append(keys if extra is None else np.concatenate([keys, next(extra_keys)]))
-        close = [track for track, rows in enumerate(plain) if key_margin(rows.mean(axis=0)) < COPY_MARGIN]
-        copies = {track: list(self.run_semitone_copies(reads[track], tunings[track]))
-                  for track in close if tunings[track] != 0.0}
-        close_on_grid = [track for track in close if tunings[track] == 0.0]
-        if close_on_grid:
-            grid_reads = [reads[track] for track in close_on_grid]
-            up, down = self.run_semitone_copies(np.concatenate(grid_reads, axis=0))
-            copies.update((track, [track_up, track_down]) for track, track_up, track_down in
-                          zip(close_on_grid, _split_rows(up, grid_reads), _split_rows(down, grid_reads)))
-        return [np.concatenate([rows, *copies.get(track, [])]) for track, rows in enumerate(plain)]
+                plain.append(np.concatenate([keys, unread_keys[track]]) if track in unread_keys else keys)
+        close = {track: reads[track] for track, rows in enumerate(plain) if key_margin(rows.mean(axis=0)) < COPY_MARGIN}
+        copies = self._read_by_tuning(close, tunings, self.run_semitone_copies)
+        return [np.concatenate([rows, *copies[track]]) if track in copies else rows for track, rows in enumerate(plain)]
+
+    @staticmethod
+    def _read_by_tuning(windows_by_track: dict[int, np.ndarray], tunings: list[float],
+                        read: Callable[[np.ndarray, float], np.ndarray]) -> dict[int, np.ndarray]:
+        """``read(windows, tuning_cents)`` of each track's windows, the tracks on one pitch grid (the trained grid
+        holds most) in one batch, its result's rows (its last axis but one) cut back per track."""
+        results: dict[int, np.ndarray] = {}
+        for cents in dict.fromkeys(tunings[track] for track in windows_by_track):
+            group = [track for track in windows_by_track if tunings[track] == cents]
+            rows = read(np.concatenate([windows_by_track[track] for track in group], axis=0), cents)
+            cuts = np.cumsum([len(windows_by_track[track]) for track in group])[:-1]
+            results.update(zip(group, np.split(rows, cuts, axis=-2)))
+        return results
 
     def key_tuning(self, windows: np.ndarray) -> float:
         """Cents from A = 440 Hz of the pitch grid a track's key is read on: its estimated tuning (from its analysis
@@ -250,11 +259,6 @@ def key_margin(probabilities: np.ndarray) -> float:
     """The best key's probability minus the second best's: how clear a read is."""
     second, first = np.sort(probabilities)[-2:]
     return float(first - second)
-
-
-def _split_rows(rows: np.ndarray, parts: list[np.ndarray]) -> list[np.ndarray]:
-    """``rows`` cut into consecutive blocks as long as each of ``parts``."""
-    return np.split(rows, np.cumsum([len(part) for part in parts])[:-1])
 
 
 def _chunks(windows: np.ndarray) -> Iterator[torch.Tensor]:
