@@ -1,4 +1,4 @@
-"""Each key window read three times: as decoded, and resampled a semitone down and a semitone up.
+"""A close call's key windows read three times: as decoded, and resampled a semitone down and a semitone up.
 
 On game music the key head's two best keys are often close, and which wins moves with perturbations that should
 not move it: a key read on the validation pairs of ``engine eval``'s transposition test flipped as often under a

@@ -30,17 +30,19 @@ import argparse
 import json
 from collections import Counter
 from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
+from unittest.mock import patch
 
 import numpy as np
 import torch
 
+import engine.analyzer
 from benchmarks.experiments.key_windows import transposition_excerpts
-from engine.analyzer import Analyzer
+from engine.analyzer import Analyzer, key_margin
 from engine import networks
 from engine.key_audio import _cut, hop_starts, layout_from_samples
-from engine.keys import KEY_CLASS_COUNT, key_from_index, moved_key_probabilities
+from engine.keys import key_from_index, moved_key_probabilities
 from engine.model_folder import load_model
 from engine.track_analysis import DEFAULT_MAX_WINDOWS
 from training.augment import pitch_shift_rows, stretch_rows, vocoder_sizes
@@ -54,15 +56,10 @@ FOLDS = {"all 8 octaves": None, "without the top octave": range(0, 7), "without 
          "octaves 2-7": range(1, 7), "octaves 2-6": range(1, 6)}
 
 
-@contextmanager
-def plain_reads() -> Iterator[None]:
-    """The key read as before 2026-12-06's semitone copies (``engine.key_semitone_copies``): each window once."""
-    shipped = Analyzer.run_semitone_copies
-    Analyzer.run_semitone_copies = lambda self, windows, tuning_cents=0.0: np.zeros((0, len(windows), KEY_CLASS_COUNT))
-    try:
-        yield
-    finally:
-        Analyzer.run_semitone_copies = shipped
+def plain_reads() -> AbstractContextManager:
+    """The key read as before 2026-12-06's semitone copies (``engine.key_semitone_copies``): each window once, no
+    read counting as a close call (``engine.analyzer.COPY_MARGIN``)."""
+    return patch.object(engine.analyzer, "COPY_MARGIN", 0.0)
 
 
 @contextmanager
@@ -90,11 +87,6 @@ def read(analyzer: Analyzer, audio: np.ndarray) -> tuple[np.ndarray, float]:
     return analyzer.analyze_windows(windows, extras).key_probs, analyzer.key_tuning(windows)
 
 
-def margin(probabilities: np.ndarray) -> float:
-    best, second = np.sort(probabilities)[::-1][:2]
-    return float(best - second)
-
-
 def pair_records(analyzer: Analyzer, manifest: Path, split: str) -> list[dict]:
     records = []
     for track, (audio, shifts) in enumerate(transposition_excerpts(manifest, split, analyzer.sample_rate)):
@@ -106,8 +98,8 @@ def pair_records(analyzer: Analyzer, manifest: Path, split: str) -> list[dict]:
             back_key = key_from_index(int(np.argmax(back)))
             records.append({
                 "track": track, "shift": shift, "base_key": base_key.name, "back_key": back_key.name,
-                "relation": key_relation(back_key, base_key), "base_margin": margin(base),
-                "back_margin": margin(back), "base_tuning": base_tuning, "moved_tuning": moved_tuning,
+                "relation": key_relation(back_key, base_key), "base_margin": key_margin(base),
+                "back_margin": key_margin(back), "base_tuning": base_tuning, "moved_tuning": moved_tuning,
                 "l1": float(np.abs(base - back).sum()),
                 "base_second": key_from_index(int(np.argsort(base)[-2])).name,
             })

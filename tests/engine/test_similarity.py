@@ -68,7 +68,7 @@ def test_analyze_file_gives_what_the_unfolded_network_gives_on_its_windows(libra
     """Oracle: the model folder's own network (batch norms not folded) on the same windows: the normalised mean
     embedding, the mean sigmoid for the tags, and for the key the mean softmax over those windows and windows every
     half window over the file that are not near-copies of them (the file is decoded whole: engine.key_audio), each
-    also resampled a semitone up and down (``key_oracle``)."""
+    also resampled a semitone up and down when those reads are a close call (``key_oracle``)."""
     import torch
 
     from engine.audio import decode_mono, read_windows

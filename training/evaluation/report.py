@@ -27,8 +27,8 @@ def _difference(entry: dict[str, Any]) -> str:
 
 
 KEY_WINDOWS_NOTE = ("The model's key is read from the windows `engine index` reads for a file that long: its 6 analysis "
-                    "windows and the further windows of `engine.key_audio`, each also resampled a semitone down and up "
-                    "(`engine.key_semitone_copies`), so it is the key a user gets.")
+                    "windows and the further windows of `engine.key_audio`, each also resampled a semitone down and up when "
+                    "those reads are a close call (`engine.key_semitone_copies`), so it is the key a user gets.")
 
 
 def markdown_report(results: dict[str, Any]) -> str:
