@@ -2,8 +2,8 @@
 
 Each song of ``fretsonfire-songs-*`` ships its mix (``song.ogg``), its guitar stem (``guitar.ogg``) and the game's
 note chart (``notes.mid``), whose tempo events the chart is played against, so the chart's tempo is the song's.
-Songs whose chart changes tempo are left out. Every file goes through ``engine bpm``'s estimate
-(``engine.tempo_audio.file_tempo``: the middle 30 s), and its onset-autocorrelation baseline on the same span;
+Songs whose chart changes tempo are left out. Every file's middle 30 s, decoded once as ``engine bpm``
+reads it (``engine.tempo_audio.file_tempo``), goes through the engine's estimate and the onset-autocorrelation baseline;
 Acc1 / Acc2 as ``engine eval`` counts them (``training.evaluation.tempo_eval``). The tempo estimator was never
 fitted on these songs (its scorer learned from generated renders), but eight songs choose nothing: this is a spot
 check on real drums and guitars, not a validation set. Run from the repository root:
@@ -18,9 +18,9 @@ import json
 from pathlib import Path
 
 from engine.audio import probe
-from engine.tempo_audio import TEMPO_SAMPLE_RATE, file_tempo, middle_span
+from engine.tempo_audio import TEMPO_SAMPLE_RATE, middle_span
 from training.corpora.manifest import read_manifest
-from training.evaluation.tempo_eval import onset_autocorrelation_bpm, tempo_accuracy
+from training.evaluation.tempo_eval import engine_bpm, onset_autocorrelation_bpm, tempo_accuracy
 
 CHART_PACKAGE_PREFIX = "fretsonfire-songs-"
 STEMS = ("song.ogg", "guitar.ogg")
@@ -60,8 +60,8 @@ def main() -> None:
     for folder, truth in chart_songs(arguments.manifest):
         for stem in STEMS:
             path = folder / stem
-            engine = file_tempo(path).bpm
-            span = middle_span(path, probe(path).duration_seconds or 0.0, TEMPO_SAMPLE_RATE)
+            span = middle_span(path, probe(path).duration_seconds or 0.0, TEMPO_SAMPLE_RATE)  # as file_tempo reads it
+            engine = engine_bpm(span, TEMPO_SAMPLE_RATE)
             baseline = onset_autocorrelation_bpm(span, TEMPO_SAMPLE_RATE)
             rows.append({"song": folder.name, "stem": stem, "chart_bpm": round(truth, 2), "engine_bpm": engine,
                          "engine_acc1_acc2": tempo_accuracy(engine, truth), "baseline_bpm": baseline,
