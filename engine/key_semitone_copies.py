@@ -14,8 +14,9 @@ Only a track whose plain reads are a close call pays for the copies (``engine.an
 first read kept its key with them on every held-out set, and the copies were read for 22 % of the held-out reads.
 
 The ratio 18/17 is a cent from a semitone (1.0104 semitones): a short polyphase filter, 10–25 ms for a track's 26
-windows on one core of the slower machine of the 2026-12-06 figures; the key reads of the copies cost ten times that. The up copy is shorter than a window (the same music played faster); the down copy is cut to
-a window's length.
+windows on one core of the slower machine of the 2026-12-06 figures; the key reads of the copies cost ten times
+that. The up copy is shorter than a window (the same music played faster); the down copy is cut to a window's
+length.
 """
 
 from __future__ import annotations
