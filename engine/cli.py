@@ -37,7 +37,8 @@ def main(argv: list[str] | None = None) -> int:
     options = build_parser().parse_args(arguments)
     _print_engine_warnings()
     from engine.cli_faults import fault_message
-    from engine.library import LibraryError  # lazy: keeps `engine --help` fast
+    from engine.library_errors import LibraryError  # lazy: keeps `engine --help` fast; not engine.library, whose
+    # database layer (SQLAlchemy) `info` and `problems` go without
 
     try:
         return options.handler(options)
@@ -431,9 +432,13 @@ def _print_rows(options, outputs: list[dict], text: Callable) -> int:
 
 def run_info(options) -> int:
     from engine import json_shapes
+    from engine.library_summary import current_summary
 
-    with _open_library(options, read_only=True) as library:
-        info, models = library.info(), library.models()
+    summary = current_summary(_database_path(options), options.model)
+    if summary is None:  # a file to create or upgrade: the library's database layer does that
+        with _open_library(options, read_only=True) as library:
+            summary = library.info(), library.models()
+    info, models = summary
     if options.json:
         _print_json(json_shapes.info_result(info, models))
     else:
@@ -450,9 +455,13 @@ def run_info(options) -> int:
 
 def run_problems(options) -> int:
     from engine import json_shapes
+    from engine.library_summary import current_problems
 
-    with _open_library(options, read_only=True) as library:
-        rows = json_shapes.problems_result(library.problems())
+    problems = current_problems(_database_path(options))
+    if problems is None:  # a file to create or upgrade: the library's database layer does that
+        with _open_library(options, read_only=True) as library:
+            problems = library.problems()
+    rows = json_shapes.problems_result(problems)
     if options.json:
         _print_json(rows)
     else:
@@ -558,6 +567,13 @@ def _open_library(options, read_only: bool = False):
     from engine.library import Library
 
     return Library(options.db, options.model, read_only=read_only)
+
+
+def _database_path(options) -> Path:
+    """The library database ``--db`` names, else the default one (as ``Library`` finds it)."""
+    from engine.library_location import default_database_path
+
+    return Path(options.db) if options.db is not None else default_database_path()
 
 
 def _optional(**values) -> dict:

@@ -20,9 +20,16 @@ from typing import TYPE_CHECKING
 from engine.database import DatabaseOpenError
 from engine.index_lock import IndexLockedError, index_lock
 from engine.keys import key_from_index, parse_key
-from engine.library_errors import LibraryError, Query, QueryError  # noqa: F401 (re-exported: callers import them here)
+from engine.library_location import default_database_path
+from engine.library_summary import library_info, model_infos, problem_list
+from engine.active_model import (  # noqa: F401 (re-exported)
+    ACTIVE_MODEL_SETTING, MODEL_DIR_ENVIRONMENT, default_model_spec, model_spec_of, named_model_spec, registered_folder,
+)
+from engine.library_errors import (  # noqa: F401 (re-exported: callers import them here)
+    LibraryError, LibraryOpenError, ModelUnavailableError, Query, QueryError,
+)
 from engine.metadata import read_metadata
-from engine.model_spec import DEFAULT_MODEL_DIR, ModelLoadError, ModelSpec, read_model_spec
+from engine.model_spec import ModelLoadError, ModelSpec
 from engine.duplicates import DuplicateCopy, DuplicateGroup, connected_groups, keep_order
 from engine.playlist import PlaylistWriteError, write_m3u8
 from engine.records import Crate, ExcludedFile, StoredTrack, TaggedTrack
@@ -46,27 +53,7 @@ if TYPE_CHECKING:  # imported where used: torch, FAISS, the landmark index and n
     from engine.tempo import TempoEstimate
     from engine.vector_index import VectorIndex
 
-APP_NAME = "semisup-music"
-DATABASE_FILE = "library.db"
-ACTIVE_MODEL_SETTING = "active_model_folder"
-MODEL_DIR_ENVIRONMENT = "ENGINE_MODEL_DIR"  # overrides the shipped default model folder
 TOP_TAG_COUNT = 3
-
-class LibraryOpenError(LibraryError):
-    """The database cannot be opened."""
-
-
-class ModelUnavailableError(LibraryError):
-    """No usable model: the default is missing or a model folder is invalid."""
-
-
-def default_database_path() -> Path:
-    """``<user data dir>/semisup-music/library.db`` (created on first use)."""
-    import platformdirs  # here: not imported when ``--db`` names the library
-
-    folder = Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder / DATABASE_FILE
 
 
 class Library:
@@ -90,11 +77,12 @@ class Library:
                               self._rows_by_ids)
         self._explicit_model = model_dir is not None
         if model_dir is not None:
-            folder = model_dir if Path(model_dir).is_dir() else self.registered_model_folder(model_dir)
-            if folder is None:
+            try:
+                spec = named_model_spec(model_dir, self.store.models())
+            except ModelUnavailableError:
                 self.store.close()
-                raise ModelUnavailableError(f"{model_dir}: neither a model folder nor a registered model (see `engine info`)")
-            self._use_spec(_read_model_spec(folder))
+                raise
+            self._use_spec(spec)
 
     # -- lifetime -----------------------------------------------------------------------------------
     def close(self) -> None:
@@ -160,20 +148,10 @@ class Library:
 
     def _find_default_model(self) -> str | None:
         """Try the remembered model folder, then the shipped default; returns why neither works."""
-        remembered = self.store.get_setting(ACTIVE_MODEL_SETTING)
-        for folder in [Path(remembered)] if remembered else []:
-            if folder.is_dir():
-                try:
-                    self._use_spec(_read_model_spec(folder))
-                    return None
-                except ModelUnavailableError:
-                    pass
-        default = Path(os.environ.get(MODEL_DIR_ENVIRONMENT) or DEFAULT_MODEL_DIR)
-        try:
-            self._use_spec(_read_model_spec(default))
-            return None
-        except ModelUnavailableError as error:
-            return f"no usable model: {error} (pass --model DIR or set {MODEL_DIR_ENVIRONMENT})"
+        spec, problem = default_model_spec(self.store.get_setting(ACTIVE_MODEL_SETTING))
+        if spec is not None:
+            self._use_spec(spec)
+        return problem
 
     @property
     def active_model_id(self) -> str | None:
@@ -183,12 +161,7 @@ class Library:
             return None
 
     def models(self) -> list[ModelInfo]:
-        active = self.active_model_id
-        return [
-            ModelInfo(stored.model_id, stored.name, stored.folder, stored.embedding_dim, stored.tag_names,
-                      stored.analysed, stored.model_id == active)
-            for stored in self.store.models()
-        ]
+        return model_infos(self.store.models(), self.active_model_id)
 
     def forget_model(self, model_id: str) -> None:
         """Unregister a model (not the active one): its analyses and FAISS cache go; its folder is left alone."""
@@ -205,10 +178,7 @@ class Library:
     def registered_model_folder(self, reference: Path | str) -> Path | None:
         """The folder of a registered model named by its model id or name (the newest of that name); None when
         no registered model has that id or name."""
-        registered = self.store.models()  # oldest first
-        matches = [stored for stored in registered if stored.model_id == str(reference)]
-        matches = matches or [stored for stored in reversed(registered) if stored.name == str(reference)]
-        return Path(matches[0].folder) if matches else None
+        return registered_folder(self.store.models(), reference)
 
     def _vector_index(self, model: ModelSpec) -> VectorIndex:
         from engine.vector_index import VectorIndex
@@ -399,13 +369,10 @@ class Library:
         return self.store.analysis_of(track_id, model_id) if model_id else None
 
     def problems(self) -> list[Problem]:
-        return [Problem(path, reason, display_path(path)) for path, reason in self.store.problems()]
+        return self.store.read(problem_list)
 
     def info(self) -> LibraryInfo:
-        model_id = self.active_model_id
-        analysed, _ = self.store.analyses_fingerprint(model_id) if model_id else (0, 0)  # a kept count, not a scan
-        return LibraryInfo(self.store.track_count(), self.store.problem_count(), model_id,
-                           [display_path(folder) for folder in self.folders()], analysed, str(self.db_path))
+        return self.store.read(library_info, str(self.db_path), self.active_model_id)
 
     def embeddings(self) -> tuple[np.ndarray, np.ndarray]:
         """Track ids (N,) and unit embeddings (N, D) by the active model, e.g. for a 2-D map."""
@@ -669,15 +636,8 @@ class Library:
         self.store.delete_crate(crate_id)
 
 
-def _read_model_spec(folder: Path | str) -> ModelSpec:
-    try:
-        return read_model_spec(folder)
-    except ModelLoadError as error:
-        raise ModelUnavailableError(str(error)) from None
-
-
 def _load_model_folder(folder: Path | str) -> LoadedModel:
-    return _load_network(_read_model_spec(folder))
+    return _load_network(model_spec_of(folder))
 
 
 def _load_network(spec: ModelSpec) -> LoadedModel:

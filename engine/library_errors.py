@@ -19,3 +19,11 @@ class QueryError(LibraryError):
         super().__init__(f"{query}: {reason}")
         self.query = query
         self.reason = reason
+
+
+class LibraryOpenError(LibraryError):
+    """The database cannot be opened."""
+
+
+class ModelUnavailableError(LibraryError):
+    """No usable model: the default is missing or a model folder is invalid."""

@@ -11,9 +11,7 @@ from sqlalchemy import (
     Column, Float, ForeignKey, Index, Integer, LargeBinary, MetaData, String, Table, Text, UniqueConstraint,
 )
 
-SCHEMA_VERSION = 7  # 2: analyses.top_tag_index and the per-model sort indexes; 3: track_landmarks; 4: analyses' tempo
-# (bpm, bpm_confidence, tempo_version); 5: crates and crate_tracks; 6: excluded_files; 7: analyses.key_version;
-# see migrations.py
+from engine.schema_version import SCHEMA_VERSION  # noqa: F401 (re-exported)
 
 metadata = MetaData()
 

@@ -22,13 +22,14 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.sql import ColumnElement
 
 from engine.database import inspect_database, open_database
+from engine import library_reads
 from engine.keys import KEY_INDICES_IN_CAMELOT_ORDER
 from engine.metadata import TrackMetadata
 from engine.problem_reasons import is_transient
 from engine.records import Crate, ExcludedFile, StoredModel, StoredTrack, TaggedTrack
 from engine.scan import display_path, path_from_key, path_key, under_prefix_bounds
 from engine.schema import (
-    analyses, analysis_counts, crate_tracks, crates, excluded_files, folders, landmark_counts, models, problems,
+    analyses, crate_tracks, crates, excluded_files, folders, landmark_counts, models, problems,
     settings, track_landmarks, tracks,
 )
 from engine.track_analysis import KEY_WINDOWS_VERSION, TrackAnalysis, top_tag_index
@@ -39,6 +40,7 @@ if TYPE_CHECKING:  # imported where arrays are read or written: ``engine info`` 
     from engine.landmarks import Landmarks
     from engine.tempo import TempoEstimate
 
+Read = TypeVar("Read")  # what a read of ``engine.library_reads`` returns
 ConsumedRows = TypeVar("ConsumedRows")  # what a caller of ``landmarks_since`` makes of the rows
 Consumed = TypeVar("Consumed")  # what a caller of ``embedding_batches`` makes of the batches
 EmbeddingBatch = tuple["np.ndarray", "np.ndarray"]  # track ids (n,) int64, embeddings (n, D) float32
@@ -150,10 +152,16 @@ class Store:
     def close(self) -> None:
         self.engine.dispose()
 
+    def read(self, read: Callable[..., Read], *arguments) -> Read:
+        """``read(connection, *arguments)`` on the driver's own (``sqlite3``) connection: the reads of
+        ``engine.library_reads`` and ``engine.library_summary``, which the reading commands also run without
+        SQLAlchemy."""
+        with self.engine.connect() as connection:
+            return read(connection.connection.driver_connection, *arguments)
+
     # -- settings ---------------------------------------------------------------------------------
     def get_setting(self, name: str) -> str | None:
-        with self.engine.connect() as connection:
-            return connection.execute(select(settings.c.value).where(settings.c.name == name)).scalar()
+        return self.read(library_reads.setting, name)
 
     def set_setting(self, name: str, value: str) -> None:
         with self.engine.begin() as connection:
@@ -162,9 +170,7 @@ class Store:
 
     # -- folders ----------------------------------------------------------------------------------
     def folders(self) -> list[str]:
-        with self.engine.connect() as connection:
-            keys = connection.execute(select(folders.c.path_key).order_by(folders.c.path)).scalars().all()
-        return [path_from_key(key) for key in keys]
+        return [path_from_key(key) for key in self.read(library_reads.folder_keys)]
 
     def add_folder(self, path: str) -> bool:
         """Register a library folder; False if it was already registered."""
@@ -415,6 +421,8 @@ class Store:
                     bpm_range: tuple[float, float] | None = None) -> int:
         """Tracks matching ``filter_text`` and, when given, whose tempo estimated by ``model_id`` is in
         ``bpm_range`` (low, high; inclusive)."""
+        if not filter_text and bpm_range is None:
+            return self.read(library_reads.track_total)
         track_filter = TrackFilter(filter_text, bpm_range, model_id or "")
         with self.engine.connect() as connection:
             return int(connection.execute(_filtered(select(func.count()).select_from(tracks), track_filter)).scalar())
@@ -626,6 +634,8 @@ class Store:
         Analysis ids only grow, so any insert or delete changes it. Without ``up_to_id`` it is a one-row
         read of the trigger-kept ``analysis_counts`` table, cheap enough to check before every search.
         """
+        if up_to_id is None:
+            return self.read(library_reads.analyses_fingerprint, model_id)
         with self.engine.connect() as connection:
             return _fingerprint(connection, model_id, up_to_id)
 
@@ -681,14 +691,12 @@ class Store:
         return state, rows, members
 
     def problems(self) -> list[tuple[str, str]]:
-        with self.engine.connect() as connection:
-            rows = connection.execute(select(problems.c.path_key, problems.c.reason).order_by(problems.c.path)).all()
-        return [(path_from_key(row[0]), row[1]) for row in rows]
+        return [(path_from_key(key), reason) for key, reason in self.read(library_reads.problem_rows)]
 
     def problem_count(self, roots: Sequence[str] | None = None) -> int:
-        query = select(func.count()).select_from(problems)
-        if roots is not None:
-            query = query.where(_under(problems.c.path_key, roots))
+        if roots is None:
+            return self.read(library_reads.problem_total)
+        query = select(func.count()).select_from(problems).where(_under(problems.c.path_key, roots))
         with self.engine.connect() as connection:
             return int(connection.execute(query).scalar())
 
@@ -713,30 +721,15 @@ class Store:
 
     def models(self) -> list[StoredModel]:
         """The registered models, oldest first, with how many tracks each has analysed."""
-        counts = (
-            select(analyses.c.model_id, func.count().label("analysed"))
-            .group_by(analyses.c.model_id)
-            .subquery()
-        )
-        query = (
-            select(models.c.model_id, models.c.name, models.c.weights_sha256, models.c.folder, models.c.embedding_dim,
-                   models.c.tag_names, models.c.registered_at, func.coalesce(counts.c.analysed, 0))
-            .select_from(models.outerjoin(counts, counts.c.model_id == models.c.model_id))
-            .order_by(models.c.registered_at)
-        )
-        with self.engine.connect() as connection:
-            return [StoredModel(model_id, name, sha256, folder, dimension, json.loads(tag_names), registered_at, analysed)
-                    for model_id, name, sha256, folder, dimension, tag_names, registered_at, analysed
-                    in connection.execute(query)]
+        return self.read(library_reads.registered_models)
 
 
 def _fingerprint(connection, model_id: str, up_to_id: int | None) -> tuple[int, int]:
     if up_to_id is None:
-        query = select(analysis_counts.c.count, analysis_counts.c.max_id).where(analysis_counts.c.model_id == model_id)
-    else:
-        query = select(func.count(), func.coalesce(func.max(analyses.c.id), 0)).where(
-            analyses.c.model_id == model_id, analyses.c.id <= up_to_id
-        )
+        return library_reads.analyses_fingerprint(connection.connection.driver_connection, model_id)
+    query = select(func.count(), func.coalesce(func.max(analyses.c.id), 0)).where(
+        analyses.c.model_id == model_id, analyses.c.id <= up_to_id
+    )
     row = connection.execute(query).first()
     return (0, 0) if row is None else (int(row[0]), int(row[1]))
 

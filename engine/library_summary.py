@@ -1,0 +1,91 @@
+"""What ``engine info`` and ``engine problems`` print, read from a DB-API connection to the library database.
+
+``Library.info``, ``models`` and ``problems`` compose these on the store's connection; the two reading commands call
+``current_summary`` / ``current_problems``, which open a current library read-only with ``sqlite3`` alone and never
+import SQLAlchemy (a start of about 0.1 s instead of 0.3-0.4 s; BENCHMARKS.md "Reading commands start without
+SQLAlchemy"). A file still to create or upgrade gives None: the caller opens it through ``Library``, which does that.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from contextlib import closing
+from pathlib import Path
+
+from engine.active_model import ACTIVE_MODEL_SETTING, default_model_spec, named_model_spec
+from engine.database_file import (
+    BUSY_TIMEOUT_MS, DatabaseOpenError, check_database_path, first_line, inspect_database, read_only_connection,
+)
+from engine.library_errors import LibraryOpenError
+from engine.library_reads import (
+    analyses_fingerprint, folder_keys, problem_rows, problem_total, registered_models, setting, track_total,
+)
+from engine.records import StoredModel
+from engine.results import LibraryInfo, ModelInfo, Problem
+from engine.scan import display_path, path_from_key
+
+def library_info(connection: sqlite3.Connection, database: str, model_id: str | None) -> LibraryInfo:
+    """Counts, folders and how many tracks ``model_id`` (the active model; None: no usable one) has analysed."""
+    analysed = analyses_fingerprint(connection, model_id)[0] if model_id else 0  # a kept count, not a scan
+    folders = [display_path(path_from_key(key)) for key in folder_keys(connection)]
+    return LibraryInfo(track_total(connection), problem_total(connection), model_id, folders, analysed, database)
+
+
+def model_infos(registered: Sequence[StoredModel], active_model_id: str | None) -> list[ModelInfo]:
+    return [ModelInfo(stored.model_id, stored.name, stored.folder, stored.embedding_dim, stored.tag_names,
+                      stored.analysed, stored.model_id == active_model_id) for stored in registered]
+
+
+def problem_list(connection: sqlite3.Connection) -> list[Problem]:
+    problems = []
+    for key, reason in problem_rows(connection):
+        path = path_from_key(key)
+        problems.append(Problem(path, reason, display_path(path)))
+    return problems
+
+
+def current_summary(database: Path, model_reference: Path | str | None) -> tuple[LibraryInfo, list[ModelInfo]] | None:
+    """``engine info``'s library summary and registered models, the active model decided as ``Library`` decides it
+    (``--model``, else the remembered folder, else the default); None when the file is not a current library."""
+    connection = _current_connection(database)
+    if connection is None:
+        return None
+    with closing(connection):
+        try:
+            registered = registered_models(connection)
+            if model_reference is not None:
+                model_id: str | None = named_model_spec(model_reference, registered).model_id
+            else:
+                spec, _ = default_model_spec(setting(connection, ACTIVE_MODEL_SETTING))
+                model_id = None if spec is None else spec.model_id
+            return library_info(connection, str(database), model_id), model_infos(registered, model_id)
+        except sqlite3.Error as error:
+            raise LibraryOpenError(f"cannot read library database {database}: {first_line(error)}") from None
+
+
+def current_problems(database: Path) -> list[Problem] | None:
+    """``engine problems``' rows; None when the file is not a current library."""
+    connection = _current_connection(database)
+    if connection is None:
+        return None
+    with closing(connection):
+        try:
+            return problem_list(connection)
+        except sqlite3.Error as error:
+            raise LibraryOpenError(f"cannot read library database {database}: {first_line(error)}") from None
+
+
+def _current_connection(database: Path) -> sqlite3.Connection | None:
+    """A read-only connection to a current library at ``database``; None for a file to create or upgrade."""
+    try:
+        path = check_database_path(Path(database))
+        if not inspect_database(path).current:
+            return None
+        connection = read_only_connection(path)
+    except DatabaseOpenError as error:
+        raise LibraryOpenError(str(error)) from None
+    except sqlite3.Error as error:
+        raise LibraryOpenError(f"cannot open library database {database}: {first_line(error)}") from None
+    connection.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    return connection
