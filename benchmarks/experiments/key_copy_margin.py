@@ -21,15 +21,14 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.experiments.key_experiment_cli import key_experiment_parser, print_report
-from benchmarks.experiments.key_windows import labelled_clips, transposition_excerpts
+from benchmarks.experiments.key_experiment_cli import key_experiment_parser, print_report, scored_row
+from benchmarks.experiments import key_windows
+from benchmarks.experiments.key_windows import labelled_clips
 from engine.analyzer import Analyzer, key_margin
 from engine.key_audio import layout_from_samples
 from engine.keys import key_from_index, mirex_key_score, moved_key_probabilities
 from engine.model_folder import load_model
 from engine.track_analysis import DEFAULT_MAX_WINDOWS
-from training.evaluation.bootstrap import bootstrap_means, paired_difference
-from training.evaluation.corruptions import pitch_shift_by_resampling
 
 THRESHOLDS = (0.0, 0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 2.0)  # 0: never copy; 2: always (a margin is at most 1)
 
@@ -53,19 +52,10 @@ def stored_key(read: tuple[np.ndarray, np.ndarray], threshold: float) -> tuple[i
 
 
 def transposition_reads(analyzer: Analyzer, manifest: Path, split: str, max_tracks: int | None) -> list:
-    """Per track: (its read, [(its shifted copy's read moved back, shift)...])."""
-    rate = analyzer.sample_rate
-    tracks = []
-    for track, (audio, shifts) in enumerate(transposition_excerpts(manifest, split, rate)):
-        if max_tracks is not None and track >= max_tracks:
-            break
-        moved = []
-        for shift in shifts:
-            plain, copied = plain_and_copied(analyzer, pitch_shift_by_resampling(audio, rate, shift))
-            moved.append((moved_key_probabilities(plain, shift), moved_key_probabilities(copied, shift)))
-        tracks.append((plain_and_copied(analyzer, audio), moved))
-        print(f"transposition: {len(tracks)} tracks", flush=True)
-    return tracks
+    """Per track: (its read, [its shifted copies' reads moved back, ...])."""
+    return key_windows.transposition_reads(
+        manifest, split, analyzer.sample_rate, lambda audio: plain_and_copied(analyzer, audio),
+        lambda read, shift: tuple(moved_key_probabilities(probabilities, shift) for probabilities in read), max_tracks)
 
 
 def labelled_reads(analyzer: Analyzer, manifest: Path, split: str) -> list:
@@ -102,14 +92,7 @@ def report(tracks: list, clips: dict[str, list]) -> dict:
     rows = {}
     for threshold in THRESHOLDS:
         result = scored(tracks, clips, threshold)
-        row = {"copied_share": result["copied_share"]}
-        if tracks:
-            row["transposition"] = bootstrap_means(result["consistency"])
-            row["transposition_minus_always"] = paired_difference(result["consistency"], always["consistency"])
-        for name, scores in result["mirex"].items():
-            row[f"mirex:{name}"] = bootstrap_means(scores)
-            row[f"mirex:{name}_minus_always"] = paired_difference(scores, always["mirex"][name])
-        rows[str(threshold)] = row
+        rows[str(threshold)] = {"copied_share": result["copied_share"], **scored_row(result, always, "always")}
     return rows
 
 

@@ -1,11 +1,13 @@
 """What the key experiments' command lines share: the arguments of a run over game music and key-labelled clips,
-and the JSON report printed and kept."""
+the rows of their reports, and the JSON report printed and kept."""
 
 from __future__ import annotations
 
 import argparse
 import json
 from pathlib import Path
+
+from training.evaluation.bootstrap import bootstrap_means, paired_difference
 
 
 def key_experiment_parser(description: str) -> argparse.ArgumentParser:
@@ -28,3 +30,17 @@ def print_report(report: dict, path: Path | None) -> None:
     print(text)
     if path:
         path.write_text(text + "\n", encoding="utf-8")
+
+
+def scored_row(result: dict, reference: dict, against: str) -> dict:
+    """A report row from per-item scores (``result["consistency"]``: per track; ``result["mirex"]``: per clip, by
+    manifest): each with its bootstrap interval, and paired against ``reference``'s scores of the same items (keys
+    ending ``_minus_<against>``)."""
+    row = {}
+    if result["consistency"]:
+        row["transposition"] = bootstrap_means(result["consistency"])
+        row[f"transposition_minus_{against}"] = paired_difference(result["consistency"], reference["consistency"])
+    for name, scores in result["mirex"].items():
+        row[f"mirex:{name}"] = bootstrap_means(scores)
+        row[f"mirex:{name}_minus_{against}"] = paired_difference(scores, reference["mirex"][name])
+    return row

@@ -20,8 +20,9 @@ from __future__ import annotations
 
 import argparse
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 
@@ -84,6 +85,26 @@ def transposition_excerpts(manifest: Path, split: str, rate: int) -> Iterator[tu
         except AudioDecodeError:
             continue
         yield audio, draw.sample(TRANSPOSITION_SHIFTS, SHIFTS_PER_TRACK)
+
+
+Read = TypeVar("Read")  # what an experiment reads from one excerpt (key probabilities, a chroma, ...)
+
+
+def transposition_reads(manifest: Path, split: str, rate: int, read: Callable[[np.ndarray], Read],
+                        moved_back: Callable[[Read, int], Read], max_tracks: int | None = None
+                        ) -> list[tuple[Read, list[Read]]]:
+    """Per track of ``transposition_excerpts`` (the first ``max_tracks``): (``read`` of its excerpt, [``read`` of each
+    copy shifted by resampling, ``moved_back`` by its shift, ...]), so each read compares with the original's."""
+    from training.evaluation.corruptions import pitch_shift_by_resampling
+
+    tracks = []
+    for track, (audio, shifts) in enumerate(transposition_excerpts(manifest, split, rate)):
+        if max_tracks is not None and track >= max_tracks:
+            break
+        moved = [moved_back(read(pitch_shift_by_resampling(audio, rate, shift)), shift) for shift in shifts]
+        tracks.append((read(audio), moved))
+        print(f"transposition: {len(tracks)} tracks", flush=True)
+    return tracks
 
 
 def labelled_clips(manifest: Path, split: str, rate: int) -> Iterator[tuple[np.ndarray, Key]]:
