@@ -457,7 +457,7 @@ def run_problems(options) -> int:
     from engine import json_shapes
     from engine.library_summary import current_problems
 
-    problems = current_problems(_database_path(options))
+    problems = current_problems(_database_path(options), options.model)
     if problems is None:  # a file to create or upgrade: the library's database layer does that
         with _open_library(options, read_only=True) as library:
             problems = library.problems()

@@ -20,7 +20,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from engine.database_file import (  # noqa: F401 (re-exported: the database layer's errors and constants)
     APPLICATION_ID, BUSY_TIMEOUT_MS, DatabaseOpenError, DatabaseState, check_database_path, first_line, inspect_database,
-    read_only_connection,
+    locked, read_only_connection,
 )
 from engine.migrations import upgrade
 from engine.schema import (
@@ -59,7 +59,7 @@ def open_database(path: Path, read_only: bool = False) -> Engine:
             return engine
         except (SQLAlchemyError, sqlite3.Error, ValueError) as error:
             engine.dispose()  # the pool's connection may hold a half-made lock: the next try opens a new one
-            if _locked(error) and time.monotonic() + pause < deadline:
+            if locked(error) and time.monotonic() + pause < deadline:
                 time.sleep(pause)
                 pause = min(2 * pause, OPEN_RETRY_LONGEST_PAUSE_SECONDS)
                 continue
@@ -67,12 +67,6 @@ def open_database(path: Path, read_only: bool = False) -> Engine:
         except DatabaseOpenError:
             engine.dispose()
             raise
-
-
-def _locked(error: BaseException) -> bool:
-    """Whether ``error`` is SQLite's busy / locked answer (another connection holds the file for the moment)."""
-    text_of_error = str(error).lower()
-    return "database is locked" in text_of_error or "database is busy" in text_of_error
 
 
 def _engine(path: Path, read_only: bool) -> Engine:

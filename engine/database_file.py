@@ -91,11 +91,20 @@ def first_line(error: BaseException) -> str:
 
 def read_only_connection(path: Path) -> sqlite3.Connection:
     """A connection that cannot write. A WAL file in a read-only folder, whose ``-shm`` file cannot be created,
-    opens only as immutable (SQLite then trusts that nobody writes it meanwhile: nobody can, there)."""
+    opens only as immutable (SQLite then trusts that nobody writes it meanwhile: nobody can, there). A file another
+    process holds locked is not read as immutable (it may be half written): the lock is raised."""
     location = urllib.parse.quote(str(path.resolve()))
     try:
         connection = sqlite3.connect(f"file:{location}?mode=ro", uri=True, check_same_thread=False)
         connection.execute("SELECT count(*) FROM sqlite_master").fetchone()
         return connection
-    except sqlite3.OperationalError:
+    except sqlite3.OperationalError as error:
+        if locked(error):
+            raise
         return sqlite3.connect(f"file:{location}?mode=ro&immutable=1", uri=True, check_same_thread=False)
+
+
+def locked(error: BaseException) -> bool:
+    """Whether ``error`` is SQLite's busy / locked answer (another connection holds the file for the moment)."""
+    text_of_error = str(error).lower()
+    return "database is locked" in text_of_error or "database is busy" in text_of_error

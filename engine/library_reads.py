@@ -50,6 +50,5 @@ def registered_models(connection: sqlite3.Connection) -> list[StoredModel]:
         "coalesce(analysis_counts.count, 0) FROM models "
         "LEFT OUTER JOIN analysis_counts ON analysis_counts.model_id = models.model_id ORDER BY registered_at"
     )
-    return [StoredModel(model_id, name, sha256, folder, int(dimension), json.loads(tag_names), registered_at,
-                        int(analysed))
+    return [StoredModel(model_id, name, sha256, folder, dimension, json.loads(tag_names), registered_at, analysed)
             for model_id, name, sha256, folder, dimension, tag_names, registered_at, analysed in rows]

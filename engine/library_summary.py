@@ -4,6 +4,8 @@
 ``current_summary`` / ``current_problems``, which open a current library read-only with ``sqlite3`` alone and never
 import SQLAlchemy (a start of about 0.1 s instead of 0.3-0.4 s; BENCHMARKS.md "Reading commands start without
 SQLAlchemy"). A file still to create or upgrade gives None: the caller opens it through ``Library``, which does that.
+An SQLite error while reading is raised as it is, so the command's one line for it (``engine.cli_faults``, with its
+advice) is the one the ``Library`` path gives.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from pathlib import Path
 
 from engine.active_model import ACTIVE_MODEL_SETTING, default_model_spec, named_model_spec
 from engine.database_file import (
-    BUSY_TIMEOUT_MS, DatabaseOpenError, check_database_path, first_line, inspect_database, read_only_connection,
+    BUSY_TIMEOUT_MS, DatabaseOpenError, check_database_path, inspect_database, read_only_connection,
 )
 from engine.library_errors import LibraryOpenError
 from engine.library_reads import (
@@ -52,28 +54,25 @@ def current_summary(database: Path, model_reference: Path | str | None) -> tuple
     if connection is None:
         return None
     with closing(connection):
-        try:
-            registered = registered_models(connection)
-            if model_reference is not None:
-                model_id: str | None = named_model_spec(model_reference, registered).model_id
-            else:
-                spec, _ = default_model_spec(setting(connection, ACTIVE_MODEL_SETTING))
-                model_id = None if spec is None else spec.model_id
-            return library_info(connection, str(database), model_id), model_infos(registered, model_id)
-        except sqlite3.Error as error:
-            raise LibraryOpenError(f"cannot read library database {database}: {first_line(error)}") from None
+        registered = registered_models(connection)
+        if model_reference is not None:
+            model_id: str | None = named_model_spec(model_reference, registered).model_id
+        else:
+            spec, _ = default_model_spec(setting(connection, ACTIVE_MODEL_SETTING))
+            model_id = None if spec is None else spec.model_id
+        return library_info(connection, str(database), model_id), model_infos(registered, model_id)
 
 
-def current_problems(database: Path) -> list[Problem] | None:
-    """``engine problems``' rows; None when the file is not a current library."""
+def current_problems(database: Path, model_reference: Path | str | None) -> list[Problem] | None:
+    """``engine problems``' rows; None when the file is not a current library. A model ``--model`` names is checked
+    as the ``Library`` checks it (``ModelUnavailableError``), though the rows do not depend on it."""
     connection = _current_connection(database)
     if connection is None:
         return None
     with closing(connection):
-        try:
-            return problem_list(connection)
-        except sqlite3.Error as error:
-            raise LibraryOpenError(f"cannot read library database {database}: {first_line(error)}") from None
+        if model_reference is not None:
+            named_model_spec(model_reference, registered_models(connection))
+        return problem_list(connection)
 
 
 def _current_connection(database: Path) -> sqlite3.Connection | None:
@@ -82,10 +81,8 @@ def _current_connection(database: Path) -> sqlite3.Connection | None:
         path = check_database_path(Path(database))
         if not inspect_database(path).current:
             return None
-        connection = read_only_connection(path)
     except DatabaseOpenError as error:
         raise LibraryOpenError(str(error)) from None
-    except sqlite3.Error as error:
-        raise LibraryOpenError(f"cannot open library database {database}: {first_line(error)}") from None
+    connection = read_only_connection(path)
     connection.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
     return connection

@@ -39,7 +39,7 @@ def test_the_summary_read_alone_is_what_the_library_gives(two_model_library, mod
     for model in (None, model_dir, second_model_dir, second_name):  # remembered / folders / a registered name
         info, models, problems = _library_view(database, model)
         assert current_summary(database, model) == (info, models)
-        assert current_problems(database) == problems
+        assert current_problems(database, model) == problems
     by_name, by_folder = current_summary(database, second_name)[0], current_summary(database, second_model_dir)[0]
     info, models = current_summary(database, None)
     assert by_name.model == by_folder.model != info.model
@@ -54,17 +54,20 @@ def test_the_summary_read_alone_is_what_the_library_gives(two_model_library, mod
     assert current_summary(database, None)[0].model is None
 
 
-def test_a_model_neither_folder_nor_registered_is_refused_alike(two_model_library):
-    with pytest.raises(ModelUnavailableError) as by_library:
-        Library(two_model_library, "no-such-model", read_only=True)
-    with pytest.raises(ModelUnavailableError) as by_summary:
-        current_summary(two_model_library, "no-such-model")
-    assert str(by_summary.value) == str(by_library.value)
+def test_a_model_neither_folder_nor_registered_is_refused_alike(two_model_library, tmp_path):
+    """By ``info`` and ``problems`` alike, though the problems do not depend on the model."""
+    for reference in ("no-such-model", tmp_path):  # a name nothing is registered under; a folder with no model
+        with pytest.raises(ModelUnavailableError) as by_library:
+            Library(two_model_library, reference, read_only=True)
+        for read in (current_summary, current_problems):
+            with pytest.raises(ModelUnavailableError) as by_summary:
+                read(two_model_library, reference)
+            assert str(by_summary.value) == str(by_library.value)
 
 
 def test_a_library_to_create_or_upgrade_is_left_to_the_library(indexed_library, model_dir, tmp_path, capsys):
     new = tmp_path / "new.db"
-    assert current_summary(new, None) is None and current_problems(new) is None and not new.exists()
+    assert current_summary(new, None) is None and current_problems(new, None) is None and not new.exists()
     assert cli.main(["--db", str(new), "--model", str(model_dir), "info", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["tracks"] == 0 and new.exists()  # created, as before
 
@@ -72,9 +75,9 @@ def test_a_library_to_create_or_upgrade_is_left_to_the_library(indexed_library, 
     shutil.copy(indexed_library[0], old)
     with sqlite3.connect(old) as connection:
         connection.execute("UPDATE settings SET value = ? WHERE name = 'schema_version'", (str(SCHEMA_VERSION - 1),))
-    assert current_summary(old, model_dir) is None and current_problems(old) is None
+    assert current_summary(old, model_dir) is None and current_problems(old, model_dir) is None
     assert cli.main(["--db", str(old), "--model", str(model_dir), "problems", "--json"]) == 0
-    assert len(json.loads(capsys.readouterr().out)) == current_problems(old).__len__() > 0  # upgraded, then read
+    assert len(json.loads(capsys.readouterr().out)) == len(current_problems(old, None)) > 0  # upgraded, then read
 
 
 def test_a_file_that_is_no_library_gets_the_library_s_refusal(tmp_path):
@@ -86,4 +89,4 @@ def test_a_file_that_is_no_library_gets_the_library_s_refusal(tmp_path):
     with pytest.raises(LibraryOpenError, match="not a semisup-music library"):
         Library(other, read_only=True)
     with pytest.raises(LibraryOpenError, match="database path is a folder"):
-        current_problems(tmp_path)
+        current_problems(tmp_path, None)

@@ -160,6 +160,33 @@ def test_a_damaged_page_is_one_line_in_similar_and_index(engine, indexed_copy, m
     assert temporary_files(indexed_copy.parent) == []
 
 
+def test_a_damaged_page_is_one_line_with_advice_in_info_and_problems(engine, indexed_copy, model_dir):
+    """``info`` and ``problems`` read without the library's database layer: a read that fails gives the same line."""
+    for table in ("folders", "problems"):  # what each reads whole: info the folders, problems the problems
+        _corrupt_table_root(indexed_copy, table)
+    for command in ("info", "problems"):
+        completed = engine(command, *_common(indexed_copy, model_dir))
+        assert_one_line_exit_1(completed, "database disk image is malformed (the file is damaged; restore a backup")
+        assert completed.stderr.startswith(f"engine: library database {indexed_copy}: ")
+
+
+def test_a_library_another_process_holds_locked_is_not_read_half_written(engine, indexed_copy, model_dir):
+    """A writer holding the file exclusively (a rollback journal mid-write) makes the reading commands say so in one
+    line; they never fall back to reading the file as immutable, which is only for a WAL file on read-only media."""
+    holder = sqlite3.connect(indexed_copy, isolation_level=None)
+    try:
+        holder.execute("PRAGMA journal_mode = DELETE")
+        holder.execute("BEGIN EXCLUSIVE")
+        holder.execute("UPDATE settings SET value = value WHERE name = 'schema_version'")
+        for command in ("info", "problems"):
+            assert_one_line_exit_1(engine(command, *_common(indexed_copy, model_dir)), "database is locked")
+    finally:
+        holder.execute("ROLLBACK")
+        holder.execute("PRAGMA journal_mode = WAL")
+        holder.close()
+    assert engine("info", *_common(indexed_copy, model_dir)).returncode == 0
+
+
 def test_database_full_during_index_keeps_committed_tracks(engine, library_copy, model_dir, tmp_path, monkeypatch):
     database = tmp_path / "library.db"
     real_save = Store.save_tracks
