@@ -31,7 +31,22 @@ def test_entries_pair_only_over_the_same_items():
     first, second = per_item(["x", "y"], [1, 0]), per_item(["x", "y"], [1, 1])
     values = paired_items(first, second)
     assert values is not None and values[0].tolist() == [1.0, 0.0] and values[1].tolist() == [1.0, 1.0]
-    assert paired_items(first, per_item(["y", "x"], [1, 1])) is None
+    assert paired_items(first, per_item(["x", "z"], [1, 1])) is None
+    assert paired_items(first, per_item(["x", "y", "z"], [1, 1, 1])) is None
+    assert paired_items(first, per_item(["x", "x"], [1, 1])) is None  # a repeated id matches nothing
     assert paired_items(first, None) is None
     with pytest.raises(ValueError, match="2 item ids for 1 values"):
         per_item(["x", "y"], [1])
+
+
+def test_the_same_items_pair_in_another_order_and_under_another_data_root():
+    """Two runs on the same held-out data on two machines: the manifest lists the clips in another order, under
+    another folder."""
+    here = per_item(["data/debian/a/one.ogg@+1", "data/debian/b/two.ogg@-2", "data/debian/b/three.ogg@+3"], [1, 0, 1])
+    there = per_item(["/work/data/debian/b/three.ogg@+3", "/work/data/debian/a/one.ogg@+1",
+                      "/work/data/debian/b/two.ogg@-2"], [0, 1, 1])
+    values = paired_items(here, there)
+    assert values is not None and values[0].tolist() == [1.0, 0.0, 1.0] and values[1].tolist() == [1.0, 1.0, 0.0]
+    other_files = per_item(["/work/data/debian/a/one.ogg@+1", "/work/data/debian/b/two.ogg@-2",
+                            "/work/data/debian/c/four.ogg@+3"], [1, 1, 1])
+    assert paired_items(here, other_files) is None

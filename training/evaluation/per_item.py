@@ -51,9 +51,30 @@ def mirex_per_item(records: Sequence[dict[str, Any]], estimated: Sequence[Key],
 
 
 def paired_items(first: Any, second: Any) -> tuple[np.ndarray, np.ndarray] | None:
-    """Both entries' values when they cover the very same items in the same order, else None."""
-    if not (isinstance(first, dict) and isinstance(second, dict)):
+    """Both entries' values over the very same items, in ``first``'s order, else None. Items are matched by id, so
+    they may come in another order (a manifest rebuilt on another machine lists its clips in another order) and under
+    another data root (every id of one entry under one folder, ``/work/data/...`` against ``data/...``)."""
+    if not (isinstance(first, dict) and isinstance(second, dict)) or not first.get("ids") or not second.get("ids"):
         return None
-    if first.get("ids") != second.get("ids") or not first.get("ids"):
+    for name in (lambda ids: ids, _below_common_folder):
+        mine, theirs = _by_id(name(first["ids"]), first["values"]), _by_id(name(second["ids"]), second["values"])
+        if mine is not None and theirs is not None and mine.keys() == theirs.keys():
+            return (np.asarray(list(mine.values()), dtype=float),
+                    np.asarray([theirs[item] for item in mine], dtype=float))
+    return None
+
+
+def _by_id(ids: Sequence[str], values: Sequence[float]) -> dict[str, float] | None:
+    """Values by id, in order; None when an id repeats or the lengths differ (nothing can be matched then)."""
+    if len(ids) != len(values) or len(set(ids)) != len(ids):
         return None
-    return np.asarray(first["values"], dtype=float), np.asarray(second["values"], dtype=float)
+    return dict(zip(ids, values))
+
+
+def _below_common_folder(ids: Sequence[str]) -> list[str]:
+    """The ids without the leading folders all of them share (their data root)."""
+    parts = [str(item).split("/") for item in ids]
+    shared = 0
+    while all(len(part) > shared + 1 and part[shared] == parts[0][shared] for part in parts):
+        shared += 1
+    return ["/".join(part[shared:]) for part in parts]
