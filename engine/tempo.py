@@ -97,14 +97,16 @@ def frame_power(audio: np.ndarray, sample_rate: int) -> tuple[np.ndarray, int]:
     return spectrum.real ** 2 + spectrum.imag ** 2, frame
 
 
-def band_onsets(power: np.ndarray, starts: np.ndarray) -> np.ndarray:
+def band_onsets(power: np.ndarray, starts: np.ndarray, rise_floor: float = 0.0) -> np.ndarray:
     """The onset envelope of ``power`` (frames, bins) summed into the bands that begin at bins ``starts`` (the
-    last start ends the last band): log-compressed band energies, their rises summed, high-passed, smoothed."""
+    last start ends the last band): log-compressed band energies, their rises summed, high-passed, smoothed.
+    ``rise_floor`` (log units per frame; the product's is 0) is taken off every band's rise before the sum: the
+    experiments' way of asking whether small, slow rises (beating, tremolo) mislead the tempo."""
     if power.shape[0] < 2:
         return np.zeros(1, dtype=np.float32)
     bands = np.add.reduceat(power, starts, axis=1)[:, :-1]  # (frames, bands)
     compressed = np.log1p(LOG_COMPRESSION * bands / max(float(bands.max()), 1e-12))
-    rise = np.maximum(np.diff(compressed, axis=0), 0.0).sum(axis=1)
+    rise = np.maximum(np.diff(compressed, axis=0) - rise_floor, 0.0).sum(axis=1)
     width = max(1, int(round(HIGH_PASS_SECONDS * FRAMES_PER_SECOND)))
     local_mean = np.convolve(rise, np.ones(width) / width, mode="same")
     smoothing = np.hanning(SMOOTHING_FRAMES + 2)[1:-1]
