@@ -17,17 +17,17 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from engine.active_model import (  # noqa: F401 (the settings row and variable re-exported)
+    ACTIVE_MODEL_SETTING, MODEL_DIR_ENVIRONMENT, default_model_spec, model_spec_of, named_model_spec,
+)
 from engine.database import DatabaseOpenError
 from engine.index_lock import IndexLockedError, index_lock
 from engine.keys import key_from_index, parse_key
-from engine.library_location import default_database_path
-from engine.library_summary import library_info, model_infos, problem_list
-from engine.active_model import (  # noqa: F401 (re-exported)
-    ACTIVE_MODEL_SETTING, MODEL_DIR_ENVIRONMENT, default_model_spec, model_spec_of, named_model_spec, registered_folder,
-)
 from engine.library_errors import (  # noqa: F401 (re-exported: callers import them here)
     LibraryError, LibraryOpenError, ModelUnavailableError, Query, QueryError,
 )
+from engine.library_location import default_database_path
+from engine.library_summary import library_info, model_infos, problem_list
 from engine.metadata import read_metadata
 from engine.model_spec import ModelLoadError, ModelSpec
 from engine.duplicates import DuplicateCopy, DuplicateGroup, connected_groups, keep_order
@@ -174,11 +174,6 @@ class Library:
             self.store.forget_model(model_id)
             for path in index_paths(self.db_path, model_id):
                 path.unlink(missing_ok=True)
-
-    def registered_model_folder(self, reference: Path | str) -> Path | None:
-        """The folder of a registered model named by its model id or name (the newest of that name); None when
-        no registered model has that id or name."""
-        return registered_folder(self.store.models(), reference)
 
     def _vector_index(self, model: ModelSpec) -> VectorIndex:
         from engine.vector_index import VectorIndex

@@ -27,6 +27,7 @@ from engine.records import StoredModel
 from engine.results import LibraryInfo, ModelInfo, Problem
 from engine.scan import display_path, path_from_key
 
+
 def library_info(connection: sqlite3.Connection, database: str, model_id: str | None) -> LibraryInfo:
     """Counts, folders and how many tracks ``model_id`` (the active model; None: no usable one) has analysed."""
     analysed = analyses_fingerprint(connection, model_id)[0] if model_id else 0  # a kept count, not a scan

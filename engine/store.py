@@ -21,8 +21,8 @@ from sqlalchemy.dialects.sqlite import dialect as sqlite_dialect
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.sql import ColumnElement
 
-from engine.database import inspect_database, open_database
 from engine import library_reads
+from engine.database import inspect_database, open_database
 from engine.keys import KEY_INDICES_IN_CAMELOT_ORDER
 from engine.metadata import TrackMetadata
 from engine.problem_reasons import is_transient
