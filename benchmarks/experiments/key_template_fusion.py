@@ -27,10 +27,12 @@ from benchmarks.experiments.key_experiment_cli import key_experiment_parser, pri
 from benchmarks.experiments.key_windows import labelled_clips, transposition_reads
 from engine.analyzer import Analyzer
 from engine.key_audio import layout_from_samples
-from engine.keys import KEY_CLASS_COUNT, key_from_index, mirex_key_score, moved_key_probabilities
+from engine.keys import key_from_index, mirex_key_score, moved_key_probabilities
 from engine.model_folder import load_model
 from engine.track_analysis import DEFAULT_MAX_WINDOWS
-from training.evaluation.chroma_key import FFT_SIZE, HOP_SIZE, MAJOR_PROFILE, MAX_HZ, MIN_HZ, MINOR_PROFILE
+from training.evaluation.chroma_key import (
+    FFT_SIZE, HOP_SIZE, MAJOR_PROFILE, MINOR_PROFILE, folded_chroma, frames_semitone_energy, key_scores_from_chroma,
+)
 
 WEIGHTS = (0.0, 0.5, 1.0, 2.0, 3.0, 5.0, 8.0, 1e6)  # 1e6: the template alone
 # Pitch-class profiles, tonic first: Krumhansl & Kessler's probe-tone ratings (1982), and the key profiles Temperley
@@ -44,35 +46,16 @@ PROFILES = {
 
 def tuned_chroma(windows: np.ndarray, sample_rate: int, cents: float) -> np.ndarray:
     """(12,) chroma, C first, summing to 1, of the frames inside ``windows`` (N, samples), on the pitch grid of a
-    track tuned ``cents`` from A = 440 Hz: per-semitone power (mean over its FFT bins, 55 Hz-1 kHz), square-rooted,
-    summed over frames and octaves (``training.evaluation.chroma_key``'s chroma, frame by frame inside each window)."""
-    size = min(FFT_SIZE, windows.shape[1])
-    frequencies = np.fft.rfftfreq(size, 1.0 / sample_rate)
-    selected = np.flatnonzero((frequencies >= MIN_HZ) & (frequencies <= MAX_HZ))
-    midi = np.round(69 + 12 * np.log2(frequencies[selected] / 440.0) - cents / 100.0).astype(int)
-    semitones, semitone_index = np.unique(midi, return_inverse=True)
-    per_bin = np.bincount(semitone_index, minlength=semitones.size)
-    hop = min(HOP_SIZE, size)
-    starts = np.arange(0, windows.shape[1] - size + 1, hop)
-    frames = windows[:, starts[:, None] + np.arange(size)[None, :]] * np.hanning(size).astype(np.float32)
-    power = np.abs(np.fft.rfft(frames.reshape(-1, size), axis=1))[:, selected] ** 2
-    energy = np.zeros((power.shape[0], semitones.size))
-    np.add.at(energy.T, semitone_index, power.T)
-    per_semitone = np.sqrt(energy / per_bin).sum(axis=0)
-    chroma = np.bincount(semitones % 12, weights=per_semitone, minlength=12)
-    total = chroma.sum()
-    return chroma / total if total > 0 else chroma
+    track tuned ``cents`` from A = 440 Hz (``training.evaluation.chroma_key``'s chroma, frame by frame inside each
+    window)."""
+    starts = np.arange(0, windows.shape[1] - FFT_SIZE + 1, HOP_SIZE)
+    frames = windows[:, starts[:, None] + np.arange(FFT_SIZE)[None, :]].reshape(-1, FFT_SIZE)
+    return folded_chroma(*frames_semitone_energy(frames, sample_rate, cents))
 
 
 def template_scores(chroma: np.ndarray, profile: str) -> np.ndarray:
     """(24,) Pearson correlations of ``chroma`` with the profile rotated to each key (major 0..11, minor 12..23)."""
-    scores = np.zeros(KEY_CLASS_COUNT)
-    if chroma.std() == 0:
-        return scores
-    for offset, shape in zip((0, 12), PROFILES[profile]):
-        for tonic in range(12):
-            scores[offset + tonic] = np.corrcoef(chroma, np.roll(shape, tonic))[0, 1]
-    return scores
+    return key_scores_from_chroma(chroma, PROFILES[profile])
 
 
 def stored_read(analyzer: Analyzer, audio: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -17,6 +17,7 @@ splits and the tonal test set are never read):
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import json
 from collections import Counter
@@ -25,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.experiments.tempo_level_data import (
-    cached_correlations, correlation_of, labelled_records, stretch_keys, stretched_correlation,
+    cached_correlations, labelled_records, stretch_keys, stretched_correlation,
 )
 from benchmarks.experiments.tempo_onset_variants import estimated, scores
 from benchmarks.tempo_level_training import candidate_set, middle_audio
@@ -98,7 +99,7 @@ def stretch(clips: list[dict], audio: dict[str, np.ndarray], debian: Path, cache
                 ratio = second / first / factor
                 nearest = min(RATIOS, key=lambda value: abs(np.log(ratio / value)))
                 kinds[f"{nearest:.3g}" if abs(ratio / nearest - 1.0) <= TOLERANCE else "none"] += 1
-        found = [estimate(scorer, correlation_of(audio[clip["path"]])) for clip in generated]
+        found = [estimate(scorer, envelope_correlation(audio[clip["path"]], 0.0)) for clip in generated]
         result[name] = {"consistency": float(np.mean(consistent)), "pairs": len(consistent),
                         "inconsistent_by_ratio": dict(kinds.most_common()),
                         "generated_val": scores(found, [c["bpm"] for c in generated], [c["drums"] for c in generated])}
@@ -106,8 +107,6 @@ def stretch(clips: list[dict], audio: dict[str, np.ndarray], debian: Path, cache
 
 
 def main() -> None:
-    import argparse
-
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--generated", type=Path, required=True)
     parser.add_argument("--scores", type=Path, required=True)
