@@ -251,14 +251,14 @@ def run_index(options) -> int:
 
 def run_similar(options) -> int:
     from engine import json_shapes
-    from engine.library import QueryError
+    from engine.library_errors import QueryError
 
     outputs, failures = [], 0
-    with _open_library(options, read_only=True) as library:
+    with _similar_search(options) as search:
         for query in options.queries:
             try:
-                outputs.append(json_shapes.similar_result(query, library.similar(query, options.k, options.harmonic,
-                                                                                  options.bpm_range)))
+                outputs.append(json_shapes.similar_result(query, search.similar(query, options.k, options.harmonic,
+                                                                                 options.bpm_range)))
             except QueryError as error:
                 failures += 1
                 outputs.append(json_shapes.similar_error(query, error.reason))
@@ -562,6 +562,15 @@ def run_playlist(options) -> int:
 
 
 # -- helpers --------------------------------------------------------------------------------------------
+def _similar_search(options):
+    """What answers ``similar``: track ids alone are read with ``sqlite3`` (``engine.track_search``: no SQLAlchemy
+    to import), a file or a library to create or upgrade goes through the ``Library``."""
+    from engine.track_search import TrackIdSearch, all_track_ids
+
+    search = TrackIdSearch.open(_database_path(options), options.model) if all_track_ids(options.queries) else None
+    return search if search is not None else _open_library(options, read_only=True)
+
+
 def _open_library(options, read_only: bool = False):
     """The library of ``--db`` with ``--model``; ``read_only`` for commands that only read it (never written)."""
     from engine.library import Library

@@ -22,7 +22,6 @@ from engine.active_model import (  # noqa: F401 (the settings row and variable r
 )
 from engine.database import DatabaseOpenError
 from engine.index_lock import IndexLockedError, index_lock
-from engine.keys import key_from_index, parse_key
 from engine.library_errors import (  # noqa: F401 (re-exported: callers import them here)
     LibraryError, LibraryOpenError, ModelUnavailableError, Query, QueryError,
 )
@@ -32,16 +31,17 @@ from engine.metadata import read_metadata
 from engine.model_spec import ModelLoadError, ModelSpec
 from engine.duplicates import DuplicateCopy, DuplicateGroup, connected_groups, keep_order
 from engine.playlist import PlaylistWriteError, write_m3u8
-from engine.records import Crate, ExcludedFile, StoredTrack, TaggedTrack
+from engine.records import Crate, ExcludedFile, TaggedTrack
 from engine.results import (
     BpmWrite, FileAnalysis, IndexProgress, IndexReport, KeyInfo, KeyWrite, LibraryInfo, ModelInfo, Problem, SimilarTrack,
     TrackRemoval, TrackRow, TrackSuggestions,
 )
-from engine.scan import BackgroundScan, display_path, path_from_key, quick_hash
+from engine.scan import BackgroundScan, display_path, quick_hash
 from engine.search import ResolvedQuery, Search, as_track_id, file_analysis, indexed_file, require_regular_file
-from engine.store import Store, unblob
+from engine.store import Store
 from engine.tag_suggestions import DEFAULT_MIN_CONFIDENCE, SUGGESTIBLE_FIELDS, suggest_tags
 from engine.track_analysis import DEFAULT_BATCH_WINDOWS, DEFAULT_MAX_WINDOWS, TrackAnalysis
+from engine.track_rows import track_row
 
 if TYPE_CHECKING:  # imported where used: torch, FAISS, the landmark index and numpy are not needed to browse
     import numpy as np
@@ -52,9 +52,6 @@ if TYPE_CHECKING:  # imported where used: torch, FAISS, the landmark index and n
     from engine.tag_writer import ExistingPolicy, TagWriteResult  # mutagen: imported by the methods that write tags
     from engine.tempo import TempoEstimate
     from engine.vector_index import VectorIndex
-
-TOP_TAG_COUNT = 3
-
 
 class Library:
     """A music library in one SQLite file. Use as a context manager or call ``close()``."""
@@ -342,7 +339,7 @@ class Library:
             rows = self.store.track_rows(model_id, offset, limit, order_by, descending, filter_text, bpm_range)
         except ValueError as error:
             raise LibraryError(str(error)) from None
-        return [_track_row(row, tag_names) for row in rows]
+        return [track_row(row, tag_names) for row in rows]
 
     def track(self, track_id: int) -> TrackRow | None:
         return self._rows_by_ids([track_id]).get(track_id)
@@ -383,7 +380,7 @@ class Library:
     def _rows_by_ids(self, track_ids: Sequence[int]) -> dict[int, TrackRow]:
         model_id, tag_names = self._browse_model()
         rows = self.store.track_rows_by_ids(model_id, list(track_ids))
-        return {track_id: _track_row(row, tag_names) for track_id, row in rows.items()}
+        return {track_id: track_row(row, tag_names) for track_id, row in rows.items()}
 
     # -- analysis of single files ---------------------------------------------------------------------
     def analyze_file(self, path: Path | str) -> FileAnalysis:
@@ -518,7 +515,7 @@ class Library:
         stored = self.store.track_rows_by_ids(model_id, [track_id for group in groups for track_id in group])
         found = []
         for group in groups:
-            copies = [DuplicateCopy(_track_row(stored[t], tag_names), stored[t].size) for t in group if t in stored]
+            copies = [DuplicateCopy(track_row(stored[t], tag_names), stored[t].size) for t in group if t in stored]
             if len(copies) > 1:
                 found.append(DuplicateGroup(sorted(copies, key=keep_order)))
         return found
@@ -642,31 +639,3 @@ def _load_network(spec: ModelSpec) -> LoadedModel:
         return load_network(spec)
     except ModelLoadError as error:
         raise ModelUnavailableError(str(error)) from None
-
-
-def _key_info(key_index: int | None, confidence: float | None, tag_key: str | None) -> KeyInfo | None:
-    if key_index is not None:
-        return KeyInfo.from_key(key_from_index(key_index), confidence, "analysis")
-    parsed = parse_key(tag_key) if tag_key else None
-    return KeyInfo.from_key(parsed, None, "tag") if parsed else None
-
-
-def _top_tags(tag_probs: bytes | None, tag_names: list[str]) -> list[tuple[str, float]]:
-    probabilities = unblob(tag_probs)
-    if probabilities is None or len(probabilities) != len(tag_names):
-        return []
-    import numpy as np
-
-    order = np.argsort(-probabilities)[:TOP_TAG_COUNT]
-    return [(tag_names[i], float(probabilities[i])) for i in order]
-
-
-def _track_row(stored: StoredTrack, tag_names: list[str]) -> TrackRow:
-    return TrackRow(
-        id=stored.id, path=path_from_key(stored.path_key), title=stored.title, artist=stored.artist,
-        album=stored.album, album_artist=stored.album_artist, genre=stored.genre, year=stored.year,
-        track_number=stored.track_number, duration=stored.duration, codec=stored.codec, bitrate=stored.bitrate,
-        bpm=stored.bpm, key=_key_info(stored.key_index, stored.key_confidence, stored.tag_key),
-        top_tags=_top_tags(stored.tag_probs, tag_names), analysed=stored.analysed, display_path=stored.path,
-        estimated_bpm=stored.estimated_bpm, bpm_confidence=stored.bpm_confidence,
-    )

@@ -1,8 +1,8 @@
 """What ``engine info`` and ``engine problems`` print, read from a DB-API connection to the library database.
 
 ``Library.info``, ``models`` and ``problems`` compose these on the store's connection; the two reading commands call
-``current_summary`` / ``current_problems``, which open a current library read-only with ``sqlite3`` alone and never
-import SQLAlchemy (a start of about 0.1 s instead of 0.3-0.4 s; BENCHMARKS.md "Reading commands start without
+``current_summary`` / ``current_problems``, which open a current library read-only with ``sqlite3`` alone
+(``engine.library_reader``) and never import SQLAlchemy (a start of about 0.1 s instead of 0.3-0.4 s; BENCHMARKS.md "Reading commands start without
 SQLAlchemy"). A file still to create or upgrade gives None: the caller opens it through ``Library``, which does that.
 An SQLite error while reading is raised as it is, so the command's one line for it (``engine.cli_faults``, with its
 advice) is the one the ``Library`` path gives.
@@ -12,17 +12,11 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Sequence
-from contextlib import closing
 from pathlib import Path
 
 from engine.active_model import ACTIVE_MODEL_SETTING, default_model_spec, named_model_spec
-from engine.database_file import (
-    BUSY_TIMEOUT_MS, DatabaseOpenError, check_database_path, inspect_database, read_only_connection,
-)
-from engine.library_errors import LibraryOpenError
-from engine.library_reads import (
-    analyses_fingerprint, folder_keys, problem_rows, problem_total, registered_models, setting, track_total,
-)
+from engine.library_reader import open_current_library
+from engine.library_reads import analyses_fingerprint, folder_keys, problem_rows, problem_total, track_total
 from engine.records import StoredModel
 from engine.results import LibraryInfo, ModelInfo, Problem
 from engine.scan import display_path, path_from_key
@@ -51,39 +45,27 @@ def problem_list(connection: sqlite3.Connection) -> list[Problem]:
 def current_summary(database: Path, model_reference: Path | str | None) -> tuple[LibraryInfo, list[ModelInfo]] | None:
     """``engine info``'s library summary and registered models, the active model decided as ``Library`` decides it
     (``--model``, else the remembered folder, else the default); None when the file is not a current library."""
-    connection = _current_connection(database)
-    if connection is None:
+    reader = open_current_library(database)
+    if reader is None:
         return None
-    with closing(connection):
-        registered = registered_models(connection)
+    with reader:
+        registered = reader.models()
         if model_reference is not None:
             model_id: str | None = named_model_spec(model_reference, registered).model_id
         else:
-            spec, _ = default_model_spec(setting(connection, ACTIVE_MODEL_SETTING))
+            spec, _ = default_model_spec(reader.get_setting(ACTIVE_MODEL_SETTING))
             model_id = None if spec is None else spec.model_id
-        return library_info(connection, str(database), model_id), model_infos(registered, model_id)
+        return reader.read(library_info, str(database), model_id), model_infos(registered, model_id)
 
 
 def current_problems(database: Path, model_reference: Path | str | None) -> list[Problem] | None:
     """``engine problems``' rows; None when the file is not a current library. A model ``--model`` names is checked
     as the ``Library`` checks it (``ModelUnavailableError``), though the rows do not depend on it."""
-    connection = _current_connection(database)
-    if connection is None:
+    reader = open_current_library(database)
+    if reader is None:
         return None
-    with closing(connection):
+    with reader:
         if model_reference is not None:
-            named_model_spec(model_reference, registered_models(connection))
-        return problem_list(connection)
+            named_model_spec(model_reference, reader.models())
+        return reader.read(problem_list)
 
-
-def _current_connection(database: Path) -> sqlite3.Connection | None:
-    """A read-only connection to a current library at ``database``; None for a file to create or upgrade."""
-    try:
-        path = check_database_path(Path(database))
-        if not inspect_database(path).current:
-            return None
-    except DatabaseOpenError as error:
-        raise LibraryOpenError(str(error)) from None
-    connection = read_only_connection(path)
-    connection.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-    return connection

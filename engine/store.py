@@ -11,17 +11,16 @@ import json
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, fields
-from functools import lru_cache
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 from sqlalchemy import and_, bindparam, delete, false, func, or_, select, update
-from sqlalchemy.dialects.sqlite import dialect as sqlite_dialect
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.sql import ColumnElement
 
 from engine import library_reads
+from engine.library_reads import EMBEDDING_BATCH_ROWS, EmbeddingBatch, id_chunks, unblob
 from engine.database import inspect_database, open_database
 from engine.keys import KEY_INDICES_IN_CAMELOT_ORDER
 from engine.metadata import TrackMetadata
@@ -43,7 +42,6 @@ if TYPE_CHECKING:  # imported where arrays are read or written: ``engine info`` 
 Read = TypeVar("Read")  # what a read of ``engine.library_reads`` returns
 ConsumedRows = TypeVar("ConsumedRows")  # what a caller of ``landmarks_since`` makes of the rows
 Consumed = TypeVar("Consumed")  # what a caller of ``embedding_batches`` makes of the batches
-EmbeddingBatch = tuple["np.ndarray", "np.ndarray"]  # track ids (n,) int64, embeddings (n, D) float32
 FILTER_COLUMNS = ("title", "artist", "album", "genre", "path")
 SORT_ORDERS = {
     "artist": ("artist", "album", "track_number", "title"),
@@ -61,11 +59,6 @@ TEXT_SORT_COLUMNS = frozenset({"artist", "album", "title", "genre"})
 # (Camelot wheel; tag names A-Z), each category's tracks in id order; tracks without one come last.
 ANALYSIS_SORT_ORDERS = {"key": "key_index", "top_tag": "top_tag_index"}
 TEMPO_SORT_ORDER = "bpm"  # by the active model's estimated tempo, slowest first; tracks without one last
-ID_CHUNK = 500  # SQLite bound-parameter batches
-# Rows per SELECT when a cache reads every embedding: 1024 x 1080-d float32 is 4.3 MiB, against 4.3 KiB x tracks for
-# the whole library at once. Smaller batches also leave smaller holes in the heap around the growing FAISS index:
-# building it for 30k tracks (~130 MiB) kept 155 MiB resident with 1024 rows a batch, 216 MiB with 4096.
-EMBEDDING_BATCH_ROWS = 1024
 
 
 @dataclass(frozen=True)
@@ -107,12 +100,6 @@ def _blob(array: np.ndarray | None) -> bytes | None:
     import numpy as np
 
     return None if array is None else np.ascontiguousarray(array, dtype=np.float32).tobytes()
-
-
-def unblob(blob: bytes | None) -> np.ndarray | None:
-    import numpy as np
-
-    return None if blob is None else np.frombuffer(blob, dtype=np.float32)
 
 
 def _landmark_version() -> int:
@@ -210,15 +197,8 @@ class Store:
             return {row[0]: (row[1], row[2], row[3]) for row in connection.execute(query)}
 
     def analysed_track_ids_up_to(self, model_id: str, up_to_analysis_id: int) -> np.ndarray:
-        """Track ids (N,) int64 of the model's analyses with id <= ``up_to_analysis_id``: which vectors of a saved
-        vector index built at that id are still live. ``id + 0`` keeps SQLite off ``ix_analyses_model`` (a table read
-        per row) and on an index that also holds the track id (100k rows: 0.05 s CPU instead of 0.14 s)."""
-        import numpy as np
-
-        query = select(analyses.c.track_id).where(analyses.c.model_id == model_id,
-                                                  analyses.c.id + 0 <= up_to_analysis_id)
-        with self.engine.connect() as connection:
-            return np.fromiter(connection.execute(query).scalars(), dtype=np.int64)
+        """Track ids (N,) int64 of the model's analyses with id <= ``up_to_analysis_id`` (``library_reads``)."""
+        return self.read(library_reads.analysed_track_ids_up_to, model_id, up_to_analysis_id)
 
     def finished_track_ids(self, model_id: str) -> set[int]:
         """Tracks with an analysis by ``model_id`` with a tempo, a key and landmarks of the current versions: nothing left
@@ -285,7 +265,7 @@ class Store:
         excluded: list[str] = []
         now = time.time()
         with self.engine.begin() as connection:
-            for chunk in _chunks(track_ids):
+            for chunk in id_chunks(track_ids):
                 if exclude:
                     keys = connection.execute(select(tracks.c.path_key).where(tracks.c.id.in_(chunk))).scalars().all()
                     excluded.extend(_exclude(connection, keys, now))
@@ -298,7 +278,7 @@ class Store:
         """Those of ``track_ids`` that are in the library, in the order given."""
         found: set[int] = set()
         with self.engine.connect() as connection:
-            for chunk in _chunks(list(track_ids)):
+            for chunk in id_chunks(list(track_ids)):
                 found.update(connection.execute(select(tracks.c.id).where(tracks.c.id.in_(chunk))).scalars())
         return [track_id for track_id in track_ids if track_id in found]
 
@@ -413,7 +393,7 @@ class Store:
 
     def remove_problems(self, keys: Sequence[bytes]) -> None:
         with self.engine.begin() as connection:
-            for chunk in _chunks(keys):
+            for chunk in id_chunks(keys):
                 connection.execute(delete(problems).where(problems.c.path_key.in_(chunk)))
 
     # -- reads ------------------------------------------------------------------------------------
@@ -509,7 +489,7 @@ class Store:
 
     def _category_counts(self, connection, column, model_id: str, track_filter: TrackFilter) -> dict[int, int]:
         """Tracks per category; unfiltered counts are kept until the model's analyses change (fingerprint)."""
-        fingerprint = _fingerprint(connection, model_id, None)
+        fingerprint = library_reads.analyses_fingerprint(connection.connection.driver_connection, model_id)
         cached = self._category_counts_cache.get((model_id, column.name))
         if not track_filter and cached is not None and cached[0] == fingerprint:
             return cached[1]
@@ -530,18 +510,8 @@ class Store:
         return sorted(range(len(names)), key=lambda index: (names[index].casefold(), index))
 
     def track_rows_by_ids(self, model_id: str | None, track_ids: Sequence[int]) -> dict[int, StoredTrack]:
-        """Tracks by id, with their analysis by ``model_id``. Runs on the driver's cursor with SQL compiled once: at
-        100k tracks, SQLAlchemy's per-call statement handling and row mappings were half of a ``similar`` call."""
-        rows: dict[int, StoredTrack] = {}
-        with self.engine.connect() as connection:
-            cursor = connection.connection.driver_connection.cursor()
-            try:
-                for chunk in _chunks([int(track_id) for track_id in track_ids]):
-                    cursor.execute(_track_select_by_ids_sql(len(chunk)), (model_id or "", *chunk))
-                    rows.update({row[TRACK_ID_POSITION]: StoredTrack(*row) for row in cursor})
-            finally:
-                cursor.close()
-        return rows
+        """Tracks by id, with their analysis by ``model_id`` (``library_reads``, on the driver's cursor)."""
+        return self.read(library_reads.track_rows_by_ids, model_id, track_ids)
 
     def track_id_for_path(self, path: str) -> int | None:
         with self.engine.connect() as connection:
@@ -559,13 +529,7 @@ class Store:
 
     def embeddings_of(self, model_id: str, track_ids: Sequence[int]) -> dict[int, np.ndarray]:
         """Track id → embedding (D,) float32 by ``model_id`` of those of ``track_ids`` it analysed."""
-        found: dict[int, np.ndarray] = {}
-        with self.engine.connect() as connection:
-            for chunk in _chunks([int(track_id) for track_id in track_ids]):
-                query = select(analyses.c.track_id, analyses.c.embedding).where(
-                    analyses.c.model_id == model_id, analyses.c.track_id.in_(chunk))
-                found.update({track_id: unblob(blob) for track_id, blob in connection.execute(query)})
-        return found
+        return self.read(library_reads.embeddings_of, model_id, track_ids)
 
     def track_tags(self, model_id: str | None, track_ids: Sequence[int] | None = None) -> list[TaggedTrack]:
         """Every track's label tags (genre, mood, grouping, key tag; album, album artist, title, artist), with the
@@ -581,7 +545,7 @@ class Store:
             if track_ids is None:
                 return [_tagged_track(row) for row in connection.execute(query)]
             found = []
-            for chunk in _chunks([int(track_id) for track_id in track_ids]):
+            for chunk in id_chunks([int(track_id) for track_id in track_ids]):
                 found += [_tagged_track(row) for row in connection.execute(query.where(tracks.c.id.in_(chunk)))]
             return sorted(found, key=lambda track: track.id)
 
@@ -605,28 +569,11 @@ class Store:
         as (track ids (n,) int64, embeddings (n, D) float32) batches of at most ``batch_rows``, each one SELECT that
         seeks past the last id of the one before: memory holds one batch, not the library, and a second ``read()``
         (moments first, then the vectors) sees the same snapshot."""
-        query = (
-            select(analyses.c.id, analyses.c.track_id, analyses.c.embedding)
-            .where(analyses.c.model_id == model_id, analyses.c.id > bindparam("after"))
-            .order_by(analyses.c.id).limit(batch_rows)
-        )
-
-        def read(connection) -> Iterator[EmbeddingBatch]:
-            import numpy as np
-
-            after = after_analysis_id
-            while True:
-                rows = connection.execute(query, {"after": after}).all()
-                if rows:
-                    after = rows[-1][0]
-                    track_ids = np.fromiter((row[1] for row in rows), dtype=np.int64, count=len(rows))
-                    yield track_ids, np.frombuffer(b"".join(row[2] for row in rows), dtype=np.float32).reshape(len(rows), -1)
-                if len(rows) < batch_rows:
-                    return
-
         with self.engine.connect() as connection, connection.begin():
-            fingerprint = _fingerprint(connection, model_id, None)
-            return fingerprint, consume(fingerprint, lambda: read(connection))
+            driver = connection.connection.driver_connection
+            fingerprint = library_reads.analyses_fingerprint(driver, model_id)
+            return fingerprint, consume(fingerprint, lambda: library_reads.embedding_batches(
+                driver, model_id, after_analysis_id, batch_rows))
 
     def analyses_fingerprint(self, model_id: str, up_to_id: int | None = None) -> tuple[int, int]:
         """(count, max analysis id) of a model's analyses (those with id <= ``up_to_id`` if given).
@@ -636,8 +583,7 @@ class Store:
         """
         if up_to_id is None:
             return self.read(library_reads.analyses_fingerprint, model_id)
-        with self.engine.connect() as connection:
-            return _fingerprint(connection, model_id, up_to_id)
+        return self.read(library_reads.analyses_fingerprint_up_to, model_id, up_to_id)
 
     def landmarks_of(self, track_id: int) -> Landmarks | None:
         """The stored landmarks of a track (None when it has none of the current version)."""
@@ -724,16 +670,6 @@ class Store:
         return self.read(library_reads.registered_models)
 
 
-def _fingerprint(connection, model_id: str, up_to_id: int | None) -> tuple[int, int]:
-    if up_to_id is None:
-        return library_reads.analyses_fingerprint(connection.connection.driver_connection, model_id)
-    query = select(func.count(), func.coalesce(func.max(analyses.c.id), 0)).where(
-        analyses.c.model_id == model_id, analyses.c.id <= up_to_id
-    )
-    row = connection.execute(query).first()
-    return (0, 0) if row is None else (int(row[0]), int(row[1]))
-
-
 def _exclude(connection, keys: Sequence[bytes], now: float) -> list[str]:
     """Put path keys on the exclusion list (a key already there keeps its first date); returns their paths."""
     for key in keys:
@@ -807,24 +743,11 @@ def _landmarks_from(hashes: bytes, frames: bytes) -> Landmarks:
     return Landmarks(np.frombuffer(hashes, dtype=np.uint32), np.frombuffer(frames, dtype=np.int32))
 
 
-# Built once: tracks left-joined with their analysis by the model bound as ``model_id`` ("" = none).
-TRACK_SELECT = select(
-    tracks, analyses.c.key_index, analyses.c.key_confidence, analyses.c.tag_probs, analyses.c.id.label("analysis_id"),
-    analyses.c.bpm.label("estimated_bpm"), analyses.c.bpm_confidence,
-).select_from(
-    tracks.outerjoin(analyses, and_(analyses.c.track_id == tracks.c.id, analyses.c.model_id == bindparam("model_id")))
-)
-TRACK_SELECT_COLUMNS = tuple(column.name for column in TRACK_SELECT.selected_columns)
-TRACK_ID_POSITION = TRACK_SELECT_COLUMNS.index("id")
-if tuple(field.name for field in fields(StoredTrack)) != TRACK_SELECT_COLUMNS:  # records are built positionally
-    raise TypeError(f"engine.records.StoredTrack must have the track query's columns in order: {TRACK_SELECT_COLUMNS}")
-_TRACK_SELECT_SQL = str(TRACK_SELECT.compile(dialect=sqlite_dialect()))  # one positional parameter: model_id
-
-
-@lru_cache(maxsize=64)
-def _track_select_by_ids_sql(count: int) -> str:
-    """``TRACK_SELECT`` for ``count`` track ids, as driver SQL (parameters: model_id, then the ids)."""
-    return f"{_TRACK_SELECT_SQL} WHERE tracks.id IN ({', '.join('?' * count)})"
+# Track rows are built positionally (``library_reads.track_rows_by_ids``): its columns must be the schema's.
+if library_reads.TRACK_COLUMNS != tuple(tracks.c.keys()) or not set(library_reads.ANALYSIS_COLUMNS.values()) <= set(
+        analyses.c.keys()):
+    raise TypeError("engine.records.StoredTrack must hold every tracks column in order, then the analysis columns of "
+                    f"engine.library_reads.ANALYSIS_COLUMNS: {tuple(tracks.c.keys())}")
 
 
 def _tagged_track(row) -> TaggedTrack:
@@ -845,12 +768,6 @@ def _joined_batches(batches: Iterable[EmbeddingBatch]) -> EmbeddingBatch:
     if len(parts) == 1:
         return parts[0]
     return np.concatenate([ids for ids, _ in parts]), np.concatenate([matrix for _, matrix in parts])
-
-
-def _chunks(values: Sequence) -> Iterator[list]:
-    """``values`` in lists of at most ID_CHUNK (SQLite caps the bound parameters of one statement)."""
-    for start in range(0, len(values), ID_CHUNK):
-        yield list(values[start : start + ID_CHUNK])
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import faiss
 import numpy as np
@@ -32,8 +33,12 @@ import numpy as np
 from engine.atomic_write import atomic_path, write_bytes_atomically
 from engine.cache_files import beside_database, read_sidecar, report_unsaved
 from engine.library_standardisation import RunningMoments, Standardisation
-from engine.store import EMBEDDING_BATCH_ROWS, EmbeddingBatch, Store
+from engine.library_reads import EMBEDDING_BATCH_ROWS, EmbeddingBatch
 from engine.vector_changes import ChangesAside, merge_nearest, stale_positions
+
+if TYPE_CHECKING:
+    from engine.library_reader import LibraryReader
+    from engine.store import Store
 
 FLAT_LIMIT = 5_000  # an exact scan of 5k vectors costs what a graph search at 100k does (~1 ms CPU)
 HNSW_NEIGHBOURS = 16
@@ -102,9 +107,10 @@ def _faiss_threads(count: int | None) -> Iterator[None]:
 
 
 class VectorIndex:
-    """Nearest-neighbour search over one model's embeddings, kept consistent with the ``Store``."""
+    """Nearest-neighbour search over one model's embeddings, kept consistent with the ``Store`` (or a read-only
+    ``LibraryReader``, which has the same reads: a search by track id without SQLAlchemy)."""
 
-    def __init__(self, store: Store, model_id: str, dimension: int, standardise: bool = False,
+    def __init__(self, store: Store | LibraryReader, model_id: str, dimension: int, standardise: bool = False,
                  batch_rows: int = EMBEDDING_BATCH_ROWS) -> None:
         self.store = store
         self.batch_rows = batch_rows  # embeddings per SELECT when the index is built or caught up from SQLite

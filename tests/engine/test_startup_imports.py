@@ -1,6 +1,6 @@
 """Commands that run no network start fast: they never import torch, torchaudio, PyAV, the analyzer, nor mutagen;
-the commands that read no arrays (``info``, ``problems``) neither numpy nor SQLAlchemy (a current library is read
-with ``sqlite3``: ``engine.library_summary``).
+the commands that read no arrays (``info``, ``problems``) neither numpy nor SQLAlchemy, and a search by track id
+not SQLAlchemy (a current library is read with ``sqlite3``: ``engine.library_reader``).
 
 Each command runs in a fresh interpreter (``sys.modules`` of the test process already holds torch), through the
 same ``engine.cli.main`` as the console script, and reports which heavy modules it imported.
@@ -66,6 +66,14 @@ def test_info_and_problems_leave_numpy_and_sqlalchemy_unimported(indexed_library
     info = json.loads(_run_fresh("info", "--db", str(database), "--model", str(model_dir), "--json",
                                  modules=ARRAY_MODULES)["stdout"])
     assert info["tracks"] == report.added and info["analysed"] == report.added
+
+
+def test_similar_by_track_id_leaves_sqlalchemy_unimported(indexed_library, model_dir):
+    database, _ = indexed_library
+    outcome = _run_fresh("similar", "3", "5", "-k", "4", "--harmonic", "--db", str(database), "--model", str(model_dir),
+                         "--json", modules=HEAVY_MODULES + DATABASE_LAYER)
+    assert outcome["heavy"] == [] and outcome["code"] == 0
+    assert [len(query["results"]) > 0 for query in json.loads(outcome["stdout"])] == [True, True]
 
 
 def test_reading_commands_with_the_default_model_leave_torch_unimported(indexed_library, model_dir, monkeypatch):
