@@ -218,6 +218,14 @@ class Analyzer:
         with torch_threads(QUERY_INFERENCE_THREADS):
             return self.analyze_tracks([windows], [key_windows], with_key)[0]
 
+    def key_probabilities(self, windows: np.ndarray, key_windows: np.ndarray | None = None) -> np.ndarray:
+        """(24,) the key ``analyze_windows`` would give one file's ``windows`` and ``key_windows``, read through the
+        key's part of the network alone: for a file whose embedding and tags are known already (a query analysed
+        without its key, then asked for harmonic results), on ``QUERY_INFERENCE_THREADS``."""
+        with torch_threads(QUERY_INFERENCE_THREADS):
+            window_keys = self.run_key_windows(windows)
+            return self.track_key_reads([windows], [window_keys], [key_windows])[0].mean(axis=0).astype(np.float32)
+
     def run_windows(self, windows: np.ndarray) -> dict[str, np.ndarray]:
         """Forward ``windows`` (N, samples) in chunks → per-window embeddings, key and tag probabilities."""
         parts: dict[str, list[np.ndarray]] = {}

@@ -56,7 +56,8 @@ class ResolvedQuery:
     its library track when it is indexed (``track_id``, ``current`` when unchanged since its scan), its
     ``analysis`` and ``landmarks`` (stored when current, else from ``audio``, the one decode the file needed).
     ``key_read`` is False when the file was analysed without its key (``Search.resolve(..., with_key=False)``): its
-    analysis' key is then None whatever the file's key."""
+    analysis' key is then None whatever the file's key, and ``spans`` keeps the landmark spans a long file's decode
+    sought, which its key reads too when it is asked for."""
 
     query: Query  # as given, for messages
     track_id: int | None
@@ -66,6 +67,7 @@ class ResolvedQuery:
     audio: AudioWindows | None = None
     current: bool = False
     key_read: bool = True
+    spans: dict[float, np.ndarray] | None = None
 
     @property
     def is_file(self) -> bool:
@@ -114,7 +116,7 @@ class Search:
             stored = self._store.analysis_of(indexed.track_id, model.model_id)
             analysis = None if stored is None else file_analysis(path, stored, model)
             landmarks = self._store.landmarks_of(indexed.track_id)
-        audio = None
+        audio = spans = None
         if analysis is None or landmarks is None:
             from engine.landmark_audio import landmark_spans, track_landmarks
 
@@ -125,12 +127,19 @@ class Search:
             if analysis is None:
                 analysis = self._analyse(audio, path, model, spans, with_key)
                 key_read = with_key
-        return ResolvedQuery(query, indexed.track_id, path, analysis, landmarks, audio, indexed.current, key_read)
+        return ResolvedQuery(query, indexed.track_id, path, analysis, landmarks, audio, indexed.current, key_read,
+                             spans if not key_read else None)
 
     def _with_key(self, resolved: ResolvedQuery) -> ResolvedQuery:
-        """``resolved`` (a file analysed without its key) analysed again with it, from the decode it kept."""
-        analysis = self._analyse(resolved.audio, resolved.path, self._model_spec(), None, True)
-        return replace(resolved, analysis=analysis, key_read=True)
+        """``resolved`` (a file analysed without its key) with its key: only the key's reads, from the decode and
+        spans it kept; its embedding and tags stay."""
+        from engine.analyzer import Analyzer  # torch: only when a file is analysed
+        from engine.key_audio import file_key_windows
+
+        key_windows = file_key_windows(resolved.path, resolved.audio, resolved.spans)
+        probabilities = Analyzer(self._model()).key_probabilities(resolved.audio.windows, key_windows)
+        analysis = replace(resolved.analysis, key=analysis_key(probabilities))
+        return replace(resolved, analysis=analysis, key_read=True, spans=None)
 
     @staticmethod
     def _decode(query: Query, path: str, model: ModelSpec) -> AudioWindows:
@@ -345,12 +354,17 @@ def indexed_file(store: Store, path: str) -> IndexedFile:
 
 def file_analysis(path: str, analysis: TrackAnalysis, model: ModelSpec) -> FileAnalysis:
     """A file's analysis as the library reports it: the key estimate and every tag by the model's tag names."""
-    estimate = key_estimate(analysis.key_probs)
-    key = KeyInfo.from_key(estimate.key, estimate.confidence, "analysis") if estimate else None
     tags = {}
     if analysis.tag_probs is not None:
         tags = {name: float(p) for name, p in zip(model.config.tag_names, analysis.tag_probs)}
-    return FileAnalysis(path, analysis.embedding, key, tags, analysis.window_count, model.model_id)
+    return FileAnalysis(path, analysis.embedding, analysis_key(analysis.key_probs), tags, analysis.window_count,
+                        model.model_id)
+
+
+def analysis_key(key_probs: np.ndarray | None) -> KeyInfo | None:
+    """The key the analysis' probabilities give (None without them)."""
+    estimate = key_estimate(key_probs)
+    return KeyInfo.from_key(estimate.key, estimate.confidence, "analysis") if estimate else None
 
 
 def require_regular_file(query: Query, missing: str = "no such file or track id") -> str:

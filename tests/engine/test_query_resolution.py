@@ -90,6 +90,31 @@ def test_a_plain_file_query_reads_no_key_and_a_harmonic_one_reads_it(searched_li
     assert searched_library._search.resolve(keyless).analysis.key == keyed.analysis.key
 
 
+@pytest.mark.parametrize("seconds", [SHORT_SECONDS, MEDIUM_SECONDS, LONG_SECONDS])
+def test_a_keyless_query_asked_for_its_key_reads_only_the_key(searched_library, tmp_path, monkeypatch, seconds):
+    """Its key comes from the decode and spans the query kept, through the key's part of the network alone: nothing
+    is decoded again (a long file's key also reads the middle span its tempo is taken from, which a keyless query
+    never decoded: that one span) and the whole network never runs again; the key is the one a keyed resolve
+    gives."""
+    from engine.analyzer import Analyzer
+
+    query = outside_file(tmp_path, seconds, "outside.mp3")
+    keyed = searched_library.resolve(str(query))
+    keyless = searched_library._search.resolve(str(query), with_key=False)
+    decodes = DecodeCounter(monkeypatch)
+    full_passes = []
+    run_windows = Analyzer.run_windows
+    monkeypatch.setattr(Analyzer, "run_windows", lambda self, *args: full_passes.append(1) or run_windows(self, *args))
+    with_key = searched_library._search.resolve(keyless)
+    assert decodes.whole == {} and sum(decodes.spans.values()) == (1 if seconds == LONG_SECONDS else 0)
+    assert full_passes == []
+    assert with_key.key_read and with_key.spans is None and keyless.analysis.key is None
+    assert with_key.analysis.key.name == keyed.analysis.key.name
+    assert with_key.analysis.key.confidence == pytest.approx(keyed.analysis.key.confidence, abs=1e-5)
+    np.testing.assert_array_equal(with_key.analysis.embedding, keyless.analysis.embedding)
+    assert with_key.analysis.tags == keyless.analysis.tags
+
+
 def test_an_unchanged_library_track_is_answered_from_the_store_without_decoding(searched_library, monkeypatch):
     indexed = searched_library.tracks(limit=1, order_by="path")[0]
     decodes = DecodeCounter(monkeypatch)
