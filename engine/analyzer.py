@@ -133,6 +133,11 @@ class Analyzer:
     def window_samples(self) -> int:
         return self.model.config.window_samples
 
+    @property
+    def reads_keys(self) -> bool:
+        """Whether the model has a key head (a model without one gives no key)."""
+        return self.network.key_head is not None
+
     def analyze_tracks(self, windows_per_track: list[np.ndarray],
                        key_windows_per_track: list[np.ndarray | None] | None = None,
                        with_key: bool = True) -> list[TrackAnalysis]:

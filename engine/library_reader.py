@@ -18,14 +18,13 @@ from engine.database_file import (
     BUSY_TIMEOUT_MS, DatabaseOpenError, check_database_path, inspect_database, read_only_connection,
 )
 from engine.library_errors import LibraryOpenError
-from engine.library_reads import EMBEDDING_BATCH_ROWS, EmbeddingBatch
+from engine.library_reads import EMBEDDING_BATCH_ROWS, Consumed, EmbeddingBatch
 from engine.records import StoredModel, StoredTrack
 
 if TYPE_CHECKING:
     import numpy as np
 
 Read = TypeVar("Read")
-Consumed = TypeVar("Consumed")
 
 
 class LibraryReader:
@@ -72,17 +71,8 @@ class LibraryReader:
         self, model_id: str, consume: Callable[[tuple[int, int], Callable[[], Iterator[EmbeddingBatch]]], Consumed],
         after_analysis_id: int = 0, batch_rows: int = EMBEDDING_BATCH_ROWS,
     ) -> tuple[tuple[int, int], Consumed]:
-        """The model's fingerprint and what ``consume`` makes of its embeddings newer than ``after_analysis_id``
-        (``Store.embedding_batches``), all in one read transaction: one snapshot, whatever an index run commits
-        meanwhile."""
-        connection = self._connection
-        connection.execute("BEGIN")
-        try:
-            fingerprint = library_reads.analyses_fingerprint(connection, model_id)
-            return fingerprint, consume(fingerprint, lambda: library_reads.embedding_batches(
-                connection, model_id, after_analysis_id, batch_rows))
-        finally:
-            connection.execute("COMMIT")
+        """``Store.embedding_batches``: in one read transaction (``library_reads.embeddings_consumed``)."""
+        return library_reads.embeddings_consumed(self._connection, model_id, consume, after_analysis_id, batch_rows)
 
 
 def open_current_library(database: Path) -> LibraryReader | None:

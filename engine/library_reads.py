@@ -11,16 +11,17 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import fields
 from functools import lru_cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from engine.records import StoredModel, StoredTrack
 
 if TYPE_CHECKING:  # imported by the reads of arrays: ``engine info`` / ``problems`` start without numpy
     import numpy as np
 
+Consumed = TypeVar("Consumed")  # what a caller of ``embeddings_consumed`` makes of the batches
 EmbeddingBatch = tuple["np.ndarray", "np.ndarray"]  # track ids (n,) int64, embeddings (n, D) float32
 ID_CHUNK = 500  # SQLite bound-parameter batches
 # Rows per SELECT when a cache reads every embedding: 1024 x 1080-d float32 is 4.3 MiB, against 4.3 KiB x tracks for
@@ -32,6 +33,8 @@ ANALYSIS_COLUMNS = {"key_index": "key_index", "key_confidence": "key_confidence"
                     "analysis_id": "id", "estimated_bpm": "bpm", "bpm_confidence": "bpm_confidence"}
 TRACK_COLUMNS = tuple(field.name for field in fields(StoredTrack))[: -len(ANALYSIS_COLUMNS)]
 TRACK_ID_POSITION = TRACK_COLUMNS.index("id")
+if tuple(field.name for field in fields(StoredTrack))[-len(ANALYSIS_COLUMNS):] != tuple(ANALYSIS_COLUMNS):
+    raise TypeError(f"engine.records.StoredTrack must end with the analysis columns in order: {tuple(ANALYSIS_COLUMNS)}")
 
 
 def setting(connection: sqlite3.Connection, name: str) -> str | None:
@@ -126,6 +129,24 @@ def embedding_batches(connection: sqlite3.Connection, model_id: str, after_analy
             yield track_ids, np.frombuffer(b"".join(row[2] for row in rows), dtype=np.float32).reshape(len(rows), -1)
         if len(rows) < batch_rows:
             return
+
+
+def embeddings_consumed(connection: sqlite3.Connection, model_id: str,
+                        consume: Callable[[tuple[int, int], Callable[[], Iterator[EmbeddingBatch]]], Consumed],
+                        after_analysis_id: int = 0, batch_rows: int = EMBEDDING_BATCH_ROWS) -> tuple[tuple[int, int], Consumed]:
+    """The model's fingerprint and what ``consume(fingerprint, read)`` makes of its embeddings newer than
+    ``after_analysis_id`` (``read()`` gives ``embedding_batches``; a second call reads them again), all in one read
+    transaction: one snapshot, whatever another connection commits meanwhile. ``sqlite3`` begins no transaction for
+    a SELECT, so without the explicit BEGIN every batch and the fingerprint would each see the database of their
+    moment."""
+    connection.execute("BEGIN")
+    try:
+        fingerprint = analyses_fingerprint(connection, model_id)
+        return fingerprint, consume(fingerprint, lambda: embedding_batches(connection, model_id, after_analysis_id,
+                                                                           batch_rows))
+    finally:
+        if connection.in_transaction:
+            connection.execute("COMMIT")
 
 
 def track_rows_by_ids(connection: sqlite3.Connection, model_id: str | None,

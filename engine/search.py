@@ -39,6 +39,7 @@ if TYPE_CHECKING:  # imported where used: resolving a track id needs no PyAV, to
     from engine.vector_index import VectorIndex
 
 HARMONIC_OVERSAMPLE = 8  # neighbours fetched per wanted result before key filtering
+MAX_TRACK_ID = 2**63 - 1  # SQLite's largest integer
 
 
 @dataclass(frozen=True)
@@ -136,8 +137,11 @@ class Search:
         from engine.analyzer import Analyzer  # torch: only when a file is analysed
         from engine.key_audio import file_key_windows
 
-        key_windows = file_key_windows(resolved.path, resolved.audio, resolved.spans)
-        probabilities = Analyzer(self._model()).key_probabilities(resolved.audio.windows, key_windows)
+        analyzer = Analyzer(self._model())
+        probabilities = None
+        if analyzer.reads_keys:  # a model without a key head gives no key, as a keyed resolve gives none
+            key_windows = file_key_windows(resolved.path, resolved.audio, resolved.spans)
+            probabilities = analyzer.key_probabilities(resolved.audio.windows, key_windows)
         analysis = replace(resolved.analysis, key=analysis_key(probabilities))
         return replace(resolved, analysis=analysis, key_read=True, spans=None)
 
@@ -383,11 +387,14 @@ def require_regular_file(query: Query, missing: str = "no such file or track id"
 
 
 def as_track_id(query: Query) -> int | None:
-    """An int, or a string of digits that is not an existing file, is a track id."""
+    """An int, or a string of ASCII digits that is not an existing file and fits SQLite's integers, is a track id
+    (other strings are files: "²" is a digit to ``str.isdigit`` but no number, and an id past 2⁶³ - 1 none SQLite
+    can hold)."""
     if isinstance(query, bool):
         return None
     if isinstance(query, int):
         return query
-    if isinstance(query, str) and query.strip().isdigit() and not os.path.exists(query):
-        return int(query)
+    if isinstance(query, str) and query.strip().isascii() and query.strip().isdigit() and not os.path.exists(query):
+        track_id = int(query)
+        return track_id if track_id <= MAX_TRACK_ID else None
     return None

@@ -20,7 +20,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.sql import ColumnElement
 
 from engine import library_reads
-from engine.library_reads import EMBEDDING_BATCH_ROWS, EmbeddingBatch, id_chunks, unblob
+from engine.library_reads import EMBEDDING_BATCH_ROWS, Consumed, EmbeddingBatch, id_chunks, unblob
 from engine.database import inspect_database, open_database
 from engine.keys import KEY_INDICES_IN_CAMELOT_ORDER
 from engine.metadata import TrackMetadata
@@ -41,7 +41,6 @@ if TYPE_CHECKING:  # imported where arrays are read or written: ``engine info`` 
 
 Read = TypeVar("Read")  # what a read of ``engine.library_reads`` returns
 ConsumedRows = TypeVar("ConsumedRows")  # what a caller of ``landmarks_since`` makes of the rows
-Consumed = TypeVar("Consumed")  # what a caller of ``embedding_batches`` makes of the batches
 FILTER_COLUMNS = ("title", "artist", "album", "genre", "path")
 SORT_ORDERS = {
     "artist": ("artist", "album", "track_number", "title"),
@@ -569,11 +568,7 @@ class Store:
         as (track ids (n,) int64, embeddings (n, D) float32) batches of at most ``batch_rows``, each one SELECT that
         seeks past the last id of the one before: memory holds one batch, not the library, and a second ``read()``
         (moments first, then the vectors) sees the same snapshot."""
-        with self.engine.connect() as connection, connection.begin():
-            driver = connection.connection.driver_connection
-            fingerprint = library_reads.analyses_fingerprint(driver, model_id)
-            return fingerprint, consume(fingerprint, lambda: library_reads.embedding_batches(
-                driver, model_id, after_analysis_id, batch_rows))
+        return self.read(library_reads.embeddings_consumed, model_id, consume, after_analysis_id, batch_rows)
 
     def analyses_fingerprint(self, model_id: str, up_to_id: int | None = None) -> tuple[int, int]:
         """(count, max analysis id) of a model's analyses (those with id <= ``up_to_id`` if given).

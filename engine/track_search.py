@@ -33,14 +33,14 @@ class TrackIdSearch:
         ``ModelUnavailableError`` as the ``Library`` refuses it; None: the remembered model, else the default."""
         self._reader = reader
         self._problem: str | None = None
-        if model_reference is not None:
-            try:
+        try:
+            if model_reference is not None:
                 self._spec: ModelSpec | None = named_model_spec(model_reference, reader.models())
-            except ModelUnavailableError:
-                reader.close()
-                raise
-        else:
-            self._spec, self._problem = default_model_spec(reader.get_setting(ACTIVE_MODEL_SETTING))
+            else:
+                self._spec, self._problem = default_model_spec(reader.get_setting(ACTIVE_MODEL_SETTING))
+        except BaseException:  # a refused model, or an SQLite error reading the models: the connection goes too
+            reader.close()
+            raise
         self._vector_index: VectorIndex | None = None
         self._search = Search(reader, self.model_spec, self._network, self._index_of, self._landmarks, self._rows_by_ids)
 

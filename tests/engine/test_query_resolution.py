@@ -12,6 +12,7 @@ import pytest
 import audio_factory
 from decode_counter import DecodeCounter
 from engine.keys import key_from_index
+from engine.library_errors import QueryError
 
 SHORT_SECONDS = 20.0  # decoded whole for its windows (up to audio.WHOLE_DECODE_SECONDS)
 MEDIUM_SECONDS = 60.0  # windows by seeking, hashed whole (up to landmark_audio.QUERY_WHOLE_SECONDS)
@@ -157,3 +158,26 @@ def test_a_radio_seed_outside_the_library_is_refused_without_decoding_it(searche
     with pytest.raises(QueryError, match="the seed must be a track in the library"):
         searched_library.playlist(str(query), 5)
     assert decodes.opened == {}
+
+
+def test_a_keyless_query_of_a_model_without_a_key_head_stays_keyless(tmp_path):
+    """Asked for its key, a query analysed by a model that has no key head gets none (as a keyed resolve does), and a
+    harmonic search says why instead of failing inside the network."""
+    import torch
+
+    from engine.library import Library
+    from engine.model_folder import ModelConfig, build_network, save_model
+    from engine.networks import LogFreqCNNConfig, encoder_config_to_dict
+
+    torch.manual_seed(0)
+    encoder = LogFreqCNNConfig(channels=(8, 16, 32, 32), embedding_dim=64)
+    config = ModelConfig(name="no-key-head", architecture=encoder_config_to_dict(encoder), key_head=None,
+                         tag_head={"labels": ["a", "b"], "hidden_dim": 0})
+    model = save_model(tmp_path / "model", build_network(config).eval(), config, model_card="test\n")
+    query = str(outside_file(tmp_path, SHORT_SECONDS, "outside.mp3"))
+    with Library(tmp_path / "library.db", model) as library:
+        assert library.resolve(query).analysis.key is None
+        keyless = library._search.resolve(query, with_key=False)
+        assert library._search.resolve(keyless).analysis.key is None
+        with pytest.raises(QueryError, match="key unknown"):
+            library.similar(keyless, harmonic=True)

@@ -105,3 +105,48 @@ def test_the_embedding_read_is_one_snapshot(library_copy, model_dir):
         (count, _), read_rows = reader.embedding_batches(model_id, consume, batch_rows=4)
         assert read_rows == count > 1
         assert reader.analyses_fingerprint(model_id)[0] == count - 1  # the next read sees the removal
+
+
+def test_queries_that_are_no_sqlite_id_are_files(library_copy, model_dir, capsys):
+    """"²" is a digit to ``str.isdigit`` but no number, and an id past 2**63 - 1 is none SQLite holds: both are looked
+    for as files (one line, exit 1), not a traceback."""
+    from engine.search import as_track_id
+
+    assert as_track_id("²") is None and as_track_id(str(2**63)) is None and as_track_id(str(2**63 - 1)) == 2**63 - 1
+    for query in ("²", str(2**63)):
+        assert cli.main(["--db", str(library_copy), "--model", str(model_dir), "similar", query, "--json"]) == 1
+        assert json.loads(capsys.readouterr().out)[0]["error"] == "no such file or track id"
+    assert cli.main(["--db", str(library_copy), "--model", str(model_dir), "similar", str(2**63 - 1), "--json"]) == 1
+    assert json.loads(capsys.readouterr().out)[0]["error"] == "no such track"
+
+
+def test_a_reader_whose_models_cannot_be_read_is_closed(library_copy, monkeypatch):
+    from engine import library_reader
+
+    with sqlite3.connect(library_copy) as connection:
+        connection.execute("DROP TABLE models")
+    opened = []
+    open_current = library_reader.open_current_library
+    monkeypatch.setattr("engine.track_search.open_current_library",
+                        lambda database: opened.append(open_current(database)) or opened[-1])
+    with pytest.raises(sqlite3.OperationalError):
+        TrackIdSearch.open(library_copy, "some-model")
+    with pytest.raises(sqlite3.ProgrammingError):  # closed
+        opened[0].get_setting("schema_version")
+
+
+def test_the_stores_embedding_read_is_one_snapshot_too(library_copy, model_dir):
+    """The store reads its embeddings as the reader does (``library_reads.embeddings_consumed``): the fingerprint and
+    every batch from one transaction, while another connection deletes an analysis."""
+    with Library(library_copy, model_dir) as library:
+        model_id = library.model_spec().model_id
+
+        def consume(fingerprint, read):
+            with sqlite3.connect(library_copy) as writer:
+                writer.execute("DELETE FROM analyses WHERE id = (SELECT max(id) FROM analyses WHERE model_id = ?)",
+                               (model_id,))
+            return sum(len(track_ids) for track_ids, _ in read())
+
+        (count, _), read_rows = library.store.embedding_batches(model_id, consume, batch_rows=4)
+        assert read_rows == count > 1
+        assert library.store.analyses_fingerprint(model_id)[0] == count - 1
