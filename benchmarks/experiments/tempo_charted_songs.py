@@ -30,7 +30,7 @@ import numpy as np
 from engine.audio import decode_mono
 from engine.tempo import ANALYSIS_SECONDS, FRAMES_PER_SECOND, onset_strength
 from engine.tempo_audio import TEMPO_SAMPLE_RATE
-from training.evaluation.tempo_eval import TOLERANCE, _estimates, tempo_accuracy, tempo_methods
+from training.evaluation.tempo_eval import TOLERANCE, method_estimates, tempo_accuracy, tempo_methods
 from training.evaluation.tonal_midi import MICROSECONDS_PER_MINUTE
 
 SONGS_SUBPATH = "usr/share/games/fretsonfire/data/songs"  # inside each extracted fretsonfire-songs-* package
@@ -303,7 +303,7 @@ def song_excerpts(song: ChartedSong, methods: dict[str, Any]) -> tuple[list[dict
             continue
         excerpt_by_rate = {rate: mix[int(start * rate) : int(start * rate) + int(EXCERPT_SECONDS * rate)]
                            for rate, mix in mixes.items()}
-        estimates = _estimates(methods, excerpt_by_rate)
+        estimates = method_estimates(methods, excerpt_by_rate)
         rows.append({"song": song.name, "start_seconds": start, "truth_bpm": round(truth, 3),
                      "methods": {name: excerpt_outcome(estimate, truth) for name, estimate in estimates.items()}})
     return rows, beat_alignment(mixes[TEMPO_SAMPLE_RATE], song)

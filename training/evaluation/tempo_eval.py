@@ -134,13 +134,13 @@ def evaluate_tempo_stretch(records: list[dict[str, Any]], essentia: bool = True,
         for done, record in enumerate(tracks):
             excerpt = _excerpt_wav(record["path"], Path(folder) / "excerpt.wav")
             if excerpt is not None:
-                originals = _estimates(methods, _decoded_whole(excerpt, rates))
+                originals = method_estimates(methods, _decoded_whole(excerpt, rates))
                 for _ in range(STRETCHES_PER_TRACK):
                     factor = _stretch_factor(draw)
                     stretched = Path(folder) / "stretched.wav"
                     subprocess.run(["sox", str(excerpt), str(stretched), "tempo", "-m", f"{factor:.4f}"], check=True,
                                    capture_output=True)
-                    found = _estimates(methods, _decoded_whole(stretched, rates))
+                    found = method_estimates(methods, _decoded_whole(stretched, rates))
                     for name in methods:
                         consistent[name].append(stretch_consistent(originals[name], found[name], factor))
             if progress:
@@ -159,8 +159,10 @@ def _accuracies(outcomes: list[tuple[bool, bool, bool]]) -> dict[str, Any]:
     return {group: {"acc1": share(rows, 1), "acc2": share(rows, 2), "clips": len(rows)} for group, rows in groups.items()}
 
 
-def _estimates(methods: dict[str, tuple[TempoMethod, int]], audio_by_rate: dict[int, np.ndarray] | None
-               ) -> dict[str, float | None]:
+def method_estimates(methods: dict[str, tuple[TempoMethod, int]], audio_by_rate: dict[int, np.ndarray] | None
+                     ) -> dict[str, float | None]:
+    """Each method's estimate of one piece of audio (given at every rate the methods read; None: it did not
+    decode, so every estimate is None)."""
     if audio_by_rate is None:
         return {name: None for name in methods}
     return {name: method(audio_by_rate[rate], rate) for name, (method, rate) in methods.items()}
