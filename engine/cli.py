@@ -13,6 +13,7 @@ import json
 import logging
 import math
 import os
+import re
 import sys
 import threading
 from collections.abc import Callable
@@ -26,6 +27,9 @@ EXIT_OK, EXIT_BAD_INPUT, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 DELEGATED_COMMANDS = {"train": "training.cli", "eval": "training.evaluation.cli"}
 DEFAULT_NEIGHBOURS = 10
 DEFAULT_PLAYLIST_LENGTH = 20
+INTEGER_TEXT = re.compile(r"\s*[+-]?[0-9]+\s*")  # ASCII digits only
+MAX_INTEGER = 2**63 - 1  # SQLite's largest integer: no count or track id above it means anything
+MAX_WORKERS = 256  # decode processes; past this a machine runs out of process slots and file handles first
 GLOBAL_VALUE_OPTIONS, GLOBAL_FLAGS = ("--db", "--model"), ("--json",)  # accepted before or after the command
 
 
@@ -91,7 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     index = _command(commands, "index", "scan, analyse and store files (incremental, resumable)", run_index)
     index.add_argument("paths", nargs="*", metavar="PATH", help="folders or files (default: the library folders)")
-    index.add_argument("--workers", type=_at_least(0), default=None, help="decode processes (default: cores - 1)")
+    index.add_argument("--workers", type=_at_least(0, MAX_WORKERS), default=None, help="decode processes (default: cores - 1)")
     index.add_argument("--max-windows", type=_at_least(1), default=None, help="windows analysed per track")
     index.add_argument("--batch-windows", type=_at_least(1), default=None,
                        help="windows per inference batch (one commit each)")
@@ -164,16 +168,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _at_least(minimum: int) -> Callable[[str], int]:
-    """An argparse type: an integer >= ``minimum`` (anything else is a usage error, exit 2)."""
+def _at_least(minimum: int, maximum: int = MAX_INTEGER) -> Callable[[str], int]:
+    """An argparse type: an integer of ASCII digits from ``minimum`` to ``maximum`` (anything else is a usage error,
+    exit 2). ``int`` alone would take "٣" for 3 and let a number past SQLite's integers reach the database."""
 
     def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+        if not INTEGER_TEXT.fullmatch(text):
+            raise argparse.ArgumentTypeError(f"not an integer: {text!r}")
+        value = int(text)
         if value < minimum:
             raise argparse.ArgumentTypeError(f"must be at least {minimum}: {value}")
+        if value > maximum:
+            raise argparse.ArgumentTypeError(f"must be at most {maximum}: {value}")
         return value
 
     return parse
@@ -203,10 +209,10 @@ def _percent(text: str) -> float:
 def _accepted_suggestion(text: str) -> tuple[int, str]:
     """"12:genre:hip hop" → (12, "genre:hip hop")."""
     track_id, _, label = text.partition(":")
-    if not track_id.strip().isdigit() or label_field(label) not in SUGGESTIBLE_FIELDS or not label.partition(":")[2]:
+    if label_field(label) not in SUGGESTIBLE_FIELDS or not label.partition(":")[2]:
         raise argparse.ArgumentTypeError(
             f"expected TRACK_ID:FIELD:VALUE with FIELD one of {', '.join(SUGGESTIBLE_FIELDS)}, got {text!r}")
-    return int(track_id), label
+    return _at_least(1)(track_id), label
 
 
 def _add_common_options(parser: argparse.ArgumentParser, default: Any) -> None:

@@ -221,7 +221,7 @@ class Library:
     def restore_excluded(self, paths: Sequence[Path | str]) -> list[str]:
         """Take files (or every excluded file below a folder) off the exclusion list; the next scan of their
         folder adds them again. Returns the paths restored."""
-        return self.store.restore_excluded([os.path.abspath(os.fspath(path)) for path in paths])
+        return self.store.restore_excluded(_absolute_paths(paths))
 
     # -- indexing -------------------------------------------------------------------------------------
     def _save_caches(self, spec: ModelSpec) -> None:
@@ -272,7 +272,7 @@ class Library:
 
         started = time.monotonic()
         spec = self.model_spec()
-        roots = [os.path.abspath(os.fspath(path)) for path in paths] if paths else self.folders()
+        roots = _absolute_paths(paths) if paths else self.folders()
         if not roots:
             raise LibraryError("the library has no folders yet: give a folder to index")
         for root in roots:
@@ -639,3 +639,11 @@ def _load_network(spec: ModelSpec) -> LoadedModel:
         return load_network(spec)
     except ModelLoadError as error:
         raise ModelUnavailableError(str(error)) from None
+
+
+def _absolute_paths(paths: Sequence[Path | str]) -> list[str]:
+    """Paths a user named, made absolute; an empty one is refused (``abspath("")`` is the working folder, which the
+    user did not name)."""
+    if any(not os.fspath(path) for path in paths):
+        raise LibraryError("an empty path names no file or folder")
+    return [os.path.abspath(os.fspath(path)) for path in paths]

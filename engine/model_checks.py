@@ -8,9 +8,11 @@ traceback, a 36 GB allocation or ``NaN`` in the results. Torch-free: ``engine in
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 # A model name becomes a folder name and a line of ``engine info``: letters, digits, '.', '_', '-' only.
@@ -136,3 +138,33 @@ def _check_head(head_name: str, head: Any) -> None:
         raise ValueError(f"heads.key.labels must name the {KEY_LABELS} keys")
     if len(labels) > MAX_LABELS:
         raise ValueError(f"heads.{head_name}.labels must name at most {MAX_LABELS} labels")
+
+
+SAFETENSORS_HEADER_LIMIT = 100_000_000  # bytes of JSON header the safetensors format itself allows
+
+
+def check_weights_layout(path: Path) -> None:
+    """``ValueError`` when a safetensors file is not whole: a header whose tensors lie beyond the end of the file (a
+    truncated copy, an interrupted download) or that does not parse. Read from the header and the file's size alone
+    (no torch, no tensor), so a broken weights file is refused when its folder is first read, before a library
+    registers it or an index run changes anything."""
+    size = path.stat().st_size
+    with path.open("rb") as handle:
+        prefix = handle.read(8)
+        if len(prefix) < 8:
+            raise ValueError(f"{size} bytes: no safetensors header")
+        header_length = int.from_bytes(prefix, "little")
+        if header_length > min(SAFETENSORS_HEADER_LIMIT, size - 8):
+            raise ValueError(f"header of {header_length} bytes in a file of {size}: truncated or not safetensors")
+        try:
+            header = json.loads(handle.read(header_length))
+        except (UnicodeDecodeError, json.JSONDecodeError) as error:
+            raise ValueError(f"unreadable safetensors header ({error})") from None
+    if not isinstance(header, dict):
+        raise ValueError("the safetensors header is not a table of tensors")
+    ends = [entry.get("data_offsets", [0, 0])[1] for name, entry in header.items()
+            if name != "__metadata__" and isinstance(entry, dict) and isinstance(entry.get("data_offsets"), list)
+            and len(entry["data_offsets"]) == 2]
+    data_bytes = size - 8 - header_length
+    if ends and max(ends) > data_bytes:
+        raise ValueError(f"tensors end at byte {max(ends)} of the data, which holds {data_bytes}: truncated")

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from engine.model_checks import check_config_json
+from engine.model_checks import check_config_json, check_weights_layout
 
 FORMAT_VERSION = 2  # 2: the encoder's layers renamed by what they feed (engine.weight_layouts converts 1)
 WEIGHTS_FILE = "weights.safetensors"
@@ -122,8 +122,8 @@ def file_sha256(path: Path) -> str:
 
 def read_model_spec(folder: Path | str) -> ModelSpec:
     """The config and identity of a model folder, or ``ModelLoadError`` with one clear reason (a missing folder or
-    file, an unreadable ``config.json``, a newer format). Whether the weights fit the config is checked only when
-    the network is built (``engine.model_folder.load_model``)."""
+    file, an unreadable ``config.json``, a newer format, a weights file cut short). Whether the weights fit the
+    config is checked only when the network is built (``engine.model_folder.load_model``)."""
     folder = Path(folder)
     if not folder.is_dir():
         raise ModelLoadError(f"model folder not found: {folder}")
@@ -143,9 +143,12 @@ def read_model_spec(folder: Path | str) -> ModelSpec:
     if config.format_version > FORMAT_VERSION:
         raise ModelLoadError(f"model folder {folder} uses format {config.format_version}; this engine reads {FORMAT_VERSION}")
     try:
+        check_weights_layout(weights_path)
         weights_sha256 = file_sha256(weights_path)
     except OSError as error:
         raise ModelLoadError(f"model folder {folder}: unreadable {WEIGHTS_FILE} ({error.strerror or error})") from None
+    except ValueError as error:
+        raise ModelLoadError(f"model folder {folder}: unreadable {WEIGHTS_FILE} ({error})") from None
     return ModelSpec(config, folder, weights_sha256)
 
 

@@ -90,6 +90,7 @@ class StreamingPlanner:
         self._analysed = store.finished_track_ids(model_id)  # analysed by this model, with current landmarks
         self._present: set[bytes] = set()
         self._claimed_track_ids: set[int] = set()
+        self._unlisted_folders: list[bytes] = []  # path keys + separator of folders the walk could not list
 
     def jobs(self, entries: Iterable[ScannedFile | ScanProblem],
              on_planned: Callable[[], None] | None = None) -> Iterator[DecodeJob]:
@@ -106,9 +107,10 @@ class StreamingPlanner:
                 yield _with_hash(planned)
         self.plan.removed_track_ids = [
             previous.track_id for key, previous in self._known.items()
-            if key not in self._present and previous.track_id not in self._claimed_track_ids
+            if key not in self._present and previous.track_id not in self._claimed_track_ids and not self._unseen(key)
         ]
-        self.plan.stale_problem_keys = [key for key in self._known_problems if key not in self._present]
+        self.plan.stale_problem_keys = [key for key in self._known_problems
+                                        if key not in self._present and not self._unseen(key)]
         self.complete = True
 
     def counts(self, found: int, scan_finished: bool) -> ScanCounts:
@@ -117,7 +119,13 @@ class StreamingPlanner:
         share = self.planned_jobs / self.planned_files if self.planned_files else 1.0
         return ScanCounts(found, self.planned_jobs + round(unplanned * share), scan_finished and self.complete)
 
+    def _unseen(self, key: bytes) -> bool:
+        """Whether ``key`` lies in a folder the walk could not list: not found gone, only not seen this time."""
+        return any(key.startswith(folder) for folder in self._unlisted_folders)
+
     def _problem(self, problem: ScanProblem) -> None:
+        if problem.folder:
+            self._unlisted_folders.append(path_key(problem.path).rstrip(os.fsencode(os.sep)) + os.fsencode(os.sep))
         if path_key(problem.path) in self._excluded:
             self.plan.excluded += 1
             return

@@ -83,6 +83,9 @@ def check_target(path: Path, overwrite: bool, protected: Sequence[Path] = ()) ->
     try:
         info = os.stat(path)
     except FileNotFoundError:
+        if os.path.islink(path) and not overwrite:  # a link to nothing is still a name the user has
+            raise PlaylistWriteError(f"{path} exists (a link to a missing file); pass --overwrite to replace it") \
+                from None
         return
     except OSError as error:
         raise PlaylistWriteError(f"cannot write {path}: {error.strerror or error}") from None

@@ -2,7 +2,8 @@
 
 A file's identity is (size, mtime, a hash of a few blocks): enough to tell "unchanged" from a stat
 alone, and to recognise a moved or renamed file without reading it whole. The walk follows directory
-symlinks but remembers every (device, inode) it entered, so a symlink cycle is walked once. The walk is
+symlinks but remembers every (device, inode) it entered, so a symlink cycle is walked once, and it follows none that
+leads back to the folder walked or above it. The walk is
 also a stream (``iter_scan``, ``BackgroundScan``), so an index run analyses the first files while it goes on.
 """
 
@@ -37,10 +38,12 @@ class ScannedFile:
 
 @dataclass(frozen=True)
 class ScanProblem:
-    """An audio-looking entry that cannot even be stat'ed or opened (dangling link, no permission)."""
+    """An audio-looking entry that cannot even be stat'ed or opened (dangling link, no permission), or a ``folder``
+    the walk could not list (what the library knows below it is kept: it was not seen, not found gone)."""
 
     path: str
     reason: str
+    folder: bool = False
 
 
 @dataclass
@@ -77,6 +80,9 @@ def iter_scan(roots: Iterable[Path | str]) -> Iterator[ScannedFile | ScanProblem
         else:
             entries = iter([root_path])
         for path in entries:
+            if isinstance(path, ScanProblem):
+                yield path
+                continue
             if path in seen_files:
                 continue
             seen_files.add(path)
@@ -135,8 +141,12 @@ class _ScanFailed:
 _END_OF_SCAN = object()
 
 
-def _walk(root: str, seen_directories: set[tuple[int, int]]) -> Iterator[str]:
-    """Yield audio-named file paths below ``root``, depth first, each directory entered once."""
+def _walk(root: str, seen_directories: set[tuple[int, int]]) -> Iterator[str | ScanProblem]:
+    """Yield audio-named file paths below ``root``, depth first, each directory entered once, and a folder
+    ``ScanProblem`` for each directory that cannot be listed (no permission, an I/O error). A directory symlink
+    to ``root`` itself or to a folder above it is not followed: it would bring in everything beside the folder the
+    user named (a link to ``..``; ``/proc/self/root`` is the whole file system)."""
+    real_root = os.path.realpath(root)
     stack = [root]
     while stack:
         directory = stack.pop()
@@ -151,7 +161,8 @@ def _walk(root: str, seen_directories: set[tuple[int, int]]) -> Iterator[str]:
         try:
             with os.scandir(directory) as listing:
                 entries = sorted(listing, key=lambda entry: entry.name)
-        except OSError:
+        except OSError as error:
+            yield ScanProblem(directory, f"cannot read folder ({error.strerror or error})", folder=True)
             continue
         subdirectories = []
         for entry in entries:
@@ -161,11 +172,16 @@ def _walk(root: str, seen_directories: set[tuple[int, int]]) -> Iterator[str]:
                 is_directory = entry.is_dir(follow_symlinks=True)
             except OSError:
                 is_directory = False
-            if is_directory:
+            if is_directory and not (entry.is_symlink() and _contains(os.path.realpath(entry.path), real_root)):
                 subdirectories.append(entry.path)
             elif is_audio_name(entry.name):
                 yield entry.path
         stack.extend(reversed(subdirectories))
+
+
+def _contains(folder: str, path: str) -> bool:
+    """Whether ``path`` is ``folder`` or lies below it (both real paths)."""
+    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
 
 
 def _classify(path: str) -> ScannedFile | ScanProblem:

@@ -363,9 +363,11 @@ def _known_errors() -> tuple[type[BaseException], ...]:
     from training.from_library import FromLibraryError
     from training.library_labels import NotEnoughLabelsError
     from training.trainer import TrainingError
+    from training.corpora.manifest import ManifestReadError
+    from training.tag_calibration import TagCalibrationError
 
     return (CentreError, ConfigError, ManifestError, CheckpointError, ProbeError, ExportError, TrainingError, ModelLoadError,
-            LibraryError, FromLibraryError, NotEnoughLabelsError)
+            LibraryError, FromLibraryError, NotEnoughLabelsError, ManifestReadError, TagCalibrationError)
 
 
 def main(argv: list[str] | None = None) -> int:

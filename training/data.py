@@ -48,8 +48,12 @@ def read_manifest(path: Path | str, split: str | None = None) -> list[ManifestEn
     path = Path(path)
     if not path.is_file():
         raise ManifestError(f"manifest not found: {path}")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise ManifestError(f"{path}: not a text (UTF-8) JSONL manifest") from None
     entries = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+    for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
         try:

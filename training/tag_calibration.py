@@ -31,7 +31,7 @@ import numpy as np
 from engine.analyzer import Analyzer
 from engine.audio import AudioDecodeError, decode_mono
 from engine.model_folder import load_model
-from training.corpora.manifest import read_manifest
+from training.corpora.manifest import read_given_manifest
 from training.evaluation.bootstrap import upper_bound_of_mean
 from training.evaluation.evaluate import tag_label
 from training.evaluation.metrics import average_precision
@@ -46,6 +46,10 @@ NEVER_FIRES = 1.0
 ABOVE_TOP_SCORE = 1e-5
 THRESHOLD_DECIMALS = 6
 Progress = Callable[[str, int, int], None]
+
+
+class TagCalibrationError(ValueError):
+    """What the tags cannot be calibrated on (no tag head, no renders, too few soundtracks): one line."""
 
 
 def best_f1_threshold(scores: np.ndarray, labels: np.ndarray) -> float:
@@ -133,13 +137,15 @@ def calibrate(model_folder: Path, scores_manifest: Path, debian_manifest: Path,
     """Per tag: threshold, shown, validation AP, and how often it fires on the non-test soundtracks."""
     loaded = load_model(model_folder)
     if loaded.network.tag_head is None:
-        raise ValueError(f"{model_folder} has no tag head to calibrate")
-    renders = [r for r in read_manifest(scores_manifest) if r["split"] == CALIBRATION_SPLIT]
-    tracks = [r for r in read_manifest(debian_manifest) if r["split"] != HELD_OUT_SPLIT]
+        raise TagCalibrationError(f"{model_folder} has no tag head to calibrate")
+    renders = [r for r in read_given_manifest(scores_manifest) if r["split"] == CALIBRATION_SPLIT]
+    tracks = [r for r in read_given_manifest(debian_manifest) if r["split"] != HELD_OUT_SPLIT]
+    if not renders:
+        raise TagCalibrationError(f"{scores_manifest}: no {CALIBRATION_SPLIT!r} renders to calibrate the tags on")
     render_scores = render_tag_scores(loaded, renders, progress)
     real_scores = list(real_music_tag_scores(loaded, tracks, progress).values())
     if len(real_scores) < 2:
-        raise ValueError(f"{debian_manifest}: tag calibration needs real tracks from at least two non-test soundtracks")
+        raise TagCalibrationError(f"{debian_manifest}: tag calibration needs real tracks from at least two non-test soundtracks")
     calibration = {}
     for column, tag in enumerate(loaded.config.tag_names):
         truth = [tag_label(record, tag) for record in renders]

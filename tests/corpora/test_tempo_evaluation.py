@@ -73,13 +73,14 @@ def test_stretched_excerpts_keep_the_engines_tempo_in_proportion(tonal_manifest)
 
 def test_engine_eval_writes_the_tempo_tables(tonal_manifest, tmp_path, capsys):
     manifest, _ = tonal_manifest
+    no_tracks = tmp_path / "no-tracks.jsonl"
+    no_tracks.write_text("", encoding="utf-8")
     code = evaluation_cli.main(["--tonal-test", str(manifest), "--skip-renders", "--skip-soundtracks",
-                                "--no-essentia", "--debian", str(tmp_path / "no-such-manifest.jsonl"),
-                                "--out", str(tmp_path / "report")])
+                                "--no-essentia", "--debian", str(no_tracks), "--out", str(tmp_path / "report")])
     assert code == 0
     results = json.loads((tmp_path / "report" / "evaluation.json").read_text())
     assert results["tempo"]["renders"]["methods"]["engine"]["all"]["acc1"] == 1.0
     markdown = (tmp_path / "report" / "evaluation.md").read_text()
     assert "## Tempo on held-out renders (3 clips; within 4 %)" in markdown
     assert "| engine | 100.0 | 100.0 |" in markdown and "| onset_autocorrelation |" in markdown
-    assert results["tempo"]["stretch"]["pairs"] == 0  # no game-music manifest: nothing stretched
+    assert results["tempo"]["stretch"]["pairs"] == 0  # a game-music manifest without tracks: nothing stretched

@@ -41,3 +41,19 @@ def test_quick_hash_is_stable_across_renames_and_changes_with_content(tmp_path):
 def test_non_utf8_paths_round_trip_through_keys(tmp_path):
     name = os.fsdecode(os.fsencode(str(tmp_path)) + b"/caf\xe9.mp3")
     assert path_from_key(path_key(name)) == name
+
+
+def test_links_back_to_the_folder_or_above_it_are_not_followed(tmp_path):
+    """A link to ``..`` would bring in everything beside the folder the user named (``/proc/self/root`` is the
+    whole file system); a link out to another folder (an external drive's music) is followed."""
+    root = tmp_path / "music"
+    (root / "album").mkdir(parents=True)
+    (root / "album" / "a.mp3").write_bytes(b"x")
+    (tmp_path / "beside.mp3").write_bytes(b"x")
+    (tmp_path / "external").mkdir()
+    (tmp_path / "external" / "b.mp3").write_bytes(b"x")
+    os.symlink("..", root / "up")
+    os.symlink(root, root / "album" / "home")
+    os.symlink(tmp_path / "external", root / "drive")
+    found = sorted(os.path.relpath(scanned.path, tmp_path) for scanned in scan_paths([root]).files)
+    assert found == ["music/album/a.mp3", "music/drive/b.mp3"]

@@ -33,6 +33,31 @@ def read_manifest(path: Path) -> list[dict[str, Any]]:
     return records
 
 
+class ManifestReadError(ValueError):
+    """A manifest a command was given cannot be read: one line saying why."""
+
+
+def read_given_manifest(path: Path) -> list[dict[str, Any]]:
+    """The records of a manifest a user named (``engine eval``, ``engine train calibrate-tags``): unlike a corpus
+    builder resuming its own manifest, a missing file is an error, not an empty corpus, and so are a folder, a
+    binary file and records without a ``split``. ``ManifestReadError`` says which."""
+    path = Path(path)
+    if not path.exists():
+        raise ManifestReadError(f"manifest not found: {path}")
+    if not path.is_file():
+        raise ManifestReadError(f"{path} is not a manifest file")
+    try:
+        records = read_manifest(path)
+    except UnicodeDecodeError:
+        raise ManifestReadError(f"{path}: not a text (UTF-8) JSONL manifest") from None
+    except OSError as error:
+        raise ManifestReadError(f"cannot read {path}: {error.strerror or error}") from None
+    for number, record in enumerate(records, start=1):
+        if not isinstance(record, dict) or "split" not in record:
+            raise ManifestReadError(f"{path}: record {number} is not a manifest record (a JSON object with a split)")
+    return records
+
+
 def append_records(path: Path, records: Iterable[dict[str, Any]]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "a", encoding="utf-8") as handle:

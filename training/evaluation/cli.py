@@ -24,8 +24,10 @@ DEFAULT_DEBIAN_MANIFEST = Path("/work/data/debian/manifest.jsonl")
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="engine eval", description="Held-out evaluation report (Markdown + JSON).")
     parser.add_argument("--model", type=Path, help="model folder; without it only the baselines are evaluated")
-    parser.add_argument("--scores", type=Path, default=DEFAULT_SCORES_MANIFEST, help="rendered-score manifest")
-    parser.add_argument("--debian", type=Path, default=DEFAULT_DEBIAN_MANIFEST, help="game-music manifest")
+    parser.add_argument("--scores", type=Path, help=f"rendered-score manifest (default {DEFAULT_SCORES_MANIFEST}, "
+                        "when it is there)")
+    parser.add_argument("--debian", type=Path, help=f"game-music manifest (default {DEFAULT_DEBIAN_MANIFEST}, when it "
+                        "is there)")
     parser.add_argument("--out", type=Path, required=True, help="report folder")
     parser.add_argument("--max-clips", type=int, help="evaluate a seeded sample of held-out renders")
     parser.add_argument("--max-tracks", type=int, help="evaluate a seeded sample of held-out tracks")
@@ -47,8 +49,11 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str]) -> int:
     """Entry point forwarded from ``engine eval``; returns the exit code."""
     arguments = _parser().parse_args(argv)
+    if arguments.out.exists() and not arguments.out.is_dir():  # found before an hour of evaluation, not after
+        print(f"error: --out {arguments.out} is a file, not a report folder", file=sys.stderr)
+        return 1
     from engine.model_folder import ModelLoadError, load_model
-    from training.corpora.manifest import read_manifest
+    from training.corpora.manifest import ManifestReadError, read_given_manifest
     from training.evaluation.evaluate import EvaluationSettings, evaluate_renders, evaluate_soundtracks
     from training.evaluation.report import write_report
 
@@ -72,14 +77,17 @@ def main(argv: list[str]) -> int:
                                       essentia=not arguments.no_essentia, progress=report)
         try:
             if not arguments.skip_renders:
-                results["renders"] = evaluate_renders(read_manifest(arguments.scores), loaded, settings)
+                results["renders"] = evaluate_renders(_records(arguments.scores, DEFAULT_SCORES_MANIFEST), loaded,
+                                                      settings)
             if not arguments.skip_soundtracks:
-                results["soundtracks"] = evaluate_soundtracks(read_manifest(arguments.debian), loaded, settings)
+                results["soundtracks"] = evaluate_soundtracks(_records(arguments.debian, DEFAULT_DEBIAN_MANIFEST),
+                                                              loaded, settings)
             if arguments.tonal_test:
                 from training.evaluation.key_breakdown import TonalTestManifestError, evaluate_tonal_test
 
                 try:
-                    results["tonal_test"] = evaluate_tonal_test(read_manifest(arguments.tonal_test), loaded, settings)
+                    results["tonal_test"] = evaluate_tonal_test(read_given_manifest(arguments.tonal_test), loaded,
+                                                                settings)
                 except TonalTestManifestError as error:
                     print(f"error: {error}", file=sys.stderr)
                     return 1
@@ -88,6 +96,9 @@ def main(argv: list[str]) -> int:
         except KeyboardInterrupt:
             print("stopped", file=sys.stderr)
             return 130
+        except ManifestReadError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 1
     if arguments.incumbent:
         from training.evaluation.floors import checks_json, floor_checks, floors_hold
 
@@ -109,17 +120,27 @@ def main(argv: list[str]) -> int:
 def _tempo_results(arguments, settings) -> dict:
     """The tempo section: renders when a tonal test manifest is given; stretched excerpts of the game-music test
     tracks (even with --skip-soundtracks, which skips the key and similarity figures on them)."""
-    from training.corpora.manifest import read_manifest
+    from training.corpora.manifest import read_given_manifest
     from training.evaluation.tempo_eval import evaluate_tempo_renders, evaluate_tempo_stretch
 
     tempo: dict = {}
     if arguments.tonal_test:
-        tempo["renders"] = evaluate_tempo_renders(read_manifest(arguments.tonal_test), settings.essentia,
+        tempo["renders"] = evaluate_tempo_renders(read_given_manifest(arguments.tonal_test), settings.essentia,
                                                   arguments.max_clips, settings.seed, settings.progress)
-    tempo["stretch"] = evaluate_tempo_stretch(read_manifest(arguments.debian), settings.essentia,
+    tempo["stretch"] = evaluate_tempo_stretch(_records(arguments.debian, DEFAULT_DEBIAN_MANIFEST), settings.essentia,
                                               arguments.max_tracks, settings.seed, settings.progress)
     return tempo
 
 
 if __name__ == "__main__":
     sys.exit(main(sys.argv[1:]))
+
+
+def _records(given: Path | None, default: Path) -> list[dict]:
+    """A manifest named on the command line must be there and readable (``read_given_manifest``); the default one
+    is read when it is there, so a machine without that corpus evaluates what it has."""
+    from training.corpora.manifest import read_given_manifest
+
+    if given is None and not default.exists():
+        return []
+    return read_given_manifest(given if given is not None else default)
