@@ -158,13 +158,21 @@ def check_weights_layout(path: Path) -> None:
             raise ValueError(f"header of {header_length} bytes in a file of {size}: truncated or not safetensors")
         try:
             header = json.loads(handle.read(header_length))
-        except (UnicodeDecodeError, json.JSONDecodeError) as error:
-            raise ValueError(f"unreadable safetensors header ({error})") from None
+        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as error:
+            raise ValueError(f"unreadable safetensors header ({type(error).__name__})") from None
     if not isinstance(header, dict):
         raise ValueError("the safetensors header is not a table of tensors")
-    ends = [entry.get("data_offsets", [0, 0])[1] for name, entry in header.items()
-            if name != "__metadata__" and isinstance(entry, dict) and isinstance(entry.get("data_offsets"), list)
-            and len(entry["data_offsets"]) == 2]
+    ends = [_tensor_end(name, entry) for name, entry in header.items() if name != "__metadata__"]
     data_bytes = size - 8 - header_length
     if ends and max(ends) > data_bytes:
         raise ValueError(f"tensors end at byte {max(ends)} of the data, which holds {data_bytes}: truncated")
+
+
+def _tensor_end(name: str, entry: Any) -> int:
+    """Where a tensor's bytes end in the data part; ``ValueError`` for an entry that is no tensor description."""
+    offsets = entry.get("data_offsets") if isinstance(entry, dict) else None
+    if not (isinstance(offsets, list) and len(offsets) == 2
+            and all(isinstance(value, int) and not isinstance(value, bool) and value >= 0 for value in offsets)
+            and offsets[0] <= offsets[1]):
+        raise ValueError(f"tensor {name[:60]!r} has no valid data offsets")
+    return offsets[1]

@@ -175,12 +175,24 @@ class StreamingPlanner:
 
 def _moved_track(store: Store, size: int, digest: str, present: set[bytes], claimed: set[int]) -> int | None:
     """A track with this identity whose recorded path no longer exists (and was not found by this scan so far; a
-    path the scan finds later exists, so ``lexists`` rules it out)."""
+    path the scan finds later exists, so it is ruled out). A path that cannot be looked at (a folder without
+    permission on the way) is not known gone: its track stays where it is."""
     for track_id, old_path in store.tracks_with_identity(size, digest):
-        if track_id in claimed or path_key(old_path) in present or os.path.lexists(old_path):
+        if track_id in claimed or path_key(old_path) in present or not _known_gone(old_path):
             continue
         return track_id
     return None
+
+
+def _known_gone(path: str) -> bool:
+    """Whether nothing is at ``path``: looked at and absent, not merely out of reach."""
+    try:
+        os.lstat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        return True
+    except OSError:
+        return False
+    return False
 
 
 def _with_hash(planned: DecodeJob) -> DecodeJob:

@@ -146,13 +146,14 @@ def _walk(root: str, seen_directories: set[tuple[int, int]]) -> Iterator[str | S
     ``ScanProblem`` for each directory that cannot be listed (no permission, an I/O error). A directory symlink
     to ``root`` itself or to a folder above it is not followed: it would bring in everything beside the folder the
     user named (a link to ``..``; ``/proc/self/root`` is the whole file system)."""
-    real_root = os.path.realpath(root)
+    above = _folders_above(root)
     stack = [root]
     while stack:
         directory = stack.pop()
         try:
             info = os.stat(directory)
-        except OSError:
+        except OSError as error:  # seen in its parent, but cannot be entered (a folder without execute permission)
+            yield ScanProblem(directory, f"cannot read folder ({error.strerror or error})", folder=True)
             continue
         identity = (info.st_dev, info.st_ino)
         if identity in seen_directories:
@@ -170,18 +171,28 @@ def _walk(root: str, seen_directories: set[tuple[int, int]]) -> Iterator[str | S
                 continue
             try:
                 is_directory = entry.is_dir(follow_symlinks=True)
-            except OSError:
-                is_directory = False
-            if is_directory and not (entry.is_symlink() and _contains(os.path.realpath(entry.path), real_root)):
+            except OSError as error:  # a link whose target cannot be looked at: what is known below it stays
+                if entry.is_symlink():
+                    yield ScanProblem(entry.path, f"cannot read folder ({error.strerror or error})", folder=True)
+                continue
+            if is_directory and not (entry.is_symlink() and _leads_above(os.path.realpath(entry.path), above)):
                 subdirectories.append(entry.path)
             elif is_audio_name(entry.name):
                 yield entry.path
         stack.extend(reversed(subdirectories))
 
 
-def _contains(folder: str, path: str) -> bool:
-    """Whether ``path`` is ``folder`` or lies below it (both real paths)."""
-    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
+def _folders_above(root: str) -> list[str]:
+    """The real paths of ``root`` and of every folder above it, as given and as resolved (a root reached through a
+    link has two lines of ancestors: its link's and its target's)."""
+    chains = {os.path.realpath(root), *(os.path.realpath(parent) for parent in Path(root).parents)}
+    chains.update(str(parent) for parent in Path(os.path.realpath(root)).parents)
+    return sorted(chains)
+
+
+def _leads_above(target: str, above: list[str]) -> bool:
+    """Whether a link's real ``target`` is the walked root or a folder above it, or lies above one of those."""
+    return any(folder == target or folder.startswith(target.rstrip(os.sep) + os.sep) for folder in above)
 
 
 def _classify(path: str) -> ScannedFile | ScanProblem:

@@ -57,3 +57,45 @@ def test_links_back_to_the_folder_or_above_it_are_not_followed(tmp_path):
     os.symlink(tmp_path / "external", root / "drive")
     found = sorted(os.path.relpath(scanned.path, tmp_path) for scanned in scan_paths([root]).files)
     assert found == ["music/album/a.mp3", "music/drive/b.mp3"]
+
+
+def test_a_root_reached_through_a_link_does_not_follow_links_to_the_links_folders(tmp_path):
+    """Indexing ``home/Music`` where ``home/Music`` links to ``data/music``: a link inside back to ``home`` (the
+    root's folder as the user named it) is not followed either."""
+    (tmp_path / "data" / "music").mkdir(parents=True)
+    (tmp_path / "data" / "music" / "a.mp3").write_bytes(b"x")
+    (tmp_path / "home").mkdir()
+    (tmp_path / "home" / "elsewhere.mp3").write_bytes(b"x")
+    os.symlink(tmp_path / "data" / "music", tmp_path / "home" / "Music")
+    os.symlink(tmp_path / "home", tmp_path / "data" / "music" / "home-link")
+    found = [os.path.relpath(scanned.path, tmp_path) for scanned in scan_paths([tmp_path / "home" / "Music"]).files]
+    assert found == ["home/Music/a.mp3"]
+
+
+def test_a_folder_seen_but_not_enterable_is_a_folder_problem(tmp_path, monkeypatch):
+    """``chmod 644`` on a folder: its entries are listed, but its subfolders cannot be entered; each becomes a
+    folder problem (what the library knows below it stays), not a silent gap."""
+    from engine import scan
+
+    (tmp_path / "music" / "disc1").mkdir(parents=True)
+    (tmp_path / "music" / "disc1" / "a.mp3").write_bytes(b"x")
+    locked = str(tmp_path / "music" / "disc1")
+    real_stat = os.stat
+    monkeypatch.setattr(scan.os, "stat", lambda path, *args, **kwargs: (_ for _ in ()).throw(
+        PermissionError(13, "Permission denied", path)) if os.fspath(path) == locked else real_stat(path, *args, **kwargs))
+    result = scan_paths([tmp_path / "music"])
+    assert result.files == []
+    assert [(problem.path, problem.folder) for problem in result.problems] == [(locked, True)]
+
+
+def test_a_recorded_path_out_of_reach_is_not_known_gone(tmp_path, monkeypatch):
+    """A moved file is matched to a track whose recorded path is gone; one behind a folder without permission may
+    still be there, so its track is not taken over by a copy found elsewhere."""
+    from engine import planner
+
+    there = tmp_path / "a.mp3"
+    there.write_bytes(b"x")
+    assert not planner._known_gone(str(there)) and planner._known_gone(str(tmp_path / "gone.mp3"))
+    assert planner._known_gone(str(there / "below-a-file.mp3"))
+    monkeypatch.setattr(planner.os, "lstat", lambda path: (_ for _ in ()).throw(PermissionError(13, "denied", path)))
+    assert not planner._known_gone(str(tmp_path / "locked" / "b.mp3"))

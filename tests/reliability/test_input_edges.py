@@ -119,3 +119,43 @@ def test_training_and_evaluation_inputs_that_are_no_config_or_manifest_are_one_l
     assert result.returncode == 1, (result.returncode, result.stderr[-2000:])
     assert "Traceback" not in result.stderr and "error:" in result.stderr
     assert not (tmp_path / "report").exists()
+
+
+@pytest.mark.parametrize("offsets", ['["0", "4"]', "[0, null]", "[4, 0]", "[true, 4]", '"0-4"'])
+def test_a_weights_header_with_bad_offsets_is_one_line(engine, model_dir, tmp_path, offsets):
+    from engine.model_checks import check_weights_layout
+
+    broken = shutil.copytree(model_dir, tmp_path / "bad-header")
+    header = ('{"w": {"dtype": "F32", "shape": [1], "data_offsets": ' + offsets + '}}').encode()
+    (broken / "weights.safetensors").write_bytes(len(header).to_bytes(8, "little") + header + b"\0" * 4)
+    with pytest.raises(ValueError):
+        check_weights_layout(broken / "weights.safetensors")
+    assert_one_line_exit_1(engine("info", "--db", str(tmp_path / "library.db"), "--model", str(broken)),
+                           "unreadable weights.safetensors")
+
+
+def test_a_deeply_nested_weights_header_is_one_line(model_dir, tmp_path):
+    from engine.model_checks import check_weights_layout
+
+    header = b"[" * 100_000 + b"]" * 100_000
+    weights = tmp_path / "weights.safetensors"
+    weights.write_bytes(len(header).to_bytes(8, "little") + header)
+    with pytest.raises(ValueError, match="unreadable safetensors header"):
+        check_weights_layout(weights)
+
+
+def test_a_broken_remembered_model_is_not_swapped_for_the_default(indexed_copy, model_dir, second_model_dir,
+                                                                   tmp_path, monkeypatch):
+    """The library's own model folder, cut short: the library says so instead of reading with the default model
+    (an index run would analyse everything again with another model)."""
+    from engine.library import Library, ModelUnavailableError
+
+    own = shutil.copytree(second_model_dir, tmp_path / "own-model")
+    with Library(indexed_copy) as library:
+        library.use_model(own)
+    weights = own / "weights.safetensors"
+    os.truncate(weights, weights.stat().st_size - 100)
+    monkeypatch.setenv("ENGINE_MODEL_DIR", str(model_dir))
+    with Library(indexed_copy, read_only=True) as library, pytest.raises(ModelUnavailableError) as refused:
+        library.model_spec()
+    assert "the library's model cannot be used" in str(refused.value) and "truncated" in str(refused.value)

@@ -52,6 +52,10 @@ def main(argv: list[str]) -> int:
     if arguments.out.exists() and not arguments.out.is_dir():  # found before an hour of evaluation, not after
         print(f"error: --out {arguments.out} is a file, not a report folder", file=sys.stderr)
         return 1
+    for named in (arguments.scores, arguments.debian, arguments.tonal_test, arguments.incumbent):
+        if named is not None and not named.is_file():  # a typo found now, not after the renders are scored
+            print(f"error: {named}: no such file", file=sys.stderr)
+            return 1
     from engine.model_folder import ModelLoadError, load_model
     from training.corpora.manifest import ManifestReadError, read_given_manifest
     from training.evaluation.evaluate import EvaluationSettings, evaluate_renders, evaluate_soundtracks
@@ -132,10 +136,6 @@ def _tempo_results(arguments, settings) -> dict:
     return tempo
 
 
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
-
-
 def _records(given: Path | None, default: Path) -> list[dict]:
     """A manifest named on the command line must be there and readable (``read_given_manifest``); the default one
     is read when it is there, so a machine without that corpus evaluates what it has."""
@@ -144,3 +144,8 @@ def _records(given: Path | None, default: Path) -> list[dict]:
     if given is None and not default.exists():
         return []
     return read_given_manifest(given if given is not None else default)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
+
