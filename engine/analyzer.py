@@ -161,25 +161,26 @@ class Analyzer:
             analyses.append(self._summarise(part, int(last - first)))
         return analyses
 
-    def track_key_reads(self, windows_per_track: list[np.ndarray], window_keys: list[np.ndarray],
+    def track_key_reads(self, windows_per_track: list[np.ndarray], window_keys: list[np.ndarray | None],
                         key_windows_per_track: list[np.ndarray | None]) -> list[np.ndarray]:
         """Per track, the key probabilities (reads, 24) its key is the mean of: its windows (``window_keys``, the
-        network's pass over them) and its ``key_windows_per_track`` item (the further windows only the key reads:
-        ``engine.key_audio``, run through the key's part of the network alone), on the pitch grid of the track's
-        tuning (``key_tuning``); when those reads' two best keys are within ``COPY_MARGIN``, each of them also read
-        resampled a semitone down and up (``run_semitone_copies``)."""
+        network's pass over them; None: not read yet, they are read here) and its ``key_windows_per_track`` item
+        (the further windows only the key reads: ``engine.key_audio``, run through the key's part of the network
+        alone), on the pitch grid of the track's tuning (``key_tuning``); when those reads' two best keys are within
+        ``COPY_MARGIN``, each of them also read resampled a semitone down and up (``run_semitone_copies``)."""
         extras = [extra if extra is not None and len(extra) else None for extra in key_windows_per_track]
         tunings = [self.key_tuning(windows) for windows in windows_per_track]
         reads = [windows if extra is None else np.concatenate([windows, extra], axis=0)
                  for windows, extra in zip(windows_per_track, extras)]
         # On the trained grid the network's pass read the windows already; off it, every key window is read again.
-        unread = {track: read if cents != 0.0 else extra
-                  for track, (read, extra, cents) in enumerate(zip(reads, extras, tunings))
-                  if cents != 0.0 or extra is not None}
+        read_already = [cents == 0.0 and keys is not None for cents, keys in zip(tunings, window_keys)]
+        unread = {track: extra if done else read
+                  for track, (read, extra, done) in enumerate(zip(reads, extras, read_already))
+                  if not done or extra is not None}
         unread_keys = self._read_by_tuning(unread, tunings, self.run_key_windows)
         plain = []
         for track, keys in enumerate(window_keys):
-            if tunings[track] != 0.0:
+            if not read_already[track]:
                 plain.append(unread_keys[track])
             else:
                 plain.append(np.concatenate([keys, unread_keys[track]]) if track in unread_keys else keys)
@@ -228,8 +229,7 @@ class Analyzer:
         key's part of the network alone: for a file whose embedding and tags are known already (a query analysed
         without its key, then asked for harmonic results), on ``QUERY_INFERENCE_THREADS``."""
         with torch_threads(QUERY_INFERENCE_THREADS):
-            window_keys = self.run_key_windows(windows)
-            return self.track_key_reads([windows], [window_keys], [key_windows])[0].mean(axis=0).astype(np.float32)
+            return self.track_key_reads([windows], [None], [key_windows])[0].mean(axis=0).astype(np.float32)
 
     def run_windows(self, windows: np.ndarray) -> dict[str, np.ndarray]:
         """Forward ``windows`` (N, samples) in chunks → per-window embeddings, key and tag probabilities."""

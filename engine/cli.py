@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.keys import KEY_NOTATIONS
+from engine.library_reads import SQLITE_MAX_INTEGER
 from engine.tag_suggestions import DEFAULT_MIN_CONFIDENCE, SUGGESTIBLE_FIELDS, label_field, values_by_field
 
 EXIT_OK, EXIT_BAD_INPUT, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -28,7 +29,6 @@ DELEGATED_COMMANDS = {"train": "training.cli", "eval": "training.evaluation.cli"
 DEFAULT_NEIGHBOURS = 10
 DEFAULT_PLAYLIST_LENGTH = 20
 INTEGER_TEXT = re.compile(r"\s*[+-]?[0-9]+\s*")  # ASCII digits only
-MAX_INTEGER = 2**63 - 1  # SQLite's largest integer: no count or track id above it means anything
 MAX_WORKERS = 256  # decode processes; past this a machine runs out of process slots and file handles first
 GLOBAL_VALUE_OPTIONS, GLOBAL_FLAGS = ("--db", "--model"), ("--json",)  # accepted before or after the command
 
@@ -168,7 +168,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _at_least(minimum: int, maximum: int = MAX_INTEGER) -> Callable[[str], int]:
+def _at_least(minimum: int, maximum: int = SQLITE_MAX_INTEGER) -> Callable[[str], int]:
     """An argparse type: an integer of ASCII digits from ``minimum`` to ``maximum`` (anything else is a usage error,
     exit 2). ``int`` alone would take "٣" for 3 and let a number past SQLite's integers reach the database."""
 

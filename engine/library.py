@@ -41,7 +41,7 @@ from engine.search import ResolvedQuery, Search, as_track_id, file_analysis, ind
 from engine.store import Store
 from engine.tag_suggestions import DEFAULT_MIN_CONFIDENCE, SUGGESTIBLE_FIELDS, suggest_tags
 from engine.track_analysis import DEFAULT_BATCH_WINDOWS, DEFAULT_MAX_WINDOWS, TrackAnalysis
-from engine.track_rows import track_row
+from engine.track_rows import shown_rows, track_row
 
 if TYPE_CHECKING:  # imported where used: torch, FAISS, the landmark index and numpy are not needed to browse
     import numpy as np
@@ -378,9 +378,7 @@ class Library:
         return model.model_id, model.config.tag_names
 
     def _rows_by_ids(self, track_ids: Sequence[int]) -> dict[int, TrackRow]:
-        model_id, tag_names = self._browse_model()
-        rows = self.store.track_rows_by_ids(model_id, list(track_ids))
-        return {track_id: track_row(row, tag_names) for track_id, row in rows.items()}
+        return shown_rows(self.store, *self._browse_model(), track_ids)
 
     # -- analysis of single files ---------------------------------------------------------------------
     def analyze_file(self, path: Path | str) -> FileAnalysis:

@@ -54,9 +54,7 @@ class LibraryReader:
         return library_reads.registered_models(self._connection)
 
     def analyses_fingerprint(self, model_id: str, up_to_id: int | None = None) -> tuple[int, int]:
-        if up_to_id is None:
-            return library_reads.analyses_fingerprint(self._connection, model_id)
-        return library_reads.analyses_fingerprint_up_to(self._connection, model_id, up_to_id)
+        return library_reads.analyses_fingerprint(self._connection, model_id, up_to_id)
 
     def analysed_track_ids_up_to(self, model_id: str, up_to_analysis_id: int) -> np.ndarray:
         return library_reads.analysed_track_ids_up_to(self._connection, model_id, up_to_analysis_id)

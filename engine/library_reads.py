@@ -24,6 +24,7 @@ if TYPE_CHECKING:  # imported by the reads of arrays: ``engine info`` / ``proble
 Consumed = TypeVar("Consumed")  # what a caller of ``embeddings_consumed`` makes of the batches
 EmbeddingBatch = tuple["np.ndarray", "np.ndarray"]  # track ids (n,) int64, embeddings (n, D) float32
 ID_CHUNK = 500  # SQLite bound-parameter batches
+SQLITE_MAX_INTEGER = 2**63 - 1  # no track id or count above it reaches the database
 # Rows per SELECT when a cache reads every embedding: 1024 x 1080-d float32 is 4.3 MiB, against 4.3 KiB x tracks for
 # the whole library at once. Smaller batches also leave smaller holes in the heap around the growing FAISS index:
 # building it for 30k tracks (~130 MiB) kept 155 MiB resident with 1024 rows a batch, 216 MiB with 4096.
@@ -60,9 +61,15 @@ def problem_rows(connection: sqlite3.Connection) -> list[tuple[bytes, str]]:
     return [(row[0], row[1]) for row in connection.execute("SELECT path_key, reason FROM problems ORDER BY path")]
 
 
-def analyses_fingerprint(connection: sqlite3.Connection, model_id: str) -> tuple[int, int]:
-    """(count, max analysis id) of a model's analyses: one row of the trigger-kept ``analysis_counts`` table."""
-    row = connection.execute("SELECT count, max_id FROM analysis_counts WHERE model_id = ?", (model_id,)).fetchone()
+def analyses_fingerprint(connection: sqlite3.Connection, model_id: str, up_to_id: int | None = None) -> tuple[int, int]:
+    """(count, max analysis id) of a model's analyses: one row of the trigger-kept ``analysis_counts`` table; with
+    ``up_to_id``, of those with id <= it (whether a saved vector index built at that id lost any: analysis ids
+    never come back)."""
+    if up_to_id is None:
+        row = connection.execute("SELECT count, max_id FROM analysis_counts WHERE model_id = ?", (model_id,)).fetchone()
+    else:
+        row = connection.execute("SELECT count(*), coalesce(max(id), 0) FROM analyses WHERE model_id = ? AND id <= ?",
+                                 (model_id, up_to_id)).fetchone()
     return (0, 0) if row is None else (int(row[0]), int(row[1]))
 
 
@@ -82,14 +89,6 @@ def unblob(blob: bytes | None) -> np.ndarray | None:
     import numpy as np
 
     return None if blob is None else np.frombuffer(blob, dtype=np.float32)
-
-
-def analyses_fingerprint_up_to(connection: sqlite3.Connection, model_id: str, up_to_id: int) -> tuple[int, int]:
-    """(count, max analysis id) of a model's analyses with id <= ``up_to_id``: whether a saved vector index built at
-    that id lost any (analysis ids never come back)."""
-    row = connection.execute("SELECT count(*), coalesce(max(id), 0) FROM analyses WHERE model_id = ? AND id <= ?",
-                             (model_id, up_to_id)).fetchone()
-    return (0, 0) if row is None else (int(row[0]), int(row[1]))
 
 
 def analysed_track_ids_up_to(connection: sqlite3.Connection, model_id: str, up_to_id: int) -> np.ndarray:

@@ -153,7 +153,7 @@ def _walk(root: str, seen_directories: set[tuple[int, int]]) -> Iterator[str | S
         try:
             info = os.stat(directory)
         except OSError as error:  # seen in its parent, but cannot be entered (a folder without execute permission)
-            yield ScanProblem(directory, f"cannot read folder ({error.strerror or error})", folder=True)
+            yield _unlisted_folder(directory, error)
             continue
         identity = (info.st_dev, info.st_ino)
         if identity in seen_directories:
@@ -163,7 +163,7 @@ def _walk(root: str, seen_directories: set[tuple[int, int]]) -> Iterator[str | S
             with os.scandir(directory) as listing:
                 entries = sorted(listing, key=lambda entry: entry.name)
         except OSError as error:
-            yield ScanProblem(directory, f"cannot read folder ({error.strerror or error})", folder=True)
+            yield _unlisted_folder(directory, error)
             continue
         subdirectories = []
         for entry in entries:
@@ -173,13 +173,17 @@ def _walk(root: str, seen_directories: set[tuple[int, int]]) -> Iterator[str | S
                 is_directory = entry.is_dir(follow_symlinks=True)
             except OSError as error:  # a link whose target cannot be looked at: what is known below it stays
                 if entry.is_symlink():
-                    yield ScanProblem(entry.path, f"cannot read folder ({error.strerror or error})", folder=True)
+                    yield _unlisted_folder(entry.path, error)
                 continue
             if is_directory and not (entry.is_symlink() and _leads_above(os.path.realpath(entry.path), above)):
                 subdirectories.append(entry.path)
             elif is_audio_name(entry.name):
                 yield entry.path
         stack.extend(reversed(subdirectories))
+
+
+def _unlisted_folder(path: str, error: OSError) -> ScanProblem:
+    return ScanProblem(path, f"cannot read folder ({error.strerror or error})", folder=True)
 
 
 def _folders_above(root: str) -> list[str]:

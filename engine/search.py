@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 
 from engine.keys import keys_mix_harmonically
 from engine.library_errors import Query, QueryError
+from engine.library_reads import SQLITE_MAX_INTEGER
 from engine.playlist import radio_walk
 from engine.results import FileAnalysis, KeyInfo, SimilarTrack, TrackRow
 from engine.tempo_range import tempos_match
@@ -39,7 +40,6 @@ if TYPE_CHECKING:  # imported where used: resolving a track id needs no PyAV, to
     from engine.vector_index import VectorIndex
 
 HARMONIC_OVERSAMPLE = 8  # neighbours fetched per wanted result before key filtering
-MAX_TRACK_ID = 2**63 - 1  # SQLite's largest integer
 
 
 @dataclass(frozen=True)
@@ -396,5 +396,5 @@ def as_track_id(query: Query) -> int | None:
         return query
     if isinstance(query, str) and query.strip().isascii() and query.strip().isdigit() and not os.path.exists(query):
         track_id = int(query)
-        return track_id if track_id <= MAX_TRACK_ID else None
+        return track_id if track_id <= SQLITE_MAX_INTEGER else None
     return None

@@ -576,9 +576,7 @@ class Store:
         Analysis ids only grow, so any insert or delete changes it. Without ``up_to_id`` it is a one-row
         read of the trigger-kept ``analysis_counts`` table, cheap enough to check before every search.
         """
-        if up_to_id is None:
-            return self.read(library_reads.analyses_fingerprint, model_id)
-        return self.read(library_reads.analyses_fingerprint_up_to, model_id, up_to_id)
+        return self.read(library_reads.analyses_fingerprint, model_id, up_to_id)
 
     def landmarks_of(self, track_id: int) -> Landmarks | None:
         """The stored landmarks of a track (None when it has none of the current version)."""

@@ -4,13 +4,27 @@ strongest tags named by the model's tag names. The ``Library`` and a search by t
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
 from engine.keys import key_from_index, parse_key
 from engine.library_reads import unblob
 from engine.records import StoredTrack
 from engine.results import KeyInfo, TrackRow
 from engine.scan import path_from_key
 
+if TYPE_CHECKING:
+    from engine.library_reader import LibraryReader
+    from engine.store import Store
+
 TOP_TAG_COUNT = 3
+
+
+def shown_rows(source: Store | LibraryReader, model_id: str | None, tag_names: list[str],
+               track_ids: Sequence[int]) -> dict[int, TrackRow]:
+    """Tracks by id as the library shows them, with ``model_id``'s analysis (None: none) read from ``source``."""
+    return {track_id: track_row(row, tag_names)
+            for track_id, row in source.track_rows_by_ids(model_id, list(track_ids)).items()}
 
 
 def track_row(stored: StoredTrack, tag_names: list[str]) -> TrackRow:

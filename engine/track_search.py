@@ -19,7 +19,7 @@ from engine.library_reader import LibraryReader, open_current_library
 from engine.model_spec import ModelSpec
 from engine.results import SimilarTrack, TrackRow
 from engine.search import Search, as_track_id
-from engine.track_rows import track_row
+from engine.track_rows import shown_rows
 
 if TYPE_CHECKING:
     from engine.vector_index import VectorIndex
@@ -81,8 +81,7 @@ class TrackIdSearch:
 
     def _rows_by_ids(self, track_ids: Sequence[int]) -> dict[int, TrackRow]:
         model_id, tag_names = (None, []) if self._spec is None else (self._spec.model_id, self._spec.config.tag_names)
-        rows = self._reader.track_rows_by_ids(model_id, list(track_ids))
-        return {track_id: track_row(row, tag_names) for track_id, row in rows.items()}
+        return shown_rows(self._reader, model_id, tag_names, track_ids)
 
     @staticmethod
     def _network():
