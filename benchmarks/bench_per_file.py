@@ -10,6 +10,9 @@ and storing all run on the profiled thread (cProfile timed by that thread's CPU)
 profile starts; the model's network is then reused, as within one run. Shares of the profiled CPU are the
 comparable figures on a loaded machine; absolute times are not.
 
+``--layers N`` times the inference of the first N files layer by layer (forward hooks, one thread, after warm-up
+passes): which layers a short file's windows spend their time in.
+
 ``--stages N`` times the stages of the first N files without a profiler (cProfile inflates Python-heavy stages,
 e.g. the store's SQLAlchemy calls), by this thread's CPU: each stage over all N files, the least of
 ``STAGE_PASSES`` passes; inference runs on whole tracks, about ``batch_windows`` windows at a time, as indexing.
@@ -43,6 +46,7 @@ STAGES = {
     "plan: stat, block hash (StreamingPlanner.jobs)": ("planner.py", "jobs"),
 }
 WARM_UP_FILES = 4
+WARM_UP_PASSES = 3
 STAGE_PASSES = 3  # the least CPU of this many passes: other processes on the cores only ever add time
 
 
@@ -116,6 +120,65 @@ def stage_seconds(folder: Path, model_dir: Path, files: int) -> dict[str, float]
     return {stage: seconds / max(len(paths), 1) for stage, seconds in least.items()}
 
 
+def decoded_clips(analyzer, paths: list[Path]) -> tuple[list, list]:
+    """(analysis windows, further key windows) per file, as indexing decodes and cuts them."""
+    from engine.audio import read_windows
+    from engine.key_audio import extra_key_windows
+    from engine.landmark_audio import landmark_spans
+    from engine.tempo_audio import track_tempo_span
+
+    decoded, key_windows = [], []
+    for path in paths:
+        audio = read_windows(path, analyzer.sample_rate, analyzer.window_samples, analyzer.max_windows)
+        spans = landmark_spans(path, audio) if audio.whole is None else None
+        key_windows.append(extra_key_windows(audio, spans, track_tempo_span(path, audio)))
+        decoded.append(audio.windows)
+    return decoded, key_windows
+
+
+def layer_times(folder: Path, model_dir: Path, files: int) -> tuple[float, list[tuple[str, int, float]]]:
+    """(inference CPU seconds per file, [(layer of the inference network, calls, CPU seconds per file)], most
+    first) of ``files`` clips, one thread, after ``WARM_UP_PASSES`` passes; each leaf module timed by forward hooks
+    (``torch.profiler`` with shapes recorded was tried first: under it the first block's convolution ran ten times
+    slower than without it). What no leaf module computes (the paths' pooling, the heads' rotations, softmax, the
+    batching) is the row "outside the layers"."""
+    import torch
+
+    from engine.analyzer import Analyzer
+    from engine.model_folder import load_model
+
+    torch.set_num_threads(1)
+    analyzer = Analyzer(load_model(model_dir))
+    decoded, key_windows = decoded_clips(analyzer, sorted(folder.rglob("*.mp3"))[:files])
+    per_batch = max(1, analyzer.batch_windows // analyzer.max_windows)
+
+    def infer() -> float:
+        started = time.thread_time()
+        for first in range(0, len(decoded), per_batch):
+            analyzer.analyze_tracks(decoded[first : first + per_batch], key_windows[first : first + per_batch])
+        return time.thread_time() - started
+
+    for _ in range(WARM_UP_PASSES):
+        infer()
+    spent: dict[str, list[float]] = {}
+    starts: dict[str, float] = {}
+    handles = []
+    for name, module in analyzer.network.named_modules():
+        if next(module.children(), None) is None and name:
+            label = f"{name} ({type(module).__name__})"
+            handles.append(module.register_forward_pre_hook(
+                lambda _module, _inputs, label=label: starts.__setitem__(label, time.thread_time())))
+            handles.append(module.register_forward_hook(
+                lambda _module, _inputs, _output, label=label: spent.setdefault(label, []).append(
+                    time.thread_time() - starts[label])))
+    total = infer()
+    for handle in handles:
+        handle.remove()
+    rows = [(label, len(times), sum(times) / files) for label, times in spent.items()]
+    rows.append(("outside the layers", 0, (total - sum(sum(times) for times in spent.values())) / files))
+    return total / files, sorted(rows, key=lambda row: row[2], reverse=True)
+
+
 def main() -> None:
     from engine.model_spec import DEFAULT_MODEL_DIR
 
@@ -125,7 +188,17 @@ def main() -> None:
     parser.add_argument("--model", type=Path, default=DEFAULT_MODEL_DIR)
     parser.add_argument("--stages", type=int, default=0, metavar="N",
                         help="time each stage of the first N files without a profiler instead")
+    parser.add_argument("--layers", type=int, default=0, metavar="N",
+                        help="time the inference of the first N files layer by layer instead")
     options = parser.parse_args()
+    if options.layers:
+        folder = build_library(options.out, options.layers)
+        per_file, rows = layer_times(folder, options.model, options.layers)
+        print(f"inference of {options.layers} files: {1000 * per_file:.1f} ms CPU per file (one thread), by layer "
+              f"(CPU per file, share, calls):")
+        for label, calls, seconds in rows[:TOP_FUNCTIONS]:
+            print(f"  {1000 * seconds:6.2f} ms  {100 * seconds / per_file:5.1f} %  {calls:5d}  {label}")
+        return
     if options.stages:
         folder = build_library(options.out, options.stages)
         seconds = stage_seconds(folder, options.model, options.stages)

@@ -63,7 +63,8 @@ def l2_normalise(vectors: np.ndarray) -> np.ndarray:
 def fold_for_inference(network: nn.Module) -> nn.Module:
     """An eval-mode copy of ``network`` that computes the same function with less work: each BatchNorm that
     directly follows a convolution or linear layer in an ``nn.Sequential`` is folded into that layer's weights,
-    and ReLU → MaxPool becomes MaxPool → ReLU (equal, on a quarter of the values); the spectrogram's magnitude is
+    and ReLU → MaxPool becomes MaxPool → ReLU (equal, on a quarter of the values; a 2-D pool whose stride is its
+    kernel as ``StridedMax``, the ReLU in place); the spectrogram's magnitude is
     taken without a gradient path; channels-last memory, which oneDNN convolutions run faster on. Outputs agree with
     the original to float rounding (~1e-6)."""
     folded = copy.deepcopy(network).eval()
@@ -87,11 +88,50 @@ def _folded_layers(layers: list[nn.Module]) -> list[nn.Module]:
             result[-1] = fuse_conv_bn_eval(previous, layer)
         elif isinstance(layer, nn.BatchNorm1d) and isinstance(previous, nn.Linear) and layer.track_running_stats:
             result[-1] = fuse_linear_bn_eval(previous, layer)
+        elif isinstance(layer, nn.MaxPool2d) and StridedMax.replaces(layer) and isinstance(previous, nn.ReLU):
+            result[-1] = StridedMax(_pair(layer.kernel_size), rectified=True)
         elif isinstance(layer, _MAX_POOLS) and isinstance(previous, nn.ReLU):
             result[-1:] = [layer, previous]
+        elif isinstance(layer, nn.MaxPool2d) and StridedMax.replaces(layer):
+            result.append(StridedMax(_pair(layer.kernel_size)))
         else:
             result.append(layer)
     return result
+
+
+class StridedMax(nn.Module):
+    """``nn.MaxPool2d(kernel)`` whose stride is its kernel (no padding, dilation or ceil mode), as elementwise
+    maxima of the input's strided views: on channels-last activations half the time of ``max_pool2d``, which also
+    makes the indices inference never reads. ``rectified``: a ReLU after it, applied in place. The same values,
+    exactly (a maximum is exact whichever way it is taken; NaN propagates as in ``max_pool2d``)."""
+
+    def __init__(self, kernel: tuple[int, int], rectified: bool = False) -> None:
+        super().__init__()
+        self.kernel, self.rectified = kernel, rectified
+
+    @staticmethod
+    def replaces(pool: nn.MaxPool2d) -> bool:
+        kernel = _pair(pool.kernel_size)
+        return (_pair(pool.stride) == kernel and _pair(pool.padding) == (0, 0) and _pair(pool.dilation) == (1, 1)
+                and not pool.ceil_mode and not pool.return_indices)
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        rows, columns = self.kernel
+        height = features.shape[-2] // rows * rows
+        width = features.shape[-1] // columns * columns
+        pooled = features[..., 0:height:rows, :width]
+        for offset in range(1, rows):
+            pooled = torch.maximum(pooled, features[..., offset:height:rows, :width])
+        result = pooled[..., 0::columns]
+        for offset in range(1, columns):
+            result = torch.maximum(result, pooled[..., offset::columns])
+        if result.data_ptr() == features.data_ptr():  # a 1 x 1 kernel: a view of the input, never changed in place
+            result = result.clone()
+        return result.clamp_(min=0.0) if self.rectified else result
+
+
+def _pair(value: int | tuple[int, ...]) -> tuple[int, int]:
+    return (value, value) if isinstance(value, int) else (int(value[0]), int(value[1]))
 
 
 def inference_network(network: nn.Module) -> nn.Module:

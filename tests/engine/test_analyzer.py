@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from engine.analyzer import Analyzer, fold_for_inference, inference_network
+from engine.analyzer import Analyzer, StridedMax, fold_for_inference, inference_network
 from engine.model_folder import ModelConfig, build_network, load_model
 from engine.networks import EMBEDDING_DIM, LogFreqCNNConfig, encoder_config_to_dict, statistics_dimension
 
@@ -42,13 +42,41 @@ def test_folded_network_gives_the_same_outputs_with_fewer_batch_norms(model_dir)
     assert not folded.encoder.frontend.differentiable and network.encoder.frontend.differentiable
 
 
-def test_relu_moves_after_max_pooling():
+def test_relu_and_max_pooling_become_one_strided_maximum():
     block = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(), nn.MaxPool2d(2)).eval()
     folded = fold_for_inference(block)
-    assert [type(layer) for layer in folded] == [nn.Conv2d, nn.MaxPool2d, nn.ReLU]
-    values = torch.randn(3, 1, 8, 8)
+    assert [type(layer) for layer in folded] == [nn.Conv2d, StridedMax]
+    assert folded[1].rectified and folded[1].kernel == (2, 2)
+    values = torch.randn(3, 1, 8, 9)
     with torch.inference_mode():
         torch.testing.assert_close(folded(values), block(values), rtol=1e-5, atol=1e-5)
+
+
+def test_a_pooling_with_its_own_stride_or_padding_stays_after_the_moved_relu():
+    block = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.MaxPool2d(3, stride=2, padding=1)).eval()
+    folded = fold_for_inference(block)
+    assert [type(layer) for layer in folded] == [nn.Conv2d, nn.MaxPool2d, nn.ReLU]
+    values = torch.randn(2, 1, 9, 7)
+    with torch.inference_mode():
+        torch.testing.assert_close(folded(values), block(values), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("kernel", [(2, 2), (1, 2), (2, 1), (3, 2)])
+@pytest.mark.parametrize("memory_format", [torch.contiguous_format, torch.channels_last])
+@pytest.mark.parametrize("rectified", [False, True])
+def test_strided_maximum_equals_max_pooling_exactly(kernel, memory_format, rectified):
+    """Odd sizes drop their last row or column as max_pool2d does; NaN propagates; the input is never changed."""
+    values = torch.randn(3, 5, 13, 11, generator=torch.Generator().manual_seed(4))
+    values[0, 1, 2, 3] = float("nan")
+    values = values.contiguous(memory_format=memory_format)
+    before = values.clone()
+    with torch.inference_mode():
+        expected = torch.nn.functional.max_pool2d(torch.relu(values) if rectified else values, kernel)
+        actual = StridedMax(kernel, rectified)(values)
+    assert actual.shape == expected.shape
+    assert torch.equal(actual.isnan(), expected.isnan())
+    assert torch.equal(actual.nan_to_num(), expected.nan_to_num())
+    assert torch.equal(values.nan_to_num(), before.nan_to_num())
 
 
 def test_every_analyzer_of_a_model_shares_one_inference_network(model_dir):

@@ -12,7 +12,8 @@ from engine.keys import key_from_index
 from engine.model_folder import load_model
 from engine.model_spec import DEFAULT_MODEL_DIR
 from engine.networks import (
-    LogFreqCNNConfig, LogFrequencySpectrogram, channel_statistics, magnitude_without_gradient, time_mean_max,
+    LogFreqCNNConfig, LogFrequencySpectrogram, banded_product, channel_statistics, filterbank_bands,
+    magnitude_without_gradient, time_mean_max, tuned_bands, tuned_filterbank,
 )
 
 
@@ -89,3 +90,21 @@ def test_shipped_model_statistics_on_music_equal_the_plain_formulas():
             flat = output.flatten(2)
             torch.testing.assert_close(torch.cat([mean, maximum, std], 1),
                                        torch.cat([flat.mean(-1), flat.amax(-1), flat.std(-1)], 1), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("cents", [0, 37, -50])
+def test_banded_filterbank_product_equals_the_dense_product(cents):
+    """The product over each octave's nonzero rows gives the dense product's sums, on the trained grid and on grids
+    moved for a detuned track; the bands cover every nonzero weight once."""
+    config = LogFreqCNNConfig()
+    grid = (config.n_fft, config.sample_rate, config.min_frequency, config.bins_per_octave, config.octaves)
+    filterbank = tuned_filterbank(*grid, cents) if cents else LogFrequencySpectrogram(config).filterbank
+    bands = tuned_bands(*grid, cents) if cents else filterbank_bands(filterbank, config.bins_per_octave)
+    covered = torch.zeros_like(filterbank, dtype=torch.bool)
+    for first_row, end_row, first_bin, end_bin in bands:
+        covered[first_row:end_row, first_bin:end_bin] = True
+    assert bool(covered[filterbank != 0].all())
+    assert int(covered.sum()) < filterbank.numel() // 5
+    magnitude = torch.rand(4, 85, filterbank.shape[0], generator=torch.Generator().manual_seed(5))
+    torch.testing.assert_close(banded_product(magnitude, filterbank, bands), magnitude @ filterbank,
+                               rtol=1e-5, atol=1e-6)
