@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from engine.allocator import keep_freed_memory
 from engine.audio import AudioDecodeError, probe, read_windows
 from engine.key_audio import extra_key_windows
 from engine.landmark_audio import landmark_spans, track_landmarks
@@ -80,6 +81,8 @@ def decode_job(job: DecodeJob) -> DecodeOutcome:
                          tempo=tempo, key_windows=key_windows)
 
 
-def ignore_interrupts() -> None:
-    """Worker initializer: Ctrl-C goes to the whole process group; only the main process handles it."""
+def start_worker() -> None:
+    """Decode worker initializer: Ctrl-C goes to the whole process group, and only the main process handles it;
+    decoded buffers are reused rather than faulted in again for every file (``engine.allocator``)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    keep_freed_memory()

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from itertools import chain, islice
 from typing import TYPE_CHECKING
 
-from engine.decoding import DecodeJob, DecodeOutcome, decode_job, ignore_interrupts
+from engine.decoding import DecodeJob, DecodeOutcome, decode_job, start_worker
 from engine.planner import ScanCounts
 from engine.results import IndexProgress
 from engine.store import NewTrack, ProblemRecord, Store
@@ -139,7 +139,7 @@ class AnalysisPipeline:
         context = multiprocessing.get_context("spawn")
         tracks_per_batch = math.ceil(self.batch_windows / max(1, self.max_windows))
         limit = self.workers * IN_FLIGHT_PER_WORKER + tracks_per_batch
-        executor = ProcessPoolExecutor(self.workers, mp_context=context, initializer=ignore_interrupts)
+        executor = ProcessPoolExecutor(self.workers, mp_context=context, initializer=start_worker)
         try:
             while more or in_flight:
                 if self.cancel.is_set():
