@@ -282,12 +282,11 @@ class Library:
             if os.path.isdir(root):
                 self.store.add_folder(root)
         self.store.restore_excluded([root for root in roots if not os.path.isdir(root)])  # a file named is wanted
-        self.store.forget_problems(roots, transient_only=not retry_problems)
         if progress is not None:
             progress(IndexProgress("scan", 0, 0, 0.0, 0.0, scan_finished=False))
         with BackgroundScan(roots) as scan:  # walks while torch loads and the first files are analysed
             settings = DecodeSettings(spec.config.sample_rate, spec.config.window_samples, max_windows)
-            planner = StreamingPlanner(self.store, roots, spec.model_id, settings)
+            planner = StreamingPlanner(self.store, roots, spec.model_id, settings, retry_problems)
             pipeline = AnalysisPipeline(lambda: self._analyzer(max_windows, batch_windows), self.store,
                                         spec.model_id, workers, progress, cancel, max_windows, batch_windows)
             result = pipeline.run(planner.jobs(scan, on_planned=pipeline.report_progress),

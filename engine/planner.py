@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 from engine.decoding import DecodeJob
+from engine.problem_reasons import is_transient
 from engine.scan import ScannedFile, ScanProblem, ScanResult, path_key, quick_hash
 from engine.store import ProblemRecord, Store
 
@@ -77,8 +78,13 @@ class StreamingPlanner:
     ``plan.stale_problem_keys`` are filled, and ``complete`` set, when ``jobs`` is exhausted. Nothing is written
     here. The database's view of ``roots`` is read once, up front (a stat-sized record per known file)."""
 
-    def __init__(self, store: Store, roots: list[str], model_id: str, settings: DecodeSettings) -> None:
+    def __init__(self, store: Store, roots: list[str], model_id: str, settings: DecodeSettings,
+                 retry_problems: bool = False) -> None:
+        """A known problem file, unchanged, is tried again when its reason may pass (``is_transient``) or with
+        ``retry_problems``; its row stays until the file's new outcome replaces it (a track, or a problem again),
+        so a problem whose file this run does not reach (a folder it cannot list, a cancel) is not lost."""
         self.store = store
+        self.retry_problems = retry_problems
         self.settings = settings
         self.plan = IndexPlan()
         self.planned_files = 0  # files found by the scan and classified so far
@@ -123,6 +129,9 @@ class StreamingPlanner:
         """Whether ``key`` lies in a folder the walk could not list: not found gone, only not seen this time."""
         return any(key.startswith(folder) for folder in self._unlisted_folders)
 
+    def _retried(self, reason: str) -> bool:
+        return self.retry_problems or is_transient(reason)
+
     def _problem(self, problem: ScanProblem) -> None:
         if problem.folder:
             self._unlisted_folders.append(path_key(problem.path).rstrip(os.fsencode(os.sep)) + os.fsencode(os.sep))
@@ -148,7 +157,7 @@ class StreamingPlanner:
             plan.excluded += 1
             return None
         remembered = self._known_problems.get(key)
-        if remembered is not None and remembered[:2] == (found.size, found.mtime_ns):
+        if remembered is not None and remembered[:2] == (found.size, found.mtime_ns) and not self._retried(remembered[2]):
             plan.kept_problems += 1
             return None
         try:

@@ -24,7 +24,6 @@ from engine.library_reads import EMBEDDING_BATCH_ROWS, Consumed, EmbeddingBatch,
 from engine.database import inspect_database, open_database
 from engine.keys import KEY_INDICES_IN_CAMELOT_ORDER
 from engine.metadata import TrackMetadata
-from engine.problem_reasons import is_transient
 from engine.records import Crate, ExcludedFile, StoredModel, StoredTrack, TaggedTrack
 from engine.scan import display_path, path_from_key, path_key, under_prefix_bounds
 from engine.schema import (
@@ -380,15 +379,6 @@ class Store:
                         size=record.size, mtime_ns=record.mtime_ns, recorded_at=now,
                     )
                 )
-
-    def forget_problems(self, roots: Sequence[str], transient_only: bool = True) -> int:
-        """Drop the problems under ``roots`` (only those ``problem_reasons.is_transient`` calls passing, unless
-        ``transient_only`` is False) so that the next plan tries their files again; returns how many went."""
-        query = select(problems.c.path_key, problems.c.reason).where(_under(problems.c.path_key, roots))
-        with self.engine.connect() as connection:
-            keys = [key for key, reason in connection.execute(query) if not transient_only or is_transient(reason)]
-        self.remove_problems(keys)
-        return len(keys)
 
     def remove_problems(self, keys: Sequence[bytes]) -> None:
         with self.engine.begin() as connection:

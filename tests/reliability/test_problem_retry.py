@@ -67,3 +67,38 @@ def test_reasons_about_the_moment_are_told_from_reasons_about_the_content():
     for reason in ("not an audio file or corrupt header", "truncated: decodes to 4.0 s of a stated 40.0 s",
                    "too short (0.40 s; at least 1 s needed)", "no audio stream (video-only or not media)"):
         assert not is_transient(reason), reason
+
+
+def test_problems_below_a_folder_a_run_cannot_list_stay_until_it_can(engine, library_copy, model_dir, tmp_path,
+                                                                     monkeypatch):
+    """A problem is replaced by its file's new outcome, never forgotten before it: while a folder cannot be listed,
+    the problems below it (of the moment and of the content, even with --retry-problems) stay as they were."""
+    from engine import scan
+
+    for extra in library_copy.valid[4:]:
+        extra.unlink()
+    broken = next(library_copy.root.rglob("text.mp3")).parent
+    denied = broken / library_copy.valid[0].name
+    library_copy.valid[0].rename(denied)
+    real_hash = planner_module.quick_hash
+    monkeypatch.setattr(planner_module, "quick_hash", lambda path, size: (_ for _ in ()).throw(
+        PermissionError(13, "Permission denied", path)) if Path(path) == denied else real_hash(path, size))
+    database = tmp_path / "library.db"
+    _index(engine, library_copy.root, database, model_dir)
+    first = _problems(database)
+    assert first[denied.name][0] == "permission denied" and not is_transient(first["text.mp3"][0])
+
+    real_scandir = scan.os.scandir
+    monkeypatch.setattr(scan.os, "scandir", lambda path=".": (_ for _ in ()).throw(
+        PermissionError(13, "Permission denied", path)) if Path(path) == broken else real_scandir(path))
+    for extra in ((), ("--retry-problems",)):
+        _index(engine, library_copy.root, database, model_dir, *extra)
+        now = _problems(database)
+        assert {name: now[name] for name in first} == first  # the same rows, not recorded again
+        assert now[broken.name][0].startswith("cannot read folder")
+
+    monkeypatch.undo()
+    report = _index(engine, library_copy.root, database, model_dir)
+    last = _problems(database)
+    assert denied.name not in last and broken.name not in last and report["added"] == 1
+    assert last["text.mp3"] == first["text.mp3"]  # a content problem waits for --retry-problems or a change
