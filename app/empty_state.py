@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+
 from PySide6.QtCore import QT_TRANSLATE_NOOP, Qt, Signal
 from PySide6.QtGui import QResizeEvent
 from PySide6.QtWidgets import QLabel, QPushButton, QVBoxLayout, QWidget
@@ -17,7 +19,7 @@ your file manager onto this window.</p>
 EXPLANATION_WIDTH = 520  # the widest the text grows; it wraps narrower when the window is small
 EXPLANATION_MINIMUM_WIDTH = 240
 NO_MODEL_HTML = QT_TRANSLATE_NOOP("EmptyState", """
-<p style="color:#b3261e"><b>No analysis model is installed yet.</b> Choose a model folder
+<p style="color:#b3261e"><b>No usable analysis model.</b> Choose a model folder
 (one with <code>config.json</code> and <code>weights.safetensors</code>) in the Model box
 at the top, or train one in the Training tab.</p>
 """)
@@ -59,9 +61,22 @@ class EmptyState(QWidget):
         margins = self.layout().contentsMargins()
         width = max(EXPLANATION_MINIMUM_WIDTH, min(EXPLANATION_WIDTH, event.size().width() - margins.left() - margins.right()))
         for label in (self.text, self.model_warning):
-            label.setFixedWidth(width)
+            _fit(label, width)
         super().resizeEvent(event)
 
-    def set_model_missing(self, missing: bool) -> None:
+    def set_model_missing(self, missing: bool, reason: str | None = None) -> None:
+        """Show the model warning (with ``reason``, the library's words for why it has no usable model) or hide it."""
+        text = self.tr(NO_MODEL_HTML)
+        if missing and reason:
+            text += f'<p style="color:#6b6b6b">{html.escape(reason)}</p>'
+        self.model_warning.setText(text)
+        _fit(self.model_warning, self.model_warning.width())
         self.model_warning.setVisible(missing)
         self.model_button.setVisible(missing)
+
+
+def _fit(label: QLabel, width: int) -> None:
+    """``label`` at ``width``, as tall as its wrapped rich text needs (the layout alone gave it the height of fewer
+    lines, and the last line was cut off)."""
+    label.setFixedWidth(width)
+    label.setMinimumHeight(label.heightForWidth(width))

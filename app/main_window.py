@@ -47,7 +47,7 @@ from app.folder_watch import FolderWatch
 from app.key_write import KeyWriteFlow
 from app.library_view import LibraryView
 from app.map_view import MapView
-from app.model_picker import ModelPicker
+from app.model_picker import ModelPicker, active_model_problem
 from app.player import PlayerBar
 from app.problems_panel import ProblemsPanel
 from app.similarity_panel import SimilarityPanel
@@ -677,8 +677,8 @@ class MainWindow(QMainWindow):
 
     def _check_model(self) -> None:
         library = self.library
-        self.tasks.run(lambda: library.info().model is None,
-                       self.library_view.empty_state.set_model_missing, lambda message: None)
+        self.tasks.run(lambda: (library.info().model is None, active_model_problem(library)),
+                       lambda found: self.library_view.empty_state.set_model_missing(*found), lambda message: None)
 
     def _on_tab_changed(self, index: int) -> None:
         if index == MAP_TAB:

@@ -33,6 +33,7 @@ from app.errors import show_error
 from app.tasks import TaskRunner
 
 CHOOSE_FOLDER_TEXT = QT_TRANSLATE_NOOP("ModelPicker", "Use another model folder…")  # shown through tr()
+COMBO_TOOLTIP = QT_TRANSLATE_NOOP("ModelPicker", "The model that analyses tracks and decides what \"similar\" means")
 PICKER_WIDTH_CHARACTERS = 40  # "name (77 of 77 tracks analysed)"; its list and tooltips show longer ones whole
 DIALOG_SIZE = (760, 360)
 DIALOG_COLUMNS = (QT_TRANSLATE_NOOP("ModelsDialog", "Model"), QT_TRANSLATE_NOOP("ModelsDialog", "Tracks analysed"),
@@ -69,6 +70,18 @@ class ModelChoice:
             analysed=self.analysed_tracks, total=self.library_tracks)
 
 
+def active_model_problem(library: Any) -> str | None:
+    """Why the library has no usable model (a remembered folder that is broken, the default missing), or None
+    (runs on a worker)."""
+    from engine.library_errors import ModelUnavailableError
+
+    try:
+        library.model_spec()
+    except ModelUnavailableError as error:
+        return str(error) or None
+    return None
+
+
 def list_model_choices(library: Any) -> list[ModelChoice]:
     """Every model the library knows, oldest first, with its count of analysed tracks (runs on a worker)."""
     total = library.track_count()
@@ -94,7 +107,7 @@ class ModelPicker(QWidget):
         self.combo = QComboBox()
         self.combo.setMinimumContentsLength(PICKER_WIDTH_CHARACTERS)
         self.combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-        self.combo.setToolTip(self.tr("The model that analyses tracks and decides what \"similar\" means"))
+        self.combo.setToolTip(self.tr(COMBO_TOOLTIP))
         self.manage_button = QPushButton(self.tr("Models…"))
         self.manage_button.setToolTip(self.tr("Every model of this library, how many tracks each has analysed; add a "
                                               "model folder"))
@@ -110,15 +123,20 @@ class ModelPicker(QWidget):
 
     def refresh(self) -> None:
         library = self.library
-        self.tasks.run(lambda: list_model_choices(library), self._show_choices,
+        self.tasks.run(lambda: (list_model_choices(library), active_model_problem(library)),
+                       lambda found: self._show_choices(*found),
                        lambda message: show_error(self, self.tr("Models"), message))
 
-    def _show_choices(self, choices: list[ModelChoice]) -> None:
+    def _show_choices(self, choices: list[ModelChoice], problem: str | None = None) -> None:
+        """The registered models, the active one chosen; without one, a first item that says why (``problem``, in
+        its tooltip and the combo's)."""
         self.choices = choices
         self.combo.blockSignals(True)
         self.combo.clear()
         if not any(choice.active for choice in choices):
-            self.combo.addItem(self.tr("No model yet"), None)
+            self.combo.addItem(self.tr("No usable model") if problem else self.tr("No model yet"), None)
+            if problem:
+                self.combo.setItemData(0, problem, Qt.ItemDataRole.ToolTipRole)
         for choice in choices:
             self.combo.addItem(choice.label, choice.folder)
             self.combo.setItemData(self.combo.count() - 1, f"{choice.label}\n{choice.folder}", Qt.ItemDataRole.ToolTipRole)
@@ -126,6 +144,7 @@ class ModelPicker(QWidget):
         active = next((position for position, choice in enumerate(choices) if choice.active), None)
         offset = 0 if active is not None else 1
         self.combo.setCurrentIndex(offset + active if active is not None else 0)
+        self.combo.setToolTip(problem if problem and active is None else self.tr(COMBO_TOOLTIP))
         view = self.combo.view()
         view.setMinimumWidth(view.sizeHintForColumn(0) + view.verticalScrollBar().sizeHint().width())  # whole names in the list
         self.combo.blockSignals(False)

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+from PySide6.QtCore import Qt
 
 from app.metrics_file import MetricsFollower
 from app.projection import pca_2d
@@ -202,3 +203,27 @@ def test_training_from_library_tags_runs_the_command_and_registers_the_model(
     registered = {Path(info.folder).resolve(): info for info in library.models()}
     assert registered[model_folder.resolve()].analysed_tracks == library.track_count()  # the library re-embedded
     assert not registered[model_folder.resolve()].active  # the active model stays
+
+
+def test_the_picker_says_why_the_librarys_own_model_cannot_be_used(make_window, open_library, app_model_dir, tmp_path,
+                                                                   qtbot):
+    """A library whose remembered model folder was cut short: the picker's first item says there is no usable model,
+    and its tooltip (and the combo's) says why, instead of a bare "No model yet"."""
+    import os
+    import shutil
+
+    from engine.library import Library
+
+    own = shutil.copytree(app_model_dir, tmp_path / "own-model")
+    database = tmp_path / "library.db"
+    with Library(database) as library:
+        library.use_model(own)
+    os.truncate(own / "weights.safetensors", (own / "weights.safetensors").stat().st_size - 100)
+    window = make_window(open_library(database, None))
+    combo = window.model_picker.combo
+    qtbot.waitUntil(lambda: combo.count() > 0 and combo.itemText(0) == "No usable model", timeout=RESULT_TIMEOUT_MS)
+    reason = combo.itemData(0, Qt.ItemDataRole.ToolTipRole)
+    assert "truncated" in reason and combo.toolTip() == reason
+    assert combo.currentIndex() == 0
+    warning = window.library_view.empty_state.model_warning
+    qtbot.waitUntil(lambda: warning.isVisible() and "truncated" in warning.text(), timeout=RESULT_TIMEOUT_MS)
