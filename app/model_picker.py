@@ -7,6 +7,7 @@ a model folder without making it active (``Library.register_model``), e.g. to co
 
 from __future__ import annotations
 
+import html
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -92,6 +93,12 @@ def list_model_choices(library: Any) -> list[ModelChoice]:
     ]
 
 
+def _plain_tooltip(text: str) -> str:
+    """``text`` as a tooltip that shows it as written: Qt guesses rich text from tag-like parts, and a folder named
+    ``<b>beats</b>`` must not turn bold."""
+    return f"<p>{html.escape(text)}</p>"
+
+
 class ModelPicker(QWidget):
     """A combo box and a "Models…" button; ``model_changed(model_id)`` after a successful switch."""
 
@@ -136,7 +143,7 @@ class ModelPicker(QWidget):
         if not any(choice.active for choice in choices):
             self.combo.addItem(self.tr("No usable model") if problem else self.tr("No model yet"), None)
             if problem:
-                self.combo.setItemData(0, problem, Qt.ItemDataRole.ToolTipRole)
+                self.combo.setItemData(0, _plain_tooltip(problem), Qt.ItemDataRole.ToolTipRole)
         for choice in choices:
             self.combo.addItem(choice.label, choice.folder)
             self.combo.setItemData(self.combo.count() - 1, f"{choice.label}\n{choice.folder}", Qt.ItemDataRole.ToolTipRole)
@@ -144,7 +151,7 @@ class ModelPicker(QWidget):
         active = next((position for position, choice in enumerate(choices) if choice.active), None)
         offset = 0 if active is not None else 1
         self.combo.setCurrentIndex(offset + active if active is not None else 0)
-        self.combo.setToolTip(problem if problem and active is None else self.tr(COMBO_TOOLTIP))
+        self.combo.setToolTip(_plain_tooltip(problem) if problem and active is None else self.tr(COMBO_TOOLTIP))
         view = self.combo.view()
         view.setMinimumWidth(view.sizeHintForColumn(0) + view.verticalScrollBar().sizeHint().width())  # whole names in the list
         self.combo.blockSignals(False)

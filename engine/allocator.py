@@ -8,7 +8,9 @@ the heap, both adjusted as the process goes: depending on the order of allocatio
 faults for 400 short clips, and the kernel's zeroing of pages it had just given back (1.7 to 6 s of system time;
 BENCHMARKS.md, "Freed memory kept for the next batch"). Fixed thresholds keep buffers up to 32 MiB on the heap and
 up to 128 MiB of freed heap in the process: ~0.14 million faults every run, for ~90 MB more resident memory in the
-inference process. Linux with glibc only; elsewhere nothing changes.
+inference process. Set in the decode workers and in the ``engine index`` process, which exit when the run is done;
+not in the desktop app, whose many threads would each keep their own freed memory for as long as it runs (a test
+with six threads held 378 MB instead of 183). Linux with glibc only; elsewhere nothing changes.
 """
 
 from __future__ import annotations

@@ -18,7 +18,6 @@ import torch
 from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval, fuse_linear_bn_eval
 
-from engine.allocator import keep_freed_memory
 from engine.audio import read_windows
 from engine.key_audio import file_key_windows
 from engine.key_semitone_copies import semitone_copies
@@ -161,7 +160,6 @@ class Analyzer:
     def __init__(
         self, model: LoadedModel, max_windows: int = DEFAULT_MAX_WINDOWS, batch_windows: int = DEFAULT_BATCH_WINDOWS
     ) -> None:
-        keep_freed_memory()  # every batch allocates the same large activations again
         self.model = model
         self.max_windows = max_windows
         self.batch_windows = batch_windows

@@ -232,9 +232,11 @@ def _command(commands, name: str, help_text: str, handler: Callable) -> argparse
 
 # -- commands -------------------------------------------------------------------------------------------
 def run_index(options) -> int:
+    from engine.allocator import keep_freed_memory
     from engine.cli_progress import IndexProgressDisplay
     from engine.interrupts import CancelOnInterrupt
 
+    keep_freed_memory()  # this process runs the inference: each batch allocates the same large buffers again
     cancel = threading.Event()
     with _open_library(options) as library, CancelOnInterrupt(cancel), IndexProgressDisplay() as display:
         report = library.index(options.paths or None, workers=options.workers, progress=display.update,

@@ -295,6 +295,7 @@ class Library:
         for move in plan.moves:
             self.store.move_track(move.track_id, move.new_path, move.mtime_ns)
         self.store.record_problems(plan.new_problems)
+        self.store.remove_problems(plan.resolved_problem_keys)
         if planner.complete:  # a cancelled run has not seen every file: nothing is taken for gone
             self.store.remove_tracks(plan.removed_track_ids)
             self.store.remove_problems(plan.stale_problem_keys)

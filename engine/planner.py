@@ -37,6 +37,7 @@ class IndexPlan:
     removed_track_ids: list[int] = field(default_factory=list)
     new_problems: list[ProblemRecord] = field(default_factory=list)
     stale_problem_keys: list[bytes] = field(default_factory=list)
+    resolved_problem_keys: list[bytes] = field(default_factory=list)  # seen fine this run: an unchanged track, excluded
     unchanged: int = 0
     moved_only: int = 0  # moves of analysed tracks: the row is updated, nothing is re-analysed
     kept_problems: int = 0
@@ -129,6 +130,11 @@ class StreamingPlanner:
         """Whether ``key`` lies in a folder the walk could not list: not found gone, only not seen this time."""
         return any(key.startswith(folder) for folder in self._unlisted_folders)
 
+    def _resolve_problem(self, key: bytes) -> None:
+        """A file seen fine (an unchanged track) or wanted no more (excluded) is no problem: its row, if any, goes."""
+        if key in self._known_problems:
+            self.plan.resolved_problem_keys.append(key)
+
     def _retried(self, reason: str) -> bool:
         return self.retry_problems or is_transient(reason)
 
@@ -137,6 +143,7 @@ class StreamingPlanner:
             self._unlisted_folders.append(path_key(problem.path).rstrip(os.fsencode(os.sep)) + os.fsencode(os.sep))
         if path_key(problem.path) in self._excluded:
             self.plan.excluded += 1
+            self._resolve_problem(path_key(problem.path))
             return
         self.plan.new_problems.append(ProblemRecord(problem.path, problem.reason))
 
@@ -151,10 +158,12 @@ class StreamingPlanner:
             same_stat = previous.size == found.size and previous.mtime_ns == found.mtime_ns
             if same_stat and previous.track_id in self._analysed:
                 plan.unchanged += 1
+                self._resolve_problem(key)  # e.g. a link whose target was away last run and is back
                 return None
             return self._job(found, previous.quick_hash if same_stat else "", previous.track_id, not same_stat)
         if key in self._excluded:
             plan.excluded += 1
+            self._resolve_problem(key)
             return None
         remembered = self._known_problems.get(key)
         if remembered is not None and remembered[:2] == (found.size, found.mtime_ns) and not self._retried(remembered[2]):

@@ -1,5 +1,5 @@
 """Freed buffers stay in the process (``engine.allocator``): a batch's or a file's large arrays do not fault in fresh
-pages every time, and the decode workers and every analyzer set it up."""
+pages every time, and the decode workers and the index command set it up."""
 
 from __future__ import annotations
 
@@ -56,18 +56,22 @@ def test_elsewhere_nothing_changes(monkeypatch):
     assert not allocator.keep_freed_memory()
 
 
-def test_decode_workers_and_analyzers_keep_freed_memory(monkeypatch, model_dir):
-    from engine import analyzer, decoding
-    from engine.model_folder import load_model
+def test_decode_workers_and_the_index_command_keep_freed_memory(monkeypatch, model_dir, tmp_path):
+    """The decode workers and the ``engine index`` process (which runs the inference) set it; the app's process,
+    which runs for hours with many threads, is left as glibc sets it."""
+    from engine import allocator as allocator_module
+    from engine import cli, decoding
 
     calls: list[str] = []
     monkeypatch.setattr(decoding, "keep_freed_memory", lambda: calls.append("worker"))
-    monkeypatch.setattr(analyzer, "keep_freed_memory", lambda: calls.append("analyzer"))
+    monkeypatch.setattr(allocator_module, "keep_freed_memory", lambda: calls.append("index"))
     previous = signal.getsignal(signal.SIGINT)
     try:
         decoding.start_worker()
         assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
     finally:
         signal.signal(signal.SIGINT, previous)
-    analyzer.Analyzer(load_model(model_dir))
-    assert calls == ["worker", "analyzer"]
+    (tmp_path / "music").mkdir()
+    assert cli.main(["index", str(tmp_path / "music"), "--db", str(tmp_path / "library.db"), "--model",
+                     str(model_dir), "--json"]) == 0
+    assert calls == ["worker", "index"]

@@ -102,3 +102,26 @@ def test_problems_below_a_folder_a_run_cannot_list_stay_until_it_can(engine, lib
     last = _problems(database)
     assert denied.name not in last and broken.name not in last and report["added"] == 1
     assert last["text.mp3"] == first["text.mp3"]  # a content problem waits for --retry-problems or a change
+
+
+def test_a_link_whose_target_comes_back_is_no_problem_any_more(engine, library_copy, model_dir, tmp_path):
+    """A track reached through a link whose target was away for one run: the problem of that run goes once the
+    target is back and the track is seen unchanged (nothing decodes it again, so nothing else would replace it)."""
+    import os
+
+    for extra in library_copy.valid[3:]:
+        extra.unlink()
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    target = library_copy.valid[0].rename(outside / library_copy.valid[0].name)
+    link = library_copy.root / "linked.wav"
+    os.symlink(target, link)
+    database = tmp_path / "library.db"
+    first = _index(engine, library_copy.root, database, model_dir)
+    away = target.rename(outside / "away.wav")
+    during = _index(engine, library_copy.root, database, model_dir)
+    assert _problems(database)[link.name][0] == "dangling symlink" and during["problems"] == first["problems"] + 1
+    away.rename(target)
+    after = _index(engine, library_copy.root, database, model_dir)
+    assert link.name not in _problems(database) and after["problems"] == first["problems"]
+    assert (during["unchanged"], after["unchanged"], after["added"]) == (2, 3, 0)  # the track stayed, not analysed again
