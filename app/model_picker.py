@@ -79,7 +79,7 @@ def active_model_problem(library: Any) -> str | None:
     try:
         library.model_spec()
     except ModelUnavailableError as error:
-        return str(error) or None
+        return error.reason or None
     return None
 
 

@@ -32,7 +32,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 # Only light modules at the top: spawned decode workers import this file again, and torch there would cost
 # seconds of start-up that the CLI's workers do not pay. The rest is imported by the commands that need it.
-from engine.decoding import DecodeJob, decode_job  # noqa: E402
+from engine.allocator import keep_freed_memory  # noqa: E402
+from engine.decoding import DecodeJob, decode_job, start_worker  # noqa: E402
 from engine.scan import scan_paths  # noqa: E402
 
 DATA = Path("/work/.bench_data/engine")
@@ -69,7 +70,7 @@ def bench_decode(jobs: list[DecodeJob], workers: int) -> tuple[float, float, lis
     if workers == 0:
         outcomes = [decode_job(job) for job in jobs]
     else:
-        with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
+        with ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=start_worker) as pool:
             outcomes = list(pool.map(decode_job, jobs, chunksize=4))
     return time.monotonic() - started, cpu_seconds() - cpu_started, outcomes
 
@@ -135,6 +136,7 @@ def run_index(options) -> dict:
     from engine.model_folder import load_model
 
     load_before = round(os.getloadavg()[0], 2)
+    keep_freed_memory()  # as `engine index` does in the process that runs the inference (engine.allocator)
     options.max_windows = options.max_windows or DEFAULT_MAX_WINDOWS
     options.batch_windows = options.batch_windows or DEFAULT_BATCH_WINDOWS
     model = load_model(options.model)

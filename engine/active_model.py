@@ -40,17 +40,18 @@ def named_model_spec(reference: Path | str, registered: Sequence[StoredModel]) -
     return model_spec_of(folder)
 
 
-def default_model_spec(remembered_folder: str | None) -> tuple[ModelSpec | None, str | None]:
+def default_model_spec(remembered_folder: str | None) -> tuple[ModelSpec | None, ModelUnavailableError | None]:
     """(spec, None) for the remembered folder when it is a usable model, else (when it is gone) for the shipped
-    default; (None, why) when neither is. A remembered folder that is there but broken (a weights file cut short, a
+    default; (None, the error to raise) when neither is. A remembered folder that is there but broken (a weights file cut short, a
     damaged config) is not swapped for the default without a word: an index run would analyse the library with
     another model."""
     if remembered_folder and Path(remembered_folder).is_dir():
         try:
             return model_spec_of(remembered_folder), None
         except ModelUnavailableError as error:
-            return None, f"the library's model cannot be used: {error} (mend the folder, or pass --model DIR)"
+            return None, ModelUnavailableError(f"the library's model cannot be used: {error}",
+                                               "mend the folder, or pass --model DIR")
     try:
         return model_spec_of(Path(os.environ.get(MODEL_DIR_ENVIRONMENT) or DEFAULT_MODEL_DIR)), None
     except ModelUnavailableError as error:
-        return None, f"no usable model: {error} (pass --model DIR or set {MODEL_DIR_ENVIRONMENT})"
+        return None, ModelUnavailableError(f"no usable model: {error}", f"pass --model DIR or set {MODEL_DIR_ENVIRONMENT}")

@@ -67,7 +67,7 @@ class Library:
         self._lock = threading.RLock()
         self._spec: ModelSpec | None = None  # the active model's config and identity (no torch)
         self._model: LoadedModel | None = None  # its network, built on the first analysis
-        self._model_problem: str | None = None
+        self._model_problem: ModelUnavailableError | None = None
         self._vector_indexes: dict[str, VectorIndex] = {}
         self._landmark_index: LandmarkIndex | None = None
         self._search = Search(self.store, self.model_spec, self.model, self._vector_index, self.landmark_index,
@@ -140,10 +140,10 @@ class Library:
             if self._model_problem is None:
                 self._model_problem = self._find_default_model()
             if self._spec is None:
-                raise ModelUnavailableError(self._model_problem)
+                raise ModelUnavailableError(self._model_problem.reason, self._model_problem.hint)
             return self._spec
 
-    def _find_default_model(self) -> str | None:
+    def _find_default_model(self) -> ModelUnavailableError | None:
         """Try the remembered model folder, then the shipped default; returns why neither works."""
         spec, problem = default_model_spec(self.store.get_setting(ACTIVE_MODEL_SETTING))
         if spec is not None:
@@ -196,14 +196,14 @@ class Library:
         return self.store.folders()
 
     def add_folder(self, path: Path | str) -> bool:
-        folder = os.path.abspath(os.fspath(path))
+        [folder] = _absolute_paths([path])
         if not os.path.isdir(folder):
             raise LibraryError(f"not a folder: {display_path(folder)}")
         return self.store.add_folder(folder)
 
     def remove_folder(self, path: Path | str) -> int:
         """Forget a folder and its tracks; returns how many tracks left the library."""
-        return self.store.remove_folder(os.path.abspath(os.fspath(path)))
+        return self.store.remove_folder(_absolute_paths([path])[0])
 
     def remove_tracks(self, track_ids: Sequence[int], exclude: bool = True) -> TrackRemoval:
         """Take tracks out of the library: their rows, analyses, landmarks and crate entries go, their files are

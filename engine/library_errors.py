@@ -26,4 +26,11 @@ class LibraryOpenError(LibraryError):
 
 
 class ModelUnavailableError(LibraryError):
-    """No usable model: the default is missing or a model folder is invalid."""
+    """No usable model: the default is missing or a model folder is invalid. ``reason`` says what is wrong, ``hint``
+    what to do about it on the command line; the message holds both, the app shows the reason alone (its own
+    way out is the model picker, not ``--model``)."""
+
+    def __init__(self, reason: str, hint: str = "") -> None:
+        super().__init__(f"{reason} ({hint})" if hint else reason)
+        self.reason = reason
+        self.hint = hint

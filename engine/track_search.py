@@ -32,7 +32,7 @@ class TrackIdSearch:
         """``model_reference`` as ``--model`` gives it (a folder, or a registered model's id or name): refused with
         ``ModelUnavailableError`` as the ``Library`` refuses it; None: the remembered model, else the default."""
         self._reader = reader
-        self._problem: str | None = None
+        self._problem: ModelUnavailableError | None = None
         try:
             if model_reference is not None:
                 self._spec: ModelSpec | None = named_model_spec(model_reference, reader.models())
@@ -68,7 +68,7 @@ class TrackIdSearch:
 
     def model_spec(self) -> ModelSpec:
         if self._spec is None:
-            raise ModelUnavailableError(self._problem)
+            raise ModelUnavailableError(self._problem.reason, self._problem.hint)
         return self._spec
 
     def _index_of(self, model: ModelSpec) -> VectorIndex:

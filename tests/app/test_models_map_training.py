@@ -224,6 +224,7 @@ def test_the_picker_says_why_the_librarys_own_model_cannot_be_used(make_window, 
     qtbot.waitUntil(lambda: combo.count() > 0 and combo.itemText(0) == "No usable model", timeout=RESULT_TIMEOUT_MS)
     reason = combo.itemData(0, Qt.ItemDataRole.ToolTipRole)
     assert "truncated" in reason and combo.toolTip() == reason and reason.startswith("<p>")  # shown as written
+    assert "--model" not in reason  # the command line's way out is not the app's (its way out is this picker)
     assert combo.currentIndex() == 0
     warning = window.library_view.empty_state.model_warning
     qtbot.waitUntil(lambda: warning.isVisible() and "truncated" in warning.text(), timeout=RESULT_TIMEOUT_MS)

@@ -41,6 +41,20 @@ def test_an_empty_path_is_refused_not_read_as_the_working_folder(engine, indexed
     assert _library_state(indexed_copy) == before
 
 
+def test_the_library_refuses_an_empty_folder_path(indexed_copy, model_dir, tmp_path, monkeypatch):
+    """``Library.add_folder("")`` would add the working folder, which nobody named; ``remove_folder("")`` would drop
+    it. Both are refused, as the command line refuses an empty path (``Path("")`` is ``Path(".")``: a name)."""
+    from engine.library import Library, LibraryError
+
+    monkeypatch.chdir(tmp_path)
+    before = _library_state(indexed_copy)
+    with Library(indexed_copy, model_dir=model_dir) as library:
+        for call in (library.add_folder, library.remove_folder):
+            with pytest.raises(LibraryError, match="empty path"):
+                call("")
+    assert _library_state(indexed_copy) == before
+
+
 def test_a_link_to_nothing_is_kept_unless_overwrite(engine, indexed_copy, model_dir, tmp_path):
     link = tmp_path / "radio.m3u8"
     link.symlink_to(tmp_path / "missing-target.m3u8")
