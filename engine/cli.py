@@ -637,5 +637,12 @@ def _fail(message: str) -> None:
     print(f"engine: {message}", file=sys.stderr)
 
 
+def run() -> None:
+    """The ``engine`` console command: ``main``, then leave (``engine.process_exit``: without unloading torch)."""
+    from engine.process_exit import exit_process
+
+    exit_process(main())
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run()

@@ -49,10 +49,12 @@ CHORALE_SOURCE = "bach_chorales"
 STRETCH_SEED = 5  # engine eval's seed; here on the val split, so other pairs than the test's
 
 
-def labelled_records(generated: Path, scores_manifest: Path) -> list[dict]:
-    """Train and val records with an exact beat tempo: every generated piece, and the chorale renders."""
+def labelled_records(generated: Path, scores_manifest: Path, rhythm: Path | None = None) -> list[dict]:
+    """Train and val records with an exact beat tempo: every generated piece, the chorale renders, and (``rhythm``)
+    the pieces of a generated corpus of the extra styles (breakbeat and hip-hop: ``--styles breakbeat hiphop``)."""
     found = []
-    for manifest, corpus in ((generated, "generated"), (scores_manifest, "chorales")):
+    sources = ((generated, "generated"), (scores_manifest, "chorales")) + (() if rhythm is None else ((rhythm, "rhythm"),))
+    for manifest, corpus in sources:
         for line in manifest.read_text(encoding="utf-8").splitlines():
             record = json.loads(line)
             if record.get("split") not in ("train", "val"):
@@ -160,6 +162,8 @@ def two_peak_relatives(correlation: np.ndarray) -> tuple[np.ndarray, np.ndarray]
 
 
 PROPOSALS = {"strongest": strongest_relatives, "two_peaks": two_peak_relatives}
+VARIANTS = {"generated": ("generated",), "generated_chorales": ("generated", "chorales"),
+            "generated_rhythm": ("generated", "rhythm")}  # the training corpora of each variant's scorer
 
 
 def with_truth(propose, correlation: np.ndarray, bpm: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -171,7 +175,7 @@ def judged(scorer: LevelScorer, clips: list[dict], correlations: dict, pairs: li
            propose=strongest_relatives) -> dict:
     """Val figures of one scorer: per corpus Acc1/Acc2, stretch consistency, unit-signal misses."""
     result: dict = {}
-    for corpus in ("generated", "chorales"):
+    for corpus in dict.fromkeys(clip["corpus"] for clip in clips):
         chosen = [clip for clip in clips if clip["corpus"] == corpus and clip["split"] == "val"]
         estimates = [estimated(scorer, *propose(correlations[clip["path"]]), correlations[clip["path"]])
                      for clip in chosen]
@@ -240,12 +244,14 @@ def corpus_arguments(doc: str, out_dir: Path) -> argparse.ArgumentParser:
 def main() -> None:
     parser = corpus_arguments(__doc__, Path("tempo_level_data"))
     parser.add_argument("--seeds", type=int, default=3, help="fits per variant, seeds 0..N-1 (the fit varies by seed)")
+    parser.add_argument("--rhythm", type=Path, help="manifest of a generated corpus of the extra styles (its val "
+                        "split joins the val figures; variant generated_rhythm trains on its train split too)")
     parser.add_argument("--variants", nargs="+", default=["generated", "generated_chorales"],
-                        choices=["generated", "generated_chorales"], help="training corpora of the fitted scorers")
+                        choices=sorted(VARIANTS), help="training corpora of the fitted scorers")
     parser.add_argument("--candidates", default="strongest", choices=sorted(PROPOSALS),
                         help="which tempi the scorer chooses among")
     options = parser.parse_args()
-    clips = labelled_records(options.generated, options.scores)
+    clips = labelled_records(options.generated, options.scores, options.rhythm)
     correlations = cached_correlations([clip["path"] for clip in clips], file_correlation, options.cache)
     clips = [clip for clip in clips if clip["path"] in correlations]
     pairs = stretch_keys(options.debian)
@@ -255,8 +261,7 @@ def main() -> None:
     options.out_dir.mkdir(parents=True, exist_ok=True)
     print(json.dumps({"variant": "shipped", **judged(shipped_scorer(), clips, correlations, pairs, stretch)}), flush=True)
     fits: dict[str, list[LevelScorer]] = {}
-    variants = {"generated": ("generated",), "generated_chorales": ("generated", "chorales")}
-    chosen_variants = {name: variants[name] for name in options.variants}
+    chosen_variants = {name: VARIANTS[name] for name in options.variants}
     propose = PROPOSALS[options.candidates]
     suffix = "" if options.candidates == "strongest" else f"_{options.candidates}"
     for seed in range(options.seeds):

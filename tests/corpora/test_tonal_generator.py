@@ -3,6 +3,7 @@ stability, resumable rendering, the held-out sound font kept out, and the corpus
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 from collections import Counter
@@ -22,7 +23,9 @@ from training.corpora.soundfonts import (
 from training.corpora.tonal_generator import compose
 from training.corpora.tonal_harmony import parse_numeral
 from training.corpora.tonal_plan import KEY_COUNT, TonalCorpusConfig, plan_clip, plan_clips
-from training.corpora.tonal_styles import STYLES, every_style_program, family_of_generated_program
+from training.corpora.tonal_styles import (
+    STYLES, every_style_program, family_of_generated_program, style_by_name,
+)
 from training.data import read_manifest as read_training_manifest
 from training.evaluation.chroma_key import key_scores_from_chroma
 
@@ -193,3 +196,46 @@ def test_generated_clips_join_the_key_labeled_manifest_in_training_splits_only(t
     assert all(entry.path.is_file() for entry in generated)
     unlabeled = read_training_manifest(out / "unlabeled.jsonl")
     assert sum(entry.extra["source"] == "tonal_generator" for entry in unlabeled) == 2
+
+
+EXTRA_CONFIG = TonalCorpusConfig(styles=("breakbeat", "hiphop"))
+
+
+def test_the_extra_styles_play_only_in_a_corpus_that_names_them():
+    """The default deck is the ten styles the shipped model's key stage was trained on; breakbeat (drum & bass) and
+    hip-hop join only when named, with their tempo ranges, the exact MIDI tempo, drums unless solo, and the tonic
+    ending every clip has."""
+    assert not {plan_clip(index, CONFIG).spec.style for index in range(20 * len(STYLES))} & {"breakbeat", "hiphop"}
+    specs = [plan_clip(index, EXTRA_CONFIG).spec for index in range(48)]
+    assert Counter(spec.style for spec in specs) == {"breakbeat": 24, "hiphop": 24}
+    for spec in specs:
+        style = style_by_name(spec.style)
+        assert style.tempo_bpm[0] <= spec.tempo_bpm <= style.tempo_bpm[1]
+        assert spec.drums == (not spec.solo)
+    assert min(spec.tempo_bpm for spec in specs if spec.style == "breakbeat") >= 160
+    assert max(spec.tempo_bpm for spec in specs if spec.style == "hiphop") <= 100
+    for spec in specs[:8]:
+        piece = compose(spec)
+        assert _midi_tempo_bpm(piece.midi_bytes) == pytest.approx(spec.tempo_bpm, abs=MIDI_TEMPO_RESOLUTION_BPM)
+        last_bar = (piece.bar_count - 1) * style_by_name(spec.style).beats_per_bar
+        melody = [note.pitch % 12 for note in piece.notes if note.onset_quarters >= last_bar and note.track == 0]
+        assert melody == [spec.pitch_class]
+
+
+def test_an_unknown_style_is_refused_before_anything_renders(tmp_path: Path, capsys):
+    out = tmp_path / "generated"
+    assert data_main(["generated", "--out", str(out), "--hours", "0.01", "--styles", "rock", "dnb"]) == 1
+    assert "unknown style 'dnb'" in capsys.readouterr().err and not out.exists()
+
+
+def test_a_corpus_written_before_the_style_deck_existed_resumes_under_the_default(tmp_path: Path, capsys):
+    """Its config.json has no ``styles``: it was built from the default deck, so the default config resumes it and
+    a config naming other styles is refused."""
+    out = tmp_path / "generated"
+    out.mkdir()
+    written = json.loads(json.dumps(dataclasses.asdict(CONFIG)))
+    del written["styles"]
+    (out / "config.json").write_text(json.dumps(written))
+    assert data_main(["generated", "--out", str(out), "--hours", "0"]) == 0
+    assert data_main(["generated", "--out", str(out), "--hours", "0", "--styles", "breakbeat"]) == 1
+    assert "another configuration" in capsys.readouterr().err

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import multiprocessing
-from dataclasses import asdict
+from dataclasses import MISSING, asdict, fields
 from pathlib import Path
 from typing import Any, Callable
 
@@ -85,11 +85,22 @@ def render_job(task: tuple[TonalClipJob, str, int]) -> dict[str, Any]:
     return clip_record(job, path, out, samples.size / sample_rate, sample_rate)
 
 
+def _stored_config(path: Path) -> dict:
+    """A config.json as written, with the fields added since at their defaults: a corpus built before a field existed
+    was built as its default says (the style deck, for one), so it resumes under the same config."""
+    stored = json.loads(path.read_text())
+    for item in fields(TonalCorpusConfig):
+        if item.name not in stored:
+            default = item.default if item.default is not MISSING else item.default_factory()
+            stored[item.name] = json.loads(json.dumps(default))
+    return stored
+
+
 def _check_config(out: Path, config: TonalCorpusConfig) -> None:
     """Write config.json, or refuse when the folder holds a corpus built with a different config."""
     wanted = json.loads(json.dumps(asdict(config)))
     path = out / CONFIG_NAME
-    if path.exists() and json.loads(path.read_text()) != wanted:
+    if path.exists() and _stored_config(path) != wanted:
         raise CorpusConfigMismatch(f"{path} was written with another configuration; build into a new --out folder")
     path.write_text(json.dumps(wanted, indent=2))
 

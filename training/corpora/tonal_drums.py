@@ -29,6 +29,11 @@ PATTERNS: dict[str, dict[int, tuple[int, ...]]] = {
     "ballad": {KICK: (0, 10), SIDE_STICK: (4, 12), CLOSED_HAT: (0, 2, 4, 6, 8, 10, 12, 14)},
     "latin": {KICK: (0, 6, 8, 14), SIDE_STICK: (0, 6, 12), CLOSED_HAT: (0, 2, 4, 6, 8, 10, 12, 14)},
     "march": {KICK: (0, 8), SNARE: (0, 4, 6, 8, 12, 13, 14, 15), CRASH: (0,)},
+    # Fast and slow grooves whose beat a DJ names by convention: drum & bass at 160-180 (kick on 1 and the "and" of
+    # 3, snare on 2 and 4 of the fast beat) and hip-hop at 70-100 (snare on 2 and 4, sixteenth hats that must not
+    # double it).
+    "breakbeat": {KICK: (0, 10), SNARE: (4, 12), CLOSED_HAT: (0, 2, 4, 6, 8, 10, 12, 14), RIDE: (2, 6, 10, 14)},
+    "hiphop": {KICK: (0, 7, 10), SNARE: (4, 12), CLOSED_HAT: tuple(range(16)), OPEN_HAT: (14,)},
 }
 FILL = (SNARE, SNARE, HIGH_TOM, HIGH_TOM, MID_TOM, MID_TOM, LOW_TOM, LOW_TOM)  # the last two beats, in sixteenths
 

@@ -41,8 +41,14 @@ class TonalCorpusConfig:
     solo_share: float = 0.12
     pad_share: float = 0.35
     soundfonts: tuple[str, ...] = field(default_factory=lambda: tuple(font.name for font in GENERATOR_SOUNDFONTS))
+    styles: tuple[str, ...] = STYLE_NAMES  # the deck of styles clips are dealt from (tonal_styles.EXTRA_STYLES too)
 
     def __post_init__(self) -> None:
+        for name in self.styles:  # an unknown name is refused here, before anything is rendered
+            try:
+                style_by_name(name)
+            except KeyError as error:
+                raise ValueError(error.args[0]) from None
         for name in self.soundfonts:
             ensure_training_soundfont(soundfont_by_name(name))
 
@@ -80,7 +86,7 @@ def _roles(style: Style, solo: bool, config: TonalCorpusConfig, rng: random.Rand
 def plan_clip(index: int, config: TonalCorpusConfig) -> TonalClipJob:
     """Clip ``index``: depends on (config.seed, index) only."""
     key_index = _dealt(list(range(KEY_COUNT)), index, "key", config.seed)
-    style = style_by_name(_dealt(list(STYLE_NAMES), index, "style", config.seed))
+    style = style_by_name(_dealt(list(config.styles), index, "style", config.seed))
     soundfont = _dealt(list(config.soundfonts), index, "soundfont", config.seed)
     rng = random.Random(f"{config.seed}:clip:{index}")
     mode = "minor" if key_index >= 12 else "major"

@@ -102,6 +102,21 @@ STYLES: tuple[Style, ...] = (
           (56, 72, 73, 71, 60, 61, 40), (56, 60, 61, 57, 71, 0, 48), (58, 57, 43, 70), (48, 61)),
 )
 STYLE_NAMES = tuple(style.name for style in STYLES)
+# Styles a corpus plays only when its config names them (``TonalCorpusConfig.styles``): the default corpus, which
+# the shipped model's key stage was trained on, stays what it was. They add tempi whose beat is set by the genre's
+# convention at the fast and slow ends, for the tempo estimator's metrical-level scorer.
+EXTRA_STYLES: tuple[Style, ...] = (
+    Style("breakbeat", (160, 180), 4, 1,
+          (("vi", "IV", "I", "V"), ("I", "I", "IV", "IV"), ("I", "vi", "IV", "V")),
+          (("i", "i", "bVI", "bVI"), ("i", "bVII", "bVI", "bVII"), ("i", "iv", "i", "bVI")),
+          ("root", "octaves"), ("pad", "offbeat"), "sparse", "breakbeat", 1.0, False,
+          (80, 81, 88, 11, 4, 73), (88, 89, 90, 91, 4, 48), _SYNTH_BASSES + (33,), (89, 90, 91, 88)),
+    Style("hiphop", (70, 100), 4, 1,
+          (("I", "vi", "IV", "V"), ("ii7", "V7", "Imaj7", "vi7"), ("I", "IV", "I", "IV")),
+          (("i", "bVI", "bIII", "bVII"), ("i7", "iv7", "i7", "V7"), ("i", "i", "iv", "iv")),
+          ("root", "root_fifth"), ("pad", "block", "arpeggio"), "medium", "hiphop", 1.0, True,
+          (0, 4, 11, 73, 65, 80), (4, 0, 88, 89, 48), _BASSES + _SYNTH_BASSES, (89, 90, 48)),
+)
 
 # Closing cadences per mode (and minor colour): the last chord is the tonic and fills the last bar.
 CADENCES = {
@@ -114,14 +129,14 @@ CADENCES = {
 
 
 def style_by_name(name: str) -> Style:
-    for style in STYLES:
+    for style in STYLES + EXTRA_STYLES:
         if style.name == name:
             return style
-    raise KeyError(f"unknown style {name!r}; known: {', '.join(STYLE_NAMES)}")
+    raise KeyError(f"unknown style {name!r}; known: {', '.join(style.name for style in STYLES + EXTRA_STYLES)}")
 
 
 def every_style_program() -> set[int]:
     """All GM programs any style may play (each must have a family)."""
-    return {program for style in STYLES
+    return {program for style in STYLES + EXTRA_STYLES
             for program in style.melody_programs + style.comping_programs + style.bass_programs + style.pad_programs}
 
