@@ -638,10 +638,15 @@ def _fail(message: str) -> None:
 
 
 def run() -> None:
-    """The ``engine`` console command: ``main``, then leave (``engine.process_exit``: without unloading torch)."""
+    """The ``engine`` console command: ``main``, then leave (``engine.process_exit``: without unloading torch).
+    ``train`` and ``eval`` end as Python ends: their runs are long and write many files, and an exit's memory does
+    not matter to them."""
     from engine.process_exit import exit_process
 
-    exit_process(main())
+    code = main()
+    if _delegated_command(sys.argv[1:]) is not None:
+        sys.exit(code)
+    exit_process(code)
 
 
 if __name__ == "__main__":

@@ -68,3 +68,24 @@ def test_with_torch_loaded_the_process_skips_teardown(monkeypatch):
     with pytest.raises(SystemExit) as ended:
         process_exit.exit_process(4)
     assert ended.value.code == 4 and calls == []  # a normal exit: nothing to skip
+
+
+def test_the_console_command_leaves_training_and_evaluation_to_python(monkeypatch):
+    """``engine train`` / ``engine eval`` write many files over long runs: they end as Python ends; the engine's own
+    commands end through ``exit_process``."""
+    from engine import cli
+
+    ended: list = []
+    monkeypatch.setattr(cli, "main", lambda: 0)
+    monkeypatch.setattr(process_exit, "exit_process", lambda code: ended.append(code))
+    for arguments, through_exit_process in ((["--json", "train", "--help"], False), (["eval", "--help"], False),
+                                            (["index", "folder"], True), (["--db", "x.db", "info"], True)):
+        ended.clear()
+        monkeypatch.setattr(sys, "argv", ["engine", *arguments])
+        if through_exit_process:
+            cli.run()
+            assert ended == [0]
+        else:
+            with pytest.raises(SystemExit) as exited:
+                cli.run()
+            assert exited.value.code == 0 and ended == []
