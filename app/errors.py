@@ -9,12 +9,15 @@ from types import TracebackType
 from PySide6.QtCore import QCoreApplication
 from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 
+from engine.library_errors import ModelUnavailableError
+
 MAX_MESSAGE_CHARS = 400
 
 
 def describe_error(error: BaseException) -> str:
-    """One line for the user: the exception's own message (engine errors name the path and reason)."""
-    text = str(error).strip()
+    """One line for the user: the exception's own message (engine errors name the path and reason); a missing or
+    broken model says what is wrong without the command line's hint (``--model``), which the app has no use for."""
+    text = (error.reason if isinstance(error, ModelUnavailableError) else str(error)).strip()
     if not text:
         text = type(error).__name__
     first_line = text.splitlines()[0]

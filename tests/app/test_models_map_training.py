@@ -228,3 +228,27 @@ def test_the_picker_says_why_the_librarys_own_model_cannot_be_used(make_window, 
     assert combo.currentIndex() == 0
     warning = window.library_view.empty_state.model_warning
     qtbot.waitUntil(lambda: warning.isVisible() and "truncated" in warning.text(), timeout=RESULT_TIMEOUT_MS)
+
+
+def test_error_dialogs_give_a_broken_models_reason_without_the_command_lines_hint(app_model_dir, tmp_path):
+    """A scan or search that needs the library's cut-short model fails with the reason in the app's dialogs; the
+    CLI's "(mend the folder, or pass --model DIR)" is for the command line only."""
+    import os
+    import shutil
+
+    import pytest
+
+    from app.errors import describe_error
+    from engine.library import Library, LibraryError, ModelUnavailableError
+
+    own = shutil.copytree(app_model_dir, tmp_path / "own-model")
+    database = tmp_path / "library.db"
+    with Library(database) as library:
+        library.use_model(own)
+    os.truncate(own / "weights.safetensors", (own / "weights.safetensors").stat().st_size - 100)
+    with Library(database) as library, pytest.raises(ModelUnavailableError) as refused:
+        library.model()
+    assert "--model" in str(refused.value)  # the CLI's message, as before
+    shown = describe_error(refused.value)
+    assert "truncated" in shown and "--model" not in shown
+    assert describe_error(LibraryError("x.mp3: not audio")) == "x.mp3: not audio"

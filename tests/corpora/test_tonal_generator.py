@@ -226,6 +226,9 @@ def test_an_unknown_style_is_refused_before_anything_renders(tmp_path: Path, cap
     out = tmp_path / "generated"
     assert data_main(["generated", "--out", str(out), "--hours", "0.01", "--styles", "rock", "dnb"]) == 1
     assert "unknown style 'dnb'" in capsys.readouterr().err and not out.exists()
+    for styles in ((), ("rock", "rock")):  # an empty deck, or one weighted by repeats, is no deck the CLI could give
+        with pytest.raises(ValueError, match="each style once"):
+            TonalCorpusConfig(styles=styles)
 
 
 def test_a_corpus_written_before_the_style_deck_existed_resumes_under_the_default(tmp_path: Path, capsys):

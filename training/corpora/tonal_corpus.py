@@ -85,12 +85,17 @@ def render_job(task: tuple[TonalClipJob, str, int]) -> dict[str, Any]:
     return clip_record(job, path, out, samples.size / sample_rate, sample_rate)
 
 
+FIELDS_ADDED_WITH_THEIR_OLD_BEHAVIOUR = ("styles",)  # a config.json written before one existed meant its default
+
+
 def _stored_config(path: Path) -> dict:
-    """A config.json as written, with the fields added since at their defaults: a corpus built before a field existed
-    was built as its default says (the style deck, for one), so it resumes under the same config."""
+    """A config.json as written, with the fields added since that keep the old behaviour at their defaults: a corpus
+    built before the style deck existed was built from the default deck, so it resumes under the same config. (A
+    field added later whose default changes what is rendered must not be listed: the old corpus would resume as
+    another one.)"""
     stored = json.loads(path.read_text())
     for item in fields(TonalCorpusConfig):
-        if item.name not in stored:
+        if item.name in FIELDS_ADDED_WITH_THEIR_OLD_BEHAVIOUR and item.name not in stored:
             default = item.default if item.default is not MISSING else item.default_factory()
             stored[item.name] = json.loads(json.dumps(default))
     return stored

@@ -44,6 +44,8 @@ class TonalCorpusConfig:
     styles: tuple[str, ...] = STYLE_NAMES  # the deck of styles clips are dealt from (tonal_styles.EXTRA_STYLES too)
 
     def __post_init__(self) -> None:
+        if not self.styles or len(set(self.styles)) != len(self.styles):
+            raise ValueError("styles: name each style once, and at least one")
         for name in self.styles:  # an unknown name is refused here, before anything is rendered
             try:
                 style_by_name(name)
