@@ -79,7 +79,7 @@ def active_model_problem(library: Any) -> str | None:
     try:
         library.model_spec()
     except ModelUnavailableError as error:
-        return error.reason or None
+        return error.reason[:1].upper() + error.reason[1:] or None  # shown as a sentence of its own
     return None
 
 
