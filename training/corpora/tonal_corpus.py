@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import multiprocessing
-from dataclasses import MISSING, asdict, fields
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Callable
 
@@ -27,7 +27,7 @@ from training.corpora.score_corpus import rendered_clip_fields, summarise_manife
 from training.corpora.soundfonts import ensure_training_soundfont, locate_soundfont, soundfont_by_name
 from training.corpora.tonal_generator import compose
 from training.corpora.tonal_plan import GENERATOR_NAME, TonalClipJob, TonalCorpusConfig, plan_clips
-from training.corpora.tonal_styles import family_of_generated_program
+from training.corpora.tonal_styles import STYLE_NAMES, family_of_generated_program
 
 MANIFEST_NAME, FAILURES_NAME, CONFIG_NAME = "manifest.jsonl", "failures.jsonl", "config.json"
 SOURCE = "tonal_generator"
@@ -85,19 +85,11 @@ def render_job(task: tuple[TonalClipJob, str, int]) -> dict[str, Any]:
     return clip_record(job, path, out, samples.size / sample_rate, sample_rate)
 
 
-FIELDS_ADDED_WITH_THEIR_OLD_BEHAVIOUR = ("styles",)  # a config.json written before one existed meant its default
-
-
 def _stored_config(path: Path) -> dict:
-    """A config.json as written, with the fields added since that keep the old behaviour at their defaults: a corpus
-    built before the style deck existed was built from the default deck, so it resumes under the same config. (A
-    field added later whose default changes what is rendered must not be listed: the old corpus would resume as
-    another one.)"""
+    """A config.json as written; one written before the style deck existed was dealt from the default deck, so it
+    resumes under the default config."""
     stored = json.loads(path.read_text())
-    for item in fields(TonalCorpusConfig):
-        if item.name in FIELDS_ADDED_WITH_THEIR_OLD_BEHAVIOUR and item.name not in stored:
-            default = item.default if item.default is not MISSING else item.default_factory()
-            stored[item.name] = json.loads(json.dumps(default))
+    stored.setdefault("styles", list(STYLE_NAMES))
     return stored
 
 

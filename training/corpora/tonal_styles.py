@@ -117,6 +117,7 @@ EXTRA_STYLES: tuple[Style, ...] = (
           ("root", "root_fifth"), ("pad", "block", "arpeggio"), "medium", "hiphop", 1.0, True,
           (0, 4, 11, 73, 65, 80), (4, 0, 88, 89, 48), _BASSES + _SYNTH_BASSES, (89, 90, 48)),
 )
+ALL_STYLES = STYLES + EXTRA_STYLES  # every style a config may name
 
 # Closing cadences per mode (and minor colour): the last chord is the tonic and fills the last bar.
 CADENCES = {
@@ -129,14 +130,14 @@ CADENCES = {
 
 
 def style_by_name(name: str) -> Style:
-    for style in STYLES + EXTRA_STYLES:
+    for style in ALL_STYLES:
         if style.name == name:
             return style
-    raise KeyError(f"unknown style {name!r}; known: {', '.join(style.name for style in STYLES + EXTRA_STYLES)}")
+    raise KeyError(f"unknown style {name!r}; known: {', '.join(style.name for style in ALL_STYLES)}")
 
 
 def every_style_program() -> set[int]:
     """All GM programs any style may play (each must have a family)."""
-    return {program for style in STYLES + EXTRA_STYLES
+    return {program for style in ALL_STYLES
             for program in style.melody_programs + style.comping_programs + style.bass_programs + style.pad_programs}
 
