@@ -1,16 +1,18 @@
-"""Tempo (BPM) of mono audio: onset strength → autocorrelation → comb salience × tempo prior.
+"""Tempo (BPM) of mono audio: band onsets → their autocorrelations → a small network's choice of the beat.
 
 Pure numpy, so it runs in the torch-free decode workers. The steps follow the classic pipeline (as in
 librosa's beat tracker and Essentia's RhythmExtractor2013; written from the published descriptions):
 
 1. onset strength: log-compressed band energies (about 1/3 octave), their half-wave rectified rise per frame,
    summed over bands and high-passed (a moving average subtracted), at ``FRAMES_PER_SECOND``;
-2. the envelope's autocorrelation, evaluated for every candidate tempo at the beat period and its multiples
-   (a comb: a steady pulse repeats at every multiple, noise does not), with interpolated lags, so the tempo
-   is resolved to ``GRID_STEP_RATIO`` rather than to a whole frame;
-3. the metrical level (the usual failure is half or double tempo, or a third in triple metre) is chosen among
-   the strongest comb's relatives (×⅓ … ×4) by a small learned scorer (``engine.tempo_level``, trained on
-   generated music whose tempo is exact), then refined to the strongest comb within ±2 %.
+   and the same for each of five band groups alone (bass to treble: which bands carry a pulse tells a beat from
+   a sustained sound's tremolo);
+2. each envelope's autocorrelation, read for every tempo at the beat period and over a comb of its multiples (a
+   steady pulse repeats at every multiple, noise does not), with interpolated lags;
+3. the beat (the usual failure is half or double tempo, or a third in triple metre, or a tremolo taken for a
+   pulse) is chosen by a small network over those readings on a log-tempo axis (``engine.tempo_net``, trained on
+   generated music whose tempo is exact), then refined on the summed envelope to the strongest comb within ±2 %,
+   so the tempo is resolved to ``GRID_STEP_RATIO`` rather than to a bin or a frame.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from engine.tempo_level import chosen_level, shipped_scorer
+from engine.tempo_net import axis_features, group_starts, shipped_ensemble
 
 FRAMES_PER_SECOND = 100  # onset envelope rate: 10 ms frames; lags are interpolated, so 1 % is well resolved
 FRAME_SECONDS = 0.016  # analysis frame (256 samples at 16 kHz): a 512-sample frame cost 3x the time, no better
@@ -38,8 +40,9 @@ REFINE_SECONDS = 10.0  # ... by a comb over every beat period in 10 s: onsets fa
 # four periods was off by up to 0.3 % at 176 BPM; over 10 s the rounding averages out (< 0.1 %)
 MIN_SECONDS = 4.0  # fewer seconds hold too few beats for a tempo
 ANALYSIS_SECONDS = 30.0  # of a longer signal, the middle 30 s are analysed (decoding cost; enough beats)
-TEMPO_VERSION = 2  # stored with each estimate, so a better estimator can tell its own values from older ones
-# (2: the metrical level is chosen by the learned scorer of engine.tempo_level instead of a prior and a rule)
+TEMPO_VERSION = 3  # stored with each estimate, so a better estimator can tell its own values from older ones
+# (2: the metrical level chosen by a learned scorer instead of a prior and a rule; 3: the beat chosen by the
+# band-periodicity network of engine.tempo_net)
 
 
 class TempoError(ValueError):
@@ -64,16 +67,14 @@ def estimate_tempo(audio: np.ndarray, sample_rate: int) -> TempoEstimate:
     audio = _middle(np.asarray(audio, dtype=np.float32), sample_rate)
     if audio.size < MIN_SECONDS * sample_rate:
         raise TempoError(f"too short for a tempo ({audio.size / sample_rate:.1f} s; at least {MIN_SECONDS:.0f} s)")
-    envelope = onset_strength(audio, sample_rate)
-    correlation = autocorrelation(envelope)
+    correlations = envelope_correlations(audio, sample_rate)
+    correlation = correlations[0]
     if correlation[0] <= 0:
         raise TempoError("no onsets (silent or steady audio)")
-    strongest_bpm, strongest_salience = strongest_comb(correlation)
-    if strongest_salience <= 0:
+    if strongest_comb(correlation)[1] <= 0:
         raise TempoError("no repeating pulse")
-    level = chosen_level(shipped_scorer(), correlation, strongest_bpm, strongest_salience, MIN_BPM, MAX_BPM,
-                         FRAMES_PER_SECOND, COMB_MULTIPLES)
-    bpm = refined(correlation, level)
+    beat = shipped_ensemble().best_bpm(axis_features(correlations, FRAMES_PER_SECOND))
+    bpm = refined(correlation, beat)
     confidence = float(np.clip(comb_salience(correlation, np.array([bpm]))[0] / COMB_MULTIPLES, 0.0, 1.0))
     return TempoEstimate(round(bpm, 2), round(confidence, 4))
 
@@ -82,6 +83,15 @@ def onset_strength(audio: np.ndarray, sample_rate: int) -> np.ndarray:
     """Onset envelope (frames,) at ``FRAMES_PER_SECOND`` of mono ``audio`` (samples,): summed band rises."""
     power, frame = frame_power(audio, sample_rate)
     return band_onsets(power, band_starts(frame, sample_rate))
+
+
+def envelope_correlations(audio: np.ndarray, sample_rate: int) -> np.ndarray:
+    """(1 + band groups, lags): the autocorrelation of the summed onset envelope (``onset_strength``'s), then of
+    each ``engine.tempo_net`` band group's envelope alone, all from one spectrum."""
+    power, frame = frame_power(audio, sample_rate)
+    starts = band_starts(frame, sample_rate)
+    layouts = [starts, *group_starts(starts, frame, sample_rate)]
+    return np.stack([autocorrelation(band_onsets(power, layout)) for layout in layouts])
 
 
 def frame_power(audio: np.ndarray, sample_rate: int) -> tuple[np.ndarray, int]:

@@ -28,16 +28,16 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks import tempo_level_training as training
+from benchmarks.experiments import tempo_level_training as training
 from benchmarks.experiments.tempo_level_data import (
     best_size, cached_correlations, corpus_arguments, labelled_records, stretch_keys, stretched_correlation,
 )
 from benchmarks.experiments.tempo_level_features import unit_signals
 from benchmarks.experiments.tempo_onset_variants import scores
-from benchmarks.tempo_level_training import TOLERANCE, _fixed_length, middle_audio, stretched
+from benchmarks.experiments.tempo_level_training import TOLERANCE, _fixed_length, middle_audio, stretched
 from engine import tempo
 from engine.tempo_audio import TEMPO_SAMPLE_RATE
-from engine.tempo_level import LevelScorer, candidate_features, candidate_tempi, shipped_scorer
+from benchmarks.experiments.tempo_level import LevelScorer, candidate_features, candidate_tempi, shipped_scorer
 from training.evaluation.tempo_eval import stretch_consistent
 
 HARMONY_FFT = 2048  # 7.8 Hz bins at 16 kHz: semitones apart from about 130 Hz up

@@ -7,7 +7,7 @@ generator's habits. The rendered Bach chorales are another kind of music with ex
 kind the estimator misses most. Their Irish tunes are left out: a jig's quarter is not its beat, and the
 manifest does not say the metre.
 
-Each variant's scorer is fitted as ``benchmarks/tempo_level_training.py`` fits the shipped one (train clips, each
+Each variant's scorer is fitted as ``benchmarks/experiments/tempo_level_training.py`` fits the shipped one (train clips, each
 also stretched to four tempi; sizes tried and the best on val kept) and judged only on material outside its
 training: the val splits of the generated corpus and of the chorales, the stretch consistency of the val split of
 the game music (each 30 s excerpt stretched twice by sox ``tempo -m``, 0.85-1.15, as ``engine eval`` does on the
@@ -33,16 +33,16 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks import tempo_level_training as training
+from benchmarks.experiments import tempo_level_training as training
 from benchmarks.experiments.tempo_level_features import unit_signals
 from benchmarks.experiments.tempo_onset_variants import estimated, scores
-from benchmarks.tempo_level_training import (
+from benchmarks.experiments.tempo_level_training import (
     HIDDEN_SIZES, TOLERANCE, WEIGHT_DECAYS, _fixed_length, candidate_set, fit, middle_audio, stretched,
 )
 from engine import tempo
 from engine.audio import AudioDecodeError, decode_mono
 from engine.tempo_audio import TEMPO_SAMPLE_RATE
-from engine.tempo_level import LEVEL_FACTORS, LevelScorer, candidate_features, candidate_tempi, shipped_scorer
+from benchmarks.experiments.tempo_level import LEVEL_FACTORS, LevelScorer, candidate_features, candidate_tempi, shipped_scorer
 from training.evaluation.tempo_eval import STRETCHES_PER_TRACK, _stretch_factor, stretch_consistent
 
 CHORALE_SOURCE = "bach_chorales"

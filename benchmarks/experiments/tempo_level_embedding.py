@@ -1,7 +1,7 @@
 """Does the shared encoder's track embedding help the tempo's metrical-level scorer choose the beat?
 
 Issue 16 names a learned part on the shared encoder as the natural way to decide the metrical level. The cheapest
-form of it: the shipped level scorer's candidate features (``engine.tempo_level``) plus the first principal
+form of it: the shipped level scorer's candidate features (``benchmarks.experiments.tempo_level``) plus the first principal
 components of the shipped model's track embedding (what an index run stores), broadcast to every candidate, in the
 same one-hidden-layer scorer, fitted as the shipped one was (train clips of the generated corpus, each also
 stretched to four tempi with its clip's embedding; sizes tried and the best on val kept; three seeds and their
@@ -27,17 +27,17 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks import tempo_level_training as training
+from benchmarks.experiments import tempo_level_training as training
 from benchmarks.experiments.tempo_level_data import (
     cached_correlations, correlation_of, file_correlation, labelled_records, stretch_keys, stretched_correlation,
     strongest_relatives,
 )
 from benchmarks.experiments.tempo_level_features import unit_signals
 from benchmarks.experiments.tempo_onset_variants import scores
-from benchmarks.tempo_level_training import TOLERANCE, middle_audio
+from benchmarks.experiments.tempo_level_training import TOLERANCE, middle_audio
 from engine import tempo
 from engine.tempo_audio import TEMPO_SAMPLE_RATE
-from engine.tempo_level import LevelScorer, shipped_scorer
+from benchmarks.experiments.tempo_level import LevelScorer, shipped_scorer
 from training.evaluation.tempo_eval import stretch_consistent
 
 SEEDS = 3

@@ -6,7 +6,7 @@ without drums better but halve such grooves (BENCHMARKS.md, "Finer onset bands")
 refinement stay on the shipped envelope, and the scorer gets, beside that envelope's comb features, the same
 features measured on other envelopes of the same spectrum: fine bands (chord changes), the low bands (kick,
 bass) and the high bands (hi-hat, snare), so it can learn which level each part marks. Each feature set gets
-its own scorer, fitted and chosen as ``benchmarks/tempo_level_training.py`` fits the shipped one (train clips of
+its own scorer, fitted and chosen as ``benchmarks/experiments/tempo_level_training.py`` fits the shipped one (train clips of
 the generated corpus, each also stretched to four tempi; chosen on val; test splits never read), and is then
 checked on the synthesised signals of the unit tests (click tracks, drum grooves, plucked chords).
 
@@ -25,12 +25,12 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.experiments.tempo_onset_variants import decoded_clips, scores
-from benchmarks.tempo_level_training import (
+from benchmarks.experiments.tempo_level_training import (
     HIDDEN_SIZES, WEIGHT_DECAYS, _fixed_length, fit, stretched,
 )
 from engine import tempo
 from engine.tempo_audio import TEMPO_SAMPLE_RATE
-from engine.tempo_level import LevelScorer, candidate_features, candidate_tempi
+from benchmarks.experiments.tempo_level import LevelScorer, candidate_features, candidate_tempi
 
 # Envelopes besides the shipped one: (bands per octave, lowest Hz, highest Hz).
 ENVELOPES = {"fine": (24, 40.0, 7000.0), "low": (3, 40.0, 250.0), "high": (3, 2000.0, 7000.0)}

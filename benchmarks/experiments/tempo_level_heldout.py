@@ -24,7 +24,7 @@ from benchmarks.experiments.tempo_level_data import (
     cached_correlations, file_correlation, stretch_keys, stretched_correlation, strongest_relatives,
 )
 from benchmarks.experiments.tempo_onset_variants import estimated
-from engine.tempo_level import LevelScorer, load_scorer
+from benchmarks.experiments.tempo_level import LevelScorer, load_scorer
 from training.evaluation.bootstrap import bootstrap_means, paired_difference
 from training.evaluation.tempo_eval import stretch_consistent, tempo_accuracy
 

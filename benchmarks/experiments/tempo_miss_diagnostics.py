@@ -31,10 +31,10 @@ from benchmarks.experiments.tempo_level_data import (
     cached_correlations, labelled_records, stretch_keys, stretched_correlation,
 )
 from benchmarks.experiments.tempo_onset_variants import estimated, scores
-from benchmarks.tempo_level_training import candidate_set, middle_audio
+from benchmarks.experiments.tempo_level_training import candidate_set, middle_audio
 from engine import tempo
 from engine.tempo_audio import TEMPO_SAMPLE_RATE
-from engine.tempo_level import FEATURE_NAMES, LevelScorer, shipped_scorer
+from benchmarks.experiments.tempo_level import FEATURE_NAMES, LevelScorer, shipped_scorer
 from training.evaluation.tempo_eval import TOLERANCE, stretch_consistent, tempo_accuracy
 
 RISE_FLOORS = (0.0, 0.3, 0.5, 1.0, 1.5, 2.0)  # log units per 10 ms frame
@@ -112,7 +112,7 @@ def stretch(clips: list[dict], audio: dict[str, np.ndarray], debian: Path, cache
 def capped_estimate(correlation: np.ndarray, cap_bpm: float) -> float:
     """The shipped estimate with the strongest comb looked for between ``tempo.MIN_BPM`` and ``cap_bpm`` only (its
     relatives, the candidates, still up to ``tempo.MAX_BPM``)."""
-    from engine.tempo_level import candidate_features, candidate_tempi
+    from benchmarks.experiments.tempo_level import candidate_features, candidate_tempi
 
     bpms = tempo.tempo_grid(tempo.MIN_BPM, cap_bpm)
     salience = tempo.comb_salience(correlation, bpms)

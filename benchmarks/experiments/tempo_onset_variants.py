@@ -1,5 +1,5 @@
 """Which onset envelope gives the best tempo on music without drums? A sweep of ``engine.tempo``'s band layout,
-each variant with its own metrical-level scorer trained as ``benchmarks/tempo_level_training.py`` trains the
+each variant with its own metrical-level scorer trained as ``benchmarks/experiments/tempo_level_training.py`` trains the
 shipped one, scored on the generated corpus's val split (never its test split, never the tonal test set).
 
     python -m benchmarks.experiments.tempo_onset_variants --manifest ../data/generated/manifest.jsonl \
@@ -22,13 +22,13 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.tempo_level_training import (
+from benchmarks.experiments.tempo_level_training import (
     HIDDEN_SIZES, SPLITS, WEIGHT_DECAYS, _fixed_length, candidate_set, fit, middle_audio, stretched,
     training_records,
 )
 from engine import tempo
 from engine.tempo_audio import TEMPO_SAMPLE_RATE
-from engine.tempo_level import LevelScorer
+from benchmarks.experiments.tempo_level import LevelScorer
 from training.evaluation.tempo_eval import tempo_accuracy
 
 

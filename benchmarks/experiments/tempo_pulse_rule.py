@@ -10,7 +10,7 @@ from pathlib import Path
 from benchmarks.experiments.tempo_level_data import labelled_records, cached_correlations, file_correlation, strongest_relatives, correlation_of
 from benchmarks.experiments.tempo_level_features import unit_signals
 from engine import tempo
-from engine.tempo_level import shipped_scorer, FEATURE_NAMES
+from benchmarks.experiments.tempo_level import shipped_scorer, FEATURE_NAMES
 sc = shipped_scorer()
 OFF = FEATURE_NAMES.index('offbeat_share')
 clips = labelled_records(Path('data/generated/manifest.jsonl'), Path('data/scores/manifest.jsonl'), Path('data/generated_rhythm/manifest.jsonl'))

@@ -5,7 +5,7 @@ eighth-note subdivision, so the strongest comb is often half, double or a third 
 (the usual failure of tempo estimators). Rules ("double it when the off-beats are strong") were tuned by hand
 before; here a tiny MLP scores each candidate from features of its comb and of its relatives' combs, and the
 best-scoring candidate is the beat. It was trained on the generated corpus's exact tempo labels (train split,
-chosen on val; benchmarks/tempo_level_training.py) and ships as ``tempo_level.json`` beside this module: plain
+chosen on val; benchmarks/experiments/tempo_level_training.py) and ships as ``tempo_level.json`` beside this module: plain
 numbers read with ``json``, validated (shapes, finite values) before use, so a damaged file is an error, never
 executed code. Pure numpy, like ``engine.tempo``: it runs in the torch-free decode workers.
 """

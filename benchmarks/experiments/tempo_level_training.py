@@ -1,13 +1,13 @@
 """Train the tempo estimator's metrical-level scorer (engine/tempo_level.json) on the generated corpus.
 
-    .venv/bin/python benchmarks/tempo_level_training.py --manifest /work/data/generated/manifest.jsonl \
+    .venv/bin/python benchmarks/experiments/tempo_level_training.py --manifest /work/data/generated/manifest.jsonl \
         [--out engine/tempo_level.json] [--correlations CACHE.npz]
 
 ``--correlations`` keeps each clip's envelope autocorrelation by path, so a re-run decodes only new clips.
 
 Each record with a ``tempo_bpm`` (the exact quarter-note tempo of a procedurally generated piece) and split
 "train" or "val" is decoded as indexing decodes it (the middle 30 s at 16 kHz); its candidate tempi are the
-strongest comb's relatives (``engine.tempo_level.LEVEL_FACTORS``) and a candidate is right when it lies within
+strongest comb's relatives (``benchmarks.experiments.tempo_level.LEVEL_FACTORS``) and a candidate is right when it lies within
 4 % of the label. Each train clip is also seen at ``STRETCHES_PER_CLIP`` other tempi: a piece played f times
 faster has the autocorrelation c(f · lag), so the envelope's autocorrelation is resampled (tempi kept within
 ``STRETCHED_BPM``); this fills the fast and slow ends of the corpus and teaches the scorer that a level's choice
@@ -27,12 +27,12 @@ from typing import Any
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from engine import tempo  # noqa: E402
 from engine.audio import AudioDecodeError, decode_mono, probe  # noqa: E402
 from engine.tempo_audio import TEMPO_SAMPLE_RATE  # noqa: E402
-from engine.tempo_level import (  # noqa: E402
+from benchmarks.experiments.tempo_level import (  # noqa: E402
     LEVEL_WEIGHTS_PATH, LevelScorer, candidate_tempi, candidate_features,
 )
 

@@ -1,0 +1,182 @@
+"""Does the band-periodicity network (``engine.tempo_net``) choose the beat better than the metrical-level scorer?
+
+Validation first: networks fitted on the train splits of the generated corpus and of the breakbeat / hip-hop
+corpus (``training.tempo_net_training.fit``; several seeds, alone and averaged) are judged on generated val,
+rhythm val, the val chorales, the stretch consistency of the val game music (each 30 s excerpt stretched twice
+by sox ``tempo -m``, 0.85-1.15, as ``engine eval`` stretches the test split) and the unit tests' synthesised
+signals, against the level scorer the product shipped before (``benchmarks.experiments.tempo_level``). From /work:
+
+    PYTHONPATH=main python -m benchmarks.experiments.tempo_band_net --generated data/generated/manifest.jsonl \
+        --rhythm data/generated_rhythm/manifest.jsonl --scores data/scores/manifest.jsonl \
+        --debian data/debian/manifest.jsonl --cache data/tempo_band.npz --out-dir data/tempo_band_net \
+        [--steps 600 --width 24 --band-dropout 0.2 --weight-decay 0.01 --seeds 0 1 2]
+
+``--heldout WEIGHTS.json --tonal-test data/tonal_test/manifest.jsonl`` then judges one chosen ensemble once, paired
+with the level scorer on the same envelopes, on the tonal test set (held-out generator and sound font) and the
+test game music's stretched pairs, with bootstrap intervals (run it only after the choice).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+
+from benchmarks.experiments.tempo_level import chosen_level, shipped_scorer
+from benchmarks.experiments.tempo_level_data import (
+    cached_correlations, labelled_records, stretch_keys, stretched_correlation,
+)
+from benchmarks.experiments.tempo_level_features import unit_signals
+from benchmarks.experiments.tempo_onset_variants import scores
+from benchmarks.experiments.tempo_level_training import _fixed_length, middle_audio
+from engine import tempo
+from engine.tempo_audio import TEMPO_SAMPLE_RATE
+from engine.tempo_net import AXIS_BINS, TempoNetEnsemble, axis_features, load_ensemble
+from training.evaluation.bootstrap import bootstrap_means, paired_difference
+from training.evaluation.tempo_eval import stretch_consistent, tempo_accuracy
+from training.tempo_net_training import MARGIN, as_engine_network, fit
+
+
+def band_correlations(audio: np.ndarray) -> np.ndarray:
+    """``engine.tempo.envelope_correlations`` of a tempo span, each cut or padded to the cache's lag count."""
+    return np.stack([_fixed_length(c) for c in tempo.envelope_correlations(audio, TEMPO_SAMPLE_RATE)])
+
+
+def file_band_correlations(path: str) -> np.ndarray | None:
+    audio = middle_audio(Path(path))
+    return None if audio is None else band_correlations(audio)
+
+
+def stretched_band_correlations(key: str) -> np.ndarray | None:
+    return stretched_correlation(key, band_correlations)
+
+
+def net_estimates(ensemble: TempoNetEnsemble, stacked: np.ndarray) -> np.ndarray:
+    """The product's estimate from each clip's band correlations (clips, envelopes, lags)."""
+    return np.array([tempo.refined(c[0], ensemble.best_bpm(axis_features(c, tempo.FRAMES_PER_SECOND)))
+                     for c in stacked])
+
+
+def level_estimates(stacked: np.ndarray) -> np.ndarray:
+    """The estimate of the level scorer shipped before (TEMPO_VERSION 2) from the summed envelope alone."""
+    found = []
+    for correlations in stacked:
+        summed = correlations[0]
+        strongest_bpm, salience = tempo.strongest_comb(summed)
+        level = chosen_level(shipped_scorer(), summed, strongest_bpm, salience, tempo.MIN_BPM, tempo.MAX_BPM,
+                             tempo.FRAMES_PER_SECOND, tempo.COMB_MULTIPLES)
+        found.append(tempo.refined(summed, level))
+    return np.array(found)
+
+
+def judged(estimate, clips: list[dict], correlations: dict, pairs: list, stretch: dict, units: list) -> dict:
+    """Val figures of one estimator (``estimate``: stacked band correlations -> tempi)."""
+    result: dict = {}
+    for corpus in dict.fromkeys(clip["corpus"] for clip in clips):
+        chosen = [clip for clip in clips if clip["corpus"] == corpus]
+        found = estimate(np.stack([correlations[clip["path"]] for clip in chosen]))
+        result[corpus] = {k: round(v, 4) for k, v in
+                          scores(list(found), [c["bpm"] for c in chosen], [c["drums"] for c in chosen]).items()}
+    first = estimate(np.stack([stretch[a] for a, _, _ in pairs]))
+    second = estimate(np.stack([stretch[b] for _, b, _ in pairs]))
+    result["stretch"] = round(float(np.mean([stretch_consistent(x, y, f) for x, y, (_, _, f) in
+                                             zip(first, second, pairs)])), 4)
+    found = estimate(np.stack([c for _, _, c in units]))
+    result["unit_misses"] = [f"{name} {bpm:g}->{value:.1f}" for (name, bpm, _), value in zip(units, found)
+                             if abs(value / bpm - 1.0) > 0.01]
+    return result
+
+
+def heldout(options: argparse.Namespace) -> None:
+    """The chosen ensemble against the level scorer on the held-out material, item by item."""
+    ensemble = load_ensemble(options.heldout)
+    renders = [json.loads(line) for line in options.tonal_test.read_text(encoding="utf-8").splitlines()]
+    renders = [r for r in renders if r.get("split") == "test" and r.get("tempo_bpm")]
+    cache = options.cache.with_name(options.cache.stem + "_heldout.npz")
+    correlations = cached_correlations([r["path"] for r in renders], file_band_correlations, cache)
+    renders = [r for r in renders if r["path"] in correlations]
+    pairs = stretch_keys(options.debian, "test")
+    stretch = cached_correlations(sorted({k for a, b, _ in pairs for k in (a, b)}), stretched_band_correlations,
+                                  cache.with_name(cache.stem + "_stretch.npz"))
+    pairs = [(a, b, f) for a, b, f in pairs if a in stretch and b in stretch]
+    stacked = np.stack([correlations[r["path"]] for r in renders])
+    drums = np.array([bool(r.get("drums")) for r in renders])
+    per_method = {}
+    for name, estimate in (("level_scorer", level_estimates), ("band_net", lambda s: net_estimates(ensemble, s))):
+        outcomes = np.array([tempo_accuracy(e, float(r["tempo_bpm"])) for e, r in zip(estimate(stacked), renders)],
+                            float)
+        first = estimate(np.stack([stretch[a] for a, _, _ in pairs]))
+        second = estimate(np.stack([stretch[b] for _, b, _ in pairs]))
+        consistent = np.array([stretch_consistent(x, y, f) for x, y, (_, _, f) in zip(first, second, pairs)], float)
+        per_method[name] = {"acc1": outcomes[:, 0], "acc2": outcomes[:, 1], "stretch": consistent}
+    report: dict = {"renders": len(renders), "pairs": len(pairs)}
+    for measure in ("acc1", "acc2", "stretch"):
+        a, b = per_method["level_scorer"][measure], per_method["band_net"][measure]
+        report[measure] = {"level_scorer": bootstrap_means(a), "band_net": bootstrap_means(b),
+                           "difference": paired_difference(a, b)}
+    for name, chosen in (("drums", drums), ("no_drums", ~drums)):
+        report[name] = {method: {"acc1": float(per_method[method]["acc1"][chosen].mean()),
+                                 "acc2": float(per_method[method]["acc2"][chosen].mean())} for method in per_method}
+    print(json.dumps(report, indent=1))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    for name in ("--generated", "--scores", "--debian"):
+        parser.add_argument(name, type=Path, required=True)
+    parser.add_argument("--rhythm", type=Path)
+    parser.add_argument("--cache", type=Path, required=True)
+    parser.add_argument("--out-dir", type=Path, default=Path("tempo_band_net"))
+    parser.add_argument("--steps", type=int, default=600)
+    parser.add_argument("--width", type=int, default=24)
+    parser.add_argument("--weight-decay", type=float, default=1e-2)
+    parser.add_argument("--band-dropout", type=float, default=0.2)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--heldout", type=Path, help="weights of the chosen ensemble: judge it once, held out")
+    parser.add_argument("--tonal-test", type=Path)
+    options = parser.parse_args()
+    if options.heldout is not None:
+        heldout(options)
+        return
+
+    clips = labelled_records(options.generated, options.scores, options.rhythm)
+    correlations = cached_correlations([c["path"] for c in clips], file_band_correlations, options.cache)
+    clips = [c for c in clips if c["path"] in correlations]
+    pairs = stretch_keys(options.debian)
+    keys = sorted({k for a, b, _ in pairs for k in (a, b)})
+    stretch = cached_correlations(keys, stretched_band_correlations,
+                                  options.cache.with_name(options.cache.stem + "_stretch.npz"))
+    pairs = [(a, b, f) for a, b, f in pairs if a in stretch and b in stretch]
+    units = [(name, bpm, band_correlations(audio)) for name, bpm, audio in unit_signals()]
+    val = [c for c in clips if c["split"] == "val"]
+    train_clips = [c for c in clips if c["split"] == "train"]
+    features = np.stack([axis_features(correlations[c["path"]], tempo.FRAMES_PER_SECOND, -MARGIN, AXIS_BINS + MARGIN)
+                         for c in train_clips])
+    bpms = np.array([c["bpm"] for c in train_clips])
+    print(json.dumps({"variant": "level_scorer", **judged(level_estimates, val, correlations, pairs, stretch, units)}),
+          flush=True)
+    import torch
+
+    torch.set_num_threads(2)
+    label = f"w{options.width}_d{options.band_dropout}_wd{options.weight_decay}_n{options.steps}"
+    members = []
+    for seed in options.seeds:
+        model = fit(features, bpms, seed, options.steps, options.width, options.weight_decay, options.band_dropout)
+        members.append(as_engine_network(model))
+        alone = TempoNetEnsemble((members[-1],))
+        print(json.dumps({"variant": label, "seed": seed, **judged(lambda s: net_estimates(alone, s), val,
+                                                                   correlations, pairs, stretch, units)}), flush=True)
+    ensemble = TempoNetEnsemble(tuple(members))
+    if len(members) > 1:
+        print(json.dumps({"variant": label, "seed": "ensemble", **judged(lambda s: net_estimates(ensemble, s), val,
+                                                                         correlations, pairs, stretch, units)}))
+    from engine.tempo_net import ensemble_to_json
+
+    options.out_dir.mkdir(parents=True, exist_ok=True)
+    (options.out_dir / f"net_{label}.json").write_text(json.dumps(ensemble_to_json(ensemble)) + "\n", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
