@@ -90,8 +90,19 @@ def envelope_correlations(audio: np.ndarray, sample_rate: int) -> np.ndarray:
     each ``engine.tempo_net`` band group's envelope alone, all from one spectrum."""
     power, frame = frame_power(audio, sample_rate)
     starts = band_starts(frame, sample_rate)
-    layouts = [starts, *group_starts(starts, frame, sample_rate)]
-    return np.stack([autocorrelation(band_onsets(power, layout)) for layout in layouts])
+    groups = group_starts(starts, frame, sample_rate)
+    if power.shape[0] < 2:  # too short for a rise: every envelope is flat
+        return np.zeros((1 + len(groups), 1), dtype=np.float32)
+    bands = band_energies(power, starts)
+    envelopes = [envelope_of_bands(bands)]
+    for group in groups:  # a group's bands are some of the sum's: their energies are columns already summed
+        if group.size == 0:  # above the Nyquist frequency: no onsets there
+            envelopes.append(np.zeros_like(envelopes[0]))
+            continue
+        first, last = np.searchsorted(starts, group[[0, -1]])
+        within = last < starts.size and np.array_equal(starts[first: last + 1], group)
+        envelopes.append(envelope_of_bands(bands[:, first:last]) if within else band_onsets(power, group))
+    return np.stack([autocorrelation(envelope) for envelope in envelopes])
 
 
 def frame_power(audio: np.ndarray, sample_rate: int) -> tuple[np.ndarray, int]:
@@ -101,8 +112,10 @@ def frame_power(audio: np.ndarray, sample_rate: int) -> tuple[np.ndarray, int]:
     count = int((audio.size - frame) // hop) + 1
     if count < 2:
         return np.zeros((1, frame // 2 + 1), dtype=np.float32), frame
-    starts = np.round(np.arange(count) * hop).astype(np.int64)
-    frames = np.lib.stride_tricks.sliding_window_view(audio, frame)[starts] * np.hanning(frame).astype(np.float32)
+    every = np.lib.stride_tricks.sliding_window_view(audio, frame)
+    # a whole-sample hop (16 kHz: 160) is a strided view of the audio; otherwise each frame's start is rounded
+    chosen = every[:: int(hop)][:count] if float(hop).is_integer() else every[np.round(np.arange(count) * hop).astype(np.int64)]
+    frames = chosen * np.hanning(frame).astype(np.float32)
     spectrum = np.fft.rfft(frames, axis=1)
     return spectrum.real ** 2 + spectrum.imag ** 2, frame
 
@@ -114,7 +127,17 @@ def band_onsets(power: np.ndarray, starts: np.ndarray, rise_floor: float = 0.0) 
     experiments' way of asking whether small, slow rises (beating, tremolo) mislead the tempo."""
     if power.shape[0] < 2:
         return np.zeros(1, dtype=np.float32)
-    bands = np.add.reduceat(power, starts, axis=1)[:, :-1]  # (frames, bands)
+    return envelope_of_bands(band_energies(power, starts), rise_floor)
+
+
+def band_energies(power: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """(frames, bands): ``power`` (frames, bins) summed into the bands that begin at bins ``starts`` (the last
+    start ends the last band)."""
+    return np.add.reduceat(power, starts, axis=1)[:, :-1]
+
+
+def envelope_of_bands(bands: np.ndarray, rise_floor: float = 0.0) -> np.ndarray:
+    """``band_onsets`` of band energies (frames, bands) already summed (``band_energies``)."""
     compressed = np.log1p(LOG_COMPRESSION * bands / max(float(bands.max()), 1e-12))
     rise = np.maximum(np.diff(compressed, axis=0) - rise_floor, 0.0).sum(axis=1)
     width = max(1, int(round(HIGH_PASS_SECONDS * FRAMES_PER_SECOND)))

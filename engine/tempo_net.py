@@ -59,13 +59,18 @@ def output_bins() -> np.ndarray:
 
 def group_starts(starts: np.ndarray, frame: int, sample_rate: int) -> list[np.ndarray]:
     """Per band group of ``GROUP_EDGES_HZ``: the band starts (``engine.tempo.band_starts``) inside it, the last
-    one ending it, so ``engine.tempo.band_onsets`` sums that group's bands alone."""
+    one ending it, so ``engine.tempo.band_onsets`` sums that group's bands alone; a group wider than the bands
+    found in it is one band, and a group wholly above the Nyquist frequency (audio at under 14 kHz) is empty."""
     bin_hz = sample_rate / frame
+    top = frame // 2
     groups = []
     for low, high in zip(GROUP_EDGES_HZ[:-1], GROUP_EDGES_HZ[1:]):
-        first, last = int(np.ceil(low / bin_hz)), int(np.ceil(high / bin_hz))
+        first, last = min(int(np.ceil(low / bin_hz)), top), min(int(np.ceil(high / bin_hz)), top)
         inside = starts[(starts >= first) & (starts <= last)]
-        groups.append(inside if inside.size >= 2 else np.array([first, last + 1]))
+        if inside.size >= 2:
+            groups.append(inside)
+        else:
+            groups.append(np.array([first, last]) if last > first else np.zeros(0, dtype=np.int64))
     return groups
 
 

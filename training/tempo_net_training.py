@@ -119,8 +119,9 @@ def torch_network(channels: int, seed: int, width: int = WIDTH, dilations: tuple
 
 
 def fit(features: np.ndarray, tempi: np.ndarray, seed: int, steps: int = STEPS, width: int = WIDTH,
-        weight_decay: float = WEIGHT_DECAY, band_dropout: float = BAND_DROPOUT):
-    """One network fitted to ``features`` (clips, channels, AXIS_BINS + 2·MARGIN) and their ``tempi``."""
+        weight_decay: float = WEIGHT_DECAY, band_dropout: float = BAND_DROPOUT, draws: np.ndarray | None = None):
+    """One network fitted to ``features`` (clips, channels, AXIS_BINS + 2·MARGIN) and their ``tempi``, clips drawn
+    with probabilities ``draws`` (uniform when None)."""
     import torch
 
     model = torch_network(features.shape[1], seed, width)
@@ -131,7 +132,7 @@ def fit(features: np.ndarray, tempi: np.ndarray, seed: int, steps: int = STEPS, 
     tensor = torch.tensor(features)
     groups = features.shape[1] // 2 - 1  # two rows per envelope; the first envelope is the sum of all bands
     for _ in range(steps):
-        rows = draw.integers(0, len(tempi), BATCH)
+        rows = draw.integers(0, len(tempi), BATCH) if draws is None else draw.choice(len(tempi), BATCH, p=draws)
         shifts = draw.integers(-MAX_SHIFT, MAX_SHIFT + 1, BATCH)
         target = tempi[rows] * 2.0 ** (shifts / BINS_PER_OCTAVE)
         keep = (target >= OUTPUT_BPM[0]) & (target <= OUTPUT_BPM[1])

@@ -71,6 +71,22 @@ def level_estimates(stacked: np.ndarray) -> np.ndarray:
     return np.array(found)
 
 
+def balanced_weights(tempi: np.ndarray, kinds: np.ndarray, bins_per_octave: float = 4.0) -> np.ndarray:
+    """Sampling probabilities (clips,) that make each kind's (with drums / without) tempi even over log-tempo: a clip
+    weighs 1 / the clips of its kind within its 1/``bins_per_octave`` octave (a generator's favourite tempi are not
+    the user's, and the network's prior would learn them), each kind in proportion to its clips. Measured with
+    ``--balanced``, not shipped (docs/lab-notes/2026-12-07-tempo-band-network.md)."""
+    cells = np.floor(np.log2(tempi) * bins_per_octave).astype(np.int64)
+    weights = np.zeros(tempi.size)
+    for kind in np.unique(kinds):
+        chosen = kinds == kind
+        values, counts = np.unique(cells[chosen], return_counts=True)
+        per_cell = dict(zip(values.tolist(), counts.tolist()))
+        share = chosen.sum() / values.size  # a kind's cells split its share of the draws evenly
+        weights[chosen] = [share / per_cell[cell] for cell in cells[chosen].tolist()]
+    return weights / weights.sum()
+
+
 def judged(estimate, clips: list[dict], correlations: dict, pairs: list, stretch: dict, units: list) -> dict:
     """Val figures of one estimator (``estimate``: stacked band correlations -> tempi)."""
     result: dict = {}
@@ -134,6 +150,7 @@ def main() -> None:
     parser.add_argument("--weight-decay", type=float, default=1e-2)
     parser.add_argument("--band-dropout", type=float, default=0.2)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--balanced", action="store_true", help="draw clips evenly over log-tempo per kind (drums or not)")
     parser.add_argument("--heldout", type=Path, help="weights of the chosen ensemble: judge it once, held out")
     parser.add_argument("--tonal-test", type=Path)
     options = parser.parse_args()
@@ -155,15 +172,18 @@ def main() -> None:
     features = np.stack([axis_features(correlations[c["path"]], tempo.FRAMES_PER_SECOND, -MARGIN, AXIS_BINS + MARGIN)
                          for c in train_clips])
     bpms = np.array([c["bpm"] for c in train_clips])
+    draws = balanced_weights(bpms, np.array([c["drums"] for c in train_clips])) if options.balanced else None
     print(json.dumps({"variant": "level_scorer", **judged(level_estimates, val, correlations, pairs, stretch, units)}),
           flush=True)
     import torch
 
     torch.set_num_threads(2)
-    label = f"w{options.width}_d{options.band_dropout}_wd{options.weight_decay}_n{options.steps}"
+    label = f"w{options.width}_d{options.band_dropout}_wd{options.weight_decay}_n{options.steps}" + \
+        ("_balanced" if options.balanced else "")
     members = []
     for seed in options.seeds:
-        model = fit(features, bpms, seed, options.steps, options.width, options.weight_decay, options.band_dropout)
+        model = fit(features, bpms, seed, options.steps, options.width, options.weight_decay, options.band_dropout,
+                    draws)
         members.append(as_engine_network(model))
         alone = TempoNetEnsemble((members[-1],))
         print(json.dumps({"variant": label, "seed": seed, **judged(lambda s: net_estimates(alone, s), val,

@@ -101,3 +101,10 @@ def test_a_fast_tremolo_over_slow_chords_is_not_taken_for_the_beat(bpm):
     assert abs(tempo.strongest_comb(correlation)[0] / 225.0 - 1.0) < 0.03
     estimate = tempo.estimate_tempo(audio.astype(np.float32), RATE)
     assert abs(estimate.bpm / bpm - 1.0) <= 0.04
+
+
+@pytest.mark.parametrize("rate", [8_000, 11_025, 44_100])
+def test_audio_at_other_rates_is_timed_though_some_band_groups_lie_above_its_nyquist_frequency(rate):
+    for bpm in (87.5, 123.0):
+        estimate = tempo.estimate_tempo(rhythm_factory.click_track(bpm, 20.0, rate), rate)
+        assert abs(estimate.bpm / bpm - 1.0) <= 0.01
