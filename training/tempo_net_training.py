@@ -34,12 +34,12 @@ from engine.tempo_net import (
 MARGIN = 16  # bins beyond each end of the axis: a shift of up to ±16 bins (×0.79-1.26) stays on it
 MAX_SHIFT = 15
 DILATIONS = (1, 2, 4, 8, 16, 32)  # receptive field ±124 bins: 2.6 octaves each side, a beat's bar and sixteenths
-WIDTH = 24
-STEPS = 600
+WIDTH = 16
+STEPS = 400
 BATCH = 128
 LEARNING_RATE = 3e-3
-WEIGHT_DECAY = 1e-2
-BAND_DROPOUT = 0.2
+WEIGHT_DECAY = 0.1
+BAND_DROPOUT = 0.4
 RIGHT_WITHIN = 0.02  # an output bin within 2 % of the label is right (bins are 1.45 % apart)
 SEEDS = (0, 1, 2)
 

@@ -9,7 +9,10 @@ signals, against the level scorer the product shipped before (``benchmarks.exper
     PYTHONPATH=main python -m benchmarks.experiments.tempo_band_net --generated data/generated/manifest.jsonl \
         --rhythm data/generated_rhythm/manifest.jsonl --scores data/scores/manifest.jsonl \
         --debian data/debian/manifest.jsonl --cache data/tempo_band.npz --out-dir data/tempo_band_net \
-        [--steps 600 --width 24 --band-dropout 0.2 --weight-decay 0.01 --seeds 0 1 2]
+        [--steps 400 --width 16 --band-dropout 0.4 --weight-decay 0.1 --seeds 0 1 2] [--compare WEIGHTS.json]
+
+``--compare WEIGHTS.json`` judges a saved ensemble, the level scorer and a hybrid of the two on the same validation
+and on a sweep of the unit tests' synthesised families over 60-180 BPM, without training.
 
 ``--heldout WEIGHTS.json --tonal-test data/tonal_test/manifest.jsonl`` then judges one chosen ensemble once, paired
 with the level scorer on the same envelopes, on the tonal test set (held-out generator and sound font) and the
@@ -20,12 +23,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
 
-from benchmarks.experiments.tempo_level import chosen_level, shipped_scorer
+from benchmarks.experiments.tempo_level import LEVEL_FACTORS, chosen_level, shipped_scorer
 from benchmarks.experiments.tempo_level_data import (
+    TOLERANCE,
     cached_correlations, labelled_records, stretch_keys, stretched_correlation,
 )
 from benchmarks.experiments.tempo_level_features import unit_signals
@@ -36,7 +41,9 @@ from engine.tempo_audio import TEMPO_SAMPLE_RATE
 from engine.tempo_net import AXIS_BINS, TempoNetEnsemble, axis_features, load_ensemble
 from training.evaluation.bootstrap import bootstrap_means, paired_difference
 from training.evaluation.tempo_eval import stretch_consistent, tempo_accuracy
-from training.tempo_net_training import MARGIN, as_engine_network, fit
+from training.tempo_net_training import (
+    BAND_DROPOUT, MARGIN, STEPS, WEIGHT_DECAY, WIDTH, as_engine_network, fit,
+)
 
 
 def band_correlations(audio: np.ndarray) -> np.ndarray:
@@ -87,7 +94,42 @@ def balanced_weights(tempi: np.ndarray, kinds: np.ndarray, bins_per_octave: floa
     return weights / weights.sum()
 
 
-def judged(estimate, clips: list[dict], correlations: dict, pairs: list, stretch: dict, units: list) -> dict:
+def hybrid_estimates(ensemble: TempoNetEnsemble, stacked: np.ndarray) -> np.ndarray:
+    """The pulse family from the network, the level from the scorer: where the network's tempo is one of the
+    scorer's candidates (a relative of the strongest comb), the scorer's estimate as it was; where it is none of them
+    (a tremolo or beating stronger than the beat), the scorer chooses among the relatives of the network's tempo."""
+    found = []
+    for correlations in stacked:
+        summed = correlations[0]
+        strongest_bpm, salience = tempo.strongest_comb(summed)
+        net_bpm = tempo.refined(summed, ensemble.best_bpm(axis_features(correlations, tempo.FRAMES_PER_SECOND)))
+        if not any(abs(net_bpm / (strongest_bpm * factor) - 1.0) <= TOLERANCE for factor in LEVEL_FACTORS):
+            strongest_bpm, salience = net_bpm, float(tempo.comb_salience(summed, np.array([net_bpm]))[0])
+        level = chosen_level(shipped_scorer(), summed, strongest_bpm, salience, tempo.MIN_BPM, tempo.MAX_BPM,
+                             tempo.FRAMES_PER_SECOND, tempo.COMB_MULTIPLES)
+        found.append(tempo.refined(summed, level))
+    return np.array(found)
+
+
+def synthetic_sweep() -> list[tuple[str, float, np.ndarray]]:
+    """(family, tempo, band correlations) of the unit tests' synthesised families over 60-180 BPM, 24 s each, two
+    seeds (one click track): a wider look at the plain signals than the unit tests' few tempi."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tests"))
+    import rhythm_factory
+
+    found = []
+    for family in ("click_track", "drum_groove", "plucked_chords"):
+        make = getattr(rhythm_factory, family)
+        for bpm in range(60, 182, 3):
+            for seed in (0,) if family == "click_track" else (0, 1):
+                audio = (make(float(bpm), 24.0, TEMPO_SAMPLE_RATE) if family == "click_track" else
+                         make(float(bpm), 24.0, seed=seed, sample_rate=TEMPO_SAMPLE_RATE))
+                found.append((family, float(bpm), band_correlations(audio.astype(np.float32))))
+    return found
+
+
+def judged(estimate, clips: list[dict], correlations: dict, pairs: list, stretch: dict, units: list,
+           sweep: list | None = None) -> dict:
     """Val figures of one estimator (``estimate``: stacked band correlations -> tempi)."""
     result: dict = {}
     for corpus in dict.fromkeys(clip["corpus"] for clip in clips):
@@ -102,6 +144,11 @@ def judged(estimate, clips: list[dict], correlations: dict, pairs: list, stretch
     found = estimate(np.stack([c for _, _, c in units]))
     result["unit_misses"] = [f"{name} {bpm:g}->{value:.1f}" for (name, bpm, _), value in zip(units, found)
                              if abs(value / bpm - 1.0) > 0.01]
+    if sweep:
+        found = estimate(np.stack([c for _, _, c in sweep]))
+        for family in dict.fromkeys(f for f, _, _ in sweep):
+            rows = [(bpm, value) for (f, bpm, _), value in zip(sweep, found) if f == family]
+            result[f"sweep_{family}_acc1"] = round(float(np.mean([abs(v / b - 1.0) <= TOLERANCE for b, v in rows])), 4)
     return result
 
 
@@ -145,14 +192,16 @@ def main() -> None:
     parser.add_argument("--rhythm", type=Path)
     parser.add_argument("--cache", type=Path, required=True)
     parser.add_argument("--out-dir", type=Path, default=Path("tempo_band_net"))
-    parser.add_argument("--steps", type=int, default=600)
-    parser.add_argument("--width", type=int, default=24)
-    parser.add_argument("--weight-decay", type=float, default=1e-2)
-    parser.add_argument("--band-dropout", type=float, default=0.2)
+    parser.add_argument("--steps", type=int, default=STEPS)
+    parser.add_argument("--width", type=int, default=WIDTH)
+    parser.add_argument("--weight-decay", type=float, default=WEIGHT_DECAY)
+    parser.add_argument("--band-dropout", type=float, default=BAND_DROPOUT)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--balanced", action="store_true", help="draw clips evenly over log-tempo per kind (drums or not)")
     parser.add_argument("--heldout", type=Path, help="weights of the chosen ensemble: judge it once, held out")
     parser.add_argument("--tonal-test", type=Path)
+    parser.add_argument("--compare", type=Path, help="weights of an ensemble: judge the scorer, it and the hybrid "
+                        "on validation (and the synthetic sweep) without training")
     options = parser.parse_args()
     if options.heldout is not None:
         heldout(options)
@@ -168,6 +217,14 @@ def main() -> None:
     pairs = [(a, b, f) for a, b, f in pairs if a in stretch and b in stretch]
     units = [(name, bpm, band_correlations(audio)) for name, bpm, audio in unit_signals()]
     val = [c for c in clips if c["split"] == "val"]
+    if options.compare is not None:
+        chosen = load_ensemble(options.compare)
+        sweep = synthetic_sweep()
+        for name, estimate in (("level_scorer", level_estimates), ("band_net", lambda s: net_estimates(chosen, s)),
+                               ("hybrid", lambda s: hybrid_estimates(chosen, s))):
+            print(json.dumps({"variant": name, **judged(estimate, val, correlations, pairs, stretch, units, sweep)}),
+                  flush=True)
+        return
     train_clips = [c for c in clips if c["split"] == "train"]
     features = np.stack([axis_features(correlations[c["path"]], tempo.FRAMES_PER_SECOND, -MARGIN, AXIS_BINS + MARGIN)
                          for c in train_clips])

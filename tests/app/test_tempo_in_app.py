@@ -15,7 +15,7 @@ from app.library_view import LibraryView
 from app.similarity_panel import SimilarityPanel
 from tests_app_helpers import RESULT_TIMEOUT_MS, wait_for_results
 
-TEMPI = {"slow": 90.0, "mid": 132.0, "fast": 150.0, "half": 66.0}  # 150: see tests/engine/test_tempo_library.py
+TEMPI = {"slow": 90.0, "mid": 124.0, "fast": 150.0, "half": 62.0}  # 150: see tests/engine/test_tempo_library.py
 
 
 @pytest.fixture
@@ -40,7 +40,7 @@ def test_the_bpm_column_shows_the_estimate_with_a_differing_tag_in_its_tooltip_a
     qtbot.waitUntil(lambda: model.rowCount() == 4 and model.track_at(3) is not None, timeout=RESULT_TIMEOUT_MS)
     assert [model.track_at(row).path for row in range(4)] == [paths[name] for name in ("half", "slow", "mid", "fast")]
     cells = [model.index(row, BPM_COLUMN) for row in range(4)]
-    assert [model.data(cell) for cell in cells[:3]] == ["66", "90", "132"]
+    assert [model.data(cell) for cell in cells[:3]] == ["62", "90", "124"]
     assert model.data(cells[3]) == "150"  # the estimate, not the file's tag (75)
     assert "75" in model.data(cells[3], Qt.ItemDataRole.ToolTipRole)
     assert model.data(cells[2], Qt.ItemDataRole.ToolTipRole) == paths["mid"]  # no tag: the usual tooltip
@@ -56,7 +56,7 @@ def test_the_bpm_range_control_keeps_the_similar_list_in_the_seeds_tempo_range(g
     assert len(panel.model.tracks) == 3
     panel.bpm_range_box.setCurrentIndex(panel.bpm_range_box.findData(4.0))
     qtbot.waitUntil(lambda: len(panel.model.tracks) == 1 and "…" not in panel.heading.text(), timeout=RESULT_TIMEOUT_MS)
-    assert panel.model.tracks[0].path == paths["mid"]  # 66 BPM doubled is 132
+    assert panel.model.tracks[0].path == paths["mid"]  # 62 BPM doubled is 124
     panel.make_radio()
     qtbot.waitUntil(lambda: panel.mode == "radio" and "Radio" in panel.heading.text(), timeout=RESULT_TIMEOUT_MS)
     assert [track.path for track in panel.model.tracks] == [paths["half"], paths["mid"]]
@@ -73,7 +73,7 @@ def test_the_library_table_is_filtered_to_a_bpm_range_together_with_the_search(g
     view.reload()
     qtbot.waitUntil(lambda: len(shown_paths(view)) == 4, timeout=RESULT_TIMEOUT_MS)
     view.bpm_filter.low_box.setValue(85.0)
-    view.bpm_filter.high_box.setValue(135.0)
+    view.bpm_filter.high_box.setValue(130.0)
     qtbot.waitUntil(lambda: shown_paths(view) == {paths["slow"], paths["mid"]}, timeout=RESULT_TIMEOUT_MS)
     assert view.count_label.text() == "2 tracks found"
     view.search_box.setText("mid")  # the search words and the range both apply

@@ -12,13 +12,13 @@ from engine.tempo_range import tempos_match
 
 RATE = 16_000
 EXACT = 0.01  # the "exact within 1 %"
-# The tempo network (engine/tempo_net.py) reads a kick-snare groove at 171 BPM, with nothing but the hi-hat to tell
-# its beats from off-beats, at half tempo (85.5): the generated music it learned from has few grooves that fast.
-# Known miss, kept visible: strict, so a network that gets it right fails the marker.
-HALVED_WHEN_FAST = pytest.mark.xfail(strict=True, reason="the tempo network halves a bare kick-snare groove at 171 BPM")
-# And at the slow end it reads this rock groove at 58-62 BPM at double tempo (a half-time feel at 116-124): the
-# generated music it learned from has few drummed pieces under 70 BPM. From 64 BPM up it reads the beat.
-DOUBLED_WHEN_SLOW = pytest.mark.xfail(strict=True, reason="the tempo network doubles a bare rock groove at 58-62 BPM")
+# The tempo network (engine/tempo_net.py) reads this rock groove under 60 BPM at double tempo (a half-time feel at
+# 112-120): the generated music it learned from has few drummed pieces under 70 BPM. From 62 BPM up it reads the
+# beat. Known miss, kept visible: strict, so a network that gets it right fails the marker.
+DOUBLED_WHEN_SLOW = pytest.mark.xfail(strict=True, reason="the tempo network doubles a bare rock groove under 60 BPM")
+# At 171 BPM it reads this groove right with most hi-hat noises (seeds 0-3, 100, 200) but halves the one drawn from
+# seed 171, which this test uses: a close call between the beat and the half-bar. Known miss, strict as above.
+HALVED_WHEN_FAST = pytest.mark.xfail(strict=True, reason="the tempo network halves the 171 BPM groove of seed 171")
 
 
 def relative_error(found: float, true: float) -> float:
@@ -32,7 +32,7 @@ def test_click_tracks_are_timed_within_one_percent(bpm):
     assert 0.5 <= estimate.confidence <= 1.0
 
 
-@pytest.mark.parametrize("bpm", [pytest.param(60.0, marks=DOUBLED_WHEN_SLOW), 64.0, 92.0, 118.0, 136.0,
+@pytest.mark.parametrize("bpm", [pytest.param(58.0, marks=DOUBLED_WHEN_SLOW), 64.0, 92.0, 118.0, 136.0,
                                  pytest.param(171.0, marks=HALVED_WHEN_FAST)])
 def test_drum_grooves_are_timed_at_the_beat_not_the_hi_hat_eighths(bpm):
     estimate = estimate_tempo(rhythm_factory.drum_groove(bpm, 30.0, seed=int(bpm), sample_rate=RATE), RATE)
