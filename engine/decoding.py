@@ -17,8 +17,8 @@ from engine.landmark_audio import landmark_spans, track_landmarks
 from engine.landmarks import Landmarks
 from engine.lazy_modules import lazy_module
 from engine.metadata import TrackMetadata, read_metadata
-from engine.tempo import TempoEstimate
-from engine.tempo_audio import track_tempo, track_tempo_span
+from engine.tempo import TempoError, TempoEstimate
+from engine.tempo_audio import file_tempo, track_tempo, track_tempo_span
 
 av = lazy_module("av")
 
@@ -37,6 +37,7 @@ class DecodeJob:
     window_samples: int
     max_windows: int
     file_changed: bool = True
+    tempo_only: bool = False  # analysed and current but for its tempo: only the tempo is estimated again
 
 
 @dataclass
@@ -56,6 +57,8 @@ class DecodeOutcome:
 
 def decode_job(job: DecodeJob) -> DecodeOutcome:
     """Decode a file's windows and read its tags; any failure becomes a reason, never an exception."""
+    if job.tempo_only:
+        return tempo_refresh(job)
     try:
         audio = read_windows(job.path, job.sample_rate, job.window_samples, job.max_windows)
     except AudioDecodeError as error:
@@ -79,6 +82,18 @@ def decode_job(job: DecodeJob) -> DecodeOutcome:
             metadata.duration = metadata.duration or audio.duration_seconds
     return DecodeOutcome(job, audio.windows, metadata, audio.duration_seconds, landmarks=found_landmarks,
                          tempo=tempo, key_windows=key_windows)
+
+
+def tempo_refresh(job: DecodeJob) -> DecodeOutcome:
+    """The tempo alone of an analysed track, from the span indexing takes it from (``engine bpm``'s: the middle
+    ``tempo.ANALYSIS_SECONDS``). ``tempo`` is None when the audio gives none, as in a whole analysis; no windows."""
+    try:
+        tempo: TempoEstimate | None = file_tempo(job.path, job.sample_rate)
+    except (AudioDecodeError, TempoError):
+        tempo = None
+    except (av.error.FFmpegError, OSError, ValueError, MemoryError):
+        tempo = None
+    return DecodeOutcome(job, None, None, 0.0, tempo=tempo)
 
 
 def start_worker() -> None:

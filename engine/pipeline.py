@@ -31,6 +31,7 @@ from engine.track_analysis import DEFAULT_BATCH_WINDOWS, DEFAULT_MAX_WINDOWS
 
 if TYPE_CHECKING:
     from engine.analyzer import Analyzer
+    from engine.tempo import TempoEstimate
 
 WRITE_INTERVAL_SECONDS = 3.0  # a decoded track waits at most this long for its commit, so a kill loses little
 # Decode jobs queued per worker on top of one inference batch of tracks: while the main process runs a batch
@@ -90,6 +91,7 @@ class AnalysisPipeline:
         self._decoded_windows = 0
         self._to_write: list[NewTrack] = []
         self._problems_to_write: list[ProblemRecord] = []
+        self._tempos_to_write: list[tuple[int, TempoEstimate | None]] = []  # tracks whose tempo alone was due
         self._tracks_now_broken: list[int] = []  # known tracks whose changed file no longer decodes
         self._pending_since: float | None = None  # when the oldest not yet written outcome arrived
         self._result = PipelineResult()
@@ -164,7 +166,9 @@ class AnalysisPipeline:
         self._done += 1
         if self._pending_since is None:
             self._pending_since = time.monotonic()
-        if outcome.windows is None:
+        if outcome.job.tempo_only:
+            self._tempos_to_write.append((outcome.job.track_id, outcome.tempo))
+        elif outcome.windows is None:
             job = outcome.job
             self._problems_to_write.append(ProblemRecord(job.path, outcome.reason or "unknown", job.size, job.mtime_ns))
             if job.track_id is not None:
@@ -199,7 +203,7 @@ class AnalysisPipeline:
         self._decoded, self._decoded_windows = [], 0
 
     def _write_if_due(self) -> None:
-        pending = self._pending_since is not None and (self._decoded or self._problems_to_write)
+        pending = self._pending_since is not None and (self._decoded or self._problems_to_write or self._tempos_to_write)
         if pending and time.monotonic() - self._pending_since >= WRITE_INTERVAL_SECONDS:
             self._analyse_decoded()
             self._write()
@@ -214,6 +218,11 @@ class AnalysisPipeline:
                 else:
                     self._result.updated += 1
             self._to_write = []
+        if self._tempos_to_write:
+            self.store.save_tempos(self._tempos_to_write, self.model_id)
+            self._result.analysed += len(self._tempos_to_write)
+            self._result.updated += len(self._tempos_to_write)
+            self._tempos_to_write = []
         if self._problems_to_write:
             self.store.remove_tracks(self._tracks_now_broken)
             self.store.record_problems(self._problems_to_write)

@@ -95,6 +95,7 @@ class StreamingPlanner:
         self._known_problems = store.known_problems_under(roots)
         self._excluded = store.excluded_keys_under(roots)
         self._analysed = store.finished_track_ids(model_id)  # analysed by this model, with current landmarks
+        self._tempo_due = store.tempo_due_track_ids(model_id)  # the same but for an older estimator's tempo
         self._present: set[bytes] = set()
         self._claimed_track_ids: set[int] = set()
         self._unlisted_folders: list[bytes] = []  # path keys + separator of folders the walk could not list
@@ -160,6 +161,9 @@ class StreamingPlanner:
                 plan.unchanged += 1
                 self._resolve_problem(key)  # e.g. a link whose target was away last run and is back
                 return None
+            if same_stat and previous.track_id in self._tempo_due:
+                self._resolve_problem(key)
+                return self._job(found, previous.quick_hash, previous.track_id, file_changed=False, tempo_only=True)
             return self._job(found, previous.quick_hash if same_stat else "", previous.track_id, not same_stat)
         if key in self._excluded:
             plan.excluded += 1
@@ -185,10 +189,11 @@ class StreamingPlanner:
             return None
         return self._job(found, digest, moved_from, file_changed=False)
 
-    def _job(self, found: ScannedFile, digest: str, track_id: int | None, file_changed: bool = True) -> DecodeJob:
+    def _job(self, found: ScannedFile, digest: str, track_id: int | None, file_changed: bool = True,
+             tempo_only: bool = False) -> DecodeJob:
         settings = self.settings
         return DecodeJob(found.path, found.size, found.mtime_ns, digest, track_id,
-                         settings.sample_rate, settings.window_samples, settings.max_windows, file_changed)
+                         settings.sample_rate, settings.window_samples, settings.max_windows, file_changed, tempo_only)
 
 
 def _moved_track(store: Store, size: int, digest: str, present: set[bytes], claimed: set[int]) -> int | None:

@@ -207,6 +207,26 @@ class Store:
         with self.engine.connect() as connection:
             return set(connection.execute(query).scalars())
 
+    def tempo_due_track_ids(self, model_id: str) -> set[int]:
+        """Tracks whose analysis by ``model_id`` has a key and landmarks of the current versions but a tempo of an
+        older estimator (or none estimated): a new estimate of the tempo alone brings them up to date."""
+        query = select(analyses.c.track_id).join(track_landmarks, track_landmarks.c.track_id == analyses.c.track_id).where(
+            analyses.c.model_id == model_id, track_landmarks.c.version == _landmark_version(),
+            analyses.c.key_version == KEY_WINDOWS_VERSION,
+            or_(analyses.c.tempo_version.is_(None), analyses.c.tempo_version != _tempo_version()))
+        with self.engine.connect() as connection:
+            return set(connection.execute(query).scalars())
+
+    def save_tempos(self, tempos: Sequence[tuple[int, TempoEstimate | None]], model_id: str) -> None:
+        """Replace the tempo of each track's analysis by ``model_id`` (None: its audio gives none) with this
+        estimator's, in one transaction; the rest of the analysis (its row, its vector) stays as it is."""
+        with self.engine.begin() as connection:
+            for track_id, tempo in tempos:
+                connection.execute(update(analyses).where(analyses.c.track_id == track_id,
+                                                          analyses.c.model_id == model_id).values(
+                    bpm=tempo.bpm if tempo else None, bpm_confidence=tempo.confidence if tempo else None,
+                    tempo_version=_tempo_version()))
+
     def tracks_with_identity(self, size: int, quick_hash: str) -> list[tuple[int, str]]:
         query = select(tracks.c.id, tracks.c.path_key).where(tracks.c.size == size, tracks.c.quick_hash == quick_hash)
         with self.engine.connect() as connection:

@@ -17,6 +17,7 @@ from engine.audio import decoded_audio_digest
 from engine.library import Library
 from engine.metadata import read_metadata
 from engine.schema import SCHEMA_VERSION
+from engine.tempo import TEMPO_VERSION
 
 EXACT = 0.01  # the issue's "exact within 1 %"
 
@@ -145,6 +146,31 @@ def test_a_version_3_library_gets_tempi_on_the_next_index_run(indexed_grooves, m
     assert relative_error(estimates[paths["mid"]], TEMPI["mid"]) <= EXACT
     with sqlite3.connect(database) as connection:
         assert connection.execute("SELECT value FROM settings WHERE name = 'schema_version'").fetchone() == (str(SCHEMA_VERSION),)
+
+
+@pytest.mark.parametrize("workers", [0, 1])
+def test_a_tempo_of_an_older_estimator_is_estimated_again_alone(indexed_grooves, model_dir, workers):
+    """A new tempo estimator (TEMPO_VERSION) re-estimates stored tempi on the next index run without analysing the
+    tracks again: the analysis rows (their ids, vectors, keys, times) stay, only the tempo columns change."""
+    paths, database = indexed_grooves
+    with sqlite3.connect(database) as connection:  # as an older estimator left them, one track without a version
+        connection.execute("UPDATE analyses SET bpm = 1.0, bpm_confidence = 0.5, tempo_version = tempo_version - 1")
+        connection.execute("UPDATE analyses SET tempo_version = NULL WHERE id = (SELECT MIN(id) FROM analyses)")
+        before = connection.execute("SELECT id, track_id, embedding, key_index, analyzed_at FROM analyses "
+                                    "ORDER BY id").fetchall()
+    with Library(database, model_dir) as library:
+        report = library.index(workers=workers)
+        assert (report.updated, report.unchanged, report.problems) == (4, 0, 0)
+        assert library.index(workers=workers).unchanged == 4
+        estimates = {row.path: row.estimated_bpm for row in library.tracks(0, 10)}
+    for name, bpm in TEMPI.items():
+        assert relative_error(estimates[paths[name]], bpm) <= EXACT
+    with sqlite3.connect(database) as connection:
+        after = connection.execute("SELECT id, track_id, embedding, key_index, analyzed_at FROM analyses "
+                                   "ORDER BY id").fetchall()
+        versions = {row[0] for row in connection.execute("SELECT tempo_version FROM analyses")}
+    assert after == before
+    assert versions == {TEMPO_VERSION}
 
 
 # -- writing the tempo tag ----------------------------------------------------------------------------------------
