@@ -113,8 +113,8 @@ class AnalysisPipeline:
         jobs = chain(first, jobs)
         self._report("analyse", "")
         with ThreadPoolExecutor(1, thread_name_prefix="load-model") as loader:
-            if first:  # torch and the network load while the first files are decoded
-                self._analyzer_loading = loader.submit(self._make_analyzer)
+            if any(not job.tempo_only for job in first):  # torch and the network load while the first files are
+                self._analyzer_loading = loader.submit(self._make_analyzer)  # decoded (a tempo refresh needs neither)
             if self.workers == 0 or len(first) <= 1:
                 self._run_inline(jobs)
             else:
