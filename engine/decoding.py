@@ -18,6 +18,7 @@ from engine.landmarks import Landmarks
 from engine.lazy_modules import lazy_module
 from engine.metadata import TrackMetadata, read_metadata
 from engine.tempo import TempoError, TempoEstimate
+from engine.tempo_net import NetWeightsError
 from engine.tempo_audio import file_tempo, track_tempo, track_tempo_span
 
 av = lazy_module("av")
@@ -85,14 +86,20 @@ def decode_job(job: DecodeJob) -> DecodeOutcome:
 
 
 def tempo_refresh(job: DecodeJob) -> DecodeOutcome:
-    """The tempo alone of an analysed track, from the span indexing takes it from (``engine bpm``'s: the middle
-    ``tempo.ANALYSIS_SECONDS``). ``tempo`` is None when the audio gives none, as in a whole analysis; no windows."""
+    """The tempo alone of an analysed track, from the span a whole analysis takes it from (the middle
+    ``tempo.ANALYSIS_SECONDS``, at the job's sample rate). ``tempo`` is None when the audio gives none, as in a whole
+    analysis; when the file cannot be read now (gone, unreadable, an I/O error) ``reason`` says so and the stored
+    tempo is left as it is, to be estimated again next run. A damaged weights file raises, as in a whole analysis."""
     try:
         tempo: TempoEstimate | None = file_tempo(job.path, job.sample_rate)
-    except (AudioDecodeError, TempoError):
+    except TempoError:
         tempo = None
-    except (av.error.FFmpegError, OSError, ValueError, MemoryError):
-        tempo = None
+    except AudioDecodeError as error:
+        return DecodeOutcome(job, None, None, 0.0, error.reason)
+    except NetWeightsError:
+        raise
+    except (av.error.FFmpegError, OSError, ValueError, MemoryError) as error:
+        return DecodeOutcome(job, None, None, 0.0, f"decoding failed ({type(error).__name__}: {error})"[:300])
     return DecodeOutcome(job, None, None, 0.0, tempo=tempo)
 
 

@@ -167,7 +167,8 @@ class AnalysisPipeline:
         if self._pending_since is None:
             self._pending_since = time.monotonic()
         if outcome.job.tempo_only:
-            self._tempos_to_write.append((outcome.job.track_id, outcome.tempo))
+            if outcome.reason is None:  # else the file could not be read now: its stored tempo waits for the next run
+                self._tempos_to_write.append((outcome.job.track_id, outcome.tempo))
         elif outcome.windows is None:
             job = outcome.job
             self._problems_to_write.append(ProblemRecord(job.path, outcome.reason or "unknown", job.size, job.mtime_ns))
@@ -220,8 +221,7 @@ class AnalysisPipeline:
             self._to_write = []
         if self._tempos_to_write:
             self.store.save_tempos(self._tempos_to_write, self.model_id)
-            self._result.analysed += len(self._tempos_to_write)
-            self._result.updated += len(self._tempos_to_write)
+            self._result.updated += len(self._tempos_to_write)  # not "analysed": the network did not read them
             self._tempos_to_write = []
         if self._problems_to_write:
             self.store.remove_tracks(self._tracks_now_broken)

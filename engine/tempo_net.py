@@ -172,10 +172,12 @@ def _member(entry: object, path: Path) -> TempoNet:
         head_weight = np.asarray(entry["head_weight"], dtype=np.float64)
         head_bias = np.asarray(entry["head_bias"], dtype=np.float64)
         prior = np.asarray(entry["prior"], dtype=np.float64)
-    except (KeyError, TypeError, ValueError) as error:
+    except (KeyError, TypeError, ValueError, OverflowError) as error:
         raise NetWeightsError(path, f"missing or non-numeric field ({error})") from None
-    if not (len(weights) == len(biases) == len(dilations)) or not weights or min(dilations) < 1:
+    if not (len(weights) == len(biases) == len(dilations)) or not weights:
         raise NetWeightsError(path, "its layers, biases and dilations do not match")
+    if min(dilations) < 1 or max(dilations) > AXIS_BINS:
+        raise NetWeightsError(path, f"a dilation outside 1..{AXIS_BINS}")
     inputs = 2 * len(GROUP_EDGES_HZ)  # the summed envelope and each group's, two readings each
     for weight, bias in zip(weights, biases):
         if weight.ndim != 3 or weight.shape[1:] != (inputs, KERNEL) or bias.shape != (weight.shape[0],):
@@ -193,8 +195,8 @@ def load_ensemble(path: Path = NET_WEIGHTS_PATH) -> TempoNetEnsemble:
     """Read and check a weights file. Raises ``NetWeightsError``."""
     try:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise NetWeightsError(Path(path), str(error)) from None
+    except (OSError, ValueError, RecursionError) as error:  # ValueError: undecodable text, bad JSON, huge integers
+        raise NetWeightsError(Path(path), str(error) or type(error).__name__) from None
     return ensemble_from_json(data, Path(path))
 
 

@@ -8,12 +8,14 @@ import json
 import shutil
 import sqlite3
 
+import numpy as np
 import pytest
 
 import audio_factory
 import rhythm_factory
 from engine import cli
 from engine.audio import decoded_audio_digest
+from engine.decoding import DecodeJob, decode_job
 from engine.library import Library
 from engine.metadata import read_metadata
 from engine.schema import SCHEMA_VERSION
@@ -171,6 +173,20 @@ def test_a_tempo_of_an_older_estimator_is_estimated_again_alone(indexed_grooves,
         versions = {row[0] for row in connection.execute("SELECT tempo_version FROM analyses")}
     assert after == before
     assert versions == {TEMPO_VERSION}
+
+
+def test_a_tempo_refresh_gives_no_tempo_for_silence_and_a_reason_for_a_file_it_cannot_read(tmp_path):
+    """Silence has no tempo (stored as none, like a whole analysis would); a file gone or unreadable since the scan
+    gives a reason instead, so the pipeline leaves the stored tempo for the next run rather than erasing it."""
+    silent = audio_factory.write_audio(np.zeros(16_000 * 8, dtype=np.float32), tmp_path / "silent.flac", 16_000)
+
+    def job(path: str) -> DecodeJob:
+        return DecodeJob(path, 1, 1, "", 7, 16_000, 43_200, 6, file_changed=False, tempo_only=True)
+
+    quiet = decode_job(job(str(silent)))
+    assert quiet.reason is None and quiet.tempo is None and quiet.windows is None
+    gone = decode_job(job(str(tmp_path / "gone.flac")))
+    assert gone.reason and gone.tempo is None
 
 
 # -- writing the tempo tag ----------------------------------------------------------------------------------------

@@ -42,6 +42,9 @@ def test_the_output_tempi_span_the_estimators_range():
     (lambda data: data.update(format_version=99), "format"),
     (lambda data: data.update(members=[]), "no networks"),
     (lambda data: data["members"][0].pop("weights"), "missing"),
+    (lambda data: data["members"][0].update(dilations=[10**12] * len(data["members"][0]["dilations"])), "dilation"),
+    (lambda data: data["members"][0].update(dilations=[float("inf")] * len(data["members"][0]["dilations"])),
+     "missing or non-numeric"),
 ])
 def test_a_damaged_weights_file_is_refused_with_its_reason(tmp_path, damage, reason):
     data = json.loads(NET_WEIGHTS_PATH.read_text(encoding="utf-8"))
@@ -52,9 +55,11 @@ def test_a_damaged_weights_file_is_refused_with_its_reason(tmp_path, damage, rea
         load_ensemble(path)
 
 
-def test_a_weights_file_that_is_not_json_is_refused(tmp_path):
+@pytest.mark.parametrize("content", [b"\x80\x04\x95 not json", b"[" * 100_000,
+                                     b'{"format_version": 1' + b"9" * 5000 + b"}"])
+def test_a_weights_file_that_is_not_json_or_too_deep_or_too_large_a_number_is_refused(tmp_path, content):
     path = tmp_path / "tempo_net.json"
-    path.write_bytes(b"\x80\x04\x95 not json")
+    path.write_bytes(content)
     with pytest.raises(NetWeightsError):
         load_ensemble(path)
 
