@@ -65,7 +65,7 @@ def decode_job(job: DecodeJob) -> DecodeOutcome:
     except AudioDecodeError as error:
         return DecodeOutcome(job, None, None, 0.0, error.reason)
     except (av.error.FFmpegError, OSError, ValueError, MemoryError) as error:
-        return DecodeOutcome(job, None, None, 0.0, f"decoding failed ({type(error).__name__}: {error})"[:300])
+        return _decoding_failed(job, error)
     spans = landmark_spans(job.path, audio) if audio.whole is None else None
     found_landmarks = track_landmarks(job.path, audio, spans)
     middle = track_tempo_span(job.path, audio)
@@ -99,8 +99,13 @@ def tempo_refresh(job: DecodeJob) -> DecodeOutcome:
     except NetWeightsError:
         raise
     except (av.error.FFmpegError, OSError, ValueError, MemoryError) as error:
-        return DecodeOutcome(job, None, None, 0.0, f"decoding failed ({type(error).__name__}: {error})"[:300])
+        return _decoding_failed(job, error)
     return DecodeOutcome(job, None, None, 0.0, tempo=tempo)
+
+
+def _decoding_failed(job: DecodeJob, error: BaseException) -> DecodeOutcome:
+    """The outcome of a decoder or system error the audio layer did not name: its type and message, shortened."""
+    return DecodeOutcome(job, None, None, 0.0, f"decoding failed ({type(error).__name__}: {error})"[:300])
 
 
 def start_worker() -> None:

@@ -94,8 +94,8 @@ class StreamingPlanner:
         self._known = store.known_files_under(roots)
         self._known_problems = store.known_problems_under(roots)
         self._excluded = store.excluded_keys_under(roots)
-        self._analysed = store.finished_track_ids(model_id)  # analysed by this model, with current landmarks
-        self._tempo_due = store.tempo_due_track_ids(model_id)  # the same but for an older estimator's tempo
+        # analysed by this model with current landmarks and key: wholly, or but for an older estimator's tempo
+        self._analysed, self._tempo_due = store.current_track_ids(model_id)
         self._present: set[bytes] = set()
         self._claimed_track_ids: set[int] = set()
         self._unlisted_folders: list[bytes] = []  # path keys + separator of folders the walk could not list

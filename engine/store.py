@@ -198,24 +198,21 @@ class Store:
         """Track ids (N,) int64 of the model's analyses with id <= ``up_to_analysis_id`` (``library_reads``)."""
         return self.read(library_reads.analysed_track_ids_up_to, model_id, up_to_analysis_id)
 
-    def finished_track_ids(self, model_id: str) -> set[int]:
-        """Tracks with an analysis by ``model_id`` with a tempo, a key and landmarks of the current versions: nothing left
-        to do."""
-        query = select(analyses.c.track_id).join(track_landmarks, track_landmarks.c.track_id == analyses.c.track_id).where(
+    def current_track_ids(self, model_id: str) -> tuple[set[int], set[int]]:
+        """Tracks whose analysis by ``model_id`` has a key and landmarks of the current versions, split in two: those
+        with a tempo of this estimator too (nothing left to do), and those with an older estimator's tempo or none
+        estimated (a new estimate of the tempo alone brings them up to date)."""
+        query = select(analyses.c.track_id, analyses.c.tempo_version).join(
+            track_landmarks, track_landmarks.c.track_id == analyses.c.track_id).where(
             analyses.c.model_id == model_id, track_landmarks.c.version == _landmark_version(),
-            analyses.c.tempo_version == _tempo_version(), analyses.c.key_version == KEY_WINDOWS_VERSION)
+            analyses.c.key_version == KEY_WINDOWS_VERSION)
+        finished: set[int] = set()
+        tempo_due: set[int] = set()
+        current = _tempo_version()
         with self.engine.connect() as connection:
-            return set(connection.execute(query).scalars())
-
-    def tempo_due_track_ids(self, model_id: str) -> set[int]:
-        """Tracks whose analysis by ``model_id`` has a key and landmarks of the current versions but a tempo of an
-        older estimator (or none estimated): a new estimate of the tempo alone brings them up to date."""
-        query = select(analyses.c.track_id).join(track_landmarks, track_landmarks.c.track_id == analyses.c.track_id).where(
-            analyses.c.model_id == model_id, track_landmarks.c.version == _landmark_version(),
-            analyses.c.key_version == KEY_WINDOWS_VERSION,
-            or_(analyses.c.tempo_version.is_(None), analyses.c.tempo_version != _tempo_version()))
-        with self.engine.connect() as connection:
-            return set(connection.execute(query).scalars())
+            for track_id, tempo_version in connection.execute(query):
+                (finished if tempo_version == current else tempo_due).add(track_id)
+        return finished, tempo_due
 
     def save_tempos(self, tempos: Sequence[tuple[int, TempoEstimate | None]], model_id: str) -> None:
         """Replace the tempo of each track's analysis by ``model_id`` (None: its audio gives none) with this

@@ -108,7 +108,7 @@ def torch_network(channels: int, seed: int, width: int = WIDTH, dilations: tuple
             self.dilations = dilations
             self.head = torch.nn.Conv1d(width, 1, 1)
             self.prior = torch.nn.Parameter(torch.zeros(len(output_bins())))
-            self.register_buffer("outputs", torch.as_tensor(output_bins()), persistent=False)
+            self.register_buffer("outputs", torch.tensor(output_bins()), persistent=False)
 
         def forward(self, x):
             for layer in self.layers:
