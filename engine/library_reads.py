@@ -31,7 +31,8 @@ SQLITE_MAX_INTEGER = 2**63 - 1  # no track id or count above it reaches the data
 EMBEDDING_BATCH_ROWS = 1024
 # A track row (``StoredTrack``): every ``tracks`` column, then these of its analysis by the model asked for.
 ANALYSIS_COLUMNS = {"key_index": "key_index", "key_confidence": "key_confidence", "tag_probs": "tag_probs",
-                    "analysis_id": "id", "estimated_bpm": "bpm", "bpm_confidence": "bpm_confidence"}
+                    "analysis_id": "id", "estimated_bpm": "bpm", "bpm_confidence": "bpm_confidence",
+                    "tempo_version": "tempo_version"}
 TRACK_COLUMNS = tuple(field.name for field in fields(StoredTrack))[: -len(ANALYSIS_COLUMNS)]
 TRACK_ID_POSITION = TRACK_COLUMNS.index("id")
 if tuple(field.name for field in fields(StoredTrack))[-len(ANALYSIS_COLUMNS):] != tuple(ANALYSIS_COLUMNS):

@@ -187,6 +187,8 @@ class StreamingPlanner:
         if moved_from in self._analysed:
             plan.moved_only += 1
             return None
+        if moved_from in self._tempo_due:  # analysed but for its tempo: that alone is estimated again
+            return self._job(found, digest, moved_from, file_changed=False, tempo_only=True)
         return self._job(found, digest, moved_from, file_changed=False)
 
     def _job(self, found: ScannedFile, digest: str, track_id: int | None, file_changed: bool = True,

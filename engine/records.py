@@ -19,7 +19,8 @@ class StoredTrack:
     """One ``tracks`` row with its analysis by the model asked for (the analysis fields None when it has none).
 
     ``path`` is the printable form; ``path_key`` the file name's exact bytes. ``tag_probs`` is the stored blob
-    (float32 per tag of that model); ``estimated_bpm`` the analysis' tempo, ``bpm`` the file's own BPM tag.
+    (float32 per tag of that model); ``estimated_bpm`` the analysis' tempo (by the estimator ``tempo_version``),
+    ``bpm`` the file's own BPM tag.
     """
 
     id: int
@@ -51,6 +52,7 @@ class StoredTrack:
     analysis_id: int | None
     estimated_bpm: float | None
     bpm_confidence: float | None
+    tempo_version: int | None
 
     @property
     def analysed(self) -> bool:

@@ -75,6 +75,7 @@ class TrackRow:
     display_path: str = ""
     estimated_bpm: float | None = None  # the active model's analysis' tempo; ``bpm`` is the file's own BPM tag
     bpm_confidence: float | None = None
+    tempo_version: int | None = None  # the estimator (engine.tempo.TEMPO_VERSION) that made ``estimated_bpm``
 
     @property
     def mixing_bpm(self) -> float | None:

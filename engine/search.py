@@ -178,11 +178,11 @@ class Search:
         return self._tempo(path, absolute, indexed.track_id if indexed.current else None, None)
 
     def _tempo(self, query: Query, path: str, current_track_id: int | None, audio: AudioWindows | None) -> TempoEstimate:
-        from engine.tempo import TempoError, TempoEstimate
+        from engine.tempo import TEMPO_VERSION, TempoError, TempoEstimate
 
-        if current_track_id is not None:
+        if current_track_id is not None:  # the stored estimate, unless an older estimator made it
             row = self._rows_by_ids([current_track_id]).get(current_track_id)
-            if row is not None and row.estimated_bpm is not None:
+            if row is not None and row.estimated_bpm is not None and row.tempo_version == TEMPO_VERSION:
                 return TempoEstimate(row.estimated_bpm, row.bpm_confidence or 0.0)
         from engine.audio import AudioDecodeError
         from engine.tempo_audio import TEMPO_SAMPLE_RATE, decoded_tempo, file_tempo

@@ -32,6 +32,9 @@ LOW_BPM = 15.0
 AXIS_BINS = 256  # 15 -> ~597 BPM: a 40-240 BPM beat's bar (×¼) and sixteenths (×4) are on the axis
 OUTPUT_BPM = (40.0, 240.0)
 KERNEL = 5
+# The largest magnitude a weights file may hold: trained weights are below 1 (weight decay), and a bound keeps six
+# layers of products finite, so a damaged file is refused instead of scoring every tempo NaN.
+MAX_WEIGHT = 1e4
 COMB_PERIODS = 4
 POINTS_PER_BIN = 5  # the autocorrelation is read at 5 lags across each bin and the largest kept: long lags are
 # many frames per bin, and a peak between two bin centres must not be missed
@@ -171,7 +174,9 @@ def ensemble_from_json(data: object, path: Path = NET_WEIGHTS_PATH) -> TempoNetE
 
 def _member(entry: object, path: Path) -> TempoNet:
     try:
-        dilations = tuple(int(d) for d in entry["dilations"])
+        dilations = tuple(entry["dilations"])
+        if not all(type(d) is int for d in dilations):  # a float would be truncated, a bool read as 0 or 1
+            raise TypeError("dilations must be whole numbers")
         weights = tuple(np.asarray(w, dtype=np.float64) for w in entry["weights"])
         biases = tuple(np.asarray(b, dtype=np.float64) for b in entry["biases"])
         head_weight = np.asarray(entry["head_weight"], dtype=np.float64)
@@ -193,6 +198,8 @@ def _member(entry: object, path: Path) -> TempoNet:
         raise NetWeightsError(path, "its head or prior has the wrong shape")
     if not all(np.all(np.isfinite(a)) for a in (*weights, *biases, head_weight, head_bias, prior)):
         raise NetWeightsError(path, "it holds a non-finite number")
+    if max(float(np.abs(a).max()) for a in (*weights, *biases, head_weight, head_bias, prior)) > MAX_WEIGHT:
+        raise NetWeightsError(path, f"it holds a number beyond ±{MAX_WEIGHT:g} (no trained network's)")
     return TempoNet(weights, biases, dilations, head_weight, float(head_bias), prior)
 
 

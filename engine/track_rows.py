@@ -34,7 +34,7 @@ def track_row(stored: StoredTrack, tag_names: list[str]) -> TrackRow:
         track_number=stored.track_number, duration=stored.duration, codec=stored.codec, bitrate=stored.bitrate,
         bpm=stored.bpm, key=key_info(stored.key_index, stored.key_confidence, stored.tag_key),
         top_tags=top_tags(stored.tag_probs, tag_names), analysed=stored.analysed, display_path=stored.path,
-        estimated_bpm=stored.estimated_bpm, bpm_confidence=stored.bpm_confidence,
+        estimated_bpm=stored.estimated_bpm, bpm_confidence=stored.bpm_confidence, tempo_version=stored.tempo_version,
     )
 
 

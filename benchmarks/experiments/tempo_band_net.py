@@ -190,6 +190,10 @@ def main() -> None:
     for name in ("--generated", "--scores", "--debian"):
         parser.add_argument(name, type=Path, required=True)
     parser.add_argument("--rhythm", type=Path)
+    parser.add_argument("--flat-tempo", type=Path, help="a generated corpus built with --tempo-range: its val split is "
+                        "judged, and its train split joins training unless --train-corpora leaves it out")
+    parser.add_argument("--train-corpora", nargs="+", default=["generated", "rhythm", "flat_tempo"],
+                        help="the corpora whose train splits the networks are fitted on")
     parser.add_argument("--cache", type=Path, required=True)
     parser.add_argument("--out-dir", type=Path, default=Path("tempo_band_net"))
     parser.add_argument("--steps", type=int, default=STEPS)
@@ -207,7 +211,7 @@ def main() -> None:
         heldout(options)
         return
 
-    clips = labelled_records(options.generated, options.scores, options.rhythm)
+    clips = labelled_records(options.generated, options.scores, options.rhythm, options.flat_tempo)
     correlations = cached_correlations([c["path"] for c in clips], file_band_correlations, options.cache)
     clips = [c for c in clips if c["path"] in correlations]
     pairs = stretch_keys(options.debian)
@@ -225,7 +229,7 @@ def main() -> None:
             print(json.dumps({"variant": name, **judged(estimate, val, correlations, pairs, stretch, units, sweep)}),
                   flush=True)
         return
-    train_clips = [c for c in clips if c["split"] == "train"]
+    train_clips = [c for c in clips if c["split"] == "train" and c["corpus"] in options.train_corpora]
     features = np.stack([axis_features(correlations[c["path"]], tempo.FRAMES_PER_SECOND, -MARGIN, AXIS_BINS + MARGIN)
                          for c in train_clips])
     bpms = np.array([c["bpm"] for c in train_clips])
@@ -236,7 +240,7 @@ def main() -> None:
 
     torch.set_num_threads(2)
     label = f"w{options.width}_d{options.band_dropout}_wd{options.weight_decay}_n{options.steps}" + \
-        ("_balanced" if options.balanced else "")
+        ("_balanced" if options.balanced else "") + "_" + "+".join(options.train_corpora)
     members = []
     for seed in options.seeds:
         model = fit(features, bpms, seed, options.steps, options.width, options.weight_decay, options.band_dropout,

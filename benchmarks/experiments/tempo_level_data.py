@@ -49,11 +49,14 @@ CHORALE_SOURCE = "bach_chorales"
 STRETCH_SEED = 5  # engine eval's seed; here on the val split, so other pairs than the test's
 
 
-def labelled_records(generated: Path, scores_manifest: Path, rhythm: Path | None = None) -> list[dict]:
-    """Train and val records with an exact beat tempo: every generated piece, the chorale renders, and (``rhythm``)
-    the pieces of a generated corpus of the extra styles (breakbeat and hip-hop: ``--styles breakbeat hiphop``)."""
+def labelled_records(generated: Path, scores_manifest: Path, rhythm: Path | None = None,
+                     flat_tempo: Path | None = None) -> list[dict]:
+    """Train and val records with an exact beat tempo: every generated piece, the chorale renders, (``rhythm``)
+    the pieces of a generated corpus of the extra styles (breakbeat and hip-hop: ``--styles breakbeat hiphop``) and
+    (``flat_tempo``) those of a generated corpus whose tempi ignore the style (``--tempo-range 60 180``)."""
     found = []
     sources = ((generated, "generated"), (scores_manifest, "chorales")) + (() if rhythm is None else ((rhythm, "rhythm"),))
+    sources += () if flat_tempo is None else ((flat_tempo, "flat_tempo"),)
     for manifest, corpus in sources:
         for line in manifest.read_text(encoding="utf-8").splitlines():
             record = json.loads(line)

@@ -222,6 +222,28 @@ def test_the_extra_styles_play_only_in_a_corpus_that_names_them():
         assert melody == [spec.pitch_class]
 
 
+def test_a_tempo_range_draws_every_styles_tempo_in_it_and_changes_nothing_else():
+    """``--tempo-range``: tempi spread log-uniformly over the range whatever the style (a ballad at 170, a march at
+    65), the exact MIDI tempo, and each clip otherwise the one the same seed deals without it."""
+    flat = TonalCorpusConfig(tempo_range=(60, 180))
+    specs = [plan_clip(index, flat).spec for index in range(240)]
+    tempi = np.array([spec.tempo_bpm for spec in specs])
+    assert tempi.min() >= 60 and tempi.max() <= 180
+    thirds = np.histogram(np.log(tempi), bins=3, range=(np.log(60), np.log(180)))[0]
+    assert thirds.min() >= 60  # about 80 a third of the log range
+    ballads = [spec.tempo_bpm for spec in specs if spec.style == "ballad"]
+    assert max(ballads) > style_by_name("ballad").tempo_bpm[1]
+    for index in range(24):
+        plain, spread = plan_clip(index, CONFIG), plan_clip(index, flat)
+        assert dataclasses.replace(spread.spec, tempo_bpm=plain.spec.tempo_bpm) == plain.spec
+        assert (spread.split, spread.soundfont, spread.reverb) == (plain.split, plain.soundfont, plain.reverb)
+    piece = compose(specs[0])
+    assert _midi_tempo_bpm(piece.midi_bytes) == pytest.approx(specs[0].tempo_bpm, abs=MIDI_TEMPO_RESOLUTION_BPM)
+    for bounds in ((10, 100), (120, 60)):
+        with pytest.raises(ValueError, match="tempo range"):
+            TonalCorpusConfig(tempo_range=bounds)
+
+
 def test_an_unknown_style_is_refused_before_anything_renders(tmp_path: Path, capsys):
     out = tmp_path / "generated"
     assert data_main(["generated", "--out", str(out), "--hours", "0.01", "--styles", "rock", "dnb"]) == 1

@@ -175,6 +175,42 @@ def test_a_tempo_of_an_older_estimator_is_estimated_again_alone(indexed_grooves,
     assert versions == {TEMPO_VERSION}
 
 
+def test_a_moved_track_with_an_older_tempo_keeps_its_analysis_and_gets_the_tempo_alone(indexed_grooves, model_dir):
+    """A file moved (same identity, old path gone) after a new tempo estimator: the move is recorded and only its
+    tempo is estimated again, as for a track that stayed."""
+    paths, database = indexed_grooves
+    with sqlite3.connect(database) as connection:
+        connection.execute("UPDATE analyses SET bpm = 1.0, tempo_version = tempo_version - 1")
+        before = connection.execute("SELECT id, track_id, embedding, key_index, analyzed_at FROM analyses "
+                                    "ORDER BY id").fetchall()
+    moved = shutil.move(paths["slow"], paths["slow"].replace("slow.flac", "renamed.flac"))
+    with Library(database, model_dir) as library:
+        report = library.index(workers=0)
+        assert (report.updated, report.unchanged, report.problems) == (4, 0, 0)
+        rows = {row.path: row for row in library.tracks(0, 10)}
+    assert paths["slow"] not in rows and relative_error(rows[moved].estimated_bpm, TEMPI["slow"]) <= EXACT
+    with sqlite3.connect(database) as connection:
+        after = connection.execute("SELECT id, track_id, embedding, key_index, analyzed_at FROM analyses "
+                                   "ORDER BY id").fetchall()
+        versions = {row[0] for row in connection.execute("SELECT tempo_version FROM analyses")}
+    assert after == before and versions == {TEMPO_VERSION}
+
+
+def test_engine_bpm_answers_a_stored_tempo_only_when_the_current_estimator_made_it(capsys, indexed_grooves, model_dir):
+    """An indexed, unchanged file's tempo is read from the store; after a new estimator (an older TEMPO_VERSION
+    stored) `engine bpm` estimates it again instead of answering the older estimator's value."""
+    paths, database = indexed_grooves
+    common = ("--db", str(database), "--model", str(model_dir))
+    with sqlite3.connect(database) as connection:  # a stored value no estimator would give, to tell them apart
+        connection.execute("UPDATE analyses SET bpm = 77.7, bpm_confidence = 0.25")
+    _, rows = run_engine(capsys, "bpm", paths["mid"], *common)
+    assert (rows[0]["bpm"], rows[0]["confidence"]) == (77.7, 0.25)
+    with sqlite3.connect(database) as connection:
+        connection.execute("UPDATE analyses SET tempo_version = tempo_version - 1")
+    _, rows = run_engine(capsys, "bpm", paths["mid"], *common)
+    assert relative_error(rows[0]["bpm"], TEMPI["mid"]) <= EXACT
+
+
 def test_a_tempo_refresh_gives_no_tempo_for_silence_and_a_reason_for_a_file_it_cannot_read(tmp_path):
     """Silence has no tempo (stored as none, like a whole analysis would); a file gone or unreadable since the scan
     gives a reason instead, so the pipeline leaves the stored tempo for the next run rather than erasing it."""

@@ -45,6 +45,11 @@ def test_the_output_tempi_span_the_estimators_range():
     (lambda data: data["members"][0].update(dilations=[10**12] * len(data["members"][0]["dilations"])), "dilation"),
     (lambda data: data["members"][0].update(dilations=[float("inf")] * len(data["members"][0]["dilations"])),
      "missing or non-numeric"),
+    (lambda data: data["members"][0].update(dilations=[d + 0.5 for d in data["members"][0]["dilations"]]),
+     "whole numbers"),
+    (lambda data: data["members"][0].update(dilations=[True] * len(data["members"][0]["dilations"])), "whole numbers"),
+    (lambda data: data["members"][0].update(head_bias=1e300), "beyond"),
+    (lambda data: data["members"][0]["weights"][2][0][0].__setitem__(1, -3e5), "beyond"),
 ])
 def test_a_damaged_weights_file_is_refused_with_its_reason(tmp_path, damage, reason):
     data = json.loads(NET_WEIGHTS_PATH.read_text(encoding="utf-8"))

@@ -3,6 +3,7 @@
     engine train data scores --out DIR [--train-hours H] [--val-hours H] [--test-hours H] [--workers N]
     engine train data debian --out DIR [--packages P ...] [--skip P ...] [--test-packages P ...]
     engine train data generated --out DIR [--hours H] [--seed S] [--workers N] [--styles STYLE...]
+                                [--tempo-range LOW HIGH]
     engine train data manifests --scores FILE --debian FILE [--generated FILE] --out DIR
     engine train data tonal-test --out DIR [--pieces N] [--seed S] [--workers N]
 """
@@ -44,6 +45,9 @@ def _parser() -> argparse.ArgumentParser:
                            help="the styles clips are dealt from (default: the ten of the default corpus); also "
                                 "breakbeat (drum & bass, 160-180 BPM) and hiphop (70-100 BPM), which only a corpus "
                                 "that names them plays")
+    generated.add_argument("--tempo-range", type=int, nargs=2, metavar=("LOW", "HIGH"),
+                           help="draw every clip's tempo log-uniformly in LOW-HIGH BPM whatever its style (default: "
+                                "each style's own range)")
     generated.add_argument("--json", action="store_true")
     manifests = commands.add_parser("manifests", help="training manifests (labeled, unlabeled, scores_probe) from both corpora")
     manifests.add_argument("--scores", type=Path, required=True, help="manifest.jsonl written by `data scores`")
@@ -104,9 +108,11 @@ def _run_generated(arguments: argparse.Namespace) -> dict:
     from training.corpora.tonal_plan import TonalCorpusConfig
 
     with _progress() as progress:
-        styles = {"styles": tuple(arguments.styles)} if arguments.styles else {}
+        options = {"styles": tuple(arguments.styles)} if arguments.styles else {}
+        if arguments.tempo_range:
+            options["tempo_range"] = tuple(arguments.tempo_range)
         return build_tonal_corpus(arguments.out, arguments.hours, arguments.workers,
-                                  TonalCorpusConfig(seed=arguments.seed, **styles), _RichProgress(progress))
+                                  TonalCorpusConfig(seed=arguments.seed, **options), _RichProgress(progress))
 
 
 def _run_manifests(arguments: argparse.Namespace) -> dict:

@@ -86,10 +86,11 @@ def render_job(task: tuple[TonalClipJob, str, int]) -> dict[str, Any]:
 
 
 def _stored_config(path: Path) -> dict:
-    """A config.json as written; one written before the style deck existed was dealt from the default deck, so it
-    resumes under the default config."""
+    """A config.json as written; one written before the style deck (or the tempo range) existed was dealt from the
+    default deck at each style's tempi, so it resumes under the default config."""
     stored = json.loads(path.read_text())
     stored.setdefault("styles", list(STYLE_NAMES))
+    stored.setdefault("tempo_range", None)
     return stored
 
 

@@ -42,6 +42,9 @@ class TonalCorpusConfig:
     pad_share: float = 0.35
     soundfonts: tuple[str, ...] = field(default_factory=lambda: tuple(font.name for font in GENERATOR_SOUNDFONTS))
     styles: tuple[str, ...] = STYLE_NAMES  # the deck of styles clips are dealt from (tonal_styles.EXTRA_STYLES too)
+    # None: each style's own tempo range. (low, high): every clip's tempo drawn log-uniformly in it, whatever its
+    # style, so that a network trained on the corpus reads the beat from the music, not from a style's usual tempo.
+    tempo_range: tuple[int, int] | None = None
 
     def __post_init__(self) -> None:
         if not self.styles or len(set(self.styles)) != len(self.styles):
@@ -51,6 +54,10 @@ class TonalCorpusConfig:
                 style_by_name(name)
             except KeyError as error:
                 raise ValueError(error.args[0]) from None
+        if self.tempo_range is not None:
+            low, high = self.tempo_range
+            if not 20 <= low <= high <= 400:
+                raise ValueError(f"tempo range {low}-{high} BPM: give 20 <= low <= high <= 400")
         for name in self.soundfonts:
             ensure_training_soundfont(soundfont_by_name(name))
 
@@ -85,6 +92,17 @@ def _roles(style: Style, solo: bool, config: TonalCorpusConfig, rng: random.Rand
     return rng.choice(style.melody_programs), rng.choice(style.comping_programs), rng.choice(style.bass_programs), pad
 
 
+def _tempo(style: Style, index: int, config: TonalCorpusConfig, rng: random.Random) -> int:
+    """The clip's quarter-note tempo. The style's draw is always made, so a tempo range changes the tempo alone and
+    leaves every other field of the clip as the same seed deals it."""
+    style_tempo = rng.randint(*style.tempo_bpm)
+    if config.tempo_range is None:
+        return style_tempo
+    low, high = config.tempo_range
+    fraction = random.Random(f"{config.seed}:tempo:{index}").random()
+    return min(high, max(low, round(low * (high / low) ** fraction)))
+
+
 def plan_clip(index: int, config: TonalCorpusConfig) -> TonalClipJob:
     """Clip ``index``: depends on (config.seed, index) only."""
     key_index = _dealt(list(range(KEY_COUNT)), index, "key", config.seed)
@@ -100,7 +118,7 @@ def plan_clip(index: int, config: TonalCorpusConfig) -> TonalClipJob:
         pitch_class=key_index % 12,
         mode=mode,
         colour=colour,
-        tempo_bpm=rng.randint(*style.tempo_bpm),
+        tempo_bpm=_tempo(style, index, config, rng),
         drums=not solo and rng.random() < style.drum_share,
         solo=solo,
         melody_program=melody,
