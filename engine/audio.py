@@ -17,6 +17,7 @@ import numpy as np
 
 from engine.audio_formats import AUDIO_EXTENSIONS  # noqa: F401 (re-exported)
 from engine.lazy_modules import lazy_module
+from engine.mp3_length import header_seconds
 from engine.truncation import container_truncation
 
 av = lazy_module("av")  # PyAV: loaded at the first decode (engine.lazy_modules says why)
@@ -26,6 +27,8 @@ AUDIO_DIGEST_BYTES = 16
 # A file is truncated when less than this share of its stated duration decodes (and more than the slack is missing).
 TRUNCATION_TOLERANCE_SECONDS = 1.0
 TRUNCATION_MIN_SHARE = 0.98
+GUESS_CHECK_SECONDS = 3.0  # how far before a guessed length audio is looked for
+GUESSED_LENGTH_FORMATS = {"aac"}  # raw ADTS: no length anywhere in the stream, FFmpeg guesses from the bitrate
 RESAMPLE_RUN_SECONDS = 8.0  # decoded audio resampled per call: long runs, bounded memory for whole files
 SEEK_BACKOFF_SECONDS = 1.0  # how much earlier a seek that landed after the wanted start is tried again
 RESAMPLER_TAIL_SAMPLES = 256  # input decoded past a span's end, so the resampler's filter tail lies outside it
@@ -92,11 +95,47 @@ def _short(error: BaseException) -> str:
 
 
 def _stated_duration(container, stream) -> float:
+    """The length the container states. For an MP3 (``engine.mp3_length``): the length its own header states when
+    FFmpeg guessed another, and without such a header, FFmpeg's guess checked (``_guessed_mp3_length``)."""
     if stream.duration is not None and stream.time_base is not None:
-        return float(stream.duration * stream.time_base)
-    if container.duration is not None:
-        return container.duration / av.time_base
-    return 0.0
+        stated = float(stream.duration * stream.time_base)
+    elif container.duration is not None:
+        stated = container.duration / av.time_base
+    else:
+        return 0.0
+    formats = set(container.format.name.split(","))
+    if stated > 0 and "mp3" in formats:
+        own = header_seconds(container.name)
+        if own is None:
+            return _checked_guess(container.name, stated)
+        if abs(own - stated) > TRUNCATION_TOLERANCE_SECONDS:
+            return own  # FFmpeg ignored the file's header and guessed: the header's claim is what truncation tests
+    if stated > 0 and formats & GUESSED_LENGTH_FORMATS:
+        return _checked_guess(container.name, stated)
+    return stated
+
+
+def _checked_guess(path: str, guessed: float) -> float:
+    """A length FFmpeg guessed from the first frame's bitrate (an MP3 without a length header, raw ADTS AAC): the
+    guess when audio reaches it (a constant bitrate's guess is right), else the length the packets add up to,
+    demuxed from the start (not decoded: ~15 ms a minute). A separate open, so the caller's container is where it
+    was. Such a file states no length of its own, so a cut-off copy cannot be told from a short one."""
+    container = _open(path)
+    try:
+        stream = container.streams.audio[0]
+        reached = _last_packet_end(container, stream, max(0.0, guessed - GUESS_CHECK_SECONDS))
+        if reached is None or reached >= guessed - TRUNCATION_TOLERANCE_SECONDS:
+            return guessed
+        container.seek(0, stream=stream, backward=True, any_frame=False)
+        end = 0.0
+        for packet in container.demux(stream):
+            if packet.size and packet.pts is not None:
+                end = max(end, float((packet.pts + (packet.duration or 0)) * stream.time_base))
+        return end if end > 0 else guessed
+    except av.error.FFmpegError:
+        return guessed  # decoding reports what is wrong with the file
+    finally:
+        container.close()
 
 
 def probe(path: Path | str) -> AudioInfo:

@@ -290,6 +290,8 @@ def run_key(options) -> int:
         line = f"{row['key']}  {row['camelot']}  {row['open_key']}  ({row['confidence']:.2f})"
         return line + (f"  [{_write_note(row)}]" if "written" in row else "")
 
+    if options.overwrite and not options.write:
+        return _usage("key: --overwrite goes with --write")
     if options.write:
         return _write_keys(options, text)
     return _per_file(options, json_shapes.key_result, text)
@@ -323,6 +325,8 @@ def run_bpm(options) -> int:
         line = f"{row['bpm']:.1f} BPM  ({row['confidence']:.2f})"
         return line + (f"  [{_write_note(row, 'bpm_tag')}]" if "written" in row else "")
 
+    if options.overwrite and not options.write:
+        return _usage("bpm: --overwrite goes with --write")
     if options.write:
         with _open_library(options) as library:
             outputs = [json_shapes.bpm_write_result(path, library.write_bpm(Path(path), options.overwrite))
@@ -429,13 +433,19 @@ def _model_analysis(library, path: str):
 
 
 def _print_rows(options, outputs: list[dict], text: Callable) -> int:
-    """Per-file rows as JSON or one line each; exit 1 only when every file failed."""
+    """Per-file rows as JSON or one line each; exit 1 only when every file failed (no result, or a write asked for
+    and refused), with the one line on stderr the contract promises."""
     if options.json:
         _print_json(outputs)
     else:
         for row in outputs:
             print(f"{row['path']}: {row['error'] if 'error' in row else text(row)}")
-    return EXIT_BAD_INPUT if all("error" in row for row in outputs) else EXIT_OK
+    failed = [row.get("error") or row.get("write_problem") for row in outputs]
+    if not outputs or not all(failed):
+        return EXIT_OK
+    _fail(f"{outputs[0]['path']}: {failed[0]}" if len(outputs) == 1 else
+          f"all {len(outputs)} files failed (each row says why)")
+    return EXIT_BAD_INPUT
 
 
 def run_info(options) -> int:

@@ -22,6 +22,9 @@ from engine.tempo_net import NetWeightsError
 from engine.tempo_audio import file_tempo, track_tempo, track_tempo_span
 
 av = lazy_module("av")
+# A tag reader's length this far from the decoder's is a guess (mutagen, like FFmpeg, guesses an MP3 without a
+# length header from its first frame); the decoder's, measured for such a file, is kept instead.
+DURATION_SLACK_SECONDS = 2.0
 
 
 @dataclass(frozen=True)
@@ -81,6 +84,8 @@ def decode_job(job: DecodeJob) -> DecodeOutcome:
             metadata.sample_rate = metadata.sample_rate or info.sample_rate
         except AudioDecodeError:
             metadata.duration = metadata.duration or audio.duration_seconds
+    if audio.duration_seconds > 0 and abs((metadata.duration or 0.0) - audio.duration_seconds) > DURATION_SLACK_SECONDS:
+        metadata.duration = audio.duration_seconds  # the tags' reader guessed (an MP3 without a length header)
     return DecodeOutcome(job, audio.windows, metadata, audio.duration_seconds, landmarks=found_landmarks,
                          tempo=tempo, key_windows=key_windows)
 

@@ -6,10 +6,12 @@ whether the audio is usable.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import asdict, dataclass
 from typing import Any
 
+MAX_TAG_BPM = 1000.0  # a BPM tag above this is no tempo (DJ software stops at 999)
 # Field name → keys to try, per tag family; the first non-empty value wins.
 ID3_FRAMES = {
     "title": ["TIT2"], "artist": ["TPE1"], "album": ["TALB"], "album_artist": ["TPE2"], "genre": ["TCON"],
@@ -87,7 +89,7 @@ def read_metadata(path: str) -> TrackMetadata:
         bitrate=_positive_int(getattr(info, "bitrate", None)),
         sample_rate=_positive_int(getattr(info, "sample_rate", None)),
         key=raw.get("key"),
-        bpm=_positive_float(raw.get("bpm")),
+        bpm=_tag_bpm(raw.get("bpm")),
         mood=raw.get("mood"),
         grouping=raw.get("grouping"),
     )
@@ -171,7 +173,14 @@ def _positive_float(value) -> float | None:
         number = float(value)
     except (TypeError, ValueError):
         return None
-    return number if number > 0 else None
+    return number if 0 < number < math.inf else None
+
+
+def _tag_bpm(value) -> float | None:
+    """A BPM tag's tempo; None for none, and for values no music has (``inf``, ``999999``), which would otherwise
+    match every tempo filter as a half or double of anything."""
+    number = _positive_float(value)
+    return number if number is not None and number <= MAX_TAG_BPM else None
 
 
 def _positive_int(value) -> int | None:

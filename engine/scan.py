@@ -172,8 +172,8 @@ def _walk(root: str, seen_directories: set[tuple[int, int]]) -> Iterator[str | S
             try:
                 is_directory = entry.is_dir(follow_symlinks=True)
             except OSError as error:  # a link whose target cannot be looked at: what is known below it stays
-                if entry.is_symlink():
-                    yield _unlisted_folder(entry.path, error)
+                if entry.is_symlink():  # one named as audio is a file's problem (its stat says why), not a folder's
+                    yield entry.path if is_audio_name(entry.name) else _unlisted_folder(entry.path, error)
                 continue
             if is_directory and not (entry.is_symlink() and _leads_above(os.path.realpath(entry.path), above)):
                 subdirectories.append(entry.path)

@@ -171,6 +171,16 @@ class Search:
         return self._tempo(resolved.query, resolved.path, resolved.track_id if resolved.current else None,
                            resolved.audio)
 
+    def _mixing_bpm(self, resolved: ResolvedQuery) -> float | None:
+        """A file query's tempo to match on, as a library track's (``TrackRow.mixing_bpm``): the estimate, else
+        the file's own BPM tag; None when it has neither."""
+        try:
+            return self.tempo(resolved).bpm
+        except QueryError:
+            from engine.metadata import read_metadata
+
+            return read_metadata(resolved.path).bpm
+
     def tempo_of_file(self, path: str | os.PathLike) -> TempoEstimate:
         """Any file's tempo as ``tempo`` gives it, without its analysis or landmarks (``engine bpm``)."""
         absolute = require_regular_file(path, missing="file not found")  # a FIFO would block the decoder forever
@@ -235,7 +245,7 @@ class Search:
         filtered = harmonic or bpm_range is not None
         mixes: Callable[[TrackRow], bool] = lambda _row: True  # noqa: E731 (replaced once the query is known)
         if resolved.is_file:
-            query_bpm = self.tempo(resolved).bpm if bpm_range is not None else None
+            query_bpm = self._mixing_bpm(resolved) if bpm_range is not None else None
             mixes = mix_test(resolved.query, harmonic, resolved.analysis.key, bpm_range, query_bpm)
         wanted = k * HARMONIC_OVERSAMPLE if filtered else k + 1
         while True:

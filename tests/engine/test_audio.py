@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import audio_factory
-from engine.audio import AudioDecodeError, decode_mono, read_windows
+from engine.audio import AudioDecodeError, decode_mono, probe, read_windows
 from engine.keys import key_from_index
 from engine.landmarks import Landmarks, landmarks
 from engine.library import Library
@@ -138,3 +138,89 @@ def test_a_track_the_tempo_takes_whole_is_decoded_once_for_windows_tempo_and_lan
     of_windows = Landmarks.concatenate([landmarks(window, SAMPLE_RATE, start)
                                         for window, start in zip(windows.windows, windows.start_seconds)])
     np.testing.assert_array_equal(outcome.landmarks.hashes, of_windows.hashes)
+
+
+def _quiet_start_groove() -> np.ndarray:
+    """40 s: 4 s of digital silence (the lowest bitrate a variable-bitrate encoder has), then a 120 BPM groove."""
+    import rhythm_factory
+
+    rate = audio_factory.SAMPLE_RATE
+    groove = rhythm_factory.drum_groove(120.0, 36.0, seed=2, sample_rate=rate)
+    groove = groove + audio_factory.noise(36.0, seed=3, sample_rate=rate, amplitude=0.02)
+    return np.concatenate([np.zeros(4 * rate, dtype=np.float32), groove]).astype(np.float32)
+
+
+def _mp3(samples: np.ndarray, path: Path, *options: str, codec: str = "libmp3lame") -> Path:
+    import subprocess
+
+    source = audio_factory.write_audio(samples, path.with_suffix(".wav"))
+    subprocess.run(["ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-i", str(source), "-c:a", codec,
+                    *options, str(path)], check=True)
+    return path
+
+
+def _guessed_length(path: Path) -> float:
+    import av
+
+    with av.open(str(path)) as container:
+        stream = container.streams.audio[0]
+        return float(stream.duration * stream.time_base)
+
+
+def test_an_mp3_without_a_length_header_is_measured_not_called_truncated(tmp_path):
+    """FFmpeg guesses such a file's length (and a raw ADTS AAC file's) from its first frame's bitrate: a quiet start makes a 40 s file look
+    minutes long. Its length is measured instead, so it is neither truncated nor missing its middle; the library
+    stores the measured length (mutagen guesses too)."""
+    from engine.decoding import DecodeJob, decode_job
+    from engine.mp3_length import header_seconds
+    from engine.tempo_audio import file_tempo
+
+    variable = _mp3(_quiet_start_groove(), tmp_path / "variable.mp3", "-q:a", "0", "-write_xing", "0")
+    constant = _mp3(_quiet_start_groove(), tmp_path / "constant.mp3", "-b:a", "128k", "-write_xing", "0")
+    audio_factory.write_tags(variable, title="tagged")  # an ID3v2 tag before the first frame
+    assert header_seconds(variable) is None and header_seconds(constant) is None
+    adts = _mp3(_quiet_start_groove(), tmp_path / "raw.aac", "-f", "adts", codec="aac")  # no length anywhere
+    assert _guessed_length(variable) > 300 and _guessed_length(adts) > 300
+    for path in (variable, constant, adts):
+        assert probe(path).duration_seconds == pytest.approx(40.0, abs=0.2)
+        assert read_windows(path, 16_000, 43_200, 6).windows.shape == (6, 43_200)
+        assert abs(file_tempo(path).bpm / 120.0 - 1.0) <= 0.01
+    outcome = decode_job(DecodeJob(str(variable), 1, 1, "", None, 16_000, 43_200, 6))
+    assert outcome.reason is None and outcome.metadata.duration == pytest.approx(40.0, abs=0.2)
+
+
+def _with_ape_cover(path: Path) -> Path:
+    from mutagen.apev2 import BINARY, APEv2, APEValue
+
+    tags = APEv2()
+    tags["Cover Art (Front)"] = APEValue(b"cover.jpg\x00" + bytes(range(256)) * 400, BINARY)  # 100 KB
+    tags.save(str(path))
+    return path
+
+
+def _with_junk_before_the_first_frame(path: Path, target: Path, junk: int) -> Path:
+    data = path.read_bytes()
+    target.write_bytes(bytes(junk) + data)
+    return target
+
+
+def test_an_mp3_whose_length_header_ffmpeg_ignores_keeps_the_headers_length(tmp_path):
+    """An APEv2 tag with a cover at the end, or junk before the first frame, makes FFmpeg ignore the file's
+    frame-count header and guess (a 40 s file stated as minutes). The header's length is used instead: the complete
+    file is no problem, and a cut-off copy is still truncated against it."""
+    from engine.mp3_length import header_seconds
+
+    headed = _mp3(_quiet_start_groove(), tmp_path / "headed.mp3", "-q:a", "0")
+    assert header_seconds(headed) == pytest.approx(40.0, abs=0.2)
+    covered = _with_ape_cover(_mp3(_quiet_start_groove(), tmp_path / "covered.mp3", "-q:a", "0"))
+    junk = _with_junk_before_the_first_frame(headed, tmp_path / "junk.mp3", 6000)
+    for path in (covered, junk):
+        assert _guessed_length(path) > 100
+        assert probe(path).duration_seconds == pytest.approx(40.0, abs=0.2)
+        assert read_windows(path, 16_000, 43_200, 6).windows.shape == (6, 43_200)
+    cut = audio_factory.make_truncated(junk, tmp_path / "cut.mp3", keep_share=0.7)
+    with pytest.raises(AudioDecodeError, match="truncated"):
+        read_windows(cut, 16_000, 43_200, 6)
+    full = audio_factory.make_truncated(headed, tmp_path / "headed_cut.mp3", keep_share=0.7)
+    with pytest.raises(AudioDecodeError, match="truncated"):
+        read_windows(full, 16_000, 43_200, 6)

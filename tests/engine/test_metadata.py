@@ -32,3 +32,12 @@ def test_tags_and_stream_facts_are_read_in_every_format(extension, two_seconds, 
 def test_unreadable_tags_give_empty_metadata(tmp_path):
     garbage = audio_factory.make_random_bytes(tmp_path / "noise.mp3")
     assert read_metadata(str(garbage)).title is None
+
+
+@pytest.mark.parametrize("written, read", [("128.5", 128.5), ("inf", None), ("1e400", None), ("999999", None),
+                                           ("nan", None), ("-5", None), ("0", None), ("abc", None)])
+def test_a_bpm_tag_no_music_has_is_no_tempo(two_seconds, tmp_path, written, read):
+    """An infinite or absurd BPM tag would match every tempo filter as a half or double of anything."""
+    path = audio_factory.write_audio(two_seconds, tmp_path / "song.flac")
+    audio_factory.write_tags(path, bpm=written)
+    assert read_metadata(str(path)).bpm == read

@@ -20,10 +20,13 @@ def test_scan_survives_symlink_cycles_and_skips_hidden_and_non_audio(tmp_path):
     (tmp_path / "a" / "b" / "up").symlink_to(Path("../.."), target_is_directory=True)
     (tmp_path / "a" / "b" / "self").symlink_to(Path("."), target_is_directory=True)
     (tmp_path / "a" / "gone.mp3").symlink_to("nowhere.mp3")
+    (tmp_path / "a" / "loop.mp3").symlink_to("loop.mp3")  # a file link to itself: a file's problem, not a folder's
     result = scan_paths([tmp_path])
     names = sorted(Path(found.path).name for found in result.files)
     assert names == ["SONG.FLAC", "song.mp3"]
-    assert [(Path(problem.path).name, problem.reason) for problem in result.problems] == [("gone.mp3", "dangling symlink")]
+    found = sorted((Path(problem.path).name, problem.reason, problem.folder) for problem in result.problems)
+    assert found[0] == ("gone.mp3", "dangling symlink", False)
+    assert found[1][0] == "loop.mp3" and found[1][1].startswith("cannot stat") and not found[1][2]
 
 
 def test_quick_hash_is_stable_across_renames_and_changes_with_content(tmp_path):

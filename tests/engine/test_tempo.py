@@ -45,6 +45,18 @@ def test_music_without_drums_is_timed_within_one_percent(bpm):
     assert relative_error(estimate.bpm, bpm) <= EXACT
 
 
+@pytest.mark.parametrize("frequency", [110.0, 220.0, 440.0, 523.25, 1000.0])
+def test_a_steady_tone_has_no_tempo(frequency):
+    """A held sine has no onsets, only the ripple of its partial against the analysis frames, which a normalised
+    autocorrelation would time as confidently as a click track (a 523 Hz sine read at 210 BPM, confidence 0.95)."""
+    seconds = np.arange(30 * RATE) / RATE
+    with pytest.raises(TempoError, match="no onsets"):
+        estimate_tempo((0.5 * np.sin(2 * np.pi * frequency * seconds)).astype(np.float32), RATE)
+    tone_then_clicks = np.concatenate([0.5 * np.sin(2 * np.pi * frequency * seconds[: 10 * RATE]),
+                                       rhythm_factory.click_track(120.0, 20.0, RATE)]).astype(np.float32)
+    assert relative_error(estimate_tempo(tone_then_clicks, RATE).bpm, 120.0) <= EXACT
+
+
 def test_silence_and_too_short_audio_have_no_tempo():
     with pytest.raises(TempoError, match="no onsets"):
         estimate_tempo(np.zeros(10 * RATE, dtype=np.float32), RATE)
@@ -54,6 +66,7 @@ def test_silence_and_too_short_audio_have_no_tempo():
 
 def test_bpm_range_counts_half_and_double_tempo_as_a_match():
     assert tempos_match(128.0, 130.0, 2.0)
+    assert not tempos_match(float("inf"), 130.0, 100.0) and not tempos_match(128.0, float("inf"), 1e308)
     assert not tempos_match(128.0, 133.0, 2.0)
     assert tempos_match(174.0, 87.5, 2.0)  # half time
     assert tempos_match(85.0, 171.0, 1.0)  # double time

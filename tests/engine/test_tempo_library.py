@@ -17,6 +17,7 @@ from engine import cli
 from engine.audio import decoded_audio_digest
 from engine.decoding import DecodeJob, decode_job
 from engine.library import Library
+from engine.library_errors import QueryError
 from engine.metadata import read_metadata
 from engine.schema import SCHEMA_VERSION
 from engine.tempo import TEMPO_VERSION
@@ -121,6 +122,19 @@ def test_similar_bpm_range_keeps_matching_tempi_including_half_and_double(indexe
     assert unfiltered == {paths["slow"], paths["mid"], paths["fast"]}
     assert within == by_id == {paths["mid"]}  # 62 x 2 = 124; 90 and 150 are out of range
     assert wide == {paths["mid"], paths["fast"], paths["half"]}  # 45 % of 90: 124, and 150 / 2, 62 x 2
+
+
+def test_a_file_query_without_a_tempo_matches_on_its_bpm_tag(indexed_grooves, model_dir, tmp_path):
+    """As a library track's does, a file query's tempo falls back to its BPM tag when the audio has none (a held
+    tone); with neither, the tempo filter says the tempo is unknown."""
+    paths, database = indexed_grooves
+    held = audio_factory.write_audio(audio_factory.tone(220.0, 20.0), tmp_path / "held.flac")
+    with Library(database, model_dir) as library:
+        with pytest.raises(QueryError, match="tempo unknown"):
+            library.similar(str(held), k=5, bpm_range=3.0)
+        audio_factory.write_tags(held, bpm="124")
+        found = {hit.track.path for hit in library.similar(str(held), k=5, bpm_range=3.0)}
+    assert found == {paths["mid"], paths["half"]}  # 124, and 62 doubled
 
 
 def test_the_radio_keeps_to_the_seeds_tempo_range(indexed_grooves, model_dir):
@@ -235,6 +249,27 @@ def test_bpm_write_puts_the_tempo_in_the_files_tag_with_the_audio_unchanged(caps
     assert code == 0 and rows[0]["written"] and rows[0]["write_problem"] is None
     assert rows[0]["bpm_tag"] == str(round(rows[0]["bpm"]))
     assert read_metadata(song).bpm == round(rows[0]["bpm"]) and decoded_audio_digest(song) == digest
+
+
+def test_bpm_exits_1_with_a_line_on_stderr_when_no_file_gives_a_result_or_takes_its_write(capsys, grooves, tmp_path):
+    """The contract's exit 1: every file failed (no tempo, or a write asked for and refused), said on stderr;
+    --overwrite without --write is a usage error, not silently ignored."""
+    import os
+
+    common = ("--db", str(tmp_path / "db"), "--json")
+    silent = audio_factory.write_audio(np.zeros(16_000 * 8, dtype=np.float32), tmp_path / "silent.flac", 16_000)
+    assert cli.main(["bpm", str(silent), *common]) == 1
+    out, err = capsys.readouterr()
+    assert "error" in json.loads(out)[0] and err.startswith("engine: ") and "silent.flac" in err
+    song = str(shutil.copy(grooves["mid"], tmp_path / "linked.flac"))
+    os.link(song, tmp_path / "other-name.flac")  # a hard link: a safe replace would split it, so it is refused
+    assert cli.main(["bpm", song, "--write", *common]) == 1
+    out, err = capsys.readouterr()
+    assert json.loads(out)[0]["write_problem"] and "engine: " in err
+    assert cli.main(["bpm", song, grooves["mid"], str(silent), *common]) == 0  # one result is enough
+    capsys.readouterr()
+    assert cli.main(["bpm", song, "--overwrite", *common]) == 2
+    assert "--overwrite goes with --write" in capsys.readouterr().err
 
 
 def test_bpm_write_keeps_an_existing_tag_unless_overwrite(capsys, grooves, tmp_path):
