@@ -91,7 +91,10 @@ def report_text(report: Any) -> str:
               if seconds else "")
     prefix = (QCoreApplication.translate("FoldersPanel", "Scan cancelled: ") if getattr(report, "cancelled", False)
               else QCoreApplication.translate("FoldersPanel", "Scan finished: "))
-    return f"{prefix}{summary}{timing}."
+    missing = getattr(report, "missing_folders", [])
+    away = (QCoreApplication.translate("FoldersPanel", " Not found, so not scanned (their tracks are kept): {folders}.")
+            .format(folders=", ".join(missing)) if missing else "")
+    return f"{prefix}{summary}{timing}.{away}"
 
 
 class FolderList(QListWidget):

@@ -251,6 +251,8 @@ def run_index(options) -> int:
         if report.excluded:
             print(f"skipped {report.excluded} file{'s' if report.excluded != 1 else ''} removed from the library "
                   "(`engine excluded` lists them)")
+    for folder in report.missing_folders:
+        _fail(f"library folder not found, not scanned (its tracks are kept): {folder}")
     if report.cancelled:
         _fail("interrupted; run the same command again to continue")
         return EXIT_INTERRUPTED

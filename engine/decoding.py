@@ -5,7 +5,10 @@ This module must stay light (PyAV, mutagen, numpy; no torch) because every spawn
 
 from __future__ import annotations
 
+import os
 import signal
+import threading
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -25,6 +28,7 @@ av = lazy_module("av")
 # A tag reader's length this far from the decoder's is a guess (mutagen, like FFmpeg, guesses an MP3 without a
 # length header from its first frame); the decoder's, measured for such a file, is kept instead.
 DURATION_SLACK_SECONDS = 2.0
+PARENT_CHECK_SECONDS = 1.0  # how often a decode worker looks whether the index run that started it still exists
 
 
 @dataclass(frozen=True)
@@ -115,6 +119,15 @@ def _decoding_failed(job: DecodeJob, error: BaseException) -> DecodeOutcome:
 
 def start_worker() -> None:
     """Decode worker initializer: Ctrl-C goes to the whole process group, and only the main process handles it;
-    decoded buffers are reused rather than faulted in again for every file (``engine.allocator``)."""
+    decoded buffers are reused rather than faulted in again for every file (``engine.allocator``); the worker
+    leaves when the process that started it is gone (killed outright, it cannot shut its pool down)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     keep_freed_memory()
+    parent = os.getppid()
+
+    def leave_when_orphaned() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_CHECK_SECONDS)
+        os._exit(0)
+
+    threading.Thread(target=leave_when_orphaned, name="parent-watch", daemon=True).start()

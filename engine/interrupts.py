@@ -12,11 +12,14 @@ import sys
 import threading
 
 STOPPING_MESSAGE = "engine: stopping after the current batch (Ctrl-C again to abort)"
+# Ctrl-C, and the polite stop of `kill`, `timeout` and service managers: both end the run as Ctrl-C does, so its
+# decode workers are shut down instead of left running without it.
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 class CancelOnInterrupt:
-    """Context manager: while inside, the first SIGINT sets ``cancel`` and says so on stderr, the next raises
-    ``KeyboardInterrupt``; the previous handler comes back on exit. Outside the main thread (where Python
+    """Context manager: while inside, the first SIGINT or SIGTERM sets ``cancel`` and says so on stderr, the next
+    raises ``KeyboardInterrupt``; the previous handler comes back on exit. Outside the main thread (where Python
     cannot install signal handlers) it changes nothing."""
 
     def __init__(self, cancel: threading.Event) -> None:
@@ -31,9 +34,10 @@ class CancelOnInterrupt:
 
     def __enter__(self) -> CancelOnInterrupt:
         if threading.current_thread() is threading.main_thread():
-            self.previous = signal.signal(signal.SIGINT, self._handle)
+            self.previous = {number: signal.signal(number, self._handle) for number in STOP_SIGNALS}
         return self
 
     def __exit__(self, *_exc) -> None:
         if self.previous is not None:
-            signal.signal(signal.SIGINT, self.previous)
+            for number, handler in self.previous.items():
+                signal.signal(number, handler)

@@ -275,9 +275,11 @@ class Library:
         roots = _absolute_paths(paths) if paths else self.folders()
         if not roots:
             raise LibraryError("the library has no folders yet: give a folder to index")
-        for root in roots:
-            if not os.path.exists(root):
-                raise LibraryError(f"not found: {display_path(root)}")
+        missing = [root for root in roots if not os.path.exists(root)]
+        if missing and (paths or len(missing) == len(roots)):  # a path the user named, or nothing left to scan
+            raise LibraryError(f"not found: {', '.join(display_path(root) for root in missing)}")
+        roots = [root for root in roots if root not in missing]  # a library folder away (an unmounted drive): its
+        # tracks stay, as for a folder that cannot be listed; the others are scanned
         for root in roots:
             if os.path.isdir(root):
                 self.store.add_folder(root)
@@ -312,6 +314,7 @@ class Library:
             audio_seconds=result.audio_seconds,
             cancelled=result.cancelled,
             excluded=plan.excluded,
+            missing_folders=[display_path(root) for root in missing],
         )
 
     def _analyzer(self, max_windows: int, batch_windows: int) -> Analyzer:

@@ -13,17 +13,17 @@ about as soon as torch is loaded.
 from __future__ import annotations
 
 import math
-import multiprocessing
 import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sized
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from itertools import chain, islice
 from typing import TYPE_CHECKING
 
-from engine.decoding import DecodeJob, DecodeOutcome, decode_job, start_worker
+from engine.decode_pool import Decode, DecodePool, decode_alone, outcome_of
+from engine.decoding import DecodeJob, DecodeOutcome, decode_job
 from engine.planner import ScanCounts
 from engine.results import IndexProgress
 from engine.store import NewTrack, ProblemRecord, Store
@@ -75,10 +75,13 @@ class AnalysisPipeline:
         cancel: threading.Event | None = None,
         max_windows: int = DEFAULT_MAX_WINDOWS,
         batch_windows: int = DEFAULT_BATCH_WINDOWS,
+        decode: Decode = decode_job,
     ) -> None:
         """``make_analyzer`` is called once, when the first decoded file is analysed; the analyses are stored as
-        ``model_id``'s. ``max_windows`` and ``batch_windows`` are the analyzer's (they size the decode queue)."""
+        ``model_id``'s. ``max_windows`` and ``batch_windows`` are the analyzer's (they size the decode queue).
+        ``decode`` turns a job into its outcome (a module-level function: workers import it by name)."""
         self._make_analyzer = make_analyzer
+        self._decode = decode
         self._analyzer: Analyzer | None = None
         self._analyzer_loading: Future | None = None
         self.store = store
@@ -133,15 +136,14 @@ class AnalysisPipeline:
             if self.cancel.is_set():
                 self._result.cancelled = True
                 return
-            self._accept(decode_job(job))
+            self._accept(self._decode(job))
 
     def _run_pooled(self, jobs: Iterator[DecodeJob]) -> None:
-        in_flight: set[Future] = set()
+        in_flight: dict[Future, DecodeJob] = {}
         more = True
-        context = multiprocessing.get_context("spawn")
         tracks_per_batch = math.ceil(self.batch_windows / max(1, self.max_windows))
         limit = self.workers * IN_FLIGHT_PER_WORKER + tracks_per_batch
-        executor = ProcessPoolExecutor(self.workers, mp_context=context, initializer=start_worker)
+        pool = DecodePool(self.workers, self._decode)
         try:
             while more or in_flight:
                 if self.cancel.is_set():
@@ -152,14 +154,26 @@ class AnalysisPipeline:
                     if job is None:
                         more = False
                     else:
-                        in_flight.add(executor.submit(decode_job, job))
-                finished, in_flight = wait(in_flight, timeout=POLL_SECONDS, return_when=FIRST_COMPLETED)
+                        in_flight[pool.submit(job)] = job
+                finished, _ = wait(in_flight, timeout=POLL_SECONDS, return_when=FIRST_COMPLETED)
+                broken = False
                 for future in finished:
-                    self._accept(future.result())
-                if not finished:
+                    outcome = outcome_of(future)
+                    if outcome is None:
+                        broken = True
+                    else:
+                        del in_flight[future]
+                        self._accept(outcome)
+                if broken:  # a worker died: every job still in flight failed with it
+                    pool.shutdown()
+                    suspects, in_flight = list(in_flight.values()), {}
+                    for outcome in decode_alone(suspects, self.cancel.is_set, self._decode):
+                        self._accept(outcome)
+                    pool = DecodePool(self.workers, self._decode)
+                elif not finished:
                     self._write_if_due()
         finally:
-            executor.shutdown(wait=True, cancel_futures=True)
+            pool.shutdown()
 
     # -- stages ---------------------------------------------------------------------------------------
     def _accept(self, outcome: DecodeOutcome) -> None:

@@ -201,6 +201,8 @@ class IndexReport:
     audio_seconds: float = 0.0
     cancelled: bool = False
     excluded: int = 0  # files found in the folders but skipped: the user took them out of the library
+    # library folders not there this run (an unmounted drive): not scanned, their tracks kept
+    missing_folders: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict:
         return {
@@ -208,5 +210,5 @@ class IndexReport:
             "problems": self.problems, "seconds": round(self.seconds, 3), "moved": self.moved,
             "analysed": self.analysed, "audio_seconds": round(self.audio_seconds, 1),
             "realtime_factor": round(self.audio_seconds / self.seconds, 1) if self.seconds > 0 else 0.0,
-            "cancelled": self.cancelled, "excluded": self.excluded,
+            "cancelled": self.cancelled, "excluded": self.excluded, "missing_folders": list(self.missing_folders),
         }

@@ -107,6 +107,8 @@ def test_the_scan_summary_counts_the_files_it_skipped_as_removed():
 
     assert report_text(IndexReport(unchanged=3, excluded=2, seconds=1.25)) == (
         "Scan finished: 3 unchanged, 2 skipped (removed from the library) in 1.2 s.")
+    assert report_text(IndexReport(unchanged=3, missing_folders=["/media/usb/Music"], seconds=1.0)) == (
+        "Scan finished: 3 unchanged in 1.0 s. Not found, so not scanned (their tracks are kept): /media/usb/Music.")
 
 
 def test_the_scan_progress_and_status_are_in_sight_in_the_first_run_folders_dock(indexed_copy, task_runner, qtbot):

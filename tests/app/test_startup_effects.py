@@ -41,3 +41,18 @@ def test_the_start_up_path_shortens_the_gil_interval_and_freezes_what_lives_as_l
     assert sys.getswitchinterval() == pytest.approx(GIL_SWITCH_INTERVAL_SECONDS)
     assert gc.get_freeze_count() > frozen_before
     assert window.tasks.wait_for_all()
+
+
+def test_an_installed_copy_starts_the_app_by_its_gui_command_and_a_checkout_by_main_py():
+    """A wheel holds no main.py: pyproject's gui-script ``semisup-music`` names the same start (``app.launch``)."""
+    import importlib
+    import subprocess
+    import tomllib
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    scripts = tomllib.loads((root / "pyproject.toml").read_text())["project"]["gui-scripts"]
+    module, function = scripts["semisup-music"].split(":")
+    assert callable(getattr(importlib.import_module(module), function))
+    shown = subprocess.run([sys.executable, "main.py", "--help"], cwd=root, capture_output=True, text=True, timeout=60)
+    assert shown.returncode == 0 and shown.stdout.startswith("usage: main.py") and "--db" in shown.stdout

@@ -216,7 +216,10 @@ def test_kill_9_at_several_points_then_resume_without_redoing_finished_tracks(li
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="SIGINT to a process group")
-def test_ctrl_c_stops_cleanly_and_resume_finishes(library_copy, model_dir, tmp_path):
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_ctrl_c_stops_cleanly_and_resume_finishes(library_copy, model_dir, tmp_path, stop):
+    """Ctrl-C (to the process group, as a terminal sends it) and SIGTERM (to the process, as `kill` and `timeout`
+    send it) both stop after the current batch, shut the decode workers down and exit 130."""
     database = tmp_path / "lib.db"
     arguments = [sys.executable, "-m", "engine.cli", "index", str(library_copy.root), "--db", str(database),
                  "--model", str(model_dir), "--workers", "1", "--batch-windows", "6", "--json"]
@@ -225,7 +228,10 @@ def test_ctrl_c_stops_cleanly_and_resume_finishes(library_copy, model_dir, tmp_p
     deadline = time.monotonic() + KILL_WAIT_SECONDS
     while _track_count(database) == 0 and time.monotonic() < deadline and process.poll() is None:
         time.sleep(KILL_POLL_SECONDS)
-    os.killpg(process.pid, signal.SIGINT)  # what a terminal's Ctrl-C does
+    if stop == signal.SIGINT:
+        os.killpg(process.pid, signal.SIGINT)  # what a terminal's Ctrl-C does
+    else:
+        process.send_signal(stop)
     stdout, stderr = process.communicate(timeout=60)
     assert "Traceback" not in stderr
     assert process.returncode == CTRL_C_EXIT, (process.returncode, stderr)  # stopped mid-run, not "already done"

@@ -190,3 +190,34 @@ def test_models_are_kept_apart_and_switchable(indexed_library, model_dir, second
     with sqlite3.connect(copy) as connection:
         per_model = connection.execute("SELECT model_id, count(*) FROM analyses GROUP BY model_id").fetchall()
     assert len(per_model) == 2
+
+
+def test_a_library_folder_that_is_away_is_skipped_and_its_tracks_kept(tmp_path, model_dir, capsys):
+    """An unmounted drive must not stop every rescan: a registered folder that is not there is reported, not
+    scanned, and its tracks stay; a path named on the command line that is not there is still an error."""
+    import audio_factory
+    from engine import cli
+    from engine.keys import Key
+
+    here, away = tmp_path / "here", tmp_path / "drive"
+    for index, folder in enumerate((here, away)):
+        folder.mkdir()
+        audio_factory.write_audio(audio_factory.chord_progression(Key(index, "major"), 6.0, seed=index),
+                                  folder / "song.flac")
+    database = tmp_path / "lib.db"
+    with Library(database, model_dir) as library:
+        library.index([here, away], workers=0)
+        away.rename(tmp_path / "unmounted")
+        audio_factory.write_audio(audio_factory.chord_progression(Key(5, "minor"), 6.0, seed=7), here / "new.flac")
+        report = library.index(workers=0)
+        assert report.missing_folders == [str(away)]
+        assert (report.added, report.unchanged, report.removed) == (1, 1, 0)
+        assert library.track_count() == 3
+        with pytest.raises(LibraryError, match="not found"):
+            library.index([away], workers=0)
+    code = cli.main(["index", "--db", str(database), "--model", str(model_dir), "--workers", "0", "--json"])
+    assert code == 0 and "library folder not found" in capsys.readouterr().err
+    (tmp_path / "unmounted").rename(away)  # the drive is back: nothing of it was lost, nothing is redone
+    with Library(database, model_dir) as library:
+        back = library.index(workers=0)
+        assert back.missing_folders == [] and (back.unchanged, back.added, back.removed) == (3, 0, 0)
