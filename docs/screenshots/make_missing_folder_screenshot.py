@@ -1,0 +1,64 @@
+"""Screenshot 20: a scan while one library folder is away (an unmounted drive): the other folder is scanned, the
+summary says which folder was not found and that its tracks are kept.
+
+    QT_QPA_PLATFORM=offscreen python docs/screenshots/make_missing_folder_screenshot.py
+
+Builds a small library of synthesised tracks in two folders in a temporary place, renames one away, starts the
+app's scan and grabs the window when it has finished; 1280x720.
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+OUTPUT = Path(__file__).resolve().parent / "20-folder-away.png"
+sys.path.insert(0, str(REPO_ROOT))
+sys.path.insert(0, str(REPO_ROOT / "tests"))
+SETTLE_MS = 1500  # after the scan: the table and the panels refresh on worker threads
+TIMEOUT_MS = 120_000
+
+
+def main() -> None:
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    import audio_factory
+    from app.application import create_main_window
+    from engine.keys import Key
+    from engine.library import Library
+
+    application = QApplication.instance() or QApplication(sys.argv)
+    with tempfile.TemporaryDirectory() as folder:
+        root = Path(folder)
+        music, drive = root / "Music", root / "USB drive" / "Sets"
+        for number, where in enumerate([music] * 4 + [drive] * 3):
+            where.mkdir(parents=True, exist_ok=True)
+            audio_factory.write_audio(audio_factory.chord_progression(Key(number % 12, "major"), 8.0, seed=number),
+                                      where / f"track {number + 1:02d}.flac")
+        database = root / "library.db"
+        with Library(database) as library:
+            library.index([music, drive], workers=0)
+        drive.parent.rename(root / "unplugged")
+        library = Library(database, None)
+        window = create_main_window(library)
+        window.resize(1280, 720)
+        window.show()
+
+        def grab() -> None:
+            window.grab().save(str(OUTPUT))
+            print("saved", OUTPUT, "|", window.folders_panel.status_label.text())
+            window.shutdown()
+            application.quit()
+
+        window.folders_panel.scan_finished.connect(lambda _report: QTimer.singleShot(SETTLE_MS, grab))
+        QTimer.singleShot(2000, window.folders_panel.start_scan)
+        QTimer.singleShot(TIMEOUT_MS, application.quit)
+        application.exec()
+        library.close()
+
+
+if __name__ == "__main__":
+    main()
