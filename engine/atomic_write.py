@@ -8,6 +8,7 @@ is removed and the target is left as it was. Caches beside the database and play
 from __future__ import annotations
 
 import os
+import stat
 import tempfile
 import threading
 from collections.abc import Iterator
@@ -32,9 +33,13 @@ def atomic_path(target: Path | str) -> Iterator[Path]:
     os.close(handle)
     temporary = Path(name)
     try:
-        umask = os.umask(0)
-        os.umask(umask)
-        temporary.chmod(CREATED_FILE_MODE & ~umask)
+        try:  # a file replaced keeps its permissions; a new one gets the usual ones
+            mode = stat.S_IMODE(os.stat(target).st_mode)
+        except OSError:
+            umask = os.umask(0)
+            os.umask(umask)
+            mode = CREATED_FILE_MODE & ~umask
+        temporary.chmod(mode)
         yield temporary
         _flush(temporary)
         os.replace(temporary, target)

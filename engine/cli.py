@@ -277,11 +277,11 @@ def run_similar(options) -> int:
         _print_json(outputs)
     else:
         for output in (output for output in outputs if "error" not in output):
-            print(f"{output['query']}:")
+            _say(f"{output['query']}:")
             for hit in output["results"]:
                 same = "  same recording" if hit["same_recording"] else ""
-                print(f"  {hit['score']:.3f}  {hit['artist'] or '?'} - {hit['title'] or '?'}  [{hit['key'] or '-'}]  "
-                      f"{hit['path']}  (#{hit['track_id']}){same}")
+                _say(f"  {hit['score']:.3f}  {hit['artist'] or '?'} - {hit['title'] or '?'}  [{hit['key'] or '-'}]  "
+                     f"{hit['path']}  (#{hit['track_id']}){same}")
     return EXIT_BAD_INPUT if failures == len(outputs) else EXIT_OK
 
 
@@ -397,18 +397,21 @@ def _suggest_tags(options) -> int:
         if not outputs:
             _fail("no suggestions: none reach --min-confidence, or the model's tags name no field (train one with "
                   "`engine train from-library` and pass --model NAME)")
-    failed = [row for row in outputs if row.get("error") or row.get("write_problem")]
-    return EXIT_BAD_INPUT if outputs and len(failed) == len(outputs) else EXIT_OK
+    failed = [row.get("error") or row.get("write_problem") for row in outputs]
+    if not outputs or not all(failed):
+        return EXIT_OK
+    _fail(failed[0] if len(outputs) == 1 else f"all {len(outputs)} suggestions failed (each row says why)")
+    return EXIT_BAD_INPUT
 
 
 def _print_suggestion(row: dict) -> None:
     if "suggestions" not in row:
-        print(f"{row.get('path') or row.get('track_id')}: {row.get('label', '')} {row['error']}".replace("  ", " "))
+        _say(f"{row.get('path') or row.get('track_id')}: {row.get('label', '')} {row['error']}".replace("  ", " "))
         return
     listed = ", ".join(f"{s['field']}: {s['value']} {s['confidence']:.2f}" for s in row["suggestions"])
     written = ", ".join(f"{name}={'; '.join(values)}" for name, values in row.get("written", {}).items())
     note = f"  [wrote {written}]" if written else (f"  [not written: {row['write_problem']}]" if row.get("write_problem") else "")
-    print(f"#{row['track_id']} {row['artist'] or '?'} - {row['title'] or '?'}: {listed}{note}  ({row['path']})")
+    _say(f"#{row['track_id']} {row['artist'] or '?'} - {row['title'] or '?'}: {listed}{note}  ({row['path']})")
 
 
 def _per_file(options, shape: Callable, text: Callable, analyse: Callable | None = None,
@@ -441,7 +444,7 @@ def _print_rows(options, outputs: list[dict], text: Callable) -> int:
         _print_json(outputs)
     else:
         for row in outputs:
-            print(f"{row['path']}: {row['error'] if 'error' in row else text(row)}")
+            _say(f"{row['path']}: {row['error'] if 'error' in row else text(row)}")
     failed = [row.get("error") or row.get("write_problem") for row in outputs]
     if not outputs or not all(failed):
         return EXIT_OK
@@ -486,7 +489,7 @@ def run_problems(options) -> int:
         _print_json(rows)
     else:
         for row in rows:
-            print(f"{row['path']}: {row['reason']}")
+            _say(f"{row['path']}: {row['reason']}")
     return EXIT_OK
 
 
@@ -617,13 +620,40 @@ def _print_json(value: Any) -> None:
 
 
 def _finite(value: Any) -> Any:
+    """``value`` as strict JSON holds it: non-finite floats as null, and text that is not Unicode (a file name's
+    undecodable bytes, kept as lone surrogates) with U+FFFD in their place (paths keep their exact bytes in
+    ``path_bytes``)."""
     if isinstance(value, float):
         return value if math.isfinite(value) else None
+    if isinstance(value, str):
+        return _unicode(value)
     if isinstance(value, dict):
         return {key: _finite(item) for key, item in value.items()}
     if isinstance(value, (list, tuple)):
         return [_finite(item) for item in value]
     return value
+
+
+def _unicode(text: str) -> str:
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        try:
+            raw = text.encode("utf-8", "surrogateescape")  # the bytes a file name's escapes stand for
+        except UnicodeEncodeError:
+            raw = text.encode("utf-8", "replace")
+        return raw.decode("utf-8", "replace")
+
+
+# C0 and C1 control characters and DEL, as escapes: a tag or file name holding a newline, an ANSI escape or a bell
+# must not split a line or drive the terminal.
+_CONTROL_ESCAPES = {code: f"\\x{code:02x}" for code in (*range(0x20), *range(0x7F, 0xA0))}
+
+
+def _say(line: str) -> None:
+    """One line of human output, with the library's text (tags, file names) unable to break it."""
+    print(line.translate(_CONTROL_ESCAPES))
 
 
 def _usage(message: str) -> int:

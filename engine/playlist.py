@@ -96,8 +96,18 @@ def check_target(path: Path, overwrite: bool, protected: Sequence[Path] = ()) ->
     if not overwrite:
         raise PlaylistWriteError(f"{path} exists; pass --overwrite to replace it")
     with open(path, "rb") as handle:
-        if handle.read(len(SQLITE_HEADER)) == SQLITE_HEADER:
-            raise PlaylistWriteError(f"refusing to overwrite a database file: {path}")
+        head = handle.read(max(len(SQLITE_HEADER), 12))
+    if head.startswith(SQLITE_HEADER):
+        raise PlaylistWriteError(f"refusing to overwrite a database file: {path}")
+    if looks_like_audio(head):
+        raise PlaylistWriteError(f"refusing to overwrite what holds audio, whatever its name: {path}")
+
+
+def looks_like_audio(head: bytes) -> bool:
+    """Whether a file's first bytes are those of an audio container or stream (ID3-tagged or bare MPEG audio,
+    FLAC, Ogg, WAV / AIFF, MP4 / M4A, ASF)."""
+    return (head.startswith((b"ID3", b"fLaC", b"OggS", b"RIFF", b"FORM", b"\x30\x26\xb2\x75"))
+            or head[4:8] == b"ftyp" or (len(head) > 1 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0))
 
 
 def write_m3u8(tracks: Sequence[TrackRow], path: Path | str, overwrite: bool = False,

@@ -396,6 +396,9 @@ def require_regular_file(query: Query, missing: str = "no such file or track id"
     return path
 
 
+MAX_ID_DIGITS = len(str(SQLITE_MAX_INTEGER))  # 19
+
+
 def as_track_id(query: Query) -> int | None:
     """An int, or a string of ASCII digits that is not an existing file and fits SQLite's integers, is a track id
     (other strings are files: "²" is a digit to ``str.isdigit`` but no number, and an id past 2⁶³ - 1 none SQLite
@@ -404,7 +407,8 @@ def as_track_id(query: Query) -> int | None:
         return None
     if isinstance(query, int):
         return query
-    if isinstance(query, str) and query.strip().isascii() and query.strip().isdigit() and not os.path.exists(query):
+    if (isinstance(query, str) and query.isascii() and query.isdigit() and len(query) <= MAX_ID_DIGITS
+            and not os.path.exists(query)):  # past 19 digits no id fits (and int() refuses 4,301 digits and more)
         track_id = int(query)
         return track_id if track_id <= SQLITE_MAX_INTEGER else None
     return None

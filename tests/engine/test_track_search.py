@@ -113,9 +113,13 @@ def test_queries_that_are_no_sqlite_id_are_files(library_copy, model_dir, capsys
     from engine.search import as_track_id
 
     assert as_track_id("²") is None and as_track_id(str(2**63)) is None and as_track_id(str(2**63 - 1)) == 2**63 - 1
+    assert as_track_id(" 6") is None and as_track_id("0" * 25 + "6") is None  # ASCII digits only; 19 at most
     for query in ("²", str(2**63)):
         assert cli.main(["--db", str(library_copy), "--model", str(model_dir), "similar", query, "--json"]) == 1
         assert json.loads(capsys.readouterr().out)[0]["error"] == "no such file or track id"
+    long_digits = "1" * 5000  # beyond what int() converts: a file name, and too long for one
+    assert cli.main(["--db", str(library_copy), "--model", str(model_dir), "similar", long_digits, "--json"]) == 1
+    assert "too long" in json.loads(capsys.readouterr().out)[0]["error"]
     assert cli.main(["--db", str(library_copy), "--model", str(model_dir), "similar", str(2**63 - 1), "--json"]) == 1
     assert json.loads(capsys.readouterr().out)[0]["error"] == "no such track"
 

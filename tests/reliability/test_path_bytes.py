@@ -27,3 +27,19 @@ def test_path_bytes_give_back_a_non_utf8_name_exactly(engine, indexed_copy, mode
     problems = json.loads(engine("problems", *common).stdout)
     assert problems and all(set(row) >= {"path", "path_bytes", "reason"} for row in problems)
     assert all(_exact(row).decode("utf-8", errors="replace") == row["path"] for row in problems)
+
+
+def test_a_non_utf8_query_or_playlist_path_is_valid_unicode_in_the_json(engine, indexed_copy, model_dir,
+                                                                         generated_library_source, tmp_path):
+    """The fields that echo what was given (a query, a seed, a playlist file) had the name's undecodable bytes as
+    lone surrogates, which no strict JSON reader takes; they carry U+FFFD like every printable path."""
+    latin1 = generated_library_source.special_names[1]
+    common = ("--db", str(indexed_copy), "--model", str(model_dir), "--json")
+    similar = engine("similar", latin1, "-k", "2", *common)
+    playlist = engine("playlist", latin1, "-n", "2", "-o", os.fsdecode(os.fsencode(str(tmp_path)) + b"/caf\xe9.m3u8"),
+                      *common)
+    for completed in (similar, playlist):
+        assert completed.returncode == 0, completed.stderr
+        assert "\\udc" not in completed.stdout
+        json.loads(completed.stdout).__str__().encode("utf-8")  # strict: every character is Unicode
+    assert "\ufffd" in json.loads(similar.stdout)[0]["query"]

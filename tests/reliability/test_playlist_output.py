@@ -54,6 +54,25 @@ def test_audio_file_is_never_overwritten(engine, indexed_copy, model_dir, genera
     assert audio.read_bytes() == before
 
 
+@pytest.mark.parametrize("source", [0, 1, 2])  # whatever format the library's files are in
+def test_audio_under_a_playlist_name_is_never_overwritten(engine, indexed_copy, model_dir, generated_library_source,
+                                                         tmp_path, source):
+    """The name says playlist, the bytes say audio: --overwrite does not destroy it."""
+    disguised = tmp_path / "radio.m3u8"
+    disguised.write_bytes(generated_library_source.valid[source].read_bytes())
+    before = disguised.read_bytes()
+    assert_one_line_exit_1(_playlist(engine, indexed_copy, model_dir, disguised, "--overwrite"), "holds audio")
+    assert disguised.read_bytes() == before
+
+
+def test_a_replaced_playlist_keeps_its_permissions(engine, indexed_copy, model_dir, tmp_path):
+    output = tmp_path / "radio.m3u8"
+    output.write_text("#EXTM3U\nmine\n", encoding="utf-8")
+    output.chmod(0o640)
+    assert _playlist(engine, indexed_copy, model_dir, output, "--overwrite").returncode == 0
+    assert output.stat().st_mode & 0o777 == 0o640 and output.read_bytes().startswith(b"#EXTM3U\n#EXTINF:")
+
+
 def test_full_disk_leaves_the_old_playlist_and_no_partial_or_temporary_file(engine, indexed_copy, model_dir, tmp_path,
                                                                            monkeypatch):
     output = tmp_path / "radio.m3u8"

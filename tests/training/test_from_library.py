@@ -263,6 +263,8 @@ def test_suggestions_for_named_files_cover_those_tracks_and_name_files_outside_t
     errors = [row for row in named if "error" in row]
     assert [row["path"] for row in errors] == [str(outside)] and "not in the library" in errors[0]["error"]
     assert [row for row in named if "error" not in row] == [wanted]
+    alone = engine("tag", "--suggest", "--db", trained["database"], "--model", "timbre", "--json", outside)
+    assert alone.returncode == 1 and "engine: " in alone.stderr and "not in the library" in alone.stderr
 
 
 def test_accept_without_write_is_a_usage_error(engine, trained):
