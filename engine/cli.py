@@ -8,12 +8,14 @@ handed to ``training/`` lazily, so the engine never imports training code at sta
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import json
 import logging
 import math
 import os
 import re
+import signal
 import sys
 import threading
 from collections.abc import Callable
@@ -44,22 +46,47 @@ def main(argv: list[str] | None = None) -> int:
     from engine.library_errors import LibraryError  # lazy: keeps `engine --help` fast; not engine.library, whose
     # database layer (SQLAlchemy) `info` and `problems` go without
 
+    interrupted = threading.Event()
+    with _interrupts_noted(interrupted):
+        try:
+            return options.handler(options)
+        except LibraryError as error:
+            _fail(str(error))
+            return EXIT_BAD_INPUT
+        except KeyboardInterrupt:
+            _fail("interrupted")
+            return EXIT_INTERRUPTED
+        except BrokenPipeError:
+            return EXIT_OK
+        except Exception as error:  # a full disk, a damaged database: one line; anything else is a bug and surfaces
+            if interrupted.is_set():  # a Ctrl-C that an import caught and turned into its own error (torch's
+                _fail("interrupted")  # start-up makes it "ImportError: cannot load module more than once")
+                return EXIT_INTERRUPTED
+            message = fault_message(error, options.db)
+            if message is None:
+                raise
+            _fail(message)
+            return EXIT_BAD_INPUT
+
+
+@contextlib.contextmanager
+def _interrupts_noted(interrupted: threading.Event):
+    """Ctrl-C raises KeyboardInterrupt as always, and is also noted in ``interrupted`` (the main thread only;
+    the previous handler comes back after)."""
+    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGINT) is not \
+            signal.default_int_handler:  # ignored, or someone else's handler: left alone
+        yield
+        return
+
+    def note(signum, frame) -> None:
+        interrupted.set()
+        signal.default_int_handler(signum, frame)
+
+    signal.signal(signal.SIGINT, note)
     try:
-        return options.handler(options)
-    except LibraryError as error:
-        _fail(str(error))
-        return EXIT_BAD_INPUT
-    except KeyboardInterrupt:
-        _fail("interrupted")
-        return EXIT_INTERRUPTED
-    except BrokenPipeError:
-        return EXIT_OK
-    except Exception as error:  # a full disk, a damaged database: one line; anything else is a bug and surfaces
-        message = fault_message(error, options.db)
-        if message is None:
-            raise
-        _fail(message)
-        return EXIT_BAD_INPUT
+        yield
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def _delegated_command(arguments: list[str]) -> tuple[str, list[str]] | None:
