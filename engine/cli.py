@@ -140,8 +140,8 @@ def build_parser() -> argparse.ArgumentParser:
     key.add_argument("files", nargs="+", metavar="FILE")
     key.add_argument("--write", action="store_true",
                      help="write the key into each file's key tag (verified copy, then atomic replace)")
-    key.add_argument("--notation", choices=KEY_NOTATIONS, default="standard",
-                     help="key tag text: standard (Am), camelot (8A) or openkey (1m)")
+    key.add_argument("--notation", choices=KEY_NOTATIONS, default=None,
+                     help="with --write: key tag text: standard (Am, the default), camelot (8A) or openkey (1m)")
     key.add_argument("--overwrite", action="store_true", help="with --write: replace an existing key tag")
 
     bpm = _command(commands, "bpm", "estimate the tempo (BPM) of each file", run_bpm)
@@ -319,8 +319,8 @@ def run_key(options) -> int:
         line = f"{row['key']}  {row['camelot']}  {row['open_key']}  ({row['confidence']:.2f})"
         return line + (f"  [{_write_note(row)}]" if "written" in row else "")
 
-    if options.overwrite and not options.write:
-        return _usage("key: --overwrite goes with --write")
+    if (options.overwrite or options.notation) and not options.write:
+        return _usage(f"key: {'--overwrite' if options.overwrite else '--notation'} goes with --write")
     if options.write:
         return _write_keys(options, text)
     return _per_file(options, json_shapes.key_result, text)
@@ -333,7 +333,8 @@ def _write_keys(options, text: Callable) -> int:
     with _open_library(options) as library:
         library.model()  # no usable model: one clear line before any file is touched
         outputs = [
-            json_shapes.key_write_result(path, library.write_key(Path(path), options.notation, options.overwrite))
+            json_shapes.key_write_result(path, library.write_key(Path(path), options.notation or "standard",
+                                                                 options.overwrite))
             for path in options.files
         ]
     return _print_rows(options, outputs, text)

@@ -7,6 +7,7 @@ import hashlib
 import json
 import os
 import shutil
+from pathlib import Path
 
 import pytest
 
@@ -85,6 +86,15 @@ def test_unknown_notation_is_a_usage_error(capsys, music):
     with pytest.raises(SystemExit) as exit_:
         cli.main(["key", music["flac"], "--write", "--notation", "solfege"])
     assert exit_.value.code == 2
+
+
+@pytest.mark.parametrize("option", [["--notation", "camelot"], ["--overwrite"]])
+def test_write_options_without_write_are_a_usage_error(capsys, music, option):
+    """They would be silently ignored: the key is only printed."""
+    before = Path(music["flac"]).read_bytes()
+    assert cli.main(["key", music["flac"], *option]) == 2
+    assert f"{option[0]} goes with --write" in capsys.readouterr().err
+    assert Path(music["flac"]).read_bytes() == before
 
 
 def test_library_write_key_keeps_an_indexed_track_unchanged_for_the_next_scan(music, model_dir, tmp_path):
