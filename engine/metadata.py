@@ -15,7 +15,8 @@ MAX_TAG_BPM = 1000.0  # a BPM tag above this is no tempo (DJ software stops at 9
 # Field name → keys to try, per tag family; the first non-empty value wins.
 ID3_FRAMES = {
     "title": ["TIT2"], "artist": ["TPE1"], "album": ["TALB"], "album_artist": ["TPE2"], "genre": ["TCON"],
-    "year": ["TDRC", "TYER", "TDOR"], "track_number": ["TRCK"], "key": ["TKEY"], "bpm": ["TBPM"],
+    "year": ["TDRC", "TYER", "TDOR"], "track_number": ["TRCK"], "bpm": ["TBPM"],
+    "key": ["TKEY", "TXXX:initialkey", "TXXX:INITIALKEY"],  # some taggers write the Vorbis name as a TXXX frame
     "mood": ["TMOO", "TXXX:MOOD", "TXXX:mood"], "grouping": ["GRP1", "TIT1"],
 }
 VORBIS_FIELDS = {

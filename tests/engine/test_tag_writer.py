@@ -114,6 +114,24 @@ def test_existing_key_tag_is_kept_unless_overwrite(extension, copy_of):
     assert (metadata.key, metadata.title) == ("10A", "Kept")
 
 
+def test_an_id3_key_in_a_txxx_initialkey_frame_counts_as_an_existing_key(copy_of):
+    """Some taggers write the Vorbis name as an ID3 TXXX frame: it is read as the file's key, kept without
+    --overwrite (no second, conflicting TKEY beside it), and replaced by TKEY with it."""
+    from mutagen.id3 import TXXX
+
+    path = copy_of("mp3")
+    tags = ID3(path)
+    tags.add(TXXX(encoding=3, desc="initialkey", text=["Fm"]))
+    tags.save(path)
+    assert read_metadata(path).key == "Fm"
+    kept = write_key(path, B_MINOR, "standard")
+    assert kept.problem is None and not kept.changed and kept.kept == {"key": ["Fm"]}
+    assert "TKEY" not in ID3(path)
+    replaced = write_key(path, B_MINOR, "standard", overwrite=True)
+    assert replaced.changed and read_metadata(path).key == "Bm"
+    assert ID3(path).getall("TXXX:initialkey") == []
+
+
 @pytest.mark.parametrize("extension", WRITE_FORMATS)
 def test_multi_valued_genre_mood_grouping_round_trip(extension, copy_of):
     path = copy_of(extension)
