@@ -96,7 +96,7 @@ def _short(error: BaseException) -> str:
 
 def _stated_duration(container, stream) -> float:
     """The length the container states. For an MP3 (``engine.mp3_length``): the length its own header states when
-    FFmpeg guessed another, and without such a header, FFmpeg's guess checked (``_guessed_mp3_length``)."""
+    FFmpeg guessed another, and without such a header, FFmpeg's guess checked (``_checked_guess``)."""
     if stream.duration is not None and stream.time_base is not None:
         stated = float(stream.duration * stream.time_base)
     elif container.duration is not None:
@@ -126,12 +126,7 @@ def _checked_guess(path: str, guessed: float) -> float:
         reached = _last_packet_end(container, stream, max(0.0, guessed - GUESS_CHECK_SECONDS))
         if reached is None or reached >= guessed - TRUNCATION_TOLERANCE_SECONDS:
             return guessed
-        container.seek(0, stream=stream, backward=True, any_frame=False)
-        end = 0.0
-        for packet in container.demux(stream):
-            if packet.size and packet.pts is not None:
-                end = max(end, float((packet.pts + (packet.duration or 0)) * stream.time_base))
-        return end if end > 0 else guessed
+        return _last_packet_end(container, stream, 0.0) or guessed  # every packet, from the first
     except av.error.FFmpegError:
         return guessed  # decoding reports what is wrong with the file
     finally:
