@@ -425,11 +425,7 @@ def _suggest_tags(options) -> int:
         if not outputs:
             _fail("no suggestions: none reach --min-confidence, or the model's tags name no field (train one with "
                   "`engine train from-library` and pass --model NAME)")
-    failed = [row.get("error") or row.get("write_problem") for row in outputs]
-    if not outputs or not all(failed):
-        return EXIT_OK
-    _fail(failed[0] if len(outputs) == 1 else f"all {len(outputs)} suggestions failed (each row says why)")
-    return EXIT_BAD_INPUT
+    return _rows_exit_code(outputs, "suggestions")
 
 
 def _print_suggestion(row: dict) -> None:
@@ -466,18 +462,23 @@ def _model_analysis(library, path: str):
 
 
 def _print_rows(options, outputs: list[dict], text: Callable) -> int:
-    """Per-file rows as JSON or one line each; exit 1 only when every file failed (no result, or a write asked for
-    and refused), with the one line on stderr the contract promises."""
+    """Per-file rows as JSON or one line each; the exit code of ``_rows_exit_code``."""
     if options.json:
         _print_json(outputs)
     else:
         for row in outputs:
             _say(f"{row['path']}: {row['error'] if 'error' in row else text(row)}")
+    return _rows_exit_code(outputs, "files")
+
+
+def _rows_exit_code(outputs: list[dict], noun: str) -> int:
+    """Exit 1 only when every row failed (no result, or a write asked for and refused), with the one line on stderr
+    the contract promises; else 0."""
     failed = [row.get("error") or row.get("write_problem") for row in outputs]
     if not outputs or not all(failed):
         return EXIT_OK
-    _fail(f"{outputs[0]['path']}: {failed[0]}" if len(outputs) == 1 else
-          f"all {len(outputs)} files failed (each row says why)")
+    first = outputs[0].get("path") or f"#{outputs[0].get('track_id')}"
+    _fail(f"{first}: {failed[0]}" if len(outputs) == 1 else f"all {len(outputs)} {noun} failed (each row says why)")
     return EXIT_BAD_INPUT
 
 
