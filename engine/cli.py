@@ -22,6 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from engine.interrupts import sigint_handled_by
 from engine.keys import KEY_NOTATIONS
 from engine.library_reads import SQLITE_MAX_INTEGER
 from engine.tag_suggestions import DEFAULT_MIN_CONFIDENCE, SUGGESTIBLE_FIELDS, label_field, values_by_field
@@ -71,10 +72,9 @@ def main(argv: list[str] | None = None) -> int:
 
 @contextlib.contextmanager
 def _interrupts_noted(interrupted: threading.Event):
-    """Ctrl-C raises KeyboardInterrupt as always, and is also noted in ``interrupted`` (the main thread only;
-    the previous handler comes back after)."""
-    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGINT) is not \
-            signal.default_int_handler:  # ignored, or someone else's handler: left alone
+    """Ctrl-C raises KeyboardInterrupt as always, and is also noted in ``interrupted``; a SIGINT that is ignored or
+    has someone else's handler is left alone."""
+    if signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
         yield
         return
 
@@ -82,11 +82,8 @@ def _interrupts_noted(interrupted: threading.Event):
         interrupted.set()
         signal.default_int_handler(signum, frame)
 
-    signal.signal(signal.SIGINT, note)
-    try:
+    with sigint_handled_by(note):
         yield
-    finally:
-        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def _delegated_command(arguments: list[str]) -> tuple[str, list[str]] | None:

@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import multiprocessing
 import signal
-import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from contextlib import contextmanager
+from contextlib import nullcontext
 
 from engine.decoding import DecodeJob, DecodeOutcome, decode_job, start_worker
+from engine.interrupts import sigint_handled_by
 
 CRASH_REASON = "the decoder crashed on this file (its worker process died)"
 
@@ -40,8 +40,9 @@ class DecodePool:
     def submit(self, job: DecodeJob) -> Future:
         """The job's future; one already failed with ``BrokenProcessPool`` when a worker has died since the last
         submit (the caller meets every broken job the same way, through ``outcome_of``)."""
+        # A Ctrl-C in the few milliseconds a worker takes to start is not seen.
         try:
-            with _interrupts_ignored(self._may_spawn()):
+            with sigint_handled_by(signal.SIG_IGN) if self._may_spawn() else nullcontext():
                 return self._executor.submit(self.decode, job)
         except BrokenProcessPool as error:
             failed: Future = Future()
@@ -84,17 +85,3 @@ def decode_alone(jobs: list[DecodeJob], cancelled: Callable[[], bool], decode: D
     finally:
         if pool is not None:
             pool.shutdown()
-
-
-@contextmanager
-def _interrupts_ignored(active: bool):
-    """SIGINT ignored inside (the main thread only: elsewhere Python cannot change handlers, and an app's worker
-    thread has no terminal). A Ctrl-C in this window, a process start of a few milliseconds, is not seen."""
-    if not active or threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)

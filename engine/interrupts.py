@@ -10,6 +10,8 @@ from __future__ import annotations
 import signal
 import sys
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 STOPPING_MESSAGE = "engine: stopping after the current batch (Ctrl-C again to abort)"
 # Ctrl-C, and the polite stop of `kill`, `timeout` and service managers: both end the run as Ctrl-C does, so its
@@ -41,3 +43,17 @@ class CancelOnInterrupt:
         if self.previous is not None:
             for number, handler in self.previous.items():
                 signal.signal(number, handler)
+
+
+@contextmanager
+def sigint_handled_by(handler) -> Iterator[None]:
+    """``handler`` (a function, or ``signal.SIG_IGN``) answers SIGINT inside, the previous handler after; outside the
+    main thread, where Python cannot install handlers, nothing changes."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
