@@ -76,10 +76,15 @@ def _stated_by(data: bytes, position: int, tag: bytes) -> float | None:
     return None
 
 
+def is_frame_sync(data: bytes, start: int = 0) -> bool:
+    """Whether the 11 sync bits an MPEG audio frame begins with start at ``start``."""
+    return 0 <= start and start + 1 < len(data) and data[start] == 0xFF and data[start + 1] & 0xE0 == 0xE0
+
+
 def _frame(data: bytes, start: int) -> tuple[int, int, int] | None:
     """(samples per frame, sample rate, Layer III side-information bytes) of a valid MPEG audio frame header at
     ``start``; None when there is none."""
-    if start < 0 or start + 4 > len(data) or data[start] != 0xFF or data[start + 1] & 0xE0 != 0xE0:
+    if start + 4 > len(data) or not is_frame_sync(data, start):
         return None
     version, layer = (data[start + 1] >> 3) & 3, (data[start + 1] >> 1) & 3
     bitrate_index, rate_index = data[start + 2] >> 4, (data[start + 2] >> 2) & 3

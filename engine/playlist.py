@@ -14,6 +14,7 @@ from pathlib import Path
 
 from engine.atomic_write import write_bytes_atomically
 from engine.audio_formats import AUDIO_EXTENSIONS
+from engine.mp3_length import is_frame_sync
 from engine.results import TrackRow
 
 NEIGHBOUR_POOL = 32  # neighbours looked at per step before widening the search
@@ -107,7 +108,7 @@ def looks_like_audio(head: bytes) -> bool:
     """Whether a file's first bytes are those of an audio container or stream (ID3-tagged or bare MPEG audio,
     FLAC, Ogg, WAV / AIFF, MP4 / M4A, ASF)."""
     return (head.startswith((b"ID3", b"fLaC", b"OggS", b"RIFF", b"FORM", b"\x30\x26\xb2\x75"))
-            or head[4:8] == b"ftyp" or (len(head) > 1 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0))
+            or head[4:8] == b"ftyp" or is_frame_sync(head))
 
 
 def write_m3u8(tracks: Sequence[TrackRow], path: Path | str, overwrite: bool = False,
