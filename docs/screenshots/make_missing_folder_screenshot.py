@@ -26,7 +26,7 @@ def main() -> None:
     from PySide6.QtWidgets import QApplication
 
     import audio_factory
-    from app.application import create_main_window
+    from one_window import grab_and_quit, show_main_window
     from engine.keys import Key
     from engine.library import Library
 
@@ -43,15 +43,10 @@ def main() -> None:
             library.index([music, drive], workers=0)
         drive.parent.rename(root / "unplugged")
         library = Library(database, None)
-        window = create_main_window(library)
-        window.resize(1280, 720)
-        window.show()
+        window = show_main_window(library)
 
         def grab() -> None:
-            window.grab().save(str(OUTPUT))
-            print("saved", OUTPUT, "|", window.folders_panel.status_label.text())
-            window.shutdown()
-            application.quit()
+            grab_and_quit(window, application, OUTPUT, window.folders_panel.status_label.text())
 
         window.folders_panel.scan_finished.connect(lambda _report: QTimer.singleShot(SETTLE_MS, grab))
         QTimer.singleShot(2000, window.folders_panel.start_scan)

@@ -24,7 +24,7 @@ def main() -> None:
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
-    from app.application import create_main_window
+    from one_window import grab_and_quit, show_main_window
     from engine.library import Library
     from engine.model_spec import DEFAULT_MODEL_DIR
 
@@ -36,17 +36,8 @@ def main() -> None:
             library.use_model(own)
         os.truncate(own / "weights.safetensors", (own / "weights.safetensors").stat().st_size - 100)
         library = Library(database, None)
-        window = create_main_window(library)
-        window.resize(1280, 720)
-        window.show()
-
-        def grab() -> None:
-            window.grab().save(str(OUTPUT))
-            print("saved", OUTPUT)
-            window.shutdown()
-            application.quit()
-
-        QTimer.singleShot(SETTLE_MS, grab)
+        window = show_main_window(library)
+        QTimer.singleShot(SETTLE_MS, lambda: grab_and_quit(window, application, OUTPUT))
         application.exec()
         library.close()
 
