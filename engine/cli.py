@@ -499,6 +499,7 @@ def run_info(options) -> int:
         for model in models:
             print(f"  {'*' if model.active else ' '} {model.name}  {model.model_id}  {model.analysed_tracks} tracks analysed"
                   f"  {model.folder}")
+    _note_if_no_library(options)
     return EXIT_OK
 
 
@@ -516,6 +517,7 @@ def run_problems(options) -> int:
     else:
         for row in rows:
             _say(f"{row['path']}: {row['reason']}")
+    _note_if_no_library(options)
     return EXIT_OK
 
 
@@ -524,7 +526,7 @@ def run_remove(options) -> int:
     list (unless --no-exclude), so the next scan of their folder does not add them again."""
     from engine import json_shapes
 
-    with _open_library(options) as library:
+    with _open_library_to_change(options) as library:
         removal = library.remove_tracks(options.track_ids, exclude=not options.no_exclude)
     removed = set(removal.removed)
     not_found = [track_id for track_id in dict.fromkeys(options.track_ids) if track_id not in removed]
@@ -565,7 +567,7 @@ def run_restore(options) -> int:
     from engine import json_shapes
     from engine.scan import display_path
 
-    with _open_library(options) as library:
+    with _open_library_to_change(options) as library:
         restored = library.restore_excluded(options.paths)
     not_excluded = [path for path in options.paths if not _restored_any(os.path.abspath(path), restored)]
     if options.json:
@@ -621,10 +623,24 @@ def _similar_search(options):
 
 
 def _open_library(options, read_only: bool = False):
-    """The library of ``--db`` with ``--model``; ``read_only`` for commands that only read it (never written)."""
+    """The library of ``--db`` with ``--model``; ``read_only`` for commands that only read it (never written; where
+    no file is, an empty library in memory answers and none is created: a mistyped ``--db`` leaves nothing behind)."""
     from engine.library import Library
 
     return Library(options.db, options.model, read_only=read_only)
+
+
+def _note_if_no_library(options) -> None:
+    """After a summary of an empty library: say when that is because ``--db`` names no library file at all."""
+    if options.db is not None and not Path(options.db).exists():
+        _fail(f"note: no library at {options.db} (nothing indexed there yet: `engine index FOLDER --db "
+              f"{options.db}` makes one)")
+
+
+def _open_library_to_change(options):
+    """``_open_library`` for commands that change what a library holds (remove, restore): where there is no library
+    there is nothing to change, so none is created."""
+    return _open_library(options, read_only=not _database_path(options).exists())
 
 
 def _database_path(options) -> Path:

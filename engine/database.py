@@ -41,9 +41,12 @@ def open_database(path: Path, read_only: bool = False) -> Engine:
     """Open (creating or upgrading if needed) the library database at ``path`` with the current schema.
 
     ``read_only``: a current library is opened through a read-only connection, so nothing is ever written
-    (a database on read-only media works); a file still to create or upgrade is opened for writing.
+    (a database on read-only media works); where there is no file, an empty library in memory answers and no file
+    is created; a file still to upgrade is opened for writing.
     """
     path = check_database_path(Path(path))
+    if read_only and not path.exists():
+        return empty_library_in_memory()
     state = inspect_database(path)
     if read_only and state.current:
         return _engine(path, read_only=True)
@@ -80,10 +83,24 @@ def _engine(path: Path, read_only: bool) -> Engine:
     return engine
 
 
+def empty_library_in_memory() -> Engine:
+    """An empty library of the current schema in memory: what a reading command answers from where no library file
+    is yet, so that reading never creates one (``engine info --db typo.db`` leaves no file behind)."""
+    engine = create_engine("sqlite://", creator=lambda: sqlite3.connect(":memory:", check_same_thread=False),
+                           poolclass=pool.StaticPool)
+    event.listen(engine, "connect", lambda connection, _record: _run_pragmas(connection, READ_ONLY_PRAGMAS))
+    with engine.begin() as connection:
+        _build_schema(connection, DatabaseState(None))
+    return engine
+
+
 def _create_or_upgrade(connection, path: Path) -> None:
     """Inside the opening transaction: check the file again (another process may have just created it), then
     create the tables, upgrade an older schema and stamp the application id."""
-    state = inspect_database(path) if path.stat().st_size else DatabaseState(None)
+    _build_schema(connection, inspect_database(path) if path.stat().st_size else DatabaseState(None))
+
+
+def _build_schema(connection, state: DatabaseState) -> None:
     metadata.create_all(connection)
     if state.schema_version is None:
         stored = connection.execute(select(settings.c.value).where(settings.c.name == "schema_version")).scalar()

@@ -166,15 +166,19 @@ class LandmarkIndex:
 
     def _write_rows(self, runs: Sequence[np.ndarray], work: Path, dropped: np.ndarray | None = None) -> None:
         """Merge ``runs`` into the index file (a temporary file renamed into place) and map it. When the file cannot
-        be written, the merge goes to ``work`` and stays mapped there for this process (``_save`` warns)."""
-        try:
-            with atomic_path(self.index_path) as temporary:
-                merge_runs(runs, temporary, work, dropped)
-            self._map_rows(RowFile(self.index_path), saved=True)
-        except OSError:
-            unsaved = work / "unsaved-rows.npy"  # mapped, so it outlives its folder's removal
-            merge_runs(runs, unsaved, work, dropped)
-            self._map_rows(RowFile(unsaved), saved=False)
+        be written, or belongs to a library in memory, the merge goes to ``work`` and stays mapped there for this
+        process (``_save`` warns of the first)."""
+        if not self.store.in_memory:
+            try:
+                with atomic_path(self.index_path) as temporary:
+                    merge_runs(runs, temporary, work, dropped)
+                self._map_rows(RowFile(self.index_path), saved=True)
+                return
+            except OSError:
+                pass
+        unsaved = work / "unsaved-rows.npy"  # mapped, so it outlives its folder's removal
+        merge_runs(runs, unsaved, work, dropped)
+        self._map_rows(RowFile(unsaved), saved=False)
 
     def _map_rows(self, row_file: RowFile, saved: bool) -> None:
         self._row_file, self._rows, self._rows_saved = row_file, row_file.rows, saved
@@ -224,8 +228,11 @@ class LandmarkIndex:
     def _save(self, must_save: bool = False) -> None:
         """Write rows, members, then the sidecar that vouches for them, each through a temporary file and an
         atomic rename. When they cannot be saved (a full disk, a read-only folder, or on Windows another
-        process mapping the old file) the index stays in memory for this process (``report_unsaved``)."""
+        process mapping the old file) the index stays in memory for this process (``report_unsaved``), as it does
+        for a library in memory (no file yet)."""
         self._saved = False
+        if self.store.in_memory:
+            return
         meta = {"format": INDEX_FORMAT, "version": LANDMARK_VERSION, "count": self._state[0], "max_id": self._state[1],
                 "rows": self.size}
         try:

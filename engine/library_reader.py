@@ -30,6 +30,8 @@ Read = TypeVar("Read")
 class LibraryReader:
     """One read-only connection to a current library; its methods are the ``Store``'s of the same names."""
 
+    in_memory = False  # always a library file: its caches are saved beside it (``Store.in_memory``)
+
     def __init__(self, path: Path, connection: sqlite3.Connection) -> None:
         self.path = path
         self._connection = connection

@@ -128,10 +128,13 @@ class Store:
 
     def __init__(self, path: Path, read_only: bool = False) -> None:
         """``read_only``: a current library is opened through a connection that cannot write (see
-        ``database.open_database``); ``self.read_only`` says whether that happened."""
+        ``database.open_database``), or where there is no file an empty one in memory; ``self.read_only`` says
+        whether that happened."""
         self.path = Path(path)
+        # Read only where no file is: an empty library in memory answers, and nothing (not its caches) is created.
+        self.in_memory = read_only and not self.path.exists()
         self.engine = open_database(self.path, read_only)
-        self.read_only = read_only and inspect_database(self.path).current
+        self.read_only = read_only and (self.in_memory or inspect_database(self.path).current)
         self._category_counts_cache: dict[tuple[str, str], tuple[tuple[int, int], dict[int, int]]] = {}
 
     def close(self) -> None:

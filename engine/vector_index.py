@@ -388,8 +388,11 @@ class VectorIndex:
     def _save(self, must_save: bool = False) -> None:
         """Write index then sidecar, each through a temporary file and an atomic rename; a cache that cannot be
         saved (full disk, read-only folder) stays in memory for this process (``report_unsaved``). The sidecar
-        records the analyses the index was built from; changes held beside it are derived again on load."""
+        records the analyses the index was built from; changes held beside it are derived again on load. A library
+        in memory (no file yet) keeps it in memory."""
         self._saved = False
+        if self.store.in_memory:
+            return
         meta = {
             "format": INDEX_FORMAT, "model_id": self.model_id, "dimension": self.dimension,
             "count": self._fingerprint.count, "max_analysis_id": self._fingerprint.max_analysis_id,

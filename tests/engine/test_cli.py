@@ -14,6 +14,8 @@ from pathlib import Path
 import faiss
 import pytest
 
+from audio_factory import chord_progression, write_audio
+from engine.keys import Key
 from engine.library import Library
 from engine.vector_index import index_paths
 from json_contract import (
@@ -139,6 +141,24 @@ def test_bad_database_and_model_folder_exit_1_with_one_line(engine, tmp_path, mo
                                  check_exit=None), "has no config.json")
     assert_one_clear_line(engine("similar", "123456", "--db", str(tmp_path / "l.db"), "--model", str(model_dir),
                                  check_exit=None), "no such track")
+
+
+def test_reading_commands_on_a_library_that_is_not_there_create_nothing(engine, engine_json, tmp_path, model_dir):
+    folder = tmp_path / "work"
+    folder.mkdir()
+    song = write_audio(chord_progression(Key(9, "minor"), 12.0), tmp_path / "song.wav")
+    missing = folder / "typo.db"
+    info = engine("info", "--db", str(missing), "--json")
+    assert json.loads(info.stdout)["tracks"] == 0 and "no library at" in info.stderr
+    assert engine_json("problems", "--db", str(missing)) == []
+    assert engine_json("excluded", "--db", str(missing)) == []
+    assert engine_json("remove", "1", "--db", str(missing))["not_found"] == [1]
+    assert engine_json("restore", str(tmp_path / "a.mp3"), "--db", str(missing))["restored"] == []
+    assert engine("similar", "1", "--db", str(missing), check_exit=None).returncode == 1
+    query = engine_json("similar", str(song), "--harmonic", "--db", str(missing), "--model", str(model_dir))
+    assert query[0]["results"] == []
+    assert engine_json("key", str(song), "--db", str(missing), "--model", str(model_dir))[0]["tonic"]
+    assert list(folder.iterdir()) == []  # no database, no index caches, no temporary folder left
 
 
 def test_usage_errors_exit_2(engine):
