@@ -3,7 +3,8 @@
     python -m training.tempo_net_training --manifest data/generated/manifest.jsonl \
         --manifest data/generated_rhythm/manifest.jsonl --out engine/tempo_net.json [--cache FEATURES.npz]
 
-Every train-split record with a ``tempo_bpm`` (the generator's exact quarter-note tempo) is decoded as indexing
+Every train-split record with a ``tempo_bpm`` (the generator's exact quarter-note tempo), or a rendered score's
+``quarter_bpm`` where the quarter is its beat (a score corpus's manifest; ``training.corpora.score_meter``), is decoded as indexing
 decodes it for its tempo (the middle 30 s at 16 kHz) and its envelopes' autocorrelations are read on the
 network's log-tempo axis, with ``MARGIN`` bins to spare at each end. A time stretch by f is then a shift of
 log2(f) · 48 bins, so each training batch plays its clips at a tempo drawn in ×0.79-1.26 by cropping the axis
@@ -30,6 +31,7 @@ from engine.tempo_net import (
     AXIS_BINS, BINS_PER_OCTAVE, KERNEL, OUTPUT_BPM, TempoNet, TempoNetEnsemble, axis_bpm, axis_features,
     ensemble_to_json, output_bins,
 )
+from training.corpora.score_meter import beat_tempo_labels
 
 MARGIN = 16  # bins beyond each end of the axis: a shift of up to ±16 bins (×0.79-1.26) stays on it
 MAX_SHIFT = 15
@@ -45,14 +47,17 @@ SEEDS = (0, 1, 2)
 
 
 def train_records(manifests: list[Path]) -> list[tuple[float, Path]]:
-    """(tempo, audio path) of every train-split record with a tempo in ``manifests``."""
+    """(tempo, audio path) of every train-split record with a tempo in ``manifests``: a generator's ``tempo_bpm``,
+    or a rendered score's ``quarter_bpm`` where the quarter is its beat (``score_meter.beat_tempo_labels``)."""
     found = []
     for manifest in manifests:
-        for line in manifest.read_text(encoding="utf-8").splitlines():
-            record = json.loads(line)
-            if record.get("split") == "train" and record.get("tempo_bpm"):
+        records = [json.loads(line) for line in manifest.read_text(encoding="utf-8").splitlines()]
+        scores = beat_tempo_labels(manifest) if any("quarter_bpm" in record for record in records) else {}
+        for record in records:
+            bpm = record.get("tempo_bpm") or scores.get(record.get("clip_id", ""))
+            if record.get("split") == "train" and bpm:
                 path = manifest.parent / record["relative_path"] if record.get("relative_path") else Path(record["path"])
-                found.append((float(record["tempo_bpm"]), path))
+                found.append((float(bpm), path))
     return found
 
 

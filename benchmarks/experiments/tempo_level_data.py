@@ -43,30 +43,36 @@ from engine import tempo
 from engine.audio import AudioDecodeError, decode_mono
 from engine.tempo_audio import TEMPO_SAMPLE_RATE
 from benchmarks.experiments.tempo_level import LEVEL_FACTORS, LevelScorer, candidate_features, candidate_tempi, shipped_scorer
+from training.corpora.score_meter import CHORALE_SOURCE, beat_tempo_labels
 from training.evaluation.tempo_eval import STRETCHES_PER_TRACK, _stretch_factor, stretch_consistent
 
-CHORALE_SOURCE = "bach_chorales"
 STRETCH_SEED = 5  # engine eval's seed; here on the val split, so other pairs than the test's
 
 
 def labelled_records(generated: Path, scores_manifest: Path, rhythm: Path | None = None,
                      flat_tempo: Path | None = None) -> list[dict]:
-    """Train and val records with an exact beat tempo: every generated piece, the chorale renders, (``rhythm``)
+    """Train and val records with an exact beat tempo: every generated piece, the score renders whose beat is the
+    quarter (corpus "chorales" for the Bach chorales, "tunes" for the simple-meter fiddle tunes), (``rhythm``)
     the pieces of a generated corpus of the extra styles (breakbeat and hip-hop: ``--styles breakbeat hiphop``) and
     (``flat_tempo``) those of a generated corpus whose tempi ignore the style (``--tempo-range 60 180``)."""
     found = []
     sources = ((generated, "generated"), (scores_manifest, "chorales")) + (() if rhythm is None else ((rhythm, "rhythm"),))
     sources += () if flat_tempo is None else ((flat_tempo, "flat_tempo"),)
+    score_labels = beat_tempo_labels(scores_manifest)
     for manifest, corpus in sources:
         for line in manifest.read_text(encoding="utf-8").splitlines():
             record = json.loads(line)
             if record.get("split") not in ("train", "val"):
                 continue
-            if corpus == "chorales" and record.get("source") != CHORALE_SOURCE:
-                continue
-            bpm = record.get("tempo_bpm") or record.get("quarter_bpm")
+            if corpus == "chorales":
+                bpm = score_labels.get(record["clip_id"])
+                if bpm is None:
+                    continue
+                corpus_of_clip = "chorales" if record.get("source") == CHORALE_SOURCE else "tunes"
+            else:
+                bpm, corpus_of_clip = record.get("tempo_bpm"), corpus
             path = manifest.parent / record["relative_path"]
-            found.append({"corpus": corpus, "split": record["split"], "bpm": float(bpm),
+            found.append({"corpus": corpus_of_clip, "split": record["split"], "bpm": float(bpm),
                           "drums": bool(record.get("drums")), "path": str(path)})
     return found
 
