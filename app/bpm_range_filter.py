@@ -14,17 +14,20 @@ from PySide6.QtWidgets import QDoubleSpinBox, QHBoxLayout, QLabel, QWidget
 ANY_BPM = 0.0  # a spin box at its minimum shows "any": that end of the range is open
 HIGHEST_BPM = 300.0  # the spin boxes' top; also the open upper end of a range given only its lower end
 BPM_STEP = 1.0
+SHOWN_PRECISION = 0.1  # the BPM column shows tenths (``track_format.bpm_text``)
 FILTER_DELAY_MS = 200  # as the search box: wait for a pause in typing
 
 
 def bpm_range_of(low: float, high: float) -> tuple[float, float] | None:
     """The range two spin-box values ask for: None when both are "any"; an open end becomes 0 or
-    ``HIGHEST_BPM``; ends given the wrong way round are swapped."""
+    ``HIGHEST_BPM``; ends given the wrong way round are swapped. Each end takes in what the BPM column shows as
+    that value (it shows tenths): "48.4 to 48.4" keeps the 48.43 shown as 48.4."""
     if low <= ANY_BPM and high <= ANY_BPM:
         return None
     low = max(low, ANY_BPM)
     high = high if high > ANY_BPM else HIGHEST_BPM
-    return (low, high) if low <= high else (high, low)
+    low, high = (low, high) if low <= high else (high, low)
+    return max(ANY_BPM, low - SHOWN_PRECISION / 2), high + SHOWN_PRECISION / 2
 
 
 class BpmRangeFilter(QWidget):

@@ -241,7 +241,7 @@ class DetailsPanel(QWidget):
         with why it failed (ignored once another track is shown)."""
         self._generation += 1
         generation = self._generation
-        self.heading.setText(self.tr("Analysing <b>{name}</b>…").format(name=escape(Path(path).name)))
+        self.heading.setText(self.tr("Analysing <b>{name}</b>…").format(name=escape(track_format.file_name(path))))
         return (lambda details: self._show(generation, details),
                 lambda message: self._show_failure(generation, message))
 
@@ -290,7 +290,24 @@ class DetailsPanel(QWidget):
 
     def _show_failure(self, generation: int, message: str) -> None:
         if generation == self._generation:
-            self.heading.setText(escape(self.tr("Cannot show this track: {reason}").format(reason=message)))
+            self.clear(escape(self.tr("Cannot show this track: {reason}").format(reason=message)))
+
+    def clear(self, heading_html: str) -> None:
+        """Show nothing but ``heading_html``: no track's fields, waveform or tags, and Play and "Add to library" off,
+        so that nothing acts on a track that is no longer the one named (a file that failed, a track gone)."""
+        self._generation += 1  # a late answer for the track before is not shown
+        self.details = None
+        self.heading.setText(heading_html)
+        for label in self.fields.values():
+            label.setText("")
+        self.key_label.setText("")
+        self.tag_chart.show_tags([])
+        self.waveform.clear_envelope()
+        self.play_button.setEnabled(False)
+        self._same_recording_id, self._same_recording = None, None
+        self.outside_box.setVisible(False)
+        self.tags_note.setVisible(False)
+        self._show_sections(False)
 
     def _play(self) -> None:
         if self.details is not None:

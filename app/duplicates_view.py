@@ -30,6 +30,7 @@ from app import track_format, trash
 from app.confirm import confirm
 from app.errors import show_error
 from app.tasks import BACKGROUND, TaskRunner
+from engine.scan import display_path
 
 # A group's heading names the recording; its copies are told apart by file name first (the column seen at any
 # width), then format, bitrate, length, size and the folder they are in.
@@ -229,7 +230,7 @@ class DuplicatesView(QWidget):
         self.status.setText(moved)
         if outcome.kept_back:
             show_error(self, self.tr("Duplicates"), moved + self.tr(" Left in place:") + "\n" + "\n".join(
-                f"{path}: {reason}" for path, reason in outcome.kept_back))
+                f"{display_path(path)}: {reason}" for path, reason in outcome.kept_back))
         self.find()  # the groups as they are now
 
     def _update_buttons(self) -> None:

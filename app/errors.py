@@ -21,6 +21,12 @@ def describe_error(error: BaseException) -> str:
     if not text:
         text = type(error).__name__
     first_line = text.splitlines()[0]
+    if first_line.endswith(": give another --db"):  # the command line's hint; the app is started on another file
+        first_line = first_line.removesuffix(": give another --db") + QCoreApplication.translate(
+            "Errors", " (start the app with another library file).")
+    if "attempt to write a readonly database" in first_line:  # SQLite's words, from any change to such a library
+        first_line = QCoreApplication.translate("Errors", "The library file is read-only, so this change cannot be "
+                                                "saved.")
     return first_line[:MAX_MESSAGE_CHARS]
 
 

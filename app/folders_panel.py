@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
@@ -13,6 +14,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QListWidget,
+    QListWidgetItem,
     QProgressBar,
     QPushButton,
     QVBoxLayout,
@@ -23,10 +25,12 @@ from app.errors import show_error
 from app.index_worker import IndexStatus, IndexThread
 from app.tasks import TaskRunner
 from engine.progress_text import found_text, progress_line
+from engine.scan import display_path
 
 
 LOOKING_TEXT = QT_TRANSLATE_NOOP("FoldersPanel", "Looking for music files…")  # shown through _tr()
 CONTEXT = "FoldersPanel"
+FOLDER_ROLE = Qt.ItemDataRole.UserRole  # a folder item's exact path, as bytes (its text is the printable form)
 
 
 FOLDER_LIST_PREFERRED_HEIGHT = 64  # px: three folders' rows
@@ -114,6 +118,7 @@ class FoldersPanel(QWidget):
     scan_progressed = Signal(object)  # IndexStatus
     scan_finished = Signal(object)  # IndexReport
     folders_changed = Signal(list)
+    tracks_removed = Signal()  # a folder was removed, and the tracks below it with it
     state_changed = Signal(object)  # ScanState
 
     def __init__(self, library: Any, tasks: TaskRunner, parent=None) -> None:
@@ -143,6 +148,11 @@ class FoldersPanel(QWidget):
         self.status_label = QLabel("")
         self.status_label.setWordWrap(True)
         self.status_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        # A library file this user may not change (read-only media): browsed and searched, never scanned.
+        self.read_only = bool(getattr(getattr(library, "store", None), "file_read_only", False))
+        if self.read_only:
+            self.status_label.setText(self.tr("This library file is read-only: its tracks can be browsed and searched, "
+                                              "but no folder can be added, removed or scanned."))
 
         buttons = QHBoxLayout()  # two rows of buttons: one row would make the panel wider than a laptop's side dock
         for button in (self.add_button, self.scan_button):
@@ -175,16 +185,20 @@ class FoldersPanel(QWidget):
         self.tasks.run(lambda: [str(folder) for folder in library.folders()], self._show_folders, self._error)
 
     def _show_folders(self, folders: list[str]) -> None:
+        """Each folder shown printable (a name that is not UTF-8 with U+FFFD) and kept exact in the item's data:
+        removing it, watching it and scanning it need its real bytes, which the shown text has lost."""
         self.folder_list.clear()
-        self.folder_list.addItems(folders)
-        for row, folder in enumerate(folders):
-            self.folder_list.item(row).setToolTip(folder)
+        for folder in folders:
+            item = QListWidgetItem(display_path(folder))
+            item.setToolTip(display_path(folder))
+            item.setData(FOLDER_ROLE, os.fsencode(folder))  # bytes: a QString would drop the undecodable ones
+            self.folder_list.addItem(item)
         self._update_buttons()
         self.folders_changed.emit(folders)
         self.state_changed.emit(self.state)  # whether Scan is possible depends on having folders
 
     def folders(self) -> list[str]:
-        return [self.folder_list.item(row).text() for row in range(self.folder_list.count())]
+        return [_folder_of(self.folder_list.item(row)) for row in range(self.folder_list.count())]
 
     def choose_folder(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, self.tr("Add a music folder"), str(Path.home()))
@@ -206,19 +220,22 @@ class FoldersPanel(QWidget):
         self.tasks.run(add, added, self._error)
 
     def remove_selected(self) -> None:
-        chosen = [item.text() for item in self.folder_list.selectedItems()]
+        chosen = [_folder_of(item) for item in self.folder_list.selectedItems()]
         if not chosen:
             return
         library = self.library
 
-        def remove() -> list[str]:
-            for folder in chosen:
-                library.remove_folder(Path(folder))
-            return [str(each) for each in library.folders()]
+        def remove() -> tuple[list[str], int]:
+            gone = sum(library.remove_folder(Path(folder)) for folder in chosen)
+            return [str(each) for each in library.folders()], gone
 
-        def removed(folders: list[str]) -> None:
+        def removed(result: tuple[list[str], int]) -> None:
+            folders, gone = result
             self._show_folders(folders)
-            self.start_scan()  # the removed folders' tracks leave the library
+            self.status_label.setText(self.tr("Folder removed: 1 track left the library (its file stays).") if gone == 1
+                                      else self.tr("Folder removed: {count:,} tracks left the library (their files "
+                                                   "stay).").format(count=gone))
+            self.tracks_removed.emit()  # their tracks left the library with them: no scan needed
 
         self.tasks.run(remove, removed, self._error)
 
@@ -230,7 +247,7 @@ class FoldersPanel(QWidget):
         return self.state is not ScanState.IDLE
 
     def start_scan(self, paths: list[Path] | None = None) -> None:
-        if self.scanning:
+        if self.scanning or self.read_only:  # a read-only library is never scanned (a folder watch may still ask)
             return
         if self.thread is not None:
             self.thread.wait()  # the last scan has reported; its thread is only returning
@@ -293,6 +310,8 @@ class FoldersPanel(QWidget):
 
     def controls(self) -> ScanControls:
         """What may be done now; the window's toolbar and menu actions follow the same answer."""
+        if self.read_only:
+            return ScanControls(add=False, scan=False, cancel=False, remove=False)
         return scan_controls(self.state, self.folder_list.count() > 0, bool(self.folder_list.selectedItems()))
 
     def _update_buttons(self) -> None:
@@ -304,3 +323,8 @@ class FoldersPanel(QWidget):
 
     def _error(self, message: str) -> None:
         show_error(self, self.tr("Library folders"), message)
+
+
+def _folder_of(item: QListWidgetItem) -> str:
+    """The exact path a folder item stands for (``_show_folders``)."""
+    return os.fsdecode(bytes(item.data(FOLDER_ROLE)))

@@ -80,6 +80,7 @@ class LibraryView(QWidget):
         super().__init__(parent)
         self.tasks = tasks
         self.model = LibraryTableModel(library, tasks, self)
+        self._selected_id: int | None = None  # the track of the single selected row, followed across refreshes
         self.search_box = QLineEdit()
         self.search_box.setPlaceholderText(self.tr("Search title, artist, album, genre or file name  (Ctrl+F)"))
         self.search_box.setClearButtonEnabled(True)
@@ -139,6 +140,7 @@ class LibraryView(QWidget):
         self.search_box.installEventFilter(self)
         self.bpm_filter.range_changed.connect(self.model.set_bpm_range)
         self.model.loaded.connect(self._on_loaded)
+        self.model.loaded.connect(lambda _count: self._follow_selected_track())
         self.model.failed.connect(lambda message: show_error(self, self.tr("Library"), message))
         self.model.sort_refused.connect(self._restore_sort_indicator)
         self.table.selectionModel().selectionChanged.connect(self._on_selection)
@@ -294,7 +296,31 @@ class LibraryView(QWidget):
             return
         row = indexes[0].data(TRACK_ROLE)
         if row is not None:
+            self._selected_id = int(row.id)
             self.track_selected.emit(int(row.id), row.title or row.display_path)
+
+    def _follow_selected_track(self) -> None:
+        """After a refresh: the selection is a row, and tracks added or removed above it move the track it held.
+        The selection follows its track to its new row, or goes when the track has left the library (or the
+        search)."""
+        rows, track_id = self.selected_rows(), self._selected_id
+        if len(rows) != 1 or track_id is None:
+            return
+        row = self.model.loaded_row_of(track_id)
+        if row == rows[0]:
+            return
+        if row is not None:
+            self._select_row(row)
+            return
+
+        def place(found: int | None) -> None:
+            if self.selected_rows() == rows and self._selected_id == track_id:  # nothing chosen meanwhile
+                if found is None:
+                    self.table.clearSelection()
+                else:
+                    self._select_row(found)
+
+        self.tasks.run(self.model.row_finder(track_id), place, lambda _message: None)
 
     def _on_double_clicked(self, index: QModelIndex) -> None:
         row = index.data(TRACK_ROLE)

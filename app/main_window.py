@@ -56,6 +56,7 @@ from app.track_details import DroppedFile, analyse_dropped_file
 from app.track_removal import RemovalFlow
 from app.tasks import TaskRunner
 from app.training_view import TrainingView
+from app.url_paths import local_path
 from engine.audio import AUDIO_EXTENSIONS
 
 WINDOW_TITLE = "SemiSup Music"
@@ -65,6 +66,8 @@ DEFAULT_SIZE = (1280, 800)  # shrunk to the screen's free area when that is smal
 WIDE_LAYOUT_MIN_WIDTH = 1280
 SIDE_DOCK_WIDTHS = {"folders": 260, "details": 340}  # the central table gets everything else (all of a 1920 screen's extra)
 COMPACT_DOCK_WIDTHS = {"folders": 190, "details": 300}
+NARROW_LAYOUT_MAX_WIDTH = 1000  # below it the folders and problems join the right-hand tabs (an 800 px window)
+NARROW_DOCK_WIDTH = 320
 DETAILS_HEIGHT_SHARE = 0.45  # of the right side, when details and similar tracks are stacked; the list gets the rest
 LEFT_DOCK_HEIGHTS = {"folders": 230, "problems": 450}  # one or two folders, maybe many problems
 LIVE_REFRESH_MS = 2000  # how often the table picks up tracks while a scan runs
@@ -112,7 +115,7 @@ def dropped_paths(event: QDragEnterEvent | QDropEvent) -> tuple[list[Path], list
     for url in event.mimeData().urls() if event.mimeData().hasUrls() else []:
         if not url.isLocalFile():
             continue
-        path = Path(url.toLocalFile())
+        path = local_path(url)
         if path.is_dir():
             folders.append(path)
         elif path.suffix.lower() in AUDIO_EXTENSIONS:
@@ -341,6 +344,7 @@ class MainWindow(QMainWindow):
 
     def _connect(self) -> None:
         self.library_view.track_selected.connect(self.select_track)
+        self.library_view.model.loaded.connect(lambda _count: self._check_shown_track())
         self.library_view.play_requested.connect(self.player.play)
         self.library_view.empty_state.add_folder_requested.connect(self.folders_panel.choose_folder)
         self.library_view.empty_state.choose_model_requested.connect(self.model_picker.choose_folder_to_use)
@@ -362,6 +366,7 @@ class MainWindow(QMainWindow):
         self.folders_panel.scan_progressed.connect(lambda status: self.scan_label.setText(self._scanning_text(progress_text(status))))
         self.folders_panel.scan_finished.connect(self._on_scan_finished)
         self.folders_panel.folders_changed.connect(self.folder_watch.set_library_folders)
+        self.folders_panel.tracks_removed.connect(self._on_tracks_removed)
         self.folder_watch.rescan_requested.connect(self.rescan_changed_folders)
         self.folders_panel.state_changed.connect(lambda _state: self._apply_scan_controls())
         self.problems_panel.counted.connect(self._show_problem_count)
@@ -383,6 +388,24 @@ class MainWindow(QMainWindow):
         self._show_details_of(track_id)
         self.similarity_panel.query_track(track_id, label or self.tr("track {number}").format(number=track_id))
         self.suggestions_panel.show_track(track_id)
+
+    def _check_shown_track(self) -> None:
+        """After the table re-reads the library: a track the panels show that has left it (a rescan found its file
+        gone, another program removed it) is shown no longer, so that no filter, Radio or key write acts on it."""
+        track_id, library = self._details_target, self.library
+        if isinstance(track_id, int):
+            self.tasks.run(lambda: library.track(track_id) is None,
+                           lambda gone: self._forget_shown_track(track_id) if gone else None,
+                           lambda _message: None, kind="background")
+
+    def _forget_shown_track(self, track_id: int) -> None:
+        if self._details_target != track_id:
+            return
+        self._details_target = None
+        gone = self.tr("That track is no longer in the library (its file was removed, moved or renamed).")
+        self.details_panel.clear(gone)
+        self.similarity_panel.forget_track(track_id, gone)
+        self._update_track_actions()
 
     def _show_details_of(self, track_id: int) -> None:
         self._details_target = track_id
@@ -411,7 +434,7 @@ class MainWindow(QMainWindow):
         # One decode of the file for both panels (and for every later filter change of the similar list).
         self.tasks.run(lambda: analyse_dropped_file(library, path), analysed, failed, kind="background")
         self._update_track_actions()
-        self.statusBar().showMessage(self.tr("Analysing {name}…").format(name=path.name), 5000)
+        self.statusBar().showMessage(self.tr("Analysing {name}…").format(name=track_format.file_name(path)), 5000)
 
     def select_in_library(self, track_id: int, title: str = "") -> None:
         """Select a track's row in the library table (which shows it in the panels); when the search hides
@@ -427,7 +450,7 @@ class MainWindow(QMainWindow):
         if self.folders_panel.scanning:
             self.statusBar().showMessage(self.tr("A scan is running: add the file when it has finished."), 5000)
             return
-        self.statusBar().showMessage(self.tr("Adding {name} to the library…").format(name=Path(str(path)).name), 5000)
+        self.statusBar().showMessage(self.tr("Adding {name} to the library…").format(name=track_format.file_name(str(path))), 5000)
         self.folders_panel.start_scan([Path(str(path))])
 
     def _target_track_ids(self) -> tuple[int, Any] | None:
@@ -466,6 +489,7 @@ class MainWindow(QMainWindow):
         self.database_watch.forget_changes()
         self.library_view.model.refresh()
         self.library_view.table.clearSelection()
+        self.problems_panel.refresh()  # a removed folder takes its problems with it
         self.map_stale = True
         if self._crates_view is not None:
             self._crates_view.refresh()
@@ -713,16 +737,25 @@ class MainWindow(QMainWindow):
 
     def arrange_docks(self) -> None:
         """The first-run layout for the window's width: on a wide screen, folders over problems on the left and
-        the track over its similar tracks on the right; on a narrow one each side is one tabbed dock. Either
-        way the side docks keep a fixed width, so a larger screen's extra space goes to the library table."""
+        the track over its similar tracks on the right; on a smaller one each side is one tabbed dock, and below
+        ``NARROW_LAYOUT_MAX_WIDTH`` every panel is a tab of one dock on the right. The side docks keep a fixed
+        width, so a larger screen's extra space goes to the library table."""
         docks = self.docks
+        narrow = self.width() < NARROW_LAYOUT_MAX_WIDTH  # one side dock, all panels tabbed: the table keeps 60 %
         for name, dock in docks.items():  # start from every dock on its own in its area, then group
             hidden = dock.isHidden()
             self.removeDockWidget(dock)
-            self.addDockWidget(DOCK_AREAS[name], dock)
+            self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea if narrow else DOCK_AREAS[name], dock)
             dock.setFloating(False)
             dock.setHidden(hidden)
         wide = self.width() >= WIDE_LAYOUT_MIN_WIDTH
+        if narrow:
+            for before, after in (("details", "similar"), ("similar", "suggestions"), ("suggestions", "folders"),
+                                  ("folders", "problems")):
+                self.tabifyDockWidget(docks[before], docks[after])
+            docks["similar"].raise_()
+            self.resizeDocks([docks["details"]], [NARROW_DOCK_WIDTH], Qt.Orientation.Horizontal)
+            return
         if wide:
             self.splitDockWidget(docks["details"], docks["similar"], Qt.Orientation.Vertical)
             self.tabifyDockWidget(docks["similar"], docks["suggestions"])

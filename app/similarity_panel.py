@@ -164,7 +164,7 @@ class SimilarityPanel(QWidget):
         (``track_details.analyse_dropped_file``): says so, and returns what to call with the resolved query (the
         search starts then, and every filter change searches with it again) or with why it failed. Both are
         ignored once the list is about another seed."""
-        seed = Seed(label=Path(path).name, path=str(path))
+        seed = Seed(label=track_format.file_name(path), path=str(path))
         self.seed, self.mode = seed, "similar"
         self._generation += 1  # a search still running for the last seed is not shown
         self.heading.setText(self.tr("Analysing {seed}…").format(seed=seed.label))
@@ -178,6 +178,7 @@ class SimilarityPanel(QWidget):
 
         def failed(message: str) -> None:
             if self.seed is seed and self.mode == "similar":
+                self.seed = None  # a file that cannot be analysed is nothing to search from (Radio, filters)
                 self._fail(self._generation, message)
 
         return resolved, failed
@@ -240,9 +241,23 @@ class SimilarityPanel(QWidget):
     def _fail(self, generation: int, message: str) -> None:
         if generation != self._generation:
             return
-        self.heading.setText(self.tr("No results."))
-        self._update_buttons()
+        self.clear(self.tr("No results."))
         show_error(self, self.tr("Similar tracks"), message)
+
+    def clear(self, heading: str) -> None:
+        """An empty list under ``heading``: the results of an earlier seed must not stay under a heading that is
+        about another one (or be saved, or kept in a crate, as its list)."""
+        self._generation += 1  # a search still running is not shown
+        self.model.set_entries([])
+        self.heading.setText(heading)
+        self._update_buttons()
+        self.results_shown.emit(self.seed.track_id if self.seed else None, [])
+
+    def forget_track(self, track_id: int, heading: str) -> None:
+        """The library track the list is about has left the library: nothing to search from any more."""
+        if self.seed is not None and self.seed.track_id == track_id:
+            self.seed = None
+            self.clear(heading)
 
     # ---- playlist export ------------------------------------------------------------------
     def choose_playlist_file(self) -> None:
@@ -258,7 +273,7 @@ class SimilarityPanel(QWidget):
         self.tasks.run(
             lambda: library.write_m3u8(tracks, path, overwrite=True),  # the save dialog asked
             lambda _: self.heading.setText(self.tr("{heading} — saved to {name}").format(heading=self.heading.text(),
-                                                                                          name=escape(path.name))),
+                                                                                          name=escape(track_format.file_name(path)))),
             lambda message: show_error(self, self.tr("Save playlist"), message),
         )
 

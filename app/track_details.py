@@ -9,11 +9,13 @@ from typing import Any
 import numpy as np
 from PySide6.QtCore import QT_TRANSLATE_NOOP, QCoreApplication
 
+from app import track_format
 from app.tag_display import NO_USEFUL_TAGS_TEXT, active_calibration
 from app.waveform import peak_envelope
 from engine.audio import probe
 from engine.library import LibraryError
 from engine.results import KeyInfo
+from engine.scan import display_path
 from engine.search import ResolvedQuery
 from engine.tag_calibration import has_shown_tags, informative_tags
 
@@ -100,6 +102,6 @@ def file_details(library: Any, path: Path | str, resolved: ResolvedQuery) -> Tra
     duration = audio.duration_seconds if audio is not None else probe(path).duration_seconds
     envelope = peak_envelope(audio.whole) if audio is not None and audio.whole is not None else None
     return TrackDetails(
-        path=str(path), display_path=str(path), title=Path(path).name, duration=duration,
+        path=str(path), display_path=display_path(str(path)), title=track_format.file_name(path), duration=duration,
         key=analysis.key, tags=tags, tags_note=note, envelope=envelope,
     )

@@ -9,6 +9,8 @@ from typing import Any
 
 from PySide6.QtCore import QCoreApplication
 
+from engine.scan import display_path
+
 UNKNOWN = ""
 TOP_TAGS_SHOWN = 3
 # Below this the key is shown dimmed and Write key offers to skip it. The model's confidence is calibrated on
@@ -67,7 +69,8 @@ def key_confidence_tip(key: Any) -> str:
 
 
 def file_name(path: str | Path) -> str:
-    return Path(path).name
+    """A file's name as Qt can show it: bytes that are not UTF-8 (a Latin-1 name) as U+FFFD, not dropped."""
+    return display_path(Path(path).name)
 
 
 def folder_name(path: str | Path) -> str:
@@ -131,7 +134,7 @@ def score_text(score: float) -> str:
 
 def title_or_file_name(title: str | None, path: str | Path) -> str:
     """A track without a title tag is shown by its file name, so no row is blank."""
-    return title if title else Path(path).name
+    return title if title else file_name(path)
 
 
 def artist_title(artist: str | None, title: str | None, path: str | Path) -> str:

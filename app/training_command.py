@@ -169,4 +169,4 @@ def train_arguments(request: TrainingRequest, events: Path) -> list[str]:
 
 def export_arguments(request: TrainingRequest, events: Path) -> list[str]:
     return ["-m", "engine.cli", "train", "export", EVENTS_OPTION, str(events), "--checkpoint", str(request.run_dir),
-            "--out", str(request.model_dir), "--name", request.name]
+            "--out", str(request.model_dir), "--name", request.name, "--overwrite"]  # the training's own model folder

@@ -80,7 +80,8 @@ def _open(path: Path | str):
     except av.error.PermissionError:
         raise AudioDecodeError(path, "permission denied") from None
     except av.error.InvalidDataError:
-        raise AudioDecodeError(path, "not an audio file or corrupt header") from None
+        raise AudioDecodeError(path, "empty file (0 bytes)" if _is_empty(path) else
+                               "not an audio file or corrupt header") from None
     except (av.error.FFmpegError, OSError) as error:
         raise AudioDecodeError(path, f"cannot open ({_short(error)})") from None
     if not container.streams.audio:
@@ -89,8 +90,21 @@ def _open(path: Path | str):
     return container
 
 
+def _is_empty(path: Path | str) -> bool:
+    try:
+        return os.stat(path).st_size == 0
+    except OSError:
+        return False
+
+
 def _short(error: BaseException) -> str:
-    text = str(error).strip() or type(error).__name__
+    """One line for a problem's reason: FFmpeg's own words without its error number and the call that failed
+    ("[Errno 1094995529] Invalid data found when processing input: 'avcodec_send_packet()'" is "damaged audio
+    data: invalid data found")."""
+    if isinstance(error, av.error.InvalidDataError):
+        return "damaged audio data: invalid data found"
+    text = error.strerror if isinstance(error, av.error.FFmpegError) and error.strerror else str(error)
+    text = text.strip() or type(error).__name__
     return text.splitlines()[0][:200]
 
 

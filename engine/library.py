@@ -258,6 +258,9 @@ class Library:
         is the inference batch, and each batch is one commit. Problems of the moment (permission denied, I/O
         errors) are always tried again; ``retry_problems`` tries every problem file again.
         """
+        if self.store.file_read_only:
+            raise LibraryError(f"the library database is read-only, so nothing can be added to it: "
+                               f"{display_path(str(self.db_path))}")
         try:
             with index_lock(self.db_path):
                 return self._index(paths, workers, progress, cancel, max_windows, batch_windows, retry_problems)
@@ -276,10 +279,14 @@ class Library:
         if not roots:
             raise LibraryError("the library has no folders yet: give a folder to index")
         missing = [root for root in roots if not os.path.exists(root)]
-        if missing and (paths or len(missing) == len(roots)):  # a path the user named, or nothing left to scan
+        if missing and paths:  # a path the user named
             raise LibraryError(f"not found: {', '.join(display_path(root) for root in missing)}")
         roots = [root for root in roots if root not in missing]  # a library folder away (an unmounted drive): its
         # tracks stay, as for a folder that cannot be listed; the others are scanned
+        if not roots:  # every library folder is away (the one external drive): nothing to scan, nothing lost
+            return IndexReport(added=0, updated=0, unchanged=0, removed=0, problems=self.store.problem_count(missing),
+                               seconds=time.monotonic() - started,
+                               missing_folders=[display_path(root) for root in missing])
         for root in roots:
             if os.path.isdir(root):
                 self.store.add_folder(root)

@@ -133,8 +133,12 @@ class Store:
         self.path = Path(path)
         # Read only where no file is: an empty library in memory answers, and nothing (not its caches) is created.
         self.in_memory = read_only and not self.path.exists()
-        self.engine = open_database(self.path, read_only)
-        self.read_only = read_only and (self.in_memory or inspect_database(self.path).current)
+        # A library file this user may not change (read-only media, another user's library) is opened read-only
+        # even by a writer: browsing and searching work, and what would write says why it cannot.
+        self.file_read_only = (not read_only and self.path.is_file() and not os.access(self.path, os.W_OK)
+                               and inspect_database(self.path).current)
+        self.engine = open_database(self.path, read_only or self.file_read_only)
+        self.read_only = self.file_read_only or (read_only and (self.in_memory or inspect_database(self.path).current))
         self._category_counts_cache: dict[tuple[str, str], tuple[tuple[int, int], dict[int, int]]] = {}
 
     def close(self) -> None:
@@ -170,16 +174,20 @@ class Store:
         return True
 
     def remove_folder(self, path: str) -> int:
-        """Forget a folder and the tracks and problems below it (unless another folder covers them)."""
+        """Forget a folder and the tracks and problems below it, but for those another library folder covers (one
+        above it: all of them; one inside it: that folder's)."""
         remaining = [folder for folder in self.folders() if folder != path]
         covered = [folder for folder in remaining if path.startswith(folder.rstrip(os.sep) + os.sep)]
+        inside = [folder for folder in remaining if folder.startswith(path.rstrip(os.sep) + os.sep)]
         with self.engine.begin() as connection:
             connection.execute(delete(folders).where(folders.c.path_key == path_key(path)))
             if covered:
                 return 0
-            removed = connection.execute(delete(tracks).where(_under(tracks.c.path_key, [path]))).rowcount
-            connection.execute(delete(problems).where(_under(problems.c.path_key, [path])))
-            connection.execute(delete(excluded_files).where(_under(excluded_files.c.path_key, [path])))
+            removed = 0
+            for table in (tracks, problems, excluded_files):
+                gone = connection.execute(delete(table).where(_under(table.c.path_key, [path]) &
+                                                              ~_under(table.c.path_key, inside))).rowcount
+                removed = gone if table is tracks else removed
         return removed
 
     # -- what is known under some roots -------------------------------------------------------------

@@ -116,7 +116,7 @@ def generate_library(root: Path) -> GeneratedLibrary:
     long_mp3 = audio_factory.write_audio(audio_factory.chord_progression(key_from_index(0), 40.0, seed=902),
                                          root / "source-40s.tmp.wav")
     broken = {
-        "zero.mp3": "not an audio file",
+        "zero.mp3": "empty file (0 bytes)",
         "random.flac": "",
         "text.mp3": "not an audio file",
         "truncated.mp3": "truncated",

@@ -314,6 +314,28 @@ def test_a_file_goes_to_the_freedesktop_trash_not_away(tmp_path, qapp):
     assert "Path=" in next((tmp_path / "data" / "Trash" / "info").iterdir()).read_text()
 
 
+def test_a_file_whose_name_is_not_utf8_goes_to_the_trash_under_its_own_name(tmp_path, qapp):
+    import os
+    from urllib.parse import unquote_to_bytes
+
+    from app.trash import move_to_trash
+
+    folder = tmp_path / "music"
+    folder.mkdir()
+    for round_ in (1, 2):  # the second copy of the same name takes the next free name in the trash
+        doomed = os.fsdecode(os.fsencode(folder) + b"/caf\xe9.mp3")
+        with open(doomed, "wb") as handle:
+            handle.write(b"copy %d" % round_)
+        move_to_trash(doomed)
+        assert not os.path.lexists(doomed)
+    files = tmp_path / "data" / "Trash" / "files"
+    assert sorted(os.listdir(os.fsencode(files))) == [b"caf\xe9.mp3", b"caf\xe9.mp3.2"]
+    info = (tmp_path / "data" / "Trash" / "info").iterdir()
+    paths = {unquote_to_bytes(line.removeprefix("Path=")) for entry in info
+             for line in entry.read_text(encoding="ascii").splitlines() if line.startswith("Path=")}
+    assert paths == {os.fsencode(folder) + b"/caf\xe9.mp3"}  # where each came from, byte for byte
+
+
 def test_formats_read_as_people_name_them_not_as_decoders_report_them():
     from app.track_format import format_text
 

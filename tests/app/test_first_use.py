@@ -55,6 +55,20 @@ def test_window_fits_a_1024x600_screen_with_each_side_one_tabbed_dock(make_windo
     assert viewport_rows(window.similarity_panel.table) >= 8
 
 
+def test_an_800x600_window_puts_every_panel_in_one_dock_and_keeps_most_of_the_width_for_the_table(
+        make_window, indexed_copy, qtbot):
+    window = make_window(indexed_copy)
+    window.resize(800, 600)
+    window.arrange_docks()
+    qtbot.waitUntil(lambda: window.width() <= 800)
+    qtbot.wait(100)
+    tabbed = set(window.tabifiedDockWidgets(window.docks["similar"]))
+    assert {window.docks[name] for name in ("details", "folders", "problems")} <= tabbed
+    assert window.dockWidgetArea(window.docks["folders"]) == Qt.DockWidgetArea.RightDockWidgetArea
+    assert window.library_view.table.viewport().width() >= 800 // 2  # it had ~290 px beside two side docks
+    assert viewport_rows(window.similarity_panel.table) >= 8
+
+
 def test_the_crates_and_duplicates_tabs_leave_the_side_docks_their_room_on_a_1024_screen(make_window, indexed_copy, qtbot):
     from app.main_window import CRATES_TAB, DUPLICATES_TAB
 
@@ -318,13 +332,22 @@ def test_a_multi_value_title_is_shown_whole(make_window, open_library, generated
     assert window.library_view.model.index(0, 1).data() == "One; Other"
 
 
-def test_problem_paths_are_cut_in_the_middle_with_the_whole_path_as_tooltip(make_window, indexed_copy, qtbot):
+def test_a_problem_shows_its_file_name_and_its_whole_reason_with_the_folder_in_the_tooltip(make_window, indexed_copy,
+                                                                                           qtbot):
     window = make_window(indexed_copy)
+    window.resize(1280, 800)
+    window.arrange_docks()
     panel = window.problems_panel
     qtbot.waitUntil(lambda: panel.table.rowCount() > 0, timeout=RESULT_TIMEOUT_MS)
-    assert panel.table.textElideMode() == Qt.TextElideMode.ElideMiddle
+    qtbot.wait(100)
+    assert panel.table.textElideMode() == Qt.TextElideMode.ElideMiddle  # a name too long for its column
+    path, _reason = panel.rows()[0]
     item = panel.table.item(0, 0)
-    assert item.toolTip() == item.text() and "/" in item.toolTip()
+    assert item.text() == Path(path).name and "/" not in item.text() and str(Path(path).parent) in item.toolTip()
+    for row in range(panel.table.rowCount()):  # a reason wraps onto the lines it needs instead of being cut
+        reason = panel.table.item(row, 1)
+        lines_needed = panel.table.fontMetrics().horizontalAdvance(reason.text()) // panel.table.columnWidth(1) + 1
+        assert panel.table.rowHeight(row) >= min(lines_needed, 3) * panel.table.fontMetrics().height()
 
 
 # ---- 6. the map ----------------------------------------------------------------------------------------------

@@ -224,3 +224,19 @@ def test_an_mp3_whose_length_header_ffmpeg_ignores_keeps_the_headers_length(tmp_
     full = audio_factory.make_truncated(headed, tmp_path / "headed_cut.mp3", keep_share=0.7)
     with pytest.raises(AudioDecodeError, match="truncated"):
         read_windows(full, 16_000, 43_200, 6)
+
+
+def test_an_empty_file_and_damaged_audio_data_are_named_plainly(tmp_path):
+    """A problem's reason is read by people: "empty file", and FFmpeg's complaint without its error number and the
+    call that failed ("[Errno 1094995529] Invalid data found when processing input: 'avcodec_send_packet()'")."""
+    with pytest.raises(AudioDecodeError, match=r"empty file \(0 bytes\)"):
+        probe(audio_factory.make_zero_byte(tmp_path / "empty.mp3"))
+    whole = audio_factory.write_audio(audio_factory.tone(440.0, 10.0), tmp_path / "tone.flac")
+    damaged = bytearray(whole.read_bytes())
+    for offset in range(8000, len(damaged), 97):
+        damaged[offset] ^= 0xFF
+    (tmp_path / "damaged.flac").write_bytes(bytes(damaged))
+    with pytest.raises(AudioDecodeError) as raised:
+        decode_mono(tmp_path / "damaged.flac", 16000)
+    assert "damaged audio data" in str(raised.value)
+    assert "Errno" not in str(raised.value) and "avcodec" not in str(raised.value)

@@ -215,6 +215,11 @@ def test_a_library_folder_that_is_away_is_skipped_and_its_tracks_kept(tmp_path, 
         assert library.track_count() == 3
         with pytest.raises(LibraryError, match="not found"):
             library.index([away], workers=0)
+        here.rename(tmp_path / "also-away")  # every library folder away (the one external drive): a report, no error
+        everything_away = library.index(workers=0)
+        assert sorted(everything_away.missing_folders) == sorted([str(away), str(here)])
+        assert (everything_away.added, everything_away.removed) == (0, 0) and library.track_count() == 3
+        (tmp_path / "also-away").rename(here)
     code = cli.main(["index", "--db", str(database), "--model", str(model_dir), "--workers", "0", "--json"])
     assert code == 0 and "library folder not found" in capsys.readouterr().err
     (tmp_path / "unmounted").rename(away)  # the drive is back: nothing of it was lost, nothing is redone
