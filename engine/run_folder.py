@@ -82,6 +82,17 @@ def latest_checkpoint(run_dir: Path | str) -> Path | None:
     return folder if name and (folder / CHECKPOINT_WEIGHTS_FILE).is_file() else None
 
 
+def dangling_latest(run_dir: Path | str) -> str | None:
+    """The checkpoint name ``latest`` holds when that checkpoint is not there (deleted, or copied without it): a
+    run must not take that for a run with no checkpoint and start again from step 0."""
+    pointer = checkpoints_root(run_dir) / LATEST_FILE
+    try:
+        name = pointer.read_text(encoding="utf-8").strip()
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    return name if name and latest_checkpoint(run_dir) is None else None
+
+
 def is_run_folder(folder: Path | str) -> bool:
     """A folder the trainer wrote that has at least one checkpoint (so it can be a base or be exported)."""
     return summary_path(folder).is_file() and latest_checkpoint(folder) is not None

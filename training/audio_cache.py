@@ -19,7 +19,8 @@ import json
 import math
 import os
 import uuid
-from concurrent.futures import ProcessPoolExecutor, as_completed
+import multiprocessing
+import signal
 from pathlib import Path
 from typing import Callable, Iterable, Protocol
 
@@ -38,6 +39,8 @@ SAMPLE_DTYPE = np.dtype("<i2")
 # memory-map count ~250x below the track count.
 SHARD_TRACKS = 256
 LEGACY_SUFFIX = ".npy"
+PROGRESS_SECONDS = 0.5  # how often a build reports the tracks decoded so far
+_decoded_tracks = None  # in a decode process: the shared count of tracks done (``_start_decode_worker``)
 
 
 class CachedEntry(Protocol):
@@ -78,16 +81,58 @@ def _write_shard(
                 samples = np.load(legacy).astype(SAMPLE_DTYPE) if os.path.isfile(legacy) else _decode(path, sample_rate, max_seconds)
             except AudioDecodeError as error:
                 problems[path] = error.reason
+                _count_decoded()
                 continue
             handle.write(np.ascontiguousarray(samples).tobytes())
             tracks[key] = [offset, int(samples.shape[0])]
             offset += int(samples.shape[0])
+            _count_decoded()
     index_partial = shard_stem + SHARD_INDEX_SUFFIX + PARTIAL_SUFFIX
     with open(index_partial, "w", encoding="utf-8") as handle:
         json.dump({"sample_rate": sample_rate, "tracks": tracks, "problems": problems}, handle)
     os.replace(data_partial, shard_stem + SHARD_DATA_SUFFIX)
     os.replace(index_partial, shard_stem + SHARD_INDEX_SUFFIX)  # the shard exists from here on
     return problems
+
+
+def _start_decode_worker(counter) -> None:
+    """In each decode process: Ctrl-C is the parent's to handle (it ends the pool), SIGTERM (how the pool ends
+    it) ends the process without a word, whatever handler it inherited, and each decoded track is counted for the
+    parent's progress."""
+    global _decoded_tracks
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    _decoded_tracks = counter
+
+
+def _count_decoded() -> None:
+    if _decoded_tracks is not None:
+        with _decoded_tracks.get_lock():
+            _decoded_tracks.value += 1
+
+
+def _decode_in_processes(jobs: list[tuple], workers: int, total: int,
+                         on_progress: Callable[[int, int], None] | None) -> list[dict[str, str]]:
+    """``_write_shard`` of each job in ``workers`` processes, with progress by track. Ctrl-C or SIGTERM (a
+    ``KeyboardInterrupt`` here) ends the processes at once: the shards they were writing stay ``.partial`` and are
+    never read; the finished ones are kept for the next build."""
+    context = multiprocessing.get_context()
+    counter = context.Value("q", 0)
+    pool = context.Pool(max(1, workers), initializer=_start_decode_worker, initargs=(counter,))
+    try:
+        pending = pool.starmap_async(_write_shard, jobs, chunksize=1)
+        while not pending.ready():
+            pending.wait(PROGRESS_SECONDS)
+            if on_progress:
+                on_progress(min(counter.value, total), total)
+        results = pending.get()
+        pool.close()
+        return results
+    except BaseException:
+        pool.terminate()
+        raise
+    finally:
+        pool.join()
 
 
 def split_work(count: int, workers: int, limit: int = SHARD_TRACKS) -> list[slice]:
@@ -157,19 +202,11 @@ class AudioCache:
         todo = self.missing(entries)[index::parts]
         items = [(path, key, str(self.folder / (key + LEGACY_SUFFIX))) for path, key in todo]
         chunks = [items[piece] for piece in split_work(len(items), workers)]
-        done = 0
         if chunks:
-            with ProcessPoolExecutor(max_workers=max(1, min(workers, len(chunks)))) as pool:
-                futures = {
-                    pool.submit(_write_shard, chunk, str(self.shards / f"shard-{uuid.uuid4().hex}"), self.sample_rate,
-                                self.max_seconds): len(chunk)
-                    for chunk in chunks
-                }
-                for future in as_completed(futures):
-                    problems.update(future.result())
-                    done += futures[future]
-                    if on_progress:
-                        on_progress(done, len(items))
+            jobs = [(chunk, str(self.shards / f"shard-{uuid.uuid4().hex}"), self.sample_rate, self.max_seconds)
+                    for chunk in chunks]
+            for shard_problems in _decode_in_processes(jobs, min(workers, len(chunks)), len(items), on_progress):
+                problems.update(shard_problems)
         if problems:
             with open(self.folder / CACHE_PROBLEMS_FILE, "a", encoding="utf-8") as handle:
                 for path, reason in problems.items():

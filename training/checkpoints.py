@@ -46,7 +46,9 @@ def rng_file(rank: int) -> str:
 def save_weights(folder: Path, state_dict: dict[str, torch.Tensor]) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     tensors = {name: tensor.detach().contiguous().cpu() for name, tensor in state_dict.items()}
-    save_file(tensors, str(folder / WEIGHTS_FILE), metadata={LAYOUT_KEY: str(CURRENT_LAYOUT)})
+    partial = folder / (WEIGHTS_FILE + ".partial")  # a write cut short never stands in for the weights
+    save_file(tensors, str(partial), metadata={LAYOUT_KEY: str(CURRENT_LAYOUT)})
+    partial.replace(folder / WEIGHTS_FILE)
 
 
 def save_state(folder: Path, rank: int, state: dict[str, Any]) -> None:
@@ -132,7 +134,11 @@ def load_state(folder: Path, rank: int) -> dict[str, Any]:
     path = folder / rng_file(rank)
     if not path.is_file():
         raise CheckpointError(f"{folder}: no {path.name} (was the run started with another number of processes?)")
-    return torch.load(path, map_location="cpu", weights_only=True)
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception:  # torch's own message about an unsafe file suggests loading it unsafely: never shown
+        raise CheckpointError(f"{path}: damaged, or not a state this trainer wrote (only tensors and plain values "
+                              "are read)") from None
 
 
 def read_run_summary(checkpoint: Path) -> dict[str, Any]:

@@ -37,7 +37,7 @@ def _parser() -> argparse.ArgumentParser:
                              help="start again at step 0 (earlier checkpoints are moved to checkpoints.replaced-TIME)")
         command.add_argument("--override", action="store_true",
                              help="resume even though the config changed; the changes are recorded in config.json")
-        command.add_argument("--steps", type=int, help="override run.steps")
+        command.add_argument("--steps", type=_positive_int, help="override run.steps")
         command.add_argument("--output-dir", "--output", dest="output_dir", help="override run.output_dir")
         if name == "finetune":
             command.add_argument("--manifest", help="override finetune.manifest")
@@ -51,7 +51,7 @@ def _parser() -> argparse.ArgumentParser:
         "torchrun every process decodes its part (RANK of WORLD_SIZE) without any collective.",
     )
     cache.add_argument("--config", required=True, type=Path, help="TOML file (see training/configs/)")
-    cache.add_argument("--workers", type=int, help="decode processes (default: data.decode_workers)")
+    cache.add_argument("--workers", type=_positive_int, help="decode processes (default: data.decode_workers)")
     cache.add_argument("--json", action="store_true", help="print the summary as JSON on stdout")
 
     calibrate = commands.add_parser(
@@ -93,10 +93,10 @@ def _parser() -> argparse.ArgumentParser:
     probe.add_argument("--out", required=True, type=Path, help="probe folder to write")
     probe.add_argument("--cache-dir", type=Path, default=Path("cache/audio"))
     probe.add_argument("--tasks", default="key,tags", help="comma-separated: key, tags")
-    probe.add_argument("--hidden-dim", type=int, default=0, help="0 = linear head, else MLP width")
-    probe.add_argument("--max-chunks", type=int, default=16)
-    probe.add_argument("--epochs", type=int, default=300)
-    probe.add_argument("--lr", type=float, default=1e-3)
+    probe.add_argument("--hidden-dim", type=_non_negative_int, default=0, help="0 = linear head, else MLP width")
+    probe.add_argument("--max-chunks", type=_positive_int, default=16)
+    probe.add_argument("--epochs", type=_positive_int, default=300)
+    probe.add_argument("--lr", type=_positive_float, default=1e-3)
     probe.add_argument("--train-split", default="train")
     probe.add_argument("--eval-split", default="test")
     probe.add_argument("--device", default="auto")
@@ -108,6 +108,7 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--out", "--output", dest="out", required=True, type=Path, help="model folder to write")
     export.add_argument("--probe", type=Path, help="probe folder whose heads to include")
     export.add_argument("--name", help="model name (default: run.name)")
+    export.add_argument("--overwrite", action="store_true", help="replace the model folder --out names")
     _add_events_option(export)
 
     _from_library_parser(commands)
@@ -131,19 +132,38 @@ def _from_library_parser(commands) -> None:
     command.add_argument("--db", type=Path, metavar="FILE", help="library database file")
     command.add_argument("--base", "--model", dest="base", metavar="DIR|NAME",
                          help="model to start from: a folder or a registered name (default: the active model)")
-    command.add_argument("--min-tracks", type=int, default=DEFAULT_MIN_TRACKS, metavar="N",
+    command.add_argument("--min-tracks", type=_positive_int, default=DEFAULT_MIN_TRACKS, metavar="N",
                          help=f"drop tag values with fewer tracks (default {DEFAULT_MIN_TRACKS})")
-    command.add_argument("--holdout", type=float, default=DEFAULT_HOLDOUT_SHARE, metavar="SHARE",
+    command.add_argument("--holdout", type=_share, default=DEFAULT_HOLDOUT_SHARE, metavar="SHARE",
                          help=f"share of tagged tracks held out, by album, to evaluate (default {DEFAULT_HOLDOUT_SHARE})")
-    command.add_argument("--max-unlabeled", type=int, default=DEFAULT_MAX_UNLABELED, metavar="N",
+    command.add_argument("--max-unlabeled", type=_non_negative_int, default=DEFAULT_MAX_UNLABELED, metavar="N",
                          help=f"untagged tracks sampled for training (default {DEFAULT_MAX_UNLABELED})")
-    command.add_argument("--steps", type=int, help="training steps (default: run.steps of the config)")
+    command.add_argument("--steps", type=_positive_int, help="training steps (default: run.steps of the config)")
     command.add_argument("--config", type=Path, help="TOML config (default: training/configs/from_library.toml)")
-    command.add_argument("--workers", type=int, help="decode processes for re-embedding (default: cores - 1)")
+    command.add_argument("--workers", type=_positive_int, help="decode processes for re-embedding (default: cores - 1)")
     command.add_argument("--dry-run", action="store_true", help="only report what the tags give; train nothing")
     command.add_argument("--fresh", action="store_true", help="discard an earlier run of the same name")
     command.add_argument("--json", action="store_true", help="print the report as JSON on stdout")
     _add_events_option(command)
+
+
+def _number(kind: type, test, wanted: str):
+    """An argparse type: ``kind`` of the text, refused (a usage error, exit 2) unless ``test`` holds."""
+    def read(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        if not test(value):
+            raise argparse.ArgumentTypeError(f"must be {wanted}, got {text}")
+        return value
+    return read
+
+
+_positive_int = _number(int, lambda value: value >= 1, "at least 1")
+_non_negative_int = _number(int, lambda value: value >= 0, "0 or more")
+_positive_float = _number(float, lambda value: value > 0 and value != float("inf"), "more than 0")
+_share = _number(float, lambda value: 0 < value < 1, "a share between 0 and 1 (0.2: a fifth)")
 
 
 def _interrupt_on_stop_signals() -> None:
@@ -174,7 +194,6 @@ def _train(args: argparse.Namespace, events: EventWriter) -> int:
     if args.output_dir:
         config.run.output_dir = args.output_dir
     trainer = Trainer(resolve_training(config, args.command), fresh=args.fresh, override=args.override, events=events)
-    _interrupt_on_stop_signals()
     try:
         trainer.fit()
     except KeyboardInterrupt:
@@ -251,7 +270,7 @@ def _export(args: argparse.Namespace, events: EventWriter) -> int:
         events.error(reason)
         print(f"error: {reason}", file=sys.stderr)
         return EXIT_USAGE
-    folder = export_model(checkpoint, args.out, args.probe, args.name)
+    folder = export_model(checkpoint, args.out, args.probe, args.name, overwrite=args.overwrite)
     events.done(folder)
     print(f"model folder written: {folder}", file=sys.stderr)
     return EXIT_OK
@@ -387,6 +406,7 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as error:
         print(f"error: cannot write the events file {args.events}: {error.strerror or error}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    _interrupt_on_stop_signals()  # from the first step: decoding before training stops too, and leaves no process
     with events:
         try:
             handler = handlers[args.command]
@@ -398,6 +418,11 @@ def main(argv: list[str] | None = None) -> int:
         except _known_errors() as error:
             events.error(str(error))
             print(f"error: {error}", file=sys.stderr)
+            return EXIT_BAD_INPUT
+        except OSError as error:  # a path that cannot be written or read (an --out that is a file, a full disk)
+            reason = f"{error.filename}: {error.strerror}" if error.filename and error.strerror else str(error)
+            events.error(reason)
+            print(f"error: {reason}", file=sys.stderr)
             return EXIT_BAD_INPUT
         except Exception as error:  # a bug: the traceback is for people, the reason for a program reading events
             events.error(f"unexpected {type(error).__name__}: {error}")

@@ -159,7 +159,11 @@ def _fill(cls, values: dict[str, Any], where: str):
                 raise ConfigError(f"[{where}.{name}] must be a table")
             value = _fill(type(default), value, f"{where}.{name}" if where else name)
         elif isinstance(default, tuple):
-            value = tuple(value)
+            if not isinstance(value, list) or len(value) != len(default) or not all(
+                    isinstance(item, (int, float)) and not isinstance(item, bool) for item in value):
+                raise ConfigError(f"{where}.{name} must be a list of {len(default)} numbers like {list(default)}, "
+                                  f"got {value!r}")
+            value = tuple(float(item) if isinstance(default[0], float) else item for item in value)
         elif isinstance(default, bool) and not isinstance(value, bool):
             raise ConfigError(f"{where}.{name} must be true or false, got {value!r}")
         elif isinstance(default, float) and isinstance(value, int) and not isinstance(value, bool):
@@ -204,6 +208,15 @@ FINETUNE_WEIGHTS = ("key_weight", "tag_weight", "contrastive_weight", "key_consi
 def validate(config: TrainConfig) -> None:
     if config.data.views < 1 or config.data.batch_size < 1:
         raise ConfigError("data.views and data.batch_size must be at least 1")
+    small = {name: getattr(config.run, name) for name in ("steps", "log_every", "checkpoint_every", "keep_checkpoints")
+             if getattr(config.run, name) < 1}
+    if small:
+        raise ConfigError(f"run.steps, run.log_every, run.checkpoint_every and run.keep_checkpoints must be at least "
+                          f"1, got {small}")
+    if config.optim.lr <= 0:
+        raise ConfigError(f"optim.lr must be more than 0, got {config.optim.lr}")
+    if config.run.device not in ("auto", "cpu") and not config.run.device.startswith("cuda"):
+        raise ConfigError(f"run.device must be \"auto\", \"cpu\" or \"cuda\", got {config.run.device!r}")
     if not 0.0 <= config.data.labeled_share <= 1.0 or not 0.0 <= config.data.labeled_fraction <= 1.0:
         raise ConfigError("data.labeled_share and data.labeled_fraction must lie in [0, 1]")
     if config.loss.weighting not in ("binary", "dice"):

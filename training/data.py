@@ -61,9 +61,16 @@ def read_manifest(path: Path | str, split: str | None = None) -> list[ManifestEn
             audio_path = Path(record.pop("path"))
         except (json.JSONDecodeError, KeyError, TypeError, AttributeError):
             raise ManifestError(f"{path}:{number}: expected a JSON object with a \"path\"") from None
+        labels = record.pop("labels", []) or []
+        if not isinstance(labels, list):
+            raise ManifestError(f"{path}:{number}: \"labels\" must be a list of names, like [\"rock\"], got "
+                                f"{labels!r}")
+        relative = record.pop("relative_path", None)  # the corpora's manifests: the path from their own folder
+        if isinstance(relative, str) and not audio_path.is_absolute():
+            audio_path = Path(relative)
         entry = ManifestEntry(
             path=audio_path if audio_path.is_absolute() else path.parent / audio_path,
-            labels=[str(label) for label in record.pop("labels", []) or []],
+            labels=[str(label) for label in labels],
             split=str(record.pop("split", "train")),
             key=record.pop("key", None),
             extra=record,
@@ -211,7 +218,8 @@ class BatchComposer:
         """``pin_memory``: page-lock each batch for fast copies to the GPU; None = when CUDA is available (give
         False in processes forked after CUDA started, such as DataLoader workers, which must not touch it)."""
         if not labeled and not unlabeled:
-            raise ValueError("no usable tracks: every manifest entry is missing or failed to decode")
+            raise ManifestError("no usable tracks: every manifest entry is missing or failed to decode (a "
+                                "manifest's relative paths are read from its own folder)")
         if batch_size % world_size:
             raise ValueError(f"batch of {batch_size} clips does not split over {world_size} ranks")
         self.labeled, self.unlabeled = labeled, unlabeled

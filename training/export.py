@@ -62,8 +62,12 @@ def _model_card(name: str, summary: dict[str, Any], metrics: dict[str, Any], arc
     return "\n".join(lines) + "\n"
 
 
-def export_model(checkpoint: Path | str, out_dir: Path | str, probe_dir: Path | str | None = None, name: str | None = None) -> Path:
-    """Write ``out_dir`` as a model folder; returns it."""
+def export_model(checkpoint: Path | str, out_dir: Path | str, probe_dir: Path | str | None = None, name: str | None = None,
+                 overwrite: bool = False) -> Path:
+    """Write ``out_dir`` as a model folder; returns it. A folder that holds anything already is refused, but for a
+    model folder when ``overwrite`` (so a mistyped ``--out`` never drops model files among someone's music, and a
+    model a library uses is not replaced unasked)."""
+    check_export_folder(Path(out_dir), overwrite)
     encoder, architecture, folder = load_encoder(checkpoint)
     summary = read_run_summary(folder)
     heads: dict[str, tuple[torch.nn.Module, dict]] = {}
@@ -112,4 +116,18 @@ def export_model(checkpoint: Path | str, out_dir: Path | str, probe_dir: Path | 
     return save_model(out_dir, network, config, _model_card(model_name, summary, metrics, architecture))
 
 
-__all__ = ["ExportError", "export_model"]
+def check_export_folder(out_dir: Path, overwrite: bool) -> None:
+    """``ExportError`` unless ``out_dir`` is new, empty, or a model folder to be replaced (``overwrite``)."""
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ExportError(f"{out_dir} is a file, not a folder")
+    held = sorted(entry.name for entry in out_dir.iterdir()) if out_dir.is_dir() else []
+    if not held:
+        return
+    if not (out_dir / "config.json").is_file():
+        raise ExportError(f"{out_dir} holds other files ({', '.join(held[:3])}{', …' if len(held) > 3 else ''}): "
+                          "give a new or empty folder")
+    if not overwrite:
+        raise ExportError(f"{out_dir} holds a model already: --overwrite replaces it")
+
+
+__all__ = ["ExportError", "check_export_folder", "export_model"]

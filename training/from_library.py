@@ -50,6 +50,9 @@ class LibraryTraining:
         check_name(settings)  # before the library is opened
         self.say = say
         self.fresh = fresh  # the earlier run is discarded when training starts (a dry run keeps it)
+        if database is not None and not Path(database).exists():  # a typo must not become a new, empty library
+            raise FromLibraryError(f"no library at {database}: index your music into it first "
+                                   f"(engine index FOLDER --db {database})")
         self.library = Library(database, base)
         try:
             self.planned = plan_run(self.library, settings, fresh)

@@ -97,6 +97,11 @@ def plan_run(library: Library, settings: FromLibrarySettings, fresh: bool = Fals
     check_name(settings)
     base = library.model()
     folders = CustomModelFolders.of(library.db_path, settings.model_name)
+    taken = [model for model in library.models() if model.name == settings.model_name
+             and Path(model.folder).resolve() != folders.model_dir.resolve()]
+    if taken:  # a second model of that name would take it over: `--model NAME` would no longer reach the first
+        raise FromLibraryError(f"this library has a model named {settings.model_name!r} already ({taken[0].folder}): "
+                               "give another --name")
     tracks = {track.id: track for track in library.tagged_tracks(base.model_id)}
     path = folders.run_dir / PLAN_FILE
     if path.is_file() and not fresh:

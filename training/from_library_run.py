@@ -94,7 +94,7 @@ def train(planned: PlannedRun, events: EventWriter, say: Say) -> dict[str, Any]:
     seconds = time.monotonic() - started
     events.announce(EXPORTING)
     say(f"exporting the model folder {folders.model_dir}")
-    export_model(folders.run_dir, folders.model_dir, name=planned.settings.model_name)
+    export_model(folders.run_dir, folders.model_dir, name=planned.settings.model_name, overwrite=True)  # its own folder
     _record_origin(planned)
     shutil.rmtree(folders.run_dir / CACHE_FOLDER, ignore_errors=True)  # decoded audio: large, no longer needed
     summary = {

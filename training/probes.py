@@ -132,11 +132,16 @@ def train_head(
 
 
 def _eval_entries(entries: list[ManifestEntry], settings: ProbeSettings) -> tuple[str, list[ManifestEntry]]:
-    for split in (settings.eval_split, *FALLBACK_EVAL_SPLITS):
+    """The evaluation split: the one asked for; only the default ("test") falls back to a manifest's other names
+    for its held-out part (a split named on purpose, or mistyped, must not quietly become another)."""
+    fallbacks = FALLBACK_EVAL_SPLITS if settings.eval_split == FALLBACK_EVAL_SPLITS[0] else ()
+    for split in (settings.eval_split, *fallbacks):
         chosen = [entry for entry in entries if entry.split == split]
         if chosen and split != settings.train_split:
             return split, chosen
-    raise ProbeError(f"no evaluation split ({settings.eval_split!r} or {', '.join(FALLBACK_EVAL_SPLITS)}) in the manifest")
+    names = ", ".join(sorted({entry.split for entry in entries}))
+    raise ProbeError(f"no evaluation split {' or '.join(repr(s) for s in (settings.eval_split, *fallbacks[1:]))} "
+                     f"in the manifest (its splits: {names})")
 
 
 def run_probes(
@@ -145,12 +150,18 @@ def run_probes(
 ) -> dict[str, Any]:
     """Embed, fit one head per task, evaluate per track, and write the probe folder. Returns probe.json's content."""
     torch_device = torch.device("cuda" if device == "auto" and torch.cuda.is_available() else ("cpu" if device == "auto" else device))
+    if torch_device.type == "cuda" and not torch.cuda.is_available():
+        raise ProbeError(f"--device {device} asks for CUDA, but this machine has no usable CUDA device")
     encoder, architecture, checkpoint_folder = load_encoder(checkpoint)
     entries = read_manifest(manifest)
     cache = AudioCache(cache_dir, int(architecture["sample_rate"]))
     cache.build(entries)
     eval_split, eval_entries = _eval_entries(entries, settings)
     train_entries = [entry for entry in entries if entry.split == settings.train_split]
+    for split, chosen in ((settings.train_split, train_entries), (eval_split, eval_entries)):
+        if not cache.usable(chosen):
+            raise ProbeError(f"no track of split {split!r} could be read ({len(chosen)} listed; a manifest's relative "
+                             "paths are read from its own folder)")
     window = int(architecture["window_samples"])
     train = embed_tracks(encoder, cache, train_entries, window, settings, torch_device)
     evaluation = embed_tracks(encoder, cache, eval_entries, window, settings, torch_device)

@@ -38,7 +38,9 @@ from torch.nn.parallel import DistributedDataParallel
 
 from engine.keys import KEY_CLASS_NAMES
 from engine.networks import BlockStatistics
-from engine.run_folder import TENSORBOARD_DIR, checkpoint_folder, labels_path, metrics_path, summary_path
+from engine.run_folder import (
+    TENSORBOARD_DIR, checkpoint_folder, dangling_latest, labels_path, metrics_path, summary_path,
+)
 from engine.training_events import TRAINING, EventWriter
 from engine.tag_suggestions import label_field
 from training import checkpoints
@@ -92,6 +94,9 @@ def setup_distributed(device_setting: str) -> tuple[int, int, torch.device]:
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
     rank = int(os.environ.get("RANK", "0"))
     use_cuda = torch.cuda.is_available() if device_setting == "auto" else device_setting.startswith("cuda")
+    if use_cuda and not torch.cuda.is_available():
+        raise TrainingError(f"run.device is {device_setting!r}, but this machine has no usable CUDA device "
+                            "(\"auto\" trains on the CPU here)")
     if world_size > 1 and not dist.is_initialized():
         dist.init_process_group(backend="nccl" if use_cuda else "gloo")
     if use_cuda:
@@ -163,6 +168,11 @@ class Trainer:
         self.step = 0
         self.batches = BatchPrefetcher(self.composer, config.data.prefetch_batches)
         latest = None if fresh else checkpoints.latest_checkpoint(self.run_dir)
+        missing = None if fresh else dangling_latest(self.run_dir)
+        if missing is not None:
+            raise TrainingError(f"{self.run_dir}: checkpoints/latest names {missing}, which is not there; put the name "
+                                "of a checkpoint that is there into that file to resume from it, or run with --fresh "
+                                "to start again (the earlier checkpoints are set aside, not deleted)")
         if latest is not None:
             summary = checkpoints.read_run_summary(latest)
             changes = self._config_changes(summary, override)
@@ -432,7 +442,8 @@ class Trainer:
                     if self.step % run.checkpoint_every == 0 or self.step == run.steps:
                         self.save_checkpoint()
         except KeyboardInterrupt:
-            self.save_checkpoint()
+            if checkpoints.latest_checkpoint(self.run_dir) != checkpoint_folder(self.run_dir, self.step):
+                self.save_checkpoint()  # not when this step's is saved already: it would be rewritten in place
             raise
         finally:
             self.batches.close()

@@ -119,10 +119,10 @@ def evaluate_renders(records: list[dict[str, Any]], loaded, settings: Evaluation
 def tag_label(record: dict[str, Any], tag: str) -> bool | None:
     """A render's truth for a tag name: an instrument family, "solo" or "ensemble"; None if unknown."""
     if tag in ("solo", "ensemble"):
-        return record["texture"] == tag
+        return record["texture"] == tag if "texture" in record else None
     from training.corpora.instrumentation import FAMILIES
 
-    return tag in record["families"] if tag in FAMILIES else None
+    return tag in record["families"] if tag in FAMILIES and "families" in record else None
 
 
 def _tag_average_precision(scores: np.ndarray, records: list[dict[str, Any]], tag_names: list[str]) -> dict[str, Any]:
