@@ -9,5 +9,6 @@ AUDIO_EXTENSIONS = frozenset(
     {
         ".mp3", ".flac", ".ogg", ".oga", ".opus", ".m4a", ".mp4", ".aac", ".wav", ".wave", ".aif", ".aiff",
         ".aifc", ".wma", ".wv", ".ape", ".mka", ".mkv", ".webm", ".m4v", ".mov", ".avi", ".alac", ".mpc",
+        ".m4b", ".mp2", ".caf", ".w64", ".tta", ".ac3", ".spx", ".dsf", ".dff",  # audiobooks, broadcast, Apple, DSD
     }
 )

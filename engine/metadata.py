@@ -90,7 +90,7 @@ def read_metadata(path: str) -> TrackMetadata:
         bitrate=_positive_int(getattr(info, "bitrate", None)),
         sample_rate=_positive_int(getattr(info, "sample_rate", None)),
         key=raw.get("key"),
-        bpm=_tag_bpm(raw.get("bpm")),
+        bpm=tag_bpm(raw.get("bpm")),
         mood=raw.get("mood"),
         grouping=raw.get("grouping"),
     )
@@ -177,9 +177,14 @@ def _positive_float(value) -> float | None:
     return number if 0 < number < math.inf else None
 
 
-def _tag_bpm(value) -> float | None:
-    """A BPM tag's tempo; None for none, and for values no music has (``inf``, ``999999``), which would otherwise
-    match every tempo filter as a half or double of anything."""
+def tag_bpm(value) -> float | None:
+    """A BPM tag's tempo; None for none, for "0" (what some players write for "not known"), and for values no
+    music has (``inf``, ``999999``), which would otherwise match every tempo filter as a half or double of
+    anything. Text as people and other programs write it is read: "128 BPM", "127,5"."""
+    if isinstance(value, str):
+        value = value.strip()
+        value = value[:-3].strip() if value.lower().endswith("bpm") else value
+        value = value.replace(",", ".") if value.count(",") == 1 and "." not in value else value
     number = _positive_float(value)
     return number if number is not None and number <= MAX_TAG_BPM else None
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from engine.decoding import DecodeJob
 from engine.problem_reasons import is_transient
-from engine.scan import ScannedFile, ScanProblem, ScanResult, path_key, quick_hash
+from engine.scan import ScannedFile, ScanProblem, ScanResult, is_audio_name, path_key, quick_hash
 from engine.store import ProblemRecord, Store
 
 PROGRESS_EVERY_FILES = 500  # a rescan plans ~20k unchanged files a second: a few progress updates a second
@@ -116,6 +116,7 @@ class StreamingPlanner:
         self.plan.removed_track_ids = [
             previous.track_id for key, previous in self._known.items()
             if key not in self._present and previous.track_id not in self._claimed_track_ids and not self._unseen(key)
+            and not self._named_only(key)
         ]
         self.plan.stale_problem_keys = [key for key in self._known_problems
                                         if key not in self._present and not self._unseen(key)]
@@ -130,6 +131,12 @@ class StreamingPlanner:
     def _unseen(self, key: bytes) -> bool:
         """Whether ``key`` lies in a folder the walk could not list: not found gone, only not seen this time."""
         return any(key.startswith(folder) for folder in self._unlisted_folders)
+
+    @staticmethod
+    def _named_only(key: bytes) -> bool:
+        """A track's file that no folder walk picks up (an extension it does not list: the user indexed that file
+        by name) and that is still there: not gone."""
+        return not is_audio_name(os.fsdecode(key)) and os.path.lexists(key)
 
     def _resolve_problem(self, key: bytes) -> None:
         """A file seen fine (an unchanged track) or wanted no more (excluded) is no problem: its row, if any, goes."""

@@ -15,7 +15,7 @@ from typing import Literal
 
 from engine.file_problem import FileProblem
 from engine.keys import Key, key_tag_text
-from engine.metadata import MULTI_VALUE_SEPARATOR, read_metadata
+from engine.metadata import MULTI_VALUE_SEPARATOR, read_metadata, tag_bpm
 from engine.safe_replace import FileState, check_replaceable, replace_through_copy
 from engine.tag_fields import WRITABLE_FIELDS, field_values, open_tags, save_tags, set_field
 
@@ -79,6 +79,8 @@ def write_tags(
         planned, kept = {}, {}
         for name, values in wanted.items():
             existing = field_values(audio, family, name)
+            if name == "bpm":  # a tempo tag of "0" or text no tempo is read from is no tempo to keep (as the library reads it)
+                existing = [text for text in existing if tag_bpm(text) is not None]
             final = _final_values(existing, values, on_existing)
             if final == existing:
                 kept[name] = existing

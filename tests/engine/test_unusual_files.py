@@ -1,0 +1,89 @@
+"""Legitimate files collectors own that FFmpeg describes oddly: written to a pipe (no length stated), a Matroska
+video whose picture outlasts its sound, audiobook and broadcast extensions, a file indexed by name whose extension
+a folder walk does not list, BPM tags as people type them."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import audio_factory
+from engine.audio import probe, read_windows
+from engine.keys import Key
+from engine.library import Library
+from engine.metadata import read_metadata, tag_bpm
+from engine.tag_writer import write_bpm
+
+RATE, WINDOW = 16000, 43200
+
+
+def _piped(samples: np.ndarray, path: Path, container: str, codec: list[str]) -> Path:
+    """Encode through a pipe, as a stream rip or `ffmpeg ... | cat` leaves it: no length in the header."""
+    encoded = subprocess.run(["ffmpeg", "-nostdin", "-loglevel", "error", "-f", "f32le", "-ar", "22050", "-ac", "1",
+                              "-i", "pipe:0", *codec, "-f", container, "pipe:1"],
+                             input=samples.astype("<f4").tobytes(), capture_output=True, check=True).stdout
+    path.write_bytes(encoded)
+    return path
+
+
+@pytest.mark.parametrize("container, codec, suffix", [("flac", ["-c:a", "flac"], ".flac"),
+                                                      ("matroska", ["-c:a", "libopus"], ".mka")])
+def test_a_long_file_written_to_a_pipe_is_sought_like_any_other_not_held_whole(tmp_path, container, codec, suffix):
+    music = audio_factory.chord_progression(Key(9, "minor"), 150.0, sample_rate=22050, seed=3)
+    piped = _piped(music, tmp_path / f"piped{suffix}", container, codec)
+    stated = tmp_path / f"stated{suffix}"
+    subprocess.run(["ffmpeg", "-nostdin", "-loglevel", "error", "-i", str(piped), "-c", "copy", str(stated)],
+                   check=True)
+    assert probe(piped).duration_seconds == pytest.approx(150.0, abs=0.1)
+    sought, reference = read_windows(piped, RATE, WINDOW, 6), read_windows(stated, RATE, WINDOW, 6)
+    assert sought.whole is None and sought.decoded is None  # two and a half minutes were never held in memory
+    assert sought.start_seconds == pytest.approx(reference.start_seconds, abs=0.01)
+    if container == "flac":  # sample-exact seeking: the same samples
+        assert np.abs(sought.windows - reference.windows).max() < 1e-4
+    else:  # Opus: the remuxed copy's start differs by its pre-skip (~1 ms): the same music, a few samples apart
+        assert np.sqrt((sought.windows ** 2).mean(axis=1)) == pytest.approx(
+            np.sqrt((reference.windows ** 2).mean(axis=1)), rel=0.05)
+
+
+def test_a_matroska_video_longer_than_its_sound_is_not_called_truncated(tmp_path):
+    sound = audio_factory.write_audio(audio_factory.chord_progression(Key(2, "major"), 20.0, seed=5),
+                                      tmp_path / "sound.wav")
+    video = tmp_path / "clip.mkv"
+    subprocess.run(["ffmpeg", "-nostdin", "-loglevel", "error", "-f", "lavfi", "-i",
+                    "testsrc=size=64x48:rate=5:duration=30", "-i", str(sound), "-c:v", "libx264", "-preset",
+                    "ultrafast", "-c:a", "flac", str(video)], check=True)
+    assert probe(video).duration_seconds == pytest.approx(20.0, abs=0.1)  # the sound's length, not the picture's
+    assert read_windows(video, RATE, WINDOW, 6).duration_seconds == pytest.approx(20.0, abs=0.1)
+
+
+def test_audiobook_broadcast_and_apple_files_are_scanned_and_a_file_indexed_by_name_stays(tmp_path, model_dir):
+    folder = tmp_path / "music"
+    folder.mkdir()
+    source = audio_factory.write_audio(audio_factory.chord_progression(Key(0, "major"), 8.0, seed=2), tmp_path / "s.wav")
+    for name, codec in (("chapter.m4b", ["-c:a", "aac", "-f", "mp4"]), ("news.mp2", ["-c:a", "mp2"]),
+                        ("apple.caf", ["-c:a", "alac", "-f", "caf"]), ("big.w64", ["-f", "w64"])):
+        subprocess.run(["ffmpeg", "-nostdin", "-loglevel", "error", "-i", str(source), *codec, str(folder / name)],
+                       check=True)
+    odd = folder / "take.flacx"  # an extension no folder walk lists: indexed by name, on purpose
+    subprocess.run(["ffmpeg", "-nostdin", "-loglevel", "error", "-i", str(source), "-c:a", "flac", "-f", "flac",
+                    str(odd)], check=True)
+    with Library(tmp_path / "lib.db", model_dir) as library:
+        assert library.index([folder], workers=0).added == 4
+        assert library.index([odd], workers=0).added == 1
+        again = library.index(workers=0)
+        assert (again.removed, again.added) == (0, 0) and library.track_count() == 5
+        odd.unlink()
+        assert library.index(workers=0).removed == 1  # gone for real: it goes
+
+
+def test_bpm_tags_are_read_as_written_and_a_zero_tempo_tag_is_no_tempo_to_keep(tmp_path):
+    assert [tag_bpm(text) for text in ("128 BPM", "127,5", " 96bpm ", "0", "1,234.5", "fast")] == \
+        [128.0, 127.5, 96.0, None, None, None]
+    song = audio_factory.write_audio(audio_factory.chord_progression(Key(7, "major"), 4.0, seed=1), tmp_path / "s.mp3")
+    audio_factory.write_tags(song, bpm="0")
+    assert read_metadata(str(song)).bpm is None
+    result = write_bpm(song, 121.6)  # no --overwrite: "0" held no tempo
+    assert result.written and read_metadata(str(song)).bpm == 122.0
