@@ -240,6 +240,10 @@ def _cache(args: argparse.Namespace) -> int:
             print(f"skipped {problem['path']}: {problem['reason']}", file=sys.stderr)
         print(f"cache: {summary['tracks']} of {len(entries)} tracks ready in {cache.folder} ({summary['decoded']} decoded "
               f"now, {len(problems)} problems)", file=sys.stderr)
+    if not summary["tracks"]:  # nothing a run could train on: not a success
+        print("error: no track of the config's manifests could be decoded" if entries else
+              "error: the config's manifests list no tracks", file=sys.stderr)
+        return EXIT_BAD_INPUT
     return EXIT_OK
 
 

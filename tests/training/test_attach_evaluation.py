@@ -62,3 +62,20 @@ def test_a_report_of_another_model_or_no_report_is_refused_and_changes_nothing(t
     assert main(["attach-evaluation", str(folder), str(not_a_report)]) == 1
     assert main(["attach-evaluation", str(tmp_path / "nowhere"), str(report_path)]) == 1
     assert (folder / "config.json").read_bytes() == config_before
+
+
+def test_a_report_of_other_weights_under_the_same_name_is_refused(tmp_path, capsys):
+    """A finetuned copy exported under the shipped model's name must not take its figures: the report names the
+    weights it measured."""
+    folder = tmp_path / "model"
+    shutil.copytree(DEFAULT_MODEL_DIR, folder)
+    config_before = (folder / "config.json").read_bytes()
+    report, _, report_path = _report_without_tempo(tmp_path)
+    report["weights_sha256"] = "0" * 64  # another network, the same name
+    report_path.write_text(json.dumps(report), encoding="utf-8")
+    assert main(["attach-evaluation", str(folder), str(report_path)]) == 1
+    assert "other weights" in capsys.readouterr().err
+    assert (folder / "config.json").read_bytes() == config_before
+    report["weights_sha256"] = load_model(folder).weights_sha256  # the weights it holds: attached
+    report_path.write_text(json.dumps(report), encoding="utf-8")
+    assert main(["attach-evaluation", str(folder), str(report_path)]) == 0

@@ -160,3 +160,13 @@ def test_sigterm_while_the_audio_is_decoded_stops_the_command_and_its_decoders(t
     assert _engine_processes(str(config)) == []  # no decode process left behind
     kinds = [json.loads(line)["event"] for line in events.read_text(encoding="utf-8").splitlines()]
     assert kinds[-1] == "interrupted"
+
+
+def test_a_cache_of_nothing_is_not_a_success(tmp_path, capsys):
+    manifest = tmp_path / "unlabeled.jsonl"
+    manifest.write_text(json.dumps({"path": str(tmp_path / "missing.flac")}) + "\n", encoding="utf-8")
+    config = tmp_path / "c.toml"
+    config.write_text(f'[data]\nunlabeled_manifest = "{manifest}"\ncache_dir = "{tmp_path / "cache"}"\n',
+                      encoding="utf-8")
+    assert cli.main(["cache", "--config", str(config)]) == cli.EXIT_BAD_INPUT
+    assert "could be decoded" in capsys.readouterr().err

@@ -11,6 +11,7 @@ from typing import Any
 
 from engine.atomic_write import write_bytes_atomically
 from engine.model_folder import update_config
+from engine.model_spec import ModelLoadError, read_model_spec
 from training.evaluation.floors import STORED_VECTORS, report_value
 
 EVALUATION_FILE = "evaluation.json"
@@ -64,11 +65,21 @@ def attach_evaluation(model_folder: Path, report_path: Path, stage: str | None =
         raise AttachError(f"cannot read the report {report_path}: {error}") from None
     if not isinstance(report, dict) or "command" not in report or "model" not in report:
         raise AttachError(f"{report_path} is not an `engine eval` report (no command or model)")
+    measured = report.get("weights_sha256")
+    if measured is not None:  # reports before it name the model only
+        try:
+            held = read_model_spec(model_folder).weights_sha256
+        except ModelLoadError as error:
+            raise AttachError(str(error)) from None
+        if held != measured:
+            raise AttachError(f"the report measured other weights ({measured[:12]}…) than {model_folder} holds "
+                              f"({held[:12]}…): run `engine eval --model {model_folder}` on these weights")
     previous_path = Path(model_folder) / EVALUATION_FILE
     if previous_path.exists():
         previous = json.loads(previous_path.read_text(encoding="utf-8"))
         for section, value in previous.items():
-            report.setdefault(section, value)
+            if section != "weights_sha256":  # the weights this report measured, or none named
+                report.setdefault(section, value)
     metrics = headline_metrics(report)
 
     def record(config: dict[str, Any]) -> None:  # runs before anything is written

@@ -68,6 +68,8 @@ def main(argv: list[str]) -> int:
         return 1
     results: dict = {"model": loaded.config.name if loaded else "baselines only",
                      "command": "engine eval " + " ".join(argv)}
+    if loaded:
+        results["weights_sha256"] = loaded.weights_sha256  # which weights were measured, not only their name
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                   console=Console(stderr=True)) as progress:
         tasks: dict[str, int] = {}
