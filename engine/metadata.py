@@ -31,6 +31,11 @@ MP4_ATOMS = {
     "bpm": ["tmpo", "----:com.apple.iTunes:BPM"], "mood": ["----:com.apple.iTunes:MOOD", "----:com.apple.iTunes:mood"],
     "grouping": ["\xa9grp"],
 }
+APE_FIELDS = {  # APEv2 keys (case-insensitive), as foobar2000 and old rippers write them on MP3s
+    "title": ["title"], "artist": ["artist"], "album": ["album"], "album_artist": ["album artist", "albumartist"],
+    "genre": ["genre"], "year": ["year", "date"], "track_number": ["track"], "key": ["initialkey", "key"],
+    "bpm": ["bpm"], "mood": ["mood"], "grouping": ["grouping"],
+}
 ASF_ATTRIBUTES = {
     "title": ["Title"], "artist": ["Author", "WM/AlbumArtist"], "album": ["WM/AlbumTitle"],
     "album_artist": ["WM/AlbumArtist"], "genre": ["WM/Genre"], "year": ["WM/Year"], "track_number": ["WM/TrackNumber"],
@@ -76,6 +81,8 @@ def read_metadata(path: str) -> TrackMetadata:
     if audio is None:
         return TrackMetadata()
     raw = _raw_fields(audio)
+    for field, value in _fallback_fields(path, audio).items():  # tags mutagen's reader of the format skips
+        raw.setdefault(field, value)
     info = getattr(audio, "info", None)
     return TrackMetadata(
         title=raw.get("title"),
@@ -94,6 +101,33 @@ def read_metadata(path: str) -> TrackMetadata:
         mood=raw.get("mood"),
         grouping=raw.get("grouping"),
     )
+
+
+def _fallback_fields(path: str, audio) -> dict[str, str]:
+    """Tags in a second block the format's reader does not read: APEv2 on an MP3, LIST/INFO in a WAV."""
+    from mutagen.mp3 import MP3
+    from mutagen.wave import WAVE
+
+    if isinstance(audio, MP3):
+        from mutagen.apev2 import APEv2
+
+        try:
+            tags = APEv2(path)
+        except Exception:  # none there, or damaged: mutagen raises many unrelated types; tags are optional
+            return {}
+        fields = {}
+        for field, keys in APE_FIELDS.items():
+            for key in keys:
+                value = str(tags[key]).strip() if key in tags else ""
+                if value:
+                    fields[field] = value
+                    break
+        return fields
+    if isinstance(audio, WAVE):
+        from engine.riff_info import riff_info_fields
+
+        return riff_info_fields(path)
+    return {}
 
 
 def _raw_fields(audio) -> dict[str, str]:

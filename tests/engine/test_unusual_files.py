@@ -87,3 +87,33 @@ def test_bpm_tags_are_read_as_written_and_a_zero_tempo_tag_is_no_tempo_to_keep(t
     assert read_metadata(str(song)).bpm is None
     result = write_bpm(song, 121.6)  # no --overwrite: "0" held no tempo
     assert result.written and read_metadata(str(song)).bpm == 122.0
+
+
+def test_ape_tags_on_an_mp3_and_info_tags_in_a_wav_are_read(tmp_path):
+    """Second tag blocks mutagen's reader of the format skips: APEv2 (foobar2000, old rips) on an MP3 without ID3,
+    and a WAV's LIST/INFO chunk (DAWs, recorders, Windows), Latin-1 text included; ID3 still comes first."""
+    from mutagen.apev2 import APEv2
+
+    music = audio_factory.chord_progression(Key(9, "minor"), 3.0, seed=6)
+    mp3 = tmp_path / "rip.mp3"
+    subprocess.run(["ffmpeg", "-nostdin", "-loglevel", "error", "-f", "f32le", "-ar", "22050", "-ac", "1", "-i",
+                    "pipe:0", "-c:a", "libmp3lame", "-id3v2_version", "0", "-write_id3v1", "0", str(mp3)],
+                   input=music.astype("<f4").tobytes(), check=True)
+    ape = APEv2()
+    ape["Title"], ape["Artist"], ape["BPM"], ape["Key"] = "Ape Title", "Ape Artist", "120", "Am"
+    ape.save(mp3)
+    found = read_metadata(str(mp3))
+    assert (found.title, found.artist, found.bpm, found.key) == ("Ape Title", "Ape Artist", 120.0, "Am")
+    audio_factory.write_tags(mp3, title="Id3 Title")  # ID3 is the product's own block: it wins where both say
+    assert (read_metadata(str(mp3)).title, read_metadata(str(mp3)).artist) == ("Id3 Title", "Ape Artist")
+
+    wav = audio_factory.write_audio(music, tmp_path / "take.wav")
+    info = b"INFO" + b"INAM" + (8).to_bytes(4, "little") + b"Caf\xe9 1\0\0" + \
+        b"IART" + (6).to_bytes(4, "little") + b"Studio" + b"IPRD" + (5).to_bytes(4, "little") + b"Demos\0"
+    with open(wav, "ab") as handle:
+        handle.write(b"LIST" + len(info).to_bytes(4, "little") + info)
+    data = bytearray(wav.read_bytes())
+    data[4:8] = (len(data) - 8).to_bytes(4, "little")  # the RIFF size covers the new chunk
+    wav.write_bytes(bytes(data))
+    found = read_metadata(str(wav))
+    assert (found.title, found.artist, found.album) == ("Caf\u00e9 1", "Studio", "Demos")
