@@ -82,6 +82,15 @@ def latest_checkpoint(run_dir: Path | str) -> Path | None:
     return folder if name and (folder / CHECKPOINT_WEIGHTS_FILE).is_file() else None
 
 
+def latest_step(run_dir: Path | str) -> int | None:
+    """The step of the checkpoint ``latest`` names (None before the first)."""
+    folder = latest_checkpoint(run_dir)
+    try:
+        return None if folder is None else int(folder.name.removeprefix(CHECKPOINT_PREFIX))
+    except ValueError:
+        return None
+
+
 def dangling_latest(run_dir: Path | str) -> str | None:
     """The checkpoint name ``latest`` holds when that checkpoint is not there (deleted, or copied without it): a
     run must not take that for a run with no checkpoint and start again from step 0."""

@@ -329,6 +329,7 @@ def _from_library(args: argparse.Namespace, events: EventWriter) -> int:
     import threading
 
     from engine.cli_progress import IndexProgressDisplay
+    from engine.run_folder import latest_step
     from engine.interrupts import CancelOnInterrupt
     from engine.results import IndexProgress
     from training.from_library import DEFAULT_CONFIG, FromLibrarySettings, LibraryTraining, plan_text, result_text
@@ -348,7 +349,7 @@ def _from_library(args: argparse.Namespace, events: EventWriter) -> int:
         try:
             report["training"] = run.train(events)
         except KeyboardInterrupt:
-            events.interrupted()
+            events.interrupted(latest_step(run.planned.folders.run_dir))  # the checkpoint just saved
             say("interrupted: checkpoint saved; run the same command again to continue")
             return EXIT_INTERRUPTED
         events.announce(REEMBEDDING)

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 import audio_factory
-from engine.run_folder import dangling_latest
+from engine.run_folder import dangling_latest, latest_step
 from training import cli
 from training.audio_cache import AudioCache
 from training.config import ConfigError, config_from_dict
@@ -87,9 +87,9 @@ def test_a_latest_pointer_to_a_checkpoint_that_is_not_there_is_noticed(tmp_path)
     (checkpoints / "step_0000004").mkdir(parents=True)
     (checkpoints / "step_0000004" / "model.safetensors").write_bytes(b"x")
     (checkpoints / "latest").write_text("step_0000004\n", encoding="utf-8")
-    assert dangling_latest(tmp_path / "run") is None
+    assert dangling_latest(tmp_path / "run") is None and latest_step(tmp_path / "run") == 4
     (checkpoints / "latest").write_text("step_0000099\n", encoding="utf-8")
-    assert dangling_latest(tmp_path / "run") == "step_0000099"
+    assert dangling_latest(tmp_path / "run") == "step_0000099" and latest_step(tmp_path / "run") is None
 
 
 def _tone_entries(folder: Path, count: int) -> list[ManifestEntry]:
