@@ -118,7 +118,8 @@ def _stated_duration(container, stream) -> float:
     elif container.duration is not None and all(other.type == "audio" for other in container.streams):
         stated = container.duration / av.time_base
     else:
-        return _demuxed_seconds(container.name) or (container.duration or 0) / av.time_base
+        whole = (container.duration or 0) / av.time_base
+        return _demuxed_seconds(container.name, whole) or whole
     formats = set(container.format.name.split(","))
     if stated > 0 and "mp3" in formats:
         own = header_seconds(container.name)
@@ -131,14 +132,22 @@ def _stated_duration(container, stream) -> float:
     return stated
 
 
-def _demuxed_seconds(path: str) -> float | None:
-    """The end of the first audio stream's last packet, demuxed from the start in a separate open (packets are not
-    decoded: ~15 ms a minute); None when its packets carry no times or the file cannot be demuxed."""
+def _demuxed_seconds(path: str, container_seconds: float = 0.0) -> float | None:
+    """The end of the first audio stream's last packet, in a separate open; packets are demuxed, not decoded. Where
+    the container states a length (a video's), only its last ``GUESS_CHECK_SECONDS`` are read when the sound goes on
+    to there; else every packet from the start (~15 ms a minute). None when its packets carry no times or the file
+    cannot be demuxed."""
     container = _open(path)
     try:
         stream = container.streams.audio[0]
         if stream.time_base is None:
             return None
+        if container_seconds > GUESS_CHECK_SECONDS:
+            near_end = container_seconds - GUESS_CHECK_SECONDS
+            reached = _last_packet_end(container, stream, near_end)
+            if reached is not None and reached > near_end:
+                return reached - _stream_origin(stream)
+            container.seek(0, stream=stream)
         ends = [float((packet.pts + (packet.duration or 0)) * stream.time_base)
                 for packet in container.demux(stream) if packet.size and packet.pts is not None]
         return max(ends) - _stream_origin(stream) if ends else None
