@@ -9,6 +9,7 @@ rekordbox XML (File → Import Collection in rekordbox), which carries the analy
 from __future__ import annotations
 
 from collections.abc import Callable
+from html import escape
 from pathlib import Path
 from typing import Any
 
@@ -215,7 +216,7 @@ class CratesView(QWidget):
             return  # another crate was chosen meanwhile
         self.model.set_entries(tracks)
         count_text = self.tr("1 track") if len(tracks) == 1 else self.tr("{count} tracks").format(count=len(tracks))
-        self.heading.setText(f"<b>{name}</b> — {count_text}")
+        self.heading.setText(f"<b>{escape(name)}</b> — {escape(count_text)}")  # a crate's name is text, not markup
         selection = self.table.selectionModel()
         for row, track in enumerate(tracks):
             if track.id in select_ids:

@@ -81,6 +81,7 @@ class LibraryView(QWidget):
         self.tasks = tasks
         self.model = LibraryTableModel(library, tasks, self)
         self._selected_id: int | None = None  # the track of the single selected row, followed across refreshes
+        self._waiting_row: int | None = None  # a row selected before its page arrived: shown when it does
         self.search_box = QLineEdit()
         self.search_box.setPlaceholderText(self.tr("Search title, artist, album, genre or file name  (Ctrl+F)"))
         self.search_box.setClearButtonEnabled(True)
@@ -141,6 +142,7 @@ class LibraryView(QWidget):
         self.bpm_filter.range_changed.connect(self.model.set_bpm_range)
         self.model.loaded.connect(self._on_loaded)
         self.model.loaded.connect(lambda _count: self._follow_selected_track())
+        self.model.dataChanged.connect(self._on_rows_loaded)
         self.model.failed.connect(lambda message: show_error(self, self.tr("Library"), message))
         self.model.sort_refused.connect(self._restore_sort_indicator)
         self.table.selectionModel().selectionChanged.connect(self._on_selection)
@@ -294,8 +296,21 @@ class LibraryView(QWidget):
         indexes = selected.indexes()
         if not indexes:
             return
-        row = indexes[0].data(TRACK_ROLE)
+        row = indexes[0].data(TRACK_ROLE)  # a row not loaded yet asks for its page here
+        self._waiting_row = None if row is not None else indexes[0].row()
         if row is not None:
+            self._selected_id = int(row.id)
+            self.track_selected.emit(int(row.id), row.title or row.display_path)
+
+    def _on_rows_loaded(self, top_left: QModelIndex, bottom_right: QModelIndex) -> None:
+        """A row selected before its page was loaded (a far jump from the map, a crate, "Select it") is shown
+        when the page arrives."""
+        waiting = self._waiting_row
+        if waiting is None or not top_left.row() <= waiting <= bottom_right.row() or self.selected_rows() != [waiting]:
+            return
+        row = self.model.index(waiting, 0).data(TRACK_ROLE)
+        if row is not None:
+            self._waiting_row = None
             self._selected_id = int(row.id)
             self.track_selected.emit(int(row.id), row.title or row.display_path)
 

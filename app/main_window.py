@@ -141,6 +141,7 @@ class MainWindow(QMainWindow):
         self._training_view: TrainingView | None = None
         self._highlighted: tuple[int | None, list[int]] = (None, [])  # the last similar list, for the map
         self._details_target: int | str | None = None  # the track id or dropped file the panels were asked to show
+        self._lists_stale = False  # the library changed under the similar list: search again after the table reads
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
         for position, title in enumerate(TAB_TITLES):  # the tabs after Library are built when first shown
@@ -389,14 +390,27 @@ class MainWindow(QMainWindow):
         self.similarity_panel.query_track(track_id, label or self.tr("track {number}").format(number=track_id))
         self.suggestions_panel.show_track(track_id)
 
+    def _library_changed_under_lists(self) -> None:
+        """A scan ended or another process changed the library: the similar list and an open crate may list
+        tracks that left it (and Save would write their paths). The crate is read again now, the similar list
+        once the table has re-read the library (``_check_shown_track``), unless its seed itself is gone."""
+        self._lists_stale = True
+        if self._crates_view is not None:
+            self._crates_view.refresh()
+
     def _check_shown_track(self) -> None:
         """After the table re-reads the library: a track the panels show that has left it (a rescan found its file
-        gone, another program removed it) is shown no longer, so that no filter, Radio or key write acts on it."""
+        gone, another program removed it) is shown no longer, so that no filter, Radio or key write acts on it;
+        after a scan or an outside change, the similar list is searched again."""
         track_id, library = self._details_target, self.library
+        stale, self._lists_stale = self._lists_stale, False
         if isinstance(track_id, int):
             self.tasks.run(lambda: library.track(track_id) is None,
-                           lambda gone: self._forget_shown_track(track_id) if gone else None,
+                           lambda gone: self._forget_shown_track(track_id) if gone else
+                           (self.similarity_panel.refresh() if stale else None),
                            lambda _message: None, kind="background")
+        elif stale:
+            self.similarity_panel.refresh()
 
     def _forget_shown_track(self, track_id: int) -> None:
         if self._details_target != track_id:
@@ -627,6 +641,7 @@ class MainWindow(QMainWindow):
         self.database_watch.forget_changes()  # the refresh below covers what the scan wrote
         self.scan_label.setText("")
         self.library_view.scan_ended()
+        self._library_changed_under_lists()
         self.library_view.model.refresh()
         self.problems_panel.refresh()
         self.model_picker.refresh()
@@ -693,6 +708,7 @@ class MainWindow(QMainWindow):
         """Another process (the engine command, a second window) changed the library: show it as it is now."""
         if self.scan_running:
             return  # the live refresh of the running scan already follows the database
+        self._library_changed_under_lists()
         self.library_view.model.refresh()
         self.problems_panel.refresh()
         self.map_stale = True

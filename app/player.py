@@ -94,25 +94,32 @@ class PlayerBar(QWidget):
         self._buffer = None
         if is_unicode(path):
             self.player.setSource(QUrl.fromLocalFile(path))
-        else:
-            self._play_from_memory(path)
+        elif not self._play_from_memory(path):
+            self.player.stop()  # not the track before under this one's name
+            self.player.setSource(QUrl())
+            self.current_path = None
+            self.play_button.setEnabled(False)
+            self.seek_slider.setEnabled(False)
+            return
         self.play_button.setEnabled(True)
         self.seek_slider.setEnabled(True)
         self.player.play()
 
-    def _play_from_memory(self, path: str) -> None:
-        """A file name that is not valid UTF-8 cannot travel through a QUrl: hand Qt the bytes instead."""
+    def _play_from_memory(self, path: str) -> bool:
+        """A file name that is not valid UTF-8 cannot travel through a QUrl: hand Qt the bytes instead. False (and
+        said) when the file cannot be read."""
         try:
             with open(path, "rb") as handle:
                 data = handle.read()
         except OSError as error:
             self.failed.emit(self.tr("Cannot play {name}: {reason}").format(name=readable(path),
                                                                              reason=error.strerror or error))
-            return
+            return False
         self._buffer = QBuffer(self)
         self._buffer.setData(QByteArray(data))
         self._buffer.open(QIODevice.OpenModeFlag.ReadOnly)
         self.player.setSourceDevice(self._buffer, QUrl.fromLocalFile("preview" + Path(readable(path)).suffix))
+        return True
 
     def toggle(self) -> None:
         if self.current_path is None:

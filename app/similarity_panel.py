@@ -198,6 +198,10 @@ class SimilarityPanel(QWidget):
             kind="background",
         )
 
+    def refresh(self) -> None:
+        """The library changed: the similar list is searched again (a radio walk stays as it was made)."""
+        self._rerun()
+
     def _rerun(self) -> None:
         if self.seed is not None and self.mode == "similar" and not self.seed.waiting:  # else: when it arrives
             self._run_similar()

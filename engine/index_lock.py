@@ -27,7 +27,9 @@ class IndexLockedError(Exception):
 
 
 def lock_path(database: Path) -> Path:
-    return database.with_name(database.name + LOCK_SUFFIX)
+    """Beside the database file itself: a symlink to it (another name, another folder) shares the one lock."""
+    real = Path(database).resolve()
+    return real.with_name(real.name + LOCK_SUFFIX)
 
 
 @contextmanager

@@ -252,7 +252,8 @@ class Store:
                     track_id = connection.execute(tracks.insert().values(added_at=now, **values)).inserted_primary_key[0]
                 else:
                     track_id = item.track_id
-                    connection.execute(update(tracks).where(tracks.c.id == track_id).values(**values))
+                    if not connection.execute(update(tracks).where(tracks.c.id == track_id).values(**values)).rowcount:
+                        continue  # removed while it was analysed (another process, the app): it stays removed
                     stale = analyses.c.track_id == track_id
                     if not item.file_changed:
                         stale = and_(stale, analyses.c.model_id == model_id)

@@ -143,3 +143,46 @@ def test_a_read_only_library_file_is_browsed_and_searched_but_never_scanned(
     assert window.similarity_panel.model.tracks and window.details_panel.shown_track_id() == track_id
     with pytest.raises(Exception, match="read-only"):
         library.index(workers=0)
+
+
+def test_a_track_selected_before_its_rows_are_loaded_is_shown_when_they_arrive(make_window, open_library, tmp_path,
+                                                                               qtbot):
+    """A far jump (a dot on the map, a crate, "Select it") selects a row whose page is not loaded yet: the panels
+    must show that track once the page arrives, not stay empty."""
+    import numpy as np
+
+    from engine.keys import KEY_CLASS_COUNT
+    from engine.metadata import TrackMetadata
+    from engine.analyzer import TrackAnalysis
+    from engine.store import NewTrack
+
+    library = open_library(tmp_path / "big.db")
+    model = library.model()
+    probabilities = np.full(KEY_CLASS_COUNT, 1.0 / KEY_CLASS_COUNT, dtype=np.float32)
+    items = [NewTrack(f"/music/{number:04d}.mp3", 1000, number, f"{number:032x}",
+                      TrackMetadata(title=f"Song {number:04d}"),
+                      TrackAnalysis(np.ones(model.config.embedding_dim, np.float32), probabilities,
+                                    np.zeros(len(model.config.tag_names), np.float32), 1))
+             for number in range(700)]
+    library.store.save_tracks(items, model.model_id)
+    window = make_window(library)
+    view = window.library_view
+    qtbot.waitUntil(lambda: view.model.rowCount() == 700, timeout=RESULT_TIMEOUT_MS)
+    far = next(row for row in library.tracks(0, 700) if row.title == "Song 0650")
+    assert view.model.loaded_row_of(far.id) is None  # its page is not loaded
+    view.select_track_id(far.id)
+    qtbot.waitUntil(lambda: window.details_panel.shown_track_id() == far.id, timeout=RESULT_TIMEOUT_MS)
+    assert view.selected_track_id() == far.id
+
+
+def test_the_similar_list_drops_a_track_that_left_the_library_outside_the_app(make_window, writable_library, qtbot):
+    library, _paths = writable_library
+    window = make_window(library)
+    first_track_id(qtbot, window)
+    window.library_view.table.selectRow(0)
+    wait_for_results(qtbot, window.similarity_panel)
+    gone = window.similarity_panel.result_ids()[0]
+    library.remove_tracks([gone], exclude=False)  # as `engine remove` in a terminal would
+    window._on_database_changed()  # what the database watch calls when another process wrote
+    qtbot.waitUntil(lambda: window.similarity_panel.result_ids() and gone not in window.similarity_panel.result_ids(),
+                    timeout=RESULT_TIMEOUT_MS)

@@ -87,3 +87,19 @@ def test_a_version_1_database_is_upgraded_with_top_tags_filled_in(model_dir, tmp
         assert connection.execute("SELECT count(*) FROM analyses WHERE top_tag_index IS NULL").fetchone() == (0,)
         indexes = {row[1] for row in connection.execute("PRAGMA index_list(analyses)")}
         assert {"ix_analyses_by_key", "ix_analyses_by_top_tag"} <= indexes
+
+
+def test_a_track_removed_while_it_was_analysed_again_stays_removed_and_the_batch_is_stored(model_dir, tmp_path):
+    """Another process (the app, `engine remove`) may take a track out while an index run re-analyses it: its
+    analysis is dropped, the rest of the batch is stored (it failed the whole run on a foreign key before)."""
+    with Library(tmp_path / "lib.db", model_dir) as library:
+        fill(library, 3)
+        rows = library.tracks(0, 10)
+        model = library.model()
+        analysis = TrackAnalysis(np.ones(model.config.embedding_dim, np.float32), None, None, 1)
+        again = [NewTrack(row.path, 5000, 1, "f" * 32, TrackMetadata(title=f"Again {row.id}"), analysis, row.id)
+                 for row in rows]
+        library.store.remove_tracks([rows[0].id])
+        library.store.save_tracks(again, model.model_id)
+        titles = {row.id: row.title for row in library.tracks(0, 10)}
+        assert rows[0].id not in titles and titles == {row.id: f"Again {row.id}" for row in rows[1:]}

@@ -42,6 +42,12 @@ def test_a_second_index_run_on_one_library_is_refused_in_one_line(engine, indexe
         completed = engine("index", str(generated_library_source.root), *_common(indexed_copy, model_dir))
     assert_one_line_exit_1(completed, "another index run")
     assert _track_count(indexed_copy) == before
+    alias = indexed_copy.parent / "alias" / "same-library.db"  # the same file by another name: the same lock
+    alias.parent.mkdir()
+    alias.symlink_to(indexed_copy)
+    with index_lock(indexed_copy):
+        completed = engine("index", str(generated_library_source.root), *_common(alias, model_dir))
+    assert_one_line_exit_1(completed, "another index run")
 
 
 def test_two_index_runs_started_together_on_a_new_library_never_trace_back(library_copy, model_dir, tmp_path):
