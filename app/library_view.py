@@ -90,6 +90,7 @@ class LibraryView(QWidget):
         self.table = QTableView()
         self.table.setModel(self.model)
         self.table.setSortingEnabled(True)
+        self.table.setTabKeyNavigation(False)  # Tab leaves the table for the next control, not the next cell
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)  # several tracks for tag writes
         self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)  # the window adds the track actions
@@ -115,7 +116,7 @@ class LibraryView(QWidget):
         self.table.viewport().installEventFilter(self)
         self.table.installEventFilter(self)
         self.table.verticalScrollBar().valueChanged.connect(lambda _value: self._tell_model_visible_rows())
-        header.setSortIndicator(self.model.sorted_column(), Qt.SortOrder.AscendingOrder)
+        self._restore_order(header)
         self.empty_state = EmptyState()
         self.no_match = QLabel(self.tr("No track matches this search or tempo range."))
         self.no_match.setAlignment(Qt.AlignmentFlag.AlignCenter)
@@ -207,6 +208,17 @@ class LibraryView(QWidget):
                           else {column.header for column in COLUMNS if not column.shown_by_default})
         for position, column in enumerate(COLUMNS):
             header.setSectionHidden(position, column.header in hidden_headers)
+
+    def _restore_order(self, header: QHeaderView) -> None:
+        """The sort the saved header state holds (column and direction), when it is one the engine can order by;
+        else the model's default. Set on the header, it sorts the model (sorting is on)."""
+        column, order = header.sortIndicatorSection(), header.sortIndicatorOrder()
+        if settings.bytes_value(HEADER_STATE_SETTING) is not None and 0 <= column < len(COLUMNS) \
+                and COLUMNS[column].order_by is not None:
+            self.model.order_by = COLUMNS[column].order_by
+            self.model.descending = order == Qt.SortOrder.DescendingOrder
+        header.setSortIndicator(self.model.sorted_column(), Qt.SortOrder.DescendingOrder if self.model.descending
+                                else Qt.SortOrder.AscendingOrder)
 
     def save_columns(self) -> None:
         settings.set_value(HEADER_STATE_SETTING, QByteArray(self.table.horizontalHeader().saveState()))

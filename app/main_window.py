@@ -23,7 +23,9 @@ from PySide6.QtGui import (
     QShortcut,
 )
 from PySide6.QtWidgets import (
+    QAbstractButton,
     QApplication,
+    QComboBox,
     QDockWidget,
     QFrame,
     QLabel,
@@ -327,10 +329,21 @@ class MainWindow(QMainWindow):
             tracks_menu.addAction(action)
             self.library_view.table.addAction(action)
 
+    def _space(self) -> None:
+        """Space plays or pauses, but a focused button, check box or drop-down takes it as its own key (the
+        window's shortcut comes first, so without this Space could not tick "Harmonic only")."""
+        focused = QApplication.focusWidget()
+        if isinstance(focused, QAbstractButton):
+            focused.animateClick()
+        elif isinstance(focused, QComboBox):
+            focused.showPopup()
+        else:
+            self.play_or_pause()
+
     def _build_shortcuts(self) -> None:
         bindings = {
             "Ctrl+F": self._focus_search,
-            "Space": self.play_or_pause,
+            "Space": self._space,
             "Ctrl+S": self.similarity_panel.choose_playlist_file,
             "Ctrl+H": self.similarity_panel.harmonic_box.toggle,
             "Ctrl+R": self.similarity_panel.make_radio,
@@ -622,7 +635,7 @@ class MainWindow(QMainWindow):
         self.scan_action.setEnabled(controls.scan)
         self.cancel_action.setEnabled(controls.cancel)
         self.scan_running = self.folders_panel.state is not ScanState.IDLE
-        self.model_picker.setEnabled(not self.scan_running)  # a running scan analyses with the model it started with
+        self.model_picker.set_scanning(self.scan_running)  # a running scan analyses with the model it started with
         self._update_track_actions()  # files are not rewritten while the scan reads them
         if self.folders_panel.state is ScanState.CANCELLING:
             self.scan_label.setText(self.tr("Cancelling the scan…"))

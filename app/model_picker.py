@@ -110,6 +110,7 @@ class ModelPicker(QWidget):
         super().__init__(parent)
         self.tasks = tasks
         self.library = library
+        self.scanning = False  # while a scan runs no model is switched to (``set_scanning``)
         self.choices: list[ModelChoice] = []
         self.combo = QComboBox()
         self.combo.setMinimumContentsLength(PICKER_WIDTH_CHARACTERS)
@@ -183,13 +184,22 @@ class ModelPicker(QWidget):
         if folder and folder != self.active_folder():
             self.switch_to(folder)
 
+    def set_scanning(self, scanning: bool) -> None:
+        """A running scan analyses with the model it started with: no switch (here or in the Models dialog) until it
+        has finished."""
+        self.scanning = scanning
+        self.setEnabled(not scanning)
+
     def switch_to(self, folder: str) -> None:
         """Load the model in a worker (it can take a moment) and make it the library's active model."""
+        if self.scanning:
+            show_error(self, self.tr("Models"), self.tr("A scan is running: switch models when it has finished."))
+            return
         library = self.library
         self.setEnabled(False)
 
         def switched(model_id: str) -> None:
-            self.setEnabled(True)
+            self.setEnabled(not self.scanning)
             self.refresh()
             self.model_changed.emit(model_id)
 
@@ -208,7 +218,7 @@ class ModelPicker(QWidget):
                        lambda message: self._failed(self.tr("Cannot add this model"), message), kind="background")
 
     def _failed(self, title: str, message: str) -> None:
-        self.setEnabled(True)
+        self.setEnabled(not self.scanning)
         self.refresh()
         show_error(self, title, message)
 
@@ -289,7 +299,8 @@ class ModelsDialog(QDialog):
 
     def _update_buttons(self) -> None:
         choice = self.selected_choice()
-        self.use_button.setEnabled(choice is not None and not choice.active and choice.available)
+        self.use_button.setEnabled(choice is not None and not choice.active and choice.available
+                                   and not self.picker.scanning)
 
     def _choose_folder_to_add(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, self.tr("Add a model folder (with config.json)"))

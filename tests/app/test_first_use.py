@@ -309,10 +309,14 @@ def test_header_menu_shows_file_folder_format_and_bitrate_columns_and_columns_mo
     header = view.table.horizontalHeader()
     assert header.sectionsMovable()
     header.moveSection(headers.index("File"), 0)
+    header.setSortIndicator(headers.index("BPM"), Qt.SortOrder.DescendingOrder)  # sorts the model
+    assert (view.model.order_by, view.model.descending) == (COLUMNS[headers.index("BPM")].order_by, True)
     view.save_columns()
-    again = LibraryView(indexed_copy, window.tasks)  # the chosen columns and their order are remembered
+    again = LibraryView(indexed_copy, window.tasks)  # the chosen columns, their order and the sort are remembered
     qtbot.addWidget(again)
     assert again.hidden_column_headers() == [] and again.table.horizontalHeader().logicalIndex(0) == headers.index("File")
+    assert (again.model.order_by, again.model.descending) == (view.model.order_by, True)
+    assert again.table.horizontalHeader().sortIndicatorOrder() == Qt.SortOrder.DescendingOrder
 
 
 def test_a_multi_value_title_is_shown_whole(make_window, open_library, generated_library_source, tmp_path, qtbot):

@@ -186,3 +186,40 @@ def test_the_similar_list_drops_a_track_that_left_the_library_outside_the_app(ma
     window._on_database_changed()  # what the database watch calls when another process wrote
     qtbot.waitUntil(lambda: window.similarity_panel.result_ids() and gone not in window.similarity_panel.result_ids(),
                     timeout=RESULT_TIMEOUT_MS)
+
+
+def test_space_ticks_a_focused_check_box_instead_of_playing_and_tab_leaves_the_table(make_window, indexed_copy, qtbot):
+    from PySide6.QtTest import QTest
+
+    window = make_window(indexed_copy)
+    first_track_id(qtbot, window)
+    played = []
+    window.play_or_pause = lambda: played.append(True)
+    box = window.similarity_panel.harmonic_box
+    box.setFocus()
+    qtbot.waitUntil(lambda: QApplication.focusWidget() is box)
+    QTest.keyClick(window, Qt.Key.Key_Space)
+    qtbot.waitUntil(box.isChecked)
+    assert played == []
+    assert not window.library_view.table.tabKeyNavigation()
+
+
+def test_no_model_is_switched_to_while_a_scan_runs(make_window, indexed_copy, model_dir, qtbot):
+    """The toolbar picker was off during a scan but the Models dialog's "Use this model" was not: the library ended
+    on a model that had analysed nothing, its rescan dropped."""
+    window = make_window(indexed_copy)
+    first_track_id(qtbot, window)
+    picker = window.model_picker
+    before = indexed_copy.active_model_id
+    picker.set_scanning(True)
+    assert not picker.isEnabled()
+    seen: list[str] = []
+    closer = close_message_boxes(seen)
+    changed: list[str] = []
+    picker.model_changed.connect(changed.append)
+    picker.switch_to(str(model_dir))
+    qtbot.waitUntil(lambda: bool(seen), timeout=RESULT_TIMEOUT_MS)
+    closer.stop()
+    assert "scan is running" in seen[0] and changed == [] and indexed_copy.active_model_id == before
+    picker.set_scanning(False)
+    assert picker.isEnabled()
