@@ -38,6 +38,7 @@ from app.errors import show_error
 from app.library_view import ROW_HEIGHT
 from app.tasks import TaskRunner
 from app.track_list_model import SCORE_COLUMN, TITLE_COLUMN
+from engine.playlist import fits_one_line
 
 CRATE_ID_ROLE = Qt.ItemDataRole.UserRole + 1
 M3U8, REKORDBOX = "m3u8", "rekordbox"
@@ -315,8 +316,11 @@ class CratesView(QWidget):
             write = lambda: library.write_rekordbox_xml(tracks, name, path, overwrite)  # noqa: E731
         else:
             write = lambda: library.write_m3u8(tracks, path, overwrite)  # noqa: E731
-        self.tasks.run(write, lambda written: self.message.emit(
-            self.tr("Exported {name} to {path}.").format(name=name, path=written)),
+        left_out = 0 if kind == REKORDBOX else sum(not fits_one_line(track) for track in tracks)
+        done = self.tr("Exported {name} to {path}.")
+        if left_out:  # an M3U8 entry is one line: a path holding a line break cannot be one (the CLI warns too)
+            done += " " + self.tr("{count} track(s) left out: a line break in the path.").format(count=left_out)
+        self.tasks.run(write, lambda written: self.message.emit(done.format(name=name, path=written)),
                        lambda message: show_error(self, self.tr("Export crate"), message))
 
     def delete_current(self) -> None:

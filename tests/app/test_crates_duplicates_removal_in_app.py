@@ -4,6 +4,8 @@ moves the other copies to the trash only after a confirmation."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import shutil
 import subprocess
 import sys
@@ -165,6 +167,13 @@ def test_a_selection_becomes_a_crate_exported_as_rekordbox_xml_and_m3u8(make_win
     assert playlist.get("Name") == "Friday — set" and [int(t.get("Key")) for t in playlist] == chosen
     lines = (tmp_path / "set.m3u8").read_bytes().decode("utf-8", "surrogateescape").splitlines()
     assert lines[0] == "#EXTM3U" and lines[2::2] == [track.path for track in crates.model.tracks]
+
+    messages: list[str] = []  # a path no M3U8 line can hold is left out, and the message says so
+    crates.message.connect(messages.append)
+    crates.model.tracks[0] = dataclasses.replace(crates.model.tracks[0], path=str(tmp_path / "two\nlines.mp3"))
+    crates.export("m3u8", tmp_path / "odd.m3u8", overwrite=True)
+    qtbot.waitUntil(lambda: bool(messages), timeout=RESULT_TIMEOUT_MS)
+    assert "1 track(s) left out" in messages[0]
 
 
 def test_the_similar_list_becomes_a_crate_with_its_seed_first(make_window, indexed_copy, qtbot, monkeypatch):
