@@ -5,7 +5,6 @@ moves the other copies to the trash only after a confirmation."""
 from __future__ import annotations
 
 import dataclasses
-
 import shutil
 import subprocess
 import sys
