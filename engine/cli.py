@@ -260,6 +260,12 @@ def run_index(options) -> int:
     from engine.cli_progress import IndexProgressDisplay
     from engine.interrupts import CancelOnInterrupt
 
+    missing = [path for path in options.paths or [] if not os.path.lexists(path)]
+    if missing:  # before the library is opened: a mistyped path must not leave a new, empty library behind
+        from engine.scan import display_path
+
+        _fail(f"not found: {', '.join(display_path(os.path.abspath(path)) for path in missing)}")
+        return EXIT_BAD_INPUT
     keep_freed_memory()  # this process runs the inference: each batch allocates the same large buffers again
     cancel = threading.Event()
     with _open_library(options) as library, CancelOnInterrupt(cancel), IndexProgressDisplay() as display:

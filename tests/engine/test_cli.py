@@ -158,6 +158,8 @@ def test_reading_commands_on_a_library_that_is_not_there_create_nothing(engine, 
     query = engine_json("similar", str(song), "--harmonic", "--db", str(missing), "--model", str(model_dir))
     assert query[0]["results"] == []
     assert engine_json("key", str(song), "--db", str(missing), "--model", str(model_dir))[0]["tonic"]
+    failed = engine("index", str(tmp_path / "no such folder"), "--db", str(missing), check_exit=None)
+    assert failed.returncode == 1 and "not found" in failed.stderr  # a mistyped path: no new library either
     assert list(folder.iterdir()) == []  # no database, no index caches, no temporary folder left
 
 
