@@ -260,7 +260,7 @@ def run_index(options) -> int:
     from engine.cli_progress import IndexProgressDisplay
     from engine.interrupts import CancelOnInterrupt
 
-    missing = [path for path in options.paths or [] if not os.path.lexists(path)]
+    missing = [path for path in options.paths or [] if path and not os.path.lexists(path)]  # "" is the library's
     if missing:  # before the library is opened: a mistyped path must not leave a new, empty library behind
         from engine.scan import display_path
 
