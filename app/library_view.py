@@ -311,8 +311,12 @@ class LibraryView(QWidget):
         row = indexes[0].data(TRACK_ROLE)  # a row not loaded yet asks for its page here
         self._waiting_row = None if row is not None else indexes[0].row()
         if row is not None:
-            self._selected_id = int(row.id)
-            self.track_selected.emit(int(row.id), row.title or row.display_path)
+            self._show_selected(row)
+
+    def _show_selected(self, row: Any) -> None:
+        """The selected row's track goes to the panels, and is the one the selection follows."""
+        self._selected_id = int(row.id)
+        self.track_selected.emit(int(row.id), row.title or row.display_path)
 
     def _on_rows_loaded(self, top_left: QModelIndex, bottom_right: QModelIndex) -> None:
         """A row selected before its page was loaded (a far jump from the map, a crate, "Select it") is shown
@@ -323,8 +327,7 @@ class LibraryView(QWidget):
         row = self.model.index(waiting, 0).data(TRACK_ROLE)
         if row is not None:
             self._waiting_row = None
-            self._selected_id = int(row.id)
-            self.track_selected.emit(int(row.id), row.title or row.display_path)
+            self._show_selected(row)
 
     def _follow_selected_track(self) -> None:
         """After a refresh: the selection is a row, and tracks added or removed above it move the track it held.

@@ -142,15 +142,11 @@ def _demuxed_seconds(path: str, container_seconds: float = 0.0) -> float | None:
         stream = container.streams.audio[0]
         if stream.time_base is None:
             return None
-        if container_seconds > GUESS_CHECK_SECONDS:
-            near_end = container_seconds - GUESS_CHECK_SECONDS
-            reached = _last_packet_end(container, stream, near_end)
-            if reached is not None and reached > near_end:
-                return reached - _stream_origin(stream)
-            container.seek(0, stream=stream)
-        ends = [float((packet.pts + (packet.duration or 0)) * stream.time_base)
-                for packet in container.demux(stream) if packet.size and packet.pts is not None]
-        return max(ends) - _stream_origin(stream) if ends else None
+        near_end = container_seconds - GUESS_CHECK_SECONDS
+        reached = _last_packet_end(container, stream, near_end) if near_end > 0 else None
+        if reached is None or reached <= near_end:  # the sound stops earlier, or no length is stated: every packet
+            reached = _last_packet_end(container, stream, 0.0)
+        return reached - _stream_origin(stream) if reached else None
     except av.error.FFmpegError:
         return None
     finally:

@@ -14,7 +14,6 @@ import json
 import logging
 import math
 import os
-import re
 import signal
 import sys
 import threading
@@ -22,16 +21,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from engine.argument_types import at_least
 from engine.interrupts import sigint_handled_by
 from engine.keys import KEY_NOTATIONS
-from engine.library_reads import SQLITE_MAX_INTEGER
 from engine.tag_suggestions import DEFAULT_MIN_CONFIDENCE, SUGGESTIBLE_FIELDS, label_field, values_by_field
 
 EXIT_OK, EXIT_BAD_INPUT, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 DELEGATED_COMMANDS = {"train": "training.cli", "eval": "training.evaluation.cli"}
 DEFAULT_NEIGHBOURS = 10
 DEFAULT_PLAYLIST_LENGTH = 20
-INTEGER_TEXT = re.compile(r"\s*[+-]?[0-9]+\s*")  # ASCII digits only
 MAX_WORKERS = 256  # decode processes; past this a machine runs out of process slots and file handles first
 GLOBAL_VALUE_OPTIONS, GLOBAL_FLAGS = ("--db", "--model"), ("--json",)  # accepted before or after the command
 
@@ -119,16 +117,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     index = _command(commands, "index", "scan, analyse and store files (incremental, resumable)", run_index)
     index.add_argument("paths", nargs="*", metavar="PATH", help="folders or files (default: the library folders)")
-    index.add_argument("--workers", type=_at_least(0, MAX_WORKERS), default=None, help="decode processes (default: cores - 1)")
-    index.add_argument("--max-windows", type=_at_least(1), default=None, help="windows analysed per track")
-    index.add_argument("--batch-windows", type=_at_least(1), default=None,
+    index.add_argument("--workers", type=at_least(0, MAX_WORKERS), default=None, help="decode processes (default: cores - 1)")
+    index.add_argument("--max-windows", type=at_least(1), default=None, help="windows analysed per track")
+    index.add_argument("--batch-windows", type=at_least(1), default=None,
                        help="windows per inference batch (one commit each)")
     index.add_argument("--retry-problems", action="store_true",
                        help="try every problem file again (unreadable ones are always retried)")
 
     similar = _command(commands, "similar", "tracks that sound like each query (file or track id)", run_similar)
     similar.add_argument("queries", nargs="+", metavar="QUERY")
-    similar.add_argument("-k", type=_at_least(1), default=DEFAULT_NEIGHBOURS, help="results per query")
+    similar.add_argument("-k", type=at_least(1), default=DEFAULT_NEIGHBOURS, help="results per query")
     similar.add_argument("--harmonic", action="store_true", help="only tracks whose keys mix well")
     similar.add_argument("--bpm-range", type=_percent, default=None, metavar="PCT",
                          help="only tracks whose tempo is within PCT %% of the query's (half / double tempo counts)")
@@ -170,7 +168,7 @@ def build_parser() -> argparse.ArgumentParser:
     _command(commands, "problems", "files that could not be analysed", run_problems)
 
     remove = _command(commands, "remove", "take tracks out of the library (their files are never touched)", run_remove)
-    remove.add_argument("track_ids", nargs="+", type=_at_least(1), metavar="TRACK_ID")
+    remove.add_argument("track_ids", nargs="+", type=at_least(1), metavar="TRACK_ID")
     remove.add_argument("--no-exclude", action="store_true",
                         help="do not put the files on the exclusion list: a file inside a library folder then "
                              "returns with the next scan")
@@ -181,7 +179,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     playlist = _command(commands, "playlist", "radio-style M3U8 playlist from a seed track", run_playlist)
     playlist.add_argument("seed", metavar="SEED", help="an indexed file or a track id")
-    playlist.add_argument("-n", type=_at_least(1), default=DEFAULT_PLAYLIST_LENGTH, help="number of tracks")
+    playlist.add_argument("-n", type=at_least(1), default=DEFAULT_PLAYLIST_LENGTH, help="number of tracks")
     playlist.add_argument("-o", "--output", required=True, type=Path, metavar="FILE.m3u8")
     playlist.add_argument("--overwrite", action="store_true", help="replace FILE.m3u8 if it exists")
     playlist.add_argument("--bpm-range", type=_percent, default=None, metavar="PCT",
@@ -190,23 +188,6 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("train", help="training subcommands (data, pretrain, finetune, probe, export, from-library)")
     commands.add_parser("eval", help="evaluation reports")
     return parser
-
-
-def _at_least(minimum: int, maximum: int = SQLITE_MAX_INTEGER) -> Callable[[str], int]:
-    """An argparse type: an integer of ASCII digits from ``minimum`` to ``maximum`` (anything else is a usage error,
-    exit 2). ``int`` alone would take "٣" for 3 and let a number past SQLite's integers reach the database."""
-
-    def parse(text: str) -> int:
-        if not INTEGER_TEXT.fullmatch(text):
-            raise argparse.ArgumentTypeError(f"not an integer: {text!r}")
-        value = int(text)
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"must be at least {minimum}: {value}")
-        if value > maximum:
-            raise argparse.ArgumentTypeError(f"must be at most {maximum}: {value}")
-        return value
-
-    return parse
 
 
 def _probability(text: str) -> float:
@@ -236,7 +217,7 @@ def _accepted_suggestion(text: str) -> tuple[int, str]:
     if label_field(label) not in SUGGESTIBLE_FIELDS or not label.partition(":")[2]:
         raise argparse.ArgumentTypeError(
             f"expected TRACK_ID:FIELD:VALUE with FIELD one of {', '.join(SUGGESTIBLE_FIELDS)}, got {text!r}")
-    return _at_least(1)(track_id), label
+    return at_least(1)(track_id), label
 
 
 def _add_common_options(parser: argparse.ArgumentParser, default: Any) -> None:

@@ -115,14 +115,7 @@ def _fallback_fields(path: str, audio) -> dict[str, str]:
             tags = APEv2(path)
         except Exception:  # none there, or damaged: mutagen raises many unrelated types; tags are optional
             return {}
-        fields = {}
-        for field, keys in APE_FIELDS.items():
-            for key in keys:
-                value = str(tags[key]).strip() if key in tags else ""
-                if value:
-                    fields[field] = value
-                    break
-        return fields
+        return _fields_from(tags, APE_FIELDS, case_sensitive=True)  # mutagen's APEv2 keys ignore case already
     if isinstance(audio, WAVE):
         from engine.riff_info import riff_info_fields
 
@@ -147,6 +140,11 @@ def _raw_fields(audio) -> dict[str, str]:
         table = ASF_ATTRIBUTES
     else:
         table, case_sensitive = VORBIS_FIELDS, False
+    return _fields_from(tags, table, case_sensitive)
+
+
+def _fields_from(tags, table: dict[str, list[str]], case_sensitive: bool) -> dict[str, str]:
+    """{field: text} of a tag block: for each field the first of its keys that holds text."""
     fields = {}
     for field, keys in table.items():
         for key in keys:

@@ -73,13 +73,17 @@ def run_dir_of(checkpoint: Path | str) -> Path:
 
 def latest_checkpoint(run_dir: Path | str) -> Path | None:
     """The checkpoint folder ``latest`` names, if its weights are there (None before the first checkpoint)."""
-    pointer = checkpoints_root(run_dir) / LATEST_FILE
+    name = _latest_name(run_dir)
+    folder = checkpoints_root(run_dir) / name if name else None
+    return folder if folder is not None and (folder / CHECKPOINT_WEIGHTS_FILE).is_file() else None
+
+
+def _latest_name(run_dir: Path | str) -> str | None:
+    """What ``latest`` holds ("" when empty); None when there is no such file."""
     try:
-        name = pointer.read_text(encoding="utf-8").strip()
+        return (checkpoints_root(run_dir) / LATEST_FILE).read_text(encoding="utf-8").strip()
     except (FileNotFoundError, NotADirectoryError):
         return None
-    folder = pointer.parent / name
-    return folder if name and (folder / CHECKPOINT_WEIGHTS_FILE).is_file() else None
 
 
 def latest_step(run_dir: Path | str) -> int | None:
@@ -94,12 +98,8 @@ def latest_step(run_dir: Path | str) -> int | None:
 def dangling_latest(run_dir: Path | str) -> str | None:
     """The checkpoint name ``latest`` holds when that checkpoint is not there (deleted, or copied without it): a
     run must not take that for a run with no checkpoint and start again from step 0."""
-    pointer = checkpoints_root(run_dir) / LATEST_FILE
-    try:
-        name = pointer.read_text(encoding="utf-8").strip()
-    except (FileNotFoundError, NotADirectoryError):
-        return None
-    return name if name and latest_checkpoint(run_dir) is None else None
+    name = _latest_name(run_dir)
+    return name if name and not (checkpoints_root(run_dir) / name / CHECKPOINT_WEIGHTS_FILE).is_file() else None
 
 
 def is_run_folder(folder: Path | str) -> bool:

@@ -183,11 +183,12 @@ class Store:
             connection.execute(delete(folders).where(folders.c.path_key == path_key(path)))
             if covered:
                 return 0
-            removed = 0
-            for table in (tracks, problems, excluded_files):
-                gone = connection.execute(delete(table).where(_under(table.c.path_key, [path]) &
-                                                              ~_under(table.c.path_key, inside))).rowcount
-                removed = gone if table is tracks else removed
+            def below_only(table):
+                return _under(table.c.path_key, [path]) & ~_under(table.c.path_key, inside)
+
+            removed = connection.execute(delete(tracks).where(below_only(tracks))).rowcount
+            connection.execute(delete(problems).where(below_only(problems)))
+            connection.execute(delete(excluded_files).where(below_only(excluded_files)))
         return removed
 
     # -- what is known under some roots -------------------------------------------------------------

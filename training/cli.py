@@ -14,6 +14,7 @@ import signal
 import sys
 from pathlib import Path
 
+from engine.argument_types import at_least
 from engine.training_events import EVALUATING, EXPORTING, PLANNING, PREPARING, REEMBEDDING, EventWriter, open_events
 
 EXIT_OK, EXIT_BAD_INPUT, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -147,11 +148,11 @@ def _from_library_parser(commands) -> None:
     _add_events_option(command)
 
 
-def _number(kind: type, test, wanted: str):
-    """An argparse type: ``kind`` of the text, refused (a usage error, exit 2) unless ``test`` holds."""
-    def read(text: str):
+def _number(test, wanted: str):
+    """An argparse type: a float, refused (a usage error, exit 2) unless ``test`` holds."""
+    def read(text: str) -> float:
         try:
-            value = kind(text)
+            value = float(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
         if not test(value):
@@ -160,10 +161,10 @@ def _number(kind: type, test, wanted: str):
     return read
 
 
-_positive_int = _number(int, lambda value: value >= 1, "at least 1")
-_non_negative_int = _number(int, lambda value: value >= 0, "0 or more")
-_positive_float = _number(float, lambda value: value > 0 and value != float("inf"), "more than 0")
-_share = _number(float, lambda value: 0 < value < 1, "a share between 0 and 1 (0.2: a fifth)")
+_positive_int = at_least(1)
+_non_negative_int = at_least(0)
+_positive_float = _number(lambda value: value > 0 and value != float("inf"), "more than 0")
+_share = _number(lambda value: 0 < value < 1, "a share between 0 and 1 (0.2: a fifth)")
 
 
 def _interrupt_on_stop_signals() -> None:

@@ -14,6 +14,7 @@ import torch
 
 from engine.keys import KEY_CLASS_NAMES
 from engine.model_folder import ModelConfig, save_model
+from engine.model_spec import CONFIG_FILE
 from engine.networks import AudioModel, ClassifierHead, build_key_head
 from engine.run_folder import read_labels, read_metrics, run_dir_of
 from training.checkpoints import load_encoder, load_weights, read_run_summary
@@ -123,7 +124,7 @@ def check_export_folder(out_dir: Path, overwrite: bool) -> None:
     held = sorted(entry.name for entry in out_dir.iterdir()) if out_dir.is_dir() else []
     if not held:
         return
-    if not (out_dir / "config.json").is_file():
+    if not (out_dir / CONFIG_FILE).is_file():
         raise ExportError(f"{out_dir} holds other files ({', '.join(held[:3])}{', …' if len(held) > 3 else ''}): "
                           "give a new or empty folder")
     if not overwrite:

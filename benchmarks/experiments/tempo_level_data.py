@@ -43,7 +43,8 @@ from engine import tempo
 from engine.audio import AudioDecodeError, decode_mono
 from engine.tempo_audio import TEMPO_SAMPLE_RATE
 from benchmarks.experiments.tempo_level import LEVEL_FACTORS, LevelScorer, candidate_features, candidate_tempi, shipped_scorer
-from training.corpora.score_meter import CHORALE_SOURCE, beat_tempo_labels
+from training.corpora.score_meter import beat_tempo_labels
+from training.corpora.score_sources import CHORALE_SOURCE
 from training.evaluation.tempo_eval import STRETCHES_PER_TRACK, _stretch_factor, stretch_consistent
 
 STRETCH_SEED = 5  # engine eval's seed; here on the val split, so other pairs than the test's

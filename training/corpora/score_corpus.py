@@ -31,7 +31,7 @@ from training.corpora.score_notes import (
 )
 from training.corpora.score_plan import ClipJob, ScoreCorpusConfig, plan_clips
 from training.corpora.score_sources import (
-    ScorePiece, bwv_group, bwv_number, chorale_paths, read_tune_text, tune_pieces,
+    CHORALE_SOURCE, ScorePiece, bwv_group, bwv_number, chorale_paths, read_tune_text, tune_pieces,
 )
 from training.corpora.soundfonts import locate_soundfont, soundfont_by_name
 from training.corpora.splits import split_of_group
@@ -64,7 +64,7 @@ def _index_chorale(task: tuple[str, str]) -> dict[str, Any]:
         return {"piece_id": f"bach:BWV{bwv}", "rejected": str(error)}
     if key is None:
         return {"piece_id": f"bach:BWV{bwv}", "rejected": "key element disagrees with final bass note, or no mode"}
-    piece = ScorePiece(f"bach:BWV{bwv}", "bach_chorales", f"BWV {bwv}", key, str(path), bwv_group(bwv))
+    piece = ScorePiece(f"bach:BWV{bwv}", CHORALE_SOURCE, f"BWV {bwv}", key, str(path), bwv_group(bwv))
     save_cached_notes(Path(cache_folder), piece.piece_id, notes)
     return _piece_to_json(piece, split_of_group(piece.split_group), notes.part_count)
 
@@ -94,7 +94,7 @@ def _score_notes_for(piece: ScorePiece, cache_folder: Path) -> ScoreNotes:
     cached = load_cached_notes(cache_folder, piece.piece_id)
     if cached is not None:
         return cached
-    if piece.source == "bach_chorales":
+    if piece.source == CHORALE_SOURCE:
         notes = notes_from_stream(parse_chorale(Path(piece.location)))
     else:
         notes = notes_from_stream(parse_abc_tune(read_tune_text(piece.location)))

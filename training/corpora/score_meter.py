@@ -13,9 +13,8 @@ import json
 import re
 from pathlib import Path
 
-from training.corpora.score_sources import abc_header_field, read_tune_text
+from training.corpora.score_sources import CHORALE_SOURCE, abc_header_field, read_tune_text
 
-CHORALE_SOURCE = "bach_chorales"
 _SIMPLE = re.compile(r"^(?:C\|?|[2-5]/[24]|7/4)$")
 
 

@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field
 
 from engine.keys import Key
 from training.corpora.instrumentation import Instrumentation, choose_instrumentation
-from training.corpora.score_sources import ScorePiece
+from training.corpora.score_sources import CHORALE_SOURCE, ScorePiece
 from training.corpora.soundfonts import SOUNDFONTS
 
 
@@ -30,7 +30,7 @@ class ScoreCorpusConfig:
     held_out_soundfont_share_in_test: float = 0.6
     reverb_share: float = 0.7
     tempo_bpm: dict[str, tuple[float, float]] = field(
-        default_factory=lambda: {"bach_chorales": (56.0, 96.0), "oneills1850": (80.0, 150.0), "ryans_mammoth": (80.0, 150.0)}
+        default_factory=lambda: {CHORALE_SOURCE: (56.0, 96.0), "oneills1850": (80.0, 150.0), "ryans_mammoth": (80.0, 150.0)}
     )
 
 
@@ -105,7 +105,7 @@ def plan_clips(pieces: list[ScorePiece], split_of_piece: dict[str, str], part_co
         pieces_by_kind: dict[tuple[str, str], list[ScorePiece]] = {}
         for piece in pieces:
             if split_of_piece[piece.piece_id] == split:
-                kind = "chorale" if piece.source == "bach_chorales" else "tune"
+                kind = "chorale" if piece.source == CHORALE_SOURCE else "tune"
                 pieces_by_kind.setdefault((kind, piece.key.mode), []).append(piece)
         for index in range(clip_count(hours, config)):
             job = plan_clip(index, split, pieces_by_kind, part_counts, config)

@@ -18,6 +18,7 @@ from pathlib import Path
 from engine.keys import Key, parse_key
 
 CHORALE_FOLDER = "bach"
+CHORALE_SOURCE = "bach_chorales"  # a piece's ``source`` when it is a Bach chorale (the tune books: TUNE_FOLDERS)
 TUNE_FOLDERS = {"oneills1850": "oneills1850", "ryans_mammoth": "ryansMammoth"}
 _TUNE_SPLIT = re.compile(r"^X:", re.MULTILINE)
 _MAJOR_MODE_WORDS = ("", "maj", "major", "ion", "ionian")
