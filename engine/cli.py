@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.argument_types import at_least
-from engine.interrupts import sigint_handled_by
+from engine.interrupts import signals_handled_by
 from engine.keys import KEY_NOTATIONS
 from engine.tag_suggestions import DEFAULT_MIN_CONFIDENCE, SUGGESTIBLE_FIELDS, label_field, values_by_field
 
@@ -70,17 +70,18 @@ def main(argv: list[str] | None = None) -> int:
 
 @contextlib.contextmanager
 def _interrupts_noted(interrupted: threading.Event):
-    """Ctrl-C raises KeyboardInterrupt as always, and is also noted in ``interrupted``; a SIGINT that is ignored or
-    has someone else's handler is left alone."""
-    if signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
-        yield
-        return
+    """Ctrl-C raises KeyboardInterrupt as always, and so does the polite stop of `kill`, `timeout` and service
+    managers (SIGTERM), which would otherwise end the process where it stands (a tag write's full-size copy left
+    beside the file); both are noted in ``interrupted``. A signal that is ignored or has someone else's handler is
+    left alone."""
+    defaults = {signal.SIGINT: signal.default_int_handler, signal.SIGTERM: signal.SIG_DFL}
+    handled = [number for number, default in defaults.items() if signal.getsignal(number) is default]
 
     def note(signum, frame) -> None:
         interrupted.set()
         signal.default_int_handler(signum, frame)
 
-    with sigint_handled_by(note):
+    with signals_handled_by(note, handled):
         yield
 
 

@@ -49,11 +49,20 @@ class CancelOnInterrupt:
 def sigint_handled_by(handler) -> Iterator[None]:
     """``handler`` (a function, or ``signal.SIG_IGN``) answers SIGINT inside, the previous handler after; outside the
     main thread, where Python cannot install handlers, nothing changes."""
+    with signals_handled_by(handler, (signal.SIGINT,)):
+        yield
+
+
+@contextmanager
+def signals_handled_by(handler, numbers) -> Iterator[None]:
+    """``handler`` answers the signals ``numbers`` inside, their previous handlers after; outside the main thread
+    nothing changes."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = signal.signal(signal.SIGINT, handler)
+    previous = {number: signal.signal(number, handler) for number in numbers}
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for number, handler_before in previous.items():
+            signal.signal(number, handler_before)

@@ -195,7 +195,7 @@ class LandmarkIndex:
             row_file = RowFile(self.index_path)
             rows = row_file.rows
             members = np.load(self.members_path, allow_pickle=False) if self.members_path.is_file() else None
-        except (OSError, ValueError):
+        except (OSError, ValueError, EOFError):  # EOFError: an empty file (what a power cut leaves)
             return
         state = (meta["count"], meta["max_id"])
         if rows.dtype != np.uint32 or rows.ndim != 2 or rows.shape[0] != 3 or rows.shape[1] != meta["rows"]:

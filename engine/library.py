@@ -49,6 +49,7 @@ if TYPE_CHECKING:  # imported where used: torch, FAISS, the landmark index and n
     from engine.analyzer import Analyzer
     from engine.landmark_index import LandmarkIndex
     from engine.model_folder import LoadedModel
+    from engine.safe_replace import FileState
     from engine.tag_writer import ExistingPolicy, TagWriteResult  # mutagen: imported by the methods that write tags
     from engine.tempo import TempoEstimate
     from engine.vector_index import VectorIndex
@@ -470,20 +471,34 @@ class Library:
 
     def _recorded(self, result: TagWriteResult) -> TagWriteResult:
         """A track whose row matched the file before the write now matches it after: no re-analysis needed
-        (a row that was already stale stays stale, so the next scan still analyses the changed audio)."""
-        track_id = self.store.track_id_for_path(result.path)
-        if not result.changed or track_id is None:
+        (a row that was already stale stays stale, so the next scan still analyses the changed audio). The track
+        is found by the path written, or else as the same file under the path the library knows it by (written
+        through a symlinked folder, or the real path of a folder indexed through a link)."""
+        if not result.changed:
             return result
-        row = self.store.track_rows_by_ids(None, [track_id]).get(track_id)
+        track_id = self.store.track_id_for_path(result.path)
+        if track_id is None:
+            track_id = self._track_of_file(result.path, result.before)
+        row = None if track_id is None else self.store.track_rows_by_ids(None, [track_id]).get(track_id)
         if row is None or (row.size, row.mtime_ns) != (result.before.size, result.before.mtime_ns):
             return result
         try:
-            digest = quick_hash(result.path, result.after.size)
+            digest = quick_hash(row.path, result.after.size)
         except OSError:
             return result
-        self.store.update_file_state(track_id, result.path, result.after.size, result.after.mtime_ns, digest,
-                                     read_metadata(result.path))
+        self.store.update_file_state(track_id, row.path, result.after.size, result.after.mtime_ns, digest,
+                                     read_metadata(row.path))
         return result
+
+    def _track_of_file(self, path: str, before: FileState) -> int | None:
+        """The track whose row had the file's state before the write and whose path is that file now."""
+        for track_id, known_path in self.store.tracks_with_state(before.size, before.mtime_ns):
+            try:
+                if os.path.samefile(known_path, path):
+                    return track_id
+            except OSError:
+                continue
+        return None
 
     # -- similarity (engine.search) --------------------------------------------------------------------
     def resolve(self, query: Query | ResolvedQuery) -> ResolvedQuery:

@@ -19,11 +19,14 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from engine.audio_formats import AUDIO_EXTENSIONS
 from engine.file_problem import FileProblem
 
 TEMPORARY_PREFIX = ".tagwrite-"  # hidden: scans skip dot files
-# ".tagwrite-<pid of the writer>-<random><extension>": a copy whose writer is gone is stale (remove_stale_copies).
-COPY_NAME = re.compile(re.escape(TEMPORARY_PREFIX) + r"(?:(?P<pid>\d+)-)?")
+# ".tagwrite-<pid of the writer>-<mkstemp's 8 characters><the file's extension>" (no pid: versions before it was in
+# the name). A copy whose writer is gone is stale (remove_stale_copies); a user's own file that merely starts with
+# the prefix (".tagwrite-notes.txt") does not have this shape and is never removed.
+COPY_NAME = re.compile(re.escape(TEMPORARY_PREFIX) + r"(?:(?P<pid>\d+)-)?[a-z0-9_]{8}(?P<extension>\.[^./]+)?")
 
 
 class FileReplaceError(FileProblem):
@@ -32,20 +35,23 @@ class FileReplaceError(FileProblem):
 
 @dataclass(frozen=True)
 class FileState:
-    """The stat part of a file's identity, as the library scanner compares it."""
+    """The stat part of a file's identity: what the library scanner compares (size, mtime), the inode, and the
+    change time, which every edit moves, even one by a tagger that puts the old mtime back at the same size."""
 
     size: int
     mtime_ns: int
     inode: int
+    ctime_ns: int
 
     @classmethod
     def of(cls, info: os.stat_result) -> "FileState":
-        return cls(info.st_size, info.st_mtime_ns, info.st_ino)
+        return cls(info.st_size, info.st_mtime_ns, info.st_ino, info.st_ctime_ns)
 
 
 def check_replaceable(path: str) -> FileState:
-    """Refuse what must not be replaced: a missing or non-regular file, a read-only one (no write bit, so
-    even root respects it) or one in a read-only folder, or one with hard links (a replacement would split them)."""
+    """Refuse what must not be replaced: a missing or non-regular file, a read-only one or one in a read-only folder
+    (no write bit, which even root, whom ``os.access`` always allows, respects), or one with hard links (a
+    replacement would split them)."""
     try:
         info = os.stat(path)
     except FileNotFoundError:
@@ -54,13 +60,22 @@ def check_replaceable(path: str) -> FileState:
         raise FileReplaceError(path, f"cannot stat ({error.strerror or error})") from None
     if not stat.S_ISREG(info.st_mode):
         raise FileReplaceError(path, "not a regular file")
-    if not info.st_mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH) or not os.access(path, os.W_OK):
+    if not _writable(path, info):
         raise FileReplaceError(path, "file is read-only")
-    if not os.access(os.path.dirname(path) or os.curdir, os.W_OK | os.X_OK):
+    folder = os.path.dirname(path) or os.curdir
+    try:
+        folder_writable = _writable(folder, os.stat(folder), os.W_OK | os.X_OK)
+    except OSError:
+        folder_writable = False
+    if not folder_writable:
         raise FileReplaceError(path, "its folder is read-only (the file is replaced by a verified copy)")
     if info.st_nlink > 1:
         raise FileReplaceError(path, f"file has {info.st_nlink} hard links; replacing it would split them")
     return FileState.of(info)
+
+
+def _writable(path: str, info: os.stat_result, access: int = os.W_OK) -> bool:
+    return bool(info.st_mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH)) and os.access(path, access)
 
 
 def replace_through_copy(
@@ -94,17 +109,20 @@ def replace_through_copy(
 
 
 def remove_stale_copies(folder: str) -> list[str]:
-    """Remove the hidden copies that writers killed mid-write (``kill -9``, a power cut) left in ``folder``: those
-    whose writing process is gone, and unnumbered ones from versions before the pid was in the name. Returns
-    their names. A copy whose process still runs is another write in progress and is left alone."""
+    """Remove the hidden copies that writers killed mid-write (``kill -9``, a power cut) left in ``folder``: names of
+    exactly the shape the writer makes (``COPY_NAME``, an audio file's extension or none) whose writing process is
+    gone, and unnumbered ones from versions before the pid was in the name. Returns their names. A copy whose
+    process still runs is another write in progress and is left alone."""
     removed = []
     try:
         names = [name for name in os.listdir(folder) if name.startswith(TEMPORARY_PREFIX)]
     except OSError:
         return removed
     for name in names:
-        match = COPY_NAME.match(name)
-        if match is not None and match.group("pid") and _process_alive(int(match.group("pid"))):
+        match = COPY_NAME.fullmatch(name)
+        if match is None or (match.group("extension") or "").lower() not in AUDIO_EXTENSIONS | {""}:
+            continue  # not a copy of ours: a user's file that happens to start with the prefix
+        if match.group("pid") and _process_alive(int(match.group("pid"))):
             continue
         path = os.path.join(folder, name)
         try:
@@ -140,14 +158,13 @@ def _make_copy(target: str) -> str:
         shutil.copyfile(target, copy)
         shutil.copystat(target, copy)  # mode, times, extended attributes
         _copy_owner(target, copy)
-    except FileReplaceError:
+    except BaseException as error:  # an interrupt in the middle of a large copy too: no copy is left behind
         os.unlink(copy)
+        if isinstance(error, OSError):
+            missing = isinstance(error, FileNotFoundError)
+            reason = "file not found" if missing else f"cannot copy ({error.strerror or error})"
+            raise FileReplaceError(target, reason) from None
         raise
-    except OSError as error:
-        os.unlink(copy)
-        missing = isinstance(error, FileNotFoundError)
-        reason = "file not found" if missing else f"cannot copy ({error.strerror or error})"
-        raise FileReplaceError(target, reason) from None
     return copy
 
 

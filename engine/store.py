@@ -532,6 +532,12 @@ class Store:
         """Tracks by id, with their analysis by ``model_id`` (``library_reads``, on the driver's cursor)."""
         return self.read(library_reads.track_rows_by_ids, model_id, track_ids)
 
+    def tracks_with_state(self, size: int, mtime_ns: int) -> list[tuple[int, str]]:
+        """(id, path) of the tracks recorded with this size and modification time."""
+        with self.engine.connect() as connection:
+            return [(int(track_id), path_from_key(key)) for track_id, key in connection.execute(
+                select(tracks.c.id, tracks.c.path_key).where(tracks.c.size == size, tracks.c.mtime_ns == mtime_ns))]
+
     def track_id_for_path(self, path: str) -> int | None:
         with self.engine.connect() as connection:
             return connection.execute(select(tracks.c.id).where(tracks.c.path_key == path_key(path))).scalar()

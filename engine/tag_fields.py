@@ -7,6 +7,7 @@ spellings (a stale "KEY" beside a new "INITIALKEY"), except keys that mean somet
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 import mutagen
@@ -24,6 +25,7 @@ ID3_V23_MISSING_FRAMES = frozenset({"TMOO"})  # v2.4 frames an ID3v2.3 tag canno
 ID3_V23_SEPARATOR = "/"  # ID3v2.3 has no multi-value text frames: mutagen joins values with this
 NEVER_REMOVED = frozenset({"TIT1"})  # read as grouping, but iTunes uses it for "work"
 MP4_FREEFORM_PREFIX = "----:"
+ID3V1_SIZE = 128  # an ID3v1 tag: the last 128 bytes of the file, starting with "TAG"
 
 
 class TagFormatError(FileProblem):
@@ -45,9 +47,15 @@ class TagFamily:
 
 
 def open_tags(path: str):
-    """The mutagen file of ``path`` with a tag block (added when it has none) and its ``TagFamily``."""
+    """The mutagen file of ``path`` with a tag block (added when it has none) and its ``TagFamily``.
+
+    An ID3v2.3 or v2.4 tag is read as it is (mutagen's default turns v2.3 frames into v2.4 ones, dropping RVAD,
+    TSIZ, EQUA …, and fills it from the ID3v1 tag, which saving would then keep), so that saving one field leaves
+    the others as they were; an ID3v2.2 tag, which mutagen cannot write, is read translated and saved as v2.4."""
     try:
         audio = mutagen.File(path)
+        if isinstance(audio.tags, ID3) and audio.tags.version >= (2, 3, 0):
+            audio = type(audio)(path, translate=False, load_v1=False)
     except Exception as error:  # mutagen raises many unrelated types on garbage input
         raise TagFormatError(path, f"cannot read its tags ({_short(error)})") from None
     if audio is None:
@@ -57,10 +65,7 @@ def open_tags(path: str):
             audio.add_tags()
         except Exception as error:
             raise TagFormatError(path, f"cannot add tags to this format ({_short(error)})") from None
-    family = _family(path, audio.tags)
-    if family.name == "ID3v2.3":
-        audio.tags.update_to_v23()  # mutagen loads v2.3 as v2.4 in memory; saving as v2.3 needs this first
-    return audio, family
+    return audio, _family(path, audio.tags)
 
 
 def _family(path: str, tags) -> TagFamily:
@@ -92,6 +97,12 @@ def field_values(audio, family: TagFamily, field: str) -> list[str]:
     return []
 
 
+def touched_keys(family: TagFamily, field: str) -> set[str]:
+    """The keys ``set_field`` writes or removes for ``field``."""
+    first, *others = family.keys_by_field[field]
+    return {first, *(key for key in others if key not in NEVER_REMOVED)}
+
+
 def set_field(audio, family: TagFamily, field: str, values: list[str]) -> None:
     """Put ``values`` under the field's first key and drop its other spellings (in memory; see ``save_tags``)."""
     first, *others = family.keys_by_field[field]
@@ -114,10 +125,35 @@ def set_field(audio, family: TagFamily, field: str, values: list[str]) -> None:
 
 
 def save_tags(audio, family: TagFamily) -> None:
+    """Save the tag block in the family's version; an ID3v1 tag at the end of the file stays byte for byte (mutagen
+    would rewrite it from the ID3v2 frames)."""
+    id3v1 = _id3v1_block(audio.filename) if family.name.startswith("ID3") else None
     if family.name == "ID3v2.3":
         audio.save(v2_version=3, v23_sep=ID3_V23_SEPARATOR)
     else:
         audio.save()
+    if id3v1 is not None:
+        _put_back_id3v1(audio.filename, id3v1)
+
+
+def _id3v1_block(path: str) -> bytes | None:
+    """The file's last ``ID3V1_SIZE`` bytes when they are an ID3v1 tag."""
+    with open(path, "rb") as handle:
+        handle.seek(0, os.SEEK_END)
+        if handle.tell() < ID3V1_SIZE:
+            return None
+        handle.seek(-ID3V1_SIZE, os.SEEK_END)
+        block = handle.read(ID3V1_SIZE)
+    return block if block.startswith(b"TAG") else None
+
+
+def _put_back_id3v1(path: str, block: bytes) -> None:
+    """Write ``block`` over the ID3v1 tag that saving left at the end of ``path`` (mutagen updates one that is there)."""
+    if _id3v1_block(path) is None:
+        raise TagFormatError(path, "saving would drop the file's ID3v1 tag")
+    with open(path, "r+b") as handle:
+        handle.seek(-ID3V1_SIZE, os.SEEK_END)
+        handle.write(block)
 
 
 def _id3_frame(key: str, values: list[str]):

@@ -15,9 +15,10 @@ from typing import Literal
 
 from engine.file_problem import FileProblem
 from engine.keys import Key, key_tag_text
-from engine.metadata import MULTI_VALUE_SEPARATOR, read_metadata, tag_bpm
+from engine.metadata import MULTI_VALUE_SEPARATOR, TrackMetadata, read_metadata
 from engine.safe_replace import FileState, check_replaceable, replace_through_copy
-from engine.tag_fields import WRITABLE_FIELDS, field_values, open_tags, save_tags, set_field
+from engine.tag_fields import WRITABLE_FIELDS, field_values, open_tags, save_tags, set_field, touched_keys
+from engine.tag_snapshot import changed_keys, tag_snapshot
 
 ExistingPolicy = Literal["keep", "replace", "add"]
 EXISTING_POLICIES = ("keep", "replace", "add")  # keep what is there / replace it / add new values to it
@@ -76,11 +77,10 @@ def write_tags(
         wanted = _cleaned(path, values_by_field, on_existing)
         before = check_replaceable(os.path.realpath(path))
         audio, family = open_tags(path)
+        library_reads = read_metadata(path)
         planned, kept = {}, {}
         for name, values in wanted.items():
-            existing = field_values(audio, family, name)
-            if name == "bpm":  # a tempo tag of "0" or text no tempo is read from is no tempo to keep (as the library reads it)
-                existing = [text for text in existing if tag_bpm(text) is not None]
+            existing = _existing_values(field_values(audio, family, name), library_reads, name)
             final = _final_values(existing, values, on_existing)
             if final == existing:
                 kept[name] = existing
@@ -89,8 +89,11 @@ def write_tags(
         if not planned:
             return TagWriteResult(path, {}, kept, None, before, before)
         original_digest = decoded_audio_digest(path)
+        untouched = {key for name in planned for key in touched_keys(family, name)}
+        others = tag_snapshot(audio.tags, untouched)
         after = replace_through_copy(path, lambda copy: _apply(copy, planned),
-                                     lambda copy: _verify(copy, planned, original_digest), expected=before)
+                                     lambda copy: _verify(copy, planned, original_digest, (untouched, others)),
+                                     expected=before)
         return TagWriteResult(path, planned, kept, None, before, after)
     except (FileProblem, AudioDecodeError) as error:
         return TagWriteResult(path, problem=error.reason)
@@ -113,6 +116,27 @@ def _cleaned(path: str, values_by_field: dict[str, list[str]], on_existing: str)
     return wanted
 
 
+def _existing_values(in_family: list[str], library_reads: TrackMetadata, name: str) -> list[str]:
+    """What the file holds for field ``name``: its values in the tag block written to, else the value the library
+    reads from another block (APEv2 on an MP3, a WAV's LIST/INFO), which a write must keep as it keeps its own.
+    A tempo of "0" is what some players write for "not known": no tempo to keep (the library reads none)."""
+    if name == "bpm":
+        in_family = [text for text in in_family if not _zero_tempo(text)]
+    if in_family:
+        return in_family
+    elsewhere = getattr(library_reads, name)
+    if elsewhere is None or elsewhere == "":
+        return []
+    return [f"{elsewhere:g}" if isinstance(elsewhere, float) else str(elsewhere)]
+
+
+def _zero_tempo(text: str) -> bool:
+    try:
+        return float(text.replace(",", ".")) == 0.0
+    except ValueError:
+        return False
+
+
 def _final_values(existing: list[str], values: list[str], on_existing: str) -> list[str]:
     if not existing or on_existing == "replace":
         return values
@@ -133,11 +157,18 @@ def _apply(copy: str, planned: dict[str, list[str]]) -> None:
     save_tags(audio, family)
 
 
-def _verify(copy: str, planned: dict[str, list[str]], original_digest: str) -> None:
-    """Raise ``TagWriteError`` unless mutagen and our reader see the new values and the audio is unchanged."""
+def _verify(copy: str, planned: dict[str, list[str]], original_digest: str,
+            others: tuple[set[str], dict[str, object]]) -> None:
+    """Raise ``TagWriteError`` unless mutagen and our reader see the new values, every other tag (``others``: the
+    keys written, and the ``tag_snapshot`` of the rest before) reads as before, and the audio is unchanged."""
     from engine.audio import decoded_audio_digest
 
     audio, family = open_tags(copy)
+    untouched, before = others
+    changed = changed_keys(before, tag_snapshot(audio.tags, untouched))
+    if changed:
+        listed = ", ".join(changed[:5]) + (" …" if len(changed) > 5 else "")
+        raise TagWriteError(copy, f"saving would also change other tags ({listed}); file not changed")
     metadata = read_metadata(copy)
     for name, values in planned.items():
         expected = family.stored_values(values)

@@ -116,6 +116,25 @@ def test_library_write_key_keeps_an_indexed_track_unchanged_for_the_next_scan(mu
         assert (report.unchanged, report.analysed, report.updated) == (len(music), 0, 0)
 
 
+def test_a_key_written_through_a_symlinked_folder_is_recorded_on_the_track_the_library_knows(music, model_dir,
+                                                                                          tmp_path):
+    """The library indexed the real folder; the user writes through a link to it: the same file, another path."""
+    folder = os.path.dirname(music["flac"])
+    link = tmp_path / "linked"
+    link.symlink_to(folder, target_is_directory=True)
+    with Library(tmp_path / "library.db", model_dir) as library:
+        library.index([folder], workers=0)
+
+        outcome = library.write_key(str(link / "song.mp3"), "standard")
+
+        assert outcome.write.changed
+        track_id = library.track_id_for_path(music["mp3"])
+        stored = library.store.track_rows_by_ids(None, [track_id])[track_id]
+        assert stored.path == os.path.abspath(music["mp3"])  # the row keeps its own path
+        assert stored.tag_key == outcome.key.to_key().short_name
+        assert library.index(workers=0).analysed == 0
+
+
 def test_library_write_key_of_an_unknown_track_is_a_problem(model_dir, tmp_path):
     with Library(tmp_path / "library.db", model_dir) as library:
         outcome = library.write_key(12345)

@@ -83,7 +83,7 @@ def test_scrambled_landmark_ids_are_rebuilt_and_the_same_recording_is_still_foun
     assert _similar(engine, indexed_copy, model_dir, str(outside_copy)) == expected
 
 
-@pytest.mark.parametrize("damage", ["truncated", "garbage"])
+@pytest.mark.parametrize("damage", ["truncated", "garbage", "empty"])
 def test_cache_files_cut_short_or_overwritten_with_garbage_are_rebuilt(engine, indexed_copy, model_dir, outside_copy,
                                                                        damage):
     expected = _similar(engine, indexed_copy, model_dir, "3", str(outside_copy))
@@ -91,6 +91,7 @@ def test_cache_files_cut_short_or_overwritten_with_garbage_are_rebuilt(engine, i
     rows_file, _, members_file = landmark_index_paths(indexed_copy)
     for cache in (index_file, rows_file, members_file):
         content = cache.read_bytes()
-        cache.write_bytes(content[: len(content) // 2] if damage == "truncated" else b"\x93NUMPY garbage" * 64)
+        damaged = {"truncated": content[: len(content) // 2], "garbage": b"\x93NUMPY garbage" * 64, "empty": b""}
+        cache.write_bytes(damaged[damage])  # empty: what a power cut can leave
     assert _similar(engine, indexed_copy, model_dir, "3", str(outside_copy)) == expected
     assert faiss.read_index(str(index_file)).ntotal > 0 and np.load(rows_file).shape[0] == 3  # saved again, whole
