@@ -98,7 +98,11 @@ def report_text(report: Any) -> str:
     missing = getattr(report, "missing_folders", [])
     away = (QCoreApplication.translate("FoldersPanel", " Not found, so not scanned (their tracks are kept): {folders}.")
             .format(folders=", ".join(missing)) if missing else "")
-    return f"{prefix}{summary}{timing}.{away}"
+    empty = getattr(report, "empty_folders", [])
+    emptied = (QCoreApplication.translate(
+        "FoldersPanel", " Empty, so not taken for gone (their tracks are kept; a drive not mounted?): {folders}.")
+        .format(folders=", ".join(empty)) if empty else "")
+    return f"{prefix}{summary}{timing}.{away}{emptied}"
 
 
 class FolderList(QListWidget):

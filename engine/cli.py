@@ -265,6 +265,9 @@ def run_index(options) -> int:
                   "(`engine excluded` lists them)")
     for folder in report.missing_folders:
         _fail(f"library folder not found, not scanned (its tracks are kept): {folder}")
+    for folder in report.empty_folders:
+        _fail(f"library folder is empty, not taken for gone (its tracks are kept; a drive not mounted there?): "
+              f"{folder}; `engine remove` takes tracks out for good")
     if report.cancelled:
         _fail("interrupted; run the same command again to continue")
         return EXIT_INTERRUPTED

@@ -276,7 +276,7 @@ class Library:
 
         started = time.monotonic()
         spec = self.model_spec()
-        roots = _absolute_paths(paths) if paths else self.folders()
+        roots = self._as_known_folders(_absolute_paths(paths)) if paths else self.folders()
         if not roots:
             raise LibraryError("the library has no folders yet: give a folder to index")
         missing = [root for root in roots if not os.path.exists(root)]
@@ -314,7 +314,7 @@ class Library:
             added=result.added,
             updated=result.updated + plan.moved_only,
             unchanged=plan.unchanged,
-            removed=len(plan.removed_track_ids) + result.removed,
+            removed=len(plan.removed_track_ids),
             problems=self.store.problem_count(roots),
             seconds=time.monotonic() - started,
             moved=len(plan.moves),
@@ -323,7 +323,23 @@ class Library:
             cancelled=result.cancelled,
             excluded=plan.excluded,
             missing_folders=[display_path(root) for root in missing],
+            empty_folders=[display_path(root) for root in plan.empty_folders],
         )
+
+    def _as_known_folders(self, paths: list[str]) -> list[str]:
+        """Each path named, spelled as the library already knows its folder when it is that folder, or lies in it,
+        under another name (a link to it, or its real path when it was added through a link): the same files must
+        not become a second set of tracks."""
+        known = [(folder, os.path.realpath(folder)) for folder in self.folders()]
+        spelled = []
+        for path in paths:
+            real = os.path.realpath(path)
+            for folder, folder_real in known:
+                if real == folder_real or real.startswith(folder_real.rstrip(os.sep) + os.sep):
+                    path = os.path.normpath(os.path.join(folder, os.path.relpath(real, folder_real)))
+                    break
+            spelled.append(path)
+        return spelled
 
     def _analyzer(self, max_windows: int, batch_windows: int) -> Analyzer:
         """The active model ready to analyse: torch is imported here, only when an index run has files to analyse."""

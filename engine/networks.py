@@ -32,6 +32,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from engine.keys import KEY_CLASS_COUNT
+from engine.window_level import at_reference_level
 
 TUNED_FILTERBANKS_KEPT = 8  # 0.8 MB each at the default frontend's 1025 x 192
 
@@ -133,8 +134,9 @@ class SampleCNN(nn.Module):
         )
 
     def forward(self, audio: torch.Tensor) -> torch.Tensor:
-        """``audio`` (batch, samples) → (batch, embedding_dim)."""
-        features = self.head(self.blocks(self.stem(audio.unsqueeze(1))))
+        """``audio`` (batch, samples), each window read at one loudness (``engine.window_level``) → (batch,
+        embedding_dim)."""
+        features = self.head(self.blocks(self.stem(at_reference_level(audio).unsqueeze(1))))
         return features.mean(dim=-1)
 
     def encode(self, audio: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -222,7 +224,11 @@ def magnitude_without_gradient(spectrum: torch.Tensor) -> torch.Tensor:
 
 
 class LogFrequencySpectrogram(nn.Module):
-    """Waveform (batch, samples) → log-magnitude log-frequency spectrogram (batch, 1, bins, frames)."""
+    """Waveform (batch, samples) → log-magnitude log-frequency spectrogram (batch, 1, bins, frames), each window
+    first brought to one loudness (``engine.window_level``: the log spectrogram's shape depends on level, and what a
+    track sounds like should not)."""
+
+    levels_input = True  # False only in experiments that measure what the levelling changes
 
     def __init__(self, config: LogFreqCNNConfig) -> None:
         super().__init__()
@@ -248,6 +254,7 @@ class LogFrequencySpectrogram(nn.Module):
         # torch.stft(center=True) by hand: its (batch, bins, frames) output was transposed for the filterbank and
         # back, and the frames of ``unfold`` go to ``rfft`` in the layout the filterbank's product reads (a fifth
         # less time for the spectrogram on CPU).
+        audio = at_reference_level(audio) if self.levels_input else audio.float()
         padding = self.n_fft // 2
         padded = F.pad(audio.float().unsqueeze(1), (padding, padding), mode="reflect").squeeze(1)
         frames = padded.unfold(-1, self.n_fft, self.hop_length) * self.window  # (batch, frames, n_fft)

@@ -47,7 +47,6 @@ class PipelineResult:
     added: int = 0
     updated: int = 0
     problems: int = 0
-    removed: int = 0
     audio_seconds: float = 0.0
     cancelled: bool = False
 
@@ -95,7 +94,6 @@ class AnalysisPipeline:
         self._to_write: list[NewTrack] = []
         self._problems_to_write: list[ProblemRecord] = []
         self._tempos_to_write: list[tuple[int, TempoEstimate | None]] = []  # tracks whose tempo alone was due
-        self._tracks_now_broken: list[int] = []  # known tracks whose changed file no longer decodes
         self._pending_since: float | None = None  # when the oldest not yet written outcome arrived
         self._result = PipelineResult()
         self._started = 0.0
@@ -185,9 +183,10 @@ class AnalysisPipeline:
                 self._tempos_to_write.append((outcome.job.track_id, outcome.tempo))
         elif outcome.windows is None:
             job = outcome.job
+            # A known track whose changed file no longer decodes keeps its row (its analysis, crate places): a file a
+            # sync client or an editor is halfway through writing is broken only for a while. The problem is listed
+            # beside it, and the file's next outcome replaces both (restored: unchanged; fixed: analysed again).
             self._problems_to_write.append(ProblemRecord(job.path, outcome.reason or "unknown", job.size, job.mtime_ns))
-            if job.track_id is not None:
-                self._tracks_now_broken.append(job.track_id)
         else:
             self._decoded.append(outcome)
             extra = 0 if outcome.key_windows is None else len(outcome.key_windows)
@@ -238,10 +237,7 @@ class AnalysisPipeline:
             self._result.updated += len(self._tempos_to_write)  # not "analysed": the network did not read them
             self._tempos_to_write = []
         if self._problems_to_write:
-            self.store.remove_tracks(self._tracks_now_broken)
             self.store.record_problems(self._problems_to_write)
-            self._result.removed += len(self._tracks_now_broken)
-            self._tracks_now_broken = []
             self._result.problems += len(self._problems_to_write)
             self._problems_to_write = []
         self._pending_since = None

@@ -42,6 +42,9 @@ class IndexPlan:
     moved_only: int = 0  # moves of analysed tracks: the row is updated, nothing is re-analysed
     kept_problems: int = 0
     excluded: int = 0  # files found but skipped: on the exclusion list
+    # library folders that are there but in which the scan found nothing while the library knows tracks in them:
+    # most often the empty mount point of a drive not mounted (or a cloud folder not synced yet), so not taken for gone
+    empty_folders: list[str] = field(default_factory=list)
 
     @property
     def replacing(self) -> int:
@@ -85,6 +88,7 @@ class StreamingPlanner:
         ``retry_problems``; its row stays until the file's new outcome replaces it (a track, or a problem again),
         so a problem whose file this run does not reach (a folder it cannot list, a cancel) is not lost."""
         self.store = store
+        self.roots = roots
         self.retry_problems = retry_problems
         self.settings = settings
         self.plan = IndexPlan()
@@ -113,6 +117,7 @@ class StreamingPlanner:
             if planned is not None:
                 self.planned_jobs += 1
                 yield _with_hash(planned)
+        self._keep_tracks_of_empty_folders()
         self.plan.removed_track_ids = [
             previous.track_id for key, previous in self._known.items()
             if key not in self._present and previous.track_id not in self._claimed_track_ids and not self._unseen(key)
@@ -127,6 +132,20 @@ class StreamingPlanner:
         unplanned = max(0, found - self.planned_files)
         share = self.planned_jobs / self.planned_files if self.planned_files else 1.0
         return ScanCounts(found, self.planned_jobs + round(unplanned * share), scan_finished and self.complete)
+
+    def _keep_tracks_of_empty_folders(self) -> None:
+        """A library folder that is there but holds nothing the scan found, while the library knows tracks in it, is
+        an empty mount point or an unsynced folder far more often than music deleted: its tracks stay, as for a folder
+        that is away, and the run says so (``plan.empty_folders``). Deliberately emptied, its tracks leave with
+        ``engine remove`` or the folder's removal in the app."""
+        for root in self.roots:
+            if not os.path.isdir(root):
+                continue
+            inside = path_key(root).rstrip(os.fsencode(os.sep)) + os.fsencode(os.sep)
+            knows_tracks = any(key.startswith(inside) for key in self._known)
+            if knows_tracks and not any(key.startswith(inside) for key in self._present):
+                self._unlisted_folders.append(inside)
+                self.plan.empty_folders.append(root)
 
     def _unseen(self, key: bytes) -> bool:
         """Whether ``key`` lies in a folder the walk could not list: not found gone, only not seen this time."""

@@ -203,6 +203,8 @@ class IndexReport:
     excluded: int = 0  # files found in the folders but skipped: the user took them out of the library
     # library folders not there this run (an unmounted drive): not scanned, their tracks kept
     missing_folders: list[str] = field(default_factory=list)
+    # library folders there but empty while the library knows tracks in them (an empty mount point): their tracks kept
+    empty_folders: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict:
         return {
@@ -211,4 +213,5 @@ class IndexReport:
             "analysed": self.analysed, "audio_seconds": round(self.audio_seconds, 1),
             "realtime_factor": round(self.audio_seconds / self.seconds, 1) if self.seconds > 0 else 0.0,
             "cancelled": self.cancelled, "excluded": self.excluded, "missing_folders": list(self.missing_folders),
+            "empty_folders": list(self.empty_folders),
         }

@@ -23,8 +23,9 @@ DEFAULT_MAX_WINDOWS = 6
 # track's own tuning (engine.tuning) when that is off A = 440 Hz; 4: the further windows every half window over
 # the audio decoded anyway (engine.key_audio.KEY_HOP_SHARE); 5: as many further windows on a track over 60 s as on
 # a shorter one (engine.key_audio.KEY_EXTRA_WINDOWS), not 7; 6: each key window also read resampled a semitone down
-# and up (engine.key_semitone_copies).
-KEY_WINDOWS_VERSION = 6
+# and up (engine.key_semitone_copies); 7: every window, the embedding's and tags' too, read at one loudness
+# (engine.window_level), so the whole analysis is made again: the version of what a stored analysis was read from.
+KEY_WINDOWS_VERSION = 7
 DEFAULT_BATCH_WINDOWS = 64
 
 

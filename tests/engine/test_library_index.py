@@ -192,6 +192,91 @@ def test_models_are_kept_apart_and_switchable(indexed_library, model_dir, second
     assert len(per_model) == 2
 
 
+def test_a_library_folder_left_empty_keeps_its_tracks_and_crates_until_its_files_are_back(tmp_path, model_dir, capsys):
+    """An unmounted drive usually leaves its mount point behind, empty: that is not every track deleted (their
+    analyses and crate places would be lost and redone). A file deleted from a folder that still holds others is."""
+    import audio_factory
+    from engine import cli
+    from engine.keys import Key
+
+    mount, elsewhere = tmp_path / "mnt", tmp_path / "unplugged"
+    mount.mkdir(), elsewhere.mkdir()
+    for index in range(2):
+        audio_factory.write_audio(audio_factory.chord_progression(Key(index, "major"), 6.0, seed=index),
+                                  mount / f"song{index}.flac")
+    database = tmp_path / "lib.db"
+    with Library(database, model_dir) as library:
+        library.index([mount], workers=0)
+        crate = library.create_crate("gig", [row.id for row in library.tracks()])
+        for song in mount.iterdir():
+            song.rename(elsewhere / song.name)
+
+        report = library.index(workers=0)
+
+        assert (report.removed, report.empty_folders) == (0, [str(mount)])
+        assert library.track_count() == 2 and len(library.crate_tracks(crate)) == 2
+    code = cli.main(["index", "--db", str(database), "--model", str(model_dir), "--workers", "0"])
+    assert code == 0 and "library folder is empty" in capsys.readouterr().err
+    for song in elsewhere.iterdir():  # the drive is back: nothing is analysed again
+        song.rename(mount / song.name)
+    (mount / "song1.flac").unlink()  # and a file deleted with others still there is gone
+    with Library(database, model_dir) as library:
+        back = library.index(workers=0)
+        assert (back.unchanged, back.analysed, back.removed, back.empty_folders) == (1, 0, 1, [])
+        assert len(library.crate_tracks(crate)) == 1
+
+
+def test_a_track_whose_file_is_broken_for_a_while_keeps_its_analysis_and_crate_place(tmp_path, model_dir):
+    """A file caught halfway through a sync or an edit (here: cut short) is a problem beside its track, not a track
+    deleted; restored, it is the unchanged track again and the problem is gone."""
+    import shutil
+
+    import audio_factory
+    from engine.keys import Key
+
+    folder, backup = tmp_path / "music", tmp_path / "backup.flac"
+    folder.mkdir()
+    song = audio_factory.write_audio(audio_factory.chord_progression(Key(3, "minor"), 8.0, seed=3), folder / "a.flac")
+    audio_factory.write_audio(audio_factory.chord_progression(Key(8, "major"), 8.0, seed=8), folder / "b.flac")
+    shutil.copy2(song, backup)
+    with Library(tmp_path / "lib.db", model_dir) as library:
+        library.index([folder], workers=0)
+        track_id = library.track_id_for_path(song)
+        crate = library.create_crate("set", [track_id])
+        with open(song, "r+b") as handle:
+            handle.truncate(2000)
+
+        broken = library.index(workers=0)
+
+        assert (broken.removed, broken.problems) == (0, 1)
+        assert library.track_id_for_path(song) == track_id and [row.id for row in library.crate_tracks(crate)] == [track_id]
+        shutil.copy2(backup, song)  # restored from the backup, its time and all
+        back = library.index(workers=0)
+        assert (back.unchanged, back.analysed, back.problems) == (2, 0, 0)
+        assert library.problems() == []
+
+
+def test_a_library_folder_named_again_through_a_link_is_the_same_folder_not_a_second_set_of_tracks(tmp_path,
+                                                                                                  model_dir):
+    import audio_factory
+    from engine.keys import Key
+
+    real = tmp_path / "music"
+    (real / "album").mkdir(parents=True)
+    for index in range(2):
+        audio_factory.write_audio(audio_factory.chord_progression(Key(index, "major"), 6.0, seed=index),
+                                  real / "album" / f"song{index}.flac")
+    link = tmp_path / "link"
+    link.symlink_to(real, target_is_directory=True)
+    with Library(tmp_path / "lib.db", model_dir) as library:
+        library.index([link], workers=0)  # added through the link: the link's spelling is the library's
+        again = library.index([real], workers=0)
+        inside = library.index([real / "album"], workers=0)
+        assert (again.added, again.unchanged, inside.added, inside.unchanged) == (0, 2, 0, 2)
+        assert library.track_count() == 2 and str(link) in library.folders()
+        assert not any(folder.startswith(str(real)) for folder in library.folders())
+
+
 def test_a_library_folder_that_is_away_is_skipped_and_its_tracks_kept(tmp_path, model_dir, capsys):
     """An unmounted drive must not stop every rescan: a registered folder that is not there is reported, not
     scanned, and its tracks stay; a path named on the command line that is not there is still an error."""

@@ -17,17 +17,19 @@ from pathlib import Path
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-DEFAULT_SCORES_MANIFEST = Path("/work/data/scores/manifest.jsonl")
-DEFAULT_DEBIAN_MANIFEST = Path("/work/data/debian/manifest.jsonl")
+# where `engine train data scores` / `debian` put them when run, as the README's commands are, from the folder that
+# holds data/ (relative: no machine's own folders in the help)
+DEFAULT_SCORES_MANIFEST = Path("data/scores/manifest.jsonl")
+DEFAULT_DEBIAN_MANIFEST = Path("data/debian/manifest.jsonl")
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="engine eval", description="Held-out evaluation report (Markdown + JSON).")
     parser.add_argument("--model", type=Path, help="model folder; without it only the baselines are evaluated")
-    parser.add_argument("--scores", type=Path, help=f"rendered-score manifest (default {DEFAULT_SCORES_MANIFEST}, "
-                        "when it is there)")
-    parser.add_argument("--debian", type=Path, help=f"game-music manifest (default {DEFAULT_DEBIAN_MANIFEST}, when it "
-                        "is there)")
+    parser.add_argument("--scores", type=Path, help=f"rendered-score manifest (default {DEFAULT_SCORES_MANIFEST} in the "
+                        "working folder, when it is there)")
+    parser.add_argument("--debian", type=Path, help=f"game-music manifest (default {DEFAULT_DEBIAN_MANIFEST} in the "
+                        "working folder, when it is there)")
     parser.add_argument("--out", type=Path, required=True, help="report folder")
     parser.add_argument("--max-clips", type=int, help="evaluate a seeded sample of held-out renders")
     parser.add_argument("--max-tracks", type=int, help="evaluate a seeded sample of held-out tracks")
