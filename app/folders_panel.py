@@ -100,7 +100,8 @@ def report_text(report: Any) -> str:
             .format(folders=", ".join(missing)) if missing else "")
     empty = getattr(report, "empty_folders", [])
     emptied = (QCoreApplication.translate(
-        "FoldersPanel", " Empty, so not taken for gone (their tracks are kept; a drive not mounted?): {folders}.")
+        "FoldersPanel", " Empty, so not taken for gone (their tracks are kept; a drive not mounted? Remove the "
+        "folder here to forget them): {folders}.")
         .format(folders=", ".join(empty)) if empty else "")
     return f"{prefix}{summary}{timing}.{away}{emptied}"
 

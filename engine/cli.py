@@ -173,6 +173,9 @@ def build_parser() -> argparse.ArgumentParser:
     remove.add_argument("--no-exclude", action="store_true",
                         help="do not put the files on the exclusion list: a file inside a library folder then "
                              "returns with the next scan")
+    remove_folder = _command(commands, "remove-folder", "forget library folders and their tracks (their files are "
+                             "never touched; a library folder inside one keeps its own)", run_remove_folder)
+    remove_folder.add_argument("folders", nargs="+", metavar="FOLDER")
     _command(commands, "excluded", "files removed from the library that scans skip", run_excluded)
     restore = _command(commands, "restore", "take files (or every excluded file below a folder) off the exclusion "
                        "list, so the next scan adds them again", run_restore)
@@ -267,7 +270,7 @@ def run_index(options) -> int:
         _fail(f"library folder not found, not scanned (its tracks are kept): {folder}")
     for folder in report.empty_folders:
         _fail(f"library folder is empty, not taken for gone (its tracks are kept; a drive not mounted there?): "
-              f"{folder}; `engine remove` takes tracks out for good")
+              f"{folder}; `engine remove-folder` forgets it and its tracks")
     if report.cancelled:
         _fail("interrupted; run the same command again to continue")
         return EXIT_INTERRUPTED
@@ -534,6 +537,25 @@ def run_remove(options) -> int:
         for track_id in not_found:
             print(f"not in the library: {track_id}")
     return EXIT_OK
+
+
+def run_remove_folder(options) -> int:
+    """The library folders named are forgotten with their tracks (an emptied folder the index runs keep, a drive
+    given up); a path that is no library folder is named on stderr, and exit 1 when none was one."""
+    from engine import json_shapes
+    from engine.scan import display_path
+
+    with _open_library_to_change(options) as library:
+        removed, not_folders = library.remove_folders(options.folders)
+    if options.json:
+        _print_json({"removed": [{**json_shapes.path_fields(folder), "tracks": count} for folder, count in removed],
+                     "not_library_folders": [json_shapes.path_fields(path) for path in not_folders]})
+    else:
+        for folder, count in removed:
+            print(f"forgot {display_path(folder)} and its {count} track{'s' if count != 1 else ''} (files untouched)")
+    for path in not_folders:
+        _fail(f"not a library folder: {display_path(path)}")
+    return EXIT_OK if removed or not not_folders else EXIT_BAD_INPUT
 
 
 def run_excluded(options) -> int:

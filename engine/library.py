@@ -206,6 +206,17 @@ class Library:
         """Forget a folder and its tracks; returns how many tracks left the library."""
         return self.store.remove_folder(_absolute_paths([path])[0])
 
+    def remove_folders(self, paths: Sequence[Path | str]) -> tuple[list[tuple[str, int]], list[str]]:
+        """Forget each library folder named (by its path, a link to it or its real path) with its tracks:
+        ([(folder, tracks that left)], [paths that are no library folder])."""
+        removed, not_folders = [], []
+        for path in self._as_known_folders(_absolute_paths(paths)):
+            if path in self.folders():
+                removed.append((path, self.remove_folder(path)))
+            else:
+                not_folders.append(path)
+        return removed, not_folders
+
     def remove_tracks(self, track_ids: Sequence[int], exclude: bool = True) -> TrackRemoval:
         """Take tracks out of the library: their rows, analyses, landmarks and crate entries go, their files are
         never touched. The FAISS and landmark caches notice the change by their fingerprints and catch up on the
@@ -276,7 +287,8 @@ class Library:
 
         started = time.monotonic()
         spec = self.model_spec()
-        roots = self._as_known_folders(_absolute_paths(paths)) if paths else self.folders()
+        library_folders = self.folders()  # before this run adds any: the folders whose emptiness is not taken for gone
+        roots = self._as_known_folders(_absolute_paths(paths)) if paths else library_folders
         if not roots:
             raise LibraryError("the library has no folders yet: give a folder to index")
         missing = [root for root in roots if not os.path.exists(root)]
@@ -296,7 +308,7 @@ class Library:
             progress(IndexProgress("scan", 0, 0, 0.0, 0.0, scan_finished=False))
         with BackgroundScan(roots) as scan:  # walks while torch loads and the first files are analysed
             settings = DecodeSettings(spec.config.sample_rate, spec.config.window_samples, max_windows)
-            planner = StreamingPlanner(self.store, roots, spec.model_id, settings, retry_problems)
+            planner = StreamingPlanner(self.store, roots, spec.model_id, settings, retry_problems, library_folders)
             pipeline = AnalysisPipeline(lambda: self._analyzer(max_windows, batch_windows), self.store,
                                         spec.model_id, workers, progress, cancel, max_windows, batch_windows)
             result = pipeline.run(planner.jobs(scan, on_planned=pipeline.report_progress),
@@ -306,6 +318,7 @@ class Library:
             self.store.move_track(move.track_id, move.new_path, move.mtime_ns)
         self.store.record_problems(plan.new_problems)
         self.store.remove_problems(plan.resolved_problem_keys)
+        self.store.follow_exclusions(plan.exclusion_moves, plan.exclusions_dropped)
         if planner.complete:  # a cancelled run has not seen every file: nothing is taken for gone
             self.store.remove_tracks(plan.removed_track_ids)
             self.store.remove_problems(plan.stale_problem_keys)
@@ -327,17 +340,21 @@ class Library:
         )
 
     def _as_known_folders(self, paths: list[str]) -> list[str]:
-        """Each path named, spelled as the library already knows its folder when it is that folder, or lies in it,
-        under another name (a link to it, or its real path when it was added through a link): the same files must
-        not become a second set of tracks."""
+        """Each folder named, spelled as the library already knows it when it is a library folder or lies in one under
+        another name (a link to it, or its real path when it was added through a link), and by its real path when it
+        holds a library folder known by its real path: the same files must not become a second set of tracks. A
+        file named keeps its own path (a link inside the library is a track of its own)."""
         known = [(folder, os.path.realpath(folder)) for folder in self.folders()]
         spelled = []
         for path in paths:
             real = os.path.realpath(path)
-            for folder, folder_real in known:
-                if real == folder_real or real.startswith(folder_real.rstrip(os.sep) + os.sep):
-                    path = os.path.normpath(os.path.join(folder, os.path.relpath(real, folder_real)))
-                    break
+            if os.path.isdir(path):
+                for folder, folder_real in known:
+                    if real == folder_real or real.startswith(folder_real.rstrip(os.sep) + os.sep):
+                        path = os.path.normpath(os.path.join(folder, os.path.relpath(real, folder_real)))
+                        break
+                    if folder_real.startswith(real.rstrip(os.sep) + os.sep) and folder == folder_real:
+                        path = real
             spelled.append(path)
         return spelled
 
@@ -552,9 +569,12 @@ class Library:
         groups = connected_groups(pairs)
         model_id, tag_names = self._browse_model()
         stored = self.store.track_rows_by_ids(model_id, [track_id for group in groups for track_id in group])
+        broken = {path for path, _ in self.store.problems()}  # a track whose file is a problem now (cut short by a
+        # sync, say) is no copy to keep, nor one to weigh the others against: its format and size are of before
         found = []
         for group in groups:
-            copies = [DuplicateCopy(track_row(stored[t], tag_names), stored[t].size) for t in group if t in stored]
+            copies = [DuplicateCopy(track_row(stored[t], tag_names), stored[t].size) for t in group
+                      if t in stored and stored[t].path not in broken]
             if len(copies) > 1:
                 found.append(DuplicateGroup(sorted(copies, key=keep_order)))
         return found

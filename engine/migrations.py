@@ -61,9 +61,18 @@ def _add_key_version(connection: Connection) -> None:
     connection.execute(update(analyses).values(key_version=1))
 
 
+def _add_exclusion_identity(connection: Connection) -> None:
+    """8: ``excluded_files.size`` and ``quick_hash``, the file's identity, so an exclusion follows a moved file. The
+    entries made before have none and stay exclusions of their paths, as they were."""
+    present = {column["name"] for column in inspect(connection).get_columns("excluded_files")}
+    for name, kind in (("size", "INTEGER"), ("quick_hash", "TEXT")):
+        if name not in present:
+            connection.execute(text(f"ALTER TABLE excluded_files ADD COLUMN {name} {kind}"))
+
+
 UPGRADES: dict[int, Callable[[Connection], None]] = {  # version → step
     2: _add_top_tag_index, 3: _landmarks_table, 4: _add_tempo_columns, 5: _crate_tables, 6: _exclusion_table,
-    7: _add_key_version,
+    7: _add_key_version, 8: _add_exclusion_identity,
 }
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from engine.decoding import DecodeJob
@@ -45,6 +45,8 @@ class IndexPlan:
     # library folders that are there but in which the scan found nothing while the library knows tracks in them:
     # most often the empty mount point of a drive not mounted (or a cloud folder not synced yet), so not taken for gone
     empty_folders: list[str] = field(default_factory=list)
+    exclusion_moves: list[tuple[bytes, str]] = field(default_factory=list)  # an excluded file found moved: (old key, path)
+    exclusions_dropped: list[bytes] = field(default_factory=list)  # an excluded path that holds another file now
 
     @property
     def replacing(self) -> int:
@@ -83,12 +85,13 @@ class StreamingPlanner:
     here. The database's view of ``roots`` is read once, up front (a stat-sized record per known file)."""
 
     def __init__(self, store: Store, roots: list[str], model_id: str, settings: DecodeSettings,
-                 retry_problems: bool = False) -> None:
+                 retry_problems: bool = False, library_folders: Sequence[str] = ()) -> None:
         """A known problem file, unchanged, is tried again when its reason may pass (``is_transient``) or with
         ``retry_problems``; its row stays until the file's new outcome replaces it (a track, or a problem again),
         so a problem whose file this run does not reach (a folder it cannot list, a cancel) is not lost."""
         self.store = store
         self.roots = roots
+        self.library_folders = list(library_folders)  # registered before this run (``_keep_tracks_of_empty_folders``)
         self.retry_problems = retry_problems
         self.settings = settings
         self.plan = IndexPlan()
@@ -98,6 +101,7 @@ class StreamingPlanner:
         self._known = store.known_files_under(roots)
         self._known_problems = store.known_problems_under(roots)
         self._excluded = store.excluded_keys_under(roots)
+        self._excluded_identities = store.excluded_identities()  # everywhere: a file may move in from anywhere
         # analysed by this model with current landmarks and key: wholly, or but for an older estimator's tempo
         self._analysed, self._tempo_due = store.current_track_ids(model_id)
         self._present: set[bytes] = set()
@@ -134,18 +138,21 @@ class StreamingPlanner:
         return ScanCounts(found, self.planned_jobs + round(unplanned * share), scan_finished and self.complete)
 
     def _keep_tracks_of_empty_folders(self) -> None:
-        """A library folder that is there but holds nothing the scan found, while the library knows tracks in it, is
-        an empty mount point or an unsynced folder far more often than music deleted: its tracks stay, as for a folder
-        that is away, and the run says so (``plan.empty_folders``). Deliberately emptied, its tracks leave with
-        ``engine remove`` or the folder's removal in the app."""
-        for root in self.roots:
-            if not os.path.isdir(root):
+        """A library folder (registered before this run; the scanned roots and the library folders inside them) that
+        is there but holds nothing the scan found, while the library knows tracks in it that did not move elsewhere,
+        is an empty mount point or an unsynced folder far more often than music deleted: its tracks stay, as for a
+        folder that is away, and the run says so (``plan.empty_folders``). Deliberately emptied, the folder is
+        forgotten with its tracks by ``engine remove-folder`` or the app's Remove folder."""
+        scanned = [_inside(root) for root in self.roots]
+        for folder in self.library_folders:
+            inside = _inside(folder)
+            if not os.path.isdir(folder) or not any(inside.startswith(root) for root in scanned):
                 continue
-            inside = path_key(root).rstrip(os.fsencode(os.sep)) + os.fsencode(os.sep)
-            knows_tracks = any(key.startswith(inside) for key in self._known)
+            knows_tracks = any(key.startswith(inside) and previous.track_id not in self._claimed_track_ids
+                               for key, previous in self._known.items())
             if knows_tracks and not any(key.startswith(inside) for key in self._present):
                 self._unlisted_folders.append(inside)
-                self.plan.empty_folders.append(root)
+                self.plan.empty_folders.append(folder)
 
     def _unseen(self, key: bytes) -> bool:
         """Whether ``key`` lies in a folder the walk could not list: not found gone, only not seen this time."""
@@ -161,6 +168,37 @@ class StreamingPlanner:
         """A file seen fine (an unchanged track) or wanted no more (excluded) is no problem: its row, if any, goes."""
         if key in self._known_problems:
             self.plan.resolved_problem_keys.append(key)
+
+    def _another_file_at_excluded(self, key: bytes, found: ScannedFile) -> bool:
+        """An excluded path whose exclusion knows its file, and which holds another file now (a different size or
+        content): the exclusion goes, and the file is a new one."""
+        identity = self._excluded_identities.get(key)
+        if identity is None:
+            return False
+        try:
+            now = (found.size, quick_hash(found.path, found.size)) if found.size == identity[0] else None
+        except OSError:
+            return False  # unreadable now: judged on a later run
+        if now == identity:
+            return False
+        self.plan.exclusions_dropped.append(key)
+        return True
+
+    def _excluded_file_moved_here(self, key: bytes, found: ScannedFile, digest: str) -> bool:
+        """A new path holding the very file (size and quick hash) of an exclusion whose path is gone: the file was
+        moved or renamed, and stays out of the library under its new name."""
+        for excluded_key, identity in self._excluded_identities.items():
+            if identity == (found.size, digest) and excluded_key != key and not os.path.lexists(excluded_key):
+                self.plan.exclusion_moves.append((excluded_key, found.path))
+                del self._excluded_identities[excluded_key]
+                return True
+        return False
+
+    def _still_the_same_problem(self, key: bytes, found: ScannedFile) -> bool:
+        """The file is a known problem, unchanged since, and its reason is not one to try again."""
+        remembered = self._known_problems.get(key)
+        return (remembered is not None and remembered[:2] == (found.size, found.mtime_ns)
+                and not self._retried(remembered[2]))
 
     def _retried(self, reason: str) -> bool:
         return self.retry_problems or is_transient(reason)
@@ -190,13 +228,15 @@ class StreamingPlanner:
             if same_stat and previous.track_id in self._tempo_due:
                 self._resolve_problem(key)
                 return self._job(found, previous.quick_hash, previous.track_id, file_changed=False, tempo_only=True)
+            if not same_stat and self._still_the_same_problem(key, found):  # its track stays, beside the problem
+                plan.kept_problems += 1
+                return None
             return self._job(found, previous.quick_hash if same_stat else "", previous.track_id, not same_stat)
-        if key in self._excluded:
+        if key in self._excluded and not self._another_file_at_excluded(key, found):
             plan.excluded += 1
             self._resolve_problem(key)
             return None
-        remembered = self._known_problems.get(key)
-        if remembered is not None and remembered[:2] == (found.size, found.mtime_ns) and not self._retried(remembered[2]):
+        if self._still_the_same_problem(key, found):
             plan.kept_problems += 1
             return None
         try:
@@ -204,6 +244,9 @@ class StreamingPlanner:
         except OSError as error:
             reason = "permission denied" if isinstance(error, PermissionError) else f"cannot read ({error.strerror})"
             plan.new_problems.append(ProblemRecord(found.path, reason, found.size, found.mtime_ns))
+            return None
+        if self._excluded_file_moved_here(key, found, digest):
+            plan.excluded += 1
             return None
         moved_from = _moved_track(self.store, found.size, digest, self._present, self._claimed_track_ids)
         if moved_from is None:
@@ -255,3 +298,8 @@ def _with_hash(planned: DecodeJob) -> DecodeJob:
     except OSError:
         digest = ""
     return dataclasses.replace(planned, quick_hash=digest)
+
+
+def _inside(folder: str) -> bytes:
+    """The path key prefix of everything inside ``folder``."""
+    return path_key(folder).rstrip(os.fsencode(os.sep)) + os.fsencode(os.sep)

@@ -194,4 +194,8 @@ excluded_files = Table(
     Column("path_key", LargeBinary, primary_key=True),
     Column("path", Text, nullable=False),
     Column("excluded_at", Float, nullable=False),
+    # the file's identity when it was taken out (as tracks.size / quick_hash): the exclusion follows the file when it
+    # is moved or renamed, and leaves a path where another file now is; None for entries older than schema 8
+    Column("size", Integer),
+    Column("quick_hash", String),
 )

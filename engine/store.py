@@ -295,8 +295,9 @@ class Store:
         with self.engine.begin() as connection:
             for chunk in id_chunks(track_ids):
                 if exclude:
-                    keys = connection.execute(select(tracks.c.path_key).where(tracks.c.id.in_(chunk))).scalars().all()
-                    excluded.extend(_exclude(connection, keys, now))
+                    identities = connection.execute(select(tracks.c.path_key, tracks.c.size, tracks.c.quick_hash)
+                                                    .where(tracks.c.id.in_(chunk))).all()
+                    excluded.extend(_exclude(connection, identities, now))
                 connection.execute(delete(analyses).where(analyses.c.track_id.in_(chunk)))
                 connection.execute(delete(track_landmarks).where(track_landmarks.c.track_id.in_(chunk)))
                 connection.execute(delete(tracks).where(tracks.c.id.in_(chunk)))
@@ -323,6 +324,23 @@ class Store:
         with self.engine.connect() as connection:
             return set(connection.execute(select(excluded_files.c.path_key)
                                           .where(_under(excluded_files.c.path_key, roots))).scalars())
+
+    def excluded_identities(self) -> dict[bytes, tuple[int, str]]:
+        """Path key → (size, quick hash) of every exclusion that knows its file's identity."""
+        with self.engine.connect() as connection:
+            rows = connection.execute(select(excluded_files.c.path_key, excluded_files.c.size,
+                                             excluded_files.c.quick_hash).where(excluded_files.c.quick_hash.isnot(None)))
+            return {key: (int(size), digest) for key, size, digest in rows}
+
+    def follow_exclusions(self, moves: Sequence[tuple[bytes, str]], dropped: Sequence[bytes]) -> None:
+        """Exclusions whose file moved (old path key, new path) take the new path; ``dropped`` ones go (another file
+        is at the path now)."""
+        with self.engine.begin() as connection:
+            for key, new_path in moves:
+                connection.execute(update(excluded_files).where(excluded_files.c.path_key == key).values(
+                    path_key=path_key(new_path), path=display_path(new_path)))
+            for key in dropped:
+                connection.execute(delete(excluded_files).where(excluded_files.c.path_key == key))
 
     def restore_excluded(self, paths: Sequence[str]) -> list[str]:
         """Take each path, and every excluded file below a folder path, off the list; returns the paths restored."""
@@ -689,12 +707,14 @@ class Store:
         return self.read(library_reads.registered_models)
 
 
-def _exclude(connection, keys: Sequence[bytes], now: float) -> list[str]:
-    """Put path keys on the exclusion list (a key already there keeps its first date); returns their paths."""
-    for key in keys:
-        connection.execute(sqlite_insert(excluded_files).values(path_key=key, path=display_path(path_from_key(key)),
-                                                                excluded_at=now).on_conflict_do_nothing())
-    return [path_from_key(key) for key in keys]
+def _exclude(connection, identities: Sequence[tuple[bytes, int, str]], now: float) -> list[str]:
+    """Put (path key, size, quick hash) on the exclusion list (a key already there keeps its first date); returns
+    their paths."""
+    for key, size, digest in identities:
+        connection.execute(sqlite_insert(excluded_files).values(
+            path_key=key, path=display_path(path_from_key(key)), excluded_at=now, size=size,
+            quick_hash=digest).on_conflict_do_nothing())
+    return [path_from_key(key) for key, _, _ in identities]
 
 
 def _track_values(item: NewTrack, now: float) -> dict:

@@ -22,6 +22,9 @@ QUIETEST_RMS = REFERENCE_RMS / 10.0 ** (MAX_GAIN_DB / 20.0)  # quieter windows g
 
 
 def at_reference_level(windows: torch.Tensor) -> torch.Tensor:
-    """``windows`` (count, samples) each scaled to ``REFERENCE_DBFS`` RMS (at most ``MAX_GAIN_DB`` louder)."""
-    rms = windows.float().pow(2).mean(dim=-1, keepdim=True).sqrt()
-    return windows * (REFERENCE_RMS / rms.clamp_min(QUIETEST_RMS))
+    """``windows`` (count, samples) each scaled to ``REFERENCE_DBFS`` RMS (at most ``MAX_GAIN_DB`` louder). The gain is a
+    constant to gradients, as a level set before recording would be (and a silent window's would be a 0/0)."""
+    with torch.no_grad():
+        rms = windows.float().pow(2).mean(dim=-1, keepdim=True).sqrt()
+        gain = REFERENCE_RMS / rms.clamp_min(QUIETEST_RMS)
+    return windows * gain

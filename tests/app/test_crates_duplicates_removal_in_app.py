@@ -110,6 +110,9 @@ def test_the_scan_summary_counts_the_files_it_skipped_as_removed():
         "Scan finished: 3 unchanged, 2 skipped (removed from the library) in 1.2 s.")
     assert report_text(IndexReport(unchanged=3, missing_folders=["/media/usb/Music"], seconds=1.0)) == (
         "Scan finished: 3 unchanged in 1.0 s. Not found, so not scanned (their tracks are kept): /media/usb/Music.")
+    assert report_text(IndexReport(unchanged=3, empty_folders=["/mnt/music"], seconds=1.0)) == (
+        "Scan finished: 3 unchanged in 1.0 s. Empty, so not taken for gone (their tracks are kept; a drive not "
+        "mounted? Remove the folder here to forget them): /mnt/music.")
 
 
 def test_the_scan_progress_and_status_are_in_sight_in_the_first_run_folders_dock(indexed_copy, task_runner, qtbot):

@@ -36,6 +36,7 @@ def _windows(config: LogFreqCNNConfig) -> torch.Tensor:
 def test_spectrogram_equals_the_stft_it_replaces():
     config = LogFreqCNNConfig()
     frontend = LogFrequencySpectrogram(config)
+    frontend.levels_input = False  # the STFT's formulation alone (each window's level: tests/engine/test_window_level.py)
     audio = _windows(config)
     with torch.inference_mode():
         actual, expected = frontend(audio), _stft_spectrogram(frontend, audio)
