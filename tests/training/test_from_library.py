@@ -25,10 +25,12 @@ from engine.training_events import (  # noqa: E402
 from engine.vector_index import index_paths  # noqa: E402
 
 WINDOW_SAMPLES = 16000  # 1 s windows: the test model trains fast enough for a CPU test
-TRAINING_STEPS = 32
+TRAINING_STEPS = 48
 LABELS = ["genre:ambient", "genre:hip hop", "genre:jazz", "genre:rock", "mood:calm", "mood:energetic"]
-PRECISION_GAIN = 0.1  # measured on this library and config: 0.41 -> 0.65
-TAG_MAP_GAIN = 0.15  # measured: linear probe mAP 0.65 -> 0.91 (the new tag head: 0.68; runs are reproducible)
+PRECISION_GAIN = 0.1  # measured on this library and config: 0.38 -> 0.73
+TAG_MAP_GAIN = 0.15  # measured: linear probe mAP 0.73 -> 0.94 (the new tag head: 0.82; runs are reproducible). Since
+# every window is read at one loudness (2026-12-08) the base embedding's probe starts higher (0.65 before), and 32
+# steps left the new tag head just under it (0.72): 48 steps
 SHARE_ROUNDING = 1e-3  # the report rounds to 4 decimals
 
 
