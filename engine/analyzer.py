@@ -28,6 +28,7 @@ from engine.track_analysis import (  # noqa: F401 (re-exported: the analyzer's r
     DEFAULT_BATCH_WINDOWS, DEFAULT_MAX_WINDOWS, KeyEstimate, TrackAnalysis, key_estimate, top_tag_index,
 )
 from engine.tuning import estimate_tuning
+from engine.window_level import is_silent
 
 # Windows per forward pass: small enough for the activations to stay in the CPU caches (LogFreqCNN on 1 thread:
 # 11.5 ms per window at 16, 13.5 ms at 64; docs/lab-notes/2026-12-03-speed-history.md, "Indexing speed").
@@ -194,11 +195,14 @@ class Analyzer:
             key_reads = self.track_key_reads(windows_per_track, np.split(window_keys, bounds[1:-1]),
                                              key_windows_per_track or [None] * len(windows_per_track))
         analyses = []
-        for first, last, keys in zip(bounds[:-1], bounds[1:], key_reads):
+        for windows, first, last, keys in zip(windows_per_track, bounds[:-1], bounds[1:], key_reads):
             part = {name: values[first:last] for name, values in outputs.items()}
             if keys is not None:
                 part["key_probs"] = keys
-            analyses.append(self._summarise(part, int(last - first)))
+            analysis = self._summarise(part, int(last - first))
+            if analysis.tag_probs is not None and is_silent(windows):  # silence holds no instrument
+                analysis.tag_probs = np.zeros_like(analysis.tag_probs)
+            analyses.append(analysis)
         return analyses
 
     def track_key_reads(self, windows_per_track: list[np.ndarray], window_keys: list[np.ndarray | None],

@@ -9,6 +9,7 @@ never as an exception: a bad file in a batch must not stop the others.
 from __future__ import annotations
 
 import os
+import struct
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -154,7 +155,11 @@ def _apply(copy: str, planned: dict[str, list[str]]) -> None:
     audio, family = open_tags(copy)
     for name, values in planned.items():
         set_field(audio, family, name, values)
-    save_tags(audio, family)
+    try:
+        save_tags(audio, family)
+    except struct.error:  # a size field the new tags would put out of range: a WAV streamed with "no size" (2^32 - 1)
+        raise TagWriteError(copy, "its header's size fields cannot take the new tags (a file written as a stream?); "
+                                  "file not changed") from None
 
 
 def _verify(copy: str, planned: dict[str, list[str]], original_digest: str,

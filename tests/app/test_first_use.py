@@ -193,7 +193,8 @@ def test_only_tags_the_models_calibration_calls_informative_are_shown(make_windo
     first_track_id(qtbot, window)
     tags_column = [column.header for column in COLUMNS].index("Tags")
     model = window.library_view.model
-    assert {model.index(row, tags_column).data() for row in range(model.rowCount())} == {labels[1]}
+    shown = {model.index(row, tags_column).data() for row in range(model.rowCount())}
+    assert labels[1] in shown and shown <= {labels[1], ""}  # "": a row whose top tags leave the shown label out
     window.library_view.table.selectRow(0)
     details = window.details_panel
     qtbot.waitUntil(lambda: details.details is not None, timeout=RESULT_TIMEOUT_MS)

@@ -145,3 +145,21 @@ def test_another_taggers_edit_that_keeps_the_size_and_the_modification_time_is_n
 
     assert not result.changed and "changed while writing" in result.problem
     assert FLAC(path)["COMMENT"] == ["edited meanwhile"] and "INITIALKEY" not in FLAC(path)
+
+
+def test_a_wav_streamed_with_no_size_is_refused_in_words_and_left_alone(tmp_path):
+    """FFmpeg and recorders writing to a pipe put 2^32 - 1 in the RIFF and data sizes; the new tags cannot be
+    added to such a header (mutagen's struct error was the message)."""
+    path = str(audio_factory.write_audio(audio_factory.chord_progression(A_MINOR, 3.0, seed=5), tmp_path / "s.wav"))
+    with open(path, "rb") as handle:
+        header = bytearray(handle.read())
+    data = header.find(b"data")
+    header[4:8] = header[data + 4:data + 8] = b"\xff\xff\xff\xff"
+    with open(path, "wb") as handle:
+        handle.write(header)
+    before = _sha(path)
+
+    result = write_key(path, B_MINOR)
+
+    assert not result.changed and "written as a stream" in result.problem
+    assert _sha(path) == before

@@ -74,3 +74,17 @@ def test_silence_stays_silent_and_a_noise_floor_gets_at_most_40_db(loaded):
     assert torch.equal(at_reference_level(silence), silence)
     gain = at_reference_level(floor).pow(2).mean().sqrt() / floor.pow(2).mean().sqrt()
     assert float(gain) == pytest.approx(100.0, rel=1e-4)  # 40 dB, not the ~70 dB that would bring it to -15 dBFS
+
+
+def test_a_track_of_silence_or_hiss_has_no_tags(model_dir, tmp_path):
+    """The tag head read on near-zero input called digital silence "ensemble"; a track whose every window is below
+    -70 dBFS has nothing to tag, while music at -40 dBFS keeps its tags."""
+    from engine.library import Library
+
+    hiss = audio_factory.write_audio(audio_factory.noise(20.0, seed=1, amplitude=10 ** (-85 / 20)), tmp_path / "h.flac")
+    quiet_music = audio_factory.write_audio(0.01 * audio_factory.chord_progression(Key(2, "major"), 20.0, seed=2),
+                                            tmp_path / "q.flac")
+    with Library(tmp_path / "library.db", model_dir) as library:
+        silent, music = library.analyze_file(hiss), library.analyze_file(quiet_music)
+    assert set(silent.tags.values()) == {0.0}
+    assert max(music.tags.values()) > 0.0
