@@ -102,6 +102,9 @@ class StreamingPlanner:
         self._known_problems = store.known_problems_under(roots)
         self._excluded = store.excluded_keys_under(roots)
         self._excluded_identities = store.excluded_identities()  # everywhere: a file may move in from anywhere
+        self._excluded_by_identity: dict[tuple[int, str], list[bytes]] = {}
+        for excluded_key, identity in self._excluded_identities.items():
+            self._excluded_by_identity.setdefault(identity, []).append(excluded_key)
         # analysed by this model with current landmarks and key: wholly, or but for an older estimator's tempo
         self._analysed, self._tempo_due = store.current_track_ids(model_id)
         self._present: set[bytes] = set()
@@ -187,10 +190,11 @@ class StreamingPlanner:
     def _excluded_file_moved_here(self, key: bytes, found: ScannedFile, digest: str) -> bool:
         """A new path holding the very file (size and quick hash) of an exclusion whose path is gone: the file was
         moved or renamed, and stays out of the library under its new name."""
-        for excluded_key, identity in self._excluded_identities.items():
-            if identity == (found.size, digest) and excluded_key != key and not os.path.lexists(excluded_key):
+        candidates = self._excluded_by_identity.get((found.size, digest), [])
+        for excluded_key in candidates:
+            if excluded_key != key and not os.path.lexists(excluded_key):
                 self.plan.exclusion_moves.append((excluded_key, found.path))
-                del self._excluded_identities[excluded_key]
+                candidates.remove(excluded_key)  # one exclusion follows one file
                 return True
         return False
 
