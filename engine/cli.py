@@ -597,8 +597,9 @@ def run_restore(options) -> int:
 
 def _restored_any(path: str, restored: list[str]) -> bool:
     """Whether ``path`` itself, or a file below it (a folder given), came off the list."""
-    below = path.rstrip(os.sep) + os.sep
-    return any(entry == path or entry.startswith(below) for entry in restored)
+    from engine.scan import is_within
+
+    return any(is_within(entry, path) for entry in restored)
 
 
 def run_playlist(options) -> int:

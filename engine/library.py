@@ -36,7 +36,7 @@ from engine.results import (
     BpmWrite, FileAnalysis, IndexProgress, IndexReport, KeyInfo, KeyWrite, LibraryInfo, ModelInfo, Problem, SimilarTrack,
     TrackRemoval, TrackRow, TrackSuggestions,
 )
-from engine.scan import BackgroundScan, display_path, quick_hash
+from engine.scan import BackgroundScan, display_path, is_within, quick_hash
 from engine.search import ResolvedQuery, Search, as_track_id, file_analysis, indexed_file, require_regular_file
 from engine.store import Store
 from engine.tag_suggestions import DEFAULT_MIN_CONFIDENCE, SUGGESTIBLE_FIELDS, suggest_tags
@@ -210,9 +210,11 @@ class Library:
         """Forget each library folder named (by its path, a link to it or its real path) with its tracks:
         ([(folder, tracks that left)], [paths that are no library folder])."""
         removed, not_folders = [], []
+        registered = set(self.folders())
         for path in self._as_known_folders(_absolute_paths(paths)):
-            if path in self.folders():
+            if path in registered:
                 removed.append((path, self.remove_folder(path)))
+                registered.discard(path)  # named twice: forgotten once
             else:
                 not_folders.append(path)
         return removed, not_folders
@@ -350,10 +352,10 @@ class Library:
             real = os.path.realpath(path)
             if os.path.isdir(path):
                 for folder, folder_real in known:
-                    if real == folder_real or real.startswith(folder_real.rstrip(os.sep) + os.sep):
+                    if is_within(real, folder_real):
                         path = os.path.normpath(os.path.join(folder, os.path.relpath(real, folder_real)))
                         break
-                    if folder_real.startswith(real.rstrip(os.sep) + os.sep) and folder == folder_real:
+                    if is_within(folder_real, real) and folder == folder_real:
                         path = real
             spelled.append(path)
         return spelled

@@ -209,7 +209,7 @@ class StreamingPlanner:
 
     def _problem(self, problem: ScanProblem) -> None:
         if problem.folder:
-            self._unlisted_folders.append(path_key(problem.path).rstrip(os.fsencode(os.sep)) + os.fsencode(os.sep))
+            self._unlisted_folders.append(_inside(problem.path))
         if path_key(problem.path) in self._excluded:
             self.plan.excluded += 1
             self._resolve_problem(path_key(problem.path))

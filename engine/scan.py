@@ -196,7 +196,12 @@ def _folders_above(root: str) -> list[str]:
 
 def _leads_above(target: str, above: list[str]) -> bool:
     """Whether a link's real ``target`` is the walked root or a folder above it, or lies above one of those."""
-    return any(folder == target or folder.startswith(target.rstrip(os.sep) + os.sep) for folder in above)
+    return any(is_within(folder, target) for folder in above)
+
+
+def is_within(path: str, folder: str) -> bool:
+    """Whether ``path`` is ``folder`` or lies below it (by spelling: no link is followed)."""
+    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
 
 
 def _classify(path: str) -> ScannedFile | ScanProblem:
