@@ -31,6 +31,7 @@ from engine.tempo_net import (
     AXIS_BINS, BINS_PER_OCTAVE, KERNEL, OUTPUT_BPM, TempoNet, TempoNetEnsemble, axis_bpm, axis_features,
     ensemble_to_json, output_bins,
 )
+from training.corpora.manifest import record_audio_path
 from training.corpora.score_meter import beat_tempo_labels
 
 MARGIN = 16  # bins beyond each end of the axis: a shift of up to ±16 bins (×0.79-1.26) stays on it
@@ -56,8 +57,7 @@ def train_records(manifests: list[Path]) -> list[tuple[float, Path]]:
         for record in records:
             bpm = record.get("tempo_bpm") or scores.get(record.get("clip_id", ""))
             if record.get("split") == "train" and bpm:
-                path = manifest.parent / record["relative_path"] if record.get("relative_path") else Path(record["path"])
-                found.append((float(bpm), path))
+                found.append((float(bpm), record_audio_path(record, manifest)))
     return found
 
 

@@ -35,6 +35,7 @@ from engine.tempo_audio import TEMPO_SAMPLE_RATE  # noqa: E402
 from benchmarks.experiments.tempo_level import (  # noqa: E402
     LEVEL_WEIGHTS_PATH, LevelScorer, candidate_tempi, candidate_features,
 )
+from training.corpora.manifest import record_audio_path  # noqa: E402
 
 TOLERANCE = 0.04  # a candidate is the beat when within 4 % of the label (Acc1's tolerance)
 SPLITS = ("train", "val")
@@ -55,8 +56,7 @@ def training_records(manifest: Path) -> Iterator[tuple[str, float, bool, Path]]:
         record = json.loads(line)
         if record.get("split") not in SPLITS or not record.get("tempo_bpm"):
             continue
-        path = manifest.parent / record["relative_path"] if record.get("relative_path") else Path(record["path"])
-        yield record["split"], float(record["tempo_bpm"]), bool(record.get("drums")), path
+        yield record["split"], float(record["tempo_bpm"]), bool(record.get("drums")), record_audio_path(record, manifest)
 
 
 def middle_audio(path: Path) -> np.ndarray | None:

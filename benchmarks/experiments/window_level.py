@@ -29,7 +29,7 @@ from engine.key_audio import layout_from_samples
 from engine.keys import key_from_index
 from engine.model_folder import load_model
 from engine.tag_calibration import load_tag_calibration
-from training.corpora.manifest import read_manifest
+from training.corpora.manifest import read_manifest, record_audio_path
 from training.evaluation.metrics import mirex_scores, per_query_label_retrieval
 
 GAINS_DB = (0.0, -6.0, -12.0, -20.0)
@@ -38,10 +38,6 @@ KEY_GAIN_DB = -12.0
 
 def _gain(db: float) -> float:
     return float(10.0 ** (db / 20.0))
-
-
-def _audio_path(record: dict, manifest: Path) -> str:
-    return str(manifest.parent / record["relative_path"]) if record.get("relative_path") else record["path"]
 
 
 def track_analyses(analyzer: Analyzer, windows: list[np.ndarray], gains_db: list[float]):
@@ -112,7 +108,7 @@ def main() -> None:
     for manifest in arguments.manifest:
         for record in read_manifest(manifest):
             if record.get("split") == arguments.split and "key_index" in record:
-                pieces.append((decode_mono(_audio_path(record, manifest), rate), key_from_index(int(record["key_index"]))))
+                pieces.append((decode_mono(record_audio_path(record, manifest), rate), key_from_index(int(record["key_index"]))))
     report = {}
     for name, levelled in (("as before", False), ("levelled windows", True)):
         model = load_model(arguments.model)  # its own network: the analyzer folds it once, with this setting

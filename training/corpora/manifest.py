@@ -10,6 +10,12 @@ from typing import Any, Iterable
 HASH_CHUNK_BYTES = 1 << 20
 
 
+def record_audio_path(record: dict[str, Any], manifest: Path) -> Path:
+    """The audio file of a corpus manifest's ``record``: its ``relative_path`` from the manifest's folder where it has
+    one (the corpora built here), else its ``path`` as written."""
+    return manifest.parent / record["relative_path"] if record.get("relative_path") else Path(record["path"])
+
+
 def sha256_of_file(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
