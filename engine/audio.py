@@ -31,6 +31,9 @@ GUESS_CHECK_SECONDS = 3.0  # how far before a guessed length audio is looked for
 GUESSED_LENGTH_FORMATS = {"aac"}  # raw ADTS: no length anywhere in the stream, FFmpeg guesses from the bitrate
 RESAMPLE_RUN_SECONDS = 8.0  # decoded audio resampled per call: long runs, bounded memory for whole files
 SEEK_BACKOFF_SECONDS = 1.0  # how much earlier a seek that landed after the wanted start is tried again
+# A decode in which more than this share of the packets is damaged is a damaged file, not one with a bad stretch a
+# player skips (a few damaged packets of an MP3's ~38 a second are a click; most of them, noise or nothing).
+MAX_DAMAGED_PACKET_SHARE = 0.25
 RESAMPLER_TAIL_SAMPLES = 256  # input decoded past a span's end, so the resampler's filter tail lies outside it
 EDGE_MARGIN_SHARE = 0.05  # windows avoid the first and last 5 % (intros, fade-outs, silence)
 # Tracks up to this long are decoded once, whole, and their windows cut from it: indexing takes the tempo of a
@@ -90,6 +93,14 @@ def _open(path: Path | str):
     return container
 
 
+def audio_stream(container):
+    """The audio stream a player plays: the first one marked default, else the first one (a file with a silent
+    or commentary stream before its music marks the music default)."""
+    streams = container.streams.audio
+    default = av.stream.Disposition.default
+    return next((stream for stream in streams if stream.disposition & default), streams[0])
+
+
 def _is_empty(path: Path | str) -> bool:
     try:
         return os.stat(path).st_size == 0
@@ -139,7 +150,7 @@ def _demuxed_seconds(path: str, container_seconds: float = 0.0) -> float | None:
     cannot be demuxed."""
     container = _open(path)
     try:
-        stream = container.streams.audio[0]
+        stream = audio_stream(container)
         if stream.time_base is None:
             return None
         near_end = container_seconds - GUESS_CHECK_SECONDS
@@ -155,16 +166,19 @@ def _demuxed_seconds(path: str, container_seconds: float = 0.0) -> float | None:
 
 def _checked_guess(path: str, guessed: float) -> float:
     """A length FFmpeg guessed from the first frame's bitrate (an MP3 without a length header, raw ADTS AAC): the
-    guess when audio reaches it (a constant bitrate's guess is right), else the length the packets add up to,
+    guess when audio ends there (a constant bitrate's guess is right), else the length the packets add up to,
     demuxed from the start (not decoded: ~15 ms a minute). A separate open, so the caller's container is where it
     was. Such a file states no length of its own, so a cut-off copy cannot be told from a short one."""
     container = _open(path)
     try:
-        stream = container.streams.audio[0]
+        stream = audio_stream(container)
         reached = _last_packet_end(container, stream, max(0.0, guessed - GUESS_CHECK_SECONDS))
-        if reached is None or reached >= guessed - TRUNCATION_TOLERANCE_SECONDS:
+        if reached is None or abs(reached - guessed) <= TRUNCATION_TOLERANCE_SECONDS:
             return guessed
-        return _last_packet_end(container, stream, 0.0) or guessed  # every packet, from the first
+        # Audio ends before the guess, or goes on past it (a VBR MP3 without a Xing header, guessed from its first
+        # frame's bitrate): the packets add up to its length, demuxed from the start (a time after a seek into such
+        # a file is itself a guess).
+        return _last_packet_end(container, stream, 0.0) or guessed
     except av.error.FFmpegError:
         return guessed  # decoding reports what is wrong with the file
     finally:
@@ -175,7 +189,7 @@ def probe(path: Path | str) -> AudioInfo:
     """Read the stated properties of the first audio stream without decoding."""
     container = _open(path)
     try:
-        stream = container.streams.audio[0]
+        stream = audio_stream(container)
         codec = stream.codec_context.name if stream.codec_context else "unknown"
         bitrate = stream.bit_rate or container.bit_rate or None
         return AudioInfo(
@@ -221,27 +235,38 @@ def _decode_from(
 
     Decoded frames are gathered in an ``AudioFifo`` and resampled in long runs: calling the resampler (and
     ``to_ndarray``) once per codec frame cost more than decoding (docs/lab-notes/2026-12-03-speed-history.md,
-    "Indexing speed"), and the output is the same.
+    "Indexing speed"), and the output is the same. Packets are decoded one by one, so a damaged one is skipped
+    (a few milliseconds of sound, as a player skips it) instead of ending the decode there: a damaged stretch in
+    the middle of an MP3 made the whole file look truncated.
     """
     if seek_seconds > 0 or rewind:
         container.seek(int(seek_seconds / stream.time_base), stream=stream, backward=True, any_frame=False)
     gathered = _ResampledRun(sample_rate)
     first_time: float | None = None  # time (s) of the first decoded sample
     input_needed: float | None = None  # input samples that cover the span, from the first frame on
+    damage: av.error.FFmpegError | None = None
+    packets = damaged = 0
     try:
-        for frame in container.decode(stream):
-            if first_time is None:
-                first_time = float(frame.time) if frame.time is not None else 0.0
-                if sample_count is not None:
-                    lead_seconds = max(0.0, start_seconds - first_time)
-                    input_needed = (lead_seconds + sample_count / sample_rate) * frame.sample_rate
-            gathered.add(frame)
+        for packet in container.demux(stream):
+            packets += 1
+            try:
+                frames = packet.decode()
+            except av.error.FFmpegError as error:  # a damaged packet: skipped, as players skip it
+                damage, damaged = error, damaged + 1
+                continue
+            for frame in frames:
+                if first_time is None:
+                    first_time = float(frame.time) if frame.time is not None else 0.0
+                    if sample_count is not None:
+                        lead_seconds = max(0.0, start_seconds - first_time)
+                        input_needed = (lead_seconds + sample_count / sample_rate) * frame.sample_rate
+                gathered.add(frame)
             if input_needed is not None and gathered.input_samples >= input_needed + RESAMPLER_TAIL_SAMPLES:
                 break
     except av.error.FFmpegError as error:
-        if gathered.input_samples == 0:
-            raise AudioDecodeError(container.name, f"decoding failed ({_short(error)})") from None
-        # A damaged frame late in the file: keep what decoded; truncation checks judge the rest.
+        damage = error  # the container itself is damaged here: keep what decoded; truncation checks judge the rest
+    if damage is not None and (gathered.input_samples == 0 or damaged > MAX_DAMAGED_PACKET_SHARE * packets):
+        raise AudioDecodeError(container.name, f"decoding failed ({_short(damage)})") from None
     audio = gathered.finish()
     first_time = first_time or 0.0
     skip = max(0, int(round((start_seconds - first_time) * sample_rate)))
@@ -274,8 +299,14 @@ class _ResampledRun:
             self._drain(flush=False)
 
     def finish(self) -> np.ndarray:
+        """The decoded audio; samples that are not finite numbers (NaN or infinity in a float file, which a faulty
+        plug-in can write) are silence, as a player's output makes them: one NaN turned a track's whole analysis
+        into NaN, and through the library's mean every search of a standardising model."""
         self._drain(flush=True)
-        return np.concatenate(self._chunks) if self._chunks else np.zeros(0, dtype=np.float32)
+        audio = np.concatenate(self._chunks) if self._chunks else np.zeros(0, dtype=np.float32)
+        if not np.isfinite(audio).all():
+            np.nan_to_num(audio, copy=False, nan=0.0, posinf=0.0, neginf=0.0)
+        return audio
 
     def _drain(self, flush: bool) -> None:
         if self._fifo is None:
@@ -292,7 +323,7 @@ def decode_mono(
     """Decode a span (default: the whole file) to mono float32 at ``sample_rate``."""
     container = _open(path)
     try:
-        stream = container.streams.audio[0]
+        stream = audio_stream(container)
         count = None if duration_seconds is None else int(round(duration_seconds * sample_rate))
         audio = _decode_span(container, stream, sample_rate, start_seconds, count)
     finally:
@@ -312,7 +343,7 @@ def decoded_audio_digest(path: Path | str) -> str:
     digest = hashlib.blake2b(digest_size=AUDIO_DIGEST_BYTES)
     sample_count = 0
     try:
-        stream = container.streams.audio[0]
+        stream = audio_stream(container)
         for frame in container.decode(stream):
             digest.update(f"{frame.format.name} {frame.layout.name} {frame.sample_rate} {frame.samples};".encode())
             digest.update(frame.to_ndarray().tobytes())
@@ -365,7 +396,7 @@ def read_windows(
     window_seconds = window_samples / sample_rate
     container = _open(path)
     try:
-        stream = container.streams.audio[0]
+        stream = audio_stream(container)
         stated = _stated_duration(container, stream)
         seekable = stated > 0 and stream.time_base is not None
         too_short = not seekable or too_short_to_spread(stated, window_seconds, max_windows)
@@ -477,7 +508,7 @@ def read_spans(path: Path | str, sample_rate: int, start_seconds: list[float], s
     where the audio ends. Raises ``AudioDecodeError`` when the file cannot be opened or decoded."""
     container = _open(path)
     try:
-        stream = container.streams.audio[0]
+        stream = audio_stream(container)
         return [_decode_span(container, stream, sample_rate, start, span_samples) for start in start_seconds]
     except av.error.FFmpegError as error:
         raise AudioDecodeError(path, _short(error)) from None

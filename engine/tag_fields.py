@@ -54,7 +54,7 @@ def open_tags(path: str):
     the others as they were; an ID3v2.2 tag, which mutagen cannot write, is read translated and saved as v2.4."""
     try:
         audio = mutagen.File(path)
-        if isinstance(audio.tags, ID3) and audio.tags.version >= (2, 3, 0):
+        if audio is not None and isinstance(audio.tags, ID3) and audio.tags.version >= (2, 3, 0):
             audio = type(audio)(path, translate=False, load_v1=False)
     except Exception as error:  # mutagen raises many unrelated types on garbage input
         raise TagFormatError(path, f"cannot read its tags ({_short(error)})") from None
