@@ -36,6 +36,7 @@ from app.confirm import confirm
 from app.crate_track_model import CrateTrackModel
 from app.errors import show_error
 from app.library_view import ROW_HEIGHT
+from app.save_target import save_target
 from app.tasks import TaskRunner
 from app.track_list_model import SCORE_COLUMN, TITLE_COLUMN
 from engine.playlist import fits_one_line
@@ -302,8 +303,8 @@ class CratesView(QWidget):
             return
         suggested = str(Path.home() / f"{_file_stem(crate[1])}{EXPORT_SUFFIXES[kind]}")
         path, _ = QFileDialog.getSaveFileName(self, self.tr("Export crate"), suggested, self.tr(EXPORT_FILTERS[kind]))
-        if path:  # the save dialog has asked before replacing a file
-            target = Path(path if path.lower().endswith(EXPORT_SUFFIXES[kind]) else path + EXPORT_SUFFIXES[kind])
+        target = save_target(self, path, EXPORT_SUFFIXES[kind], self.tr("Export crate")) if path else None
+        if target is not None:  # the save dialog, or save_target, asked before replacing a file
             self.export(kind, target, overwrite=True)
 
     def export(self, kind: str, path: Path, overwrite: bool = False) -> None:

@@ -32,6 +32,7 @@ from app import track_format
 from app.errors import show_error
 from app.library_model import TRACK_ID_ROLE
 from app.library_view import ROW_HEIGHT
+from app.save_target import save_target
 from app.tasks import TaskRunner
 from app.track_list_model import ARTIST_COLUMN, TITLE_COLUMN, TrackListModel
 from engine.search import ResolvedQuery
@@ -94,6 +95,7 @@ class SimilarityPanel(QWidget):
         self.seed: Seed | None = None
         self.mode = "similar"  # or "radio"
         self._generation = 0
+        self._unsaved_heading: str | None = None  # the heading before a "saved to" note was added
         self.heading = QLabel(self.tr("Select a track, or drop an audio file on the window, to find tracks that sound "
                                       "like it."))
         self.heading.setWordWrap(True)
@@ -167,7 +169,7 @@ class SimilarityPanel(QWidget):
         seed = Seed(label=track_format.file_name(path), path=str(path))
         self.seed, self.mode = seed, "similar"
         self._generation += 1  # a search still running for the last seed is not shown
-        self.heading.setText(self.tr("Analysing {seed}…").format(seed=seed.label))
+        self._set_heading(self.tr("Analysing {seed}…").format(seed=seed.label))
         self._update_buttons()
 
         def resolved(query: ResolvedQuery) -> None:
@@ -190,7 +192,7 @@ class SimilarityPanel(QWidget):
         self._generation += 1
         generation, library, seed = self._generation, self.library, self.seed
         bpm_range = self.bpm_range_box.currentData()
-        self.heading.setText(self.tr("Building a radio playlist from {seed}…").format(seed=seed.label))
+        self._set_heading(self.tr("Building a radio playlist from {seed}…").format(seed=seed.label))
         self.tasks.run(
             lambda: library.playlist(seed.query, RADIO_LENGTH, bpm_range=bpm_range),
             lambda tracks: self._show(generation, tracks, self.tr("Radio from {seed}").format(seed=seed.label)),
@@ -211,7 +213,7 @@ class SimilarityPanel(QWidget):
         generation, library, seed = self._generation, self.library, self.seed
         harmonic = self.harmonic_box.isChecked()
         bpm_range = self.bpm_range_box.currentData()
-        self.heading.setText(self.tr("Searching for tracks like {seed}…").format(seed=seed.label))
+        self._set_heading(self.tr("Searching for tracks like {seed}…").format(seed=seed.label))
         self._update_buttons()
 
         def search() -> list[Any]:
@@ -232,7 +234,7 @@ class SimilarityPanel(QWidget):
             return
         self.model.set_entries(entries)
         count = len(entries)
-        self.heading.setText((self.tr("<b>{heading}</b> — 1 track") if count == 1 else
+        self._set_heading((self.tr("<b>{heading}</b> — 1 track") if count == 1 else
                               self.tr("<b>{heading}</b> — {count} tracks")).format(heading=escape(heading), count=count))
         self._update_buttons()
         self.results_shown.emit(self.seed.track_id if self.seed else None, self.result_ids())
@@ -253,7 +255,7 @@ class SimilarityPanel(QWidget):
         about another one (or be saved, or kept in a crate, as its list)."""
         self._generation += 1  # a search still running is not shown
         self.model.set_entries([])
-        self.heading.setText(heading)
+        self._set_heading(heading)
         self._update_buttons()
         self.results_shown.emit(self.seed.track_id if self.seed else None, [])
 
@@ -269,17 +271,29 @@ class SimilarityPanel(QWidget):
             return
         suggested = str(Path.home() / f"{_safe_file_name(self.seed.label if self.seed else 'playlist')}.m3u8")
         path, _ = QFileDialog.getSaveFileName(self, self.tr("Save playlist"), suggested, self.tr("M3U8 playlists (*.m3u8)"))
-        if path:
-            self.save_playlist(Path(path) if path.endswith(".m3u8") else Path(path + ".m3u8"))
+        target = save_target(self, path, ".m3u8", self.tr("Save playlist")) if path else None
+        if target is not None:
+            self.save_playlist(target)
 
     def save_playlist(self, path: Path) -> None:
+        """Write the list to ``path`` (replacing a file there: the save dialog, or ``save_target``, asked)."""
         tracks, library = list(self.model.tracks), self.library
         self.tasks.run(
-            lambda: library.write_m3u8(tracks, path, overwrite=True),  # the save dialog asked
-            lambda _: self.heading.setText(self.tr("{heading} — saved to {name}").format(heading=self.heading.text(),
-                                                                                          name=escape(track_format.file_name(path)))),
+            lambda: library.write_m3u8(tracks, path, overwrite=True),
+            lambda _: self._show_saved(path),
             lambda message: show_error(self, self.tr("Save playlist"), message),
         )
+
+    def _set_heading(self, text: str) -> None:
+        self._unsaved_heading = None
+        self.heading.setText(text)
+
+    def _show_saved(self, path: Path) -> None:
+        """The heading with where the list was saved last (one note, however often it is saved)."""
+        if self._unsaved_heading is None:
+            self._unsaved_heading = self.heading.text()
+        self.heading.setText(self.tr("{heading} — saved to {name}").format(
+            heading=self._unsaved_heading, name=escape(track_format.file_name(path))))
 
     # ---- interaction ----------------------------------------------------------------------
     def _on_clicked(self, index: QModelIndex) -> None:

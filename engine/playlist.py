@@ -87,6 +87,8 @@ def check_target(path: Path, overwrite: bool, protected: Sequence[Path] = ()) ->
         if os.path.islink(path) and not overwrite:  # a link to nothing is still a name the user has
             raise PlaylistWriteError(f"{path} exists (a link to a missing file); pass --overwrite to replace it") \
                 from None
+        if not os.path.isdir(path.parent):  # else the failure names the temporary file the write goes through
+            raise PlaylistWriteError(f"cannot write {path}: the folder {path.parent} does not exist") from None
         return
     except OSError as error:
         raise PlaylistWriteError(f"cannot write {path}: {error.strerror or error}") from None

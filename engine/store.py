@@ -30,6 +30,7 @@ from engine.schema import (
     analyses, crate_tracks, crates, excluded_files, folders, landmark_counts, models, problems,
     settings, track_landmarks, tracks,
 )
+from engine.text_match import fold_case
 from engine.track_analysis import KEY_WINDOWS_VERSION, TrackAnalysis, top_tag_index
 
 if TYPE_CHECKING:  # imported where arrays are read or written: ``engine info`` / ``problems`` start without numpy
@@ -40,7 +41,7 @@ if TYPE_CHECKING:  # imported where arrays are read or written: ``engine info`` 
 
 Read = TypeVar("Read")  # what a read of ``engine.library_reads`` returns
 ConsumedRows = TypeVar("ConsumedRows")  # what a caller of ``landmarks_since`` makes of the rows
-FILTER_COLUMNS = ("title", "artist", "album", "genre", "path")
+FILTER_COLUMNS = ("title", "artist", "album", "genre")  # and the path's file name (``engine.text_match``)
 SORT_ORDERS = {
     "artist": ("artist", "album", "track_number", "title"),
     "title": ("title", "artist"),
@@ -840,8 +841,9 @@ def _category_members(column, category: int | None, model_id: str, track_filter:
 
 
 def _filter_clause(track_filter: TrackFilter) -> ColumnElement:
-    """Every word must appear in one of title/artist/album/genre/path (SQLite LIKE: ASCII case-insensitive), and
-    the track's estimated tempo must lie in the range (an index range of ``ix_analyses_by_bpm``)."""
+    """Every word must appear in one of title/artist/album/genre or the path's file name, whatever the case of its
+    letters (SQLite's LIKE where the word is ASCII; case-folded in Python where it is not: LIKE folds ASCII only),
+    and the track's estimated tempo must lie in the range (an index range of ``ix_analyses_by_bpm``)."""
     clauses = []
     if track_filter.bpm_range is not None:
         low, high = track_filter.bpm_range
@@ -852,5 +854,12 @@ def _filter_clause(track_filter: TrackFilter) -> ColumnElement:
     for word in track_filter.text.split():
         escaped = word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         pattern = f"%{escaped}%"
-        clauses.append(or_(*(tracks.c[name].like(pattern, escape="\\") for name in FILTER_COLUMNS)))
+        if word.isascii():  # the path's LIKE first: a file name is taken apart (in Python) only where it can match
+            fields = [tracks.c[name].like(pattern, escape="\\") for name in FILTER_COLUMNS]
+            file_name = func.file_name(tracks.c.path).like(pattern, escape="\\")
+            clauses.append(or_(*fields, and_(tracks.c.path.like(pattern, escape="\\"), file_name)))
+        else:
+            folded = [func.fold_case(tracks.c[name]) for name in FILTER_COLUMNS]
+            folded.append(func.fold_case(func.file_name(tracks.c.path)))
+            clauses.append(or_(*(field.like(fold_case(pattern), escape="\\") for field in folded)))
     return and_(*clauses)

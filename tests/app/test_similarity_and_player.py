@@ -142,3 +142,39 @@ def test_double_clicking_a_result_plays_it_in_the_player(make_window, indexed_co
     window.player.toggle()
     qtbot.waitUntil(lambda: window.player.player.playbackState() == QMediaPlayer.PlaybackState.PausedState,
                     timeout=RESULT_TIMEOUT_MS)
+
+
+def test_a_typed_name_without_its_extension_never_replaces_an_existing_playlist_unasked(
+        make_window, indexed_copy, tmp_path, qtbot, monkeypatch):
+    """The save dialog asks about the name it returns; the ``.m3u8`` the app adds can name a file the user has."""
+    import app.save_target
+    import app.similarity_panel
+
+    window = make_window(indexed_copy)
+    panel = window.similarity_panel
+    panel.query_track(first_track_id(qtbot, window), "seed")
+    wait_for_results(qtbot, panel)
+    existing = tmp_path / "friday-set.m3u8"
+    existing.write_text("#EXTM3U\n/my/own/list.flac\n", encoding="utf-8")
+    monkeypatch.setattr(app.similarity_panel.QFileDialog, "getSaveFileName",
+                        lambda *args, **kwargs: (str(tmp_path / "friday-set"), ""))
+    asked: list[str] = []
+    answer = {"replace": False}
+    monkeypatch.setattr(app.save_target, "confirm",
+                        lambda parent, title, text, *rest, **kwargs: asked.append(text) or answer["replace"])
+    panel.choose_playlist_file()
+    assert asked == ["friday-set.m3u8 already exists."]
+    qtbot.wait(300)
+    assert existing.read_text(encoding="utf-8") == "#EXTM3U\n/my/own/list.flac\n"  # kept: the user said no
+    answer["replace"] = True
+    panel.choose_playlist_file()
+    qtbot.waitUntil(lambda: "saved" in panel.heading.text(), timeout=RESULT_TIMEOUT_MS)
+    assert b"/my/own/list.flac" not in existing.read_bytes()  # replaced (a library path may not be UTF-8)
+    heading = panel.heading.text()
+    monkeypatch.setattr(app.similarity_panel.QFileDialog, "getSaveFileName",
+                        lambda *args, **kwargs: (str(tmp_path / "Other.M3U8"), ""))  # an extension in capitals
+    panel.choose_playlist_file()
+    qtbot.waitUntil(lambda: (tmp_path / "Other.M3U8").exists(), timeout=RESULT_TIMEOUT_MS)
+    qtbot.waitUntil(lambda: panel.heading.text() != heading, timeout=RESULT_TIMEOUT_MS)
+    assert panel.heading.text().count("saved to") == 1 and panel.heading.text().endswith("Other.M3U8")
+    assert not (tmp_path / "Other.M3U8.m3u8").exists()

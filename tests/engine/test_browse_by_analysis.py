@@ -103,3 +103,27 @@ def test_a_track_removed_while_it_was_analysed_again_stays_removed_and_the_batch
         library.store.save_tracks(again, model.model_id)
         titles = {row.id: row.title for row in library.tracks(0, 10)}
         assert rows[0].id not in titles and titles == {row.id: f"Again {row.id}" for row in rows[1:]}
+
+
+def test_search_words_match_any_scripts_letters_in_any_case_and_the_file_name_not_the_folders(model_dir, tmp_path):
+    """SQLite's LIKE folds ASCII letters only, and a word matched against the whole path found every track below a
+    folder holding it: the box promises title, artist, album, genre or file name."""
+    with Library(tmp_path / "lib.db", model_dir) as library:
+        model = library.model()
+        analysis = TrackAnalysis(np.ones(model.config.embedding_dim, np.float32), None, None, 1)
+        items = [NewTrack(f"/music/set 1/{name}", 1000 + number, number, f"{number:032x}",
+                          TrackMetadata(title=title, artist=artist), analysis)
+                 for number, (name, title, artist) in enumerate([("a.flac", "Ωμέγα", "Ψ"), ("b.mp3", "Hyperballad", "Björk"),
+                                                                 ("straße-mix.ogg", None, None), ("c.mp3", "Plain", "Any")])]
+        library.store.save_tracks(items, model.model_id)
+
+        def found(text: str) -> list[str]:
+            rows = library.tracks(0, 100, order_by="path", filter_text=text)
+            assert library.track_count(filter_text=text) == len(rows)
+            return [row.path.rsplit("/", 1)[1] for row in rows]
+
+        assert found("ωμέγα") == found("ΩΜΈΓΑ") == found("Ωμέγα") == ["a.flac"]
+        assert found("BJÖRK") == found("björk") == ["b.mp3"]
+        assert found("STRAßE-MIX") == found("Straße") == ["straße-mix.ogg"]  # the file name, case-folded
+        assert found("set") == found("1") == found("music") == []  # folders above the files
+        assert found("mp3") == ["b.mp3", "c.mp3"] and found("plain any") == ["c.mp3"]

@@ -9,7 +9,7 @@ import pytest
 
 import audio_factory
 import key_oracle
-from engine.library import Library, QueryError
+from engine.library import Library, LibraryError, QueryError
 from engine.playlist import same_artist
 from key_wheel import codes_mix
 
@@ -87,10 +87,10 @@ def test_analyze_file_gives_what_the_unfolded_network_gives_on_its_windows(libra
     key_starts = [start for start in hops if min(abs(start - other) for other in starts) >= window_seconds / 4]
     assert len(starts) == 2 and len(key_starts) == 3  # 8 s: two analysis windows; hops at the ends are near them
     key_offsets = [int(round(start * rate)) for start in key_starts]
-    key_windows = np.concatenate([read.windows, np.stack([whole[offset : offset + size] for offset in key_offsets])])
+    further = np.stack([whole[offset : offset + size] for offset in key_offsets])
     with torch.no_grad():
         outputs = loaded.network.eval()(torch.from_numpy(read.windows))
-    key_probabilities = key_oracle.key_probabilities(loaded.network, key_windows)
+    key_probabilities = key_oracle.key_probabilities(loaded.network, read.windows, further)
     mean_embedding = outputs["embeddings"].mean(dim=0).numpy()
     tag_probabilities = torch.sigmoid(outputs["tag_logits"]).mean(dim=0).numpy()
     assert analysis.embedding.dtype == np.float32
@@ -113,6 +113,8 @@ def test_playlist_walks_without_repeats_or_artist_runs(library, tmp_path):
     assert lines[0] == b"#EXTM3U"
     assert len([line for line in lines if line.startswith(b"#EXTINF:")]) == 15
     assert lines[2] == str(Path(seed.path)).encode()
+    with pytest.raises(LibraryError, match="the folder .*nowhere does not exist$"):  # not the temporary file's name
+        library.write_m3u8(tracks, tmp_path / "nowhere" / "radio.m3u8")
 
 
 def test_embeddings_for_the_map_are_unit_vectors(library):
