@@ -49,6 +49,14 @@ MIN_FOLLOWED_CENTS = 15.0
 # copying every track's windows, at 45 % of the copies; 0.05 lost 0.3 points of transposition consistency on the
 # training soundtracks) and held out once (BENCHMARKS.md, "Semitone copies only for close calls").
 COPY_MARGIN = 0.1
+# A track whose analysis windows alone already agree this clearly on a key (best minus second best of their mean) is
+# read no further: its further key windows (``engine.key_audio``) and their semitone copies are skipped. On validation
+# the further windows only ever changed close calls (docs/lab-notes/2026-12-08-key-analysis-first.md); a 25 s clip
+# with a clear key costs a quarter less CPU.
+KEY_STOP_MARGIN = 0.5
+# A track's further key windows (``engine.key_audio``): the array, a function that decodes or cuts them (called only
+# when the key reads them: a clear first read never does), or None.
+KeyWindows = np.ndarray | Callable[[], np.ndarray] | None
 _CONVOLUTIONS = (nn.Conv1d, nn.Conv2d)
 _BATCH_NORMS = (nn.BatchNorm1d, nn.BatchNorm2d)
 _MAX_POOLS = (nn.MaxPool1d, nn.MaxPool2d)
@@ -180,7 +188,7 @@ class Analyzer:
         return self.network.key_head is not None
 
     def analyze_tracks(self, windows_per_track: list[np.ndarray],
-                       key_windows_per_track: list[np.ndarray | None] | None = None,
+                       key_windows_per_track: list[KeyWindows] | None = None,
                        with_key: bool = True) -> list[TrackAnalysis]:
         """Each item (windows, samples) float32 → one ``TrackAnalysis``; batched across tracks: the embedding and
         tags over its windows, the key over ``track_key_reads``. Without ``with_key`` no key is read (the analyses'
@@ -206,29 +214,32 @@ class Analyzer:
         return analyses
 
     def track_key_reads(self, windows_per_track: list[np.ndarray], window_keys: list[np.ndarray | None],
-                        key_windows_per_track: list[np.ndarray | None]) -> list[np.ndarray]:
-        """Per track, the key probabilities (reads, 24) its key is the mean of: its windows (``window_keys``, the
-        network's pass over them; None: not read yet, they are read here) and its ``key_windows_per_track`` item
-        (the further windows only the key reads: ``engine.key_audio``, run through the key's part of the network
-        alone), on the pitch grid of the track's tuning (``key_tuning``); when those reads' two best keys are within
-        ``COPY_MARGIN``, each of them also read resampled a semitone down and up (``run_semitone_copies``)."""
-        extras = [extra if extra is not None and len(extra) else None for extra in key_windows_per_track]
+                        key_windows_per_track: list[KeyWindows]) -> list[np.ndarray]:
+        """Per track, the key probabilities (reads, 24) its key is the mean of, on the pitch grid of the track's
+        tuning (``key_tuning``): its analysis windows first (``window_keys``, the network's pass over them; None: not
+        read yet, they are read here; off the trained grid they are read again); when their mean's two best keys are
+        within ``KEY_STOP_MARGIN``, also its ``key_windows_per_track`` item (the further windows only the key reads:
+        ``engine.key_audio``, run through the key's part of the network alone; a function that makes them is called
+        only then); when all those reads' two best keys are within ``COPY_MARGIN``, each of them also read resampled
+        a semitone down and up (``run_semitone_copies``)."""
         tunings = [self.key_tuning(windows) for windows in windows_per_track]
-        reads = [windows if extra is None else np.concatenate([windows, extra], axis=0)
-                 for windows, extra in zip(windows_per_track, extras)]
-        # On the trained grid the network's pass read the windows already; off it, every key window is read again.
-        read_already = [cents == 0.0 and keys is not None for cents, keys in zip(tunings, window_keys)]
-        unread = {track: extra if done else read
-                  for track, (read, extra, done) in enumerate(zip(reads, extras, read_already))
-                  if not done or extra is not None}
-        unread_keys = self._read_by_tuning(unread, tunings, self.run_key_windows)
-        plain = []
-        for track, keys in enumerate(window_keys):
-            if not read_already[track]:
-                plain.append(unread_keys[track])
-            else:
-                plain.append(np.concatenate([keys, unread_keys[track]]) if track in unread_keys else keys)
-        close = {track: reads[track] for track, rows in enumerate(plain) if key_margin(rows.mean(axis=0)) < COPY_MARGIN}
+        read_already = {track: keys for track, (cents, keys) in enumerate(zip(tunings, window_keys))
+                        if cents == 0.0 and keys is not None}
+        first = self._read_by_tuning({track: windows for track, windows in enumerate(windows_per_track)
+                                      if track not in read_already}, tunings, self.run_key_windows)
+        first.update(read_already)
+        further = {}
+        for track, extra in enumerate(key_windows_per_track):
+            if extra is not None and key_margin(first[track].mean(axis=0)) < KEY_STOP_MARGIN:
+                extra = extra() if callable(extra) else extra
+                if len(extra):
+                    further[track] = extra
+        further_keys = self._read_by_tuning(further, tunings, self.run_key_windows)
+        plain = [np.concatenate([first[track], further_keys[track]]) if track in further_keys else first[track]
+                 for track in range(len(windows_per_track))]
+        close = {track: (np.concatenate([windows, further[track]], axis=0) if track in further else windows)
+                 for track, (windows, rows) in enumerate(zip(windows_per_track, plain))
+                 if key_margin(rows.mean(axis=0)) < COPY_MARGIN}
         copies = self._read_by_tuning(close, tunings, self.run_semitone_copies)
         return [np.concatenate([rows, *copies[track]]) if track in copies else rows for track, rows in enumerate(plain)]
 
@@ -258,9 +269,9 @@ class Analyzer:
         on the same windows, and its key on the same key windows) on ``QUERY_INFERENCE_THREADS``; raises
         ``AudioDecodeError`` when it cannot be decoded."""
         audio = read_windows(path, self.sample_rate, self.window_samples, self.max_windows)
-        return self.analyze_windows(audio.windows, file_key_windows(path, audio))
+        return self.analyze_windows(audio.windows, lambda: file_key_windows(path, audio))
 
-    def analyze_windows(self, windows: np.ndarray, key_windows: np.ndarray | None = None,
+    def analyze_windows(self, windows: np.ndarray, key_windows: KeyWindows = None,
                         with_key: bool = True) -> TrackAnalysis:
         """One file's decoded windows (count, samples), and the further windows its key reads, → its analysis (no
         key without ``with_key``), on ``QUERY_INFERENCE_THREADS`` (a query that decoded its file for more than the
@@ -268,7 +279,7 @@ class Analyzer:
         with torch_threads(QUERY_INFERENCE_THREADS):
             return self.analyze_tracks([windows], [key_windows], with_key)[0]
 
-    def key_probabilities(self, windows: np.ndarray, key_windows: np.ndarray | None = None) -> np.ndarray:
+    def key_probabilities(self, windows: np.ndarray, key_windows: KeyWindows = None) -> np.ndarray:
         """(24,) the key ``analyze_windows`` would give one file's ``windows`` and ``key_windows``, read through the
         key's part of the network alone: for a file whose embedding and tags are known already (a query analysed
         without its key, then asked for harmonic results), on ``QUERY_INFERENCE_THREADS``."""

@@ -140,7 +140,7 @@ class Search:
         analyzer = Analyzer(self._model())
         probabilities = None
         if analyzer.reads_keys:  # a model without a key head gives no key, as a keyed resolve gives none
-            key_windows = file_key_windows(resolved.path, resolved.audio, resolved.spans)
+            key_windows = lambda: file_key_windows(resolved.path, resolved.audio, resolved.spans)  # noqa: E731
             probabilities = analyzer.key_probabilities(resolved.audio.windows, key_windows)
         analysis = replace(resolved.analysis, key=analysis_key(probabilities))
         return replace(resolved, analysis=analysis, key_read=True, spans=None)
@@ -161,7 +161,7 @@ class Search:
         from engine.analyzer import Analyzer  # torch: only when a file is analysed
         from engine.key_audio import file_key_windows
 
-        key_windows = file_key_windows(path, audio, spans) if with_key else None
+        key_windows = (lambda: file_key_windows(path, audio, spans)) if with_key else None  # decoded if read
         analysis = Analyzer(self._model()).analyze_windows(audio.windows, key_windows, with_key)
         return file_analysis(path, analysis, model)
 

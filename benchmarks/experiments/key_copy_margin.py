@@ -21,12 +21,12 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.experiments.key_experiment_cli import key_experiment_parser, print_report, scored_row
+from benchmarks.experiments.key_experiment_cli import key_experiment_parser, print_report, scored_reads, scored_row
 from benchmarks.experiments import key_windows
 from benchmarks.experiments.key_windows import labelled_clips
 from engine.analyzer import Analyzer, key_margin
 from engine.key_audio import layout_from_samples
-from engine.keys import key_from_index, mirex_key_score, moved_key_probabilities
+from engine.keys import moved_key_probabilities
 from engine.model_folder import load_model
 from engine.track_analysis import DEFAULT_MAX_WINDOWS
 
@@ -66,25 +66,8 @@ def labelled_reads(analyzer: Analyzer, manifest: Path, split: str) -> list:
 
 def scored(tracks: list, clips: dict[str, list], threshold: float) -> dict:
     """Per-item scores and the copies' share under ``threshold``."""
-    copied = []
-    consistency = []
-    for read, moved in tracks:
-        base, copy = stored_key(read, threshold)
-        copied.append(copy)
-        hits = []
-        for moved_read in moved:
-            key, copy = stored_key(moved_read, threshold)
-            copied.append(copy)
-            hits.append(key == base)
-        consistency.append(float(np.mean(hits)))
-    mirex = {}
-    for name, items in clips.items():
-        mirex[name] = []
-        for read, reference in items:
-            key, copy = stored_key(read, threshold)
-            copied.append(copy)
-            mirex[name].append(mirex_key_score(key_from_index(key), reference))
-    return {"consistency": consistency, "mirex": mirex, "copied_share": float(np.mean(copied)) if copied else 0.0}
+    result = scored_reads(tracks, clips, lambda read: stored_key(read, threshold))
+    return {**result, "copied_share": result["branched_share"]}
 
 
 def report(tracks: list, clips: dict[str, list]) -> dict:

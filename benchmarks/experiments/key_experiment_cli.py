@@ -5,8 +5,12 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
+
+from engine.keys import key_from_index, mirex_key_score
 from training.evaluation.bootstrap import bootstrap_means, paired_difference
 
 
@@ -44,3 +48,27 @@ def scored_row(result: dict, reference: dict, against: str) -> dict:
         row[f"mirex:{name}"] = bootstrap_means(scores)
         row[f"mirex:{name}_minus_{against}"] = paired_difference(scores, reference["mirex"][name])
     return row
+
+
+def scored_reads(tracks: list, clips: dict[str, list], decide: Callable[[object], tuple[int, bool]]) -> dict:
+    """Per-item scores of a rule that turns each read into (key index, whether it took the rule's costly branch):
+    transposition consistency per track of ``tracks`` ((read, [moved-back reads of its shifted copies])), MIREX per
+    clip of ``clips`` (by manifest: [(read, reference key)]), and the share of all reads that took the branch."""
+    branched, consistency = [], []
+    for read, moved in tracks:
+        base, branch = decide(read)
+        branched.append(branch)
+        hits = []
+        for moved_read in moved:
+            key, branch = decide(moved_read)
+            branched.append(branch)
+            hits.append(key == base)
+        consistency.append(float(np.mean(hits)))
+    mirex = {}
+    for name, items in clips.items():
+        mirex[name] = []
+        for read, reference in items:
+            key, branch = decide(read)
+            branched.append(branch)
+            mirex[name].append(mirex_key_score(key_from_index(key), reference))
+    return {"consistency": consistency, "mirex": mirex, "branched_share": float(np.mean(branched)) if branched else 0.0}

@@ -121,12 +121,14 @@ def test_no_more_than_the_cap_of_extra_windows_spread_over_a_very_long_track(tmp
     assert chosen[0] < 0.25 * audio.duration_seconds and chosen[-1] > 0.75 * audio.duration_seconds  # spread
 
 
-@pytest.mark.parametrize("copy_margin", [0.0, 2.0, None])  # never, always, the product's margin
-def test_the_analyzer_averages_the_key_over_the_extra_windows_and_nothing_else(model_dir, monkeypatch, copy_margin):
-    """Oracle: the unfolded network on the windows and the extra windows, each also resampled by torchaudio a
-    semitone up (18 -> 17) and down (17 -> 18, cut to a window) when the plain reads' two best keys are within the
-    copy margin: the key is the mean softmax over all those reads, each copy's keys moved back by its semitone; the
-    embedding and the tags the means over the analysis windows alone."""
+@pytest.mark.parametrize("copy_margin, stop_margin", [(0.0, 2.0), (2.0, 2.0), (None, None), (0.0, 0.0), (2.0, 0.0)])
+def test_the_analyzer_averages_the_key_over_the_extra_windows_and_nothing_else(model_dir, monkeypatch, copy_margin,
+                                                                               stop_margin):
+    """Oracle: the unfolded network on the analysis windows, then on the extra windows when the first read's two
+    best keys are within the stop margin, each window read also resampled by torchaudio a semitone up (18 -> 17) and
+    down (17 -> 18, cut to a window) when the plain reads' two best keys are within the copy margin: the key is the
+    mean softmax over all those reads, each copy's keys moved back by its semitone; the embedding and the tags the
+    means over the analysis windows alone. Margins: never / always (2.0 is above any margin), and the product's."""
     import torch
 
     import engine.analyzer
@@ -135,6 +137,7 @@ def test_the_analyzer_averages_the_key_over_the_extra_windows_and_nothing_else(m
 
     if copy_margin is not None:
         monkeypatch.setattr(engine.analyzer, "COPY_MARGIN", copy_margin)
+        monkeypatch.setattr(engine.analyzer, "KEY_STOP_MARGIN", stop_margin)
 
     loaded = load_model(model_dir)
     generator = np.random.default_rng(0)
@@ -145,9 +148,9 @@ def test_the_analyzer_averages_the_key_over_the_extra_windows_and_nothing_else(m
     for analysis, own, extra in zip(analyses, windows, extras):
         with torch.no_grad():
             outputs = network(torch.from_numpy(own))
-        key_input = own if extra is None else np.concatenate([own, extra])
         embedding = outputs["embeddings"].mean(0).numpy()
-        np.testing.assert_allclose(analysis.key_probs, key_oracle.key_probabilities(network, key_input, copy_margin), atol=1e-5)
+        expected = key_oracle.key_probabilities(network, own, extra, copy_margin, stop_margin)
+        np.testing.assert_allclose(analysis.key_probs, expected, atol=1e-5)
         np.testing.assert_allclose(analysis.embedding, embedding / np.linalg.norm(embedding), atol=1e-5)
         np.testing.assert_allclose(analysis.tag_probs, torch.sigmoid(outputs["tag_logits"]).mean(0).numpy(), atol=1e-5)
         assert analysis.window_count == len(own)
