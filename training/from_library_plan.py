@@ -62,6 +62,7 @@ class PlannedRun:
     folders: CustomModelFolders
     tracks: dict[int, TaggedTrack]
     labels: LabelPlan
+    library: str = ""  # the resolved path of the library database the run belongs to (``plan.json`` keeps it)
 
     @property
     def recorded_settings(self) -> dict[str, Any]:
@@ -104,6 +105,8 @@ def plan_run(library: Library, settings: FromLibrarySettings, fresh: bool = Fals
                                "give another --name")
     tracks = {track.id: track for track in library.tagged_tracks(base.model_id)}
     path = folders.run_dir / PLAN_FILE
+    here = str(Path(library.db_path).resolve())
+    check_workspace_owner(path, here, settings.model_name)  # before --fresh may delete anything
     if path.is_file() and not fresh:
         saved, wanted = json.loads(path.read_text(encoding="utf-8")), recorded_settings(settings, base.model_id)
         if saved["settings"] != wanted:
@@ -115,7 +118,23 @@ def plan_run(library: Library, settings: FromLibrarySettings, fresh: bool = Fals
     else:
         labels = plan_labels(list(tracks.values()), list(settings.fields), settings.min_tracks, settings.holdout_share,
                              settings.seed, settings.max_unlabeled)
-    return PlannedRun(settings, base, folders, tracks, labels)
+    return PlannedRun(settings, base, folders, tracks, labels, here)
+
+
+def check_workspace_owner(plan_path: Path, library_path: str, name: str) -> None:
+    """``FromLibraryError`` when the workspace's plan was made by another library that still exists: workspaces
+    sit beside the database, so two libraries in one folder meet in one workspace per name, and one of them reusing
+    (or, with --fresh, deleting) the other's run and registered model lost it. A plan from before the owner was
+    recorded, or of a library since moved or deleted, is taken over."""
+    if not plan_path.is_file():
+        return
+    try:
+        owner = json.loads(plan_path.read_text(encoding="utf-8")).get("library")
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, AttributeError):
+        return
+    if isinstance(owner, str) and owner != library_path and Path(owner).exists():
+        raise FromLibraryError(f"{plan_path.parent.parent} holds the model {name!r} of another library ({owner}): "
+                               "give this one another --name")
 
 
 def write_plan(planned: PlannedRun) -> None:
@@ -131,7 +150,8 @@ def write_plan(planned: PlannedRun) -> None:
     write_manifest(run_dir / LABELED_MANIFEST, labeled)
     write_manifest(run_dir / UNLABELED_MANIFEST, unlabeled)
     (run_dir / PLAN_FILE).write_text(
-        json.dumps({"settings": planned.recorded_settings, "plan": labels.to_json()}, indent=1) + "\n", encoding="utf-8")
+        json.dumps({"settings": planned.recorded_settings, "plan": labels.to_json(), "library": planned.library},
+                   indent=1) + "\n", encoding="utf-8")
 
 
 def key_targets(planned: PlannedRun) -> dict[int, str]:

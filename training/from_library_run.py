@@ -80,7 +80,10 @@ def train(planned: PlannedRun, events: EventWriter, say: Say) -> dict[str, Any]:
     (preparing, training, exporting), the steps and the checkpoints."""
     folders = planned.folders
     if exported(planned):
-        return json.loads((folders.run_dir / DONE_FILE).read_text(encoding="utf-8"))
+        summary = json.loads((folders.run_dir / DONE_FILE).read_text(encoding="utf-8"))
+        say(f"{planned.settings.model_name} was trained already ({summary.get('steps')} steps, on the tags as they "
+            "were then): it is re-embedded and evaluated as it is; add --fresh to train it again")
+        return summary
     write_plan(planned)
     events.announce(PREPARING)
     config = training_config(planned)

@@ -142,6 +142,9 @@ def calibrate(model_folder: Path, scores_manifest: Path, debian_manifest: Path,
     tracks = [r for r in read_given_manifest(debian_manifest) if r["split"] != HELD_OUT_SPLIT]
     if not renders:
         raise TagCalibrationError(f"{scores_manifest}: no {CALIBRATION_SPLIT!r} renders to calibrate the tags on")
+    if not any(_labelled(renders, tag) for tag in loaded.config.tag_names):  # else every tag would be hidden
+        raise TagCalibrationError(f"{scores_manifest}: none of the model's tags ({', '.join(loaded.config.tag_names)}) "
+                                  f"is labelled on its {CALIBRATION_SPLIT!r} renders; the model folder is unchanged")
     render_scores = render_tag_scores(loaded, renders, progress)
     real_scores = list(real_music_tag_scores(loaded, tracks, progress).values())
     if len(real_scores) < 2:
@@ -150,13 +153,19 @@ def calibrate(model_folder: Path, scores_manifest: Path, debian_manifest: Path,
     for column, tag in enumerate(loaded.config.tag_names):
         truth = [tag_label(record, tag) for record in renders]
         per_soundtrack = [scores[:, column] for scores in real_scores]
-        if any(value is None for value in truth) or not any(truth):
+        if not _labelled(renders, tag):
             calibration[tag] = {"threshold": NEVER_FIRES, "shown": False, "held_out_ap": None,
                                 "real_fire_rate": float(np.mean(np.concatenate(per_soundtrack) >= 0.5)),
                                 "reason": "no validation labels"}
             continue
         calibration[tag] = calibrate_tag(render_scores[:, column], np.array(truth, dtype=bool), per_soundtrack)
     return calibration
+
+
+def _labelled(renders: list[dict[str, Any]], tag: str) -> bool:
+    """Whether every render says whether it carries ``tag`` and at least one does: a tag to calibrate."""
+    truth = [tag_label(record, tag) for record in renders]
+    return all(value is not None for value in truth) and any(truth)
 
 
 def write_calibration(model_folder: Path, calibration: dict[str, dict[str, Any]], sources: dict[str, Any]) -> None:

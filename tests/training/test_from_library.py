@@ -197,6 +197,33 @@ def test_rerun_resumes_without_training_or_embedding_again(engine, trained):
     assert again["evaluation"] == trained["report"]["evaluation"]
 
 
+def test_a_finished_run_says_it_is_not_trained_again(engine, trained):
+    completed = engine("train", "from-library", "--labels", "genre,mood", "--min-tracks", "3", "--holdout", "0.3",
+                       "--db", trained["database"], "--config", trained["config"], "--workers", "1", "--name", "timbre",
+                       "--steps", "5")
+    assert completed.returncode == 0, completed.stderr
+    assert "timbre was trained already" in completed.stderr and "--fresh" in completed.stderr
+
+
+def test_another_library_in_the_same_folder_never_takes_over_or_deletes_the_workspace(engine, trained):
+    """Workspaces sit beside the database: a second library there (even an empty one) met the first's workspace of
+    the same name, reused its plan and, with --fresh, deleted the model the first library has registered."""
+    other = trained["database"].with_name("other.db")
+    with Library(other) as library:
+        library.use_model(trained["base_model"])
+    weights = trained["database"].parent / "custom-models" / "timbre" / "model" / "weights.safetensors"
+    before = weights.read_bytes()
+    for extra in ((), ("--fresh",), ("--dry-run",)):
+        completed = engine("train", "from-library", "--labels", "genre,mood", "--min-tracks", "3", "--holdout", "0.3",
+                           "--db", other, "--config", trained["config"], "--workers", "1", "--name", "timbre", *extra)
+        assert completed.returncode == 1, completed.stderr
+        assert "of another library" in completed.stderr and str(trained["database"]) in completed.stderr
+        assert "Traceback" not in completed.stderr
+    assert weights.read_bytes() == before
+    with Library(trained["database"]) as library:
+        assert any(model.name == "timbre" for model in library.models())
+
+
 def test_other_settings_under_the_same_name_are_refused(engine, trained):
     completed = engine("train", "from-library", "--labels", "genre", "--min-tracks", "3", "--db", trained["database"],
                        "--config", trained["config"], "--name", "timbre")

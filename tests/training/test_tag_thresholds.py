@@ -3,11 +3,13 @@
 import json
 
 import numpy as np
+import pytest
 
 from training.evaluation.bootstrap import upper_bound_of_mean
 from training.tag_calibration import (
     MAX_REAL_FIRE_RATE,
     NEVER_FIRES,
+    TagCalibrationError,
     calibrate_tag,
     fire_rates_by_soundtrack,
     threshold_within_fire_rate,
@@ -123,6 +125,13 @@ def test_calibrate_tags_reads_validation_renders_and_non_test_soundtracks_only(t
         assert 0.0 < entry["threshold"] <= NEVER_FIRES
         assert entry["real_fire_rate_bound"] <= MAX_REAL_FIRE_RATE or entry["threshold"] == NEVER_FIRES
         assert entry["shown"] == (entry["reason"] == "")
+    unlabelled = [{name: value for name, value in render.items() if name not in ("texture", "families")}
+                  for render in renders]  # a manifest of other labels: none of the model's tags is known
+    config_before = (model / "config.json").read_bytes()
+    with pytest.raises(TagCalibrationError, match="none of the model's tags"):  # else every tag would be hidden
+        calibrate(model, write_manifest(tmp_path / "other-labels.jsonl", unlabelled),
+                  write_manifest(tmp_path / "debian.jsonl", tracks))
+    assert (model / "config.json").read_bytes() == config_before
     write_calibration(model, calibration, {"split": "val"})
     loaded = load_tag_calibration(model)
     assert {name: entry.threshold for name, entry in loaded.items()} == {
