@@ -208,8 +208,10 @@ class Analyzer:
             if keys is not None:
                 part["key_probs"] = keys
             analysis = self._summarise(part, int(last - first))
-            if analysis.tag_probs is not None and is_silent(windows):  # silence holds no instrument
-                analysis.tag_probs = np.zeros_like(analysis.tag_probs)
+            if is_silent(windows):  # silence holds no instrument and is in no key
+                analysis.key_probs = None
+                if analysis.tag_probs is not None:
+                    analysis.tag_probs = np.zeros_like(analysis.tag_probs)
             analyses.append(analysis)
         return analyses
 
@@ -279,10 +281,12 @@ class Analyzer:
         with torch_threads(QUERY_INFERENCE_THREADS):
             return self.analyze_tracks([windows], [key_windows], with_key)[0]
 
-    def key_probabilities(self, windows: np.ndarray, key_windows: KeyWindows = None) -> np.ndarray:
-        """(24,) the key ``analyze_windows`` would give one file's ``windows`` and ``key_windows``, read through the
+    def key_probabilities(self, windows: np.ndarray, key_windows: KeyWindows = None) -> np.ndarray | None:
+        """(24,) the key ``analyze_windows`` would give one file's ``windows`` and ``key_windows`` (None for silence), read through the
         key's part of the network alone: for a file whose embedding and tags are known already (a query analysed
         without its key, then asked for harmonic results), on ``QUERY_INFERENCE_THREADS``."""
+        if is_silent(windows):  # as ``analyze_tracks``: silence is in no key
+            return None
         with torch_threads(QUERY_INFERENCE_THREADS):
             return self.track_key_reads([windows], [None], [key_windows])[0].mean(axis=0).astype(np.float32)
 

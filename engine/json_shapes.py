@@ -43,7 +43,7 @@ def key_fields(key: KeyInfo) -> dict[str, Any]:
 
 def key_result(path: str, analysis: FileAnalysis) -> dict[str, Any]:
     if analysis.key is None:
-        return error_result(path, "the model has no key head")
+        return error_result(path, analysis.no_key_reason)
     return {**path_fields(path), **key_fields(analysis.key)}
 
 

@@ -466,13 +466,15 @@ class Library:
         path = self._path_of(query)
         if path is None:
             return KeyWrite(None, tag_writer.TagWriteResult(str(query), problem="no such track"))
+        no_key = "the model has no key head"
         if key is None:
             try:
-                key = self.analysis_for_path(path).key
+                analysis = self.analysis_for_path(path)
             except QueryError as error:
                 return KeyWrite(None, tag_writer.TagWriteResult(path, problem=error.reason))
+            key, no_key = analysis.key, analysis.no_key_reason
         if key is None:
-            return KeyWrite(None, tag_writer.TagWriteResult(path, problem="the model has no key head"))
+            return KeyWrite(None, tag_writer.TagWriteResult(path, problem=no_key))
         return KeyWrite(key, self._recorded(tag_writer.write_key(path, key.to_key(), notation, overwrite)))
 
     def write_bpm(self, query: Query, overwrite: bool = False, tempo: TempoEstimate | None = None) -> BpmWrite:

@@ -105,6 +105,12 @@ class FileAnalysis:
     tags: dict[str, float]
     window_count: int
     model_id: str
+    silent: bool = False  # every window under the silence level: no key (``key`` is None) and no tags
+
+    @property
+    def no_key_reason(self) -> str:
+        """Why ``key`` is None."""
+        return "no key: the audio is silent" if self.silent else "the model has no key head"
 
 
 @dataclass(frozen=True)

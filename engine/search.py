@@ -142,7 +142,8 @@ class Search:
         if analyzer.reads_keys:  # a model without a key head gives no key, as a keyed resolve gives none
             key_windows = lambda: file_key_windows(resolved.path, resolved.audio, resolved.spans)  # noqa: E731
             probabilities = analyzer.key_probabilities(resolved.audio.windows, key_windows)
-        analysis = replace(resolved.analysis, key=analysis_key(probabilities))
+        analysis = replace(resolved.analysis, key=analysis_key(probabilities),
+                           silent=probabilities is None and analyzer.reads_keys)
         return replace(resolved, analysis=analysis, key_read=True, spans=None)
 
     @staticmethod
@@ -163,7 +164,7 @@ class Search:
 
         key_windows = (lambda: file_key_windows(path, audio, spans)) if with_key else None  # decoded if read
         analysis = Analyzer(self._model()).analyze_windows(audio.windows, key_windows, with_key)
-        return file_analysis(path, analysis, model)
+        return file_analysis(path, analysis, model, with_key)
 
     def tempo(self, resolved: ResolvedQuery) -> TempoEstimate:
         """A file query's tempo: the stored estimate when it is indexed and unchanged, else estimated now, from
@@ -366,13 +367,15 @@ def indexed_file(store: Store, path: str) -> IndexedFile:
     return IndexedFile(track_id, row is not None and row.size == info.st_size and row.mtime_ns == info.st_mtime_ns)
 
 
-def file_analysis(path: str, analysis: TrackAnalysis, model: ModelSpec) -> FileAnalysis:
-    """A file's analysis as the library reports it: the key estimate and every tag by the model's tag names."""
+def file_analysis(path: str, analysis: TrackAnalysis, model: ModelSpec, key_read: bool = True) -> FileAnalysis:
+    """A file's analysis as the library reports it: the key estimate and every tag by the model's tag names.
+    ``key_read``: the analysis read the key (False: a query analysed without it, whose missing key says nothing)."""
     tags = {}
     if analysis.tag_probs is not None:
         tags = {name: float(p) for name, p in zip(model.config.tag_names, analysis.tag_probs)}
+    silent = key_read and analysis.key_probs is None and bool(model.config.key_head)  # no key read from silence
     return FileAnalysis(path, analysis.embedding, analysis_key(analysis.key_probs), tags, analysis.window_count,
-                        model.model_id)
+                        model.model_id, silent)
 
 
 def analysis_key(key_probs: np.ndarray | None) -> KeyInfo | None:

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -76,15 +78,33 @@ def test_silence_stays_silent_and_a_noise_floor_gets_at_most_40_db(loaded):
     assert float(gain) == pytest.approx(100.0, rel=1e-4)  # 40 dB, not the ~70 dB that would bring it to -15 dBFS
 
 
-def test_a_track_of_silence_or_hiss_has_no_tags(model_dir, tmp_path):
-    """The tag head read on near-zero input called digital silence "ensemble"; a track whose every window is below
-    -70 dBFS has nothing to tag, while music at -40 dBFS keeps its tags."""
+def test_a_track_of_silence_or_hiss_has_no_tags_and_no_key(model_dir, tmp_path, capsys):
+    """The tag head read on near-zero input called digital silence "ensemble", and `key --write` wrote a key (Db
+    major at 0.06) into a silent file; a track whose every window is below -70 dBFS has nothing to tag and is in no
+    key, indexed or not, while music at -40 dBFS keeps its tags and key."""
+    import json
+
+    from engine import cli
     from engine.library import Library
 
-    hiss = audio_factory.write_audio(audio_factory.noise(20.0, seed=1, amplitude=10 ** (-85 / 20)), tmp_path / "h.flac")
+    folder = tmp_path / "music"
+    folder.mkdir()
+    hiss = audio_factory.write_audio(audio_factory.noise(20.0, seed=1, amplitude=10 ** (-85 / 20)), folder / "h.flac")
     quiet_music = audio_factory.write_audio(0.01 * audio_factory.chord_progression(Key(2, "major"), 20.0, seed=2),
-                                            tmp_path / "q.flac")
-    with Library(tmp_path / "library.db", model_dir) as library:
+                                            folder / "q.flac")
+    database = tmp_path / "library.db"
+    with Library(database, model_dir) as library:
         silent, music = library.analyze_file(hiss), library.analyze_file(quiet_music)
-    assert set(silent.tags.values()) == {0.0}
-    assert max(music.tags.values()) > 0.0
+        assert library.resolve(str(hiss)).analysis.key is None  # a query's key read later, too
+    assert set(silent.tags.values()) == {0.0} and silent.key is None
+    assert max(music.tags.values()) > 0.0 and music.key is not None
+    for index_first in (False, True):
+        if index_first:
+            assert cli.main(["--db", str(database), "--model", str(model_dir), "index", str(folder)]) == 0
+        capsys.readouterr()
+        code = cli.main(["--db", str(database), "--model", str(model_dir), "--json", "key", "--write", str(hiss)])
+        row = json.loads(capsys.readouterr().out)[0]
+        assert code == 1 and row["error"] == "no key: the audio is silent" and row["written"] is False
+    with Library(database, model_dir) as library:
+        rows = {Path(track.path).name: track for track in library.tracks()}
+    assert rows["h.flac"].key is None and rows["q.flac"].key is not None
