@@ -38,18 +38,20 @@ def index_lock(database: Path) -> Iterator[None]:
     path = lock_path(Path(database))
     handle = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
     try:
-        if not _try_lock(handle):
+        if not try_lock(handle):
             raise IndexLockedError(f"another index run is working on this library ({database}); wait for it to "
                                    f"finish, or stop it, and run again")
         try:
             yield
         finally:
-            _unlock(handle)
+            unlock(handle)
     finally:
         os.close(handle)
 
 
-def _try_lock(handle: int) -> bool:
+def try_lock(handle: int) -> bool:
+    """An exclusive lock on the open file ``handle`` without waiting: False when another process holds it (the
+    system releases it when its process ends, however it ends). ``training.run_lock`` locks run folders with it."""
     try:
         if fcntl is not None:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -60,7 +62,8 @@ def _try_lock(handle: int) -> bool:
     return True
 
 
-def _unlock(handle: int) -> None:
+def unlock(handle: int) -> None:
+    """Release ``try_lock``'s lock."""
     if fcntl is not None:
         fcntl.flock(handle, fcntl.LOCK_UN)
     else:

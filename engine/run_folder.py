@@ -7,6 +7,9 @@
     <run>/checkpoints/step_0000500/model.safetensors  learner weights of one checkpoint
     <run>/checkpoints/latest                          name of the newest complete checkpoint
     <run>/checkpoints/saved                           this run's checkpoints in the order they were saved
+    <run>/run.lock                                    held by the run training in the folder (one at a time)
+    <run>/checkpoints.replaced-TIME/                  an earlier run set aside by --fresh: its checkpoints and its
+                                                      config.json, labels.json, metrics.jsonl and tensorboard/
 
 ``engine train from-library`` keeps one workspace per model name beside the library database:
 
@@ -141,11 +144,33 @@ def read_architecture(run_dir: Path | str) -> dict[str, Any] | None:
 
 
 def read_metrics(run_dir: Path | str) -> list[dict[str, Any]]:
-    """Every logged record of ``metrics.jsonl`` in step order ([] when the run has logged nothing yet)."""
+    """Every logged record of ``metrics.jsonl`` in step order ([] when the run has logged nothing yet). A last line
+    cut short is left out: it is the one being written when the run stopped (a crash, a full disk); a damaged
+    line before it is a ``RunFolderError``."""
     path = metrics_path(run_dir)
     if not path.is_file():
         return []
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    try:
+        lines = [(number, line) for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1)
+                 if line.strip()]
+    except (OSError, UnicodeDecodeError) as error:
+        raise RunFolderError(f"{path}: unreadable metrics ({error})") from None
+    records = [_metrics_record(line) for _, line in lines]
+    if records and records[-1] is None:
+        records.pop()
+    damaged = [number for (number, _), record in zip(lines, records) if record is None]
+    if damaged:
+        raise RunFolderError(f"{path}:{damaged[0]}: not a metrics record (a JSON object with a \"step\")")
+    return records
+
+
+def _metrics_record(line: str) -> dict[str, Any] | None:
+    """One line of ``metrics.jsonl`` as its record, or None when it is not one."""
+    try:
+        record = json.loads(line)
+    except json.JSONDecodeError:
+        return None
+    return record if isinstance(record, dict) and "step" in record else None
 
 
 @dataclass(frozen=True)

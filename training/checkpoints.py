@@ -10,6 +10,10 @@
 The names come from ``engine.run_folder`` (the whole run folder's layout, torch-free for the app).
 Retention deletes only checkpoints listed in ``saved``, oldest first; it never sorts folders by name, so a
 run started again with ``--fresh`` (which first sets the earlier checkpoints aside) cannot delete its own.
+``--fresh`` sets the earlier run aside whole:
+
+    <run>/checkpoints.replaced-TIME/step_0000500/     its checkpoints, latest and saved, as they were
+    <run>/checkpoints.replaced-TIME/config.json       its config.json, labels.json, metrics.jsonl, tensorboard/
 """
 
 from __future__ import annotations
@@ -27,11 +31,14 @@ from torch import nn
 from engine.networks import build_encoder
 from engine.weight_layouts import CURRENT_LAYOUT, OLDEST_LAYOUT, WeightLayoutError, convert_weights
 from engine.run_folder import (
-    CHECKPOINT_PREFIX, CHECKPOINT_WEIGHTS_FILE as WEIGHTS_FILE, CHECKPOINTS_DIR, LATEST_FILE, SAVED_FILE, SET_ASIDE_PREFIX,
-    RunFolderError, checkpoint_name, checkpoints_root, latest_checkpoint, read_summary, run_dir_of,
+    CHECKPOINT_PREFIX, CHECKPOINT_WEIGHTS_FILE as WEIGHTS_FILE, CHECKPOINTS_DIR, LABELS_FILE, LATEST_FILE, METRICS_FILE,
+    SAVED_FILE, SET_ASIDE_PREFIX, SUMMARY_FILE, TENSORBOARD_DIR, RunFolderError, checkpoint_name, checkpoints_root,
+    latest_checkpoint, read_summary, run_dir_of, summary_path,
 )
 
 STATE_FILE = "state.pt"
+# What a fresh start sets aside with the checkpoints: the earlier run's own files, which the new run would overwrite.
+RUN_FILES = (SUMMARY_FILE, LABELS_FILE, METRICS_FILE, TENSORBOARD_DIR)
 LAYOUT_KEY = "format_version"  # in the weights' safetensors metadata, as a model folder's weights have it
 
 
@@ -89,7 +96,9 @@ def mark_latest(run_dir: Path, step: int, keep: int) -> None:
 
 
 def set_aside(run_dir: Path) -> Path | None:
-    """Move an earlier run's checkpoints out of the way of a fresh start (kept, never deleted); returns where."""
+    """Move an earlier run out of the way of a fresh start (kept, never deleted); returns where. Its checkpoints
+    folder becomes ``checkpoints.replaced-TIME`` and takes the run's own files along (``RUN_FILES``), so a checkpoint
+    set aside still exports with the labels and architecture it was trained with (``run_files_of``)."""
     root = checkpoints_root(run_dir)
     if not root.is_dir():
         return None
@@ -98,8 +107,20 @@ def set_aside(run_dir: Path) -> Path | None:
     while target.exists():
         target = root.with_name(f"{SET_ASIDE_PREFIX}{time.strftime('%Y%m%dT%H%M%S')}-{suffix}")
         suffix += 1
-    root.rename(target)
+    root.rename(target)  # first: from here on the folder is a fresh one, whatever happens to the moves below
+    for name in RUN_FILES:
+        if (run_dir / name).exists():
+            (run_dir / name).rename(target / name)
     return target
+
+
+def run_files_of(checkpoint: Path) -> Path:
+    """The folder holding the config.json, labels.json and metrics of the run that saved ``checkpoint``: its run
+    folder, or the set-aside folder it lies in (one set aside before the run's files went along has none)."""
+    folder = Path(checkpoint).parent
+    if folder.name.startswith(SET_ASIDE_PREFIX) and summary_path(folder).is_file():
+        return folder
+    return run_dir_of(checkpoint)
 
 
 def resolve_checkpoint(path: Path | str) -> Path:
@@ -107,10 +128,19 @@ def resolve_checkpoint(path: Path | str) -> Path:
     path = Path(path)
     if (path / WEIGHTS_FILE).is_file():
         return path
-    latest = latest_checkpoint(path)
+    latest = _set_aside_latest(path) if path.name.startswith(SET_ASIDE_PREFIX) else latest_checkpoint(path)
     if latest is None:
         raise CheckpointError(f"no checkpoint in {path} (expected {WEIGHTS_FILE} or {CHECKPOINTS_DIR}/{LATEST_FILE})")
     return latest
+
+
+def _set_aside_latest(folder: Path) -> Path | None:
+    """The latest checkpoint of a run set aside by ``--fresh`` (its ``latest`` file lies in the folder itself)."""
+    try:
+        name = (folder / LATEST_FILE).read_text(encoding="utf-8").strip()
+    except OSError:
+        return None
+    return folder / name if name and (folder / name / WEIGHTS_FILE).is_file() else None
 
 
 def load_weights(folder: Path) -> dict[str, torch.Tensor]:
@@ -144,7 +174,7 @@ def load_state(folder: Path, rank: int) -> dict[str, Any]:
 def read_run_summary(checkpoint: Path) -> dict[str, Any]:
     """The summary (mode, architecture, config) of the run a checkpoint folder belongs to."""
     try:
-        return read_summary(run_dir_of(checkpoint))
+        return read_summary(run_files_of(checkpoint))
     except RunFolderError as error:
         raise CheckpointError(str(error)) from None
 
@@ -156,11 +186,24 @@ def load_encoder(path: Path | str) -> tuple[nn.Module, dict[str, Any], Path]:
     encoder = build_encoder(architecture)
     prefix = "encoder."
     weights = {name[len(prefix) :]: tensor for name, tensor in load_weights(folder).items() if name.startswith(prefix)}
+    mismatch = _weights_mismatch(encoder.state_dict(), weights)
+    if mismatch:
+        raise CheckpointError(f"{folder}: its weights do not fit the encoder its run's config.json describes "
+                              f"({mismatch}); was config.json replaced by another run's?")
     encoder.load_state_dict(weights, strict=True)
     return encoder.eval(), architecture, folder
 
 
+def _weights_mismatch(expected: dict[str, torch.Tensor], weights: dict[str, torch.Tensor]) -> str:
+    """What keeps ``weights`` from loading into a module whose state is ``expected``, in a few words ("" if nothing)."""
+    missing = sorted(set(expected) - set(weights))
+    unexpected = sorted(set(weights) - set(expected))
+    reshaped = sorted(name for name in set(expected) & set(weights) if expected[name].shape != weights[name].shape)
+    found = ((missing, "missing"), (unexpected, "unexpected"), (reshaped, "of another shape"))
+    return "; ".join(f"{len(names)} {what}, e.g. {names[0]}" for names, what in found if names)
+
+
 __all__ = [
     "CheckpointError", "checkpoint_name", "latest_checkpoint", "load_encoder", "load_state", "read_run_summary", "load_weights", "mark_latest",
-    "resolve_checkpoint", "run_dir_of", "save_state", "save_weights", "saved_checkpoints", "set_aside",
+    "resolve_checkpoint", "run_dir_of", "run_files_of", "save_state", "save_weights", "saved_checkpoints", "set_aside",
 ]

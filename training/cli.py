@@ -35,7 +35,8 @@ def _parser() -> argparse.ArgumentParser:
         command = commands.add_parser(name, help=help_text)
         command.add_argument("--config", required=name == "pretrain", type=Path, help="TOML file (see training/configs/)")
         command.add_argument("--fresh", action="store_true",
-                             help="start again at step 0 (earlier checkpoints are moved to checkpoints.replaced-TIME)")
+                             help="start again at step 0 (the earlier run, its checkpoints, config, labels and "
+                             "metrics, is moved to checkpoints.replaced-TIME)")
         command.add_argument("--override", action="store_true",
                              help="resume even though the config changed; the changes are recorded in config.json")
         command.add_argument("--steps", type=_positive_int, help="override run.steps")
@@ -182,6 +183,7 @@ def _train(args: argparse.Namespace, events: EventWriter) -> int:
     events.announce(PREPARING)
     import torch.distributed
 
+    from engine.run_folder import latest_step
     from training.config import TrainConfig, load_config
     from training.resolve import resolve_training
     from training.trainer import Trainer
@@ -198,8 +200,11 @@ def _train(args: argparse.Namespace, events: EventWriter) -> int:
     try:
         trainer.fit()
     except KeyboardInterrupt:
-        events.interrupted(trainer.step)
-        print("interrupted: checkpoint saved; run the same command to resume", file=sys.stderr)
+        saved = latest_step(trainer.run_dir)  # trainer.step, unless a second Ctrl-C stopped it inside a step
+        events.interrupted(saved)
+        print("interrupted: checkpoint saved; run the same command to resume" if saved == trainer.step else
+              f"interrupted inside step {trainer.step + 1}, which is not saved; the same command resumes from step "
+              f"{saved or 0}", file=sys.stderr)
         return EXIT_INTERRUPTED
     finally:
         if torch.distributed.is_initialized():
@@ -378,6 +383,7 @@ def _from_library(args: argparse.Namespace, events: EventWriter) -> int:
 
 def _known_errors() -> tuple[type[BaseException], ...]:
     from engine.model_folder import ModelLoadError
+    from engine.run_folder import RunFolderError
     from training.checkpoints import CheckpointError
     from training.config import ConfigError
     from training.embedding_centre import CentreError
@@ -392,7 +398,7 @@ def _known_errors() -> tuple[type[BaseException], ...]:
     from training.tag_calibration import TagCalibrationError
 
     return (CentreError, ConfigError, ManifestError, CheckpointError, ProbeError, ExportError, TrainingError, ModelLoadError,
-            LibraryError, FromLibraryError, NotEnoughLabelsError, ManifestReadError, TagCalibrationError)
+            LibraryError, FromLibraryError, NotEnoughLabelsError, ManifestReadError, TagCalibrationError, RunFolderError)
 
 
 def main(argv: list[str] | None = None) -> int:

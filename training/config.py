@@ -7,6 +7,7 @@ Unknown keys are errors so that a typo never silently trains with a default.
 
 from __future__ import annotations
 
+import math
 import tomllib
 from dataclasses import asdict, dataclass, field, fields, is_dataclass
 from pathlib import Path
@@ -164,14 +165,26 @@ def _fill(cls, values: dict[str, Any], where: str):
                 raise ConfigError(f"{where}.{name} must be a list of {len(default)} numbers like {list(default)}, "
                                   f"got {value!r}")
             value = tuple(float(item) if isinstance(default[0], float) else item for item in value)
+        elif isinstance(default, dict) and not isinstance(value, dict):
+            raise ConfigError(f"[{where + '.' if where else ''}{name}] must be a table, got {value!r}")
+        elif isinstance(default, list) and not (isinstance(value, list) and all(isinstance(item, str) for item in value)):
+            raise ConfigError(f"{where}.{name} must be a list of names like [\"encoder.\"], got {value!r}")
         elif isinstance(default, bool) and not isinstance(value, bool):
             raise ConfigError(f"{where}.{name} must be true or false, got {value!r}")
         elif isinstance(default, float) and isinstance(value, int) and not isinstance(value, bool):
             value = float(value)
-        elif default is not None and not isinstance(default, dict) and not isinstance(value, type(default)):
+        elif default is not None and not isinstance(value, type(default)):
             raise ConfigError(f"{where}.{name} must be {type(default).__name__}, got {value!r}")
+        if not _finite(value):
+            raise ConfigError(f"{where}.{name} must be a finite number, got {value!r}")
         kwargs[name] = value
     return cls(**kwargs)
+
+
+def _finite(value: Any) -> bool:
+    """False for a number (or a tuple holding one) that TOML's ``nan`` or ``inf`` made: no setting means either."""
+    numbers = value if isinstance(value, tuple) else (value,)
+    return all(math.isfinite(item) for item in numbers if isinstance(item, float))
 
 
 def config_from_dict(values: dict[str, Any]) -> TrainConfig:
@@ -187,7 +200,7 @@ def load_config(path: Path | str) -> TrainConfig:
     """Read a TOML file; relative paths inside it stay relative to the working directory."""
     path = Path(path)
     try:
-        values = tomllib.loads(path.read_text(encoding="utf-8"))
+        values = tomllib.loads(path.read_text(encoding="utf-8-sig"))  # -sig: Windows Notepad starts a file with a BOM
     except FileNotFoundError:
         raise ConfigError(f"config file not found: {path}") from None
     except IsADirectoryError:
@@ -213,8 +226,8 @@ def validate(config: TrainConfig) -> None:
     if small:
         raise ConfigError(f"run.steps, run.log_every, run.checkpoint_every and run.keep_checkpoints must be at least "
                           f"1, got {small}")
-    if config.optim.lr <= 0:
-        raise ConfigError(f"optim.lr must be more than 0, got {config.optim.lr}")
+    if not (math.isfinite(config.optim.lr) and config.optim.lr > 0):
+        raise ConfigError(f"optim.lr must be a finite number more than 0, got {config.optim.lr}")
     if config.run.device not in ("auto", "cpu") and not config.run.device.startswith("cuda"):
         raise ConfigError(f"run.device must be \"auto\", \"cpu\" or \"cuda\", got {config.run.device!r}")
     if not 0.0 <= config.data.labeled_share <= 1.0 or not 0.0 <= config.data.labeled_fraction <= 1.0:

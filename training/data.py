@@ -49,7 +49,7 @@ def read_manifest(path: Path | str, split: str | None = None) -> list[ManifestEn
     if not path.is_file():
         raise ManifestError(f"manifest not found: {path}")
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")  # -sig: a manifest saved by Windows Notepad starts with a BOM
     except UnicodeDecodeError:
         raise ManifestError(f"{path}: not a text (UTF-8) JSONL manifest") from None
     entries = []
@@ -65,6 +65,9 @@ def read_manifest(path: Path | str, split: str | None = None) -> list[ManifestEn
         if not isinstance(labels, list):
             raise ManifestError(f"{path}:{number}: \"labels\" must be a list of names, like [\"rock\"], got "
                                 f"{labels!r}")
+        key = record.pop("key", None)
+        if key is not None and not isinstance(key, str):
+            raise ManifestError(f"{path}:{number}: \"key\" must be a key name, like \"A minor\", got {key!r}")
         relative = record.pop("relative_path", None)  # the corpora's manifests: the path from their own folder
         if isinstance(relative, str) and not audio_path.is_absolute():
             audio_path = Path(relative)
@@ -72,7 +75,7 @@ def read_manifest(path: Path | str, split: str | None = None) -> list[ManifestEn
             path=audio_path if audio_path.is_absolute() else path.parent / audio_path,
             labels=[str(label) for label in labels],
             split=str(record.pop("split", "train")),
-            key=record.pop("key", None),
+            key=key,
             extra=record,
         )
         if split is None or entry.split == split:

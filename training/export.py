@@ -16,8 +16,8 @@ from engine.keys import KEY_CLASS_NAMES
 from engine.model_folder import ModelConfig, save_model
 from engine.model_spec import CONFIG_FILE
 from engine.networks import AudioModel, ClassifierHead, build_key_head
-from engine.run_folder import read_labels, read_metrics, run_dir_of
-from training.checkpoints import load_encoder, load_weights, read_run_summary
+from engine.run_folder import read_labels, read_metrics
+from training.checkpoints import load_encoder, load_weights, read_run_summary, run_files_of
 from training.lineage import inherited, start_folder
 from training.probes import load_probe_heads
 
@@ -30,7 +30,7 @@ def _run_heads(checkpoint: Path, summary: dict[str, Any], encoder: torch.nn.Modu
     """Heads trained inside a finetuning run, keyed by task."""
     weights = load_weights(checkpoint)
     hidden = int(summary["config"]["finetune"]["head_hidden_dim"])
-    labels = read_labels(run_dir_of(checkpoint))
+    labels = read_labels(run_files_of(checkpoint))
     heads = {}
     for task, prefix, names in (("key", "key_head.", list(KEY_CLASS_NAMES)), ("tags", "tag_head.", labels["tags"])):
         state = {name[len(prefix) :]: tensor for name, tensor in weights.items() if name.startswith(prefix)}
@@ -89,7 +89,7 @@ def export_model(checkpoint: Path | str, out_dir: Path | str, probe_dir: Path | 
     key = heads.get("key")
     tags = heads.get("tags")
     network = AudioModel(encoder, key[0] if key else None, tags[0] if tags else None)
-    history = read_metrics(run_dir_of(folder))
+    history = read_metrics(run_files_of(folder))
     training = {
         "mode": summary.get("mode"),
         "checkpoint": folder.name,

@@ -11,6 +11,8 @@ after seeding torch, as it always did (loading a model folder builds a network, 
 from __future__ import annotations
 
 import copy
+import dataclasses
+import math
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -25,7 +27,7 @@ from engine.networks import (
     EmbeddingPooling, LogFreqCNNConfig, SampleCNNConfig, encoder_config_from_dict, encoder_config_to_dict,
     statistics_dimension,
 )
-from engine.run_folder import RunFolderError, read_labels, run_dir_of
+from engine.run_folder import RunFolderError, read_labels
 from engine.weight_layouts import carry_over
 from training import checkpoints
 from training.config import FinetuneConfig, TrainConfig
@@ -95,11 +97,41 @@ def resolve_training(config: TrainConfig, mode: str = Mode.PRETRAIN) -> Resolved
         config.encoder = _with_finetune_paths(config.encoder, finetune)
         if finetune.key_weight > 0:
             config.augment.pitch_integer = True  # key labels can only follow whole-semitone shifts
+    return ResolvedTraining(config, mode, typed_encoder(config.encoder), start)
+
+
+def typed_encoder(architecture: dict[str, Any]) -> LogFreqCNNConfig | SampleCNNConfig:
+    """The encoder's typed config; ``TrainingError`` names a value of the wrong kind (``channels = "abc"``), which
+    the dataclass itself would take and the network would fail on with a traceback when it is built."""
     try:
-        encoder = encoder_config_from_dict(config.encoder)
+        encoder = encoder_config_from_dict(architecture)
     except (TypeError, ValueError) as error:
         raise TrainingError(f"[encoder]: {error}") from None
-    return ResolvedTraining(config, mode, encoder, start)
+    defaults = type(encoder)()
+    for item in dataclasses.fields(encoder):
+        default = getattr(defaults, item.name)
+        if not _fits(getattr(encoder, item.name), default):
+            shown = list(default) if isinstance(default, tuple) else default
+            raise TrainingError(f"[encoder] {item.name} must be a value like {shown!r}, got "
+                                f"{architecture.get(item.name)!r}")
+    return encoder
+
+
+def _fits(value: Any, default: Any) -> bool:
+    """Whether an encoder setting holds the kind of value its default does (options are checked by the config)."""
+    if isinstance(default, tuple):
+        return isinstance(value, tuple) and bool(value) and all(_is_whole(item) and item > 0 for item in value)
+    if isinstance(default, (StrEnum, bool)):
+        return True
+    if isinstance(default, int):
+        return _is_whole(value)
+    if isinstance(default, float):
+        return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    return True
+
+
+def _is_whole(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _with_finetune_paths(architecture: dict[str, Any], finetune: FinetuneConfig) -> dict[str, Any]:
@@ -125,7 +157,8 @@ def starting_point(path: Path) -> StartingPoint:
             raise TrainingError(str(error)) from None
         return StartingPoint(path, spec.config.architecture, spec.config.tag_names or None)
     folder = checkpoints.resolve_checkpoint(path)
-    return StartingPoint(path, checkpoints.read_run_summary(folder)["architecture"], _run_tag_names(run_dir_of(folder)))
+    architecture = checkpoints.read_run_summary(folder)["architecture"]
+    return StartingPoint(path, architecture, _run_tag_names(checkpoints.run_files_of(folder)))
 
 
 def initial_weights(path: Path) -> dict[str, torch.Tensor]:
@@ -162,10 +195,7 @@ def cache_plan(config: TrainConfig) -> tuple[int, list[ManifestEntry]]:
     encoder = config.encoder
     if config.finetune.init_from and config.finetune.manifest:
         encoder = starting_point(Path(config.finetune.init_from)).architecture
-    try:
-        sample_rate = encoder_config_from_dict(encoder).sample_rate
-    except (TypeError, ValueError) as error:
-        raise TrainingError(f"[encoder]: {error}") from None
+    sample_rate = typed_encoder(encoder).sample_rate
     manifests = (config.data.unlabeled_manifest, config.data.labeled_manifest, config.finetune.manifest,
                  config.finetune.unlabeled_manifest)
     return sample_rate, [entry for manifest in manifests if manifest for entry in read_manifest(manifest, config.data.split)]

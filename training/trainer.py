@@ -36,10 +36,12 @@ import torch
 import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 
+from engine.atomic_write import write_bytes_atomically
 from engine.keys import KEY_CLASS_NAMES
 from engine.networks import BlockStatistics
 from engine.run_folder import (
-    TENSORBOARD_DIR, checkpoint_folder, dangling_latest, labels_path, metrics_path, summary_path,
+    TENSORBOARD_DIR, RunFolderError, checkpoint_folder, dangling_latest, labels_path, metrics_path, read_metrics,
+    summary_path,
 )
 from engine.training_events import TRAINING, EventWriter
 from engine.tag_suggestions import label_field
@@ -51,6 +53,8 @@ from training.data import (
 )
 from training.learner import Learner
 from training.prefetch import BatchPrefetcher
+from training.run_lock import RunLock, RunLockedError
+from training.step_boundary import StepBoundary
 
 if TYPE_CHECKING:  # training.resolve imports this module (for TrainingError)
     from training.resolve import ResolvedTraining
@@ -109,7 +113,8 @@ def setup_distributed(device_setting: str) -> tuple[int, int, torch.device]:
 
 
 class Trainer:
-    """Sets up data, augmentation, learner and optimizer from a resolved ``TrainConfig``; ``fit()`` runs the loop."""
+    """Sets up data, augmentation, learner and optimizer from a resolved ``TrainConfig``; ``fit()`` runs the loop.
+    From construction until ``fit()`` ends the run folder is locked: a second run in it is refused."""
 
     def __init__(self, training: ResolvedTraining, fresh: bool = False, override: bool = False,
                  events: EventWriter | None = None) -> None:
@@ -121,6 +126,16 @@ class Trainer:
         self.run_dir = Path(config.run.output_dir)
         if config.data.batch_size % self.world_size:
             raise TrainingError(f"data.batch_size {config.data.batch_size} is not divisible by {self.world_size} processes")
+        self._run_lock = self._lock_run_folder()
+        try:
+            self._set_up(training, fresh, override)
+        except BaseException:
+            self.release_run_folder()
+            raise
+
+    def _set_up(self, training: ResolvedTraining, fresh: bool, override: bool) -> None:
+        """Everything ``__init__`` does while it holds the run folder's lock."""
+        config = self.config
         torch.manual_seed(config.run.seed + self.rank)
         architecture = self.architecture = training.architecture
         initial_weights = training.start.weights_for(architecture) if training.start is not None else None
@@ -182,10 +197,25 @@ class Trainer:
         elif self.rank == 0:
             aside = checkpoints.set_aside(self.run_dir)
             if aside is not None:
-                print(f"earlier checkpoints of {self.run_dir} moved to {aside}", file=sys.stderr)
+                print(f"the earlier run in {self.run_dir} (its checkpoints, config, labels and metrics) moved to {aside}",
+                      file=sys.stderr)
             self._start_run_folder()
 
     # ------------------------------------------------------------ setup
+
+    def _lock_run_folder(self) -> RunLock | None:
+        """Rank 0 holds the run folder's lock until ``fit()`` ends (the other ranks belong to the same run)."""
+        if self.rank != 0:
+            return None
+        try:
+            return RunLock.acquire(self.run_dir)
+        except RunLockedError as error:
+            raise TrainingError(str(error)) from None
+
+    def release_run_folder(self) -> None:
+        """Let another run use the run folder (``fit()`` does this as it ends, however it ends)."""
+        if self._run_lock is not None:
+            self._run_lock.release()
 
     def _make_data(self) -> tuple[BatchComposer, LabelVocabulary]:
         data = self.config.data
@@ -289,6 +319,9 @@ class Trainer:
     # ------------------------------------------------------------ checkpoints
 
     def save_checkpoint(self) -> Path:
+        """Save the state after ``self.step`` steps; a learner with non-finite values is refused, so ``latest``
+        stays the last good checkpoint."""
+        self._check_finite()
         folder = checkpoint_folder(self.run_dir, self.step)
         state: dict[str, Any] = {
             "step": self.step,
@@ -307,6 +340,18 @@ class Trainer:
             checkpoints.mark_latest(self.run_dir, self.step, self.config.run.keep_checkpoints)
             self.events.checkpoint(self.step, folder)
         return folder
+
+    def _check_finite(self) -> None:
+        """``TrainingError`` when a weight or statistic is NaN or infinite: the last update diverged, and no command
+        could use a checkpoint of it."""
+        broken = [name for name, tensor in self.learner.state_dict().items()
+                  if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all())]
+        if broken:
+            latest = checkpoints.latest_checkpoint(self.run_dir)
+            raise TrainingError(
+                f"{len(broken)} weights became NaN or infinite at step {self.step} (e.g. {broken[0]}): training diverged "
+                f"and was not saved. Last good checkpoint: {latest or 'none'}. Try a lower optim.lr or optim.grad_clip = 1.0."
+            )
 
     def _resume(self, folder: Path) -> None:
         self.learner.load_state_dict({k: v.to(self.device) for k, v in checkpoints.load_weights(folder).items()})
@@ -352,11 +397,17 @@ class Trainer:
         partial.replace(path)
 
     def _truncate_metrics(self, step: int) -> None:
-        """Drop metric lines past the resumed step so the file reads as one uninterrupted run."""
+        """Drop metric lines past the resumed step (and one cut short by a crash) so the file reads as one
+        uninterrupted run; rewritten atomically, so a crash now never loses the history."""
         path = metrics_path(self.run_dir)
-        if path.is_file():
-            kept = [line for line in path.read_text(encoding="utf-8").splitlines() if line and json.loads(line)["step"] <= step]
-            path.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
+        if not path.is_file():
+            return
+        try:
+            records = read_metrics(self.run_dir)
+        except RunFolderError as error:
+            raise TrainingError(str(error)) from None
+        kept = "".join(json.dumps(record) + "\n" for record in records if record["step"] <= step)
+        write_bytes_atomically(path, kept.encode("utf-8"))
 
     # ------------------------------------------------------------ the loop
 
@@ -420,35 +471,40 @@ class Trainer:
         return values[0], dict(zip(parts.keys(), values[1:]))
 
     def fit(self) -> list[float]:
-        """Train until ``run.steps``; returns this session's per-step losses. Ctrl-C saves a checkpoint first."""
+        """Train until ``run.steps``; returns this session's per-step losses. Ctrl-C or SIGTERM ends the step under way
+        and saves a checkpoint first (``training.step_boundary``); a second one stops at once without saving."""
         run = self.config.run
         writer = _summary_writer(self.run_dir) if self.rank == 0 else None
         progress = _progress(run.progress and self.rank == 0, self.mode)
         self.events.announce(TRAINING)
         losses: list[float] = []
         times = StepTimes()
+        boundary = StepBoundary()
         try:
             with progress:
                 task = progress.add_task(self.mode, total=run.steps, completed=self.step, loss=float("nan"))
                 while self.step < run.steps:
-                    loss, parts = self.train_step(times)
-                    self.step += 1
-                    losses.append(loss)
-                    progress.update(task, completed=self.step, loss=loss)
-                    self.events.progress(self.step, run.steps)
-                    if self.step % run.log_every == 0 or self.step == run.steps:
-                        self._log(loss, parts, times, writer)
-                        times = StepTimes()
-                    if self.step % run.checkpoint_every == 0 or self.step == run.steps:
-                        self.save_checkpoint()
+                    with boundary:  # a stop signal takes effect after the step, its metrics and its checkpoint
+                        loss, parts = self.train_step(times)
+                        self.step += 1
+                        losses.append(loss)
+                        progress.update(task, completed=self.step, loss=loss)
+                        self.events.progress(self.step, run.steps)
+                        if self.step % run.log_every == 0 or self.step == run.steps:
+                            self._log(loss, parts, times, writer)
+                            times = StepTimes()
+                        if self.step % run.checkpoint_every == 0 or self.step == run.steps:
+                            self.save_checkpoint()
         except KeyboardInterrupt:
-            if checkpoints.latest_checkpoint(self.run_dir) != checkpoint_folder(self.run_dir, self.step):
+            saved = checkpoints.latest_checkpoint(self.run_dir) == checkpoint_folder(self.run_dir, self.step)
+            if not saved and not boundary.cut_short:  # cut short: half a step, never saved; the latest one resumes
                 self.save_checkpoint()  # not when this step's is saved already: it would be rewritten in place
             raise
         finally:
             self.batches.close()
             if writer is not None:
                 writer.close()
+            self.release_run_folder()
         return losses
 
     def _log(self, loss: float, parts: dict[str, float], times: StepTimes, writer) -> None:

@@ -29,7 +29,7 @@ def read_manifest(path: Path) -> list[dict[str, Any]]:
     if not path.exists():
         return []
     records = []
-    for line in path.read_text(encoding="utf-8").splitlines():
+    for line in path.read_text(encoding="utf-8-sig").splitlines():  # -sig: a BOM would tear the first record
         if not line.strip():
             continue
         try:
