@@ -34,6 +34,11 @@ SEEK_BACKOFF_SECONDS = 1.0  # how much earlier a seek that landed after the want
 # A decode in which more than this share of the packets is damaged is a damaged file, not one with a bad stretch a
 # player skips (a few damaged packets of an MP3's ~38 a second are a click; most of them, noise or nothing).
 MAX_DAMAGED_PACKET_SHARE = 0.25
+# Stereo whose channels' sum is this far below their difference plays on two speakers but mixes to near silence: it
+# is read as the difference of its channels. Weighed on every 32nd decoded frame (a few per second: cheap).
+CANCEL_DB = 20.0
+CANCEL_CHECK_EVERY = 32
+STEREO_TO_MONO = 0.5 ** 0.5  # FFmpeg's mono mix of two channels: (L + R) / sqrt(2); the difference alike
 RESAMPLER_TAIL_SAMPLES = 256  # input decoded past a span's end, so the resampler's filter tail lies outside it
 EDGE_MARGIN_SHARE = 0.05  # windows avoid the first and last 5 % (intros, fade-outs, silence)
 # Tracks up to this long are decoded once, whole, and their windows cut from it: indexing takes the tempo of a
@@ -227,7 +232,7 @@ def _stream_origin(stream) -> float:
 
 def _decode_from(
     container, stream, sample_rate: int, seek_seconds: float, start_seconds: float, sample_count: int | None,
-    rewind: bool = False,
+    rewind: bool = False, difference: bool = False,
 ) -> tuple[np.ndarray, float]:
     """Seek to ``seek_seconds`` (container time; none at 0 unless ``rewind``: a container already read must go
     back to its start), decode, and cut the audio from ``start_seconds``; returns it with the time of the first
@@ -237,11 +242,13 @@ def _decode_from(
     ``to_ndarray``) once per codec frame cost more than decoding (docs/lab-notes/2026-12-03-speed-history.md,
     "Indexing speed"), and the output is the same. Packets are decoded one by one, so a damaged one is skipped
     (a few milliseconds of sound, as a player skips it) instead of ending the decode there: a damaged stretch in
-    the middle of an MP3 made the whole file look truncated.
+    the middle of an MP3 made the whole file look truncated. Stereo whose channels cancel (one of them inverted,
+    a wiring or mastering fault that plays fine on two speakers) is decoded again as their difference
+    (``difference``): its mono mix is near silence, which has no key, tempo or neighbours.
     """
     if seek_seconds > 0 or rewind:
         container.seek(int(seek_seconds / stream.time_base), stream=stream, backward=True, any_frame=False)
-    gathered = _ResampledRun(sample_rate)
+    gathered = _ResampledRun(sample_rate, difference)
     first_time: float | None = None  # time (s) of the first decoded sample
     input_needed: float | None = None  # input samples that cover the span, from the first frame on
     damage: av.error.FFmpegError | None = None
@@ -268,6 +275,8 @@ def _decode_from(
     if damage is not None and (gathered.input_samples == 0 or damaged > MAX_DAMAGED_PACKET_SHARE * packets):
         raise AudioDecodeError(container.name, f"decoding failed ({_short(damage)})") from None
     audio = gathered.finish()
+    if gathered.channels_cancel():
+        return _decode_from(container, stream, sample_rate, seek_seconds, start_seconds, sample_count, True, True)
     first_time = first_time or 0.0
     skip = max(0, int(round((start_seconds - first_time) * sample_rate)))
     audio = audio[skip:]
@@ -276,22 +285,33 @@ def _decode_from(
 
 class _ResampledRun:
     """Decoded frames → one mono float32 array at ``sample_rate``; frames wait in a FIFO and go through the
-    resampler in runs of up to ``RESAMPLE_RUN_SECONDS`` (or when the stream's format changes)."""
+    resampler in runs of up to ``RESAMPLE_RUN_SECONDS`` (or when the stream's format changes). ``difference``: the
+    difference of a stereo stream's two channels instead of their mix (scaled as FFmpeg scales the mix).
 
-    def __init__(self, sample_rate: int) -> None:
+    Every ``CANCEL_CHECK_EVERY``-th frame of a two-channel stream adds to the energies of the channels' sum and
+    difference (each channel's mean taken off, so unsigned formats compare too), which ``channels_cancel`` weighs."""
+
+    def __init__(self, sample_rate: int, difference: bool = False) -> None:
         self.sample_rate = sample_rate
+        self.difference = difference
         self.input_samples = 0
         self._fifo: av.AudioFifo | None = None
         self._fifo_format: tuple | None = None
         self._resampler: av.AudioResampler | None = None
         self._chunks: list[np.ndarray] = []
+        self._frames = 0
+        self._sum_energy = self._difference_energy = 0.0
 
     def add(self, frame) -> None:
         frame_format = (frame.format.name, frame.layout.name, frame.sample_rate)
         if frame_format != self._fifo_format:
             self._drain(flush=True)
             self._fifo, self._fifo_format = av.AudioFifo(), frame_format
-            self._resampler = av.AudioResampler(format="flt", layout="mono", rate=self.sample_rate)
+            layout = "stereo" if self.difference else "mono"
+            self._resampler = av.AudioResampler(format="flt", layout=layout, rate=self.sample_rate)
+        if not self.difference and self._frames % CANCEL_CHECK_EVERY == 0 and len(frame.layout.channels) == 2:
+            self._weigh_channels(frame)
+        self._frames += 1
         frame.pts = None  # the FIFO checks timestamps for gaps; seeks and damaged frames make harmless ones
         self._fifo.write(frame)
         self.input_samples += frame.samples
@@ -308,13 +328,27 @@ class _ResampledRun:
             np.nan_to_num(audio, copy=False, nan=0.0, posinf=0.0, neginf=0.0)
         return audio
 
+    def channels_cancel(self) -> bool:
+        """Whether the two channels heard so far are each other's inverse: their sum at least ``CANCEL_DB`` below
+        their difference (in-phase or ordinary stereo has the sum well above it)."""
+        return self._difference_energy > 0.0 and self._sum_energy < 10.0 ** (-CANCEL_DB / 10.0) * self._difference_energy
+
+    def _weigh_channels(self, frame) -> None:
+        samples = frame.to_ndarray().astype(np.float64)
+        left, right = (samples[0], samples[1]) if frame.format.is_planar else (samples[0, 0::2], samples[0, 1::2])
+        left, right = left - left.mean(), right - right.mean()
+        self._sum_energy += float(np.dot(left + right, left + right))
+        self._difference_energy += float(np.dot(left - right, left - right))
+
     def _drain(self, flush: bool) -> None:
         if self._fifo is None:
             return
         frames = self._resampler.resample(self._fifo.read()) if self._fifo.samples else []
         if flush:
             frames = [*frames, *self._resampler.resample(None)]
-        self._chunks.extend(frame.to_ndarray().reshape(-1) for frame in frames)
+        for frame in frames:
+            samples = frame.to_ndarray().reshape(-1)
+            self._chunks.append(STEREO_TO_MONO * (samples[0::2] - samples[1::2]) if self.difference else samples)
 
 
 def decode_mono(

@@ -106,3 +106,21 @@ def test_the_audio_stream_marked_default_is_the_one_read(tmp_path):
     with av.open(str(path)) as container:
         assert audio_stream(container).index == 1
     assert np.sqrt(np.mean(decode_mono(path, RATE) ** 2)) > 0.05  # the music, not the silent first stream
+
+
+@pytest.mark.parametrize("suffix", [".wav", ".mp3"])
+def test_stereo_whose_channels_cancel_is_read_as_their_difference_not_as_silence(tmp_path, suffix):
+    """One channel inverted (a wiring or mastering fault) plays on two speakers but its mono mix is silence; it is
+    read as the difference of its channels, which is the music. Ordinary stereo keeps its mix."""
+    music = audio_factory.chord_progression(Key(2, "major"), 20.0, sample_rate=22050, seed=6)
+    source = audio_factory.write_audio(music, tmp_path / "source.wav", sample_rate=22050, channels=1)
+    paths = {}
+    for name, right in (("plain", "c0"), ("inverted", "-1*c0")):
+        paths[name] = tmp_path / f"{name}{suffix}"
+        subprocess.run(["ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-i", str(source), "-af",
+                        f"pan=stereo|c0=c0|c1={right}", str(paths[name])], check=True)
+    plain, inverted = decode_mono(paths["plain"], RATE), decode_mono(paths["inverted"], RATE)
+    assert np.sqrt(np.mean(inverted ** 2)) == pytest.approx(np.sqrt(np.mean(plain ** 2)), rel=0.05)
+    assert np.corrcoef(plain[: inverted.size], inverted[: plain.size])[0, 1] > 0.99
+    windows = read_windows(paths["inverted"], RATE, WINDOW, 6).windows
+    assert np.sqrt(np.mean(windows ** 2, axis=1)).min() > 0.01
