@@ -3,11 +3,15 @@
 The new content goes to a hidden temporary file in the target's own folder (so ``os.replace`` is atomic), is
 flushed to disk, then renamed over the target. On any failure (a full disk, a killed write) the temporary file
 is removed and the target is left as it was. Caches beside the database and playlists are written this way.
+A writer killed outright (``kill -9``, out of memory) cannot remove its temporary file, which can be as large as
+the target (a 100k-track FAISS index: hundreds of MB): the next write of the same target removes what writers no
+longer running left (``remove_stale``).
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import stat
 import tempfile
 import threading
@@ -28,7 +32,8 @@ def atomic_path(target: Path | str) -> Iterator[Path]:
     Raises what writing raises (``OSError`` for a full disk); the target is then untouched.
     """
     target = Path(target)
-    prefix = f".{target.name[:64]}.{os.getpid()}.{threading.get_ident()}."
+    remove_stale(target.parent, hidden_prefix(target))
+    prefix = f"{hidden_prefix(target)}{os.getpid()}.{threading.get_ident()}."
     handle, name = tempfile.mkstemp(prefix=prefix, suffix=TEMPORARY_SUFFIX, dir=target.parent)
     os.close(handle)
     temporary = Path(name)
@@ -45,6 +50,41 @@ def atomic_path(target: Path | str) -> Iterator[Path]:
         os.replace(temporary, target)
     finally:
         temporary.unlink(missing_ok=True)
+
+
+def hidden_prefix(target: Path) -> str:
+    """The start of the names of the temporary files and folders written for ``target``, before the writer's pid."""
+    return f".{target.name[:64]}."
+
+
+def remove_stale(folder: Path, prefix: str) -> None:
+    """Remove the temporary files (``…<TEMPORARY_SUFFIX>``) and folders of ``folder`` named ``prefix<pid>.…`` whose
+    writing process is gone; another process's, this one's, and any other name are left alone."""
+    try:
+        entries = [entry for entry in os.scandir(folder) if entry.name.startswith(prefix)]
+    except OSError:
+        return
+    for entry in entries:
+        owner = entry.name[len(prefix):].split(".", 1)[0]
+        if not owner.isdigit() or int(owner) == os.getpid() or _running(int(owner)):
+            continue
+        try:
+            if entry.is_dir(follow_symlinks=False):
+                shutil.rmtree(entry.path)
+            elif entry.name.endswith(TEMPORARY_SUFFIX):
+                os.unlink(entry.path)
+        except OSError:
+            continue
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # another user's process: running
+        return True
+    return True
 
 
 def write_bytes_atomically(target: Path | str, content: bytes) -> Path:

@@ -12,6 +12,7 @@ does not turn into a failed run.
 from __future__ import annotations
 
 import multiprocessing
+import os
 import signal
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -35,7 +36,7 @@ class DecodePool:
         self.workers = workers
         self.decode = decode
         self._executor = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
-                                             initializer=start_worker)
+                                             initializer=start_worker, initargs=(os.getpid(),))
 
     def submit(self, job: DecodeJob) -> Future:
         """The job's future; one already failed with ``BrokenProcessPool`` when a worker has died since the last

@@ -117,13 +117,15 @@ def _decoding_failed(job: DecodeJob, error: BaseException) -> DecodeOutcome:
     return DecodeOutcome(job, None, None, 0.0, f"decoding failed ({type(error).__name__}: {error})"[:300])
 
 
-def start_worker() -> None:
+def start_worker(parent: int | None = None) -> None:
     """Decode worker initializer: Ctrl-C goes to the whole process group, and only the main process handles it;
     decoded buffers are reused rather than faulted in again for every file (``engine.allocator``); the worker
-    leaves when the process that started it is gone (killed outright, it cannot shut its pool down)."""
+    leaves when ``parent``, the process that started it, is gone (killed outright, it cannot shut its pool down).
+    The pool passes its own id: read here, a parent killed while the worker was still importing was already
+    init's, and the worker waited for init to end."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     keep_freed_memory()
-    parent = os.getppid()
+    parent = os.getppid() if parent is None else parent
 
     def leave_when_orphaned() -> None:
         while os.getppid() == parent:

@@ -12,6 +12,7 @@ does not grow with the library.
 from __future__ import annotations
 
 import json
+import os
 import tempfile
 import threading
 from collections.abc import Iterable, Iterator, Sequence
@@ -21,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.atomic_write import atomic_path, write_bytes_atomically
+from engine.atomic_write import atomic_path, hidden_prefix, remove_stale, write_bytes_atomically
 from engine.cache_files import beside_database, read_sidecar, report_unsaved
 from engine.landmark_merge import RowFile, merge_runs, sorted_rows, write_runs
 from engine.landmarks import LANDMARK_VERSION, Landmarks
@@ -157,8 +158,10 @@ class LandmarkIndex:
     def _work_folder(self) -> Iterator[Path]:
         """A temporary folder for sorted runs: beside the database (same disk as the index, so the merged file is
         renamed into place), or the system's when that folder cannot be written."""
+        prefix = hidden_prefix(self.index_path)
+        remove_stale(self.index_path.parent, prefix)  # a run killed while it merged left its folder behind
         try:
-            folder = tempfile.TemporaryDirectory(prefix=f".{self.index_path.name[:64]}.", dir=self.index_path.parent)
+            folder = tempfile.TemporaryDirectory(prefix=f"{prefix}{os.getpid()}.", dir=self.index_path.parent)
         except OSError:
             folder = tempfile.TemporaryDirectory(prefix="semisup-landmarks.")
         with folder as name:

@@ -13,7 +13,8 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -203,21 +204,37 @@ class Library:
         return self.store.add_folder(folder)
 
     def remove_folder(self, path: Path | str) -> int:
-        """Forget a folder and its tracks; returns how many tracks left the library."""
-        return self.store.remove_folder(_absolute_paths([path])[0])
+        """Forget a folder and its tracks; returns how many tracks left the library. Refused while an index run
+        works on the library (``without_index_run``)."""
+        with self.without_index_run("remove a folder"):
+            return self.store.remove_folder(_absolute_paths([path])[0])
 
     def remove_folders(self, paths: Sequence[Path | str]) -> tuple[list[tuple[str, int]], list[str]]:
         """Forget each library folder named (by its path, a link to it or its real path) with its tracks:
-        ([(folder, tracks that left)], [paths that are no library folder])."""
+        ([(folder, tracks that left)], [paths that are no library folder]). Refused while an index run works on
+        the library."""
         removed, not_folders = [], []
-        registered = set(self.folders())
-        for path in self._as_known_folders(_absolute_paths(paths)):
-            if path in registered:
-                removed.append((path, self.remove_folder(path)))
-                registered.discard(path)  # named twice: forgotten once
-            else:
-                not_folders.append(path)
+        with self.without_index_run("remove a folder"):
+            registered = set(self.folders())
+            for path in self._as_known_folders(_absolute_paths(paths)):
+                if path in registered:
+                    removed.append((path, self.store.remove_folder(path)))
+                    registered.discard(path)  # named twice: forgotten once
+                else:
+                    not_folders.append(path)
         return removed, not_folders
+
+    @contextmanager
+    def without_index_run(self, doing: str) -> Iterator[None]:
+        """Hold the index lock for the body: an index run working meanwhile would store the tracks of a folder
+        removed under it, which then belong to no library folder and no later scan removes (``LibraryError``
+        naming ``doing`` when a run works now)."""
+        try:
+            with index_lock(self.db_path):
+                yield
+        except IndexLockedError:
+            raise LibraryError(f"an index run is working on this library; {doing} when it has finished, or stop "
+                               "it first") from None
 
     def remove_tracks(self, track_ids: Sequence[int], exclude: bool = True) -> TrackRemoval:
         """Take tracks out of the library: their rows, analyses, landmarks and crate entries go, their files are
@@ -317,7 +334,7 @@ class Library:
                                   lambda: planner.counts(scan.found, scan.finished))
         plan = planner.plan
         for move in plan.moves:
-            self.store.move_track(move.track_id, move.new_path, move.mtime_ns)
+            self.store.move_track(move.track_id, move.new_path, move.mtime_ns, read_metadata(move.new_path))
         self.store.record_problems(plan.new_problems)
         self.store.remove_problems(plan.resolved_problem_keys)
         self.store.follow_exclusions(plan.exclusion_moves, plan.exclusions_dropped)

@@ -269,14 +269,15 @@ class Store:
                 track_ids.append(track_id)
         return track_ids
 
-    def move_track(self, track_id: int, path: str, mtime_ns: int) -> None:
+    def move_track(self, track_id: int, path: str, mtime_ns: int, metadata: TrackMetadata | None = None) -> None:
+        """A known file found under another name: its path, and its title when ``metadata`` (its tags, read again)
+        is given (a file without a title tag is titled by its name, which the move changed)."""
         key = path_key(path)
+        values = {"path_key": key, "path": display_path(path), "mtime_ns": mtime_ns, "updated_at": time.time()}
+        if metadata is not None:
+            values["title"] = stored_title(path, metadata)
         with self.engine.begin() as connection:
-            connection.execute(
-                update(tracks)
-                .where(tracks.c.id == track_id)
-                .values(path_key=key, path=display_path(path), mtime_ns=mtime_ns, updated_at=time.time())
-            )
+            connection.execute(update(tracks).where(tracks.c.id == track_id).values(**values))
             connection.execute(delete(problems).where(problems.c.path_key == key))
 
     def update_file_state(
@@ -725,11 +726,16 @@ def _track_values(item: NewTrack, now: float) -> dict:
     }
 
 
+def stored_title(path: str, meta: TrackMetadata) -> str:
+    """The title a track is listed by: its title tag, else its file's name without the extension."""
+    return meta.title or Path(display_path(path)).stem
+
+
 def _file_values(path: str, size: int, mtime_ns: int, quick_hash: str, meta: TrackMetadata) -> dict:
     """The columns that follow the file's bytes: its identity and its tags."""
     return {
         "size": size, "mtime_ns": mtime_ns, "quick_hash": quick_hash,
-        "title": meta.title or Path(display_path(path)).stem, "artist": meta.artist, "album": meta.album,
+        "title": stored_title(path, meta), "artist": meta.artist, "album": meta.album,
         "album_artist": meta.album_artist, "genre": meta.genre, "year": meta.year,
         "track_number": meta.track_number, "duration": meta.duration, "codec": meta.codec,
         "bitrate": meta.bitrate, "sample_rate": meta.sample_rate, "tag_key": meta.key, "bpm": meta.bpm,

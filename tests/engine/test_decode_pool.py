@@ -70,6 +70,16 @@ def _running(pid: int) -> bool:
     return state != "Z"  # an orphan that exited may wait as a zombie for a reaper the container lacks
 
 
+def test_a_decode_worker_watches_the_process_that_started_it_not_whoever_is_its_parent_when_it_starts():
+    """An index run killed while its worker was still importing left that worker to init, whose pid the worker then
+    read as its parent's and watched forever (holding the run's stdout open: a pipe reading it never ended). The pool
+    passes its own pid; a worker whose parent is already not that process leaves at once."""
+    script = "import time\nfrom engine.decoding import start_worker\nstart_worker(1)\ntime.sleep(60)\n"
+    started = time.monotonic()
+    completed = subprocess.run([sys.executable, "-c", script], cwd=Path(__file__).resolve().parents[2], timeout=30)
+    assert completed.returncode == 0 and time.monotonic() - started < 20
+
+
 def test_a_decode_worker_leaves_when_its_index_run_is_killed(tmp_path):
     """A run killed outright (kill -9, out of memory) cannot shut its pool down: its worker leaves by itself."""
     script = ("import sys, time\nfrom engine.decode_pool import DecodePool\nfrom engine.decoding import DecodeJob\n"

@@ -8,10 +8,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 import audio_factory
 from engine import cli
 from engine.keys import Key
-from engine.library import Library
+from engine.library import Library, LibraryError
 
 
 def _songs(folder: Path, count: int, seed: int = 0) -> list[Path]:
@@ -142,6 +144,27 @@ def test_remove_folder_forgets_a_library_folder_and_its_tracks_but_not_the_files
     assert cli.main(["remove-folder", str(gone), "--db", database]) == 1
 
 
+def test_a_folder_is_not_removed_while_an_index_run_works_on_the_library(tmp_path, model_dir, capsys):
+    """A run under way stored the tracks of a folder removed beneath it: they then belonged to no library folder,
+    which no scan cleans up and remove-folder refused. The removal waits for the run instead (one line)."""
+    from engine.index_lock import index_lock
+
+    _songs(tmp_path / "music", 1)
+    database = str(tmp_path / "lib.db")
+    with Library(database, model_dir) as library:
+        library.index([tmp_path / "music"], workers=0)
+    capsys.readouterr()
+    with index_lock(Path(database)):  # as an index run in another process holds it
+        code = cli.main(["remove-folder", str(tmp_path / "music"), "--db", database])
+        with Library(database, model_dir) as library:
+            with pytest.raises(LibraryError, match="an index run is working on this library"):
+                library.remove_folder(tmp_path / "music")
+    assert code == 1 and "an index run is working on this library" in capsys.readouterr().err
+    with Library(database, model_dir) as library:
+        assert library.folders() == [str(tmp_path / "music")] and library.track_count() == 1
+        assert library.remove_folder(tmp_path / "music") == 1  # once the run has ended
+
+
 def test_a_removed_track_stays_out_when_its_file_is_renamed_or_its_folder_moved(tmp_path, model_dir):
     """The exclusion list knows the file (size and quick hash), not only its path: reorganising folders does not
     bring back what was taken out, and the list names the file where it is now."""
@@ -172,3 +195,19 @@ def test_another_file_at_an_excluded_path_is_added_and_the_exclusion_goes(tmp_pa
         report = library.index(workers=0)
 
         assert (report.added, report.excluded) == (1, 0) and library.excluded_files() == []
+
+
+def test_a_renamed_file_without_a_title_tag_is_listed_by_its_new_name_and_a_tagged_one_keeps_its_title(
+        tmp_path, model_dir):
+    """A moved file keeps its analysis; its title came from its old name when it has no title tag, and a fresh
+    index would list it by the new one."""
+    untagged, tagged = _songs(tmp_path / "music", 2)
+    audio_factory.write_tags(tagged, title="Tagged Title")
+    with Library(tmp_path / "lib.db", model_dir) as library:
+        library.index([tmp_path / "music"], workers=0)
+        untagged.rename(tmp_path / "music" / "Autumn Song.flac")
+        tagged.rename(tmp_path / "music" / "renamed.flac")
+        report = library.index([tmp_path / "music"], workers=0)
+        titles = sorted(track.title for track in library.tracks())
+    assert report.moved == 2 and report.analysed == 0
+    assert titles == ["Autumn Song", "Tagged Title"]
