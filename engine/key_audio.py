@@ -3,7 +3,8 @@
 Six 2.7 s windows hold 16 s of a 30 s piece, and a key averaged over them misses what the rest says: on the
 validation pieces the whole piece instead of 6 windows took MIREX from 94.3 to 96.2 % and halved relative-minor
 errors (docs/lab-notes/2026-12-05-key-windows.md). The embedding and the tags stay on the analysis
-windows; the key head also reads, without decoding anything more at index time:
+windows; unless those already agree clearly on a key (``engine.analyzer.KEY_STOP_MARGIN``), the key head also
+reads, without decoding anything more at index time:
 
 - a track decoded whole (up to ``audio.WHOLE_DECODE_SECONDS``): windows every half window from its first sample
   to its last (``KEY_HOP_SHARE``), so the key hears all of the piece, each passage read twice at different
