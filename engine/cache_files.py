@@ -13,6 +13,7 @@ import errno
 import hashlib
 import json
 import logging
+import os
 from pathlib import Path
 from typing import Any
 
@@ -61,10 +62,18 @@ class CacheNotSavedError(OSError):
 def report_unsaved(path: Path, error: OSError, must_save: bool = False) -> None:
     """A cache that could not be saved: ``CacheNotSavedError`` when ``must_save`` and the folder could be written
     (a full disk, an I/O error), else only ``warn_unsaved`` (the caller keeps the cache in memory)."""
-    if must_save and error.errno not in EXPECTED_UNWRITABLE:
-        reason = error.strerror or str(error) or type(error).__name__
-        raise CacheNotSavedError(error.errno, f"could not save the cache {path.name} ({reason})", str(path)) from error
+    number = _errno_of(error)
+    if must_save and number not in EXPECTED_UNWRITABLE:
+        reason = os.strerror(number) if number is not None else str(error) or type(error).__name__
+        raise CacheNotSavedError(number, f"could not save the cache {path.name} ({reason})", str(path)) from error
     warn_unsaved(path, error)
+
+
+def _errno_of(error: OSError) -> int | None:
+    """The error's number; a short write that carries none (numpy's "N requested and M written") is a full disk."""
+    if error.errno is None and "requested and" in str(error) and "written" in str(error):
+        return errno.ENOSPC
+    return error.errno
 
 
 def warn_unsaved(path: Path, error: OSError) -> None:

@@ -238,6 +238,7 @@ class LandmarkIndex:
             return
         meta = {"format": INDEX_FORMAT, "version": LANDMARK_VERSION, "count": self._state[0], "max_id": self._state[1],
                 "rows": self.size}
+        path = self.index_path
         try:
             arrays = [(self._members, self.members_path)]
             if not self._rows_saved:
@@ -245,9 +246,10 @@ class LandmarkIndex:
             for array, path in arrays:
                 with atomic_path(path) as temporary, open(temporary, "wb") as handle:
                     np.save(handle, array, allow_pickle=False)
+            path = self.meta_path
             write_bytes_atomically(self.meta_path, json.dumps(meta).encode("utf-8"))
         except OSError as error:
-            report_unsaved(self.index_path, error, must_save)
+            report_unsaved(path, error, must_save)  # the file that could not be written
         else:
             self._saved = True
 

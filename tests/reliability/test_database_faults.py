@@ -360,3 +360,27 @@ def test_a_very_long_database_name_indexes_and_searches(engine, library_copy, mo
     assert all(len(path.name.encode()) <= 255 for path in tmp_path.iterdir())
     too_long = tmp_path / ("e" * 250 + ".db")
     assert_one_line_exit_1(engine("info", *_common(too_long, model_dir)), "too long")
+
+
+def test_a_short_write_of_a_cache_in_an_index_run_is_called_a_full_disk_and_names_its_file(
+        engine, library_copy, model_dir, tmp_path, monkeypatch):
+    """numpy reports a write the disk cut short with no error number ("108357 requested and 56288 written"): it read
+    as a cryptic line with the wrong advice, and named the index file whichever file failed."""
+    import numpy as np
+
+    for extra in library_copy.valid[6:]:
+        extra.unlink()
+    database = tmp_path / "library.db"
+    real_save = np.save
+
+    def short_members_write(target, array, allow_pickle=False):
+        if ".members" in str(getattr(target, "name", target)) or len(array.shape) == 2 and array.shape[1] == 2:
+            raise OSError("108357 requested and 56288 written")
+        return real_save(target, array, allow_pickle=allow_pickle)
+
+    monkeypatch.setattr(np, "save", short_members_write)
+    completed = engine("index", str(library_copy.root), "--workers", "0", *_common(database, model_dir), "--json")
+    assert completed.returncode == 1 and "Traceback" not in completed.stderr
+    assert "No space left on device" in completed.stderr and "free some space" in completed.stderr
+    assert "members" in completed.stderr
+    assert _track_count(database) == 6
