@@ -23,20 +23,27 @@ PRODUCT_NAME = "semisup-music"
 REKORDBOX_XML_VERSION = "1.0.0"  # the DJ_PLAYLISTS format version rekordbox 5-7 write and read
 FOLDER_NODE, PLAYLIST_NODE = "0", "1"  # NODE Type
 KEY_TYPE_TRACK_ID = "0"  # a playlist's TRACK Key holds the collection's TrackID
-LOCATION_PREFIX = "file://localhost"  # as rekordbox writes Location
-URI_SAFE = "/"  # every other byte outside unreserved ASCII is percent-encoded, so any file name round-trips
+LOCATION_PREFIX = "file://localhost/"  # as rekordbox writes Location
+URI_SAFE = "/:"  # every other byte outside unreserved ASCII is percent-encoded, so any file name round-trips
 
 
-def file_uri(path: str) -> str:
-    """``file://localhost/…`` of an absolute path, its bytes percent-encoded (UTF-8 names and raw bytes alike)."""
-    return LOCATION_PREFIX + urllib.parse.quote(os.fsencode(os.path.abspath(path)), safe=URI_SAFE)
+def file_uri(path: str, path_module=os.path) -> str:
+    """``file://localhost/…`` of an absolute path, its bytes percent-encoded (UTF-8 names and raw bytes alike), as
+    rekordbox writes it on either system: ``/Users/dj/a b.mp3`` → ``file://localhost/Users/dj/a%20b.mp3``,
+    ``C:\\Music\\a b.mp3`` → ``file://localhost/C:/Music/a%20b.mp3`` (the drive after a slash, forward slashes).
+    ``path_module``: ``ntpath`` or ``posixpath`` (this system's by default)."""
+    absolute = path_module.abspath(path)
+    if path_module.sep != "/":
+        absolute = absolute.replace(path_module.sep, "/")
+    return LOCATION_PREFIX + urllib.parse.quote(os.fsencode(absolute).lstrip(b"/"), safe=URI_SAFE)
 
 
 def path_from_uri(uri: str) -> str:
-    """The path a ``file_uri`` names (surrogate escapes for bytes that are not UTF-8)."""
+    """The path a ``file_uri`` names on this system (surrogate escapes for bytes that are not UTF-8)."""
     if not uri.startswith(LOCATION_PREFIX):
         raise ValueError(f"not a {LOCATION_PREFIX} URI: {uri!r}")
-    return os.fsdecode(urllib.parse.unquote_to_bytes(uri[len(LOCATION_PREFIX):]))
+    named = os.fsdecode(urllib.parse.unquote_to_bytes(uri[len(LOCATION_PREFIX):]))
+    return named.replace("/", os.sep) if os.sep != "/" else "/" + named
 
 
 def rekordbox_xml(tracks: Sequence[TrackRow], playlist_name: str) -> bytes:

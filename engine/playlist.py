@@ -23,6 +23,7 @@ POOL_GROWTH = 4
 # a player may start a new playlist line at any of them.
 LINE_BREAKING_CATEGORIES = frozenset({"Cc", "Zl", "Zp"})
 FIRST_PRINTABLE_BYTE, DELETE_BYTE = 0x20, 0x7F
+NOT_CHARACTERS = frozenset("\ufffe\uffff")  # noncharacters XML 1.0 forbids (surrogates, category Cs, too)
 SQLITE_HEADER = b"SQLite format 3\x00"
 
 Neighbours = Callable[[int, int], list[int]]  # (track_id, k) → track ids, best first, excluding track_id
@@ -66,14 +67,22 @@ class PlaylistWriteError(Exception):
 
 
 def control_free(text: str) -> str:
-    """``text`` with every control or line-breaking character made a space: one ``#EXTINF`` line stays one line."""
-    return "".join(" " if unicodedata.category(character) in LINE_BREAKING_CATEGORIES else character
+    """``text`` with every control or line-breaking character made a space (one ``#EXTINF`` line stays one line),
+    and every character XML 1.0 forbids too (U+FFFE, U+FFFF, an unpaired surrogate: one such title, read from a
+    UTF-16 tag with a second byte-order mark, made a whole rekordbox XML unreadable)."""
+    return "".join(" " if unicodedata.category(character) in LINE_BREAKING_CATEGORIES
+                   or character in NOT_CHARACTERS or unicodedata.category(character) == "Cs" else character
                    for character in text)
 
 
 def fits_one_line(track: TrackRow) -> bool:
-    """Whether the track's absolute path can be written as one M3U8 line (no line break or other control byte)."""
-    return not any(byte < FIRST_PRINTABLE_BYTE or byte == DELETE_BYTE for byte in os.fsencode(os.path.abspath(track.path)))
+    """Whether the track's absolute path can be written as one M3U8 line: no control byte, and read as UTF-8 no
+    character a player may break a line at (NEL, the line and paragraph separators)."""
+    encoded = os.fsencode(os.path.abspath(track.path))
+    if any(byte < FIRST_PRINTABLE_BYTE or byte == DELETE_BYTE for byte in encoded):
+        return False
+    text = encoded.decode("utf-8", errors="replace")
+    return not any(unicodedata.category(character) in LINE_BREAKING_CATEGORIES for character in text)
 
 
 def check_target(path: Path, overwrite: bool, protected: Sequence[Path] = ()) -> None:

@@ -8,6 +8,7 @@ never as an exception: a bad file in a batch must not stop the others.
 
 from __future__ import annotations
 
+import math
 import os
 import struct
 from dataclasses import dataclass, field
@@ -58,9 +59,10 @@ def write_key(path: Path | str, key: Key, notation: str = "standard", overwrite:
 
 
 def write_bpm(path: Path | str, bpm: float, overwrite: bool = False) -> TagWriteResult:
-    """Write ``bpm`` rounded to a whole number (ID3 TBPM holds an integer, MP4 ``tmpo`` too) as the file's tempo
-    tag (TBPM / BPM / ``tmpo``); an existing tempo tag is kept unless ``overwrite``."""
-    return write_tags(path, {"bpm": [str(int(round(bpm)))]}, "replace" if overwrite else "keep")
+    """Write ``bpm`` rounded to a whole number, halves up as DJ software rounds (ID3 TBPM holds an integer, MP4
+    ``tmpo`` too) as the file's tempo tag (TBPM / BPM / ``tmpo``); an existing tempo tag is kept unless
+    ``overwrite``."""
+    return write_tags(path, {"bpm": [str(int(math.floor(bpm + 0.5)))]}, "replace" if overwrite else "keep")
 
 
 def write_tags(

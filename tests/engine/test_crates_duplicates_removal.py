@@ -135,6 +135,32 @@ def test_rekordbox_xml_carries_paths_keys_and_tempi_that_read_back(library, coll
     assert [int(item.get("Key")) for item in playlist.findall("TRACK")] == [track.id for track in tracks]
 
 
+def test_rekordbox_locations_are_written_as_rekordbox_writes_them_on_windows_and_mac():
+    """rekordbox runs on Windows and macOS: a drive path is file://localhost/C:/… with forward slashes (it was
+    file://localhostC%3A%5C…, which rekordbox cannot find)."""
+    import ntpath
+    import posixpath
+
+    from engine.crate_export import file_uri
+
+    assert file_uri(r"C:\Users\dj\Music\My Track #1.mp3", ntpath) == \
+        "file://localhost/C:/Users/dj/Music/My%20Track%20%231.mp3"
+    assert file_uri("/Users/dj/Music/Ça & ça?.flac", posixpath) == \
+        "file://localhost/Users/dj/Music/%C3%87a%20%26%20%C3%A7a%3F.flac"
+
+
+def test_a_title_xml_cannot_hold_leaves_the_rekordbox_xml_readable(library, collection, tmp_path):
+    """A UTF-16 tag with a second, opposite byte-order mark reads as U+FFFE, which XML 1.0 forbids: one such title
+    made the whole export unparsable."""
+    from dataclasses import replace
+
+    track = library.track(_id(library, collection["melodies"][0]))
+    odd = replace(track, title="\ufffeTrack\uffff Title", artist="Ar\ud800tist")
+    root = ElementTree.parse(library.write_rekordbox_xml([odd], "odd", tmp_path / "odd.xml")).getroot()
+    entry = root.find("./COLLECTION/TRACK")
+    assert entry.get("Name") == " Track  Title" and entry.get("Artist") == "Ar tist"
+
+
 def test_an_export_never_replaces_a_file_unless_asked(library, tmp_path):
     target = tmp_path / "set.xml"
     target.write_text("keep me", encoding="utf-8")

@@ -117,3 +117,27 @@ def test_ape_tags_on_an_mp3_and_info_tags_in_a_wav_are_read(tmp_path):
     wav.write_bytes(bytes(data))
     found = read_metadata(str(wav))
     assert (found.title, found.artist, found.album) == ("Caf\u00e9 1", "Studio", "Demos")
+
+
+def test_a_tempo_written_rounds_halves_up_as_dj_software_does(tmp_path):
+    song = audio_factory.write_audio(audio_factory.chord_progression(Key(0, "major"), 3.0), tmp_path / "song.flac")
+    written = []
+    for bpm in (126.5, 127.5, 123.98, 99.49):
+        result = write_bpm(song, bpm, overwrite=True)
+        assert result.problem is None
+        written.append(read_metadata(str(song)).bpm)
+    assert written == [127.0, 128.0, 124.0, 99.0]  # Python's round() gave 126 for 126.5 (halves to even)
+
+
+def test_a_path_a_player_may_break_into_two_lines_is_left_out_of_a_playlist():
+    """NEL and the line and paragraph separators pass a byte check but split the line for a reader that honours
+    Unicode line breaks; a path with one cannot be one M3U8 line."""
+    from engine.playlist import fits_one_line
+
+    class Track:
+        def __init__(self, path: str) -> None:
+            self.path = path
+
+    assert fits_one_line(Track("/music/Ça va.mp3"))
+    for breaker in ("\u2028", "\u2029", "\u0085"):
+        assert not fits_one_line(Track(f"/music/Line{breaker}Sep.mp3"))
