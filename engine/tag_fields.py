@@ -15,6 +15,7 @@ from mutagen._vorbis import VComment
 from mutagen.asf import ASFTags
 from mutagen.id3 import ID3, TXXX, Frames
 from mutagen.mp4 import AtomDataType, MP4FreeForm, MP4Tags
+from mutagen.wave import WAVE
 
 from engine.file_problem import FileProblem
 from engine.metadata import ASF_ATTRIBUTES, ID3_FRAMES, MP4_ATOMS, VORBIS_FIELDS
@@ -26,6 +27,8 @@ ID3_V23_SEPARATOR = "/"  # ID3v2.3 has no multi-value text frames: mutagen joins
 NEVER_REMOVED = frozenset({"TIT1"})  # read as grouping, but iTunes uses it for "work"
 MP4_FREEFORM_PREFIX = "----:"
 ID3V1_SIZE = 128  # an ID3v1 tag: the last 128 bytes of the file, starting with "TAG"
+RIFF_INFO_FRAMES = {"title": "TIT2", "artist": "TPE1", "album": "TALB", "genre": "TCON", "year": "TDRC",
+                    "track_number": "TRCK"}  # a WAV's LIST/INFO fields (engine.riff_info) as ID3 frames
 
 
 class TagFormatError(FileProblem):
@@ -65,7 +68,22 @@ def open_tags(path: str):
             audio.add_tags()
         except Exception as error:
             raise TagFormatError(path, f"cannot add tags to this format ({_short(error)})") from None
+        if isinstance(audio, WAVE):
+            _seed_from_riff_info(path, audio.tags)
     return audio, _family(path, audio.tags)
+
+
+def _seed_from_riff_info(path: str, tags: ID3) -> None:
+    """A WAV's new ID3 chunk starts with the tags of its LIST/INFO chunk (which stays as it is): a reader that
+    takes a WAV's ID3 chunk alone when there is one would otherwise lose the title and artist once a key or tempo
+    is written, and every reader here sees the same values either way (``engine.metadata`` reads INFO where ID3
+    does not say)."""
+    from engine.riff_info import riff_info_fields
+
+    for field, text in riff_info_fields(path).items():
+        frame = RIFF_INFO_FRAMES.get(field)
+        if frame is not None and text and frame not in tags:
+            tags.add(Frames[frame](encoding=3, text=[text]))
 
 
 def _family(path: str, tags) -> TagFamily:

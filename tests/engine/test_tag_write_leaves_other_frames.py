@@ -163,3 +163,27 @@ def test_a_wav_streamed_with_no_size_is_refused_in_words_and_left_alone(tmp_path
 
     assert not result.changed and "written as a stream" in result.problem
     assert _sha(path) == before
+
+
+def test_a_wavs_first_id3_chunk_carries_its_info_title_and_artist(tmp_path):
+    """A WAV tagged in LIST/INFO (DAWs, recorders, Windows) got an ID3 chunk holding the key alone: a reader that
+    takes the ID3 chunk alone when there is one lost the title and artist. The INFO chunk stays as it was."""
+    import subprocess
+
+    import mutagen
+
+    from engine.metadata import read_metadata
+    from engine.riff_info import riff_info_fields
+    from engine.tag_writer import write_key
+
+    source = audio_factory.write_audio(audio_factory.chord_progression(Key(9, "minor"), 3.0), tmp_path / "s.wav")
+    path = tmp_path / "info.wav"
+    subprocess.run(["ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-i", str(source), "-metadata", "title=Info Title",
+                    "-metadata", "artist=Info Artist", "-c:a", "pcm_s16le", str(path)], check=True)
+    info_before = riff_info_fields(str(path))
+    assert write_key(path, Key(9, "minor")).written
+    tags = mutagen.File(str(path)).tags
+    assert str(tags["TIT2"]) == "Info Title" and str(tags["TPE1"]) == "Info Artist" and str(tags["TKEY"]) == "Am"
+    assert riff_info_fields(str(path)) == info_before
+    metadata = read_metadata(str(path))
+    assert (metadata.title, metadata.artist, metadata.key) == ("Info Title", "Info Artist", "Am")
