@@ -169,6 +169,7 @@ def seed_from(library: Path, database: Path, source: Path) -> None:
     the tempo is stamped with this engine's ``TEMPO_VERSION`` (an older stamp would make every track due again)."""
     from engine.scan import display_path, path_key, quick_hash, scan_paths
     from engine.tempo import TEMPO_VERSION
+    from engine.text_match import search_text
 
     for stale in database.parent.glob(database.name + "*"):
         stale.unlink()
@@ -205,6 +206,8 @@ def seed_from(library: Path, database: Path, source: Path) -> None:
                     track = track | {"path_key": path_key(found.path), "path": display_path(found.path),
                                      "size": found.size, "mtime_ns": found.mtime_ns, "title": Path(found.path).stem,
                                      "quick_hash": quick_hash(found.path, found.size)}
+                    track["search_text"] = search_text(found.path, track["title"], track.get("artist"),
+                                                       track.get("album"), track.get("genre"))
                     track_id = connection.execute(
                         f"INSERT INTO tracks ({', '.join(track)}) VALUES ({', '.join('?' * len(track))})",
                         list(track.values())).lastrowid

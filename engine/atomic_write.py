@@ -59,7 +59,10 @@ def hidden_prefix(target: Path) -> str:
 
 def remove_stale(folder: Path, prefix: str) -> None:
     """Remove the temporary files (``…<TEMPORARY_SUFFIX>``) and folders of ``folder`` named ``prefix<pid>.…`` whose
-    writing process is gone; another process's, this one's, and any other name are left alone."""
+    writing process is gone; another process's, this one's, and any other name are left alone. Not on Windows,
+    where ``os.kill`` would end whatever process holds that number now."""
+    if os.name == "nt":
+        return
     try:
         entries = [entry for entry in os.scandir(folder) if entry.name.startswith(prefix)]
     except OSError:

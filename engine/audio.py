@@ -35,9 +35,10 @@ SEEK_BACKOFF_SECONDS = 1.0  # how much earlier a seek that landed after the want
 # player skips (a few damaged packets of an MP3's ~38 a second are a click; most of them, noise or nothing).
 MAX_DAMAGED_PACKET_SHARE = 0.25
 # Stereo whose channels' sum is this far below their difference plays on two speakers but mixes to near silence: it
-# is read as the difference of its channels. Weighed on every 32nd decoded frame (a few per second: cheap).
+# is read as the difference of its channels. Weighed on every 128th decoded frame (every 8th until one holds sound):
+# every 32nd cost 7 % of a whole decode.
 CANCEL_DB = 20.0
-CANCEL_CHECK_EVERY = 32
+CANCEL_CHECK_EVERY = 128
 STEREO_TO_MONO = 0.5 ** 0.5  # FFmpeg's mono mix of two channels: (L + R) / sqrt(2); the difference alike
 RESAMPLER_TAIL_SAMPLES = 256  # input decoded past a span's end, so the resampler's filter tail lies outside it
 EDGE_MARGIN_SHARE = 0.05  # windows avoid the first and last 5 % (intros, fade-outs, silence)
@@ -240,9 +241,9 @@ def _decode_from(
 
     Decoded frames are gathered in an ``AudioFifo`` and resampled in long runs: calling the resampler (and
     ``to_ndarray``) once per codec frame cost more than decoding (docs/lab-notes/2026-12-03-speed-history.md,
-    "Indexing speed"), and the output is the same. Packets are decoded one by one, so a damaged one is skipped
-    (a few milliseconds of sound, as a player skips it) instead of ending the decode there: a damaged stretch in
-    the middle of an MP3 made the whole file look truncated. Stereo whose channels cancel (one of them inverted,
+    "Indexing speed"), and the output is the same. From the first damaged packet on, packets are decoded one by one
+    and a damaged one is skipped (a few milliseconds of sound, as a player skips it) instead of ending the decode
+    there: a damaged stretch in the middle of an MP3 made the whole file look truncated. Stereo whose channels cancel (one of them inverted,
     a wiring or mastering fault that plays fine on two speakers) is decoded again as their difference
     (``difference``): its mono mix is near silence, which has no key, tempo or neighbours.
     """
@@ -250,26 +251,33 @@ def _decode_from(
         container.seek(int(seek_seconds / stream.time_base), stream=stream, backward=True, any_frame=False)
     gathered = _ResampledRun(sample_rate, difference)
     first_time: float | None = None  # time (s) of the first decoded sample
-    input_needed: float | None = None  # input samples that cover the span, from the first frame on
+    needed = math.inf  # input samples that cover the span (and the resampler's tail), from the first frame on
     damage: av.error.FFmpegError | None = None
     packets = damaged = 0
     try:
-        for packet in container.demux(stream):
-            packets += 1
-            try:
-                frames = packet.decode()
-            except av.error.FFmpegError as error:  # a damaged packet: skipped, as players skip it
-                damage, damaged = error, damaged + 1
-                continue
-            for frame in frames:
+        try:  # PyAV's own loop while the stream is sound: a Python loop per packet costs ~7 % of a whole decode
+            for frame in container.decode(stream):
+                packets += 1
                 if first_time is None:
-                    first_time = float(frame.time) if frame.time is not None else 0.0
-                    if sample_count is not None:
-                        lead_seconds = max(0.0, start_seconds - first_time)
-                        input_needed = (lead_seconds + sample_count / sample_rate) * frame.sample_rate
+                    first_time, needed = _span_start(frame, start_seconds, sample_count, sample_rate)
                 gathered.add(frame)
-            if input_needed is not None and gathered.input_samples >= input_needed + RESAMPLER_TAIL_SAMPLES:
-                break
+                if gathered.input_samples >= needed:
+                    break
+        except av.error.FFmpegError as error:  # a damaged packet: the rest packet by packet, from where it failed
+            damage, damaged = error, 1
+            for packet in container.demux(stream):
+                packets += 1
+                try:
+                    frames = packet.decode()
+                except av.error.FFmpegError as error:  # skipped, as players skip it
+                    damage, damaged = error, damaged + 1
+                    continue
+                for frame in frames:
+                    if first_time is None:
+                        first_time, needed = _span_start(frame, start_seconds, sample_count, sample_rate)
+                    gathered.add(frame)
+                if gathered.input_samples >= needed:
+                    break
     except av.error.FFmpegError as error:
         damage = error  # the container itself is damaged here: keep what decoded; truncation checks judge the rest
     if damage is not None and (gathered.input_samples == 0 or damaged > MAX_DAMAGED_PACKET_SHARE * packets):
@@ -281,6 +289,16 @@ def _decode_from(
     skip = max(0, int(round((start_seconds - first_time) * sample_rate)))
     audio = audio[skip:]
     return (audio[:sample_count] if sample_count is not None else audio), first_time
+
+
+def _span_start(frame, start_seconds: float, sample_count: int | None, sample_rate: int) -> tuple[float, float]:
+    """(time of the first decoded sample, input samples from it on that cover the span and the resampler's tail;
+    infinite for a decode to the end)."""
+    first_time = float(frame.time) if frame.time is not None else 0.0
+    if sample_count is None:
+        return first_time, math.inf
+    lead_seconds = max(0.0, start_seconds - first_time)
+    return first_time, (lead_seconds + sample_count / sample_rate) * frame.sample_rate + RESAMPLER_TAIL_SAMPLES
 
 
 class _ResampledRun:
@@ -299,7 +317,8 @@ class _ResampledRun:
         self._fifo_format: tuple | None = None
         self._resampler: av.AudioResampler | None = None
         self._chunks: list[np.ndarray] = []
-        self._frames = 0
+        self._frames = self._next_weighed = 0
+        self._weighs = False
         self._sum_energy = self._difference_energy = 0.0
 
     def add(self, frame) -> None:
@@ -309,8 +328,11 @@ class _ResampledRun:
             self._fifo, self._fifo_format = av.AudioFifo(), frame_format
             layout = "stereo" if self.difference else "mono"
             self._resampler = av.AudioResampler(format="flt", layout=layout, rate=self.sample_rate)
-        if not self.difference and self._frames % CANCEL_CHECK_EVERY == 0 and len(frame.layout.channels) == 2:
-            self._weigh_channels(frame)
+            self._weighs = not self.difference and len(frame.layout.channels) == 2
+        if self._weighs and self._frames >= self._next_weighed:
+            self._weigh_channels(frame)  # every 8th frame until one held sound (a window may start in silence)
+            heard = self._sum_energy + self._difference_energy > 0.0
+            self._next_weighed = self._frames + (CANCEL_CHECK_EVERY if heard else 8)
         self._frames += 1
         frame.pts = None  # the FIFO checks timestamps for gaps; seeks and damaged frames make harmless ones
         self._fifo.write(frame)
@@ -324,7 +346,9 @@ class _ResampledRun:
         into NaN, and through the library's mean every search of a standardising model."""
         self._drain(flush=True)
         audio = np.concatenate(self._chunks) if self._chunks else np.zeros(0, dtype=np.float32)
-        if not np.isfinite(audio).all():
+        with np.errstate(invalid="ignore", over="ignore"):
+            total = audio.sum()  # a NaN or infinity makes the sum one (a sum too large for float32 too)
+        if not np.isfinite(total):
             np.nan_to_num(audio, copy=False, nan=0.0, posinf=0.0, neginf=0.0)
         return audio
 

@@ -27,7 +27,6 @@ from engine.schema import (
     ANALYSIS_COUNT_TRIGGERS, LANDMARK_COUNT_TRIGGERS, SCHEMA_VERSION, analyses, analysis_counts, landmark_counts, metadata,
     settings, track_landmarks,
 )
-from engine.text_match import register_functions
 
 SQLITE_PRAGMAS = ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON", f"busy_timeout={BUSY_TIMEOUT_MS}")
 READ_ONLY_PRAGMAS = ("foreign_keys=ON", f"busy_timeout={BUSY_TIMEOUT_MS}")
@@ -126,8 +125,6 @@ def _install_count_triggers(connection) -> None:
 
 
 def _run_pragmas(dbapi_connection, pragmas) -> None:
-    """Set up a new connection: its pragmas, and the functions a library search calls (``engine.text_match``)."""
-    register_functions(dbapi_connection)
     cursor = dbapi_connection.cursor()
     for pragma in pragmas:
         cursor.execute(f"PRAGMA {pragma}")

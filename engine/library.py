@@ -228,7 +228,10 @@ class Library:
     def without_index_run(self, doing: str) -> Iterator[None]:
         """Hold the index lock for the body: an index run working meanwhile would store the tracks of a folder
         removed under it, which then belong to no library folder and no later scan removes (``LibraryError``
-        naming ``doing`` when a run works now)."""
+        naming ``doing`` when a run works now). A library not written yet has no run, and gets no lock file."""
+        if self.store.in_memory or not os.path.exists(self.db_path):
+            yield
+            return
         try:
             with index_lock(self.db_path):
                 yield

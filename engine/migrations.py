@@ -11,7 +11,8 @@ from collections.abc import Callable
 from sqlalchemy import Connection, bindparam, inspect, select, text, update
 
 from engine.track_analysis import top_tag_index
-from engine.schema import analyses, metadata
+from engine.schema import analyses, metadata, tracks
+from engine.text_match import search_text
 
 
 def _add_top_tag_index(connection: Connection) -> None:
@@ -70,9 +71,21 @@ def _add_exclusion_identity(connection: Connection) -> None:
             connection.execute(text(f"ALTER TABLE excluded_files ADD COLUMN {name} {kind}"))
 
 
+def _add_search_text(connection: Connection) -> None:
+    """9: ``tracks.search_text``, what the search box matches (``engine.text_match``), filled in from the stored
+    titles, artists, albums, genres and paths (about a second per 100k tracks)."""
+    if "search_text" not in {column["name"] for column in inspect(connection).get_columns("tracks")}:
+        connection.execute(text("ALTER TABLE tracks ADD COLUMN search_text TEXT"))
+    rows = connection.execute(select(tracks.c.id, tracks.c.path, tracks.c.title, tracks.c.artist, tracks.c.album,
+                                     tracks.c.genre)).all()
+    if rows:
+        connection.execute(update(tracks).where(tracks.c.id == bindparam("track_id")).values(
+            search_text=bindparam("text")), [{"track_id": row[0], "text": search_text(*row[1:])} for row in rows])
+
+
 UPGRADES: dict[int, Callable[[Connection], None]] = {  # version → step
     2: _add_top_tag_index, 3: _landmarks_table, 4: _add_tempo_columns, 5: _crate_tables, 6: _exclusion_table,
-    7: _add_key_version, 8: _add_exclusion_identity,
+    7: _add_key_version, 8: _add_exclusion_identity, 9: _add_search_text,
 }
 
 

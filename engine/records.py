@@ -46,6 +46,7 @@ class StoredTrack:
     grouping: str | None
     added_at: float
     updated_at: float
+    search_text: str | None
     key_index: int | None
     key_confidence: float | None
     tag_probs: bytes | None

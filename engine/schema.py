@@ -54,6 +54,7 @@ tracks = Table(
     Column("grouping", Text),
     Column("added_at", Float, nullable=False),
     Column("updated_at", Float, nullable=False),
+    Column("search_text", Text),  # what the search box matches (engine.text_match; schema 9)
 )
 Index("ix_tracks_identity", tracks.c.size, tracks.c.quick_hash)
 # One index per browse order, covering the whole ORDER BY (``store.SORT_ORDERS`` + id), so a page at any offset

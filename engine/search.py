@@ -342,7 +342,7 @@ def mix_test(query: Query, harmonic: bool, query_key: KeyInfo | None, bpm_range:
     """Whether a track mixes with the query: its key on the Camelot rule (``harmonic``) and its tempo within
     ``bpm_range`` % (half / double included). Raises ``QueryError`` when the query's key or tempo is unknown."""
     if harmonic and query_key is None:
-        raise QueryError(query, "key unknown (the model has no key head and the file no key tag)")
+        raise QueryError(query, "key unknown (no key tag, and the model has no key head or the audio is silent)")
     if bpm_range is not None and query_bpm is None:
         raise QueryError(query, "tempo unknown (no estimate and no BPM tag)")
 

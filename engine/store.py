@@ -30,7 +30,7 @@ from engine.schema import (
     analyses, crate_tracks, crates, excluded_files, folders, landmark_counts, models, problems,
     settings, track_landmarks, tracks,
 )
-from engine.text_match import fold_case
+from engine.text_match import search_pattern, search_text
 from engine.track_analysis import KEY_WINDOWS_VERSION, TrackAnalysis, top_tag_index
 
 if TYPE_CHECKING:  # imported where arrays are read or written: ``engine info`` / ``problems`` start without numpy
@@ -41,7 +41,6 @@ if TYPE_CHECKING:  # imported where arrays are read or written: ``engine info`` 
 
 Read = TypeVar("Read")  # what a read of ``engine.library_reads`` returns
 ConsumedRows = TypeVar("ConsumedRows")  # what a caller of ``landmarks_since`` makes of the rows
-FILTER_COLUMNS = ("title", "artist", "album", "genre")  # and the path's file name (``engine.text_match``)
 SORT_ORDERS = {
     "artist": ("artist", "album", "track_number", "title"),
     "title": ("title", "artist"),
@@ -275,7 +274,7 @@ class Store:
         key = path_key(path)
         values = {"path_key": key, "path": display_path(path), "mtime_ns": mtime_ns, "updated_at": time.time()}
         if metadata is not None:
-            values["title"] = stored_title(path, metadata)
+            values["title"], values["search_text"] = stored_title(path, metadata), _search_text(path, metadata)
         with self.engine.begin() as connection:
             connection.execute(update(tracks).where(tracks.c.id == track_id).values(**values))
             connection.execute(delete(problems).where(problems.c.path_key == key))
@@ -731,11 +730,16 @@ def stored_title(path: str, meta: TrackMetadata) -> str:
     return meta.title or Path(display_path(path)).stem
 
 
+def _search_text(path: str, meta: TrackMetadata) -> str:
+    return search_text(display_path(path), stored_title(path, meta), meta.artist, meta.album, meta.genre)
+
+
 def _file_values(path: str, size: int, mtime_ns: int, quick_hash: str, meta: TrackMetadata) -> dict:
     """The columns that follow the file's bytes: its identity and its tags."""
     return {
         "size": size, "mtime_ns": mtime_ns, "quick_hash": quick_hash,
         "title": stored_title(path, meta), "artist": meta.artist, "album": meta.album,
+        "search_text": _search_text(path, meta),
         "album_artist": meta.album_artist, "genre": meta.genre, "year": meta.year,
         "track_number": meta.track_number, "duration": meta.duration, "codec": meta.codec,
         "bitrate": meta.bitrate, "sample_rate": meta.sample_rate, "tag_key": meta.key, "bpm": meta.bpm,
@@ -847,9 +851,9 @@ def _category_members(column, category: int | None, model_id: str, track_filter:
 
 
 def _filter_clause(track_filter: TrackFilter) -> ColumnElement:
-    """Every word must appear in one of title/artist/album/genre or the path's file name, whatever the case of its
-    letters (SQLite's LIKE where the word is ASCII; case-folded in Python where it is not: LIKE folds ASCII only),
-    and the track's estimated tempo must lie in the range (an index range of ``ix_analyses_by_bpm``)."""
+    """Every word must appear in one of title/artist/album/genre or the file name, whatever the case of its letters
+    (``tracks.search_text``, ``engine.text_match``), and the track's estimated tempo must lie in the range (an
+    index range of ``ix_analyses_by_bpm``)."""
     clauses = []
     if track_filter.bpm_range is not None:
         low, high = track_filter.bpm_range
@@ -858,14 +862,5 @@ def _filter_clause(track_filter: TrackFilter) -> ColumnElement:
             estimate.c.track_id == tracks.c.id, estimate.c.model_id == track_filter.model_id,
             estimate.c.bpm >= low, estimate.c.bpm <= high).exists())
     for word in track_filter.text.split():
-        escaped = word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        pattern = f"%{escaped}%"
-        if word.isascii():  # the path's LIKE first: a file name is taken apart (in Python) only where it can match
-            fields = [tracks.c[name].like(pattern, escape="\\") for name in FILTER_COLUMNS]
-            file_name = func.file_name(tracks.c.path).like(pattern, escape="\\")
-            clauses.append(or_(*fields, and_(tracks.c.path.like(pattern, escape="\\"), file_name)))
-        else:
-            folded = [func.fold_case(tracks.c[name]) for name in FILTER_COLUMNS]
-            folded.append(func.fold_case(func.file_name(tracks.c.path)))
-            clauses.append(or_(*(field.like(fold_case(pattern), escape="\\") for field in folded)))
+        clauses.append(tracks.c.search_text.like(search_pattern(word), escape="\\"))
     return and_(*clauses)

@@ -8,6 +8,7 @@ spellings (a stale "KEY" beside a new "INITIALKEY"), except keys that mean somet
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 
 import mutagen
@@ -27,6 +28,7 @@ ID3_V23_SEPARATOR = "/"  # ID3v2.3 has no multi-value text frames: mutagen joins
 NEVER_REMOVED = frozenset({"TIT1"})  # read as grouping, but iTunes uses it for "work"
 MP4_FREEFORM_PREFIX = "----:"
 ID3V1_SIZE = 128  # an ID3v1 tag: the last 128 bytes of the file, starting with "TAG"
+ID3_DATE = re.compile(r"\d{4}(-\d\d(-\d\d)?)?")  # what an ID3 TDRC frame holds: 2003, 2003-05, 2003-05-12
 RIFF_INFO_FRAMES = {"title": "TIT2", "artist": "TPE1", "album": "TALB", "genre": "TCON", "year": "TDRC",
                     "track_number": "TRCK"}  # a WAV's LIST/INFO fields (engine.riff_info) as ID3 frames
 
@@ -82,8 +84,10 @@ def _seed_from_riff_info(path: str, tags: ID3) -> None:
 
     for field, text in riff_info_fields(path).items():
         frame = RIFF_INFO_FRAMES.get(field)
+        if field == "year" and not ID3_DATE.fullmatch(text.strip()):
+            continue  # "12/05/2003" would be read back as the year 12; the reader keeps taking INFO's
         if frame is not None and text and frame not in tags:
-            tags.add(Frames[frame](encoding=3, text=[text]))
+            tags.add(Frames[frame](encoding=3, text=[text.strip() if field == "year" else text]))
 
 
 def _family(path: str, tags) -> TagFamily:

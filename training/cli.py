@@ -203,7 +203,7 @@ def _train(args: argparse.Namespace, events: EventWriter) -> int:
         saved = latest_step(trainer.run_dir)  # trainer.step, unless a second Ctrl-C stopped it inside a step
         events.interrupted(saved)
         print("interrupted: checkpoint saved; run the same command to resume" if saved == trainer.step else
-              f"interrupted inside step {trainer.step + 1}, which is not saved; the same command resumes from step "
+              f"interrupted at once: the step under way is not saved; the same command resumes from step "
               f"{saved or 0}", file=sys.stderr)
         return EXIT_INTERRUPTED
     finally:

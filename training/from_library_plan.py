@@ -8,6 +8,7 @@ The manifests (training tracks only: the held-out albums are in neither) are wri
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -132,9 +133,17 @@ def check_workspace_owner(plan_path: Path, library_path: str, name: str) -> None
         owner = json.loads(plan_path.read_text(encoding="utf-8")).get("library")
     except (OSError, UnicodeDecodeError, json.JSONDecodeError, AttributeError):
         return
-    if isinstance(owner, str) and owner != library_path and Path(owner).exists():
+    if isinstance(owner, str) and owner != library_path and Path(owner).exists() and not _same_file(owner, library_path):
         raise FromLibraryError(f"{plan_path.parent.parent} holds the model {name!r} of another library ({owner}): "
                                "give this one another --name")
+
+
+def _same_file(first: str, second: str) -> bool:
+    """One file under two spellings (another case on a case-insensitive disk, a link)."""
+    try:
+        return os.path.samefile(first, second)
+    except OSError:
+        return False
 
 
 def write_plan(planned: PlannedRun) -> None:

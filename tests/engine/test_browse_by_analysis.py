@@ -127,3 +127,9 @@ def test_search_words_match_any_scripts_letters_in_any_case_and_the_file_name_no
         assert found("STRAßE-MIX") == found("Straße") == ["straße-mix.ogg"]  # the file name, case-folded
         assert found("set") == found("1") == found("music") == []  # folders above the files
         assert found("mp3") == ["b.mp3", "c.mp3"] and found("plain any") == ["c.mp3"]
+        assert found("100%") == found("a_b") == []  # LIKE's wildcards are the characters typed
+    with sqlite3.connect(tmp_path / "lib.db") as connection:  # a library of schema 8: no search text stored yet
+        connection.execute("UPDATE tracks SET search_text = NULL")
+        connection.execute("UPDATE settings SET value = '8' WHERE name = 'schema_version'")
+    with Library(tmp_path / "lib.db", model_dir) as library:
+        assert [row.title for row in library.tracks(0, 10, filter_text="björk")] == ["Hyperballad"]

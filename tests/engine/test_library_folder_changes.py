@@ -163,6 +163,10 @@ def test_a_folder_is_not_removed_while_an_index_run_works_on_the_library(tmp_pat
     with Library(database, model_dir) as library:
         assert library.folders() == [str(tmp_path / "music")] and library.track_count() == 1
         assert library.remove_folder(tmp_path / "music") == 1  # once the run has ended
+    elsewhere = tmp_path / "no library yet"
+    elsewhere.mkdir()
+    assert cli.main(["remove-folder", str(tmp_path / "music"), "--db", str(elsewhere / "lib.db")]) == 1
+    assert list(elsewhere.iterdir()) == []  # a library not there gets no lock file either
 
 
 def test_a_removed_track_stays_out_when_its_file_is_renamed_or_its_folder_moved(tmp_path, model_dir):

@@ -179,11 +179,13 @@ def test_a_wavs_first_id3_chunk_carries_its_info_title_and_artist(tmp_path):
     source = audio_factory.write_audio(audio_factory.chord_progression(Key(9, "minor"), 3.0), tmp_path / "s.wav")
     path = tmp_path / "info.wav"
     subprocess.run(["ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-i", str(source), "-metadata", "title=Info Title",
-                    "-metadata", "artist=Info Artist", "-c:a", "pcm_s16le", str(path)], check=True)
-    info_before = riff_info_fields(str(path))
+                    "-metadata", "artist=Info Artist", "-metadata", "date=12/05/2003", "-c:a", "pcm_s16le", str(path)],
+                   check=True)
+    info_before, year_before = riff_info_fields(str(path)), read_metadata(str(path)).year
     assert write_key(path, Key(9, "minor")).written
     tags = mutagen.File(str(path)).tags
     assert str(tags["TIT2"]) == "Info Title" and str(tags["TPE1"]) == "Info Artist" and str(tags["TKEY"]) == "Am"
     assert riff_info_fields(str(path)) == info_before
     metadata = read_metadata(str(path))
     assert (metadata.title, metadata.artist, metadata.key) == ("Info Title", "Info Artist", "Am")
+    assert year_before == metadata.year == 2003 and "TDRC" not in tags  # not an ID3 date: INFO's is read, as before
