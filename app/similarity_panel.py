@@ -235,7 +235,7 @@ class SimilarityPanel(QWidget):
         self.model.set_entries(entries)
         count = len(entries)
         self._set_heading((self.tr("<b>{heading}</b> — 1 track") if count == 1 else
-                              self.tr("<b>{heading}</b> — {count} tracks")).format(heading=escape(heading), count=count))
+                           self.tr("<b>{heading}</b> — {count} tracks")).format(heading=escape(heading), count=count))
         self._update_buttons()
         self.results_shown.emit(self.seed.track_id if self.seed else None, self.result_ids())
         if self.seed is not None and self.seed.path is not None and self.mode == "similar":

@@ -282,9 +282,9 @@ class Analyzer:
             return self.analyze_tracks([windows], [key_windows], with_key)[0]
 
     def key_probabilities(self, windows: np.ndarray, key_windows: KeyWindows = None) -> np.ndarray | None:
-        """(24,) the key ``analyze_windows`` would give one file's ``windows`` and ``key_windows`` (None for silence), read through the
-        key's part of the network alone: for a file whose embedding and tags are known already (a query analysed
-        without its key, then asked for harmonic results), on ``QUERY_INFERENCE_THREADS``."""
+        """(24,) the key ``analyze_windows`` would give one file's ``windows`` and ``key_windows`` (None for
+        silence), read through the key's part of the network alone: for a file whose embedding and tags are known
+        already (a query analysed without its key, then asked for harmonic results), on ``QUERY_INFERENCE_THREADS``."""
         if is_silent(windows):  # as ``analyze_tracks``: silence is in no key
             return None
         with torch_threads(QUERY_INFERENCE_THREADS):

@@ -59,17 +59,15 @@ def hidden_prefix(target: Path) -> str:
 
 def remove_stale(folder: Path, prefix: str) -> None:
     """Remove the temporary files (``…<TEMPORARY_SUFFIX>``) and folders of ``folder`` named ``prefix<pid>.…`` whose
-    writing process is gone; another process's, this one's, and any other name are left alone. Not on Windows,
-    where ``os.kill`` would end whatever process holds that number now."""
-    if os.name == "nt":
-        return
+    writing process is gone (``process_alive``); another process's, this one's, and any other name are left
+    alone."""
     try:
         entries = [entry for entry in os.scandir(folder) if entry.name.startswith(prefix)]
     except OSError:
         return
     for entry in entries:
         owner = entry.name[len(prefix):].split(".", 1)[0]
-        if not owner.isdigit() or int(owner) == os.getpid() or _running(int(owner)):
+        if not owner.isdigit() or int(owner) == os.getpid() or process_alive(int(owner)):
             continue
         try:
             if entry.is_dir(follow_symlinks=False):
@@ -80,12 +78,16 @@ def remove_stale(folder: Path, prefix: str) -> None:
             continue
 
 
-def _running(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
+    """Whether process ``pid`` may still run: False only when it surely does not, so what it left may be removed.
+    Always True on Windows, where ``os.kill`` would end whatever process holds that number now."""
+    if os.name == "nt":
+        return True
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    except OSError:  # another user's process: running
+    except OSError:  # exists (another user's process), or cannot tell
         return True
     return True
 

@@ -243,9 +243,9 @@ def _decode_from(
     ``to_ndarray``) once per codec frame cost more than decoding (docs/lab-notes/2026-12-03-speed-history.md,
     "Indexing speed"), and the output is the same. From the first damaged packet on, packets are decoded one by one
     and a damaged one is skipped (a few milliseconds of sound, as a player skips it) instead of ending the decode
-    there: a damaged stretch in the middle of an MP3 made the whole file look truncated. Stereo whose channels cancel (one of them inverted,
-    a wiring or mastering fault that plays fine on two speakers) is decoded again as their difference
-    (``difference``): its mono mix is near silence, which has no key, tempo or neighbours.
+    there: a damaged stretch in the middle of an MP3 made the whole file look truncated. Stereo whose channels
+    cancel (one of them inverted, a wiring or mastering fault that plays fine on two speakers) is decoded again as
+    their difference (``difference``): its mono mix is near silence, which has no key, tempo or neighbours.
     """
     if seek_seconds > 0 or rewind:
         container.seek(int(seek_seconds / stream.time_base), stream=stream, backward=True, any_frame=False)

@@ -24,6 +24,7 @@ POOL_GROWTH = 4
 LINE_BREAKING_CATEGORIES = frozenset({"Cc", "Zl", "Zp"})
 FIRST_PRINTABLE_BYTE, DELETE_BYTE = 0x20, 0x7F
 NOT_CHARACTERS = frozenset("\ufffe\uffff")  # noncharacters XML 1.0 forbids (surrogates, category Cs, too)
+REPLACED_CATEGORIES = LINE_BREAKING_CATEGORIES | {"Cs"}  # what ``control_free`` makes a space, with NOT_CHARACTERS
 SQLITE_HEADER = b"SQLite format 3\x00"
 
 Neighbours = Callable[[int, int], list[int]]  # (track_id, k) → track ids, best first, excluding track_id
@@ -70,9 +71,8 @@ def control_free(text: str) -> str:
     """``text`` with every control or line-breaking character made a space (one ``#EXTINF`` line stays one line),
     and every character XML 1.0 forbids too (U+FFFE, U+FFFF, an unpaired surrogate: one such title, read from a
     UTF-16 tag with a second byte-order mark, made a whole rekordbox XML unreadable)."""
-    return "".join(" " if unicodedata.category(character) in LINE_BREAKING_CATEGORIES
-                   or character in NOT_CHARACTERS or unicodedata.category(character) == "Cs" else character
-                   for character in text)
+    return "".join(" " if character in NOT_CHARACTERS or unicodedata.category(character) in REPLACED_CATEGORIES
+                   else character for character in text)
 
 
 def fits_one_line(track: TrackRow) -> bool:

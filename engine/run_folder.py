@@ -76,15 +76,21 @@ def run_dir_of(checkpoint: Path | str) -> Path:
 
 def latest_checkpoint(run_dir: Path | str) -> Path | None:
     """The checkpoint folder ``latest`` names, if its weights are there (None before the first checkpoint)."""
-    name = _latest_name(run_dir)
-    folder = checkpoints_root(run_dir) / name if name else None
+    return latest_in(checkpoints_root(run_dir))
+
+
+def latest_in(root: Path | str) -> Path | None:
+    """The checkpoint folder the ``latest`` file of a checkpoints folder names (a run's ``checkpoints``, or one
+    ``--fresh`` set aside), if its weights are there."""
+    name = _latest_name(root)
+    folder = Path(root) / name if name else None
     return folder if folder is not None and (folder / CHECKPOINT_WEIGHTS_FILE).is_file() else None
 
 
-def _latest_name(run_dir: Path | str) -> str | None:
-    """What ``latest`` holds ("" when empty); None when there is no such file."""
+def _latest_name(root: Path | str) -> str | None:
+    """What a checkpoints folder's ``latest`` holds ("" when empty); None when there is no such file."""
     try:
-        return (checkpoints_root(run_dir) / LATEST_FILE).read_text(encoding="utf-8").strip()
+        return (Path(root) / LATEST_FILE).read_text(encoding="utf-8").strip()
     except (FileNotFoundError, NotADirectoryError):
         return None
 
@@ -101,7 +107,7 @@ def latest_step(run_dir: Path | str) -> int | None:
 def dangling_latest(run_dir: Path | str) -> str | None:
     """The checkpoint name ``latest`` holds when that checkpoint is not there (deleted, or copied without it): a
     run must not take that for a run with no checkpoint and start again from step 0."""
-    name = _latest_name(run_dir)
+    name = _latest_name(checkpoints_root(run_dir))
     return name if name and not (checkpoints_root(run_dir) / name / CHECKPOINT_WEIGHTS_FILE).is_file() else None
 
 

@@ -19,6 +19,7 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from engine.atomic_write import process_alive
 from engine.audio_formats import AUDIO_EXTENSIONS
 from engine.file_problem import FileProblem
 
@@ -122,7 +123,7 @@ def remove_stale_copies(folder: str) -> list[str]:
         match = COPY_NAME.fullmatch(name)
         if match is None or (match.group("extension") or "").lower() not in AUDIO_EXTENSIONS | {""}:
             continue  # not a copy of ours: a user's file that happens to start with the prefix
-        if match.group("pid") and _process_alive(int(match.group("pid"))):
+        if match.group("pid") and process_alive(int(match.group("pid"))):
             continue
         path = os.path.join(folder, name)
         try:
@@ -132,16 +133,6 @@ def remove_stale_copies(folder: str) -> list[str]:
         except OSError:
             pass  # not ours to remove (another user's folder), or gone meanwhile
     return removed
-
-
-def _process_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except (PermissionError, OSError):
-        return True  # exists (another user's process), or cannot tell: keep the copy
-    return True
 
 
 def _make_copy(target: str) -> str:

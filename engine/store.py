@@ -268,15 +268,14 @@ class Store:
                 track_ids.append(track_id)
         return track_ids
 
-    def move_track(self, track_id: int, path: str, mtime_ns: int, metadata: TrackMetadata | None = None) -> None:
-        """A known file found under another name: its path, and its title when ``metadata`` (its tags, read again)
-        is given (a file without a title tag is titled by its name, which the move changed)."""
+    def move_track(self, track_id: int, path: str, mtime_ns: int, metadata: TrackMetadata) -> None:
+        """A known file found under another name: its path, and what follows the name, from ``metadata`` (its tags,
+        read again): its title (a file without a title tag is titled by its name) and its search text."""
         key = path_key(path)
-        values = {"path_key": key, "path": display_path(path), "mtime_ns": mtime_ns, "updated_at": time.time()}
-        if metadata is not None:
-            values["title"], values["search_text"] = stored_title(path, metadata), _search_text(path, metadata)
         with self.engine.begin() as connection:
-            connection.execute(update(tracks).where(tracks.c.id == track_id).values(**values))
+            connection.execute(update(tracks).where(tracks.c.id == track_id).values(
+                path_key=key, path=display_path(path), mtime_ns=mtime_ns, updated_at=time.time(),
+                title=stored_title(path, metadata), search_text=_search_text(path, metadata)))
             connection.execute(delete(problems).where(problems.c.path_key == key))
 
     def update_file_state(

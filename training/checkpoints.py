@@ -33,7 +33,7 @@ from engine.weight_layouts import CURRENT_LAYOUT, OLDEST_LAYOUT, WeightLayoutErr
 from engine.run_folder import (
     CHECKPOINT_PREFIX, CHECKPOINT_WEIGHTS_FILE as WEIGHTS_FILE, CHECKPOINTS_DIR, LABELS_FILE, LATEST_FILE, METRICS_FILE,
     SAVED_FILE, SET_ASIDE_PREFIX, SUMMARY_FILE, TENSORBOARD_DIR, RunFolderError, checkpoint_name, checkpoints_root,
-    latest_checkpoint, read_summary, run_dir_of, summary_path,
+    latest_checkpoint, latest_in, read_summary, run_dir_of, summary_path,
 )
 
 STATE_FILE = "state.pt"
@@ -128,19 +128,10 @@ def resolve_checkpoint(path: Path | str) -> Path:
     path = Path(path)
     if (path / WEIGHTS_FILE).is_file():
         return path
-    latest = _set_aside_latest(path) if path.name.startswith(SET_ASIDE_PREFIX) else latest_checkpoint(path)
+    latest = latest_in(path) if path.name.startswith(SET_ASIDE_PREFIX) else latest_checkpoint(path)
     if latest is None:
         raise CheckpointError(f"no checkpoint in {path} (expected {WEIGHTS_FILE} or {CHECKPOINTS_DIR}/{LATEST_FILE})")
     return latest
-
-
-def _set_aside_latest(folder: Path) -> Path | None:
-    """The latest checkpoint of a run set aside by ``--fresh`` (its ``latest`` file lies in the folder itself)."""
-    try:
-        name = (folder / LATEST_FILE).read_text(encoding="utf-8").strip()
-    except OSError:
-        return None
-    return folder / name if name and (folder / name / WEIGHTS_FILE).is_file() else None
 
 
 def load_weights(folder: Path) -> dict[str, torch.Tensor]:
